@@ -1,0 +1,123 @@
+/**
+ * The two byte-carrying shapes every layer speaks. Types only: no layer imports another layer's
+ * implementation, they meet here.
+ *
+ * - `ByteConnection` is push-based and sits under the muxer: a TCP socket, or the Noise channel
+ *   wrapped around one. Bytes are delivered synchronously to one attached `ByteSink`, so a decoder
+ *   can parse every frame of a chunk in one synchronous loop (no promise per frame).
+ * - `Stream` is pull-based and is what applications hold: one muxed stream (yamux or mplex), with
+ *   the nim-libp2p tutorial's `readLp`/`writeLp`.
+ */
+
+/** Receives what arrives on a `ByteConnection`. Called synchronously from the socket's event. */
+export interface ByteSink {
+  /**
+   * A chunk arrived. The sink owns `chunk` from here on (the producer never reuses its memory),
+   * so it may keep views into it without copying.
+   */
+  onData: (chunk: Uint8Array) => void
+  /** The remote half-closed: no more data will arrive. We may still write. */
+  onEnd: () => void
+  /**
+   * The connection is gone in both directions. `err` is set when it ended abnormally
+   * (reset, socket error, protocol violation of a lower layer). Called exactly once.
+   */
+  onClose: (err?: Error) => void
+  /** The write buffer fell below the high-water mark after `write` returned false. */
+  onDrain?: () => void
+}
+
+export interface ByteConnection {
+  /** Remote address as a multiaddr string, e.g. `/ip4/127.0.0.1/tcp/4001`. */
+  readonly remoteAddr: string
+  /** Local address as a multiaddr string. */
+  readonly localAddr: string
+  /** 'outbound' if we dialed, 'inbound' if we accepted. */
+  readonly direction: 'inbound' | 'outbound'
+
+  /**
+   * Route incoming bytes to `sink`, replacing any previous sink. Bytes that arrived while no sink was
+   * attached are delivered first, in order, before this call returns.
+   * Attaching a sink resumes reading if no sink was attached.
+   */
+  attach: (sink: ByteSink) => void
+  /** Stop routing bytes to any sink; later bytes are buffered (and reading pauses) until the next `attach`. */
+  detach: () => void
+
+  /**
+   * Send `chunks` as one batch (one socket write where possible). Returns false when the write buffer
+   * is above its high-water mark: the caller should wait for `onDrain` before writing more.
+   * Throws StreamClosedError after closeWrite/close.
+   */
+  write: (chunks: readonly Uint8Array[]) => boolean
+  /** Bytes handed to `write` and not yet passed to the kernel. */
+  readonly writableLength: number
+
+  /** Stop reading from the peer (TCP backpressure) until `resume`. */
+  pause: () => void
+  resume: () => void
+
+  /** Half-close: flush what was written, then end our direction. Reading continues. */
+  closeWrite: () => void
+  /** Graceful close of both directions: flush, end, and release the socket. Resolves when closed. */
+  close: () => Promise<void>
+  /** Tear down at once (TCP RST where possible). The sink's onClose receives `err`. */
+  abort: (err?: Error) => void
+  readonly closed: boolean
+}
+
+/** One muxed stream, as applications see it. */
+export interface Stream {
+  /** Muxer-assigned stream id (unique within the connection and direction). */
+  readonly id: number
+  readonly direction: 'inbound' | 'outbound'
+  /** The negotiated protocol id, set once multistream-select has finished on this stream. */
+  protocol: string
+
+  /**
+   * Next chunk of bytes, or `null` at the end of the stream (remote FIN and nothing buffered).
+   * Rejects with StreamResetError after a reset.
+   */
+  read: () => Promise<Uint8Array | null>
+  /** Exactly `n` bytes; EndOfStreamError if the stream ends first. */
+  readExactly: (n: number) => Promise<Uint8Array>
+  /**
+   * One unsigned-varint length-prefixed message of at most `maxSize` bytes.
+   * EndOfStreamError at a clean end of stream before the prefix; CodecError for a bad or oversize prefix.
+   */
+  readLp: (maxSize: number) => Promise<Uint8Array>
+  /** Put bytes back at the front of the read buffer (used to hand over bytes read past a negotiation). */
+  unread: (chunk: Uint8Array) => void
+
+  /** Resolves once the bytes fit the send window (backpressure); rejects if the stream is reset/closed. */
+  write: (data: Uint8Array) => Promise<void>
+  /** Write `uvarint(len) ‖ data`; strings are UTF-8 encoded. */
+  writeLp: (data: Uint8Array | string) => Promise<void>
+
+  /** Half-close our direction (FIN); reading continues. */
+  closeWrite: () => Promise<void>
+  /** Close both directions gracefully: FIN, and stop reading (unread data is discarded). */
+  close: () => Promise<void>
+  /** Abort both directions at once (RST). Pending reads and writes fail with StreamResetError. */
+  reset: (err?: Error) => void
+
+  /** Chunks until the end of the stream. */
+  [Symbol.asyncIterator]: () => AsyncIterator<Uint8Array>
+}
+
+/** What a muxer gives the switch. */
+export interface StreamMuxer {
+  /** The multistream protocol id of this muxer, e.g. `/yamux/1.0.0`. */
+  readonly protocol: string
+  /** Open a new outbound stream. Does not wait for the peer's ACK. */
+  newStream: () => Stream
+  /** Called for each inbound stream the peer opens. */
+  onStream: ((stream: Stream) => void) | undefined
+  /** Called once when the muxer is gone (GoAway, connection loss, protocol error). */
+  onClose: ((err?: Error) => void) | undefined
+  readonly streams: ReadonlyMap<number, Stream>
+  /** Graceful close (yamux: GoAway normal), then close the connection. */
+  close: () => Promise<void>
+  /** Immediate teardown; every stream is reset with `err`. */
+  abort: (err?: Error) => void
+}

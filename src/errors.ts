@@ -1,0 +1,159 @@
+/**
+ * One error hierarchy for the whole stack. Every error switchyard throws or reports is a
+ * `SwitchyardError` with a stable `code`; classify with `instanceof` or with `err.code`,
+ * never by parsing `message`.
+ *
+ * Messages name the thing, the expectation and what arrived, e.g.
+ * `"frame length" expected <= 262144, got 1048576 (stream 3)`.
+ */
+
+/** Every stable error code, grouped by the layer that raises it. */
+export type ErrorCode =
+  // codec
+  | 'ERR_VARINT_NOT_MINIMAL'
+  | 'ERR_VARINT_TOO_LONG'
+  | 'ERR_VARINT_UNSAFE_INTEGER'
+  | 'ERR_MESSAGE_TOO_LARGE'
+  | 'ERR_PROTOBUF_MALFORMED'
+  | 'ERR_UNEXPECTED_EOF'
+  // multiaddr / transport
+  | 'ERR_INVALID_MULTIADDR'
+  | 'ERR_CONNECTION_REFUSED'
+  | 'ERR_DIAL_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_CONNECTION_RESET'
+  | 'ERR_SOCKET'
+  | 'ERR_WRITE_AFTER_CLOSE'
+  // multistream-select
+  | 'ERR_MULTISTREAM_PROTOCOL'
+  | 'ERR_PROTOCOL_NOT_SUPPORTED'
+  | 'ERR_NEGOTIATION_TIMEOUT'
+  // keys / peer ids
+  | 'ERR_INVALID_KEY'
+  | 'ERR_UNSUPPORTED_KEY_TYPE'
+  | 'ERR_INVALID_PEER_ID'
+  | 'ERR_INVALID_SIGNATURE'
+  | 'ERR_KEY_FILE'
+  // noise
+  | 'ERR_NOISE_HANDSHAKE'
+  | 'ERR_NOISE_DECRYPT'
+  | 'ERR_NOISE_NONCE_EXHAUSTED'
+  | 'ERR_NOISE_MESSAGE_TOO_LARGE'
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  | 'ERR_PEER_ID_MISMATCH'
+  | 'ERR_MUXER_MISMATCH'
+  // muxers
+  | 'ERR_YAMUX_PROTOCOL'
+  | 'ERR_YAMUX_GOAWAY'
+  | 'ERR_MPLEX_PROTOCOL'
+  | 'ERR_TOO_MANY_STREAMS'
+  | 'ERR_STREAM_RESET'
+  | 'ERR_STREAM_CLOSED'
+  | 'ERR_END_OF_STREAM'
+  | 'ERR_BUFFER_FULL'
+  | 'ERR_MUXER_CLOSED'
+  // switch
+  | 'ERR_TOO_MANY_CONNECTIONS'
+  | 'ERR_DIAL_SELF'
+  | 'ERR_NO_ADDRESSES'
+  | 'ERR_SWITCH_STOPPED'
+  | 'ERR_INVALID_CONFIG'
+  | 'ERR_HANDLER'
+  | 'ERR_PROTOCOL_VIOLATION'
+  // cli / capture
+  | 'ERR_USAGE'
+  | 'ERR_CAPTURE'
+
+export interface ErrorOptions {
+  cause?: unknown
+}
+
+/** Root of every error switchyard raises. */
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode
+
+  constructor (code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** Malformed or oversize bytes at the codec layer (varint, length prefix, protobuf). */
+export class CodecError extends SwitchyardError {}
+
+/** A varint that breaks the unsigned-varint spec (not minimal, > 9 bytes, > 2^53-1). */
+export class VarintError extends CodecError {}
+
+/** Malformed multiaddr text or bytes; the message names the component. */
+export class MultiaddrError extends SwitchyardError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_INVALID_MULTIADDR', message, options)
+  }
+}
+
+/** Socket-level failures: refused, timed out, reset, closed. */
+export class TransportError extends SwitchyardError {}
+
+/** multistream-select violations and refusals. */
+export class MultistreamError extends SwitchyardError {}
+
+/** The peer supports none of the protocols we proposed. */
+export class ProtocolNotSupportedError extends MultistreamError {
+  readonly tried: readonly string[]
+  constructor (tried: readonly string[]) {
+    super('ERR_PROTOCOL_NOT_SUPPORTED', `protocol negotiation failed: peer refused ${tried.map(p => JSON.stringify(p)).join(', ')}`)
+    this.tried = tried
+  }
+}
+
+/** Bad keys, peer ids, signatures and key files. */
+export class KeyError extends SwitchyardError {}
+
+/** The Noise handshake or transport failed; the connection is closed. */
+export class NoiseError extends SwitchyardError {}
+
+/** Yamux protocol violations; `goAwayCode` is what we send (or received) on the wire. */
+export class YamuxError extends SwitchyardError {
+  readonly goAwayCode: number | undefined
+  constructor (code: ErrorCode, message: string, goAwayCode?: number, options?: ErrorOptions) {
+    super(code, message, options)
+    this.goAwayCode = goAwayCode
+  }
+}
+
+/** mplex protocol violations. */
+export class MplexError extends SwitchyardError {}
+
+/** The stream was reset (by the remote, or locally); pending reads and writes fail with this. */
+export class StreamResetError extends SwitchyardError {
+  constructor (message = 'stream reset', options?: ErrorOptions) {
+    super('ERR_STREAM_RESET', message, options)
+  }
+}
+
+/** A write or read on a stream we already closed in that direction. */
+export class StreamClosedError extends SwitchyardError {
+  constructor (message = 'stream closed', options?: ErrorOptions) {
+    super('ERR_STREAM_CLOSED', message, options)
+  }
+}
+
+/**
+ * The remote closed its side of the stream and every buffered byte was read: the end of the stream.
+ * switchyard's counterpart of nim-libp2p's `LPStreamEOFError`; `readLp` raises it at a clean end.
+ */
+export class EndOfStreamError extends SwitchyardError {
+  constructor (message = 'end of stream', options?: ErrorOptions) {
+    super('ERR_END_OF_STREAM', message, options)
+  }
+}
+
+/** Errors raised by the switch: limits, dial failures, configuration. */
+export class SwitchError extends SwitchyardError {}
+
+/** Throw a `RangeError`-flavoured CodecError naming the limit, used for every "too large" case. */
+export function tooLarge (what: string, limit: number, got: number, where = ''): CodecError {
+  return new CodecError('ERR_MESSAGE_TOO_LARGE', `"${what}" expected <= ${limit}, got ${got}${where === '' ? '' : ` (${where})`}`)
+}
