@@ -61,6 +61,11 @@ export type ErrorCode =
   | 'ERR_INVALID_CONFIG'
   | 'ERR_HANDLER'
   | 'ERR_PROTOCOL_VIOLATION'
+  // application protocols (ping, identify, perf, echo)
+  | 'ERR_PING_MISMATCH'
+  | 'ERR_PROTOCOL_TIMEOUT'
+  | 'ERR_TOO_MANY_MESSAGES'
+  | 'ERR_PERF_SIZE_MISMATCH'
   // cli / capture
   | 'ERR_USAGE'
   | 'ERR_CAPTURE'
