@@ -5,7 +5,8 @@
  * read holds many frames) and copy only when a field spans chunks (ws `receiver.js` `consume(n)`).
  * Chunks are never mutated, so views handed out stay valid.
  */
-import { decodeUvarint, MAX_VARINT_BYTES } from './varint.js'
+import { allocUnsafe } from './alloc.js'
+import { decodeUvarint, decodeUvarintValue, encodingLength, MAX_VARINT_BYTES, NEED_MORE_BYTES } from './varint.js'
 
 const EMPTY = new Uint8Array(0)
 
@@ -64,7 +65,7 @@ export class ChunkQueue {
       this.advance(n)
       return view
     }
-    const out = new Uint8Array(n)
+    const out = allocUnsafe(n) // every byte is filled below
     let filled = 0
     while (filled < n) {
       const c = this.chunks[this.head] as Uint8Array
@@ -94,8 +95,8 @@ export class ChunkQueue {
   readUvarint (): number | undefined {
     if (this.total === 0) return undefined
     const first = this.chunks[this.head] as Uint8Array
-    const [value, used] = decodeUvarint(first, this.headOffset)
-    if (used > 0) { this.advance(used); return value }
+    const value = decodeUvarintValue(first, this.headOffset)
+    if (value !== NEED_MORE_BYTES) { this.advance(encodingLength(value)); return value }
     // The varint spans chunks (rare): gather at most 9 bytes and decode those.
     const n = Math.min(this.total, MAX_VARINT_BYTES)
     const tmp = new Uint8Array(n)

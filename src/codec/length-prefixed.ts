@@ -6,8 +6,9 @@
  * before it buffers any of the body (STYLE pattern 4: a peer cannot make us hold a 4 GiB frame).
  */
 import { tooLarge } from '../errors.js'
+import { allocUnsafe } from './alloc.js'
 import { ChunkQueue } from './chunk-queue.js'
-import { decodeUvarint, encodeUvarintTo, encodingLength } from './varint.js'
+import { decodeUvarintValue, encodeUvarintTo, encodingLength, NEED_MORE_BYTES } from './varint.js'
 
 /** Default cap for one length-prefixed message (4 MiB, js-libp2p's `maxDataLength`). */
 export const DEFAULT_MAX_LP_LENGTH = 4 * 1024 * 1024
@@ -15,7 +16,8 @@ export const DEFAULT_MAX_LP_LENGTH = 4 * 1024 * 1024
 /** `uvarint(len) ‖ msg` in one allocation. */
 export function encodeLp (msg: Uint8Array): Uint8Array {
   const prefixLength = encodingLength(msg.length)
-  const out = new Uint8Array(prefixLength + msg.length)
+  // allocUnsafe: Node's pooled allocator is several times faster for small messages, and every byte is overwritten.
+  const out = allocUnsafe(prefixLength + msg.length)
   encodeUvarintTo(msg.length, out, 0)
   out.set(msg, prefixLength)
   return out
@@ -23,7 +25,7 @@ export function encodeLp (msg: Uint8Array): Uint8Array {
 
 /** Just the prefix, for writers that send `[prefix, body]` without copying the body. */
 export function encodeLpPrefix (length: number): Uint8Array {
-  const out = new Uint8Array(encodingLength(length))
+  const out = allocUnsafe(encodingLength(length))
   encodeUvarintTo(length, out, 0)
   return out
 }
@@ -33,8 +35,9 @@ export function encodeLpPrefix (length: number): Uint8Array {
  * `undefined` when `buf` ends before the message does.
  */
 export function decodeLp (buf: Uint8Array, offset: number, maxLength: number): [msg: Uint8Array, bytesUsed: number] | undefined {
-  const [length, prefixLength] = decodeUvarint(buf, offset)
-  if (prefixLength === 0) return undefined
+  const length = decodeUvarintValue(buf, offset)
+  if (length === NEED_MORE_BYTES) return undefined
+  const prefixLength = encodingLength(length)
   if (length > maxLength) throw tooLarge('message length', maxLength, length)
   const start = offset + prefixLength
   const end = start + length

@@ -9,6 +9,7 @@
  * ERR_VARINT_UNSAFE_INTEGER rather than rounded.
  */
 import { VarintError } from '../errors.js'
+import { allocUnsafe } from './alloc.js'
 
 /** unsigned-varint README: "MUST restrict … to 9 bytes". */
 export const MAX_VARINT_BYTES = 9
@@ -38,10 +39,20 @@ export function encodingLength (n: number): number {
 export function encodeUvarintTo (n: number, target: Uint8Array, offset: number): number {
   assertEncodable(n)
   let pos = offset
-  // Bit operations are 32-bit in JS: peel 7-bit groups off with division above 2^31.
-  while (n >= 0x8000_0000) {
-    target[pos++] = (n % 0x80) | 0x80
-    n = Math.floor(n / 0x80)
+  if (n >= 0x8000_0000) {
+    // Bit operations are 32-bit in JS: emit the low 28 bits from `lo`, then continue with the high part.
+    const lo = n % 0x1000_0000
+    target[pos++] = (lo & 0x7f) | 0x80
+    target[pos++] = ((lo >>> 7) & 0x7f) | 0x80
+    target[pos++] = ((lo >>> 14) & 0x7f) | 0x80
+    target[pos++] = ((lo >>> 21) & 0x7f) | 0x80
+    n = (n - lo) / 0x1000_0000
+    while (n >= 0x80) {
+      target[pos++] = (n & 0x7f) | 0x80
+      n >>>= 7
+    }
+    target[pos++] = n
+    return pos - offset
   }
   while (n >= 0x80) {
     target[pos++] = (n & 0x7f) | 0x80
@@ -53,9 +64,31 @@ export function encodeUvarintTo (n: number, target: Uint8Array, offset: number):
 
 /** A fresh buffer holding the varint encoding of `n`. */
 export function encodeUvarint (n: number): Uint8Array {
-  const out = new Uint8Array(encodingLength(n))
+  const out = allocUnsafe(encodingLength(n))
   encodeUvarintTo(n, out, 0)
   return out
+}
+
+/** `decodeUvarintValue`'s "the input ends mid-varint" result. */
+export const NEED_MORE_BYTES = -1
+
+/**
+ * The hot-path decoder: the value of the varint at `buf[offset]`, or NEED_MORE_BYTES (-1) when the
+ * input ends mid-varint. It allocates nothing; because encodings are minimal, the number of bytes
+ * used is exactly `encodingLength(value)`.
+ * Throws VarintError for a non-minimal encoding, more than 9 bytes, or a value above 2^53 - 1.
+ */
+export function decodeUvarintValue (buf: Uint8Array, offset = 0): number {
+  const b0 = buf[offset]
+  if (b0 === undefined) return NEED_MORE_BYTES
+  if (b0 < 0x80) return b0
+  const b1 = buf[offset + 1]
+  if (b1 === undefined) return NEED_MORE_BYTES
+  if (b1 < 0x80) {
+    if (b1 === 0) throw notMinimal(buf, offset, 2)
+    return (b0 & 0x7f) | (b1 << 7)
+  }
+  return decodeLong(buf, offset)
 }
 
 /**
@@ -64,43 +97,41 @@ export function encodeUvarint (n: number): Uint8Array {
  * Throws VarintError for a non-minimal encoding, more than 9 bytes, or a value above 2^53 - 1.
  */
 export function decodeUvarint (buf: Uint8Array, offset = 0): [value: number, bytesRead: number] {
-  // Fast path: the one- and two-byte forms carry nearly every length libp2p sends.
-  const end = buf.length
-  if (offset >= end) return [0, 0]
-  const b0 = buf[offset] as number
-  if (b0 < 0x80) return [b0, 1]
-  if (offset + 1 >= end) return [0, 0]
-  const b1 = buf[offset + 1] as number
-  if (b1 < 0x80) {
-    if (b1 === 0) throw notMinimal(buf, offset, 2)
-    return [(b0 & 0x7f) | (b1 << 7), 2]
-  }
-  return decodeLong(buf, offset)
+  const value = decodeUvarintValue(buf, offset)
+  return value === NEED_MORE_BYTES ? [0, 0] : [value, encodingLength(value)]
 }
 
-function decodeLong (buf: Uint8Array, offset: number): [number, number] {
-  let lo = 0 // bits 0..27 from the first four bytes
-  let value = 0
-  let scale = 1
-  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
-    const pos = offset + i
-    if (pos >= buf.length) return [0, 0]
-    const b = buf[pos] as number
-    if (i < 4) {
-      lo |= (b & 0x7f) << (7 * i)
-      if (i === 3) { value = lo >>> 0; scale = 0x1000_0000 }
-    } else {
-      value += (b & 0x7f) * scale
-      scale *= 0x80
-    }
+function decodeLong (buf: Uint8Array, offset: number): number {
+  // Bytes 0 and 1 are known to carry the continuation bit. Bytes 2 and 3 still fit 32-bit arithmetic
+  // (28 bits); from byte 4 on, multiply (JS bit operations would overflow).
+  let value = ((buf[offset] as number) & 0x7f) | (((buf[offset + 1] as number) & 0x7f) << 7)
+  let b = buf[offset + 2]
+  if (b === undefined) return NEED_MORE_BYTES
+  value |= (b & 0x7f) << 14
+  if (b < 0x80) {
+    if (b === 0) throw notMinimal(buf, offset, 3)
+    return value
+  }
+  b = buf[offset + 3]
+  if (b === undefined) return NEED_MORE_BYTES
+  value |= (b & 0x7f) << 21
+  if (b < 0x80) {
+    if (b === 0) throw notMinimal(buf, offset, 4)
+    return value
+  }
+  let scale = 0x1000_0000
+  for (let i = 4; i < MAX_VARINT_BYTES; i++) {
+    b = buf[offset + i]
+    if (b === undefined) return NEED_MORE_BYTES
+    value += (b & 0x7f) * scale
     if (b < 0x80) {
-      if (b === 0 && i > 0) throw notMinimal(buf, offset, i + 1)
-      if (i < 4) return [lo >>> 0, i + 1]
+      if (b === 0) throw notMinimal(buf, offset, i + 1)
       if (value > MAX_SAFE_VARINT) {
         throw new VarintError('ERR_VARINT_UNSAFE_INTEGER', `"varint value" expected <= ${MAX_SAFE_VARINT}, got a ${i + 1}-byte varint above 2^53-1 at offset ${offset}`)
       }
-      return [value, i + 1]
+      return value
     }
+    scale *= 0x80
   }
   throw new VarintError('ERR_VARINT_TOO_LONG', `"varint" expected <= ${MAX_VARINT_BYTES} bytes, got more (continuation bit set on byte ${MAX_VARINT_BYTES}) at offset ${offset}`)
 }
