@@ -1,0 +1,115 @@
+/**
+ * `/ipfs/ping/1.0.0` (libp2p/specs ping/ping.md).
+ *
+ *   dialer   → 32 random bytes          listener → the same 32 bytes
+ *   (repeat on the same stream)
+ *   dialer   → FIN after the last echo  listener → FIN once it has read EOF
+ *
+ * RTT = time from handing the payload to the stream until its echo is complete, on a monotonic
+ * clock (`process.hrtime`). A wrong echo is a ProtocolError ERR_PING_MISMATCH.
+ */
+import type { Stream } from '../connection.js'
+import { CodecError, EndOfStreamError } from '../errors.js'
+import { PING_CLIENT_TIMEOUT_MS, PING_CODEC, PING_PAYLOAD_BYTES, PING_SERVER_IDLE_TIMEOUT_MS } from './constants.js'
+import { ProtocolError } from './errors.js'
+import type { ProtocolDefinition, ProtocolHandler } from './types.js'
+import { abortWith, checkTimeout, hex, monotonicMs, withTimeout } from './util.js'
+
+export interface PingOptions {
+  /** Round trips on this stream. Default 1. */
+  count?: number
+  /** Time allowed for each round trip. Default `PING_CLIENT_TIMEOUT_MS` (10 s). */
+  timeoutMs?: number
+  /** Called with each RTT (milliseconds) as it is measured; `index` counts from 0. */
+  onRtt?: (rttMs: number, index: number) => void
+  /** Source of the payloads (tests inject it). Default: `crypto.getRandomValues`. */
+  randomBytes?: (length: number) => Uint8Array
+}
+
+const defaultRandomBytes = (length: number): Uint8Array => globalThis.crypto.getRandomValues(new Uint8Array(length))
+
+/**
+ * Ping over an already negotiated `/ipfs/ping/1.0.0` stream: `count` round trips, then close.
+ * Resolves with the RTTs in milliseconds. On any failure the stream is reset and the error thrown:
+ * ERR_PING_MISMATCH, ERR_PROTOCOL_TIMEOUT, EndOfStreamError (the listener closed early), or the
+ * stream's own errors.
+ */
+export async function ping (stream: Stream, options: PingOptions = {}): Promise<number[]> {
+  const count = options.count ?? 1
+  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`"count" expected a positive integer, got ${count}`)
+  const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? PING_CLIENT_TIMEOUT_MS)
+  const randomBytes = options.randomBytes ?? defaultRandomBytes
+  const rtts: number[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const payload = randomBytes(PING_PAYLOAD_BYTES)
+      if (payload.length !== PING_PAYLOAD_BYTES) throw new RangeError(`"randomBytes" expected ${PING_PAYLOAD_BYTES} bytes, got ${payload.length}`)
+      const rtt = await withTimeout(stream, timeoutMs, `ping round ${i + 1} of ${count}`, async () => {
+        const start = monotonicMs()
+        await stream.write(payload)
+        const echo = await stream.readExactly(PING_PAYLOAD_BYTES)
+        const rtt = monotonicMs() - start
+        if (!equalBytes(echo, payload)) {
+          throw new ProtocolError('ERR_PING_MISMATCH', `ping round ${i + 1}: echo expected ${hex(payload)}, got ${hex(echo)}`)
+        }
+        return rtt
+      })
+      rtts.push(rtt)
+      options.onRtt?.(rtt, i)
+    }
+    // ping.md: the dialer closes its side after the last payload; the listener then closes too.
+    await stream.close()
+  } catch (err) {
+    throw abortWith(stream, err)
+  }
+  return rtts
+}
+
+export interface PingHandlerOptions {
+  /** Reset a stream on which no payload arrives for this long. Default 60 s (go `pingTimeout`). */
+  idleTimeoutMs?: number
+}
+
+/** A ping listener: echoes every 32-byte payload until EOF, then closes. */
+export function createPingHandler (options: PingHandlerOptions = {}): ProtocolHandler {
+  const idleTimeoutMs = checkTimeout('idleTimeoutMs', options.idleTimeoutMs ?? PING_SERVER_IDLE_TIMEOUT_MS)
+  return async (stream) => {
+    try {
+      for (;;) {
+        const payload = await withTimeout(stream, idleTimeoutMs, 'ping listener: waiting for a payload', async () => await readPayload(stream))
+        if (payload === null) break
+        await stream.write(payload)
+      }
+      await stream.close()
+    } catch (err) {
+      throw abortWith(stream, err)
+    }
+  }
+}
+
+/** The next payload, or null at a clean end of stream (EOF between payloads). */
+async function readPayload (stream: Stream): Promise<Uint8Array | null> {
+  // Peek one chunk first so EOF *between* payloads (normal) is told apart from EOF *inside* one.
+  const first = await stream.read()
+  if (first === null) return null
+  stream.unread(first)
+  try {
+    return await stream.readExactly(PING_PAYLOAD_BYTES)
+  } catch (err) {
+    if (err instanceof EndOfStreamError) {
+      throw new CodecError('ERR_UNEXPECTED_EOF', `ping: stream ended inside a ${PING_PAYLOAD_BYTES}-byte payload`, { cause: err })
+    }
+    throw err
+  }
+}
+
+export const pingHandler: ProtocolHandler = createPingHandler()
+
+/** `/ipfs/ping/1.0.0`, ready to mount. */
+export const pingProtocol: ProtocolDefinition = { codecs: [PING_CODEC], handler: pingHandler }
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
