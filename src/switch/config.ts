@@ -1,0 +1,120 @@
+/**
+ * Every limit of the switch in one object: defaults, plus validation at construction
+ * (STYLE pattern 12; hashicorp `mux.go` `DefaultConfig`/`VerifyConfig`). Units are in the names.
+ *
+ * Exceeding a limit is an error for that peer only: its connection (or stream) is closed and the
+ * switch reports it through its events; nothing else is delayed.
+ */
+import { SwitchError } from '../errors.js'
+
+export interface SwitchConfig {
+  /**
+   * Upgraded connections (all peers, both directions) kept open at once. An inbound connection past
+   * the limit is closed once its peer is known; a dial past it fails with ERR_TOO_MANY_CONNECTIONS.
+   */
+  maxConnections: number
+  /**
+   * Inbound connections still upgrading (multistream, Noise, muxer selection). When a new one
+   * arrives at the limit, the OLDEST pending one is closed to make room: an honest handshake takes
+   * milliseconds, a stalled one is old, so a flood of stalled sockets cannot lock honest peers out.
+   */
+  maxPendingConnections: number
+  /** Dials still connecting/upgrading at once; a dial past the limit fails with ERR_TOO_MANY_CONNECTIONS. */
+  maxPendingDials: number
+  /** Inbound streams open at once on one connection; the stream past the limit is reset. */
+  maxInboundStreamsPerConnection: number
+  /** Outbound streams open at once on one connection; `newStream` past the limit throws ERR_TOO_MANY_STREAMS. */
+  maxOutboundStreamsPerConnection: number
+  /**
+   * Largest multistream-select message, length prefix value including the newline (digest §2.5:
+   * go, js and nim use 1024). A larger declared length closes the connection / resets the stream.
+   */
+  maxNegotiationMessageBytes: number
+  /**
+   * Time allowed for the whole upgrade of one connection: multistream `/noise`, the Noise XX
+   * handshake and the muxer selection. A connection still upgrading after it is closed.
+   */
+  handshakeTimeoutMs: number
+  /** Time allowed for multistream-select on one new stream (either side); the stream is reset after it. */
+  streamNegotiationTimeoutMs: number
+  /** Time allowed for the TCP connect of one dial attempt. */
+  dialTimeoutMs: number
+  /** `stop()`: how long open streams may take to finish after GoAway before they are reset. */
+  stopTimeoutMs: number
+  /** Bound on one identify exchange run in the background on each new connection. */
+  identifyTimeoutMs: number
+}
+
+/** The defaults, chosen to match what go/js/nim peers expect (digest §2.5, §5.5, §10.1). */
+export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
+  maxConnections: 256,
+  maxPendingConnections: 64,
+  maxPendingDials: 64,
+  // yamux spec / specs PR #547: an ACK backlog of 256; nim allows 200 channels; go-yamux 1000.
+  maxInboundStreamsPerConnection: 256,
+  maxOutboundStreamsPerConnection: 1024,
+  maxNegotiationMessageBytes: 1024,
+  handshakeTimeoutMs: 10_000,
+  streamNegotiationTimeoutMs: 10_000,
+  dialTimeoutMs: 10_000,
+  stopTimeoutMs: 5_000,
+  identifyTimeoutMs: 5_000
+})
+
+/** Fields that count things (positive integers); every other field is a duration in ms. */
+const COUNTS: ReadonlyArray<keyof SwitchConfig> = [
+  'maxConnections', 'maxPendingConnections', 'maxPendingDials',
+  'maxInboundStreamsPerConnection', 'maxOutboundStreamsPerConnection', 'maxNegotiationMessageBytes'
+]
+const DURATIONS: ReadonlyArray<keyof SwitchConfig> = [
+  'handshakeTimeoutMs', 'streamNegotiationTimeoutMs', 'dialTimeoutMs', 'stopTimeoutMs', 'identifyTimeoutMs'
+]
+
+/** Smallest usable multistream limit: the header `/multistream/1.0.0\n` is 19 bytes. */
+const MIN_NEGOTIATION_MESSAGE_BYTES = 19
+/** Largest: a 2-byte varint prefix (js caps the listener's prefix at 2 bytes; rust's frame limit). */
+const MAX_NEGOTIATION_MESSAGE_BYTES = 16383
+
+/**
+ * Merge `partial` over the defaults and validate every field. Throws SwitchError ERR_INVALID_CONFIG
+ * naming the field, the expectation and the value; unknown fields are refused too (a typo such as
+ * `handshakeTimeout` must not silently fall back to the default).
+ */
+export function resolveConfig (partial: Partial<SwitchConfig> = {}): SwitchConfig {
+  if (typeof partial !== 'object' || partial === null) {
+    throw new SwitchError('ERR_INVALID_CONFIG', `"config" expected an object, got ${partial === null ? 'null' : typeof partial}`)
+  }
+  for (const key of Object.keys(partial)) {
+    if (!(key in DEFAULT_SWITCH_CONFIG)) {
+      throw new SwitchError('ERR_INVALID_CONFIG', `"config.${key}" is not a switch setting (expected one of ${Object.keys(DEFAULT_SWITCH_CONFIG).join(', ')})`)
+    }
+  }
+  const config: SwitchConfig = { ...DEFAULT_SWITCH_CONFIG }
+  for (const [key, value] of Object.entries(partial) as Array<[keyof SwitchConfig, number | undefined]>) {
+    if (value !== undefined) config[key] = value
+  }
+  validateConfig(config)
+  return config
+}
+
+/** Throw SwitchError ERR_INVALID_CONFIG for the first field that is out of range. */
+export function validateConfig (config: SwitchConfig): void {
+  for (const key of COUNTS) {
+    const v = config[key]
+    if (!Number.isSafeInteger(v) || v < 1) invalid(key, 'a positive integer', v)
+  }
+  for (const key of DURATIONS) {
+    const v = config[key]
+    if (typeof v !== 'number' || !(v > 0) || (v !== Infinity && !Number.isFinite(v))) invalid(key, 'a positive number of milliseconds', v)
+    // setTimeout clamps anything above 2^31-1 ms to 1 ms: refuse rather than time out at once.
+    if (v !== Infinity && v > 0x7fffffff) invalid(key, `at most ${0x7fffffff} ms (or Infinity)`, v)
+  }
+  const m = config.maxNegotiationMessageBytes
+  if (m < MIN_NEGOTIATION_MESSAGE_BYTES || m > MAX_NEGOTIATION_MESSAGE_BYTES) {
+    invalid('maxNegotiationMessageBytes', `${MIN_NEGOTIATION_MESSAGE_BYTES} … ${MAX_NEGOTIATION_MESSAGE_BYTES}`, m)
+  }
+}
+
+function invalid (key: string, expected: string, got: unknown): never {
+  throw new SwitchError('ERR_INVALID_CONFIG', `"config.${key}" expected ${expected}, got ${String(got)}`)
+}

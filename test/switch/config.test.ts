@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_SWITCH_CONFIG, resolveConfig } from '../../src/switch/config.js'
+import { SwitchError } from '../../src/errors.js'
+
+describe('switch config', () => {
+  it('pins the documented defaults', () => {
+    expect(DEFAULT_SWITCH_CONFIG).toEqual({
+      maxConnections: 256,
+      maxPendingConnections: 64,
+      maxPendingDials: 64,
+      maxInboundStreamsPerConnection: 256,
+      maxOutboundStreamsPerConnection: 1024,
+      maxNegotiationMessageBytes: 1024,
+      handshakeTimeoutMs: 10_000,
+      streamNegotiationTimeoutMs: 10_000,
+      dialTimeoutMs: 10_000,
+      stopTimeoutMs: 5_000,
+      identifyTimeoutMs: 5_000
+    })
+    // The issue: the handshake timeout defaults to 10 s at most.
+    expect(DEFAULT_SWITCH_CONFIG.handshakeTimeoutMs).toBeLessThanOrEqual(10_000)
+    expect(Object.isFrozen(DEFAULT_SWITCH_CONFIG)).toBe(true)
+  })
+
+  it('merges a partial config over the defaults', () => {
+    const c = resolveConfig({ maxConnections: 3, handshakeTimeoutMs: 250 })
+    expect(c.maxConnections).toBe(3)
+    expect(c.handshakeTimeoutMs).toBe(250)
+    expect(c.maxPendingConnections).toBe(DEFAULT_SWITCH_CONFIG.maxPendingConnections)
+    expect(resolveConfig()).toEqual(DEFAULT_SWITCH_CONFIG)
+    expect(resolveConfig({ stopTimeoutMs: Infinity }).stopTimeoutMs).toBe(Infinity)
+  })
+
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['zero count', { maxConnections: 0 }, /"config.maxConnections" expected a positive integer, got 0/],
+    ['fractional count', { maxInboundStreamsPerConnection: 1.5 }, /maxInboundStreamsPerConnection.*got 1.5/],
+    ['string count', { maxPendingConnections: '5' }, /maxPendingConnections.*got 5/],
+    ['negative duration', { handshakeTimeoutMs: -1 }, /"config.handshakeTimeoutMs" expected a positive number of milliseconds, got -1/],
+    ['NaN duration', { streamNegotiationTimeoutMs: NaN }, /streamNegotiationTimeoutMs.*NaN/],
+    ['timer overflow', { dialTimeoutMs: 2 ** 31 }, /dialTimeoutMs" expected at most 2147483647/],
+    ['tiny negotiation limit', { maxNegotiationMessageBytes: 10 }, /maxNegotiationMessageBytes" expected 19 … 16383, got 10/],
+    ['huge negotiation limit', { maxNegotiationMessageBytes: 20000 }, /maxNegotiationMessageBytes.*20000/],
+    ['unknown field (typo)', { handshakeTimeout: 5 }, /"config.handshakeTimeout" is not a switch setting/]
+  ]
+  it.each(bad)('refuses %s with a typed error', (_name, partial, message) => {
+    let caught: unknown
+    try { resolveConfig(partial as never) } catch (err) { caught = err }
+    expect(caught).toBeInstanceOf(SwitchError)
+    expect((caught as SwitchError).code).toBe('ERR_INVALID_CONFIG')
+    expect((caught as Error).message).toMatch(message)
+  })
+})
