@@ -1,0 +1,271 @@
+//! rust-libp2p interop test peer for switchyard (TCP + Noise + yamux only).
+//!
+//! A foreign reference implementation used only by interop tests; switchyard's src/ never
+//! imports it. The command contract is shared with switchyard's CLI and with interop/go; see
+//! interop/rust/README.md for the exact output formats.
+
+mod args;
+mod client;
+mod inbound;
+mod server;
+
+use std::{io::Write as _, process::ExitCode, time::Duration};
+
+use futures::StreamExt as _;
+use libp2p::{
+    identify, identity, noise, ping,
+    swarm::{NetworkBehaviour, SwarmEvent},
+    tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
+};
+
+use crate::args::{Args, Error};
+
+/// Protocols mounted by `listen` besides ping and identify.
+pub const STREAM_PROTO: StreamProtocol = StreamProtocol::new("/test/stream-proto/1.0.0");
+pub const ECHO_PROTO: StreamProtocol = StreamProtocol::new("/switchyard/echo/1.0.0");
+pub const PERF_PROTO: StreamProtocol = StreamProtocol::new("/perf/1.0.0");
+
+/// Names this peer and the rust-libp2p version it is built with (Cargo.toml).
+const AGENT_VERSION: &str = "switchyard-interop-rust/rust-libp2p@0.57.1";
+/// identify protocolVersion (rust-libp2p makes the application choose one).
+const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
+/// How long the listener keeps a connection without streams open.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub const USAGE: &str = "usage:
+  peer listen [--listen <multiaddr>]... [--key <file>]
+  peer stream <multiaddr/p2p/id>
+  peer ping <multiaddr/p2p/id> [--count N]
+  peer identify <multiaddr/p2p/id>
+  peer perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
+  peer streams <multiaddr/p2p/id> [--count N]";
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub ping: ping::Behaviour,
+    pub identify: identify::Behaviour,
+    /// Outbound streams of the hand-written protocols (client commands).
+    pub stream: libp2p_stream::Behaviour,
+    /// Inbound streams of the hand-written protocols (listen); see inbound.rs.
+    pub inbound: inbound::Behaviour,
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the tokio runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    match runtime.block_on(run(raw)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Usage(msg)) => {
+            eprintln!("usage error: {} (see peer --help)", one_line(&msg));
+            ExitCode::from(2)
+        }
+        Err(Error::Runtime(msg)) => {
+            eprintln!("error: {}", one_line(&msg));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+async fn run(raw: Vec<String>) -> Result<(), Error> {
+    let Some((cmd, rest)) = raw.split_first() else {
+        return Err(Error::usage("missing command"));
+    };
+    match cmd.as_str() {
+        "listen" => {
+            let a = Args::parse(rest, &["listen", "key"])?;
+            if !a.positional.is_empty() {
+                return Err(Error::usage(format!(
+                    "listen takes no positional arguments, got {:?}",
+                    a.positional
+                )));
+            }
+            run_listen(&a).await
+        }
+        "stream" | "ping" | "identify" | "perf" | "streams" => {
+            let allowed: &[&str] = match cmd.as_str() {
+                "ping" | "streams" => &["key", "count"],
+                "perf" => &["key", "upload-bytes", "download-bytes"],
+                _ => &["key"],
+            };
+            let a = Args::parse(rest, allowed)?;
+            if a.positional.len() != 1 {
+                return Err(Error::usage(format!(
+                    "{cmd} takes exactly one multiaddr with /p2p/<peerId>"
+                )));
+            }
+            let (addr, peer) = parse_target(&a.positional[0])?;
+            client::run(cmd, &a, addr, peer).await
+        }
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(Error::usage(format!("unknown command {other:?}"))),
+    }
+}
+
+/// Parses a multiaddr that ends with /p2p/<peerId>.
+fn parse_target(s: &str) -> Result<(Multiaddr, PeerId), Error> {
+    let addr: Multiaddr = s
+        .parse()
+        .map_err(|e| Error::usage(format!("invalid multiaddr {s:?}: {e}")))?;
+    match addr.iter().last() {
+        Some(libp2p::multiaddr::Protocol::P2p(peer)) => Ok((addr, peer)),
+        _ => Err(Error::usage(format!(
+            "multiaddr {s:?} must end with /p2p/<peerId>"
+        ))),
+    }
+}
+
+/// Reads a protobuf-encoded libp2p PrivateKey; a missing file is created with a fresh key of
+/// rust-libp2p's default type (Ed25519). No path means a fresh key.
+fn load_key(path: Option<&str>) -> Result<identity::Keypair, Error> {
+    let Some(path) = path else {
+        return Ok(identity::Keypair::generate_ed25519());
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => identity::Keypair::from_protobuf_encoding(&bytes).map_err(|e| {
+            Error::runtime(format!(
+                "key file {path} is not a protobuf libp2p PrivateKey: {e}"
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = identity::Keypair::generate_ed25519();
+            let encoded = key
+                .to_protobuf_encoding()
+                .map_err(|e| Error::runtime(format!("encoding the new key: {e}")))?;
+            write_private(path, &encoded)
+                .map_err(|e| Error::runtime(format!("writing key file {path}: {e}")))?;
+            Ok(key)
+        }
+        Err(e) => Err(Error::runtime(format!("reading key file {path}: {e}"))),
+    }
+}
+
+fn write_private(path: &str, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+/// Builds a swarm restricted to TCP + Noise + yamux (the builder's defaults for each).
+/// `inbound` receives the negotiated inbound streams of the hand-written protocols (listen only).
+pub fn build_swarm(
+    a: &Args,
+    ping_interval: Duration,
+    inbound: Option<tokio::sync::mpsc::UnboundedSender<inbound::Inbound>>,
+) -> Result<Swarm<Behaviour>, Error> {
+    let key = load_key(a.last("key"))?;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| Error::runtime(format!("building the TCP transport: {e}")))?
+        .with_behaviour(|key| Behaviour {
+            ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
+            identify: identify::Behaviour::new(
+                identify::Config::new(PROTOCOL_VERSION.to_string(), key.public())
+                    .with_agent_version(AGENT_VERSION.to_string()),
+            ),
+            stream: libp2p_stream::Behaviour::new(),
+            inbound: match inbound {
+                Some(sender) => {
+                    inbound::Behaviour::new(vec![STREAM_PROTO, ECHO_PROTO, PERF_PROTO], sender)
+                }
+                None => inbound::Behaviour::disabled(),
+            },
+        })
+        .map_err(|e| Error::runtime(format!("building the behaviour: {e}")))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+        .build();
+    Ok(swarm)
+}
+
+async fn run_listen(a: &Args) -> Result<(), Error> {
+    let mut listen: Vec<Multiaddr> = Vec::new();
+    for s in a.all("listen") {
+        listen.push(
+            s.parse()
+                .map_err(|e| Error::usage(format!("invalid --listen multiaddr {s:?}: {e}")))?,
+        );
+    }
+    if listen.is_empty() {
+        listen.push("/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr"));
+    }
+    // rust-libp2p's default ping interval (15 s): the listener pings its peers like any node.
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let mut swarm = build_swarm(a, Duration::from_secs(15), Some(sender))?;
+    server::spawn_dispatcher(receiver);
+    for addr in &listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| Error::runtime(format!("listening on {addr}: {e}")))?;
+    }
+    let local = *swarm.local_peer_id();
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::runtime(format!("installing the SIGTERM handler: {e}")))?;
+    loop {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "LISTEN {address}/p2p/{local}");
+                    let _ = out.flush();
+                }
+                SwarmEvent::ListenerError { error, .. } => {
+                    eprintln!("[listen] listener error: {error}");
+                }
+                SwarmEvent::ListenerClosed { addresses, reason, .. } => {
+                    if let Err(e) = reason {
+                        return Err(Error::runtime(format!("listener on {addresses:?} closed: {e}")));
+                    }
+                }
+                SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                    eprintln!("[listen] connection from {peer_id} at {}", endpoint.get_remote_address());
+                }
+                SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                    eprintln!("[listen] connection to {peer_id} closed: {cause:?}");
+                }
+                SwarmEvent::IncomingConnectionError { error, .. } => {
+                    eprintln!("[listen] incoming connection failed: {error}");
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Error { peer_id, error, .. })) => {
+                    eprintln!("[listen] identify with {peer_id} failed: {error}");
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result: Err(e), .. })) => {
+                    eprintln!("[listen] ping to {peer} failed: {e}");
+                }
+                _ => {}
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("[listen] SIGINT received, shutting down");
+                return Ok(());
+            }
+            _ = sigterm.recv() => {
+                eprintln!("[listen] SIGTERM received, shutting down");
+                return Ok(());
+            }
+        }
+    }
+}
