@@ -69,6 +69,7 @@ export type ErrorCode =
   // cli / capture
   | 'ERR_USAGE'
   | 'ERR_CAPTURE'
+  | 'ERR_KEYLOG'
 
 export interface ErrorOptions {
   cause?: unknown
