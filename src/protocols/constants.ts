@@ -18,10 +18,12 @@ export const STREAM_PROTO_PART_COUNT = 11
 
 /** ping.md: protocol id. */
 export const PING_CODEC = '/ipfs/ping/1.0.0'
-/** ping.md: "the dialing peer sends 32 bytes of random binary data". go `PingSize`. */
+/** ping.md: "a 32-byte payload of random binary data". go `PingSize`. */
 export const PING_PAYLOAD_BYTES = 32
 /** Server: reset a ping stream idle this long. go ping.go `pingTimeout` (60 s). */
 export const PING_SERVER_IDLE_TIMEOUT_MS = 60_000
+/** ping.md: "The listening peer SHOULD accept at most two streams per peer" (the dialer keeps at most one). */
+export const PING_MAX_INBOUND_STREAMS = 2
 /** Client: default time allowed for one round trip (js-libp2p ping's default `timeout`). */
 export const PING_CLIENT_TIMEOUT_MS = 10_000
 

@@ -10,7 +10,7 @@
  */
 import type { Stream } from '../connection.js'
 import { CodecError, EndOfStreamError } from '../errors.js'
-import { PING_CLIENT_TIMEOUT_MS, PING_CODEC, PING_PAYLOAD_BYTES, PING_SERVER_IDLE_TIMEOUT_MS } from './constants.js'
+import { PING_CLIENT_TIMEOUT_MS, PING_CODEC, PING_MAX_INBOUND_STREAMS, PING_PAYLOAD_BYTES, PING_SERVER_IDLE_TIMEOUT_MS } from './constants.js'
 import { ProtocolError } from './errors.js'
 import type { ProtocolDefinition, ProtocolHandler } from './types.js'
 import { abortWith, checkTimeout, hex, monotonicMs, withTimeout } from './util.js'
@@ -105,8 +105,8 @@ async function readPayload (stream: Stream): Promise<Uint8Array | null> {
 
 export const pingHandler: ProtocolHandler = createPingHandler()
 
-/** `/ipfs/ping/1.0.0`, ready to mount. */
-export const pingProtocol: ProtocolDefinition = { codecs: [PING_CODEC], handler: pingHandler }
+/** `/ipfs/ping/1.0.0`, ready to mount, with ping.md's limit of two inbound streams per peer. */
+export const pingProtocol: ProtocolDefinition = { codecs: [PING_CODEC], handler: pingHandler, maxIncomingStreams: PING_MAX_INBOUND_STREAMS }
 
 function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false

@@ -41,4 +41,6 @@ export type ProtocolHandler = (stream: Stream, protocol: string, ctx: ProtocolCo
 export interface ProtocolDefinition {
   readonly codecs: readonly string[]
   readonly handler: ProtocolHandler
+  /** Inbound streams of this protocol one connection may run at once; the switch resets the excess. Default: no per-protocol limit. */
+  readonly maxIncomingStreams?: number
 }

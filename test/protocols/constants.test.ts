@@ -19,6 +19,7 @@ describe('protocol constants (pinned to their specs)', () => {
     expect(C.PING_PAYLOAD_BYTES).toBe(32)
     expect(C.PING_SERVER_IDLE_TIMEOUT_MS).toBe(60_000)
     expect(C.PING_CLIENT_TIMEOUT_MS).toBe(10_000)
+    expect(C.PING_MAX_INBOUND_STREAMS).toBe(2)
     expect(C.IDENTIFY_MAX_MESSAGE_BYTES).toBe(8192)
     expect(C.IDENTIFY_MAX_MESSAGES).toBe(10)
     expect(C.IDENTIFY_TIMEOUT_MS).toBe(5000)
