@@ -1,0 +1,37 @@
+/**
+ * multistream-select 1.0 constants (multiformats/multistream-select README; specs digest §2).
+ * Pinned by test/multistream/constants.test.ts.
+ */
+
+/** The header both sides send first (README "Protocol"; digest §2.2). */
+export const PROTOCOL_ID = '/multistream/1.0.0'
+
+/** The listener's refusal of a proposal (README "Protocol"). */
+export const NA = 'na'
+
+/** The dialer's request for the listener's protocol list (README "Listing"; optional, digest §2.4). */
+export const LS = 'ls'
+
+/** Every message ends with this byte, counted in its length prefix (digest §2.1). */
+export const NEWLINE = 0x0a
+
+/**
+ * Largest message accepted, length prefix value including the trailing newline: go `ErrTooLarge`,
+ * js `MAX_PROTOCOL_LENGTH`, nim `MsgSize` (digest §2.5). rust allows 16383; we follow the stricter three.
+ */
+export const MAX_MESSAGE_LENGTH = 1024
+
+/** Bytes of the varint that prefixes a message of at most MAX_MESSAGE_LENGTH (js listener caps it at 2). */
+export const MAX_PREFIX_BYTES = 2
+
+/**
+ * Largest `ls` response body we read. The response is one outer message holding every protocol, so
+ * it may exceed MAX_MESSAGE_LENGTH; rust caps frames at 16383 (digest §2.5).
+ */
+export const MAX_LS_RESPONSE_LENGTH = 16383
+
+/** Most entries accepted in an `ls` response (rust `MAX_PROTOCOLS`, digest §2.5). */
+export const MAX_LS_ENTRIES = 1000
+
+/** Default bound on one whole negotiation, so a silent peer cannot hang it. */
+export const DEFAULT_NEGOTIATION_TIMEOUT_MS = 10_000

@@ -1,0 +1,316 @@
+/**
+ * Async drivers for the sans-I/O machines of negotiation.ts, one pair per byte shape of
+ * src/connection.ts:
+ *
+ * - `ByteConnection` (raw TCP, the Noise channel): `selectOnConnection` / `handleOnConnection`
+ *   attach a sink for the negotiation, detach it when done, and RETURN the bytes read past the
+ *   last message (`leftover`); the next layer processes them before anything the connection
+ *   buffers after the detach. On failure the sink is detached and the connection is left to the
+ *   caller (who usually aborts it).
+ * - `Stream` (a muxed stream): `selectOnStream` / `handleOnStream` use `read()`/`write()` and put
+ *   leftover bytes back with `stream.unread()`, so the application reads them first.
+ *
+ * Every driver is bounded by `timeoutMs` (default DEFAULT_NEGOTIATION_TIMEOUT_MS) and `signal`.
+ * A stream driver that times out or is aborted resets the stream: a pending `read()` cannot be
+ * cancelled, and a stream mid-negotiation is of no use to anyone.
+ *
+ * Lazy select on a stream (`{ lazy: true }`, one protocol; specs digest §2.3): the header and the
+ * proposal are written in one write and `selectOnStream` returns at once, so the application's
+ * first bytes follow without a round trip. The listener's header and echo are verified on the
+ * stream's first read: `read`, `readExactly`, `readLp` and `[Symbol.asyncIterator]` are shadowed by
+ * own-property wrappers that first run the verification (reading with the original `read`, then
+ * `unread`ing whatever follows the echo), then restore the original methods, so later reads cost
+ * nothing extra. If the listener refused (`na`) or misbehaved, that read rejects with the
+ * ProtocolNotSupportedError/MultistreamError, every later read rejects with the same error, and
+ * the stream is reset. A stream that is closed without ever being read never checks the echo.
+ */
+import type { ByteConnection, ByteSink, Stream } from '../connection.js'
+import { MultistreamError } from '../errors.js'
+import { DEFAULT_NEGOTIATION_TIMEOUT_MS } from './constants.js'
+import { concatBytes } from './messages.js'
+import { Dialer, Listener, LsRequest } from './negotiation.js'
+
+export interface NegotiateOptions {
+  /** Bound on the whole negotiation in milliseconds (default 10 000; `Infinity` disables it). */
+  timeoutMs?: number
+  /** Aborts the negotiation (MultistreamError ERR_ABORTED, with the signal's reason as cause). */
+  signal?: AbortSignal
+}
+
+export interface SelectOnStreamOptions extends NegotiateOptions {
+  /**
+   * Optimistic select: with exactly one protocol, return right after writing the proposal and
+   * verify the echo on the stream's first read (see the module comment). Ignored for several protocols.
+   */
+  lazy?: boolean
+}
+
+/** The outcome of a negotiation on a ByteConnection. */
+export interface NegotiationResult {
+  protocol: string
+  /** Bytes read past the last multistream message: the first bytes of the next layer, in order. */
+  leftover: Uint8Array[]
+}
+
+/** The outcome of a negotiation on a Stream (leftover bytes were `unread` into the stream). */
+export interface StreamNegotiationResult {
+  protocol: string
+}
+
+/** A machine reduced to what the drivers need. */
+interface Machine<T> {
+  receive: (chunk: Uint8Array) => { send: Uint8Array[], result: T | undefined }
+  endOfInput: () => Error
+}
+
+function dialerMachine (d: Dialer | Listener): Machine<NegotiationResult> {
+  return {
+    receive: chunk => {
+      const step = d.receive(chunk)
+      return { send: step.send, result: step.protocol === undefined ? undefined : { protocol: step.protocol, leftover: step.leftover } }
+    },
+    endOfInput: () => d.endOfInput()
+  }
+}
+
+function lsMachine (r: LsRequest): Machine<string[]> {
+  return { receive: chunk => ({ send: [], result: r.receive(chunk) }), endOfInput: () => r.endOfInput() }
+}
+
+function timeoutOf (opts: NegotiateOptions): number {
+  const t = opts.timeoutMs ?? DEFAULT_NEGOTIATION_TIMEOUT_MS
+  if (!(t > 0)) throw new RangeError(`"timeoutMs" expected a positive number of milliseconds or Infinity, got ${t}`)
+  return t
+}
+
+function abortError (signal: AbortSignal): MultistreamError {
+  return new MultistreamError('ERR_ABORTED', 'multistream negotiation aborted', { cause: signal.reason })
+}
+
+function timeoutError (ms: number): MultistreamError {
+  return new MultistreamError('ERR_NEGOTIATION_TIMEOUT', `multistream negotiation expected to finish within ${ms} ms, it did not`)
+}
+
+/**
+ * One deadline for a whole negotiation: `cancelled` rejects on timeout or abort. `dispose` clears
+ * the timer and the abort listener.
+ */
+function deadline (opts: NegotiateOptions, onCancel?: (err: Error) => void): { cancelled: Promise<never>, dispose: () => void } {
+  const ms = timeoutOf(opts)
+  const signal = opts.signal
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let onAbort: (() => void) | undefined
+  const cancelled = new Promise<never>((_resolve, reject) => {
+    const fire = (err: Error): void => { onCancel?.(err); reject(err) }
+    if (signal !== undefined) {
+      if (signal.aborted) { fire(abortError(signal)); return }
+      onAbort = () => fire(abortError(signal))
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
+    if (ms !== Infinity) timer = setTimeout(() => fire(timeoutError(ms)), ms)
+  })
+  cancelled.catch(() => {}) // observed through Promise.race; never an unhandled rejection
+  return {
+    cancelled,
+    dispose: () => {
+      if (timer !== undefined) clearTimeout(timer)
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+// ─────────────────────────────────── ByteConnection ───────────────────────────────────
+
+function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefined, machine: Machine<T>, opts: NegotiateOptions): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false
+    let timer: { dispose: () => void } | undefined
+    const finish = (err: unknown, value?: T): void => {
+      if (settled) return
+      settled = true
+      timer?.dispose()
+      conn.detach()
+      if (err !== undefined) reject(err)
+      else resolve(value as T)
+    }
+    if (opts.signal?.aborted === true) { reject(abortError(opts.signal)); return }
+    timer = deadline(opts, err => finish(err))
+    const sink: ByteSink = {
+      onData: chunk => {
+        if (settled) return
+        try {
+          const { send, result } = machine.receive(chunk)
+          if (send.length > 0) conn.write(send)
+          if (result !== undefined) finish(undefined, result)
+        } catch (err) {
+          finish(err)
+        }
+      },
+      onEnd: () => finish(machine.endOfInput()),
+      onClose: err => finish(err ?? machine.endOfInput())
+    }
+    try {
+      // The dialer's first flight goes out before we look at anything (digest TL;DR 1).
+      if (first !== undefined) conn.write(first)
+      conn.attach(sink)
+    } catch (err) {
+      finish(err)
+    }
+  })
+}
+
+/**
+ * Negotiate one of `protocols` (in order of preference) as the dialer on a raw connection.
+ * Resolves with the agreed protocol and the bytes that followed its echo.
+ * Rejects with ProtocolNotSupportedError (every proposal refused), MultistreamError (malformed
+ * input, EOF, timeout, abort) or the connection's own error.
+ */
+export async function selectOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
+  const dialer = new Dialer(protocols)
+  return await driveConnection(conn, dialer.start(), dialerMachine(dialer), opts)
+}
+
+/** Answer a dialer's negotiation on a raw connection with the protocols we have. */
+export async function handleOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
+  return await driveConnection(conn, undefined, dialerMachine(new Listener(protocols)), opts)
+}
+
+// ─────────────────────────────────── Stream ───────────────────────────────────
+
+async function driveStream<T> (
+  stream: Stream,
+  read: () => Promise<Uint8Array | null>,
+  first: Uint8Array[] | undefined,
+  machine: Machine<T>,
+  opts: NegotiateOptions,
+  ignoreFinalWriteError = false
+): Promise<T> {
+  const { cancelled, dispose } = deadline(opts, err => stream.reset(err))
+  try {
+    if (first !== undefined) await Promise.race([stream.write(concatBytes(first)), cancelled])
+    for (;;) {
+      const chunk = await Promise.race([read(), cancelled])
+      if (chunk === null) throw machine.endOfInput()
+      const { send, result } = machine.receive(chunk)
+      if (send.length > 0) {
+        const written = Promise.race([stream.write(concatBytes(send)), cancelled])
+        if (result !== undefined && ignoreFinalWriteError) {
+          // go-multistream#87: the dialer may already have half-closed or gone; the handler still
+          // gets the stream and meets any real failure on its own first read or write.
+          await written.catch(() => {})
+        } else {
+          await written
+        }
+      }
+      if (result !== undefined) return result
+    }
+  } finally {
+    dispose()
+  }
+}
+
+function unreadAll (stream: Stream, chunks: Uint8Array[]): void {
+  // unread() puts a chunk in FRONT of the buffer: the last chunk goes back first.
+  for (let i = chunks.length - 1; i >= 0; i--) stream.unread(chunks[i] as Uint8Array)
+}
+
+/**
+ * Negotiate one of `protocols` as the dialer on a muxed stream. Sets `stream.protocol`.
+ * With `{ lazy: true }` and one protocol, returns right after writing (see the module comment).
+ */
+export async function selectOnStream (stream: Stream, protocols: readonly string[], opts: SelectOnStreamOptions = {}): Promise<StreamNegotiationResult> {
+  const dialer = new Dialer(protocols, { lazy: opts.lazy === true })
+  if (dialer.optimistic) {
+    const { cancelled, dispose } = deadline(opts, err => stream.reset(err))
+    try {
+      await Promise.race([stream.write(concatBytes(dialer.start())), cancelled])
+    } finally {
+      dispose()
+    }
+    const protocol = dialer.protocols[0] as string
+    installEchoCheck(stream, dialer, opts)
+    stream.protocol = protocol
+    return { protocol }
+  }
+  const read = (): Promise<Uint8Array | null> => stream.read()
+  const { protocol, leftover } = await driveStream(stream, read, dialer.start(), dialerMachine(dialer), opts)
+  unreadAll(stream, leftover)
+  stream.protocol = protocol
+  return { protocol }
+}
+
+/** Answer a dialer's negotiation on a muxed stream. Sets `stream.protocol`. */
+export async function handleOnStream (stream: Stream, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<StreamNegotiationResult> {
+  const read = (): Promise<Uint8Array | null> => stream.read()
+  const { protocol, leftover } = await driveStream(stream, read, undefined, dialerMachine(new Listener(protocols)), opts, true)
+  unreadAll(stream, leftover)
+  stream.protocol = protocol
+  return { protocol }
+}
+
+/**
+ * Ask the listener for its protocols (`ls`, digest §2.4). Optional in the spec and absent from
+ * go-multistream (ProtocolNotSupportedError(['ls']) then): never depend on it. The stream or
+ * connection is left mid-negotiation; close it afterwards.
+ */
+export async function listProtocols (target: Stream | ByteConnection, opts: NegotiateOptions = {}): Promise<string[]> {
+  const request = new LsRequest()
+  if ('attach' in target) return await driveConnection(target, request.start(), lsMachine(request), opts)
+  const read = (): Promise<Uint8Array | null> => target.read()
+  return await driveStream(target, read, request.start(), lsMachine(request), opts)
+}
+
+type ReadKey = 'read' | 'readExactly' | 'readLp' | typeof Symbol.asyncIterator
+const READ_KEYS: readonly ReadKey[] = ['read', 'readExactly', 'readLp', Symbol.asyncIterator]
+
+/** Shadow the stream's read methods until the lazy dialer's echo has been verified (module comment). */
+function installEchoCheck (stream: Stream, dialer: Dialer, opts: NegotiateOptions): void {
+  const original = {
+    read: stream.read,
+    readExactly: stream.readExactly,
+    readLp: stream.readLp,
+    iterator: stream[Symbol.asyncIterator]
+  }
+  const hadOwn = new Map<ReadKey, boolean>(READ_KEYS.map(k => [k, Object.prototype.hasOwnProperty.call(stream, k)]))
+  const restore = (): void => {
+    stream.read = original.read
+    stream.readExactly = original.readExactly
+    stream.readLp = original.readLp
+    stream[Symbol.asyncIterator] = original.iterator
+    // Drop the shadowing own properties where the methods live on the prototype.
+    for (const [key, own] of hadOwn) if (!own) Reflect.deleteProperty(stream, key)
+  }
+
+  let verification: Promise<void> | undefined
+  const verify = (): Promise<void> => {
+    verification ??= (async () => {
+      try {
+        const read = (): Promise<Uint8Array | null> => original.read.call(stream)
+        const { leftover } = await driveStream(stream, read, undefined, dialerMachine(dialer), opts)
+        unreadAll(stream, leftover)
+        restore()
+      } catch (err) {
+        stream.reset(err as Error)
+        throw err
+      }
+    })()
+    return verification
+  }
+
+  stream.read = async () => { await verify(); return await original.read.call(stream) }
+  stream.readExactly = async (n: number) => { await verify(); return await original.readExactly.call(stream, n) }
+  stream.readLp = async (maxSize: number) => { await verify(); return await original.readLp.call(stream, maxSize) }
+  stream[Symbol.asyncIterator] = () => {
+    let inner: AsyncIterator<Uint8Array> | undefined
+    return {
+      next: async () => {
+        if (inner === undefined) { await verify(); inner = original.iterator.call(stream) }
+        return await inner.next()
+      },
+      return: async (value?: unknown) => {
+        if (inner?.return !== undefined) return await inner.return(value)
+        return { done: true, value: undefined }
+      }
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * multistream-select 1.0 as two sans-I/O state machines (STYLE pattern 2). They take received bytes
+ * and return what to send; they never touch a socket, a timer or a promise. negotiate.ts drives them
+ * over a ByteConnection or a Stream.
+ *
+ * Dialer (specs digest §2.2, §2.3):
+ *
+ *   start()        -> "/multistream/1.0.0\n" + "<p0>\n"       ONE flight; never wait for the
+ *                                                             listener's header (TL;DR 1)
+ *   <- "/multistream/1.0.0\n"                                 must be the first message
+ *   <- "<p0>\n"    -> done(p0)                                 echo = accepted
+ *   <- "na\n"      -> "<p1>\n" … or ProtocolNotSupportedError  after the last refusal
+ *
+ *   Lazy (optimistic) form: with exactly one protocol the caller may treat it as selected right
+ *   after start() and send application data behind the proposal; the header and echo are then
+ *   checked on the first read (rust V1Lazy, go lazyClient, js negotiateFully:false).
+ *
+ * Listener:
+ *
+ *   <- "/multistream/1.0.0\n" -> "/multistream/1.0.0\n"      only after receiving it (rust/js/nim)
+ *   <- "<p>\n"     -> "<p>\n" done(p)  if we have p
+ *                  -> "na\n"           otherwise (also for a repeated header, like go and nim)
+ *   <- "ls\n"      -> ls response      (digest §2.4)
+ *
+ * Every answer produced by one chunk is returned in one `send` batch (the README's "header and first
+ * answer in the same packet"). Bytes after the final message are returned untouched as `leftover`
+ * (TL;DR 2: rust pipelines `header + /noise + Noise msg1`).
+ */
+import { MultistreamError, ProtocolNotSupportedError } from '../errors.js'
+import { LS, MAX_LS_RESPONSE_LENGTH, NA, PROTOCOL_ID } from './constants.js'
+import {
+  HEADER_MESSAGE, LS_MESSAGE, MessageReader, NA_MESSAGE, decodeLsResponse, encodeLsResponse, encodeMessage
+} from './messages.js'
+
+/** What one `receive` produced. */
+export interface NegotiationStep {
+  /** Bytes to write now, in order, as one batch (possibly none). */
+  send: Uint8Array[]
+  /** Set once the negotiation has finished: the agreed protocol. */
+  protocol: string | undefined
+  /** Bytes received after the last multistream message; they belong to the next layer. Empty until `protocol` is set. */
+  leftover: Uint8Array[]
+}
+
+const enum DialerState { Initial, AwaitHeader, AwaitAnswer, Done, Failed }
+const enum ListenerState { AwaitHeader, AwaitProposal, Done, Failed }
+
+function assertProtocolId (p: unknown, what: string): asserts p is string {
+  if (typeof p !== 'string' || p.length === 0) throw new TypeError(`"${what}" expected a non-empty protocol id, got ${JSON.stringify(p)}`)
+  if (p === PROTOCOL_ID || p === NA || p === LS) throw new TypeError(`"${what}" expected a protocol id, got the reserved message ${JSON.stringify(p)}`)
+}
+
+function quote (s: string): string {
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s)
+}
+
+export interface DialerOptions {
+  /**
+   * Optimistic negotiation (digest §2.3): with a single protocol, `optimistic` is true and the
+   * caller may send application data right after `start()`'s bytes, without waiting for the echo.
+   * With several protocols this is ignored (a refusal must be answered by the next proposal).
+   */
+  lazy?: boolean
+}
+
+/** The initiator's side of one negotiation. */
+export class Dialer {
+  readonly protocols: readonly string[]
+  /** True when the caller may use `protocols[0]` before the listener answered (lazy, one protocol). */
+  readonly optimistic: boolean
+  private readonly reader = new MessageReader()
+  private state = DialerState.Initial
+  private index = 0
+
+  constructor (protocols: readonly string[], options: DialerOptions = {}) {
+    if (!Array.isArray(protocols) || protocols.length === 0) {
+      throw new TypeError(`"protocols" expected at least one protocol id, got ${JSON.stringify(protocols)}`)
+    }
+    protocols.forEach((p, i) => assertProtocolId(p, `protocols[${i}]`))
+    this.protocols = Object.freeze([...protocols])
+    this.optimistic = options.lazy === true && protocols.length === 1
+  }
+
+  /** True once a protocol was agreed (or, when optimistic, verified). */
+  get done (): boolean { return this.state === DialerState.Done }
+
+  /** Protocols proposed so far. */
+  get tried (): readonly string[] { return this.protocols.slice(0, this.index + 1) }
+
+  /** The first flight: header and first proposal, to be written together. */
+  start (): Uint8Array[] {
+    if (this.state !== DialerState.Initial) throw new Error('Dialer.start() called twice')
+    this.state = DialerState.AwaitHeader
+    return [HEADER_MESSAGE, encodeMessage(this.protocols[0] as string)]
+  }
+
+  /**
+   * Feed received bytes. Throws MultistreamError for a protocol violation and
+   * ProtocolNotSupportedError when the listener refused every proposal.
+   */
+  receive (chunk: Uint8Array): NegotiationStep {
+    if (this.state === DialerState.Initial) throw new Error('Dialer.receive() before start()')
+    if (this.state === DialerState.Done || this.state === DialerState.Failed) throw new Error('Dialer.receive() after the negotiation ended')
+    this.reader.push(chunk)
+    const send: Uint8Array[] = []
+    try {
+      for (;;) {
+        const msg = this.reader.nextMessage()
+        if (msg === undefined) return { send, protocol: undefined, leftover: [] }
+        if (this.state === DialerState.AwaitHeader) {
+          if (msg !== PROTOCOL_ID) {
+            throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
+          }
+          this.state = DialerState.AwaitAnswer
+          continue
+        }
+        const proposed = this.protocols[this.index] as string
+        if (msg === proposed) {
+          this.state = DialerState.Done
+          return { send, protocol: proposed, leftover: this.reader.drain() }
+        }
+        if (msg !== NA) {
+          throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `answer to ${quote(proposed)} expected the same id or "na", got ${quote(msg)}`)
+        }
+        if (this.index + 1 >= this.protocols.length) throw new ProtocolNotSupportedError(this.tried)
+        this.index++
+        send.push(encodeMessage(this.protocols[this.index] as string))
+      }
+    } catch (err) {
+      this.state = DialerState.Failed
+      throw err
+    }
+  }
+
+  /** The input ended before the negotiation finished: the error to report. */
+  endOfInput (): MultistreamError {
+    const awaitingHeader = this.state === DialerState.AwaitHeader
+    this.state = DialerState.Failed
+    if (this.reader.midMessage) {
+      return new MultistreamError('ERR_UNEXPECTED_EOF', `connection ended in the middle of a multistream message (${this.reader.buffered} bytes buffered)`)
+    }
+    const proposed = quote(this.protocols[this.index] as string)
+    return new MultistreamError('ERR_UNEXPECTED_EOF', awaitingHeader
+      ? `connection ended before the listener sent the multistream header (we proposed ${proposed})`
+      : `connection ended while waiting for the answer to ${proposed}`)
+  }
+}
+
+/** The responder's side of one negotiation. */
+export class Listener {
+  readonly protocols: readonly string[]
+  /** Proposals we answered with `na`, oldest first (at most the last 16). */
+  readonly refused: string[] = []
+  private readonly echoes = new Map<string, Uint8Array>()
+  private lsResponse: Uint8Array | undefined
+  private readonly reader = new MessageReader()
+  private state = ListenerState.AwaitHeader
+
+  constructor (protocols: readonly string[]) {
+    if (!Array.isArray(protocols)) throw new TypeError(`"protocols" expected an array of protocol ids, got ${typeof protocols}`)
+    protocols.forEach((p, i) => {
+      assertProtocolId(p, `protocols[${i}]`)
+      // Encoding up front validates each id (length, newline) once, and the echo is then a lookup.
+      this.echoes.set(p, encodeMessage(p))
+    })
+    this.protocols = Object.freeze([...protocols])
+  }
+
+  get done (): boolean { return this.state === ListenerState.Done }
+
+  /** Feed received bytes. Throws MultistreamError for a protocol violation. */
+  receive (chunk: Uint8Array): NegotiationStep {
+    if (this.state === ListenerState.Done || this.state === ListenerState.Failed) throw new Error('Listener.receive() after the negotiation ended')
+    this.reader.push(chunk)
+    const send: Uint8Array[] = []
+    try {
+      for (;;) {
+        const msg = this.reader.nextMessage()
+        if (msg === undefined) return { send, protocol: undefined, leftover: [] }
+        if (this.state === ListenerState.AwaitHeader) {
+          if (msg !== PROTOCOL_ID) {
+            throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
+          }
+          // Answer the header only now that we received one (rust/js/nim; digest §2.2).
+          send.push(HEADER_MESSAGE)
+          this.state = ListenerState.AwaitProposal
+          continue
+        }
+        const echo = this.echoes.get(msg)
+        if (echo !== undefined) {
+          send.push(echo)
+          this.state = ListenerState.Done
+          return { send, protocol: msg, leftover: this.reader.drain() }
+        }
+        if (msg === LS) {
+          this.lsResponse ??= encodeLsResponse(this.protocols)
+          send.push(this.lsResponse)
+          continue
+        }
+        if (this.refused.length === 16) this.refused.shift()
+        this.refused.push(msg)
+        send.push(NA_MESSAGE)
+      }
+    } catch (err) {
+      this.state = ListenerState.Failed
+      // rust-libp2p#1871: garbage right after our "na" is usually a lazy dialer's application data
+      // for a protocol we refused; say so rather than only "malformed".
+      if (err instanceof MultistreamError && this.refused.length > 0) {
+        throw new MultistreamError(err.code, `${err.message} (after refusing ${this.refused.map(quote).join(', ')})`, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  /** The input ended before the negotiation finished: the error to report. */
+  endOfInput (): MultistreamError {
+    const awaitingHeader = this.state === ListenerState.AwaitHeader
+    this.state = ListenerState.Failed
+    if (this.reader.midMessage) {
+      return new MultistreamError('ERR_UNEXPECTED_EOF', `connection ended in the middle of a multistream message (${this.reader.buffered} bytes buffered)`)
+    }
+    if (awaitingHeader) return new MultistreamError('ERR_UNEXPECTED_EOF', 'connection ended before the dialer sent the multistream header')
+    if (this.refused.length > 0) {
+      return new MultistreamError('ERR_UNEXPECTED_EOF', `the dialer gave up after we refused ${this.refused.map(quote).join(', ')}`)
+    }
+    return new MultistreamError('ERR_UNEXPECTED_EOF', 'connection ended before the dialer proposed a protocol')
+  }
+}
+
+/** The dialer's `ls` request (digest §2.4): header + `ls`, then the listener's protocol list. */
+export class LsRequest {
+  private readonly reader = new MessageReader()
+  private headerSeen = false
+  private finished = false
+
+  /** Header and `ls` in one flight. */
+  start (): Uint8Array[] {
+    return [HEADER_MESSAGE, LS_MESSAGE]
+  }
+
+  /**
+   * Feed received bytes; returns the listener's protocols once the response is complete.
+   * A listener without `ls` (go-multistream since it was removed) answers `na`: that is a
+   * ProtocolNotSupportedError(['ls']).
+   */
+  receive (chunk: Uint8Array): string[] | undefined {
+    if (this.finished) throw new Error('LsRequest.receive() after the request ended')
+    this.reader.push(chunk)
+    try {
+      if (!this.headerSeen) {
+        const msg = this.reader.nextMessage()
+        if (msg === undefined) return undefined
+        if (msg !== PROTOCOL_ID) {
+          throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
+        }
+        this.headerSeen = true
+      }
+      const body = this.reader.nextFrame(MAX_LS_RESPONSE_LENGTH)
+      if (body === undefined) return undefined
+      this.finished = true
+      if (body.length === 3 && body[0] === 0x6e && body[1] === 0x61 && body[2] === 0x0a) throw new ProtocolNotSupportedError([LS])
+      return decodeLsResponse(body)
+    } catch (err) {
+      this.finished = true
+      throw err
+    }
+  }
+
+  endOfInput (): MultistreamError {
+    this.finished = true
+    return new MultistreamError('ERR_UNEXPECTED_EOF', this.headerSeen
+      ? 'connection ended before the listener answered "ls"'
+      : 'connection ended before the listener sent the multistream header')
+  }
+}
