@@ -1,0 +1,163 @@
+/**
+ * yamux flow control (spec §Flow Control) as pure arithmetic: no sockets, no timers, the clock and
+ * the RTT are parameters. One `ReceiveWindow` and one `SendWindow` per stream, one `WindowBudget`
+ * per connection.
+ *
+ * Receive side, per stream (credit is granted on application READ, not on receipt; digest §9 #4):
+ *
+ *     |<------------------------------ window ------------------------------->|
+ *     |<-- buffered (received, unread) -->|<-- credit (peer may still send) -->|<-- grantable -->|
+ *                                         ^ peer's view of our window ends here
+ *
+ *   invariant: buffered + credit <= window. The peer never has more than `window` bytes in flight or
+ *   sitting in our buffer, however slowly the application reads.
+ *   - a Data frame of n bytes is legal iff n <= credit (checked when its header arrives);
+ *   - the application reading n bytes moves them out of `buffered`;
+ *   - `nextUpdate` grants `window - buffered - credit` once that is at least half the window
+ *     (rust-yamux#109, go-yamux `GrowTo`): one WindowUpdate per half window, not one per frame.
+ *
+ * Auto-tuning (go-yamux/rust-yamux): a sender limited by the window delivers about one window per
+ * RTT, so half a window is consumed every RTT/2…RTT. When the half window since the previous update
+ * was consumed within 2 RTT (rust's test; the RTT comes from yamux pings) the window, not the link,
+ * is the bottleneck: double it, up to `maxWindow` and within the connection's `WindowBudget`.
+ * Growth stops once a half window lasts longer than 2 RTT, i.e. near 4x the bandwidth-delay product
+ * at most, instead of go's fixed 4xRTT test that stalls early on high-latency links (go-yamux#136).
+ */
+import { INITIAL_SEND_WINDOW, INITIAL_STREAM_WINDOW, MAX_UINT32 } from './constants.js'
+
+/** Connection-wide cap on the sum of receive windows (`maxBufferedBytesPerConnection`). */
+export class WindowBudget {
+  readonly limit: number
+  private used = 0
+
+  constructor (limit: number) {
+    this.limit = limit
+  }
+
+  /** Sum of the receive windows of the live streams. */
+  get reserved (): number { return this.used }
+
+  /**
+   * Reserve `n` bytes unconditionally (a new stream's initial window: the spec lets the peer send
+   * 256 KiB before any update, so there is nothing to negotiate).
+   */
+  reserveInitial (n: number): void { this.used += n }
+
+  /** Reserve up to `n` bytes of growth; returns what was granted (0 … n). */
+  tryGrow (n: number): number {
+    const g = Math.max(0, Math.min(n, this.limit - this.used))
+    this.used += g
+    return g
+  }
+
+  release (n: number): void {
+    this.used -= n
+    if (this.used < 0) throw new Error(`WindowBudget invariant: released ${n} bytes more than reserved`)
+  }
+}
+
+export interface ReceiveWindowInit {
+  /** The window we want at open time (>= 256 KiB); the SYN/ACK frame carries the difference. */
+  initialWindow: number
+  /** Auto-tuning ceiling (`maxStreamWindowBytes`). */
+  maxWindow: number
+  budget: WindowBudget
+}
+
+export class ReceiveWindow {
+  /** Target window: at most this many bytes are buffered plus in flight. */
+  window: number
+  /** Bytes the peer may still send, as far as it knows. Starts at the spec's implicit 256 KiB. */
+  credit = INITIAL_STREAM_WINDOW
+  /** Bytes received and not yet read by the application. */
+  buffered = 0
+  readonly maxWindow: number
+  private readonly budget: WindowBudget
+  /** When the last update was sent (ms, caller's clock); undefined before the first one. */
+  private lastUpdateAt: number | undefined
+  private released = false
+
+  constructor (init: ReceiveWindowInit) {
+    this.window = init.initialWindow
+    this.maxWindow = init.maxWindow
+    this.budget = init.budget
+    this.budget.reserveInitial(this.window)
+  }
+
+  /** The delta to put on our SYN or ACK frame: what our initial window adds to the implicit 256 KiB. */
+  openingDelta (now: number): number {
+    const delta = this.window - this.credit - this.buffered
+    if (delta <= 0) return 0
+    this.credit += delta
+    this.lastUpdateAt = now
+    return delta
+  }
+
+  /** May the peer send a Data frame of `n` bytes? (spec §Flow Control; false = protocol error) */
+  fits (n: number): boolean { return n <= this.credit }
+
+  /** A Data payload of `n` bytes was accepted (after `fits`). */
+  onReceived (n: number): void {
+    this.credit -= n
+    this.buffered += n
+  }
+
+  /** The application read (or discarded) `n` buffered bytes. */
+  onConsumed (n: number): void {
+    this.buffered -= n
+    if (this.buffered < 0) this.buffered = 0
+  }
+
+  /**
+   * The WindowUpdate delta to send now, or 0. `rttMs` is 0 while unknown (no auto-tuning then).
+   * Sends nothing until at least half the window can be granted.
+   */
+  nextUpdate (now: number, rttMs: number): number {
+    let grant = this.window - this.buffered - this.credit
+    if (grant < this.window / 2) return 0
+    if (rttMs > 0 && this.lastUpdateAt !== undefined && now - this.lastUpdateAt < 2 * rttMs && this.window < this.maxWindow) {
+      const grow = this.budget.tryGrow(Math.min(this.window, this.maxWindow - this.window))
+      this.window += grow
+      grant += grow
+    }
+    this.lastUpdateAt = now
+    if (grant > MAX_UINT32) grant = MAX_UINT32
+    this.credit += grant
+    return grant
+  }
+
+  /** The stream is gone: give its window back to the connection budget (idempotent). */
+  release (): void {
+    if (this.released) return
+    this.released = true
+    this.budget.release(this.window)
+  }
+
+  /** Throws if the arithmetic above was ever violated (used by tests after every step). */
+  assertInvariants (): void {
+    if (this.credit < 0 || this.buffered < 0 || this.credit + this.buffered > this.window || this.window > Math.max(this.maxWindow, INITIAL_STREAM_WINDOW)) {
+      throw new Error(`ReceiveWindow invariant broken: window=${this.window} credit=${this.credit} buffered=${this.buffered} max=${this.maxWindow}`)
+    }
+  }
+}
+
+/**
+ * Send side, per stream: how many Data payload bytes the peer still accepts. Starts at 256000, not
+ * 262144 (see INITIAL_SEND_WINDOW), and every WindowUpdate adds its delta (deltas, never absolute:
+ * rust-yamux#90/#92).
+ */
+export class SendWindow {
+  credit: number = INITIAL_SEND_WINDOW
+
+  /** Add a WindowUpdate delta. Capped at 2^32-1 so a hostile peer cannot overflow the arithmetic. */
+  grow (delta: number): void {
+    this.credit = Math.min(this.credit + delta, MAX_UINT32)
+  }
+
+  /** Take up to `n` bytes of credit; returns what was taken. */
+  take (n: number): number {
+    const t = n < this.credit ? n : this.credit
+    this.credit -= t
+    return t
+  }
+}

@@ -1,0 +1,578 @@
+/**
+ * The yamux session as a sans-I/O state machine: bytes in (`receive`), frames out (`takeOutbox`),
+ * the clock injected (`now`), timers reduced to `nextDeadline()` + `tick()`. No sockets, no timers,
+ * no `node:*`; yamux.ts binds it to a ByteConnection.
+ *
+ * Inbound, per frame (spec §Framing; flags on Data and WindowUpdate alike, TL;DR 9):
+ *  1. Data/WindowUpdate on stream 0 → protocol error.
+ *  2. SYN: a new inbound stream. Our own parity ("both endpoints are clients"), an id in use or
+ *     recently closed → protocol error. After our GoAway, or over `maxInboundStreams` → RST for
+ *     that stream only. Otherwise the stream is created and ACKed at once.
+ *  3. No such stream → ignored, its payload skipped unbuffered (go, rust, js; TL;DR 6).
+ *  4. Data: the declared length is checked against the stream's receive window *before* any byte
+ *     is buffered; more than the window → GoAway(protocol error), connection closed. Payload views
+ *     go to the stream; FIN/RST apply after the payload.
+ *  5. WindowUpdate: delta added to the send window, then ACK/FIN/RST.
+ *  6. Ping SYN → Ping ACK with the same opaque value (never an unsolicited ACK: js closes the
+ *     session on one, TL;DR 10). Ping ACK matching our outstanding ping → RTT sample.
+ *  7. GoAway(normal): no new outbound streams, existing ones carry on (go). Any other code: the
+ *     session ends and every stream is reset.
+ *
+ * Outbound: frames are appended to one outbox as `[header, payload]` views (headers and small
+ * payloads share one scratch buffer) and the host is told once per batch (`onOutput`), so the
+ * adapter makes one `conn.write(chunks)` per event-loop turn however many frames were produced.
+ *
+ * Memory bounds (a stalled peer cannot grow any of these without limit):
+ *  - receive: Σ stream windows ≤ max(maxBufferedBytesPerConnection, streams × 256 KiB);
+ *  - send: stream writes are taken only while the outbox is below `maxWriteBatchBytes` and the
+ *    connection is not above its high-water mark; each stream is also held to the peer's window;
+ *  - control frames: at most `MAX_PENDING_PONGS` ping answers and `MAX_CONTROL_BACKLOG` other
+ *    control frames wait while the connection is blocked; beyond that the peer is not reading and
+ *    the session ends.
+ */
+import { StreamResetError, SwitchyardError, YamuxError } from '../errors.js'
+import { Flag, FrameType, GoAwayCode, HEADER_LENGTH, MAX_UINT32, SESSION_STREAM_ID } from './constants.js'
+import { yamuxConfig } from './config.js'
+import type { YamuxConfig } from './config.js'
+import { FrameDecoder } from './frame-decoder.js'
+import type { FrameSink } from './frame-decoder.js'
+import { writeHeader } from './frame.js'
+import type { Header } from './frame.js'
+import { ReceiveWindow, SendWindow, WindowBudget } from './flow-control.js'
+import { MuxedStream } from './stream.js'
+import type { StreamTransport } from './stream.js'
+import { RemoteEvent, StreamState } from './stream-state.js'
+import type { TraceObserver } from '../trace/observer.js'
+
+
+/** What the session needs from its driver. */
+export interface SessionHost {
+  /** The outbox went from empty to non-empty: flush it soon (`takeOutbox`), once per batch. */
+  onOutput: () => void
+  /** The peer opened a stream. */
+  onStream: (stream: MuxedStream) => void
+  /** The session ended (once). `err` is undefined for a normal end. Flush the outbox, then close the connection. */
+  onClose: (err?: Error) => void
+}
+
+export interface SessionInit {
+  /** true on the connection's dialer side (odd stream ids), false on the listener (even). */
+  initiator: boolean
+  config?: Partial<YamuxConfig>
+  host: SessionHost
+  /** Monotonic clock in milliseconds. */
+  now: () => number
+  /**
+   * Tracing hook: a `yamux`/`frame` event per frame in and out and a `stream`/`data` event per
+   * payload piece. Absent = one `undefined` check per frame, nothing built.
+   */
+  observer?: TraceObserver
+}
+
+/** Ping answers kept while the connection is blocked (go-yamux drops replies beyond 32). */
+const MAX_PENDING_PONGS = 32
+/** Other control frames (RST, ACK, window updates, GoAway) allowed to pile up while blocked. */
+const MAX_CONTROL_BACKLOG = 4096
+/** Recently closed inbound ids remembered to detect reuse. */
+const TOMBSTONES = 1024
+/** Payloads up to this size are copied next to their header instead of becoming a separate chunk. */
+const SMALL_PAYLOAD = 512
+const SCRATCH_SIZE = 16 * 1024
+
+/** One live stream: wire state, flow control and the application-facing stream. */
+class StreamRecord {
+  readonly state: StreamState
+  readonly recv: ReceiveWindow
+  readonly send = new SendWindow()
+  readonly stream: MuxedStream
+  /** Waiting for the connection to accept more (in `Session.connWaiters`). */
+  waitingConn = false
+
+  constructor (readonly id: number, readonly inbound: boolean, session: Session, recv: ReceiveWindow) {
+    this.state = inbound ? StreamState.inbound() : StreamState.outbound()
+    this.recv = recv
+    const transport: StreamTransport = {
+      trySend: (data) => session.streamSend(this, data),
+      sendFin: () => { session.streamFin(this) },
+      sendReset: () => { session.streamReset(this) },
+      onConsumed: (n) => { session.streamConsumed(this, n) }
+    }
+    this.stream = new MuxedStream({ id, direction: inbound ? 'inbound' : 'outbound', transport })
+  }
+}
+
+export class Session implements FrameSink {
+  readonly config: YamuxConfig
+  readonly initiator: boolean
+  /** Live streams by id, as the application sees them. */
+  readonly streams = new Map<number, MuxedStream>()
+
+  private readonly host: SessionHost
+  private readonly now: () => number
+  private readonly observer: TraceObserver | undefined
+  private readonly records = new Map<number, StreamRecord>()
+  private readonly decoder: FrameDecoder
+  private readonly budget: WindowBudget
+  private nextId: number
+  private inboundCount = 0
+  private outboundCount = 0
+  private readonly tombstones = new Set<number>()
+
+  // ── outbox ──
+  private out: Uint8Array[] = []
+  private outBytes = 0
+  private scratch = new Uint8Array(0)
+  private scratchStart = 0
+  private scratchPos = 0
+  private pendingPongs = 0
+  private controlBacklog = 0
+  /** The connection is above its high-water mark (set by the driver). */
+  private blocked = false
+  /** Streams waiting for the connection, in arrival order (round-robin on drain). */
+  private connWaiters = new Set<StreamRecord>()
+
+  // ── receive-side routing for the Data frame in progress ──
+  private currentRecord: StreamRecord | undefined
+
+  // ── ping / RTT / keepalive ──
+  private rttMs = 0
+  private pingValue = 0
+  private pingOutstanding: { value: number, sentAt: number } | undefined
+  private lastPingAt = -Infinity
+  private lastRecvAt: number
+
+  // ── lifecycle ──
+  private localGoAway = false
+  private remoteGoAway: number | undefined
+  private closedWith: { err: Error | undefined } | undefined
+
+  constructor (init: SessionInit) {
+    this.config = yamuxConfig(init.config)
+    this.initiator = init.initiator
+    this.host = init.host
+    this.now = init.now
+    this.observer = init.observer
+    this.nextId = init.initiator ? 1 : 2
+    this.decoder = new FrameDecoder(this)
+    this.budget = new WindowBudget(this.config.maxBufferedBytesPerConnection)
+    this.lastRecvAt = this.now()
+    if (this.config.rttIntervalMs > 0) this.sendPing()
+  }
+
+  // ══════════════════════════ driver API ══════════════════════════
+
+  /** Bytes from the connection. Protocol errors end the session (GoAway first); they do not throw. */
+  receive (chunk: Uint8Array): void {
+    if (this.closedWith !== undefined) return
+    this.lastRecvAt = this.now()
+    try {
+      this.decoder.push(chunk)
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  /** The connection's read side ended (or the connection closed). Every live stream is reset. */
+  connectionEnded (err?: Error): void {
+    if (this.closedWith !== undefined) return
+    const clean = err === undefined && this.decoder.idle && (this.remoteGoAway === GoAwayCode.Normal || this.localGoAway || this.records.size === 0)
+    this.end(clean ? undefined : (err ?? new YamuxError('ERR_MUXER_CLOSED', this.decoder.idle ? 'connection closed by the remote' : 'connection closed by the remote in the middle of a frame')))
+  }
+
+  /** Take every queued frame (views; one `conn.write(chunks)`). */
+  takeOutbox (): Uint8Array[] {
+    this.sealScratch()
+    const out = this.out
+    this.out = []
+    this.outBytes = 0
+    if (!this.blocked) { this.controlBacklog = 0; this.pendingPongs = 0 }
+    return out
+  }
+
+  get outboxBytes (): number { return this.outBytes }
+
+  /**
+   * The connection's write buffer went above (true) or back below (false) its high-water mark.
+   * Streams waiting for room are woken round-robin when it falls.
+   */
+  setBlocked (blocked: boolean): void {
+    this.blocked = blocked
+    if (!blocked) {
+      this.controlBacklog = 0
+      this.pendingPongs = 0
+      this.wakeConnWaiters()
+    }
+  }
+
+  /** Open an outbound stream. SYN goes out at once (with our window if above 256 KiB); data may follow immediately. */
+  openStream (): MuxedStream {
+    if (this.closedWith !== undefined) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed: cannot open a stream')
+    if (this.localGoAway) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session is closing (GoAway sent): cannot open a stream')
+    if (this.remoteGoAway !== undefined) throw new YamuxError('ERR_YAMUX_GOAWAY', `peer sent GoAway(${this.remoteGoAway}): cannot open a stream`, this.remoteGoAway)
+    if (this.outboundCount >= this.config.maxOutboundStreams) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"outbound streams" expected <= ${this.config.maxOutboundStreams}, got ${this.outboundCount + 1}`)
+    const id = this.nextId
+    if (id > MAX_UINT32) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"stream id" expected <= ${MAX_UINT32}, got ${id} (ids exhausted)`)
+    this.nextId += 2
+    const rec = this.addRecord(id, false)
+    this.outboundCount++
+    const flags = rec.state.takeOpenFlags()
+    this.frame(FrameType.WindowUpdate, flags, id, rec.recv.openingDelta(this.now()))
+    return rec.stream
+  }
+
+  /** Graceful close: GoAway(normal), every live stream reset locally. The driver then flushes and closes the connection. */
+  close (): void {
+    if (this.closedWith !== undefined) return
+    this.goAway(GoAwayCode.Normal)
+    this.end(undefined)
+  }
+
+  /** Immediate teardown: every stream reset with `err`, nothing more is sent. */
+  abort (err?: Error): void {
+    if (this.closedWith !== undefined) return
+    this.end(err ?? new YamuxError('ERR_MUXER_CLOSED', 'yamux session aborted'))
+  }
+
+  get closed (): boolean { return this.closedWith !== undefined }
+  /** Latest RTT sample from a ping (ms), 0 while unknown. */
+  get rtt (): number { return this.rttMs }
+  /** Sum of the receive windows of all live streams (bytes the peer may make us buffer). */
+  get receiveWindowTotal (): number { return this.budget.reserved }
+
+  /** When `tick` next has work (ms on the session's clock), or undefined when no timer is needed. */
+  nextDeadline (): number | undefined {
+    if (this.closedWith !== undefined) return undefined
+    const c = this.config
+    let at = Infinity
+    if (this.pingOutstanding !== undefined) {
+      if (c.keepAliveIntervalMs > 0) at = this.pingOutstanding.sentAt + c.keepAliveTimeoutMs
+    } else {
+      if (c.rttIntervalMs > 0) at = Math.min(at, this.lastPingAt + c.rttIntervalMs)
+      if (c.keepAliveIntervalMs > 0) at = Math.min(at, Math.max(this.lastRecvAt, this.lastPingAt) + c.keepAliveIntervalMs)
+    }
+    return at === Infinity ? undefined : at
+  }
+
+  /** Run timer work due at `now()`: keepalive and RTT pings, keepalive timeout. */
+  tick (): void {
+    if (this.closedWith !== undefined) return
+    const now = this.now()
+    const c = this.config
+    const p = this.pingOutstanding
+    if (p !== undefined) {
+      if (c.keepAliveIntervalMs > 0 && now - p.sentAt >= c.keepAliveTimeoutMs) {
+        this.end(new YamuxError('ERR_MUXER_CLOSED', `yamux keepalive: ping ${p.value} unanswered after ${c.keepAliveTimeoutMs} ms`))
+      }
+      return
+    }
+    const rttDue = c.rttIntervalMs > 0 && now - this.lastPingAt >= c.rttIntervalMs
+    const keepAliveDue = c.keepAliveIntervalMs > 0 && now - Math.max(this.lastRecvAt, this.lastPingAt) >= c.keepAliveIntervalMs
+    if (rttDue || keepAliveDue) this.sendPing()
+  }
+
+  // ══════════════════════════ FrameSink (called by the decoder) ══════════════════════════
+
+  onHeader (h: Header): boolean {
+    const obs = this.observer
+    if (obs !== undefined) obs.event({ layer: 'yamux', kind: 'frame', dir: 'in', frameType: h.type, flags: h.flags, streamId: h.streamId, length: h.length })
+    switch (h.type) {
+      case FrameType.Data: return this.onStreamHeader(h, true)
+      case FrameType.WindowUpdate: this.onStreamHeader(h, false); return false
+      case FrameType.Ping: this.onPing(h); return false
+      case FrameType.GoAway: this.onGoAway(h); return false
+    }
+  }
+
+  onPayload (h: Header, piece: Uint8Array): void {
+    const obs = this.observer
+    if (obs !== undefined) obs.event({ layer: 'stream', kind: 'data', dir: 'in', stream: h.streamId, length: piece.length, bytes: piece })
+    this.currentRecord?.stream.pushData(piece)
+  }
+
+  onDataEnd (h: Header): void {
+    const rec = this.currentRecord
+    this.currentRecord = undefined
+    if (rec !== undefined && this.records.get(h.streamId) === rec) this.applyRemoteFlags(rec, h.flags)
+  }
+
+  // ══════════════════════════ inbound frames ══════════════════════════
+
+  /** Data and WindowUpdate. Returns whether a Data payload is wanted. */
+  private onStreamHeader (h: Header, isData: boolean): boolean {
+    const id = h.streamId
+    if (id === SESSION_STREAM_ID) throw protocolError(`"stream id" expected != 0 on a ${isData ? 'Data' : 'WindowUpdate'} frame, got 0`)
+    let rec = this.records.get(id)
+    if ((h.flags & Flag.SYN) !== 0) {
+      if (rec !== undefined || this.tombstones.has(id)) throw protocolError(`"SYN stream id" expected a new id, got ${id} (${rec !== undefined ? 'in use' : 'recently closed'})`)
+      if ((id % 2 === 1) === this.initiator) {
+        throw protocolError(`"SYN stream id" expected ${this.initiator ? 'even' : 'odd'} (peer is the ${this.initiator ? 'listener' : 'dialer'}), got ${id}: both endpoints are ${this.initiator ? 'clients' : 'servers'}`)
+      }
+      if (this.localGoAway || this.inboundCount >= this.config.maxInboundStreams) {
+        // Refuse this stream only (go `incomingStream`; spec: RST to refuse).
+        this.remember(id)
+        this.control(FrameType.WindowUpdate, Flag.RST, id, 0)
+        return false
+      }
+      rec = this.addRecord(id, true)
+      this.inboundCount++
+      // ACK on accept, with our window above 256 KiB if configured (a delta: TL;DR 8).
+      this.frame(FrameType.WindowUpdate, rec.state.takeOpenFlags(), id, rec.recv.openingDelta(this.now()))
+      this.host.onStream(rec.stream)
+      if (this.records.get(id) !== rec) return false // the application reset it inside onStream
+    }
+    if (rec === undefined) return false // unknown or already closed stream: ignore (TL;DR 6)
+
+    if (!isData) {
+      if (h.length > 0 && rec.state.maySendData) {
+        rec.send.grow(h.length)
+        this.applyRemoteFlags(rec, h.flags)
+        if (this.records.get(id) === rec) rec.stream.notifyWritable()
+      } else {
+        this.applyRemoteFlags(rec, h.flags)
+      }
+      return false
+    }
+
+    // spec §Flow Control: a sender must not exceed the window; checked before buffering anything.
+    if (!rec.recv.fits(h.length)) {
+      throw protocolError(`"frame length" expected <= ${rec.recv.credit}, got ${h.length} (stream ${id}: receive window exceeded)`)
+    }
+    rec.recv.onReceived(h.length)
+    if ((h.flags & Flag.ACK) !== 0) rec.state.onRemoteFlags(Flag.ACK)
+    if (h.length === 0) { this.currentRecord = rec; return false }
+    if (rec.state.mayGrantCredit) {
+      this.currentRecord = rec
+      return true
+    }
+    // Data after the peer's FIN: counted against the window (so the check above stays exact) and
+    // dropped; the reader was already promised EOF. go would buffer it; rust drops it.
+    rec.recv.onConsumed(h.length)
+    this.currentRecord = rec
+    return false
+  }
+
+  private applyRemoteFlags (rec: StreamRecord, flags: number): void {
+    if ((flags & (Flag.ACK | Flag.FIN | Flag.RST)) === 0) return
+    const ev = rec.state.onRemoteFlags(flags)
+    if ((ev & RemoteEvent.Reset) !== 0) {
+      this.retire(rec)
+      rec.stream.pushReset(new StreamResetError(`stream ${rec.id} reset by remote`))
+      return
+    }
+    if ((ev & RemoteEvent.Fin) !== 0) {
+      rec.stream.pushEnd()
+      if (rec.state.finished) this.retire(rec)
+    }
+  }
+
+  private onPing (h: Header): void {
+    if ((h.flags & Flag.SYN) !== 0) {
+      // Answer with the same opaque value. Bounded: a peer that pings without reading gets silence.
+      if (this.pendingPongs >= MAX_PENDING_PONGS) return
+      this.pendingPongs++
+      this.frame(FrameType.Ping, Flag.ACK, SESSION_STREAM_ID, h.length)
+      return
+    }
+    if ((h.flags & Flag.ACK) !== 0) {
+      const p = this.pingOutstanding
+      if (p !== undefined && p.value === h.length) {
+        this.rttMs = Math.max(this.now() - p.sentAt, 0.001)
+        this.pingOutstanding = undefined
+      }
+      // An ACK we did not ask for is ignored (go); we never send one ourselves.
+    }
+  }
+
+  private onGoAway (h: Header): void {
+    if (h.length === GoAwayCode.Normal) {
+      // go: remote GoAway(normal) only stops new streams; existing ones finish.
+      this.remoteGoAway = GoAwayCode.Normal
+      return
+    }
+    this.remoteGoAway = h.length
+    const what = h.length === GoAwayCode.ProtocolError ? 'protocol error' : h.length === GoAwayCode.InternalError ? 'internal error' : `unknown code ${h.length}`
+    this.end(new YamuxError('ERR_YAMUX_GOAWAY', `peer sent GoAway(${what})`, h.length))
+  }
+
+  // ══════════════════════════ StreamTransport, per stream ══════════════════════════
+
+  /** @internal Frame as much of `data` as the peer's window and the connection allow. */
+  streamSend (rec: StreamRecord, data: Uint8Array): number {
+    if (this.closedWith !== undefined || !rec.state.maySendData) return 0
+    const max = this.config.maxFramePayloadBytes
+    const limit = this.config.maxWriteBatchBytes
+    let sent = 0
+    while (sent < data.length) {
+      if (this.blocked || this.outBytes >= limit) {
+        this.waitForConn(rec)
+        break
+      }
+      const n = rec.send.take(Math.min(data.length - sent, max))
+      if (n === 0) break // window exhausted: the next WindowUpdate calls notifyWritable
+      this.frame(FrameType.Data, rec.state.takeOpenFlags(), rec.id, n, data.subarray(sent, sent + n))
+      sent += n
+    }
+    return sent
+  }
+
+  /** @internal */
+  streamFin (rec: StreamRecord): void {
+    if (this.closedWith !== undefined || !rec.state.maySendData) return
+    // FIN on a WindowUpdate (go, js); nim uses an empty Data frame. Both are legal (TL;DR 9).
+    this.control(FrameType.WindowUpdate, rec.state.sendFin(rec.id), rec.id, 0)
+    if (rec.state.finished) this.retire(rec)
+  }
+
+  /** @internal */
+  streamReset (rec: StreamRecord): void {
+    if (this.closedWith !== undefined || this.records.get(rec.id) !== rec || rec.state.finished) return
+    this.control(FrameType.WindowUpdate, rec.state.sendReset(rec.id), rec.id, 0)
+    this.retire(rec)
+  }
+
+  /** @internal The application read `n` bytes: credit the peer once half a window is free. */
+  streamConsumed (rec: StreamRecord, n: number): void {
+    rec.recv.onConsumed(n)
+    if (this.closedWith !== undefined || !rec.state.mayGrantCredit || this.records.get(rec.id) !== rec) return
+    const delta = rec.recv.nextUpdate(this.now(), this.rttMs)
+    if (delta > 0) this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), rec.id, delta)
+  }
+
+  // ══════════════════════════ internals ══════════════════════════
+
+  private addRecord (id: number, inbound: boolean): StreamRecord {
+    const recv = new ReceiveWindow({ initialWindow: this.config.initialStreamWindowBytes, maxWindow: this.config.maxStreamWindowBytes, budget: this.budget })
+    const rec = new StreamRecord(id, inbound, this, recv)
+    this.records.set(id, rec)
+    this.streams.set(id, rec.stream)
+    return rec
+  }
+
+  /** The stream is finished on the wire: forget it (no frame may follow), free its window. */
+  private retire (rec: StreamRecord): void {
+    if (this.records.get(rec.id) !== rec) return
+    this.records.delete(rec.id)
+    this.streams.delete(rec.id)
+    rec.recv.release()
+    if (rec.waitingConn) { rec.waitingConn = false; this.connWaiters.delete(rec) }
+    if (rec.inbound) { this.inboundCount--; this.remember(rec.id) } else this.outboundCount--
+  }
+
+  private remember (id: number): void {
+    this.tombstones.add(id)
+    if (this.tombstones.size > TOMBSTONES) {
+      const oldest = this.tombstones.values().next().value as number
+      this.tombstones.delete(oldest)
+    }
+  }
+
+  private waitForConn (rec: StreamRecord): void {
+    if (rec.waitingConn) return
+    rec.waitingConn = true
+    this.connWaiters.add(rec)
+  }
+
+  private wakeConnWaiters (): void {
+    // Round-robin: each waiter gets one turn in arrival order; one that blocks again re-queues at the end.
+    const waiters = this.connWaiters
+    if (waiters.size === 0) return
+    this.connWaiters = new Set()
+    for (const rec of waiters) {
+      rec.waitingConn = false
+      if (this.blocked || this.outBytes >= this.config.maxWriteBatchBytes) {
+        this.waitForConn(rec)
+        continue
+      }
+      rec.stream.notifyWritable()
+    }
+  }
+
+  private sendPing (): void {
+    const now = this.now()
+    this.pingValue = (this.pingValue + 1) >>> 0
+    this.pingOutstanding = { value: this.pingValue, sentAt: now }
+    this.lastPingAt = now
+    this.frame(FrameType.Ping, Flag.SYN, SESSION_STREAM_ID, this.pingValue)
+  }
+
+  private goAway (code: GoAwayCode): void {
+    if (this.localGoAway) return
+    this.localGoAway = true
+    this.control(FrameType.GoAway, 0, SESSION_STREAM_ID, code)
+  }
+
+  /** A control frame: counted so that a peer that never reads cannot make the outbox grow forever. */
+  private control (type: FrameType, flags: number, id: number, length: number): void {
+    if (this.blocked && ++this.controlBacklog > MAX_CONTROL_BACKLOG) {
+      this.end(new YamuxError('ERR_BUFFER_FULL', `"queued control frames" expected <= ${MAX_CONTROL_BACKLOG} while the peer is not reading, got more`))
+      return
+    }
+    this.frame(type, flags, id, length)
+  }
+
+  /** Append one frame to the outbox: the header (and a small payload) in scratch, a large payload as a view. */
+  private frame (type: FrameType, flags: number, id: number, length: number, payload?: Uint8Array): void {
+    const inline = payload !== undefined && length <= SMALL_PAYLOAD
+    const need = HEADER_LENGTH + (inline ? length : 0)
+    if (this.scratch.length - this.scratchPos < need) {
+      this.sealScratch()
+      this.scratch = new Uint8Array(Math.max(SCRATCH_SIZE, need))
+      this.scratchStart = this.scratchPos = 0
+    }
+    writeHeader(this.scratch, this.scratchPos, type, flags, id, length)
+    const obs = this.observer
+    if (obs !== undefined) {
+      obs.event({ layer: 'yamux', kind: 'frame', dir: 'out', frameType: type, flags, streamId: id, length, bytes: this.scratch.subarray(this.scratchPos, this.scratchPos + HEADER_LENGTH) })
+      if (payload !== undefined) obs.event({ layer: 'stream', kind: 'data', dir: 'out', stream: id, length, bytes: payload })
+    }
+    this.scratchPos += HEADER_LENGTH
+    if (payload !== undefined) {
+      if (inline) {
+        this.scratch.set(payload, this.scratchPos)
+        this.scratchPos += length
+      } else {
+        this.sealScratch()
+        this.out.push(payload)
+      }
+    }
+    const wasEmpty = this.outBytes === 0
+    this.outBytes += HEADER_LENGTH + length * (payload !== undefined ? 1 : 0)
+    if (wasEmpty) this.host.onOutput()
+  }
+
+  /** Move the written part of scratch into the outbox; the rest of scratch stays for the next frames. */
+  private sealScratch (): void {
+    if (this.scratchPos > this.scratchStart) {
+      this.out.push(this.scratch.subarray(this.scratchStart, this.scratchPos))
+      this.scratchStart = this.scratchPos
+    }
+  }
+
+  /** A protocol violation or internal failure: GoAway with its code, then end. */
+  private fail (err: unknown): void {
+    const e = err instanceof SwitchyardError
+      ? err
+      : new YamuxError('ERR_YAMUX_PROTOCOL', `yamux internal error: ${err instanceof Error ? err.message : String(err)}`, GoAwayCode.InternalError, { cause: err })
+    const code = e instanceof YamuxError && e.goAwayCode !== undefined ? e.goAwayCode : GoAwayCode.InternalError
+    this.goAway(code)
+    this.end(e)
+  }
+
+  private end (err: Error | undefined): void {
+    if (this.closedWith !== undefined) return
+    this.closedWith = { err }
+    const reason = err ?? new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed')
+    for (const rec of [...this.records.values()]) {
+      this.records.delete(rec.id)
+      this.streams.delete(rec.id)
+      rec.recv.release()
+      rec.stream.pushReset(reason)
+    }
+    this.connWaiters.clear()
+    this.host.onClose(err)
+  }
+}
+
+function protocolError (message: string): YamuxError {
+  return new YamuxError('ERR_YAMUX_PROTOCOL', message, GoAwayCode.ProtocolError)
+}
