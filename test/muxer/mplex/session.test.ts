@@ -271,7 +271,7 @@ describe('MplexSession: config and tracing', () => {
     const k = s.openStream()
     s.send(k, Uint8Array.of(7))
     s.receive(frame(0, MessageFlag.CloseReceiver))
-    const frames = events.filter(e => e.layer === 'mplex').map(e => e.layer === 'mplex' ? [e.dir, e.streamId, e.flag, e.length, e.opener, Buffer.from(e.bytes ?? []).toString('hex')] : [])
+    const frames = events.filter(e => e.layer === 'mplex').map(e => e.layer === 'mplex' && e.kind === 'frame' ? [e.dir, e.streamId, e.flag, e.length, e.opener, Buffer.from(e.bytes ?? []).toString('hex')] : [])
     expect(frames).toEqual([
       ['out', 0, 0, 1, 'local', '0001'],
       ['out', 0, 2, 1, 'local', '0201'],
@@ -306,7 +306,7 @@ describe('MplexSession: two sessions back to back (model check)', () => {
       for (const i of [0, 1]) {
         const observer = {
           event: (e: TraceEvent) => {
-            if (e.layer !== 'mplex' || e.dir !== 'in' || e.flag === 0) return
+            if (e.layer !== 'mplex' || e.kind !== 'frame' || e.dir !== 'in' || e.flag === 0) return
             const key = e.streamId * 2 + ((e.flag & 1) === 0 ? 0 : 1)
             // Frames already in flight when the receiver reset a stream are legitimate (that is why
             // receivers ignore them); a frame for a stream both sides closed, or the peer reset, is not.
