@@ -36,6 +36,8 @@ export interface HandshakeStateInit {
   /** Randomness for the ephemeral private key when `e` is absent; the suite's CSPRNG otherwise. */
   randomBytes?: (length: number) => Uint8Array
   pattern?: readonly MessagePattern[]
+  /** Keep the cipher key after each DH token (for an explicit key log only). Default false. */
+  recordTokenKeys?: boolean
 }
 
 const EMPTY = new Uint8Array(0)
@@ -53,6 +55,8 @@ export class HandshakeState {
   messageIndex = 0
   private readonly suite: CryptoSuite
   private readonly randomBytes: ((length: number) => Uint8Array) | undefined
+  /** With `recordTokenKeys`: the `k` set by MixKey after each DH token (`ee`, `es`, `se`). */
+  readonly tokenKeys: Partial<Record<Token, Uint8Array>> | undefined
 
   /** Noise §5.3 `Initialize(handshake_pattern, initiator, prologue, s, e, rs, re)` (no pre-messages). */
   constructor (init: HandshakeStateInit) {
@@ -62,6 +66,7 @@ export class HandshakeState {
     this.s = init.s
     this.e = init.e
     this.randomBytes = init.randomBytes
+    this.tokenKeys = init.recordTokenKeys === true ? {} : undefined
     this.symmetricState = new SymmetricState(init.suite, init.protocolName)
     this.symmetricState.mixHash(init.prologue) // even when empty (digest §3.1)
   }
@@ -103,6 +108,11 @@ export class HandshakeState {
     return this.suite.dh(local.privateKey, remote)
   }
 
+  private mixKeyToken (token: 'ee' | 'es' | 'se' | 'ss'): void {
+    this.symmetricState.mixKey(this.dhToken(token))
+    if (this.tokenKeys !== undefined) this.tokenKeys[token] = this.symmetricState.cipherState.key
+  }
+
   /** Noise §5.3 `WriteMessage(payload, message_buffer)`. */
   writeMessage (payload: Uint8Array = EMPTY): Uint8Array {
     if (this.isComplete) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'writeMessage: the handshake is already complete')
@@ -122,7 +132,7 @@ export class HandshakeState {
           parts.push(ss.encryptAndHash(this.s.publicKey))
           break
         default:
-          ss.mixKey(this.dhToken(token))
+          this.mixKeyToken(token)
       }
     }
     parts.push(ss.encryptAndHash(payload))
@@ -163,7 +173,7 @@ export class HandshakeState {
             break
           }
           default:
-            ss.mixKey(this.dhToken(token))
+            this.mixKeyToken(token)
         }
       }
       if (ss.cipherState.hasKey() && message.length - offset < TAG_LENGTH) {

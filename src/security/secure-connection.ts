@@ -1,0 +1,372 @@
+/**
+ * The adapter: runs the XX machine (handshake-xx.ts) over a ByteConnection, then wraps that
+ * connection in the encrypted ByteConnection. This file owns the timer and the connection; the
+ * protocol logic lives in the sans-I/O machine and the pure transport codec.
+ *
+ * Handshake driver:
+ *  1. feed `initialBytes` (read past multistream-select, they belong to Noise) to the frame decoder;
+ *  2. initiator: write message 1; attach to the connection;
+ *  3. every complete frame goes to the machine; whatever it returns is written at once;
+ *  4. on completion the frame decoder — possibly holding transport frames the initiator pipelined
+ *     right after message 3 — is handed to the NoiseConnection, which decrypts nothing until its
+ *     consumer attaches;
+ *  5. any failure (bad message, wrong peer, bad signature, timeout, peer closing) aborts the
+ *     connection and rejects with a NoiseError: no application byte is ever accepted from it.
+ */
+import type { ByteConnection, ByteSink } from '../connection.js'
+import { NoiseError, StreamClosedError, SwitchyardError } from '../errors.js'
+import type { TraceObserver } from '../trace/observer.js'
+import type { NoiseExtensions } from '../proto/noise-payload.js'
+import type { CipherState } from './cipher-state.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MUXERS, LENGTH_PREFIX_BYTES, MAX_STREAM_MUXERS } from './constants.js'
+import { XXHandshake } from './handshake-xx.js'
+import type { XXHandshakeOptions, XXHandshakeResult } from './handshake-xx.js'
+import type { PrivateKey, PublicKey } from './keys.js'
+import type { PeerId } from './peer-id.js'
+import { nodeSuite } from './suite.js'
+import type { CryptoSuite, X25519KeyPair } from './suite.js'
+import { encryptFrames, NoiseFrameDecoder } from './transport-codec.js'
+
+export interface SecureOptions {
+  /** Our libp2p identity. */
+  identity: PrivateKey
+  /** Dialer: the peer we expect (from `/p2p/<id>`). A different remote → ERR_PEER_ID_MISMATCH. */
+  expectedPeer?: PeerId
+  /** Muxers to announce for early negotiation, in preference order. Default `['/yamux/1.0.0']`; `[]` announces none. */
+  muxers?: readonly string[]
+  /** Deadline for the whole handshake. Default 10000 ms. */
+  handshakeTimeoutMs?: number
+  /** Crypto backend. Default: the node:crypto suite. */
+  suite?: CryptoSuite
+  /** Bytes already read from the socket past multistream-select; they are fed first. */
+  initialBytes?: readonly Uint8Array[]
+  /** Trace hook (src/trace/observer.ts): handshake messages, completion, transport frames. */
+  observer?: TraceObserver
+  /** Put the transport keys on the result (for a key log). Never logged by switchyard. */
+  exposeKeys?: boolean
+  /** Fixed Noise static key (tests, vectors). Default: one per identity and process. */
+  staticKey?: X25519KeyPair
+  /** Fixed ephemeral key or randomness (tests, vectors). */
+  ephemeralKey?: X25519KeyPair
+  randomBytes?: (length: number) => Uint8Array
+  /** Noise prologue. Default empty (every libp2p implementation over TCP). */
+  prologue?: Uint8Array
+}
+
+export interface SecureResult {
+  /** The encrypted channel: the same ByteConnection contract, carrying plaintext. */
+  conn: ByteConnection
+  remotePeer: PeerId
+  remotePublicKey: PublicKey
+  /** Early muxer negotiation result; undefined → negotiate the muxer with multistream-select. */
+  muxer: string | undefined
+  remoteExtensions: NoiseExtensions | undefined
+  /** Noise handshake hash `h` (channel binding). */
+  handshakeHash: Uint8Array
+  /**
+   * Only with `exposeKeys: true`: k1 encrypts initiator→responder, k2 responder→initiator
+   * (Noise §5.2 Split). Secret: handle as such.
+   */
+  keys?: {
+    k1: Uint8Array
+    k2: Uint8Array
+    /** The handshake cipher keys after the ee, es and se tokens (what src/trace/keylog.ts records). */
+    handshake: { ee: Uint8Array, es: Uint8Array, se: Uint8Array }
+  }
+}
+
+/** Handshake as the initiator (we dialed). */
+export async function secureOutbound (conn: ByteConnection, opts: SecureOptions): Promise<SecureResult> {
+  return await handshake(conn, true, opts)
+}
+
+/** Handshake as the responder (we accepted). */
+export async function secureInbound (conn: ByteConnection, opts: SecureOptions): Promise<SecureResult> {
+  return await handshake(conn, false, opts)
+}
+
+function validate (opts: SecureOptions): { muxers: readonly string[], timeoutMs: number } {
+  if (opts.identity === undefined || typeof opts.identity.sign !== 'function') throw new TypeError('"identity" expected a PrivateKey')
+  const timeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 0x7fff_ffff) {
+    throw new RangeError(`"handshakeTimeoutMs" expected an integer in 1..${0x7fff_ffff}, got ${timeoutMs}`)
+  }
+  const muxers = opts.muxers ?? DEFAULT_MUXERS
+  if (!Array.isArray(muxers) || muxers.some(m => typeof m !== 'string' || m.length === 0)) {
+    throw new TypeError('"muxers" expected an array of non-empty protocol ids')
+  }
+  if (muxers.length > MAX_STREAM_MUXERS) throw new RangeError(`"muxers" expected at most ${MAX_STREAM_MUXERS} entries, got ${muxers.length}`)
+  return { muxers, timeoutMs }
+}
+
+function asNoiseError (err: unknown): SwitchyardError {
+  if (err instanceof SwitchyardError) return err
+  return new NoiseError('ERR_NOISE_HANDSHAKE', `handshake failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+}
+
+async function handshake (conn: ByteConnection, initiator: boolean, opts: SecureOptions): Promise<SecureResult> {
+  const { muxers, timeoutMs } = validate(opts)
+  const machineOpts: XXHandshakeOptions = { initiator, identity: opts.identity, suite: opts.suite ?? nodeSuite, muxers }
+  if (opts.expectedPeer !== undefined) machineOpts.expectedPeer = opts.expectedPeer
+  if (opts.staticKey !== undefined) machineOpts.staticKey = opts.staticKey
+  if (opts.ephemeralKey !== undefined) machineOpts.ephemeralKey = opts.ephemeralKey
+  if (opts.randomBytes !== undefined) machineOpts.randomBytes = opts.randomBytes
+  if (opts.prologue !== undefined) machineOpts.prologue = opts.prologue
+  if (opts.observer !== undefined) machineOpts.observer = opts.observer
+  if (opts.exposeKeys === true) machineOpts.recordKeys = true
+
+  return await new Promise<SecureResult>((resolve, reject) => {
+    const decoder = new NoiseFrameDecoder()
+    let machine: XXHandshake
+    let received = 0
+    let settled = false
+    const timer = setTimeout(() => {
+      fail(new NoiseError('ERR_HANDSHAKE_TIMEOUT', `"noise handshake" expected to complete within ${timeoutMs} ms, got ${received} of ${initiator ? 1 : 2} messages from ${conn.remoteAddr}`))
+    }, timeoutMs)
+
+    const fail = (err: SwitchyardError): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      conn.detach()
+      conn.abort(err)
+      reject(err)
+    }
+
+    const succeed = (result: XXHandshakeResult): void => {
+      let keys: SecureResult['keys']
+      if (opts.exposeKeys === true) {
+        const [c1, c2] = initiator ? [result.encrypter, result.decrypter] : [result.decrypter, result.encrypter]
+        const hk = result.tokenKeys
+        if (c1.key === undefined || c2.key === undefined || hk === undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'exposeKeys: keys missing after Split()')
+        keys = { k1: c1.key, k2: c2.key, handshake: hk }
+      }
+      settled = true
+      clearTimeout(timer)
+      const out: SecureResult = {
+        conn: new NoiseConnection(conn, decoder, result.encrypter, result.decrypter, opts.observer),
+        remotePeer: result.remotePeer,
+        remotePublicKey: result.remotePublicKey,
+        muxer: result.muxer,
+        remoteExtensions: result.remoteExtensions,
+        handshakeHash: result.handshakeHash
+      }
+      if (keys !== undefined) out.keys = keys
+      resolve(out)
+    }
+
+    /** Run every complete handshake message through the machine. */
+    const pump = (): void => {
+      let msg: Uint8Array | undefined
+      while (!settled && (msg = decoder.next()) !== undefined) {
+        received++
+        const step = machine.receive(msg)
+        if (step.send !== undefined) conn.write([step.send])
+        if (step.result !== undefined) { succeed(step.result); return }
+      }
+    }
+
+    const closedEarly = (what: string, cause?: Error): void => {
+      const partial = decoder.buffered > 0 ? ` (partial message: ${decoder.describePending()})` : ''
+      fail(new NoiseError('ERR_NOISE_HANDSHAKE', `peer ${what} during the handshake, after ${received} of its ${initiator ? 1 : 2} messages${partial}`, cause === undefined ? undefined : { cause }))
+    }
+
+    const sink: ByteSink = {
+      onData (chunk) {
+        if (settled) return
+        decoder.push(chunk)
+        try { pump() } catch (err) { fail(asNoiseError(err)) }
+      },
+      onEnd () { if (!settled) closedEarly('closed the connection') },
+      onClose (err) { if (!settled) closedEarly(err === undefined ? 'closed the connection' : 'reset the connection', err) }
+    }
+
+    try {
+      machine = new XXHandshake(machineOpts)
+      for (const b of opts.initialBytes ?? []) decoder.push(b)
+      const first = machine.start()
+      if (first.send !== undefined) conn.write([first.send])
+      pump()
+    } catch (err) {
+      fail(asNoiseError(err))
+      return
+    }
+    if (!settled) {
+      conn.attach(sink) // delivers whatever the connection buffered, synchronously
+      if (!settled) conn.resume()
+    }
+  })
+}
+
+/**
+ * The encrypted channel. Reading: chunks from the connection go to the frame decoder; every complete
+ * frame is decrypted and delivered synchronously, in order, while a sink is attached and we are not
+ * paused. Writing: one batch of plaintext → one buffer of frames → one write to the connection.
+ */
+export class NoiseConnection implements ByteConnection {
+  private readonly conn: ByteConnection
+  private readonly decoder: NoiseFrameDecoder
+  private readonly encrypter: CipherState
+  private readonly decrypter: CipherState
+  private readonly observer: TraceObserver | undefined
+  private sink: ByteSink | undefined
+  private userPaused = false
+  private draining = false
+  private writeClosed = false
+  /** The remote half-closed; delivered after the buffered frames. */
+  private remoteEnded = false
+  private endDelivered = false
+  /** Set once the underlying connection is gone; delivered after the buffered frames. */
+  private closeState: { err: Error | undefined } | undefined
+  private closeDelivered = false
+
+  constructor (conn: ByteConnection, decoder: NoiseFrameDecoder, encrypter: CipherState, decrypter: CipherState, observer?: TraceObserver) {
+    this.conn = conn
+    this.decoder = decoder
+    this.encrypter = encrypter
+    this.decrypter = decrypter
+    this.observer = observer
+    // Nothing is delivered until our consumer attaches; keep the socket from reading ahead meanwhile.
+    conn.pause()
+    conn.attach({
+      onData: chunk => { this.decoder.push(chunk); this.drain() },
+      onEnd: () => { this.remoteEnded = true; this.drain() },
+      onClose: err => { this.closeState ??= { err }; this.drain() },
+      onDrain: () => { this.sink?.onDrain?.() }
+    })
+  }
+
+  get remoteAddr (): string { return this.conn.remoteAddr }
+  get localAddr (): string { return this.conn.localAddr }
+  get direction (): 'inbound' | 'outbound' { return this.conn.direction }
+  get writableLength (): number { return this.conn.writableLength }
+  get closed (): boolean { return this.conn.closed || this.closeState !== undefined }
+
+  attach (sink: ByteSink): void {
+    const first = this.sink === undefined
+    this.sink = sink
+    this.drain()
+    if (first && !this.userPaused && this.closeState === undefined) this.conn.resume()
+  }
+
+  detach (): void {
+    this.sink = undefined
+    if (this.closeState === undefined) this.conn.pause()
+  }
+
+  pause (): void {
+    this.userPaused = true
+    this.conn.pause()
+  }
+
+  resume (): void {
+    this.userPaused = false
+    this.drain()
+    if (this.sink !== undefined && this.closeState === undefined) this.conn.resume()
+  }
+
+  write (chunks: readonly Uint8Array[]): boolean {
+    if (this.writeClosed || this.closeState !== undefined) {
+      throw new StreamClosedError('write on a Noise connection after closeWrite/close')
+    }
+    let frames: Uint8Array
+    try {
+      frames = encryptFrames(this.encrypter, chunks)
+    } catch (err) {
+      // Only nonce exhaustion can fail here: the connection cannot continue (Noise §5.1).
+      this.abort(err as Error)
+      throw err
+    }
+    if (frames.length === 0) return true
+    if (this.observer !== undefined) this.reportFrames(frames)
+    return this.conn.write([frames])
+  }
+
+  closeWrite (): void {
+    if (this.writeClosed) return
+    this.writeClosed = true
+    this.conn.closeWrite()
+  }
+
+  async close (): Promise<void> {
+    this.writeClosed = true
+    await this.conn.close()
+  }
+
+  abort (err?: Error): void {
+    this.writeClosed = true
+    this.conn.abort(err)
+    // The connection reports onClose through our inner sink; make sure ours fires even if it
+    // was already gone.
+    if (this.closeState === undefined) this.closeState = { err }
+    this.drain()
+  }
+
+  /**
+   * Deliver what can be delivered: every complete frame (decrypted), then onEnd, then onClose.
+   * Re-entrant calls (a sink that calls resume/attach from onData) return at once; the outer loop
+   * sees the new state on its next iteration.
+   */
+  private drain (): void {
+    if (this.draining) return
+    this.draining = true
+    try {
+      for (;;) {
+        const sink = this.sink
+        if (sink === undefined || this.userPaused) return
+        if (this.closeState !== undefined && this.closeState.err !== undefined) break // reset: drop the rest
+        const frame = this.decoder.next()
+        if (frame === undefined) break
+        let plaintext: Uint8Array
+        try {
+          plaintext = this.decrypter.decrypt(frame)
+        } catch (err) {
+          this.fatal(err as Error)
+          return
+        }
+        const obs = this.observer
+        if (obs !== undefined) obs.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame })
+        if (plaintext.length > 0) sink.onData(plaintext)
+      }
+      const sink = this.sink
+      if (sink === undefined) return
+      if (this.remoteEnded && !this.endDelivered && this.closeState?.err === undefined) {
+        if (this.decoder.buffered > 0) {
+          this.fatal(new NoiseError('ERR_UNEXPECTED_EOF', `peer half-closed in the middle of a Noise transport message: ${this.decoder.describePending()}`))
+          return
+        }
+        this.endDelivered = true
+        sink.onEnd()
+      }
+      if (this.closeState !== undefined && !this.closeDelivered) {
+        this.closeDelivered = true
+        sink.onClose(this.closeState.err)
+      }
+    } finally {
+      this.draining = false
+    }
+  }
+
+  /** A frame failed authentication (or the stream was cut mid-frame): close with that error. */
+  private fatal (err: Error): void {
+    this.writeClosed = true
+    this.closeState = { err }
+    this.conn.abort(err)
+    const sink = this.sink
+    if (sink !== undefined && !this.closeDelivered) {
+      this.closeDelivered = true
+      sink.onClose(err)
+    }
+  }
+
+  private reportFrames (frames: Uint8Array): void {
+    const obs = this.observer as TraceObserver
+    let pos = 0
+    while (pos < frames.length) {
+      const len = ((frames[pos] as number) << 8) | (frames[pos + 1] as number)
+      const body = frames.subarray(pos + LENGTH_PREFIX_BYTES, pos + LENGTH_PREFIX_BYTES + len)
+      obs.event({ layer: 'noise', kind: 'frame', dir: 'out', length: len, bytes: body })
+      pos += LENGTH_PREFIX_BYTES + len
+    }
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * ByteConnections for the security tests.
+ *
+ * - `memoryPair()`: two connected in-memory ByteConnections. Bytes cross on a later macrotask
+ *   (setImmediate), the way a socket delivers them; every `write` call is recorded, so tests can
+ *   assert "one batch → one write" and inspect or tamper with the exact wire bytes (`tamper`).
+ * - `tcpConnection(socket)`: a tiny node:net adapter to the ByteConnection contract for the loopback
+ *   tests (src/transport/tcp.ts is another engineer's; replace this with it once it is there).
+ */
+import net from 'node:net'
+import type { ByteConnection, ByteSink } from '../../src/connection.js'
+import { StreamClosedError, TransportError } from '../../src/errors.js'
+
+class Inbox {
+  sink: ByteSink | undefined
+  paused = false
+  pending: Array<{ kind: 'data', chunk: Uint8Array } | { kind: 'end' } | { kind: 'close', err?: Error }> = []
+  private flushing = false
+
+  push (ev: Inbox['pending'][number]): void {
+    this.pending.push(ev)
+    this.flush()
+  }
+
+  flush (): void {
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      while (this.sink !== undefined && !this.paused && this.pending.length > 0) {
+        const ev = this.pending.shift()!
+        const sink = this.sink
+        if (ev.kind === 'data') sink.onData(ev.chunk)
+        else if (ev.kind === 'end') sink.onEnd()
+        else sink.onClose(ev.err)
+      }
+      // close is delivered even while paused (the connection is gone)
+      const last = this.pending[this.pending.length - 1]
+      if (this.sink !== undefined && this.paused && last?.kind === 'close' && this.pending.every(e => e.kind !== 'data')) {
+        this.pending = []
+        this.sink.onClose(last.err)
+      }
+    } finally {
+      this.flushing = false
+    }
+  }
+}
+
+export class MemoryConnection implements ByteConnection {
+  readonly remoteAddr: string
+  readonly localAddr: string
+  readonly direction: 'inbound' | 'outbound'
+  peer!: MemoryConnection
+  /** Every write call, with the chunks it carried (copied). */
+  readonly writes: Uint8Array[][] = []
+  /** Transform applied to outgoing bytes (tests tamper with the wire). */
+  tamper: ((bytes: Uint8Array) => Uint8Array) | undefined
+  readonly inbox = new Inbox()
+  writableLength = 0
+  closed = false
+  private writeEnded = false
+  pauseCalls = 0
+
+  constructor (direction: 'inbound' | 'outbound', local: string, remote: string) {
+    this.direction = direction
+    this.localAddr = local
+    this.remoteAddr = remote
+  }
+
+  attach (sink: ByteSink): void { this.inbox.sink = sink; this.inbox.paused = false; this.inbox.flush() }
+  detach (): void { this.inbox.sink = undefined }
+  pause (): void { this.pauseCalls++; this.inbox.paused = true }
+  resume (): void { this.inbox.paused = false; this.inbox.flush() }
+
+  write (chunks: readonly Uint8Array[]): boolean {
+    if (this.writeEnded || this.closed) throw new StreamClosedError('memory connection: write after close')
+    const copy = chunks.map(c => Uint8Array.from(c))
+    this.writes.push(copy)
+    let bytes: Uint8Array = new Uint8Array(Buffer.concat(copy))
+    if (this.tamper !== undefined) bytes = this.tamper(bytes)
+    const peer = this.peer
+    if (bytes.length > 0) setImmediate(() => { if (!peer.closed) peer.inbox.push({ kind: 'data', chunk: bytes }) })
+    return true
+  }
+
+  closeWrite (): void {
+    if (this.writeEnded) return
+    this.writeEnded = true
+    const peer = this.peer
+    setImmediate(() => { if (!peer.closed) peer.inbox.push({ kind: 'end' }) })
+  }
+
+  async close (): Promise<void> {
+    this.closeWrite()
+    await new Promise(resolve => setImmediate(resolve))
+    this.finish(undefined)
+    const peer = this.peer
+    setImmediate(() => peer.finish(undefined))
+  }
+
+  abort (err?: Error): void {
+    if (this.closed) return
+    this.writeEnded = true
+    this.finish(err)
+    const peer = this.peer
+    setImmediate(() => peer.finish(new TransportError('ERR_CONNECTION_RESET', 'memory connection reset by peer')))
+  }
+
+  /** Bytes written so far, concatenated. */
+  written (): Uint8Array {
+    return new Uint8Array(Buffer.concat(this.writes.flat()))
+  }
+
+  private finish (err: Error | undefined): void {
+    if (this.closed) return
+    this.closed = true
+    this.writeEnded = true
+    this.inbox.push({ kind: 'close', ...(err !== undefined ? { err } : {}) })
+  }
+}
+
+export function memoryPair (): { client: MemoryConnection, server: MemoryConnection } {
+  const client = new MemoryConnection('outbound', '/ip4/127.0.0.1/tcp/1111', '/ip4/127.0.0.1/tcp/2222')
+  const server = new MemoryConnection('inbound', '/ip4/127.0.0.1/tcp/2222', '/ip4/127.0.0.1/tcp/1111')
+  client.peer = server
+  server.peer = client
+  return { client, server }
+}
+
+/** Collects what a ByteConnection delivers. */
+export class Collector implements ByteSink {
+  chunks: Uint8Array[] = []
+  ended = false
+  closed = false
+  closeError: Error | undefined
+  private waiters: Array<() => void> = []
+
+  onData = (chunk: Uint8Array): void => { this.chunks.push(chunk); this.wake() }
+  onEnd = (): void => { this.ended = true; this.wake() }
+  onClose = (err?: Error): void => { this.closed = true; this.closeError = err; this.wake() }
+
+  get bytes (): Uint8Array { return new Uint8Array(Buffer.concat(this.chunks)) }
+  get length (): number { return this.chunks.reduce((n, c) => n + c.length, 0) }
+
+  /** Resolve once `cond` holds (checked after every event); rejects after `ms`. */
+  async until (cond: () => boolean, ms = 5000): Promise<void> {
+    if (cond()) return
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`condition not met within ${ms} ms (got ${this.length} bytes, ended=${this.ended}, closed=${this.closed})`)), ms)
+      const check = (): void => {
+        if (cond()) { clearTimeout(t); resolve() } else this.waiters.push(check)
+      }
+      this.waiters.push(check)
+    })
+  }
+
+  private wake (): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const f of w) f()
+  }
+}
+
+function addrOf (ip: string | undefined, port: number | undefined): string {
+  return `/${ip?.includes(':') === true ? 'ip6' : 'ip4'}/${ip ?? '0.0.0.0'}/tcp/${port ?? 0}`
+}
+
+/** Minimal node:net → ByteConnection adapter (see the module comment). */
+export function tcpConnection (socket: net.Socket, direction: 'inbound' | 'outbound'): ByteConnection & { writeCalls: number } {
+  let sink: ByteSink | undefined
+  const buffered: Array<{ kind: 'data', chunk: Uint8Array } | { kind: 'end' } | { kind: 'close', err?: Error }> = []
+  let closed = false
+  let writeEnded = false
+  let aborted: Error | undefined
+  const deliver = (ev: typeof buffered[number]): void => {
+    if (sink === undefined) { buffered.push(ev); socket.pause(); return }
+    if (ev.kind === 'data') sink.onData(ev.chunk)
+    else if (ev.kind === 'end') sink.onEnd()
+    else sink.onClose(ev.err)
+  }
+  socket.on('data', (b: Buffer) => deliver({ kind: 'data', chunk: new Uint8Array(b.buffer, b.byteOffset, b.length) }))
+  socket.on('end', () => deliver({ kind: 'end' }))
+  socket.on('error', () => { /* reported by 'close' */ })
+  socket.on('close', hadError => {
+    closed = true
+    deliver({ kind: 'close', ...(aborted !== undefined ? { err: aborted } : hadError ? { err: new TransportError('ERR_CONNECTION_RESET', 'socket error') } : {}) })
+  })
+  socket.on('drain', () => sink?.onDrain?.())
+  const conn = {
+    writeCalls: 0,
+    remoteAddr: addrOf(socket.remoteAddress, socket.remotePort),
+    localAddr: addrOf(socket.localAddress, socket.localPort),
+    direction,
+    attach (s: ByteSink) {
+      sink = s
+      while (buffered.length > 0 && sink === s) deliver(buffered.shift()!)
+      socket.resume()
+    },
+    detach () { sink = undefined },
+    write (chunks: readonly Uint8Array[]) {
+      if (writeEnded || closed) throw new StreamClosedError('tcp: write after close')
+      conn.writeCalls++
+      socket.cork()
+      let ok = true
+      for (const c of chunks) ok = socket.write(c)
+      socket.uncork()
+      return ok
+    },
+    get writableLength () { return socket.writableLength },
+    pause () { socket.pause() },
+    resume () { socket.resume() },
+    closeWrite () { if (!writeEnded) { writeEnded = true; socket.end() } },
+    async close () {
+      writeEnded = true
+      if (closed) return
+      await new Promise<void>(resolve => { socket.once('close', () => resolve()); socket.end() })
+    },
+    abort (err?: Error) {
+      if (closed) return
+      aborted = err
+      writeEnded = true
+      socket.resetAndDestroy()
+    },
+    get closed () { return closed }
+  }
+  return conn
+}
+
+/** A loopback TCP pair of ByteConnections (and the raw sockets). */
+export async function tcpPair (): Promise<{ client: ReturnType<typeof tcpConnection>, server: ReturnType<typeof tcpConnection>, close: () => void }> {
+  const server = net.createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve))
+  const sock = net.connect(port, '127.0.0.1')
+  await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
+  const inbound = await accepted
+  server.close()
+  return {
+    client: tcpConnection(sock, 'outbound'),
+    server: tcpConnection(inbound, 'inbound'),
+    close: () => { sock.destroy(); inbound.destroy() }
+  }
+}
