@@ -116,6 +116,12 @@ export interface StreamMuxer {
   /** Called once when the muxer is gone (GoAway, connection loss, protocol error). */
   onClose: ((err?: Error) => void) | undefined
   readonly streams: ReadonlyMap<number, Stream>
+  /**
+   * Optional: tell the peer we accept no new streams (yamux: GoAway normal; mplex: refuse
+   * NewStream) while the open ones go on. The switch's graceful `stop()` calls it before waiting
+   * for streams to finish; without it the switch refuses new inbound streams itself.
+   */
+  goAway?: () => void
   /** Graceful close (yamux: GoAway normal), then close the connection. */
   close: () => Promise<void>
   /** Immediate teardown; every stream is reset with `err`. */

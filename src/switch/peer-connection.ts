@@ -1,0 +1,229 @@
+/**
+ * One upgraded connection to one authenticated peer: TCP + Noise + a stream muxer. The switch
+ * keeps one per peer and opens every stream to that peer on it.
+ *
+ * Lifecycle:
+ *
+ *   open ──close()──► closing (GoAway: no new streams either way; open streams finish)
+ *     │                  │ all streams done, or stopTimeoutMs passed (then reset)
+ *     │                  ▼
+ *     └──abort()/loss──► closed   (`onClose` of the switch fires once, with the error if abnormal)
+ */
+import type { ByteConnection, Stream, StreamMuxer } from '../connection.js'
+import { SwitchError } from '../errors.js'
+import type { PublicKey } from '../security/keys.js'
+import type { PeerId } from '../security/peer-id.js'
+import { selectOnStream } from '../multistream/negotiate.js'
+import type { Multiaddr } from '../transport/multiaddr.js'
+import { SwitchStream } from './stream.js'
+
+/** What identify told us about the peer (digest §6.1). */
+export interface PeerIdentity {
+  /** Protocol ids the peer accepts inbound streams for. */
+  readonly protocols: readonly string[]
+  readonly agentVersion: string | undefined
+  readonly protocolVersion: string | undefined
+  /** The peer's listen addresses (the ones we could parse). */
+  readonly listenAddrs: readonly Multiaddr[]
+  /** How the peer sees us. */
+  readonly observedAddr: Multiaddr | undefined
+}
+
+/** What a connection needs from its switch. */
+export interface ConnectionHost {
+  /** Negotiate and dispatch an inbound stream (the switch applies its limits there). */
+  inboundStream: (conn: PeerConnection, stream: Stream) => void
+  /** The muxer is gone (exactly once per connection). */
+  connectionClosed: (conn: PeerConnection, err: Error | undefined) => void
+  readonly streamNegotiationTimeoutMs: number
+}
+
+export interface NewStreamOptions {
+  /**
+   * Optimistic multistream-select (digest §2.3): with one protocol, return at once and send the
+   * proposal together with the first bytes written; the listener's answer is checked on the first
+   * read, which rejects with ProtocolNotSupportedError if it refused. Default true for one protocol.
+   */
+  lazy?: boolean
+  /** Bound on the negotiation (default: the switch's `streamNegotiationTimeoutMs`). */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface PeerConnectionInit {
+  id: number
+  remotePeer: PeerId
+  remotePublicKey: PublicKey
+  /** The raw connection (for its addresses). */
+  raw: ByteConnection
+  muxer: StreamMuxer
+  /** How the muxer was chosen. */
+  muxerNegotiation: 'early' | 'multistream'
+  host: ConnectionHost
+}
+
+export type ConnectionStatus = 'open' | 'closing' | 'closed'
+
+export class PeerConnection {
+  /** Unique within this switch, in order of opening. */
+  readonly id: number
+  readonly remotePeer: PeerId
+  readonly remotePublicKey: PublicKey
+  readonly remoteAddr: string
+  readonly localAddr: string
+  readonly direction: 'inbound' | 'outbound'
+  /** `/noise`. */
+  readonly encryption = '/noise'
+  /** The muxer's protocol id, e.g. `/yamux/1.0.0`. */
+  readonly multiplexer: string
+  /** 'early' when Noise's inlined muxer negotiation chose it, 'multistream' otherwise. */
+  readonly muxerNegotiation: 'early' | 'multistream'
+  /** `Date.now()` when the upgrade completed. */
+  readonly openedAt = Date.now()
+  /** Filled in once identify answered (it runs in the background; never awaited by streams). */
+  identity: PeerIdentity | undefined
+  /** Why the connection ended abnormally, once closed. */
+  closeError: Error | undefined
+
+  private readonly muxer: StreamMuxer
+  private readonly host: ConnectionHost
+  private statusValue: ConnectionStatus = 'open'
+  private identityWaiters: Array<(id: PeerIdentity | undefined) => void> = []
+  private identifyDone = false
+  private readonly wrapped = new WeakMap<Stream, SwitchStream>()
+  private closePromise: Promise<void> | undefined
+
+  constructor (init: PeerConnectionInit) {
+    this.id = init.id
+    this.remotePeer = init.remotePeer
+    this.remotePublicKey = init.remotePublicKey
+    this.remoteAddr = init.raw.remoteAddr
+    this.localAddr = init.raw.localAddr
+    this.direction = init.raw.direction
+    this.muxer = init.muxer
+    this.multiplexer = init.muxer.protocol
+    this.muxerNegotiation = init.muxerNegotiation
+    this.host = init.host
+    init.muxer.onClose = (err) => { this.muxerClosed(err) }
+    init.muxer.onStream = (stream) => {
+      if (this.statusValue !== 'open') {
+        // After GoAway the peer should not open streams; refuse any that raced it.
+        stream.reset(new SwitchError('ERR_MUXER_CLOSED', `connection ${this.id} is closing: inbound stream ${stream.id} refused`))
+        return
+      }
+      this.host.inboundStream(this, stream)
+    }
+  }
+
+  get status (): ConnectionStatus { return this.statusValue }
+
+  /** Streams currently open on this connection (as the muxer counts them). */
+  get streamCount (): number { return this.muxer.streams.size }
+
+  /** Open streams of one direction. */
+  countStreams (direction: 'inbound' | 'outbound'): number {
+    let n = 0
+    for (const s of this.muxer.streams.values()) if (s.direction === direction) n++
+    return n
+  }
+
+  /** A snapshot of the open streams, for introspection. */
+  streams (): Array<{ id: number, direction: 'inbound' | 'outbound', protocol: string }> {
+    return [...this.muxer.streams.values()].map(s => ({ id: s.id, direction: s.direction, protocol: s.protocol }))
+  }
+
+  /**
+   * Open a stream and negotiate one of `protocols` (in order of preference) on it.
+   * Throws SwitchError ERR_CONNECTION_CLOSED when the connection is closing or closed,
+   * ERR_TOO_MANY_STREAMS from the muxer, ProtocolNotSupportedError when the peer refused every
+   * protocol (at once, or on the first read when lazy), MultistreamError on timeout.
+   */
+  async newStream (protocols: string | readonly string[], options: NewStreamOptions = {}): Promise<SwitchStream> {
+    const list = typeof protocols === 'string' ? [protocols] : protocols
+    if (this.statusValue !== 'open') {
+      throw new SwitchError('ERR_CONNECTION_CLOSED', `cannot open a stream to ${this.remotePeer.toString()}: connection ${this.id} is ${this.statusValue}`)
+    }
+    const inner = this.muxer.newStream()
+    const stream = this.wrap(inner)
+    try {
+      await selectOnStream(inner, list, {
+        lazy: options.lazy ?? true,
+        timeoutMs: options.timeoutMs ?? this.host.streamNegotiationTimeoutMs,
+        signal: options.signal
+      })
+    } catch (err) {
+      inner.reset(err as Error)
+      throw err
+    }
+    return stream
+  }
+
+  /** The switch's wrapper of a muxer stream (one per stream). */
+  wrap (inner: Stream): SwitchStream {
+    let s = this.wrapped.get(inner)
+    if (s === undefined) {
+      s = new SwitchStream(inner, this)
+      this.wrapped.set(inner, s)
+    }
+    return s
+  }
+
+  /** Resolves with what identify said, or undefined if it failed or is disabled. */
+  identified (): Promise<PeerIdentity | undefined> {
+    if (this.identifyDone) return Promise.resolve(this.identity)
+    return new Promise(resolve => { this.identityWaiters.push(resolve) })
+  }
+
+  /** Record the outcome of identify (the switch runs it). */
+  setIdentity (identity: PeerIdentity | undefined): void {
+    if (identity !== undefined) this.identity = identity
+    this.identifyDone = true
+    const waiters = this.identityWaiters
+    this.identityWaiters = []
+    for (const w of waiters) w(this.identity)
+  }
+
+  /**
+   * Graceful close: refuse new streams, let open ones finish for at most `deadlineMs`, reset
+   * what is left, then close the muxer (yamux sends GoAway) and the connection.
+   */
+  close (deadlineMs = 0): Promise<void> {
+    if (this.closePromise !== undefined) return this.closePromise
+    if (this.statusValue === 'closed') return Promise.resolve()
+    this.statusValue = 'closing'
+    this.closePromise = (async () => {
+      this.muxer.goAway?.()
+      await this.streamsDone(deadlineMs)
+      await this.muxer.close().catch(() => {})
+      this.muxerClosed(undefined)
+    })()
+    return this.closePromise
+  }
+
+  /** Tear down at once: every stream is reset with `err`. */
+  abort (err?: Error): void {
+    if (this.statusValue === 'closed') return
+    this.muxer.abort(err)
+    this.muxerClosed(err)
+  }
+
+  toString (): string {
+    return `connection ${this.id} (${this.direction}, ${this.multiplexer}) with ${this.remotePeer.toString()} at ${this.remoteAddr}`
+  }
+
+  /** Wait until the muxer has no open stream or `deadlineMs` passed (polled: only `stop()` waits here). */
+  private async streamsDone (deadlineMs: number): Promise<void> {
+    const until = Date.now() + deadlineMs
+    while (this.muxer.streams.size > 0 && Date.now() < until && this.statusValue === 'closing') {
+      await new Promise(resolve => setTimeout(resolve, Math.min(20, Math.max(1, until - Date.now()))))
+    }
+  }
+
+  private muxerClosed (err: Error | undefined): void {
+    if (this.statusValue === 'closed') return
+    this.statusValue = 'closed'
+    this.closeError = err
+    if (!this.identifyDone) this.setIdentity(undefined)
+    this.host.connectionClosed(this, err)
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * What the switch mounts: a protocol's ids and the handler of its inbound streams, in the shape of
+ * nim-libp2p `protocols/protocol.nim` (`LPProtocol(codecs, handler)`, digest §10.2), so the
+ * tutorial's `T(codecs: @[codec], handler: handle)` reads as `new LPProtocol({ codecs: [codec], handler })`.
+ *
+ * `HandlerContext` is structurally identical to `ProtocolContext` of src/protocols/types.ts (the
+ * switch may not import src/protocols, see STYLE "Dependency direction"), so the handlers of
+ * src/protocols mount as they are; test/switch/protocol.test.ts pins the compatibility.
+ */
+import type { IdentifyMessage } from '../proto/identify.js'
+import { MAX_MESSAGE_LENGTH } from '../multistream/constants.js'
+import type { SwitchStream } from './stream.js'
+
+/** What identify tells peers about us. The switch keeps it current (listen addresses appear after `start`). */
+export interface LocalPeerInfo {
+  /** Our `PublicKey` protobuf (peer-ids spec §Keys), e.g. `08 01 12 20 <ed25519 key>`. */
+  readonly publicKey: Uint8Array
+  /** Binary multiaddrs we listen on, without `/p2p/<id>`. */
+  readonly listenAddrs: readonly Uint8Array[]
+  /** Protocol ids we accept inbound streams for (the switch's mounted codecs). */
+  readonly protocols: () => string[]
+  /** identify `agentVersion`. */
+  readonly agentVersion: string
+  /** identify `protocolVersion`. */
+  readonly protocolVersion: string
+}
+
+/** Per-stream context the switch hands every handler. */
+export interface HandlerContext {
+  readonly localPeer: LocalPeerInfo
+  /** Binary multiaddr of the remote end of this connection (identify `observedAddr`). */
+  readonly remoteAddr?: Uint8Array
+  /** One line of human-readable output (the tutorial's `echo`). */
+  readonly log: (line: string) => void
+  /** Receives the merged update of each identify-push from this connection's peer. */
+  readonly onIdentifyPush?: (update: IdentifyMessage) => void
+}
+
+/**
+ * Serves one inbound stream whose protocol multistream-select already negotiated. The handler owns
+ * the stream and should close it when done. If it throws (or rejects), the switch resets that
+ * stream only and reports the error (event `protocol:error`); the connection and the switch go on.
+ */
+export type StreamHandler = (stream: SwitchStream, protocol: string, ctx: HandlerContext) => void | Promise<void>
+
+/** Anything mountable: the ids it answers to and its handler. */
+export interface ProtocolDefinition {
+  readonly codecs: readonly string[]
+  readonly handler: StreamHandler
+  /**
+   * Inbound streams of this protocol one connection may run at once (nim `maxIncomingStreams`,
+   * default 10 there); the stream past it is reset. Default: only the per-connection limit applies.
+   */
+  readonly maxIncomingStreams?: number
+}
+
+export interface LPProtocolInit {
+  codecs: readonly string[]
+  handler: StreamHandler
+  maxIncomingStreams?: number
+}
+
+/**
+ * nim-libp2p's `LPProtocol`. Use it directly or extend it:
+ *
+ * ```ts
+ * class TestStreamProto extends LPProtocol {
+ *   constructor () { super({ codecs: [TestStreamCodec], handler: async (conn, proto) => { … } }) }
+ * }
+ * ```
+ */
+export class LPProtocol implements ProtocolDefinition {
+  readonly codecs: readonly string[]
+  readonly handler: StreamHandler
+  readonly maxIncomingStreams: number | undefined
+
+  constructor (init: LPProtocolInit) {
+    if (typeof init !== 'object' || init === null) throw new TypeError(`"LPProtocol init" expected { codecs, handler }, got ${String(init)}`)
+    checkCodecs(init.codecs)
+    if (typeof init.handler !== 'function') throw new TypeError(`"LPProtocol handler" expected a function, got ${typeof init.handler}`)
+    if (init.maxIncomingStreams !== undefined && (!Number.isSafeInteger(init.maxIncomingStreams) || init.maxIncomingStreams < 1)) {
+      throw new RangeError(`"LPProtocol maxIncomingStreams" expected a positive integer, got ${init.maxIncomingStreams}`)
+    }
+    this.codecs = Object.freeze([...init.codecs])
+    this.handler = init.handler
+    this.maxIncomingStreams = init.maxIncomingStreams
+  }
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * A protocol id must be something multistream can carry and every implementation accepts:
+ * non-empty, starting with `/` (rust rejects others), no newline, at most MAX_MESSAGE_LENGTH bytes
+ * with its newline (digest TL;DR 14).
+ */
+export function checkCodecs (codecs: unknown): asserts codecs is readonly string[] {
+  if (!Array.isArray(codecs) || codecs.length === 0) {
+    throw new TypeError(`"codecs" expected a non-empty array of protocol ids, got ${Array.isArray(codecs) ? '[]' : typeof codecs}`)
+  }
+  for (const c of codecs as unknown[]) checkProtocolId(c)
+}
+
+export function checkProtocolId (id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !id.startsWith('/') || id.includes('\n')) {
+    throw new TypeError(`"protocol id" expected a string starting with "/" and without newline, got ${JSON.stringify(id)}`)
+  }
+  const len = utf8.encode(id).length + 1
+  if (len > MAX_MESSAGE_LENGTH) {
+    throw new RangeError(`"protocol id length" expected <= ${MAX_MESSAGE_LENGTH - 1} bytes, got ${len - 1} for ${JSON.stringify(id.slice(0, 32))}…`)
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The switch's view of a connection that is still upgrading: it counts the bytes that cross it and
+ * bounds what an unauthenticated peer can make us read and answer.
+ *
+ * Every layer already bounds its own buffer (a multistream message <= 1024 bytes, a Noise message
+ * <= 65535 bytes, the transport pauses reading when nobody is attached), so a connection in the
+ * middle of the upgrade holds at most about one Noise message. What the layers cannot bound is a
+ * peer that keeps the negotiation *going*: endless `na`-answered proposals, each one cheap and
+ * valid. So before the peer is authenticated its bytes are capped at `maxPreauthBytes`; past the
+ * cap the connection is aborted with ERR_MESSAGE_TOO_LARGE.
+ *
+ * `release()` (called once the Noise handshake authenticated the peer) takes the guard out of the
+ * read path: the transport then delivers straight to the next layer's sink.
+ */
+import type { ByteConnection, ByteSink } from '../connection.js'
+import { tooLarge } from '../errors.js'
+
+/**
+ * Bytes an unauthenticated peer may send us: one multistream negotiation (a few messages of
+ * <= 1024 bytes), Noise messages 1 and 3 (each <= 65537 bytes with its prefix) and whatever it
+ * pipelined behind message 3 in the same socket read (<= 64 KiB). Four times the largest Noise
+ * message covers every honest peer with room to spare.
+ */
+export const MAX_PREAUTH_BYTES = 4 * 65537
+
+export class UpgradeGuard implements ByteConnection {
+  /** Bytes received while guarded. */
+  bytesIn = 0
+  /** Bytes written while guarded. */
+  bytesOut = 0
+  private readonly inner: ByteConnection
+  private readonly maxPreauthBytes: number
+  private sink: ByteSink | undefined
+  private released = false
+
+  constructor (inner: ByteConnection, maxPreauthBytes = MAX_PREAUTH_BYTES) {
+    this.inner = inner
+    this.maxPreauthBytes = maxPreauthBytes
+  }
+
+  get remoteAddr (): string { return this.inner.remoteAddr }
+  get localAddr (): string { return this.inner.localAddr }
+  get direction (): 'inbound' | 'outbound' { return this.inner.direction }
+  get writableLength (): number { return this.inner.writableLength }
+  get closed (): boolean { return this.inner.closed }
+
+  /** Stop counting and leave the read path. */
+  release (): void {
+    if (this.released) return
+    this.released = true
+    if (this.sink !== undefined && !this.inner.closed) this.inner.attach(this.sink)
+  }
+
+  attach (sink: ByteSink): void {
+    this.sink = sink
+    if (this.released) { this.inner.attach(sink); return }
+    this.inner.attach(this.counter)
+  }
+
+  detach (): void {
+    this.sink = undefined
+    this.inner.detach()
+  }
+
+  write (chunks: readonly Uint8Array[]): boolean {
+    if (!this.released) for (const c of chunks) this.bytesOut += c.length
+    return this.inner.write(chunks)
+  }
+
+  pause (): void { this.inner.pause() }
+  resume (): void { this.inner.resume() }
+  closeWrite (): void { this.inner.closeWrite() }
+  close (): Promise<void> { return this.inner.close() }
+  abort (err?: Error): void { this.inner.abort(err) }
+
+  private readonly counter: ByteSink = {
+    onData: (chunk) => {
+      const sink = this.sink
+      if (sink === undefined) return
+      if (!this.released) {
+        this.bytesIn += chunk.length
+        if (this.bytesIn > this.maxPreauthBytes) {
+          this.inner.abort(tooLarge('bytes before authentication', this.maxPreauthBytes, this.bytesIn, `from ${this.inner.remoteAddr}`))
+          return
+        }
+      }
+      sink.onData(chunk)
+    },
+    onEnd: () => { this.sink?.onEnd() },
+    onClose: (err) => { this.sink?.onClose(err) },
+    onDrain: () => { this.sink?.onDrain?.() }
+  }
+}

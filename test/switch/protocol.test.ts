@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { LPProtocol } from '../../src/switch/protocol.js'
+import type { HandlerContext, ProtocolDefinition, StreamHandler } from '../../src/switch/protocol.js'
+import type { ProtocolContext, ProtocolDefinition as AppProtocolDefinition } from '../../src/protocols/types.js'
+import { streamProtoProtocol } from '../../src/protocols/stream-proto.js'
+
+describe('LPProtocol', () => {
+  const handler: StreamHandler = async () => {}
+
+  it('keeps codecs and handler (nim `T(codecs: @[codec], handler: handle)`)', () => {
+    const p = new LPProtocol({ codecs: ['/test/stream-proto/1.0.0'], handler })
+    expect(p.codecs).toEqual(['/test/stream-proto/1.0.0'])
+    expect(p.handler).toBe(handler)
+    expect(p.maxIncomingStreams).toBeUndefined()
+  })
+
+  it('can be extended like the tutorial\'s TestStreamProto', () => {
+    class TestStreamProto extends LPProtocol {
+      constructor () { super({ codecs: ['/test/stream-proto/1.0.0'], handler }) }
+    }
+    const p = new TestStreamProto()
+    expect(p).toBeInstanceOf(LPProtocol)
+    expect(p.codecs).toEqual(['/test/stream-proto/1.0.0'])
+  })
+
+  it('copies the codecs so later mutation of the caller\'s array has no effect', () => {
+    const codecs = ['/a/1']
+    const p = new LPProtocol({ codecs, handler })
+    codecs.push('/b/1')
+    expect(p.codecs).toEqual(['/a/1'])
+  })
+
+  it.each([
+    [{ codecs: [], handler }, /non-empty array/],
+    [{ codecs: ['no-slash'], handler }, /starting with "\/"/],
+    [{ codecs: ['/a\nb'], handler }, /without newline/],
+    [{ codecs: ['/' + 'x'.repeat(1023)], handler }, /expected <= 1023 bytes, got 1024/],
+    [{ codecs: ['/a'], handler: 'nope' }, /handler" expected a function/],
+    [{ codecs: ['/a'], handler, maxIncomingStreams: 0 }, /maxIncomingStreams" expected a positive integer/]
+  ])('refuses a bad definition %#', (init, message) => {
+    expect(() => new LPProtocol(init as never)).toThrow(message)
+  })
+
+  it('mounts the handlers of src/protocols unchanged (HandlerContext ≡ ProtocolContext)', () => {
+    // Compile-time checks: each direction must be assignable.
+    const a: ProtocolDefinition = streamProtoProtocol
+    const ctx = {} as HandlerContext
+    const back: ProtocolContext = ctx
+    const fwd: HandlerContext = back
+    const app: AppProtocolDefinition = { codecs: ['/x'], handler: async () => {} }
+    const mountable: ProtocolDefinition = app
+    expect([a, fwd, mountable].length).toBe(3)
+  })
+})

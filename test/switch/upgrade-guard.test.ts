@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { CodecError } from '../../src/errors.js'
+import { MAX_PREAUTH_BYTES, UpgradeGuard } from '../../src/switch/upgrade-guard.js'
+import { connectionPair, utf8 } from '../multistream/helpers.js'
+
+const tick = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+describe('UpgradeGuard', () => {
+  it('counts bytes both ways while guarding, and nothing after release()', async () => {
+    const [a, b] = connectionPair()
+    const guard = new UpgradeGuard(a)
+    const got: Uint8Array[] = []
+    guard.attach({ onData: c => got.push(c), onEnd: () => {}, onClose: () => {} })
+    guard.write([utf8('abc'), utf8('de')])
+    b.write([utf8('12345678')])
+    await tick()
+    expect(guard.bytesOut).toBe(5)
+    expect(guard.bytesIn).toBe(8)
+    guard.release()
+    guard.write([utf8('more')])
+    b.write([utf8('more')])
+    await tick()
+    expect(guard.bytesOut).toBe(5)
+    expect(guard.bytesIn).toBe(8)
+    expect(got.map(c => c.length)).toEqual([8, 4])
+  })
+
+  it('aborts the connection once an unauthenticated peer sends more than the cap', async () => {
+    const [a, b] = connectionPair()
+    const guard = new UpgradeGuard(a, 10)
+    let closedWith: Error | undefined
+    const got: number[] = []
+    guard.attach({ onData: c => got.push(c.length), onEnd: () => {}, onClose: err => { closedWith = err } })
+    b.write([new Uint8Array(6)])
+    b.write([new Uint8Array(6)])
+    await tick(); await tick()
+    expect(got).toEqual([6])
+    expect(closedWith).toBeInstanceOf(CodecError)
+    expect((closedWith as CodecError).code).toBe('ERR_MESSAGE_TOO_LARGE')
+    expect(closedWith?.message).toMatch(/"bytes before authentication" expected <= 10, got 12/)
+    expect(a.closed).toBe(true)
+  })
+
+  it('caps at four maximum Noise messages by default', () => {
+    expect(MAX_PREAUTH_BYTES).toBe(4 * (65535 + 2))
+  })
+})
