@@ -29,12 +29,19 @@ import { MultistreamError } from '../errors.js'
 import { DEFAULT_NEGOTIATION_TIMEOUT_MS } from './constants.js'
 import { concatBytes } from './messages.js'
 import { Dialer, Listener, LsRequest } from './negotiation.js'
+import type { TraceObserver } from '../trace/observer.js'
 
 export interface NegotiateOptions {
   /** Bound on the whole negotiation in milliseconds (default 10 000; `Infinity` disables it). */
   timeoutMs?: number
   /** Aborts the negotiation (MultistreamError ERR_ABORTED, with the signal's reason as cause). */
   signal?: AbortSignal
+  /**
+   * Trace hook (src/trace/observer.ts): every message sent and received. The switch passes it for
+   * the connection's negotiations; on muxed streams the tracer reads the messages from the stream
+   * data itself, so stream negotiations need none.
+   */
+  observer?: TraceObserver
 }
 
 export interface SelectOnStreamOptions extends NegotiateOptions {
@@ -166,13 +173,13 @@ function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefin
  * input, EOF, timeout, abort) or the connection's own error.
  */
 export async function selectOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
-  const dialer = new Dialer(protocols)
+  const dialer = new Dialer(protocols, { observer: opts.observer })
   return await driveConnection(conn, dialer.start(), dialerMachine(dialer), opts)
 }
 
 /** Answer a dialer's negotiation on a raw connection with the protocols we have. */
 export async function handleOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
-  return await driveConnection(conn, undefined, dialerMachine(new Listener(protocols)), opts)
+  return await driveConnection(conn, undefined, dialerMachine(new Listener(protocols, { observer: opts.observer })), opts)
 }
 
 // ─────────────────────────────────── Stream ───────────────────────────────────
@@ -219,7 +226,7 @@ function unreadAll (stream: Stream, chunks: Uint8Array[]): void {
  * With `{ lazy: true }` and one protocol, returns right after writing (see the module comment).
  */
 export async function selectOnStream (stream: Stream, protocols: readonly string[], opts: SelectOnStreamOptions = {}): Promise<StreamNegotiationResult> {
-  const dialer = new Dialer(protocols, { lazy: opts.lazy === true })
+  const dialer = new Dialer(protocols, { lazy: opts.lazy === true, observer: opts.observer })
   if (dialer.optimistic) {
     const { cancelled, dispose } = deadline(opts, err => stream.reset(err))
     try {
@@ -242,7 +249,7 @@ export async function selectOnStream (stream: Stream, protocols: readonly string
 /** Answer a dialer's negotiation on a muxed stream. Sets `stream.protocol`. */
 export async function handleOnStream (stream: Stream, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<StreamNegotiationResult> {
   const read = (): Promise<Uint8Array | null> => stream.read()
-  const { protocol, leftover } = await driveStream(stream, read, undefined, dialerMachine(new Listener(protocols)), opts, true)
+  const { protocol, leftover } = await driveStream(stream, read, undefined, dialerMachine(new Listener(protocols, { observer: opts.observer })), opts, true)
   unreadAll(stream, leftover)
   stream.protocol = protocol
   return { protocol }
@@ -254,7 +261,7 @@ export async function handleOnStream (stream: Stream, protocols: readonly string
  * connection is left mid-negotiation; close it afterwards.
  */
 export async function listProtocols (target: Stream | ByteConnection, opts: NegotiateOptions = {}): Promise<string[]> {
-  const request = new LsRequest()
+  const request = new LsRequest({ observer: opts.observer })
   if ('attach' in target) return await driveConnection(target, request.start(), lsMachine(request), opts)
   const read = (): Promise<Uint8Array | null> => target.read()
   return await driveStream(target, read, request.start(), lsMachine(request), opts)

@@ -25,8 +25,12 @@
  * Every answer produced by one chunk is returned in one `send` batch (the README's "header and first
  * answer in the same packet"). Bytes after the final message are returned untouched as `leftover`
  * (TL;DR 2: rust pipelines `header + /noise + Noise msg1`).
+ *
+ * Tracing: given an `observer` (src/trace/observer.ts), each machine reports every message it sends
+ * or parses; without one nothing is built (one `undefined` check per message).
  */
 import { MultistreamError, ProtocolNotSupportedError } from '../errors.js'
+import type { TraceObserver } from '../trace/observer.js'
 import { LS, MAX_LS_RESPONSE_LENGTH, NA, PROTOCOL_ID } from './constants.js'
 import {
   HEADER_MESSAGE, LS_MESSAGE, MessageReader, NA_MESSAGE, decodeLsResponse, encodeLsResponse, encodeMessage
@@ -50,6 +54,11 @@ function assertProtocolId (p: unknown, what: string): asserts p is string {
   if (p === PROTOCOL_ID || p === NA || p === LS) throw new TypeError(`"${what}" expected a protocol id, got the reserved message ${JSON.stringify(p)}`)
 }
 
+/** Report one message (only called when there is an observer). */
+function traceMessage (observer: TraceObserver, dir: 'in' | 'out', message: string, bytes?: Uint8Array): void {
+  observer.event({ layer: 'multistream', kind: 'message', dir, message, bytes: bytes ?? encodeMessage(message) })
+}
+
 function quote (s: string): string {
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s)
 }
@@ -61,6 +70,8 @@ export interface DialerOptions {
    * With several protocols this is ignored (a refusal must be answered by the next proposal).
    */
   lazy?: boolean
+  /** Trace hook: every message sent and received. */
+  observer?: TraceObserver
 }
 
 /** The initiator's side of one negotiation. */
@@ -71,6 +82,7 @@ export class Dialer {
   private readonly reader = new MessageReader()
   private state = DialerState.Initial
   private index = 0
+  private readonly observer: TraceObserver | undefined
 
   constructor (protocols: readonly string[], options: DialerOptions = {}) {
     if (!Array.isArray(protocols) || protocols.length === 0) {
@@ -79,6 +91,7 @@ export class Dialer {
     protocols.forEach((p, i) => assertProtocolId(p, `protocols[${i}]`))
     this.protocols = Object.freeze([...protocols])
     this.optimistic = options.lazy === true && protocols.length === 1
+    this.observer = options.observer
   }
 
   /** True once a protocol was agreed (or, when optimistic, verified). */
@@ -91,7 +104,13 @@ export class Dialer {
   start (): Uint8Array[] {
     if (this.state !== DialerState.Initial) throw new Error('Dialer.start() called twice')
     this.state = DialerState.AwaitHeader
-    return [HEADER_MESSAGE, encodeMessage(this.protocols[0] as string)]
+    const proposal = encodeMessage(this.protocols[0] as string)
+    const obs = this.observer
+    if (obs !== undefined) {
+      traceMessage(obs, 'out', PROTOCOL_ID, HEADER_MESSAGE)
+      traceMessage(obs, 'out', this.protocols[0] as string, proposal)
+    }
+    return [HEADER_MESSAGE, proposal]
   }
 
   /**
@@ -107,6 +126,7 @@ export class Dialer {
       for (;;) {
         const msg = this.reader.nextMessage()
         if (msg === undefined) return { send, protocol: undefined, leftover: [] }
+        if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
         if (this.state === DialerState.AwaitHeader) {
           if (msg !== PROTOCOL_ID) {
             throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
@@ -124,7 +144,9 @@ export class Dialer {
         }
         if (this.index + 1 >= this.protocols.length) throw new ProtocolNotSupportedError(this.tried)
         this.index++
-        send.push(encodeMessage(this.protocols[this.index] as string))
+        const next = encodeMessage(this.protocols[this.index] as string)
+        if (this.observer !== undefined) traceMessage(this.observer, 'out', this.protocols[this.index] as string, next)
+        send.push(next)
       }
     } catch (err) {
       this.state = DialerState.Failed
@@ -155,8 +177,10 @@ export class Listener {
   private lsResponse: Uint8Array | undefined
   private readonly reader = new MessageReader()
   private state = ListenerState.AwaitHeader
+  private readonly observer: TraceObserver | undefined
 
-  constructor (protocols: readonly string[]) {
+  constructor (protocols: readonly string[], options: { observer?: TraceObserver } = {}) {
+    this.observer = options.observer
     if (!Array.isArray(protocols)) throw new TypeError(`"protocols" expected an array of protocol ids, got ${typeof protocols}`)
     protocols.forEach((p, i) => {
       assertProtocolId(p, `protocols[${i}]`)
@@ -177,29 +201,35 @@ export class Listener {
       for (;;) {
         const msg = this.reader.nextMessage()
         if (msg === undefined) return { send, protocol: undefined, leftover: [] }
+        const obs = this.observer
+        if (obs !== undefined) traceMessage(obs, 'in', msg)
         if (this.state === ListenerState.AwaitHeader) {
           if (msg !== PROTOCOL_ID) {
             throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
           }
           // Answer the header only now that we received one (rust/js/nim; digest §2.2).
           send.push(HEADER_MESSAGE)
+          if (obs !== undefined) traceMessage(obs, 'out', PROTOCOL_ID, HEADER_MESSAGE)
           this.state = ListenerState.AwaitProposal
           continue
         }
         const echo = this.echoes.get(msg)
         if (echo !== undefined) {
           send.push(echo)
+          if (obs !== undefined) traceMessage(obs, 'out', msg, echo)
           this.state = ListenerState.Done
           return { send, protocol: msg, leftover: this.reader.drain() }
         }
         if (msg === LS) {
           this.lsResponse ??= encodeLsResponse(this.protocols)
           send.push(this.lsResponse)
+          if (obs !== undefined) obs.event({ layer: 'multistream', kind: 'ls', dir: 'out', protocols: [...this.protocols], bytes: this.lsResponse })
           continue
         }
         if (this.refused.length === 16) this.refused.shift()
         this.refused.push(msg)
         send.push(NA_MESSAGE)
+        if (obs !== undefined) traceMessage(obs, 'out', NA, NA_MESSAGE)
       }
     } catch (err) {
       this.state = ListenerState.Failed
@@ -232,9 +262,18 @@ export class LsRequest {
   private readonly reader = new MessageReader()
   private headerSeen = false
   private finished = false
+  private readonly observer: TraceObserver | undefined
+
+  constructor (options: { observer?: TraceObserver } = {}) {
+    this.observer = options.observer
+  }
 
   /** Header and `ls` in one flight. */
   start (): Uint8Array[] {
+    if (this.observer !== undefined) {
+      traceMessage(this.observer, 'out', PROTOCOL_ID, HEADER_MESSAGE)
+      traceMessage(this.observer, 'out', LS, LS_MESSAGE)
+    }
     return [HEADER_MESSAGE, LS_MESSAGE]
   }
 
@@ -250,6 +289,7 @@ export class LsRequest {
       if (!this.headerSeen) {
         const msg = this.reader.nextMessage()
         if (msg === undefined) return undefined
+        if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
         if (msg !== PROTOCOL_ID) {
           throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
         }
@@ -258,8 +298,13 @@ export class LsRequest {
       const body = this.reader.nextFrame(MAX_LS_RESPONSE_LENGTH)
       if (body === undefined) return undefined
       this.finished = true
-      if (body.length === 3 && body[0] === 0x6e && body[1] === 0x61 && body[2] === 0x0a) throw new ProtocolNotSupportedError([LS])
-      return decodeLsResponse(body)
+      if (body.length === 3 && body[0] === 0x6e && body[1] === 0x61 && body[2] === 0x0a) {
+        if (this.observer !== undefined) traceMessage(this.observer, 'in', NA, NA_MESSAGE)
+        throw new ProtocolNotSupportedError([LS])
+      }
+      const protocols = decodeLsResponse(body)
+      if (this.observer !== undefined) this.observer.event({ layer: 'multistream', kind: 'ls', dir: 'in', protocols, bytes: body })
+      return protocols
     } catch (err) {
       this.finished = true
       throw err
