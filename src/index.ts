@@ -1,0 +1,95 @@
+/**
+ * switchyard's public API: the switch, the protocol shape, peer ids and identities, the errors,
+ * and the types that appear in their signatures. Nothing else is exported from here; the layers
+ * (codecs, multistream, Noise, muxers, transport) are internal.
+ *
+ * The nim-libp2p tutorial ("custom streaming protocol") in TypeScript:
+ *
+ * ```ts
+ * import { newStandardSwitch, LPProtocol, EndOfStreamError } from 'switchyard'
+ *
+ * const TestStreamCodec = '/test/stream-proto/1.0.0'
+ * class TestStreamProto extends LPProtocol {
+ *   constructor () {
+ *     super({ codecs: [TestStreamCodec], handler: async (conn, proto) => {
+ *       console.log('[server] received from client:', new TextDecoder().decode(await conn.readLp(1024)))
+ *       for (let i = 0; i <= 10; i++) await conn.writeLp(`Part ${i}`)
+ *       await conn.close()
+ *     } })
+ *   }
+ * }
+ *
+ * const proto = new TestStreamProto()
+ * const switch1 = newStandardSwitch()
+ * const switch2 = newStandardSwitch()
+ * switch1.mount(proto)
+ * await switch1.start()
+ * await switch2.start()
+ * const conn = await switch2.dial(switch1.peerInfo.peerId, switch1.peerInfo.addrs, TestStreamCodec)
+ * await conn.writeLp('please send data')
+ * try {
+ *   for (;;) console.log('[client] received from server:', new TextDecoder().decode(await conn.readLp(1024)))
+ * } catch (err) {
+ *   if (!(err instanceof EndOfStreamError)) throw err
+ *   await conn.close()
+ * }
+ * await Promise.all([switch1.stop(), switch2.stop()])
+ * ```
+ */
+import { AGENT_VERSION, IDENTIFY_PROTOCOL_VERSION } from './protocols/constants.js'
+import { identify, identifyProtocol, identifyPushProtocol } from './protocols/identify.js'
+import { pingProtocol } from './protocols/ping.js'
+import { Switch } from './switch/switch.js'
+import type { IdentifyService, SwitchOptions } from './switch/switch.js'
+
+export { Switch, DEFAULT_LISTEN_ADDR } from './switch/switch.js'
+export { LPProtocol } from './switch/protocol.js'
+export { DEFAULT_SWITCH_CONFIG } from './switch/config.js'
+export { PeerId } from './security/peer-id.js'
+export { generateEd25519 } from './security/keys.js'
+export { loadPrivateKeyFile, savePrivateKeyFile } from './security/key-file.js'
+export {
+  SwitchyardError, CodecError, VarintError, MultiaddrError, TransportError, MultistreamError,
+  ProtocolNotSupportedError, KeyError, NoiseError, YamuxError, MplexError, StreamResetError,
+  StreamClosedError, EndOfStreamError, SwitchError
+} from './errors.js'
+export { ProtocolError } from './protocols/errors.js'
+
+export type { ErrorCode } from './errors.js'
+export type { Stream } from './connection.js'
+export type {
+  SwitchOptions, SwitchEvents, SwitchInspection, SwitchState, PeerInfo, MuxerName, IdentifyService,
+  SwitchObserver, ConnectionErrorStage
+} from './switch/switch.js'
+export type { SwitchConfig } from './switch/config.js'
+export type { LPProtocolInit, ProtocolDefinition, StreamHandler, HandlerContext, LocalPeerInfo } from './switch/protocol.js'
+export type { SwitchStream } from './switch/stream.js'
+export type { PeerConnection, PeerIdentity, NewStreamOptions, ConnectionStatus } from './switch/peer-connection.js'
+export type { PrivateKey, PublicKey } from './security/keys.js'
+export type { Multiaddr } from './transport/multiaddr.js'
+export type { YamuxConfig } from './muxer/config.js'
+export type { MplexConfig } from './muxer/mplex/session.js'
+export type { TraceObserver, TraceEvent } from './trace/observer.js'
+
+/** identify as nim's builder mounts it: responder, push receiver, and a query on every connection. */
+const standardIdentify: IdentifyService = {
+  protocol: identifyProtocol,
+  push: identifyPushProtocol,
+  query: async (stream, options) => await identify(stream, { timeoutMs: options.timeoutMs })
+}
+
+/**
+ * A switch in the spirit of nim-libp2p's `newStandardSwitch` (digest §10.1): an Ed25519 identity
+ * (generated unless given), TCP listening on `/ip4/127.0.0.1/tcp/0`, Noise, yamux with mplex as the
+ * second choice, identify (responder, push, and a query toward every new connection) and ping.
+ * Every option of `new Switch(opts)` can be given; `protocols` are mounted after ping.
+ */
+export function newStandardSwitch (options: SwitchOptions = {}): Switch {
+  return new Switch({
+    agentVersion: AGENT_VERSION,
+    protocolVersion: IDENTIFY_PROTOCOL_VERSION,
+    identify: standardIdentify,
+    ...options,
+    protocols: [pingProtocol, ...(options.protocols ?? [])]
+  })
+}

@@ -1,0 +1,785 @@
+/**
+ * The switch: identity, listeners, connections per peer, protocol handlers (nim-libp2p `Switch`,
+ * digest §10). It composes the layers — TCP, multistream-select, Noise, yamux/mplex — and adds
+ * what none of them knows about: peers, limits, reuse and dispatch.
+ *
+ * Dial (`dial(peerId, addrs, protocol)`):
+ *   1. an open connection to the peer is reused; a dial already in flight to it is joined;
+ *   2. otherwise each address is tried in order: TCP connect, upgrade (upgrader.ts), peer id
+ *      checked by Noise against the one expected (ERR_PEER_ID_MISMATCH closes the connection);
+ *   3. with a protocol, a stream is opened and negotiated on the connection (lazily by default).
+ *
+ * Inbound: a connection is upgraded under `handshakeTimeoutMs` and counted as pending until then
+ * (`maxPendingConnections`, oldest evicted first); each inbound stream is negotiated under
+ * `streamNegotiationTimeoutMs` against the mounted protocols and handed to the handler. A handler
+ * that throws gets its stream reset and the error reported (`protocol:error`); nothing else is
+ * affected.
+ *
+ * Identify runs in the background toward every new connection (when configured); its result lands
+ * on `connection.identity` and in an `identify` event. Nothing waits for it.
+ *
+ * stop(): close the listeners, abort upgrades and dials in flight, then for each connection refuse
+ * new streams, wait for open streams up to `stopTimeoutMs`, reset the rest and close (GoAway).
+ */
+import type { ByteConnection, Stream } from '../connection.js'
+import { SwitchError, SwitchyardError } from '../errors.js'
+import { handleOnStream } from '../multistream/negotiate.js'
+import { createMplex } from '../muxer/mplex/mplex.js'
+import { MPLEX_PROTOCOL_ID } from '../muxer/mplex/constants.js'
+import type { MplexConfig } from '../muxer/mplex/session.js'
+import { createYamux } from '../muxer/yamux.js'
+import { YAMUX_PROTOCOL_ID } from '../muxer/constants.js'
+import type { YamuxConfig } from '../muxer/config.js'
+import type { IdentifyMessage } from '../proto/identify.js'
+import type { PrivateKey } from '../security/keys.js'
+import { generateEd25519 } from '../security/keys.js'
+import { PeerId } from '../security/peer-id.js'
+import type { TraceObserver } from '../trace/observer.js'
+import { Multiaddr } from '../transport/multiaddr.js'
+import { dial as tcpDial, listen as tcpListen } from '../transport/tcp.js'
+import type { TcpListener } from '../transport/tcp.js'
+import { resolveConfig } from './config.js'
+import type { SwitchConfig } from './config.js'
+import { TypedEmitter } from './events.js'
+import { PeerConnection } from './peer-connection.js'
+import type { ConnectionHost, NewStreamOptions, PeerIdentity } from './peer-connection.js'
+import { checkCodecs } from './protocol.js'
+import type { HandlerContext, LocalPeerInfo, ProtocolDefinition, StreamHandler } from './protocol.js'
+import type { SwitchStream } from './stream.js'
+import { upgradeInbound, upgradeOutbound } from './upgrader.js'
+import type { MuxerFactory, Upgraded, UpgradeProgress, UpgradeStage } from './upgrader.js'
+import { UpgradeGuard } from './upgrade-guard.js'
+
+/** The default listen address (nim `newStandardSwitch`, digest §10.1). */
+export const DEFAULT_LISTEN_ADDR = '/ip4/127.0.0.1/tcp/0'
+/** Default identify `agentVersion` of a bare switch (newStandardSwitch passes the package's). */
+export const DEFAULT_AGENT_VERSION = 'switchyard'
+/** identify `protocolVersion` libp2p peers send (identify README). */
+export const DEFAULT_PROTOCOL_VERSION = 'ipfs/0.1.0'
+
+export type MuxerName = 'yamux' | 'mplex'
+
+/**
+ * How the switch reaches identify without importing src/protocols (STYLE "Dependency direction"):
+ * `newStandardSwitch` (src/index.ts) plugs in the identify protocol of src/protocols.
+ */
+export interface IdentifyService {
+  /** The responder, mounted on the switch (`/ipfs/id/1.0.0`). */
+  readonly protocol: ProtocolDefinition
+  /** Optional identify-push receiver (`/ipfs/id/push/1.0.0`). */
+  readonly push?: ProtocolDefinition
+  /** Ask the peer over an already negotiated stream of `protocol.codecs[0]`. */
+  readonly query: (stream: Stream, options: { timeoutMs: number }) => Promise<IdentifyMessage>
+}
+
+/** Per-connection trace observer, or one for every connection (src/trace/observer.ts). */
+export type SwitchObserver = TraceObserver | ((conn: { direction: 'inbound' | 'outbound', remoteAddr: string, localAddr: string }) => TraceObserver | undefined)
+
+export interface SwitchOptions {
+  /** Our identity: a private key, or (default) a fresh Ed25519 key. */
+  identity?: PrivateKey
+  /** Where to listen once started. Default `/ip4/127.0.0.1/tcp/0`. `[]` = dial only. */
+  listenAddrs?: ReadonlyArray<string | Multiaddr>
+  /** Muxers in order of preference. Default `['yamux', 'mplex']` (mplex for nim `newStandardSwitch`). */
+  muxers?: readonly MuxerName[]
+  /** yamux settings (src/muxer/config.ts); stream limits come from `config`. */
+  yamux?: Partial<YamuxConfig>
+  /** mplex settings (src/muxer/mplex/session.ts); the inbound stream limit comes from `config`. */
+  mplex?: Partial<MplexConfig>
+  /** Switch limits and timeouts (config.ts). */
+  config?: Partial<SwitchConfig>
+  /** Protocols mounted at construction. */
+  protocols?: readonly ProtocolDefinition[]
+  /** Identify in the background on every connection, and its responder. Default: none. */
+  identify?: IdentifyService
+  /** identify `agentVersion`. Default `switchyard`. */
+  agentVersion?: string
+  /** identify `protocolVersion`. Default `ipfs/0.1.0`. */
+  protocolVersion?: string
+  /** Where handlers' `ctx.log` lines go (the tutorial's `echo`). Default `console.log`. */
+  log?: (line: string) => void
+  /** Trace hook passed down to the layers that take one (Noise, mplex). */
+  observer?: SwitchObserver
+}
+
+/** What we are: `peerInfo` of nim's switch. `addrs` carry the real ports once started. */
+export interface PeerInfo {
+  readonly peerId: PeerId
+  readonly addrs: readonly Multiaddr[]
+}
+
+export type SwitchState = 'idle' | 'starting' | 'started' | 'stopping' | 'stopped'
+
+/** Where a connection attempt failed. */
+export type ConnectionErrorStage = UpgradeStage | 'dial' | 'limit' | 'stop'
+
+/** The switch's events (`sw.on(name, fn)`). */
+export interface SwitchEvents {
+  /** Listening started; `addrs` carry the real ports. */
+  listening: { addrs: readonly Multiaddr[] }
+  /** A connection finished its upgrade and is usable. */
+  'connection:open': { connection: PeerConnection }
+  /** A connection is gone; `error` is set when it ended abnormally. */
+  'connection:close': { connection: PeerConnection, error: Error | undefined }
+  /**
+   * A connection failed before it was usable: refused by a limit, a bad or stalled handshake, a
+   * peer id mismatch. The connection is closed; nothing else is affected.
+   */
+  'connection:error': { direction: 'inbound' | 'outbound', remoteAddr: string, stage: ConnectionErrorStage, error: Error }
+  /**
+   * A stream failed: negotiation (unknown protocol, garbage, timeout), a limit, or a handler that
+   * threw. That stream was reset; the connection goes on.
+   */
+  'protocol:error': { connection: PeerConnection, streamId: number, protocol: string | undefined, stage: 'limit' | 'negotiation' | 'handler', error: Error }
+  /** identify answered on a connection. */
+  identify: { connection: PeerConnection, identity: PeerIdentity }
+}
+
+/** A point-in-time view of the switch, for debugging, tests and the CLI. */
+export interface SwitchInspection {
+  state: SwitchState
+  peerId: string
+  listenAddrs: string[]
+  connections: Array<{
+    id: number
+    remotePeer: string
+    remoteAddr: string
+    direction: 'inbound' | 'outbound'
+    multiplexer: string
+    muxerNegotiation: 'early' | 'multistream'
+    status: string
+    ageMs: number
+    agentVersion: string | undefined
+    streams: Array<{ id: number, direction: 'inbound' | 'outbound', protocol: string }>
+  }>
+  pendingUpgrades: Array<{ direction: 'inbound' | 'outbound', remoteAddr: string, stage: UpgradeStage, ageMs: number, bytesIn: number, bytesOut: number }>
+  /** Peers with a dial in flight. */
+  pendingDials: string[]
+  totals: {
+    connections: number
+    streams: number
+    pendingInbound: number
+    pendingOutbound: number
+    /**
+     * Bytes received from peers whose upgrade has not authenticated them yet: an upper bound on
+     * what pending upgrades hold buffered (each capped at MAX_PREAUTH_BYTES, upgrade-guard.ts).
+     */
+    pendingBytesIn: number
+  }
+}
+
+interface PendingUpgrade extends UpgradeProgress {
+  readonly raw: ByteConnection
+  readonly direction: 'inbound' | 'outbound'
+  readonly startedAt: number
+}
+
+interface Mounted {
+  readonly definition: ProtocolDefinition
+  readonly handler: StreamHandler
+}
+
+/**
+ * The libp2p switch. `new Switch(opts)` is the bare switch (only what you mount); use
+ * `newStandardSwitch` (src/index.ts) for identify and ping as nim's builder mounts them.
+ */
+export class Switch extends TypedEmitter<SwitchEvents> {
+  readonly config: Readonly<SwitchConfig>
+  readonly identity: PrivateKey
+  readonly peerId: PeerId
+
+  private stateValue: SwitchState = 'idle'
+  private readonly listenAddrsWanted: Multiaddr[]
+  private listeners: TcpListener[] = []
+  private boundAddrs: Multiaddr[] = []
+  private readonly muxerFactories: ReadonlyArray<readonly [string, MuxerFactory]>
+  private readonly handlers = new Map<string, Mounted>()
+  private codecList: string[] | undefined
+  private readonly identifyService: IdentifyService | undefined
+  private readonly agentVersion: string
+  private readonly protocolVersion: string
+  private readonly logLine: (line: string) => void
+  private readonly observer: SwitchObserver | undefined
+
+  private nextConnId = 1
+  /** Open (and closing) connections per peer (base58 id). */
+  private readonly byPeer = new Map<string, PeerConnection[]>()
+  private readonly conns = new Set<PeerConnection>()
+  private readonly pending = new Set<PendingUpgrade>()
+  private readonly dials = new Map<string, Promise<PeerConnection>>()
+  private readonly contexts = new WeakMap<PeerConnection, HandlerContext>()
+  /** Inbound handlers running per connection and protocol (for `maxIncomingStreams`). */
+  private readonly active = new WeakMap<PeerConnection, Map<string, number>>()
+  private readonly localPeer: LocalPeerInfo
+  private stopPromise: Promise<void> | undefined
+  private readonly dialAbort = new Set<AbortController>()
+  private readonly connectionHost: ConnectionHost
+
+  constructor (options: SwitchOptions = {}) {
+    super()
+    this.config = Object.freeze(resolveConfig(options.config))
+    this.identity = options.identity ?? generateEd25519()
+    this.peerId = PeerId.fromPublicKey(this.identity.publicKey)
+    this.listenAddrsWanted = (options.listenAddrs ?? [DEFAULT_LISTEN_ADDR]).map(a => Multiaddr.from(a))
+    this.muxerFactories = buildMuxers(options.muxers ?? ['yamux', 'mplex'], this.config, options.yamux, options.mplex)
+    this.identifyService = options.identify
+    this.agentVersion = options.agentVersion ?? DEFAULT_AGENT_VERSION
+    this.protocolVersion = options.protocolVersion ?? DEFAULT_PROTOCOL_VERSION
+    this.logLine = options.log ?? ((line: string) => { console.log(line) })
+    this.observer = options.observer
+    this.connectionHost = {
+      inboundStream: (conn, stream) => { this.inboundStream(conn, stream) },
+      connectionClosed: (conn, err) => { this.connectionClosed(conn, err) },
+      streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs
+    }
+    const self = this
+    this.localPeer = {
+      publicKey: this.identity.publicKey.bytes(),
+      get listenAddrs () { return self.boundAddrs.map(a => a.bytes) },
+      protocols: () => [...this.codecs()],
+      agentVersion: this.agentVersion,
+      protocolVersion: this.protocolVersion
+    }
+    if (this.identifyService !== undefined) {
+      this.mount(this.identifyService.protocol)
+      if (this.identifyService.push !== undefined) this.mount(this.identifyService.push)
+    }
+    for (const p of options.protocols ?? []) this.mount(p)
+  }
+
+  get state (): SwitchState { return this.stateValue }
+
+  /** Our peer id and the addresses we listen on (real ports after `start()`). */
+  get peerInfo (): PeerInfo {
+    return { peerId: this.peerId, addrs: this.boundAddrs }
+  }
+
+  // ───────────────────────────── protocols ─────────────────────────────
+
+  /** Serve inbound streams for `protocol.codecs` with `protocol.handler` (nim `switch.mount`). */
+  mount (protocol: ProtocolDefinition): void {
+    if (typeof protocol !== 'object' || protocol === null) throw new TypeError(`"protocol" expected { codecs, handler }, got ${String(protocol)}`)
+    checkCodecs(protocol.codecs)
+    if (typeof protocol.handler !== 'function') throw new TypeError(`"protocol.handler" expected a function, got ${typeof protocol.handler}`)
+    for (const codec of protocol.codecs) {
+      this.handlers.set(codec, { definition: protocol, handler: protocol.handler })
+    }
+    this.codecList = undefined
+  }
+
+  /** Stop serving `codec` (streams already running go on). */
+  unmount (codec: string): boolean {
+    const had = this.handlers.delete(codec)
+    this.codecList = undefined
+    return had
+  }
+
+  /** The protocol ids we serve, in mount order. */
+  codecs (): readonly string[] {
+    this.codecList ??= [...this.handlers.keys()]
+    return this.codecList
+  }
+
+  // ───────────────────────────── lifecycle ─────────────────────────────
+
+  /** Listen on the configured addresses. `peerInfo.addrs` then carries the real ports. */
+  async start (): Promise<void> {
+    if (this.stateValue === 'started' || this.stateValue === 'starting') return
+    if (this.stateValue === 'stopping') await this.stopPromise
+    this.stateValue = 'starting'
+    this.stopPromise = undefined
+    try {
+      for (const addr of this.listenAddrsWanted) {
+        const listener = await tcpListen(addr, {
+          onConnection: (conn) => { this.inboundConnection(conn) },
+          onError: () => {}
+        })
+        this.listeners.push(listener)
+      }
+    } catch (err) {
+      await Promise.all(this.listeners.map(l => l.close()))
+      this.listeners = []
+      this.stateValue = 'stopped'
+      throw err
+    }
+    this.boundAddrs = this.listeners.flatMap(l => [...l.multiaddrs])
+    this.stateValue = 'started'
+    this.emit('listening', { addrs: this.boundAddrs })
+  }
+
+  /**
+   * Graceful stop: close the listeners, abort upgrades and dials in flight, then on every
+   * connection refuse new streams, give open ones `stopTimeoutMs` to finish, reset the rest and
+   * close the connection (yamux GoAway). Resolves when everything is closed.
+   */
+  stop (): Promise<void> {
+    if (this.stateValue === 'idle' || this.stateValue === 'stopped') {
+      // Dials made without start() may still have left connections.
+      if (this.conns.size === 0 && this.pending.size === 0) return Promise.resolve()
+    }
+    this.stopPromise ??= this.doStop()
+    return this.stopPromise
+  }
+
+  private async doStop (): Promise<void> {
+    this.stateValue = 'stopping'
+    const stopped = new SwitchError('ERR_SWITCH_STOPPED', `switch ${this.peerId.toString()} is stopping`)
+    await Promise.all(this.listeners.map(l => l.close()))
+    this.listeners = []
+    this.boundAddrs = []
+    for (const ac of this.dialAbort) ac.abort(stopped)
+    for (const p of this.pending) p.raw.abort(stopped)
+    await Promise.all([...this.conns].map(c => c.close(this.config.stopTimeoutMs)))
+    this.stateValue = 'stopped'
+  }
+
+  // ───────────────────────────── dialing ─────────────────────────────
+
+  /**
+   * Connect to `peerId` (reusing a connection, or joining a dial in flight) and, with `protocol`,
+   * open a stream negotiated for it. Also `dial(addr, protocol?)` with a `/p2p/<id>` multiaddr.
+   *
+   * Errors: SwitchError ERR_DIAL_SELF / ERR_NO_ADDRESSES / ERR_TOO_MANY_CONNECTIONS /
+   * ERR_SWITCH_STOPPED; NoiseError ERR_PEER_ID_MISMATCH when someone else answers; TransportError
+   * for the socket; ProtocolNotSupportedError when the peer refuses `protocol` (with lazy
+   * negotiation, on the stream's first read).
+   */
+  dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>): Promise<PeerConnection>
+  dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream>
+  dial (addr: Multiaddr | string): Promise<PeerConnection>
+  dial (addr: Multiaddr | string, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream>
+  async dial (
+    a: PeerId | Multiaddr | string,
+    b?: ReadonlyArray<Multiaddr | string> | string | readonly string[],
+    c?: string | readonly string[] | NewStreamOptions,
+    d?: NewStreamOptions
+  ): Promise<PeerConnection | SwitchStream> {
+    let peer: PeerId
+    let addrs: ReadonlyArray<Multiaddr | string>
+    let protocol: string | readonly string[] | undefined
+    let options: NewStreamOptions | undefined
+    if (isAddressForm(a, b)) {
+      const ma = Multiaddr.from(a as Multiaddr | string)
+      const id = ma.peerId()
+      if (id === undefined) throw new SwitchError('ERR_NO_ADDRESSES', `dial(${ma.toString()}): expected a multiaddr ending in /p2p/<peer id>, got none`)
+      peer = PeerId.parse(id)
+      addrs = [ma]
+      protocol = b as string | readonly string[] | undefined
+      options = c as NewStreamOptions | undefined
+    } else {
+      peer = typeof a === 'string' ? PeerId.parse(a) : a as PeerId
+      addrs = b as ReadonlyArray<Multiaddr | string>
+      protocol = c as string | readonly string[] | undefined
+      options = d
+    }
+    const conn = await this.connect(peer, addrs)
+    if (protocol === undefined) return conn
+    return await conn.newStream(protocol, options)
+  }
+
+  /** Open a stream on an existing or new connection to `peerId` (alias of `dial` with a protocol). */
+  async newStream (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream> {
+    return await this.dial(peerId, addrs, protocol, options)
+  }
+
+  /** The connection to use for `peerId`: an open one, a dial in flight, or a new dial. */
+  async connect (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>): Promise<PeerConnection> {
+    const peer = typeof peerId === 'string' ? PeerId.parse(peerId) : peerId
+    if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
+      throw new SwitchError('ERR_SWITCH_STOPPED', `cannot dial ${peer.toString()}: the switch is ${this.stateValue}`)
+    }
+    if (peer.equals(this.peerId)) throw new SwitchError('ERR_DIAL_SELF', `cannot dial ${peer.toString()}: it is our own peer id`)
+    const key = peer.toString()
+    const existing = this.openConnection(key)
+    if (existing !== undefined) return existing
+    const inFlight = this.dials.get(key)
+    if (inFlight !== undefined) return await inFlight
+    const targets = dialTargets(peer, addrs)
+    if (this.conns.size >= this.config.maxConnections) {
+      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${key}: "maxConnections" expected < ${this.config.maxConnections} open connections, got ${this.conns.size}`)
+    }
+    if (this.dials.size >= this.config.maxPendingDials) {
+      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${key}: "maxPendingDials" expected < ${this.config.maxPendingDials} dials in flight, got ${this.dials.size}`)
+    }
+    const attempt = this.dialTargets(peer, targets)
+    this.dials.set(key, attempt)
+    try {
+      return await attempt
+    } finally {
+      this.dials.delete(key)
+    }
+  }
+
+  /** Open connections, all or to one peer. */
+  connections (peerId?: PeerId | string): PeerConnection[] {
+    if (peerId === undefined) return [...this.conns]
+    const key = typeof peerId === 'string' ? peerId : peerId.toString()
+    return [...(this.byPeer.get(key) ?? [])]
+  }
+
+  /** Close every connection to `peerId` gracefully. */
+  async hangUp (peerId: PeerId | string): Promise<void> {
+    await Promise.all(this.connections(peerId).map(c => c.close(this.config.stopTimeoutMs)))
+  }
+
+  /** A snapshot of connections, streams and pending upgrades. */
+  inspect (): SwitchInspection {
+    const now = Date.now()
+    let streams = 0
+    let pendingBytesIn = 0
+    let pendingInbound = 0
+    const connections = [...this.conns].map(c => {
+      const s = c.streams()
+      streams += s.length
+      return {
+        id: c.id,
+        remotePeer: c.remotePeer.toString(),
+        remoteAddr: c.remoteAddr,
+        direction: c.direction,
+        multiplexer: c.multiplexer,
+        muxerNegotiation: c.muxerNegotiation,
+        status: c.status,
+        ageMs: now - c.openedAt,
+        agentVersion: c.identity?.agentVersion,
+        streams: s
+      }
+    })
+    const pendingUpgrades = [...this.pending].map(p => {
+      if (p.direction === 'inbound') pendingInbound++
+      if (p.stage === 'multistream' || p.stage === 'noise') pendingBytesIn += p.guard.bytesIn
+      return { direction: p.direction, remoteAddr: p.raw.remoteAddr, stage: p.stage, ageMs: now - p.startedAt, bytesIn: p.guard.bytesIn, bytesOut: p.guard.bytesOut }
+    })
+    return {
+      state: this.stateValue,
+      peerId: this.peerId.toString(),
+      listenAddrs: this.boundAddrs.map(a => a.toString()),
+      connections,
+      pendingUpgrades,
+      pendingDials: [...this.dials.keys()],
+      totals: {
+        connections: this.conns.size,
+        streams,
+        pendingInbound,
+        pendingOutbound: this.pending.size - pendingInbound,
+        pendingBytesIn
+      }
+    }
+  }
+
+  // ───────────────────────────── internals: connections ─────────────────────────────
+
+  private openConnection (key: string): PeerConnection | undefined {
+    for (const c of this.byPeer.get(key) ?? []) if (c.status === 'open') return c
+    return undefined
+  }
+
+  private async dialTargets (peer: PeerId, targets: Multiaddr[]): Promise<PeerConnection> {
+    const failures: Array<[Multiaddr, Error]> = []
+    for (const addr of targets) {
+      try {
+        return await this.dialOne(peer, addr)
+      } catch (err) {
+        failures.push([addr, err as Error])
+        if (this.stateValue === 'stopping' || this.stateValue === 'stopped') break
+      }
+    }
+    if (failures.length === 1) throw (failures[0] as [Multiaddr, Error])[1]
+    const last = (failures[failures.length - 1] as [Multiaddr, Error])[1]
+    const code = last instanceof SwitchyardError ? last.code : 'ERR_CONNECTION_REFUSED'
+    throw new SwitchError(code, `dial ${peer.toString()}: every address failed: ${failures.map(([a, e]) => `${a.toString()}: ${e.message}`).join('; ')}`, { cause: last })
+  }
+
+  private async dialOne (peer: PeerId, addr: Multiaddr): Promise<PeerConnection> {
+    const ac = new AbortController()
+    this.dialAbort.add(ac)
+    let raw: ByteConnection
+    try {
+      raw = await tcpDial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal })
+    } catch (err) {
+      this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: err as Error })
+      throw err
+    } finally {
+      this.dialAbort.delete(ac)
+    }
+    if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
+      const err = new SwitchError('ERR_SWITCH_STOPPED', `dial ${peer.toString()} at ${addr.toString()}: the switch stopped`)
+      raw.abort(err)
+      throw err
+    }
+    const p = this.track(raw, 'outbound')
+    try {
+      const up = await upgradeOutbound(raw, {
+        identity: this.identity,
+        expectedPeer: peer,
+        muxers: this.muxerFactories,
+        handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+        observer: this.observerFor(raw),
+        progress: p
+      })
+      return this.register(raw, up, 'outbound')
+    } catch (err) {
+      this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: err as Error })
+      throw err
+    } finally {
+      this.pending.delete(p)
+    }
+  }
+
+  private inboundConnection (raw: ByteConnection): void {
+    if (this.stateValue !== 'started') {
+      raw.abort(new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${raw.remoteAddr}: the switch is ${this.stateValue}`))
+      return
+    }
+    if (this.countPendingInbound() >= this.config.maxPendingConnections) this.evictOldestInbound()
+    const p = this.track(raw, 'inbound')
+    upgradeInbound(raw, {
+      identity: this.identity,
+      muxers: this.muxerFactories,
+      handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      observer: this.observerFor(raw),
+      progress: p
+    }).then(up => {
+      this.pending.delete(p)
+      try {
+        this.register(raw, up, 'inbound')
+      } catch (err) {
+        this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: err as Error })
+      }
+    }, err => {
+      this.pending.delete(p)
+      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: err as Error })
+    })
+  }
+
+  private track (raw: ByteConnection, direction: 'inbound' | 'outbound'): PendingUpgrade {
+    const p: PendingUpgrade = { raw, direction, startedAt: Date.now(), stage: direction === 'inbound' ? 'multistream' : 'noise', guard: new UpgradeGuard(raw) }
+    this.pending.add(p)
+    return p
+  }
+
+  private countPendingInbound (): number {
+    let n = 0
+    for (const p of this.pending) if (p.direction === 'inbound') n++
+    return n
+  }
+
+  /** Make room for a new inbound upgrade: the oldest pending one is the likeliest to be stalled. */
+  private evictOldestInbound (): void {
+    for (const p of this.pending) {
+      // A Set iterates in insertion order: the first inbound entry is the oldest.
+      if (p.direction !== 'inbound') continue
+      this.pending.delete(p)
+      const err = new SwitchError('ERR_TOO_MANY_CONNECTIONS', `"maxPendingConnections" expected <= ${this.config.maxPendingConnections} upgrading connections: closed the oldest (${p.raw.remoteAddr}, stage "${p.stage}", ${Date.now() - p.startedAt} ms old)`)
+      p.raw.abort(err)
+      return
+    }
+  }
+
+  private register (raw: ByteConnection, up: Upgraded, direction: 'inbound' | 'outbound'): PeerConnection {
+    const remotePeer = up.remotePeer
+    if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
+      const err = new SwitchError('ERR_SWITCH_STOPPED', `connection with ${remotePeer.toString()}: the switch stopped during the upgrade`)
+      up.muxer.abort(err)
+      throw err
+    }
+    if (this.conns.size >= this.config.maxConnections) {
+      const err = new SwitchError('ERR_TOO_MANY_CONNECTIONS', `${direction} connection with ${remotePeer.toString()}: "maxConnections" expected <= ${this.config.maxConnections} open connections, got one more`)
+      up.muxer.abort(err)
+      throw err
+    }
+    const conn = new PeerConnection({
+      id: this.nextConnId++,
+      remotePeer,
+      remotePublicKey: up.remotePublicKey,
+      raw,
+      muxer: up.muxer,
+      muxerNegotiation: up.muxerNegotiation,
+      host: this.connectionHost
+    })
+    if (conn.status !== 'open') throw conn.closeError ?? new SwitchError('ERR_CONNECTION_CLOSED', `${conn.toString()} closed during its upgrade`)
+    const key = remotePeer.toString()
+    const list = this.byPeer.get(key)
+    if (list === undefined) this.byPeer.set(key, [conn])
+    else list.push(conn)
+    this.conns.add(conn)
+    this.emit('connection:open', { connection: conn })
+    if (this.identifyService !== undefined) void this.identify(conn, this.identifyService)
+    return conn
+  }
+
+  private connectionClosed (conn: PeerConnection, err: Error | undefined): void {
+    if (!this.conns.delete(conn)) return
+    const key = conn.remotePeer.toString()
+    const list = this.byPeer.get(key)
+    if (list !== undefined) {
+      const i = list.indexOf(conn)
+      if (i >= 0) list.splice(i, 1)
+      if (list.length === 0) this.byPeer.delete(key)
+    }
+    this.emit('connection:close', { connection: conn, error: err })
+  }
+
+  private observerFor (raw: ByteConnection): TraceObserver | undefined {
+    const o = this.observer
+    if (o === undefined) return undefined
+    if (typeof o === 'function') return o({ direction: raw.direction, remoteAddr: raw.remoteAddr, localAddr: raw.localAddr })
+    return o
+  }
+
+  // ───────────────────────────── internals: streams ─────────────────────────────
+
+  private inboundStream (conn: PeerConnection, inner: Stream): void {
+    const limit = this.config.maxInboundStreamsPerConnection
+    if (conn.streamCount > limit && conn.countStreams('inbound') > limit) {
+      const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxInboundStreamsPerConnection" expected <= ${limit} open inbound streams, got ${conn.countStreams('inbound')}: stream ${inner.id} reset`)
+      inner.reset(err)
+      this.emit('protocol:error', { connection: conn, streamId: inner.id, protocol: undefined, stage: 'limit', error: err })
+      return
+    }
+    void this.serve(conn, conn.wrap(inner))
+  }
+
+  private async serve (conn: PeerConnection, stream: SwitchStream): Promise<void> {
+    let protocol: string
+    try {
+      protocol = (await handleOnStream(stream.inner, this.codecs(), { timeoutMs: this.config.streamNegotiationTimeoutMs })).protocol
+    } catch (err) {
+      stream.reset(err as Error)
+      this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol: undefined, stage: 'negotiation', error: err as Error })
+      return
+    }
+    const mounted = this.handlers.get(protocol)
+    if (mounted === undefined) {
+      const err = new SwitchError('ERR_PROTOCOL_NOT_SUPPORTED', `${conn.toString()}: protocol ${protocol} was unmounted during negotiation`)
+      stream.reset(err)
+      this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol, stage: 'negotiation', error: err })
+      return
+    }
+    let counts: Map<string, number> | undefined
+    const max = mounted.definition.maxIncomingStreams
+    if (max !== undefined) {
+      counts = this.active.get(conn)
+      if (counts === undefined) { counts = new Map(); this.active.set(conn, counts) }
+      const running = counts.get(protocol) ?? 0
+      if (running >= max) {
+        const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxIncomingStreams" of ${protocol} expected <= ${max} running handlers, got one more: stream ${stream.id} reset`)
+        stream.reset(err)
+        this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol, stage: 'limit', error: err })
+        return
+      }
+      counts.set(protocol, running + 1)
+    }
+    try {
+      await mounted.handler(stream, protocol, this.contextFor(conn))
+    } catch (err) {
+      const error = err instanceof Error ? err : new SwitchError('ERR_HANDLER', `handler of ${protocol} threw ${String(err)}`)
+      stream.reset(error)
+      this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol, stage: 'handler', error })
+    } finally {
+      if (counts !== undefined) counts.set(protocol, (counts.get(protocol) ?? 1) - 1)
+    }
+  }
+
+  private contextFor (conn: PeerConnection): HandlerContext {
+    let ctx = this.contexts.get(conn)
+    if (ctx === undefined) {
+      let remoteAddr: Uint8Array | undefined
+      try { remoteAddr = Multiaddr.parse(conn.remoteAddr).bytes } catch { remoteAddr = undefined }
+      ctx = {
+        localPeer: this.localPeer,
+        remoteAddr,
+        log: this.logLine,
+        onIdentifyPush: (update) => { this.applyIdentify(conn, update, true) }
+      }
+      this.contexts.set(conn, ctx)
+    }
+    return ctx
+  }
+
+  // ───────────────────────────── internals: identify ─────────────────────────────
+
+  private async identify (conn: PeerConnection, service: IdentifyService): Promise<void> {
+    const codec = service.protocol.codecs[0] as string
+    try {
+      // Full negotiation (not lazy): a peer without identify answers `na` and we learn it at once.
+      const stream = await conn.newStream(codec, { lazy: false })
+      const msg = await service.query(stream, { timeoutMs: this.config.identifyTimeoutMs })
+      this.applyIdentify(conn, msg, false)
+    } catch {
+      // Identify is best effort: a peer without it, or a connection that closed, is not an error.
+      conn.setIdentity(undefined)
+    }
+  }
+
+  private applyIdentify (conn: PeerConnection, msg: IdentifyMessage, push: boolean): void {
+    if (msg.publicKey !== undefined) {
+      // identify README: the key must match the connection's authenticated peer.
+      const given = msg.publicKey
+      const own = conn.remotePublicKey.bytes()
+      if (given.length !== own.length || given.some((b, i) => b !== own[i])) {
+        conn.setIdentity(undefined)
+        return
+      }
+    }
+    const prev = conn.identity
+    const identity: PeerIdentity = {
+      protocols: push && msg.protocols.length === 0 && prev !== undefined ? prev.protocols : [...msg.protocols],
+      agentVersion: msg.agentVersion ?? prev?.agentVersion,
+      protocolVersion: msg.protocolVersion ?? prev?.protocolVersion,
+      listenAddrs: push && msg.listenAddrs.length === 0 && prev !== undefined ? prev.listenAddrs : parseAddrs(msg.listenAddrs),
+      observedAddr: msg.observedAddr !== undefined ? parseAddrs([msg.observedAddr])[0] : prev?.observedAddr
+    }
+    conn.setIdentity(identity)
+    this.emit('identify', { connection: conn, identity })
+  }
+}
+
+function parseAddrs (list: readonly Uint8Array[]): Multiaddr[] {
+  const out: Multiaddr[] = []
+  for (const b of list) {
+    try { out.push(Multiaddr.fromBytes(b)) } catch { /* skip what we cannot parse (other transports) */ }
+  }
+  return out
+}
+
+function isAddressForm (a: unknown, b: unknown): boolean {
+  if (a instanceof Multiaddr) return true
+  if (typeof a === 'string' && a.startsWith('/')) return b === undefined || typeof b === 'string' || (Array.isArray(b) && b.every(x => typeof x === 'string' && !x.startsWith('/ip') && !x.startsWith('/dns')))
+  return false
+}
+
+/** The TCP addresses to try for `peer`: `/p2p/<id>` stripped, and refused if it names another peer. */
+function dialTargets (peer: PeerId, addrs: ReadonlyArray<Multiaddr | string>): Multiaddr[] {
+  if (!Array.isArray(addrs) || addrs.length === 0) {
+    throw new SwitchError('ERR_NO_ADDRESSES', `cannot dial ${peer.toString()}: expected at least one address, got none`)
+  }
+  return addrs.map(a => {
+    const ma = Multiaddr.from(a)
+    const id = ma.peerId()
+    if (id !== undefined && id !== peer.toString() && !PeerId.parse(id).equals(peer)) {
+      throw new SwitchError('ERR_PEER_ID_MISMATCH', `address ${ma.toString()} names peer ${id}, expected ${peer.toString()}`)
+    }
+    return ma.withoutPeerId()
+  })
+}
+
+function buildMuxers (names: readonly MuxerName[], config: SwitchConfig, yamux: Partial<YamuxConfig> | undefined, mplex: Partial<MplexConfig> | undefined): Array<readonly [string, MuxerFactory]> {
+  if (!Array.isArray(names) || names.length === 0) throw new SwitchError('ERR_INVALID_CONFIG', `"muxers" expected a non-empty list of 'yamux' | 'mplex', got ${JSON.stringify(names)}`)
+  // The muxers' own inbound limit sits one above the switch's, so the switch sees — and reports —
+  // the stream it refuses; the muxer's limit stays a backstop.
+  const inbound = config.maxInboundStreamsPerConnection + 1
+  const seen = new Set<string>()
+  return names.map(name => {
+    if (seen.has(name)) throw new SwitchError('ERR_INVALID_CONFIG', `"muxers" lists ${name} twice`)
+    seen.add(name)
+    if (name === 'yamux') {
+      const cfg: Partial<YamuxConfig> = { maxInboundStreams: inbound, maxOutboundStreams: config.maxOutboundStreamsPerConnection, ...yamux }
+      return [YAMUX_PROTOCOL_ID, (conn, o) => createYamux(conn, { initiator: o.initiator, initialBytes: o.initialBytes, config: cfg })] as const
+    }
+    if (name === 'mplex') {
+      const cfg: Partial<MplexConfig> = { maxInboundStreams: inbound, ...mplex }
+      return [MPLEX_PROTOCOL_ID, (conn, o) => createMplex(conn, { initiator: o.initiator, initialBytes: o.initialBytes, config: cfg, observer: o.observer })] as const
+    }
+    throw new SwitchError('ERR_INVALID_CONFIG', `"muxers" expected 'yamux' or 'mplex', got ${JSON.stringify(name)}`)
+  })
+}
