@@ -18,8 +18,8 @@
  *
  * Closing. `close()` half-closes every stream (queued writes first), flushes, closes the connection.
  * `abort(err)` and protocol errors reset every stream at once and abort the connection. When the
- * connection goes away, streams the peer had already closed keep their unread data (reads reach a
- * clean EOF); every other stream is reset.
+ * peer ends or drops the connection, streams it had already closed keep their unread data (reads
+ * reach a clean EOF, only later writes fail); every other stream is reset.
  */
 import { MplexError, StreamResetError, TransportError } from '../../errors.js'
 import { MuxedStream } from '../stream.js'
@@ -49,7 +49,7 @@ export function createMplex (conn: ByteConnection, opts: MplexOptions): MplexMux
   return new MplexMuxer(conn, opts)
 }
 
-const enum State { Open, InputEnded, Closing, Closed }
+const enum State { Open, Closing, Closed }
 
 export class MplexMuxer implements StreamMuxer {
   readonly protocol = MPLEX_PROTOCOL_ID
@@ -97,7 +97,7 @@ export class MplexMuxer implements StreamMuxer {
   }
 
   newStream (): Stream {
-    if (this.state !== State.Open) throw new MplexError('ERR_MUXER_CLOSED', `cannot open a stream: mplex is ${this.state === State.InputEnded ? 'ended by the peer' : 'closed'}`)
+    if (this.state !== State.Open) throw new MplexError('ERR_MUXER_CLOSED', 'cannot open a stream: mplex is closed')
     const key = this.session.openStream()
     return this.makeStream(key, 'outbound')
   }
@@ -140,11 +140,13 @@ export class MplexMuxer implements StreamMuxer {
       }
     },
     onEnd: () => {
+      // The peer ended its direction: like go, js and nim we treat the connection as finished
+      // (peers do not half-close TCP and then expect replies). What we already queued still goes out.
       if (this.state === State.Closed) return
-      const why = this.session.midFrame ? 'inside a frame' : 'with the stream still open'
-      if (this.state === State.Open) this.state = State.InputEnded
-      this.session.endOfInput(new TransportError('ERR_CONNECTION_CLOSED', `mplex: the peer ended the connection ${why}`))
-      if (this.session.size === 0) void this.close()
+      const why = this.session.midFrame ? ' inside a frame' : ''
+      this.flush()
+      this.finish(undefined, new TransportError('ERR_CONNECTION_CLOSED', `mplex: the peer ended the connection${why}`))
+      void this.conn.close().catch(() => {})
     },
     onClose: (err) => {
       const streamErr = err ?? (this.state === State.Closing
@@ -194,7 +196,6 @@ export class MplexMuxer implements StreamMuxer {
     onStreamRemoved: (key) => {
       this.live.delete(key)
       this.blocked.delete(key)
-      if (this.state === State.InputEnded && this.session.size === 0) void this.close()
     },
     onOutboxReady: () => {
       if (this.flushScheduled) return

@@ -339,21 +339,6 @@ export class MplexSession {
   }
 
   /**
-   * The peer ended its direction of the connection: no frame will arrive any more. Streams the peer
-   * had not closed can never end cleanly, so they are reset with `err` (a Reset frame is queued in
-   * case the peer still reads). Streams it had closed stay: their data is readable, we may still write.
-   */
-  endOfInput (err: Error): void {
-    if (this.closed) return
-    this.accepting = false
-    for (const [key, s] of [...this.streams]) {
-      if (s.remoteClosed) continue
-      this.queueFrame(s.streamId, resetFlag(s.weOpened), EMPTY)
-      this.remove(key, s, err)
-    }
-  }
-
-  /**
    * The connection is gone (both directions). Every stream is forgotten: those the peer had not
    * closed are reset with `err`; those it had closed are released without a reset, so that their
    * buffered data stays readable up to EOF (only their later writes can fail). The outbox is dropped.

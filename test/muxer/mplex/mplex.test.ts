@@ -201,15 +201,24 @@ describe('mplex adapter: errors and teardown', () => {
     const err = await cut.readExactly(100).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(StreamResetError)
     expect((err as Error).cause).toBeInstanceOf(TransportError)
+    expect((err as Error).cause).toMatchObject({ code: 'ERR_CONNECTION_CLOSED' })
     expect(() => mux.newStream()).toThrowError(expect.objectContaining({ code: 'ERR_MUXER_CLOSED' }))
-    // The connection then goes away entirely: the finished stream still reads to a clean EOF…
-    conn.lose()
+    expect(conn.closeCalls).toBe(1) // we close our side too
+    expect(closed).toEqual([undefined])
+    // The finished stream still reads to a clean EOF…
     expect(text(await done.read())).toBe('complete')
     expect(await done.read()).toBeNull()
     await expect(done.readExactly(1)).rejects.toBeInstanceOf(EndOfStreamError)
     // …and only a write on it fails.
     await expect(done.write(utf8('too late'))).rejects.toBeInstanceOf(StreamResetError)
-    expect(closed).toEqual([undefined])
+  })
+
+  it('what was queued before the peer ended still goes out', async () => {
+    const { conn, mux } = setup()
+    const s = mux.newStream()
+    void s.write(utf8('queued'))
+    conn.end()
+    expect(frames(conn).map(f => f[2])).toEqual(['0', 'queued'])
   })
 
   it('the peer ending with no streams left closes our side too', async () => {

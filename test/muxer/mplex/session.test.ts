@@ -224,15 +224,6 @@ describe('MplexSession: connection end', () => {
     return x
   }
 
-  it('endOfInput resets (and tells the peer) the streams it had not closed; keeps the ones it had', () => {
-    const { s, r } = threeStreams()
-    s.endOfInput(new Error('eof'))
-    expect(r.take().map(e => [e[0], e[1]])).toEqual([['reset', 0], ['removed', 0], ['reset', 1], ['removed', 1]])
-    expect(sent(s)).toEqual([[0, MessageFlag.ResetReceiver, ''], [0, MessageFlag.ResetInitiator, '']])
-    expect(s.has(2)).toBe(true)
-    expect(s.send(2, Uint8Array.of(1))).toBe(true) // we may still answer on it
-  })
-
   it('connectionLost releases remote-closed streams without a reset, resets the others, sends nothing', () => {
     const { s, r } = threeStreams()
     s.send(2, Uint8Array.of(1))

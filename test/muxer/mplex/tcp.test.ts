@@ -1,0 +1,137 @@
+// switchyard mplex ↔ switchyard mplex over loopback TCP.
+import { afterEach, describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { createMplex } from '../../../src/muxer/mplex/index.js'
+import type { MplexConfig, MplexMuxer } from '../../../src/muxer/mplex/index.js'
+import { MplexError, StreamResetError } from '../../../src/errors.js'
+import type { Stream } from '../../../src/connection.js'
+import { concat, payload, sha256, tcpPair, within } from './helpers.js'
+import type { TcpPair } from './helpers.js'
+
+const cleanups: Array<() => void> = []
+afterEach(() => { for (const c of cleanups.splice(0)) c() })
+
+async function muxPair (client: Partial<MplexConfig> = {}, server: Partial<MplexConfig> = {}): Promise<{ a: MplexMuxer, b: MplexMuxer, pair: TcpPair }> {
+  const pair = await tcpPair()
+  cleanups.push(pair.close)
+  const a = createMplex(pair.client, { initiator: true, config: client })
+  const b = createMplex(pair.server, { initiator: false, config: server })
+  cleanups.push(() => { a.abort(); b.abort() })
+  return { a, b, pair }
+}
+
+async function readAll (s: Stream): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const c of s) chunks.push(c)
+  return concat(chunks)
+}
+
+/** Echo every inbound stream back, then half-close. */
+function echo (mux: MplexMuxer): void {
+  mux.onStream = (s) => {
+    void (async () => {
+      for await (const c of s) await s.write(c)
+      await s.closeWrite()
+    })().catch(() => {})
+  }
+}
+
+/** Write `data` in pieces of `piece` bytes, half-close, and read the whole answer. */
+async function roundTrip (s: Stream, data: Uint8Array, piece: number): Promise<Uint8Array> {
+  const answer = readAll(s)
+  for (let off = 0; off < data.length; off += piece) await s.write(data.subarray(off, off + piece))
+  await s.closeWrite()
+  return await answer
+}
+
+describe('mplex over loopback TCP', () => {
+  it('100 concurrent streams echo checksummed payloads', async () => {
+    const { a, b } = await muxPair()
+    echo(b)
+    const results = await within(Promise.all(Array.from({ length: 100 }, async (_, i) => {
+      const data = payload(i + 1, 1000 + i * 997)
+      const back = await roundTrip(a.newStream(), data, 4096 + i)
+      return [sha256(back), sha256(data)]
+    })), '100 echoes')
+    for (const [got, want] of results) expect(got).toBe(want)
+    expect(a.streams.size).toBe(0)
+    expect(b.streams.size).toBe(0)
+  })
+
+  it('8 MiB through one stream in frames of at most maxFramePayloadBytes', async () => {
+    const { a, b } = await muxPair({ maxFramePayloadBytes: 16 * 1024 })
+    echo(b)
+    const data = payload(99, 8 * 1024 * 1024)
+    const back = await within(roundTrip(a.newStream(), data, 1024 * 1024), '8 MiB echo')
+    expect(sha256(back)).toBe(sha256(data))
+  })
+
+  it('a reader that stops reading gets its stream reset — not the connection', async () => {
+    const { a, b } = await muxPair({}, { maxStreamBufferBytes: 2 * 1024 * 1024 })
+    const inbound: Stream[] = []
+    b.onStream = (s) => { inbound.push(s) }
+    const slow = a.newStream()
+    const fine = a.newStream()
+    // The peer's stream never reads; we send 3 MiB into it.
+    const writeResult = slow.write(payload(5, 3 * 1024 * 1024)).then(() => 'written', (e: unknown) => e)
+    const readErr = await within(slow.read().then(() => undefined, (e: unknown) => e), 'reset reaches the writer')
+    expect(readErr).toBeInstanceOf(StreamResetError)
+    const w = await writeResult
+    expect(w === 'written' || w instanceof StreamResetError).toBe(true)
+    // On the slow side the stream failed with the buffer limit as its cause.
+    const local = await inbound[0]?.read().then(() => undefined, (e: unknown) => e)
+    expect(local).toBeInstanceOf(StreamResetError)
+    expect((local as Error).cause).toBeInstanceOf(MplexError)
+    expect((local as Error).cause).toMatchObject({ code: 'ERR_BUFFER_FULL' })
+    // The other stream and new streams still work.
+    echo(b)
+    const other = inbound[1] as Stream
+    void (async () => { for await (const c of other) await other.write(c); await other.closeWrite() })()
+    expect(Buffer.from(await roundTrip(fine, payload(6, 5000), 100))).toEqual(Buffer.from(payload(6, 5000)))
+    const fresh = await roundTrip(a.newStream(), payload(7, 70_000), 30_000)
+    expect(sha256(fresh)).toBe(sha256(payload(7, 70_000)))
+  })
+
+  it('reset travels both ways; close() ends the connection cleanly on both sides', async () => {
+    const { a, b } = await muxPair()
+    const inbound: Stream[] = []
+    b.onStream = (s) => { inbound.push(s) }
+    const bClosed = new Promise<Error | undefined>(resolve => { b.onClose = resolve })
+    const s = a.newStream()
+    await s.write(Uint8Array.of(1))
+    const their = await within((async () => { while (inbound.length === 0) await new Promise(resolve => setImmediate(resolve)); return inbound[0] as Stream })(), 'stream arrives')
+    expect(Array.from(await their.readExactly(1))).toEqual([1])
+    their.reset()
+    await expect(within(s.read(), 'reset arrives')).rejects.toBeInstanceOf(StreamResetError)
+    const t = a.newStream()
+    await t.writeLp('last')
+    await within(a.close(), 'close')
+    expect(await within(bClosed, 'peer sees the close')).toBeUndefined()
+    // the peer's copy of t was closed by us before the connection ended: its data is still there
+    const theirT = inbound[1] as Stream
+    expect(Buffer.from(await theirT.readLp(10)).toString()).toBe('last')
+    expect(await theirT.read()).toBeNull()
+  })
+
+  it('property: random limits and payloads round-trip', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.record({
+        maxFramePayloadBytes: fc.integer({ min: 1, max: 70_000 }),
+        writeHighWaterBytes: fc.integer({ min: 1, max: 300_000 })
+      }),
+      fc.array(fc.integer({ min: 0, max: 200_000 }), { minLength: 1, maxLength: 4 }),
+      fc.integer({ min: 1, max: 100_000 }),
+      async (config, sizes, piece) => {
+        const { a, b } = await muxPair(config, config)
+        echo(b)
+        const out = await within(Promise.all(sizes.map(async (n, i) => {
+          const data = payload(n + i, n)
+          return sha256(await roundTrip(a.newStream(), data, piece)) === sha256(data)
+        })), 'random round trip')
+        expect(out.every(Boolean)).toBe(true)
+        a.abort()
+        b.abort()
+      }
+    ), { numRuns: 8 })
+  })
+})
