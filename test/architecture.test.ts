@@ -1,0 +1,142 @@
+/**
+ * The dependency rules of src/, enforced from the import lines (no new dependency: a regex over
+ * each file). Read `X: [Y, …]` as "files of layer X may import layers Y".
+ *
+ *   errors ← codec ← proto ← {multistream, security, muxer} ← switch ← {index, cli}
+ *   transport: only errors, connection types, codec, trace types, node:net/os and multiformats.
+ *   protocols: the Stream contract, codec and proto only — they never see which muxer carries them;
+ *     the switch imports them (identify runs on every connection), not the other way round.
+ *   trace/observer.ts is a types module every layer may import; capture reuses the layers' codecs.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const SRC = join(import.meta.dirname, '..', 'src')
+
+type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace' | 'transport' | 'multistream' | 'security' |
+'muxer' | 'protocols' | 'switch' | 'capture' | 'index' | 'cli'
+
+const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace']
+const ALLOWED: Record<Layer, Layer[]> = {
+  errors: [],
+  connection: ['errors', 'trace'],
+  codec: ['errors'],
+  proto: ['errors', 'codec'],
+  trace: ['errors', 'connection', 'codec', 'proto'],
+  transport: [...BASE],
+  multistream: [...BASE, 'proto'],
+  security: [...BASE, 'proto'],
+  muxer: [...BASE, 'proto'],
+  protocols: [...BASE, 'proto'],
+  switch: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols'],
+  capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport'],
+  index: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'capture'],
+  cli: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'capture']
+}
+
+/** Packages src/ may import, and where. */
+const PACKAGE_RULES: Array<{ pattern: RegExp, layers: Layer[] }> = [
+  { pattern: /^@noble\//, layers: ['security'] },
+  { pattern: /^multiformats(\/|$)/, layers: ['security', 'transport'] },
+  { pattern: /^node:/, layers: ['transport', 'security', 'muxer', 'multistream', 'switch', 'trace', 'capture', 'cli', 'protocols'] }
+]
+
+/** Sans-I/O state machines and pure codecs: no node:* module, no timers of their own. */
+const PURE_FILES = [
+  'codec/varint.ts', 'codec/chunk-queue.ts', 'codec/length-prefixed.ts', 'codec/protobuf.ts',
+  'multistream/messages.ts', 'multistream/negotiation.ts',
+  'muxer/frame.ts', 'muxer/frame-decoder.ts', 'muxer/flow-control.ts', 'muxer/stream-state.ts', 'muxer/session.ts',
+  'muxer/mplex/frame.ts', 'muxer/mplex/frame-decoder.ts', 'muxer/mplex/session.ts',
+  'security/cipher-state.ts', 'security/symmetric-state.ts', 'security/handshake-state.ts', 'security/handshake-xx.ts',
+  'security/transport-codec.ts'
+]
+
+function walk (dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name)
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') ? [p] : []
+  })
+}
+
+function layerOf (rel: string): Layer {
+  const top = (rel.split('/')[0] as string).replace(/\.js$/, '.ts')
+  if (top === 'errors.ts') return 'errors'
+  if (top === 'connection.ts') return 'connection'
+  if (top === 'index.ts') return 'index'
+  if (top === 'cli.ts' || top === 'cli') return 'cli'
+  return top as Layer
+}
+
+function importsOf (file: string): string[] {
+  const text = readFileSync(file, 'utf8')
+  const out: string[] = []
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g)) out.push(m[1] as string)
+  for (const m of text.matchAll(/(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)) out.push(m[1] as string)
+  for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1] as string)
+  return out
+}
+
+const files = walk(SRC).map(f => ({ abs: f, rel: relative(SRC, f).split('\\').join('/') }))
+
+describe('architecture: dependency direction in src/', () => {
+  it('finds the layers', () => {
+    expect(files.length).toBeGreaterThan(20)
+  })
+
+  it('every relative import goes with the arrow', () => {
+    const violations: string[] = []
+    for (const f of files) {
+      const from = layerOf(f.rel)
+      for (const spec of importsOf(f.abs)) {
+        if (!spec.startsWith('.')) continue
+        const target = relative(SRC, join(f.abs, '..', spec)).split('\\').join('/')
+        if (target.startsWith('..')) { violations.push(`${f.rel} imports outside src/: ${spec}`); continue }
+        const to = layerOf(target)
+        if (to === from) continue
+        if (!(ALLOWED[from] ?? []).includes(to)) violations.push(`${f.rel} (${from}) imports ${target} (${to})`)
+      }
+    }
+    expect(violations).toEqual([])
+  })
+
+  it('packages are imported only where they belong; never libp2p', () => {
+    const violations: string[] = []
+    for (const f of files) {
+      const from = layerOf(f.rel)
+      for (const spec of importsOf(f.abs)) {
+        if (spec.startsWith('.')) continue
+        if (/^(libp2p|@libp2p\/|@chainsafe\/|it-|uint8|@multiformats\/)/.test(spec)) { violations.push(`${f.rel} imports ${spec}`); continue }
+        const rule = PACKAGE_RULES.find(r => r.pattern.test(spec))
+        if (rule === undefined) violations.push(`${f.rel} imports an unlisted package ${spec}`)
+        else if (!rule.layers.includes(from)) violations.push(`${f.rel} (${from}) may not import ${spec}`)
+      }
+    }
+    expect(violations).toEqual([])
+  })
+
+  it('codecs and state machines import no node:* module and start no timers', () => {
+    const violations: string[] = []
+    for (const rel of PURE_FILES) {
+      const f = files.find(x => x.rel === rel)
+      if (f === undefined) { violations.push(`missing ${rel}`); continue }
+      const text = readFileSync(f.abs, 'utf8')
+      if (importsOf(f.abs).some(s => s.startsWith('node:'))) violations.push(`${rel} imports node:*`)
+      if (/\b(setTimeout|setInterval|setImmediate)\s*\(/.test(text)) violations.push(`${rel} starts a timer`)
+    }
+    expect(violations).toEqual([])
+  })
+
+  it('multistream, security and muxer never import each other and reach connection.ts by type only', () => {
+    const violations: string[] = []
+    for (const f of files) {
+      const from = layerOf(f.rel)
+      if (!['multistream', 'security', 'muxer'].includes(from)) continue
+      const text = readFileSync(f.abs, 'utf8')
+      for (const m of text.matchAll(/(?:^|\n)\s*import\s+(type\s+)?(?:\{[^}]*\}|[\w*]+(?:\s+as\s+\w+)?(?:\s*,\s*\{[^}]*\})?)\s*from\s+['"]([^'"]+connection\.js)['"]/g)) {
+        if (m[1] === undefined) violations.push(`${f.rel} imports connection.ts for values`)
+      }
+    }
+    expect(violations).toEqual([])
+  })
+})
