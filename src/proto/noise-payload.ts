@@ -68,7 +68,8 @@ export function decodeNoiseExtensions (bytes: Uint8Array): NoiseExtensions {
 /**
  * Decode a payload. Missing `identity_key`/`identity_sig` decode as empty (proto3 peers omit empty
  * fields); the handshake then rejects them as an invalid key / signature. Malformed → CodecError.
- * Repeated singular fields: the last one wins, as protobuf specifies.
+ * A repeated singular bytes field: the last one wins; a repeated `extensions`: merged — both as
+ * protobuf specifies.
  */
 export function decodeNoiseHandshakePayload (bytes: Uint8Array): NoiseHandshakePayload {
   const p: NoiseHandshakePayload = { identityKey: EMPTY, identitySig: EMPTY }
@@ -76,7 +77,16 @@ export function decodeNoiseHandshakePayload (bytes: Uint8Array): NoiseHandshakeP
     switch (f.field) {
       case 1: p.identityKey = expectBytes(f, 'identity_key'); break
       case 2: p.identitySig = expectBytes(f, 'identity_sig'); break
-      case 4: p.extensions = decodeNoiseExtensions(expectBytes(f, 'extensions')); break
+      case 4: {
+        // a repeated embedded message merges into the first (protobuf: repeated lists concatenate)
+        const ext = decodeNoiseExtensions(expectBytes(f, 'extensions'))
+        if (p.extensions === undefined) p.extensions = ext
+        else {
+          p.extensions.webtransportCerthashes.push(...ext.webtransportCerthashes)
+          p.extensions.streamMuxers.push(...ext.streamMuxers)
+        }
+        break
+      }
       default: break // field 3 (retired early data) and unknown fields: skip
     }
   }
