@@ -208,8 +208,8 @@ export class TcpConnection implements ByteConnection {
   }
 
   write (chunks: readonly Uint8Array[]): boolean {
-    if (this.writeEnded || this.isClosed) {
-      throw new StreamClosedError(`write on ${this.remoteAddr} after ${this.isClosed ? 'close' : 'closeWrite'}`)
+    if (this.writeEnded || this.isClosed || this.socket.destroyed) {
+      throw new StreamClosedError(`write on ${this.remoteAddr} after ${this.writeEnded ? 'closeWrite' : 'close'}`)
     }
     const socket = this.socket
     let bytes = 0

@@ -12,6 +12,7 @@ import type { Listener as JsListener, MultiaddrConnection, Transport, Upgrader }
 import { ProtocolNotSupportedError } from '../../src/errors.js'
 import { encodeMessage } from '../../src/multistream/messages.js'
 import { handleOnConnection, listProtocols, selectOnConnection } from '../../src/multistream/negotiate.js'
+import { selectOnConnectionLazy } from '../../src/multistream/lazy-connection.js'
 import { dial, type TcpConnection } from '../../src/transport/tcp.js'
 import type { Multiaddr } from '../../src/transport/multiaddr.js'
 import { record, startListener, tick } from '../transport/tcp-helpers.js'
@@ -110,6 +111,23 @@ describe('our dialer → js-libp2p listener', () => {
     const answer = concat([encodeMessage('/multistream/1.0.0'), encodeMessage('/noise')])
     while (rec.received < answer.length) await tick()
     expect(Buffer.from(rec.bytes()).equals(Buffer.from(answer))).toBe(true)
+  })
+
+  it('lazy select: header + proposal + first payload in one write; the reply comes back without the echo', async () => {
+    const js = await jsListen()
+    const writes: number[] = []
+    const conn = await dial(js.addr, { observer: { onBytesOut: (_c, n) => writes.push(n) } })
+    cleanups.push(() => { conn.abort() })
+    const { connection } = selectOnConnectionLazy(conn, '/noise')
+    const rec = record(connection)
+    connection.write([utf8('msg1')])
+    expect(writes).toEqual([encodeMessage('/multistream/1.0.0').length + encodeMessage('/noise').length + 4])
+    const maConn = await js.next()
+    expect(await mss.handle(maConn, ['/noise'])).toBe('/noise')
+    expect(text(await jsRead(maConn, 4))).toBe('msg1')
+    maConn.send(utf8('msg2'))
+    while (rec.received < 4) await tick()
+    expect(text(rec.bytes())).toBe('msg2')
   })
 
   it('ProtocolNotSupportedError listing every refused protocol', async () => {
