@@ -93,16 +93,24 @@ export function decodeIdentify (buf: Uint8Array): IdentifyMessage {
       throw new CodecError('ERR_PROTOBUF_MALFORMED', `identify: field ${f.field} ("${name}") expected wire type 2 (length-delimited), got ${f.wireType}`)
     }
     switch (f.field) {
-      case IdentifyField.publicKey: msg.publicKey = f.bytes.slice(); break
-      case IdentifyField.listenAddrs: msg.listenAddrs.push(f.bytes.slice()); break
+      case IdentifyField.publicKey: msg.publicKey = copy(f.bytes); break
+      case IdentifyField.listenAddrs: msg.listenAddrs.push(copy(f.bytes)); break
       case IdentifyField.protocols: msg.protocols.push(decodeString(f.bytes, 'identify "protocols" entry')); break
-      case IdentifyField.observedAddr: msg.observedAddr = f.bytes.slice(); break
+      case IdentifyField.observedAddr: msg.observedAddr = copy(f.bytes); break
       case IdentifyField.protocolVersion: msg.protocolVersion = decodeString(f.bytes, 'identify "protocolVersion"'); break
       case IdentifyField.agentVersion: msg.agentVersion = decodeString(f.bytes, 'identify "agentVersion"'); break
-      case IdentifyField.signedPeerRecord: msg.signedPeerRecord = f.bytes.slice(); break
+      case IdentifyField.signedPeerRecord: msg.signedPeerRecord = copy(f.bytes); break
     }
   }
   return msg
+}
+
+/**
+ * A plain `Uint8Array` copy. (`slice()` would not do: on a Node `Buffer`, the type socket data often
+ * arrives as, `slice()` returns a view.)
+ */
+function copy (bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes)
 }
 
 /**

@@ -74,7 +74,7 @@ class Direction implements StreamTransport {
     if (n === 0) return 0
     this.credit -= n
     // Copy: on a real wire the receiver never shares memory with the sender.
-    const bytes = data.slice(0, n)
+    const bytes = new Uint8Array(data.subarray(0, n))
     this.log.push({ type: 'data', bytes })
     queueMicrotask(() => { this.peer.pushData(bytes) })
     return n

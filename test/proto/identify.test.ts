@@ -69,6 +69,15 @@ describe('Identify protobuf: vectors', () => {
     input.fill(0)
     expect(m).toEqual(FULL)
   })
+
+  it('decoding a Node Buffer (as sockets deliver) also copies, into plain Uint8Arrays', () => {
+    const input = Buffer.from(FULL_HEX, 'hex') // Buffer#slice would be a view: must not be used
+    const m = decodeIdentify(input)
+    input.fill(0)
+    expect(m).toEqual(FULL)
+    expect(Buffer.isBuffer(m.publicKey)).toBe(false)
+    expect(m.listenAddrs.some(a => Buffer.isBuffer(a))).toBe(false)
+  })
 })
 
 describe('Identify protobuf: strict decoding', () => {
