@@ -175,7 +175,7 @@ export class MuxedStream implements Stream {
    */
   pushReset (err?: Error): void {
     if (this.resetError !== undefined) return
-    this.fail(toResetError(err, `stream ${this.id} reset by remote`))
+    this.fail(err === undefined ? new StreamResetError(`stream ${this.id} reset by remote`) : toResetError(err, `stream ${this.id} reset`))
   }
 
   /** The muxer may take more bytes now (window update, connection drained). */

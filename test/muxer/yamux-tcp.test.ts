@@ -1,0 +1,160 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createYamux } from '../../src/muxer/index.js'
+import type { Stream, StreamMuxer } from '../../src/connection.js'
+import { StreamResetError } from '../../src/errors.js'
+import { concat, frameBytes, tcpPair } from './helpers.js'
+import type { TcpPair } from './helpers.js'
+import { FrameType, Flag } from '../../src/muxer/constants.js'
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function readAll (s: Stream): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const c of s) parts.push(c)
+  return concat(parts)
+}
+
+function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_resolve, reject) => setTimeout(() => { reject(new Error(`${what}: timed out after ${ms} ms`)) }, ms).unref())])
+}
+
+let pair: TcpPair | undefined
+const muxers: StreamMuxer[] = []
+afterEach(async () => {
+  for (const m of muxers.splice(0)) m.abort()
+  await pair?.close()
+  pair = undefined
+})
+
+async function setup (config = {}): Promise<{ client: StreamMuxer, server: StreamMuxer }> {
+  pair = await tcpPair()
+  const client = createYamux(pair.client, { initiator: true, config })
+  const server = createYamux(pair.server, { initiator: false, config })
+  muxers.push(client, server)
+  return { client, server }
+}
+
+describe('yamux over loopback TCP', () => {
+  it('1000 concurrent streams, each with a checksummed payload, answered with its digest', async () => {
+    const { client, server } = await setup()
+    server.onStream = (s) => {
+      void (async () => {
+        const body = await readAll(s)
+        await s.writeLp(sha256(body))
+        await s.closeWrite()
+      })()
+    }
+    const run = async (i: number): Promise<void> => {
+      const body = randomBytes(1 + (i * 7919) % 40_000)
+      const s = client.newStream()
+      await s.write(body)
+      await s.closeWrite()
+      const digest = new TextDecoder().decode(await s.readLp(64))
+      expect(digest).toBe(sha256(body))
+      expect(await s.read()).toBeNull()
+    }
+    await withTimeout(Promise.all(Array.from({ length: 1000 }, async (_, i) => { await run(i) })), 25_000, '1000 streams')
+    // every stream is fully closed on both ends and forgotten
+    await withTimeout((async () => { while (client.streams.size + server.streams.size > 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'stream cleanup')
+  })
+
+  it('one stream carries 32 MiB intact in both directions (window auto-tuning on)', async () => {
+    const { client, server } = await setup()
+    const size = 32 * 1024 * 1024
+    const data = randomBytes(size)
+    server.onStream = (s) => {
+      void (async () => {
+        const body = await readAll(s)
+        await s.write(body)
+        await s.closeWrite()
+      })()
+    }
+    const s = client.newStream()
+    const echoed = readAll(s)
+    for (let o = 0; o < size; o += 1024 * 1024) await s.write(data.subarray(o, o + 1024 * 1024))
+    await s.closeWrite()
+    const got = await withTimeout(echoed, 25_000, '32 MiB echo')
+    expect(got.length).toBe(size)
+    expect(Buffer.from(got).equals(data)).toBe(true)
+  })
+
+  it('a reader that never reads: the sender holds at most one window, its write stays pending', async () => {
+    const { client, server } = await setup()
+    let inbound: Stream | undefined
+    server.onStream = (s) => { inbound = s }
+    const s = client.newStream()
+    let done = false
+    const w = s.write(new Uint8Array(8 * 1024 * 1024)).then(() => { done = true }, () => {})
+    await withTimeout((async () => { while (inbound === undefined || (inbound as unknown as { readableLength: number }).readableLength < 256_000) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'first window')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect((inbound as unknown as { readableLength: number }).readableLength).toBe(256_000)
+    expect(done).toBe(false)
+    expect((client as unknown as { yamux: { outboxBytes: number } }).yamux.outboxBytes).toBe(0)
+    expect(pair?.client.writableLength).toBe(0)
+    s.reset()
+    await w
+  })
+
+  it('100 streams with one stalled reader: the other 99 finish', async () => {
+    const { client, server } = await setup()
+    const stalled = 37
+    let n = 0
+    server.onStream = (s) => {
+      const mine = n++
+      if (mine === stalled) return
+      void (async () => { await s.writeLp(sha256(await readAll(s))); await s.closeWrite() })()
+    }
+    const body = randomBytes(1024 * 1024)
+    const streams = Array.from({ length: 100 }, () => client.newStream())
+    const results = streams.map(async (s, i) => {
+      if (i === stalled) { void s.write(body).catch(() => {}); return }
+      await s.write(body)
+      await s.closeWrite()
+      expect(new TextDecoder().decode(await s.readLp(64))).toBe(sha256(body))
+    })
+    await withTimeout(Promise.all(results), 20_000, '99 streams')
+  })
+
+  it('bytes read past negotiation (initialBytes) are decoded first', async () => {
+    pair = await tcpPair()
+    const server = createYamux(pair.server, {
+      initiator: false,
+      initialBytes: [frameBytes(FrameType.Data, Flag.SYN | Flag.FIN, 1, 3, Uint8Array.of(1, 2, 3)).subarray(0, 7), frameBytes(FrameType.Data, Flag.SYN | Flag.FIN, 1, 3, Uint8Array.of(1, 2, 3)).subarray(7)]
+    })
+    muxers.push(server)
+    const got = new Promise<Uint8Array>(resolve => { server.onStream = (s) => { void readAll(s).then(resolve) } })
+    expect(await withTimeout(got, 5000, 'initial bytes')).toEqual(Uint8Array.of(1, 2, 3))
+  })
+
+  it('close() sends GoAway: the peer ends normally, streams left open are reset on both ends', async () => {
+    const { client, server } = await setup()
+    const serverClosed = new Promise<Error | undefined>(resolve => { server.onClose = resolve })
+    let inbound: Stream | undefined
+    server.onStream = (s) => { inbound = s }
+    const s = client.newStream()
+    await s.write(Uint8Array.of(1))
+    await withTimeout((async () => { while (inbound === undefined) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'stream')
+    await client.close()
+    expect(await withTimeout(serverClosed, 5000, 'server close')).toBeUndefined()
+    await expect(s.read()).rejects.toBeInstanceOf(StreamResetError)
+    // as go's forceClose: the session is gone, so is what the stream had buffered
+    await expect((inbound as Stream).read()).rejects.toBeInstanceOf(StreamResetError)
+  })
+
+  it('a protocol violation from the peer: GoAway(protocol error) on the wire, then the connection closes', async () => {
+    pair = await tcpPair()
+    const server = createYamux(pair.server, { initiator: false })
+    muxers.push(server)
+    const closed = new Promise<Error | undefined>(resolve => { server.onClose = resolve })
+    const received: Uint8Array[] = []
+    const ended = new Promise<void>(resolve => {
+      pair?.client.attach({ onData: c => { received.push(c) }, onEnd: resolve, onClose: () => { resolve() } })
+    })
+    pair.client.write([frameBytes(FrameType.WindowUpdate, Flag.SYN, 2, 0)]) // a listener-parity id from the dialer
+    expect(await withTimeout(closed, 5000, 'close')).toMatchObject({ code: 'ERR_YAMUX_PROTOCOL' })
+    await withTimeout(ended, 5000, 'end')
+    const bytes = Buffer.from(concat(received)).toString('hex')
+    expect(bytes.endsWith('000300000000000000000001')).toBe(true)
+  })
+})
