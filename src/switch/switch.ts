@@ -86,6 +86,11 @@ export interface SwitchOptions {
   yamux?: Partial<YamuxConfig>
   /** mplex settings (src/muxer/mplex/session.ts); the inbound stream limit comes from `config`. */
   mplex?: Partial<MplexConfig>
+  /**
+   * Offer our muxers inside the Noise handshake (inlined muxer negotiation, digest §3.9), saving the
+   * multistream round for the muxer with go, js and switchyard peers. Default true.
+   */
+  earlyMuxerNegotiation?: boolean
   /** Switch limits and timeouts (config.ts). */
   config?: Partial<SwitchConfig>
   /** Protocols mounted at construction. */
@@ -200,6 +205,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly protocolVersion: string
   private readonly logLine: (line: string) => void
   private readonly observer: SwitchObserver | undefined
+  private readonly earlyMuxerNegotiation: boolean
 
   private nextConnId = 1
   /** Open (and closing) connections per peer (base58 id). */
@@ -227,6 +233,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.protocolVersion = options.protocolVersion ?? DEFAULT_PROTOCOL_VERSION
     this.logLine = options.log ?? ((line: string) => { console.log(line) })
     this.observer = options.observer
+    this.earlyMuxerNegotiation = options.earlyMuxerNegotiation ?? true
     this.connectionHost = {
       inboundStream: (conn, stream) => { this.inboundStream(conn, stream) },
       connectionClosed: (conn, err) => { this.connectionClosed(conn, err) },
@@ -513,6 +520,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         expectedPeer: peer,
         muxers: this.muxerFactories,
         handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+        earlyMuxerNegotiation: this.earlyMuxerNegotiation,
         observer: this.observerFor(raw),
         progress: p
       })
@@ -530,12 +538,20 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       raw.abort(new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${raw.remoteAddr}: the switch is ${this.stateValue}`))
       return
     }
+    if (this.conns.size >= this.config.maxConnections) {
+      // Full: refuse before spending a handshake on it (the peer sees the connection close).
+      const err = new SwitchError('ERR_TOO_MANY_CONNECTIONS', `inbound connection from ${raw.remoteAddr}: "maxConnections" expected <= ${this.config.maxConnections} open connections, already at the limit`)
+      raw.abort(err)
+      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: err })
+      return
+    }
     if (this.countPendingInbound() >= this.config.maxPendingConnections) this.evictOldestInbound()
     const p = this.track(raw, 'inbound')
     upgradeInbound(raw, {
       identity: this.identity,
       muxers: this.muxerFactories,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      earlyMuxerNegotiation: this.earlyMuxerNegotiation,
       observer: this.observerFor(raw),
       progress: p
     }).then(up => {

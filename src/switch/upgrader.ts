@@ -53,6 +53,11 @@ export interface UpgradeOptions {
   /** Muxer protocol ids in preference order, each with its factory. */
   muxers: ReadonlyArray<readonly [string, MuxerFactory]>
   handshakeTimeoutMs: number
+  /**
+   * List our muxers in the Noise handshake for early negotiation (digest §3.9). Default true; false
+   * behaves like rust and nim (the muxer is then always negotiated with multistream-select).
+   */
+  earlyMuxerNegotiation?: boolean
   observer?: TraceObserver
   /** Receives stage changes (for introspection). */
   progress?: UpgradeProgress
@@ -105,6 +110,11 @@ function stage (opts: UpgradeOptions, s: UpgradeStage): void {
   if (opts.progress !== undefined) opts.progress.stage = s
 }
 
+/** The muxers we list in the Noise handshake; `[]` announces none (Noise then sends no list). */
+function announced (opts: UpgradeOptions): string[] {
+  return opts.earlyMuxerNegotiation === false ? [] : opts.muxers.map(([id]) => id)
+}
+
 function factoryFor (opts: UpgradeOptions, protocol: string): MuxerFactory {
   for (const [id, f] of opts.muxers) if (id === protocol) return f
   // Only protocols we offered can come back from a negotiation.
@@ -115,7 +125,7 @@ function factoryFor (opts: UpgradeOptions, protocol: string): MuxerFactory {
 export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions): Promise<Upgraded> {
   const guard = opts.progress?.guard ?? new UpgradeGuard(raw)
   return await withDeadline(raw, opts, async (deadline) => {
-    const muxerIds = opts.muxers.map(([id]) => id)
+    const muxerIds = announced(opts)
     stage(opts, 'noise')
     // Flight 1: header + /noise + Noise msg 1 (secureOutbound writes msg 1 synchronously).
     const lazy = new LazySelectConnection(guard, NOISE_PROTOCOL_ID)
@@ -136,7 +146,7 @@ export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions
 export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions): Promise<Upgraded> {
   const guard = opts.progress?.guard ?? new UpgradeGuard(raw)
   return await withDeadline(raw, opts, async (deadline) => {
-    const muxerIds = opts.muxers.map(([id]) => id)
+    const muxerIds = announced(opts)
     stage(opts, 'multistream')
     const { leftover } = await handleOnConnection(guard, [NOISE_PROTOCOL_ID], { timeoutMs: remaining(deadline) })
     stage(opts, 'noise')

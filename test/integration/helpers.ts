@@ -1,0 +1,47 @@
+/** Shared helpers for the switch integration tests (loopback TCP only). */
+import { newStandardSwitch, Switch } from '../../src/index.js'
+import type { SwitchOptions } from '../../src/index.js'
+
+export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
+export const text = (b: Uint8Array): string => new TextDecoder().decode(b)
+
+/** Creates switches and stops every one of them after the test. */
+export class Fleet {
+  private readonly all: Switch[] = []
+
+  /** A started `newStandardSwitch` (identify + ping). */
+  async standard (options: SwitchOptions = {}): Promise<Switch> {
+    const sw = newStandardSwitch({ log: () => {}, ...options })
+    this.all.push(sw)
+    await sw.start()
+    return sw
+  }
+
+  /** A started bare switch. */
+  async bare (options: SwitchOptions = {}): Promise<Switch> {
+    const sw = new Switch({ log: () => {}, ...options })
+    this.all.push(sw)
+    await sw.start()
+    return sw
+  }
+
+  async stopAll (): Promise<void> {
+    await Promise.all(this.all.splice(0).map(s => s.stop()))
+  }
+}
+
+/** Resolve when `predicate` holds, polling every 5 ms; reject after `timeoutMs` naming `what`. */
+export async function waitFor (what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
+/** A promise with its resolve function (a gate a handler can wait on). */
+export function gate (): { promise: Promise<void>, open: () => void } {
+  let open!: () => void
+  const promise = new Promise<void>(resolve => { open = resolve })
+  return { promise, open }
+}

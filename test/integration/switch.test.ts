@@ -1,0 +1,493 @@
+/**
+ * Two (or more) switches over loopback TCP + Noise + yamux/mplex: streams, reuse, dial errors,
+ * handler failures, graceful stop, limits, identify, muxer fallback.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  EndOfStreamError, LPProtocol, NoiseError, PeerId, ProtocolNotSupportedError, StreamResetError, SwitchError,
+  SwitchyardError, TransportError, generateEd25519
+} from '../../src/index.js'
+import type { PeerConnection, Stream, SwitchEvents } from '../../src/index.js'
+import { echo, echoProtocol } from '../../src/protocols/echo.js'
+import { ECHO_CODEC, PING_CODEC, STREAM_PROTO_CODEC } from '../../src/protocols/constants.js'
+import { ping } from '../../src/protocols/ping.js'
+import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
+import { Fleet, gate, text, utf8, waitFor } from './helpers.js'
+
+const fleet = new Fleet()
+afterEach(async () => { await fleet.stopAll() })
+
+const TUTORIAL_PARTS = Array.from({ length: 11 }, (_, i) => `Part ${i}`)
+
+describe('streams and connections', () => {
+  it('runs many concurrent streams on one connection', async () => {
+    const server = await fleet.standard({ protocols: [echoProtocol] })
+    const client = await fleet.standard()
+    const { peerId, addrs } = server.peerInfo
+    const results = await Promise.all(Array.from({ length: 64 }, async (_, i) => {
+      const s = await client.dial(peerId, addrs, ECHO_CODEC)
+      const payload = utf8(`stream ${i} `.repeat(100 + i))
+      const back = await echo(s, payload)
+      return text(back) === text(payload)
+    }))
+    expect(results.every(Boolean)).toBe(true)
+    expect(client.connections(peerId)).toHaveLength(1)
+    expect(server.connections()).toHaveLength(1)
+  })
+
+  it('reuses the connection for later streams', async () => {
+    const server = await fleet.standard({ protocols: [streamProtoProtocol] })
+    const client = await fleet.standard()
+    const { peerId, addrs } = server.peerInfo
+    const s1 = await client.dial(peerId, addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s1)).toEqual(TUTORIAL_PARTS)
+    const s2 = await client.dial(peerId, addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s2)).toEqual(TUTORIAL_PARTS)
+    expect(s1.connection).toBe(s2.connection)
+    expect(s1.id).not.toBe(s2.id)
+    expect(client.connections(peerId)).toHaveLength(1)
+    // The connection itself, without a protocol.
+    const conn = await client.dial(peerId, addrs)
+    expect(conn).toBe(s1.connection)
+  })
+
+  it('shares one connection between concurrent dials to one peer', async () => {
+    const server = await fleet.standard({ protocols: [streamProtoProtocol] })
+    const client = await fleet.standard()
+    const opened: PeerConnection[] = []
+    client.on('connection:open', ({ connection }) => opened.push(connection))
+    const { peerId, addrs } = server.peerInfo
+    const streams = await Promise.all(Array.from({ length: 10 }, async () => await client.dial(peerId, addrs, STREAM_PROTO_CODEC)))
+    expect(new Set(streams.map(s => s.connection)).size).toBe(1)
+    expect(opened).toHaveLength(1)
+    const parts = await Promise.all(streams.map(async s => await streamProtoClient(s)))
+    for (const p of parts) expect(p).toEqual(TUTORIAL_PARTS)
+    expect(server.connections()).toHaveLength(1)
+  })
+
+  it('accepts a /p2p/ multiaddr (dial(addr, protocol))', async () => {
+    const server = await fleet.standard({ protocols: [streamProtoProtocol] })
+    const client = await fleet.standard()
+    const addr = `${server.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${server.peerId.toString()}`
+    const s = await client.dial(addr, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
+    expect(s.remotePeer.equals(server.peerId)).toBe(true)
+    const conn = await client.dial(addr)
+    expect(conn).toBe(s.connection)
+  })
+
+  it('puts protocol, remote peer and connection on the stream, on both sides', async () => {
+    let serverSide: Stream | undefined
+    const server = await fleet.standard({
+      protocols: [new LPProtocol({ codecs: ['/who/1.0.0'], handler: async (stream) => { serverSide = stream; await stream.writeLp('hi'); await stream.close() } })]
+    })
+    const client = await fleet.standard()
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, '/who/1.0.0')
+    expect(text(await s.readLp(16))).toBe('hi')
+    await expect(s.readLp(16)).rejects.toBeInstanceOf(EndOfStreamError)
+    await s.close()
+    expect(s.protocol).toBe('/who/1.0.0')
+    expect(s.direction).toBe('outbound')
+    expect(s.remotePeer.toString()).toBe(server.peerId.toString())
+    expect(s.connection.direction).toBe('outbound')
+    const ss = serverSide as unknown as { protocol: string, remotePeer: PeerId, direction: string }
+    expect(ss.protocol).toBe('/who/1.0.0')
+    expect(ss.direction).toBe('inbound')
+    expect(ss.remotePeer.equals(client.peerId)).toBe(true)
+  })
+
+  it('supports read()/write()/closeWrite() and async iteration', async () => {
+    const server = await fleet.standard({ protocols: [echoProtocol] })
+    const client = await fleet.standard()
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+    await s.write(utf8('abc'))
+    await s.write(utf8('def'))
+    await s.closeWrite()
+    const got: string[] = []
+    for await (const chunk of s) got.push(text(chunk))
+    expect(got.join('')).toBe('abcdef')
+    expect(await s.read()).toBeNull()
+    await expect(s.readLp(10)).rejects.toBeInstanceOf(EndOfStreamError)
+  })
+})
+
+describe('dial errors', () => {
+  it('wrong peer id: a typed error, and the connection is closed', async () => {
+    const server = await fleet.standard()
+    const client = await fleet.standard()
+    const impostor = PeerId.fromPublicKey(generateEd25519().publicKey)
+    const errors: Array<SwitchEvents['connection:error']> = []
+    client.on('connection:error', e => errors.push(e))
+    const serverErrors: Array<SwitchEvents['connection:error']> = []
+    server.on('connection:error', e => serverErrors.push(e))
+    const err = await client.dial(impostor, server.peerInfo.addrs, PING_CODEC).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(NoiseError)
+    expect((err as NoiseError).code).toBe('ERR_PEER_ID_MISMATCH')
+    expect((err as Error).message).toContain(impostor.toString())
+    expect(client.connections()).toHaveLength(0)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]?.stage).toBe('noise')
+    // The listener sees its side of the connection fail, and keeps no connection either.
+    await waitFor('the listener to drop the connection', () => serverErrors.length === 1)
+    expect(server.connections()).toHaveLength(0)
+    expect(server.inspect().pendingUpgrades).toHaveLength(0)
+  })
+
+  it('refuses an address whose /p2p/ names another peer before dialing', async () => {
+    const server = await fleet.standard()
+    const client = await fleet.standard()
+    const other = PeerId.fromPublicKey(generateEd25519().publicKey)
+    const addr = `${server.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${other.toString()}`
+    await expect(client.dial(server.peerId, [addr])).rejects.toMatchObject({ code: 'ERR_PEER_ID_MISMATCH' })
+  })
+
+  it('dial self, no addresses, refused port, stopped switch', async () => {
+    const a = await fleet.standard()
+    await expect(a.dial(a.peerId, a.peerInfo.addrs)).rejects.toMatchObject({ code: 'ERR_DIAL_SELF' })
+    const b = await fleet.standard()
+    await expect(a.dial(b.peerId, [])).rejects.toMatchObject({ code: 'ERR_NO_ADDRESSES' })
+    await expect(a.dial('/ip4/127.0.0.1/tcp/1', PING_CODEC)).rejects.toMatchObject({ code: 'ERR_NO_ADDRESSES' })
+    const refused = await a.dial(b.peerId, ['/ip4/127.0.0.1/tcp/1']).then(() => undefined, (e: unknown) => e)
+    expect(refused).toBeInstanceOf(TransportError)
+    expect((refused as TransportError).code).toBe('ERR_CONNECTION_REFUSED')
+    // Several addresses: the good one after a bad one still connects.
+    const conn = await a.dial(b.peerId, ['/ip4/127.0.0.1/tcp/1', ...b.peerInfo.addrs])
+    expect(conn.remotePeer.equals(b.peerId)).toBe(true)
+    await a.stop()
+    await expect(a.dial(b.peerId, b.peerInfo.addrs)).rejects.toMatchObject({ code: 'ERR_SWITCH_STOPPED' })
+  })
+
+  it('a protocol the peer does not serve: ProtocolNotSupportedError (lazy: on first read; full: at dial)', async () => {
+    const server = await fleet.standard()
+    const client = await fleet.standard()
+    const lazy = await client.dial(server.peerId, server.peerInfo.addrs, '/nope/1.0.0')
+    await expect(lazy.read()).rejects.toBeInstanceOf(ProtocolNotSupportedError)
+    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/nope/1.0.0', { lazy: false })).rejects.toBeInstanceOf(ProtocolNotSupportedError)
+    // Several choices: the first the peer serves wins.
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, ['/nope/1.0.0', PING_CODEC])
+    expect(s.protocol).toBe(PING_CODEC)
+    expect(await ping(s)).toHaveLength(1)
+    // The connection survived all of it.
+    expect(client.connections(server.peerId)[0]?.status).toBe('open')
+  })
+})
+
+describe('handlers', () => {
+  it('a handler that throws resets only its stream, is reported, and the switch goes on', async () => {
+    const boom = new Error('handler exploded')
+    const server = await fleet.standard({
+      protocols: [
+        new LPProtocol({ codecs: ['/boom/1.0.0'], handler: async (stream) => { await stream.readLp(100); throw boom } }),
+        streamProtoProtocol
+      ]
+    })
+    const errors: Array<SwitchEvents['protocol:error']> = []
+    server.on('protocol:error', e => errors.push(e))
+    const client = await fleet.standard()
+    const { peerId, addrs } = server.peerInfo
+    // A long-running stream on the same connection must not notice.
+    const survivor = await client.dial(peerId, addrs, STREAM_PROTO_CODEC)
+
+    const s = await client.dial(peerId, addrs, '/boom/1.0.0')
+    await s.writeLp('go')
+    await expect(s.read()).rejects.toBeInstanceOf(StreamResetError)
+    await waitFor('the protocol:error event', () => errors.length === 1)
+    expect(errors[0]?.stage).toBe('handler')
+    expect(errors[0]?.protocol).toBe('/boom/1.0.0')
+    expect(errors[0]?.error).toBe(boom)
+
+    expect(await streamProtoClient(survivor)).toEqual(TUTORIAL_PARTS)
+    expect(survivor.connection.status).toBe('open')
+    const again = await client.dial(peerId, addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(again)).toEqual(TUTORIAL_PARTS)
+    expect(server.state).toBe('started')
+  })
+
+  it('a handler that throws synchronously, or a non-Error, is handled the same way', async () => {
+    const server = await fleet.standard({
+      protocols: [
+        new LPProtocol({ codecs: ['/sync/1.0.0'], handler: () => { throw new RangeError('sync') } }),
+        new LPProtocol({ codecs: ['/str/1.0.0'], handler: async () => { throw 'a string' as unknown as Error } })
+      ]
+    })
+    const errors: Array<SwitchEvents['protocol:error']> = []
+    server.on('protocol:error', e => errors.push(e))
+    const client = await fleet.standard()
+    const a = await client.dial(server.peerId, server.peerInfo.addrs, '/sync/1.0.0')
+    await expect(a.read()).rejects.toBeInstanceOf(StreamResetError)
+    const b = await client.dial(server.peerId, server.peerInfo.addrs, '/str/1.0.0')
+    await expect(b.read()).rejects.toBeInstanceOf(StreamResetError)
+    await waitFor('two protocol errors', () => errors.length === 2)
+    expect(errors.map(e => e.error.constructor.name).sort()).toEqual(['RangeError', 'SwitchError'])
+    expect((errors.find(e => e.error instanceof SwitchError)?.error as SwitchError).code).toBe('ERR_HANDLER')
+  })
+
+  it('reports an inbound stream that fails negotiation (unknown protocol) without touching the connection', async () => {
+    const server = await fleet.standard()
+    const client = await fleet.standard()
+    const errors: Array<SwitchEvents['protocol:error']> = []
+    server.on('protocol:error', e => errors.push(e))
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, '/unknown/1.0.0')
+    await expect(s.read()).rejects.toBeInstanceOf(ProtocolNotSupportedError)
+    expect(client.connections(server.peerId)[0]?.status).toBe('open')
+    expect(errors.every(e => e.stage === 'negotiation')).toBe(true)
+  })
+})
+
+describe('identify', () => {
+  it('runs in the background on each new connection and records what the peer said', async () => {
+    const server = await fleet.standard({ protocols: [streamProtoProtocol] })
+    const client = await fleet.standard()
+    const identified: Array<SwitchEvents['identify']> = []
+    client.on('identify', e => identified.push(e))
+    const conn = await client.dial(server.peerId, server.peerInfo.addrs)
+    const id = await conn.identified()
+    expect(id).toBeDefined()
+    expect(id?.agentVersion).toMatch(/^switchyard\//)
+    expect(id?.protocolVersion).toBe('ipfs/0.1.0')
+    expect(id?.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, PING_CODEC, '/ipfs/id/1.0.0']))
+    expect(id?.listenAddrs.map(a => a.toString())).toEqual(server.peerInfo.addrs.map(a => a.toString()))
+    expect(id?.observedAddr?.toString()).toBe(conn.localAddr)
+    expect(identified).toHaveLength(1)
+    expect(conn.identity).toBe(id)
+    // The server identified us too.
+    const back = await server.connections(client.peerId)[0]?.identified()
+    expect(back?.protocols).toEqual(expect.arrayContaining([PING_CODEC]))
+  })
+
+  it('a peer without identify leaves identity undefined and streams work', async () => {
+    const server = await fleet.bare({ protocols: [streamProtoProtocol] })
+    const client = await fleet.standard()
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
+    expect(await s.connection.identified()).toBeUndefined()
+  })
+})
+
+describe('stop()', () => {
+  it('is graceful: open streams finish, new dials fail, connections close with GoAway', async () => {
+    const release = gate()
+    const started = gate()
+    const server = await fleet.standard({
+      protocols: [new LPProtocol({
+        codecs: ['/slow/1.0.0'],
+        handler: async (stream) => {
+          await stream.readLp(100)
+          started.open()
+          await release.promise
+          for (let i = 0; i < 5; i++) await stream.writeLp(`late ${i}`)
+          await stream.close()
+        }
+      })]
+    })
+    const client = await fleet.standard()
+    const closed: Array<SwitchEvents['connection:close']> = []
+    client.on('connection:close', e => closed.push(e))
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, '/slow/1.0.0')
+    await s.writeLp('start')
+    await started.promise
+
+    const addrs = server.peerInfo.addrs
+    const stopping = server.stop()
+    expect(server.state).toBe('stopping')
+    // No new connections while stopping: the listener is closed, and the server dials nothing.
+    const third = await fleet.standard()
+    await expect(third.dial(server.peerId, addrs)).rejects.toBeInstanceOf(SwitchyardError)
+    await expect(server.dial(client.peerId, client.peerInfo.addrs)).rejects.toMatchObject({ code: 'ERR_SWITCH_STOPPED' })
+
+    release.open()
+    const got: string[] = []
+    for (;;) {
+      try { got.push(text(await s.readLp(100))) } catch (err) { expect(err).toBeInstanceOf(EndOfStreamError); break }
+    }
+    await s.close()
+    await stopping
+    expect(got).toEqual(['late 0', 'late 1', 'late 2', 'late 3', 'late 4'])
+    expect(server.state).toBe('stopped')
+    expect(server.connections()).toHaveLength(0)
+    await waitFor('the client to see the connection close', () => closed.length === 1)
+  })
+
+  it('resets streams still open at the deadline', async () => {
+    const server = await fleet.standard({
+      config: { stopTimeoutMs: 200 },
+      protocols: [new LPProtocol({ codecs: ['/hang/1.0.0'], handler: async () => { await new Promise(() => {}) } })]
+    })
+    const client = await fleet.standard()
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, '/hang/1.0.0')
+    await s.writeLp('x')
+    await waitFor('the server to have the stream', () => server.inspect().totals.streams > 0 && server.inspect().connections[0]?.streams.some(st => st.protocol === '/hang/1.0.0') === true)
+    await server.stop()
+    await expect(s.read()).rejects.toBeInstanceOf(SwitchyardError)
+    expect(server.connections()).toHaveLength(0)
+  })
+
+  it('can start again after stop', async () => {
+    const a = await fleet.standard({ protocols: [streamProtoProtocol] })
+    await a.stop()
+    expect(a.peerInfo.addrs).toHaveLength(0)
+    await a.start()
+    const b = await fleet.standard()
+    const s = await b.dial(a.peerId, a.peerInfo.addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
+  })
+})
+
+describe('limits', () => {
+  it('maxConnections: the peer past the limit is refused; the others go on', async () => {
+    const server = await fleet.standard({ config: { maxConnections: 1 }, protocols: [streamProtoProtocol] })
+    const errors: Array<SwitchEvents['connection:error']> = []
+    server.on('connection:error', e => errors.push(e))
+    const a = await fleet.standard()
+    const b = await fleet.standard()
+    const sa = await a.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
+    await expect(b.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC, { lazy: false })).rejects.toBeInstanceOf(SwitchyardError)
+    await waitFor('the limit error', () => errors.length >= 1)
+    expect(errors[0]?.stage).toBe('limit')
+    expect((errors[0]?.error as SwitchError).code).toBe('ERR_TOO_MANY_CONNECTIONS')
+    expect(await streamProtoClient(sa)).toEqual(TUTORIAL_PARTS)
+    expect(server.connections()).toHaveLength(1)
+  })
+
+  it('maxConnections on the dialing side: a typed error before dialing', async () => {
+    const client = await fleet.standard({ config: { maxConnections: 1 } })
+    const s1 = await fleet.standard()
+    const s2 = await fleet.standard()
+    await client.dial(s1.peerId, s1.peerInfo.addrs)
+    const err = await client.dial(s2.peerId, s2.peerInfo.addrs).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(SwitchError)
+    expect((err as SwitchError).code).toBe('ERR_TOO_MANY_CONNECTIONS')
+    expect((err as Error).message).toContain('"maxConnections"')
+  })
+
+  it('maxInboundStreamsPerConnection: the stream past the limit is reset and reported', async () => {
+    const release = gate()
+    let running = 0
+    const server = await fleet.standard({
+      config: { maxInboundStreamsPerConnection: 3 },
+      protocols: [new LPProtocol({
+        codecs: ['/hold/1.0.0'],
+        handler: async (stream) => { running++; await release.promise; await stream.writeLp('done'); await stream.close() }
+      })]
+    })
+    const errors: Array<SwitchEvents['protocol:error']> = []
+    server.on('protocol:error', e => errors.push(e))
+    // identify would open inbound streams of its own on the server: use a bare client.
+    const client = await fleet.bare()
+    const { peerId, addrs } = server.peerInfo
+    const held = await Promise.all([1, 2, 3].map(async () => {
+      const s = await client.dial(peerId, addrs, '/hold/1.0.0')
+      await s.write(new Uint8Array(0))
+      await s.writeLp('x')
+      return s
+    }))
+    await waitFor('three running handlers', () => running === 3)
+    const over = await client.dial(peerId, addrs, '/hold/1.0.0')
+    await over.writeLp('x')
+    await expect(over.read()).rejects.toBeInstanceOf(StreamResetError)
+    await waitFor('the limit event', () => errors.length === 1)
+    expect(errors[0]?.stage).toBe('limit')
+    expect((errors[0]?.error as SwitchError).code).toBe('ERR_TOO_MANY_STREAMS')
+    release.open()
+    for (const s of held) expect(text(await s.readLp(10))).toBe('done')
+    await Promise.all(held.map(async s => { await s.close() }))
+    // Room again once the held streams are closed.
+    await waitFor('the streams to be released', () => server.inspect().totals.streams === 0)
+    const after = await client.dial(peerId, addrs, '/hold/1.0.0')
+    expect(text(await after.readLp(10))).toBe('done')
+    await after.close()
+    expect(server.connections()).toHaveLength(1)
+  })
+
+  it('LPProtocol maxIncomingStreams limits one protocol per connection', async () => {
+    const release = gate()
+    let running = 0
+    const server = await fleet.standard({
+      protocols: [new LPProtocol({
+        codecs: ['/one/1.0.0'],
+        maxIncomingStreams: 1,
+        handler: async (stream) => { running++; await release.promise; await stream.close() }
+      })]
+    })
+    const client = await fleet.standard()
+    const first = await client.dial(server.peerId, server.peerInfo.addrs, '/one/1.0.0')
+    await first.writeLp('x')
+    await waitFor('the first handler', () => running === 1)
+    const second = await client.dial(server.peerId, server.peerInfo.addrs, '/one/1.0.0')
+    await expect(second.read()).rejects.toBeInstanceOf(StreamResetError)
+    release.open()
+    expect(await first.read()).toBeNull()
+    await first.close()
+  })
+})
+
+describe('muxers', () => {
+  it.each([
+    ['mplex-only dials yamux+mplex', ['mplex'], ['yamux', 'mplex'], '/mplex/6.7.0'],
+    ['yamux+mplex dials mplex-only', ['yamux', 'mplex'], ['mplex'], '/mplex/6.7.0'],
+    ['yamux+mplex dials yamux+mplex', ['yamux', 'mplex'], ['yamux', 'mplex'], '/yamux/1.0.0'],
+    ['mplex+yamux dials yamux+mplex (initiator\'s order wins)', ['mplex', 'yamux'], ['yamux', 'mplex'], '/mplex/6.7.0']
+  ] as const)('%s → %s', async (_name, clientMuxers, serverMuxers, expected) => {
+    const server = await fleet.standard({ muxers: serverMuxers, protocols: [streamProtoProtocol, echoProtocol] })
+    const client = await fleet.standard({ muxers: clientMuxers })
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
+    expect(s.connection.multiplexer).toBe(expected)
+    expect(s.connection.muxerNegotiation).toBe('early')
+    expect(server.connections()[0]?.multiplexer).toBe(expected)
+    const big = new Uint8Array(300_000).map((_, i) => i & 0xff)
+    const e = await client.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+    expect(Buffer.from(await echo(e, big)).equals(Buffer.from(big))).toBe(true)
+  })
+
+  it.each([
+    ['one muxer (lazy select)', ['yamux'], ['yamux', 'mplex'], '/yamux/1.0.0'],
+    ['mplex only (lazy select)', ['mplex'], ['yamux', 'mplex'], '/mplex/6.7.0'],
+    ['two muxers, first refused (full select)', ['yamux', 'mplex'], ['mplex'], '/mplex/6.7.0']
+  ] as const)('without early negotiation (rust/nim style): %s', async (_name, clientMuxers, serverMuxers, expected) => {
+    const server = await fleet.standard({ muxers: serverMuxers, earlyMuxerNegotiation: false, protocols: [streamProtoProtocol] })
+    const client = await fleet.standard({ muxers: clientMuxers, earlyMuxerNegotiation: false })
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
+    expect(s.connection.multiplexer).toBe(expected)
+    expect(s.connection.muxerNegotiation).toBe('multistream')
+    expect(server.connections()[0]?.muxerNegotiation).toBe('multistream')
+  })
+
+  it('no common muxer: both sides fail the upgrade with a typed error', async () => {
+    const server = await fleet.standard({ muxers: ['yamux'] })
+    const client = await fleet.standard({ muxers: ['mplex'] })
+    const err = await client.dial(server.peerId, server.peerInfo.addrs, PING_CODEC, { lazy: false }).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(SwitchyardError)
+    expect(client.connections()).toHaveLength(0)
+  })
+})
+
+describe('introspection', () => {
+  it('lists connections with their streams, and pending upgrades', async () => {
+    const release = gate()
+    const server = await fleet.standard({
+      protocols: [new LPProtocol({ codecs: ['/hold/1.0.0'], handler: async (s) => { await release.promise; await s.close() } })]
+    })
+    const client = await fleet.standard()
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
+    await s.writeLp('x')
+    await waitFor('the server stream', () => server.inspect().connections[0]?.streams.some(x => x.protocol === '/hold/1.0.0') === true)
+    const view = server.inspect()
+    expect(view.state).toBe('started')
+    expect(view.peerId).toBe(server.peerId.toString())
+    expect(view.listenAddrs).toEqual(server.peerInfo.addrs.map(a => a.toString()))
+    expect(view.connections).toHaveLength(1)
+    const c = view.connections[0]
+    expect(c?.remotePeer).toBe(client.peerId.toString())
+    expect(c?.direction).toBe('inbound')
+    expect(c?.multiplexer).toBe('/yamux/1.0.0')
+    expect(c?.streams.find(x => x.protocol === '/hold/1.0.0')?.direction).toBe('inbound')
+    expect(view.pendingUpgrades).toEqual([])
+    expect(view.totals.pendingInbound).toBe(0)
+    expect(JSON.parse(JSON.stringify(view))).toEqual(view)
+    release.open()
+    expect(await s.read()).toBeNull()
+    await s.close()
+  })
+})
