@@ -1,13 +1,11 @@
 /**
- * ByteConnections for the security tests.
+ * ByteConnections for the security tests (loopback tests use src/transport/tcp.ts).
  *
  * - `memoryPair()`: two connected in-memory ByteConnections. Bytes cross on a later macrotask
  *   (setImmediate), the way a socket delivers them; every `write` call is recorded, so tests can
  *   assert "one batch → one write" and inspect or tamper with the exact wire bytes (`tamper`).
- * - `tcpConnection(socket)`: a tiny node:net adapter to the ByteConnection contract for the loopback
- *   tests (src/transport/tcp.ts is another engineer's; replace this with it once it is there).
+ * - `Collector`: a ByteSink that records what arrives and lets a test await a condition.
  */
-import net from 'node:net'
 import type { ByteConnection, ByteSink } from '../../src/connection.js'
 import { StreamClosedError, TransportError } from '../../src/errors.js'
 
@@ -157,87 +155,5 @@ export class Collector implements ByteSink {
     const w = this.waiters
     this.waiters = []
     for (const f of w) f()
-  }
-}
-
-function addrOf (ip: string | undefined, port: number | undefined): string {
-  return `/${ip?.includes(':') === true ? 'ip6' : 'ip4'}/${ip ?? '0.0.0.0'}/tcp/${port ?? 0}`
-}
-
-/** Minimal node:net → ByteConnection adapter (see the module comment). */
-export function tcpConnection (socket: net.Socket, direction: 'inbound' | 'outbound'): ByteConnection & { writeCalls: number } {
-  let sink: ByteSink | undefined
-  const buffered: Array<{ kind: 'data', chunk: Uint8Array } | { kind: 'end' } | { kind: 'close', err?: Error }> = []
-  let closed = false
-  let writeEnded = false
-  let aborted: Error | undefined
-  const deliver = (ev: typeof buffered[number]): void => {
-    if (sink === undefined) { buffered.push(ev); socket.pause(); return }
-    if (ev.kind === 'data') sink.onData(ev.chunk)
-    else if (ev.kind === 'end') sink.onEnd()
-    else sink.onClose(ev.err)
-  }
-  socket.on('data', (b: Buffer) => deliver({ kind: 'data', chunk: new Uint8Array(b.buffer, b.byteOffset, b.length) }))
-  socket.on('end', () => deliver({ kind: 'end' }))
-  socket.on('error', () => { /* reported by 'close' */ })
-  socket.on('close', hadError => {
-    closed = true
-    deliver({ kind: 'close', ...(aborted !== undefined ? { err: aborted } : hadError ? { err: new TransportError('ERR_CONNECTION_RESET', 'socket error') } : {}) })
-  })
-  socket.on('drain', () => sink?.onDrain?.())
-  const conn = {
-    writeCalls: 0,
-    remoteAddr: addrOf(socket.remoteAddress, socket.remotePort),
-    localAddr: addrOf(socket.localAddress, socket.localPort),
-    direction,
-    attach (s: ByteSink) {
-      sink = s
-      while (buffered.length > 0 && sink === s) deliver(buffered.shift()!)
-      socket.resume()
-    },
-    detach () { sink = undefined },
-    write (chunks: readonly Uint8Array[]) {
-      if (writeEnded || closed) throw new StreamClosedError('tcp: write after close')
-      conn.writeCalls++
-      socket.cork()
-      let ok = true
-      for (const c of chunks) ok = socket.write(c)
-      socket.uncork()
-      return ok
-    },
-    get writableLength () { return socket.writableLength },
-    pause () { socket.pause() },
-    resume () { socket.resume() },
-    closeWrite () { if (!writeEnded) { writeEnded = true; socket.end() } },
-    async close () {
-      writeEnded = true
-      if (closed) return
-      await new Promise<void>(resolve => { socket.once('close', () => resolve()); socket.end() })
-    },
-    abort (err?: Error) {
-      if (closed) return
-      aborted = err
-      writeEnded = true
-      socket.resetAndDestroy()
-    },
-    get closed () { return closed }
-  }
-  return conn
-}
-
-/** A loopback TCP pair of ByteConnections (and the raw sockets). */
-export async function tcpPair (): Promise<{ client: ReturnType<typeof tcpConnection>, server: ReturnType<typeof tcpConnection>, close: () => void }> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve))
-  const sock = net.connect(port, '127.0.0.1')
-  await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
-  const inbound = await accepted
-  server.close()
-  return {
-    client: tcpConnection(sock, 'outbound'),
-    server: tcpConnection(inbound, 'inbound'),
-    close: () => { sock.destroy(); inbound.destroy() }
   }
 }
