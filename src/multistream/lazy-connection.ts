@@ -17,10 +17,13 @@ import type { ByteConnection, ByteSink } from '../connection.js'
 import { MultistreamError } from '../errors.js'
 import { DEFAULT_NEGOTIATION_TIMEOUT_MS } from './constants.js'
 import { Dialer } from './negotiation.js'
+import type { TraceObserver } from '../trace/observer.js'
 
 export interface LazySelectOptions {
   /** Bound on receiving the listener's header and echo (default 10 000 ms; `Infinity` disables it). */
   timeoutMs?: number
+  /** Trace hook (src/trace/observer.ts): every multistream message sent and received. */
+  observer?: TraceObserver
 }
 
 export interface LazySelection {
@@ -33,7 +36,7 @@ export interface LazySelection {
 export function selectOnConnectionLazy (conn: ByteConnection, protocol: string, options: LazySelectOptions = {}): LazySelection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_NEGOTIATION_TIMEOUT_MS
   if (!(timeoutMs > 0)) throw new RangeError(`"timeoutMs" expected a positive number of milliseconds or Infinity, got ${timeoutMs}`)
-  return { protocol, connection: new LazyConnection(conn, new Dialer([protocol], { lazy: true }), timeoutMs) }
+  return { protocol, connection: new LazyConnection(conn, new Dialer([protocol], { lazy: true, observer: options.observer }), timeoutMs) }
 }
 
 class LazyConnection implements ByteConnection {

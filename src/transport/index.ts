@@ -9,4 +9,4 @@ export {
   dial, listen, listenerMultiaddrs, TcpConnection,
   DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK_BYTES
 } from './tcp.js'
-export type { TcpObserver, TcpConnectionOptions, TcpDialOptions, TcpListenOptions, TcpListener, InterfaceAddress } from './tcp.js'
+export type { TcpConnectionOptions, TcpDialOptions, TcpListenOptions, TcpListener, InterfaceAddress } from './tcp.js'

@@ -28,6 +28,7 @@ import { connect, createServer, isIPv4, type AddressInfo, type NetConnectOpts, t
 import { networkInterfaces } from 'node:os'
 import type { ByteConnection, ByteSink } from '../connection.js'
 import { MultiaddrError, StreamClosedError, TransportError, type ErrorCode } from '../errors.js'
+import type { TraceObserver } from '../trace/observer.js'
 import { CODE_IP4, CODE_IP6, CODE_P2P, Multiaddr } from './multiaddr.js'
 
 /** Default bound on connection establishment. */
@@ -36,17 +37,6 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000
 /** Default write-buffer high-water mark (`write` returns false at or above it). */
 export const DEFAULT_HIGH_WATER_MARK_BYTES = 64 * 1024
-
-/**
- * Optional observer for tracing and metrics. Absent by default, and then every hook costs one
- * `undefined` check. Hooks run synchronously and must not throw.
- */
-export interface TcpObserver {
-  onOpen?: (conn: TcpConnection) => void
-  onBytesIn?: (conn: TcpConnection, bytes: number) => void
-  onBytesOut?: (conn: TcpConnection, bytes: number) => void
-  onClose?: (conn: TcpConnection, err?: Error) => void
-}
 
 /** Options shared by dialed and accepted connections. */
 export interface TcpConnectionOptions {
@@ -57,7 +47,11 @@ export interface TcpConnectionOptions {
   highWaterMarkBytes?: number
   /** Bound on a graceful `close()` (default 5000 ms); then the socket is destroyed. */
   closeTimeoutMs?: number
-  observer?: TcpObserver
+  /**
+   * Trace hook (src/trace/observer.ts): tcp open / data / end / close events. Absent by default,
+   * and then each hook point costs one `undefined` check. `setObserver` attaches one later.
+   */
+  observer?: TraceObserver
 }
 
 export interface TcpDialOptions extends TcpConnectionOptions {
@@ -135,7 +129,7 @@ export class TcpConnection implements ByteConnection {
   readonly direction: 'inbound' | 'outbound'
 
   private readonly socket: Socket
-  private readonly observer: TcpObserver | undefined
+  private observer: TraceObserver | undefined
   private readonly highWaterMark: number
   private readonly closeTimeoutMs: number
   private sink: ByteSink | undefined
@@ -175,7 +169,15 @@ export class TcpConnection implements ByteConnection {
     socket.on('error', this.onSocketError)
     socket.on('close', this.onSocketClose)
     socket.on('drain', this.onSocketDrain)
-    this.observer?.onOpen?.(this)
+    if (options.observer !== undefined) this.setObserver(options.observer)
+  }
+
+  /** Attach (or replace, or remove) the trace observer; reports `open` to a new one. */
+  setObserver (observer: TraceObserver | undefined): void {
+    this.observer = observer
+    if (observer !== undefined && !this.isClosed) {
+      observer.event({ layer: 'tcp', kind: 'open', localAddr: this.localAddr, remoteAddr: this.remoteAddr, direction: this.direction })
+    }
   }
 
   get closed (): boolean { return this.isClosed }
@@ -212,22 +214,23 @@ export class TcpConnection implements ByteConnection {
       throw new StreamClosedError(`write on ${this.remoteAddr} after ${this.writeEnded ? 'closeWrite' : 'close'}`)
     }
     const socket = this.socket
-    let bytes = 0
+    const obs = this.observer
     if (chunks.length === 1) {
       const c = chunks[0] as Uint8Array
-      bytes = c.length
-      if (bytes > 0) socket.write(c)
+      if (c.length > 0) {
+        socket.write(c)
+        if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'data', dir: 'out', length: c.length, bytes: c })
+      }
     } else {
       // One writev for the whole batch (STYLE pattern 14).
       socket.cork()
       for (const c of chunks) {
         if (c.length === 0) continue
-        bytes += c.length
         socket.write(c)
+        if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'data', dir: 'out', length: c.length, bytes: c })
       }
       socket.uncork()
     }
-    if (this.observer?.onBytesOut !== undefined && bytes > 0) this.observer.onBytesOut(this, bytes)
     return socket.writableLength < this.highWaterMark
   }
 
@@ -245,6 +248,8 @@ export class TcpConnection implements ByteConnection {
     if (this.writeEnded || this.isClosed) return
     this.writeEnded = true
     this.socket.end()
+    const obs = this.observer
+    if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'end', dir: 'out' })
   }
 
   close (): Promise<void> {
@@ -272,7 +277,8 @@ export class TcpConnection implements ByteConnection {
   }
 
   private readonly onSocketData = (chunk: Buffer): void => {
-    if (this.observer?.onBytesIn !== undefined) this.observer.onBytesIn(this, chunk.length)
+    const obs = this.observer
+    if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'data', dir: 'in', length: chunk.length, bytes: chunk })
     const sink = this.sink
     if (sink !== undefined) { sink.onData(chunk); return }
     if (this.closing) return // close() said it reads no more; drop
@@ -283,6 +289,8 @@ export class TcpConnection implements ByteConnection {
 
   private readonly onSocketEnd = (): void => {
     this.remoteEnded = true
+    const obs = this.observer
+    if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'end', dir: 'in' })
     if (this.sink !== undefined && this.pending.length === 0 && !this.endDelivered) {
       this.endDelivered = true
       this.sink.onEnd()
@@ -295,7 +303,8 @@ export class TcpConnection implements ByteConnection {
 
   private readonly onSocketClose = (): void => {
     this.isClosed = true
-    this.observer?.onClose?.(this, this.error)
+    const obs = this.observer
+    if (obs !== undefined) obs.event(this.error === undefined ? { layer: 'tcp', kind: 'close' } : { layer: 'tcp', kind: 'close', error: this.error.message })
     if (this.sink !== undefined && this.pending.length === 0) this.deliverClose()
   }
 

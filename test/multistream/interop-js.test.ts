@@ -116,7 +116,10 @@ describe('our dialer → js-libp2p listener', () => {
   it('lazy select: header + proposal + first payload in one write; the reply comes back without the echo', async () => {
     const js = await jsListen()
     const writes: number[] = []
-    const conn = await dial(js.addr, { observer: { onBytesOut: (_c, n) => writes.push(n) } })
+    const conn = await dial(js.addr)
+    // Count socket writes: every batch the lazy connection hands down is one TcpConnection.write.
+    const write = conn.write.bind(conn)
+    conn.write = chunks => { writes.push(chunks.reduce((n, c) => n + c.length, 0)); return write(chunks) }
     cleanups.push(() => { conn.abort() })
     const { connection } = selectOnConnectionLazy(conn, '/noise')
     const rec = record(connection)

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { MultiaddrError, StreamClosedError, TransportError } from '../../src/errors.js'
 import { Multiaddr } from '../../src/transport/multiaddr.js'
-import { dial, listen, listenerMultiaddrs, type TcpConnection, type TcpObserver } from '../../src/transport/tcp.js'
+import { dial, listen, listenerMultiaddrs, type TcpConnection } from '../../src/transport/tcp.js'
+import type { TraceEvent, TraceObserver } from '../../src/trace/observer.js'
 import { blackHole, record, startListener, tick, type Accepting } from './tcp-helpers.js'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -194,9 +195,9 @@ describe('backpressure', () => {
     expect(maxServerBuffered).toBeLessThanOrEqual(hwm + chunkSize)
   })
 
-  it('write(chunks) is one batch; write returns false only at the mark', async () => {
+  it('write(chunks) is one batch (one writev); empty chunks are skipped', async () => {
     const seen: number[] = []
-    const observer: TcpObserver = { onBytesOut: (_c, n) => seen.push(n) }
+    const observer: TraceObserver = { event: e => { if (e.layer === 'tcp' && e.kind === 'data') seen.push(e.length) } }
     const acc = await startListener()
     cleanups.push(async () => { await acc.listener.close() })
     const client = await dial(acc.listener.multiaddrs[0] as Multiaddr, { observer })
@@ -204,7 +205,7 @@ describe('backpressure', () => {
     cleanups.push(() => { client.abort(); server.abort() })
     const rec = record(server)
     expect(client.write([utf8('a'), utf8('bc'), new Uint8Array(0), utf8('def')])).toBe(true)
-    expect(seen).toEqual([6])
+    expect(seen).toEqual([1, 2, 3])
     while (rec.received < 6) await tick()
     expect(text(rec.bytes())).toBe('abcdef')
   })
@@ -268,27 +269,37 @@ describe('close, half-close, abort', () => {
     expect(() => client.write([utf8('x')])).toThrow(StreamClosedError)
   })
 
-  it('observer sees open, bytes and close', async () => {
+  it('trace observer sees open, data, end and close; setObserver attaches one later', async () => {
     const events: string[] = []
-    const observer: TcpObserver = {
-      onOpen: c => events.push(`open ${c.direction}`),
-      onBytesIn: (_c, n) => events.push(`in ${n}`),
-      onBytesOut: (_c, n) => events.push(`out ${n}`),
-      onClose: (_c, err) => events.push(`close ${err === undefined ? 'clean' : 'error'}`)
+    const summary = (e: TraceEvent): string => {
+      if (e.layer !== 'tcp') return `${e.layer}:${e.kind}`
+      switch (e.kind) {
+        case 'open': return `open ${e.direction}`
+        case 'data': return `${e.dir} ${e.length} ${text(e.bytes as Uint8Array)}`
+        case 'end': return `end ${e.dir}`
+        case 'close': return `close ${e.error ?? 'clean'}`
+        default: return 'tcp:?'
+      }
     }
+    const observer: TraceObserver = { event: e => events.push(summary(e)) }
     const acc = await startListener('/ip4/127.0.0.1/tcp/0', { observer })
     cleanups.push(async () => { await acc.listener.close() })
     const client = await dial(acc.listener.multiaddrs[0] as Multiaddr)
+    const clientEvents: string[] = []
+    client.setObserver({ event: e => clientEvents.push(summary(e)) })
     const server = await acc.next()
     const sr = record(server)
     client.write([utf8('12345')])
     while (sr.received < 5) await tick()
     server.write([utf8('xy')])
-    client.close()
+    void client.close()
     await sr.ended
     server.closeWrite()
     await sr.closed
-    expect(events).toEqual(['open inbound', 'in 5', 'out 2', 'close clean'])
+    expect(events).toEqual(['open inbound', 'in 5 12345', 'out 2 xy', 'end in', 'end out', 'close clean'])
+    expect(clientEvents[0]).toBe('open outbound')
+    expect(clientEvents).toContain('out 5 12345')
+    expect(clientEvents).toContain('end out')
   })
 })
 
