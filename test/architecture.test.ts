@@ -6,7 +6,8 @@
  *   transport: only errors, connection types, codec, trace types, node:net/os and multiformats.
  *   protocols: the Stream contract, codec and proto only — they never see which muxer carries them;
  *     the switch imports them (identify runs on every connection), not the other way round.
- *   trace/observer.ts is a types module every layer may import; capture reuses the layers' codecs.
+ *   trace/observer.ts is a types module every layer may import (layer "trace-types"); the rest of trace/
+ *     (formatters, dissectors) and capture/ sit above the protocol layers and reuse their codecs.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -14,25 +15,26 @@ import { describe, expect, it } from 'vitest'
 
 const SRC = join(import.meta.dirname, '..', 'src')
 
-type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace' | 'transport' | 'multistream' | 'security' |
+type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace-types' | 'trace' | 'transport' | 'multistream' | 'security' |
 'muxer' | 'protocols' | 'switch' | 'capture' | 'index' | 'cli'
 
-const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace']
+const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace-types']
 const ALLOWED: Record<Layer, Layer[]> = {
   errors: [],
-  connection: ['errors', 'trace'],
+  connection: ['errors', 'trace-types'],
   codec: ['errors'],
   proto: ['errors', 'codec'],
-  trace: ['errors', 'connection', 'codec', 'proto'],
+  'trace-types': ['errors', 'connection'],
+  trace: [...BASE, 'proto', 'multistream', 'security', 'muxer'],
   transport: [...BASE],
   multistream: [...BASE, 'proto'],
   security: [...BASE, 'proto'],
   muxer: [...BASE, 'proto'],
   protocols: [...BASE, 'proto'],
-  switch: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols'],
-  capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport'],
-  index: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'capture'],
-  cli: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'capture']
+  switch: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'trace'],
+  capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport', 'trace'],
+  index: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture'],
+  cli: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture']
 }
 
 /** Packages src/ may import, and where. */
@@ -64,6 +66,7 @@ function layerOf (rel: string): Layer {
   if (top === 'errors.ts') return 'errors'
   if (top === 'connection.ts') return 'connection'
   if (top === 'index.ts') return 'index'
+  if (rel.replace(/\.js$/, '.ts') === 'trace/observer.ts') return 'trace-types'
   if (top === 'cli.ts' || top === 'cli') return 'cli'
   return top as Layer
 }
