@@ -15,7 +15,7 @@
  *
  * Close matrix:
  *   closeWrite()  FIN after the queued bytes (allowHalfOpen: we keep reading)
- *   close()       FIN, keep reading (to the sink, or dropped) until the peer's FIN, then release;
+ *   close()       FIN, keep reading (and discarding) until the peer's FIN, then release;
  *                 `closeTimeoutMs` bounds the wait (then destroy)
  *   abort(err)    RST (`resetAndDestroy`) at once; destroy() if a FIN was already started
  *                 (libuv cannot mix uv_shutdown and uv_tcp_close_reset)
@@ -279,9 +279,10 @@ export class TcpConnection implements ByteConnection {
   private readonly onSocketData = (chunk: Buffer): void => {
     const obs = this.observer
     if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'data', dir: 'in', length: chunk.length, bytes: chunk })
+    // After close() we read only to see the peer's FIN: the data is discarded (like Stream.close).
+    if (this.closing) return
     const sink = this.sink
     if (sink !== undefined) { sink.onData(chunk); return }
-    if (this.closing) return // close() said it reads no more; drop
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
     this.socket.pause()

@@ -64,6 +64,15 @@ describe('listen / dial', () => {
     await expect(listen('/dns4/localhost/tcp/0', { onConnection: () => {} })).rejects.toThrow(/expected an \/ip4 or \/ip6 address/)
   })
 
+  it('dials a /dns4 name (localhost)', async () => {
+    const acc = await startListener()
+    cleanups.push(async () => { await acc.listener.close({ closeConnections: true }) })
+    const port = (acc.listener.multiaddrs[0] as Multiaddr).toNodeAddress().port
+    const c = await dial(`/dns4/localhost/tcp/${port}`)
+    expect(c.remoteAddr).toBe(`/ip4/127.0.0.1/tcp/${port}`)
+    c.abort()
+  })
+
   it('a wildcard bind reports every interface address of its family, loopback first, without link-local', () => {
     const ifaces = {
       lo: [{ address: '127.0.0.1', family: 'IPv4' }, { address: '::1', family: 'IPv6' }],
@@ -239,8 +248,11 @@ describe('close, half-close, abort', () => {
     const closing = client.close()
     await sr.ended
     expect(sr.received).toBe(100_000)
+    // After close() the client reads only to see our FIN: data is discarded, not delivered.
+    server.write([utf8('late')])
     server.closeWrite()
     await closing
+    expect(cr.received).toBe(0)
     expect(await cr.closed).toBeUndefined()
     expect(await sr.closed).toBeUndefined()
     expect(client.close()).toBe(closing)
