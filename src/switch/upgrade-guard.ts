@@ -6,8 +6,10 @@
  * <= 65535 bytes, the transport pauses reading when nobody is attached), so a connection in the
  * middle of the upgrade holds at most about one Noise message. What the layers cannot bound is a
  * peer that keeps the negotiation *going*: endless `na`-answered proposals, each one cheap and
- * valid. So before the peer is authenticated its bytes are capped at `maxPreauthBytes`; past the
- * cap the connection is aborted with ERR_MESSAGE_TOO_LARGE.
+ * valid, and each one costing us a parse and an answer. So before the peer is authenticated its
+ * bytes are capped (`limit`, which the upgrader sets per stage: MAX_MULTISTREAM_STAGE_BYTES while
+ * negotiating `/noise`, MAX_PREAUTH_BYTES in all); past the cap the connection is aborted with
+ * ERR_MESSAGE_TOO_LARGE, checked when a chunk arrives, before any layer parses it.
  *
  * `release()` (called once the Noise handshake authenticated the peer) takes the guard out of the
  * read path: the transport then delivers straight to the next layer's sink.
@@ -23,19 +25,28 @@ import { tooLarge } from '../errors.js'
  */
 export const MAX_PREAUTH_BYTES = 4 * 65537
 
+/**
+ * Bytes a dialer may send before we have answered its security proposal: the header, a few
+ * proposals (each <= 1024 bytes; honest dialers propose one to three) and, when it negotiates
+ * lazily, Noise message 1 (34 bytes) behind them. An `na` flood is cut here after a few
+ * thousand proposals instead of hundreds of thousands.
+ */
+export const MAX_MULTISTREAM_STAGE_BYTES = 8 * 1024
+
 export class UpgradeGuard implements ByteConnection {
   /** Bytes received while guarded. */
   bytesIn = 0
   /** Bytes written while guarded. */
   bytesOut = 0
+  /** The cap on `bytesIn` while guarded (the upgrader lowers it for the multistream stage). */
+  limit: number
   private readonly inner: ByteConnection
-  private readonly maxPreauthBytes: number
   private sink: ByteSink | undefined
   private released = false
 
-  constructor (inner: ByteConnection, maxPreauthBytes = MAX_PREAUTH_BYTES) {
+  constructor (inner: ByteConnection, limit = MAX_PREAUTH_BYTES) {
     this.inner = inner
-    this.maxPreauthBytes = maxPreauthBytes
+    this.limit = limit
   }
 
   get remoteAddr (): string { return this.inner.remoteAddr }
@@ -79,8 +90,8 @@ export class UpgradeGuard implements ByteConnection {
       if (sink === undefined) return
       if (!this.released) {
         this.bytesIn += chunk.length
-        if (this.bytesIn > this.maxPreauthBytes) {
-          this.inner.abort(tooLarge('bytes before authentication', this.maxPreauthBytes, this.bytesIn, `from ${this.inner.remoteAddr}`))
+        if (this.bytesIn > this.limit) {
+          this.inner.abort(tooLarge('bytes before authentication', this.limit, this.bytesIn, `from ${this.inner.remoteAddr}`))
           return
         }
       }

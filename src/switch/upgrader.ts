@@ -32,7 +32,7 @@ import { secureInbound, secureOutbound } from '../security/secure-connection.js'
 import type { SecureResult } from '../security/secure-connection.js'
 import type { TraceObserver } from '../trace/observer.js'
 import { LazySelectConnection } from './lazy-select.js'
-import { UpgradeGuard } from './upgrade-guard.js'
+import { MAX_MULTISTREAM_STAGE_BYTES, MAX_PREAUTH_BYTES, UpgradeGuard } from './upgrade-guard.js'
 
 /** Creates a muxer over an upgraded connection (createYamux, createMplex). */
 export type MuxerFactory = (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: Uint8Array[], observer?: TraceObserver }) => StreamMuxer
@@ -148,7 +148,9 @@ export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions)
   return await withDeadline(raw, opts, async (deadline) => {
     const muxerIds = announced(opts)
     stage(opts, 'multistream')
+    guard.limit = MAX_MULTISTREAM_STAGE_BYTES
     const { leftover } = await handleOnConnection(guard, [NOISE_PROTOCOL_ID], { timeoutMs: remaining(deadline) })
+    guard.limit = MAX_PREAUTH_BYTES
     stage(opts, 'noise')
     const secure = await secureInbound(guard, {
       identity: opts.identity,

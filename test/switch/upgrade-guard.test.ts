@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CodecError } from '../../src/errors.js'
-import { MAX_PREAUTH_BYTES, UpgradeGuard } from '../../src/switch/upgrade-guard.js'
+import { MAX_MULTISTREAM_STAGE_BYTES, MAX_PREAUTH_BYTES, UpgradeGuard } from '../../src/switch/upgrade-guard.js'
 import { connectionPair, utf8 } from '../multistream/helpers.js'
 
 const tick = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
@@ -41,7 +41,9 @@ describe('UpgradeGuard', () => {
     expect(a.closed).toBe(true)
   })
 
-  it('caps at four maximum Noise messages by default', () => {
+  it('pins the caps: four maximum Noise messages in all, 8 KiB while negotiating /noise', () => {
     expect(MAX_PREAUTH_BYTES).toBe(4 * (65535 + 2))
+    expect(MAX_MULTISTREAM_STAGE_BYTES).toBe(8192)
+    expect(new UpgradeGuard(connectionPair()[0]).limit).toBe(MAX_PREAUTH_BYTES)
   })
 })
