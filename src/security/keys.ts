@@ -115,25 +115,23 @@ function derWrap (prefix: Buffer, raw: Uint8Array): Buffer {
 export class Ed25519PublicKey extends BasePublicKey {
   readonly type = KeyType.Ed25519
   readonly raw: Uint8Array
-  private readonly keyObject: crypto.KeyObject
+  /** Built on first `verify`: parsing a peer id or a payload must not pay for a KeyObject. */
+  private keyObject: crypto.KeyObject | undefined
 
-  constructor (raw: Uint8Array) {
+  constructor (raw: Uint8Array, keyObject?: crypto.KeyObject) {
     super()
     if (raw.length !== ED25519_KEY_LENGTH) throw invalid('Ed25519 public key', `expected ${ED25519_KEY_LENGTH} bytes, got ${raw.length}`)
     this.raw = Uint8Array.from(raw)
-    try {
-      this.keyObject = crypto.createPublicKey({ key: derWrap(ED25519_SPKI_PREFIX, raw), format: 'der', type: 'spki' })
-    } catch (err) {
-      throw invalid('Ed25519 public key', 'not a valid key', err)
-    }
+    this.keyObject = keyObject
   }
 
   verify (msg: Uint8Array, sig: Uint8Array): boolean {
     if (sig.length !== ED25519_SIGNATURE_LENGTH) return false
     try {
+      this.keyObject ??= crypto.createPublicKey({ key: derWrap(ED25519_SPKI_PREFIX, this.raw), format: 'der', type: 'spki' })
       return crypto.verify(null, msg, this.keyObject, sig)
     } catch {
-      return false
+      return false // OpenSSL refuses to load some 32-byte strings as points: no valid signature exists
     }
   }
 }
@@ -149,8 +147,9 @@ export class Ed25519PrivateKey extends BasePrivateKey {
     super()
     if (seed.length !== ED25519_KEY_LENGTH) throw invalid('Ed25519 private key', `seed expected ${ED25519_KEY_LENGTH} bytes, got ${seed.length}`)
     this.keyObject = crypto.createPrivateKey({ key: derWrap(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' })
-    const spki = crypto.createPublicKey(this.keyObject).export({ type: 'spki', format: 'der' })
-    this.publicKey = new Ed25519PublicKey(spki.subarray(ED25519_SPKI_PREFIX.length))
+    const pub = crypto.createPublicKey(this.keyObject)
+    const spki = pub.export({ type: 'spki', format: 'der' })
+    this.publicKey = new Ed25519PublicKey(spki.subarray(ED25519_SPKI_PREFIX.length), pub)
     this.data = new Uint8Array(2 * ED25519_KEY_LENGTH)
     this.data.set(seed)
     this.data.set(this.publicKey.raw, ED25519_KEY_LENGTH)

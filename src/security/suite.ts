@@ -88,20 +88,36 @@ const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex
 const CHACHA = 'chacha20-poly1305'
 const EMPTY = new Uint8Array(0)
 
+/**
+ * KeyObjects by the key bytes they were made from. Importing a DER key costs more than the X25519
+ * itself, and every handshake uses each of its keys twice (e in ee and es/se, the static key in
+ * every handshake of the process, the remote e twice), so the suite keeps the KeyObject next to the
+ * bytes. Keyed by array identity (a WeakMap: no leak, no hashing); the arrays are never mutated.
+ */
+const keyObjects = new WeakMap<Uint8Array, crypto.KeyObject>()
+
 function nodePrivateKey (raw: Uint8Array): crypto.KeyObject {
+  const cached = keyObjects.get(raw)
+  if (cached !== undefined) return cached
   assertLength('X25519 private key', raw, DH_LENGTH)
   const der = Buffer.allocUnsafe(X25519_PKCS8_PREFIX.length + DH_LENGTH)
   X25519_PKCS8_PREFIX.copy(der, 0)
   der.set(raw, X25519_PKCS8_PREFIX.length)
-  return crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+  const key = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+  keyObjects.set(raw, key)
+  return key
 }
 
 function nodePublicKey (raw: Uint8Array): crypto.KeyObject {
+  const cached = keyObjects.get(raw)
+  if (cached !== undefined) return cached
   assertLength('X25519 public key', raw, DH_LENGTH)
   const der = Buffer.allocUnsafe(X25519_SPKI_PREFIX.length + DH_LENGTH)
   X25519_SPKI_PREFIX.copy(der, 0)
   der.set(raw, X25519_SPKI_PREFIX.length)
-  return crypto.createPublicKey({ key: der, format: 'der', type: 'spki' })
+  const key = crypto.createPublicKey({ key: der, format: 'der', type: 'spki' })
+  keyObjects.set(raw, key)
+  return key
 }
 
 // One nonce buffer per suite: OpenSSL copies the IV when the cipher is created, and nothing here
@@ -112,19 +128,17 @@ export const nodeSuite: CryptoSuite = {
   name: 'node',
 
   generateKeyPair () {
-    const { publicKey, privateKey } = crypto.generateKeyPairSync('x25519', {
-      publicKeyEncoding: { type: 'spki', format: 'der' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'der' }
-    })
-    return {
-      publicKey: publicKey.subarray(X25519_SPKI_PREFIX.length),
-      privateKey: privateKey.subarray(X25519_PKCS8_PREFIX.length)
-    }
+    const pair = crypto.generateKeyPairSync('x25519')
+    const publicKey = pair.publicKey.export({ type: 'spki', format: 'der' }).subarray(X25519_SPKI_PREFIX.length)
+    const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'der' }).subarray(X25519_PKCS8_PREFIX.length)
+    keyObjects.set(privateKey, pair.privateKey)
+    return { publicKey, privateKey }
   },
 
   keyPairFromPrivateKey (privateKey) {
-    const spki = crypto.createPublicKey(nodePrivateKey(privateKey)).export({ type: 'spki', format: 'der' })
-    return { publicKey: spki.subarray(X25519_SPKI_PREFIX.length), privateKey: Uint8Array.from(privateKey) }
+    const copy = Uint8Array.from(privateKey)
+    const spki = crypto.createPublicKey(nodePrivateKey(copy)).export({ type: 'spki', format: 'der' })
+    return { publicKey: spki.subarray(X25519_SPKI_PREFIX.length), privateKey: copy }
   },
 
   dh (privateKey, publicKey) {

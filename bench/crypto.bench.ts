@@ -1,0 +1,227 @@
+/**
+ * Noise benchmarks, in one run:
+ *
+ *  - transport: seal + open of one 65519-byte and one 100-byte message through our transport codec
+ *    (frame into a batch buffer, split, authenticate, decrypt) with the node:crypto suite and the
+ *    @noble reference suite, beside a bare node:crypto ChaCha20-Poly1305 loop (the ceiling: one
+ *    createCipheriv + createDecipheriv per message, nothing else) and js-libp2p-noise's own crypto
+ *    (`defaultCrypto`: AssemblyScript below 1200 B, node:crypto above);
+ *  - a 1 MiB write: one batch → 17 frames in one buffer, then decoded, against the bare loop over
+ *    the same 17 messages;
+ *  - handshakes per second: a full XX handshake with Ed25519 identities over an in-memory
+ *    connection, ours (secureOutbound/secureInbound) beside @chainsafe/libp2p-noise (its
+ *    ConnectionEncrypter over @libp2p/utils' in-memory MultiaddrConnection pair).
+ *
+ * Every pairing is verified before it is timed (same plaintext back, same ciphertext as the bare
+ * cipher). Run alone: `npm run build && node dist/bench/crypto.bench.js [--quick]`.
+ */
+import crypto from 'node:crypto'
+import { noise } from '@chainsafe/libp2p-noise'
+import { defaultCrypto as jsNoiseCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddrConnectionPair } from '@libp2p/utils'
+import type { ConnectionEncrypter, Upgrader } from '@libp2p/interface'
+import type { ByteConnection, ByteSink } from '../src/connection.js'
+import { CipherState } from '../src/security/cipher-state.js'
+import { MAX_PLAINTEXT_LENGTH } from '../src/security/constants.js'
+import { generateEd25519 } from '../src/security/keys.js'
+import { secureInbound, secureOutbound } from '../src/security/secure-connection.js'
+import { nobleSuite, nodeSuite, writeNonce } from '../src/security/suite.js'
+import type { CryptoSuite } from '../src/security/suite.js'
+import { encryptFrames, NoiseFrameDecoder } from '../src/security/transport-codec.js'
+import { crossCheck, FULL, formatTable, measureAsync, measureSync, QUICK, row } from './lib/harness.js'
+import type { MeasureOptions, Sample } from './lib/harness.js'
+import type { BenchRow } from './lib/types.js'
+
+// js-libp2p 3.x (the anchor only) calls Promise.withResolvers, which Node 20 lacks; test/setup.ts
+// installs the same polyfill for the tests. switchyard itself never needs it.
+interface Resolvers<T> { promise: Promise<T>, resolve: (v: T | PromiseLike<T>) => void, reject: (e?: unknown) => void }
+const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
+if (typeof P.withResolvers !== 'function') {
+  P.withResolvers = function withResolvers<T> (): Resolvers<T> {
+    let resolve!: Resolvers<T>['resolve']
+    let reject!: Resolvers<T>['reject']
+    const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+    return { promise, resolve, reject }
+  }
+}
+
+const MiB = 1024 * 1024
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 1) & 0xff)
+const EMPTY = new Uint8Array(0)
+
+function scale (s: Sample, f: number): Sample {
+  return { median: s.median * f, min: s.min * f, max: s.max * f }
+}
+
+// ---------------------------------------------------------------------------------------------
+// transport
+
+/** The ceiling: seal then open each message with node:crypto and nothing else. Returns bytes opened. */
+function bareSealOpen (messages: readonly Uint8Array[], nonce: Buffer, start: number): number {
+  let n = 0
+  let i = start
+  for (const pt of messages) {
+    writeNonce(nonce, i++)
+    const c = crypto.createCipheriv('chacha20-poly1305', KEY, nonce, { authTagLength: 16 })
+    const ct = c.update(pt)
+    c.final()
+    const tag = c.getAuthTag()
+    const d = crypto.createDecipheriv('chacha20-poly1305', KEY, nonce, { authTagLength: 16 })
+    d.setAuthTag(tag)
+    n += d.update(ct).length
+    d.final()
+  }
+  return n
+}
+
+/** Ours: one batch through the transport codec (one buffer of frames), then decoded and opened. */
+function oursSealOpen (tx: CipherState, rx: CipherState, decoder: NoiseFrameDecoder, batch: readonly Uint8Array[]): number {
+  decoder.push(encryptFrames(tx, batch))
+  let n = 0
+  let frame: Uint8Array | undefined
+  while ((frame = decoder.next()) !== undefined) n += rx.decrypt(frame).length
+  return n
+}
+
+function transportRows (opts: MeasureOptions): BenchRow[] {
+  const rows: BenchRow[] = []
+  const cases: Array<[string, number, number]> = [
+    // label, message size, messages per batch
+    ['65519 B', MAX_PLAINTEXT_LENGTH, 1],
+    ['100 B', 100, 1],
+    ['1 MiB batch (17 frames)', MiB, 1]
+  ]
+  for (const [label, size] of cases) {
+    const pt = Uint8Array.from({ length: size }, (_, i) => (i * 131 + 7) & 0xff)
+    // The bare loop works on the same frame-sized pieces our codec produces.
+    const pieces: Uint8Array[] = []
+    for (let off = 0; off < size; off += MAX_PLAINTEXT_LENGTH) pieces.push(pt.subarray(off, Math.min(size, off + MAX_PLAINTEXT_LENGTH)))
+    const nonce = Buffer.alloc(12)
+
+    // Verify: our first frame is byte for byte what the bare cipher produces at nonce 0.
+    const frames = encryptFrames(new CipherState(nodeSuite, KEY), [pt])
+    writeNonce(nonce, 0)
+    const c = crypto.createCipheriv('chacha20-poly1305', KEY, nonce, { authTagLength: 16 })
+    const bare = Buffer.concat([c.update(pieces[0] as Uint8Array), c.final(), c.getAuthTag()])
+    crossCheck(`noise frame ${label}`, frames.subarray(2, 2 + bare.length), bare)
+
+    const perBatch = size / MiB
+    const bareS = measureSync(it => {
+      let n = 0
+      for (let k = 0; k < it; k++) n += bareSealOpen(pieces, nonce, k * pieces.length)
+      return n
+    }, opts)
+    const jsNonce = new Uint8Array(12)
+    const js = measureSync(it => {
+      let n = 0
+      for (let k = 0; k < it; k++) {
+        for (const p of pieces) {
+          writeNonce(jsNonce, k)
+          const sealed = jsNoiseCrypto.chaCha20Poly1305Encrypt(p, jsNonce, EMPTY, KEY) as Uint8Array
+          n += (jsNoiseCrypto.chaCha20Poly1305Decrypt(sealed, jsNonce, EMPTY, KEY) as Uint8Array).length
+        }
+      }
+      return n
+    }, opts)
+    const suiteSample = (suite: CryptoSuite): Sample => {
+      const tx = new CipherState(suite, KEY)
+      const rx = new CipherState(suite, KEY)
+      const decoder = new NoiseFrameDecoder()
+      if (oursSealOpen(tx, rx, decoder, [pt]) !== size) throw new Error(`${suite.name}: round trip lost bytes`)
+      const batch = [pt]
+      return measureSync(it => {
+        let n = 0
+        for (let k = 0; k < it; k++) n += oursSealOpen(tx, rx, decoder, batch)
+        return n
+      }, suite === nobleSuite ? { runs: opts.runs, minTimeMs: Math.min(opts.minTimeMs, 150) } : opts)
+    }
+    const node = suiteSample(nodeSuite)
+    const noble = suiteSample(nobleSuite)
+    const unit = size >= 1000 ? 'MiB/s' : 'msgs/s'
+    const f = size >= 1000 ? perBatch : 1
+    const limit = { name: 'bare node:crypto', value: bareS.median * f }
+    rows.push(row('noise', `seal+open ${label}, node suite`, unit, scale(node, f), { name: 'js-libp2p-noise crypto', sample: scale(js, f) }, limit))
+    rows.push(row('noise', `seal+open ${label}, noble suite`, unit, scale(noble, f), undefined, limit))
+  }
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// handshakes
+
+/** Two in-memory ByteConnections; bytes cross on a microtask. Just enough for a handshake. */
+function memoryPair (): [ByteConnection, ByteConnection] {
+  const make = (direction: 'inbound' | 'outbound'): ByteConnection & { peer?: ByteConnection & { deliver: (c: Uint8Array) => void }, deliver: (c: Uint8Array) => void } => {
+    let sink: ByteSink | undefined
+    const pending: Uint8Array[] = []
+    let closed = false
+    const self = {
+      peer: undefined as (ByteConnection & { deliver: (c: Uint8Array) => void }) | undefined,
+      remoteAddr: '/memory/1',
+      localAddr: '/memory/0',
+      direction,
+      writableLength: 0,
+      get closed () { return closed },
+      deliver (c: Uint8Array) { if (sink !== undefined) sink.onData(c); else pending.push(c) },
+      attach (s: ByteSink) { sink = s; while (pending.length > 0 && sink === s) s.onData(pending.shift() as Uint8Array) },
+      detach () { sink = undefined },
+      write (chunks: readonly Uint8Array[]) {
+        const peer = self.peer
+        for (const c of chunks) queueMicrotask(() => peer?.deliver(c))
+        return true
+      },
+      pause () {},
+      resume () {},
+      closeWrite () {},
+      async close () { closed = true },
+      abort () { closed = true }
+    }
+    return self
+  }
+  const a = make('outbound')
+  const b = make('inbound')
+  a.peer = b
+  b.peer = a
+  return [a, b]
+}
+
+async function handshakeRows (opts: MeasureOptions): Promise<BenchRow[]> {
+  const idA = generateEd25519()
+  const idB = generateEd25519()
+  const ours = async (): Promise<number> => {
+    const [a, b] = memoryPair()
+    const [ra, rb] = await Promise.all([secureOutbound(a, { identity: idA }), secureInbound(b, { identity: idB })])
+    if (!ra.remotePeer.equals(rb.remotePeer) && ra.muxer !== '/yamux/1.0.0') throw new Error('handshake result')
+    return 1
+  }
+
+  const [kA, kB] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
+  const upgrader = { getStreamMuxers: () => new Map([['/yamux/1.0.0', { protocol: '/yamux/1.0.0' }]]) } as unknown as Upgrader
+  const jsA: ConnectionEncrypter = noise()({ peerId: peerIdFromPrivateKey(kA), privateKey: kA, logger: defaultLogger(), upgrader })
+  const jsB: ConnectionEncrypter = noise()({ peerId: peerIdFromPrivateKey(kB), privateKey: kB, logger: defaultLogger(), upgrader })
+  const theirs = async (): Promise<number> => {
+    const [a, b] = multiaddrConnectionPair()
+    const [ra] = await Promise.all([jsA.secureOutbound(a), jsB.secureInbound(b)])
+    if (ra.remotePeer.toString() !== peerIdFromPrivateKey(kB).toString()) throw new Error('js handshake result')
+    return 1
+  }
+
+  const hsOpts = { runs: opts.runs, minTimeMs: opts.minTimeMs * 2 }
+  const oursS = await measureAsync(ours, hsOpts)
+  const theirsS = await measureAsync(theirs, hsOpts)
+  return [row('noise', 'XX handshakes (both sides, Ed25519, in memory)', 'ops/s', oursS, { name: '@chainsafe/libp2p-noise', sample: theirsS })]
+}
+
+/** The crypto suite of the benchmark table (see the module comment). */
+export async function runCryptoBench (opts: { quick: boolean }): Promise<BenchRow[]> {
+  const m = opts.quick ? QUICK : FULL
+  return [...transportRows(m), ...await handshakeRows(m)]
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  const rows = await runCryptoBench({ quick: process.argv.includes('--quick') })
+  console.log(formatTable(rows))
+}
