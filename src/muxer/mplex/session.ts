@@ -45,6 +45,7 @@ import { allocUnsafe } from '../../codec/alloc.js'
 import { MplexError, StreamResetError } from '../../errors.js'
 import { MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_STREAM_ID, MessageFlag } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
+import type { FrameHandler } from './frame-decoder.js'
 import { closeFlag, frameHeaderLength, messageFlag, resetFlag, sentByInitiator, writeFrameHeader } from './frame.js'
 import type { TraceDirection, TraceObserver } from '../../trace/observer.js'
 
@@ -211,44 +212,63 @@ export class MplexSession {
   /** Bytes from the connection. Throws MplexError for a connection-level violation. */
   receive (chunk: Uint8Array): void {
     if (this.closed) return
-    this.decoder.push(chunk, this.onFrame)
+    this.decoder.push(chunk, this.frames)
   }
 
   /** The connection ended while a frame was incomplete. */
   get midFrame (): boolean { return this.decoder.midFrame }
 
-  private readonly onFrame = (streamId: number, flag: MessageFlag, data: Uint8Array): void => {
-    if (this.closed) return // aborted from inside a handler callback while this chunk was being parsed
-    if (this.observer !== undefined) this.trace('in', streamId, flag, data)
-    if (flag === MessageFlag.NewStream) {
-      this.onNewStream(streamId)
-      return
-    }
-    // Even flags come from the stream's opener (the peer: key id*2), odd ones from its acceptor (us).
-    const key = streamId * 2 + (sentByInitiator(flag) ? 0 : 1)
-    const s = this.streams.get(key)
-    if (s === undefined) return // unknown or already forgotten (we reset it, or both closed): ignore
-    switch (flag) {
-      case MessageFlag.MessageReceiver:
-      case MessageFlag.MessageInitiator:
-        // Data after the peer's own Close breaks the spec; go-mplex drops it too.
-        if (s.remoteClosed || data.length === 0) return
-        if (s.buffered + data.length > this.config.maxStreamBufferBytes) {
-          this.overflow(key, s, data.length)
+  /**
+   * The decoder's handler. `onFrame` acts on a header — before its body arrives, so the buffer
+   * limit is checked against the declared length (STYLE pattern 4) — and picks where the body's
+   * pieces go: `target` is the stream whose data is arriving, or undefined to drop them (NewStream
+   * names, stray bodies of Close/Reset, frames for unknown or over-limit streams).
+   */
+  private target: StreamState | undefined
+  private targetKey = -1
+
+  private readonly frames: FrameHandler = {
+    onFrame: (streamId, flag, length) => {
+      this.target = undefined
+      if (this.closed) return // aborted from inside a handler callback while this chunk was being parsed
+      if (this.observer !== undefined) this.traceFrame('in', streamId, flag, length)
+      if (flag === MessageFlag.NewStream) {
+        this.onNewStream(streamId)
+        return
+      }
+      // Even flags come from the stream's opener (the peer: key id*2), odd ones from its acceptor (us).
+      const key = streamId * 2 + (sentByInitiator(flag) ? 0 : 1)
+      const s = this.streams.get(key)
+      if (s === undefined) return // unknown or already forgotten (we reset it, or both closed): ignore
+      switch (flag) {
+        case MessageFlag.MessageReceiver:
+        case MessageFlag.MessageInitiator:
+          // Data after the peer's own Close breaks the spec; go-mplex drops it too.
+          if (s.remoteClosed || length === 0) return
+          if (s.buffered + length > this.config.maxStreamBufferBytes) {
+            this.overflow(key, s, length)
+            return
+          }
+          s.buffered += length // counted now: every byte of the body is on its way
+          this.target = s
+          this.targetKey = key
           return
-        }
-        s.buffered += data.length
-        this.handler.onStreamData(key, data)
-        return
-      case MessageFlag.CloseReceiver:
-      case MessageFlag.CloseInitiator:
-        if (s.remoteClosed) return // duplicate Close: harmless, ignored (go does the same)
-        s.remoteClosed = true
-        this.handler.onStreamEnd(key)
-        if (s.localClosed) this.remove(key, s)
-        return
-      default: // ResetReceiver, ResetInitiator
-        this.remove(key, s, new StreamResetError(`stream ${streamId} reset by remote`))
+        case MessageFlag.CloseReceiver:
+        case MessageFlag.CloseInitiator:
+          if (s.remoteClosed) return // duplicate Close: harmless, ignored (go does the same)
+          s.remoteClosed = true
+          this.handler.onStreamEnd(key)
+          if (s.localClosed) this.remove(key, s)
+          return
+        default: // ResetReceiver, ResetInitiator
+          this.remove(key, s, new StreamResetError(`stream ${streamId} reset by remote`))
+      }
+    },
+    onData: (data) => {
+      const s = this.target
+      if (s === undefined) return
+      if (this.observer !== undefined) this.traceData('in', s, data)
+      this.handler.onStreamData(this.targetKey, data)
     }
   }
 
@@ -276,6 +296,7 @@ export class MplexSession {
 
   private remove (key: number, s: StreamState, resetErr?: Error): void {
     this.streams.delete(key)
+    if (this.target === s) this.target = undefined // the rest of its current frame is dropped
     if (!s.weOpened) this.inbound--
     if (resetErr !== undefined) this.handler.onStreamReset(key, resetErr)
     this.handler.onStreamRemoved(key)
@@ -304,6 +325,7 @@ export class MplexSession {
     if (s === undefined || s.localClosed) return false
     const flag = messageFlag(s.weOpened)
     const max = this.config.maxFramePayloadBytes
+    if (this.observer !== undefined && data.length > 0) this.traceData('out', s, data)
     for (let off = 0; off < data.length; off += max) {
       this.queueFrame(s.streamId, flag, off === 0 && data.length <= max ? data : data.subarray(off, off + max))
     }
@@ -364,7 +386,7 @@ export class MplexSession {
   }
 
   private queueFrame (streamId: number, flag: MessageFlag, data: Uint8Array): void {
-    if (this.observer !== undefined) this.trace('out', streamId, flag, data)
+    if (this.observer !== undefined) this.traceFrame('out', streamId, flag, data.length)
     const length = data.length
     const copy = length <= SMALL_FRAME_BYTES
     if (this.slab.length - this.slabOffset < MAX_HEADER_BYTES + (copy ? length : 0)) {
@@ -396,17 +418,19 @@ export class MplexSession {
     if (wasEmpty) this.handler.onOutboxReady()
   }
 
-  /** Report one frame (and its data) to the observer; only called when there is one. */
-  private trace (dir: TraceDirection, streamId: number, flag: MessageFlag, data: Uint8Array): void {
-    const obs = this.observer as TraceObserver
+  /** Report one frame header to the observer; only called when there is one. */
+  private traceFrame (dir: TraceDirection, streamId: number, flag: MessageFlag, length: number): void {
     // Even flags are sent by the stream's opener: we opened it if we send one or receive an odd one.
     const opener = sentByInitiator(flag) === (dir === 'out') ? 'local' : 'remote'
-    const header = new Uint8Array(frameHeaderLength(streamId, flag, data.length))
-    writeFrameHeader(header, 0, streamId, flag, data.length)
-    obs.event({ layer: 'mplex', kind: 'frame', dir, streamId, flag, length: data.length, stream: streamId, opener, bytes: header })
-    if ((flag === MessageFlag.MessageInitiator || flag === MessageFlag.MessageReceiver) && data.length > 0) {
-      obs.event({ layer: 'stream', kind: 'data', dir, stream: streamId, opener, length: data.length, bytes: data })
-    }
+    const header = new Uint8Array(frameHeaderLength(streamId, flag, length))
+    writeFrameHeader(header, 0, streamId, flag, length)
+    ;(this.observer as TraceObserver).event({ layer: 'mplex', kind: 'frame', dir, streamId, flag, length, stream: streamId, opener, bytes: header })
+  }
+
+  /** Report stream payload to the observer; only called when there is one. */
+  private traceData (dir: TraceDirection, s: StreamState, data: Uint8Array): void {
+    const opener = s.weOpened ? 'local' : 'remote'
+    ;(this.observer as TraceObserver).event({ layer: 'stream', kind: 'data', dir, stream: s.streamId, opener, length: data.length, bytes: data })
   }
 }
 

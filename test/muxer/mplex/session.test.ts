@@ -157,6 +157,31 @@ describe('MplexSession: close and reset', () => {
   })
 })
 
+describe('MplexSession: bodies in pieces', () => {
+  it('a body split across chunks is delivered piece by piece to the right stream (same events for every split)', () => {
+    const wire = Uint8Array.from(Buffer.concat([frame(0, 0), frame(0, MessageFlag.MessageInitiator, 'abcdefghij'), frame(0, MessageFlag.CloseInitiator)]))
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const { s, r } = make()
+      s.receive(wire.subarray(0, cut))
+      s.receive(wire.subarray(cut))
+      const ev = r.take()
+      expect(ev.filter(e => e[0] === 'data').map(e => e[2]).join('')).toBe('abcdefghij')
+      expect(ev.filter(e => e[0] !== 'data')).toEqual([['open', 0], ['end', 0]])
+    }
+  })
+
+  it('a stream reset while its frame is still arriving gets none of the rest', () => {
+    const { s, r } = make()
+    s.receive(frame(0, 0))
+    const wire = frame(0, MessageFlag.MessageInitiator, 'x'.repeat(100))
+    s.receive(wire.subarray(0, 50))
+    s.reset(0)
+    s.receive(wire.subarray(50))
+    s.receive(frame(0, MessageFlag.MessageInitiator, 'later'))
+    expect(r.take().map(e => e[0])).toEqual(['open', 'data', 'removed'])
+  })
+})
+
 describe('MplexSession: slow readers', () => {
   it('resets a stream whose unread bytes would exceed maxStreamBufferBytes — only that stream', () => {
     const { s, r } = make({ maxMessageBytes: 10, maxStreamBufferBytes: 25 })
