@@ -1,7 +1,7 @@
 /**
  * switchyard's public API: the switch, the protocol shape, peer ids and identities, the errors,
  * and the types that appear in their signatures. Nothing else is exported from here; the layers
- * (codecs, multistream, Noise, muxers, transport) are internal.
+ * (codecs, multistream, Noise, muxers, transport, application protocols) are internal.
  *
  * The nim-libp2p tutorial ("custom streaming protocol") in TypeScript:
  *
@@ -36,13 +36,8 @@
  * await Promise.all([switch1.stop(), switch2.stop()])
  * ```
  */
-import { AGENT_VERSION, IDENTIFY_PROTOCOL_VERSION } from './protocols/constants.js'
-import { identify, identifyProtocol, identifyPushProtocol } from './protocols/identify.js'
-import { pingProtocol } from './protocols/ping.js'
-import { Switch } from './switch/switch.js'
-import type { IdentifyService, SwitchOptions } from './switch/switch.js'
-
 export { Switch, DEFAULT_LISTEN_ADDR } from './switch/switch.js'
+export { newStandardSwitch } from './switch/standard.js'
 export { LPProtocol } from './switch/protocol.js'
 export { DEFAULT_SWITCH_CONFIG } from './switch/config.js'
 export { PeerId } from './security/peer-id.js'
@@ -70,26 +65,3 @@ export type { Multiaddr } from './transport/multiaddr.js'
 export type { YamuxConfig } from './muxer/config.js'
 export type { MplexConfig } from './muxer/mplex/session.js'
 export type { TraceObserver, TraceEvent } from './trace/observer.js'
-
-/** identify as nim's builder mounts it: responder, push receiver, and a query on every connection. */
-const standardIdentify: IdentifyService = {
-  protocol: identifyProtocol,
-  push: identifyPushProtocol,
-  query: async (stream, options) => await identify(stream, { timeoutMs: options.timeoutMs })
-}
-
-/**
- * A switch in the spirit of nim-libp2p's `newStandardSwitch` (digest §10.1): an Ed25519 identity
- * (generated unless given), TCP listening on `/ip4/127.0.0.1/tcp/0`, Noise, yamux with mplex as the
- * second choice, identify (responder, push, and a query toward every new connection) and ping.
- * Every option of `new Switch(opts)` can be given; `protocols` are mounted after ping.
- */
-export function newStandardSwitch (options: SwitchOptions = {}): Switch {
-  return new Switch({
-    agentVersion: AGENT_VERSION,
-    protocolVersion: IDENTIFY_PROTOCOL_VERSION,
-    identify: standardIdentify,
-    ...options,
-    protocols: [pingProtocol, ...(options.protocols ?? [])]
-  })
-}

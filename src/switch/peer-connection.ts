@@ -15,6 +15,8 @@ import type { PublicKey } from '../security/keys.js'
 import type { PeerId } from '../security/peer-id.js'
 import { selectOnStream } from '../multistream/negotiate.js'
 import type { Multiaddr } from '../transport/multiaddr.js'
+import { streamScope } from '../trace/observer.js'
+import type { TraceObserver } from '../trace/observer.js'
 import { SwitchStream } from './stream.js'
 
 /** What identify told us about the peer (digest §6.1). */
@@ -60,6 +62,8 @@ export interface PeerConnectionInit {
   /** How the muxer was chosen. */
   muxerNegotiation: 'early' | 'multistream'
   host: ConnectionHost
+  /** Trace hook for the stream negotiations on this connection. */
+  observer?: TraceObserver
 }
 
 export type ConnectionStatus = 'open' | 'closing' | 'closed'
@@ -84,6 +88,8 @@ export class PeerConnection {
   identity: PeerIdentity | undefined
   /** Why the connection ended abnormally, once closed. */
   closeError: Error | undefined
+  /** The trace observer of this connection, if tracing. */
+  readonly observer: TraceObserver | undefined
 
   private readonly muxer: StreamMuxer
   private readonly host: ConnectionHost
@@ -104,6 +110,7 @@ export class PeerConnection {
     this.multiplexer = init.muxer.protocol
     this.muxerNegotiation = init.muxerNegotiation
     this.host = init.host
+    this.observer = init.observer
     init.muxer.onClose = (err) => { this.muxerClosed(err) }
     init.muxer.onStream = (stream) => {
       if (this.statusValue !== 'open') {
@@ -149,7 +156,8 @@ export class PeerConnection {
       await selectOnStream(inner, list, {
         lazy: options.lazy ?? true,
         timeoutMs: options.timeoutMs ?? this.host.streamNegotiationTimeoutMs,
-        signal: options.signal
+        signal: options.signal,
+        observer: this.observer === undefined ? undefined : streamScope(this.observer, inner.id, 'local')
       })
     } catch (err) {
       inner.reset(err as Error)

@@ -2,39 +2,19 @@
  * What the switch mounts: a protocol's ids and the handler of its inbound streams, in the shape of
  * nim-libp2p `protocols/protocol.nim` (`LPProtocol(codecs, handler)`, digest §10.2), so the
  * tutorial's `T(codecs: @[codec], handler: handle)` reads as `new LPProtocol({ codecs: [codec], handler })`.
- *
- * `HandlerContext` is structurally identical to `ProtocolContext` of src/protocols/types.ts (the
- * switch may not import src/protocols, see STYLE "Dependency direction"), so the handlers of
- * src/protocols mount as they are; test/switch/protocol.test.ts pins the compatibility.
+ * The handlers of src/protocols (typed over the plain `Stream`) mount as they are.
  */
-import type { IdentifyMessage } from '../proto/identify.js'
 import { MAX_MESSAGE_LENGTH } from '../multistream/constants.js'
+import type { LocalPeerInfo, ProtocolContext } from '../protocols/types.js'
 import type { SwitchStream } from './stream.js'
 
-/** What identify tells peers about us. The switch keeps it current (listen addresses appear after `start`). */
-export interface LocalPeerInfo {
-  /** Our `PublicKey` protobuf (peer-ids spec §Keys), e.g. `08 01 12 20 <ed25519 key>`. */
-  readonly publicKey: Uint8Array
-  /** Binary multiaddrs we listen on, without `/p2p/<id>`. */
-  readonly listenAddrs: readonly Uint8Array[]
-  /** Protocol ids we accept inbound streams for (the switch's mounted codecs). */
-  readonly protocols: () => string[]
-  /** identify `agentVersion`. */
-  readonly agentVersion: string
-  /** identify `protocolVersion`. */
-  readonly protocolVersion: string
-}
-
-/** Per-stream context the switch hands every handler. */
-export interface HandlerContext {
-  readonly localPeer: LocalPeerInfo
-  /** Binary multiaddr of the remote end of this connection (identify `observedAddr`). */
-  readonly remoteAddr?: Uint8Array
-  /** One line of human-readable output (the tutorial's `echo`). */
-  readonly log: (line: string) => void
-  /** Receives the merged update of each identify-push from this connection's peer. */
-  readonly onIdentifyPush?: (update: IdentifyMessage) => void
-}
+/**
+ * What every handler gets besides its stream: who we are (for identify), the remote address, a
+ * log line sink (the tutorial's `echo`) and the identify-push hook. The protocols' own type
+ * (src/protocols/types.ts), so their handlers mount as they are.
+ */
+export type HandlerContext = ProtocolContext
+export type { LocalPeerInfo }
 
 /**
  * Serves one inbound stream whose protocol multistream-select already negotiated. The handler owns

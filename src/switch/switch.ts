@@ -34,10 +34,11 @@ import type { IdentifyMessage } from '../proto/identify.js'
 import type { PrivateKey } from '../security/keys.js'
 import { generateEd25519 } from '../security/keys.js'
 import { PeerId } from '../security/peer-id.js'
+import { streamScope } from '../trace/observer.js'
 import type { TraceObserver } from '../trace/observer.js'
 import { Multiaddr } from '../transport/multiaddr.js'
 import { dial as tcpDial, listen as tcpListen } from '../transport/tcp.js'
-import type { TcpListener } from '../transport/tcp.js'
+import type { TcpConnection, TcpListener } from '../transport/tcp.js'
 import { resolveConfig } from './config.js'
 import type { SwitchConfig } from './config.js'
 import { TypedEmitter } from './events.js'
@@ -60,8 +61,9 @@ export const DEFAULT_PROTOCOL_VERSION = 'ipfs/0.1.0'
 export type MuxerName = 'yamux' | 'mplex'
 
 /**
- * How the switch reaches identify without importing src/protocols (STYLE "Dependency direction"):
- * `newStandardSwitch` (src/index.ts) plugs in the identify protocol of src/protocols.
+ * Identify as the switch uses it: the responder to mount, and the query it runs toward every new
+ * connection. `newStandardSwitch` (standard.ts) plugs in src/protocols/identify.ts; a bare switch
+ * has none.
  */
 export interface IdentifyService {
   /** The responder, mounted on the switch (`/ipfs/id/1.0.0`). */
@@ -103,7 +105,11 @@ export interface SwitchOptions {
   protocolVersion?: string
   /** Where handlers' `ctx.log` lines go (the tutorial's `echo`). Default `console.log`. */
   log?: (line: string) => void
-  /** Trace hook passed down to the layers that take one (Noise, mplex). */
+  /**
+   * Trace hook (src/trace/observer.ts), handed to every layer of a connection: TCP, multistream
+   * (connection and streams, the latter scoped with the stream id), Noise, yamux/mplex. A function
+   * is asked once per connection (a tracer numbers connections that way).
+   */
   observer?: SwitchObserver
 }
 
@@ -499,7 +505,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private async dialOne (peer: PeerId, addr: Multiaddr): Promise<PeerConnection> {
     const ac = new AbortController()
     this.dialAbort.add(ac)
-    let raw: ByteConnection
+    let raw: TcpConnection
     try {
       raw = await tcpDial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal })
     } catch (err) {
@@ -513,6 +519,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       raw.abort(err)
       throw err
     }
+    const observer = this.observerFor(raw)
     const p = this.track(raw, 'outbound')
     try {
       const up = await upgradeOutbound(raw, {
@@ -521,10 +528,10 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         muxers: this.muxerFactories,
         handshakeTimeoutMs: this.config.handshakeTimeoutMs,
         earlyMuxerNegotiation: this.earlyMuxerNegotiation,
-        observer: this.observerFor(raw),
+        observer,
         progress: p
       })
-      return this.register(raw, up, 'outbound')
+      return this.register(raw, up, 'outbound', observer)
     } catch (err) {
       this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: err as Error })
       throw err
@@ -533,7 +540,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
   }
 
-  private inboundConnection (raw: ByteConnection): void {
+  private inboundConnection (raw: TcpConnection): void {
     if (this.stateValue !== 'started') {
       raw.abort(new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${raw.remoteAddr}: the switch is ${this.stateValue}`))
       return
@@ -547,17 +554,18 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
     if (this.countPendingInbound() >= this.config.maxPendingConnections) this.evictOldestInbound()
     const p = this.track(raw, 'inbound')
+    const observer = this.observerFor(raw)
     upgradeInbound(raw, {
       identity: this.identity,
       muxers: this.muxerFactories,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       earlyMuxerNegotiation: this.earlyMuxerNegotiation,
-      observer: this.observerFor(raw),
+      observer,
       progress: p
     }).then(up => {
       this.pending.delete(p)
       try {
-        this.register(raw, up, 'inbound')
+        this.register(raw, up, 'inbound', observer)
       } catch (err) {
         this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: err as Error })
       }
@@ -591,7 +599,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
   }
 
-  private register (raw: ByteConnection, up: Upgraded, direction: 'inbound' | 'outbound'): PeerConnection {
+  private register (raw: ByteConnection, up: Upgraded, direction: 'inbound' | 'outbound', observer: TraceObserver | undefined): PeerConnection {
     const remotePeer = up.remotePeer
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
       const err = new SwitchError('ERR_SWITCH_STOPPED', `connection with ${remotePeer.toString()}: the switch stopped during the upgrade`)
@@ -610,7 +618,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       raw,
       muxer: up.muxer,
       muxerNegotiation: up.muxerNegotiation,
-      host: this.connectionHost
+      host: this.connectionHost,
+      observer
     })
     if (conn.status !== 'open') throw conn.closeError ?? new SwitchError('ERR_CONNECTION_CLOSED', `${conn.toString()} closed during its upgrade`)
     const key = remotePeer.toString()
@@ -635,11 +644,13 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.emit('connection:close', { connection: conn, error: err })
   }
 
-  private observerFor (raw: ByteConnection): TraceObserver | undefined {
+  /** The connection's observer, installed on its socket at once (the tcp `open` event comes first). */
+  private observerFor (raw: TcpConnection): TraceObserver | undefined {
     const o = this.observer
     if (o === undefined) return undefined
-    if (typeof o === 'function') return o({ direction: raw.direction, remoteAddr: raw.remoteAddr, localAddr: raw.localAddr })
-    return o
+    const obs = typeof o === 'function' ? o({ direction: raw.direction, remoteAddr: raw.remoteAddr, localAddr: raw.localAddr }) : o
+    if (obs !== undefined) raw.setObserver(obs)
+    return obs
   }
 
   // ───────────────────────────── internals: streams ─────────────────────────────
@@ -658,7 +669,11 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private async serve (conn: PeerConnection, stream: SwitchStream): Promise<void> {
     let protocol: string
     try {
-      protocol = (await handleOnStream(stream.inner, this.codecs(), { timeoutMs: this.config.streamNegotiationTimeoutMs })).protocol
+      const obs = conn.observer
+      protocol = (await handleOnStream(stream.inner, this.codecs(), {
+        timeoutMs: this.config.streamNegotiationTimeoutMs,
+        observer: obs === undefined ? undefined : streamScope(obs, stream.id, 'remote')
+      })).protocol
     } catch (err) {
       stream.reset(err as Error)
       this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol: undefined, stage: 'negotiation', error: err as Error })
@@ -790,7 +805,7 @@ function buildMuxers (names: readonly MuxerName[], config: SwitchConfig, yamux: 
     seen.add(name)
     if (name === 'yamux') {
       const cfg: Partial<YamuxConfig> = { maxInboundStreams: inbound, maxOutboundStreams: config.maxOutboundStreamsPerConnection, ...yamux }
-      return [YAMUX_PROTOCOL_ID, (conn, o) => createYamux(conn, { initiator: o.initiator, initialBytes: o.initialBytes, config: cfg })] as const
+      return [YAMUX_PROTOCOL_ID, (conn, o) => createYamux(conn, { initiator: o.initiator, initialBytes: o.initialBytes, config: cfg, observer: o.observer })] as const
     }
     if (name === 'mplex') {
       const cfg: Partial<MplexConfig> = { maxInboundStreams: inbound, ...mplex }

@@ -24,6 +24,7 @@
  */
 import type { ByteConnection, StreamMuxer } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
+import { selectOnConnectionLazy } from '../multistream/lazy-connection.js'
 import { handleOnConnection, selectOnConnection } from '../multistream/negotiate.js'
 import { PROTOCOL_ID as NOISE_PROTOCOL_ID } from '../security/constants.js'
 import type { PrivateKey, PublicKey } from '../security/keys.js'
@@ -31,7 +32,6 @@ import type { PeerId } from '../security/peer-id.js'
 import { secureInbound, secureOutbound } from '../security/secure-connection.js'
 import type { SecureResult } from '../security/secure-connection.js'
 import type { TraceObserver } from '../trace/observer.js'
-import { LazySelectConnection } from './lazy-select.js'
 import { MAX_MULTISTREAM_STAGE_BYTES, MAX_PREAUTH_BYTES, UpgradeGuard } from './upgrade-guard.js'
 
 /** Creates a muxer over an upgraded connection (createYamux, createMplex). */
@@ -127,8 +127,9 @@ export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions
   return await withDeadline(raw, opts, async (deadline) => {
     const muxerIds = announced(opts)
     stage(opts, 'noise')
-    // Flight 1: header + /noise + Noise msg 1 (secureOutbound writes msg 1 synchronously).
-    const lazy = new LazySelectConnection(guard, NOISE_PROTOCOL_ID)
+    // Flight 1: header + /noise + Noise msg 1 (secureOutbound writes msg 1 synchronously, and the
+    // lazy selection puts the header and proposal in front of that first write).
+    const lazy = selectOnConnectionLazy(guard, NOISE_PROTOCOL_ID, { timeoutMs: remaining(deadline), observer: opts.observer }).connection
     const secure = await secureOutbound(lazy, {
       identity: opts.identity,
       expectedPeer: opts.expectedPeer,
@@ -149,7 +150,7 @@ export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions)
     const muxerIds = announced(opts)
     stage(opts, 'multistream')
     guard.limit = MAX_MULTISTREAM_STAGE_BYTES
-    const { leftover } = await handleOnConnection(guard, [NOISE_PROTOCOL_ID], { timeoutMs: remaining(deadline) })
+    const { leftover } = await handleOnConnection(guard, [NOISE_PROTOCOL_ID], { timeoutMs: remaining(deadline), observer: opts.observer })
     guard.limit = MAX_PREAUTH_BYTES
     stage(opts, 'noise')
     const secure = await secureInbound(guard, {
@@ -179,11 +180,12 @@ async function startMuxer (secure: SecureResult, initiator: boolean, opts: Upgra
   if (initiator) {
     if (opts.muxers.length === 1) {
       const [id, factory] = opts.muxers[0] as readonly [string, MuxerFactory]
-      return done(factory(new LazySelectConnection(conn, id), { initiator, observer }), 'multistream')
+      const lazy = selectOnConnectionLazy(conn, id, { timeoutMs: remaining(deadline), observer }).connection
+      return done(factory(lazy, { initiator, observer }), 'multistream')
     }
-    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline) })
+    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), observer })
     return done(factoryFor(opts, protocol)(conn, { initiator, initialBytes: leftover, observer }), 'multistream')
   }
-  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline) })
+  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), observer })
   return done(factoryFor(opts, protocol)(conn, { initiator, initialBytes: leftover, observer }), 'multistream')
 }

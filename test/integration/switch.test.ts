@@ -7,7 +7,7 @@ import {
   EndOfStreamError, LPProtocol, NoiseError, PeerId, ProtocolNotSupportedError, StreamResetError, SwitchError,
   SwitchyardError, TransportError, generateEd25519
 } from '../../src/index.js'
-import type { PeerConnection, Stream, SwitchEvents } from '../../src/index.js'
+import type { PeerConnection, Stream, SwitchEvents, TraceEvent } from '../../src/index.js'
 import { echo, echoProtocol } from '../../src/protocols/echo.js'
 import { ECHO_CODEC, PING_CODEC, STREAM_PROTO_CODEC } from '../../src/protocols/constants.js'
 import { ping } from '../../src/protocols/ping.js'
@@ -489,5 +489,26 @@ describe('introspection', () => {
     release.open()
     expect(await s.read()).toBeNull()
     await s.close()
+  })
+})
+
+describe('tracing', () => {
+  it('hands the observer to every layer of a connection, streams scoped by id', async () => {
+    const events: TraceEvent[] = []
+    const seen: Array<{ direction: string }> = []
+    const server = await fleet.standard({ protocols: [streamProtoProtocol] })
+    const client = await fleet.standard({
+      observer: (conn) => { seen.push(conn); return { event: (e) => { events.push({ ...e }) } } }
+    })
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
+    expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
+    expect(seen.map(c => c.direction)).toEqual(['outbound'])
+    const layers = new Set(events.map(e => e.layer))
+    for (const l of ['tcp', 'multistream', 'noise', 'yamux']) expect(layers).toContain(l)
+    expect(events[0]).toMatchObject({ layer: 'tcp', kind: 'open', direction: 'outbound' })
+    // The stream's negotiation is reported with its stream id.
+    const proposal = events.find(e => e.layer === 'multistream' && e.kind === 'message' && e.message === STREAM_PROTO_CODEC && e.dir === 'out')
+    expect(proposal?.stream).toBe(s.id)
+    expect(proposal?.opener).toBe('local')
   })
 })
