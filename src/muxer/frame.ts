@@ -67,20 +67,23 @@ export function encodeHeader (h: Header, target: Uint8Array = new Uint8Array(HEA
  */
 export function decodeHeader (buf: Uint8Array, offset = 0): Header | undefined {
   if (buf.length - offset < HEADER_LENGTH) return undefined
-  const version = buf[offset] as number
   const type = buf[offset + 1] as number
-  if (version !== YAMUX_VERSION) {
-    throw new YamuxError('ERR_YAMUX_PROTOCOL', `"yamux version" expected ${YAMUX_VERSION}, got ${version}`, GoAwayCode.ProtocolError)
-  }
-  if (type > FrameType.GoAway) {
-    throw new YamuxError('ERR_YAMUX_PROTOCOL', `"yamux frame type" expected 0..3, got ${type}`, GoAwayCode.ProtocolError)
-  }
+  if (buf[offset] !== YAMUX_VERSION || type > FrameType.GoAway) throw badHeader(buf, offset)
   return {
     type: type as FrameType,
     flags: ((buf[offset + 2] as number) << 8) | (buf[offset + 3] as number),
     streamId: readUint32(buf, offset + 4),
     length: readUint32(buf, offset + 8)
   }
+}
+
+/** The cold path of `decodeHeader`, kept out of it so the hot function stays small enough to inline. */
+function badHeader (buf: Uint8Array, offset: number): YamuxError {
+  const version = buf[offset] as number
+  if (version !== YAMUX_VERSION) {
+    return new YamuxError('ERR_YAMUX_PROTOCOL', `"yamux version" expected ${YAMUX_VERSION}, got ${version}`, GoAwayCode.ProtocolError)
+  }
+  return new YamuxError('ERR_YAMUX_PROTOCOL', `"yamux frame type" expected 0..3, got ${buf[offset + 1] as number}`, GoAwayCode.ProtocolError)
 }
 
 function readUint32 (buf: Uint8Array, i: number): number {
