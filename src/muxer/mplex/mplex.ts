@@ -170,7 +170,11 @@ export class MplexMuxer implements StreamMuxer {
     if (this.state === State.Closed) return
     this.state = State.Closed
     this.lostError = streamErr
+    const survivors = [...this.live.values()]
     this.session.connectionLost(streamErr)
+    // Streams released without a reset (the peer had closed them) may have a write waiting for
+    // room that will never come: wake it, so that it fails (trySend on a released stream).
+    for (const s of survivors) if (!s.isReset) s.notifyWritable()
     this.fireClose(err)
   }
 

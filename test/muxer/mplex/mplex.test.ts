@@ -221,6 +221,19 @@ describe('mplex adapter: errors and teardown', () => {
     expect(frames(conn).map(f => f[2])).toEqual(['0', 'queued'])
   })
 
+  it('a write waiting for room fails when the connection goes away, even on a stream the peer had closed', async () => {
+    const { conn, inbound } = setup()
+    conn.inject(frame(0, MessageFlag.NewStream), frame(0, MessageFlag.CloseInitiator))
+    const s = inbound[0] as Stream
+    conn.accept = false
+    await s.write(utf8('fills the connection'))
+    await settle(1)
+    const blocked = s.write(utf8('waits for a drain that never comes')).then(() => 'written', (e: unknown) => e)
+    await settle(1)
+    conn.lose(new Error('connection lost'))
+    expect(await within(blocked, 'blocked write settles')).toBeInstanceOf(StreamResetError)
+  })
+
   it('the peer ending with no streams left closes our side too', async () => {
     const { conn, closed } = setup()
     conn.end()
