@@ -18,7 +18,8 @@ const concat = (parts: Uint8Array[]): Uint8Array => {
 
 const summary = (events: TraceEvent[]): string[] => events.map(e => {
   if (e.layer !== 'multistream') return `${e.layer}:${e.kind}`
-  return e.kind === 'message' ? `${e.dir} ${e.message}` : `${e.dir} ls [${e.protocols.join(',')}]`
+  if (e.kind === 'message') return `${e.dir} ${e.message}`
+  return e.kind === 'ls' ? `${e.dir} ls [${e.protocols.join(',')}]` : `multistream:${e.kind}`
 })
 
 describe('multistream hooks', () => {
