@@ -37,6 +37,7 @@ describe('Tracer', () => {
     a.event({ layer: 'tcp', kind: 'close' })
 
     const summary = records.map(r => `${r.conn} ${r.layer}:${r.kind}${r.kind === 'message' && r.layer === 'multistream' ? ' ' + r.message : ''}`)
+    // Inside the stream everything is read from the wire data, in wire order.
     expect(summary).toEqual([
       '1 tcp:open', '1 yamux:frame', '2 tcp:open',
       '1 stream:data', '1 multistream:message /multistream/1.0.0', '1 multistream:message /p',
@@ -46,16 +47,21 @@ describe('Tracer', () => {
     expect(records.filter(r => r.layer === 'tcp' && r.kind === 'open')).toHaveLength(2) // b's own open is not doubled
     expect(records[0]?.time).toBe(1000)
     const derived = records.filter(r => r.layer === 'multistream' || (r.layer === 'stream' && r.kind !== 'data'))
+    expect(derived.filter(r => r.layer === 'stream').map(r => r.kind === 'message' ? new TextDecoder().decode(r.bytes) : r.kind)).toEqual(['protocol', 'hi', 'yo'])
     for (const r of derived) { expect(r.stream).toBe(1); expect(r.opener).toBe('local') }
     expect(tracer.find('/ip4/127.0.0.1/tcp/5', '/ip4/127.0.0.1/tcp/6')).toBeUndefined() // forgotten at close
     expect(tracer.find('/ip4/127.0.0.1/tcp/6', '/ip4/127.0.0.1/tcp/5')).toBe(b)
   })
 
-  it('streamScope stamps the stream on every event', () => {
+  it('streamScope stamps the stream on every event; the tracer leaves stream-scoped multistream reports to its dissector', () => {
+    const seen: unknown[] = []
+    streamScope({ event: e => seen.push(e) }, 4, 'remote').event({ layer: 'multistream', kind: 'message', dir: 'in', message: '/x' })
+    expect(seen[0]).toMatchObject({ stream: 4, opener: 'remote', message: '/x' })
     const { sink, records } = collect()
     const c = new Tracer({ sinks: [sink] }).connection({ direction: 'inbound', localAddr: '/l', remoteAddr: '/r' })
     streamScope(c, 4, 'remote').event({ layer: 'multistream', kind: 'message', dir: 'in', message: '/x' })
-    expect(records[1]).toMatchObject({ stream: 4, opener: 'remote', message: '/x' })
+    c.event({ layer: 'multistream', kind: 'message', dir: 'in', message: '/noise' })
+    expect(records.map(r => r.kind === 'message' ? r.message : r.kind)).toEqual(['open', '/noise'])
   })
 })
 
