@@ -1,5 +1,5 @@
 // switchyard mplex ↔ switchyard mplex over loopback TCP.
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createMplex } from '../../../src/muxer/mplex/index.js'
 import type { MplexConfig, MplexMuxer } from '../../../src/muxer/mplex/index.js'
@@ -7,12 +7,33 @@ import { MplexError, StreamResetError } from '../../../src/errors.js'
 import type { Stream } from '../../../src/connection.js'
 import { concat, payload, sha256, tcpPair, within } from './helpers.js'
 import type { TcpPair } from './helpers.js'
+import { dial, listen } from '../../../src/transport/tcp.js'
+import type { ByteConnection } from '../../../src/connection.js'
 
 const cleanups: Array<() => void> = []
 afterEach(() => { for (const c of cleanups.splice(0)) c() })
 
+/** A loopback connection through switchyard's own TCP transport (src/transport/tcp.ts). */
+async function transportPair (): Promise<TcpPair> {
+  let accepted: (c: ByteConnection) => void = () => {}
+  const inbound = new Promise<ByteConnection>(resolve => { accepted = resolve })
+  const listener = await listen('/ip4/127.0.0.1/tcp/0', { onConnection: (c) => { accepted(c) } })
+  const addr = listener.multiaddrs[0]
+  if (addr === undefined) throw new Error('listener has no address')
+  const client = await dial(addr)
+  const server = await inbound
+  await listener.close()
+  return { client, server, close: () => { client.abort(); server.abort() } }
+}
+
+const transports: Array<[string, () => Promise<TcpPair>]> = [
+  ['node:net test adapter', tcpPair],
+  ['src/transport/tcp.ts', transportPair]
+]
+let makePair: () => Promise<TcpPair> = tcpPair
+
 async function muxPair (client: Partial<MplexConfig> = {}, server: Partial<MplexConfig> = {}): Promise<{ a: MplexMuxer, b: MplexMuxer, pair: TcpPair }> {
-  const pair = await tcpPair()
+  const pair = await makePair()
   cleanups.push(pair.close)
   const a = createMplex(pair.client, { initiator: true, config: client })
   const b = createMplex(pair.server, { initiator: false, config: server })
@@ -44,7 +65,9 @@ async function roundTrip (s: Stream, data: Uint8Array, piece: number): Promise<U
   return await answer
 }
 
-describe('mplex over loopback TCP', () => {
+describe.each(transports)('mplex over loopback TCP (%s)', (_name, factory) => {
+  beforeEach(() => { makePair = factory })
+
   it('100 concurrent streams echo checksummed payloads', async () => {
     const { a, b } = await muxPair()
     echo(b)
