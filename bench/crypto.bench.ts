@@ -52,6 +52,11 @@ const MiB = 1024 * 1024
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 1) & 0xff)
 const EMPTY = new Uint8Array(0)
 
+/** Two samples of the same thing taken at different moments: median of medians, overall range. */
+function merge (a: Sample, b: Sample): Sample {
+  return { median: (a.median + b.median) / 2, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) }
+}
+
 function scale (s: Sample, f: number): Sample {
   return { median: s.median * f, min: s.min * f, max: s.max * f }
 }
@@ -109,13 +114,13 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
     crossCheck(`noise frame ${label}`, frames.subarray(2, 2 + bare.length), bare)
 
     const perBatch = size / MiB
-    const bareS = measureSync(it => {
+    const bareFn = (it: number): number => {
       let n = 0
       for (let k = 0; k < it; k++) n += bareSealOpen(pieces, nonce, k * pieces.length)
       return n
-    }, opts)
+    }
     const jsNonce = new Uint8Array(12)
-    const js = measureSync(it => {
+    const jsFn = (it: number): number => {
       let n = 0
       for (let k = 0; k < it; k++) {
         for (const p of pieces) {
@@ -125,21 +130,34 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
         }
       }
       return n
-    }, opts)
-    const suiteSample = (suite: CryptoSuite): Sample => {
+    }
+    const suiteFn = (suite: CryptoSuite): (it: number) => number => {
       const tx = new CipherState(suite, KEY)
       const rx = new CipherState(suite, KEY)
       const decoder = new NoiseFrameDecoder()
       if (oursSealOpen(tx, rx, decoder, [pt]) !== size) throw new Error(`${suite.name}: round trip lost bytes`)
       const batch = [pt]
-      return measureSync(it => {
+      return it => {
         let n = 0
         for (let k = 0; k < it; k++) n += oursSealOpen(tx, rx, decoder, batch)
         return n
-      }, suite === nobleSuite ? { runs: opts.runs, minTimeMs: Math.min(opts.minTimeMs, 150) } : opts)
+      }
     }
-    const node = suiteSample(nodeSuite)
-    const noble = suiteSample(nobleSuite)
+    const nodeFn = suiteFn(nodeSuite)
+    const nobleFn = suiteFn(nobleSuite)
+    // Warm every variant up before timing any (JIT, OpenSSL tables), then time ours and the ceiling
+    // back to back, twice, alternating, so that load drifts hit both.
+    const warm = { runs: 1, minTimeMs: Math.max(20, opts.minTimeMs / 4) }
+    for (const f of [bareFn, nodeFn, jsFn, nobleFn]) measureSync(f, warm)
+    const half = { runs: Math.max(2, Math.ceil(opts.runs / 2)), minTimeMs: opts.minTimeMs }
+    const n1 = measureSync(nodeFn, half)
+    const b1 = measureSync(bareFn, half)
+    const b2 = measureSync(bareFn, half)
+    const n2 = measureSync(nodeFn, half)
+    const node = merge(n1, n2)
+    const bareS = merge(b1, b2)
+    const js = measureSync(jsFn, opts)
+    const noble = measureSync(nobleFn, { runs: opts.runs, minTimeMs: Math.min(opts.minTimeMs, 150) })
     const unit = size >= 1000 ? 'MiB/s' : 'msgs/s'
     const f = size >= 1000 ? perBatch : 1
     const limit = { name: 'bare node:crypto', value: bareS.median * f }

@@ -128,7 +128,8 @@ export class Ed25519PublicKey extends BasePublicKey {
   verify (msg: Uint8Array, sig: Uint8Array): boolean {
     if (sig.length !== ED25519_SIGNATURE_LENGTH) return false
     try {
-      this.keyObject ??= crypto.createPublicKey({ key: derWrap(ED25519_SPKI_PREFIX, this.raw), format: 'der', type: 'spki' })
+      // JWK, not DER: an order of magnitude cheaper to import on Node 20 (see suite.ts)
+      this.keyObject ??= crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(this.raw).toString('base64url') }, format: 'jwk' })
       return crypto.verify(null, msg, this.keyObject, sig)
     } catch {
       return false // OpenSSL refuses to load some 32-byte strings as points: no valid signature exists

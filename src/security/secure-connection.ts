@@ -14,7 +14,7 @@
  *     connection and rejects with a NoiseError: no application byte is ever accepted from it.
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { NoiseError, StreamClosedError, SwitchyardError } from '../errors.js'
+import { NoiseError, StreamClosedError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
 import type { CipherState } from './cipher-state.js'
@@ -99,8 +99,9 @@ function validate (opts: SecureOptions): { muxers: readonly string[], timeoutMs:
   return { muxers, timeoutMs }
 }
 
-function asNoiseError (err: unknown): SwitchyardError {
-  if (err instanceof SwitchyardError) return err
+/** Every handshake failure surfaces as a NoiseError; an I/O error underneath becomes its cause. */
+function asNoiseError (err: unknown): NoiseError {
+  if (err instanceof NoiseError) return err
   return new NoiseError('ERR_NOISE_HANDSHAKE', `handshake failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }
 
@@ -124,7 +125,7 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
       fail(new NoiseError('ERR_HANDSHAKE_TIMEOUT', `"noise handshake" expected to complete within ${timeoutMs} ms, got ${received} of ${initiator ? 1 : 2} messages from ${conn.remoteAddr}`))
     }, timeoutMs)
 
-    const fail = (err: SwitchyardError): void => {
+    const fail = (err: NoiseError): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
