@@ -32,6 +32,7 @@ import type { PeerId } from '../security/peer-id.js'
 import { secureInbound, secureOutbound } from '../security/secure-connection.js'
 import type { SecureResult } from '../security/secure-connection.js'
 import type { TraceObserver } from '../trace/observer.js'
+import type { NoiseKeys } from '../trace/keylog.js'
 import { MAX_MULTISTREAM_STAGE_BYTES, MAX_PREAUTH_BYTES, UpgradeGuard } from './upgrade-guard.js'
 
 /** Creates a muxer over an upgraded connection (createYamux, createMplex). */
@@ -59,6 +60,11 @@ export interface UpgradeOptions {
    */
   earlyMuxerNegotiation?: boolean
   observer?: TraceObserver
+  /**
+   * Key log (`--keylog`, src/trace/keylog.ts): receives the connection's Noise keys once the
+   * handshake is done. Absent by default, and then the keys never leave the security layer.
+   */
+  keyLog?: (keys: NoiseKeys) => void
   /** Receives stage changes (for introspection). */
   progress?: UpgradeProgress
 }
@@ -135,8 +141,10 @@ export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions
       expectedPeer: opts.expectedPeer,
       muxers: muxerIds,
       handshakeTimeoutMs: remaining(deadline),
-      observer: opts.observer
+      observer: opts.observer,
+      exposeKeys: opts.keyLog !== undefined
     })
+    logKeys(raw, secure, 'initiator', opts)
     guard.release()
     stage(opts, 'muxer')
     return await startMuxer(secure, true, opts, deadline)
@@ -158,11 +166,28 @@ export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions)
       muxers: muxerIds,
       handshakeTimeoutMs: remaining(deadline),
       initialBytes: leftover,
-      observer: opts.observer
+      observer: opts.observer,
+      exposeKeys: opts.keyLog !== undefined
     })
+    logKeys(raw, secure, 'responder', opts)
     guard.release()
     stage(opts, 'muxer')
     return await startMuxer(secure, false, opts, deadline)
+  })
+}
+
+/** Hand the connection's keys to the key log, if one was asked for. */
+function logKeys (raw: ByteConnection, secure: SecureResult, role: 'initiator' | 'responder', opts: UpgradeOptions): void {
+  const keys = secure.keys
+  if (opts.keyLog === undefined || keys === undefined) return
+  opts.keyLog({
+    localAddr: raw.localAddr,
+    remoteAddr: raw.remoteAddr,
+    role,
+    initiatorToResponder: keys.k1,
+    responderToInitiator: keys.k2,
+    handshakeHash: secure.handshakeHash,
+    handshakeKeys: keys.handshake
   })
 }
 
