@@ -2,7 +2,8 @@
  * The mplex session as a sans-I/O state machine: bytes in (`receive`), stream events out (through
  * a synchronous `MplexSessionHandler`), frames to send collected in an outbox the adapter flushes.
  * No sockets, timers or promises here (STYLE pattern 2). Events are callbacks rather than returned
- * objects so that a chunk holding hundreds of frames allocates nothing per frame but the data view.
+ * objects so that a chunk holding hundreds of frames allocates nothing per frame but the data
+ * views (bodies are handed on as views of the received chunks, never gathered or copied).
  *
  * Stream identity. Both peers number the streams they open independently, from 0 (go-mplex
  * `nextChanID`, js `_streamId = 0`; nim starts at 1); the spec's "initiator odd, receiver even"
@@ -38,8 +39,10 @@
  *    takes the message; only the channel's idle timeout (5 min in `newStandardSwitch`) resets it.
  * We follow js: a stream whose unread bytes would exceed `maxStreamBufferBytes` (default 4 MiB,
  * four maximum-size messages) is reset, with a ResetInitiator/ResetReceiver frame to the peer and
- * MplexError(ERR_BUFFER_FULL) as the local cause. Blocking the connection (go, nim) would let one
- * slow stream stall every other stream; the reset costs only the offending stream.
+ * MplexError(ERR_BUFFER_FULL) as the local cause. The check runs on a Message frame's declared
+ * length, when its header arrives, before any of its body is held. Blocking the connection (go,
+ * nim) would let one slow stream stall every other stream; the reset costs only that stream.
+ * Worst case per connection: maxInboundStreams (plus our own streams) × maxStreamBufferBytes.
  */
 import { allocUnsafe } from '../../codec/alloc.js'
 import { MplexError, StreamResetError } from '../../errors.js'
