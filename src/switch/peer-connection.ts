@@ -10,7 +10,7 @@
  *     └──abort()/loss──► closed   (`onClose` of the switch fires once, with the error if abnormal)
  */
 import type { ByteConnection, Stream, StreamMuxer } from '../connection.js'
-import { SwitchError } from '../errors.js'
+import { SwitchError, SwitchyardError } from '../errors.js'
 import type { PublicKey } from '../security/keys.js'
 import type { PeerId } from '../security/peer-id.js'
 import { selectOnStream } from '../multistream/negotiate.js'
@@ -150,7 +150,14 @@ export class PeerConnection {
     if (this.statusValue !== 'open') {
       throw new SwitchError('ERR_CONNECTION_CLOSED', `cannot open a stream to ${this.remotePeer.toString()}: connection ${this.id} is ${this.statusValue}`)
     }
-    const inner = this.muxer.newStream()
+    let inner: Stream
+    try {
+      inner = this.muxer.newStream()
+    } catch (err) {
+      // The peer sent GoAway (or the muxer is going): no new streams here; let the switch dial anew.
+      if (isMuxerGone(err) && this.statusValue === 'open') this.statusValue = 'closing'
+      throw err
+    }
     const stream = this.wrap(inner)
     try {
       await selectOnStream(inner, list, {
@@ -234,4 +241,9 @@ export class PeerConnection {
     if (!this.identifyDone) this.setIdentity(undefined)
     this.host.connectionClosed(this, err)
   }
+}
+
+/** The muxer refuses new streams for good (peer GoAway, muxer closed): the connection is draining. */
+export function isMuxerGone (err: unknown): boolean {
+  return err instanceof SwitchyardError && (err.code === 'ERR_YAMUX_GOAWAY' || err.code === 'ERR_MUXER_CLOSED' || err.code === 'ERR_CONNECTION_CLOSED')
 }

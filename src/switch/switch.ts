@@ -30,6 +30,7 @@ import type { MplexConfig } from '../muxer/mplex/session.js'
 import { createYamux } from '../muxer/yamux.js'
 import { YAMUX_PROTOCOL_ID } from '../muxer/constants.js'
 import type { YamuxConfig } from '../muxer/config.js'
+import { applyIdentifyUpdate } from '../proto/identify.js'
 import type { IdentifyMessage } from '../proto/identify.js'
 import type { PrivateKey } from '../security/keys.js'
 import { generateEd25519 } from '../security/keys.js'
@@ -42,7 +43,7 @@ import type { TcpConnection, TcpListener } from '../transport/tcp.js'
 import { resolveConfig } from './config.js'
 import type { SwitchConfig } from './config.js'
 import { TypedEmitter } from './events.js'
-import { PeerConnection } from './peer-connection.js'
+import { isMuxerGone, PeerConnection } from './peer-connection.js'
 import type { ConnectionHost, NewStreamOptions, PeerIdentity } from './peer-connection.js'
 import { checkCodecs } from './protocol.js'
 import type { HandlerContext, LocalPeerInfo, ProtocolDefinition, StreamHandler } from './protocol.js'
@@ -220,6 +221,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly pending = new Set<PendingUpgrade>()
   private readonly dials = new Map<string, Promise<PeerConnection>>()
   private readonly contexts = new WeakMap<PeerConnection, HandlerContext>()
+  /** The identify message each connection's peer sent, with every push applied. */
+  private readonly identifyMessages = new WeakMap<PeerConnection, IdentifyMessage>()
   /** Inbound handlers running per connection and protocol (for `maxIncomingStreams`). */
   private readonly active = new WeakMap<PeerConnection, Map<string, number>>()
   private readonly localPeer: LocalPeerInfo
@@ -371,7 +374,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     let addrs: ReadonlyArray<Multiaddr | string>
     let protocol: string | readonly string[] | undefined
     let options: NewStreamOptions | undefined
-    if (isAddressForm(a, b)) {
+    if (isAddressForm(a)) {
       const ma = Multiaddr.from(a as Multiaddr | string)
       const id = ma.peerId()
       if (id === undefined) throw new SwitchError('ERR_NO_ADDRESSES', `dial(${ma.toString()}): expected a multiaddr ending in /p2p/<peer id>, got none`)
@@ -387,7 +390,15 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
     const conn = await this.connect(peer, addrs)
     if (protocol === undefined) return conn
-    return await conn.newStream(protocol, options)
+    try {
+      return await conn.newStream(protocol, options)
+    } catch (err) {
+      // The connection stopped taking streams (peer GoAway, or it just closed): once, on a new one.
+      if (!isMuxerGone(err) || conn.status === 'open') throw err
+      const fresh = await this.connect(peer, addrs)
+      if (fresh === conn) throw err
+      return await fresh.newStream(protocol, options)
+    }
   }
 
   /** Open a stream on an existing or new connection to `peerId` (alias of `dial` with a protocol). */
@@ -541,7 +552,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   private inboundConnection (raw: TcpConnection): void {
-    if (this.stateValue !== 'started') {
+    if (this.stateValue !== 'started' && this.stateValue !== 'starting') {
       raw.abort(new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${raw.remoteAddr}: the switch is ${this.stateValue}`))
       return
     }
@@ -742,23 +753,27 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
   }
 
+  /** Record what identify (or an identify-push) said, once its key is checked against the connection's. */
   private applyIdentify (conn: PeerConnection, msg: IdentifyMessage, push: boolean): void {
     if (msg.publicKey !== undefined) {
-      // identify README: the key must match the connection's authenticated peer.
+      // identify README: the key must be the one the connection authenticated (Noise).
       const given = msg.publicKey
       const own = conn.remotePublicKey.bytes()
       if (given.length !== own.length || given.some((b, i) => b !== own[i])) {
-        conn.setIdentity(undefined)
+        if (!push) conn.setIdentity(undefined)
         return
       }
     }
-    const prev = conn.identity
+    const prev = this.identifyMessages.get(conn)
+    // A push may be partial: what it leaves out stays as it was (identify README §identify/push).
+    const merged = push && prev !== undefined ? applyIdentifyUpdate(prev, msg) : msg
+    this.identifyMessages.set(conn, merged)
     const identity: PeerIdentity = {
-      protocols: push && msg.protocols.length === 0 && prev !== undefined ? prev.protocols : [...msg.protocols],
-      agentVersion: msg.agentVersion ?? prev?.agentVersion,
-      protocolVersion: msg.protocolVersion ?? prev?.protocolVersion,
-      listenAddrs: push && msg.listenAddrs.length === 0 && prev !== undefined ? prev.listenAddrs : parseAddrs(msg.listenAddrs),
-      observedAddr: msg.observedAddr !== undefined ? parseAddrs([msg.observedAddr])[0] : prev?.observedAddr
+      protocols: [...merged.protocols],
+      agentVersion: merged.agentVersion,
+      protocolVersion: merged.protocolVersion,
+      listenAddrs: parseAddrs(merged.listenAddrs),
+      observedAddr: merged.observedAddr === undefined ? undefined : parseAddrs([merged.observedAddr])[0]
     }
     conn.setIdentity(identity)
     this.emit('identify', { connection: conn, identity })
@@ -773,10 +788,9 @@ function parseAddrs (list: readonly Uint8Array[]): Multiaddr[] {
   return out
 }
 
-function isAddressForm (a: unknown, b: unknown): boolean {
-  if (a instanceof Multiaddr) return true
-  if (typeof a === 'string' && a.startsWith('/')) return b === undefined || typeof b === 'string' || (Array.isArray(b) && b.every(x => typeof x === 'string' && !x.startsWith('/ip') && !x.startsWith('/dns')))
-  return false
+/** `dial(addr, …)` rather than `dial(peerId, addrs, …)`: a multiaddr (peer ids never start with "/"). */
+function isAddressForm (a: unknown): boolean {
+  return a instanceof Multiaddr || (typeof a === 'string' && a.startsWith('/'))
 }
 
 /** The TCP addresses to try for `peer`: `/p2p/<id>` stripped, and refused if it names another peer. */

@@ -45,3 +45,13 @@ export function gate (): { promise: Promise<void>, open: () => void } {
   const promise = new Promise<void>(resolve => { open = resolve })
   return { promise, open }
 }
+
+/** A loopback TCP port nobody listens on (bound, then released). */
+export async function closedPort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise(resolve => server.close(resolve))
+  return port
+}

@@ -7,17 +7,23 @@ import {
   EndOfStreamError, LPProtocol, NoiseError, PeerId, ProtocolNotSupportedError, StreamResetError, SwitchError,
   SwitchyardError, TransportError, generateEd25519
 } from '../../src/index.js'
-import type { PeerConnection, Stream, SwitchEvents, TraceEvent } from '../../src/index.js'
+import type { PeerConnection, Stream, Switch, SwitchEvents, TraceEvent } from '../../src/index.js'
 import { echo, echoProtocol } from '../../src/protocols/echo.js'
 import { ECHO_CODEC, PING_CODEC, STREAM_PROTO_CODEC } from '../../src/protocols/constants.js'
 import { ping } from '../../src/protocols/ping.js'
+import { identifyPush } from '../../src/protocols/identify.js'
 import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
-import { Fleet, gate, text, utf8, waitFor } from './helpers.js'
+import { closedPort, Fleet, gate, text, utf8, waitFor } from './helpers.js'
 
 const fleet = new Fleet()
 afterEach(async () => { await fleet.stopAll() })
 
 const TUTORIAL_PARTS = Array.from({ length: 11 }, (_, i) => `Part ${i}`)
+
+async function waitForConnection (sw: Switch, peer: PeerId): Promise<PeerConnection> {
+  await waitFor(`a connection to ${peer.toString()}`, () => sw.connections(peer).length > 0)
+  return sw.connections(peer)[0] as PeerConnection
+}
 
 describe('streams and connections', () => {
   it('runs many concurrent streams on one connection', async () => {
@@ -63,6 +69,23 @@ describe('streams and connections', () => {
     const parts = await Promise.all(streams.map(async s => await streamProtoClient(s)))
     for (const p of parts) expect(p).toEqual(TUTORIAL_PARTS)
     expect(server.connections()).toHaveLength(1)
+  })
+
+  it('dials anew once the peer closed the connection', async () => {
+    const server = await fleet.standard({ protocols: [streamProtoProtocol] })
+    const client = await fleet.standard()
+    const closed: Array<SwitchEvents['connection:close']> = []
+    client.on('connection:close', e => closed.push(e))
+    const first = await client.dial(server.peerId, server.peerInfo.addrs)
+    await waitForConnection(server, client.peerId)
+    await server.hangUp(client.peerId)
+    await waitFor('the client to see the close', () => closed.length === 1)
+    expect(first.status).toBe('closed')
+    expect(client.connections(server.peerId)).toHaveLength(0)
+    const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
+    expect(s.connection).not.toBe(first)
+    expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
+    await expect(first.newStream(STREAM_PROTO_CODEC)).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' })
   })
 
   it('accepts a /p2p/ multiaddr (dial(addr, protocol))', async () => {
@@ -146,12 +169,13 @@ describe('dial errors', () => {
     await expect(a.dial(a.peerId, a.peerInfo.addrs)).rejects.toMatchObject({ code: 'ERR_DIAL_SELF' })
     const b = await fleet.standard()
     await expect(a.dial(b.peerId, [])).rejects.toMatchObject({ code: 'ERR_NO_ADDRESSES' })
-    await expect(a.dial('/ip4/127.0.0.1/tcp/1', PING_CODEC)).rejects.toMatchObject({ code: 'ERR_NO_ADDRESSES' })
-    const refused = await a.dial(b.peerId, ['/ip4/127.0.0.1/tcp/1']).then(() => undefined, (e: unknown) => e)
+    const nobody = `/ip4/127.0.0.1/tcp/${await closedPort()}`
+    await expect(a.dial(nobody, PING_CODEC)).rejects.toMatchObject({ code: 'ERR_NO_ADDRESSES' })
+    const refused = await a.dial(b.peerId, [nobody]).then(() => undefined, (e: unknown) => e)
     expect(refused).toBeInstanceOf(TransportError)
     expect((refused as TransportError).code).toBe('ERR_CONNECTION_REFUSED')
     // Several addresses: the good one after a bad one still connects.
-    const conn = await a.dial(b.peerId, ['/ip4/127.0.0.1/tcp/1', ...b.peerInfo.addrs])
+    const conn = await a.dial(b.peerId, [nobody, ...b.peerInfo.addrs])
     expect(conn.remotePeer.equals(b.peerId)).toBe(true)
     await a.stop()
     await expect(a.dial(b.peerId, b.peerInfo.addrs)).rejects.toMatchObject({ code: 'ERR_SWITCH_STOPPED' })
@@ -253,6 +277,32 @@ describe('identify', () => {
     // The server identified us too.
     const back = await server.connections(client.peerId)[0]?.identified()
     expect(back?.protocols).toEqual(expect.arrayContaining([PING_CODEC]))
+  })
+
+  it('applies identify-push updates (absent fields unchanged) and ignores a push with another key', async () => {
+    const server = await fleet.standard()
+    const client = await fleet.standard()
+    const conn = await client.dial(server.peerId, server.peerInfo.addrs)
+    const serverConn = await waitForConnection(server, client.peerId)
+    const before = await serverConn.identified()
+    expect(before?.agentVersion).toMatch(/^switchyard\//)
+    const updates: Array<SwitchEvents['identify']> = []
+    server.on('identify', e => updates.push(e))
+
+    const push = await conn.newStream('/ipfs/id/push/1.0.0')
+    await identifyPush(push, { protocols: ['/new/1.0.0'], listenAddrs: [] })
+    await waitFor('the push to be applied', () => updates.length === 1)
+    expect(serverConn.identity?.protocols).toEqual(['/new/1.0.0'])
+    expect(serverConn.identity?.agentVersion).toBe(before?.agentVersion)
+    expect(serverConn.identity?.listenAddrs.map(String)).toEqual(before?.listenAddrs.map(String))
+
+    const forged = await conn.newStream('/ipfs/id/push/1.0.0')
+    await identifyPush(forged, { protocols: ['/evil/1.0.0'], listenAddrs: [], publicKey: generateEd25519().publicKey.bytes() })
+    const marker = await conn.newStream('/ipfs/id/push/1.0.0')
+    await identifyPush(marker, { agentVersion: 'marker/1', protocols: [], listenAddrs: [] })
+    await waitFor('the marker push', () => updates.length === 2)
+    expect(serverConn.identity?.protocols).toEqual(['/new/1.0.0'])
+    expect(serverConn.identity?.agentVersion).toBe('marker/1')
   })
 
   it('a peer without identify leaves identity undefined and streams work', async () => {
