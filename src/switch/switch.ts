@@ -37,6 +37,7 @@ import { generateEd25519 } from '../security/keys.js'
 import { PeerId } from '../security/peer-id.js'
 import { streamScope } from '../trace/observer.js'
 import type { TraceObserver } from '../trace/observer.js'
+import type { NoiseKeys } from '../trace/keylog.js'
 import { Multiaddr } from '../transport/multiaddr.js'
 import { dial as tcpDial, listen as tcpListen } from '../transport/tcp.js'
 import type { TcpConnection, TcpListener } from '../transport/tcp.js'
@@ -112,6 +113,12 @@ export interface SwitchOptions {
    * is asked once per connection (a tracer numbers connections that way).
    */
   observer?: SwitchObserver
+  /**
+   * Key log (`--keylog`, src/trace/keylog.ts): receives each connection's Noise keys after its
+   * handshake, so `switchyard decode` can decrypt a capture. Absent by default: the keys then never
+   * leave the security layer.
+   */
+  keyLog?: (keys: NoiseKeys) => void
 }
 
 /** What we are: `peerInfo` of nim's switch. `addrs` carry the real ports once started. */
@@ -184,6 +191,14 @@ interface PendingUpgrade extends UpgradeProgress {
   readonly raw: ByteConnection
   readonly direction: 'inbound' | 'outbound'
   readonly startedAt: number
+  /** Why the switch aborted this upgrade (stop, eviction): reported instead of the layer's view of it. */
+  cancelled?: Error
+}
+
+/** Abort an upgrade for a reason of the switch's own. */
+function cancel (p: PendingUpgrade, err: Error): void {
+  p.cancelled ??= err
+  p.raw.abort(err)
 }
 
 interface Mounted {
@@ -212,6 +227,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly protocolVersion: string
   private readonly logLine: (line: string) => void
   private readonly observer: SwitchObserver | undefined
+  private readonly keyLog: ((keys: NoiseKeys) => void) | undefined
   private readonly earlyMuxerNegotiation: boolean
 
   private nextConnId = 1
@@ -242,6 +258,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.protocolVersion = options.protocolVersion ?? DEFAULT_PROTOCOL_VERSION
     this.logLine = options.log ?? ((line: string) => { console.log(line) })
     this.observer = options.observer
+    this.keyLog = options.keyLog
     this.earlyMuxerNegotiation = options.earlyMuxerNegotiation ?? true
     this.connectionHost = {
       inboundStream: (conn, stream) => { this.inboundStream(conn, stream) },
@@ -344,7 +361,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.listeners = []
     this.boundAddrs = []
     for (const ac of this.dialAbort) ac.abort(stopped)
-    for (const p of this.pending) p.raw.abort(stopped)
+    for (const p of this.pending) cancel(p, stopped)
     await Promise.all([...this.conns].map(c => c.close(this.config.stopTimeoutMs)))
     this.stateValue = 'stopped'
   }
@@ -540,12 +557,14 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         handshakeTimeoutMs: this.config.handshakeTimeoutMs,
         earlyMuxerNegotiation: this.earlyMuxerNegotiation,
         observer,
+        keyLog: this.keyLog,
         progress: p
       })
       return this.register(raw, up, 'outbound', observer)
     } catch (err) {
-      this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: err as Error })
-      throw err
+      const error = p.cancelled ?? err as Error
+      this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error })
+      throw error
     } finally {
       this.pending.delete(p)
     }
@@ -572,6 +591,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       earlyMuxerNegotiation: this.earlyMuxerNegotiation,
       observer,
+      keyLog: this.keyLog,
       progress: p
     }).then(up => {
       this.pending.delete(p)
@@ -582,7 +602,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       }
     }, err => {
       this.pending.delete(p)
-      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: err as Error })
+      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: p.cancelled ?? err as Error })
     })
   }
 
@@ -605,7 +625,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       if (p.direction !== 'inbound') continue
       this.pending.delete(p)
       const err = new SwitchError('ERR_TOO_MANY_CONNECTIONS', `"maxPendingConnections" expected <= ${this.config.maxPendingConnections} upgrading connections: closed the oldest (${p.raw.remoteAddr}, stage "${p.stage}", ${Date.now() - p.startedAt} ms old)`)
-      p.raw.abort(err)
+      cancel(p, err)
       return
     }
   }

@@ -2,6 +2,8 @@
  * Two (or more) switches over loopback TCP + Noise + yamux/mplex: streams, reuse, dial errors,
  * handler failures, graceful stop, limits, identify, muxer fallback.
  */
+import { createServer } from 'node:net'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   EndOfStreamError, LPProtocol, NoiseError, PeerId, ProtocolNotSupportedError, StreamResetError, SwitchError,
@@ -179,6 +181,32 @@ describe('dial errors', () => {
     expect(conn.remotePeer.equals(b.peerId)).toBe(true)
     await a.stop()
     await expect(a.dial(b.peerId, b.peerInfo.addrs)).rejects.toMatchObject({ code: 'ERR_SWITCH_STOPPED' })
+  })
+
+  it('a listener that never answers: the dial fails at the handshake deadline, or at once on stop()', async () => {
+    const sockets: Socket[] = []
+    const silent = createServer(s => { sockets.push(s); s.on('error', () => {}) })
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const addr = `/ip4/127.0.0.1/tcp/${(silent.address() as { port: number }).port}`
+      const someone = PeerId.fromPublicKey(generateEd25519().publicKey)
+      const a = await fleet.bare({ config: { handshakeTimeoutMs: 200 } })
+      const err = await a.dial(someone, [addr]).then(() => undefined, (e: unknown) => e)
+      expect(err).toBeInstanceOf(SwitchError)
+      expect((err as SwitchError).code).toBe('ERR_HANDSHAKE_TIMEOUT')
+      expect((err as Error).message).toContain('stage "noise"')
+
+      const b = await fleet.bare({ config: { handshakeTimeoutMs: 60_000 } })
+      const dialing = b.dial(someone, [addr]).then(() => undefined, (e: unknown) => e)
+      await waitFor('the dial to be in flight', () => b.inspect().pendingUpgrades.length === 1)
+      expect(b.inspect().pendingDials).toEqual([someone.toString()])
+      await b.stop()
+      expect(await dialing).toMatchObject({ code: 'ERR_SWITCH_STOPPED' })
+      expect(b.inspect().pendingUpgrades).toEqual([])
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise(resolve => silent.close(resolve))
+    }
   })
 
   it('a protocol the peer does not serve: ProtocolNotSupportedError (lazy: on first read; full: at dial)', async () => {
