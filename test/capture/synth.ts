@@ -188,7 +188,8 @@ export class TcpFlow {
   private seqS: number
   readonly segments: SynthSegment[] = []
 
-  constructor (readonly client: Endpoint, readonly server: Endpoint, isnClient = 1000, isnServer = 5000, readonly mss = 1460) {
+  /** `sink`: also append every segment there (several flows into one capture, in event order). */
+  constructor (readonly client: Endpoint, readonly server: Endpoint, isnClient = 1000, isnServer = 5000, readonly mss = 1460, private readonly sink?: SynthSegment[]) {
     this.seqC = isnClient >>> 0
     this.seqS = isnServer >>> 0
   }
@@ -207,6 +208,7 @@ export class TcpFlow {
     if (fromClient) this.seqC = (this.seqC + advance) >>> 0
     else this.seqS = (this.seqS + advance) >>> 0
     this.segments.push(s)
+    this.sink?.push(s)
     return s
   }
 

@@ -1,0 +1,143 @@
+/**
+ * `switchyard decode <capture> --keylog <file>`: a pcap/pcapng file → every TCP connection in it,
+ * reassembled and decoded layer by layer into the same events (and the same text view) as `--trace`.
+ *
+ *   file ─► readCapture (pcap.ts / pcapng.ts) ─► parseTcpSegment (packet.ts) ─► TcpReassembler
+ *        ─► decodeConnection (decode-connection.ts) per connection ─► TextFormatter / JSON Lines
+ *
+ * A malformed or truncated file stops the reading at the bad record: the connections seen up to
+ * there are still decoded, and the error is returned beside them.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { SwitchyardError } from '../errors.js'
+import { formatJsonl } from '../trace/format-jsonl.js'
+import { TextFormatter } from '../trace/format-text.js'
+import { parseKeyLog } from '../trace/keylog.js'
+import type { KeyLog } from '../trace/keylog.js'
+import { CaptureError } from './errors.js'
+import { decodeConnection } from './decode-connection.js'
+import type { DecodedConnection, DecodeOptions } from './decode-connection.js'
+import { parseTcpSegment } from './packet.js'
+import { readCapture } from './pcap.js'
+import { TcpReassembler } from './reassembly.js'
+
+export interface CaptureDecodeResult {
+  connections: DecodedConnection[]
+  /** Packets read, and how many of them were TCP segments. */
+  packets: number
+  tcpSegments: number
+  /** Why reading stopped early, if it did. */
+  error: CaptureError | undefined
+}
+
+/** Decode every TCP connection of a capture file's bytes. Throws only for a file that is not a capture at all. */
+export function decodeCapture (buf: Uint8Array, opts: DecodeOptions = {}): CaptureDecodeResult {
+  const packets = readCapture(buf) // throws CaptureError when neither format matches
+  const reassembler = new TcpReassembler()
+  let count = 0
+  let tcp = 0
+  let error: CaptureError | undefined
+  try {
+    for (const p of packets) {
+      count++
+      const s = parseTcpSegment(p)
+      if (s === undefined) continue
+      tcp++
+      reassembler.push(s)
+    }
+  } catch (err) {
+    if (!(err instanceof CaptureError)) throw err
+    error = err
+  }
+  const connections = reassembler.finish().map(c => decodeConnection(c, opts))
+  return { connections, packets: count, tcpSegments: tcp, error }
+}
+
+export interface DecodeIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  readFile?: (path: string) => Uint8Array
+}
+
+const USAGE = 'usage: switchyard decode <capture.pcap|pcapng> [--keylog <file>] [--hex] [--utc] [--trace-file <out.jsonl>]'
+
+function usage (message: string): SwitchyardError {
+  return new SwitchyardError('ERR_USAGE', `${message}\n${USAGE}`)
+}
+
+export interface DecodeArgs {
+  capture: string
+  keylog: string | undefined
+  hex: boolean
+  utc: boolean
+  traceFile: string | undefined
+}
+
+/** Parse `decode`'s arguments (everything after the word `decode`). */
+export function parseDecodeArgs (argv: readonly string[]): DecodeArgs {
+  const out: DecodeArgs = { capture: '', keylog: undefined, hex: false, utc: false, traceFile: undefined }
+  const value = (i: number, name: string): string => {
+    const v = argv[i + 1]
+    if (v === undefined || v.startsWith('--')) throw usage(`${name} expects a path`)
+    return v
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--keylog') out.keylog = value(i++, '--keylog')
+    else if (a.startsWith('--keylog=')) out.keylog = a.slice('--keylog='.length)
+    else if (a === '--trace-file') out.traceFile = value(i++, '--trace-file')
+    else if (a.startsWith('--trace-file=')) out.traceFile = a.slice('--trace-file='.length)
+    else if (a === '--hex' || a === '--trace=hex') out.hex = true
+    else if (a === '--utc') out.utc = true
+    else if (a === '--trace') { /* the decode view is the trace view already */ } else if (a.startsWith('-')) throw usage(`unknown option ${a}`)
+    else if (out.capture === '') out.capture = a
+    else throw usage(`unexpected argument ${a}`)
+  }
+  if (out.capture === '') throw usage('missing the capture file')
+  return out
+}
+
+/**
+ * The `decode` command: prints the layered view of every connection to stdout (and JSON Lines to
+ * `--trace-file`). Returns the exit code: 0 when the whole file was read, 1 when it stopped at an
+ * error (the connections before it are printed), 2 for a usage error or an unreadable file.
+ */
+export function runDecode (argv: readonly string[], io: DecodeIo): number {
+  let args: DecodeArgs
+  let buf: Uint8Array
+  let keyLog: KeyLog | undefined
+  const read = io.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)))
+  try {
+    args = parseDecodeArgs(argv)
+    buf = read(args.capture)
+    if (args.keylog !== undefined) keyLog = parseKeyLog(new TextDecoder().decode(read(args.keylog)))
+  } catch (err) {
+    io.stderr(`switchyard decode: ${(err as Error).message}\n`)
+    return 2
+  }
+  let result: CaptureDecodeResult
+  try {
+    result = decodeCapture(buf, keyLog === undefined ? {} : { keyLog })
+  } catch (err) {
+    io.stderr(`switchyard decode: ${args.capture}: ${(err as Error).message}\n`)
+    return 2
+  }
+  const formatter = new TextFormatter({ hex: args.hex, utc: args.utc })
+  const jsonl: string[] = []
+  for (const c of result.connections) {
+    io.stdout(`\n=== connection #${c.id}: ${c.client} -> ${c.server}${c.decrypted ? ' (decrypted)' : ''}\n`)
+    for (const r of c.records) {
+      for (const line of formatter.format(r)) io.stdout(line + '\n')
+      if (args.traceFile !== undefined) jsonl.push(formatJsonl(r))
+    }
+  }
+  if (args.traceFile !== undefined) writeFileSync(args.traceFile, jsonl.join(''))
+  const summary = `${result.packets} packets, ${result.tcpSegments} TCP segments, ${result.connections.length} connections` +
+    (keyLog !== undefined ? `, ${result.connections.filter(c => c.decrypted).length} decrypted with ${args.keylog as string}` : ', no key log')
+  io.stderr(`switchyard decode: ${summary}\n`)
+  if (result.error !== undefined) {
+    io.stderr(`switchyard decode: ${args.capture}: ${result.error.message} (decoded the connections up to this point)\n`)
+    return 1
+  }
+  return 0
+}

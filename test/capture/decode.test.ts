@@ -1,0 +1,224 @@
+/**
+ * End to end: the tutorial's stream protocol between two switches over loopback TCP, through a
+ * recording proxy (recorder.ts). The dialer traces (--trace-file's records) and keeps a key log;
+ * the capture is written as pcap/pcapng with several link types and decoded back. The decoded
+ * connection must tell the same story, layer by layer, as the live trace.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { newStandardSwitch } from '../../src/index.js'
+import type { Switch } from '../../src/index.js'
+import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
+import { Tracer } from '../../src/trace/tracer.js'
+import type { TraceRecord } from '../../src/trace/observer.js'
+import { formatKeyLog, parseKeyLog } from '../../src/trace/keylog.js'
+import type { NoiseKeys } from '../../src/trace/keylog.js'
+import { decodeCapture, runDecode } from '../../src/capture/decode-capture.js'
+import type { CaptureDecodeResult } from '../../src/capture/decode-capture.js'
+import { CaptureError } from '../../src/capture/errors.js'
+import { LoopbackRecorder } from './recorder.js'
+import { frameOf, writePcap, writePcapng } from './synth.js'
+import type { SynthSegment } from './synth.js'
+
+const CODEC = '/test/stream-proto/1.0.0'
+const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b)
+
+interface Session {
+  live: TraceRecord[]
+  keys: NoiseKeys[]
+  segments: SynthSegment[]
+  parts: string[]
+}
+
+/** One tutorial exchange through the recorder; `muxers` picks yamux or mplex. */
+async function exchange (muxers: Array<'yamux' | 'mplex'>, mss: number): Promise<Session> {
+  const live: TraceRecord[] = []
+  const keys: NoiseKeys[] = []
+  const tracer = new Tracer({ sinks: [{ write: r => { live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord) } }] })
+  const server: Switch = newStandardSwitch({ log: () => {}, muxers })
+  server.mount(streamProtoProtocol)
+  await server.start()
+  const addr = server.peerInfo.addrs[0]?.toNodeAddress()
+  if (addr === undefined) throw new Error('server has no address')
+  const recorder = await LoopbackRecorder.start({ host: addr.host, port: addr.port }, mss)
+  const client: Switch = newStandardSwitch({ log: () => {}, muxers, observer: tracer.switchObserver, keyLog: k => { keys.push(k) } })
+  await client.start()
+  try {
+    const stream = await client.dial(server.peerInfo.peerId, [`/ip4/127.0.0.1/tcp/${recorder.port}`], CODEC)
+    const parts = await streamProtoClient(stream)
+    await client.stop()
+    await server.stop()
+    // let the proxy see both FINs
+    await new Promise(resolve => setTimeout(resolve, 50))
+    return { live, keys, segments: recorder.segments.slice(), parts }
+  } finally {
+    await client.stop()
+    await server.stop()
+    await recorder.stop()
+  }
+}
+
+/** The story of one connection, per layer, in a form both views share. */
+function story (records: readonly TraceRecord[]): Record<string, string[]> {
+  const s: Record<string, string[]> = { multistream: [], handshake: [], noise: [], muxer: [], protocols: [], messages: [] }
+  for (const r of records) {
+    switch (r.layer) {
+      case 'multistream':
+        if (r.kind === 'message') s.multistream?.push(`${r.stream ?? '-'} ${r.dir} ${r.message}`)
+        break
+      case 'noise':
+        if (r.kind === 'handshake') s.handshake?.push(`${r.dir} ${r.message} [${r.tokens.join(' ')}] ${r.length} ${r.payloadLength} ${r.payload?.peerId ?? ''} ${r.payload?.keyType ?? ''} ${r.payload?.streamMuxers?.join(',') ?? ''}`)
+        if (r.kind === 'frame') s.noise?.push(`${r.dir} ${r.length}`)
+        if (r.kind === 'complete') s.handshake?.push(`complete ${r.remotePeer} ${r.muxer ?? ''}`)
+        break
+      case 'yamux':
+        if (r.kind === 'frame') s.muxer?.push(`${r.dir} ${r.frameType} ${r.flags} ${r.streamId} ${r.length}`)
+        break
+      case 'mplex':
+        if (r.kind === 'frame') s.muxer?.push(`${r.dir} ${r.flag} ${r.streamId} ${r.length}`)
+        break
+      case 'stream':
+        if (r.kind === 'protocol') s.protocols?.push(`${r.opener}:${r.stream} ${r.protocol}`)
+        if (r.kind === 'message') s.messages?.push(`${r.opener}:${r.stream} ${r.dir} ${Buffer.from(r.bytes ?? new Uint8Array(0)).toString('hex')}`)
+        break
+      default:
+        break
+    }
+  }
+  // Each direction keeps its order; the two directions interleave differently in the two views.
+  for (const k of Object.keys(s)) s[k] = [...(s[k] as string[]).filter(l => l.includes(' out ') || l.startsWith('out')), '|', ...(s[k] as string[]).filter(l => !(l.includes(' out ') || l.startsWith('out')))]
+  return s
+}
+
+function liveConnection (live: TraceRecord[]): TraceRecord[] {
+  return live.filter(r => r.conn === 1)
+}
+
+let yamux: Session
+let mplex: Session
+
+beforeAll(async () => {
+  yamux = await exchange(['yamux'], 1460)
+  mplex = await exchange(['mplex'], 200) // small segments: many per message
+}, 30_000)
+
+describe('decode a loopback capture of the tutorial exchange', () => {
+  it('the exchange itself worked and logged one connection\'s keys', () => {
+    expect(yamux.parts).toEqual(Array.from({ length: 11 }, (_, i) => `Part ${i}`))
+    expect(yamux.keys).toHaveLength(1)
+    expect(yamux.keys[0]?.role).toBe('initiator')
+    expect(yamux.keys[0]?.handshakeKeys).toBeDefined()
+  })
+
+  for (const muxer of ['yamux', 'mplex'] as const) {
+    it(`${muxer}: the decoded capture tells the live trace's story, layer by layer`, () => {
+      const s = muxer === 'yamux' ? yamux : mplex
+      const keyLog = parseKeyLog(s.keys.map(formatKeyLog).join(''))
+      const pcap = writePcap(s.segments.map(seg => frameOf(1, seg)), 1)
+      const result = decodeCapture(pcap, { keyLog })
+      expect(result.error).toBeUndefined()
+      expect(result.connections).toHaveLength(1)
+      const decoded = result.connections[0]
+      expect(decoded?.decrypted).toBe(true)
+      const want = story(liveConnection(s.live))
+      const got = story(decoded?.records ?? [])
+      expect(got.multistream).toEqual(want.multistream)
+      expect(got.noise).toEqual(want.noise)
+      expect(got.muxer).toEqual(want.muxer)
+      expect(got.protocols).toEqual(want.protocols)
+      expect(got.messages).toEqual(want.messages)
+      // the handshake: same tokens, sizes, peer ids, key types and muxer lists
+      expect(got.handshake).toEqual(want.handshake)
+      // and the tutorial's messages are there in clear
+      const texts = (decoded?.records ?? []).filter(r => r.layer === 'stream' && r.kind === 'message' && r.dir === 'in').map(r => text(r.bytes))
+      expect(texts.filter(t => t.startsWith('Part '))).toEqual(s.parts)
+      // signatures are checked against the decrypted static keys
+      const sigs = (decoded?.records ?? []).flatMap(r => r.layer === 'noise' && r.kind === 'handshake' && r.payload !== undefined ? [r.payload.signature] : [])
+      expect(sigs).toEqual(['verified', 'verified'])
+    })
+  }
+
+  it('the same capture as pcapng over Linux SLL2, raw IP and NULL loopback, with IPv6 addresses, reordered and retransmitted', () => {
+    const keyLog = parseKeyLog(mplex.keys.map(formatKeyLog).join(''))
+    const v6 = mplex.segments.map(seg => ({ ...seg, src: { ...seg.src, ip: '::1' }, dst: { ...seg.dst, ip: '::1' } }))
+    // swap neighbours and duplicate some segments, past the handshake
+    const shuffled = v6.slice()
+    for (let i = 5; i + 1 < shuffled.length; i += 7) { const t = shuffled[i] as SynthSegment; shuffled[i] = shuffled[i + 1] as SynthSegment; shuffled[i + 1] = t }
+    for (let i = 4; i < v6.length; i += 11) shuffled.push(v6[i] as SynthSegment)
+    const reference = story(decodeCapture(writePcap(mplex.segments.map(seg => frameOf(1, seg)), 1), { keyLog }).connections[0]?.records ?? [])
+    for (const linkType of [276, 101, 0]) {
+      const file = writePcapng([{ interfaces: [{ linkType, tsresol: 9 }], packets: shuffled.map(seg => ({ iface: 0, frame: frameOf(linkType, seg) })) }])
+      const result = decodeCapture(file, { keyLog })
+      expect(result.error).toBeUndefined()
+      expect(result.connections).toHaveLength(1)
+      expect(result.connections[0]?.client).toMatch(/^\/ip6\/::1\/tcp\/\d+$/)
+      expect(story(result.connections[0]?.records ?? [])).toEqual(reference)
+    }
+  })
+
+  it('without the connection\'s keys: the handshake only, then a note', () => {
+    const pcap = writePcap(yamux.segments.map(seg => frameOf(113, seg)), 113)
+    const [c] = decodeCapture(pcap).connections
+    expect(c?.decrypted).toBe(false)
+    const kinds = (c?.records ?? []).map(r => `${r.layer}:${r.kind}`)
+    expect(kinds.filter(k => k === 'noise:handshake')).toHaveLength(3)
+    expect(kinds).not.toContain('yamux:frame')
+    expect((c?.records ?? []).some(r => r.kind === 'note' && r.message.includes('no keys for this connection'))).toBe(true)
+    const hs = (c?.records ?? []).filter(r => r.layer === 'noise' && r.kind === 'handshake')
+    expect(hs.map(r => r.layer === 'noise' && r.kind === 'handshake' ? `${r.dir} [${r.tokens.join(', ')}]` : '')).toEqual(['out [e]', 'in [e, ee, s, es]', 'out [s, se]'])
+  })
+
+  it('a capture cut short: a clear error, and the connection decoded up to the cut', () => {
+    const keyLog = parseKeyLog(yamux.keys.map(formatKeyLog).join(''))
+    const pcap = writePcap(yamux.segments.map(seg => frameOf(1, seg)), 1)
+    const whole = decodeCapture(pcap, { keyLog })
+    const cut = pcap.subarray(0, Math.floor(pcap.length * 0.6))
+    let result: CaptureDecodeResult | undefined
+    expect(() => { result = decodeCapture(cut, { keyLog }) }).not.toThrow()
+    expect(result?.error).toBeInstanceOf(CaptureError)
+    expect(result?.error?.message).toMatch(/pcap: record \d+ at offset \d+ is truncated/)
+    expect(result?.connections).toHaveLength(1)
+    const n = result?.connections[0]?.records.length ?? 0
+    expect(n).toBeGreaterThan(5)
+    expect(n).toBeLessThan(whole.connections[0]?.records.length ?? 0)
+
+    const out: string[] = []
+    const err: string[] = []
+    const files = new Map<string, Uint8Array>([['cut.pcap', cut], ['keys.log', new TextEncoder().encode(yamux.keys.map(formatKeyLog).join(''))]])
+    const code = runDecode(['cut.pcap', '--keylog', 'keys.log'], { stdout: s => out.push(s), stderr: s => err.push(s), readFile: p => files.get(p) ?? new Uint8Array(0) })
+    expect(code).toBe(1)
+    expect(out.join('')).toContain('noise handshake complete: initiator')
+    expect(err.join('')).toMatch(/is truncated.*\(decoded the connections up to this point\)/)
+  })
+
+  it('runDecode prints the layered view with the tutorial messages; usage errors exit 2', () => {
+    const files = new Map<string, Uint8Array>([
+      ['c.pcapng', writePcapng([{ interfaces: [{ linkType: 1 }], packets: yamux.segments.map(seg => ({ iface: 0, frame: frameOf(1, seg) })) }])],
+      ['k.log', new TextEncoder().encode(yamux.keys.map(formatKeyLog).join(''))]
+    ])
+    const out: string[] = []
+    const io = { stdout: (s: string) => out.push(s), stderr: () => {}, readFile: (p: string) => files.get(p) ?? new Uint8Array(0) }
+    expect(runDecode(['c.pcapng', '--keylog', 'k.log', '--utc'], io)).toBe(0)
+    const view = out.join('')
+    expect(view).toMatch(/#1 tcp open \/ip4\/127\.0\.0\.1\/tcp\/\d+ -> \/ip4\/127\.0\.0\.1\/tcp\/\d+ \(outbound\)/)
+    expect(view).toContain('  multistream -> /multistream/1.0.0')
+    expect(view).toContain('    noise -> e (32 B)')
+    expect(view).toMatch(/noise <- e, ee, s, es \(\d+ B, payload \d+ B\) Ed25519 12D3KooW\w+, signature verified/)
+    // identify has a stream of its own; find the tutorial's
+    const id = /\[(\d+)\] multistream -> \/test\/stream-proto\/1\.0\.0/.exec(view)?.[1]
+    expect(id).toMatch(/^[13579]\d*$/) // odd: opened by the dialer (yamux spec §Stream ID)
+    expect(view).toContain(`[${id ?? ''}] protocol ${CODEC}`)
+    expect(view).toContain(`[${id ?? ''}] -> "please send data" (16 B)`)
+    expect(view).toContain(`[${id ?? ''}] <- "Part 10" (7 B)`)
+    expect(runDecode([], io)).toBe(2)
+    expect(runDecode(['a', 'b'], io)).toBe(2)
+  })
+
+  it('keys appear only where asked: nothing of them in the trace records', () => {
+    const keyHex = yamux.keys.flatMap(k => [k.initiatorToResponder, k.responderToInitiator, k.handshakeKeys?.ee, k.handshakeKeys?.es, k.handshakeKeys?.se])
+      .filter((k): k is Uint8Array => k !== undefined).map(k => Buffer.from(k).toString('hex'))
+    const dump = JSON.stringify(yamux.live, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)
+    for (const k of keyHex) expect(dump).not.toContain(k)
+  })
+})
+
+afterAll(() => {})
