@@ -2,7 +2,7 @@
  * Noise benchmarks, in one run:
  *
  *  - transport: seal + open of one 65519-byte and one 100-byte message through our transport codec
- *    (frame into a batch buffer, split, authenticate, decrypt) with the node:crypto suite and the
+ *    (seal into the chunks of one socket write; parse the wire, authenticate, decrypt) with the node:crypto suite and the
  *    @noble reference suite, beside a bare node:crypto ChaCha20-Poly1305 loop (the ceiling: one
  *    createCipheriv + createDecipheriv per message, nothing else) and js-libp2p-noise's own crypto
  *    (`defaultCrypto`: AssemblyScript below 1200 B, node:crypto above);
@@ -82,13 +82,21 @@ function bareSealOpen (messages: readonly Uint8Array[], nonce: Buffer, start: nu
   return n
 }
 
-/** Ours: one batch through the transport codec (one buffer of frames), then decoded and opened. */
-function oursSealOpen (tx: CipherState, rx: CipherState, decoder: NoiseFrameDecoder, batch: readonly Uint8Array[]): number {
-  decoder.push(encryptFrames(tx, batch))
+/**
+ * Ours: seal one batch through the transport codec (the chunks one socket write would carry), and
+ * open the same frames as the receiving socket delivers them — one contiguous buffer — through the
+ * frame decoder. Both CipherStates restart at nonce 0 each time so that `wire` (sealed once, up
+ * front, and checked equal to what `encryptFrames` produces) stays valid.
+ */
+function oursSealOpen (tx: CipherState, rx: CipherState, decoder: NoiseFrameDecoder, batch: readonly Uint8Array[], wire: Uint8Array): number {
+  tx.setNonce(0)
   let n = 0
+  for (const c of encryptFrames(tx, batch)) n += c.length
+  rx.setNonce(0)
+  decoder.push(wire)
   let frame: Uint8Array | undefined
-  while ((frame = decoder.next()) !== undefined) n += rx.decrypt(frame).length
-  return n
+  while ((frame = decoder.next()) !== undefined) n -= rx.decrypt(frame).length
+  return n // = 18 bytes per frame when all went well
 }
 
 function transportRows (opts: MeasureOptions): BenchRow[] {
@@ -107,7 +115,7 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
     const nonce = Buffer.alloc(12)
 
     // Verify: our first frame is byte for byte what the bare cipher produces at nonce 0.
-    const frames = encryptFrames(new CipherState(nodeSuite, KEY), [pt])
+    const frames = Buffer.concat(encryptFrames(new CipherState(nodeSuite, KEY), [pt]))
     writeNonce(nonce, 0)
     const c = crypto.createCipheriv('chacha20-poly1305', KEY, nonce, { authTagLength: 16 })
     const bare = Buffer.concat([c.update(pieces[0] as Uint8Array), c.final(), c.getAuthTag()])
@@ -135,11 +143,14 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
       const tx = new CipherState(suite, KEY)
       const rx = new CipherState(suite, KEY)
       const decoder = new NoiseFrameDecoder()
-      if (oursSealOpen(tx, rx, decoder, [pt]) !== size) throw new Error(`${suite.name}: round trip lost bytes`)
       const batch = [pt]
+      const wire = new Uint8Array(Buffer.concat(encryptFrames(new CipherState(suite, KEY), batch)))
+      crossCheck(`${suite.name} suite wire ${label}`, wire, frames)
+      const overhead = 18 * pieces.length
+      if (oursSealOpen(tx, rx, decoder, batch, wire) !== overhead) throw new Error(`${suite.name}: round trip lost bytes`)
       return it => {
         let n = 0
-        for (let k = 0; k < it; k++) n += oursSealOpen(tx, rx, decoder, batch)
+        for (let k = 0; k < it; k++) n += oursSealOpen(tx, rx, decoder, batch, wire)
         return n
       }
     }

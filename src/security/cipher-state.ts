@@ -78,6 +78,16 @@ export class CipherState {
     return plaintext.length + TAG_LENGTH
   }
 
+  /** `EncryptWithAd` returning `[ciphertext, tag]` without copying (see CryptoSuite.seal). Requires a key. */
+  seal (ad: Uint8Array, plaintext: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array] {
+    const k = this.k
+    if (k === undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'CipherState.seal: no key (handshake not complete)')
+    const n = this.nextNonce()
+    const sealed = this.suite.seal(k, n, ad, plaintext)
+    this.n = n + 1
+    return sealed
+  }
+
   /**
    * Noise §5.1 `DecryptWithAd(ad, ciphertext)`. On an authentication failure the error propagates and
    * `n` is not incremented; the caller must treat it as fatal (no resync is possible).

@@ -99,8 +99,7 @@ abstract class BasePrivateKey implements PrivateKey {
 // Ed25519 (node:crypto)
 // ---------------------------------------------------------------------------------------------
 
-/** RFC 8410 DER prefixes around a raw Ed25519 key. */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+/** RFC 8410 DER prefix around a raw Ed25519 private key (seed). */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const ED25519_KEY_LENGTH = 32
 const ED25519_SIGNATURE_LENGTH = 64
@@ -148,9 +147,9 @@ export class Ed25519PrivateKey extends BasePrivateKey {
     super()
     if (seed.length !== ED25519_KEY_LENGTH) throw invalid('Ed25519 private key', `seed expected ${ED25519_KEY_LENGTH} bytes, got ${seed.length}`)
     this.keyObject = crypto.createPrivateKey({ key: derWrap(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' })
-    const pub = crypto.createPublicKey(this.keyObject)
-    const spki = pub.export({ type: 'spki', format: 'der' })
-    this.publicKey = new Ed25519PublicKey(spki.subarray(ED25519_SPKI_PREFIX.length), pub)
+    const jwk = this.keyObject.export({ format: 'jwk' })
+    if (jwk.x === undefined) throw invalid('Ed25519 private key', 'OpenSSL returned no public key')
+    this.publicKey = new Ed25519PublicKey(Buffer.from(jwk.x, 'base64url'), crypto.createPublicKey(this.keyObject))
     this.data = new Uint8Array(2 * ED25519_KEY_LENGTH)
     this.data.set(seed)
     this.data.set(this.publicKey.raw, ED25519_KEY_LENGTH)

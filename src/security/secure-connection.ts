@@ -18,7 +18,7 @@ import { NoiseError, StreamClosedError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
 import type { CipherState } from './cipher-state.js'
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MUXERS, LENGTH_PREFIX_BYTES, MAX_STREAM_MUXERS } from './constants.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MUXERS, MAX_PLAINTEXT_LENGTH, MAX_STREAM_MUXERS } from './constants.js'
 import { XXHandshake } from './handshake-xx.js'
 import type { XXHandshakeOptions, XXHandshakeResult } from './handshake-xx.js'
 import type { PrivateKey, PublicKey } from './keys.js'
@@ -26,6 +26,7 @@ import type { PeerId } from './peer-id.js'
 import { nodeSuite } from './suite.js'
 import type { CryptoSuite, X25519KeyPair } from './suite.js'
 import { encryptFrames, NoiseFrameDecoder } from './transport-codec.js'
+import type { FrameCallback } from './transport-codec.js'
 
 export interface SecureOptions {
   /** Our libp2p identity. */
@@ -202,7 +203,7 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
 /**
  * The encrypted channel. Reading: chunks from the connection go to the frame decoder; every complete
  * frame is decrypted and delivered synchronously, in order, while a sink is attached and we are not
- * paused. Writing: one batch of plaintext → one buffer of frames → one write to the connection.
+ * paused. Writing: one batch of plaintext → its frames (transport-codec.ts) → one write call.
  */
 export class NoiseConnection implements ByteConnection {
   private readonly conn: ByteConnection
@@ -220,6 +221,8 @@ export class NoiseConnection implements ByteConnection {
   /** Set once the underlying connection is gone; delivered after the buffered frames. */
   private closeState: { err: Error | undefined } | undefined
   private closeDelivered = false
+  /** Trace hook for outgoing frames; undefined (no cost) without an observer. */
+  private readonly onFrameOut: FrameCallback | undefined
 
   constructor (conn: ByteConnection, decoder: NoiseFrameDecoder, encrypter: CipherState, decrypter: CipherState, observer?: TraceObserver) {
     this.conn = conn
@@ -227,6 +230,9 @@ export class NoiseConnection implements ByteConnection {
     this.encrypter = encrypter
     this.decrypter = decrypter
     this.observer = observer
+    this.onFrameOut = observer === undefined
+      ? undefined
+      : (length, body) => { observer.event({ layer: 'noise', kind: 'frame', dir: 'out', length, ...(body !== undefined ? { bytes: body } : {}) }) }
     // Nothing is delivered until our consumer attaches; keep the socket from reading ahead meanwhile.
     conn.pause()
     conn.attach({
@@ -270,17 +276,16 @@ export class NoiseConnection implements ByteConnection {
     if (this.writeClosed || this.closeState !== undefined) {
       throw new StreamClosedError('write on a Noise connection after closeWrite/close')
     }
-    let frames: Uint8Array
+    let frames: Uint8Array[]
     try {
-      frames = encryptFrames(this.encrypter, chunks)
+      frames = encryptFrames(this.encrypter, chunks, MAX_PLAINTEXT_LENGTH, this.onFrameOut)
     } catch (err) {
       // Only nonce exhaustion can fail here: the connection cannot continue (Noise §5.1).
       this.abort(err as Error)
       throw err
     }
     if (frames.length === 0) return true
-    if (this.observer !== undefined) this.reportFrames(frames)
-    return this.conn.write([frames])
+    return this.conn.write(frames)
   }
 
   closeWrite (): void {
@@ -360,14 +365,5 @@ export class NoiseConnection implements ByteConnection {
     }
   }
 
-  private reportFrames (frames: Uint8Array): void {
-    const obs = this.observer as TraceObserver
-    let pos = 0
-    while (pos < frames.length) {
-      const len = ((frames[pos] as number) << 8) | (frames[pos + 1] as number)
-      const body = frames.subarray(pos + LENGTH_PREFIX_BYTES, pos + LENGTH_PREFIX_BYTES + len)
-      obs.event({ layer: 'noise', kind: 'frame', dir: 'out', length: len, bytes: body })
-      pos += LENGTH_PREFIX_BYTES + len
-    }
-  }
+
 }

@@ -43,6 +43,12 @@ export interface CryptoSuite {
    */
   encryptInto: (k: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number) => void
   /**
+   * `ENCRYPT` returning `[ciphertext, tag]` in whatever buffers the backend produced them, without
+   * copying (node:crypto allocates the ciphertext itself; copying it again costs a 64 KiB allocation
+   * per frame, measured at ~25% of the throughput of 65519-byte frames).
+   */
+  seal: (k: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array) => [ciphertext: Uint8Array, tag: Uint8Array]
+  /**
    * Noise §4.1 `DECRYPT(k, n, ad, ciphertext)`. The tag is checked before any plaintext is returned;
    * failure → NoiseError ERR_NOISE_DECRYPT.
    */
@@ -184,13 +190,18 @@ export const nodeSuite: CryptoSuite = {
   },
 
   encryptInto (k, n, ad, plaintext, out, offset) {
+    const [ct, tag] = nodeSuite.seal(k, n, ad, plaintext)
+    out.set(ct, offset)
+    out.set(tag, offset + plaintext.length)
+  },
+
+  seal (k, n, ad, plaintext) {
     writeNonce(nodeNonce, n)
     const cipher = crypto.createCipheriv(CHACHA, k, nodeNonce, { authTagLength: TAG_LENGTH })
     if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length })
     const ct = cipher.update(plaintext)
     cipher.final() // a stream cipher: final() yields nothing
-    out.set(ct, offset)
-    out.set(cipher.getAuthTag(), offset + plaintext.length)
+    return [ct, cipher.getAuthTag()]
   },
 
   decrypt (k, n, ad, ciphertext) {
@@ -266,6 +277,11 @@ export const nobleSuite: CryptoSuite = {
   encryptInto (k, n, ad, plaintext, out, offset) {
     const end = offset + plaintext.length + TAG_LENGTH
     chacha20poly1305(k, nobleNonce(n), ad).encrypt(plaintext, out.subarray(offset, end))
+  },
+
+  seal (k, n, ad, plaintext) {
+    const sealed = chacha20poly1305(k, nobleNonce(n), ad).encrypt(plaintext)
+    return [sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length)]
   },
 
   decrypt (k, n, ad, ciphertext) {

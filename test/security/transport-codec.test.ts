@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { CipherState } from '../../src/security/cipher-state.js'
 import { MAX_PLAINTEXT_LENGTH } from '../../src/security/constants.js'
 import { SUITES } from '../../src/security/suite.js'
-import { encodedLength, encryptFrames, NoiseFrameDecoder } from '../../src/security/transport-codec.js'
+import { encodedLength, encryptFrames, NoiseFrameDecoder, ZERO_COPY_MIN_PLAINTEXT } from '../../src/security/transport-codec.js'
 import { NoiseError } from '../../src/errors.js'
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7)
@@ -21,6 +21,19 @@ function decodeAll (decoder: NoiseFrameDecoder, cs: CipherState): Uint8Array[] {
 }
 
 const concat = (parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts))
+
+/** The wire bytes of one batch (what the socket sends for the chunks of one write). */
+const seal = (cs: CipherState, chunks: readonly Uint8Array[], maxPlaintext?: number): Uint8Array => concat(encryptFrames(cs, chunks, maxPlaintext))
+
+function frameSizes (wire: Uint8Array): number[] {
+  const out: number[] = []
+  for (let pos = 0; pos < wire.length;) {
+    const len = ((wire[pos] as number) << 8) | (wire[pos + 1] as number)
+    out.push(2 + len)
+    pos += 2 + len
+  }
+  return out
+}
 
 describe('NoiseFrameDecoder', () => {
   it('waits for the 2-byte prefix and the whole body; views when inside one chunk', () => {
@@ -43,12 +56,12 @@ describe('NoiseFrameDecoder', () => {
 })
 
 describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)', (_name, suite) => {
-  it('frames at 65519 plaintext bytes into one buffer, whatever the chunking', () => {
+  it('frames at 65519 plaintext bytes, whatever the chunking', () => {
     const total = 2 * MAX_PLAINTEXT_LENGTH + 5
     const data = Uint8Array.from({ length: total }, (_, i) => (i * 31) & 0xff)
     const chunkings = [[data], [data.subarray(0, 1), data.subarray(1)], [data.subarray(0, 70000), new Uint8Array(0), data.subarray(70000, 70001), data.subarray(70001)]]
     for (const chunks of chunkings) {
-      const out = encryptFrames(new CipherState(suite, KEY), chunks)
+      const out = seal(new CipherState(suite, KEY), chunks)
       expect(out.length).toBe(encodedLength(total))
       expect(out.length).toBe(total + 3 * 18)
       const d = new NoiseFrameDecoder()
@@ -59,10 +72,32 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
     }
   })
 
+  it('small frames share one buffer; large ones keep the cipher output as their own chunk', () => {
+    const cs = new CipherState(suite, KEY)
+    const small = encryptFrames(cs, [new Uint8Array(1000), new Uint8Array(500)], 600)
+    expect(small).toHaveLength(1)
+    expect(frameSizes(small[0]!)).toEqual([618, 618, 318])
+    const big = encryptFrames(cs, [new Uint8Array(2 * MAX_PLAINTEXT_LENGTH + 10)])
+    // [len0] [ct0] [tag0 len1] [ct1] [tag1 len2 ct2 tag2]
+    expect(big.map(c => c.length)).toEqual([2, MAX_PLAINTEXT_LENGTH, 18, MAX_PLAINTEXT_LENGTH, 16 + 2 + 10 + 16])
+    expect(big[0]!.buffer).toBe(big[2]!.buffer) // lengths and tags: one glue buffer per batch
+    expect(big[2]!.buffer).toBe(big[4]!.buffer)
+    const mixed = encryptFrames(cs, [new Uint8Array(ZERO_COPY_MIN_PLAINTEXT - 1)])
+    expect(mixed).toHaveLength(1)
+    const spanning = encryptFrames(cs, Array.from({ length: 10 }, () => new Uint8Array(1000)))
+    expect(spanning.map(c => c.length)).toEqual([2, 10_000, 16])
+  })
+
+  it('reports every frame to the trace hook, with its bytes when contiguous', () => {
+    const seen: Array<[number, number | undefined]> = []
+    encryptFrames(new CipherState(suite, KEY), [new Uint8Array(MAX_PLAINTEXT_LENGTH + 100)], MAX_PLAINTEXT_LENGTH, (len, body) => seen.push([len, body?.length]))
+    expect(seen).toEqual([[65535, undefined], [116, 116]])
+  })
+
   it('an empty batch produces nothing and uses no nonce', () => {
     const cs = new CipherState(suite, KEY)
-    expect(encryptFrames(cs, [])).toHaveLength(0)
-    expect(encryptFrames(cs, [new Uint8Array(0)])).toHaveLength(0)
+    expect(encryptFrames(cs, [])).toEqual([])
+    expect(encryptFrames(cs, [new Uint8Array(0)])).toEqual([])
     expect(cs.nonce).toBe(0)
   })
 
@@ -72,7 +107,7 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
       fc.integer({ min: 1, max: 200 }),
       fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 10 }),
       (chunks, maxPlaintext, cuts) => {
-        const wire = encryptFrames(new CipherState(suite, KEY), chunks, maxPlaintext)
+        const wire = seal(new CipherState(suite, KEY), chunks, maxPlaintext)
         const d = new NoiseFrameDecoder()
         const rx = new CipherState(suite, KEY)
         const got: Uint8Array[] = []
@@ -93,7 +128,7 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
 
   it('a split at every byte boundary of a two-frame stream decodes identically', () => {
     const msg = Uint8Array.from({ length: 150 }, (_, i) => i)
-    const wire = encryptFrames(new CipherState(suite, KEY), [msg], 100)
+    const wire = seal(new CipherState(suite, KEY), [msg], 100)
     for (let cut = 0; cut <= wire.length; cut++) {
       const d = new NoiseFrameDecoder()
       const rx = new CipherState(suite, KEY)
@@ -107,7 +142,7 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
 
   it('truncation at every offset: no frame is produced for the cut one, nothing wrong is delivered', () => {
     const msg = Uint8Array.from({ length: 60 }, (_, i) => i)
-    const wire = encryptFrames(new CipherState(suite, KEY), [msg], 40)
+    const wire = seal(new CipherState(suite, KEY), [msg], 40)
     for (let cut = 0; cut < wire.length; cut++) {
       const d = new NoiseFrameDecoder()
       d.push(wire.subarray(0, cut))
@@ -120,7 +155,7 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
 
   it('tampering with any ciphertext or tag byte fails authentication (ERR_NOISE_DECRYPT)', () => {
     const msg = Uint8Array.from({ length: 50 }, (_, i) => i)
-    const wire = encryptFrames(new CipherState(suite, KEY), [msg])
+    const wire = seal(new CipherState(suite, KEY), [msg])
     for (let i = 2; i < wire.length; i++) {
       const t = Uint8Array.from(wire)
       t[i] = (t[i] as number) ^ 0x80
@@ -132,7 +167,7 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
 
   it('property: a random single-bit flip anywhere in a frame is caught or changes the framing', () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (msg, at, bit) => {
-      const wire = encryptFrames(new CipherState(suite, KEY), [msg])
+      const wire = seal(new CipherState(suite, KEY), [msg])
       const i = at % wire.length
       const t = Uint8Array.from(wire)
       t[i] = (t[i] as number) ^ (1 << bit)
