@@ -245,7 +245,7 @@ export class Session implements FrameSink {
     const c = this.config
     let at = Infinity
     if (this.pingOutstanding !== undefined) {
-      if (c.keepAliveIntervalMs > 0) at = this.pingOutstanding.sentAt + c.keepAliveTimeoutMs
+      if (c.keepAliveIntervalMs > 0) at = Math.max(this.pingOutstanding.sentAt, this.lastRecvAt) + c.keepAliveTimeoutMs
     } else {
       if (c.rttIntervalMs > 0) at = Math.min(at, this.lastPingAt + c.rttIntervalMs)
       if (c.keepAliveIntervalMs > 0) at = Math.min(at, Math.max(this.lastRecvAt, this.lastPingAt) + c.keepAliveIntervalMs)
@@ -260,7 +260,8 @@ export class Session implements FrameSink {
     const c = this.config
     const p = this.pingOutstanding
     if (p !== undefined) {
-      if (c.keepAliveIntervalMs > 0 && now - p.sentAt >= c.keepAliveTimeoutMs) {
+      // Any byte from the peer since the ping proves it alive (its answer may sit behind data).
+      if (c.keepAliveIntervalMs > 0 && now - Math.max(p.sentAt, this.lastRecvAt) >= c.keepAliveTimeoutMs) {
         this.end(new YamuxError('ERR_MUXER_CLOSED', `yamux keepalive: ping ${p.value} unanswered after ${c.keepAliveTimeoutMs} ms`))
       }
       return
