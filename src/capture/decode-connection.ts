@@ -167,6 +167,12 @@ class NoiseDissector implements Dissector {
         if (left > 0) this.emit({ layer: 'noise', kind: 'error', code: 'ERR_UNEXPECTED_EOF', message: `the capture ends in the middle of the handshake (${left} bytes of a ${dir === 'out' ? 'client' : 'server'} message)` }, time)
       }
     }
+    if (this.handshakeDone) {
+      for (const dir of ['out', 'in'] as const) {
+        const left = this.buffers[dir].length
+        if (left > 0 && !this.failed[dir]) this.emit({ layer: 'noise', kind: 'error', code: 'ERR_UNEXPECTED_EOF', message: `the ${dir === 'out' ? 'client' : 'server'}'s bytes end in the middle of a Noise transport message (${left} bytes of it)` }, time)
+      }
+    }
     if (this.undecrypted.frames > 0) {
       this.emit({ layer: 'noise', kind: 'note', message: `${this.undecrypted.frames} transport messages (${this.undecrypted.bytes} B) not decrypted: no keys for this connection in the key log` }, time)
     }
