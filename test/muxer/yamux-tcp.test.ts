@@ -87,7 +87,9 @@ describe('yamux over loopback TCP', () => {
     let done = false
     const w = s.write(new Uint8Array(8 * 1024 * 1024)).then(() => { done = true }, () => {})
     await withTimeout((async () => { while (inbound === undefined || (inbound as unknown as { readableLength: number }).readableLength < 256_000) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'first window')
-    await new Promise(resolve => setTimeout(resolve, 100))
+    // let everything in flight land (bounded), then nothing more may have come
+    await withTimeout((async () => { while ((pair?.client.writableLength ?? 0) > 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'socket drained')
+    await new Promise(resolve => setTimeout(resolve, 50))
     expect((inbound as unknown as { readableLength: number }).readableLength).toBe(256_000)
     expect(done).toBe(false)
     expect((client as unknown as { yamux: { outboxBytes: number } }).yamux.outboxBytes).toBe(0)
