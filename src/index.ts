@@ -52,10 +52,10 @@ export { ProtocolError } from './protocols/errors.js'
 
 export type { ErrorCode } from './errors.js'
 export type { Stream } from './connection.js'
-export type {
-  SwitchOptions, SwitchEvents, SwitchInspection, SwitchState, PeerInfo, MuxerName, IdentifyService,
-  SwitchObserver, ConnectionErrorStage
-} from './switch/switch.js'
+export type { SwitchOptions, SwitchInspection, SwitchState, PeerInfo, IdentifyService, SwitchObserver } from './switch/switch.js'
+export type { SwitchEvents, ConnectionErrorStage } from './switch/events.js'
+export type { MuxerName } from './switch/muxers.js'
+export type { ConnectionView, PendingUpgradeView } from './switch/connection-manager.js'
 export type { SwitchConfig } from './switch/config.js'
 export type { LPProtocolInit, ProtocolDefinition, StreamHandler, HandlerContext, LocalPeerInfo } from './switch/protocol.js'
 export type { SwitchStream } from './switch/stream.js'

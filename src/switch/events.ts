@@ -1,8 +1,37 @@
 /**
  * The switch's typed events. A tiny synchronous emitter rather than `EventTarget`/`CustomEvent`:
  * listeners get the payload object itself, fully typed, and a listener that throws is isolated
- * (reported once on stderr) so an observer can never break the switch.
+ * (reported on stderr) so an observer can never break the switch.
  */
+import type { Multiaddr } from '../transport/multiaddr.js'
+import type { PeerConnection, PeerIdentity } from './peer-connection.js'
+import type { UpgradeStage } from './upgrader.js'
+
+/** Where a connection attempt failed. */
+export type ConnectionErrorStage = UpgradeStage | 'dial' | 'limit' | 'stop'
+
+/** The switch's events (`sw.on(name, fn)`). */
+export interface SwitchEvents {
+  /** Listening started; `addrs` carry the real ports. */
+  listening: { addrs: readonly Multiaddr[] }
+  /** A connection finished its upgrade and is usable. */
+  'connection:open': { connection: PeerConnection }
+  /** A connection is gone; `error` is set when it ended abnormally. */
+  'connection:close': { connection: PeerConnection, error: Error | undefined }
+  /**
+   * A connection failed before it was usable: refused by a limit, a bad or stalled handshake, a
+   * peer id mismatch. The connection is closed; nothing else is affected.
+   */
+  'connection:error': { direction: 'inbound' | 'outbound', remoteAddr: string, stage: ConnectionErrorStage, error: Error }
+  /**
+   * A stream failed: negotiation (unknown protocol, garbage, timeout), a limit, or a handler that
+   * threw. That stream was reset; the connection goes on.
+   */
+  'protocol:error': { connection: PeerConnection, streamId: number, protocol: string | undefined, stage: 'limit' | 'negotiation' | 'handler', error: Error }
+  /** identify answered on a connection. */
+  identify: { connection: PeerConnection, identity: PeerIdentity }
+}
+
 
 export class TypedEmitter<Events extends object> {
   private readonly eventListeners = new Map<keyof Events, Set<(ev: never) => void>>()

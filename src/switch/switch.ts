@@ -23,19 +23,13 @@
  */
 import type { ByteConnection, Stream } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
-import { handleOnStream } from '../multistream/negotiate.js'
-import { createMplex } from '../muxer/mplex/mplex.js'
-import { MPLEX_PROTOCOL_ID } from '../muxer/mplex/constants.js'
 import type { MplexConfig } from '../muxer/mplex/session.js'
-import { createYamux } from '../muxer/yamux.js'
-import { YAMUX_PROTOCOL_ID } from '../muxer/constants.js'
 import type { YamuxConfig } from '../muxer/config.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'
 import type { IdentifyMessage } from '../proto/identify.js'
 import type { PrivateKey } from '../security/keys.js'
 import { generateEd25519 } from '../security/keys.js'
 import { PeerId } from '../security/peer-id.js'
-import { streamScope } from '../trace/observer.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseKeys } from '../trace/keylog.js'
 import { Multiaddr } from '../transport/multiaddr.js'
@@ -43,15 +37,19 @@ import { dial as tcpDial, listen as tcpListen } from '../transport/tcp.js'
 import type { TcpConnection, TcpListener } from '../transport/tcp.js'
 import { resolveConfig } from './config.js'
 import type { SwitchConfig } from './config.js'
+import { ConnectionManager } from './connection-manager.js'
+import type { ConnectionView, PendingUpgradeView } from './connection-manager.js'
+import { Dispatcher, ProtocolRegistry } from './dispatcher.js'
 import { TypedEmitter } from './events.js'
+import type { SwitchEvents } from './events.js'
+import { buildMuxers } from './muxers.js'
+import type { MuxerName } from './muxers.js'
 import { isMuxerGone, PeerConnection } from './peer-connection.js'
 import type { ConnectionHost, NewStreamOptions, PeerIdentity } from './peer-connection.js'
-import { checkCodecs } from './protocol.js'
-import type { HandlerContext, LocalPeerInfo, ProtocolDefinition, StreamHandler } from './protocol.js'
+import type { HandlerContext, LocalPeerInfo, ProtocolDefinition } from './protocol.js'
 import type { SwitchStream } from './stream.js'
 import { upgradeInbound, upgradeOutbound } from './upgrader.js'
-import type { MuxerFactory, Upgraded, UpgradeProgress, UpgradeStage } from './upgrader.js'
-import { UpgradeGuard } from './upgrade-guard.js'
+import type { MuxerFactory, Upgraded } from './upgrader.js'
 
 /** The default listen address (nim `newStandardSwitch`, digest §10.1). */
 export const DEFAULT_LISTEN_ADDR = '/ip4/127.0.0.1/tcp/0'
@@ -59,8 +57,6 @@ export const DEFAULT_LISTEN_ADDR = '/ip4/127.0.0.1/tcp/0'
 export const DEFAULT_AGENT_VERSION = 'switchyard'
 /** identify `protocolVersion` libp2p peers send (identify README). */
 export const DEFAULT_PROTOCOL_VERSION = 'ipfs/0.1.0'
-
-export type MuxerName = 'yamux' | 'mplex'
 
 /**
  * Identify as the switch uses it: the responder to mount, and the query it runs toward every new
@@ -129,49 +125,13 @@ export interface PeerInfo {
 
 export type SwitchState = 'idle' | 'starting' | 'started' | 'stopping' | 'stopped'
 
-/** Where a connection attempt failed. */
-export type ConnectionErrorStage = UpgradeStage | 'dial' | 'limit' | 'stop'
-
-/** The switch's events (`sw.on(name, fn)`). */
-export interface SwitchEvents {
-  /** Listening started; `addrs` carry the real ports. */
-  listening: { addrs: readonly Multiaddr[] }
-  /** A connection finished its upgrade and is usable. */
-  'connection:open': { connection: PeerConnection }
-  /** A connection is gone; `error` is set when it ended abnormally. */
-  'connection:close': { connection: PeerConnection, error: Error | undefined }
-  /**
-   * A connection failed before it was usable: refused by a limit, a bad or stalled handshake, a
-   * peer id mismatch. The connection is closed; nothing else is affected.
-   */
-  'connection:error': { direction: 'inbound' | 'outbound', remoteAddr: string, stage: ConnectionErrorStage, error: Error }
-  /**
-   * A stream failed: negotiation (unknown protocol, garbage, timeout), a limit, or a handler that
-   * threw. That stream was reset; the connection goes on.
-   */
-  'protocol:error': { connection: PeerConnection, streamId: number, protocol: string | undefined, stage: 'limit' | 'negotiation' | 'handler', error: Error }
-  /** identify answered on a connection. */
-  identify: { connection: PeerConnection, identity: PeerIdentity }
-}
-
 /** A point-in-time view of the switch, for debugging, tests and the CLI. */
 export interface SwitchInspection {
   state: SwitchState
   peerId: string
   listenAddrs: string[]
-  connections: Array<{
-    id: number
-    remotePeer: string
-    remoteAddr: string
-    direction: 'inbound' | 'outbound'
-    multiplexer: string
-    muxerNegotiation: 'early' | 'multistream'
-    status: string
-    ageMs: number
-    agentVersion: string | undefined
-    streams: Array<{ id: number, direction: 'inbound' | 'outbound', protocol: string }>
-  }>
-  pendingUpgrades: Array<{ direction: 'inbound' | 'outbound', remoteAddr: string, stage: UpgradeStage, ageMs: number, bytesIn: number, bytesOut: number }>
+  connections: ConnectionView[]
+  pendingUpgrades: PendingUpgradeView[]
   /** Peers with a dial in flight. */
   pendingDials: string[]
   totals: {
@@ -185,25 +145,6 @@ export interface SwitchInspection {
      */
     pendingBytesIn: number
   }
-}
-
-interface PendingUpgrade extends UpgradeProgress {
-  readonly raw: ByteConnection
-  readonly direction: 'inbound' | 'outbound'
-  readonly startedAt: number
-  /** Why the switch aborted this upgrade (stop, eviction): reported instead of the layer's view of it. */
-  cancelled?: Error
-}
-
-/** Abort an upgrade for a reason of the switch's own. */
-function cancel (p: PendingUpgrade, err: Error): void {
-  p.cancelled ??= err
-  p.raw.abort(err)
-}
-
-interface Mounted {
-  readonly definition: ProtocolDefinition
-  readonly handler: StreamHandler
 }
 
 /**
@@ -220,8 +161,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private listeners: TcpListener[] = []
   private boundAddrs: Multiaddr[] = []
   private readonly muxerFactories: ReadonlyArray<readonly [string, MuxerFactory]>
-  private readonly handlers = new Map<string, Mounted>()
-  private codecList: string[] | undefined
+  private readonly registry = new ProtocolRegistry()
+  private readonly dispatcher: Dispatcher
   private readonly identifyService: IdentifyService | undefined
   private readonly agentVersion: string
   private readonly protocolVersion: string
@@ -230,17 +171,10 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly keyLog: ((keys: NoiseKeys) => void) | undefined
   private readonly earlyMuxerNegotiation: boolean
 
-  private nextConnId = 1
-  /** Open (and closing) connections per peer (base58 id). */
-  private readonly byPeer = new Map<string, PeerConnection[]>()
-  private readonly conns = new Set<PeerConnection>()
-  private readonly pending = new Set<PendingUpgrade>()
-  private readonly dials = new Map<string, Promise<PeerConnection>>()
+  private readonly manager: ConnectionManager
   private readonly contexts = new WeakMap<PeerConnection, HandlerContext>()
   /** The identify message each connection's peer sent, with every push applied. */
   private readonly identifyMessages = new WeakMap<PeerConnection, IdentifyMessage>()
-  /** Inbound handlers running per connection and protocol (for `maxIncomingStreams`). */
-  private readonly active = new WeakMap<PeerConnection, Map<string, number>>()
   private readonly localPeer: LocalPeerInfo
   private stopPromise: Promise<void> | undefined
   private readonly dialAbort = new Set<AbortController>()
@@ -249,6 +183,13 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   constructor (options: SwitchOptions = {}) {
     super()
     this.config = Object.freeze(resolveConfig(options.config))
+    this.manager = new ConnectionManager(this.config)
+    this.dispatcher = new Dispatcher({
+      config: this.config,
+      registry: this.registry,
+      contextFor: (conn) => this.contextFor(conn),
+      report: (ev) => { this.emit('protocol:error', ev) }
+    })
     this.identity = options.identity ?? generateEd25519()
     this.peerId = PeerId.fromPublicKey(this.identity.publicKey)
     this.listenAddrsWanted = (options.listenAddrs ?? [DEFAULT_LISTEN_ADDR]).map(a => Multiaddr.from(a))
@@ -261,7 +202,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.keyLog = options.keyLog
     this.earlyMuxerNegotiation = options.earlyMuxerNegotiation ?? true
     this.connectionHost = {
-      inboundStream: (conn, stream) => { this.inboundStream(conn, stream) },
+      inboundStream: (conn, stream) => { this.dispatcher.inbound(conn, stream) },
       connectionClosed: (conn, err) => { this.connectionClosed(conn, err) },
       streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs
     }
@@ -291,26 +232,17 @@ export class Switch extends TypedEmitter<SwitchEvents> {
 
   /** Serve inbound streams for `protocol.codecs` with `protocol.handler` (nim `switch.mount`). */
   mount (protocol: ProtocolDefinition): void {
-    if (typeof protocol !== 'object' || protocol === null) throw new TypeError(`"protocol" expected { codecs, handler }, got ${String(protocol)}`)
-    checkCodecs(protocol.codecs)
-    if (typeof protocol.handler !== 'function') throw new TypeError(`"protocol.handler" expected a function, got ${typeof protocol.handler}`)
-    for (const codec of protocol.codecs) {
-      this.handlers.set(codec, { definition: protocol, handler: protocol.handler })
-    }
-    this.codecList = undefined
+    this.registry.mount(protocol)
   }
 
   /** Stop serving `codec` (streams already running go on). */
   unmount (codec: string): boolean {
-    const had = this.handlers.delete(codec)
-    this.codecList = undefined
-    return had
+    return this.registry.unmount(codec)
   }
 
   /** The protocol ids we serve, in mount order. */
   codecs (): readonly string[] {
-    this.codecList ??= [...this.handlers.keys()]
-    return this.codecList
+    return this.registry.codecs()
   }
 
   // ───────────────────────────── lifecycle ─────────────────────────────
@@ -348,7 +280,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   stop (): Promise<void> {
     if (this.stateValue === 'idle' || this.stateValue === 'stopped') {
       // Dials made without start() may still have left connections.
-      if (this.conns.size === 0 && this.pending.size === 0) return Promise.resolve()
+      if (this.manager.size === 0 && !this.manager.hasPending) return Promise.resolve()
     }
     this.stopPromise ??= this.doStop()
     return this.stopPromise
@@ -361,8 +293,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.listeners = []
     this.boundAddrs = []
     for (const ac of this.dialAbort) ac.abort(stopped)
-    for (const p of this.pending) cancel(p, stopped)
-    await Promise.all([...this.conns].map(c => c.close(this.config.stopTimeoutMs)))
+    this.manager.cancelAll(stopped)
+    await Promise.all(this.manager.list().map(c => c.close(this.config.stopTimeoutMs)))
     this.stateValue = 'stopped'
   }
 
@@ -431,31 +363,18 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
     if (peer.equals(this.peerId)) throw new SwitchError('ERR_DIAL_SELF', `cannot dial ${peer.toString()}: it is our own peer id`)
     const key = peer.toString()
-    const existing = this.openConnection(key)
+    const existing = this.manager.open(key)
     if (existing !== undefined) return existing
-    const inFlight = this.dials.get(key)
+    const inFlight = this.manager.joinDial(key)
     if (inFlight !== undefined) return await inFlight
     const targets = dialTargets(peer, addrs)
-    if (this.conns.size >= this.config.maxConnections) {
-      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${key}: "maxConnections" expected < ${this.config.maxConnections} open connections, got ${this.conns.size}`)
-    }
-    if (this.dials.size >= this.config.maxPendingDials) {
-      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${key}: "maxPendingDials" expected < ${this.config.maxPendingDials} dials in flight, got ${this.dials.size}`)
-    }
-    const attempt = this.dialTargets(peer, targets)
-    this.dials.set(key, attempt)
-    try {
-      return await attempt
-    } finally {
-      this.dials.delete(key)
-    }
+    this.manager.checkDial(key)
+    return await this.manager.runDial(key, this.dialTargets(peer, targets))
   }
 
   /** Open connections, all or to one peer. */
   connections (peerId?: PeerId | string): PeerConnection[] {
-    if (peerId === undefined) return [...this.conns]
-    const key = typeof peerId === 'string' ? peerId : peerId.toString()
-    return [...(this.byPeer.get(key) ?? [])]
+    return this.manager.list(peerId === undefined ? undefined : peerId.toString())
   }
 
   /** Close every connection to `peerId` gracefully. */
@@ -466,53 +385,28 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   /** A snapshot of connections, streams and pending upgrades. */
   inspect (): SwitchInspection {
     const now = Date.now()
+    const connections = this.manager.connectionsView(now)
+    const pendingUpgrades = this.manager.pendingView(now)
     let streams = 0
-    let pendingBytesIn = 0
+    for (const c of connections) streams += c.streams.length
     let pendingInbound = 0
-    const connections = [...this.conns].map(c => {
-      const s = c.streams()
-      streams += s.length
-      return {
-        id: c.id,
-        remotePeer: c.remotePeer.toString(),
-        remoteAddr: c.remoteAddr,
-        direction: c.direction,
-        multiplexer: c.multiplexer,
-        muxerNegotiation: c.muxerNegotiation,
-        status: c.status,
-        ageMs: now - c.openedAt,
-        agentVersion: c.identity?.agentVersion,
-        streams: s
-      }
-    })
-    const pendingUpgrades = [...this.pending].map(p => {
+    let pendingBytesIn = 0
+    for (const p of pendingUpgrades) {
       if (p.direction === 'inbound') pendingInbound++
-      if (p.stage === 'multistream' || p.stage === 'noise') pendingBytesIn += p.guard.bytesIn
-      return { direction: p.direction, remoteAddr: p.raw.remoteAddr, stage: p.stage, ageMs: now - p.startedAt, bytesIn: p.guard.bytesIn, bytesOut: p.guard.bytesOut }
-    })
+      if (p.stage === 'multistream' || p.stage === 'noise') pendingBytesIn += p.bytesIn
+    }
     return {
       state: this.stateValue,
       peerId: this.peerId.toString(),
       listenAddrs: this.boundAddrs.map(a => a.toString()),
       connections,
       pendingUpgrades,
-      pendingDials: [...this.dials.keys()],
-      totals: {
-        connections: this.conns.size,
-        streams,
-        pendingInbound,
-        pendingOutbound: this.pending.size - pendingInbound,
-        pendingBytesIn
-      }
+      pendingDials: this.manager.dialsInFlight(),
+      totals: { connections: connections.length, streams, pendingInbound, pendingOutbound: pendingUpgrades.length - pendingInbound, pendingBytesIn }
     }
   }
 
   // ───────────────────────────── internals: connections ─────────────────────────────
-
-  private openConnection (key: string): PeerConnection | undefined {
-    for (const c of this.byPeer.get(key) ?? []) if (c.status === 'open') return c
-    return undefined
-  }
 
   private async dialTargets (peer: PeerId, targets: Multiaddr[]): Promise<PeerConnection> {
     const failures: Array<[Multiaddr, Error]> = []
@@ -548,7 +442,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       throw err
     }
     const observer = this.observerFor(raw)
-    const p = this.track(raw, 'outbound')
+    const p = this.manager.track(raw, 'outbound')
     try {
       const up = await upgradeOutbound(raw, {
         identity: this.identity,
@@ -566,7 +460,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error })
       throw error
     } finally {
-      this.pending.delete(p)
+      this.manager.untrack(p)
     }
   }
 
@@ -575,15 +469,14 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       raw.abort(new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${raw.remoteAddr}: the switch is ${this.stateValue}`))
       return
     }
-    if (this.conns.size >= this.config.maxConnections) {
-      // Full: refuse before spending a handshake on it (the peer sees the connection close).
-      const err = new SwitchError('ERR_TOO_MANY_CONNECTIONS', `inbound connection from ${raw.remoteAddr}: "maxConnections" expected <= ${this.config.maxConnections} open connections, already at the limit`)
-      raw.abort(err)
-      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: err })
+    const refused = this.manager.admitInbound(raw.remoteAddr)
+    if (refused !== undefined) {
+      // Full: no handshake is spent on it (the peer sees the connection close).
+      raw.abort(refused)
+      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: refused })
       return
     }
-    if (this.countPendingInbound() >= this.config.maxPendingConnections) this.evictOldestInbound()
-    const p = this.track(raw, 'inbound')
+    const p = this.manager.track(raw, 'inbound')
     const observer = this.observerFor(raw)
     upgradeInbound(raw, {
       identity: this.identity,
@@ -594,40 +487,16 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       keyLog: this.keyLog,
       progress: p
     }).then(up => {
-      this.pending.delete(p)
+      this.manager.untrack(p)
       try {
         this.register(raw, up, 'inbound', observer)
       } catch (err) {
         this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: err as Error })
       }
     }, err => {
-      this.pending.delete(p)
+      this.manager.untrack(p)
       this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: p.cancelled ?? err as Error })
     })
-  }
-
-  private track (raw: ByteConnection, direction: 'inbound' | 'outbound'): PendingUpgrade {
-    const p: PendingUpgrade = { raw, direction, startedAt: Date.now(), stage: direction === 'inbound' ? 'multistream' : 'noise', guard: new UpgradeGuard(raw) }
-    this.pending.add(p)
-    return p
-  }
-
-  private countPendingInbound (): number {
-    let n = 0
-    for (const p of this.pending) if (p.direction === 'inbound') n++
-    return n
-  }
-
-  /** Make room for a new inbound upgrade: the oldest pending one is the likeliest to be stalled. */
-  private evictOldestInbound (): void {
-    for (const p of this.pending) {
-      // A Set iterates in insertion order: the first inbound entry is the oldest.
-      if (p.direction !== 'inbound') continue
-      this.pending.delete(p)
-      const err = new SwitchError('ERR_TOO_MANY_CONNECTIONS', `"maxPendingConnections" expected <= ${this.config.maxPendingConnections} upgrading connections: closed the oldest (${p.raw.remoteAddr}, stage "${p.stage}", ${Date.now() - p.startedAt} ms old)`)
-      cancel(p, err)
-      return
-    }
   }
 
   private register (raw: ByteConnection, up: Upgraded, direction: 'inbound' | 'outbound', observer: TraceObserver | undefined): PeerConnection {
@@ -637,13 +506,14 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       up.muxer.abort(err)
       throw err
     }
-    if (this.conns.size >= this.config.maxConnections) {
-      const err = new SwitchError('ERR_TOO_MANY_CONNECTIONS', `${direction} connection with ${remotePeer.toString()}: "maxConnections" expected <= ${this.config.maxConnections} open connections, got one more`)
-      up.muxer.abort(err)
+    try {
+      this.manager.checkRegister(remotePeer, direction)
+    } catch (err) {
+      up.muxer.abort(err as Error)
       throw err
     }
     const conn = new PeerConnection({
-      id: this.nextConnId++,
+      id: this.manager.allocateId(),
       remotePeer,
       remotePublicKey: up.remotePublicKey,
       raw,
@@ -653,25 +523,14 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       observer
     })
     if (conn.status !== 'open') throw conn.closeError ?? new SwitchError('ERR_CONNECTION_CLOSED', `${conn.toString()} closed during its upgrade`)
-    const key = remotePeer.toString()
-    const list = this.byPeer.get(key)
-    if (list === undefined) this.byPeer.set(key, [conn])
-    else list.push(conn)
-    this.conns.add(conn)
+    this.manager.add(conn)
     this.emit('connection:open', { connection: conn })
     if (this.identifyService !== undefined) void this.identify(conn, this.identifyService)
     return conn
   }
 
   private connectionClosed (conn: PeerConnection, err: Error | undefined): void {
-    if (!this.conns.delete(conn)) return
-    const key = conn.remotePeer.toString()
-    const list = this.byPeer.get(key)
-    if (list !== undefined) {
-      const i = list.indexOf(conn)
-      if (i >= 0) list.splice(i, 1)
-      if (list.length === 0) this.byPeer.delete(key)
-    }
+    if (!this.manager.remove(conn)) return
     this.emit('connection:close', { connection: conn, error: err })
   }
 
@@ -685,62 +544,6 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   // ───────────────────────────── internals: streams ─────────────────────────────
-
-  private inboundStream (conn: PeerConnection, inner: Stream): void {
-    const limit = this.config.maxInboundStreamsPerConnection
-    if (conn.streamCount > limit && conn.countStreams('inbound') > limit) {
-      const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxInboundStreamsPerConnection" expected <= ${limit} open inbound streams, got ${conn.countStreams('inbound')}: stream ${inner.id} reset`)
-      inner.reset(err)
-      this.emit('protocol:error', { connection: conn, streamId: inner.id, protocol: undefined, stage: 'limit', error: err })
-      return
-    }
-    void this.serve(conn, conn.wrap(inner))
-  }
-
-  private async serve (conn: PeerConnection, stream: SwitchStream): Promise<void> {
-    let protocol: string
-    try {
-      const obs = conn.observer
-      protocol = (await handleOnStream(stream.inner, this.codecs(), {
-        timeoutMs: this.config.streamNegotiationTimeoutMs,
-        observer: obs === undefined ? undefined : streamScope(obs, stream.id, 'remote')
-      })).protocol
-    } catch (err) {
-      stream.reset(err as Error)
-      this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol: undefined, stage: 'negotiation', error: err as Error })
-      return
-    }
-    const mounted = this.handlers.get(protocol)
-    if (mounted === undefined) {
-      const err = new SwitchError('ERR_PROTOCOL_NOT_SUPPORTED', `${conn.toString()}: protocol ${protocol} was unmounted during negotiation`)
-      stream.reset(err)
-      this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol, stage: 'negotiation', error: err })
-      return
-    }
-    let counts: Map<string, number> | undefined
-    const max = mounted.definition.maxIncomingStreams
-    if (max !== undefined) {
-      counts = this.active.get(conn)
-      if (counts === undefined) { counts = new Map(); this.active.set(conn, counts) }
-      const running = counts.get(protocol) ?? 0
-      if (running >= max) {
-        const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxIncomingStreams" of ${protocol} expected <= ${max} running handlers, got one more: stream ${stream.id} reset`)
-        stream.reset(err)
-        this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol, stage: 'limit', error: err })
-        return
-      }
-      counts.set(protocol, running + 1)
-    }
-    try {
-      await mounted.handler(stream, protocol, this.contextFor(conn))
-    } catch (err) {
-      const error = err instanceof Error ? err : new SwitchError('ERR_HANDLER', `handler of ${protocol} threw ${String(err)}`)
-      stream.reset(error)
-      this.emit('protocol:error', { connection: conn, streamId: stream.id, protocol, stage: 'handler', error })
-    } finally {
-      if (counts !== undefined) counts.set(protocol, (counts.get(protocol) ?? 1) - 1)
-    }
-  }
 
   private contextFor (conn: PeerConnection): HandlerContext {
     let ctx = this.contexts.get(conn)
@@ -825,26 +628,5 @@ function dialTargets (peer: PeerId, addrs: ReadonlyArray<Multiaddr | string>): M
       throw new SwitchError('ERR_PEER_ID_MISMATCH', `address ${ma.toString()} names peer ${id}, expected ${peer.toString()}`)
     }
     return ma.withoutPeerId()
-  })
-}
-
-function buildMuxers (names: readonly MuxerName[], config: SwitchConfig, yamux: Partial<YamuxConfig> | undefined, mplex: Partial<MplexConfig> | undefined): Array<readonly [string, MuxerFactory]> {
-  if (!Array.isArray(names) || names.length === 0) throw new SwitchError('ERR_INVALID_CONFIG', `"muxers" expected a non-empty list of 'yamux' | 'mplex', got ${JSON.stringify(names)}`)
-  // The muxers' own inbound limit sits one above the switch's, so the switch sees — and reports —
-  // the stream it refuses; the muxer's limit stays a backstop.
-  const inbound = config.maxInboundStreamsPerConnection + 1
-  const seen = new Set<string>()
-  return names.map(name => {
-    if (seen.has(name)) throw new SwitchError('ERR_INVALID_CONFIG', `"muxers" lists ${name} twice`)
-    seen.add(name)
-    if (name === 'yamux') {
-      const cfg: Partial<YamuxConfig> = { maxInboundStreams: inbound, maxOutboundStreams: config.maxOutboundStreamsPerConnection, ...yamux }
-      return [YAMUX_PROTOCOL_ID, (conn, o) => createYamux(conn, { initiator: o.initiator, initialBytes: o.initialBytes, config: cfg, observer: o.observer })] as const
-    }
-    if (name === 'mplex') {
-      const cfg: Partial<MplexConfig> = { maxInboundStreams: inbound, ...mplex }
-      return [MPLEX_PROTOCOL_ID, (conn, o) => createMplex(conn, { initiator: o.initiator, initialBytes: o.initialBytes, config: cfg, observer: o.observer })] as const
-    }
-    throw new SwitchError('ERR_INVALID_CONFIG', `"muxers" expected 'yamux' or 'mplex', got ${JSON.stringify(name)}`)
   })
 }

@@ -1,0 +1,125 @@
+/**
+ * Inbound streams: the mounted protocols and the path from a muxer's new stream to a handler.
+ *
+ *   1. limit: more than `maxInboundStreamsPerConnection` open inbound streams → reset;
+ *   2. multistream-select against the mounted codecs, bounded by `streamNegotiationTimeoutMs`;
+ *   3. `maxIncomingStreams` of the protocol (nim's per-protocol limit) → reset;
+ *   4. the handler runs; if it throws, that stream is reset and the error reported.
+ *
+ * Every failure resets that one stream and is reported through `report` (the switch's
+ * `protocol:error` event); the connection and every other stream go on.
+ */
+import type { Stream } from '../connection.js'
+import { SwitchError } from '../errors.js'
+import { handleOnStream } from '../multistream/negotiate.js'
+import { streamScope } from '../trace/observer.js'
+import type { SwitchConfig } from './config.js'
+import type { SwitchEvents } from './events.js'
+import type { PeerConnection } from './peer-connection.js'
+import { checkCodecs } from './protocol.js'
+import type { HandlerContext, ProtocolDefinition } from './protocol.js'
+import type { SwitchStream } from './stream.js'
+
+/** The protocols a switch serves, by codec, in mount order. */
+export class ProtocolRegistry {
+  private readonly byCodec = new Map<string, ProtocolDefinition>()
+  private list: string[] | undefined
+
+  /** Serve `protocol.codecs` with `protocol.handler` (a later mount of a codec replaces the earlier). */
+  mount (protocol: ProtocolDefinition): void {
+    if (typeof protocol !== 'object' || protocol === null) throw new TypeError(`"protocol" expected { codecs, handler }, got ${String(protocol)}`)
+    checkCodecs(protocol.codecs)
+    if (typeof protocol.handler !== 'function') throw new TypeError(`"protocol.handler" expected a function, got ${typeof protocol.handler}`)
+    for (const codec of protocol.codecs) this.byCodec.set(codec, protocol)
+    this.list = undefined
+  }
+
+  unmount (codec: string): boolean {
+    this.list = undefined
+    return this.byCodec.delete(codec)
+  }
+
+  get (codec: string): ProtocolDefinition | undefined { return this.byCodec.get(codec) }
+
+  /** The codecs, in mount order (cached: this is the listener's list for every inbound stream). */
+  codecs (): readonly string[] {
+    this.list ??= [...this.byCodec.keys()]
+    return this.list
+  }
+}
+
+export interface DispatcherHost {
+  readonly config: SwitchConfig
+  readonly registry: ProtocolRegistry
+  contextFor: (conn: PeerConnection) => HandlerContext
+  report: (ev: SwitchEvents['protocol:error']) => void
+}
+
+export class Dispatcher {
+  private readonly host: DispatcherHost
+  /** Handlers running per connection and protocol (for `maxIncomingStreams`). */
+  private readonly running = new WeakMap<PeerConnection, Map<string, number>>()
+
+  constructor (host: DispatcherHost) {
+    this.host = host
+  }
+
+  /** A new inbound stream on `conn` (called by the connection for every stream the peer opens). */
+  inbound (conn: PeerConnection, inner: Stream): void {
+    const limit = this.host.config.maxInboundStreamsPerConnection
+    // The count is a scan: only done once the connection holds more streams than the limit at all.
+    if (conn.streamCount > limit && conn.countStreams('inbound') > limit) {
+      const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxInboundStreamsPerConnection" expected <= ${limit} open inbound streams, got ${conn.countStreams('inbound')}: stream ${inner.id} reset`)
+      inner.reset(err)
+      this.host.report({ connection: conn, streamId: inner.id, protocol: undefined, stage: 'limit', error: err })
+      return
+    }
+    void this.serve(conn, conn.wrap(inner))
+  }
+
+  private async serve (conn: PeerConnection, stream: SwitchStream): Promise<void> {
+    const { config, registry, report } = this.host
+    let protocol: string
+    try {
+      const obs = conn.observer
+      protocol = (await handleOnStream(stream.inner, registry.codecs(), {
+        timeoutMs: config.streamNegotiationTimeoutMs,
+        observer: obs === undefined ? undefined : streamScope(obs, stream.id, 'remote')
+      })).protocol
+    } catch (err) {
+      stream.reset(err as Error)
+      report({ connection: conn, streamId: stream.id, protocol: undefined, stage: 'negotiation', error: err as Error })
+      return
+    }
+    const definition = registry.get(protocol)
+    if (definition === undefined) {
+      const err = new SwitchError('ERR_PROTOCOL_NOT_SUPPORTED', `${conn.toString()}: protocol ${protocol} was unmounted during negotiation`)
+      stream.reset(err)
+      report({ connection: conn, streamId: stream.id, protocol, stage: 'negotiation', error: err })
+      return
+    }
+    let counts: Map<string, number> | undefined
+    const max = definition.maxIncomingStreams
+    if (max !== undefined) {
+      counts = this.running.get(conn)
+      if (counts === undefined) { counts = new Map(); this.running.set(conn, counts) }
+      const running = counts.get(protocol) ?? 0
+      if (running >= max) {
+        const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxIncomingStreams" of ${protocol} expected <= ${max} running handlers, got one more: stream ${stream.id} reset`)
+        stream.reset(err)
+        report({ connection: conn, streamId: stream.id, protocol, stage: 'limit', error: err })
+        return
+      }
+      counts.set(protocol, running + 1)
+    }
+    try {
+      await definition.handler(stream, protocol, this.host.contextFor(conn))
+    } catch (err) {
+      const error = err instanceof Error ? err : new SwitchError('ERR_HANDLER', `handler of ${protocol} threw ${String(err)}`)
+      stream.reset(error)
+      report({ connection: conn, streamId: stream.id, protocol, stage: 'handler', error })
+    } finally {
+      if (counts !== undefined) counts.set(protocol, (counts.get(protocol) ?? 1) - 1)
+    }
+  }
+}
