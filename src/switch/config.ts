@@ -6,6 +6,7 @@
  * switch reports it through its events; nothing else is delayed.
  */
 import { SwitchError } from '../errors.js'
+import { MAX_MESSAGE_LENGTH } from '../multistream/constants.js'
 
 export interface SwitchConfig {
   /**
@@ -28,6 +29,8 @@ export interface SwitchConfig {
   /**
    * Largest multistream-select message, length prefix value including the newline (digest §2.5:
    * go, js and nim use 1024). A larger declared length closes the connection / resets the stream.
+   * At most 1024. NOTE: the multistream layer enforces its fixed MAX_MESSAGE_LENGTH (1024) for
+   * now; a lower value here takes effect once its negotiation options accept a limit.
    */
   maxNegotiationMessageBytes: number
   /**
@@ -72,8 +75,8 @@ const DURATIONS: ReadonlyArray<keyof SwitchConfig> = [
 
 /** Smallest usable multistream limit: the header `/multistream/1.0.0\n` is 19 bytes. */
 const MIN_NEGOTIATION_MESSAGE_BYTES = 19
-/** Largest: a 2-byte varint prefix (js caps the listener's prefix at 2 bytes; rust's frame limit). */
-const MAX_NEGOTIATION_MESSAGE_BYTES = 16383
+/** Largest: what go, js and nim accept, and what our multistream layer enforces (MAX_MESSAGE_LENGTH). */
+const MAX_NEGOTIATION_MESSAGE_BYTES = MAX_MESSAGE_LENGTH
 
 /**
  * Merge `partial` over the defaults and validate every field. Throws SwitchError ERR_INVALID_CONFIG
