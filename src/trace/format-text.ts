@@ -248,7 +248,6 @@ export class TextFormatter {
             if (this.hex || this.isRaw(st, r.stream, r.opener)) text = `${label} ${ARROW[r.dir]} data ${r.length} B`
             break
           }
-          case 'end': text = `${label} ${ARROW[r.dir]} ${r.how === 'fin' ? 'FIN' : 'RST'}`; break
           default:
             if (r.kind === 'error' && r.stream !== undefined) this.markRaw(st, r.stream, r.opener)
             text = `${label} ${this.generic(r)}`

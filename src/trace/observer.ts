@@ -217,15 +217,6 @@ export interface StreamMessageEvent extends EventBase {
   length: number
 }
 
-/** The stream ended in one direction ('fin'), or in both at once ('reset'). */
-export interface StreamEndEvent extends EventBase {
-  layer: 'stream'
-  kind: 'end'
-  dir: TraceDirection
-  stream: number
-  how: 'fin' | 'reset'
-}
-
 // ---------------------------------------------------------------------------------------------
 // anything
 
@@ -250,7 +241,7 @@ export type TraceEvent =
   | MultistreamMessageEvent | MultistreamLsEvent
   | NoiseHandshakeEvent | NoiseCompleteEvent | NoiseFrameEvent
   | YamuxFrameEvent | MplexFrameEvent
-  | StreamDataEvent | StreamProtocolEvent | StreamMessageEvent | StreamEndEvent
+  | StreamDataEvent | StreamProtocolEvent | StreamMessageEvent
   | TraceErrorEvent | TraceNoteEvent
 
 export type TraceLayer = 'tcp' | 'multistream' | 'noise' | 'yamux' | 'mplex' | 'stream' | 'capture'
