@@ -233,14 +233,15 @@ export class NoiseConnection implements ByteConnection {
     this.onFrameOut = observer === undefined
       ? undefined
       : (length, body) => { observer.event({ layer: 'noise', kind: 'frame', dir: 'out', length, ...(body !== undefined ? { bytes: body } : {}) }) }
-    // Nothing is delivered until our consumer attaches; keep the socket from reading ahead meanwhile.
-    conn.pause()
     conn.attach({
       onData: chunk => { this.decoder.push(chunk); this.drain() },
       onEnd: () => { this.remoteEnded = true; this.drain() },
       onClose: err => { this.closeState ??= { err }; this.drain() },
       onDrain: () => { this.sink?.onDrain?.() }
     })
+    // Nothing is delivered until our consumer attaches; keep the socket from reading ahead meanwhile
+    // (after attach, which may resume reading).
+    if (this.closeState === undefined) conn.pause()
   }
 
   get remoteAddr (): string { return this.conn.remoteAddr }
