@@ -149,7 +149,7 @@ export interface SwitchInspection {
 
 /**
  * The libp2p switch. `new Switch(opts)` is the bare switch (only what you mount); use
- * `newStandardSwitch` (src/index.ts) for identify and ping as nim's builder mounts them.
+ * `newStandardSwitch` (standard.ts) for identify and ping as nim's builder mounts them.
  */
 export class Switch extends TypedEmitter<SwitchEvents> {
   readonly config: Readonly<SwitchConfig>
@@ -176,6 +176,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   /** The identify message each connection's peer sent, with every push applied. */
   private readonly identifyMessages = new WeakMap<PeerConnection, IdentifyMessage>()
   private readonly localPeer: LocalPeerInfo
+  private startPromise: Promise<void> | undefined
   private stopPromise: Promise<void> | undefined
   private readonly dialAbort = new Set<AbortController>()
   private readonly connectionHost: ConnectionHost
@@ -248,8 +249,13 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   // ───────────────────────────── lifecycle ─────────────────────────────
 
   /** Listen on the configured addresses. `peerInfo.addrs` then carries the real ports. */
-  async start (): Promise<void> {
-    if (this.stateValue === 'started' || this.stateValue === 'starting') return
+  start (): Promise<void> {
+    if (this.stateValue === 'started') return Promise.resolve()
+    this.startPromise ??= this.doStart().finally(() => { this.startPromise = undefined })
+    return this.startPromise
+  }
+
+  private async doStart (): Promise<void> {
     if (this.stateValue === 'stopping') await this.stopPromise
     this.stateValue = 'starting'
     this.stopPromise = undefined
@@ -287,6 +293,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   private async doStop (): Promise<void> {
+    // A start in progress finishes first, so no listener it opens outlives the stop.
+    if (this.startPromise !== undefined) await this.startPromise.catch(() => {})
     this.stateValue = 'stopping'
     const stopped = new SwitchError('ERR_SWITCH_STOPPED', `switch ${this.peerId.toString()} is stopping`)
     await Promise.all(this.listeners.map(l => l.close()))

@@ -400,6 +400,20 @@ describe('stop()', () => {
     expect(server.connections()).toHaveLength(0)
   })
 
+  it('start() and stop() are idempotent, and a stop() during start() waits for it', async () => {
+    const sw = await fleet.bare()
+    await Promise.all([sw.start(), sw.start()])
+    expect(sw.peerInfo.addrs).toHaveLength(1)
+    await Promise.all([sw.stop(), sw.stop()])
+    expect(sw.state).toBe('stopped')
+    const starting = sw.start()
+    const stopping = sw.stop()
+    await starting
+    await stopping
+    expect(sw.state).toBe('stopped')
+    expect(sw.peerInfo.addrs).toHaveLength(0)
+  })
+
   it('can start again after stop', async () => {
     const a = await fleet.standard({ protocols: [streamProtoProtocol] })
     await a.stop()
