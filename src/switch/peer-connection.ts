@@ -38,6 +38,8 @@ export interface ConnectionHost {
   /** The muxer is gone (exactly once per connection). */
   connectionClosed: (conn: PeerConnection, err: Error | undefined) => void
   readonly streamNegotiationTimeoutMs: number
+  /** `maxOutboundStreamsPerConnection`. */
+  readonly maxOutboundStreams: number
 }
 
 export interface NewStreamOptions {
@@ -149,6 +151,10 @@ export class PeerConnection {
     const list = typeof protocols === 'string' ? [protocols] : protocols
     if (this.statusValue !== 'open') {
       throw new SwitchError('ERR_CONNECTION_CLOSED', `cannot open a stream to ${this.remotePeer.toString()}: connection ${this.id} is ${this.statusValue}`)
+    }
+    const max = this.host.maxOutboundStreams
+    if (this.muxer.streams.size >= max && this.countStreams('outbound') >= max) {
+      throw new SwitchError('ERR_TOO_MANY_STREAMS', `cannot open a stream to ${this.remotePeer.toString()}: "maxOutboundStreamsPerConnection" expected < ${max} open outbound streams on connection ${this.id}, got ${max}`)
     }
     let inner: Stream
     try {

@@ -205,7 +205,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.connectionHost = {
       inboundStream: (conn, stream) => { this.dispatcher.inbound(conn, stream) },
       connectionClosed: (conn, err) => { this.connectionClosed(conn, err) },
-      streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs
+      streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs,
+      maxOutboundStreams: this.config.maxOutboundStreamsPerConnection
     }
     const self = this
     this.localPeer = {

@@ -491,6 +491,28 @@ describe('limits', () => {
     expect(server.connections()).toHaveLength(1)
   })
 
+  it.each(['yamux', 'mplex'] as const)('maxOutboundStreamsPerConnection (%s): newStream past the limit throws', async (muxer) => {
+    const release = gate()
+    const server = await fleet.standard({
+      protocols: [new LPProtocol({ codecs: ['/hold/1.0.0'], handler: async (s) => { await release.promise; await s.close() } })]
+    })
+    const client = await fleet.bare({ muxers: [muxer], config: { maxOutboundStreamsPerConnection: 2 } })
+    const held = [
+      await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0'),
+      await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
+    ]
+    const err = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0').then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(SwitchError)
+    expect((err as SwitchError).code).toBe('ERR_TOO_MANY_STREAMS')
+    expect((err as Error).message).toContain('"maxOutboundStreamsPerConnection"')
+    release.open()
+    for (const s of held) { expect(await s.read()).toBeNull(); await s.close() }
+    await waitFor('the streams to be gone', () => client.inspect().totals.streams === 0)
+    const again = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
+    expect(await again.read()).toBeNull()
+    await again.close()
+  })
+
   it('LPProtocol maxIncomingStreams limits one protocol per connection', async () => {
     const release = gate()
     let running = 0
