@@ -34,7 +34,7 @@ const ALLOWED: Record<Layer, Layer[]> = {
   switch: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'trace'],
   capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport', 'trace'],
   index: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture'],
-  cli: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture']
+  cli: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture', 'index']
 }
 
 /** Packages src/ may import, and where. */
