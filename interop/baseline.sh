@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Baseline of the foreign test peers against each other on loopback, before switchyard enters
-# the matrix: go->go, rust->rust, go->rust, rust->go (dialer->listener), each running every
-# client command of the shared contract against a fresh `listen` of the other.
-# Prints one line per cell, "PASS|FAIL <dialer>-><listener> <command> [details]", and exits 1 if
-# any cell fails (2 on bad usage). Builds the peers first (interop/build.sh skips fresh ones).
+# the matrix: go->go, rust->rust, go->rust, rust->go (dialer->listener). For each pair a fresh
+# `<listener> listen` is started and the dialer runs every client command of the shared contract
+# (stream, ping --count 3, identify, perf 16 MiB up + 16 MiB down, streams --count 50) against it;
+# then the listener must exit 0 on SIGTERM ("listen" cell).
+# Prints one line per cell, "PASS|FAIL <dialer>-><listener> <command> (details)", a summary line,
+# and exits 1 if any cell failed (2 on bad usage). Builds the peers first (interop/build.sh
+# skips fresh binaries).
 #
-# Usage: bash interop/baseline.sh [pair...]      pair = go-go | rust-rust | go-rust | rust-go
-# Env:   GO_PEER, RUST_PEER override the binaries; SKIP_BUILD=1 skips interop/build.sh;
-#        KEEP_LOGS=1 keeps the log folder.
+# Usage: bash interop/baseline.sh [pair...]    pair = <dialer>-<listener>, default:
+#        go-go rust-rust go-rust rust-go
+# Any other peer name N can take part when PEER_N holds its command line (word-split, so no
+# spaces inside paths), e.g. PEER_ts="node dist/cli.js" bash interop/baseline.sh ts-go go-ts
+# Env:   GO_PEER, RUST_PEER override the two foreign binaries; SKIP_BUILD=1 skips
+#        interop/build.sh; KEEP_LOGS=1 keeps the log folder (always kept on failure).
 set -uo pipefail
 cd "$(dirname "$0")"
 INTEROP_DIR=$(pwd)
@@ -20,12 +26,26 @@ PING_COUNT=3
 CMD_TIMEOUT=120     # seconds, per client command
 START_TIMEOUT=20    # seconds for a listener to print its LISTEN line
 
+# peer_cmd <name>: the command line of a peer.
+peer_cmd() {
+  case "$1" in
+    go) echo "$GO_PEER" ;;
+    rust) echo "$RUST_PEER" ;;
+    *) local var="PEER_$1"; echo "${!var:-}" ;;
+  esac
+}
+
 pairs=("$@")
 [ ${#pairs[@]} -eq 0 ] && pairs=(go-go rust-rust go-rust rust-go)
 for p in "${pairs[@]}"; do
-  case "$p" in go-go | rust-rust | go-rust | rust-go) ;; *)
-    echo "usage: baseline.sh [go-go|rust-rust|go-rust|rust-go]..." >&2; exit 2 ;;
-  esac
+  if ! [[ "$p" =~ ^[A-Za-z0-9_]+-[A-Za-z0-9_]+$ ]]; then
+    echo "usage: baseline.sh [<dialer>-<listener>]...  (e.g. go-rust)" >&2; exit 2
+  fi
+  for name in "${p%-*}" "${p#*-}"; do
+    if [ -z "$(peer_cmd "$name")" ]; then
+      echo "baseline.sh: no command for peer '$name' (set PEER_$name)" >&2; exit 2
+    fi
+  done
 done
 
 if [ -z "${SKIP_BUILD:-}" ]; then
@@ -46,8 +66,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
-
-peer_bin() { if [ "$1" = go ]; then echo "$GO_PEER"; else echo "$RUST_PEER"; fi; }
 
 pass() { passed=$((passed + 1)); echo "PASS $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
@@ -99,7 +117,7 @@ check_identify() {
     const keys = ["peerId", "protocolVersion", "agentVersion", "listenAddrs", "protocols", "observedAddr"];
     for (const k of keys) if (!(k in info)) throw new Error(`missing key ${k}`);
     if (info.peerId !== peerId) throw new Error(`peerId ${info.peerId} != ${peerId}`);
-    if (!String(info.agentVersion).startsWith(`switchyard-interop-${impl}/`))
+    if ((impl === "go" || impl === "rust") && !String(info.agentVersion).startsWith(`switchyard-interop-${impl}/`))
       throw new Error(`agentVersion ${info.agentVersion}`);
     if (!info.listenAddrs.includes(addr)) throw new Error(`listenAddrs ${info.listenAddrs} lack ${addr}`);
     for (const p of ["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/perf/1.0.0", "/switchyard/echo/1.0.0", "/test/stream-proto/1.0.0"])
@@ -128,12 +146,13 @@ check_perf() {
 run_pair() {
   local dialer=$1 listener=$2
   local pair="$dialer->$listener" dbin lbin
-  dbin=$(peer_bin "$dialer")
-  lbin=$(peer_bin "$listener")
+  # Word-split on purpose: a peer may be a command line such as "node dist/cli.js".
+  read -r -a dbin <<<"$(peer_cmd "$dialer")"
+  read -r -a lbin <<<"$(peer_cmd "$listener")"
   local tag="$dialer-$listener"
   local lout="$LOGS/$tag.listen.out" lerr="$LOGS/$tag.listen.err"
 
-  "$lbin" listen >"$lout" 2>"$lerr" &
+  "${lbin[@]}" listen >"$lout" 2>"$lerr" &
   listener_pid=$!
   local waited=0
   while [ ! -s "$lout" ] && kill -0 "$listener_pid" 2>/dev/null && [ $waited -lt $((START_TIMEOUT * 10)) ]; do
@@ -154,11 +173,11 @@ run_pair() {
     local name="$tag.$cmd"
     before=$(grep -c '^\[server\] received from client: please send data$' "$lerr")
     case "$cmd" in
-      stream) run_client "$name" "$dbin" stream "$addr" ;;
-      ping) run_client "$name" "$dbin" ping "$addr" --count "$PING_COUNT" ;;
-      identify) run_client "$name" "$dbin" identify "$addr" ;;
-      perf) run_client "$name" "$dbin" perf "$addr" --upload-bytes "$PERF_BYTES" --download-bytes "$PERF_BYTES" ;;
-      streams) run_client "$name" "$dbin" streams "$addr" --count "$STREAMS" ;;
+      stream) run_client "$name" "${dbin[@]}" stream "$addr" ;;
+      ping) run_client "$name" "${dbin[@]}" ping "$addr" --count "$PING_COUNT" ;;
+      identify) run_client "$name" "${dbin[@]}" identify "$addr" ;;
+      perf) run_client "$name" "${dbin[@]}" perf "$addr" --upload-bytes "$PERF_BYTES" --download-bytes "$PERF_BYTES" ;;
+      streams) run_client "$name" "${dbin[@]}" streams "$addr" --count "$STREAMS" ;;
     esac
     local rc=$?
     if [ $rc -ne 0 ]; then
