@@ -232,11 +232,17 @@ export class PeerConnection {
     return `connection ${this.id} (${this.direction}, ${this.multiplexer}) with ${this.remotePeer.toString()} at ${this.remoteAddr}`
   }
 
-  /** Wait until the muxer has no open stream or `deadlineMs` passed (polled: only `stop()` waits here). */
+  /**
+   * Wait until the muxer has no open stream or `deadlineMs` passed. Polled (the muxer contract has
+   * no "stream gone" event, and only closing waits here), with a backoff of 1, 2, 4 … 32 ms so
+   * streams that finish within a round trip cost about that much.
+   */
   private async streamsDone (deadlineMs: number): Promise<void> {
     const until = Date.now() + deadlineMs
+    let wait = 1
     while (this.muxer.streams.size > 0 && Date.now() < until && this.statusValue === 'closing') {
-      await new Promise(resolve => setTimeout(resolve, Math.min(20, Math.max(1, until - Date.now()))))
+      await new Promise(resolve => setTimeout(resolve, Math.min(wait, Math.max(1, until - Date.now()))))
+      wait = Math.min(wait * 2, 32)
     }
   }
 
