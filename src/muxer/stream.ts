@@ -415,6 +415,9 @@ export class MuxedStream implements Stream {
   }
 
   private block (rest: Uint8Array): Promise<void> {
+    // `trySend` may have reset the stream re-entrantly (pushReset): never park a write nobody will wake.
+    const err = this.writeError()
+    if (err !== undefined) return Promise.reject(err)
     return new Promise<void>((resolve, reject) => { this.blocked = { data: rest, resolve, reject } })
   }
 

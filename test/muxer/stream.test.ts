@@ -302,3 +302,17 @@ describe('MuxedStream close/reset matrix', () => {
     expect(t.resets).toBe(1)
   })
 })
+
+describe('MuxedStream: a reset raised from inside trySend', () => {
+  it('rejects the write instead of parking it forever', async () => {
+    let stream: MuxedStream | undefined
+    const transport = {
+      trySend: (_data: Uint8Array): number => { stream?.pushReset(); return 0 },
+      sendFin: () => {},
+      sendReset: () => {},
+      onConsumed: () => {}
+    }
+    stream = new MuxedStream({ id: 1, direction: 'outbound', transport })
+    await expect(stream.write(Uint8Array.of(1, 2, 3))).rejects.toBeInstanceOf(StreamResetError)
+  })
+})
