@@ -45,8 +45,10 @@ export interface ConnectionHost {
 export interface NewStreamOptions {
   /**
    * Optimistic multistream-select (digest §2.3): with one protocol, return at once and send the
-   * proposal together with the first bytes written; the listener's answer is checked on the first
-   * read, which rejects with ProtocolNotSupportedError if it refused. Default true for one protocol.
+   * proposal together with the first bytes written, saving a round trip (the 3-RTT budget of
+   * digest §8.3). The listener's answer is then checked on the first read, which rejects with
+   * ProtocolNotSupportedError if it refused. Default false: like nim's `dial`, the stream comes back
+   * negotiated (the peer's handler is running).
    */
   lazy?: boolean
   /** Bound on the negotiation (default: the switch's `streamNegotiationTimeoutMs`). */
@@ -167,7 +169,7 @@ export class PeerConnection {
     const stream = this.wrap(inner)
     try {
       await selectOnStream(inner, list, {
-        lazy: options.lazy ?? true,
+        lazy: options.lazy ?? false,
         timeoutMs: options.timeoutMs ?? this.host.streamNegotiationTimeoutMs,
         signal: options.signal,
         observer: this.observer === undefined ? undefined : streamScope(this.observer, inner.id, 'local')

@@ -7,7 +7,8 @@
  *   1. an open connection to the peer is reused; a dial already in flight to it is joined;
  *   2. otherwise each address is tried in order: TCP connect, upgrade (upgrader.ts), peer id
  *      checked by Noise against the one expected (ERR_PEER_ID_MISMATCH closes the connection);
- *   3. with a protocol, a stream is opened and negotiated on the connection (lazily by default).
+ *   3. with a protocol, a stream is opened and negotiated on the connection (`{ lazy: true }`
+ *      sends the proposal with the first bytes instead of waiting for the answer).
  *
  * Inbound: a connection is upgraded under `handshakeTimeoutMs` and counted as pending until then
  * (`maxPendingConnections`, oldest evicted first); each inbound stream is negotiated under
@@ -315,8 +316,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
    *
    * Errors: SwitchError ERR_DIAL_SELF / ERR_NO_ADDRESSES / ERR_TOO_MANY_CONNECTIONS /
    * ERR_SWITCH_STOPPED; NoiseError ERR_PEER_ID_MISMATCH when someone else answers; TransportError
-   * for the socket; ProtocolNotSupportedError when the peer refuses `protocol` (with lazy
-   * negotiation, on the stream's first read).
+   * for the socket; ProtocolNotSupportedError when the peer refuses `protocol` (with
+   * `{ lazy: true }`, on the stream's first read instead).
    */
   dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>): Promise<PeerConnection>
   dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream>
@@ -575,8 +576,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private async identify (conn: PeerConnection, service: IdentifyService): Promise<void> {
     const codec = service.protocol.codecs[0] as string
     try {
-      // Full negotiation (not lazy): a peer without identify answers `na` and we learn it at once.
-      const stream = await conn.newStream(codec, { lazy: false })
+      // Full negotiation: a peer without identify answers `na` and we learn it at once.
+      const stream = await conn.newStream(codec)
       const msg = await service.query(stream, { timeoutMs: this.config.identifyTimeoutMs })
       this.applyIdentify(conn, msg, false)
     } catch {

@@ -77,9 +77,18 @@ describe('dialer pipelining', () => {
     const client = await fleet.bare({ muxers, earlyMuxerNegotiation: early, yamux: noRttPings })
     const target = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
     const { port, log } = await proxy(target)
-    const stream = await client.dial(server.peerId, [`/ip4/127.0.0.1/tcp/${port}`], PING_CODEC)
+    const stream = await client.dial(server.peerId, [`/ip4/127.0.0.1/tcp/${port}`], PING_CODEC, { lazy: true })
     expect(await ping(stream)).toHaveLength(1)
     // D: mss + /noise + msg1 · L: mss + msg2 · D: msg3 [+ mss muxer] + SYN + mss + ping · L: … pong
     expect(flights(log)).toEqual(['D', 'L', 'D', 'L', 'D', 'L'].slice(0, expected))
+  })
+
+  it('a full (default) stream negotiation costs exactly one more round trip', async () => {
+    const server = await fleet.bare({ protocols: [pingProtocol], yamux: noRttPings })
+    const client = await fleet.bare({ yamux: noRttPings })
+    const { port, log } = await proxy(Number(server.peerInfo.addrs[0]?.toNodeAddress().port))
+    const stream = await client.dial(server.peerId, [`/ip4/127.0.0.1/tcp/${port}`], PING_CODEC)
+    expect(await ping(stream)).toHaveLength(1)
+    expect(flights(log)).toEqual(['D', 'L', 'D', 'L', 'D', 'L'])
   })
 })
