@@ -68,6 +68,7 @@ export type ErrorCode =
   | 'ERR_PERF_SIZE_MISMATCH'
   // cli / capture
   | 'ERR_USAGE'
+  | 'ERR_COMMAND_FAILED'
   | 'ERR_CAPTURE'
   | 'ERR_KEYLOG'
 

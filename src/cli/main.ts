@@ -1,0 +1,174 @@
+/**
+ * `switchyard <command> …`: dispatch, help, and the exit-status contract shared with the go and
+ * rust interop peers:
+ *
+ *   0  success (and `listen` stopped by SIGINT/SIGTERM)
+ *   1  runtime failure   → stderr: `error: <one line>`
+ *   2  usage error       → stderr: `usage error: <one line> (see switchyard --help)`
+ *
+ * Never a stack trace: every error is reduced to its message on one line.
+ */
+import { SWITCHYARD_VERSION } from '../protocols/constants.js'
+import { oneLine, parseArgs, UsageError } from './args.js'
+import type { OptionSpec, ParsedArgs } from './args.js'
+import {
+  identifyCommand, keygenCommand, listenCommand, perfCommand, pingCommand, streamCommand, streamsCommand,
+  STREAMS_DEFAULT_COUNT, STREAMS_MAX_COUNT
+} from './commands.js'
+import type { CliIo } from './io.js'
+import { TRACE_OPTIONS } from './trace.js'
+
+interface Command {
+  readonly options: readonly OptionSpec[]
+  readonly help: string
+  readonly run: (args: ParsedArgs, io: CliIo) => Promise<void>
+}
+
+const KEY: OptionSpec = { name: 'key', kind: 'value' }
+const CLIENT: readonly OptionSpec[] = [KEY, ...TRACE_OPTIONS]
+
+const TARGET_HELP = '<multiaddr> is a TCP address ending in /p2p/<peerId>, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…'
+const COMMON_HELP = `  --key <file>         our identity: a libp2p PrivateKey protobuf file (created with a new Ed25519 key
+                       if missing); default: a new key for this run
+  --trace[=hex]        print every connection's layers (TCP, multistream, Noise, yamux/mplex, streams)
+                       on stderr, with hex dumps when =hex
+  --trace-file <path>  write every trace record as JSON Lines to <path>
+  --keylog <path>      append the Noise session keys to <path> (for \`switchyard decode\` of a capture)`
+
+const COMMANDS: Record<string, Command> = {
+  listen: {
+    options: [{ name: 'listen', kind: 'value', repeatable: true }, ...CLIENT],
+    run: listenCommand,
+    help: `usage: switchyard listen [--listen <multiaddr>]... [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+
+Listen for libp2p connections (TCP + Noise + yamux/mplex) and serve
+  /test/stream-proto/1.0.0, /ipfs/ping/1.0.0, /ipfs/id/1.0.0 (+ push), /perf/1.0.0, /switchyard/echo/1.0.0.
+Prints one line \`LISTEN <multiaddr>/p2p/<peerId>\` per listen address on stdout, then logs on stderr.
+Runs until SIGINT or SIGTERM, then stops gracefully and exits 0.
+
+  --listen <multiaddr> a TCP address to listen on (repeatable); default /ip4/127.0.0.1/tcp/0
+${COMMON_HELP}`
+  },
+  stream: {
+    options: CLIENT,
+    run: streamCommand,
+    help: `usage: switchyard stream <multiaddr> [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+
+The nim-libp2p tutorial 3 client on /test/stream-proto/1.0.0: send "please send data", then print
+\`[client] received from server: <message>\` for each message until the server closes the stream.
+${TARGET_HELP}
+
+${COMMON_HELP}`
+  },
+  ping: {
+    options: [{ name: 'count', kind: 'value' }, ...CLIENT],
+    run: pingCommand,
+    help: `usage: switchyard ping <multiaddr> [--count N] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+
+Ping over /ipfs/ping/1.0.0 (N round trips on one stream, default 1); prints \`RTT <ms> ms\` per round trip.
+${TARGET_HELP}
+
+  --count N            round trips (default 1)
+${COMMON_HELP}`
+  },
+  identify: {
+    options: CLIENT,
+    run: identifyCommand,
+    help: `usage: switchyard identify <multiaddr> [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+
+Ask the peer /ipfs/id/1.0.0 and print its answer as one JSON object:
+  {"peerId","protocolVersion","agentVersion","listenAddrs","protocols","observedAddr"} (absent fields are null).
+${TARGET_HELP}
+
+${COMMON_HELP}`
+  },
+  perf: {
+    options: [{ name: 'upload-bytes', kind: 'value' }, { name: 'download-bytes', kind: 'value' }, ...CLIENT],
+    run: perfCommand,
+    help: `usage: switchyard perf <multiaddr> --upload-bytes N --download-bytes M [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+
+Run /perf/1.0.0 (libp2p specs perf/perf.md): upload N bytes, then download M bytes. Prints JSON lines
+in libp2p/test-plans' perf format: \`{"type":"intermediary",…}\` about once a second, then
+\`{"type":"final","timeSeconds":…,"uploadBytes":…,"downloadBytes":…}\` (the time includes connecting).
+Exits 1 if the server sends a different number of bytes than asked.
+${TARGET_HELP}
+
+  --upload-bytes N     bytes to upload (0 … 2^53-1)
+  --download-bytes M   bytes to ask for (0 … 2^53-1)
+${COMMON_HELP}`
+  },
+  streams: {
+    options: [{ name: 'count', kind: 'value' }, ...CLIENT],
+    run: streamsCommand,
+    help: `usage: switchyard streams <multiaddr> [--count N] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+
+Open N concurrent /switchyard/echo/1.0.0 streams on one connection, each sending its own 64 KiB
+payload; check every echoed byte and print \`OK N\`.
+${TARGET_HELP}
+
+  --count N            streams (1 … ${STREAMS_MAX_COUNT}, default ${STREAMS_DEFAULT_COUNT})
+${COMMON_HELP}`
+  },
+  keygen: {
+    options: [{ name: 'force', kind: 'flag' }],
+    run: keygenCommand,
+    help: `usage: switchyard keygen <file> [--force]
+
+Write a new Ed25519 identity to <file> (the raw libp2p PrivateKey protobuf, as go-libp2p and
+js-libp2p write it; mode 0600) and print its peer id. Refuses to overwrite a file unless --force.`
+  }
+}
+
+export const USAGE = `switchyard ${SWITCHYARD_VERSION} — a libp2p-compatible stack (TCP, multistream-select, Noise, yamux, mplex)
+
+usage:
+  switchyard listen [--listen <multiaddr>]... [--key <file>]
+  switchyard stream <multiaddr/p2p/id>
+  switchyard ping <multiaddr/p2p/id> [--count N]
+  switchyard identify <multiaddr/p2p/id>
+  switchyard perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
+  switchyard streams <multiaddr/p2p/id> [--count N]
+  switchyard keygen <file> [--force]
+
+Commands that connect also take --key <file>, --trace[=hex], --trace-file <path> and --keylog <path>.
+\`switchyard <command> --help\` describes each command.
+Exit status: 0 success, 1 runtime failure, 2 usage error.`
+
+/** Run the CLI on `argv` (the words after `switchyard`). Resolves with the exit status; never throws. */
+export async function main (argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const [name, ...rest] = argv
+    if (name === undefined) throw new UsageError('missing command')
+    if (name === '--help' || name === '-h' || name === 'help') {
+      const topic = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined
+      io.out(topic?.help ?? USAGE)
+      return 0
+    }
+    if (name === '--version') {
+      io.out(SWITCHYARD_VERSION)
+      return 0
+    }
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+    if (command === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`)
+    const args = parseArgs(rest, command.options)
+    if (args.help) {
+      io.out(command.help)
+      return 0
+    }
+    await command.run(args, io)
+    return 0
+  } catch (err) {
+    return report(err, io)
+  }
+}
+
+/** One line on stderr and the exit status for `err`. */
+export function report (err: unknown, io: Pick<CliIo, 'err'>): number {
+  if (err instanceof UsageError) {
+    io.err(`usage error: ${oneLine(err.message)} (see switchyard --help)`)
+    return 2
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  io.err(`error: ${oneLine(message === '' ? String(err) : message)}`)
+  return 1
+}

@@ -1,0 +1,337 @@
+/**
+ * The compiled `switchyard` CLI and the examples, run as child processes over loopback TCP: the
+ * contract other tools drive (LISTEN lines, output formats, one-line errors, exit statuses 0/1/2,
+ * graceful SIGTERM/SIGINT), and the three nim tutorials printing what the tutorials print.
+ */
+import { createServer } from 'node:net'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { newStandardSwitch, PeerId, generateEd25519 } from '../../src/index.js'
+import type { Switch } from '../../src/index.js'
+import { ECHO_CODEC, PERF_CODEC } from '../../src/protocols/constants.js'
+import { buildToTemp, ROOT } from './build.js'
+import type { Build } from './build.js'
+import { lines, Listener, run } from './processes.js'
+
+let build: Build
+let cli: string
+const example = (name: string): string => join(build.dir, 'examples', `${name}.js`)
+
+beforeAll(async () => {
+  build = await buildToTemp(['src/cli.js', 'examples/tutorial-1-connect.js', 'examples/tutorial-2-customproto.js', 'examples/tutorial-3-stream-proto.js'])
+  cli = join(build.dir, 'src/cli.js')
+}, 240_000)
+
+afterAll(async () => { await build?.remove() })
+
+const PARTS = Array.from({ length: 11 }, (_, i) => `[client] received from server: Part ${i}`)
+
+/** A TCP port on 127.0.0.1 that nobody listens on (bound, then released). */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  return address.port
+}
+
+/** Exactly one line on stderr, nothing on stdout, no stack trace. */
+function expectOneLineError (r: { stdout: string, stderr: string }, pattern: RegExp): void {
+  expect(r.stdout).toBe('')
+  expect(lines(r.stderr)).toHaveLength(1)
+  expect(r.stderr).toMatch(pattern)
+  expect(r.stderr).not.toMatch(/\n\s+at /)
+}
+
+describe('examples (the nim-libp2p tutorials)', () => {
+  it('tutorial 1 pings once and prints the duration as chronos does', async () => {
+    const r = await run(example('tutorial-1-connect'), [])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(lines(r.stdout)).toHaveLength(1)
+    expect(r.stdout).toMatch(/^ping: (\d+s)?(\d+ms)?(\d+us)?(\d+ns)?\n$/)
+    expect(r.stdout).not.toBe('ping: \n')
+  })
+
+  it('tutorial 2 delivers the one message to the server', async () => {
+    const r = await run(example('tutorial-2-customproto'), [])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('Got from remote - Hello p2p!\n')
+  })
+
+  it('tutorial 3 (npm start) prints the request and the eleven parts', async () => {
+    const r = await run(example('tutorial-3-stream-proto'), [])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(lines(r.stdout)).toEqual(['[server] received from client: please send data', ...PARTS])
+  })
+})
+
+describe('switchyard CLI: usage', () => {
+  it('has the shebang (package.json bin)', async () => {
+    const text = await readFile(cli, 'utf8')
+    expect(text.startsWith('#!/usr/bin/env node\n')).toBe(true)
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }
+    expect(pkg.bin.switchyard).toBe('dist/src/cli.js')
+  })
+
+  it('--help prints the usage of every command and exits 0', async () => {
+    const r = await run(cli, ['--help'])
+    expect(r.code).toBe(0)
+    for (const cmd of ['listen', 'stream', 'ping', 'identify', 'perf', 'streams', 'keygen']) expect(r.stdout).toContain(`switchyard ${cmd}`)
+  })
+
+  it.each(['listen', 'stream', 'ping', 'identify', 'perf', 'streams', 'keygen'])('%s --help describes the command and exits 0', async (cmd) => {
+    const r = await run(cli, [cmd, '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toBe('')
+    expect(r.stdout.startsWith(`usage: switchyard ${cmd}`)).toBe(true)
+  })
+
+  const peer = '12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq'
+  it.each([
+    [[], /^usage error: missing command/],
+    [['frobnicate'], /^usage error: unknown command "frobnicate"/],
+    [['ping'], /^usage error: expected exactly one multiaddr/],
+    [['ping', 'not-a-multiaddr'], /^usage error: invalid multiaddr "not-a-multiaddr"/],
+    [['ping', '/ip4/300.1.1.1/tcp/1/p2p/' + peer], /^usage error: invalid multiaddr/],
+    [['stream', '/ip4/127.0.0.1/tcp/4001'], /^usage error: multiaddr "\/ip4\/127.0.0.1\/tcp\/4001" must end with \/p2p\/<peerId>/],
+    [['identify', '/ip4/127.0.0.1/udp/4001/p2p/' + peer], /^usage error: .*not a TCP address/],
+    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '0'], /^usage error: option --count expects an integer from 1/],
+    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '-3'], /^usage error: unknown option -3|^usage error: option --count expects/],
+    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count=1e3'], /^usage error: option --count expects an unsigned integer, got "1e3"/],
+    [['perf', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--upload-bytes', '1'], /^usage error: option --download-bytes is required/],
+    [['streams', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '1001'], /^usage error: option --count expects an integer from 1 to 1000/],
+    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--bogus'], /^usage error: unknown option --bogus/],
+    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--trace=loud'], /^usage error: option --trace expects no value or --trace=hex/],
+    [['listen', '--listen', '/ip4/127.0.0.1/udp/0'], /^usage error: --listen: .*not a TCP address/],
+    [['listen', 'extra'], /^usage error: listen takes no positional arguments/],
+    [['keygen'], /^usage error: keygen takes exactly one file path/]
+  ] as Array<[string[], RegExp]>)('%j → exit 2 with one line', async (args, pattern) => {
+    const r = await run(cli, args)
+    expect(r.code).toBe(2)
+    expectOneLineError(r, pattern)
+    expect(r.stderr).toMatch(/\(see switchyard --help\)\n$/)
+  })
+
+  it('an unreachable peer → exit 1 with one line', async () => {
+    const port = await closedPort()
+    const r = await run(cli, ['ping', `/ip4/127.0.0.1/tcp/${port}/p2p/${peer}`])
+    expect(r.code).toBe(1)
+    expectOneLineError(r, new RegExp(`^error: connecting to /ip4/127.0.0.1/tcp/${port}/p2p/${peer}: .*ECONNREFUSED`))
+  })
+})
+
+describe('switchyard CLI: listen and the client commands', () => {
+  let listener: Listener
+  let target: string
+
+  beforeAll(async () => {
+    listener = await Listener.start(cli, ['--listen', '/ip4/127.0.0.1/tcp/0', '--listen', '/ip4/127.0.0.1/tcp/0'], 2)
+    target = listener.addrs[0] as string
+  }, 30_000)
+
+  afterAll(async () => { await listener?.stop('SIGKILL') })
+
+  it('prints one LISTEN line per listen address, and nothing else on stdout', async () => {
+    expect(listener.addrs).toHaveLength(2)
+    const ids = new Set<string>()
+    for (const line of lines(listener.stdout)) {
+      const m = /^LISTEN \/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/p2p\/(12D3KooW\w+)$/.exec(line)
+      expect(m, line).not.toBeNull()
+      ids.add(m?.[2] ?? '')
+    }
+    expect(ids.size).toBe(1)
+    expect(listener.addrs[0]).not.toBe(listener.addrs[1])
+  })
+
+  it('stream prints the eleven parts; the server logs the request on stderr', async () => {
+    const r = await run(cli, ['stream', target])
+    expect(r.code).toBe(0)
+    expect(lines(r.stdout)).toEqual(PARTS)
+    expect(listener.stderr).toContain('[server] received from client: please send data')
+  })
+
+  it('stream works on the second listen address too', async () => {
+    const r = await run(cli, ['stream', listener.addrs[1] as string])
+    expect(r.code).toBe(0)
+    expect(lines(r.stdout)).toEqual(PARTS)
+  })
+
+  it('ping --count 3 prints three RTT lines', async () => {
+    const r = await run(cli, ['ping', target, '--count', '3'])
+    expect(r.code).toBe(0)
+    const out = lines(r.stdout)
+    expect(out).toHaveLength(3)
+    for (const line of out) expect(line).toMatch(/^RTT \d+\.\d{3} ms$/)
+  })
+
+  it('identify prints the listener as JSON', async () => {
+    const r = await run(cli, ['identify', target])
+    expect(r.code).toBe(0)
+    expect(lines(r.stdout)).toHaveLength(1)
+    const info = JSON.parse(r.stdout) as Record<string, unknown>
+    expect(Object.keys(info)).toEqual(['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr'])
+    expect(info.peerId).toBe(target.split('/p2p/')[1])
+    expect(info.protocolVersion).toBe('ipfs/0.1.0')
+    expect(info.agentVersion).toMatch(/^switchyard\//)
+    expect(info.listenAddrs).toEqual(listener.addrs.map(a => a.split('/p2p/')[0]))
+    expect(info.protocols).toEqual(expect.arrayContaining([
+      '/test/stream-proto/1.0.0', '/ipfs/ping/1.0.0', '/ipfs/id/1.0.0', '/perf/1.0.0', '/switchyard/echo/1.0.0'
+    ]))
+    expect(info.observedAddr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
+  })
+
+  it('perf prints test-plans JSON lines ending with the exact byte counts', async () => {
+    const r = await run(cli, ['perf', target, '--upload-bytes', String(3 << 20), '--download-bytes', String(5 << 20)])
+    expect(r.code).toBe(0)
+    const out = lines(r.stdout).map(l => JSON.parse(l) as Record<string, unknown>)
+    const last = out[out.length - 1]
+    expect(Object.keys(last ?? {})).toEqual(['type', 'timeSeconds', 'uploadBytes', 'downloadBytes'])
+    expect(last).toMatchObject({ type: 'final', uploadBytes: 3 << 20, downloadBytes: 5 << 20 })
+    expect(typeof last?.timeSeconds).toBe('number')
+    for (const o of out.slice(0, -1)) expect(o.type).toBe('intermediary')
+  })
+
+  it('perf with zero bytes each way', async () => {
+    const r = await run(cli, ['perf', target, '--upload-bytes', '0', '--download-bytes', '0'])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ type: 'final', uploadBytes: 0, downloadBytes: 0 })
+  })
+
+  it('streams --count 40 echoes 40 distinct 64 KiB payloads concurrently', async () => {
+    const r = await run(cli, ['streams', target, '--count', '40'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('OK 40\n')
+  })
+
+  it('a wrong peer id at the listener\'s address → exit 1 with one line', async () => {
+    const other = PeerId.fromPublicKey(generateEd25519().publicKey).toString()
+    const addr = (target.split('/p2p/')[0] as string) + '/p2p/' + other
+    const r = await run(cli, ['ping', addr])
+    expect(r.code).toBe(1)
+    expectOneLineError(r, /^error: connecting to .*peer/i)
+  })
+
+  it('a protocol the listener does not serve → exit 1 with one line (stream against a listener without it)', async () => {
+    // The listener serves every CLI protocol, so ask a bare switchyard switch instead.
+    const sw = newStandardSwitch({ log: () => {} })
+    await sw.start()
+    try {
+      const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
+      const r = await run(cli, ['stream', addr])
+      expect(r.code).toBe(1)
+      expectOneLineError(r, /^error: .*\/test\/stream-proto\/1\.0\.0/)
+    } finally {
+      await sw.stop()
+    }
+  })
+})
+
+describe('switchyard CLI: perf checks the byte counts', () => {
+  let sw: Switch
+
+  beforeAll(async () => {
+    // A perf server that sends one byte fewer than asked.
+    sw = newStandardSwitch({ log: () => {} })
+    sw.mount({
+      codecs: [PERF_CODEC],
+      handler: async (stream) => {
+        const header = await stream.readExactly(8)
+        const asked = Number(new DataView(header.buffer, header.byteOffset, 8).getBigUint64(0))
+        while (await stream.read() !== null) { /* drain the upload */ }
+        if (asked > 1) await stream.write(new Uint8Array(asked - 1))
+        await stream.close()
+      }
+    })
+    await sw.start()
+  })
+
+  afterAll(async () => { await sw?.stop() })
+
+  it('exits 1 with one line when the server sends fewer bytes than asked', async () => {
+    const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
+    const r = await run(cli, ['perf', addr, '--upload-bytes', '10', '--download-bytes', '1000'])
+    expect(r.code).toBe(1)
+    expectOneLineError(r, /^error: .*expected 1000 download bytes, got 999/)
+  })
+})
+
+describe('switchyard CLI: keys and signals', () => {
+  it('keygen writes an Ed25519 key file that listen --key uses; refuses to overwrite without --force', async () => {
+    const dir = build.dir
+    const file = join(dir, 'peer.key')
+    const made = await run(cli, ['keygen', file])
+    expect(made.code).toBe(0)
+    const id = made.stdout.trim()
+    expect(id).toMatch(/^12D3KooW\w+$/)
+    expect((await stat(file)).size).toBe(68)
+    expect((await stat(file)).mode & 0o777).toBe(0o600)
+
+    const again = await run(cli, ['keygen', file])
+    expect(again.code).toBe(1)
+    expectOneLineError(again, /^error: key file .*already exists/)
+    const forced = await run(cli, ['keygen', file, '--force'])
+    expect(forced.code).toBe(0)
+    const id2 = forced.stdout.trim()
+    expect(id2).not.toBe(id)
+
+    const l = await Listener.start(cli, ['--key', file])
+    try {
+      expect(l.addrs[0]).toMatch(new RegExp(`/p2p/${id2}$`))
+    } finally {
+      expect((await l.stop('SIGTERM')).code).toBe(0)
+    }
+  })
+
+  it('listen --key <missing file> creates it and keeps the identity across runs', async () => {
+    const file = join(build.dir, 'created.key')
+    const first = await Listener.start(cli, ['--key', file])
+    await first.stop('SIGTERM')
+    expect((await stat(file)).size).toBe(68)
+    const second = await Listener.start(cli, ['--key', file])
+    await second.stop('SIGTERM')
+    expect(second.addrs[0]?.split('/p2p/')[1]).toBe(first.addrs[0]?.split('/p2p/')[1])
+  })
+
+  it('a corrupt key file → exit 1 with one line', async () => {
+    const r = await run(cli, ['listen', '--key', cli])
+    expect(r.code).toBe(1)
+    expectOneLineError(r, /^error: key file .*not a valid libp2p PrivateKey protobuf/)
+  })
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('listen stops gracefully on %s and exits 0, with a connection and a stream open', async (signal) => {
+    const l = await Listener.start(cli, [])
+    const sw = newStandardSwitch({ log: () => {}, listenAddrs: [] })
+    try {
+      // An echo stream left open: the listener's stop waits for it (stopTimeoutMs), then resets it.
+      const stream = await sw.dial(l.addrs[0] as string, ECHO_CODEC)
+      await stream.write(new Uint8Array([1, 2, 3]))
+      expect([...await stream.readExactly(3)]).toEqual([1, 2, 3])
+      const done = await l.stop(signal)
+      expect(done.code).toBe(0)
+      expect(done.signal).toBeNull()
+      expect(done.stderr).toContain(`[listen] ${signal} received, shutting down`)
+      expect(lines(done.stdout)).toHaveLength(1)
+      await expect(stream.read()).rejects.toThrow()
+    } finally {
+      await sw.stop()
+    }
+  })
+
+  it('listen on a port already taken → exit 1 with one line', async () => {
+    const l = await Listener.start(cli, [])
+    try {
+      const taken = (l.addrs[0] as string).split('/p2p/')[0] as string
+      const r = await run(cli, ['listen', '--listen', taken])
+      expect(r.code).toBe(1)
+      expectOneLineError(r, /^error: .*EADDRINUSE/)
+    } finally {
+      await l.stop('SIGTERM')
+    }
+  })
+})
