@@ -53,9 +53,11 @@ export function decodeCapture (buf: Uint8Array, opts: DecodeOptions = {}): Captu
   return { connections, packets: count, tcpSegments: tcp, error }
 }
 
+/** Where the `decode` command writes: one line per call, without its newline (the CLI's `CliIo` shape). */
 export interface DecodeIo {
-  stdout: (text: string) => void
-  stderr: (text: string) => void
+  out: (line: string) => void
+  err: (line: string) => void
+  /** Reads a whole file (default: node:fs). */
   readFile?: (path: string) => Uint8Array
 }
 
@@ -67,13 +69,13 @@ function usage (message: string): SwitchyardError {
 
 export interface DecodeArgs {
   capture: string
-  keylog: string | undefined
-  hex: boolean
-  utc: boolean
-  traceFile: string | undefined
+  keylog?: string | undefined
+  hex?: boolean
+  utc?: boolean
+  traceFile?: string | undefined
 }
 
-/** Parse `decode`'s arguments (everything after the word `decode`). */
+/** Parse `decode`'s arguments (everything after the word `decode`). SwitchyardError ERR_USAGE when wrong. */
 export function parseDecodeArgs (argv: readonly string[]): DecodeArgs {
   const out: DecodeArgs = { capture: '', keylog: undefined, hex: false, utc: false, traceFile: undefined }
   const value = (i: number, name: string): string => {
@@ -98,46 +100,51 @@ export function parseDecodeArgs (argv: readonly string[]): DecodeArgs {
 }
 
 /**
- * The `decode` command: prints the layered view of every connection to stdout (and JSON Lines to
- * `--trace-file`). Returns the exit code: 0 when the whole file was read, 1 when it stopped at an
- * error (the connections before it are printed), 2 for a usage error or an unreadable file.
+ * Decode the capture file `args.capture` and print the layered view of every connection on
+ * `io.out` (and JSON Lines to `args.traceFile`), with a one-line summary on `io.err`. Throws for a
+ * file that cannot be read or is not a capture at all (CaptureError) and for a malformed key log
+ * (KeyLogError); a capture that breaks off is not thrown: its connections are printed and the error
+ * is in the result.
  */
-export function runDecode (argv: readonly string[], io: DecodeIo): number {
-  let args: DecodeArgs
-  let buf: Uint8Array
-  let keyLog: KeyLog | undefined
+export function decodeFile (args: DecodeArgs, io: DecodeIo): CaptureDecodeResult {
   const read = io.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)))
-  try {
-    args = parseDecodeArgs(argv)
-    buf = read(args.capture)
-    if (args.keylog !== undefined) keyLog = parseKeyLog(new TextDecoder().decode(read(args.keylog)))
-  } catch (err) {
-    io.stderr(`switchyard decode: ${(err as Error).message}\n`)
-    return 2
-  }
-  let result: CaptureDecodeResult
-  try {
-    result = decodeCapture(buf, keyLog === undefined ? {} : { keyLog })
-  } catch (err) {
-    io.stderr(`switchyard decode: ${args.capture}: ${(err as Error).message}\n`)
-    return 2
-  }
-  const formatter = new TextFormatter({ hex: args.hex, utc: args.utc })
+  const buf = read(args.capture)
+  const keyLog: KeyLog | undefined = args.keylog === undefined ? undefined : parseKeyLog(new TextDecoder().decode(read(args.keylog)))
+  const result = decodeCapture(buf, keyLog === undefined ? {} : { keyLog })
+  const formatter = new TextFormatter({ hex: args.hex === true, utc: args.utc === true })
   const jsonl: string[] = []
   for (const c of result.connections) {
-    io.stdout(`\n=== connection #${c.id}: ${c.client} -> ${c.server}${c.decrypted ? ' (decrypted)' : ''}\n`)
+    io.out(`=== connection #${c.id}: ${c.client} -> ${c.server}${c.decrypted ? ' (decrypted)' : ''}`)
     for (const r of c.records) {
-      for (const line of formatter.format(r)) io.stdout(line + '\n')
+      for (const line of formatter.format(r)) io.out(line)
       if (args.traceFile !== undefined) jsonl.push(formatJsonl(r))
     }
   }
   if (args.traceFile !== undefined) writeFileSync(args.traceFile, jsonl.join(''))
-  const summary = `${result.packets} packets, ${result.tcpSegments} TCP segments, ${result.connections.length} connections` +
-    (keyLog !== undefined ? `, ${result.connections.filter(c => c.decrypted).length} decrypted with ${args.keylog as string}` : ', no key log')
-  io.stderr(`switchyard decode: ${summary}\n`)
-  if (result.error !== undefined) {
-    io.stderr(`switchyard decode: ${args.capture}: ${result.error.message} (decoded the connections up to this point)\n`)
-    return 1
+  io.err(`[decode] ${result.packets} packets, ${result.tcpSegments} TCP segments, ${result.connections.length} connections` +
+    (keyLog !== undefined ? `, ${result.connections.filter(c => c.decrypted).length} decrypted with ${args.keylog as string}` : ', no key log'))
+  return result
+}
+
+/**
+ * `decode` as a standalone entry point: returns the exit status — 0 when the whole file was read,
+ * 1 when it broke off (the connections before the break are printed) or could not be decoded at
+ * all, 2 for a usage error.
+ */
+export function runDecode (argv: readonly string[], io: DecodeIo): number {
+  let args: DecodeArgs
+  try {
+    args = parseDecodeArgs(argv)
+  } catch (err) {
+    io.err(`usage error: ${(err as Error).message.split('\n').join(' — ')}`)
+    return 2
   }
-  return 0
+  try {
+    const result = decodeFile(args, io)
+    if (result.error === undefined) return 0
+    io.err(`error: ${args.capture}: ${result.error.message} (decoded the connections up to this point)`)
+  } catch (err) {
+    io.err(`error: ${args.capture}: ${(err as Error).message}`)
+  }
+  return 1
 }

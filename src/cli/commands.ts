@@ -10,6 +10,7 @@
  *   perf     → stdout: JSON lines of libp2p/test-plans perf: `{"type":"intermediary"|"final","timeSeconds","uploadBytes","downloadBytes"}`
  *   streams  → stdout: `OK <count>` once every echo came back intact
  *   keygen   → stdout: the new key's peer id
+ *   decode   → stdout: the layered view of every connection in a capture (switchyard only; docs/study-the-wire.md)
  *
  * Commands return normally on success and throw on failure; main.ts turns errors into one line
  * and an exit status (UsageError → 2, anything else → 1).
@@ -35,6 +36,7 @@ import { CliError } from './io.js'
 import type { CliIo } from './io.js'
 import { startTracing, traceArgs } from './trace.js'
 import type { Tracing } from './trace.js'
+import { decodeFile } from '../capture/decode-capture.js'
 
 /** Bound on every client command except perf (go and rust peers: 60 s). */
 export const COMMAND_TIMEOUT_MS = 60_000
@@ -291,6 +293,35 @@ function firstDifference (a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length)
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i
   return a.length === b.length ? -1 : n
+}
+
+// ───────────────────────────── decode ─────────────────────────────
+
+/**
+ * `decode <capture> [--keylog <file>] [--trace=hex] [--utc] [--trace-file <path>]`: the layered
+ * view of every TCP connection in a pcap/pcapng file (src/capture/decode-capture.ts). A capture that
+ * breaks off prints the connections up to the break, then fails (exit status 1).
+ */
+export async function decodeCommand (args: ParsedArgs, io: CliIo): Promise<void> {
+  if (args.positional.length !== 1) throw new UsageError(`decode takes exactly one capture file, got ${args.positional.length} arguments`)
+  const capture = args.positional[0] as string
+  const trace = optionValue(args, 'trace')
+  if (trace !== undefined && trace !== '' && trace !== 'hex') throw new UsageError(`option --trace expects no value or --trace=hex, got --trace=${trace}`)
+  let result
+  try {
+    result = decodeFile({
+      capture,
+      keylog: optionValue(args, 'keylog'),
+      hex: trace === 'hex' || args.options.has('hex'),
+      utc: args.options.has('utc'),
+      traceFile: optionValue(args, 'trace-file')
+    }, io)
+  } catch (err) {
+    throw new CliError(`${capture}: ${oneLine((err as Error).message)}`, { cause: err })
+  }
+  if (result.error !== undefined) {
+    throw new CliError(`${capture}: ${oneLine(result.error.message)} (the connections up to there are printed above)`, { cause: result.error })
+  }
 }
 
 // ───────────────────────────── keygen ─────────────────────────────

@@ -12,7 +12,7 @@ import { SWITCHYARD_VERSION } from '../protocols/constants.js'
 import { oneLine, parseArgs, UsageError } from './args.js'
 import type { OptionSpec, ParsedArgs } from './args.js'
 import {
-  identifyCommand, keygenCommand, listenCommand, perfCommand, pingCommand, streamCommand, streamsCommand,
+  decodeCommand, identifyCommand, keygenCommand, listenCommand, perfCommand, pingCommand, streamCommand, streamsCommand,
   STREAMS_DEFAULT_COUNT, STREAMS_MAX_COUNT
 } from './commands.js'
 import type { CliIo } from './io.js'
@@ -109,6 +109,23 @@ ${TARGET_HELP}
   --count N            streams (1 … ${STREAMS_MAX_COUNT}, default ${STREAMS_DEFAULT_COUNT})
 ${COMMON_HELP}`
   },
+  decode: {
+    options: [{ name: 'keylog', kind: 'value' }, { name: 'trace', kind: 'optional' }, { name: 'hex', kind: 'flag' }, { name: 'utc', kind: 'flag' }, { name: 'trace-file', kind: 'value' }],
+    run: decodeCommand,
+    help: `usage: switchyard decode <capture.pcap|pcapng> [--keylog <file>] [--trace=hex] [--utc] [--trace-file <path>]
+
+Read a packet capture (tcpdump/Wireshark pcap or pcapng; link types Ethernet, Linux cooked SLL/SLL2,
+raw IP, BSD loopback; IPv4 and IPv6), reassemble every TCP connection in it, and print the same
+layered view as --trace: TCP, multistream-select, the Noise handshake, and — for connections whose
+keys are in the key log — the decrypted yamux/mplex frames and stream messages. Other connections
+are shown up to the end of the Noise handshake. See docs/study-the-wire.md.
+Exits 1 (after printing the connections decoded so far) if the capture is cut short or malformed.
+
+  --keylog <file>      Noise keys written by --keylog (SWITCHYARD_NOISE lines)
+  --trace=hex, --hex   hex dumps of every layer's bytes
+  --utc                times of day in UTC (default: local time)
+  --trace-file <path>  also write the decoded events as JSON Lines to <path>`
+  },
   keygen: {
     options: [{ name: 'force', kind: 'flag' }],
     run: keygenCommand,
@@ -129,6 +146,7 @@ usage:
   switchyard perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
   switchyard streams <multiaddr/p2p/id> [--count N]
   switchyard keygen <file> [--force]
+  switchyard decode <capture.pcap|pcapng> [--keylog <file>] [--trace=hex]
 
 Commands that connect also take --key <file>, --trace[=hex], --trace-file <path> and --keylog <path>.
 \`switchyard <command> --help\` describes each command.

@@ -11,6 +11,7 @@
  * has stopped.
  */
 import type { SwitchOptions } from '../index.js'
+import { createTraceSession } from '../trace/session.js'
 import { CliError } from './io.js'
 import { optionValue, UsageError } from './args.js'
 import type { OptionSpec, ParsedArgs } from './args.js'
@@ -46,7 +47,7 @@ export function traceArgs (args: ParsedArgs): TraceArgs {
 
 export interface Tracing {
   /** Spread into the switch's options. */
-  readonly switchOptions: Pick<SwitchOptions, 'observer'>
+  readonly switchOptions: Pick<SwitchOptions, 'observer' | 'keyLog'>
   /** Flush and close the outputs; after the switch has stopped. */
   close: () => Promise<void>
 }
@@ -54,14 +55,23 @@ export interface Tracing {
 const NO_TRACING: Tracing = { switchOptions: {}, close: async () => {} }
 
 /**
- * Set tracing up as asked. Nothing asked: no observer at all (the layers then pay nothing).
- *
- * SEAM: the tracer (src/trace/tracer.ts, text and JSON Lines sinks) and the Noise key log hook of
- * the switch are being built beside the CLI; until they are wired here, asking for tracing is a
- * runtime error that says so, rather than a silent no-op.
+ * Set tracing up as asked (src/trace/session.ts): the text view on stderr, the JSON Lines file, the
+ * key log (with its warning on stderr). Nothing asked: no observer at all (the layers then pay
+ * nothing). A file that cannot be created is a CliError naming the option, before any connection.
  */
-export async function startTracing (t: TraceArgs, _io: CliIo): Promise<Tracing> {
+export async function startTracing (t: TraceArgs, io: CliIo): Promise<Tracing> {
   if (t.view === 'off' && t.file === undefined && t.keylog === undefined) return NO_TRACING
-  const asked = [t.view !== 'off' ? '--trace' : '', t.file !== undefined ? '--trace-file' : '', t.keylog !== undefined ? '--keylog' : ''].filter(s => s !== '')
-  throw new CliError(`${asked.join(', ')}: tracing is not available in this build yet`)
+  try {
+    const session = createTraceSession({
+      view: t.view,
+      file: t.file,
+      keylog: t.keylog,
+      // The trace sinks write whole lines ending in "\n"; io.err adds its own.
+      stderr: text => { io.err(text.endsWith('\n') ? text.slice(0, -1) : text) }
+    })
+    return { switchOptions: session.switchOptions, close: session.close }
+  } catch (err) {
+    const which = t.keylog !== undefined && (err as Error).message.includes(t.keylog) ? '--keylog' : '--trace-file'
+    throw new CliError(`${which}: ${(err as Error).message}`, { cause: err })
+  }
 }

@@ -185,10 +185,10 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     const out: string[] = []
     const err: string[] = []
     const files = new Map<string, Uint8Array>([['cut.pcap', cut], ['keys.log', new TextEncoder().encode(yamux.keys.map(formatKeyLog).join(''))]])
-    const code = runDecode(['cut.pcap', '--keylog', 'keys.log'], { stdout: s => out.push(s), stderr: s => err.push(s), readFile: p => files.get(p) ?? new Uint8Array(0) })
+    const code = runDecode(['cut.pcap', '--keylog', 'keys.log'], { out: s => out.push(s), err: s => err.push(s), readFile: p => files.get(p) ?? new Uint8Array(0) })
     expect(code).toBe(1)
-    expect(out.join('')).toContain('noise handshake complete: initiator')
-    expect(err.join('')).toMatch(/is truncated.*\(decoded the connections up to this point\)/)
+    expect(out.join('\n')).toContain('noise handshake complete: initiator')
+    expect(err[err.length - 1]).toMatch(/^error: cut\.pcap: pcap: record \d+ at offset \d+ is truncated.*\(decoded the connections up to this point\)$/)
   })
 
   it('runDecode prints the layered view with the tutorial messages; usage errors exit 2', () => {
@@ -197,9 +197,12 @@ describe('decode a loopback capture of the tutorial exchange', () => {
       ['k.log', new TextEncoder().encode(yamux.keys.map(formatKeyLog).join(''))]
     ])
     const out: string[] = []
-    const io = { stdout: (s: string) => out.push(s), stderr: () => {}, readFile: (p: string) => files.get(p) ?? new Uint8Array(0) }
+    const err: string[] = []
+    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s), readFile: (p: string) => files.get(p) ?? new Uint8Array(0) }
     expect(runDecode(['c.pcapng', '--keylog', 'k.log', '--utc'], io)).toBe(0)
-    const view = out.join('')
+    expect(out.every(l => !l.includes('\n'))).toBe(true)
+    expect(err).toEqual([expect.stringMatching(/^\[decode\] \d+ packets, \d+ TCP segments, 1 connections, 1 decrypted with k\.log$/)])
+    const view = out.join('\n')
     expect(view).toMatch(/#1 tcp open \/ip4\/127\.0\.0\.1\/tcp\/\d+ -> \/ip4\/127\.0\.0\.1\/tcp\/\d+ \(outbound\)/)
     expect(view).toContain('  multistream -> /multistream/1.0.0')
     expect(view).toContain('    noise -> e (32 B)')
@@ -212,6 +215,8 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     expect(view).toContain(`[${id ?? ''}] <- "Part 10" (7 B)`)
     expect(runDecode([], io)).toBe(2)
     expect(runDecode(['a', 'b'], io)).toBe(2)
+    expect(runDecode(['missing.pcap'], { ...io, readFile: () => { throw new Error('ENOENT: no such file') } })).toBe(1)
+    expect(err[err.length - 1]).toBe('error: missing.pcap: ENOENT: no such file')
   })
 
   it('keys appear only where asked: nothing of them in the trace records', () => {
