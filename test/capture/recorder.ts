@@ -21,12 +21,12 @@ export class LoopbackRecorder {
     this.server = server
   }
 
-  /** Listen on 127.0.0.1 (a free port) and forward each connection to `target`. */
-  static async start (target: { host: string, port: number }, mss = 1460): Promise<LoopbackRecorder> {
+  /** Listen on 127.0.0.1 (`listenPort`, default a free port) and forward each connection to `target`. */
+  static async start (target: { host: string, port: number }, mss = 1460, listenPort = 0): Promise<LoopbackRecorder> {
     let rec: LoopbackRecorder | undefined
     const server = net.createServer({ allowHalfOpen: true }, client => { rec?.accept(client, target) })
     rec = new LoopbackRecorder(server, mss)
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(listenPort, '127.0.0.1', resolve) })
     return rec
   }
 
