@@ -5,8 +5,6 @@
  *
  *   npm run build && node dist/examples/tutorial-2-customproto.js
  *   Got from remote - Hello p2p!
- *
- * One deviation: the dial asks for `{ lazy: false }` (see the comment there).
  */
 import { LPProtocol, newStandardSwitch } from '../src/index.js'
 import type { Stream } from '../src/index.js'
@@ -40,11 +38,7 @@ async function main (): Promise<void> {
   await switch1.start()
   await switch2.start()
 
-  // nim's dial returns once switch1 has accepted the protocol, so its handler is already running.
-  // switchyard's dial is lazy by default (the proposal rides with the first write); this client
-  // writes once and stops at once, which could stop switch1 before it has even accepted the
-  // connection: ask for nim's behaviour.
-  const conn = await switch2.dial(switch1.peerInfo.peerId, switch1.peerInfo.addrs, TestCodec, { lazy: false })
+  const conn = await switch2.dial(switch1.peerInfo.peerId, switch1.peerInfo.addrs, TestCodec)
 
   await testProto.hello(conn)
 

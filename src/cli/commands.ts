@@ -48,12 +48,12 @@ export const ECHO_PAYLOAD_BYTES = 64 * 1024
 export const STREAMS_DEFAULT_COUNT = 50
 export const STREAMS_MAX_COUNT = 1000
 /**
- * Negotiate before writing, so a peer without the protocol is reported as such (with lazy
- * negotiation our pipelined first message would reach its multistream listener after its `na`
- * and get the stream reset, which hides the reason). ping and perf stay lazy: their timings are
- * meant to include the 0-RTT negotiation, as go's and rust's do.
+ * ping and perf negotiate lazily (the proposal rides with the first bytes, digest §2.3), as go's
+ * and rust's do: their timings then include the 0-RTT negotiation test-plans measures. The other
+ * commands negotiate before writing (the switch's default), so a peer without the protocol is
+ * reported as such rather than as a reset stream.
  */
-const EAGER = { lazy: false } as const
+const LAZY = { lazy: true } as const
 /** Inbound streams one connection may hold open on `listen` (above STREAMS_MAX_COUNT plus identify and ping). */
 export const LISTEN_MAX_INBOUND_STREAMS = 1024
 /** Default `--listen`. */
@@ -177,7 +177,7 @@ async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work
 /** nim tutorial 3's client: ask for data, print every part until the end of the stream. */
 export async function streamCommand (args: ParsedArgs, io: CliIo): Promise<void> {
   await withSession(args, io, COMMAND_TIMEOUT_MS, async ({ conn }) => {
-    const stream = await conn.newStream(STREAM_PROTO_CODEC, EAGER)
+    const stream = await conn.newStream(STREAM_PROTO_CODEC)
     await streamProtoClient(stream, { log: io.out })
   })
 }
@@ -185,7 +185,7 @@ export async function streamCommand (args: ParsedArgs, io: CliIo): Promise<void>
 export async function pingCommand (args: ParsedArgs, io: CliIo): Promise<void> {
   const count = uintOption(args, 'count', { min: 1, max: 1_000_000, def: 1 })
   await withSession(args, io, COMMAND_TIMEOUT_MS + count * 1000, async ({ conn }) => {
-    const stream = await conn.newStream(PING_CODEC)
+    const stream = await conn.newStream(PING_CODEC, LAZY)
     await ping(stream, { count, onRtt: rtt => { io.out(formatRtt(rtt)) } })
   })
 }
@@ -209,7 +209,7 @@ export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<voi
   await withSession(args, io, COMMAND_TIMEOUT_MS, async ({ conn, target }) => {
     // Our own identify stream (besides the switch's background one), so we print exactly what
     // the remote sent on it.
-    const stream = await conn.newStream(IDENTIFY_CODEC, EAGER)
+    const stream = await conn.newStream(IDENTIFY_CODEC)
     const msg = await identify(stream)
     let peerId = target.peerId
     if (msg.publicKey !== undefined) {
@@ -243,7 +243,7 @@ export async function perfCommand (args: ParsedArgs, io: CliIo): Promise<void> {
   // test-plans perf: the final timeSeconds includes connection establishment.
   let startMs = 0
   await withSession(args, io, PERF_TIMEOUT_MS, async ({ conn }) => {
-    const stream = await conn.newStream(PERF_CODEC)
+    const stream = await conn.newStream(PERF_CODEC, LAZY)
     await perf(stream, {
       uploadBytes,
       downloadBytes,
@@ -263,7 +263,7 @@ export async function streamsCommand (args: ParsedArgs, io: CliIo): Promise<void
   await withSession(args, io, COMMAND_TIMEOUT_MS, async ({ conn }) => {
     const results = await Promise.allSettled(Array.from({ length: count }, async (_, i) => {
       const payload = echoPayload(i)
-      const stream = await conn.newStream(ECHO_CODEC, EAGER)
+      const stream = await conn.newStream(ECHO_CODEC)
       const got = await echo(stream, payload)
       const at = firstDifference(got, payload)
       if (at >= 0) throw new CliError(`echo differs at byte ${at} (got ${got.length} bytes, sent ${payload.length})`)
