@@ -40,10 +40,10 @@ import { FrameDecoder as MplexFrameDecoder } from '../muxer/mplex/frame-decoder.
 import { encodeFrameHeader, sentByInitiator } from '../muxer/mplex/frame.js'
 import { MessageFlag, MPLEX_PROTOCOL_ID } from '../muxer/mplex/constants.js'
 import { SwitchyardError } from '../errors.js'
-import { MultistreamDissector, streamDissector, TimedBuffer } from '../trace/dissect.js'
+import { errorEvent, MultistreamDissector, streamDissector, TimedBuffer } from '../trace/dissect.js'
 import type { Dissector, Emit } from '../trace/dissect.js'
 import type { KeyLog, NoiseKeys } from '../trace/keylog.js'
-import type { NoisePayloadInfo, TraceDirection, TraceEvent, TraceLayer, TraceRecord } from '../trace/observer.js'
+import type { NoisePayloadInfo, TraceDirection, TraceEvent, TraceRecord } from '../trace/observer.js'
 import { endpointMultiaddr } from './packet.js'
 import type { TcpConnectionCapture } from './reassembly.js'
 
@@ -64,12 +64,6 @@ export interface DecodedConnection {
 }
 
 const EMPTY = new Uint8Array(0)
-
-function errorEvent (layer: TraceLayer, err: unknown): TraceEvent {
-  const e: TraceEvent = { layer, kind: 'error', message: err instanceof Error ? err.message : String(err) }
-  if (err instanceof SwitchyardError) e.code = err.code
-  return e
-}
 
 /** Decode one reassembled connection. Never throws: problems become error events. */
 export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions = {}): DecodedConnection {

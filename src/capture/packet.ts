@@ -14,6 +14,7 @@
  * header is inconsistent is a CaptureError. Checksums are not verified: on loopback and with
  * offloading they are routinely left blank by the kernel.
  */
+import { CODE_IP4, CODE_IP6, CODE_TCP, Multiaddr } from '../transport/multiaddr.js'
 import { CaptureError } from './errors.js'
 import type { CapturePacket } from './pcap.js'
 
@@ -68,33 +69,26 @@ export interface TcpSegment {
   missing: number
 }
 
-/** Printable address, e.g. `127.0.0.1:4001` or `[::1]:4001`. */
-export function formatEndpoint (e: TcpEndpoint): string {
-  return e.ip.length === 4 ? `${ipText(e.ip)}:${e.port}` : `[${ipText(e.ip)}]:${e.port}`
-}
-
-/** `127.0.0.1`, or the RFC 5952 text of an IPv6 address (longest zero run compressed). */
-export function ipText (ip: Uint8Array): string {
-  if (ip.length === 4) return ip.join('.')
-  const groups: number[] = []
-  for (let i = 0; i < 16; i += 2) groups.push(((ip[i] as number) << 8) | (ip[i + 1] as number))
-  let bestStart = -1
-  let bestLen = 1
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i }
-    i = j
-  }
-  const hex = groups.map(g => g.toString(16))
-  if (bestStart < 0) return hex.join(':')
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':')
-}
-
-/** Multiaddr text of an endpoint, e.g. `/ip4/127.0.0.1/tcp/4001`. */
+/**
+ * Multiaddr text of an endpoint, e.g. `/ip4/127.0.0.1/tcp/4001` or `/ip6/::1/tcp/4001`: built as
+ * binary (code ‖ address ‖ tcp code ‖ port) and printed by src/transport/multiaddr.ts, so the text
+ * is the one the rest of switchyard (and its key log) writes.
+ */
 export function endpointMultiaddr (e: TcpEndpoint): string {
-  return `/${e.ip.length === 4 ? 'ip4' : 'ip6'}/${ipText(e.ip)}/tcp/${e.port}`
+  const v4 = e.ip.length === 4
+  // CODE_IP4 (4), CODE_IP6 (41) and CODE_TCP (6) are single-byte varints.
+  const b = new Uint8Array(1 + e.ip.length + 1 + 2)
+  b[0] = v4 ? CODE_IP4 : CODE_IP6
+  b.set(e.ip, 1)
+  b[1 + e.ip.length] = CODE_TCP
+  b[2 + e.ip.length] = e.port >>> 8
+  b[3 + e.ip.length] = e.port & 0xff
+  return Multiaddr.fromBytes(b).toString()
+}
+
+/** The address alone, as multiaddr prints it (`127.0.0.1`, RFC 5952 IPv6). */
+export function ipText (ip: Uint8Array): string {
+  return endpointMultiaddr({ ip, port: 0 }).split('/')[2] as string
 }
 
 function u16 (b: Uint8Array, o: number): number {

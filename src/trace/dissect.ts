@@ -38,7 +38,8 @@ export function other (dir: TraceDirection): TraceDirection {
   return dir === 'in' ? 'out' : 'in'
 }
 
-function errorEvent (layer: TraceLayer, err: unknown, scope: StreamScope | undefined): TraceEvent {
+/** An error event for `err` (its code when it is a SwitchyardError), stamped with `scope` if given. */
+export function errorEvent (layer: TraceLayer, err: unknown, scope?: StreamScope): TraceEvent {
   const e: TraceEvent = { layer, kind: 'error', message: err instanceof Error ? err.message : String(err) }
   if (err instanceof SwitchyardError) e.code = err.code
   if (scope !== undefined) { e.stream = scope.stream; e.opener = scope.opener }
