@@ -3,7 +3,7 @@
  * its min–max. The machines are shared and noisy, so every figure is paired with an anchor measured
  * in the same process a moment later: ratios in one run hold where absolute numbers drift.
  */
-import type { BenchRow } from './types.js'
+import type { BenchRow, Goal } from './types.js'
 
 export interface Sample {
   median: number
@@ -117,30 +117,80 @@ export function fmt (n: number | undefined): string {
   return n.toPrecision(3)
 }
 
-/** Ratio ours/other, oriented so that > 1 always means "switchyard is better". */
+/** Ratio ours/other, oriented so that > 1 always means "switchyard is better" (the SVG chart plots this). */
 export function advantage (r: BenchRow, other: number | undefined): number | undefined {
   if (other === undefined || other === 0 || r.ours === 0) return undefined
   return r.lowerIsBetter === true ? other / r.ours : r.ours / other
 }
 
+/** The plain ratio ours/other, as the table's "sy/anchor" and "sy/limit" columns print it. */
+export function ratio (r: BenchRow, other: number | undefined): number | undefined {
+  if (other === undefined || other === 0) return undefined
+  return r.ours / other
+}
+
+/** The reference value a goal is checked against. */
+export function goalReference (r: BenchRow, g: Goal): number | undefined {
+  if (g.against === 'anchor') return r.anchor
+  if (g.against === 'limit') return r.limit
+  return r.limits?.find(l => l.name === g.against)?.value
+}
+
+export interface GoalResult { goal: Goal, ratio: number | undefined, met: boolean | undefined }
+
+export function checkGoals (r: BenchRow): GoalResult[] {
+  return (r.goals ?? []).map(goal => {
+    const q = ratio(r, goalReference(r, goal))
+    return { goal, ratio: q, met: q === undefined ? undefined : goal.op === '>=' ? q >= goal.ratio : q <= goal.ratio }
+  })
+}
+
+function fmtRatio (q: number | undefined): string {
+  if (q === undefined) return '—'
+  return q >= 100 ? q.toFixed(0) + 'x' : q >= 0.01 ? q.toPrecision(3) + 'x' : q.toExponential(1) + 'x'
+}
+
+function limitCell (r: BenchRow): string {
+  if (r.limit === undefined) return '—'
+  const main = `${fmt(r.limit)} ${r.limitName ?? ''}`.trim()
+  const others = (r.limits ?? []).filter(l => l.name !== r.limitName).map(l => `${l.name} ${fmt(l.value)}`)
+  return others.length > 0 ? `${main} (${others.join(', ')})` : main
+}
+
+/**
+ * The terminal table: figure | switchyard (min–max) | anchor (js-libp2p for end-to-end rows, the
+ * package otherwise) | limit | switchyard/anchor | switchyard/limit | goals. Ratios are plain
+ * quotients: for rows marked ↓ (times, memory) smaller is better, so a goal reads "≤0.1x".
+ */
 export function formatTable (rows: BenchRow[]): string {
-  const header = ['group', 'figure', 'unit', 'switchyard (min–max)', 'anchor', 'anchor figure', 'limit', 'vs anchor', 'vs limit']
+  const header = ['group', 'figure', 'unit', 'switchyard (min–max)', 'anchor', 'anchor (min–max)', 'limit', 'sy/anchor', 'sy/limit', 'goal']
   const lines: string[][] = [header]
+  const notes: string[] = []
   for (const r of rows) {
     const range = r.oursRange !== undefined ? ` (${fmt(r.oursRange[0])}–${fmt(r.oursRange[1])})` : ''
-    const a = advantage(r, r.anchor)
-    const l = advantage(r, r.limit)
+    const arange = r.anchorRange !== undefined && r.anchor !== undefined ? ` (${fmt(r.anchorRange[0])}–${fmt(r.anchorRange[1])})` : ''
+    const goals = checkGoals(r).map(g => `${g.met === undefined ? '?' : g.met ? '✓' : '✗'} ${g.goal.label}`).join(', ')
+    let name = r.name
+    if (r.note !== undefined) { notes.push(r.note); name += ` [${notes.length}]` }
     lines.push([
-      r.group, r.name, r.unit + (r.lowerIsBetter === true ? ' ↓' : ''), fmt(r.ours) + range,
-      r.anchorName ?? '', fmt(r.anchor),
-      r.limit !== undefined ? `${fmt(r.limit)} ${r.limitName ?? ''}`.trim() : '—',
-      a !== undefined ? a.toFixed(2) + 'x' : '—',
-      l !== undefined ? (l * 100).toFixed(0) + '%' : '—'
+      r.group, name, r.unit + (r.lowerIsBetter === true ? ' ↓' : ''), fmt(r.ours) + range,
+      r.anchorName ?? '', r.anchor !== undefined ? fmt(r.anchor) + arange : '—',
+      limitCell(r), fmtRatio(ratio(r, r.anchor)), fmtRatio(ratio(r, r.limit)), goals
     ])
   }
-  const widths = header.map((_, i) => Math.max(...lines.map(l => (l[i] ?? '').length)))
-  return lines.map((l, li) => {
-    const s = l.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')
+  const widths = header.map((_, i) => Math.max(...lines.map(l => [...(l[i] ?? '')].length)))
+  const pad = (c: string, w: number): string => c + ' '.repeat(Math.max(0, w - [...c].length))
+  const table = lines.map((l, li) => {
+    const s = l.map((c, i) => pad(c, widths[i] ?? 0)).join(' | ').trimEnd()
     return li === 0 ? s + '\n' + widths.map(w => '-'.repeat(w)).join('-|-') : s
   }).join('\n')
+  return notes.length === 0 ? table : table + '\n\n' + notes.map((n, i) => `[${i + 1}] ${n}`).join('\n')
+}
+
+/** The p-th percentile (0–100) by nearest rank. */
+export function percentile (values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))
+  return sorted[i] as number
 }

@@ -10,9 +10,11 @@ export interface BenchRow {
   anchor?: number
   /** Name of the anchor, e.g. "uint8-varint", "js-libp2p". */
   anchorName?: string
-  /** The physical limit (raw TCP, bare cipher), where one applies. */
+  /** The physical limit (raw TCP, bare cipher), where one applies: the tightest of `limits`. */
   limit?: number
   limitName?: string
+  /** Every limit measured for this figure (e.g. raw TCP and the bare cipher), when more than one. */
+  limits?: Array<{ name: string, value: number }>
   /** Unit of all three figures, e.g. "ops/s", "MiB/s", "ms". */
   unit: string
   /** true when smaller is better (latencies, memory). */
@@ -20,4 +22,21 @@ export interface BenchRow {
   /** min and max of `ours` over the runs. */
   oursRange?: [number, number]
   anchorRange?: [number, number]
+  /** Targets from the issue, checked on the ratio ours / reference. */
+  goals?: Goal[]
+  /** A short note shown under the table (why a row looks the way it does). */
+  note?: string
+}
+
+/**
+ * A target on the ratio `ours / reference`: `against` is 'anchor', 'limit' (the row's tightest
+ * limit) or the name of one entry of `limits`. Example: bulk throughput `{ against: 'anchor',
+ * op: '>=', ratio: 3 }` = at least 3x js-libp2p.
+ */
+export interface Goal {
+  against: string
+  op: '>=' | '<='
+  ratio: number
+  /** How the table prints it, e.g. "≥3x js". */
+  label: string
 }

@@ -1,0 +1,337 @@
+/**
+ * End to end over loopback TCP, the two peers in separate processes, as users run them:
+ *
+ *   bench process ──stdin/stdout──► client process <impl> ══TCP══► server process <impl>
+ *
+ * for impl = switchyard, js-libp2p (the anchor) and raw node:net (the limit). The three pairs live
+ * through the whole run; every workload runs for each in turn, the order rotating every round, so
+ * drift on a shared machine hits all three alike. The bare ChaCha20-Poly1305 loop (the other
+ * limit) runs in this process between bulk rounds.
+ *
+ * Figures (medians over runs, min–max beside them):
+ *   bulk     perf streams, 1 and 16 in parallel, each direction: MiB/s, and MiB per CPU-second of
+ *            both processes (the steadier figure when the machine is loaded)
+ *   setup    dial → negotiated echo stream → 1 byte there and back, fresh connection each time
+ *   echo     1-byte round trip on an open stream;  ping: a 32-byte ping on a new stream
+ *   many     1000 streams at once, each echoing 100 bytes: total time
+ *   memory   RSS and heap+external per idle connection (1000 open) and per open stream, measured
+ *            inside the server process after a full GC
+ *
+ * Run alone: `npm run build && node dist/bench/e2e.bench.js [--quick] [--profile]`.
+ */
+import crypto from 'node:crypto'
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { Child } from './e2e/control.js'
+import type { Impl } from './e2e/impl.js'
+import { formatProfile } from './lib/cpuprofile.js'
+import { formatTable, percentile, row, summarize } from './lib/harness.js'
+import type { Sample } from './lib/harness.js'
+import type { BenchRow, Goal } from './lib/types.js'
+
+const MiB = 1024 * 1024
+const HERE = dirname(fileURLToPath(import.meta.url))
+
+interface Plan {
+  bulkBytes: number
+  bulkRuns: number
+  setupConns: number
+  setupBatch: number
+  echoRuns: number
+  echoN: number
+  pingRuns: number
+  pingN: number
+  manyRuns: number
+  manyStreams: number
+  memConns: number
+  memStreams: number
+}
+
+const QUICK_PLAN: Plan = { bulkBytes: 32 * MiB, bulkRuns: 3, setupConns: 40, setupBatch: 10, echoRuns: 3, echoN: 300, pingRuns: 3, pingN: 40, manyRuns: 3, manyStreams: 1000, memConns: 200, memStreams: 300 }
+const FULL_PLAN: Plan = { bulkBytes: 256 * MiB, bulkRuns: 5, setupConns: 200, setupBatch: 20, echoRuns: 7, echoN: 1000, pingRuns: 5, pingN: 100, manyRuns: 7, manyStreams: 1000, memConns: 1000, memStreams: 1000 }
+
+export interface E2eOptions {
+  quick: boolean
+  /** Write CPU profiles of the switchyard processes and print their top frames. */
+  profile?: boolean
+  /** Implementations to run (default all three). */
+  impls?: readonly Impl[]
+  log?: (line: string) => void
+}
+
+interface Pair { impl: Impl, server: Child, client: Child, addr: string }
+
+const JS = 'js-libp2p'
+const GROUP = 'e2e (2 processes)'
+
+/** Start one server and one client process for `impl`. */
+async function startPair (impl: Impl, profileDir: string | undefined): Promise<Pair> {
+  const prof = (role: string): string[] => profileDir === undefined || impl !== 'switchyard' ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profileDir, `${impl}-${role}`)]
+  const server = new Child(`${impl} server`, join(HERE, 'e2e/server.js'), [impl], { nodeFlags: ['--expose-gc', ...prof('server')] })
+  const client = new Child(`${impl} client`, join(HERE, 'e2e/client.js'), [impl], { nodeFlags: prof('client') })
+  const ready = await server.ready
+  await client.ready
+  return { impl, server, client, addr: String(ready.addr) }
+}
+
+/** CPU time (user + system, ms) a child has used so far. */
+async function cpuMs (c: Child): Promise<number> {
+  return await c.call<number>('cpu')
+}
+
+/** Run `fn` for each pair once (warm-up), then `runs` rounds with a rotating order. */
+async function rounds<T> (pairs: Pair[], runs: number, fn: (p: Pair) => Promise<T>, between?: () => void): Promise<Map<Impl, T[]>> {
+  for (const p of pairs) await fn(p)
+  const out = new Map<Impl, T[]>(pairs.map(p => [p.impl, []]))
+  for (let r = 0; r < runs; r++) {
+    for (let k = 0; k < pairs.length; k++) {
+      const p = pairs[(r + k) % pairs.length] as Pair
+      out.get(p.impl)?.push(await fn(p))
+    }
+    between?.()
+  }
+  return out
+}
+
+// ───────────────────────── the bare cipher ceiling ─────────────────────────
+
+/**
+ * Bare node:crypto ChaCha20-Poly1305 over 65519-byte messages (the Noise maximum), nothing else:
+ * seal alone and open alone, each on one core, MiB/s. In a two-process transfer the sender seals
+ * and the receiver opens in parallel, so the slower of the two is the cipher's ceiling.
+ */
+function cipherRate (ms: number): number {
+  const key = crypto.randomBytes(32)
+  const nonce = Buffer.alloc(12)
+  const pt = crypto.randomBytes(65519)
+  const sealed: Array<[Buffer, Buffer]> = []
+  for (let i = 0; i < 16; i++) {
+    nonce.writeUInt32LE(i, 4)
+    const c = crypto.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+    const ct = c.update(pt)
+    c.final()
+    sealed.push([ct, c.getAuthTag()])
+  }
+  const time = (f: (i: number) => void): number => {
+    let n = 0
+    const t0 = performance.now()
+    while (performance.now() - t0 < ms) { f(n); n++ }
+    return n * pt.length / MiB / ((performance.now() - t0) / 1000)
+  }
+  const seal = time((i) => {
+    nonce.writeUInt32LE(i & 15, 4)
+    const c = crypto.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+    c.update(pt)
+    c.final()
+    c.getAuthTag()
+  })
+  const open = time((i) => {
+    nonce.writeUInt32LE(i & 15, 4)
+    const [ct, tag] = sealed[i & 15] as [Buffer, Buffer]
+    const d = crypto.createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+    d.setAuthTag(tag)
+    d.update(ct)
+    d.final()
+  })
+  return Math.min(seal, open)
+}
+
+// ───────────────────────── rows ─────────────────────────
+
+const sample = (values: number[]): Sample => summarize(values)
+
+function e2eRow (name: string, unit: string, per: Map<Impl, number[]>, opts: { lowerIsBetter?: boolean, limits?: Array<{ name: string, value: number }>, goals?: Goal[], note?: string } = {}): BenchRow {
+  const ours = per.get('switchyard') ?? []
+  const js = per.get('js-libp2p') ?? []
+  const tcp = per.get('tcp') ?? []
+  const limits = [...(tcp.length > 0 ? [{ name: 'raw TCP', value: sample(tcp).median }] : []), ...(opts.limits ?? [])]
+  const tightest = limits.length === 0
+    ? undefined
+    : limits.reduce((a, b) => (opts.lowerIsBetter === true ? (b.value > a.value ? b : a) : (b.value < a.value ? b : a)))
+  const r = row(GROUP, name, unit, sample(ours), js.length > 0 ? { name: JS, sample: sample(js) } : undefined, tightest, opts.lowerIsBetter === true)
+  if (limits.length > 1) r.limits = limits
+  if (opts.goals !== undefined) r.goals = opts.goals
+  if (opts.note !== undefined) r.note = opts.note
+  return r
+}
+
+const GOAL_3X_JS: Goal = { against: 'anchor', op: '>=', ratio: 3, label: '≥3x js' }
+const GOAL_80_CIPHER: Goal = { against: 'bare cipher', op: '>=', ratio: 0.8, label: '≥80% cipher' }
+const GOAL_TENTH_JS: Goal = { against: 'anchor', op: '<=', ratio: 0.1, label: '≤0.1x js' }
+const GOAL_THIRD_JS: Goal = { against: 'anchor', op: '<=', ratio: 1 / 3, label: '≤1/3 js' }
+const GOAL_RTT: Goal = { against: 'limit', op: '<=', ratio: 1.5, label: '≤1.5x TCP' }
+
+async function bulkRows (pairs: Pair[], plan: Plan, log: (l: string) => void): Promise<BenchRow[]> {
+  const rows: BenchRow[] = []
+  const cipher: number[] = []
+  const cipherMs = plan.bulkRuns > 3 ? 200 : 100
+  cipher.push(cipherRate(cipherMs))
+  const cases: Array<[string, number, number, number]> = [
+    ['upload', plan.bulkBytes, 0, 1],
+    ['download', 0, plan.bulkBytes, 1],
+    ['upload', plan.bulkBytes, 0, 16],
+    ['download', 0, plan.bulkBytes, 16]
+  ]
+  for (const [dir, up, down, streams] of cases) {
+    const label = `bulk ${dir}, ${streams === 1 ? '1 stream' : `${streams} streams`}, ${plan.bulkBytes / MiB} MiB`
+    log(`  ${label}`)
+    const res = await rounds(pairs, plan.bulkRuns, async (p) => {
+      const [c0, s0] = await Promise.all([cpuMs(p.client), cpuMs(p.server)])
+      const ms = await p.client.call<number>('bulk', { addr: p.addr, up, down, streams })
+      const [c1, s1] = await Promise.all([cpuMs(p.client), cpuMs(p.server)])
+      const mib = (up + down) / MiB
+      return { rate: mib / (ms / 1000), perCpu: mib / ((c1 - c0 + s1 - s0) / 1000) }
+    }, () => { cipher.push(cipherRate(cipherMs)) })
+    const rate = new Map([...res].map(([k, v]) => [k, v.map(x => x.rate)]))
+    const perCpu = new Map([...res].map(([k, v]) => [k, v.map(x => x.perCpu)]))
+    const ceiling = { name: 'bare cipher', value: sample(cipher).median }
+    rows.push(e2eRow(`${label} (TCP+Noise+yamux)`, 'MiB/s', rate, {
+      limits: [ceiling],
+      goals: streams === 1 ? [GOAL_3X_JS, GOAL_80_CIPHER] : undefined
+    }))
+    rows.push(e2eRow(`${label}, per CPU-second of both processes`, 'MiB/cpu-s', perCpu))
+  }
+  return rows
+}
+
+async function setupRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
+  const all = new Map<Impl, number[]>(pairs.map(p => [p.impl, []]))
+  const batchMedians = new Map<Impl, number[]>(pairs.map(p => [p.impl, []]))
+  const batches = Math.ceil(plan.setupConns / plan.setupBatch)
+  const res = await rounds(pairs, batches, async (p) => await p.client.call<number[]>('setup', { addr: p.addr, n: plan.setupBatch }))
+  for (const [impl, runs] of res) {
+    for (const r of runs) { all.get(impl)?.push(...r); batchMedians.get(impl)?.push(sample(r).median) }
+  }
+  const median = new Map([...all].map(([k, v]) => [k, [sample(v).median]]))
+  const p95 = new Map([...all].map(([k, v]) => [k, [percentile(v, 95)]]))
+  const n = plan.setupBatch * batches
+  const medRow = e2eRow(`connection setup, median of ${n} (dial → negotiated stream → 1 B echo)`, 'ms', median, { lowerIsBetter: true, goals: [GOAL_TENTH_JS] })
+  const ours = batchMedians.get('switchyard') ?? []
+  if (ours.length > 0) medRow.oursRange = [Math.min(...ours), Math.max(...ours)]
+  const js = batchMedians.get('js-libp2p') ?? []
+  if (js.length > 0 && medRow.anchor !== undefined) medRow.anchorRange = [Math.min(...js), Math.max(...js)]
+  const p95Row = e2eRow(`connection setup, p95 of ${n}`, 'ms', p95, { lowerIsBetter: true })
+  delete p95Row.oursRange
+  delete p95Row.anchorRange
+  return [medRow, p95Row]
+}
+
+/** Per run: the median of its samples; the row: median and range of those. */
+function runMedians (res: Map<Impl, number[][]>, scale = 1): Map<Impl, number[]> {
+  return new Map([...res].map(([k, runs]) => [k, runs.map(r => sample(r).median * scale)]))
+}
+
+async function latencyRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
+  const echo = await rounds(pairs, plan.echoRuns, async (p) => await p.client.call<number[]>('echo', { addr: p.addr, n: plan.echoN, size: 1 }))
+  const ping = await rounds(pairs, plan.pingRuns, async (p) => await p.client.call<number[]>('ping', { addr: p.addr, n: plan.pingN }))
+  return [
+    e2eRow(`1-byte echo round trip on an open stream (${plan.echoN} per run)`, 'µs', runMedians(echo, 1000), { lowerIsBetter: true, goals: [GOAL_RTT] }),
+    e2eRow(`ping (32 B) on a new stream (${plan.pingN} per run)`, 'µs', runMedians(ping, 1000), {
+      lowerIsBetter: true,
+      note: 'raw TCP has no streams: its ping figure is 32 bytes there and back on an open connection.'
+    })
+  ]
+}
+
+async function manyRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
+  const res = await rounds(pairs, plan.manyRuns, async (p) => await p.client.call<number>('many', { addr: p.addr, n: plan.manyStreams, size: 100 }))
+  return [e2eRow(`${plan.manyStreams} concurrent streams, each echoing 100 B: total`, 'ms', res, {
+    lowerIsBetter: true,
+    goals: [GOAL_TENTH_JS],
+    note: `raw TCP: the same ${plan.manyStreams} × 100 B as ${plan.manyStreams} writes on one open connection.`
+  })]
+}
+
+interface Mem { rss: number, heapUsed: number, external: number }
+
+async function waitFor (what: string, f: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!await f()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void): Promise<BenchRow[]> {
+  const conn = { rss: new Map<Impl, number[]>(), heap: new Map<Impl, number[]>() }
+  const strm = { rss: new Map<Impl, number[]>(), heap: new Map<Impl, number[]>() }
+  const KiB = 1024
+  const measure = async (p: Pair, open: () => Promise<unknown>, close: () => Promise<unknown>, count: (s: { connections: number, streams: number }) => number, n: number): Promise<[number, number]> => {
+    const stats = async (): Promise<{ connections: number, streams: number }> => await p.server.call('stats')
+    const base = count(await stats())
+    const m0 = await p.server.call<Mem>('mem')
+    await open()
+    await waitFor(`${p.impl} server to see ${n} more`, async () => count(await stats()) >= base + n)
+    const m1 = await p.server.call<Mem>('mem')
+    await close()
+    await waitFor(`${p.impl} server to release them`, async () => count(await stats()) <= base)
+    return [(m1.rss - m0.rss) / n / KiB, (m1.heapUsed + m1.external - m0.heapUsed - m0.external) / n / KiB]
+  }
+  for (const p of pairs) {
+    // Warm-up: code paths compiled, pools and caches filled, before the baseline.
+    await p.client.call('setup', { addr: p.addr, n: 20 })
+    log(`  memory: ${p.impl}, ${plan.memConns} idle connections`)
+    const [rss, heap] = await measure(p,
+      async () => await p.client.call('openConns', { addr: p.addr, n: plan.memConns, concurrency: 1 }),
+      async () => await p.client.call('closeConns'),
+      s => s.connections, plan.memConns)
+    conn.rss.set(p.impl, [rss])
+    conn.heap.set(p.impl, [heap])
+    if (p.impl === 'tcp') continue
+    log(`  memory: ${p.impl}, ${plan.memStreams} open streams`)
+    const [srss, sheap] = await measure(p,
+      async () => await p.client.call('openStreams', { addr: p.addr, n: plan.memStreams }),
+      async () => await p.client.call('closeStreams'),
+      s => s.streams, plan.memStreams)
+    strm.rss.set(p.impl, [srss])
+    strm.heap.set(p.impl, [sheap])
+  }
+  const noRange = (r: BenchRow): BenchRow => { delete r.oursRange; delete r.anchorRange; return r }
+  return [
+    noRange(e2eRow(`RSS per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.rss, { lowerIsBetter: true, goals: [GOAL_THIRD_JS] })),
+    noRange(e2eRow(`heap+external per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.heap, { lowerIsBetter: true, goals: [GOAL_THIRD_JS] })),
+    noRange(e2eRow(`RSS per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.rss, { lowerIsBetter: true })),
+    noRange(e2eRow(`heap+external per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.heap, { lowerIsBetter: true }))
+  ]
+}
+
+export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
+  const plan = opts.quick ? QUICK_PLAN : FULL_PLAN
+  const log = opts.log ?? ((l: string) => { process.stderr.write(l + '\n') })
+  const profileDir = opts.profile === true ? join(process.cwd(), 'bench/results/profiles') : undefined
+  if (profileDir !== undefined) { rmSync(profileDir, { recursive: true, force: true }); mkdirSync(profileDir, { recursive: true }) }
+  const impls = opts.impls ?? ['switchyard', 'js-libp2p', 'tcp']
+  const pairs: Pair[] = []
+  try {
+    for (const impl of impls) pairs.push(await startPair(impl, profileDir))
+    const rows: BenchRow[] = []
+    const t0 = performance.now()
+    const step = async (what: string, f: () => Promise<BenchRow[]>): Promise<void> => {
+      const ts = performance.now()
+      rows.push(...await f())
+      log(`  ${what}: ${((performance.now() - ts) / 1000).toFixed(1)} s`)
+    }
+    // Memory first, while the servers have served nothing but a warm-up: their RSS has not yet
+    // grown (and kept) pages for the bulk transfers, so the per-connection deltas are real.
+    await step('memory', async () => await memoryRows(pairs, plan, log))
+    await step('bulk', async () => await bulkRows(pairs, plan, log))
+    await step('connection setup', async () => await setupRows(pairs, plan))
+    await step('latency', async () => await latencyRows(pairs, plan))
+    await step('concurrent streams', async () => await manyRows(pairs, plan))
+    log(`  e2e total: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    return rows
+  } finally {
+    await Promise.all(pairs.flatMap(p => [p.client.stop(), p.server.stop()]))
+    if (profileDir !== undefined) {
+      for (const d of readdirSync(profileDir)) {
+        for (const f of readdirSync(join(profileDir, d))) log(formatProfile(`${d} (${f})`, join(profileDir, d, f), 25))
+      }
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  const rows = await runE2eBench({ quick: process.argv.includes('--quick'), profile: process.argv.includes('--profile') })
+  console.log(formatTable(rows))
+}

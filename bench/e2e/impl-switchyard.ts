@@ -1,0 +1,82 @@
+/**
+ * switchyard in the end-to-end benchmark: a Switch (TCP + Noise + yamux, the defaults users get:
+ * early muxer negotiation, lazy stream negotiation) serving perf, echo and ping. No identify, like
+ * the js-libp2p node it is compared with. Only the limits are raised (MAX_CONNECTIONS, MAX_STREAMS).
+ */
+import { Switch } from '../../src/index.js'
+import type { SwitchOptions } from '../../src/index.js'
+import { echoProtocol } from '../../src/protocols/echo.js'
+import { perfProtocol } from '../../src/protocols/perf.js'
+import { pingProtocol } from '../../src/protocols/ping.js'
+import type { BenchClient, BenchConnection, BenchServer, Protocol } from './impl.js'
+import { MAX_CONNECTIONS, MAX_STREAMS } from './impl.js'
+
+const OPTIONS: SwitchOptions = {
+  muxers: ['yamux'],
+  config: {
+    maxConnections: MAX_CONNECTIONS,
+    maxPendingConnections: 1024,
+    maxPendingDials: 1024,
+    maxInboundStreamsPerConnection: MAX_STREAMS,
+    maxOutboundStreamsPerConnection: MAX_STREAMS
+  },
+  yamux: { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS },
+  log: () => {}
+}
+
+export async function startServer (listen: string): Promise<BenchServer> {
+  const sw = new Switch({
+    ...OPTIONS,
+    listenAddrs: [listen],
+    protocols: [perfProtocol, echoProtocol, { ...pingProtocol, maxIncomingStreams: MAX_STREAMS }]
+  })
+  await sw.start()
+  const a = sw.peerInfo.addrs[0]
+  if (a === undefined) throw new Error('switchyard server: no listen address')
+  return {
+    addr: `${a.toString()}/p2p/${sw.peerId.toString()}`,
+    stats: () => {
+      const conns = sw.connections()
+      let streams = 0
+      for (const c of conns) streams += c.streamCount
+      return { connections: conns.length, streams }
+    },
+    stop: async () => { await sw.stop() }
+  }
+}
+
+export async function startClient (): Promise<BenchClient> {
+  // One switch keeps one connection per peer; a fresh connection while another is open to the same
+  // server (the 1000-connection memory figure) comes from another switch of this pool.
+  const pool: Switch[] = []
+  const busy = new Set<Switch>()
+  const take = async (peer: string): Promise<Switch> => {
+    for (const sw of pool) if (!busy.has(sw) && sw.connections(peer).length === 0) return sw
+    const sw = new Switch({ ...OPTIONS, listenAddrs: [] })
+    await sw.start()
+    pool.push(sw)
+    return sw
+  }
+  return {
+    oneStreamPerConnection: false,
+    connect: async (addr: string): Promise<BenchConnection> => {
+      const peer = addr.slice(addr.lastIndexOf('/p2p/') + 5)
+      const sw = await take(peer)
+      busy.add(sw)
+      let conn
+      try {
+        conn = await sw.dial(addr)
+      } catch (err) {
+        busy.delete(sw)
+        throw err
+      }
+      return {
+        stream: async (protocol: Protocol) => await conn.newStream(protocol),
+        close: async () => {
+          try { await conn.close() } finally { busy.delete(sw) }
+        }
+      }
+    },
+    stop: async () => { await Promise.all(pool.map(async sw => { await sw.stop() })) }
+  }
+}
