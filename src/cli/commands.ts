@@ -56,6 +56,8 @@ export const STREAMS_MAX_COUNT = 1000
 const LAZY = { lazy: true } as const
 /** Inbound streams one connection may hold open on `listen` (above STREAMS_MAX_COUNT plus identify and ping). */
 export const LISTEN_MAX_INBOUND_STREAMS = 1024
+/** How long a client command's switch waits for streams still open when it stops. */
+export const CLIENT_STOP_TIMEOUT_MS = 500
 /** Default `--listen`. */
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0'
 
@@ -145,6 +147,9 @@ async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work
     ...(identity !== undefined ? { identity } : {}),
     ...tracing.switchOptions,
     listenAddrs: [],
+    // Every command closes its streams when it succeeds; after a failure or an interrupt, what is
+    // left open is not worth waiting for.
+    config: { stopTimeoutMs: CLIENT_STOP_TIMEOUT_MS },
     log: line => { io.err(line) }
   }
   const sw = newStandardSwitch(options)

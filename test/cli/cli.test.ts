@@ -3,6 +3,7 @@
  * contract other tools drive (LISTEN lines, output formats, one-line errors, exit statuses 0/1/2,
  * graceful SIGTERM/SIGINT), and the three nim tutorials printing what the tutorials print.
  */
+import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -35,6 +36,16 @@ async function closedPort (): Promise<number> {
   if (address === null || typeof address === 'string') throw new Error('no port')
   await new Promise<void>(resolve => server.close(() => { resolve() }))
   return address.port
+}
+
+/** Bound a promise. */
+async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: nothing within ${ms} ms`)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Exactly one line on stderr, nothing on stdout, no stack trace. */
@@ -207,6 +218,29 @@ describe('switchyard CLI: listen and the client commands', () => {
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toBe('OK 40\n')
+  })
+
+  it('a client command interrupted by SIGINT stops and exits 1 with one line', async () => {
+    const child = spawn(process.execPath, [cli, 'ping', target, '--count', '1000000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+    const exited = new Promise<number | null>(resolve => { child.on('close', code => { resolve(code) }) })
+    try {
+      const until = Date.now() + 15_000
+      while (!stdout.includes('RTT ')) {
+        if (Date.now() > until) throw new Error(`no RTT line within 15 s; stderr ${stderr}`)
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      child.kill('SIGINT')
+      const code = await within(15_000, 'exit after SIGINT', exited)
+      expect(code).toBe(1)
+      expect(lines(stderr)).toEqual(['error: interrupted by SIGINT'])
+      for (const line of lines(stdout)) expect(line).toMatch(/^RTT \d+\.\d{3} ms$/)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 
   it('a wrong peer id at the listener\'s address → exit 1 with one line', async () => {
