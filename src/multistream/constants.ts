@@ -18,8 +18,16 @@ export const NEWLINE = 0x0a
 /**
  * Largest message accepted, length prefix value including the trailing newline: go `ErrTooLarge`,
  * js `MAX_PROTOCOL_LENGTH`, nim `MsgSize` (digest §2.5). rust allows 16383; we follow the stricter three.
+ * The default of the machines' `maxMessageBytes` and also its ceiling: a lower limit may be
+ * configured, a higher one may not (see negotiation.ts `resolveMaxMessageBytes` for why).
  */
 export const MAX_MESSAGE_LENGTH = 1024
+
+/**
+ * Length of the header message `/multistream/1.0.0\n` (19): the smallest `maxMessageBytes` with
+ * which a negotiation can start at all, since both sides must read this message first (digest §2.2).
+ */
+export const HEADER_MESSAGE_LENGTH = PROTOCOL_ID.length + 1
 
 /** Bytes of the varint that prefixes a message of at most MAX_MESSAGE_LENGTH (js listener caps it at 2). */
 export const MAX_PREFIX_BYTES = 2

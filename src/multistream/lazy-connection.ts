@@ -22,6 +22,8 @@ import type { TraceObserver } from '../trace/observer.js'
 export interface LazySelectOptions {
   /** Bound on receiving the listener's header and echo (default 10 000 ms; `Infinity` disables it). */
   timeoutMs?: number
+  /** Largest message accepted from the listener (default 1024, allowed 19 … 1024; see negotiation.ts). */
+  maxMessageBytes?: number
   /** Trace hook (src/trace/observer.ts): every multistream message sent and received. */
   observer?: TraceObserver
 }
@@ -36,7 +38,8 @@ export interface LazySelection {
 export function selectOnConnectionLazy (conn: ByteConnection, protocol: string, options: LazySelectOptions = {}): LazySelection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_NEGOTIATION_TIMEOUT_MS
   if (!(timeoutMs > 0)) throw new RangeError(`"timeoutMs" expected a positive number of milliseconds or Infinity, got ${timeoutMs}`)
-  return { protocol, connection: new LazyConnection(conn, new Dialer([protocol], { lazy: true, observer: options.observer }), timeoutMs) }
+  const dialer = new Dialer([protocol], { lazy: true, maxMessageBytes: options.maxMessageBytes, observer: options.observer })
+  return { protocol, connection: new LazyConnection(conn, dialer, timeoutMs) }
 }
 
 class LazyConnection implements ByteConnection {

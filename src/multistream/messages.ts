@@ -38,6 +38,11 @@ export function encodeMessage (text: string): Uint8Array {
   return out
 }
 
+/** Bytes `text` takes as a message, newline included: the value of its length prefix. */
+export function messageLength (text: string): number {
+  return utf8Encoder.encode(text).length + 1
+}
+
 /** Several messages in one buffer, for a single write (digest §2.2: header and proposal together). */
 export function concatBytes (parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array
@@ -86,13 +91,14 @@ export function encodeLsResponse (protocols: readonly string[]): Uint8Array {
 }
 
 /**
- * Parse an `ls` response body (outer prefix already removed): inner messages, then a final "\n".
- * nim-libp2p answers with one message `proto1\nproto2\n…` instead (digest §2.4); that form is
- * accepted as a fallback when the body is not in the spec's form.
+ * Parse an `ls` response body (outer prefix already removed): inner messages of at most
+ * `maxEntryLength` bytes each, then a final "\n". nim-libp2p answers with one message
+ * `proto1\nproto2\n…` instead (digest §2.4); that form is accepted as a fallback when the body is
+ * not in the spec's form.
  */
-export function decodeLsResponse (body: Uint8Array): string[] {
+export function decodeLsResponse (body: Uint8Array, maxEntryLength: number = MAX_MESSAGE_LENGTH): string[] {
   try {
-    return decodeSpecLs(body)
+    return decodeSpecLs(body, maxEntryLength)
   } catch (err) {
     const text = tryNimLs(body)
     if (text !== undefined) return text
@@ -100,7 +106,7 @@ export function decodeLsResponse (body: Uint8Array): string[] {
   }
 }
 
-function decodeSpecLs (body: Uint8Array): string[] {
+function decodeSpecLs (body: Uint8Array, maxEntryLength: number): string[] {
   const end = body.length - 1
   if (end < 0 || body[end] !== NEWLINE) {
     throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"ls response" expected a final newline, got ${preview(body)}`)
@@ -113,7 +119,7 @@ function decodeSpecLs (body: Uint8Array): string[] {
     }
     let r: [Uint8Array, number] | undefined
     try {
-      r = decodeLp(body.subarray(0, end), offset, MAX_MESSAGE_LENGTH)
+      r = decodeLp(body.subarray(0, end), offset, maxEntryLength)
     } catch (err) {
       throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"ls response entry" at offset ${offset} is malformed`, { cause: err })
     }
@@ -182,9 +188,9 @@ export class MessageReader {
     return body
   }
 
-  /** The next whole message as text (validated), or undefined until more bytes arrive. */
-  nextMessage (): string | undefined {
-    const frame = this.nextFrame(MAX_MESSAGE_LENGTH)
+  /** The next whole message of at most `maxLength` bytes as text (validated), or undefined until more bytes arrive. */
+  nextMessage (maxLength: number = MAX_MESSAGE_LENGTH): string | undefined {
+    const frame = this.nextFrame(maxLength)
     return frame === undefined ? undefined : decodeMessageBody(frame)
   }
 

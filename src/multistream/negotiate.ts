@@ -10,7 +10,9 @@
  * - `Stream` (a muxed stream): `selectOnStream` / `handleOnStream` use `read()`/`write()` and put
  *   leftover bytes back with `stream.unread()`, so the application reads them first.
  *
- * Every driver is bounded by `timeoutMs` (default DEFAULT_NEGOTIATION_TIMEOUT_MS) and `signal`.
+ * Every driver is bounded by `timeoutMs` (default DEFAULT_NEGOTIATION_TIMEOUT_MS) and `signal`, and
+ * hands `maxMessageBytes` to its machine (default and ceiling MAX_MESSAGE_LENGTH: a longer message
+ * from the peer fails the negotiation with ERR_MESSAGE_TOO_LARGE at its length prefix).
  * A stream driver that times out or is aborted resets the stream: a pending `read()` cannot be
  * cancelled, and a stream mid-negotiation is of no use to anyone.
  *
@@ -36,6 +38,11 @@ export interface NegotiateOptions {
   timeoutMs?: number
   /** Aborts the negotiation (MultistreamError ERR_ABORTED, with the signal's reason as cause). */
   signal?: AbortSignal
+  /**
+   * Largest multistream message accepted from the peer, length prefix value including the newline
+   * (default 1024, allowed 19 … 1024: negotiation.ts `resolveMaxMessageBytes`).
+   */
+  maxMessageBytes?: number
   /**
    * Trace hook (src/trace/observer.ts): every message sent and received. The switch passes it for
    * the connection's negotiations; on muxed streams the tracer reads the messages from the stream
@@ -173,13 +180,14 @@ function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefin
  * input, EOF, timeout, abort) or the connection's own error.
  */
 export async function selectOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
-  const dialer = new Dialer(protocols, { observer: opts.observer })
+  const dialer = new Dialer(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   return await driveConnection(conn, dialer.start(), dialerMachine(dialer), opts)
 }
 
 /** Answer a dialer's negotiation on a raw connection with the protocols we have. */
 export async function handleOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
-  return await driveConnection(conn, undefined, dialerMachine(new Listener(protocols, { observer: opts.observer })), opts)
+  const listener = new Listener(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
+  return await driveConnection(conn, undefined, dialerMachine(listener), opts)
 }
 
 // ─────────────────────────────────── Stream ───────────────────────────────────
@@ -226,7 +234,7 @@ function unreadAll (stream: Stream, chunks: Uint8Array[]): void {
  * With `{ lazy: true }` and one protocol, returns right after writing (see the module comment).
  */
 export async function selectOnStream (stream: Stream, protocols: readonly string[], opts: SelectOnStreamOptions = {}): Promise<StreamNegotiationResult> {
-  const dialer = new Dialer(protocols, { lazy: opts.lazy === true, observer: opts.observer })
+  const dialer = new Dialer(protocols, { lazy: opts.lazy === true, maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   if (dialer.optimistic) {
     const { cancelled, dispose } = deadline(opts, err => stream.reset(err))
     try {
@@ -248,8 +256,9 @@ export async function selectOnStream (stream: Stream, protocols: readonly string
 
 /** Answer a dialer's negotiation on a muxed stream. Sets `stream.protocol`. */
 export async function handleOnStream (stream: Stream, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<StreamNegotiationResult> {
+  const listener = new Listener(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   const read = (): Promise<Uint8Array | null> => stream.read()
-  const { protocol, leftover } = await driveStream(stream, read, undefined, dialerMachine(new Listener(protocols, { observer: opts.observer })), opts, true)
+  const { protocol, leftover } = await driveStream(stream, read, undefined, dialerMachine(listener), opts, true)
   unreadAll(stream, leftover)
   stream.protocol = protocol
   return { protocol }
@@ -261,7 +270,7 @@ export async function handleOnStream (stream: Stream, protocols: readonly string
  * connection is left mid-negotiation; close it afterwards.
  */
 export async function listProtocols (target: Stream | ByteConnection, opts: NegotiateOptions = {}): Promise<string[]> {
-  const request = new LsRequest({ observer: opts.observer })
+  const request = new LsRequest({ maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   if ('attach' in target) return await driveConnection(target, request.start(), lsMachine(request), opts)
   const read = (): Promise<Uint8Array | null> => target.read()
   return await driveStream(target, read, request.start(), lsMachine(request), opts)

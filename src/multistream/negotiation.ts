@@ -22,6 +22,10 @@
  *                  -> "na\n"           otherwise (also for a repeated header, like go and nim)
  *   <- "ls\n"      -> ls response      (digest §2.4)
  *
+ * Limit: every machine takes `maxMessageBytes` (default and ceiling MAX_MESSAGE_LENGTH, see
+ * `resolveMaxMessageBytes`); a longer message is refused when its length prefix arrives, before its
+ * body is buffered (MultistreamError ERR_MESSAGE_TOO_LARGE; STYLE pattern 4).
+ *
  * Every answer produced by one chunk is returned in one `send` batch (the README's "header and first
  * answer in the same packet"). Bytes after the final message are returned untouched as `leftover`
  * (TL;DR 2: rust pipelines `header + /noise + Noise msg1`).
@@ -31,9 +35,9 @@
  */
 import { MultistreamError, ProtocolNotSupportedError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
-import { LS, MAX_LS_RESPONSE_LENGTH, NA, PROTOCOL_ID } from './constants.js'
+import { HEADER_MESSAGE_LENGTH, LS, MAX_LS_RESPONSE_LENGTH, MAX_MESSAGE_LENGTH, NA, PROTOCOL_ID } from './constants.js'
 import {
-  HEADER_MESSAGE, LS_MESSAGE, MessageReader, NA_MESSAGE, decodeLsResponse, encodeLsResponse, encodeMessage
+  HEADER_MESSAGE, LS_MESSAGE, MessageReader, NA_MESSAGE, decodeLsResponse, encodeLsResponse, encodeMessage, messageLength
 } from './messages.js'
 
 /** What one `receive` produced. */
@@ -48,6 +52,29 @@ export interface NegotiationStep {
 
 const enum DialerState { Initial, AwaitHeader, AwaitAnswer, Done, Failed }
 const enum ListenerState { AwaitHeader, AwaitProposal, Done, Failed }
+
+/**
+ * Validate the `maxMessageBytes` option: the largest message accepted from the peer, length prefix
+ * value with the newline, HEADER_MESSAGE_LENGTH (19) … MAX_MESSAGE_LENGTH (1024); default 1024.
+ *
+ * Why the ceiling is 1024 and not rust's 16383 (digest §2.5): the limit bounds what a peer may make
+ * us buffer, and every message a negotiation can succeed with is at most 1024 bytes: the header,
+ * `na`, and protocol ids, which we never send longer (encodeMessage; go, js and nim refuse them
+ * too) and so never mount longer (switch `checkCodecs`). A longer message can only be a proposal we
+ * would refuse, or garbage; a higher ceiling would only turn that error into an `na` to a rust
+ * dialer, at up to 16 times the bytes an unauthenticated peer may make us buffer per message.
+ * Lower limits suit deployments whose protocol ids are all short.
+ */
+export function resolveMaxMessageBytes (value: number | undefined): number {
+  if (value === undefined) return MAX_MESSAGE_LENGTH
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`"maxMessageBytes" expected an integer number of bytes, got ${typeof value === 'number' ? value : typeof value}`)
+  }
+  if (value < HEADER_MESSAGE_LENGTH || value > MAX_MESSAGE_LENGTH) {
+    throw new RangeError(`"maxMessageBytes" expected ${HEADER_MESSAGE_LENGTH} … ${MAX_MESSAGE_LENGTH} (the header's length … what go, js and nim accept), got ${value}`)
+  }
+  return value
+}
 
 function assertProtocolId (p: unknown, what: string): asserts p is string {
   if (typeof p !== 'string' || p.length === 0) throw new TypeError(`"${what}" expected a non-empty protocol id, got ${JSON.stringify(p)}`)
@@ -70,6 +97,19 @@ export interface DialerOptions {
    * With several protocols this is ignored (a refusal must be answered by the next proposal).
    */
   lazy?: boolean
+  /**
+   * Largest message accepted from the listener (`resolveMaxMessageBytes`). Never below our own
+   * longest proposal: its echo is what we asked for, so the limit is raised to fit it.
+   */
+  maxMessageBytes?: number
+  /** Trace hook: every message sent and received. */
+  observer?: TraceObserver
+}
+
+/** Options of the Listener and the LsRequest. */
+export interface MachineOptions {
+  /** Largest message accepted from the peer (`resolveMaxMessageBytes`; default 1024). */
+  maxMessageBytes?: number
   /** Trace hook: every message sent and received. */
   observer?: TraceObserver
 }
@@ -79,6 +119,8 @@ export class Dialer {
   readonly protocols: readonly string[]
   /** True when the caller may use `protocols[0]` before the listener answered (lazy, one protocol). */
   readonly optimistic: boolean
+  /** Largest message accepted from the listener (the option, raised to our longest proposal). */
+  readonly maxMessageBytes: number
   private readonly reader = new MessageReader()
   private state = DialerState.Initial
   private index = 0
@@ -92,6 +134,10 @@ export class Dialer {
     this.protocols = Object.freeze([...protocols])
     this.optimistic = options.lazy === true && protocols.length === 1
     this.observer = options.observer
+    let limit = resolveMaxMessageBytes(options.maxMessageBytes)
+    // Only a lowered limit can be below a proposal (longer ones than the default are never sent).
+    if (limit < MAX_MESSAGE_LENGTH) for (const p of protocols) limit = Math.min(MAX_MESSAGE_LENGTH, Math.max(limit, messageLength(p)))
+    this.maxMessageBytes = limit
   }
 
   /** True once a protocol was agreed (or, when optimistic, verified). */
@@ -124,7 +170,7 @@ export class Dialer {
     const send: Uint8Array[] = []
     try {
       for (;;) {
-        const msg = this.reader.nextMessage()
+        const msg = this.reader.nextMessage(this.maxMessageBytes)
         if (msg === undefined) return { send, protocol: undefined, leftover: [] }
         if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
         if (this.state === DialerState.AwaitHeader) {
@@ -173,14 +219,20 @@ export class Listener {
   readonly protocols: readonly string[]
   /** Proposals we answered with `na`, oldest first (at most the last 16). */
   readonly refused: string[] = []
+  /**
+   * Largest message accepted from the dialer. A mounted protocol longer than this can never be
+   * selected: its proposal is refused as too large.
+   */
+  readonly maxMessageBytes: number
   private readonly echoes = new Map<string, Uint8Array>()
   private lsResponse: Uint8Array | undefined
   private readonly reader = new MessageReader()
   private state = ListenerState.AwaitHeader
   private readonly observer: TraceObserver | undefined
 
-  constructor (protocols: readonly string[], options: { observer?: TraceObserver } = {}) {
+  constructor (protocols: readonly string[], options: MachineOptions = {}) {
     this.observer = options.observer
+    this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes)
     if (!Array.isArray(protocols)) throw new TypeError(`"protocols" expected an array of protocol ids, got ${typeof protocols}`)
     protocols.forEach((p, i) => {
       assertProtocolId(p, `protocols[${i}]`)
@@ -199,7 +251,7 @@ export class Listener {
     const send: Uint8Array[] = []
     try {
       for (;;) {
-        const msg = this.reader.nextMessage()
+        const msg = this.reader.nextMessage(this.maxMessageBytes)
         if (msg === undefined) return { send, protocol: undefined, leftover: [] }
         const obs = this.observer
         if (obs !== undefined) traceMessage(obs, 'in', msg)
@@ -263,9 +315,12 @@ export class LsRequest {
   private headerSeen = false
   private finished = false
   private readonly observer: TraceObserver | undefined
+  /** Largest header, and largest entry of the response, accepted (the response itself: MAX_LS_RESPONSE_LENGTH). */
+  readonly maxMessageBytes: number
 
-  constructor (options: { observer?: TraceObserver } = {}) {
+  constructor (options: MachineOptions = {}) {
     this.observer = options.observer
+    this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes)
   }
 
   /** Header and `ls` in one flight. */
@@ -287,7 +342,7 @@ export class LsRequest {
     this.reader.push(chunk)
     try {
       if (!this.headerSeen) {
-        const msg = this.reader.nextMessage()
+        const msg = this.reader.nextMessage(this.maxMessageBytes)
         if (msg === undefined) return undefined
         if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
         if (msg !== PROTOCOL_ID) {
@@ -302,7 +357,7 @@ export class LsRequest {
         if (this.observer !== undefined) traceMessage(this.observer, 'in', NA, NA_MESSAGE)
         throw new ProtocolNotSupportedError([LS])
       }
-      const protocols = decodeLsResponse(body)
+      const protocols = decodeLsResponse(body, this.maxMessageBytes)
       if (this.observer !== undefined) this.observer.event({ layer: 'multistream', kind: 'ls', dir: 'in', protocols, bytes: body })
       return protocols
     } catch (err) {

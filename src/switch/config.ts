@@ -6,7 +6,7 @@
  * switch reports it through its events; nothing else is delayed.
  */
 import { SwitchError } from '../errors.js'
-import { MAX_MESSAGE_LENGTH } from '../multistream/constants.js'
+import { HEADER_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from '../multistream/constants.js'
 
 export interface SwitchConfig {
   /**
@@ -27,10 +27,12 @@ export interface SwitchConfig {
   /** Outbound streams open at once on one connection; `newStream` past the limit throws ERR_TOO_MANY_STREAMS. */
   maxOutboundStreamsPerConnection: number
   /**
-   * Largest multistream-select message, length prefix value including the newline (digest §2.5:
-   * go, js and nim use 1024). A larger declared length closes the connection / resets the stream.
-   * At most 1024. NOTE: the multistream layer enforces its fixed MAX_MESSAGE_LENGTH (1024) for
-   * now; a lower value here takes effect once its negotiation options accept a limit.
+   * Largest multistream-select message accepted from a peer, length prefix value including the
+   * newline (digest §2.5: go, js and nim use 1024), for every negotiation: `/noise` and the muxer on
+   * the connection, and each stream's protocol. A larger declared length is refused at its prefix,
+   * before the body is read (MultistreamError ERR_MESSAGE_TOO_LARGE): the upgrade fails / that stream
+   * is reset, nothing else. 19 (the multistream header) … 1024 (multistream `resolveMaxMessageBytes`
+   * says why not rust's 16383). A protocol mounted with an id longer than this can never be chosen.
    */
   maxNegotiationMessageBytes: number
   /**
@@ -74,8 +76,8 @@ const DURATIONS: ReadonlyArray<keyof SwitchConfig> = [
 ]
 
 /** Smallest usable multistream limit: the header `/multistream/1.0.0\n` is 19 bytes. */
-const MIN_NEGOTIATION_MESSAGE_BYTES = 19
-/** Largest: what go, js and nim accept, and what our multistream layer enforces (MAX_MESSAGE_LENGTH). */
+const MIN_NEGOTIATION_MESSAGE_BYTES = HEADER_MESSAGE_LENGTH
+/** Largest: what go, js and nim accept, and the ceiling of our multistream layer (MAX_MESSAGE_LENGTH). */
 const MAX_NEGOTIATION_MESSAGE_BYTES = MAX_MESSAGE_LENGTH
 
 /**

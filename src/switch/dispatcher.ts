@@ -2,7 +2,8 @@
  * Inbound streams: the mounted protocols and the path from a muxer's new stream to a handler.
  *
  *   1. limit: more than `maxInboundStreamsPerConnection` open inbound streams → reset;
- *   2. multistream-select against the mounted codecs, bounded by `streamNegotiationTimeoutMs`;
+ *   2. multistream-select against the mounted codecs, bounded by `streamNegotiationTimeoutMs` and
+ *      `maxNegotiationMessageBytes` (a longer proposal is refused at its prefix);
  *   3. `maxIncomingStreams` of the protocol (nim's per-protocol limit) → reset;
  *   4. the handler runs; if it throws, that stream is reset and the error reported.
  *
@@ -25,10 +26,13 @@ export class ProtocolRegistry {
   private readonly byCodec = new Map<string, ProtocolDefinition>()
   private list: string[] | undefined
 
+  /** `maxMessageBytes`: the switch's `maxNegotiationMessageBytes`; a longer codec could never be chosen. */
+  constructor (private readonly maxMessageBytes?: number) {}
+
   /** Serve `protocol.codecs` with `protocol.handler` (a later mount of a codec replaces the earlier). */
   mount (protocol: ProtocolDefinition): void {
     if (typeof protocol !== 'object' || protocol === null) throw new TypeError(`"protocol" expected { codecs, handler }, got ${String(protocol)}`)
-    checkCodecs(protocol.codecs)
+    checkCodecs(protocol.codecs, this.maxMessageBytes)
     if (typeof protocol.handler !== 'function') throw new TypeError(`"protocol.handler" expected a function, got ${typeof protocol.handler}`)
     for (const codec of protocol.codecs) this.byCodec.set(codec, protocol)
     this.list = undefined
@@ -84,6 +88,7 @@ export class Dispatcher {
       const obs = conn.observer
       protocol = (await handleOnStream(stream.inner, registry.codecs(), {
         timeoutMs: config.streamNegotiationTimeoutMs,
+        maxMessageBytes: config.maxNegotiationMessageBytes,
         observer: obs === undefined ? undefined : streamScope(obs, stream.id, 'remote')
       })).protocol
     } catch (err) {

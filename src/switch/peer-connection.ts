@@ -38,6 +38,8 @@ export interface ConnectionHost {
   /** The muxer is gone (exactly once per connection). */
   connectionClosed: (conn: PeerConnection, err: Error | undefined) => void
   readonly streamNegotiationTimeoutMs: number
+  /** `maxNegotiationMessageBytes`: the largest answer accepted in a stream's negotiation. */
+  readonly maxNegotiationMessageBytes: number
   /** `maxOutboundStreamsPerConnection`. */
   readonly maxOutboundStreams: number
 }
@@ -171,6 +173,7 @@ export class PeerConnection {
       await selectOnStream(inner, list, {
         lazy: options.lazy ?? false,
         timeoutMs: options.timeoutMs ?? this.host.streamNegotiationTimeoutMs,
+        maxMessageBytes: this.host.maxNegotiationMessageBytes,
         signal: options.signal,
         observer: this.observer === undefined ? undefined : streamScope(this.observer, inner.id, 'local')
       })

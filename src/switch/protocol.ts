@@ -72,21 +72,23 @@ const utf8 = new TextEncoder()
 /**
  * A protocol id must be something multistream can carry and every implementation accepts:
  * non-empty, starting with `/` (rust rejects others), no newline, at most MAX_MESSAGE_LENGTH bytes
- * with its newline (digest TL;DR 14).
+ * with its newline (digest TL;DR 14). A switch with a lower `maxNegotiationMessageBytes` passes it
+ * as `maxMessageBytes`: a longer id could never be proposed to it.
  */
-export function checkCodecs (codecs: unknown): asserts codecs is readonly string[] {
+export function checkCodecs (codecs: unknown, maxMessageBytes = MAX_MESSAGE_LENGTH): asserts codecs is readonly string[] {
   if (!Array.isArray(codecs) || codecs.length === 0) {
     throw new TypeError(`"codecs" expected a non-empty array of protocol ids, got ${Array.isArray(codecs) ? '[]' : typeof codecs}`)
   }
-  for (const c of codecs as unknown[]) checkProtocolId(c)
+  for (const c of codecs as unknown[]) checkProtocolId(c, maxMessageBytes)
 }
 
-export function checkProtocolId (id: unknown): asserts id is string {
+export function checkProtocolId (id: unknown, maxMessageBytes = MAX_MESSAGE_LENGTH): asserts id is string {
   if (typeof id !== 'string' || !id.startsWith('/') || id.includes('\n')) {
     throw new TypeError(`"protocol id" expected a string starting with "/" and without newline, got ${JSON.stringify(id)}`)
   }
   const len = utf8.encode(id).length + 1
-  if (len > MAX_MESSAGE_LENGTH) {
-    throw new RangeError(`"protocol id length" expected <= ${MAX_MESSAGE_LENGTH - 1} bytes, got ${len - 1} for ${JSON.stringify(id.slice(0, 32))}…`)
+  if (len > maxMessageBytes) {
+    const why = maxMessageBytes < MAX_MESSAGE_LENGTH ? ` (maxNegotiationMessageBytes ${maxMessageBytes} counts the newline)` : ''
+    throw new RangeError(`"protocol id length" expected <= ${maxMessageBytes - 1} bytes${why}, got ${len - 1} for ${JSON.stringify(id.slice(0, 32))}…`)
   }
 }

@@ -162,7 +162,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private listeners: TcpListener[] = []
   private boundAddrs: Multiaddr[] = []
   private readonly muxerFactories: ReadonlyArray<readonly [string, MuxerFactory]>
-  private readonly registry = new ProtocolRegistry()
+  private readonly registry: ProtocolRegistry
   private readonly dispatcher: Dispatcher
   private readonly identifyService: IdentifyService | undefined
   private readonly agentVersion: string
@@ -185,6 +185,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   constructor (options: SwitchOptions = {}) {
     super()
     this.config = Object.freeze(resolveConfig(options.config))
+    this.registry = new ProtocolRegistry(this.config.maxNegotiationMessageBytes)
     this.manager = new ConnectionManager(this.config)
     this.dispatcher = new Dispatcher({
       config: this.config,
@@ -207,6 +208,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       inboundStream: (conn, stream) => { this.dispatcher.inbound(conn, stream) },
       connectionClosed: (conn, err) => { this.connectionClosed(conn, err) },
       streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs,
+      maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
       maxOutboundStreams: this.config.maxOutboundStreamsPerConnection
     }
     const self = this
@@ -459,6 +461,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         expectedPeer: peer,
         muxers: this.muxerFactories,
         handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+        maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
         earlyMuxerNegotiation: this.earlyMuxerNegotiation,
         observer,
         keyLog: this.keyLog,
@@ -492,6 +495,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       identity: this.identity,
       muxers: this.muxerFactories,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
       earlyMuxerNegotiation: this.earlyMuxerNegotiation,
       observer,
       keyLog: this.keyLog,

@@ -55,6 +55,11 @@ export interface UpgradeOptions {
   muxers: ReadonlyArray<readonly [string, MuxerFactory]>
   handshakeTimeoutMs: number
   /**
+   * Largest multistream message accepted from the peer in the `/noise` and muxer negotiations
+   * (the switch's `maxNegotiationMessageBytes`; default 1024).
+   */
+  maxNegotiationMessageBytes?: number
+  /**
    * List our muxers in the Noise handshake for early negotiation (digest §3.9). Default true; false
    * behaves like rust and nim (the muxer is then always negotiated with multistream-select).
    */
@@ -135,7 +140,7 @@ export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions
     stage(opts, 'noise')
     // Flight 1: header + /noise + Noise msg 1 (secureOutbound writes msg 1 synchronously, and the
     // lazy selection puts the header and proposal in front of that first write).
-    const lazy = selectOnConnectionLazy(guard, NOISE_PROTOCOL_ID, { timeoutMs: remaining(deadline), observer: opts.observer }).connection
+    const lazy = selectOnConnectionLazy(guard, NOISE_PROTOCOL_ID, { timeoutMs: remaining(deadline), maxMessageBytes: opts.maxNegotiationMessageBytes, observer: opts.observer }).connection
     const secure = await secureOutbound(lazy, {
       identity: opts.identity,
       expectedPeer: opts.expectedPeer,
@@ -158,7 +163,7 @@ export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions)
     const muxerIds = announced(opts)
     stage(opts, 'multistream')
     guard.limit = MAX_MULTISTREAM_STAGE_BYTES
-    const { leftover } = await handleOnConnection(guard, [NOISE_PROTOCOL_ID], { timeoutMs: remaining(deadline), observer: opts.observer })
+    const { leftover } = await handleOnConnection(guard, [NOISE_PROTOCOL_ID], { timeoutMs: remaining(deadline), maxMessageBytes: opts.maxNegotiationMessageBytes, observer: opts.observer })
     guard.limit = MAX_PREAUTH_BYTES
     stage(opts, 'noise')
     const secure = await secureInbound(guard, {
@@ -197,6 +202,7 @@ async function startMuxer (secure: SecureResult, initiator: boolean, opts: Upgra
     return { remotePeer: secure.remotePeer, remotePublicKey: secure.remotePublicKey, muxer, muxerNegotiation: how }
   }
   const observer = opts.observer
+  const maxMessageBytes = opts.maxNegotiationMessageBytes
   if (secure.muxer !== undefined) {
     // digest §3.9: both sides listed muxers in the handshake; frames start right away.
     return done(factoryFor(opts, secure.muxer)(secure.conn, { initiator, observer }), 'early')
@@ -205,12 +211,12 @@ async function startMuxer (secure: SecureResult, initiator: boolean, opts: Upgra
   if (initiator) {
     if (opts.muxers.length === 1) {
       const [id, factory] = opts.muxers[0] as readonly [string, MuxerFactory]
-      const lazy = selectOnConnectionLazy(conn, id, { timeoutMs: remaining(deadline), observer }).connection
+      const lazy = selectOnConnectionLazy(conn, id, { timeoutMs: remaining(deadline), maxMessageBytes, observer }).connection
       return done(factory(lazy, { initiator, observer }), 'multistream')
     }
-    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), observer })
+    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
     return done(factoryFor(opts, protocol)(conn, { initiator, initialBytes: leftover, observer }), 'multistream')
   }
-  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), observer })
+  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
   return done(factoryFor(opts, protocol)(conn, { initiator, initialBytes: leftover, observer }), 'multistream')
 }

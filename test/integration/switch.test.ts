@@ -518,6 +518,42 @@ describe('limits', () => {
     await again.close()
   })
 
+  it('maxNegotiationMessageBytes: a longer stream proposal is refused at its prefix; the connection and other streams go on', async () => {
+    const release = gate()
+    const server = await fleet.bare({
+      config: { maxNegotiationMessageBytes: 64 },
+      protocols: [echoProtocol, new LPProtocol({
+        codecs: ['/hold/1.0.0'],
+        handler: async (stream) => { const m = await stream.readLp(100); await release.promise; await stream.writeLp(m); await stream.close() }
+      })]
+    })
+    const errors: Array<SwitchEvents['protocol:error']> = []
+    server.on('protocol:error', e => errors.push(e))
+    const client = await fleet.bare()
+    const { peerId, addrs } = server.peerInfo
+    const held = await client.dial(peerId, addrs, '/hold/1.0.0')
+    await held.writeLp('kept')
+
+    const long = `/${'x'.repeat(64)}` // a 66-byte message with its newline
+    await expect(client.dial(peerId, addrs, long)).rejects.toBeInstanceOf(StreamResetError)
+    await waitFor('the negotiation error', () => errors.length === 1)
+    expect(errors[0]?.stage).toBe('negotiation')
+    expect(errors[0]?.error).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })
+    expect(errors[0]?.error.message).toMatch(/expected <= 64 \(including the newline\), got 66/)
+
+    // The connection and the stream already open are untouched; new streams still work on it.
+    expect(client.connections(peerId).map(c => c.status)).toEqual(['open'])
+    release.open()
+    expect(text(await held.readLp(100))).toBe('kept')
+    const s = await client.dial(peerId, addrs, ECHO_CODEC)
+    expect(text(await echo(s, utf8('still up')))).toBe('still up')
+    expect(s.connection).toBe(held.connection)
+    expect(server.connections()).toHaveLength(1)
+    await Promise.all([held.close(), s.close()])
+    // An id the limit would refuse cannot be mounted either.
+    expect(() => { server.mount(new LPProtocol({ codecs: [long], handler: async () => {} })) }).toThrow(RangeError)
+  })
+
   it('LPProtocol maxIncomingStreams limits one protocol per connection', async () => {
     const release = gate()
     let running = 0

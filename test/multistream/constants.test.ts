@@ -9,6 +9,7 @@ describe('multistream constants (digest §2)', () => {
     expect(C.NEWLINE).toBe(0x0a)
     expect(C.MAX_MESSAGE_LENGTH).toBe(1024)
     expect(C.MAX_PREFIX_BYTES).toBe(2)
+    expect(C.HEADER_MESSAGE_LENGTH).toBe(19)
     expect(C.MAX_LS_RESPONSE_LENGTH).toBe(16383)
     expect(C.MAX_LS_ENTRIES).toBe(1000)
     expect(C.DEFAULT_NEGOTIATION_TIMEOUT_MS).toBe(10_000)

@@ -4,6 +4,7 @@ import { encodeMessage } from '../../src/multistream/messages.js'
 import {
   handleOnConnection, handleOnStream, listProtocols, selectOnConnection, selectOnStream
 } from '../../src/multistream/negotiate.js'
+import { selectOnConnectionLazy } from '../../src/multistream/lazy-connection.js'
 import type { ByteSink } from '../../src/connection.js'
 import { concat, connectionPair, streamPair, text, utf8 } from './helpers.js'
 
@@ -257,5 +258,65 @@ describe('selectOnStream / handleOnStream', () => {
     expect(await listProtocols(d)).toEqual(['/x/1', '/y/2'])
     await d.closeWrite()
     await listening.catch(() => {})
+  })
+})
+
+describe('maxMessageBytes reaches the machine through every driver', () => {
+  /** The header, then only the length prefix of a 65-byte message: refused before its body with a limit of 64. */
+  const oversize = concat([msgs('/multistream/1.0.0'), Uint8Array.of(65)])
+  const tooLarge = { code: 'ERR_MESSAGE_TOO_LARGE', message: expect.stringMatching(/expected <= 64/) as unknown }
+
+  it('handleOnConnection and selectOnConnection', async () => {
+    const [d, l] = connectionPair()
+    const listening = handleOnConnection(l, ['/a'], { maxMessageBytes: 64, timeoutMs: 5000 })
+    d.write([oversize])
+    expect(await listening.catch(e => e)).toMatchObject(tooLarge)
+    const [d2, l2] = connectionPair()
+    const dialing = selectOnConnection(d2, ['/a'], { maxMessageBytes: 64, timeoutMs: 5000 })
+    l2.write([oversize])
+    expect(await dialing.catch(e => e)).toMatchObject(tooLarge)
+  })
+
+  it('handleOnStream and selectOnStream (the stream is left to the caller, who resets it)', async () => {
+    const [d, l] = streamPair()
+    const listening = handleOnStream(l, ['/a'], { maxMessageBytes: 64, timeoutMs: 5000 })
+    await d.write(oversize)
+    expect(await listening.catch(e => e)).toMatchObject(tooLarge)
+    const [d2, l2] = streamPair()
+    const selecting = selectOnStream(d2, ['/a'], { maxMessageBytes: 64, timeoutMs: 5000 })
+    await l2.write(oversize)
+    expect(await selecting.catch(e => e)).toMatchObject(tooLarge)
+  })
+
+  it('lazy selectOnStream checks the echo with the limit on the first read', async () => {
+    const [d, l] = streamPair()
+    await selectOnStream(d, ['/a'], { lazy: true, maxMessageBytes: 64, timeoutMs: 5000 })
+    await l.write(oversize)
+    expect(await d.read().catch(e => e)).toMatchObject(tooLarge)
+  })
+
+  it('selectOnConnectionLazy', async () => {
+    const [d, l] = connectionPair()
+    const { connection } = selectOnConnectionLazy(d, '/a', { maxMessageBytes: 64, timeoutMs: 5000 })
+    const closed = new Promise<Error | undefined>(resolve => { connection.attach({ onData: () => {}, onEnd: () => {}, onClose: resolve }) })
+    l.write([oversize])
+    expect(await closed).toMatchObject(tooLarge)
+  })
+
+  it('listProtocols holds each entry to the limit', async () => {
+    const [d, l] = connectionPair()
+    const listening = handleOnConnection(l, ['/a', `/${'y'.repeat(40)}`])
+    const e = await listProtocols(d, { maxMessageBytes: 19, timeoutMs: 5000 }).catch(err => err)
+    expect(e).toBeInstanceOf(MultistreamError)
+    expect(e.cause).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })
+    d.closeWrite()
+    await listening.catch(() => {})
+  })
+
+  it('an invalid limit rejects before anything is written', async () => {
+    const [d] = connectionPair()
+    await expect(selectOnConnection(d, ['/a'], { maxMessageBytes: 2000 })).rejects.toThrow(RangeError)
+    expect(d.writes).toHaveLength(0)
+    expect(() => selectOnConnectionLazy(d, '/a', { maxMessageBytes: 10 })).toThrow(RangeError)
   })
 })

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { MultistreamError, ProtocolNotSupportedError } from '../../src/errors.js'
+import { HEADER_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from '../../src/multistream/constants.js'
 import { HEADER_MESSAGE, NA_MESSAGE, encodeLsResponse, encodeMessage } from '../../src/multistream/messages.js'
-import { Dialer, Listener, LsRequest, type NegotiationStep } from '../../src/multistream/negotiation.js'
+import { Dialer, Listener, LsRequest, resolveMaxMessageBytes, type NegotiationStep } from '../../src/multistream/negotiation.js'
 import { concat } from './helpers.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -177,6 +178,88 @@ describe('LsRequest', () => {
     const r = new LsRequest()
     r.start()
     expect(() => r.receive(msgs('/multistream/1.0.0', 'na'))).toThrow(ProtocolNotSupportedError)
+  })
+})
+
+describe('maxMessageBytes (digest §2.5)', () => {
+  /** A proposal whose message (text + newline) is exactly `n` bytes. */
+  const idOfLength = (n: number): string => `/${'x'.repeat(n - 2)}`
+  const thrown = (f: () => unknown): unknown => { try { f() } catch (err) { return err } return undefined }
+
+  it('a listener configured with 64 bytes refuses a 65-byte proposal at its prefix, before the body', () => {
+    const l = new Listener(['/a'], { maxMessageBytes: 64 })
+    expect(l.receive(HEADER_MESSAGE).send).toEqual([HEADER_MESSAGE])
+    // Only the prefix (65 = 0x41) arrives: refused at once, nothing of the body was waited for.
+    const e = thrown(() => l.receive(Uint8Array.of(65)))
+    expect(e).toBeInstanceOf(MultistreamError)
+    expect(e).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })
+    expect((e as Error).message).toMatch(/expected <= 64 \(including the newline\), got 65/)
+    expect(() => l.receive(msgs('/a'))).toThrow(/after the negotiation ended/)
+  })
+
+  it('a listener configured with 64 bytes answers a 64-byte proposal (na, or its echo when mounted)', () => {
+    const id = idOfLength(64)
+    expect(encodeMessage(id)).toHaveLength(65) // 1-byte prefix + 64
+    const refusing = new Listener(['/a'], { maxMessageBytes: 64 })
+    expect(refusing.receive(concat([HEADER_MESSAGE, encodeMessage(id)])).send).toEqual([HEADER_MESSAGE, NA_MESSAGE])
+    const accepting = new Listener([id], { maxMessageBytes: 64 })
+    expect(accepting.receive(concat([HEADER_MESSAGE, encodeMessage(id)])).protocol).toBe(id)
+  })
+
+  it('a limit whose prefix is one byte refuses a two-byte prefix at its first byte', () => {
+    const l = new Listener(['/a'], { maxMessageBytes: 100 })
+    l.receive(HEADER_MESSAGE)
+    expect(() => l.receive(Uint8Array.of(0x80))).toThrow(expect.objectContaining({ code: 'ERR_MESSAGE_TOO_LARGE' }) as Error)
+  })
+
+  it('defaults to 1024; accepts 19 … 1024 and refuses anything else with a RangeError/TypeError', () => {
+    expect(resolveMaxMessageBytes(undefined)).toBe(MAX_MESSAGE_LENGTH)
+    expect(new Listener(['/a']).maxMessageBytes).toBe(1024)
+    expect(new LsRequest().maxMessageBytes).toBe(1024)
+    expect(new Dialer(['/a']).maxMessageBytes).toBe(1024)
+    expect(HEADER_MESSAGE_LENGTH).toBe(19)
+    expect(new Listener(['/a'], { maxMessageBytes: 19 }).maxMessageBytes).toBe(19)
+    expect(new Listener(['/a'], { maxMessageBytes: 1024 }).maxMessageBytes).toBe(1024)
+    expect(() => new Listener(['/a'], { maxMessageBytes: 18 })).toThrow(RangeError)
+    expect(() => new Listener(['/a'], { maxMessageBytes: 1025 })).toThrow(/"maxMessageBytes" expected 19 … 1024 .*got 1025/)
+    expect(() => new Dialer(['/a'], { maxMessageBytes: 16383 })).toThrow(RangeError)
+    expect(() => new LsRequest({ maxMessageBytes: 0 })).toThrow(RangeError)
+    expect(() => new Listener(['/a'], { maxMessageBytes: 64.5 })).toThrow(TypeError)
+    expect(() => new Listener(['/a'], { maxMessageBytes: NaN })).toThrow(TypeError)
+    expect(() => new Listener(['/a'], { maxMessageBytes: '64' as unknown as number })).toThrow(TypeError)
+  })
+
+  it('the lowest limit (19) still negotiates: header, na and short ids fit', () => {
+    const r = run(new Dialer(['/b', '/a'], { maxMessageBytes: 19 }), new Listener(['/a'], { maxMessageBytes: 19 }))
+    expect(r.dialerStep.protocol).toBe('/a')
+  })
+
+  it('a dialer accepts the echo of its own proposal even when that is above its limit', () => {
+    const id = idOfLength(100)
+    const d = new Dialer(['/short', id], { maxMessageBytes: 64 })
+    expect(d.maxMessageBytes).toBe(100)
+    const r = run(d, new Listener([id]))
+    expect(r.dialerStep.protocol).toBe(id)
+  })
+
+  it('a dialer refuses an answer above its limit at the prefix', () => {
+    const d = new Dialer(['/a'], { maxMessageBytes: 64 })
+    d.start()
+    const e = thrown(() => d.receive(concat([HEADER_MESSAGE, Uint8Array.of(65)])))
+    expect(e).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })
+    expect(e).toBeInstanceOf(MultistreamError)
+  })
+
+  it('LsRequest: the header and every entry are held to the limit (the response as a whole is not)', () => {
+    const entries = Array.from({ length: 40 }, (_, i) => `/p/${i}`)
+    const ok = new LsRequest({ maxMessageBytes: 19 })
+    ok.start()
+    expect(ok.receive(concat([HEADER_MESSAGE, encodeLsResponse(entries)]))).toEqual(entries)
+    const long = new LsRequest({ maxMessageBytes: 64 })
+    long.start()
+    const e = thrown(() => long.receive(concat([HEADER_MESSAGE, encodeLsResponse(['/a', idOfLength(65)])])))
+    expect(e).toBeInstanceOf(MultistreamError)
+    expect((e as Error & { cause: Error }).cause).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })
   })
 })
 

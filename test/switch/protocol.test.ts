@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { LPProtocol } from '../../src/switch/protocol.js'
+import { checkProtocolId, LPProtocol } from '../../src/switch/protocol.js'
+import { ProtocolRegistry } from '../../src/switch/dispatcher.js'
 import type { HandlerContext, ProtocolDefinition, StreamHandler } from '../../src/switch/protocol.js'
 import type { ProtocolContext, ProtocolDefinition as AppProtocolDefinition } from '../../src/protocols/types.js'
 import { streamProtoProtocol } from '../../src/protocols/stream-proto.js'
@@ -39,6 +40,16 @@ describe('LPProtocol', () => {
     [{ codecs: ['/a'], handler, maxIncomingStreams: 0 }, /maxIncomingStreams" expected a positive integer/]
   ])('refuses a bad definition %#', (init, message) => {
     expect(() => new LPProtocol(init as never)).toThrow(message)
+  })
+
+  it('a lower maxNegotiationMessageBytes lowers the longest id accepted (it could never be proposed)', () => {
+    expect(() => { checkProtocolId('/' + 'x'.repeat(62), 64) }).not.toThrow()
+    expect(() => { checkProtocolId('/' + 'x'.repeat(63), 64) }).toThrow(/expected <= 63 bytes \(maxNegotiationMessageBytes 64 counts the newline\), got 64/)
+    const registry = new ProtocolRegistry(64)
+    expect(() => { registry.mount(new LPProtocol({ codecs: ['/' + 'x'.repeat(63)], handler })) }).toThrow(RangeError)
+    expect(registry.codecs()).toEqual([])
+    registry.mount(new LPProtocol({ codecs: ['/' + 'x'.repeat(62)], handler }))
+    expect(registry.codecs()).toHaveLength(1)
   })
 
   it('mounts the handlers of src/protocols unchanged', () => {
