@@ -115,7 +115,9 @@ export async function startClient (): Promise<BenchClient> {
     connect: async (addr: string): Promise<BenchConnection> => {
       const conn = await n.dial(multiaddr(addr), { force: true })
       return {
-        stream: async (protocol: Protocol) => wrap(await conn.newStream(protocol, LIMITS)),
+        // negotiateFully: false asks for the optimistic select switchyard uses; js-libp2p 3.3
+        // documents it but still negotiates fully (multistream-select 7 has no lazy path).
+        stream: async (protocol: Protocol) => wrap(await conn.newStream(protocol, { ...LIMITS, negotiateFully: false })),
         close: async () => { await conn.close() }
       }
     },

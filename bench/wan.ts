@@ -1,0 +1,256 @@
+/**
+ * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace]`
+ *
+ * WAN emulation, root only: two network namespaces joined by one link with a one-way delay on each
+ * side (default 25 ms, so RTT 50 ms) and a rate limit (default 1 Gbit/s), a server in one namespace
+ * and a client in the other (the same processes as the e2e bench: bench/e2e/server.ts, client.ts).
+ *
+ *   namespace A (10.231.0.1)  ══ link: delay + rate + drop-tail queue of one BDP ══  namespace B (10.231.0.2)
+ *        client <impl>                                                                   server <impl>
+ *
+ * The link is a veth pair with `tc netem` on both ends when the kernel has sch_netem, otherwise a
+ * userspace emulator (bench/wan/linkemu.py: two TUN devices, the same queue → rate → delay model,
+ * MTU 9000). Only addresses inside the two namespaces are used; nothing leaves them. Both
+ * namespaces (and everything in them) are deleted on exit, also on failure or Ctrl-C.
+ *
+ * Figures, for switchyard ↔ switchyard, switchyard ↔ js-libp2p in both roles, js ↔ js and raw TCP:
+ *  - connection + first round trip (dial → negotiated stream → 1 byte there and back), in RTTs:
+ *    the lower bound with TCP + Noise XX + yamux is 3 RTT (digest §8.3), raw TCP's is 2;
+ *  - one stream's throughput each way as a fraction of the link rate: yamux window auto-tuning
+ *    must grow the window to the bandwidth-delay product for this to approach 1.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Child } from './e2e/control.js'
+import type { Impl } from './e2e/impl.js'
+import { percentile, summarize } from './lib/harness.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const SOURCE_DIR = join(HERE, '..', '..', 'bench')
+const MiB = 1024 * 1024
+
+const argv = process.argv.slice(2)
+const opt = (name: string, dflt: string): string => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 ? argv[i + 1] ?? dflt : dflt
+}
+const quick = argv.includes('--quick')
+const delayMs = Number(opt('delay-ms', '25'))
+const rateMbit = Number(opt('rate-mbit', '1000'))
+const linkMode = opt('link', 'auto')
+const bulkBytes = Number(opt('bytes-mib', quick ? '64' : '256')) * MiB
+const setupN = quick ? 5 : 15
+const bulkRuns = quick ? 1 : 3
+
+if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+  process.stderr.write('bench:wan needs root: it creates two network namespaces (ip netns) joined by an emulated link (tc netem or a TUN pair).\n' +
+    'Run it as root, e.g. `sudo npm run bench:wan`. Nothing leaves the namespaces it creates, and they are deleted on exit.\n')
+  process.exit(1)
+}
+if (!(delayMs >= 0) || !(rateMbit > 0) || !['auto', 'netem', 'userspace'].includes(linkMode)) {
+  process.stderr.write('usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace]\n')
+  process.exit(2)
+}
+
+// ───────────────────────── namespaces and the link ─────────────────────────
+
+const tag = String(process.pid % 100000)
+const NS_A = `sywan-a-${tag}`
+const NS_B = `sywan-b-${tag}`
+const ADDR_A = '10.231.0.1'
+const ADDR_B = '10.231.0.2'
+const RTT_MS = 2 * delayMs
+/** Bottleneck queue: one bandwidth-delay product (at least 256 KiB). */
+const QUEUE_BYTES = Math.max(256 * 1024, Math.round(rateMbit * 1e6 / 8 * RTT_MS / 1000))
+
+function ip (...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+function tryRun (cmd: string, args: string[]): string | undefined {
+  try {
+    execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    return undefined
+  } catch (err) {
+    return String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()
+  }
+}
+
+let emulator: ChildProcess | undefined
+let cleaned = false
+function cleanup (): void {
+  if (cleaned) return
+  cleaned = true
+  if (emulator !== undefined && emulator.exitCode === null) emulator.kill('SIGTERM')
+  // Deleting a namespace takes its veth / TUN device and any process-less sockets with it.
+  for (const ns of [NS_A, NS_B]) tryRun('ip', ['netns', 'del', ns])
+}
+process.on('exit', cleanup)
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => { cleanup(); process.exit(130) })
+}
+
+function createNamespaces (): void {
+  ip('netns', 'add', NS_A)
+  ip('netns', 'add', NS_B)
+  for (const ns of [NS_A, NS_B]) {
+    ip('-n', ns, 'link', 'set', 'lo', 'up')
+    // Per-namespace TCP buffer ceilings (Linux ≥ 4.15), so one socket can hold a whole BDP
+    // (6.25 MB at 1 Gbit/s × 50 ms). Only these namespaces are affected.
+    tryRun('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.tcp_rmem=4096 131072 67108864'])
+    tryRun('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.tcp_wmem=4096 16384 67108864'])
+  }
+}
+
+/** veth pair + netem on both ends; returns an error message when netem is not available. */
+function linkNetem (): string | undefined {
+  const va = `sywa${tag}`
+  const vb = `sywb${tag}`
+  ip('link', 'add', va, 'type', 'veth', 'peer', 'name', vb)
+  ip('link', 'set', va, 'netns', NS_A)
+  ip('link', 'set', vb, 'netns', NS_B)
+  ip('-n', NS_A, 'addr', 'add', `${ADDR_A}/30`, 'dev', va)
+  ip('-n', NS_B, 'addr', 'add', `${ADDR_B}/30`, 'dev', vb)
+  ip('-n', NS_A, 'link', 'set', va, 'up')
+  ip('-n', NS_B, 'link', 'set', vb, 'up')
+  const limitPackets = String(Math.max(1000, Math.ceil(QUEUE_BYTES / 1500) * 2))
+  for (const [ns, dev] of [[NS_A, va], [NS_B, vb]] as const) {
+    const err = tryRun('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', dev, 'root', 'netem',
+      'delay', `${delayMs}ms`, 'rate', `${rateMbit}mbit`, 'limit', limitPackets])
+    if (err !== undefined) {
+      tryRun('ip', ['-n', NS_A, 'link', 'del', va])
+      return err
+    }
+  }
+  return undefined
+}
+
+/** Two TUN devices bridged by bench/wan/linkemu.py. */
+async function linkUserspace (): Promise<void> {
+  const ta = `sywta${tag}`
+  const tb = `sywtb${tag}`
+  const script = join(SOURCE_DIR, 'wan', 'linkemu.py')
+  emulator = spawn('python3', [script, '--tun-a', ta, '--tun-b', tb, '--delay-ms', String(delayMs), '--rate-mbit', String(rateMbit), '--limit-bytes', String(QUEUE_BYTES)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: emulator.stdout as NodeJS.ReadableStream })
+  await new Promise<void>((resolve, reject) => {
+    lines.once('line', (l) => { l === 'ready' ? resolve() : reject(new Error(`link emulator: ${l}`)) })
+    emulator?.once('exit', (code) => { reject(new Error(`link emulator exited (code ${String(code)}); is python3 there, and /dev/net/tun?`)) })
+  })
+  lines.on('line', (l) => { emulatorSummary = l })
+  ip('link', 'set', ta, 'netns', NS_A)
+  ip('link', 'set', tb, 'netns', NS_B)
+  ip('-n', NS_A, 'addr', 'add', ADDR_A, 'peer', ADDR_B, 'dev', ta)
+  ip('-n', NS_B, 'addr', 'add', ADDR_B, 'peer', ADDR_A, 'dev', tb)
+  ip('-n', NS_A, 'link', 'set', ta, 'mtu', '9000', 'up')
+  ip('-n', NS_B, 'link', 'set', tb, 'mtu', '9000', 'up')
+}
+let emulatorSummary = ''
+
+// ───────────────────────── measurements ─────────────────────────
+
+interface PairResult {
+  client: Impl
+  server: Impl
+  setupMs: number[]
+  uploadMiBs: number[]
+  downloadMiBs: number[]
+}
+
+const linkMiBs = rateMbit * 1e6 / 8 / MiB
+
+async function measurePair (client: Impl, server: Impl): Promise<PairResult> {
+  const srv = new Child(`${server} server (B)`, join(HERE, 'e2e/server.js'), [server, '--listen', `/ip4/${ADDR_B}/tcp/0`], { prefix: ['ip', 'netns', 'exec', NS_B] })
+  const cli = new Child(`${client} client (A)`, join(HERE, 'e2e/client.js'), [client], { prefix: ['ip', 'netns', 'exec', NS_A] })
+  try {
+    const addr = String((await srv.ready).addr)
+    await cli.ready
+    // Connection + first round trip: fresh connections, one after the other (the first warms up the JIT).
+    await cli.call('setup', { addr, n: 1 })
+    const setupMs = await cli.call<number[]>('setup', { addr, n: setupN })
+    const uploadMiBs: number[] = []
+    const downloadMiBs: number[] = []
+    for (let r = 0; r < bulkRuns; r++) {
+      uploadMiBs.push(bulkBytes / MiB / (await cli.call<number>('bulk', { addr, up: bulkBytes, down: 0, streams: 1 }) / 1000))
+      downloadMiBs.push(bulkBytes / MiB / (await cli.call<number>('bulk', { addr, up: 0, down: bulkBytes, streams: 1 }) / 1000))
+    }
+    return { client, server, setupMs, uploadMiBs, downloadMiBs }
+  } finally {
+    await cli.stop()
+    await srv.stop()
+  }
+}
+
+function pad (cells: string[][]): string {
+  const w = cells[0]?.map((_, i) => Math.max(...cells.map(r => [...(r[i] ?? '')].length))) ?? []
+  return cells.map((r, li) => {
+    const line = r.map((c, i) => c + ' '.repeat(Math.max(0, (w[i] ?? 0) - [...c].length))).join(' | ').trimEnd()
+    return li === 0 ? line + '\n' + w.map(x => '-'.repeat(x)).join('-|-') : line
+  }).join('\n')
+}
+
+async function main (): Promise<void> {
+  createNamespaces()
+  let link: string
+  if (linkMode === 'userspace') {
+    await linkUserspace()
+    link = 'userspace TUN emulator (bench/wan/linkemu.py, MTU 9000)'
+  } else {
+    const err = linkNetem()
+    if (err === undefined) {
+      link = 'veth pair with tc netem on both ends'
+    } else if (linkMode === 'netem') {
+      throw new Error(`tc netem failed: ${err}`)
+    } else {
+      process.stderr.write(`tc netem is not available here (${err}); using the userspace link emulator instead\n`)
+      await linkUserspace()
+      link = 'userspace TUN emulator (bench/wan/linkemu.py, MTU 9000; this kernel has no sch_netem)'
+    }
+  }
+  const header = `WAN: ${delayMs} ms each way (RTT ${RTT_MS} ms), ${rateMbit} Mbit/s (${linkMiBs.toFixed(1)} MiB/s), queue ${(QUEUE_BYTES / MiB).toFixed(2)} MiB; ` +
+    `${link}; ${bulkBytes / MiB} MiB per transfer, ${bulkRuns} run(s) each way, ${setupN} connections`
+  process.stderr.write(header + '\n')
+
+  const pairs: Array<[Impl, Impl]> = [['tcp', 'tcp'], ['switchyard', 'switchyard'], ['switchyard', 'js-libp2p'], ['js-libp2p', 'switchyard'], ['js-libp2p', 'js-libp2p']]
+  const results: PairResult[] = []
+  for (const [c, s] of pairs) {
+    process.stderr.write(`  ${c} → ${s}\n`)
+    results.push(await measurePair(c, s))
+  }
+
+  const rows: string[][] = [['client → server', 'connection + 1st round trip: median ms (RTTs) [min–p95]', 'upload MiB/s (of link)', 'download MiB/s (of link)']]
+  const json = []
+  for (const r of results) {
+    const s = summarize(r.setupMs)
+    const up = summarize(r.uploadMiBs)
+    const down = summarize(r.downloadMiBs)
+    const name = r.client === 'tcp' ? 'raw TCP (floor: 2 RTT)' : `${r.client} → ${r.server}`
+    rows.push([
+      name,
+      `${s.median.toFixed(1)} (${(s.median / RTT_MS).toFixed(2)}) [${s.min.toFixed(1)}–${percentile(r.setupMs, 95).toFixed(1)}]`,
+      `${up.median.toFixed(1)} (${(up.median / linkMiBs * 100).toFixed(0)}%)`,
+      `${down.median.toFixed(1)} (${(down.median / linkMiBs * 100).toFixed(0)}%)`
+    ])
+    json.push({ ...r, setupRtts: s.median / RTT_MS, uploadFraction: up.median / linkMiBs, downloadFraction: down.median / linkMiBs })
+  }
+  console.log(header)
+  console.log(pad(rows))
+  console.log('\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (digest §8.3).')
+  mkdirSync('bench/results', { recursive: true })
+  writeFileSync('bench/results/wan.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, delayMs, rateMbit, queueBytes: QUEUE_BYTES, link, bulkBytes, results: json }, null, 2) + '\n')
+  process.stderr.write('wrote bench/results/wan.json\n')
+}
+
+try {
+  await main()
+} finally {
+  if (emulator !== undefined && emulator.exitCode === null) {
+    // Let the emulator print its summary (stdin EOF), then clean up.
+    emulator.stdin?.end()
+    await new Promise(resolve => setTimeout(resolve, 300))
+    if (emulatorSummary.startsWith('{')) console.log(`link emulator packets: ${emulatorSummary}`)
+  }
+  cleanup()
+}
