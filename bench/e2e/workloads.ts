@@ -9,6 +9,10 @@ import type { BenchClient, BenchConnection, BenchStream } from './impl.js'
 
 const ONE = Uint8Array.of(0x2a)
 
+function logTeardown (err: unknown): void {
+  process.stderr.write(`teardown: ${err instanceof Error ? err.message : String(err)}\n`)
+}
+
 async function readAtLeast (s: BenchStream, n: number): Promise<number> {
   let got = 0
   while (got < n) {
@@ -180,7 +184,8 @@ export class Workloads {
   async closeConns (): Promise<number> {
     const held = this.held
     this.held = []
-    for (let i = 0; i < held.length; i += 32) await Promise.all(held.slice(i, i + 32).map(async c => { await c.close() }))
+    // Teardown, outside every figure: a close that fails (the peer went first) is only logged.
+    for (let i = 0; i < held.length; i += 32) await Promise.all(held.slice(i, i + 32).map(async c => { await c.close().catch(logTeardown) }))
     return held.length
   }
 
@@ -207,7 +212,7 @@ export class Workloads {
     for (let i = 0; i < h.streams.length; i += 64) {
       await Promise.all(h.streams.slice(i, i + 64).map(async s => { await s.closeWrite(); await readToEnd(s); await s.close() }))
     }
-    await h.conn.close()
+    await h.conn.close().catch(logTeardown)
     return h.streams.length
   }
 
