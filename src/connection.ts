@@ -117,11 +117,13 @@ export interface StreamMuxer {
   onClose: ((err?: Error) => void) | undefined
   readonly streams: ReadonlyMap<number, Stream>
   /**
-   * Optional: tell the peer we accept no new streams (yamux: GoAway normal; mplex: refuse
-   * NewStream) while the open ones go on. The switch's graceful `stop()` calls it before waiting
-   * for streams to finish; without it the switch refuses new inbound streams itself.
+   * Accept no new streams from now on while the open ones go on (yamux: GoAway(normal) on the wire,
+   * later SYNs answered with RST, `newStream` refused; mplex: inbound NewStream reset, nothing
+   * announced). Idempotent; a later `close()` announces nothing twice. Whether a peer lets its open
+   * streams finish after a yamux GoAway is up to it (go does; js, rust and nim end the session), so
+   * the switch calls this before draining only when `earlyGoAway` asks it to.
    */
-  goAway?: () => void
+  goAway: () => void
   /** Graceful close (yamux: GoAway normal), then close the connection. */
   close: () => Promise<void>
   /** Immediate teardown; every stream is reset with `err`. */

@@ -18,6 +18,13 @@
  *  7. GoAway(normal): no new outbound streams, existing ones carry on (go). Any other code: the
  *     session ends and every stream is reset.
  *
+ * Lifecycle, our side (spec §Session Termination; digest §5.4):
+ *  - `goAway()`: GoAway(normal) once; from then on SYNs are answered with RST and `openStream`
+ *    throws, while open streams run to their end (go `Session.GoAway`).
+ *  - `close()`: GoAway(normal) unless `goAway()` already sent it, then every live stream is reset
+ *    locally and the session ends. A protocol error after `goAway()` still sends its own
+ *    GoAway(protocol/internal error): at most one normal and one error GoAway per session.
+ *
  * Outbound: frames are appended to one outbox as `[header, payload]` views (headers and small
  * payloads share one scratch buffer) and the host is told once per batch (`onOutput`), so the
  * adapter makes one `conn.write(chunks)` per event-loop turn however many frames were produced.
@@ -142,7 +149,10 @@ export class Session implements FrameSink {
   private lastRecvAt: number
 
   // ── lifecycle ──
+  /** We sent GoAway: inbound SYNs are refused, openStream throws. */
   private localGoAway = false
+  /** The code of the last GoAway we sent (undefined: none). */
+  private goAwaySent: GoAwayCode | undefined
   private remoteGoAway: number | undefined
   private closedWith: { err: Error | undefined } | undefined
 
@@ -207,7 +217,7 @@ export class Session implements FrameSink {
   /** Open an outbound stream. SYN goes out at once (with our window if above 256 KiB); data may follow immediately. */
   openStream (): MuxedStream {
     if (this.closedWith !== undefined) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed: cannot open a stream')
-    if (this.localGoAway) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session is closing (GoAway sent): cannot open a stream')
+    if (this.localGoAway) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session is going away (we sent GoAway): cannot open a stream')
     if (this.remoteGoAway !== undefined) throw new YamuxError('ERR_YAMUX_GOAWAY', `peer sent GoAway(${this.remoteGoAway}): cannot open a stream`, this.remoteGoAway)
     if (this.outboundCount >= this.config.maxOutboundStreams) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"outbound streams" expected <= ${this.config.maxOutboundStreams}, got ${this.outboundCount + 1}`)
     const id = this.nextId
@@ -220,10 +230,23 @@ export class Session implements FrameSink {
     return rec.stream
   }
 
-  /** Graceful close: GoAway(normal), every live stream reset locally. The driver then flushes and closes the connection. */
+  /**
+   * Stop taking new streams while the open ones finish: GoAway(normal), sent once (spec §Session
+   * Termination). Afterwards every SYN is answered with RST and `openStream` throws YamuxError
+   * ERR_MUXER_CLOSED; open streams carry data, FIN and RST as before. Nothing after close().
+   */
+  goAway (): void {
+    if (this.closedWith !== undefined) return
+    this.sendGoAway(GoAwayCode.Normal)
+  }
+
+  /** True once we sent GoAway (new streams are refused both ways). */
+  get goingAway (): boolean { return this.localGoAway }
+
+  /** Graceful close: GoAway(normal) unless already sent, every live stream reset locally. The driver then flushes and closes the connection. */
   close (): void {
     if (this.closedWith !== undefined) return
-    this.goAway(GoAwayCode.Normal)
+    this.sendGoAway(GoAwayCode.Normal)
     this.end(undefined)
   }
 
@@ -496,9 +519,12 @@ export class Session implements FrameSink {
     this.frame(FrameType.Ping, Flag.SYN, SESSION_STREAM_ID, this.pingValue)
   }
 
-  private goAway (code: GoAwayCode): void {
-    if (this.localGoAway) return
+  /** At most one GoAway(normal), then at most one carrying an error code (a violation after our `goAway()`). */
+  private sendGoAway (code: GoAwayCode): void {
+    const sent = this.goAwaySent
+    if (sent !== undefined && (code === GoAwayCode.Normal || sent !== GoAwayCode.Normal)) return
     this.localGoAway = true
+    this.goAwaySent = code
     this.control(FrameType.GoAway, 0, SESSION_STREAM_ID, code)
   }
 
@@ -555,7 +581,7 @@ export class Session implements FrameSink {
       ? err
       : new YamuxError('ERR_YAMUX_PROTOCOL', `yamux internal error: ${err instanceof Error ? err.message : String(err)}`, GoAwayCode.InternalError, { cause: err })
     const code = e instanceof YamuxError && e.goAwayCode !== undefined ? e.goAwayCode : GoAwayCode.InternalError
-    this.goAway(code)
+    this.sendGoAway(code)
     this.end(e)
   }
 

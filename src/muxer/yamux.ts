@@ -87,6 +87,11 @@ class YamuxMuxer implements StreamMuxer {
     return this.session.openStream()
   }
 
+  /** GoAway(normal) once: new streams are refused both ways, open ones finish (session.ts `goAway`). */
+  goAway (): void {
+    this.session.goAway()
+  }
+
   close (): Promise<void> {
     if (this.closePromise === undefined) {
       this.session.close()

@@ -4,10 +4,16 @@
  *
  * Lifecycle:
  *
- *   open ──close()──► closing (GoAway: no new streams either way; open streams finish)
+ *   open ──close()──► closing (no new streams either way; open streams finish)
  *     │                  │ all streams done, or stopTimeoutMs passed (then reset)
  *     │                  ▼
  *     └──abort()/loss──► closed   (`onClose` of the switch fires once, with the error if abnormal)
+ *
+ * When closing announces it: with `earlyGoAway` the muxer's `goAway()` goes out on entering
+ * `closing` (yamux GoAway(normal) first; the muxer then refuses the peer's new streams); by
+ * default the connection refuses them itself (reset) and the GoAway goes out with the muxer's
+ * `close()` at the end, because js-libp2p-yamux 8, rust-yamux and nim-libp2p end the whole session
+ * on any GoAway, which would cut their open streams short (test/muxer/js-interop.test.ts).
  */
 import type { ByteConnection, Stream, StreamMuxer } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
@@ -38,6 +44,8 @@ export interface ConnectionHost {
   /** The muxer is gone (exactly once per connection). */
   connectionClosed: (conn: PeerConnection, err: Error | undefined) => void
   readonly streamNegotiationTimeoutMs: number
+  /** Send the muxer's GoAway when closing starts rather than when it ends (SwitchOptions.earlyGoAway). */
+  readonly earlyGoAway: boolean
   /** `maxNegotiationMessageBytes`: the largest answer accepted in a stream's negotiation. */
   readonly maxNegotiationMessageBytes: number
   /** `maxOutboundStreamsPerConnection`. */
@@ -120,7 +128,8 @@ export class PeerConnection {
     init.muxer.onClose = (err) => { this.muxerClosed(err) }
     init.muxer.onStream = (stream) => {
       if (this.statusValue !== 'open') {
-        // After GoAway the peer should not open streams; refuse any that raced it.
+        // Closing: refuse what the peer opens meanwhile (without earlyGoAway it has not been told;
+        // with it, only a muxer that announces nothing, like mplex, gets here).
         stream.reset(new SwitchError('ERR_MUXER_CLOSED', `connection ${this.id} is closing: inbound stream ${stream.id} refused`))
         return
       }
@@ -210,15 +219,16 @@ export class PeerConnection {
   }
 
   /**
-   * Graceful close: refuse new streams, let open ones finish for at most `deadlineMs`, reset
-   * what is left, then close the muxer (yamux sends GoAway) and the connection.
+   * Graceful close: refuse new streams (with `earlyGoAway`: the muxer's GoAway goes out now), let
+   * open ones finish for at most `deadlineMs`, reset what is left, then close the muxer (yamux sends
+   * GoAway unless it already did) and the connection.
    */
   close (deadlineMs = 0): Promise<void> {
     if (this.closePromise !== undefined) return this.closePromise
     if (this.statusValue === 'closed') return Promise.resolve()
     this.statusValue = 'closing'
     this.closePromise = (async () => {
-      this.muxer.goAway?.()
+      if (this.host.earlyGoAway) this.muxer.goAway()
       await this.streamsDone(deadlineMs)
       await this.muxer.close().catch(() => {})
       this.muxerClosed(undefined)

@@ -20,7 +20,8 @@
  * on `connection.identity` and in an `identify` event. Nothing waits for it.
  *
  * stop(): close the listeners, abort upgrades and dials in flight, then for each connection refuse
- * new streams, wait for open streams up to `stopTimeoutMs`, reset the rest and close (GoAway).
+ * new streams, wait for open streams up to `stopTimeoutMs`, reset the rest and close (GoAway; sent
+ * first instead with `earlyGoAway`).
  */
 import type { ByteConnection, Stream } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
@@ -92,6 +93,15 @@ export interface SwitchOptions {
    * multistream round for the muxer with go, js and switchyard peers. Default true.
    */
   earlyMuxerNegotiation?: boolean
+  /**
+   * Graceful close (`stop()`, `hangUp()`): announce it with the muxer's `goAway()` BEFORE waiting for
+   * open streams, as go-yamux's `GoAway()` does: the peer stops opening streams at once, and ones
+   * already in flight are refused with RST by yamux itself. Default false: the GoAway then goes out
+   * once the streams are done (as js-libp2p does), since js-libp2p-yamux 8, rust-yamux and
+   * nim-libp2p take any GoAway as the end of the session and would cut their open streams short.
+   * Turn it on when every peer is go-libp2p or switchyard.
+   */
+  earlyGoAway?: boolean
   /** Switch limits and timeouts (config.ts). */
   config?: Partial<SwitchConfig>
   /** Protocols mounted at construction. */
@@ -171,6 +181,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly observer: SwitchObserver | undefined
   private readonly keyLog: ((keys: NoiseKeys) => void) | undefined
   private readonly earlyMuxerNegotiation: boolean
+  private readonly earlyGoAway: boolean
 
   private readonly manager: ConnectionManager
   private readonly contexts = new WeakMap<PeerConnection, HandlerContext>()
@@ -204,10 +215,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.observer = options.observer
     this.keyLog = options.keyLog
     this.earlyMuxerNegotiation = options.earlyMuxerNegotiation ?? true
+    this.earlyGoAway = options.earlyGoAway ?? false
     this.connectionHost = {
       inboundStream: (conn, stream) => { this.dispatcher.inbound(conn, stream) },
       connectionClosed: (conn, err) => { this.connectionClosed(conn, err) },
       streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs,
+      earlyGoAway: this.earlyGoAway,
       maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
       maxOutboundStreams: this.config.maxOutboundStreamsPerConnection
     }
@@ -285,7 +298,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   /**
    * Graceful stop: close the listeners, abort upgrades and dials in flight, then on every
    * connection refuse new streams, give open ones `stopTimeoutMs` to finish, reset the rest and
-   * close the connection (yamux GoAway). Resolves when everything is closed.
+   * close the connection (yamux GoAway, first with `earlyGoAway`). Resolves when everything is closed.
    */
   stop (): Promise<void> {
     if (this.stateValue === 'idle' || this.stateValue === 'stopped') {

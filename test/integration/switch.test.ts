@@ -16,6 +16,12 @@ import { ping } from '../../src/protocols/ping.js'
 import { identifyPush } from '../../src/protocols/identify.js'
 import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
 import { closedPort, Fleet, gate, text, utf8, waitFor } from './helpers.js'
+import { Flag, FrameType } from '../../src/muxer/constants.js'
+import { createYamux, YAMUX_PROTOCOL_ID } from '../../src/muxer/yamux.js'
+import { selectOnStream } from '../../src/multistream/negotiate.js'
+import { upgradeOutbound } from '../../src/switch/upgrader.js'
+import { dial as tcpDial } from '../../src/transport/tcp.js'
+import type { Multiaddr } from '../../src/transport/multiaddr.js'
 
 const fleet = new Fleet()
 afterEach(async () => { await fleet.stopAll() })
@@ -390,6 +396,89 @@ describe('stop()', () => {
     expect(server.state).toBe('stopped')
     expect(server.connections()).toHaveLength(0)
     await waitFor('the client to see the connection close', () => closed.length === 1)
+  })
+
+  it.each([
+    ['earlyGoAway: GoAway goes out first, yamux refuses the new stream', true],
+    ['by default: the switch refuses the new stream, GoAway goes out last', false]
+  ] as const)('the open yamux stream completes its exchange across stop(); a new stream from the remote is refused (%s)', async (_name, earlyGoAway) => {
+    const release = gate()
+    const started = gate()
+    let refusedHandled = 0
+    const server = await fleet.bare({
+      muxers: ['yamux'],
+      earlyGoAway,
+      protocols: [
+        new LPProtocol({
+          codecs: ['/slow/1.0.0'],
+          handler: async (stream) => {
+            await stream.readLp(100)
+            started.open()
+            await release.promise
+            for (let i = 0; i < 3; i++) await stream.writeLp(`late ${i}`)
+            await stream.close()
+          }
+        }),
+        new LPProtocol({ codecs: ['/other/1.0.0'], handler: async (stream) => { refusedHandled++; await stream.close() } })
+      ]
+    })
+    // The remote: a bare yamux muxer over an upgraded connection, so the test can hold its reading
+    // back (it then opens a stream before it could know about the GoAway) and see every frame.
+    const frames: Array<[type: number, flags: number, id: number]> = []
+    const observer = { event: (e: TraceEvent) => { if (e.layer === 'yamux' && e.kind === 'frame' && e.dir === 'in' && e.frameType !== FrameType.Ping) frames.push([e.frameType, e.flags, e.streamId]) } }
+    const raw = await tcpDial(server.peerInfo.addrs[0] as Multiaddr, { timeoutMs: 5000 })
+    const { muxer } = await upgradeOutbound(raw, {
+      identity: generateEd25519(),
+      expectedPeer: server.peerId,
+      muxers: [[YAMUX_PROTOCOL_ID, (conn, o) => createYamux(conn, { initiator: o.initiator, initialBytes: o.initialBytes, observer })]],
+      handshakeTimeoutMs: 5000
+    })
+    const muxerClosed = new Promise<Error | undefined>(resolve => { muxer.onClose = resolve })
+    try {
+      const a = muxer.newStream()
+      await selectOnStream(a, ['/slow/1.0.0'], { timeoutMs: 5000 })
+      await a.writeLp('start')
+      await started.promise
+
+      raw.pause()
+      const mark = frames.length
+      const stopping = server.stop()
+      // close() marks the connection closing and, with earlyGoAway, calls goAway() in the same turn.
+      await waitFor('the server connection to be closing', () => server.connections()[0]?.status === 'closing')
+      const b = muxer.newStream()
+      const refused = selectOnStream(b, ['/other/1.0.0'], { timeoutMs: 5000 }).then(() => undefined, (e: unknown) => e)
+      raw.resume()
+      expect(await refused).toBeInstanceOf(StreamResetError)
+      // With earlyGoAway the remote was told: it does not even try a new stream on this connection.
+      if (earlyGoAway) expect(() => muxer.newStream()).toThrow(expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY' }) as Error)
+
+      release.open()
+      const got: string[] = []
+      for (;;) {
+        try { got.push(text(await a.readLp(100))) } catch (err) { expect(err).toBeInstanceOf(EndOfStreamError); break }
+      }
+      await a.close()
+      await stopping
+      expect(got).toEqual(['late 0', 'late 1', 'late 2'])
+      expect(refusedHandled).toBe(0)
+      expect(await muxerClosed).toBeUndefined()
+
+      const after = frames.slice(mark)
+      const goAway = after.findIndex(([type]) => type === FrameType.GoAway)
+      const rstB = after.findIndex(([type, flags, id]) => id === b.id && (flags & Flag.RST) !== 0)
+      const finA = after.findIndex(([, flags, id]) => id === a.id && (flags & Flag.FIN) !== 0)
+      expect(after.filter(([type]) => type === FrameType.GoAway)).toEqual([[FrameType.GoAway, 0, 0]])
+      expect([goAway, rstB, finA].every(i => i >= 0)).toBe(true)
+      if (earlyGoAway) {
+        expect(goAway).toBe(0)
+        expect(goAway).toBeLessThan(rstB)
+      } else {
+        expect(goAway).toBeGreaterThan(finA)
+      }
+      expect(rstB).toBeLessThan(finA)
+    } finally {
+      muxer.abort()
+    }
   })
 
   it('resets streams still open at the deadline', async () => {

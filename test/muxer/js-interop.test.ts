@@ -1,7 +1,7 @@
 /**
  * Interop with js-libp2p's yamux (`@chainsafe/libp2p-yamux` 8.x) over loopback TCP, in both roles:
  * we dial js, and js dials us. Each role: 100 concurrent checksummed streams, 64 MiB in one stream
- * each way, half-close, reset, ping, and GoAway on close.
+ * each way, half-close, reset, ping, GoAway on close, and what js makes of our goAway().
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -171,6 +171,19 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const session = (ours as unknown as { yamux: { rtt: number } }).yamux
     await withTimeout((async () => { while (session.rtt === 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'our rtt')
     expect(session.rtt).toBeGreaterThan(0)
+  })
+
+  it('our goAway(): js 8.x ends its whole session on GoAway(normal), open streams included (why the switch sends it early only when asked)', async () => {
+    const { ours, js } = await setup()
+    const inbound: Stream[] = []
+    ours.onStream = (s) => { inbound.push(s) }
+    const jsStream = await js.createStream()
+    jsStream.send(Uint8Array.of(1))
+    await withTimeout((async () => { while (inbound.length === 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'inbound stream')
+    ours.goAway()
+    await withTimeout((async () => { while (js.status !== 'closed') await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'js closed')
+    expect(jsStream.status).toBe('closed')
+    expect(() => jsStream.send(Uint8Array.of(2))).toThrow()
   })
 
   it('our close() sends GoAway(normal): js closes without error', async () => {

@@ -422,6 +422,55 @@ describe('GoAway (spec §Go Away)', () => {
     expect(sent(p.client)).toEqual([])
   })
 
+  it('goAway(): GoAway(normal) once; new SYNs get RST, openStream throws; open streams finish both ways', async () => {
+    const p = sessionPair()
+    const c = p.client.session.openStream()
+    await c.write(Uint8Array.of(1))
+    p.pump()
+    const s = p.server.inbound[0] as MuxedStream
+    p.server.session.goAway()
+    p.server.session.goAway()
+    expect(p.server.session.goingAway).toBe(true)
+    const wire = new FrameRecorder()
+    wire.push(p.flush(p.server))
+    expect(wire.take().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.Normal]])
+    // Both sides now refuse to open streams: we sent GoAway, the client received it.
+    expect(() => p.server.session.openStream()).toThrow(expect.objectContaining({ code: 'ERR_MUXER_CLOSED' }) as Error)
+    expect(() => p.client.session.openStream()).toThrow(expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY', goAwayCode: 0 }) as Error)
+    // SYNs that crossed our GoAway are refused one by one (a payload on the SYN is skipped).
+    p.server.session.receive(concat([frameBytes(WindowUpdate, SYN, 3, 0), frameBytes(Data, SYN, 5, 2, Uint8Array.of(8, 9))]))
+    expect(sent(p.server).map(hdr)).toEqual([[WindowUpdate, RST, 3, 0], [WindowUpdate, RST, 5, 0]])
+    expect(p.server.inbound).toHaveLength(1)
+    // The open stream runs to its end, data and FIN both ways.
+    expect(await s.read()).toEqual(Uint8Array.of(1))
+    await s.write(Uint8Array.of(2))
+    await s.closeWrite()
+    await c.closeWrite()
+    p.pump()
+    expect(await readAll(c)).toEqual(Uint8Array.of(2))
+    expect(await s.read()).toBeNull()
+    expect(p.server.session.streams.size + p.client.session.streams.size).toBe(0)
+    expect([p.server.closedWith, p.client.closedWith]).toEqual([[], []])
+    // close() afterwards: no second GoAway.
+    p.server.session.close()
+    expect(sent(p.server)).toEqual([])
+    expect(p.server.closedWith).toEqual([undefined])
+  })
+
+  it('a protocol error after goAway() still sends GoAway(protocol error); nothing after close()', () => {
+    const l = lone(false)
+    l.s.goAway()
+    expect(l.out().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.Normal]])
+    l.s.receive(frameBytes(WindowUpdate, SYN, 2, 0)) // our own parity
+    expect(l.out().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.ProtocolError]])
+    expect(l.closed[0]).toMatchObject({ code: 'ERR_YAMUX_PROTOCOL' })
+    const m = lone(true)
+    m.s.close()
+    m.s.goAway()
+    expect(m.out().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.Normal]])
+    expect(m.s.goingAway).toBe(true)
+  })
+
   it('close() sends GoAway(normal) and resets what is left', async () => {
     const p = sessionPair()
     const c = p.client.session.openStream()

@@ -96,6 +96,26 @@ describe('yamux adapter', () => {
     expect(() => m.newStream()).toThrow(/closed/)
   })
 
+  it('goAway(): GoAway(normal) is flushed, the connection stays open; close() later adds no second GoAway', async () => {
+    const conn = new FakeConnection()
+    const m = createYamux(conn, { initiator: true, config: noTimers })
+    const errs: Array<Error | undefined> = []
+    m.onClose = (e) => { errs.push(e) }
+    const s = m.newStream()
+    m.goAway()
+    await settle(1)
+    expect(conn.wire.take().map(f => [f.header.type, f.header.flags, f.header.length])).toEqual([[FrameType.WindowUpdate, Flag.SYN, 0], [FrameType.GoAway, 0, 0]])
+    expect(conn.closed).toBe(false)
+    expect(() => m.newStream()).toThrow(expect.objectContaining({ code: 'ERR_MUXER_CLOSED' }) as Error)
+    await s.write(Uint8Array.of(7)) // the open stream goes on
+    await settle(1)
+    expect(conn.wire.take().map(f => [f.header.type, f.header.streamId, f.header.length])).toEqual([[FrameType.Data, 1, 1]])
+    await m.close()
+    expect(conn.closed).toBe(true)
+    expect(conn.wire.take()).toEqual([])
+    expect(errs).toEqual([undefined])
+  })
+
   it('abort(err): streams reset with it, the connection aborted, nothing more written', async () => {
     const conn = new FakeConnection()
     const m = createYamux(conn, { initiator: true, config: noTimers })

@@ -6,6 +6,9 @@ import { StreamResetError } from '../../src/errors.js'
 import { concat, frameBytes, tcpPair } from './helpers.js'
 import type { TcpPair } from './helpers.js'
 import { FrameType, Flag } from '../../src/muxer/constants.js'
+import type { TraceEvent } from '../../src/trace/observer.js'
+
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -142,6 +145,48 @@ describe('yamux over loopback TCP', () => {
     await expect(s.read()).rejects.toBeInstanceOf(StreamResetError)
     // as go's forceClose: the session is gone, so is what the stream had buffered
     await expect((inbound as Stream).read()).rejects.toBeInstanceOf(StreamResetError)
+  })
+
+  it('goAway(): a SYN that crossed it is refused with RST, the peer opens no more, the open stream finishes; close() sends no second GoAway', async () => {
+    pair = await tcpPair()
+    const frames: Array<[number, number, number]> = []
+    const observer = { event: (e: TraceEvent) => { if (e.layer === 'yamux' && e.kind === 'frame' && e.dir === 'in') frames.push([e.frameType, e.flags, e.streamId]) } }
+    const client = createYamux(pair.client, { initiator: true, observer })
+    const server = createYamux(pair.server, { initiator: false })
+    muxers.push(client, server)
+    const inbound: Stream[] = []
+    server.onStream = (s) => { inbound.push(s) }
+    const clientClosed = new Promise<Error | undefined>(resolve => { client.onClose = resolve })
+
+    const a = client.newStream()
+    await a.write(utf8('hello'))
+    await withTimeout((async () => { while (inbound.length === 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'stream a')
+    // The client stops reading, so it opens stream b before it can know about the GoAway.
+    pair.client.pause()
+    server.goAway()
+    const b = client.newStream()
+    await b.write(utf8('too late'))
+    pair.client.resume()
+    await expect(withTimeout(b.read(), 5000, 'b refused')).rejects.toBeInstanceOf(StreamResetError)
+    expect(() => client.newStream()).toThrow(expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY' }) as Error)
+
+    const s = inbound[0] as Stream
+    expect(new TextDecoder().decode(await s.readExactly(5))).toBe('hello')
+    await s.write(utf8('world'))
+    await s.closeWrite()
+    await a.closeWrite()
+    expect(new TextDecoder().decode(await withTimeout(readAll(a), 5000, 'a'))).toBe('world')
+    expect(await s.read()).toBeNull()
+    expect(inbound).toHaveLength(1)
+
+    await server.close()
+    expect(await withTimeout(clientClosed, 5000, 'client close')).toBeUndefined()
+    const goAways = frames.filter(([type]) => type === FrameType.GoAway)
+    expect(goAways).toHaveLength(1)
+    // GoAway came first, then the RST refusing b, then the open stream's data.
+    const at = (type: number, flags: number, id: number): number => frames.findIndex(f => f[0] === type && (f[1] & flags) === flags && f[2] === id)
+    expect(at(FrameType.GoAway, 0, 0)).toBeLessThan(at(FrameType.WindowUpdate, Flag.RST, b.id))
+    expect(at(FrameType.WindowUpdate, Flag.RST, b.id)).toBeLessThan(at(FrameType.Data, 0, a.id))
   })
 
   it('a protocol violation from the peer: GoAway(protocol error) on the wire, then the connection closes', async () => {
