@@ -20,7 +20,8 @@
  *
  * Lifecycle, our side (spec §Session Termination; digest §5.4):
  *  - `goAway()`: GoAway(normal) once; from then on SYNs are answered with RST and `openStream`
- *    throws, while open streams run to their end (go `Session.GoAway`).
+ *    throws (as js's), while open streams run to their end (go `Session.GoAway`). Only go lets its
+ *    own open streams finish after receiving it: js 8, rust and nim end the session.
  *  - `close()`: GoAway(normal) unless `goAway()` already sent it, then every live stream is reset
  *    locally and the session ends. A protocol error after `goAway()` still sends its own
  *    GoAway(protocol/internal error): at most one normal and one error GoAway per session.

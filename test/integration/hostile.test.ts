@@ -192,6 +192,20 @@ describe('hostile input during the upgrade', () => {
     expect(server.inspect().pendingUpgrades).toEqual([])
   }, 60_000)
 
+  it('maxNegotiationMessageBytes bounds the connection\'s negotiation too: a longer proposal is refused at its prefix', async () => {
+    const server = await fleet.bare({ config: { maxNegotiationMessageBytes: 32 }, protocols: [streamProtoProtocol] })
+    const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
+    const errors: Array<SwitchEvents['connection:error']> = []
+    server.on('connection:error', e => errors.push(e))
+    // The header, then only the length prefix of a 33-byte proposal: the default limit would wait for its body.
+    const a = await attack(port, 'oversize: proposal of 33 bytes, body never sent', cat(HEADER, bytes(33)))
+    await waitFor('the connection to be closed', () => a.closed)
+    await waitFor('the error to be reported', () => errors.length === 1)
+    expect(errors[0]?.stage).toBe('multistream')
+    expect(errors[0]?.error).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE', message: expect.stringMatching(/expected <= 32 \(including the newline\), got 33/) as unknown })
+    expect(await honestExchange(server)).toEqual(TUTORIAL_PARTS)
+  })
+
   it('stalled handshakes are closed at the handshake deadline, each stage reported', async () => {
     const server = await fleet.standard({ config: { handshakeTimeoutMs: 300 }, protocols: [streamProtoProtocol] })
     const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
