@@ -213,7 +213,10 @@ export interface IdentifyOutput {
 export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<void> {
   await withSession(args, io, COMMAND_TIMEOUT_MS, async ({ conn, target }) => {
     // Our own identify stream (besides the switch's background one), so we print exactly what
-    // the remote sent on it.
+    // the remote sent on it. Opened only once the background one is done, as go's NewStream
+    // waits for identify: js-libp2p serves one /ipfs/id/1.0.0 stream per connection at a time
+    // and resets a second concurrent one.
+    await conn.identified()
     const stream = await conn.newStream(IDENTIFY_CODEC)
     const msg = await identify(stream)
     let peerId = target.peerId
