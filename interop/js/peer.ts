@@ -540,7 +540,10 @@ function oneLine (err: unknown): string {
     const cause = (err as Event & { error?: unknown }).error
     return `stream ${err.type} event${cause !== undefined ? `: ${oneLine(cause)}` : ''}`
   }
-  const message = err instanceof Error ? (err.message !== '' ? `${err.name}: ${err.message}` : err.name) : String(err)
+  // js-libp2p errors say most in their name (StreamResetError, …); a plain Error only in its message.
+  const message = err instanceof Error
+    ? (err.message === '' ? err.name : err.name === 'Error' ? err.message : `${err.name}: ${err.message}`)
+    : String(err)
   return message.replace(/\s*\n\s*/g, ' ')
 }
 
