@@ -76,12 +76,24 @@ export class Child {
     })
   }
 
-  async call<T = Json> (cmd: string, args: Record<string, Json> = {}): Promise<T> {
+  /** Send one command and wait for its answer; a child that does not answer within `timeoutMs` fails the bench (no silent hang). */
+  async call<T = Json> (cmd: string, args: Record<string, Json> = {}, timeoutMs = 300_000): Promise<T> {
     if (this.exited !== undefined) throw this.exited
     const id = this.nextId++
-    const p = new Promise<Json>((resolve, reject) => { this.waiting.set(id, { resolve, reject }) })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const p = new Promise<Json>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject })
+      timer = setTimeout(() => {
+        this.waiting.delete(id)
+        reject(new Error(`${this.name}: "${cmd}" ${JSON.stringify(args)} did not answer within ${timeoutMs / 1000} s`))
+      }, timeoutMs)
+    })
     this.proc.stdin?.write(JSON.stringify({ id, cmd, args }) + '\n')
-    return await p as T
+    try {
+      return await p as T
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /** Close stdin (the child exits on its own), then kill it if it lingers. */

@@ -64,6 +64,7 @@ async function perfHandler (stream: Stream): Promise<void> {
     }
     await stream.close()
   } catch (err) {
+    process.stderr.write(`js perf handler: ${(err as Error).stack ?? String(err)}\n`)
     stream.abort(err as Error)
   }
 }

@@ -9,7 +9,7 @@ import { echoProtocol } from '../../src/protocols/echo.js'
 import { perfProtocol } from '../../src/protocols/perf.js'
 import { pingProtocol } from '../../src/protocols/ping.js'
 import type { BenchClient, BenchConnection, BenchServer, Protocol } from './impl.js'
-import { MAX_CONNECTIONS, MAX_STREAMS } from './impl.js'
+import { MAX_CONNECTIONS, MAX_STREAMS, PERF } from './impl.js'
 
 const OPTIONS: SwitchOptions = {
   muxers: ['yamux'],
@@ -71,9 +71,13 @@ export async function startClient (): Promise<BenchClient> {
         throw err
       }
       return {
-        // Optimistic select (the 3-RTT path): every workload writes first, and the first read
-        // checks the listener's answer, so the stream is negotiated by the time a figure is taken.
-        stream: async (protocol: Protocol) => await conn.newStream(protocol, { lazy: true }),
+        // Optimistic select (the 3-RTT path) for echo and ping: those workloads write first, and
+        // the first read checks the listener's answer, so the stream is negotiated by the time a
+        // figure is taken. perf negotiates fully: a download request is the proposal, 8 bytes and
+        // FIN in one flight, which js-libp2p 3.3 cannot take (it closes the stream's readable end
+        // before multistream-select hands the 8 bytes back, then aborts the stream: "Cannot push
+        // data onto a stream that is closed"), and the WAN bench drives js-libp2p servers.
+        stream: async (protocol: Protocol) => await conn.newStream(protocol, { lazy: protocol !== PERF }),
         close: async () => {
           try { await conn.close() } finally { busy.delete(sw) }
         }
