@@ -9,7 +9,7 @@
  * clock (`process.hrtime`). A wrong echo is a ProtocolError ERR_PING_MISMATCH.
  */
 import type { Stream } from '../connection.js'
-import { CodecError, EndOfStreamError } from '../errors.js'
+import { CodecError, EndOfStreamError, StreamResetError } from '../errors.js'
 import { PING_CLIENT_TIMEOUT_MS, PING_CODEC, PING_MAX_INBOUND_STREAMS, PING_PAYLOAD_BYTES, PING_SERVER_IDLE_TIMEOUT_MS } from './constants.js'
 import { ProtocolError } from './errors.js'
 import type { ProtocolDefinition, ProtocolHandler } from './types.js'
@@ -90,7 +90,15 @@ export function createPingHandler (options: PingHandlerOptions = {}): ProtocolHa
 /** The next payload, or null at a clean end of stream (EOF between payloads). */
 async function readPayload (stream: Stream): Promise<Uint8Array | null> {
   // Peek one chunk first so EOF *between* payloads (normal) is told apart from EOF *inside* one.
-  const first = await stream.read()
+  // go-libp2p's ping client resets the stream when it is done instead of half-closing it, so a reset
+  // between payloads is that peer's way of saying EOF; inside a payload it stays an error.
+  let first: Uint8Array | null
+  try {
+    first = await stream.read()
+  } catch (err) {
+    if (err instanceof StreamResetError) return null
+    throw err
+  }
   if (first === null) return null
   stream.unread(first)
   try {

@@ -90,6 +90,26 @@ describe('/ipfs/ping/1.0.0', () => {
     expect(wireHex(wire.serverToClient)).toBe('07'.repeat(32) + ' RST')
   })
 
+  it('the listener takes a reset between payloads as the end (go-libp2p resets instead of closing)', async () => {
+    const { client, server } = streamPair()
+    const { ctx } = testContext()
+    const handling = pingHandler(server, PING_CODEC, ctx)
+    await client.write(new Uint8Array(32).fill(9))
+    expect(Array.from(await client.readExactly(32))).toEqual(new Array(32).fill(9))
+    client.reset()
+    await expect(handling).resolves.toBeUndefined()
+  })
+
+  it('a reset inside a payload is still an error', async () => {
+    const { client, server } = streamPair()
+    const { ctx } = testContext()
+    const handling = pingHandler(server, PING_CODEC, ctx)
+    await client.write(new Uint8Array(5))
+    await new Promise(resolve => setTimeout(resolve, 10))
+    client.reset()
+    await expect(handling).rejects.toBeInstanceOf(StreamResetError)
+  })
+
   it('the listener echoes payloads that arrive split and batched arbitrarily', async () => {
     const { client, server, wire } = streamPair()
     const { ctx } = testContext()
