@@ -558,6 +558,19 @@ describe('batching and tracing', () => {
     expect(chunks[0]?.length).toBe(12 + 100 * 13)
   })
 
+  it('an idle session keeps a small scratch buffer; a busy one grows it to 16 KiB, batches staying contiguous', async () => {
+    const s = new Session({ initiator: true, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: new Clock().now, host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} } })
+    const st = s.openStream()
+    await st.write(Uint8Array.of(1))
+    const first = s.takeOutbox()
+    expect(first).toHaveLength(1)
+    expect(first[0]?.buffer.byteLength).toBeLessThanOrEqual(256)
+    for (let i = 0; i < 2000; i++) await st.write(Uint8Array.of(i & 0xff))
+    const busy = s.takeOutbox()
+    expect(busy.reduce((n, c) => n + c.length, 0)).toBe(2000 * 13)
+    expect(Math.max(...busy.map(c => c.buffer.byteLength))).toBe(16 * 1024)
+  })
+
   it('the observer sees every frame in and out', async () => {
     const events: TraceEvent[] = []
     const clock = new Clock()
