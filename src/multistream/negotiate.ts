@@ -24,7 +24,9 @@
  * `unread`ing whatever follows the echo), then restore the original methods, so later reads cost
  * nothing extra. If the listener refused (`na`) or misbehaved, that read rejects with the
  * ProtocolNotSupportedError/MultistreamError, every later read rejects with the same error, and
- * the stream is reset. A stream that is closed without ever being read never checks the echo.
+ * the stream is reset. `closeWrite` and `close` are shadowed the same way: like go-multistream's lazy
+ * client, we read the listener's answer before we send our FIN, because a listener that sees the
+ * proposal, the data and the FIN in one flight may abort the stream (js-libp2p 3.3 does).
  */
 import type { ByteConnection, ByteSink, Stream } from '../connection.js'
 import { MultistreamError } from '../errors.js'
@@ -276,8 +278,8 @@ export async function listProtocols (target: Stream | ByteConnection, opts: Nego
   return await driveStream(target, read, request.start(), lsMachine(request), opts)
 }
 
-type ReadKey = 'read' | 'readExactly' | 'readLp' | typeof Symbol.asyncIterator
-const READ_KEYS: readonly ReadKey[] = ['read', 'readExactly', 'readLp', Symbol.asyncIterator]
+type ReadKey = 'read' | 'readExactly' | 'readLp' | 'closeWrite' | 'close' | typeof Symbol.asyncIterator
+const READ_KEYS: readonly ReadKey[] = ['read', 'readExactly', 'readLp', 'closeWrite', 'close', Symbol.asyncIterator]
 
 /** Shadow the stream's read methods until the lazy dialer's echo has been verified (module comment). */
 function installEchoCheck (stream: Stream, dialer: Dialer, opts: NegotiateOptions): void {
@@ -285,6 +287,8 @@ function installEchoCheck (stream: Stream, dialer: Dialer, opts: NegotiateOption
     read: stream.read,
     readExactly: stream.readExactly,
     readLp: stream.readLp,
+    closeWrite: stream.closeWrite,
+    close: stream.close,
     iterator: stream[Symbol.asyncIterator]
   }
   const hadOwn = new Map<ReadKey, boolean>(READ_KEYS.map(k => [k, Object.prototype.hasOwnProperty.call(stream, k)]))
@@ -292,6 +296,8 @@ function installEchoCheck (stream: Stream, dialer: Dialer, opts: NegotiateOption
     stream.read = original.read
     stream.readExactly = original.readExactly
     stream.readLp = original.readLp
+    stream.closeWrite = original.closeWrite
+    stream.close = original.close
     stream[Symbol.asyncIterator] = original.iterator
     // Drop the shadowing own properties where the methods live on the prototype.
     for (const [key, own] of hadOwn) if (!own) Reflect.deleteProperty(stream, key)
@@ -316,6 +322,8 @@ function installEchoCheck (stream: Stream, dialer: Dialer, opts: NegotiateOption
   stream.read = async () => { await verify(); return await original.read.call(stream) }
   stream.readExactly = async (n: number) => { await verify(); return await original.readExactly.call(stream, n) }
   stream.readLp = async (maxSize: number) => { await verify(); return await original.readLp.call(stream, maxSize) }
+  stream.closeWrite = async () => { await verify(); await original.closeWrite.call(stream) }
+  stream.close = async () => { await verify(); await original.close.call(stream) }
   stream[Symbol.asyncIterator] = () => {
     let inner: AsyncIterator<Uint8Array> | undefined
     return {

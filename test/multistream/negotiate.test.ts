@@ -198,6 +198,25 @@ describe('selectOnStream / handleOnStream', () => {
     expect(Object.prototype.hasOwnProperty.call(d, 'readExactly')).toBe(false)
   })
 
+  it('lazy select: closeWrite sends the FIN only after the echo was read (as go-multistream; js-libp2p aborts proposal+data+FIN)', async () => {
+    const [d, l] = streamPair()
+    await selectOnStream(d, ['/p'], { lazy: true })
+    await d.write(utf8('request'))
+    let closed = false
+    const closing = d.closeWrite().then(() => { closed = true })
+    await new Promise(resolve => setTimeout(resolve, 20))
+    // No answer from the listener yet: our direction is still open.
+    expect(closed).toBe(false)
+    expect((d as unknown as { writeEnded: boolean }).writeEnded).toBe(false)
+    await handleOnStream(l, ['/p'])
+    await closing
+    expect((d as unknown as { writeEnded: boolean }).writeEnded).toBe(true)
+    expect(text(await l.readExactly(7))).toBe('request')
+    expect(await l.read()).toBeNull()
+    // After verification the wrappers are gone.
+    expect(Object.prototype.hasOwnProperty.call(d, 'closeWrite')).toBe(false)
+  })
+
   it('lazy select: echo + response in one chunk; read(), readLp() and for-await all see only app data', async () => {
     for (const how of ['read', 'readLp', 'iterate'] as const) {
       const [d, l] = streamPair()
