@@ -335,8 +335,8 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
   if (profileDir !== undefined) { rmSync(profileDir, { recursive: true, force: true }); mkdirSync(profileDir, { recursive: true }) }
   const impls = opts.impls ?? ['switchyard', 'js-libp2p', 'tcp']
   const pairs: Pair[] = []
+  const stopAll = async (ps: Pair[]): Promise<void> => { await Promise.all(ps.flatMap(p => [p.client.stop(), p.server.stop()])) }
   try {
-    for (const impl of impls) pairs.push(await startPair(impl, profileDir))
     const rows: BenchRow[] = []
     const t0 = performance.now()
     const step = async (what: string, f: () => Promise<BenchRow[]>): Promise<void> => {
@@ -344,9 +344,18 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
       rows.push(...await f())
       log(`  ${what}: ${((performance.now() - ts) / 1000).toFixed(1)} s`)
     }
-    // Memory first, while the servers have served nothing but a warm-up: their RSS has not yet
-    // grown (and kept) pages for the bulk transfers, so the per-connection deltas are real.
-    await step('memory', async () => await memoryRows(pairs, plan, log))
+    // Memory on processes of its own: the servers have served nothing but a warm-up (their RSS has
+    // not grown and kept pages for bulk transfers, so the per-connection deltas are real), and the
+    // 1000 connections leave nothing behind in the processes the other figures are taken in (a
+    // bigger heap makes every later GC dearer: that halved bulk throughput when they were shared).
+    const memPairs: Pair[] = []
+    try {
+      for (const impl of impls) memPairs.push(await startPair(impl, undefined))
+      await step('memory', async () => await memoryRows(memPairs, plan, log))
+    } finally {
+      await stopAll(memPairs)
+    }
+    for (const impl of impls) pairs.push(await startPair(impl, profileDir))
     await step('bulk', async () => await bulkRows(pairs, plan, log))
     await step('connection setup', async () => await setupRows(pairs, plan))
     await step('latency', async () => await latencyRows(pairs, plan))
@@ -354,7 +363,7 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
     log(`  e2e total: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
     return rows
   } finally {
-    await Promise.all(pairs.flatMap(p => [p.client.stop(), p.server.stop()]))
+    await stopAll(pairs)
     if (profileDir !== undefined) {
       for (const d of readdirSync(profileDir)) {
         for (const f of readdirSync(join(profileDir, d))) log(formatProfile(`${d} (${f})`, join(profileDir, d, f), 25))

@@ -27,6 +27,13 @@ const str = (a: Record<string, Json>, k: string): string => {
 }
 
 serveCommands({ pid: process.pid, impl }, {
+  mem: () => { const m = process.memoryUsage(); return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external } },
+  /** Live libuv resources by type (timers, sockets…): a leak shows up here first. */
+  resources: () => {
+    const counts: Record<string, number> = {}
+    for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
+    return counts
+  },
   cpu: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },
   bulk: async (a) => await w.bulk(str(a, 'addr'), num(a, 'up'), num(a, 'down'), num(a, 'streams')),
   setup: async (a) => await w.setup(str(a, 'addr'), num(a, 'n')),

@@ -79,7 +79,15 @@ export async function startClient (): Promise<BenchClient> {
         // data onto a stream that is closed"), and the WAN bench drives js-libp2p servers.
         stream: async (protocol: Protocol) => await conn.newStream(protocol, { lazy: protocol !== PERF }),
         close: async () => {
-          try { await conn.close() } finally { busy.delete(sw) }
+          try {
+            await conn.close()
+          } finally {
+            busy.delete(sw)
+            // Only the first switch stays: a thousand idle switches kept around would make every
+            // later GC of this process dearer (bulk throughput halved when they were).
+            const i = pool.indexOf(sw)
+            if (i > 0) { pool.splice(i, 1); await sw.stop() }
+          }
         }
       }
     },

@@ -21,6 +21,12 @@ const server = await (await loadImpl(impl)).startServer(listen)
 const gc = (globalThis as { gc?: () => void }).gc
 
 serveCommands({ addr: server.addr, pid: process.pid, impl }, {
+  /** Live libuv resources by type (timers, sockets…): a leak shows up here first. */
+  resources: () => {
+    const counts: Record<string, number> = {}
+    for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
+    return counts
+  },
   cpu: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },
   stats: () => server.stats(),
   mem: async () => {
