@@ -15,6 +15,8 @@
  * Every pairing is verified before it is timed (same plaintext back, same ciphertext as the bare
  * cipher). Run alone: `npm run build && node dist/bench/crypto.bench.js [--quick]`.
  */
+// js-libp2p 3.x (the anchor only) needs Promise.withResolvers on Node 20: the one shim, imported first.
+import '../interop/js/with-resolvers.js'
 import crypto from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { defaultCrypto as jsNoiseCrypto } from '@chainsafe/libp2p-noise/crypto'
@@ -35,18 +37,6 @@ import { crossCheck, FULL, formatTable, measureAsync, measureSync, QUICK, row, s
 import type { MeasureOptions, Sample } from './lib/harness.js'
 import type { BenchRow } from './lib/types.js'
 
-// js-libp2p 3.x (the anchor only) calls Promise.withResolvers, which Node 20 lacks; test/setup.ts
-// installs the same polyfill for the tests. switchyard itself never needs it.
-interface Resolvers<T> { promise: Promise<T>, resolve: (v: T | PromiseLike<T>) => void, reject: (e?: unknown) => void }
-const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
-if (typeof P.withResolvers !== 'function') {
-  P.withResolvers = function withResolvers<T> (): Resolvers<T> {
-    let resolve!: Resolvers<T>['resolve']
-    let reject!: Resolvers<T>['reject']
-    const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
-    return { promise, resolve, reject }
-  }
-}
 
 const MiB = 1024 * 1024
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 1) & 0xff)

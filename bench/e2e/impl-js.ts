@@ -6,7 +6,7 @@
  * Handlers are written the way js-libp2p 3.x documents its stream API: `for await` to read,
  * `send()` + `onDrain()` to write, `close()` to half-close.
  */
-import './polyfill.js'
+import '../../interop/js/with-resolvers.js'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
