@@ -74,9 +74,10 @@ export async function startClient (): Promise<BenchClient> {
         // Optimistic select (the 3-RTT path) for echo and ping: those workloads write first, and
         // the first read checks the listener's answer, so the stream is negotiated by the time a
         // figure is taken. perf negotiates fully: a download request is the proposal, 8 bytes and
-        // FIN in one flight, which js-libp2p 3.3 cannot take (it closes the stream's readable end
-        // before multistream-select hands the 8 bytes back, then aborts the stream: "Cannot push
-        // data onto a stream that is closed"), and the WAN bench drives js-libp2p servers.
+        // FIN, which js-libp2p 3.3 cannot take in one flight (it aborts the stream: "Cannot push
+        // data onto a stream that is closed"; the WAN bench drives js-libp2p servers). The lazy
+        // select now holds the FIN until the listener answered (d00b9ec), but one extra round
+        // trip per transfer costs the bulk figures nothing, so they do not depend on that.
         stream: async (protocol: Protocol) => await conn.newStream(protocol, { lazy: protocol !== PERF }),
         close: async () => {
           try {
