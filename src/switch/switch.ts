@@ -40,7 +40,7 @@ import type { TcpConnection, TcpListener } from '../transport/tcp.js'
 import { resolveConfig } from './config.js'
 import type { SwitchConfig } from './config.js'
 import { ConnectionManager } from './connection-manager.js'
-import type { ConnectionView, PendingUpgradeView } from './connection-manager.js'
+import type { ConnectionView, PendingUpgrade, PendingUpgradeView } from './connection-manager.js'
 import { Dispatcher, ProtocolRegistry } from './dispatcher.js'
 import { TypedEmitter } from './events.js'
 import type { SwitchEvents } from './events.js'
@@ -51,6 +51,7 @@ import type { ConnectionHost, NewStreamOptions, PeerIdentity } from './peer-conn
 import type { HandlerContext, LocalPeerInfo, ProtocolDefinition } from './protocol.js'
 import type { SwitchStream } from './stream.js'
 import { upgradeInbound, upgradeOutbound } from './upgrader.js'
+import type { UpgradeOptions } from './upgrader.js'
 import type { MuxerFactory, Upgraded } from './upgrader.js'
 
 /** The default listen address (nim `newStandardSwitch`, digest §10.1). */
@@ -469,17 +470,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     const observer = this.observerFor(raw)
     const p = this.manager.track(raw, 'outbound')
     try {
-      const up = await upgradeOutbound(raw, {
-        identity: this.identity,
-        expectedPeer: peer,
-        muxers: this.muxerFactories,
-        handshakeTimeoutMs: this.config.handshakeTimeoutMs,
-        maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
-        earlyMuxerNegotiation: this.earlyMuxerNegotiation,
-        observer,
-        keyLog: this.keyLog,
-        progress: p
-      })
+      const up = await upgradeOutbound(raw, { ...this.upgradeOptions(observer, p), expectedPeer: peer })
       return this.register(raw, up, 'outbound', observer)
     } catch (err) {
       const error = p.cancelled ?? err as Error
@@ -504,16 +495,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
     const p = this.manager.track(raw, 'inbound')
     const observer = this.observerFor(raw)
-    upgradeInbound(raw, {
-      identity: this.identity,
-      muxers: this.muxerFactories,
-      handshakeTimeoutMs: this.config.handshakeTimeoutMs,
-      maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
-      earlyMuxerNegotiation: this.earlyMuxerNegotiation,
-      observer,
-      keyLog: this.keyLog,
-      progress: p
-    }).then(up => {
+    upgradeInbound(raw, this.upgradeOptions(observer, p)).then(up => {
       this.manager.untrack(p)
       try {
         this.register(raw, up, 'inbound', observer)
@@ -562,6 +544,20 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   /** The connection's observer, installed on its socket at once (the tcp `open` event comes first). */
+  /** What both directions of the upgrade share (the dialer adds the peer it expects). */
+  private upgradeOptions (observer: TraceObserver | undefined, progress: PendingUpgrade): UpgradeOptions {
+    return {
+      identity: this.identity,
+      muxers: this.muxerFactories,
+      handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
+      earlyMuxerNegotiation: this.earlyMuxerNegotiation,
+      observer,
+      keyLog: this.keyLog,
+      progress
+    }
+  }
+
   private observerFor (raw: TcpConnection): TraceObserver | undefined {
     const o = this.observer
     if (o === undefined) return undefined
