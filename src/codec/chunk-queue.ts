@@ -77,6 +77,24 @@ export class ChunkQueue {
     return out
   }
 
+  /**
+   * Remove the next `n` bytes (`n <= length`) and return them as views of the chunks they lie in,
+   * in order, without copying (for consumers that can process a field piecewise, e.g. a streaming
+   * decipher over a frame that spans socket reads). `[]` when `n` is 0.
+   */
+  consumeViews (n: number): Uint8Array[] {
+    if (n > this.total) throw new RangeError(`"consume length" expected <= ${this.total}, got ${n}`)
+    const out: Uint8Array[] = []
+    while (n > 0) {
+      const c = this.chunks[this.head] as Uint8Array
+      const take = Math.min(c.length - this.headOffset, n)
+      out.push(c.subarray(this.headOffset, this.headOffset + take))
+      this.advance(take)
+      n -= take
+    }
+    return out
+  }
+
   /** Drop `n` bytes without returning them. */
   skip (n: number): void {
     if (n > this.total) throw new RangeError(`"skip length" expected <= ${this.total}, got ${n}`)

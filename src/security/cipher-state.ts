@@ -101,6 +101,23 @@ export class CipherState {
     return plaintext
   }
 
+  /**
+   * `DecryptWithAd` of the concatenation of `parts` (a message that spans several buffers), returned
+   * as plaintext pieces, all after the tag has been verified. Uses the suite's streaming
+   * `decryptParts` when it has one; otherwise concatenates and decrypts as one message. Same nonce
+   * and error semantics as `decryptWithAd`.
+   */
+  decryptPartsWithAd (ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+    if (parts.length === 1) return [this.decryptWithAd(ad, parts[0] as Uint8Array)]
+    const k = this.k
+    if (k === undefined) return parts.slice()
+    const n = this.nextNonce()
+    const decryptParts = this.suite.decryptParts
+    const plaintext = decryptParts !== undefined ? decryptParts(k, n, ad, parts) : [this.suite.decrypt(k, n, ad, concatParts(parts))]
+    this.n = n + 1
+    return plaintext
+  }
+
   /** Transport messages use an empty AD (noise/README.md §"Transport Messages"). */
   encrypt (plaintext: Uint8Array): Uint8Array {
     return this.encryptWithAd(EMPTY, plaintext)
@@ -109,4 +126,20 @@ export class CipherState {
   decrypt (ciphertext: Uint8Array): Uint8Array {
     return this.decryptWithAd(EMPTY, ciphertext)
   }
+
+  /** `decrypt` of a transport message spread over several buffers (see `decryptPartsWithAd`). */
+  decryptParts (parts: readonly Uint8Array[]): Uint8Array[] {
+    return this.decryptPartsWithAd(EMPTY, parts)
+  }
+}
+
+/** One buffer holding `parts` back to back. */
+export function concatParts (parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array
+  let total = 0
+  for (const p of parts) total += p.length
+  const out = new Uint8Array(total)
+  let pos = 0
+  for (const p of parts) { out.set(p, pos); pos += p.length }
+  return out
 }

@@ -17,7 +17,7 @@ import type { ByteConnection, ByteSink } from '../connection.js'
 import { NoiseError, StreamClosedError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
-import type { CipherState } from './cipher-state.js'
+import { concatParts, type CipherState } from './cipher-state.js'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MUXERS, MAX_PLAINTEXT_LENGTH, MAX_STREAM_MUXERS } from './constants.js'
 import { XXHandshake } from './handshake-xx.js'
 import type { XXHandshakeOptions, XXHandshakeResult } from './handshake-xx.js'
@@ -221,6 +221,9 @@ export class NoiseConnection implements ByteConnection {
   /** Set once the underlying connection is gone; delivered after the buffered frames. */
   private closeState: { err: Error | undefined } | undefined
   private closeDelivered = false
+  /** Verified plaintext of one frame not yet delivered (from `pendingIndex` on), when it came in pieces. */
+  private pendingPlaintext: Uint8Array[] | undefined
+  private pendingIndex = 0
   /** Trace hook for outgoing frames; undefined (no cost) without an observer. */
   private readonly onFrameOut: FrameCallback | undefined
 
@@ -322,18 +325,39 @@ export class NoiseConnection implements ByteConnection {
         const sink = this.sink
         if (sink === undefined || this.userPaused) return
         if (this.closeState !== undefined && this.closeState.err !== undefined) break // reset: drop the rest
-        const frame = this.decoder.next()
-        if (frame === undefined) break
-        let plaintext: Uint8Array
+        // Plaintext pieces of an authenticated frame that spanned chunks, one onData each (the sink
+        // may pause between them).
+        const pending = this.pendingPlaintext
+        if (pending !== undefined) {
+          const piece = pending[this.pendingIndex++] as Uint8Array
+          if (this.pendingIndex === pending.length) { this.pendingPlaintext = undefined; this.pendingIndex = 0 }
+          sink.onData(piece)
+          continue
+        }
+        const parts = this.decoder.nextParts()
+        if (parts === undefined) break
+        let plaintext: Uint8Array | undefined
+        let pieces: Uint8Array[] | undefined
         try {
-          plaintext = this.decrypter.decrypt(frame)
+          // A frame inside one chunk is one view; one that spans chunks is deciphered piece by piece
+          // without gathering it (CipherState.decryptParts). Either way nothing is delivered before
+          // its tag has been verified.
+          if (parts.length === 1) plaintext = this.decrypter.decrypt(parts[0] as Uint8Array)
+          else pieces = this.decrypter.decryptParts(parts)
         } catch (err) {
           this.fatal(err as Error)
           return
         }
         const obs = this.observer
-        if (obs !== undefined) obs.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame })
-        if (plaintext.length > 0) sink.onData(plaintext)
+        if (obs !== undefined) {
+          const frame = concatParts(parts)
+          obs.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame })
+        }
+        if (plaintext !== undefined) {
+          if (plaintext.length > 0) sink.onData(plaintext)
+        } else if (pieces !== undefined && pieces.length > 0) {
+          this.pendingPlaintext = pieces
+        }
       }
       const sink = this.sink
       if (sink === undefined) return

@@ -4,8 +4,10 @@
  * at most 65519 plaintext bytes (65535 − 16-byte tag); a larger write is split over several frames.
  *
  * Pure and synchronous. Decoding is a loop over a ChunkQueue: whole frames that sit inside one chunk
- * come out as views (no copy); a frame that spans chunks is copied once. Since the length field is 16
- * bits, no declared length can exceed the 65535 limit: there is nothing to refuse before buffering.
+ * come out as views (no copy); a frame that spans chunks is copied once by `next`, or handed out as
+ * the list of its views by `nextParts` (the transport reader deciphers those piece by piece). Since
+ * the length field is 16 bits, no declared length can exceed the 65535 limit: there is nothing to
+ * refuse before buffering.
  *
  * Encoding turns one batch of plaintext into the frames' wire bytes, as few chunks as possible
  * (`encryptFrames`), so the adapter hands the socket one write per batch (STYLE pattern 14):
@@ -36,6 +38,21 @@ export class NoiseFrameDecoder {
     if (q.length < LENGTH_PREFIX_BYTES + length) return undefined
     q.skip(LENGTH_PREFIX_BYTES)
     return q.consume(length)
+  }
+
+  /**
+   * The next complete message as the views of the chunks it lies in (one view when it sits inside one
+   * chunk), never copied; `undefined` when more bytes are needed. `[]` for an empty message. For the
+   * transport reader, which decrypts a message spanning socket reads piece by piece
+   * (CipherState.decryptParts) instead of gathering its up to 65535 bytes first.
+   */
+  nextParts (): Uint8Array[] | undefined {
+    const q = this.queue
+    if (q.length < LENGTH_PREFIX_BYTES) return undefined
+    const length = (q.byteAt(0) << 8) | q.byteAt(1)
+    if (q.length < LENGTH_PREFIX_BYTES + length) return undefined
+    q.skip(LENGTH_PREFIX_BYTES)
+    return q.consumeViews(length)
   }
 
   /** For errors at EOF: what the partial message at the front still lacks. */

@@ -12,7 +12,7 @@ import { MAX_NONCE, MAX_PLAINTEXT_LENGTH } from '../../src/security/constants.js
 import { XXHandshake } from '../../src/security/handshake-xx.js'
 import { generateEd25519, generateSecp256k1, PeerId, secureInbound, secureOutbound, nobleSuite, nodeSuite, NoiseConnection } from '../../src/security/index.js'
 import type { PrivateKey, SecureOptions, SecureResult } from '../../src/security/index.js'
-import { NoiseFrameDecoder } from '../../src/security/transport-codec.js'
+import { encryptFrames, NoiseFrameDecoder } from '../../src/security/transport-codec.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 import { Collector, memoryPair } from './helpers.js'
 import type { MemoryConnection } from './helpers.js'
@@ -392,6 +392,60 @@ describe('encrypted connection', () => {
     const before = client.writes.length
     expect(c.conn.write([new Uint8Array(0)])).toBe(true)
     expect(client.writes.length).toBe(before)
+  })
+
+  /** A receiving NoiseConnection on `server` fed raw wire bytes written by `client`, one socket chunk per write. */
+  function straddleRig (suite: typeof nodeSuite): { key: Uint8Array, client: MemoryConnection, conn: NoiseConnection } {
+    const { client, server } = memoryPair()
+    const key = new Uint8Array(32).fill(9)
+    const conn = new NoiseConnection(server, new NoiseFrameDecoder(), new CipherState(suite, key), new CipherState(suite, key))
+    return { key, client, conn }
+  }
+
+  for (const suite of [nodeSuite, nobleSuite]) {
+    it(`a frame spanning three socket chunks arrives whole, tag split across chunks (${suite.name} suite)`, async () => {
+      const { key, client, conn } = straddleRig(suite)
+      const data = Uint8Array.from({ length: 50000 }, (_, i) => (i * 11) & 0xff)
+      const wire = new Uint8Array(Buffer.concat(encryptFrames(new CipherState(suite, key), [data])))
+      const sink = new Collector()
+      conn.attach(sink)
+      for (const c of [wire.subarray(0, 20000), wire.subarray(20000, wire.length - 5), wire.subarray(wire.length - 5)]) client.write([c])
+      await sink.until(() => sink.length === data.length)
+      expect(Buffer.from(sink.bytes).equals(Buffer.from(data))).toBe(true)
+      expect(sink.chunks.length).toBe(suite.name === 'node' ? 2 : 1) // node: one piece per ciphertext part
+    })
+
+    it(`a tampered frame spanning chunks → ERR_NOISE_DECRYPT and none of its plaintext (${suite.name} suite)`, async () => {
+      const { key, client, conn } = straddleRig(suite)
+      const data = Uint8Array.from({ length: 50000 }, (_, i) => (i * 3) & 0xff)
+      const wire = Uint8Array.from(Buffer.concat(encryptFrames(new CipherState(suite, key), [data])))
+      wire[wire.length - 3] = (wire[wire.length - 3] as number) ^ 0x80 // inside the tag, in the last chunk
+      const sink = new Collector()
+      conn.attach(sink)
+      for (const c of [wire.subarray(0, 20000), wire.subarray(20000, 40000), wire.subarray(40000)]) client.write([c])
+      await sink.until(() => sink.closed)
+      expect(sink.length).toBe(0)
+      expect(codeOf(sink.closeError)).toBe('ERR_NOISE_DECRYPT')
+    })
+  }
+
+  it('pause between the pieces of a spanning frame holds the rest until resume', async () => {
+    const { key, client, conn } = straddleRig(nodeSuite)
+    const data = Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff)
+    const wire = new Uint8Array(Buffer.concat(encryptFrames(new CipherState(nodeSuite, key), [data])))
+    const sink = new Collector()
+    sink.onData = chunk => { sink.chunks.push(chunk); conn.pause() }
+    conn.attach(sink)
+    client.write([wire.subarray(0, 1000)])
+    client.write([wire.subarray(1000, 2000)])
+    client.write([wire.subarray(2000)])
+    for (let i = 0; i < 10 && sink.chunks.length === 0; i++) await new Promise(resolve => setImmediate(resolve))
+    expect(sink.chunks.map(c => c.length)).toEqual([998])
+    conn.resume()
+    expect(sink.chunks.map(c => c.length)).toEqual([998, 1000])
+    conn.resume()
+    expect(sink.chunks.map(c => c.length)).toEqual([998, 1000, 1002])
+    expect(Buffer.from(sink.bytes).equals(Buffer.from(data))).toBe(true)
   })
 })
 
