@@ -46,7 +46,7 @@ const PACKAGE_RULES: Array<{ pattern: RegExp, layers: Layer[] }> = [
 
 /** Sans-I/O state machines and pure codecs: no node:* module, no timers of their own. */
 const PURE_FILES = [
-  'codec/varint.ts', 'codec/chunk-queue.ts', 'codec/length-prefixed.ts', 'codec/protobuf.ts',
+  'codec/varint.ts', 'codec/chunk-queue.ts', 'codec/length-prefixed.ts', 'codec/protobuf.ts', 'codec/bytes.ts',
   'multistream/messages.ts', 'multistream/negotiation.ts',
   'muxer/frame.ts', 'muxer/frame-decoder.ts', 'muxer/flow-control.ts', 'muxer/stream-state.ts', 'muxer/session.ts',
   'muxer/mplex/frame.ts', 'muxer/mplex/frame-decoder.ts', 'muxer/mplex/session.ts',

@@ -44,15 +44,7 @@ export function messageLength (text: string): number {
 }
 
 /** Several messages in one buffer, for a single write (digest §2.2: header and proposal together). */
-export function concatBytes (parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  let size = 0
-  for (const p of parts) size += p.length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) { out.set(p, offset); offset += p.length }
-  return out
-}
+export { concatBytes } from '../codec/bytes.js'
 
 /** `/multistream/1.0.0\n`, `na\n` and `ls\n`, encoded once. Shared: never mutate. */
 export const HEADER_MESSAGE = encodeMessage(PROTOCOL_ID)

@@ -4,6 +4,7 @@
  * Used twice: inside SymmetricState during the handshake, and after `Split()` as the two transport
  * directions (k1 = initiator→responder, k2 = responder→initiator). Pure: no I/O, no timers.
  */
+import { concatBytes } from '../codec/bytes.js'
 import { NoiseError } from '../errors.js'
 import { MAX_NONCE, TAG_LENGTH } from './constants.js'
 import type { CryptoSuite } from './suite.js'
@@ -113,7 +114,7 @@ export class CipherState {
     if (k === undefined) return parts.slice()
     const n = this.nextNonce()
     const decryptParts = this.suite.decryptParts
-    const plaintext = decryptParts !== undefined ? decryptParts(k, n, ad, parts) : [this.suite.decrypt(k, n, ad, concatParts(parts))]
+    const plaintext = decryptParts !== undefined ? decryptParts(k, n, ad, parts) : [this.suite.decrypt(k, n, ad, concatBytes(parts))]
     this.n = n + 1
     return plaintext
   }
@@ -133,13 +134,3 @@ export class CipherState {
   }
 }
 
-/** One buffer holding `parts` back to back. */
-export function concatParts (parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  let total = 0
-  for (const p of parts) total += p.length
-  const out = new Uint8Array(total)
-  let pos = 0
-  for (const p of parts) { out.set(p, pos); pos += p.length }
-  return out
-}

@@ -8,6 +8,7 @@
  *        <- e, ee, s, es
  *        -> s, se
  */
+import { concatBytes } from '../codec/bytes.js'
 import { NoiseError } from '../errors.js'
 import { DH_LENGTH, TAG_LENGTH } from './constants.js'
 import type { CipherState } from './cipher-state.js'
@@ -137,7 +138,7 @@ export class HandshakeState {
     }
     parts.push(ss.encryptAndHash(payload))
     this.messageIndex++
-    return concat(parts)
+    return concatBytes(parts)
   }
 
   /**
@@ -197,12 +198,3 @@ export class HandshakeState {
   }
 }
 
-function concat (parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  let len = 0
-  for (const p of parts) len += p.length
-  const out = new Uint8Array(len)
-  let off = 0
-  for (const p of parts) { out.set(p, off); off += p.length }
-  return out
-}

@@ -17,7 +17,8 @@ import type { ByteConnection, ByteSink } from '../connection.js'
 import { NoiseError, StreamClosedError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
-import { concatParts, type CipherState } from './cipher-state.js'
+import { concatBytes } from '../codec/bytes.js'
+import type { CipherState } from './cipher-state.js'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MUXERS, MAX_PLAINTEXT_LENGTH, MAX_STREAM_MUXERS } from './constants.js'
 import { XXHandshake } from './handshake-xx.js'
 import type { XXHandshakeOptions, XXHandshakeResult } from './handshake-xx.js'
@@ -350,7 +351,7 @@ export class NoiseConnection implements ByteConnection {
         }
         const obs = this.observer
         if (obs !== undefined) {
-          const frame = concatParts(parts)
+          const frame = concatBytes(parts)
           obs.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame })
         }
         if (plaintext !== undefined) {
