@@ -252,6 +252,14 @@ function parseSpki (what: string, der: Uint8Array): crypto.KeyObject {
   }
 }
 
+function parsePrivateDer (what: string, der: Uint8Array, type: 'sec1' | 'pkcs1', expected: string): crypto.KeyObject {
+  try {
+    return crypto.createPrivateKey({ key: Buffer.from(der.buffer, der.byteOffset, der.length), format: 'der', type })
+  } catch (err) {
+    throw invalid(what, `not ${expected}`, err)
+  }
+}
+
 function exportSpki (key: crypto.KeyObject): Uint8Array {
   return new Uint8Array(key.export({ type: 'spki', format: 'der' }))
 }
@@ -302,15 +310,7 @@ export class EcdsaPrivateKey extends BasePrivateKey {
   constructor (sec1: Uint8Array | crypto.KeyObject) {
     super()
     const what = 'ECDSA private key'
-    if (sec1 instanceof Uint8Array) {
-      try {
-        this.keyObject = crypto.createPrivateKey({ key: Buffer.from(sec1.buffer, sec1.byteOffset, sec1.length), format: 'der', type: 'sec1' })
-      } catch (err) {
-        throw invalid(what, 'not a DER SEC1 ECPrivateKey', err)
-      }
-    } else {
-      this.keyObject = sec1
-    }
+    this.keyObject = sec1 instanceof Uint8Array ? parsePrivateDer(what, sec1, 'sec1', 'a DER SEC1 ECPrivateKey') : sec1
     checkEc(what, this.keyObject)
     this.data = new Uint8Array(this.keyObject.export({ type: 'sec1', format: 'der' }))
     this.publicKey = new EcdsaPublicKey(crypto.createPublicKey(this.keyObject))
@@ -353,15 +353,7 @@ export class RsaPrivateKey extends BasePrivateKey {
   constructor (pkcs1: Uint8Array | crypto.KeyObject) {
     super()
     const what = 'RSA private key'
-    if (pkcs1 instanceof Uint8Array) {
-      try {
-        this.keyObject = crypto.createPrivateKey({ key: Buffer.from(pkcs1.buffer, pkcs1.byteOffset, pkcs1.length), format: 'der', type: 'pkcs1' })
-      } catch (err) {
-        throw invalid(what, 'not a DER PKCS#1 RSAPrivateKey', err)
-      }
-    } else {
-      this.keyObject = pkcs1
-    }
+    this.keyObject = pkcs1 instanceof Uint8Array ? parsePrivateDer(what, pkcs1, 'pkcs1', 'a DER PKCS#1 RSAPrivateKey') : pkcs1
     checkRsa(what, this.keyObject)
     this.data = new Uint8Array(this.keyObject.export({ type: 'pkcs1', format: 'der' }))
     this.publicKey = new RsaPublicKey(crypto.createPublicKey(this.keyObject))
