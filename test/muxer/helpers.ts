@@ -6,8 +6,9 @@
  *  - `socketConnection`/`tcpPair`: node:net sockets as `ByteConnection`s over loopback, until
  *    src/transport/tcp.ts is the one to use.
  */
+import { createHash } from 'node:crypto'
 import net from 'node:net'
-import type { ByteConnection, ByteSink } from '../../src/connection.js'
+import type { ByteConnection, ByteSink, Stream } from '../../src/connection.js'
 import { StreamClosedError } from '../../src/errors.js'
 import { FrameDecoder } from '../../src/muxer/frame-decoder.js'
 import type { Header } from '../../src/muxer/frame.js'
@@ -221,4 +222,18 @@ export async function tcpPair (): Promise<TcpPair> {
       await new Promise<void>(resolve => server.close(() => resolve()))
     }
   }
+}
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** Every byte until the end of the stream. */
+export async function readAll (s: Stream): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const c of s) parts.push(c)
+  return concat(parts)
+}
+
+/** `p`, or a rejection naming `what` after `ms` (so a hung test says what hung). */
+export function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_resolve, reject) => setTimeout(() => { reject(new Error(`${what}: timed out after ${ms} ms`)) }, ms).unref())])
 }

@@ -9,21 +9,10 @@ import type { Stream as JsStream, StreamMuxer as JsMuxer } from '@libp2p/interfa
 import { createYamux } from '../../src/muxer/index.js'
 import type { Stream, StreamMuxer } from '../../src/connection.js'
 import { StreamResetError } from '../../src/errors.js'
-import { concat } from './helpers.js'
+import { readAll, sha256, withTimeout } from './helpers.js'
 import { jsDialsUs, jsReadAll, jsWrite, jsYamux, weDialJs } from './js-yamux-peer.js'
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const MiB = 1024 * 1024
-
-async function readAll (s: Stream): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const c of s) parts.push(c)
-  return concat(parts)
-}
-
-function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_resolve, reject) => setTimeout(() => { reject(new Error(`${what}: timed out after ${ms} ms`)) }, ms).unref())])
-}
 
 interface Setup { ours: StreamMuxer, js: JsMuxer<JsStream>, jsStreams: JsStream[] }
 

@@ -2,25 +2,13 @@
  * yamux over TCP + Noise (src/security): the stack as the switch builds it, minus multistream.
  * 1000 concurrent streams with checksummed payloads, and one large stream.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createYamux } from '../../src/muxer/index.js'
-import type { Stream, StreamMuxer } from '../../src/connection.js'
+import type { StreamMuxer } from '../../src/connection.js'
 import { generateEd25519, secureInbound, secureOutbound } from '../../src/security/index.js'
-import { concat, tcpPair } from './helpers.js'
+import { readAll, sha256, tcpPair, withTimeout } from './helpers.js'
 import type { TcpPair } from './helpers.js'
-
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-async function readAll (s: Stream): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const c of s) parts.push(c)
-  return concat(parts)
-}
-
-function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_resolve, reject) => setTimeout(() => { reject(new Error(`${what}: timed out after ${ms} ms`)) }, ms).unref())])
-}
 
 let pair: TcpPair | undefined
 const muxers: StreamMuxer[] = []

@@ -1,26 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createYamux } from '../../src/muxer/index.js'
 import type { Stream, StreamMuxer } from '../../src/connection.js'
 import { StreamResetError } from '../../src/errors.js'
-import { concat, frameBytes, tcpPair } from './helpers.js'
+import { concat, frameBytes, readAll, sha256, tcpPair, withTimeout } from './helpers.js'
 import type { TcpPair } from './helpers.js'
 import { FrameType, Flag } from '../../src/muxer/constants.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
-
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-async function readAll (s: Stream): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const c of s) parts.push(c)
-  return concat(parts)
-}
-
-function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_resolve, reject) => setTimeout(() => { reject(new Error(`${what}: timed out after ${ms} ms`)) }, ms).unref())])
-}
 
 let pair: TcpPair | undefined
 const muxers: StreamMuxer[] = []
