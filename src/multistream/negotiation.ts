@@ -204,9 +204,8 @@ export class Dialer {
   endOfInput (): MultistreamError {
     const awaitingHeader = this.state === DialerState.AwaitHeader
     this.state = DialerState.Failed
-    if (this.reader.midMessage) {
-      return new MultistreamError('ERR_UNEXPECTED_EOF', `connection ended in the middle of a multistream message (${this.reader.buffered} bytes buffered)`)
-    }
+    const cut = endedMidMessage(this.reader)
+    if (cut !== undefined) return cut
     const proposed = quote(this.protocols[this.index] as string)
     return new MultistreamError('ERR_UNEXPECTED_EOF', awaitingHeader
       ? `connection ended before the listener sent the multistream header (we proposed ${proposed})`
@@ -298,9 +297,8 @@ export class Listener {
   endOfInput (): MultistreamError {
     const awaitingHeader = this.state === ListenerState.AwaitHeader
     this.state = ListenerState.Failed
-    if (this.reader.midMessage) {
-      return new MultistreamError('ERR_UNEXPECTED_EOF', `connection ended in the middle of a multistream message (${this.reader.buffered} bytes buffered)`)
-    }
+    const cut = endedMidMessage(this.reader)
+    if (cut !== undefined) return cut
     if (awaitingHeader) return new MultistreamError('ERR_UNEXPECTED_EOF', 'connection ended before the dialer sent the multistream header')
     if (this.refused.length > 0) {
       return new MultistreamError('ERR_UNEXPECTED_EOF', `the dialer gave up after we refused ${this.refused.map(quote).join(', ')}`)
@@ -372,4 +370,10 @@ export class LsRequest {
       ? 'connection ended before the listener answered "ls"'
       : 'connection ended before the listener sent the multistream header')
   }
+}
+
+/** The input ended inside a message: the same error for every machine. */
+function endedMidMessage (reader: MessageReader): MultistreamError | undefined {
+  if (!reader.midMessage) return undefined
+  return new MultistreamError('ERR_UNEXPECTED_EOF', `connection ended in the middle of a multistream message (${reader.buffered} bytes buffered)`)
 }
