@@ -8,6 +8,10 @@
  * - `Stream` is pull-based and is what applications hold: one muxed stream (yamux or mplex), with
  *   the nim-libp2p tutorial's `readLp`/`writeLp`.
  */
+import type { PrivateKey, PublicKey } from './security/keys.js'
+import type { PeerId } from './security/peer-id.js'
+import type { TraceObserver } from './trace/observer.js'
+import type { Multiaddr } from './transport/multiaddr.js'
 
 /** Receives what arrives on a `ByteConnection`. Called synchronously from the socket's event. */
 export interface ByteSink {
@@ -128,4 +132,112 @@ export interface StreamMuxer {
   close: () => Promise<void>
   /** Immediate teardown; every stream is reset with `err`. */
   abort: (err?: Error) => void
+}
+
+// ── The seams: one per kind of layer (transport, security, muxer) ────────────────────────────────
+// The switch composes lists of these in preference order and never names a concrete one; a new
+// protocol is a new folder and one registration. Shapes after go-libp2p `core/transport`
+// (`Transport{CanDial, Dial, Listen}`, `CapableConn` for QUIC) and `core/sec` (`SecureTransport`).
+
+/** Creates a muxer over a secured connection (yamux, mplex). */
+export interface StreamMuxerFactory {
+  /** Multistream protocol id, e.g. `/yamux/1.0.0`; also the ALPN / Noise-extension token. */
+  readonly protocol: string
+  create: (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: readonly Uint8Array[], observer?: TraceObserver }) => StreamMuxer
+}
+
+/** Options handed to a security protocol for one connection. */
+export interface SecureConnectionOptions {
+  /** Our libp2p identity (host key). */
+  identity: PrivateKey
+  /** Outbound only: the peer we expect (from `/p2p/<id>`); a different one → ERR_PEER_ID_MISMATCH. */
+  expectedPeer?: PeerId
+  /** Muxer ids to offer for early negotiation (Noise extensions, TLS ALPN), in preference order; `[]` = none. */
+  muxers: readonly string[]
+  /** Deadline for the handshake. */
+  handshakeTimeoutMs: number
+  /** Bytes read past the security negotiation (multistream leftover); fed first. */
+  initialBytes?: readonly Uint8Array[]
+  observer?: TraceObserver
+  /**
+   * Key log sink: receives key log lines (`SWITCHYARD_NOISE …` for Noise, NSS key log lines such as
+   * `CLIENT_HANDSHAKE_TRAFFIC_SECRET <client_random> <secret>` for TLS). Absent: keys never leave the layer.
+   */
+  keyLog?: (line: string) => void
+}
+
+/** What a security handshake gives back. */
+export interface SecuredConnection {
+  /** The encrypted channel, carrying plaintext. */
+  connection: ByteConnection
+  remotePeer: PeerId
+  remoteKey: PublicKey
+  /** Muxer agreed inside the handshake (Noise extensions, TLS ALPN); undefined → multistream-select. */
+  earlyMuxer?: string
+}
+
+/** A security protocol (`/noise`, `/tls/1.0.0`): negotiated with multistream-select over a raw connection. */
+export interface SecurityProtocol {
+  /** Multistream protocol id. */
+  readonly protocol: string
+  secureOutbound: (conn: ByteConnection, opts: SecureConnectionOptions) => Promise<SecuredConnection>
+  secureInbound: (conn: ByteConnection, opts: SecureConnectionOptions) => Promise<SecuredConnection>
+}
+
+/**
+ * A connection that is already authenticated and multiplexed: what the switch's upgrade produces
+ * from a raw connection, and what a transport with its own security and streams (QUIC) returns
+ * directly.
+ */
+export interface UpgradedConnection {
+  readonly remotePeer: PeerId
+  readonly remoteKey: PublicKey
+  readonly muxer: StreamMuxer
+  /** Security protocol id (`/noise`, `/tls/1.0.0`; QUIC reports `/tls/1.0.0`). */
+  readonly security: string
+  /** How the muxer was chosen: inside the handshake, by multistream-select, or built into the transport. */
+  readonly muxerNegotiation: 'early' | 'multistream' | 'transport'
+  readonly remoteAddr: string
+  readonly localAddr: string
+  readonly direction: 'inbound' | 'outbound'
+}
+
+/** What a transport's dial or accept yields: a raw byte stream to upgrade, or an upgraded connection. */
+export type TransportConnection =
+  | { readonly kind: 'raw', readonly connection: ByteConnection }
+  | { readonly kind: 'upgraded', readonly connection: UpgradedConnection }
+
+export interface TransportDialOptions {
+  signal?: AbortSignal
+  timeoutMs?: number
+  /** Used only by transports that authenticate themselves (QUIC). */
+  identity: PrivateKey
+  expectedPeer?: PeerId
+  observer?: TraceObserver
+}
+
+export interface TransportListenOptions {
+  /** Each accepted connection; raw ones are upgraded by the switch. */
+  onConnection: (conn: TransportConnection) => void
+  onError?: (err: Error) => void
+  /** Used only by transports that authenticate themselves (QUIC). */
+  identity: PrivateKey
+  /** Per-connection observer, asked once per accepted connection. */
+  observerFor?: (conn: { remoteAddr: string, localAddr: string, direction: 'inbound' }) => TraceObserver | undefined
+}
+
+export interface TransportListener {
+  /** The real addresses (port 0 resolved; wildcard binds expanded). */
+  readonly multiaddrs: readonly Multiaddr[]
+  close: () => Promise<void>
+}
+
+/** A transport (`/tcp`, `/ws`, `/quic-v1`). */
+export interface Transport {
+  /** Short name for logs and config, e.g. `tcp`, `ws`, `quic-v1`. */
+  readonly name: string
+  canDial: (ma: Multiaddr) => boolean
+  canListen: (ma: Multiaddr) => boolean
+  dial: (ma: Multiaddr, opts: TransportDialOptions) => Promise<TransportConnection>
+  listen: (ma: Multiaddr, opts: TransportListenOptions) => Promise<TransportListener>
 }

@@ -21,7 +21,8 @@ type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace-types' | 'trac
 const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace-types']
 const ALLOWED: Record<Layer, Layer[]> = {
   errors: [],
-  connection: ['errors', 'trace-types'],
+  // type-only: the seams name PeerId, keys and Multiaddr (checked below: `import type` only)
+  connection: ['errors', 'trace-types', 'security', 'transport'],
   codec: ['errors'],
   proto: ['errors', 'codec'],
   'trace-types': ['errors', 'connection'],
@@ -101,6 +102,12 @@ describe('architecture: dependency direction in src/', () => {
       }
     }
     expect(violations).toEqual([])
+  })
+
+  it('connection.ts is types only', () => {
+    const text = readFileSync(join(SRC, 'connection.ts'), 'utf8')
+    const valueImports = [...text.matchAll(/(?:^|\n)\s*import\s+(?!type\s)[^;]*?from\s+['"]([^'"]+)['"]/g)].map(m => m[1])
+    expect(valueImports).toEqual([])
   })
 
   it('packages are imported only where they belong; never libp2p', () => {
