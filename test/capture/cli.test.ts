@@ -3,6 +3,7 @@
  * is exercised by test/cli): `stream --trace --trace-file --keylog` through a recording proxy, then
  * `decode` of that capture with that key log.
  */
+import { waitFor } from '../helpers/wait.js'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,7 +40,7 @@ describe('switchyard stream --trace --trace-file --keylog, then switchyard decod
     let code: number
     try {
       code = await main(['stream', `/ip4/127.0.0.1/tcp/${recorder.port}/p2p/${server.peerId.toString()}`, '--trace', '--trace-file', traceFile, '--keylog', keylog], client)
-      await new Promise(resolve => setTimeout(resolve, 50))
+      await waitFor('the recorder to see both FINs', () => recorder.openFlows === 0)
     } finally {
       await server.stop()
       await recorder.stop()

@@ -4,6 +4,7 @@
  * the capture is written as pcap/pcapng with several link types and decoded back. The decoded
  * connection must tell the same story, layer by layer, as the live trace.
  */
+import { waitFor } from '../helpers/wait.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { newStandardSwitch } from '../../src/index.js'
@@ -48,8 +49,7 @@ async function exchange (muxers: Array<'yamux' | 'mplex'>, mss: number): Promise
     const parts = await streamProtoClient(stream)
     await client.stop()
     await server.stop()
-    // let the proxy see both FINs
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await waitFor('the recorder to see both FINs', () => recorder.openFlows === 0)
     return { live, keys, segments: recorder.segments.slice(), parts }
   } finally {
     await client.stop()

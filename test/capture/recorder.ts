@@ -13,6 +13,8 @@ const now = (): number => performance.timeOrigin + performance.now()
 
 export class LoopbackRecorder {
   readonly segments: SynthSegment[] = []
+  /** Connections whose two FINs (or an RST) have not both been recorded yet. */
+  openFlows = 0
   private readonly server: net.Server
   private readonly sockets = new Set<net.Socket>()
   private isn = 0x10000
@@ -41,6 +43,10 @@ export class LoopbackRecorder {
       this.mss, this.segments)
     this.isn += 0x1000000
     flow.handshake(now())
+    this.openFlows++
+    let fins = 0
+    let done = false
+    const ended = (): void => { if (!done && ++fins === 2) { done = true; this.openFlows-- } }
     const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true })
     this.sockets.add(upstream)
     let pending: Buffer[] | undefined = []
@@ -50,9 +56,12 @@ export class LoopbackRecorder {
       if (pending !== undefined) pending.push(b); else upstream.write(b)
     })
     upstream.on('data', (b: Buffer) => { flow.send(false, now(), new Uint8Array(b)); client.write(b) })
-    client.on('end', () => { flow.fin(true, now()); upstream.end() })
-    upstream.on('end', () => { flow.fin(false, now()); client.end() })
-    const reset = (fromClient: boolean) => () => { flow.rst(fromClient, now()); client.destroy(); upstream.destroy() }
+    client.on('end', () => { flow.fin(true, now()); upstream.end(); ended() })
+    upstream.on('end', () => { flow.fin(false, now()); client.end(); ended() })
+    const reset = (fromClient: boolean) => () => {
+      flow.rst(fromClient, now()); client.destroy(); upstream.destroy()
+      if (!done) { done = true; this.openFlows-- }
+    }
     client.on('error', reset(true))
     upstream.on('error', reset(false))
     client.on('close', () => this.sockets.delete(client))

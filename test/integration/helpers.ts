@@ -30,14 +30,7 @@ export class Fleet {
   }
 }
 
-/** Resolve when `predicate` holds, polling every 5 ms; reject after `timeoutMs` naming `what`. */
-export async function waitFor (what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
-}
+export { waitFor } from '../helpers/wait.js'
 
 /** A promise with its resolve function (a gate a handler can wait on). */
 export function gate (): { promise: Promise<void>, open: () => void } {

@@ -26,6 +26,8 @@ export class MemoryConnection implements ByteConnection {
   readonly writes: Uint8Array[][] = []
   peer!: MemoryConnection
   closed = false
+  /** Data chunks that reached this end, delivered or held. */
+  arrived = 0
   private sink: ByteSink | undefined
   private readonly pending: Event[] = []
   private writeEnded = false
@@ -73,6 +75,7 @@ export class MemoryConnection implements ByteConnection {
   }
 
   private receive (ev: Event): void {
+    if (ev.kind === 'data') this.arrived++
     if (this.sink === undefined) this.pending.push(ev)
     else this.dispatch(ev)
   }
@@ -100,6 +103,8 @@ export class MemoryStream implements Stream {
   peer!: MemoryStream
   readonly writes: Uint8Array[] = []
   readCalls = 0
+  /** Bytes that reached this end from the peer, read or not. */
+  receivedBytes = 0
   private readonly queue = new ChunkQueue()
   private ended = false
   private resetErr: Error | undefined
@@ -108,7 +113,9 @@ export class MemoryStream implements Stream {
 
   constructor (readonly direction: 'inbound' | 'outbound') {}
 
-  push (chunk: Uint8Array): void { this.queue.push(chunk); this.wake() }
+  push (chunk: Uint8Array): void { this.receivedBytes += chunk.length; this.queue.push(chunk); this.wake() }
+  /** The peer's FIN has arrived. */
+  get remoteEnded (): boolean { return this.ended }
   pushEnd (): void { this.ended = true; this.wake() }
   pushReset (err: Error): void { this.resetErr ??= err; this.wake() }
 

@@ -1,3 +1,4 @@
+import { waitFor } from '../helpers/wait.js'
 import { describe, expect, it } from 'vitest'
 import { MultistreamError, ProtocolNotSupportedError } from '../../src/errors.js'
 import { encodeMessage } from '../../src/multistream/messages.js'
@@ -53,7 +54,8 @@ describe('selectOnConnectionLazy', () => {
     const [d, l] = connectionPair()
     const { connection } = selectOnConnectionLazy(d, '/p')
     l.write([msgs('/multistream/1.0.0', '/p'), utf8('early')])
-    await new Promise(resolve => setTimeout(resolve, 5))
+    // Wait until the chunk has reached the dialer's connection, with nothing attached above it.
+    await until(() => d.arrived > 0)
     const rec = recorder(connection)
     await until(() => text(concat(rec.data)) === 'early')
   })
@@ -98,7 +100,7 @@ describe('selectOnConnectionLazy', () => {
     {
       const [d] = connectionPair()
       const { connection } = selectOnConnectionLazy(d, '/p', { timeoutMs: 20 })
-      await new Promise(resolve => setTimeout(resolve, 40))
+      await waitFor('the negotiation timeout', () => d.closed) // it fired and aborted the connection
       const rec = recorder(connection) // attached after the failure: still told
       expect(((await rec.closed) as MultistreamError).code).toBe('ERR_NEGOTIATION_TIMEOUT')
     }

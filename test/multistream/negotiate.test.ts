@@ -204,8 +204,11 @@ describe('selectOnStream / handleOnStream', () => {
     await d.write(utf8('request'))
     let closed = false
     const closing = d.closeWrite().then(() => { closed = true })
-    await new Promise(resolve => setTimeout(resolve, 20))
+    // The proposal and the request have reached the listener (a FIN sent with them would be there too).
+    const sent = d.writes.reduce((n, w) => n + w.length, 0)
+    while (l.receivedBytes < sent) await new Promise(resolve => setImmediate(resolve))
     // No answer from the listener yet: our direction is still open.
+    expect(l.remoteEnded).toBe(false)
     expect(closed).toBe(false)
     expect((d as unknown as { writeEnded: boolean }).writeEnded).toBe(false)
     await handleOnStream(l, ['/p'])

@@ -199,6 +199,8 @@ export function socketConnection (socket: net.Socket, direction: 'inbound' | 'ou
 export interface TcpPair {
   client: ByteConnection
   server: ByteConnection
+  /** The sockets underneath, for byte counts (`bytesWritten`/`bytesRead`). */
+  sockets: { client: net.Socket, server: net.Socket }
   close: () => Promise<void>
 }
 
@@ -216,6 +218,7 @@ export async function tcpPair (): Promise<TcpPair> {
   return {
     client: socketConnection(dialed, 'outbound'),
     server: socketConnection(inbound, 'inbound'),
+    sockets: { client: dialed, server: inbound },
     close: async () => {
       dialed.destroy()
       inbound.destroy()

@@ -3,6 +3,7 @@
  * we dial js, and js dials us. Each role: 100 concurrent checksummed streams, 64 MiB in one stream
  * each way, half-close, reset, ping, GoAway on close, and what js makes of our goAway().
  */
+import { waitFor } from '../helpers/wait.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Stream as JsStream, StreamMuxer as JsMuxer } from '@libp2p/interface'
@@ -130,7 +131,7 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     j.send(Uint8Array.of(4, 5))
     await j.close()
     expect(await withTimeout(readAll(s), 5000, 'our EOF')).toEqual(Uint8Array.of(4, 5))
-    await withTimeout((async () => { while (ours.streams.size > 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'our stream forgotten')
+    await waitFor('our stream forgotten', () => ours.streams.size === 0)
     expect(js.streams.length).toBe(0)
   })
 
@@ -138,7 +139,7 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const { ours, js, jsStreams } = await setup()
     const a = ours.newStream()
     await a.write(Uint8Array.of(1))
-    await withTimeout((async () => { while (jsStreams.length === 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'js stream')
+    await waitFor('js stream', () => jsStreams.length > 0)
     const ja = jsStreams[0] as JsStream
     const jsClosed = new Promise<unknown>(resolve => { ja.addEventListener('close', (evt) => { resolve((evt as unknown as { error?: Error }).error) }) })
     a.reset()
@@ -158,7 +159,7 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const rtt = await withTimeout((js as unknown as { ping: () => Promise<number> }).ping(), 5000, 'js ping')
     expect(rtt).toBeGreaterThanOrEqual(0)
     const session = (ours as unknown as { yamux: { rtt: number } }).yamux
-    await withTimeout((async () => { while (session.rtt === 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'our rtt')
+    await waitFor('our rtt', () => session.rtt !== 0)
     expect(session.rtt).toBeGreaterThan(0)
   })
 
@@ -168,9 +169,9 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     ours.onStream = (s) => { inbound.push(s) }
     const jsStream = await js.createStream()
     jsStream.send(Uint8Array.of(1))
-    await withTimeout((async () => { while (inbound.length === 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'inbound stream')
+    await waitFor('inbound stream', () => inbound.length > 0)
     ours.goAway()
-    await withTimeout((async () => { while (js.status !== 'closed') await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'js closed')
+    await waitFor('js closed', () => js.status === 'closed')
     expect(jsStream.status).toBe('closed')
     expect(() => jsStream.send(Uint8Array.of(2))).toThrow()
   })

@@ -5,6 +5,7 @@ import type { Stream, StreamMuxer } from '../../src/connection.js'
 import { StreamResetError } from '../../src/errors.js'
 import { concat, frameBytes, readAll, sha256, tcpPair, withTimeout } from './helpers.js'
 import type { TcpPair } from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
 import { FrameType, Flag } from '../../src/muxer/constants.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 
@@ -47,7 +48,7 @@ describe('yamux over loopback TCP', () => {
     }
     await withTimeout(Promise.all(Array.from({ length: 1000 }, async (_, i) => { await run(i) })), 25_000, '1000 streams')
     // every stream is fully closed on both ends and forgotten
-    await withTimeout((async () => { while (client.streams.size + server.streams.size > 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'stream cleanup')
+    await waitFor('stream cleanup', () => client.streams.size + server.streams.size === 0)
   })
 
   it('one stream carries 32 MiB intact in both directions (window auto-tuning on)', async () => {
@@ -77,10 +78,12 @@ describe('yamux over loopback TCP', () => {
     const s = client.newStream()
     let done = false
     const w = s.write(new Uint8Array(8 * 1024 * 1024)).then(() => { done = true }, () => {})
-    await withTimeout((async () => { while (inbound === undefined || (inbound as unknown as { readableLength: number }).readableLength < 256_000) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'first window')
-    // let everything in flight land (bounded), then nothing more may have come
-    await withTimeout((async () => { while ((pair?.client.writableLength ?? 0) > 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'socket drained')
-    await new Promise(resolve => setTimeout(resolve, 50))
+    const buffered = (): number => (inbound as unknown as { readableLength: number } | undefined)?.readableLength ?? 0
+    await waitFor('first window', () => buffered() >= 256_000)
+    // Everything the client handed to its socket has reached the server (which parses each chunk
+    // synchronously): what is buffered now is all that was sent.
+    const sockets = (pair as TcpPair).sockets
+    await waitFor('bytes in flight landed', () => pair?.client.writableLength === 0 && sockets.server.bytesRead === sockets.client.bytesWritten)
     expect((inbound as unknown as { readableLength: number }).readableLength).toBe(256_000)
     expect(done).toBe(false)
     expect((client as unknown as { yamux: { outboxBytes: number } }).yamux.outboxBytes).toBe(0)
@@ -127,7 +130,7 @@ describe('yamux over loopback TCP', () => {
     server.onStream = (s) => { inbound = s }
     const s = client.newStream()
     await s.write(Uint8Array.of(1))
-    await withTimeout((async () => { while (inbound === undefined) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'stream')
+    await waitFor('stream', () => inbound !== undefined)
     await client.close()
     expect(await withTimeout(serverClosed, 5000, 'server close')).toBeUndefined()
     await expect(s.read()).rejects.toBeInstanceOf(StreamResetError)
@@ -148,7 +151,7 @@ describe('yamux over loopback TCP', () => {
 
     const a = client.newStream()
     await a.write(utf8('hello'))
-    await withTimeout((async () => { while (inbound.length === 0) await new Promise(resolve => setTimeout(resolve, 5)) })(), 5000, 'stream a')
+    await waitFor('stream a', () => inbound.length > 0)
     // The client stops reading, so it opens stream b before it can know about the GoAway.
     pair.client.pause()
     server.goAway()

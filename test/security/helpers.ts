@@ -12,10 +12,13 @@ import { StreamClosedError, TransportError } from '../../src/errors.js'
 class Inbox {
   sink: ByteSink | undefined
   paused = false
+  /** Data chunks that reached this end so far (delivered or held): lets tests wait for the wire. */
+  arrived = 0
   pending: Array<{ kind: 'data', chunk: Uint8Array } | { kind: 'end' } | { kind: 'close', err?: Error }> = []
   private flushing = false
 
   push (ev: Inbox['pending'][number]): void {
+    if (ev.kind === 'data') this.arrived++
     this.pending.push(ev)
     this.flush()
   }

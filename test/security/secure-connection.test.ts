@@ -295,7 +295,8 @@ describe('encrypted connection', () => {
     const { client, server } = memoryPair()
     const out = secureOutbound(client, { identity: alice }).then(r => { r.conn.write([Buffer.from('early')]); return r })
     const [, s] = await Promise.all([out, secureInbound(server, { identity: bob })])
-    await new Promise(resolve => setTimeout(resolve, 20))
+    // The early frame reached the server's connection while nobody was attached to the Noise channel.
+    while (server.inbox.arrived < 3) await new Promise(resolve => setImmediate(resolve)) // msg 1, msg 3, 'early'
     const ss = new Collector()
     s.conn.attach(ss)
     await ss.until(() => ss.length === 5)
@@ -350,14 +351,15 @@ describe('encrypted connection', () => {
   })
 
   it('pause inside onData holds the remaining frames until resume', async () => {
-    const { c, s } = await handshakePair()
+    const { c, s, server } = await handshakePair()
     const got: string[] = []
     const sink = new Collector()
     sink.onData = chunk => { got.push(Buffer.from(chunk).toString()); s.conn.pause() }
     s.conn.attach(sink)
     // three frames in one chunk: force three batches into one underlying delivery
+    const before = server.inbox.arrived
     c.conn.write([Buffer.from('a')]); c.conn.write([Buffer.from('b')]); c.conn.write([Buffer.from('c')])
-    await new Promise(resolve => setTimeout(resolve, 20))
+    while (server.inbox.arrived < before + 3) await new Promise(resolve => setImmediate(resolve)) // all three frames are here
     expect(got).toEqual(['a'])
     s.conn.resume()
     expect(got).toEqual(['a', 'b'])
@@ -467,7 +469,8 @@ describe('hooks', () => {
     expect(ce.find(e => e.kind === 'complete')).toMatchObject({ role: 'initiator', muxer: '/yamux/1.0.0', remotePeer: PeerId.fromPublicKey(bob.publicKey).toString() })
     s.conn.attach(new Collector())
     c.conn.write([new Uint8Array(70000)])
-    await new Promise(resolve => setTimeout(resolve, 20))
+    const inFrames = (): number => se.filter(e => e.kind === 'frame' && e.dir === 'in').length
+    while (inFrames() < 2) await new Promise(resolve => setImmediate(resolve))
     expect(ce.filter(e => e.kind === 'frame').map(e => e.kind === 'frame' ? e.length : 0)).toEqual([65535, 70000 - 65519 + 16])
     expect(se.filter(e => e.kind === 'frame' && e.dir === 'in')).toHaveLength(2)
   })

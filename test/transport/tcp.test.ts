@@ -101,8 +101,9 @@ describe('read side', () => {
     client.write([utf8('one ')])
     client.write([utf8('two')])
     client.closeWrite()
-    // No sink attached on the server: nothing is lost, the socket is paused.
-    await new Promise(resolve => setTimeout(resolve, 20))
+    // No sink attached on the server (its socket is paused): the bytes and the FIN have left the
+    // client and wait below us; nothing is lost when a sink comes.
+    while (client.writableLength > 0) await tick()
     const rec = record(server)
     await rec.ended
     expect(text(rec.bytes())).toBe('one two')
@@ -121,7 +122,8 @@ describe('read side', () => {
     client.write([utf8('B')])
     client.write([utf8('C')])
     client.closeWrite()
-    await new Promise(resolve => setTimeout(resolve, 20))
+    while (client.writableLength > 0) await tick()
+    expect(first.join('')).toBe('A')
     const rec = record(server)
     await rec.ended
     expect(first.join('')).toBe('A')
@@ -273,7 +275,8 @@ describe('close, half-close, abort', () => {
   it('abort without an error reports ERR_ABORTED locally; close events replay to a late sink', async () => {
     const { client } = await pair()
     client.abort()
-    await new Promise(resolve => setTimeout(resolve, 10))
+    // The close event replays to a sink attached after the socket is gone.
+    while (!client.closed) await tick()
     const cr = record(client)
     const err = await cr.closed
     expect((err as TransportError).code).toBe('ERR_ABORTED')
