@@ -25,6 +25,16 @@ export type ErrorCode =
   | 'ERR_CONNECTION_RESET'
   | 'ERR_SOCKET'
   | 'ERR_WRITE_AFTER_CLOSE'
+  // websocket transport (RFC 6455)
+  | 'ERR_WS_PROTOCOL'
+  | 'ERR_WS_UNSUPPORTED_DATA'
+  | 'ERR_WS_INVALID_PAYLOAD'
+  | 'ERR_WS_MESSAGE_TOO_LARGE'
+  | 'ERR_WS_CLOSED_BY_PEER'
+  | 'ERR_WS_CLOSE_TIMEOUT'
+  | 'ERR_WS_HANDSHAKE'
+  | 'ERR_WS_HANDSHAKE_TIMEOUT'
+  | 'ERR_WS_WSS_NOT_SUPPORTED'
   // multistream-select
   | 'ERR_MULTISTREAM_PROTOCOL'
   | 'ERR_PROTOCOL_NOT_SUPPORTED'
@@ -102,6 +112,22 @@ export class MultiaddrError extends SwitchyardError {
 
 /** Socket-level failures: refused, timed out, reset, closed. */
 export class TransportError extends SwitchyardError {}
+
+/**
+ * WebSocket (RFC 6455) failures. `closeCode` is the status code of the close frame this error sends
+ * (§7.4.1: 1002 protocol error, 1003 text frame, 1007 bad UTF-8, 1009 too big) or, for
+ * ERR_WS_CLOSED_BY_PEER, the one received; `httpStatus` is the HTTP error answered to (or received
+ * for) a failed upgrade.
+ */
+export class WsError extends TransportError {
+  readonly closeCode: number | undefined
+  readonly httpStatus: number | undefined
+  constructor (code: ErrorCode, message: string, wire: { closeCode?: number, httpStatus?: number } = {}, options?: ErrorOptions) {
+    super(code, message, options)
+    this.closeCode = wire.closeCode
+    this.httpStatus = wire.httpStatus
+  }
+}
 
 /** multistream-select violations and refusals. */
 export class MultistreamError extends SwitchyardError {}

@@ -52,7 +52,8 @@ const PURE_FILES = [
   'muxer/frame.ts', 'muxer/frame-decoder.ts', 'muxer/flow-control.ts', 'muxer/stream-state.ts', 'muxer/session.ts',
   'muxer/mplex/frame.ts', 'muxer/mplex/frame-decoder.ts', 'muxer/mplex/session.ts',
   'security/cipher-state.ts', 'security/symmetric-state.ts', 'security/handshake-state.ts', 'security/handshake-xx.ts',
-  'security/transport-codec.ts'
+  'security/transport-codec.ts',
+  'transport/ws/constants.ts', 'transport/ws/frame.ts', 'transport/ws/receiver.ts'
 ]
 
 function walk (dir: string): string[] {
