@@ -81,6 +81,29 @@ export type ErrorCode =
   | 'ERR_COMMAND_FAILED'
   | 'ERR_CAPTURE'
   | 'ERR_KEYLOG'
+  // quic (RFC 9000 §20: each code names the transport error it is sent as)
+  | 'ERR_QUIC_INTERNAL'
+  | 'ERR_QUIC_CONNECTION_REFUSED'
+  | 'ERR_QUIC_FLOW_CONTROL'
+  | 'ERR_QUIC_STREAM_LIMIT'
+  | 'ERR_QUIC_STREAM_STATE'
+  | 'ERR_QUIC_FINAL_SIZE'
+  | 'ERR_QUIC_FRAME_ENCODING'
+  | 'ERR_QUIC_TRANSPORT_PARAMETER'
+  | 'ERR_QUIC_CONNECTION_ID_LIMIT'
+  | 'ERR_QUIC_PROTOCOL_VIOLATION'
+  | 'ERR_QUIC_INVALID_TOKEN'
+  | 'ERR_QUIC_CRYPTO_BUFFER_EXCEEDED'
+  | 'ERR_QUIC_KEY_UPDATE'
+  | 'ERR_QUIC_AEAD_LIMIT'
+  | 'ERR_QUIC_CRYPTO'
+  // quic, local conditions (never sent as such)
+  | 'ERR_QUIC_MALFORMED_PACKET'
+  | 'ERR_QUIC_DECRYPT'
+  | 'ERR_QUIC_VERSION'
+  | 'ERR_QUIC_CONNECTION_CLOSED'
+  | 'ERR_QUIC_IDLE_TIMEOUT'
+  | 'ERR_QUIC_STATELESS_RESET'
 
 export interface ErrorOptions {
   cause?: unknown
@@ -189,4 +212,62 @@ export class SwitchError extends SwitchyardError {}
 /** Throw a `RangeError`-flavoured CodecError naming the limit, used for every "too large" case. */
 export function tooLarge (what: string, limit: number, got: number, where = ''): CodecError {
   return new CodecError('ERR_MESSAGE_TOO_LARGE', `"${what}" expected <= ${limit}, got ${got}${where === '' ? '' : ` (${where})`}`)
+}
+
+// ── QUIC ──────────────────────────────────────────────────────────────────────────────────────────
+
+/** RFC 9000 §20.1 transport error codes, as sent in CONNECTION_CLOSE (type 0x1c). */
+export const QuicTransportErrorCode = {
+  NO_ERROR: 0x00,
+  INTERNAL_ERROR: 0x01,
+  CONNECTION_REFUSED: 0x02,
+  FLOW_CONTROL_ERROR: 0x03,
+  STREAM_LIMIT_ERROR: 0x04,
+  STREAM_STATE_ERROR: 0x05,
+  FINAL_SIZE_ERROR: 0x06,
+  FRAME_ENCODING_ERROR: 0x07,
+  TRANSPORT_PARAMETER_ERROR: 0x08,
+  CONNECTION_ID_LIMIT_ERROR: 0x09,
+  PROTOCOL_VIOLATION: 0x0a,
+  INVALID_TOKEN: 0x0b,
+  APPLICATION_ERROR: 0x0c,
+  CRYPTO_BUFFER_EXCEEDED: 0x0d,
+  KEY_UPDATE_ERROR: 0x0e,
+  AEAD_LIMIT_REACHED: 0x0f,
+  NO_VIABLE_PATH: 0x10,
+  /** CRYPTO_ERROR is 0x0100 + the TLS alert (RFC 9001 §4.8). */
+  CRYPTO_ERROR_BASE: 0x0100
+} as const
+
+const QUIC_WIRE_CODE: Partial<Record<ErrorCode, number>> = {
+  ERR_QUIC_INTERNAL: 0x01,
+  ERR_QUIC_CONNECTION_REFUSED: 0x02,
+  ERR_QUIC_FLOW_CONTROL: 0x03,
+  ERR_QUIC_STREAM_LIMIT: 0x04,
+  ERR_QUIC_STREAM_STATE: 0x05,
+  ERR_QUIC_FINAL_SIZE: 0x06,
+  ERR_QUIC_FRAME_ENCODING: 0x07,
+  ERR_QUIC_TRANSPORT_PARAMETER: 0x08,
+  ERR_QUIC_CONNECTION_ID_LIMIT: 0x09,
+  ERR_QUIC_PROTOCOL_VIOLATION: 0x0a,
+  ERR_QUIC_INVALID_TOKEN: 0x0b,
+  ERR_QUIC_CRYPTO_BUFFER_EXCEEDED: 0x0d,
+  ERR_QUIC_KEY_UPDATE: 0x0e,
+  ERR_QUIC_AEAD_LIMIT: 0x0f
+}
+
+/**
+ * A QUIC failure. `transportErrorCode` is what goes into CONNECTION_CLOSE (RFC 9000 §20.1) when
+ * the error is ours to report; `frameType` is the frame that triggered it (RFC 9000 §19.19).
+ * Local conditions (undecryptable packet, idle timeout, the peer's close) carry INTERNAL_ERROR and
+ * are never sent for those reasons.
+ */
+export class QuicError extends SwitchyardError {
+  readonly transportErrorCode: number
+  readonly frameType: number
+  constructor (code: ErrorCode, message: string, opts: { frameType?: number, transportErrorCode?: number, cause?: unknown } = {}) {
+    super(code, message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.transportErrorCode = opts.transportErrorCode ?? QUIC_WIRE_CODE[code] ?? 0x01
+    this.frameType = opts.frameType ?? 0
+  }
 }
