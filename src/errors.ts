@@ -53,6 +53,25 @@ export type ErrorCode =
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_PEER_ID_MISMATCH'
   | 'ERR_MUXER_MISMATCH'
+  // tls (/tls/1.0.0; RFC 8446): each code names the alert sent (TlsError.alert)
+  | 'ERR_TLS_DECODE'
+  | 'ERR_TLS_UNEXPECTED_MESSAGE'
+  | 'ERR_TLS_RECORD_OVERFLOW'
+  | 'ERR_TLS_BAD_RECORD_MAC'
+  | 'ERR_TLS_HANDSHAKE_FAILURE'
+  | 'ERR_TLS_ILLEGAL_PARAMETER'
+  | 'ERR_TLS_PROTOCOL_VERSION'
+  | 'ERR_TLS_MISSING_EXTENSION'
+  | 'ERR_TLS_BAD_CERTIFICATE'
+  | 'ERR_TLS_UNSUPPORTED_CERTIFICATE'
+  | 'ERR_TLS_CERTIFICATE_EXPIRED'
+  | 'ERR_TLS_CERTIFICATE_REQUIRED'
+  | 'ERR_TLS_DECRYPT_ERROR'
+  | 'ERR_TLS_NO_APPLICATION_PROTOCOL'
+  | 'ERR_TLS_MESSAGE_TOO_LARGE'
+  | 'ERR_TLS_INTERNAL'
+  | 'ERR_TLS_ALERT_RECEIVED'
+  | 'ERR_TLS_TRUNCATED'
   // muxers
   | 'ERR_YAMUX_PROTOCOL'
   | 'ERR_YAMUX_GOAWAY'
@@ -169,6 +188,20 @@ export class KeyError extends SwitchyardError {}
 
 /** The Noise handshake or transport failed; the connection is closed. */
 export class NoiseError extends SwitchyardError {}
+
+/**
+ * TLS 1.3 failures (src/security/tls). `alert` is the AlertDescription (RFC 8446 §6) we sent to the
+ * peer — or, with `remote: true` (code ERR_TLS_ALERT_RECEIVED), the one the peer sent us.
+ */
+export class TlsError extends SwitchyardError {
+  readonly alert: number
+  readonly remote: boolean
+  constructor (code: ErrorCode, message: string, alert: number, options?: ErrorOptions & { remote?: boolean }) {
+    super(code, message, options)
+    this.alert = alert
+    this.remote = options?.remote ?? false
+  }
+}
 
 /** Yamux protocol violations; `goAwayCode` is what we send (or received) on the wire. */
 export class YamuxError extends SwitchyardError {
