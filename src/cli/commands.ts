@@ -5,7 +5,8 @@
  *
  *   listen   → stdout: `LISTEN <multiaddr>/p2p/<peerId>` per listen address, nothing else; logs on stderr
  *   stream   → stdout: `[client] received from server: <text>` per message (nim tutorial 3)
- *   ping     → stdout: `RTT <ms with 3 decimals> ms` per round trip
+ *   ping     → stdout: `RTT <ms with 3 decimals> ms` per round trip (stderr notes each new stream
+ *              opened because the listener ended the last one, as nim-libp2p's does after one echo)
  *   identify → stdout: one JSON object {peerId, protocolVersion, agentVersion, listenAddrs, protocols, observedAddr}
  *   perf     → stdout: JSON lines of libp2p/test-plans perf: `{"type":"intermediary"|"final","timeSeconds","uploadBytes","downloadBytes"}`
  *   streams  → stdout: `OK <count>` once every echo came back intact
@@ -191,7 +192,13 @@ export async function pingCommand (args: ParsedArgs, io: CliIo): Promise<void> {
   const count = uintOption(args, 'count', { min: 1, max: 1_000_000, def: 1 })
   await withSession(args, io, COMMAND_TIMEOUT_MS + count * 1000, async ({ conn }) => {
     const stream = await conn.newStream(PING_CODEC, LAZY)
-    await ping(stream, { count, onRtt: rtt => { io.out(formatRtt(rtt)) } })
+    await ping(stream, {
+      count,
+      onRtt: rtt => { io.out(formatRtt(rtt)) },
+      // nim-libp2p answers one payload per stream: go on over a new one (stdout keeps one line per RTT).
+      openStream: async () => await conn.newStream(PING_CODEC, LAZY),
+      onNewStream: (i, reason) => { io.err(`[ping] ${reason}; round ${i + 1} goes on over a new stream`) }
+    })
   })
 }
 

@@ -8,12 +8,12 @@ import { createServer } from 'node:net'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { newStandardSwitch, PeerId, generateEd25519 } from '../../src/index.js'
-import type { Switch } from '../../src/index.js'
+import { newStandardSwitch, PeerId, generateEd25519, Switch } from '../../src/index.js'
 import { ECHO_CODEC, PERF_CODEC } from '../../src/protocols/constants.js'
 import { buildToTemp, ROOT } from './build.js'
 import type { Build } from './build.js'
 import { lines, Listener, run } from './processes.js'
+import { nimPingProtocol } from '../helpers/nim-ping-peer.js'
 
 let build: Build
 let cli: string
@@ -263,6 +263,30 @@ describe('switchyard CLI: listen and the client commands', () => {
     } finally {
       await sw.stop()
     }
+  })
+})
+
+describe('switchyard CLI: ping against a listener that answers one payload per stream (as nim-libp2p)', () => {
+  let sw: Switch
+
+  beforeAll(async () => {
+    sw = new Switch({ protocols: [nimPingProtocol], log: () => {} })
+    await sw.start()
+  })
+
+  afterAll(async () => { await sw?.stop() })
+
+  it('ping --count 3 prints three RTT lines and notes each new stream on stderr', async () => {
+    const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
+    const r = await run(cli, ['ping', addr, '--count', '3'])
+    expect(r.code).toBe(0)
+    const out = lines(r.stdout)
+    expect(out).toHaveLength(3)
+    for (const line of out) expect(line).toMatch(/^RTT \d+\.\d{3} ms$/)
+    expect(lines(r.stderr)).toEqual([
+      '[ping] the listener ended the stream after its echo; round 2 goes on over a new stream',
+      '[ping] the listener ended the stream after its echo; round 3 goes on over a new stream'
+    ])
   })
 })
 

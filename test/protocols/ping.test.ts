@@ -5,6 +5,9 @@ import { ProtocolError } from '../../src/protocols/errors.js'
 import { CodecError, EndOfStreamError, StreamResetError } from '../../src/errors.js'
 import { streamPair, wireHex } from '../helpers/stream-pair.js'
 import { testContext } from './context.js'
+import type { Stream } from '../../src/connection.js'
+import { nimPingHandler } from '../helpers/nim-ping-peer.js'
+import { MUXERS, muxedConnection } from '../helpers/muxed-pair.js'
 
 /** Deterministic payloads: round i is 32 bytes of value i + 1. */
 function counter (): (n: number) => Uint8Array {
@@ -130,5 +133,92 @@ describe('/ipfs/ping/1.0.0', () => {
     await expect(ping(client, { count: 0 })).rejects.toBeInstanceOf(RangeError)
     await expect(ping(client, { timeoutMs: -1 })).rejects.toBeInstanceOf(RangeError)
     expect(() => createPingHandler({ idleTimeoutMs: 0 })).toThrow(RangeError)
+  })
+})
+
+describe('/ipfs/ping/1.0.0 against a listener that answers one payload per stream (nim-libp2p)', () => {
+  it('with openStream, each round the listener ended goes on over a new stream, and says so', async () => {
+    const [a, b, c] = [streamPair(), streamPair(), streamPair()] as const
+    const serving = [a, b, c].map(async p => { await nimPingHandler(p.server) })
+    const next = [b.client, c.client]
+    const moves: Array<[number, string]> = []
+    const rtts = await ping(a.client, {
+      count: 3,
+      randomBytes: counter(),
+      openStream: async () => { const s = next.shift(); if (s === undefined) throw new Error('a fourth stream'); return s },
+      onNewStream: (i, reason) => moves.push([i, reason])
+    })
+    await Promise.all(serving)
+    expect(rtts).toHaveLength(3)
+    expect(moves).toEqual([[1, 'the listener ended the stream after its echo'], [2, 'the listener ended the stream after its echo']])
+    // Round i + 1 is echoed on stream i; the first stream also saw round 2 before it ended.
+    expect(wireHex(a.wire.clientToServer)).toMatch(new RegExp('^' + '01'.repeat(32) + '02'.repeat(32)))
+    expect(wireHex(a.wire.serverToClient)).toBe('01'.repeat(32) + ' FIN')
+    expect(wireHex(b.wire.serverToClient)).toBe('02'.repeat(32) + ' FIN')
+    expect(wireHex(c.wire.serverToClient)).toBe('03'.repeat(32) + ' FIN')
+    expect(wireHex(c.wire.clientToServer)).toBe('03'.repeat(32) + ' FIN')
+  })
+
+  it('without openStream the end of the stream stays an EndOfStreamError naming the round', async () => {
+    const { client, server } = streamPair()
+    const serving = nimPingHandler(server)
+    const pinging = ping(client, { count: 2 })
+    await expect(pinging).rejects.toBeInstanceOf(EndOfStreamError)
+    await expect(pinging).rejects.toThrow(/ended after 0 of 32 bytes|round 2/)
+    await serving
+  })
+
+  it('a new stream that ends before its first echo is an error, not a loop', async () => {
+    const first = streamPair()
+    const second = streamPair()
+    const serving = nimPingHandler(first.server)
+    const closing = (async () => { await second.server.readExactly(32); await second.server.close() })()
+    const pinging = ping(first.client, { count: 2, openStream: async () => second.client })
+    await expect(pinging).rejects.toBeInstanceOf(EndOfStreamError)
+    await Promise.all([serving, closing])
+  })
+
+  it('an end inside an echo is still an error', async () => {
+    const first = streamPair()
+    const half = (async () => {
+      const p1 = await first.server.readExactly(32)
+      await first.server.write(p1)
+      const p2 = await first.server.readExactly(32)
+      await first.server.write(p2.subarray(0, 10))
+      await first.server.close()
+    })()
+    const pinging = ping(first.client, { count: 2, openStream: async () => { throw new Error('must not reopen') } })
+    await expect(pinging).rejects.toBeInstanceOf(EndOfStreamError)
+    await half
+  })
+
+  it.each(MUXERS)('over $name on loopback TCP: three rounds, three streams', async (kind) => {
+    const conn = await muxedConnection(kind)
+    try {
+      const served: Array<Promise<void>> = []
+      const open = async (): Promise<Stream> => {
+        const { client, server } = await conn.newPair(PING_CODEC)
+        served.push(nimPingHandler(server))
+        return client
+      }
+      const moves: number[] = []
+      const rtts = await ping(await open(), { count: 3, openStream: open, onNewStream: i => moves.push(i) })
+      expect(rtts).toHaveLength(3)
+      expect(moves).toEqual([1, 2])
+      expect(served).toHaveLength(3)
+      await Promise.all(served)
+    } finally {
+      await conn.close()
+    }
+  })
+
+  it('a listener that repeats on one stream (switchyard\'s, as go\'s, rust\'s and js\'s) is never left for a new stream', async () => {
+    const { client, server } = streamPair()
+    const { ctx } = testContext()
+    const [, rtts] = await Promise.all([
+      pingHandler(server, PING_CODEC, ctx),
+      ping(client, { count: 4, openStream: async () => { throw new Error('must not reopen') }, onNewStream: () => { throw new Error('must not move') } })
+    ])
+    expect(rtts).toHaveLength(4)
   })
 })
