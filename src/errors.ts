@@ -174,13 +174,22 @@ export class WsError extends TransportError {
 /** multistream-select violations and refusals. */
 export class MultistreamError extends SwitchyardError {}
 
-/** The peer supports none of the protocols we proposed. */
+/** The peer supports none of the protocols we proposed: `peer refused /noise (multistream: na)`. */
 export class ProtocolNotSupportedError extends MultistreamError {
   readonly tried: readonly string[]
   constructor (tried: readonly string[]) {
-    super('ERR_PROTOCOL_NOT_SUPPORTED', `protocol negotiation failed: peer refused ${tried.map(p => JSON.stringify(p)).join(', ')}`)
+    super('ERR_PROTOCOL_NOT_SUPPORTED', `peer refused ${tried.map(protocolForDisplay).join(', ')} (multistream: na)`)
     this.tried = tried
   }
+}
+
+/**
+ * A protocol id as error messages show it: bare when it is short printable ASCII (`/noise`), else
+ * JSON-quoted and cut at 80 characters (a peer's garbage must not make a message unreadable).
+ */
+export function protocolForDisplay (id: string): string {
+  if (id.length > 0 && id.length <= 80 && /^[\x21-\x7e]+$/.test(id)) return id
+  return JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id)
 }
 
 /** Bad keys, peer ids, signatures and key files. */

@@ -9,12 +9,14 @@
  * 2. Read side: until the listener's header and echo have arrived, received bytes feed the Dialer
  *    machine; what follows the echo goes to the next layer's sink, and from then on the next
  *    layer's sink is attached to the underlying connection directly (no per-chunk indirection).
- * 3. If the listener refuses (`na`), misbehaves, ends, or stays silent past `timeoutMs`, the
- *    underlying connection is aborted and the next layer's sink gets `onClose(err)` with the
- *    ProtocolNotSupportedError / MultistreamError.
+ * 3. If the listener refuses (`na`), misbehaves, ends, resets, or stays silent past `timeoutMs`,
+ *    the underlying connection is aborted and the next layer's sink gets `onClose(err)` with the
+ *    ProtocolNotSupportedError / MultistreamError. A refusal wins over the reset that follows it
+ *    (go-libp2p answers `na`, then closes with our Noise bytes unread: a TCP RST): both usually
+ *    arrive together, and the `na` is parsed first.
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { MultistreamError } from '../errors.js'
+import { MultistreamError, TransportError } from '../errors.js'
 import { DEFAULT_NEGOTIATION_TIMEOUT_MS } from './constants.js'
 import { Dialer } from './negotiation.js'
 import type { TraceObserver } from '../trace/observer.js'
@@ -71,7 +73,7 @@ class LazyConnection implements ByteConnection {
       if (sink !== undefined) this.handOver(sink)
     },
     onEnd: () => this.fail(this.dialer.endOfInput()),
-    onClose: err => this.fail(err ?? this.dialer.endOfInput()),
+    onClose: err => this.fail(err === undefined ? this.dialer.endOfInput() : this.lost(err)),
     onDrain: () => this.sink?.onDrain?.()
   }
 
@@ -145,6 +147,17 @@ class LazyConnection implements ByteConnection {
       sink.onData(this.leftover.shift() as Uint8Array)
     }
     if (this.sink === sink) this.inner.attach(sink)
+  }
+
+  /**
+   * The connection failed before the echo. The next layer sees it as a multistream failure (its
+   * own message would say "during the Noise handshake", but the handshake never got an answer):
+   * a reset keeps its code and names the proposal it cut short.
+   */
+  private lost (err: Error): Error {
+    const named = this.dialer.connectionLost(err)
+    if (named instanceof TransportError) return new MultistreamError(named.code, named.message, { cause: err })
+    return named
   }
 
   private fail (err: Error): void {

@@ -29,10 +29,11 @@
  * proposal, the data and the FIN in one flight may abort the stream (js-libp2p 3.3 does).
  */
 import type { ByteConnection, ByteSink, Stream } from '../connection.js'
-import { MultistreamError } from '../errors.js'
+import { MultistreamError, StreamResetError } from '../errors.js'
 import { DEFAULT_NEGOTIATION_TIMEOUT_MS } from './constants.js'
 import { concatBytes } from './messages.js'
 import { Dialer, Listener, LsRequest } from './negotiation.js'
+import type { Channel } from './negotiation.js'
 import type { TraceObserver } from '../trace/observer.js'
 
 export interface NegotiateOptions {
@@ -77,6 +78,8 @@ export interface StreamNegotiationResult {
 interface Machine<T> {
   receive: (chunk: Uint8Array) => { send: Uint8Array[], result: T | undefined }
   endOfInput: () => Error
+  /** The connection or stream failed: the error that names the cause (a refusal wins over a reset). */
+  connectionLost: (err: Error, channel: Channel) => Error
 }
 
 function dialerMachine (d: Dialer | Listener): Machine<NegotiationResult> {
@@ -85,12 +88,13 @@ function dialerMachine (d: Dialer | Listener): Machine<NegotiationResult> {
       const step = d.receive(chunk)
       return { send: step.send, result: step.protocol === undefined ? undefined : { protocol: step.protocol, leftover: step.leftover } }
     },
-    endOfInput: () => d.endOfInput()
+    endOfInput: () => d.endOfInput(),
+    connectionLost: (err, channel) => d.connectionLost(err, channel)
   }
 }
 
 function lsMachine (r: LsRequest): Machine<string[]> {
-  return { receive: chunk => ({ send: [], result: r.receive(chunk) }), endOfInput: () => r.endOfInput() }
+  return { receive: chunk => ({ send: [], result: r.receive(chunk) }), endOfInput: () => r.endOfInput(), connectionLost: err => r.connectionLost(err) }
 }
 
 function timeoutOf (opts: NegotiateOptions): number {
@@ -163,7 +167,7 @@ function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefin
         }
       },
       onEnd: () => finish(machine.endOfInput()),
-      onClose: err => finish(err ?? machine.endOfInput())
+      onClose: err => finish(err === undefined ? machine.endOfInput() : machine.connectionLost(err, 'connection'))
     }
     try {
       // The dialer's first flight goes out before we look at anything (digest TL;DR 1).
@@ -202,11 +206,20 @@ async function driveStream<T> (
   opts: NegotiateOptions,
   ignoreFinalWriteError = false
 ): Promise<T> {
-  const { cancelled, dispose } = deadline(opts, err => stream.reset(err))
+  let cancelledBy: Error | undefined
+  const { cancelled, dispose } = deadline(opts, err => { cancelledBy = err; stream.reset(err) })
   try {
     if (first !== undefined) await Promise.race([stream.write(concatBytes(first)), cancelled])
     for (;;) {
-      const chunk = await Promise.race([read(), cancelled])
+      let chunk: Uint8Array | null
+      try {
+        chunk = await Promise.race([read(), cancelled])
+      } catch (err) {
+        // A reset by the peer names the stage; our own timeout or abort (which resets too) is reported as such.
+        if (cancelledBy !== undefined) throw cancelledBy
+        if (err instanceof StreamResetError) throw machine.connectionLost(err, 'stream')
+        throw err
+      }
       if (chunk === null) throw machine.endOfInput()
       const { send, result } = machine.receive(chunk)
       if (send.length > 0) {

@@ -33,7 +33,7 @@
  * Tracing: given an `observer` (src/trace/observer.ts), each machine reports every message it sends
  * or parses; without one nothing is built (one `undefined` check per message).
  */
-import { MultistreamError, ProtocolNotSupportedError } from '../errors.js'
+import { MultistreamError, ProtocolNotSupportedError, StreamResetError, SwitchyardError, TransportError, protocolForDisplay } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import { HEADER_MESSAGE_LENGTH, LS, MAX_LS_RESPONSE_LENGTH, MAX_MESSAGE_LENGTH, NA, PROTOCOL_ID } from './constants.js'
 import {
@@ -211,6 +211,39 @@ export class Dialer {
       ? `connection ended before the listener sent the multistream header (we proposed ${proposed})`
       : `connection ended while waiting for the answer to ${proposed}`)
   }
+
+  /**
+   * The connection or stream failed (`err`) before the negotiation finished. A reset is reported
+   * as the same kind of error (TransportError ERR_CONNECTION_RESET, StreamResetError) saying which
+   * answer we were waiting for, `err` as its cause; any other failure is returned unchanged.
+   */
+  connectionLost (err: Error, channel: Channel = 'connection'): Error {
+    const awaitingHeader = this.state === DialerState.AwaitHeader
+    this.state = DialerState.Failed
+    if (!isReset(err)) return err
+    const proposed = protocolForDisplay(this.protocols[this.index] as string)
+    return resetError(err, awaitingHeader
+      ? `peer reset the ${channel} before sending the multistream header (we proposed ${proposed})`
+      : `peer reset the ${channel} before answering our proposal of ${proposed} (multistream)`)
+  }
+}
+
+/** What a negotiation runs over, for messages. */
+export type Channel = 'connection' | 'stream'
+
+function isReset (err: Error): err is SwitchyardError {
+  return err instanceof SwitchyardError && (err.code === 'ERR_CONNECTION_RESET' || err.code === 'ERR_STREAM_RESET')
+}
+
+/** A reset with a message that names the multistream stage, of the same class and code as `err`. */
+function resetError (err: SwitchyardError, message: string): SwitchyardError {
+  if (err instanceof StreamResetError) return new StreamResetError(message, { cause: err })
+  return new TransportError(err.code, message, { cause: err })
+}
+
+/** `peer proposed /tls/1.0.0, which we do not support (multistream: na)` */
+function refusal (refused: readonly string[]): string {
+  return `peer proposed ${refused.map(protocolForDisplay).join(', ')}, which we do not support (multistream: na)`
 }
 
 /** The responder's side of one negotiation. */
@@ -285,9 +318,10 @@ export class Listener {
     } catch (err) {
       this.state = ListenerState.Failed
       // rust-libp2p#1871: garbage right after our "na" is usually a lazy dialer's application data
-      // for a protocol we refused; say so rather than only "malformed".
+      // for a protocol we refused (a rust dialer's `/tls/1.0.0` + ClientHello): the refusal is the
+      // cause, the garbage only its consequence.
       if (err instanceof MultistreamError && this.refused.length > 0) {
-        throw new MultistreamError(err.code, `${err.message} (after refusing ${this.refused.map(quote).join(', ')})`, { cause: err })
+        throw new MultistreamError('ERR_PROTOCOL_NOT_SUPPORTED', `${refusal(this.refused)}; what followed was not multistream (${err.message})`, { cause: err })
       }
       throw err
     }
@@ -300,10 +334,26 @@ export class Listener {
     const cut = endedMidMessage(this.reader)
     if (cut !== undefined) return cut
     if (awaitingHeader) return new MultistreamError('ERR_UNEXPECTED_EOF', 'connection ended before the dialer sent the multistream header')
-    if (this.refused.length > 0) {
-      return new MultistreamError('ERR_UNEXPECTED_EOF', `the dialer gave up after we refused ${this.refused.map(quote).join(', ')}`)
-    }
+    if (this.refused.length > 0) return new MultistreamError('ERR_PROTOCOL_NOT_SUPPORTED', `${refusal(this.refused)}, then ended the connection`)
     return new MultistreamError('ERR_UNEXPECTED_EOF', 'connection ended before the dialer proposed a protocol')
+  }
+
+  /**
+   * The connection or stream failed (`err`) before the negotiation finished. After a refusal the
+   * refusal is the cause (go-libp2p closes a connection whose proposals we refused with unread
+   * bytes in its buffer, so we see a TCP RST): ERR_PROTOCOL_NOT_SUPPORTED with `err` as cause. A
+   * reset otherwise becomes a MultistreamError naming the stage; any other failure is returned unchanged.
+   */
+  connectionLost (err: Error, channel: Channel = 'connection'): Error {
+    const awaitingHeader = this.state === ListenerState.AwaitHeader
+    this.state = ListenerState.Failed
+    if (this.refused.length > 0) {
+      return new MultistreamError('ERR_PROTOCOL_NOT_SUPPORTED', `${refusal(this.refused)}, then ${isReset(err) ? 'reset' : 'lost'} the ${channel}`, { cause: err })
+    }
+    if (!isReset(err)) return err
+    return resetError(err, awaitingHeader
+      ? `peer reset the ${channel} before sending the multistream header`
+      : `peer reset the ${channel} before proposing a protocol (multistream)`)
   }
 }
 
@@ -362,6 +412,11 @@ export class LsRequest {
       this.finished = true
       throw err
     }
+  }
+
+  connectionLost (err: Error): Error {
+    this.finished = true
+    return err
   }
 
   endOfInput (): MultistreamError {

@@ -14,7 +14,8 @@
  *     connection and rejects with a NoiseError: no application byte is ever accepted from it.
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { NoiseError, StreamClosedError } from '../errors.js'
+import { MultistreamError, NoiseError, StreamClosedError } from '../errors.js'
+import type { SwitchyardError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
 import { concatBytes } from '../codec/bytes.js'
@@ -127,7 +128,7 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
       fail(new NoiseError('ERR_HANDSHAKE_TIMEOUT', `"noise handshake" expected to complete within ${timeoutMs} ms, got ${received} of ${initiator ? 1 : 2} messages from ${conn.remoteAddr}`))
     }, timeoutMs)
 
-    const fail = (err: NoiseError): void => {
+    const fail = (err: SwitchyardError): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -171,7 +172,7 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
 
     const closedEarly = (what: string, cause?: Error): void => {
       const partial = decoder.buffered > 0 ? ` (partial message: ${decoder.describePending()})` : ''
-      fail(new NoiseError('ERR_NOISE_HANDSHAKE', `peer ${what} during the handshake, after ${received} of its ${initiator ? 1 : 2} messages${partial}`, cause === undefined ? undefined : { cause }))
+      fail(new NoiseError('ERR_NOISE_HANDSHAKE', `peer ${what} during the Noise handshake, after ${received} of its ${initiator ? 1 : 2} messages${partial}`, cause === undefined ? undefined : { cause }))
     }
 
     const sink: ByteSink = {
@@ -181,7 +182,13 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
         try { pump() } catch (err) { fail(asNoiseError(err)) }
       },
       onEnd () { if (!settled) closedEarly('closed the connection') },
-      onClose (err) { if (!settled) closedEarly(err === undefined ? 'closed the connection' : 'reset the connection', err) }
+      onClose (err) {
+        if (settled) return
+        // A lazy multistream select underneath (lazy-connection.ts) reports the listener's verdict
+        // through onClose: a refusal (`na`) or a multistream violation is the cause, not a reset.
+        if (err instanceof MultistreamError) { fail(err); return }
+        closedEarly(err === undefined ? 'closed the connection' : 'reset the connection', err)
+      }
     }
 
     try {

@@ -184,6 +184,7 @@ describe('js-libp2p dialer → our listener', () => {
     expect((err as Error).name).toBe('UnsupportedProtocolError')
     maConn.abort(new Error('done'))
     const ours = await listening
-    expect(ours.code).toMatch(/ERR_UNEXPECTED_EOF|ERR_CONNECTION_RESET/)
+    expect(ours.code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
+    expect(ours.message).toMatch(/^peer proposed \/a\/1, \/b\/1, which we do not support \(multistream: na\), then (ended|reset) the connection$/)
   })
 })

@@ -84,7 +84,7 @@ describe('selectOnConnection / handleOnConnection', () => {
     expect(d.writes.map(w => hex(concat(w)))).toEqual([hex(msgs('/multistream/1.0.0', '/yamux/1.0.0')), hex(msgs('/mplex/6.7.0'))])
   })
 
-  it('ProtocolNotSupportedError when everything is refused; the listener sees the dialer give up', async () => {
+  it('ProtocolNotSupportedError when everything is refused; the listener names what the dialer proposed', async () => {
     const [d, l] = connectionPair()
     const listening = handleOnConnection(l, ['/c'])
     const err = await selectOnConnection(d, ['/a', '/b']).catch(e => e)
@@ -93,8 +93,8 @@ describe('selectOnConnection / handleOnConnection', () => {
     d.closeWrite()
     const lerr = await listening.catch(e => e)
     expect(lerr).toBeInstanceOf(MultistreamError)
-    expect(lerr.code).toBe('ERR_UNEXPECTED_EOF')
-    expect(lerr.message).toMatch(/gave up after we refused "\/a", "\/b"/)
+    expect(lerr.code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
+    expect(lerr.message).toBe('peer proposed /a, /b, which we do not support (multistream: na), then ended the connection')
   })
 
   it('EOF midway, a 1025-byte message, and a missing newline end it with a typed error', async () => {
@@ -243,8 +243,12 @@ describe('selectOnStream / handleOnStream', () => {
     expect(await d.readExactly(1).catch(err => err)).toBe(e)
     expect(d.isReset).toBe(true)
     const le = await listening.catch(err => err)
-    // 'd' (0x64) of the application data reads as a 100-byte message prefix; the reset ends the wait.
-    expect(le).toBeInstanceOf(StreamResetError)
+    // 'd' (0x64) of the application data reads as a 100-byte message prefix; the reset ends the
+    // wait, and the refusal is what the listener reports, with the reset as its cause.
+    expect(le).toBeInstanceOf(MultistreamError)
+    expect(le.code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
+    expect(le.message).toBe('peer proposed /nope, which we do not support (multistream: na), then reset the stream')
+    expect(le.cause).toBeInstanceOf(StreamResetError)
   })
 
   it('na then second proposal on a stream; ProtocolNotSupportedError when all refused', async () => {
@@ -256,7 +260,7 @@ describe('selectOnStream / handleOnStream', () => {
     const e = await selectOnStream(d2, ['/a', '/b']).catch(err => err)
     expect(e).toBeInstanceOf(ProtocolNotSupportedError)
     await d2.closeWrite()
-    await expect(listening).rejects.toThrow(/gave up/)
+    await expect(listening).rejects.toThrow('peer proposed /a, /b, which we do not support (multistream: na), then ended the connection')
   })
 
   it('a silent listener times out; the stream is reset so no read is left dangling', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { MultistreamError, ProtocolNotSupportedError } from '../../src/errors.js'
+import { MultistreamError, ProtocolNotSupportedError, StreamResetError, TransportError, protocolForDisplay } from '../../src/errors.js'
 import { HEADER_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from '../../src/multistream/constants.js'
 import { HEADER_MESSAGE, NA_MESSAGE, encodeLsResponse, encodeMessage } from '../../src/multistream/messages.js'
 import { Dialer, Listener, LsRequest, resolveMaxMessageBytes, type NegotiationStep } from '../../src/multistream/negotiation.js'
@@ -66,7 +66,7 @@ describe('Dialer', () => {
     try { d.receive(NA_MESSAGE); expect.unreachable() } catch (err) {
       expect(err).toBeInstanceOf(ProtocolNotSupportedError)
       expect((err as ProtocolNotSupportedError).tried).toEqual(['/a/1', '/b/1'])
-      expect((err as Error).message).toMatch(/"\/a\/1", "\/b\/1"/)
+      expect((err as Error).message).toBe('peer refused /a/1, /b/1 (multistream: na)')
     }
     expect(() => d.receive(NA_MESSAGE)).toThrow(/after the negotiation ended/)
   })
@@ -111,6 +111,22 @@ describe('Dialer', () => {
     expect(e3.message).toMatch(/middle of a multistream message/)
   })
 
+  it('connectionLost: a reset names the answer we waited for and keeps its class and code; other errors pass', () => {
+    const rst = new TransportError('ERR_CONNECTION_RESET', 'read: ECONNRESET')
+    const d1 = new Dialer(['/noise']); d1.start()
+    const e1 = d1.connectionLost(rst)
+    expect(e1).toBeInstanceOf(TransportError)
+    expect(e1).toMatchObject({ code: 'ERR_CONNECTION_RESET', cause: rst })
+    expect(e1.message).toBe('peer reset the connection before sending the multistream header (we proposed /noise)')
+    const d2 = new Dialer(['/yamux/1.0.0']); d2.start(); d2.receive(HEADER_MESSAGE)
+    const e2 = d2.connectionLost(new StreamResetError('stream 3 reset by remote'), 'stream')
+    expect(e2).toBeInstanceOf(StreamResetError)
+    expect(e2.message).toBe('peer reset the stream before answering our proposal of /yamux/1.0.0 (multistream)')
+    const other = new Error('local abort')
+    const d3 = new Dialer(['/noise']); d3.start()
+    expect(d3.connectionLost(other)).toBe(other)
+  })
+
   it('validates its protocol list', () => {
     expect(() => new Dialer([])).toThrow(TypeError)
     expect(() => new Dialer([''])).toThrow(TypeError)
@@ -146,13 +162,35 @@ describe('Listener', () => {
     expect(() => new Listener(['/a']).receive(msgs('/a'))).toThrow(/header expected "\/multistream\/1.0.0", got "\/a"/)
     const l = new Listener(['/a'])
     l.receive(msgs('/multistream/1.0.0', '/b'))
-    expect(() => l.receive(new Uint8Array([0x02, 0x41, 0x42]))).toThrow(/trailing newline.*after refusing "\/b"/)
+    expect(() => l.receive(new Uint8Array([0x02, 0x41, 0x42]))).toThrow(/^peer proposed \/b, which we do not support \(multistream: na\); what followed was not multistream \(.*trailing newline/)
   })
 
-  it('endOfInput after a refusal says the dialer gave up', () => {
+  it('connectionLost after a refusal: the refusal is the error, the reset its cause (go-libp2p RST-closes)', () => {
+    const l = new Listener(['/noise'])
+    l.receive(msgs('/multistream/1.0.0', '/tls/1.0.0'))
+    const rst = new TransportError('ERR_CONNECTION_RESET', 'read: ECONNRESET')
+    const e = l.connectionLost(rst)
+    expect(e).toBeInstanceOf(MultistreamError)
+    expect(e).toMatchObject({ code: 'ERR_PROTOCOL_NOT_SUPPORTED', cause: rst })
+    expect(e.message).toBe('peer proposed /tls/1.0.0, which we do not support (multistream: na), then reset the connection')
+    const l2 = new Listener(['/noise'])
+    l2.receive(HEADER_MESSAGE)
+    expect(l2.connectionLost(rst).message).toBe('peer reset the connection before proposing a protocol (multistream)')
+  })
+
+  it('protocolForDisplay: bare when short printable ASCII, else quoted and cut', () => {
+    expect(protocolForDisplay('/noise')).toBe('/noise')
+    expect(protocolForDisplay('a b')).toBe('"a b"')
+    expect(protocolForDisplay('\u0000')).toBe('"\\u0000"')
+    expect(protocolForDisplay('/x'.repeat(50))).toBe(JSON.stringify('/x'.repeat(40) + '…'))
+  })
+
+  it('endOfInput after a refusal names the refused proposal', () => {
     const l = new Listener(['/a'])
     l.receive(msgs('/multistream/1.0.0', '/b'))
-    expect(l.endOfInput().message).toMatch(/gave up after we refused "\/b"/)
+    const e = l.endOfInput()
+    expect(e.code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
+    expect(e.message).toBe('peer proposed /b, which we do not support (multistream: na), then ended the connection')
     expect(new Listener([]).endOfInput().message).toMatch(/before the dialer sent the multistream header/)
   })
 

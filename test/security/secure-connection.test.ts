@@ -244,7 +244,7 @@ describe('handshake failures', () => {
     const err = await secureOutbound(client, { identity: alice }).catch(e => e as NoiseError)
     expect(err).toBeInstanceOf(NoiseError)
     expect((err as NoiseError).code).toBe('ERR_NOISE_HANDSHAKE')
-    expect((err as NoiseError).message).toContain('closed the connection during the handshake')
+    expect((err as NoiseError).message).toContain('closed the connection during the Noise handshake')
   })
 
   it('ERR_NOISE_HANDSHAKE: the peer resets midway (inside message 2)', async () => {
