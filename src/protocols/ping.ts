@@ -90,28 +90,20 @@ export async function ping (stream: Stream, options: PingOptions = {}): Promise<
 }
 
 /**
- * One round trip on `stream`: the RTT, or null when `endIsNormal` and the stream ended (EOF or
- * reset) before the first byte of the echo.
+ * One round trip on `stream`: the RTT, or null when `endIsNormal` and the stream ended cleanly
+ * before the first byte of the echo.
  */
 async function roundTrip (stream: Stream, payload: Uint8Array, i: number, count: number, timeoutMs: number, endIsNormal: boolean): Promise<number | null> {
   return await withTimeout(stream, timeoutMs, `ping round ${i + 1} of ${count}`, async () => {
     const start = monotonicMs()
+    await stream.write(payload)
     if (endIsNormal) {
-      // Write, then peek the first chunk: nothing at all means the listener is done with this
-      // stream. nim's switch may also reset it on seeing our payload after its close (lpstream
-      // `closeWithEOF`), so a reset here, before any echo byte, means the same.
-      let first: Uint8Array | null
-      try {
-        await stream.write(payload)
-        first = await stream.read()
-      } catch (err) {
-        if (err instanceof StreamResetError) return null
-        throw err
-      }
+      // Peek the first chunk: a clean end (the listener's FIN, sent right after its last echo, so
+      // it is here before any answer to this payload could be) means the listener is done with
+      // this stream. A reset stays an error: it may be our own (stop, SIGINT), not the listener's.
+      const first = await stream.read()
       if (first === null) return null
       stream.unread(first)
-    } else {
-      await stream.write(payload)
     }
     const echo = await stream.readExactly(PING_PAYLOAD_BYTES)
     const rtt = monotonicMs() - start
