@@ -123,6 +123,9 @@ export type ErrorCode =
   | 'ERR_QUIC_CONNECTION_CLOSED'
   | 'ERR_QUIC_IDLE_TIMEOUT'
   | 'ERR_QUIC_STATELESS_RESET'
+  // cli: libp2p/test-plans runners (Redis)
+  | 'ERR_REDIS_PROTOCOL'
+  | 'ERR_REDIS_REPLY'
 
 export interface ErrorOptions {
   cause?: unknown

@@ -1,4 +1,5 @@
-// Command peer is a go-libp2p interop test peer for switchyard (TCP + Noise + yamux only).
+// Command peer is a go-libp2p interop test peer for switchyard (TCP or WebSocket, Noise or
+// TLS, yamux).
 //
 // It is a foreign reference implementation used only by interop tests; switchyard's
 // src/ never imports it. The command contract is shared with switchyard's CLI and with
@@ -21,7 +22,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -36,12 +39,15 @@ const (
 )
 
 const usage = `usage:
-  peer listen [--listen <multiaddr>]... [--key <file>]
+  peer listen [--listen <multiaddr>]... [--key <file>] [--transport tcp|ws] [--security noise,tls]
   peer stream <multiaddr/p2p/id>
   peer ping <multiaddr/p2p/id> [--count N]
   peer identify <multiaddr/p2p/id>
   peer perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
-  peer streams <multiaddr/p2p/id> [--count N]`
+  peer streams <multiaddr/p2p/id> [--count N]
+  peer transport-interop   (libp2p/test-plans transport-interop; configured by the environment)
+client commands also take --key, --transport tcp|ws (must match the multiaddr) and --security
+(comma list in preference order: noise, tls; default noise)`
 
 // usageError is reported with exit status 2; every other error exits with 1.
 type usageError struct{ msg string }
@@ -125,7 +131,7 @@ func run(raw []string) error {
 	cmd, rest := raw[0], raw[1:]
 	switch cmd {
 	case "listen":
-		a, err := parseArgs(rest, "listen", "key")
+		a, err := parseArgs(rest, "listen", "key", "security", "transport")
 		if err != nil {
 			return err
 		}
@@ -135,13 +141,13 @@ func run(raw []string) error {
 		return runListen(a)
 	case "stream", "ping", "identify", "perf", "streams":
 		allowed := map[string][]string{
-			"stream":   {"key"},
-			"ping":     {"key", "count"},
-			"identify": {"key"},
-			"perf":     {"key", "upload-bytes", "download-bytes"},
-			"streams":  {"key", "count"},
+			"stream":   {},
+			"ping":     {"count"},
+			"identify": {},
+			"perf":     {"upload-bytes", "download-bytes"},
+			"streams":  {"count"},
 		}[cmd]
-		a, err := parseArgs(rest, allowed...)
+		a, err := parseArgs(rest, append(allowed, "key", "security", "transport")...)
 		if err != nil {
 			return err
 		}
@@ -152,7 +158,21 @@ func run(raw []string) error {
 		if err != nil {
 			return err
 		}
+		if t := a.last("transport"); t != "" {
+			kind, err := parseTransport(t)
+			if err != nil {
+				return err
+			}
+			if kind != transportOf(target.Addrs[0]) {
+				return usagef("--transport %s does not match %s", t, a.positional[0])
+			}
+		}
 		return runClient(cmd, a, target)
+	case "transport-interop":
+		if len(rest) != 0 {
+			return usagef("transport-interop takes no arguments (it reads its environment)")
+		}
+		return runTransportInterop()
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 		return nil
@@ -205,12 +225,63 @@ func loadKey(path string) (crypto.PrivKey, error) {
 	return priv, nil
 }
 
-// newHost builds a go-libp2p host restricted to TCP + Noise + yamux, no relay, no NAT.
-func newHost(a *args, listen []string) (host.Host, error) {
-	keyPath := ""
-	if keys := a.options["key"]; len(keys) > 0 {
-		keyPath = keys[len(keys)-1]
+// last returns the last value of an option, "" when absent.
+func (a *args) last(name string) string {
+	if values := a.options[name]; len(values) > 0 {
+		return values[len(values)-1]
 	}
+	return ""
+}
+
+// parseSecurity reads --security: a comma list of noise and tls in preference order (the
+// dialer proposes them in this order; the listener accepts any of them); default noise.
+func parseSecurity(s string) ([]string, error) {
+	if s == "" {
+		return []string{"noise"}, nil
+	}
+	var list []string
+	for _, name := range strings.Split(s, ",") {
+		if name != "noise" && name != "tls" {
+			return nil, usagef("--security: unknown security %q (noise, tls)", name)
+		}
+		for _, seen := range list {
+			if seen == name {
+				return nil, usagef("--security: %s named twice", name)
+			}
+		}
+		list = append(list, name)
+	}
+	return list, nil
+}
+
+// transportKind is the transport of a multiaddr: plain TCP or WebSocket over TCP.
+type transportKind string
+
+func parseTransport(s string) (transportKind, error) {
+	if s != "tcp" && s != "ws" {
+		return "", usagef("--transport: unknown transport %q (tcp, ws)", s)
+	}
+	return transportKind(s), nil
+}
+
+func transportOf(addr ma.Multiaddr) transportKind {
+	if _, err := addr.ValueForProtocol(ma.P_WS); err == nil {
+		return "ws"
+	}
+	return "tcp"
+}
+
+// listenAddr is the listen address of a transport on ip with an OS-chosen port.
+func listenAddr(kind transportKind, ip string) string {
+	if kind == "ws" {
+		return "/ip4/" + ip + "/tcp/0/ws"
+	}
+	return "/ip4/" + ip + "/tcp/0"
+}
+
+// newHost builds a go-libp2p host with the TCP and WebSocket transports (the multiaddr picks
+// one), the security protocols in preference order and yamux; no relay, no NAT.
+func newHost(keyPath string, security []string, listen []string) (host.Host, error) {
 	priv, err := loadKey(keyPath)
 	if err != nil {
 		return nil, err
@@ -218,12 +289,20 @@ func newHost(a *args, listen []string) (host.Host, error) {
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
 		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
+		libp2p.Transport(websocket.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.UserAgent(agentVersion),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.Ping(true),
+	}
+	for _, name := range security {
+		switch name {
+		case "noise":
+			opts = append(opts, libp2p.Security(noise.ID, noise.New))
+		case "tls":
+			opts = append(opts, libp2p.Security(libp2ptls.ID, libp2ptls.New))
+		}
 	}
 	if len(listen) > 0 {
 		opts = append(opts, libp2p.ListenAddrStrings(listen...))
@@ -233,17 +312,33 @@ func newHost(a *args, listen []string) (host.Host, error) {
 	return libp2p.New(opts...)
 }
 
+// newHostFromArgs builds the host of a command from its --key and --security options.
+func newHostFromArgs(a *args, listen []string) (host.Host, error) {
+	security, err := parseSecurity(a.last("security"))
+	if err != nil {
+		return nil, err
+	}
+	return newHost(a.last("key"), security, listen)
+}
+
 func runListen(a *args) error {
 	listen := a.options["listen"]
 	if len(listen) == 0 {
-		listen = []string{"/ip4/127.0.0.1/tcp/0"}
+		kind := transportKind("tcp")
+		if t := a.last("transport"); t != "" {
+			var err error
+			if kind, err = parseTransport(t); err != nil {
+				return err
+			}
+		}
+		listen = []string{listenAddr(kind, "127.0.0.1")}
 	}
 	for _, s := range listen {
 		if _, err := ma.NewMultiaddr(s); err != nil {
 			return usagef("invalid --listen multiaddr %q: %v", s, err)
 		}
 	}
-	h, err := newHost(a, listen)
+	h, err := newHostFromArgs(a, listen)
 	if err != nil {
 		return err
 	}
@@ -267,7 +362,7 @@ func runListen(a *args) error {
 }
 
 func runClient(cmd string, a *args, target *peer.AddrInfo) error {
-	h, err := newHost(a, nil)
+	h, err := newHostFromArgs(a, nil)
 	if err != nil {
 		return err
 	}

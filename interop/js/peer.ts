@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * A js-libp2p 3.x interop test peer (libp2p + @libp2p/tcp + @chainsafe/libp2p-noise +
- * @chainsafe/libp2p-yamux + @libp2p/ping + @libp2p/identify), the third foreign peer of the interop
+ * A js-libp2p 3.x interop test peer (libp2p + @libp2p/tcp + @libp2p/websockets + @chainsafe/libp2p-noise
+ * + @libp2p/tls + @chainsafe/libp2p-yamux + @libp2p/ping + @libp2p/identify), the third foreign peer of the interop
  * matrix next to interop/go and interop/rust. It implements their command contract exactly
  * (interop/go/README.md "Command contract"):
  *
@@ -11,6 +11,11 @@
  *   peer identify <ma/p2p/id>                                one JSON object (own /ipfs/id/1.0.0 stream)
  *   peer perf <ma/p2p/id> --upload-bytes N --download-bytes M   test-plans perf JSON lines
  *   peer streams <ma/p2p/id> [--count N]                     N concurrent /switchyard/echo/1.0.0 streams, OK N
+ *   peer transport-interop                                   libp2p/test-plans transport-interop (environment)
+ *
+ * Every command takes `--security noise|tls|tls,noise|noise,tls` (connection encrypters in that
+ * preference order, default noise) and `--transport tcp|ws` (listen: the default listen address;
+ * clients: must match the multiaddr, which picks the transport anyway).
  *
  * Ping and identify *servers* are js-libp2p's own services; the ping and identify *clients* are
  * written here on one raw stream, because the contract wants N pings on one stream and the
@@ -26,6 +31,8 @@ import { randomBytes } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { tls } from '@libp2p/tls'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { ping } from '@libp2p/ping'
@@ -36,6 +43,12 @@ import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { WebSocket as WsWebSocket } from 'ws'
+import { RedisClient } from '../../src/cli/redis.js'
+
+// @libp2p/websockets dials through the global WebSocket, which Node 20 lacks (Node 22 has it):
+// test-only polyfill with the `ws` package, whose client speaks the same EventTarget API.
+if (globalThis.WebSocket === undefined) (globalThis as { WebSocket?: unknown }).WebSocket = WsWebSocket
 
 const STREAM_PROTO = '/test/stream-proto/1.0.0'
 const ECHO = '/switchyard/echo/1.0.0'
@@ -93,6 +106,29 @@ function parseArgs (raw: readonly string[], allowed: readonly string[]): Args {
 }
 
 const lastOption = (a: Args, name: string): string | undefined => a.options.get(name)?.at(-1)
+
+type Security = 'noise' | 'tls'
+
+/** `--security`: noise and/or tls, comma separated, in preference order; default noise. */
+function parseSecurity (text: string | undefined): Security[] {
+  if (text === undefined) return ['noise']
+  const list = text.split(',')
+  for (const [i, name] of list.entries()) {
+    if (name !== 'noise' && name !== 'tls') throw new UsageError(`--security: unknown security ${JSON.stringify(name)} (noise, tls)`)
+    if (list.indexOf(name) !== i) throw new UsageError(`--security: ${name} named twice`)
+  }
+  return list as Security[]
+}
+
+type TransportName = 'tcp' | 'ws'
+
+function parseTransport (text: string): TransportName {
+  if (text !== 'tcp' && text !== 'ws') throw new UsageError(`--transport: unknown transport ${JSON.stringify(text)} (tcp, ws)`)
+  return text
+}
+
+const listenAddrOf = (t: TransportName, ip: string): string => `/ip4/${ip}/tcp/0${t === 'ws' ? '/ws' : ''}`
+const transportOf = (addr: string): TransportName => /\/ws(\/|$)/.test(addr) ? 'ws' : 'tcp'
 
 function uintOption (a: Args, name: string, def: bigint | undefined): bigint {
   const v = lastOption(a, name)
@@ -152,12 +188,12 @@ type Node = Libp2p<{ ping: ReturnType<ReturnType<typeof ping>>, identify: Return
  * command opens its own stream instead, and js-libp2p allows one outbound (and serves one inbound)
  * /ipfs/id/1.0.0 stream per connection at a time.
  */
-async function createNode (key: PrivateKey, listen: string[], autoIdentify = true): Promise<Node> {
+async function createNode (key: PrivateKey, listen: string[], autoIdentify = true, security: readonly Security[] = ['noise']): Promise<Node> {
   const node = await createLibp2p({
     privateKey: key,
     addresses: { listen },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: security.map(s => s === 'tls' ? tls() : noise()),
     streamMuxers: [yamux()],
     nodeInfo: { userAgent: AGENT_VERSION },
     // js-libp2p refuses more than 5 inbound connections per second from one host by default; the
@@ -548,19 +584,22 @@ function oneLine (err: unknown): string {
 }
 
 const USAGE = `usage:
-  peer listen [--listen <multiaddr>]... [--key <file>]
+  peer listen [--listen <multiaddr>]... [--key <file>] [--transport tcp|ws] [--security noise,tls]
   peer stream <multiaddr/p2p/id>
   peer ping <multiaddr/p2p/id> [--count N]
   peer identify <multiaddr/p2p/id>
   peer perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
-  peer streams <multiaddr/p2p/id> [--count N]`
+  peer streams <multiaddr/p2p/id> [--count N]
+  peer transport-interop   (libp2p/test-plans transport-interop; configured by the environment)
+client commands also take --key, --transport tcp|ws (must match the multiaddr) and --security
+(comma list in preference order: noise, tls; default noise)`
 
 const CLIENT_OPTIONS: Record<string, string[]> = {
-  stream: ['key'],
-  ping: ['key', 'count'],
-  identify: ['key'],
-  perf: ['key', 'upload-bytes', 'download-bytes'],
-  streams: ['key', 'count']
+  stream: ['key', 'security', 'transport'],
+  ping: ['key', 'count', 'security', 'transport'],
+  identify: ['key', 'security', 'transport'],
+  perf: ['key', 'upload-bytes', 'download-bytes', 'security', 'transport'],
+  streams: ['key', 'count', 'security', 'transport']
 }
 
 /** Resolves with the first of SIGINT/SIGTERM. */
@@ -570,13 +609,14 @@ const signalled = new Promise<string>(resolve => {
 })
 
 async function listen (raw: readonly string[]): Promise<void> {
-  const a = parseArgs(raw, ['listen', 'key'])
+  const a = parseArgs(raw, ['listen', 'key', 'security', 'transport'])
   if (a.positional.length !== 0) throw new UsageError(`listen takes no positional arguments, got ${JSON.stringify(a.positional)}`)
-  const addrs = a.options.get('listen') ?? ['/ip4/127.0.0.1/tcp/0']
+  const security = parseSecurity(lastOption(a, 'security'))
+  const addrs = a.options.get('listen') ?? [listenAddrOf(parseTransport(lastOption(a, 'transport') ?? 'tcp'), '127.0.0.1')]
   for (const s of addrs) {
     try { multiaddr(s) } catch (err) { throw new UsageError(`invalid --listen multiaddr ${JSON.stringify(s)}: ${(err as Error).message}`) }
   }
-  const node = await createNode(await loadKey(lastOption(a, 'key')), addrs)
+  const node = await createNode(await loadKey(lastOption(a, 'key')), addrs, true, security)
   // getMultiaddrs() already ends every address in /p2p/<id>; one write, flushed.
   process.stdout.write(node.getMultiaddrs().map(ma => `LISTEN ${ma.toString()}\n`).join(''))
   const name = await signalled
@@ -588,6 +628,11 @@ async function client (cmd: string, raw: readonly string[]): Promise<void> {
   const a = parseArgs(raw, CLIENT_OPTIONS[cmd] as string[])
   if (a.positional.length !== 1) throw new UsageError(`${cmd} takes exactly one multiaddr with /p2p/<peerId>`)
   const target = parseTarget(a.positional[0] as string)
+  const security = parseSecurity(lastOption(a, 'security'))
+  const transport = lastOption(a, 'transport')
+  if (transport !== undefined && parseTransport(transport) !== transportOf(target.text)) {
+    throw new UsageError(`--transport ${transport} does not match ${target.text}`)
+  }
   let count = 1
   if (cmd === 'ping' || cmd === 'streams') {
     const n = uintOption(a, 'count', cmd === 'ping' ? 1n : 50n)
@@ -605,7 +650,7 @@ async function client (cmd: string, raw: readonly string[]): Promise<void> {
     AbortSignal.timeout(cmd === 'perf' ? PERF_TIMEOUT_MS : COMMAND_TIMEOUT_MS),
     abortOnSignal()
   ])
-  const node = await createNode(await loadKey(lastOption(a, 'key')), [], cmd !== 'identify')
+  const node = await createNode(await loadKey(lastOption(a, 'key')), [], cmd !== 'identify', security)
   try {
     const startMs = performance.now()
     let conn: Connection
@@ -632,6 +677,68 @@ async function client (cmd: string, raw: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * libp2p/test-plans transport-interop (its transport-interop/README.md "Test spec"), configured by
+ * the environment: transport (tcp, ws), muxer (yamux), security (noise, tls), is_dialer, ip (default
+ * 0.0.0.0), redis_addr (default redis:6379), test_timeout_seconds (default 180). The listener
+ * RPUSHes its address to the Redis list `listenerAddr` and waits to be killed; the dialer BLPOPs
+ * it, dials, pings once with js-libp2p's ping service and prints
+ * {"handshakePlusOneRTTMillis":…,"pingRTTMilllis":…} (the spec's spelling). Redis: switchyard's
+ * RESP client (src/cli/redis.ts) — harness plumbing, not part of any libp2p stack under test.
+ */
+async function transportInterop (): Promise<void> {
+  const env = (name: string): string | undefined => process.env[name] === '' ? undefined : process.env[name]
+  const required = (name: string): string => {
+    const v = env(name)
+    if (v === undefined) throw new UsageError(`environment variable ${name} is required`)
+    return v
+  }
+  const transport = parseTransport(required('transport'))
+  const muxer = required('muxer')
+  if (muxer !== 'yamux') throw new UsageError(`muxer ${JSON.stringify(muxer)} is not supported (yamux)`)
+  const security = parseSecurity(required('security'))
+  if (security.length !== 1) throw new UsageError('security: exactly one of noise, tls')
+  const dialer = required('is_dialer')
+  if (dialer !== 'true' && dialer !== 'false') throw new UsageError(`is_dialer ${JSON.stringify(dialer)}: true or false`)
+  const ip = env('ip') ?? '0.0.0.0'
+  const timeoutText = env('test_timeout_seconds') ?? '180'
+  if (!/^[0-9]{1,6}$/.test(timeoutText)) throw new UsageError(`test_timeout_seconds ${JSON.stringify(timeoutText)}: whole seconds`)
+  const timeoutS = Number(timeoutText)
+  const redis = await RedisClient.connect(env('redis_addr') ?? 'redis:6379')
+  const node = await createNode(await loadKey(undefined), dialer === 'false' ? [listenAddrOf(transport, ip)] : [], true, security)
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`test_timeout_seconds (${timeoutS} s) reached`)) }, timeoutS * 1000)
+  })
+  try {
+    if (dialer === 'false') {
+      // On 0.0.0.0 js-libp2p lists every interface: publish one another host can reach.
+      const addrs = node.getMultiaddrs().map(ma => ma.toString())
+      const published = addrs.find(a => !a.startsWith('/ip4/127.') || ip.startsWith('127.'))
+      if (published === undefined) throw new Error(`no listen address to publish among ${addrs.join(' ')}`)
+      await redis.command('RPUSH', 'listenerAddr', published)
+      process.stderr.write(`[transport-interop] listening on ${published}\n`)
+      await Promise.race([signalled, deadline])
+      return
+    }
+    const run = async (): Promise<void> => {
+      const reply = await redis.command('BLPOP', 'listenerAddr', String(timeoutS))
+      if (!Array.isArray(reply) || typeof reply[1] !== 'string') throw new Error(`no listener address in Redis within ${timeoutS} s`)
+      const target = parseTarget(reply[1])
+      const start = performance.now()
+      await node.dial(target.addr)
+      const pingRTTMilllis = await node.services.ping.ping(target.addr)
+      const handshakePlusOneRTTMillis = performance.now() - start
+      out(JSON.stringify({ handshakePlusOneRTTMillis, pingRTTMilllis }))
+    }
+    await Promise.race([run(), deadline])
+  } finally {
+    clearTimeout(timer)
+    redis.close()
+    await node.stop()
+  }
+}
+
 function abortOnSignal (): AbortSignal {
   const controller = new AbortController()
   void signalled.then(name => { controller.abort(new Error(`interrupted by ${name}`)) })
@@ -644,6 +751,10 @@ async function run (argv: readonly string[]): Promise<void> {
   if (cmd === '-h' || cmd === '--help' || cmd === 'help') { out(USAGE); return }
   if (cmd === 'listen') { await listen(rest); return }
   if (Object.hasOwn(CLIENT_OPTIONS, cmd)) { await client(cmd, rest); return }
+  if (cmd === 'transport-interop') {
+    if (rest.length !== 0) throw new UsageError('transport-interop takes no arguments (it reads its environment)')
+    await transportInterop(); return
+  }
   throw new UsageError(`unknown command ${JSON.stringify(cmd)}`)
 }
 

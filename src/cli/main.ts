@@ -16,6 +16,7 @@ import {
   STREAMS_DEFAULT_COUNT, STREAMS_MAX_COUNT
 } from './commands.js'
 import type { CliIo } from './io.js'
+import { perfRunnerCommand, transportInteropCommand } from './test-plans.js'
 import { TRACE_OPTIONS } from './trace.js'
 
 interface Command {
@@ -126,6 +127,42 @@ Exits 1 (after printing the connections decoded so far) if the capture is cut sh
   --utc                times of day in UTC (default: local time)
   --trace-file <path>  also write the decoded events as JSON Lines to <path>`
   },
+  'transport-interop': {
+    options: [],
+    run: transportInteropCommand,
+    help: `usage: switchyard transport-interop   (configured by its environment)
+
+libp2p/test-plans transport-interop (transport-interop/README.md "Test spec"). Environment:
+  transport             tcp
+  security              noise
+  muxer                 yamux or mplex
+  is_dialer             true or false
+  ip                    listen address of the listener (default 0.0.0.0)
+  redis_addr            host:port of the Redis server (default redis:6379)
+  test_timeout_seconds  default 180
+The listener RPUSHes <multiaddr>/p2p/<id> to the Redis list listenerAddr and waits until it is killed
+(exit 1 at the timeout). The dialer BLPOPs that address, dials, pings once and prints
+{"handshakePlusOneRTTMillis":…,"pingRTTMilllis":…} (the spec's spelling) on stdout. Logs go to stderr.`
+  },
+  'perf-runner': {
+    options: [{ name: 'run-server', kind: 'flag' }, { name: 'server-address', kind: 'value' }, { name: 'transport', kind: 'value' },
+      { name: 'upload-bytes', kind: 'value' }, { name: 'download-bytes', kind: 'value' }],
+    run: perfRunnerCommand,
+    help: `usage: switchyard perf-runner --run-server --server-address <ip>:<port>
+       switchyard perf-runner --server-address <ip>:<port> [--transport tcp] --upload-bytes N --download-bytes M
+
+libp2p/test-plans perf (perf/README.md "Adding a new implementation"). The server serves /perf/1.0.0 on
+that address with the runners' fixed identity (Ed25519 key of 32 zero bytes, peer
+12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN), prints its multiaddrs and runs until
+SIGINT/SIGTERM. The client dials that peer and prints the perf JSON lines of \`switchyard perf\`
+(intermediary about once a second, then final; the time includes connecting).
+
+  --run-server           run as the server
+  --server-address A     <ipv4>:<port> or [<ipv6>]:<port> (required)
+  --transport T          tcp (default)
+  --upload-bytes N       bytes to upload (default 0)
+  --download-bytes M     bytes to download (default 0)`
+  },
   keygen: {
     options: [{ name: 'force', kind: 'flag' }],
     run: keygenCommand,
@@ -147,6 +184,8 @@ usage:
   switchyard streams <multiaddr/p2p/id> [--count N]
   switchyard keygen <file> [--force]
   switchyard decode <capture.pcap|pcapng> [--keylog <file>] [--trace=hex]
+  switchyard transport-interop           (libp2p/test-plans; configured by its environment)
+  switchyard perf-runner [--run-server] --server-address <ip>:<port> [--transport tcp] [--upload-bytes N] [--download-bytes M]
 
 Commands that connect also take --key <file>, --trace[=hex], --trace-file <path> and --keylog <path>.
 \`switchyard <command> --help\` describes each command.

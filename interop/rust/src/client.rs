@@ -58,7 +58,8 @@ pub async fn run(cmd: &str, a: &Args, addr: Multiaddr, peer: PeerId) -> Result<(
         (0, 0)
     };
 
-    let mut swarm = crate::build_swarm(a, PING_INTERVAL, None)?;
+    let security = crate::Security::parse_list(a.last("security"))?;
+    let mut swarm = crate::build_swarm(a.last("key"), &security, PING_INTERVAL, None).await?;
     let work = async {
         connect(&mut swarm, addr, peer).await?;
         let control = swarm.behaviour().stream.new_control();
@@ -103,7 +104,7 @@ async fn disconnect(swarm: &mut Swarm<Behaviour>, peer: PeerId) {
 }
 
 /// Dials `addr` expecting `peer` and waits until the connection is established.
-async fn connect(swarm: &mut Swarm<Behaviour>, addr: Multiaddr, peer: PeerId) -> Result<(), Error> {
+pub async fn connect(swarm: &mut Swarm<Behaviour>, addr: Multiaddr, peer: PeerId) -> Result<(), Error> {
     let opts = DialOpts::peer_id(peer)
         .addresses(vec![addr.clone()])
         .build();

@@ -1,4 +1,4 @@
-//! rust-libp2p interop test peer for switchyard (TCP + Noise + yamux only).
+//! rust-libp2p interop test peer for switchyard (TCP or WebSocket, Noise or TLS, yamux).
 //!
 //! A foreign reference implementation used only by interop tests; switchyard's src/ never
 //! imports it. The command contract is shared with switchyard's CLI and with interop/go; see
@@ -8,6 +8,7 @@ mod args;
 mod client;
 mod inbound;
 mod server;
+mod transport_interop;
 
 use std::{io::Write as _, process::ExitCode, time::Duration};
 
@@ -15,7 +16,7 @@ use futures::StreamExt as _;
 use libp2p::{
     identify, identity, noise, ping,
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
+    tcp, tls, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 
 use crate::args::{Args, Error};
@@ -33,12 +34,15 @@ const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub const USAGE: &str = "usage:
-  peer listen [--listen <multiaddr>]... [--key <file>]
+  peer listen [--listen <multiaddr>]... [--key <file>] [--transport tcp|ws] [--security noise,tls]
   peer stream <multiaddr/p2p/id>
   peer ping <multiaddr/p2p/id> [--count N]
   peer identify <multiaddr/p2p/id>
   peer perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
-  peer streams <multiaddr/p2p/id> [--count N]";
+  peer streams <multiaddr/p2p/id> [--count N]
+  peer transport-interop   (libp2p/test-plans transport-interop; configured by the environment)
+client commands also take --key, --transport tcp|ws (must match the multiaddr) and --security
+(comma list in preference order: noise, tls; default noise)";
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
@@ -85,7 +89,7 @@ async fn run(raw: Vec<String>) -> Result<(), Error> {
     };
     match cmd.as_str() {
         "listen" => {
-            let a = Args::parse(rest, &["listen", "key"])?;
+            let a = Args::parse(rest, &["listen", "key", "security", "transport"])?;
             if !a.positional.is_empty() {
                 return Err(Error::usage(format!(
                     "listen takes no positional arguments, got {:?}",
@@ -96,9 +100,9 @@ async fn run(raw: Vec<String>) -> Result<(), Error> {
         }
         "stream" | "ping" | "identify" | "perf" | "streams" => {
             let allowed: &[&str] = match cmd.as_str() {
-                "ping" | "streams" => &["key", "count"],
-                "perf" => &["key", "upload-bytes", "download-bytes"],
-                _ => &["key"],
+                "ping" | "streams" => &["key", "count", "security", "transport"],
+                "perf" => &["key", "upload-bytes", "download-bytes", "security", "transport"],
+                _ => &["key", "security", "transport"],
             };
             let a = Args::parse(rest, allowed)?;
             if a.positional.len() != 1 {
@@ -107,7 +111,18 @@ async fn run(raw: Vec<String>) -> Result<(), Error> {
                 )));
             }
             let (addr, peer) = parse_target(&a.positional[0])?;
+            if let Some(t) = a.last("transport") {
+                if Transport::parse(t)? != Transport::of(&addr) {
+                    return Err(Error::usage(format!("--transport {t} does not match {addr}")));
+                }
+            }
             client::run(cmd, &a, addr, peer).await
+        }
+        "transport-interop" => {
+            if !rest.is_empty() {
+                return Err(Error::usage("transport-interop takes no arguments (it reads its environment)"));
+            }
+            transport_interop::run().await
         }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -165,39 +180,126 @@ fn write_private(path: &str, data: &[u8]) -> std::io::Result<()> {
     f.write_all(data)
 }
 
-/// Builds a swarm restricted to TCP + Noise + yamux (the builder's defaults for each).
+/// A security protocol of the connection upgrade (`--security`, comma list, preference order).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Security {
+    Noise,
+    Tls,
+}
+
+impl Security {
+    /// Parses `noise`, `tls`, `tls,noise`, `noise,tls`; absent = Noise only.
+    pub fn parse_list(s: Option<&str>) -> Result<Vec<Security>, Error> {
+        let Some(s) = s else {
+            return Ok(vec![Security::Noise]);
+        };
+        let mut list = Vec::new();
+        for name in s.split(',') {
+            let sec = match name {
+                "noise" => Security::Noise,
+                "tls" => Security::Tls,
+                _ => return Err(Error::usage(format!("--security: unknown security {name:?} (noise, tls)"))),
+            };
+            if list.contains(&sec) {
+                return Err(Error::usage(format!("--security: {name} named twice")));
+            }
+            list.push(sec);
+        }
+        Ok(list)
+    }
+}
+
+/// The transport of the listen address (`--transport`): plain TCP or WebSocket over TCP.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Transport {
+    Tcp,
+    Ws,
+}
+
+impl Transport {
+    pub fn parse(s: &str) -> Result<Transport, Error> {
+        match s {
+            "tcp" => Ok(Transport::Tcp),
+            "ws" => Ok(Transport::Ws),
+            _ => Err(Error::usage(format!("--transport: unknown transport {s:?} (tcp, ws)"))),
+        }
+    }
+
+    pub fn of(addr: &Multiaddr) -> Transport {
+        if addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Ws(_))) {
+            Transport::Ws
+        } else {
+            Transport::Tcp
+        }
+    }
+
+    /// The loopback listen address with an OS-chosen port.
+    pub fn listen_addr(self, ip: &str) -> String {
+        match self {
+            Transport::Tcp => format!("/ip4/{ip}/tcp/0"),
+            Transport::Ws => format!("/ip4/{ip}/tcp/0/ws"),
+        }
+    }
+}
+
+fn behaviour(
+    key: &identity::Keypair,
+    ping_interval: Duration,
+    inbound: Option<tokio::sync::mpsc::UnboundedSender<inbound::Inbound>>,
+) -> Behaviour {
+    Behaviour {
+        ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
+        identify: identify::Behaviour::new(
+            identify::Config::new(PROTOCOL_VERSION.to_string(), key.public())
+                .with_agent_version(AGENT_VERSION.to_string()),
+        ),
+        stream: libp2p_stream::Behaviour::new(),
+        inbound: match inbound {
+            Some(sender) => inbound::Behaviour::new(vec![STREAM_PROTO, ECHO_PROTO, PERF_PROTO], sender),
+            None => inbound::Behaviour::disabled(),
+        },
+    }
+}
+
+/// Builds the swarm: TCP and WebSocket-over-TCP transports (the multiaddr picks one), each
+/// upgraded with the security protocols in `security` order (multistream-select proposes them
+/// in that order as dialer, accepts any of them as listener), then yamux.
+macro_rules! build_with_security {
+    ($key:expr, $security:expr, $ping_interval:expr, $inbound:expr) => {{
+        let inbound = $inbound;
+        libp2p::SwarmBuilder::with_existing_identity($key)
+            .with_tokio()
+            .with_tcp(tcp::Config::default().nodelay(true), $security, yamux::Config::default)
+            .map_err(|e| Error::runtime(format!("building the TCP transport: {e}")))?
+            .with_websocket($security, yamux::Config::default)
+            .await
+            .map_err(|e| Error::runtime(format!("building the WebSocket transport: {e}")))?
+            .with_behaviour(|key| behaviour(key, $ping_interval, inbound))
+            .map_err(|e| Error::runtime(format!("building the behaviour: {e}")))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+            .build()
+    }};
+}
+
 /// `inbound` receives the negotiated inbound streams of the hand-written protocols (listen only).
-pub fn build_swarm(
-    a: &Args,
+pub async fn build_swarm(
+    key_path: Option<&str>,
+    security: &[Security],
     ping_interval: Duration,
     inbound: Option<tokio::sync::mpsc::UnboundedSender<inbound::Inbound>>,
 ) -> Result<Swarm<Behaviour>, Error> {
-    let key = load_key(a.last("key"))?;
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| Error::runtime(format!("building the TCP transport: {e}")))?
-        .with_behaviour(|key| Behaviour {
-            ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
-            identify: identify::Behaviour::new(
-                identify::Config::new(PROTOCOL_VERSION.to_string(), key.public())
-                    .with_agent_version(AGENT_VERSION.to_string()),
-            ),
-            stream: libp2p_stream::Behaviour::new(),
-            inbound: match inbound {
-                Some(sender) => {
-                    inbound::Behaviour::new(vec![STREAM_PROTO, ECHO_PROTO, PERF_PROTO], sender)
-                }
-                None => inbound::Behaviour::disabled(),
-            },
-        })
-        .map_err(|e| Error::runtime(format!("building the behaviour: {e}")))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
-        .build();
+    let key = load_key(key_path)?;
+    let swarm = match security {
+        [Security::Noise] => build_with_security!(key, noise::Config::new, ping_interval, inbound),
+        [Security::Tls] => build_with_security!(key, tls::Config::new, ping_interval, inbound),
+        [Security::Tls, Security::Noise] => {
+            build_with_security!(key, (tls::Config::new, noise::Config::new), ping_interval, inbound)
+        }
+        [Security::Noise, Security::Tls] => {
+            build_with_security!(key, (noise::Config::new, tls::Config::new), ping_interval, inbound)
+        }
+        _ => return Err(Error::usage("--security needs one or two of noise, tls")),
+    };
     Ok(swarm)
 }
 
@@ -209,12 +311,17 @@ async fn run_listen(a: &Args) -> Result<(), Error> {
                 .map_err(|e| Error::usage(format!("invalid --listen multiaddr {s:?}: {e}")))?,
         );
     }
+    let transport = match a.last("transport") {
+        Some(t) => Transport::parse(t)?,
+        None => Transport::Tcp,
+    };
     if listen.is_empty() {
-        listen.push("/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr"));
+        listen.push(transport.listen_addr("127.0.0.1").parse().expect("valid multiaddr"));
     }
+    let security = Security::parse_list(a.last("security"))?;
     // rust-libp2p's default ping interval (15 s): the listener pings its peers like any node.
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut swarm = build_swarm(a, Duration::from_secs(15), Some(sender))?;
+    let mut swarm = build_swarm(a.last("key"), &security, Duration::from_secs(15), Some(sender)).await?;
     server::spawn_dispatcher(receiver);
     for addr in &listen {
         swarm
