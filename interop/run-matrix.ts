@@ -3,8 +3,10 @@
  * js-libp2p peers, in both directions, plus the foreign peers against each other as a baseline, so
  * a failure can be blamed on the right side.
  *
- * Every row is one (dialer, listener) pair: a fresh `<listener> listen`, then the dialer runs each
- * client command of the shared contract (interop/go/README.md "Command contract") against it:
+ * Every row is one (dialer, listener) pair over one security/transport variant (noise/tcp,
+ * tls/tcp, noise/ws, tls/ws; both sides offer only that security protocol): a fresh
+ * `<listener> listen`, then the dialer runs each client command of the shared contract
+ * (interop/go/README.md "Command contract") against it:
  *
  *   stream    /test/stream-proto/1.0.0: the 11 tutorial lines, and the listener logged the request
  *   ping      3 pings on one /ipfs/ping/1.0.0 stream
@@ -13,16 +15,29 @@
  *             each (upload only, download only) for the MiB/s of each direction
  *   streams   50 concurrent /switchyard/echo/1.0.0 streams of 64 KiB, every byte checked
  *   listen    the listener survived, printed one LISTEN line, and exits 0 on SIGTERM
- *   muxer     (rows with switchyard) early muxer negotiation, read off the wire through a recording
- *             proxy with switchyard's key log (interop/early-muxer.ts) and cross-checked with its
- *             trace: no `/yamux/1.0.0` multistream round when both sides announce yamux in the
- *             Noise payload (go, js, switchyard), a multistream round when one does not (rust)
+ *   muxer     (noise/tcp rows with switchyard) early muxer negotiation, read off the wire through a
+ *             recording proxy with switchyard's key log (interop/early-muxer.ts) and cross-checked
+ *             with its trace: no `/yamux/1.0.0` multistream round when both sides announce yamux in
+ *             the Noise payload (go, js, switchyard), a multistream round when one does not (rust)
  *
- * Cells run one at a time (perf figures need a quiet machine), each with a timeout; a failing cell
- * gives its reason (exit status and the last stderr line, or the failed check). The exit status
- * is 1 if any cell failed (or the peers could not be built), else 0.
+ * Then the security negotiation rows: a go listener offering `tls,noise` must end up with TLS
+ * for a dialer preferring TLS (`--security tls,noise`) and with Noise for one offering only Noise
+ * (read off the go listener's per-connection log line), for every dialer.
  *
- * Usage: node dist/interop/run-matrix.js [--pairs a-b,c-d] [--skip-build] [--keep-logs] [--all-cells] [--perf-mib N]
+ * switchyard's rows for a variant run when its CLI supports it, asked once at start (`listen
+ * --security tls`, `listen --listen …/ws`, `ping --security tls,noise` must not be usage errors);
+ * otherwise they are n/a with that reason, unless `--require-switchyard tls,ws,preference` makes
+ * a missing capability a failure. The foreign rows always run.
+ *
+ * Phase 1 runs the rows `--jobs` at a time (default 3; ports are the OS's, logs are per row);
+ * phase 2 then measures the perf figures (64 MiB one way each, connection setup included) one row
+ * at a time for the tcp variants, on a machine left quiet by phase 1. Every client run has a
+ * timeout; a failing cell gives its reason (exit status and the last stderr line, or the failed
+ * check). The exit status is 1 if any cell failed (or the peers could not be built), else 0.
+ *
+ * Usage: node dist/interop/run-matrix.js [--pairs a-b,c-d] [--variants noise/tcp,tls/ws] [--jobs N]
+ *          [--figures tcp|all|none] [--require-switchyard tls,ws,preference] [--skip-build]
+ *          [--keep-logs] [--all-cells] [--perf-mib N]
  *   peers: sw (switchyard), go, rust, js; pair = <dialer>-<listener>
  */
 import { spawn } from 'node:child_process'
@@ -48,6 +63,20 @@ const REQUIRED_PROTOCOLS = ['/ipfs/id/1.0.0', '/ipfs/ping/1.0.0', '/perf/1.0.0',
 // ───────────────────────────── peers ─────────────────────────────
 
 type PeerName = 'sw' | 'go' | 'rust' | 'js'
+type SecurityName = 'noise' | 'tls'
+type TransportName = 'tcp' | 'ws'
+
+/** One security protocol over one transport; both sides of a row offer only that. */
+interface Variant { security: SecurityName, transport: TransportName }
+const variantLabel = (v: Variant): string => `${v.security}/${v.transport}`
+const VARIANTS: readonly Variant[] = [
+  { security: 'noise', transport: 'tcp' },
+  { security: 'tls', transport: 'tcp' },
+  { security: 'noise', transport: 'ws' },
+  { security: 'tls', transport: 'ws' }
+]
+/** libp2p multistream ids of the security protocols (noise-libp2p, libp2p specs tls/tls.md). */
+const SECURITY_IDS: Record<SecurityName, string> = { noise: '/noise', tls: '/tls/1.0.0' }
 
 interface Peer {
   name: PeerName
@@ -57,13 +86,26 @@ interface Peer {
   agent: string
   /** Sends `extensions.stream_muxers` in its Noise payload (digest §3.9). */
   announcesMuxers: boolean
+  /** Extra `listen` arguments for a variant. */
+  listenArgs: (v: Variant) => string[]
+  /** Extra client arguments for a variant (`security` may be a preference list, e.g. `tls,noise`). */
+  clientArgs: (security: string) => string[]
 }
 
+/** The go, rust and js peers share the options `--security <list>` and `--transport tcp|ws`. */
+const foreignListenArgs = (v: Variant): string[] => v.security === 'noise' && v.transport === 'tcp' ? [] : ['--security', v.security, '--transport', v.transport]
+const foreignClientArgs = (security: string): string[] => security === 'noise' ? [] : ['--security', security]
+/** switchyard's CLI: `--security <list>`, and a /ws listen address. Nothing for noise/tcp (its defaults). */
+const swListenArgs = (v: Variant): string[] => [
+  ...(v.security === 'noise' ? [] : ['--security', v.security]),
+  ...(v.transport === 'ws' ? ['--listen', '/ip4/127.0.0.1/tcp/0/ws'] : [])
+]
+
 const PEERS: Record<PeerName, Peer> = {
-  sw: { name: 'sw', label: 'switchyard', argv: [process.execPath, join(ROOT, 'dist/src/cli.js')], agent: 'switchyard/', announcesMuxers: true },
-  go: { name: 'go', label: 'go', argv: [join(ROOT, 'interop/go/bin/peer')], agent: 'switchyard-interop-go/', announcesMuxers: true },
-  rust: { name: 'rust', label: 'rust', argv: [join(ROOT, 'interop/rust/target/interop/peer')], agent: 'switchyard-interop-rust/', announcesMuxers: false },
-  js: { name: 'js', label: 'js', argv: [process.execPath, join(ROOT, 'dist/interop/js/peer.js')], agent: 'switchyard-interop-js/', announcesMuxers: true }
+  sw: { name: 'sw', label: 'switchyard', argv: [process.execPath, join(ROOT, 'dist/src/cli.js')], agent: 'switchyard/', announcesMuxers: true, listenArgs: swListenArgs, clientArgs: foreignClientArgs },
+  go: { name: 'go', label: 'go', argv: [join(ROOT, 'interop/go/bin/peer')], agent: 'switchyard-interop-go/', announcesMuxers: true, listenArgs: foreignListenArgs, clientArgs: foreignClientArgs },
+  rust: { name: 'rust', label: 'rust', argv: [join(ROOT, 'interop/rust/target/interop/peer')], agent: 'switchyard-interop-rust/', announcesMuxers: false, listenArgs: foreignListenArgs, clientArgs: foreignClientArgs },
+  js: { name: 'js', label: 'js', argv: [process.execPath, join(ROOT, 'dist/interop/js/peer.js')], agent: 'switchyard-interop-js/', announcesMuxers: true, listenArgs: foreignListenArgs, clientArgs: foreignClientArgs }
 }
 
 /** switchyard against every peer (both directions), then the foreign baseline. */
@@ -149,7 +191,7 @@ class Listener {
     const l = new Listener(spawn(cmd, [...args, 'listen', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] }), logBase)
     const until = Date.now() + LISTEN_TIMEOUT_MS
     while (Date.now() < until && l.exitStatus === undefined) {
-      const m = /^LISTEN (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/[1-9A-HJ-NP-Za-km-z]+)$/m.exec(l.stdout)
+      const m = /^LISTEN (\/ip4\/127\.0\.0\.1\/tcp\/\d+(?:\/ws)?\/p2p\/[1-9A-HJ-NP-Za-km-z]+)$/m.exec(l.stdout)
       if (m !== null) {
         l.addr = m[1] as string
         return l
@@ -200,11 +242,12 @@ const CELLS: readonly CellName[] = ['stream', 'ping', 'identify', 'perf', 'strea
 type Status = 'PASS' | 'FAIL' | 'n/a'
 interface Cell { status: Status, detail: string }
 
-interface PerfFigures { checkedSeconds: number, uploadMiBs: number, downloadMiBs: number }
+interface PerfFigures { checkedSeconds: number, uploadMiBs?: number, downloadMiBs?: number }
 
 interface Row {
   dialer: Peer
   listener: Peer
+  variant: Variant
   cells: Partial<Record<CellName, Cell>>
   perf?: PerfFigures
   seconds: number
@@ -249,7 +292,7 @@ function checkIdentify (r: RunResult, listener: Peer, addr: string): string {
   for (const p of REQUIRED_PROTOCOLS) check(Array.isArray(protocols) && protocols.includes(p), `protocols lack ${p}`)
   // js-libp2p sends its observed address with the observer's /p2p/<id> appended (its remoteAddr).
   const observed = String(info.observedAddr)
-  check(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(observed), `observedAddr ${observed}`)
+  check(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/ws)?(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(observed), `observedAddr ${observed}`)
   return `agent ${String(info.agentVersion)}, ${protocols.length} protocols, observed ${observed.includes('/p2p/') ? 'with /p2p' : 'ip/tcp'}`
 }
 
@@ -265,29 +308,60 @@ function perfFinal (r: RunResult, up: number, down: number): { timeSeconds: numb
 
 // ───────────────────────────── rows ─────────────────────────────
 
-interface Options { pairs: string[], skipBuild: boolean, keepLogs: boolean, allCells: boolean, perfDirectionBytes: number }
+interface Options {
+  pairs: string[]
+  variants: Variant[]
+  jobs: number
+  figures: 'tcp' | 'all' | 'none'
+  requireSwitchyard: Set<Capability>
+  skipBuild: boolean
+  keepLogs: boolean
+  allCells: boolean
+  perfDirectionBytes: number
+}
 
-async function runRow (dialer: Peer, listener: Peer, opts: Options, logs: string): Promise<Row> {
+/** What switchyard's CLI supports beyond noise/tcp, asked at start (`probeSwitchyard`). */
+type Capability = 'tls' | 'ws' | 'preference'
+type Capabilities = Record<Capability, { ok: boolean, detail: string }>
+
+const rowTag = (d: Peer, l: Peer, v: Variant): string => `${v.security}-${v.transport}.${d.name}-${l.name}`
+
+/** Why switchyard cannot take part in a variant (undefined: it can). */
+function swMissing (v: Variant, caps: Capabilities): Capability | undefined {
+  if (v.security === 'tls' && !caps.tls.ok) return 'tls'
+  if (v.transport === 'ws' && !caps.ws.ok) return 'ws'
+  return undefined
+}
+
+/** Phase 1 of a row: every cell but the perf figures. */
+async function runRow (dialer: Peer, listener: Peer, variant: Variant, opts: Options, caps: Capabilities, logs: string): Promise<Row> {
   const started = Date.now()
-  const tag = `${dialer.name}-${listener.name}`
-  const row: Row = { dialer, listener, cells: {}, seconds: 0 }
+  const tag = rowTag(dialer, listener, variant)
+  const row: Row = { dialer, listener, variant, cells: {}, seconds: 0 }
+  const missing = dialer.name === 'sw' || listener.name === 'sw' ? swMissing(variant, caps) : undefined
+  if (missing !== undefined) {
+    const why = `switchyard's CLI has no ${missing} yet (${caps[missing].detail})`
+    for (const c of CELLS) row.cells[c] = opts.requireSwitchyard.has(missing) ? fail(`${why}; --require-switchyard ${missing}`) : { status: 'n/a', detail: why }
+    return row
+  }
+  const muxerApplies = variant.security === 'noise' && variant.transport === 'tcp'
   let l: Listener
   try {
-    l = await Listener.start(listener, [], join(logs, tag))
+    l = await Listener.start(listener, listener.listenArgs(variant), join(logs, tag))
   } catch (err) {
     for (const c of CELLS) row.cells[c] = fail((err as Error).message)
-    row.cells.muxer = await muxerCell(dialer, listener, logs)
+    row.cells.muxer = muxerApplies ? await muxerCell(dialer, listener, logs) : muxerNotApplicable
     row.seconds = (Date.now() - started) / 1000
     return row
   }
+  const extra = dialer.clientArgs(variant.security)
   const client = async (name: string, args: string[]): Promise<RunResult> =>
-    await run([...dialer.argv, ...args], CELL_TIMEOUT_MS, join(logs, `${tag}.${name}`))
+    await run([...dialer.argv, ...args, ...extra], CELL_TIMEOUT_MS, join(logs, `${tag}.${name}`))
   /** A cell = one or more client runs; a non-zero exit or a failed check fails it. */
   const cell = async (name: CellName, body: () => Promise<string>): Promise<void> => {
-    const incompatible = FOREIGN_INCOMPATIBILITIES.find(k => k.cell === name && dialer.name !== listener.name &&
-      k.peers.includes(dialer.name) && k.peers.includes(listener.name))
+    const incompatible = foreignIncompatibility(dialer, listener, name)
     if (incompatible !== undefined && !opts.allCells) {
-      row.cells[name] = { status: 'n/a', detail: incompatible.note }
+      row.cells[name] = { status: 'n/a', detail: incompatible }
       return
     }
     try {
@@ -295,10 +369,6 @@ async function runRow (dialer: Peer, listener: Peer, opts: Options, logs: string
     } catch (err) {
       row.cells[name] = fail((err as Error).message)
     }
-  }
-  const ok = (r: RunResult): RunResult => {
-    if (r.code !== 0) throw new Error(exitReason(r, CELL_TIMEOUT_MS))
-    return r
   }
 
   await cell('stream', async () => {
@@ -310,13 +380,10 @@ async function runRow (dialer: Peer, listener: Peer, opts: Options, logs: string
   await cell('ping', async () => checkPing(ok(await client('ping', ['ping', l.addr, '--count', String(PING_COUNT)]))))
   await cell('identify', async () => checkIdentify(ok(await client('identify', ['identify', l.addr])), listener, l.addr))
   await cell('perf', async () => {
-    const perfArgs = (up: number, down: number): string[] => ['perf', l.addr, '--upload-bytes', String(up), '--download-bytes', String(down)]
-    const checked = perfFinal(ok(await client('perf', perfArgs(PERF_CHECK_BYTES, PERF_CHECK_BYTES))), PERF_CHECK_BYTES, PERF_CHECK_BYTES)
-    const n = opts.perfDirectionBytes
-    const up = perfFinal(ok(await client('perf-up', perfArgs(n, 0))), n, 0)
-    const down = perfFinal(ok(await client('perf-down', perfArgs(0, n))), 0, n)
-    row.perf = { checkedSeconds: checked.timeSeconds, uploadMiBs: n / MiB / up.timeSeconds, downloadMiBs: n / MiB / down.timeSeconds }
-    return `16+16 MiB in ${checked.timeSeconds.toFixed(3)} s; ${n / MiB} MiB up ${row.perf.uploadMiBs.toFixed(1)} MiB/s, down ${row.perf.downloadMiBs.toFixed(1)} MiB/s`
+    const args = ['perf', l.addr, '--upload-bytes', String(PERF_CHECK_BYTES), '--download-bytes', String(PERF_CHECK_BYTES)]
+    const checked = perfFinal(ok(await client('perf', args)), PERF_CHECK_BYTES, PERF_CHECK_BYTES)
+    row.perf = { checkedSeconds: checked.timeSeconds }
+    return `16+16 MiB in ${checked.timeSeconds.toFixed(3)} s`
   })
   await cell('streams', async () => {
     const r = ok(await client('streams', ['streams', l.addr, '--count', String(STREAM_COUNT)]))
@@ -332,9 +399,132 @@ async function runRow (dialer: Peer, listener: Peer, opts: Options, logs: string
     return 'one LISTEN line, exit 0 on SIGTERM'
   })
   await l.kill()
-  row.cells.muxer = await muxerCell(dialer, listener, logs)
+  row.cells.muxer = muxerApplies ? await muxerCell(dialer, listener, logs) : muxerNotApplicable
   row.seconds = (Date.now() - started) / 1000
   return row
+}
+
+const muxerNotApplicable: Cell = { status: 'n/a', detail: 'the early-muxer check reads Noise over plain TCP (noise/tcp rows)' }
+
+function foreignIncompatibility (dialer: Peer, listener: Peer, cell: CellName): string | undefined {
+  return FOREIGN_INCOMPATIBILITIES.find(k => k.cell === cell && dialer.name !== listener.name &&
+    k.peers.includes(dialer.name) && k.peers.includes(listener.name))?.note
+}
+
+const ok = (r: RunResult): RunResult => {
+  if (r.code !== 0) throw new Error(exitReason(r, CELL_TIMEOUT_MS))
+  return r
+}
+
+/**
+ * Phase 2 of a row whose perf cell passed: the MiB/s of each direction, 64 MiB upload only and
+ * 64 MiB download only against a fresh listener, one row at a time (connection setup included, as
+ * libp2p/test-plans perf). A failure fails the perf cell.
+ */
+async function runFigures (row: Row, opts: Options, logs: string): Promise<void> {
+  const { dialer, listener, variant } = row
+  const tag = `${rowTag(dialer, listener, variant)}.figures`
+  const n = opts.perfDirectionBytes
+  let l: Listener | undefined
+  try {
+    l = await Listener.start(listener, listener.listenArgs(variant), join(logs, tag))
+    const addr = l.addr
+    const once = async (name: string, up: number, down: number): Promise<number> => {
+      const args = ['perf', addr, '--upload-bytes', String(up), '--download-bytes', String(down), ...dialer.clientArgs(variant.security)]
+      return perfFinal(ok(await run([...dialer.argv, ...args], CELL_TIMEOUT_MS, join(logs, `${tag}.${name}`))), up, down).timeSeconds
+    }
+    const upSeconds = await once('up', n, 0)
+    const downSeconds = await once('down', 0, n)
+    row.perf = { checkedSeconds: row.perf?.checkedSeconds ?? 0, uploadMiBs: n / MiB / upSeconds, downloadMiBs: n / MiB / downSeconds }
+    const c = row.cells.perf as Cell
+    c.detail += `; ${n / MiB} MiB up ${row.perf.uploadMiBs?.toFixed(1) ?? '?'} MiB/s, down ${row.perf.downloadMiBs?.toFixed(1) ?? '?'} MiB/s`
+  } catch (err) {
+    row.cells.perf = fail(`figures: ${(err as Error).message}`)
+  } finally {
+    await l?.kill()
+  }
+}
+
+// ───────────────────────────── security negotiation ─────────────────────────────
+
+interface NegotiationRow { dialer: Peer, offer: string, expected: string, cell: Cell }
+
+/**
+ * A go listener offering `tls,noise`; each dialer pings it once preferring TLS (`tls,noise`) and
+ * once offering only Noise. The go listener logs the security of every connection; the last such
+ * line after each run must name the expected protocol. One listener, runs one after another.
+ */
+async function runNegotiation (dialers: Peer[], caps: Capabilities, opts: Options, logs: string): Promise<NegotiationRow[]> {
+  const out: NegotiationRow[] = []
+  const listener = PEERS.go
+  const attempts = dialers.flatMap(d => [{ d, offer: 'tls,noise', expected: SECURITY_IDS.tls }, { d, offer: 'noise', expected: SECURITY_IDS.noise }])
+  let l: Listener | undefined
+  try {
+    l = await Listener.start(listener, ['--security', 'tls,noise'], join(logs, 'negotiation.go'))
+  } catch (err) {
+    return attempts.map(a => ({ dialer: a.d, offer: a.offer, expected: a.expected, cell: fail((err as Error).message) }))
+  }
+  try {
+    for (const { d, offer, expected } of attempts) {
+      const row: NegotiationRow = { dialer: d, offer, expected, cell: fail('not run') }
+      out.push(row)
+      const needs: Capability[] = d.name !== 'sw' ? [] : offer.includes('tls') ? ['tls', 'preference'] : []
+      const missing = needs.find(c => !caps[c].ok)
+      if (missing !== undefined) {
+        const why = `switchyard's CLI has no ${missing} yet (${caps[missing].detail})`
+        row.cell = opts.requireSwitchyard.has(missing) ? fail(`${why}; --require-switchyard ${missing}`) : { status: 'n/a', detail: why }
+        continue
+      }
+      try {
+        const before = securityLines(l.stderr).length
+        ok(await run([...d.argv, 'ping', l.addr, ...d.clientArgs(offer)], CELL_TIMEOUT_MS, join(logs, `negotiation.${d.name}-go.${offer}`)))
+        let lines = securityLines(l.stderr)
+        for (let i = 0; i < 40 && lines.length <= before; i++) { await sleep(50); lines = securityLines(l.stderr) }
+        const got = lines.at(-1)
+        check(lines.length > before && got !== undefined, 'the go listener logged no new connection')
+        check(got === expected, `go listener negotiated ${got}, expected ${expected}`)
+        row.cell = pass(`go listener: security ${got}`)
+      } catch (err) {
+        row.cell = fail((err as Error).message)
+      }
+    }
+  } finally {
+    await l.kill()
+  }
+  return out
+}
+
+/** The security protocol of every `[listen] connection from … : security <id>, …` line (go peer). */
+const securityLines = (stderr: string): string[] => [...stderr.matchAll(/^\[listen\] connection from .*: security (\S+),/gm)].map(m => m[1] as string)
+
+// ───────────────────────────── switchyard's capabilities ─────────────────────────────
+
+/**
+ * Ask switchyard's CLI what it supports: a variant is supported when the command that needs it is
+ * not refused as a usage error (exit status 2) — `listen --security tls` and `listen --listen
+ * /ip4/127.0.0.1/tcp/0/ws` print a LISTEN line, and `ping … --security tls,noise` (a preference
+ * list) gets past argument parsing. The answer comes from the CLI itself, so the matrix needs no
+ * change when TLS or WebSocket land.
+ */
+async function probeSwitchyard (logs: string): Promise<Capabilities> {
+  const sw = PEERS.sw
+  const listenProbe = async (name: string, args: string[], expect: RegExp): Promise<{ ok: boolean, detail: string }> => {
+    try {
+      const l = await Listener.start(sw, args, join(logs, `probe.${name}`))
+      const okLine = expect.test(l.addr)
+      await l.stop()
+      return { ok: okLine, detail: okLine ? `listen ${args.join(' ')}: ${l.addr}` : `listen ${args.join(' ')} printed ${l.addr}` }
+    } catch (err) {
+      return { ok: false, detail: `listen ${args.join(' ')}: ${(err as Error).message}` }
+    }
+  }
+  const tls = await listenProbe('tls', ['--security', 'tls'], /\/tcp\/\d+\/p2p\//)
+  const ws = await listenProbe('ws', ['--listen', '/ip4/127.0.0.1/tcp/0/ws'], /\/ws\/p2p\//)
+  // A preference list: parsed before any dial (an unreachable target then fails at runtime, exit 1).
+  const target = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+  const r = await run([...sw.argv, 'ping', target, '--security', 'tls,noise'], 30_000, join(logs, 'probe.preference'))
+  const preference = { ok: tls.ok && r.code !== 2, detail: r.code === 2 ? `ping --security tls,noise: ${lastLine(r.stderr)}` : tls.ok ? 'ping --security tls,noise accepted' : 'needs tls' }
+  return { tls, ws, preference }
 }
 
 /**
@@ -392,7 +582,7 @@ async function muxerCell (dialer: Peer, listener: Peer, logs: string): Promise<C
 
 // ───────────────────────────── report ─────────────────────────────
 
-const rowLabel = (r: Row): string => `${r.dialer.label} -> ${r.listener.label}`
+const rowLabel = (r: Row): string => `${r.dialer.label} -> ${r.listener.label} ${variantLabel(r.variant)}`
 
 function pad (s: string, n: number): string { return s + ' '.repeat(Math.max(0, n - s.length)) }
 
@@ -402,20 +592,25 @@ function cellText (c: Cell | undefined, name: CellName): string {
   return c.status
 }
 
-function printReport (rows: Row[], versions: string[], seconds: number): { failed: number, passed: number } {
-  const out: string[] = []
-  out.push('', `interop matrix (${rows.length} rows, ${seconds.toFixed(0)} s)`, ...versions.map(v => `  ${v}`), '')
-  const header = ['dialer -> listener', ...CELLS]
-  const table = rows.map(r => [rowLabel(r), ...CELLS.map(c => cellText(r.cells[c], c))])
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map(t => (t[i] as string).length)))
+function table (header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(t => (t[i] as string).length)))
   const line = (cols: string[]): string => cols.map((c, i) => pad(c, widths[i] as number)).join(' | ').trimEnd()
-  out.push(line(header), widths.map(w => '-'.repeat(w)).join('-+-'))
-  for (const t of table) out.push(line(t))
+  return [line(header), widths.map(w => '-'.repeat(w)).join('-+-'), ...rows.map(line)]
+}
+
+interface Timings { probe: number, phase1: number, figures: number, negotiation: number, total: number, jobs: number }
+
+function printReport (rows: Row[], negotiation: NegotiationRow[], caps: Capabilities, versions: string[], t: Timings): { failed: number, passed: number } {
+  const out: string[] = []
+  out.push('', `interop matrix (${rows.length} rows + ${negotiation.length} negotiation runs, ${t.total.toFixed(0)} s)`, ...versions.map(v => `  ${v}`))
+  out.push(`  switchyard CLI: ${(Object.keys(caps) as Capability[]).map(c => `${c} ${caps[c].ok ? 'yes' : 'no'}`).join(', ')}`, '')
+  out.push(...table(['dialer -> listener', 'variant', ...CELLS],
+    rows.map(r => [`${r.dialer.label} -> ${r.listener.label}`, variantLabel(r.variant), ...CELLS.map(c => cellText(r.cells[c], c))])))
 
   let failed = 0
   let passed = 0
   const failures: string[] = []
-  const notRun: string[] = []
+  const notRun = new Map<string, string[]>()
   for (const r of rows) {
     for (const c of CELLS) {
       const cell = r.cells[c]
@@ -424,27 +619,33 @@ function printReport (rows: Row[], versions: string[], seconds: number): { faile
         failed++
         failures.push(`  ${rowLabel(r)} ${c}: ${cell.detail}`)
       }
-      if (cell?.status === 'n/a' && c !== 'muxer') notRun.push(`  ${rowLabel(r)} ${c}: ${cell.detail}`)
+      if (cell?.status === 'n/a' && c !== 'muxer') notRun.set(cell.detail, [...(notRun.get(cell.detail) ?? []), `${rowLabel(r)} ${c}`])
     }
   }
+  out.push('', 'security negotiation: a go listener offering tls,noise (its log names what each connection got)')
+  out.push(...table(['dialer', 'offers', 'expected', 'result'], negotiation.map(n => [n.dialer.label, n.offer, n.expected, `${n.cell.status} ${n.cell.detail}`])))
+  for (const n of negotiation) {
+    if (n.cell.status === 'PASS') passed++
+    if (n.cell.status === 'FAIL') { failed++; failures.push(`  negotiation ${n.dialer.label} offering ${n.offer}: ${n.cell.detail}`) }
+  }
   if (failures.length > 0) out.push('', 'FAIL (exit status and last stderr line, or the failed check):', ...failures)
-  if (notRun.length > 0) out.push('', 'n/a:', ...notRun)
+  if (notRun.size > 0) {
+    out.push('', 'n/a:')
+    for (const [why, cells] of notRun) out.push(`  ${why}: ${cells.length} cells (${[...new Set(cells.map(c => c.replace(/ \S+$/, '')))].slice(0, 4).join('; ')}${cells.length > 4 ? '; …' : ''})`)
+  }
 
-  out.push('', 'perf in MiB/s, one direction at a time, connection setup included (as libp2p/test-plans); "16+16 s" = the checked 16 MiB up + 16 MiB down run')
-  const perfRows = rows.map(r => [rowLabel(r),
-    r.perf !== undefined ? r.perf.uploadMiBs.toFixed(1) : '-',
-    r.perf !== undefined ? r.perf.downloadMiBs.toFixed(1) : '-',
-    r.perf !== undefined ? r.perf.checkedSeconds.toFixed(3) : '-'])
-  const ph = ['dialer -> listener', 'upload', 'download', '16+16 s']
-  const pw = ph.map((h, i) => Math.max(h.length, ...perfRows.map(p => (p[i] as string).length)))
-  out.push(ph.map((h, i) => pad(h, pw[i] as number)).join(' | '))
-  for (const p of perfRows) out.push(p.map((c, i) => i === 0 ? pad(c, pw[i] as number) : c.padStart(pw[i] as number)).join(' | '))
+  out.push('', 'perf in MiB/s, one direction at a time, connection setup included (as libp2p/test-plans), measured one row at a time after the other cells; "16+16 s" = the checked 16 MiB up + 16 MiB down run (rows run concurrently)')
+  const mibs = (x: number | undefined): string => x !== undefined ? x.toFixed(1) : '-'
+  const perfRows = rows.filter(r => r.perf !== undefined).map(r => [`${r.dialer.label} -> ${r.listener.label}`, variantLabel(r.variant),
+    mibs(r.perf?.uploadMiBs), mibs(r.perf?.downloadMiBs), r.perf?.checkedSeconds.toFixed(3) ?? '-'])
+  out.push(...table(['dialer -> listener', 'variant', 'upload', 'download', '16+16 s'], perfRows))
 
   const muxerRows = rows.filter(r => r.cells.muxer !== undefined && r.cells.muxer.status !== 'n/a')
   if (muxerRows.length > 0) {
     out.push('', 'early muxer negotiation (wire: decrypted through a recording proxy with switchyard\'s key log; cross-checked with its trace):')
     for (const r of muxerRows) out.push(`  ${rowLabel(r)}: ${r.cells.muxer?.status ?? ''} ${r.cells.muxer?.detail ?? ''}`)
   }
+  out.push('', `timings: probe ${t.probe.toFixed(1)} s, rows ${t.phase1.toFixed(1)} s (${t.jobs} at a time), perf figures ${t.figures.toFixed(1)} s, negotiation ${t.negotiation.toFixed(1)} s, total ${t.total.toFixed(1)} s`)
   out.push('', `${passed} PASS, ${failed} FAIL`)
   console.log(out.join('\n'))
   return { failed, passed }
@@ -453,7 +654,17 @@ function printReport (rows: Row[], versions: string[], seconds: number): { faile
 // ───────────────────────────── main ─────────────────────────────
 
 function parseOptions (argv: readonly string[]): Options {
-  const opts: Options = { pairs: DEFAULT_PAIRS, skipBuild: false, keepLogs: false, allCells: false, perfDirectionBytes: 64 * MiB }
+  const opts: Options = {
+    pairs: DEFAULT_PAIRS,
+    variants: [...VARIANTS],
+    jobs: 3,
+    figures: 'tcp',
+    requireSwitchyard: new Set(),
+    skipBuild: false,
+    keepLogs: false,
+    allCells: false,
+    perfDirectionBytes: 64 * MiB
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const value = (): string => {
@@ -462,7 +673,23 @@ function parseOptions (argv: readonly string[]): Options {
       return v
     }
     if (a === '--pairs') opts.pairs = value().split(',').filter(p => p !== '')
-    else if (a === '--skip-build') opts.skipBuild = true
+    else if (a === '--variants') {
+      opts.variants = value().split(',').filter(v => v !== '').map(text => {
+        const v = VARIANTS.find(x => variantLabel(x) === text)
+        if (v === undefined) throw new Error(`variant ${text}: expected one of ${VARIANTS.map(variantLabel).join(', ')}`)
+        return v
+      })
+    } else if (a === '--jobs') opts.jobs = Number(value())
+    else if (a === '--figures') {
+      const f = value()
+      if (f !== 'tcp' && f !== 'all' && f !== 'none') throw new Error('--figures expects tcp, all or none')
+      opts.figures = f
+    } else if (a === '--require-switchyard') {
+      for (const c of value().split(',').filter(x => x !== '')) {
+        if (c !== 'tls' && c !== 'ws' && c !== 'preference') throw new Error(`--require-switchyard: unknown capability ${c} (tls, ws, preference)`)
+        opts.requireSwitchyard.add(c)
+      }
+    } else if (a === '--skip-build') opts.skipBuild = true
     else if (a === '--keep-logs') opts.keepLogs = true
     else if (a === '--all-cells') opts.allCells = true
     else if (a === '--perf-mib') opts.perfDirectionBytes = Number(value()) * MiB
@@ -473,7 +700,22 @@ function parseOptions (argv: readonly string[]): Options {
     if (!(d !== undefined && d in PEERS && l !== undefined && l in PEERS)) throw new Error(`pair ${p}: expected <dialer>-<listener> with peers ${Object.keys(PEERS).join(', ')}`)
   }
   if (!(opts.perfDirectionBytes > 0 && Number.isSafeInteger(opts.perfDirectionBytes))) throw new Error('--perf-mib expects a positive number')
+  if (!(Number.isSafeInteger(opts.jobs) && opts.jobs >= 1 && opts.jobs <= 16)) throw new Error('--jobs expects 1 … 16')
   return opts
+}
+
+/** Run `work` over `items`, at most `n` at a time, keeping the order of the results. */
+async function pool<T, R> (items: readonly T[], n: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await work(items[i] as T)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker))
+  return results
 }
 
 function versions (): string[] {
@@ -511,15 +753,40 @@ async function main (): Promise<number> {
   }
   const logs = mkdtempSync(join(tmpdir(), 'switchyard-matrix-'))
   const started = Date.now()
-  const rows: Row[] = []
-  for (const p of opts.pairs) {
+  const since = (t: number): number => (Date.now() - t) / 1000
+
+  const caps = await probeSwitchyard(logs)
+  const probe = since(started)
+  console.error(`[matrix] switchyard CLI: ${(Object.keys(caps) as Capability[]).map(c => `${c} ${caps[c].ok ? 'yes' : 'no'} (${caps[c].detail})`).join('; ')}`)
+
+  const todo = opts.variants.flatMap(v => opts.pairs.map(p => {
     const [d, l] = p.split('-') as [PeerName, PeerName]
-    const row = await runRow(PEERS[d], PEERS[l], opts, logs)
-    rows.push(row)
+    return { dialer: PEERS[d], listener: PEERS[l], variant: v }
+  }))
+  const phase1Start = Date.now()
+  const rows = await pool(todo, opts.jobs, async ({ dialer, listener, variant }) => {
+    const row = await runRow(dialer, listener, variant, opts, caps, logs)
     const bad = CELLS.filter(c => row.cells[c]?.status === 'FAIL')
-    console.error(`[matrix] ${rowLabel(row)}: ${bad.length === 0 ? 'ok' : `FAIL ${bad.join(' ')}`} (${row.seconds.toFixed(1)} s)`)
+    const skipped = CELLS.every(c => row.cells[c]?.status === 'n/a')
+    console.error(`[matrix] ${rowLabel(row)}: ${bad.length > 0 ? `FAIL ${bad.join(' ')}` : skipped ? 'n/a' : 'ok'} (${row.seconds.toFixed(1)} s)`)
+    return row
+  })
+  const phase1 = since(phase1Start)
+
+  const figuresStart = Date.now()
+  for (const row of rows) {
+    if (opts.figures === 'none' || (opts.figures === 'tcp' && row.variant.transport !== 'tcp')) continue
+    if (row.cells.perf?.status !== 'PASS') continue
+    await runFigures(row, opts, logs)
   }
-  const { failed } = printReport(rows, versions(), (Date.now() - started) / 1000)
+  const figures = since(figuresStart)
+
+  const negotiationStart = Date.now()
+  const dialers = [...new Set(opts.pairs.map(p => p.split('-')[0] as PeerName))].map(n => PEERS[n])
+  const negotiation = opts.variants.some(v => v.security === 'tls') ? await runNegotiation(dialers, caps, opts, logs) : []
+  const negotiationSeconds = since(negotiationStart)
+
+  const { failed } = printReport(rows, negotiation, caps, versions(), { probe, phase1, figures, negotiation: negotiationSeconds, total: since(started), jobs: opts.jobs })
   if (failed > 0 || opts.keepLogs) console.log(`logs kept in ${logs}`)
   else rmSync(logs, { recursive: true, force: true })
   return failed > 0 ? 1 : 0

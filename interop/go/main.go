@@ -19,6 +19,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -344,6 +345,12 @@ func runListen(a *args) error {
 	}
 	defer h.Close()
 	mountHandlers(h)
+	// One stderr line per connection naming what was negotiated: the matrix reads the security
+	// protocol off it (a listener offering several must get the dialer's first choice it supports).
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		st := c.ConnState()
+		fmt.Fprintf(os.Stderr, "[listen] connection from %s at %s: security %s, muxer %s\n", c.RemotePeer(), c.RemoteMultiaddr(), st.Security, st.StreamMultiplexer)
+	}})
 
 	var out strings.Builder
 	for _, addr := range h.Network().ListenAddresses() {

@@ -69,6 +69,20 @@ export class Listener {
     return l
   }
 
+  /** Spawn `<cli> …argv` (a command that serves until signalled) and wait (≤ timeoutMs) until stdout matches `ready`. */
+  static async startCommand (cli: string, argv: readonly string[], ready: RegExp, timeoutMs = 15_000): Promise<Listener> {
+    const l = new Listener(spawn(process.execPath, [cli, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }))
+    const until = Date.now() + timeoutMs
+    while (!ready.test(l.stdout)) {
+      if (Date.now() > until || l.child.exitCode !== null) {
+        l.child.kill('SIGKILL')
+        throw new Error(`${argv.join(' ')}: stdout never matched ${String(ready)}: stdout ${JSON.stringify(l.stdout)}, stderr ${JSON.stringify(l.stderr)}`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    return l
+  }
+
   /** Send `signal` and wait (≤ timeoutMs) for the exit. */
   async stop (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<Finished> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
