@@ -8,9 +8,13 @@
 #   3. build: the go and rust peers (interop/build.sh), the TypeScript project with the js peer
 #      (`npm run build`)
 #   4. the full matrix (dist/interop/run-matrix.js): switchyard x {go, rust, js, switchyard} both
-#      ways plus the foreign baseline
+#      ways plus the foreign baseline, over noise/tcp, tls/tcp, noise/ws and tls/ws
+#   5. libp2p/test-plans transport-interop (dist/interop/transport-interop.js): every pair of
+#      switchyard, go, rust and js through each one's `transport-interop` entry point, with a local
+#      redis-server (Debian package redis-server; .ci/run installs it; missing = failure)
 # Prints the time of every step and exits non-zero on the first failure (or any failed cell).
-# Env: MATRIX_ARGS adds arguments to run-matrix.js (e.g. "--keep-logs").
+# Env: MATRIX_ARGS adds arguments to run-matrix.js (e.g. "--keep-logs"), TRANSPORT_INTEROP_ARGS
+#      to transport-interop.js.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -100,6 +104,14 @@ step build-ts timeout "$BUILD_TIMEOUT" npm run --silent build
 # ── 4. the matrix ──────────────────────────────────────────────────────────────────────────
 # shellcheck disable=SC2086 # MATRIX_ARGS is a word list on purpose
 step matrix timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/run-matrix.js" --skip-build ${MATRIX_ARGS:-}
+
+# ── 5. libp2p/test-plans transport-interop ─────────────────────────────────────────────────
+redis_check() {
+  command -v redis-server >/dev/null 2>&1 || { log "redis-server is not installed (apt-get install -y redis-server)"; return 1; }
+}
+step redis-server redis_check
+# shellcheck disable=SC2086 # TRANSPORT_INTEROP_ARGS is a word list on purpose
+step transport-interop timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/transport-interop.js" ${TRANSPORT_INTEROP_ARGS:-}
 
 summary
 exit 0

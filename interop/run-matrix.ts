@@ -730,7 +730,7 @@ function versions (): string[] {
     `switchyard ${sw} (node ${process.version})`,
     `go-libp2p ${goLibp2p} (interop/go)`,
     `rust-libp2p ${rustLibp2p}, yamux ${yamuxVersions} (interop/rust)`,
-    `js-libp2p ${pkg('libp2p')}, @chainsafe/libp2p-noise ${pkg('@chainsafe/libp2p-noise')}, @chainsafe/libp2p-yamux ${pkg('@chainsafe/libp2p-yamux')} (interop/js)`
+    `js-libp2p ${pkg('libp2p')}, @chainsafe/libp2p-noise ${pkg('@chainsafe/libp2p-noise')}, @libp2p/tls ${pkg('@libp2p/tls')}, @chainsafe/libp2p-yamux ${pkg('@chainsafe/libp2p-yamux')}, @libp2p/websockets ${pkg('@libp2p/websockets')} (interop/js)`
   ]
 }
 
