@@ -4,6 +4,8 @@
  *
  *   errors ← codec ← proto ← {multistream, security, muxer} ← switch ← {index, cli}
  *   transport: only errors, connection types, codec, trace types, node:net/os and multiformats.
+ *   transport/quic (layer "quic"): a transport with its own security (RFC 9001), so it may also use the
+ *     TLS 1.3 machine, keys and peer ids of security/ and the transport's multiaddrs; nothing above.
  *   protocols: the Stream contract, codec and proto only — they never see which muxer carries them;
  *     the switch imports them (identify runs on every connection), not the other way round.
  *   trace/observer.ts is a types module every layer may import (layer "trace-types"); the rest of trace/
@@ -16,7 +18,7 @@ import { describe, expect, it } from 'vitest'
 const SRC = join(import.meta.dirname, '..', 'src')
 
 type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace-types' | 'trace' | 'transport' | 'multistream' | 'security' |
-'muxer' | 'protocols' | 'switch' | 'capture' | 'index' | 'cli'
+'muxer' | 'protocols' | 'switch' | 'capture' | 'index' | 'cli' | 'quic'
 
 const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace-types']
 const ALLOWED: Record<Layer, Layer[]> = {
@@ -28,21 +30,22 @@ const ALLOWED: Record<Layer, Layer[]> = {
   'trace-types': ['errors', 'connection'],
   trace: [...BASE, 'proto', 'multistream', 'security', 'muxer'],
   transport: [...BASE],
+  quic: [...BASE, 'proto', 'security', 'transport'],
   multistream: [...BASE, 'proto'],
   security: [...BASE, 'proto'],
   muxer: [...BASE, 'proto'],
   protocols: [...BASE, 'proto'],
-  switch: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'trace'],
-  capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport', 'trace'],
-  index: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture'],
-  cli: [...BASE, 'proto', 'transport', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture', 'index']
+  switch: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'trace'],
+  capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport', 'quic', 'trace'],
+  index: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture'],
+  cli: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture', 'index']
 }
 
 /** Packages src/ may import, and where. */
 const PACKAGE_RULES: Array<{ pattern: RegExp, layers: Layer[] }> = [
   { pattern: /^@noble\//, layers: ['security'] },
   { pattern: /^multiformats(\/|$)/, layers: ['security', 'transport'] },
-  { pattern: /^node:/, layers: ['transport', 'security', 'muxer', 'multistream', 'switch', 'trace', 'capture', 'cli', 'protocols'] }
+  { pattern: /^node:/, layers: ['transport', 'quic', 'security', 'muxer', 'multistream', 'switch', 'trace', 'capture', 'cli', 'protocols'] }
 ]
 
 /** Sans-I/O state machines and pure codecs: no node:* module, no timers of their own. */
@@ -72,6 +75,7 @@ function layerOf (rel: string): Layer {
   if (top === 'index.ts') return 'index'
   if (rel.replace(/\.js$/, '.ts') === 'trace/observer.ts') return 'trace-types'
   if (top === 'cli.ts' || top === 'cli') return 'cli'
+  if (rel.startsWith('transport/quic/')) return 'quic'
   return top as Layer
 }
 
