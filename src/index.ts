@@ -45,7 +45,7 @@ export { generateEd25519 } from './security/keys.js'
 export { loadPrivateKeyFile, savePrivateKeyFile } from './security/key-file.js'
 export {
   SwitchyardError, CodecError, VarintError, MultiaddrError, TransportError, MultistreamError,
-  ProtocolNotSupportedError, KeyError, NoiseError, YamuxError, MplexError, StreamResetError,
+  ProtocolNotSupportedError, KeyError, NoiseError, TlsError, YamuxError, MplexError, StreamResetError,
   StreamClosedError, EndOfStreamError, SwitchError
 } from './errors.js'
 export { ProtocolError } from './protocols/errors.js'

@@ -19,7 +19,29 @@ import { FrameType, GoAwayCode } from '../muxer/constants.js'
 import { flagName as mplexFlagName } from '../muxer/mplex/frame.js'
 import { RAW_PROTOCOLS } from './dissect.js'
 import type { TraceSink } from './tracer.js'
-import type { NoisePayloadInfo, TraceRecord } from './observer.js'
+import type { NoisePayloadInfo, TlsHandshakeInfo, TraceRecord } from './observer.js'
+
+/** The interesting fields of a TLS handshake message, ` key value` pairs. */
+function formatTlsInfo (i: TlsHandshakeInfo): string {
+  const parts: string[] = []
+  if (i.versions !== undefined) parts.push(`versions [${i.versions.join(', ')}]`)
+  if (i.cipherSuites !== undefined) parts.push(`suites [${i.cipherSuites.join(', ')}]`)
+  if (i.cipherSuite !== undefined) parts.push(`suite ${i.cipherSuite}`)
+  if (i.groups !== undefined) parts.push(`groups [${i.groups.join(', ')}]`)
+  if (i.keyShares !== undefined) parts.push(`key_share [${i.keyShares.join(', ')}]`)
+  if (i.group !== undefined) parts.push(`group ${i.group}`)
+  if (i.signatureSchemes !== undefined) parts.push(`signature_algorithms [${i.signatureSchemes.join(', ')}]`)
+  if (i.signatureScheme !== undefined) parts.push(`signature ${i.signatureScheme}`)
+  if (i.alpn !== undefined) parts.push(`ALPN [${i.alpn.join(', ')}]`)
+  if (i.certificates !== undefined) parts.push(`${i.certificates} certificate${i.certificates === 1 ? '' : 's'}`)
+  if (i.libp2p !== undefined) {
+    parts.push(i.libp2p.signature === 'verified'
+      ? `libp2p extension: ${i.libp2p.keyType ?? '?'} ${i.libp2p.peerId ?? '?'}, signature verified`
+      : `libp2p extension: INVALID (${i.libp2p.error ?? 'unknown'})`)
+  }
+  if (i.requestUpdate !== undefined) parts.push(i.requestUpdate ? 'update_requested' : 'update_not_requested')
+  return parts.length === 0 ? '' : ` ${parts.join('; ')}`
+}
 
 export interface TextFormatOptions {
   /** Hex dumps of every event's raw bytes (`--trace=hex`); also shows TCP chunk sizes and stream data pieces. */
@@ -219,6 +241,26 @@ export class TextFormatter {
             text = `noise handshake complete: ${r.role}, remote ${r.remotePeer}${r.muxer !== undefined ? `, muxer ${r.muxer} (early negotiation)` : ''}`
             break
           case 'frame': text = `noise ${ARROW[r.dir]} transport ${r.length} B (${Math.max(0, r.length - 16)} B plaintext)`; break
+          default: text = this.generic(r)
+        }
+        break
+      case 'tls':
+        depth = 2
+        switch (r.kind) {
+          case 'handshake':
+            text = `tls ${ARROW[r.dir]} ${r.message} (${r.length} B, ${r.level})${formatTlsInfo(r.info)}`
+            break
+          case 'record':
+            // Records are the container; show them with --trace=hex (the messages carry the story).
+            if (this.hex) text = `tls ${ARROW[r.dir]} record ${r.contentType}${r.innerType !== undefined ? `(${r.innerType})` : ''} ${r.length} B`
+            else if (r.innerType === 'ApplicationData' || r.contentType === 'ChangeCipherSpec') text = undefined
+            break
+          case 'alert': text = `tls ${ARROW[r.dir]} alert ${r.level} ${r.description}`; break
+          case 'complete':
+            st.secured = true
+            text = `tls handshake complete: ${r.role}, remote ${r.remotePeer}, ${r.cipherSuite}, ${r.group}${r.helloRetry ? ' (after HelloRetryRequest)' : ''}` +
+              (r.alpn !== undefined ? r.alpn === 'libp2p' ? ', ALPN libp2p (muxer by multistream-select)' : `, muxer ${r.alpn} (early negotiation via ALPN)` : '')
+            break
           default: text = this.generic(r)
         }
         break

@@ -220,6 +220,71 @@ export interface StreamMessageEvent extends EventBase {
 // ---------------------------------------------------------------------------------------------
 // anything
 
+// ---------------------------------------------------------------------------------------------
+// tls (/tls/1.0.0, RFC 8446)
+
+/** One TLS record. `contentType` is the outer type; `innerType` the decrypted one of a protected record. `bytes` = the whole record. */
+export interface TlsRecordEvent extends EventBase {
+  layer: 'tls'
+  kind: 'record'
+  dir: TraceDirection
+  contentType: string
+  innerType?: string
+  length: number
+}
+
+/** What a trace shows of one handshake message (fields present when the message carries them). */
+export interface TlsHandshakeInfo {
+  versions?: string[]
+  cipherSuites?: string[]
+  cipherSuite?: string
+  groups?: string[]
+  keyShares?: string[]
+  group?: string
+  signatureSchemes?: string[]
+  signatureScheme?: string
+  /** ALPN offered (ClientHello) or chosen (EncryptedExtensions). */
+  alpn?: string[]
+  certificates?: number
+  /** The certificate's libp2p Public Key Extension, decoded and checked (tls.md). */
+  libp2p?: { keyType?: string, peerId?: string, signature: 'verified' | 'invalid', error?: string }
+  requestUpdate?: boolean
+}
+
+/** One handshake message (RFC 8446 §4). `bytes` = header ‖ body. */
+export interface TlsHandshakeEvent extends EventBase {
+  layer: 'tls'
+  kind: 'handshake'
+  dir: TraceDirection
+  /** `ClientHello`, `HelloRetryRequest`, `EncryptedExtensions`, … */
+  message: string
+  level: 'initial' | 'handshake' | 'application'
+  length: number
+  info: TlsHandshakeInfo
+}
+
+/** An alert (RFC 8446 §6). */
+export interface TlsAlertEvent extends EventBase {
+  layer: 'tls'
+  kind: 'alert'
+  dir: TraceDirection
+  level: string
+  description: string
+}
+
+/** The handshake finished: the peer is authenticated. */
+export interface TlsCompleteEvent extends EventBase {
+  layer: 'tls'
+  kind: 'complete'
+  role: 'client' | 'server'
+  remotePeer: string
+  cipherSuite: string
+  group: string
+  helloRetry: boolean
+  /** The ALPN protocol agreed (a muxer id, or `libp2p`). */
+  alpn?: string
+}
+
 /** Something went wrong at `layer` (a protocol violation, an undecodable capture, missing keys). */
 export interface TraceErrorEvent extends EventBase {
   layer: TraceLayer
@@ -240,11 +305,12 @@ export type TraceEvent =
   | TcpOpenEvent | TcpDataEvent | TcpEndEvent | TcpCloseEvent
   | MultistreamMessageEvent | MultistreamLsEvent
   | NoiseHandshakeEvent | NoiseCompleteEvent | NoiseFrameEvent
+  | TlsRecordEvent | TlsHandshakeEvent | TlsAlertEvent | TlsCompleteEvent
   | YamuxFrameEvent | MplexFrameEvent
   | StreamDataEvent | StreamProtocolEvent | StreamMessageEvent
   | TraceErrorEvent | TraceNoteEvent
 
-export type TraceLayer = 'tcp' | 'multistream' | 'noise' | 'yamux' | 'mplex' | 'stream' | 'capture'
+export type TraceLayer = 'tcp' | 'multistream' | 'noise' | 'tls' | 'yamux' | 'mplex' | 'stream' | 'capture'
 
 /** An event as recorded: stamped with the connection and the time by the tracer (or the capture). */
 export type TraceRecord = TraceEvent & {

@@ -13,7 +13,7 @@ import { XXHandshake } from '../../src/security/handshake-xx.js'
 import { generateEd25519, generateSecp256k1, PeerId, secureInbound, secureOutbound, nobleSuite, nodeSuite, NoiseConnection } from '../../src/security/index.js'
 import type { PrivateKey, SecureOptions, SecureResult } from '../../src/security/index.js'
 import { encryptFrames, NoiseFrameDecoder } from '../../src/security/transport-codec.js'
-import type { TraceEvent } from '../../src/trace/observer.js'
+import type { NoiseHandshakeEvent, TraceEvent } from '../../src/trace/observer.js'
 import { Collector, memoryPair } from './helpers.js'
 import type { MemoryConnection } from './helpers.js'
 
@@ -456,7 +456,7 @@ describe('hooks', () => {
     const ce: TraceEvent[] = []
     const se: TraceEvent[] = []
     const { c, s } = await handshakePair({ observer: { event: e => ce.push(e) } }, { observer: { event: e => se.push(e) } })
-    const hs = ce.filter(e => e.kind === 'handshake')
+    const hs = ce.filter((e): e is NoiseHandshakeEvent => e.layer === 'noise' && e.kind === 'handshake')
     expect(hs.map(e => e.kind === 'handshake' ? [e.dir, e.message, e.tokens.join(',')] : [])).toEqual([
       ['out', 1, 'e'], ['in', 2, 'e,ee,s,es'], ['out', 3, 's,se']
     ])

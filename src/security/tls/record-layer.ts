@@ -86,6 +86,10 @@ export class TlsRecordLayer<T = unknown> {
       while (!this.peerClosed && this.queue.length >= RECORD_HEADER_LENGTH) {
         const q = this.queue
         const type = q.byteAt(0)
+        // Checked at header time so that garbage (an HTTP request, a Noise message) fails at once.
+        if (type < ContentType.ChangeCipherSpec || type > ContentType.ApplicationData || q.byteAt(1) !== 3) {
+          throw unexpected(`not a TLS record: content type ${type}, version ${q.byteAt(1)}.${q.byteAt(2)} (RFC 8446 §5.1)`)
+        }
         const length = (q.byteAt(3) << 8) | q.byteAt(4)
         const protectedRead = this.readCiphers[this.handshake.readLevel] !== undefined
         const max = protectedRead && type === ContentType.ApplicationData ? MAX_CIPHERTEXT_LENGTH : MAX_PLAINTEXT_LENGTH

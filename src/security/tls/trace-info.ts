@@ -1,0 +1,92 @@
+/**
+ * What `--trace` shows of a TLS message or record: versions, suites, groups, ALPN, the
+ * certificate's libp2p extension decoded (key type, peer id, signature). Pure; only called when an
+ * observer listens.
+ */
+import { verifyLibp2pCertificate } from './certificate.js'
+import { AlertDescription, CipherSuite, ContentType, ExtensionType, HandshakeType, HELLO_RETRY_REQUEST_RANDOM, NamedGroup, SignatureScheme } from './constants.js'
+import { alpn, findExtension, keyShare, supportedVersions, u16ListExtension } from './messages.js'
+import type { HandshakeMessage } from './messages.js'
+import type { TlsHandshakeInfo } from '../../trace/observer.js'
+
+const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`
+export const suiteName = (s: number): string => CipherSuite[s] ?? hex4(s)
+export const groupName = (g: number): string => NamedGroup[g] ?? hex4(g)
+const schemeName = (s: number): string => SignatureScheme[s] ?? hex4(s)
+const versionName = (v: number): string => v === 0x0304 ? 'TLS 1.3' : v === 0x0303 ? 'TLS 1.2' : hex4(v)
+
+export function describeRecord (type: number, inner?: number): { contentType: string, innerType?: string } {
+  const out: { contentType: string, innerType?: string } = { contentType: ContentType[type] ?? String(type) }
+  if (inner !== undefined) out.innerType = ContentType[inner] ?? String(inner)
+  return out
+}
+
+export function describeAlertDescription (d: number): string {
+  return AlertDescription[d] ?? String(d)
+}
+
+function safe<T> (f: () => T): T | undefined {
+  try { return f() } catch { return undefined }
+}
+
+export function describeMessage (msg: HandshakeMessage, now: number): { message: string, info: TlsHandshakeInfo } {
+  const info: TlsHandshakeInfo = {}
+  let message = HandshakeType[msg.type] ?? String(msg.type)
+  const exts = 'extensions' in msg ? msg.extensions : []
+  const ext = (t: ExtensionType): Uint8Array | undefined => findExtension(exts, t)
+  const a = ext(ExtensionType.ApplicationLayerProtocolNegotiation)
+  if (a !== undefined) { const names = safe(() => alpn.decode(a)); if (names !== undefined) info.alpn = names }
+  switch (msg.type) {
+    case HandshakeType.ClientHello: {
+      info.cipherSuites = msg.cipherSuites.map(suiteName)
+      const sv = ext(ExtensionType.SupportedVersions)
+      if (sv !== undefined) info.versions = (safe(() => supportedVersions.decodeClient(sv)) ?? []).map(versionName)
+      const sg = ext(ExtensionType.SupportedGroups)
+      if (sg !== undefined) info.groups = (safe(() => u16ListExtension.decode(sg, 'supported_groups')) ?? []).map(groupName)
+      const ks = ext(ExtensionType.KeyShare)
+      if (ks !== undefined) info.keyShares = (safe(() => keyShare.decodeClient(ks)) ?? []).map(e => groupName(e.group))
+      const sa = ext(ExtensionType.SignatureAlgorithms)
+      if (sa !== undefined) info.signatureSchemes = (safe(() => u16ListExtension.decode(sa, 'signature_algorithms')) ?? []).map(schemeName)
+      break
+    }
+    case HandshakeType.ServerHello: {
+      const hrr = msg.random.every((b, i) => b === HELLO_RETRY_REQUEST_RANDOM[i])
+      if (hrr) message = 'HelloRetryRequest'
+      info.cipherSuite = suiteName(msg.cipherSuite)
+      const sv = ext(ExtensionType.SupportedVersions)
+      if (sv !== undefined) { const v = safe(() => supportedVersions.decodeServer(sv)); if (v !== undefined) info.versions = [versionName(v)] }
+      const ks = ext(ExtensionType.KeyShare)
+      if (ks !== undefined) {
+        const g = hrr ? safe(() => keyShare.decodeRetry(ks)) : safe(() => keyShare.decodeServer(ks).group)
+        if (g !== undefined) info.group = groupName(g)
+      }
+      break
+    }
+    case HandshakeType.CertificateRequest: {
+      const sa = ext(ExtensionType.SignatureAlgorithms)
+      if (sa !== undefined) info.signatureSchemes = (safe(() => u16ListExtension.decode(sa, 'signature_algorithms')) ?? []).map(schemeName)
+      break
+    }
+    case HandshakeType.Certificate: {
+      info.certificates = msg.entries.length
+      if (msg.entries.length > 0) {
+        try {
+          const r = verifyLibp2pCertificate(msg.entries.map(e => e.data), now)
+          info.libp2p = { keyType: r.info.keyType, peerId: r.info.peerId.toString(), signature: 'verified' }
+        } catch (err) {
+          info.libp2p = { signature: 'invalid', error: (err as Error).message }
+        }
+      }
+      break
+    }
+    case HandshakeType.CertificateVerify:
+      info.signatureScheme = schemeName(msg.algorithm)
+      break
+    case HandshakeType.KeyUpdate:
+      info.requestUpdate = msg.requestUpdate === 1
+      break
+    default:
+      break
+  }
+  return { message, info }
+}
