@@ -58,7 +58,8 @@ const PURE_FILES = [
   'security/transport-codec.ts',
   'transport/ws/constants.ts', 'transport/ws/frame.ts', 'transport/ws/receiver.ts',
   'transport/quic/varint.ts', 'transport/quic/buffer.ts', 'transport/quic/packet-number.ts', 'transport/quic/header.ts',
-  'transport/quic/frame.ts', 'transport/quic/transport-parameters.ts'
+  'transport/quic/frame.ts', 'transport/quic/transport-parameters.ts', 'transport/quic/key-update.ts',
+  'transport/quic/rtt.ts', 'transport/quic/ack-tracker.ts', 'transport/quic/congestion.ts', 'transport/quic/loss-detection.ts'
 ]
 
 function walk (dir: string): string[] {
