@@ -56,7 +56,7 @@ const PURE_FILES = [
   'muxer/mplex/frame.ts', 'muxer/mplex/frame-decoder.ts', 'muxer/mplex/session.ts',
   'security/cipher-state.ts', 'security/symmetric-state.ts', 'security/handshake-state.ts', 'security/handshake-xx.ts',
   'security/transport-codec.ts',
-  'transport/ws/constants.ts', 'transport/ws/frame.ts', 'transport/ws/receiver.ts',
+  'transport/ws/constants.ts', 'transport/ws/frame.ts', 'transport/ws/receiver.ts', 'transport/ws/session.ts',
   'transport/quic/varint.ts', 'transport/quic/buffer.ts', 'transport/quic/packet-number.ts', 'transport/quic/header.ts',
   'transport/quic/frame.ts', 'transport/quic/transport-parameters.ts', 'transport/quic/key-update.ts',
   'transport/quic/rtt.ts', 'transport/quic/ack-tracker.ts', 'transport/quic/congestion.ts', 'transport/quic/loss-detection.ts'

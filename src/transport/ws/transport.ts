@@ -1,0 +1,192 @@
+/**
+ * The `/ws` transport: `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/ws[/p2p/<id>]` over tcp.ts, the
+ * HTTP/1.1 upgrade (upgrade.ts), then `WsConnection`. Dialing and listening give raw
+ * `ByteConnection`s; the switch runs multistream → Noise → muxer over them exactly as over TCP.
+ *
+ * `/wss` (WebSocket over TLS) is parsed and refused with WsError ERR_WS_WSS_NOT_SUPPORTED. The
+ * request path is `/` (what go, rust and js-libp2p use); a listener accepts any path.
+ *
+ * Limits (all options, defaults in constants.ts): HTTP head ≤ `maxUpgradeBytes` (8 KiB; 431 above),
+ * upgrade complete within `upgradeTimeoutMs` (10 s; then the socket is closed), messages ≤
+ * `maxMessageBytes` (16 MiB; close 1009), sent frames ≤ `maxSendFrameBytes` (1 MiB), close
+ * handshake ≤ `closeTimeoutMs` (5 s).
+ */
+import { randomFillSync } from 'node:crypto'
+import type {
+  Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions
+} from '../../connection.js'
+import { MultiaddrError, WsError } from '../../errors.js'
+import { CODE_DNS, CODE_DNS4, CODE_DNS6, CODE_IP4, CODE_IP6, CODE_P2P, CODE_TCP, CODE_WS, CODE_WSS, Multiaddr } from '../multiaddr.js'
+import { dial as dialTcp, listen as listenTcp } from '../tcp.js'
+import type { TcpConnection, TcpConnectionOptions, TcpDialOptions } from '../tcp.js'
+import { DEFAULT_MAX_UPGRADE_BYTES, DEFAULT_UPGRADE_TIMEOUT_MS } from './constants.js'
+import { WsConnection } from './connection.js'
+import type { WsConnectionOptions } from './connection.js'
+import { upgradeInbound, upgradeOutbound } from './upgrade.js'
+import type { UpgradeLimits } from './upgrade.js'
+
+export interface WsUpgradeOptions {
+  /** Largest HTTP upgrade head (request or response), in bytes (default 8 KiB). */
+  maxUpgradeBytes?: number
+  /** Bound on the upgrade, from TCP connect/accept to the 101 response (default 10 000 ms). */
+  upgradeTimeoutMs?: number
+  /** Trace hook: each raw HTTP head, as sent ('out') or received ('in'). */
+  onHead?: (dir: 'in' | 'out', head: Uint8Array) => void
+}
+
+export interface WsDialOptions extends TcpDialOptions, WsConnectionOptions, WsUpgradeOptions {}
+
+export interface WsListenOptions extends TcpConnectionOptions, WsConnectionOptions, WsUpgradeOptions {
+  /** Each connection whose upgrade succeeded. */
+  onConnection: (conn: WsConnection) => void
+  /** Listen backlog (kernel accept queue). */
+  backlog?: number
+  /** Errors of the listener itself (the server socket, a throwing onConnection). */
+  onError?: (err: Error) => void
+  /** A connection whose upgrade failed (bad request, timeout): already answered and closed. */
+  onUpgradeError?: (err: WsError, tcp: TcpConnection) => void
+}
+
+export interface WsListener {
+  /** `/…/tcp/<real port>/ws` for every address the TCP listener reports. */
+  readonly multiaddrs: readonly Multiaddr[]
+  /** Upgraded connections not yet closed. */
+  readonly connections: ReadonlySet<WsConnection>
+  close: (options?: { closeConnections?: boolean }) => Promise<void>
+}
+
+/** A `/ws` or `/wss` address split into its TCP part and what the upgrade needs. */
+export interface WsAddress {
+  tcp: Multiaddr
+  secure: boolean
+  /** The Host header: `name:port`, `[v6]:port`. */
+  host: string
+}
+
+/**
+ * Split `/<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>/<ws|wss>[/p2p/<id>]`. Throws MultiaddrError for
+ * any other shape.
+ */
+export function parseWsAddress (addr: Multiaddr | string): WsAddress {
+  const ma = Multiaddr.from(addr)
+  const c = ma.components
+  let n = c.length
+  if (n > 0 && c[n - 1]?.code === CODE_P2P) n--
+  const first = c[0]
+  const ok = n === 3 &&
+    first !== undefined && [CODE_IP4, CODE_IP6, CODE_DNS, CODE_DNS4, CODE_DNS6].includes(first.code) &&
+    c[1]?.code === CODE_TCP && (c[2]?.code === CODE_WS || c[2]?.code === CODE_WSS)
+  if (!ok) throw new MultiaddrError(`multiaddr ${ma.toString()} is not a WebSocket address: expected /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/ws`)
+  const host = first.code === CODE_IP6 ? `[${first.value as string}]` : first.value as string
+  return { tcp: Multiaddr.from(`/${first.name}/${first.value as string}/tcp/${c[1]?.value as string}`), secure: c[2]?.code === CODE_WSS, host: `${host}:${c[1]?.value as string}` }
+}
+
+/** True for a `/ws` or `/wss` address this transport can parse. */
+export function isWsAddress (addr: Multiaddr): boolean {
+  try { parseWsAddress(addr); return true } catch { return false }
+}
+
+function refuseWss (ma: Multiaddr | string): never {
+  throw new WsError('ERR_WS_WSS_NOT_SUPPORTED', `${Multiaddr.from(ma).toString()}: /wss (WebSocket over TLS) is not supported yet; use /ws`)
+}
+
+// §5.3: masking keys must be unpredictable. One randomFillSync per 4 KiB instead of one per frame.
+const POOL_SIZE = 4096
+let pool = new Uint8Array(0)
+let poolAt = 0
+function randomFill (target: Uint8Array): void {
+  if (target.length > POOL_SIZE) { randomFillSync(target); return }
+  if (poolAt + target.length > pool.length) { pool = randomFillSync(new Uint8Array(POOL_SIZE)); poolAt = 0 }
+  target.set(pool.subarray(poolAt, poolAt + target.length))
+  poolAt += target.length
+}
+
+function limits (o: WsUpgradeOptions, signal?: AbortSignal): UpgradeLimits {
+  const maxUpgradeBytes = o.maxUpgradeBytes ?? DEFAULT_MAX_UPGRADE_BYTES
+  const upgradeTimeoutMs = o.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS
+  if (!(Number.isSafeInteger(maxUpgradeBytes) && maxUpgradeBytes > 0)) throw new RangeError(`"maxUpgradeBytes" expected a positive integer, got ${maxUpgradeBytes}`)
+  if (!(upgradeTimeoutMs > 0)) throw new RangeError(`"upgradeTimeoutMs" expected a positive number, got ${upgradeTimeoutMs}`)
+  return { maxUpgradeBytes, upgradeTimeoutMs, signal, onHead: o.onHead }
+}
+
+/**
+ * Dial a `/ws` address: TCP connect, upgrade, WebSocket. Rejects with TransportError (TCP) or
+ * WsError (ERR_WS_HANDSHAKE, ERR_WS_HANDSHAKE_TIMEOUT, ERR_WS_WSS_NOT_SUPPORTED).
+ */
+export async function dialWs (addr: Multiaddr | string, options: WsDialOptions = {}): Promise<WsConnection> {
+  const wa = parseWsAddress(addr)
+  if (wa.secure) refuseWss(addr)
+  const lim = limits(options, options.signal)
+  const tcp = await dialTcp(wa.tcp, options)
+  const { leftover } = await upgradeOutbound(tcp, wa.host, '/', randomFill, lim)
+  return new WsConnection(tcp, { ...options, role: 'client', leftover, randomFill })
+}
+
+/** Listen on a `/ws` address (`/ip4|ip6/<host>/tcp/<port>/ws`; port 0 picks a free port). */
+export async function listenWs (addr: Multiaddr | string, options: WsListenOptions): Promise<WsListener> {
+  const wa = parseWsAddress(addr)
+  if (wa.secure) refuseWss(addr)
+  const lim = limits(options)
+  const connections = new Set<WsConnection>()
+  const tcpListener = await listenTcp(wa.tcp, {
+    ...options,
+    onError: options.onError,
+    onConnection: tcp => {
+      upgradeInbound(tcp, lim).then(({ leftover }) => {
+        const conn = new WsConnection(tcp, { ...options, role: 'server', leftover, randomFill })
+        if (tcp.closed) return
+        connections.add(conn)
+        void conn.whenClosed().then(() => connections.delete(conn))
+        try {
+          options.onConnection(conn)
+        } catch (err) {
+          conn.abort(err as Error)
+          options.onError?.(err as Error)
+        }
+      }, (err: unknown) => {
+        options.onUpgradeError?.(err as WsError, tcp)
+      })
+    }
+  })
+  return {
+    multiaddrs: Object.freeze(tcpListener.multiaddrs.map(m => m.encapsulate('/ws'))),
+    connections,
+    close: async ({ closeConnections = false } = {}) => {
+      await tcpListener.close()
+      if (closeConnections) await Promise.all([...connections].map(c => c.close()))
+    }
+  }
+}
+
+/** The `/ws` Transport (the seam of connection.ts): raw connections, upgraded by the switch. */
+export class WsTransport implements Transport {
+  readonly name = 'ws'
+  private readonly options: WsConnectionOptions & WsUpgradeOptions & TcpConnectionOptions
+
+  constructor (options: WsConnectionOptions & WsUpgradeOptions & TcpConnectionOptions = {}) {
+    this.options = options
+  }
+
+  /** `/ws` addresses, and `/wss` ones so that dialing them says why it cannot. */
+  canDial (ma: Multiaddr): boolean { return isWsAddress(ma) }
+
+  canListen (ma: Multiaddr): boolean {
+    if (!isWsAddress(ma)) return false
+    const code = ma.components[0]?.code
+    return code === CODE_IP4 || code === CODE_IP6
+  }
+
+  async dial (ma: Multiaddr, opts: TransportDialOptions): Promise<TransportConnection> {
+    const conn = await dialWs(ma, { ...this.options, signal: opts.signal, timeoutMs: opts.timeoutMs, observer: opts.observer })
+    return { kind: 'raw', connection: conn }
+  }
+
+  async listen (ma: Multiaddr, opts: TransportListenOptions): Promise<TransportListener> {
+    const listener = await listenWs(ma, {
+      ...this.options,
+      onError: opts.onError,
+      onConnection: conn => opts.onConnection({ kind: 'raw', connection: conn })
+    })
+    return { multiaddrs: listener.multiaddrs, close: async () => await listener.close() }
+  }
+}
