@@ -1226,7 +1226,7 @@ static void draw(const rec_t *r, tvbuff_t *tvb, packet_info *pinfo, proto_tree *
         if (r->hs_number <= 2 && r->len >= DH_LEN) { proto_tree_add_item(t, hf_noise_e, rt, 0, DH_LEN, ENC_NA); o = DH_LEN; }
         if (r->hs_number >= 2 && r->len >= o + DH_LEN + TAG_LEN) {
             proto_tree_add_item(t, hf_noise_s, rt, o, DH_LEN + TAG_LEN, ENC_NA);
-            if (r->s_plain) proto_tree_add_bytes(t, hf_noise_s_plain, rt, o, DH_LEN + TAG_LEN, r->s_plain);
+            if (r->s_plain) proto_tree_add_bytes_with_length(t, hf_noise_s_plain, rt, o, DH_LEN + TAG_LEN, r->s_plain, (gint)r->s_plen);
             o += DH_LEN + TAG_LEN;
         }
         if (o <= r->len) {
@@ -1234,7 +1234,7 @@ static void draw(const rec_t *r, tvbuff_t *tvb, packet_info *pinfo, proto_tree *
             guint pl = r->hs_number == 1 ? r->len - o : (r->len - o >= TAG_LEN ? r->len - o - TAG_LEN : 0);
             proto_tree_add_uint(t, hf_noise_payload_len, rt, o, r->len - o, pl);
         }
-        if (r->has_h) { proto_item *hi = proto_tree_add_bytes(t, hf_noise_hash, rt, 0, 0, r->h); proto_item_set_generated(hi); }
+        if (r->has_h) { proto_item *hi = proto_tree_add_bytes_with_length(t, hf_noise_hash, rt, 0, 0, r->h, 32); proto_item_set_generated(hi); }
         col_append_sep_fstr(pinfo->cinfo, COL_INFO, " ", "Noise %s", xx_tokens[r->hs_number - 1]);
         if (r->payload) draw_payload(t, pinfo, rt, r);
         break;
