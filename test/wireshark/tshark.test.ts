@@ -153,7 +153,7 @@ describe('wireshark/tshark.sh: the libp2p plugin agrees with switchyard decode',
     const capture = join(dir, 'fixture.pcapng')
     const keylog = join(dir, 'fixture.keys')
     copyFileSync(join(FIXTURES, 'tutorial-yamux.pcapng'), capture)
-    copyFileSync(join(FIXTURES, 'tutorial-yamux.keys.log'), keylog)
+    copyFileSync(join(FIXTURES, 'tutorial-yamux.keys'), keylog)
     const { ts, dec, protos } = await both('fixture', capture, keylog)
     expect(ts).toEqual(dec)
     expect(ts.handshake).toEqual([
