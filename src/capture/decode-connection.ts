@@ -45,6 +45,8 @@ import type { Dissector, Emit } from '../trace/dissect.js'
 import type { KeyLog, NoiseKeys } from '../trace/keylog.js'
 import type { NoisePayloadInfo, TraceDirection, TraceEvent, TraceRecord } from '../trace/observer.js'
 import { endpointMultiaddr } from './packet.js'
+import { TlsDissector } from './tls-dissector.js'
+import { PROTOCOL_ID as TLS_PROTOCOL_ID } from '../security/tls/constants.js'
 import type { TcpConnectionCapture } from './reassembly.js'
 
 export interface DecodeOptions {
@@ -84,12 +86,17 @@ export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions =
   }
 
   const noise = new NoiseDissector(emit, opts)
+  let tls: TlsDissector | undefined
   const root = new MultistreamDissector({
     dialer: 'out',
     emit,
     onAgreed: (protocol, time) => {
       if (protocol === NOISE_PROTOCOL_ID) return noise
-      emit({ layer: 'capture', kind: 'note', message: `security protocol ${protocol} is not decoded (only ${NOISE_PROTOCOL_ID})` }, time)
+      if (protocol === TLS_PROTOCOL_ID) {
+        tls = new TlsDissector(emit, opts.keyLog, (early, at) => muxerDissector(emit, early, at))
+        return tls
+      }
+      emit({ layer: 'capture', kind: 'note', message: `security protocol ${protocol} is not decoded (only ${NOISE_PROTOCOL_ID} and ${TLS_PROTOCOL_ID})` }, time)
       return undefined
     }
   })
@@ -100,7 +107,8 @@ export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions =
     ...c.toClient.data.chunks.map(ch => ({ dir: 'in' as const, ...ch }))
   ].sort((a, b) => a.time - b.time)
   for (const ch of chunks) root.push(ch.dir, ch.bytes, ch.time)
-  noise.finish(c.lastTime)
+  if (tls !== undefined) tls.finish(c.lastTime)
+  else noise.finish(c.lastTime)
 
   for (const [dir, d] of [['out', c.toServer], ['in', c.toClient]] as const) {
     if (d.gap !== undefined) {
@@ -114,7 +122,7 @@ export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions =
 
   // Stable sort by time: events of one moment keep their causal (emission) order.
   records.sort((a, b) => a.time - b.time)
-  return { id: c.id, client, server, records, decrypted: noise.decrypted }
+  return { id: c.id, client, server, records, decrypted: noise.decrypted || (tls?.decrypted ?? false) }
 }
 
 interface HandshakeMessage { bytes: Uint8Array, time: number }

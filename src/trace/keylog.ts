@@ -92,10 +92,43 @@ function parseKey (field: string | undefined, what: string, line: number): Uint8
   return Uint8Array.from(Buffer.from(field, 'hex'))
 }
 
-/** All connections of a key log, indexed by handshake hash. */
+/**
+ * TLS 1.3 secrets of one connection, from NSS key log lines (the SSLKEYLOGFILE format Wireshark
+ * reads): `<LABEL> <client_random> <secret>`, keyed by the ClientHello random.
+ */
+export interface TlsSecrets {
+  clientHandshake?: Uint8Array
+  serverHandshake?: Uint8Array
+  client0?: Uint8Array
+  server0?: Uint8Array
+}
+
+/** NSS key log labels we read (TLS 1.3), and the field each fills. */
+export const NSS_LABELS: Readonly<Record<string, keyof TlsSecrets>> = {
+  CLIENT_HANDSHAKE_TRAFFIC_SECRET: 'clientHandshake',
+  SERVER_HANDSHAKE_TRAFFIC_SECRET: 'serverHandshake',
+  CLIENT_TRAFFIC_SECRET_0: 'client0',
+  SERVER_TRAFFIC_SECRET_0: 'server0'
+}
+
+/** All connections of a key log, indexed by handshake hash (Noise) or client random (TLS). */
 export class KeyLog {
   readonly entries: NoiseKeys[] = []
   private readonly byHash = new Map<string, NoiseKeys>()
+  private readonly tls = new Map<string, TlsSecrets>()
+
+  /** Record one TLS secret (NSS line). */
+  addTls (clientRandom: Uint8Array, field: keyof TlsSecrets, secret: Uint8Array): void {
+    const key = hex(clientRandom)
+    const s = this.tls.get(key) ?? {}
+    s[field] ??= secret
+    this.tls.set(key, s)
+  }
+
+  /** The TLS secrets of the connection whose ClientHello random is `clientRandom`. */
+  findTls (clientRandom: Uint8Array): TlsSecrets | undefined {
+    return this.tls.get(hex(clientRandom))
+  }
 
   /**
    * Add a connection's keys; returns the stored entry. Both ends of one connection may log into the
@@ -138,8 +171,19 @@ export function parseKeyLog (text: string): KeyLog {
     if (raw.length === 0 || raw.startsWith('#')) continue
     const f = raw.split(/\s+/)
     const label = f[0]
-    if (label !== KEYLOG_TRANSPORT_LABEL && label !== KEYLOG_HANDSHAKE_LABEL) continue
     const n = i + 1
+    const nss = NSS_LABELS[label ?? '']
+    if (nss !== undefined) {
+      if (f.length !== 3) throw new KeyLogError(`key log line ${n}: "${label as string}" expected 3 fields, got ${f.length}`)
+      const random = Uint8Array.from(Buffer.from(f[1] as string, 'hex'))
+      const secret = Uint8Array.from(Buffer.from(f[2] as string, 'hex'))
+      if (random.length !== 32 || !/^[0-9a-f]+$/i.test(f[2] as string) || (secret.length !== 32 && secret.length !== 48)) {
+        throw new KeyLogError(`key log line ${n}: "${label as string}" expected a 32-byte client random and a 32- or 48-byte secret in hex`)
+      }
+      log.addTls(random, nss, secret)
+      continue
+    }
+    if (label !== KEYLOG_TRANSPORT_LABEL && label !== KEYLOG_HANDSHAKE_LABEL) continue
     if (f.length !== 7) throw new KeyLogError(`key log line ${n}: "${label}" expected 7 fields, got ${f.length}`)
     const role = f[3]
     if (role !== 'initiator' && role !== 'responder') {
