@@ -59,7 +59,8 @@ const PURE_FILES = [
   'transport/ws/constants.ts', 'transport/ws/frame.ts', 'transport/ws/receiver.ts', 'transport/ws/session.ts',
   'transport/quic/varint.ts', 'transport/quic/buffer.ts', 'transport/quic/packet-number.ts', 'transport/quic/header.ts',
   'transport/quic/frame.ts', 'transport/quic/transport-parameters.ts', 'transport/quic/key-update.ts',
-  'transport/quic/rtt.ts', 'transport/quic/ack-tracker.ts', 'transport/quic/congestion.ts', 'transport/quic/loss-detection.ts'
+  'transport/quic/rtt.ts', 'transport/quic/ack-tracker.ts', 'transport/quic/congestion.ts', 'transport/quic/loss-detection.ts',
+  'transport/quic/stream-id.ts', 'transport/quic/recv-buffer.ts', 'transport/quic/send-buffer.ts', 'transport/quic/flow-control.ts'
 ]
 
 function walk (dir: string): string[] {
