@@ -1453,7 +1453,7 @@ static int dissect_libp2p(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
                         }
                     } else if (strcmp(sec, TLS_PROTOCOL_ID) == 0 && tls_handle) {
                         c->security = 2;
-                        ssl_starttls_ack(tls_handle, pinfo, libp2p_tls_ms_handle);
+                        /* the segments that follow go to Wireshark's TLS dissector (dissect_libp2p) */
                         for (guint8 d2 = 0; d2 < 2; d2++) {
                             buf_t *b = &c->ms.b[d2];
                             if (b->len > 0) {
@@ -1469,11 +1469,18 @@ static int dissect_libp2p(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
                 }
             } else if (c->security == 1) {
                 noise_push(&x, c, dir, p, n);
-            } else if (c->security == 2) {
-                /* a segment we still get after the switch to TLS (the same frame's leftovers) */
-                rec_t *r = rec_new(&x, R_TLS, L_CONN, dir);
-                r->bytes = dup_bytes(p, n); r->len = n;
             }
+        }
+    }
+    {
+        conn_t *c = get_conn(pinfo, FALSE);
+        frame_recs_t *fr = frame_records(pinfo, FALSE);
+        if (c && c->security == 2 && tls_handle && (fr == NULL || fr->recs->len == 0)) {
+            /* after /tls/1.0.0: the segment is Wireshark's TLS dissector's (it reassembles records
+             * itself and hands the decrypted data back to us through the ALPN table) */
+            /* let TLS ask TCP for more bytes (a record across segments), as if TCP called it */
+            pinfo->can_desegment = pinfo->saved_can_desegment;
+            return call_dissector(tls_handle, tvb, pinfo, tree);
         }
     }
     proto_item *ti = proto_tree_add_item(tree, proto_libp2p, tvb, 0, -1, ENC_NA);
@@ -1512,8 +1519,15 @@ static int dissect_tls_mplex(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
 static gboolean dissect_libp2p_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     static const guint8 header[] = "\x13" MS_PROTOCOL_ID "\n";
-    if (tvb_captured_length(tvb) < sizeof header - 1) return FALSE;
-    if (tvb_memeql(tvb, 0, header, sizeof header - 1) != 0) return FALSE;
+    struct tcpinfo *tcpinfo = (struct tcpinfo *)data;
+    guint n = tvb_captured_length(tvb);
+    if (n >= sizeof header - 1) {
+        if (tvb_memeql(tvb, 0, header, sizeof header - 1) != 0) return FALSE;
+    } else {
+        /* js-libp2p writes the header's length byte on its own: a prefix of the header as the
+         * connection's very first bytes (relative sequence number 1) is enough */
+        if (n == 0 || tcpinfo == NULL || tcpinfo->seq != 1 || tvb_memeql(tvb, 0, header, n) != 0) return FALSE;
+    }
     conversation_t *conv = find_or_create_conversation(pinfo);
     conversation_set_dissector(conv, libp2p_handle);
     dissect_libp2p(tvb, pinfo, tree, data);
