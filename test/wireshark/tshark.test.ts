@@ -7,9 +7,11 @@
  * every yamux/mplex frame, every stream's protocol and multistream messages, and every decrypted
  * message. A machine without tshark/dumpcap fails these tests (.ci/run installs them).
  */
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, copyFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -145,6 +147,45 @@ describe('wireshark/tshark.sh: the libp2p plugin agrees with switchyard decode',
     nonEmpty(ts)
     expect(ts).toEqual(dec)
     expect(ts.handshake[1]).toContain(js.peerId.toString())
+    const agents = protos.flatMap(p => p.fields.filter(f => f.name === 'identify.agent_version').map(f => f.show))
+    expect(agents.some(a => a.includes('js-libp2p'))).toBe(true)
+  }, 60_000)
+
+  it('js-libp2p ↔ js-libp2p over /tls/1.0.0 + yamux (ALPN early muxer): Wireshark\'s TLS decrypts with the NSS key log and hands the stream back', async () => {
+    const keylog = join(dir, 'tls.keys')
+    const capture = join(dir, 'tls.pcapng')
+    const pair = spawn(process.execPath, [`--tls-keylog=${keylog}`, fileURLToPath(new URL('./tls-pair.mjs', import.meta.url))], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    let errText = ''
+    pair.stderr.on('data', (d: Buffer) => { errText += d.toString() })
+    const exited = new Promise<number | null>(resolve => { pair.on('exit', resolve) })
+    const port = await new Promise<number>((resolve, reject) => {
+      pair.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        const m = /PORT (\d+)/.exec(out)
+        if (m !== null) resolve(Number(m[1]))
+      })
+      void exited.then(code => { reject(new Error(`tls-pair exited ${String(code)}: ${errText}`)) })
+    })
+    const rec = await record(port, capture)
+    try {
+      pair.stdin.write('go\n')
+      expect(await exited).toBe(0)
+    } finally {
+      await rec.stop()
+    }
+    expect(out).toMatch(/RTT \d+/)
+    const protos = parsePdml(await tshark(capture, keylog, ['-T', 'pdml']))
+    const ts = fromTshark(protos)
+    const dec = fromDecode(await decode(capture, keylog, join(dir, 'tls.jsonl')))
+    // multistream up to /tls/1.0.0 is ours, as in switchyard decode (which stops there)
+    expect(ts.connectionMultistream).toEqual(dec.connectionMultistream)
+    expect(ts.connectionMultistream.out).toEqual(['/multistream/1.0.0', '/tls/1.0.0'])
+    // then the decrypted TLS application data came back: yamux frames both ways, the streams inside
+    expect(ts.yamux.out.length).toBeGreaterThan(2)
+    expect(ts.yamux.in.length).toBeGreaterThan(2)
+    expect(ts.protocols).toEqual(expect.arrayContaining([expect.stringContaining(PING_CODEC), expect.stringContaining(IDENTIFY_CODEC)]))
+    expect(protos.some(p => p.fields.some(f => f.name === 'libp2p.ping.payload'))).toBe(true)
     const agents = protos.flatMap(p => p.fields.filter(f => f.name === 'identify.agent_version').map(f => f.show))
     expect(agents.some(a => a.includes('js-libp2p'))).toBe(true)
   }, 60_000)
