@@ -11,14 +11,16 @@
  * - the switches listen on 127.0.0.1, not 0.0.0.0: a demo has no reason to open a port to the network;
  * - the duration prints the way chronos prints a `Duration` (`1ms187us264ns`), as `echo` does there.
  */
-import { Switch } from '../src/index.js'
+import { mplex, noise, Switch, tcp } from '../src/index.js'
 import { ping, pingProtocol, PING_CODEC as PingCodec } from '../src/protocols/index.js'
 
 // A switch needs a bit of configuration; do it once (nim: SwitchBuilder … .build()).
 function createSwitch (ma: string): Switch {
   const sw = new Switch({
     listenAddrs: [ma], // Our local address(es)
-    muxers: ['mplex'] // Use Mplex as muxer (TCP transport and Noise come with every switch)
+    transports: [tcp()], // Use TCP as transport
+    muxers: [mplex()], // Use Mplex as muxer
+    security: [noise()] // Use Noise as secure manager
   })
 
   return sw

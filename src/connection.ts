@@ -139,11 +139,22 @@ export interface StreamMuxer {
 // protocol is a new folder and one registration. Shapes after go-libp2p `core/transport`
 // (`Transport{CanDial, Dial, Listen}`, `CapableConn` for QUIC) and `core/sec` (`SecureTransport`).
 
+/**
+ * The switch's stream limits, handed to each muxer it creates: a muxer applies them where its own
+ * configuration leaves the field unset (what the caller configured on the factory wins).
+ */
+export interface StreamLimits {
+  /** Inbound streams open at once; the muxer refuses (resets) the one past it. */
+  readonly maxInboundStreams: number
+  /** Outbound streams open at once; `newStream` past it throws ERR_TOO_MANY_STREAMS. */
+  readonly maxOutboundStreams: number
+}
+
 /** Creates a muxer over a secured connection (yamux, mplex). */
 export interface StreamMuxerFactory {
   /** Multistream protocol id, e.g. `/yamux/1.0.0`; also the ALPN / Noise-extension token. */
   readonly protocol: string
-  create: (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: readonly Uint8Array[], observer?: TraceObserver }) => StreamMuxer
+  create: (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: readonly Uint8Array[], observer?: TraceObserver, limits?: StreamLimits }) => StreamMuxer
 }
 
 /** Options handed to a security protocol for one connection. */
@@ -180,6 +191,13 @@ export interface SecuredConnection {
 export interface SecurityProtocol {
   /** Multistream protocol id. */
   readonly protocol: string
+  /**
+   * Bytes an honest peer sends us before this handshake has authenticated it, the multistream
+   * negotiation in front of it included (its handshake messages, plus what it may pipeline behind
+   * its last one in the same read). The switch's upgrade guard aborts a peer past it. Absent: the
+   * switch's default (upgrade-guard.ts DEFAULT_MAX_PREAUTH_BYTES).
+   */
+  readonly maxPreAuthBytes?: number
   secureOutbound: (conn: ByteConnection, opts: SecureConnectionOptions) => Promise<SecuredConnection>
   secureInbound: (conn: ByteConnection, opts: SecureConnectionOptions) => Promise<SecuredConnection>
 }
@@ -202,10 +220,21 @@ export interface UpgradedConnection {
   readonly direction: 'inbound' | 'outbound'
 }
 
-/** What a transport's dial or accept yields: a raw byte stream to upgrade, or an upgraded connection. */
+/**
+ * What a transport's dial or accept yields: a raw byte stream to upgrade, or an upgraded connection.
+ * `observer` is the trace observer the transport installed on it (from `observerFor`), which the
+ * switch hands on to the layers above.
+ */
 export type TransportConnection =
-  | { readonly kind: 'raw', readonly connection: ByteConnection }
-  | { readonly kind: 'upgraded', readonly connection: UpgradedConnection }
+  | { readonly kind: 'raw', readonly connection: ByteConnection, readonly observer?: TraceObserver }
+  | { readonly kind: 'upgraded', readonly connection: UpgradedConnection, readonly observer?: TraceObserver }
+
+/** The addresses a per-connection trace observer is created for. */
+export interface ConnectionEndpoints {
+  readonly direction: 'inbound' | 'outbound'
+  readonly remoteAddr: string
+  readonly localAddr: string
+}
 
 export interface TransportDialOptions {
   signal?: AbortSignal
@@ -214,6 +243,11 @@ export interface TransportDialOptions {
   identity: PrivateKey
   expectedPeer?: PeerId
   observer?: TraceObserver
+  /**
+   * Asked once the connection exists (its local address is known), when `observer` is not given:
+   * the observer to install on it, returned on the TransportConnection.
+   */
+  observerFor?: (conn: ConnectionEndpoints) => TraceObserver | undefined
 }
 
 export interface TransportListenOptions {

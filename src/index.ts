@@ -37,7 +37,14 @@
  * ```
  */
 export { Switch, DEFAULT_LISTEN_ADDR } from './switch/switch.js'
-export { newStandardSwitch } from './switch/standard.js'
+export {
+  newStandardSwitch, standardLayers, standardIdentify, TRANSPORTS, SECURITY, MUXERS,
+  DEFAULT_TRANSPORTS, DEFAULT_SECURITY, DEFAULT_MUXERS
+} from './standard.js'
+export { tcp } from './transport/tcp-transport.js'
+export { noise } from './security/noise.js'
+export { yamux } from './muxer/yamux.js'
+export { mplex } from './muxer/mplex/mplex.js'
 export { LPProtocol } from './switch/protocol.js'
 export { DEFAULT_SWITCH_CONFIG } from './switch/config.js'
 export { PeerId } from './security/peer-id.js'
@@ -51,10 +58,14 @@ export {
 export { ProtocolError } from './protocols/errors.js'
 
 export type { ErrorCode } from './errors.js'
-export type { Stream } from './connection.js'
+export type {
+  Stream, ByteConnection, ByteSink, StreamMuxer, StreamMuxerFactory, StreamLimits, SecurityProtocol,
+  SecureConnectionOptions, SecuredConnection, UpgradedConnection, TransportConnection, Transport,
+  TransportListener, TransportDialOptions, TransportListenOptions, ConnectionEndpoints
+} from './connection.js'
+export type { StandardSwitchOptions, LayerSettings, TransportName, SecurityName, MuxerName } from './standard.js'
 export type { SwitchOptions, SwitchInspection, SwitchState, PeerInfo, IdentifyService, SwitchObserver } from './switch/switch.js'
 export type { SwitchEvents, ConnectionErrorStage } from './switch/events.js'
-export type { MuxerName } from './switch/muxers.js'
 export type { ConnectionView, PendingUpgradeView } from './switch/connection-manager.js'
 export type { SwitchConfig } from './switch/config.js'
 export type { LPProtocolInit, ProtocolDefinition, StreamHandler, HandlerContext, LocalPeerInfo } from './switch/protocol.js'

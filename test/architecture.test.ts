@@ -2,12 +2,16 @@
  * The dependency rules of src/, enforced from the import lines (no new dependency: a regex over
  * each file). Read `X: [Y, …]` as "files of layer X may import layers Y".
  *
- *   errors ← codec ← proto ← {multistream, security, muxer} ← switch ← {index, cli}
+ *   errors ← codec ← proto ← {multistream, security, muxer} ← switch ← standard ← {index, cli}
  *   transport: only errors, connection types, codec, trace types, node:net/os and multiformats.
  *   transport/quic (layer "quic"): a transport with its own security (RFC 9001), so it may also use the
  *     TLS 1.3 machine, keys and peer ids of security/ and the transport's multiaddrs; nothing above.
- *   protocols: the Stream contract, codec and proto only — they never see which muxer carries them;
- *     the switch imports them (identify runs on every connection), not the other way round.
+ *   transport, security and muxer never import one another: they meet in connection.ts's seams.
+ *   protocols: the Stream contract, codec and proto only — they never see which muxer carries them.
+ *   switch: composes the seams; it imports no application protocol and no concrete transport,
+ *     security protocol or muxer — only the shared utilities listed in SWITCH_SHARED.
+ *   standard (src/standard.ts): the concrete layers and protocols put together (newStandardSwitch,
+ *     the name → factory registries the CLI uses).
  *   trace/observer.ts is a types module every layer may import (layer "trace-types"); the rest of trace/
  *     (formatters, dissectors) and capture/ sit above the protocol layers and reuse their codecs.
  */
@@ -18,7 +22,7 @@ import { describe, expect, it } from 'vitest'
 const SRC = join(import.meta.dirname, '..', 'src')
 
 type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace-types' | 'trace' | 'transport' | 'multistream' | 'security' |
-'muxer' | 'protocols' | 'switch' | 'capture' | 'index' | 'cli' | 'quic'
+'muxer' | 'protocols' | 'switch' | 'standard' | 'capture' | 'index' | 'cli' | 'quic'
 
 const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace-types']
 const ALLOWED: Record<Layer, Layer[]> = {
@@ -35,11 +39,22 @@ const ALLOWED: Record<Layer, Layer[]> = {
   security: [...BASE, 'proto'],
   muxer: [...BASE, 'proto'],
   protocols: [...BASE, 'proto'],
-  switch: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'trace'],
+  // transport and security only for SWITCH_SHARED (checked below); never quic, muxer or protocols
+  switch: [...BASE, 'proto', 'transport', 'multistream', 'security'],
+  standard: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch'],
   capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport', 'quic', 'trace'],
-  index: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture'],
-  cli: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'trace', 'capture', 'index']
+  index: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture'],
+  cli: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture', 'index']
 }
+
+/** Imports allowed beyond ALLOWED for some files (none today; QUIC is its own layer, "quic"). */
+const FILE_EXCEPTIONS: Array<{ from: RegExp, to: Layer }> = []
+
+/**
+ * The only files of transport/ and security/ the switch may import: identities and addresses,
+ * which every layer shares. Everything concrete reaches it through the seams of connection.ts.
+ */
+const SWITCH_SHARED = ['transport/multiaddr.ts', 'security/peer-id.ts', 'security/keys.ts']
 
 /** Packages src/ may import, and where. */
 const PACKAGE_RULES: Array<{ pattern: RegExp, layers: Layer[] }> = [
@@ -75,6 +90,7 @@ function layerOf (rel: string): Layer {
   if (top === 'errors.ts') return 'errors'
   if (top === 'connection.ts') return 'connection'
   if (top === 'index.ts') return 'index'
+  if (top === 'standard.ts') return 'standard'
   if (rel.replace(/\.js$/, '.ts') === 'trace/observer.ts') return 'trace-types'
   if (top === 'cli.ts' || top === 'cli') return 'cli'
   if (rel.startsWith('transport/quic/')) return 'quic'
@@ -107,7 +123,45 @@ describe('architecture: dependency direction in src/', () => {
         if (target.startsWith('..')) { violations.push(`${f.rel} imports outside src/: ${spec}`); continue }
         const to = layerOf(target)
         if (to === from) continue
+        if (FILE_EXCEPTIONS.some(e => e.from.test(f.rel) && e.to === to)) continue
         if (!(ALLOWED[from] ?? []).includes(to)) violations.push(`${f.rel} (${from}) imports ${target} (${to})`)
+      }
+    }
+    expect(violations).toEqual([])
+  })
+
+  it('the switch names no concrete transport, security protocol or muxer, and no application protocol', () => {
+    const violations: string[] = []
+    for (const f of files) {
+      if (layerOf(f.rel) !== 'switch') continue
+      for (const spec of importsOf(f.abs)) {
+        if (!spec.startsWith('.')) continue
+        const target = relative(SRC, join(f.abs, '..', spec)).split('\\').join('/').replace(/\.js$/, '.ts')
+        const to = layerOf(target)
+        if ((to === 'transport' || to === 'security') && !SWITCH_SHARED.includes(target)) violations.push(`${f.rel} imports ${target}`)
+        if (to === 'quic' || to === 'muxer' || to === 'protocols' || to === 'standard') violations.push(`${f.rel} imports ${target}`)
+      }
+      // Nor by name: a protocol id or transport named in code (comments may mention them).
+      const code = readFileSync(f.abs, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+      for (const word of ['/noise', '/tls/', '/yamux/', '/mplex/', 'tcpDial', 'tcpListen', 'Noise', 'Yamux', 'Mplex', 'TcpConnection']) {
+        if (code.includes(word)) violations.push(`${f.rel} names ${word}`)
+      }
+    }
+    expect(violations).toEqual([])
+  })
+
+  it('transport, security and muxer never import one another (quic, its own layer, may use security)', () => {
+    const LAYERS: Layer[] = ['transport', 'security', 'muxer']
+    const violations: string[] = []
+    for (const f of files) {
+      const from = layerOf(f.rel)
+      if (!LAYERS.includes(from)) continue
+      for (const spec of importsOf(f.abs)) {
+        if (!spec.startsWith('.')) continue
+        const to = layerOf(relative(SRC, join(f.abs, '..', spec)).split('\\').join('/'))
+        if (to === from || !LAYERS.includes(to)) continue
+        if (FILE_EXCEPTIONS.some(e => e.from.test(f.rel) && e.to === to)) continue
+        violations.push(`${f.rel} (${from}) imports ${to}`)
       }
     }
     expect(violations).toEqual([])
@@ -152,7 +206,7 @@ describe('architecture: dependency direction in src/', () => {
       const from = layerOf(f.rel)
       if (!['multistream', 'security', 'muxer'].includes(from)) continue
       const text = readFileSync(f.abs, 'utf8')
-      for (const m of text.matchAll(/(?:^|\n)\s*import\s+(type\s+)?(?:\{[^}]*\}|[\w*]+(?:\s+as\s+\w+)?(?:\s*,\s*\{[^}]*\})?)\s*from\s+['"]([^'"]+connection\.js)['"]/g)) {
+      for (const m of text.matchAll(/(?:^|\n)\s*import\s+(type\s+)?(?:\{[^}]*\}|[\w*]+(?:\s+as\s+\w+)?(?:\s*,\s*\{[^}]*\})?)\s*from\s+['"]([^'"]*\/connection\.js)['"]/g)) {
         if (m[1] === undefined) violations.push(`${f.rel} imports connection.ts for values`)
       }
     }

@@ -3,7 +3,7 @@
  * early muxer negotiation) serving perf, echo and ping. No identify, like
  * the js-libp2p node it is compared with. Only the limits are raised (MAX_CONNECTIONS, MAX_STREAMS).
  */
-import { Switch } from '../../src/index.js'
+import { standardLayers, Switch } from '../../src/index.js'
 import type { SwitchOptions } from '../../src/index.js'
 import { echoProtocol } from '../../src/protocols/echo.js'
 import { perfProtocol } from '../../src/protocols/perf.js'
@@ -11,7 +11,7 @@ import { pingProtocol } from '../../src/protocols/ping.js'
 import type { BenchClient, BenchConnection, BenchServer, Protocol } from './impl.js'
 import { MAX_CONNECTIONS, MAX_STREAMS, PERF } from './impl.js'
 
-const OPTIONS: SwitchOptions = {
+const OPTIONS: SwitchOptions = standardLayers({
   muxers: ['yamux'],
   config: {
     maxConnections: MAX_CONNECTIONS,
@@ -22,7 +22,7 @@ const OPTIONS: SwitchOptions = {
   },
   yamux: { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS },
   log: () => {}
-}
+})
 
 export async function startServer (listen: string): Promise<BenchServer> {
   const sw = new Switch({

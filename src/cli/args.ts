@@ -7,6 +7,8 @@
  * Everything here is pure: parse errors are `UsageError`s (exit status 2), nothing is printed.
  */
 import { SwitchyardError } from '../errors.js'
+import { SECURITY } from '../standard.js'
+import type { SecurityName } from '../standard.js'
 import { Multiaddr } from '../transport/multiaddr.js'
 import { PeerId } from '../security/peer-id.js'
 
@@ -109,6 +111,27 @@ export function uintOption (args: ParsedArgs, name: string, opts: { min: number,
     throw new UsageError(`option --${name} expects an integer from ${opts.min} to ${opts.max}, got ${raw}`)
   }
   return n
+}
+
+/**
+ * `--security noise,tls`: security protocols in preference order, each a name of the registry
+ * (src/standard.ts SECURITY). Absent: `def` with the names not registered left out. An unknown
+ * name, an empty entry or a name given twice is a UsageError.
+ */
+export function securityOption (args: ParsedArgs, def: readonly string[]): SecurityName[] {
+  const known = Object.keys(SECURITY)
+  const isKnown = (n: string): n is SecurityName => known.includes(n)
+  const raw = optionValue(args, 'security')
+  if (raw === undefined) return def.filter(isKnown)
+  const names = raw.split(',').map(n => n.trim())
+  const out: SecurityName[] = []
+  for (const n of names) {
+    if (n === '') throw new UsageError(`option --security expects a comma-separated list of ${known.join(', ')}, got ${JSON.stringify(raw)}`)
+    if (!isKnown(n)) throw new UsageError(`option --security: unknown security protocol ${JSON.stringify(n)} (available: ${known.join(', ')})`)
+    if (out.includes(n)) throw new UsageError(`option --security lists ${n} twice`)
+    out.push(n)
+  }
+  return out
 }
 
 /** A peer to dial: its id and the TCP address to reach it (the `/p2p/<id>` suffix stripped). */

@@ -8,6 +8,7 @@
  *   ping     → stdout: `RTT <ms with 3 decimals> ms` per round trip (stderr notes each new stream
  *              opened because the listener ended the last one, as nim-libp2p's does after one echo)
  *   identify → stdout: one JSON object {peerId, protocolVersion, agentVersion, listenAddrs, protocols, observedAddr}
+ *              (switchyard adds `security`, the negotiated security protocol)
  *   perf     → stdout: JSON lines of libp2p/test-plans perf: `{"type":"intermediary"|"final","timeSeconds","uploadBytes","downloadBytes"}`
  *   streams  → stdout: `OK <count>` once every echo came back intact
  *   keygen   → stdout: the new key's peer id
@@ -18,7 +19,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { newStandardSwitch } from '../index.js'
-import type { PeerConnection, Switch, SwitchOptions } from '../index.js'
+import type { PeerConnection, StandardSwitchOptions, Switch } from '../index.js'
 import { ECHO_CODEC, IDENTIFY_CODEC, PERF_CODEC, PING_CODEC, STREAM_PROTO_CODEC } from '../protocols/constants.js'
 import { echo, echoProtocol } from '../protocols/echo.js'
 import { identify } from '../protocols/identify.js'
@@ -31,7 +32,7 @@ import { generateEd25519, unmarshalPublicKey } from '../security/keys.js'
 import type { PrivateKey } from '../security/keys.js'
 import { PeerId } from '../security/peer-id.js'
 import { Multiaddr } from '../transport/multiaddr.js'
-import { oneLine, optionValue, parseListenAddr, parseTarget, uintOption, UsageError } from './args.js'
+import { oneLine, optionValue, parseListenAddr, parseTarget, securityOption, uintOption, UsageError } from './args.js'
 import type { ParsedArgs, Target } from './args.js'
 import { CliError } from './io.js'
 import type { CliIo } from './io.js'
@@ -61,6 +62,13 @@ export const LISTEN_MAX_INBOUND_STREAMS = 1024
 export const CLIENT_STOP_TIMEOUT_MS = 500
 /** Default `--listen`. */
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0'
+/**
+ * Default `--security` of `listen`: every protocol we have (a listener accepts whichever the
+ * dialer proposes); names not registered in src/standard.ts are left out.
+ */
+export const LISTEN_SECURITY_DEFAULT: readonly string[] = ['noise', 'tls']
+/** Default `--security` of the client commands: Noise only, as before `--security` existed. */
+export const DIAL_SECURITY_DEFAULT: readonly string[] = ['noise']
 
 // ───────────────────────────── identity ─────────────────────────────
 
@@ -86,6 +94,7 @@ async function loadIdentity (path: string | undefined, io: CliIo): Promise<Priva
 export async function listenCommand (args: ParsedArgs, io: CliIo): Promise<void> {
   if (args.positional.length !== 0) throw new UsageError(`listen takes no positional arguments, got ${JSON.stringify(args.positional)}`)
   const listen = (args.options.get('listen') ?? [DEFAULT_LISTEN]).map(parseListenAddr)
+  const security = securityOption(args, LISTEN_SECURITY_DEFAULT)
   const trace = traceArgs(args)
   const identity = await loadIdentity(optionValue(args, 'key'), io)
   const tracing = await startTracing(trace, io)
@@ -93,6 +102,7 @@ export async function listenCommand (args: ParsedArgs, io: CliIo): Promise<void>
     ...(identity !== undefined ? { identity } : {}),
     ...tracing.switchOptions,
     listenAddrs: listen,
+    security,
     // A test peer: room for `streams --count 1000` from any of the three CLIs on one connection.
     config: { maxInboundStreamsPerConnection: LISTEN_MAX_INBOUND_STREAMS },
     protocols: [streamProtoProtocol, perfProtocol, echoProtocol],
@@ -108,7 +118,7 @@ export async function listenCommand (args: ParsedArgs, io: CliIo): Promise<void>
   // The first lines on stdout, in one write: a driver reads them to learn where we listen.
   const id = sw.peerId.toString()
   io.out(sw.peerInfo.addrs.map(a => `LISTEN ${a.toString()}/p2p/${id}`).join('\n'))
-  io.err(`[listen] peer ${id}, protocols ${sw.codecs().join(' ')}`)
+  io.err(`[listen] peer ${id}, security ${security.join(' ')}, protocols ${sw.codecs().join(' ')}`)
   const name = await io.signal
   io.err(`[listen] ${name} received, shutting down`)
   await sw.stop()
@@ -116,7 +126,7 @@ export async function listenCommand (args: ParsedArgs, io: CliIo): Promise<void>
 }
 
 function logSwitchEvents (sw: Switch, io: CliIo): void {
-  sw.on('connection:open', ({ connection: c }) => { io.err(`[listen] connection ${c.id} ${c.direction} ${c.remotePeer.toString()} at ${c.remoteAddr} (${c.multiplexer})`) })
+  sw.on('connection:open', ({ connection: c }) => { io.err(`[listen] connection ${c.id} ${c.direction} ${c.remotePeer.toString()} at ${c.remoteAddr} (${c.security}, ${c.multiplexer})`) })
   sw.on('connection:close', ({ connection: c, error }) => { io.err(`[listen] connection ${c.id} closed${error !== undefined ? `: ${oneLine(error.message)}` : ''}`) })
   sw.on('connection:error', ({ direction, remoteAddr, stage, error }) => { io.err(`[listen] ${direction} connection ${remoteAddr} failed at ${stage}: ${oneLine(error.message)}`) })
   sw.on('protocol:error', ({ connection: c, streamId, protocol, stage, error }) => {
@@ -141,13 +151,15 @@ interface Session {
 async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work: (s: Session) => Promise<void>, beforeDial?: () => void): Promise<void> {
   if (args.positional.length !== 1) throw new UsageError(`expected exactly one multiaddr with /p2p/<peerId>, got ${args.positional.length} arguments`)
   const target = parseTarget(args.positional[0] as string)
+  const security = securityOption(args, DIAL_SECURITY_DEFAULT)
   const trace = traceArgs(args)
   const identity = await loadIdentity(optionValue(args, 'key'), io)
   const tracing: Tracing = await startTracing(trace, io)
-  const options: SwitchOptions = {
+  const options: StandardSwitchOptions = {
     ...(identity !== undefined ? { identity } : {}),
     ...tracing.switchOptions,
     listenAddrs: [],
+    security,
     // Every command closes its streams when it succeeds; after a failure or an interrupt, what is
     // left open is not worth waiting for.
     config: { stopTimeoutMs: CLIENT_STOP_TIMEOUT_MS },
@@ -169,6 +181,7 @@ async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work
       } catch (err) {
         throw new CliError(`connecting to ${target.text}: ${oneLine((err as Error).message)}`, { cause: err })
       }
+      if (trace.view !== 'off') io.err(`[connect] ${conn.remotePeer.toString()} at ${conn.remoteAddr}: security ${conn.security}, muxer ${conn.multiplexer} (${conn.muxerNegotiation})`)
       await work({ sw, target, conn })
     })()
     run.catch(() => {}) // the race below reports the first failure; this one may come after it
@@ -215,6 +228,8 @@ export interface IdentifyOutput {
   listenAddrs: string[]
   protocols: string[]
   observedAddr: string | null
+  /** The security protocol of the connection identify ran on, e.g. `/noise` (switchyard only). */
+  security: string
 }
 
 export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<void> {
@@ -246,7 +261,8 @@ export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<voi
       agentVersion: msg.agentVersion ?? null,
       listenAddrs: msg.listenAddrs.map(b => addr(b, 'listenAddr')).filter((a): a is string => a !== undefined),
       protocols: [...msg.protocols],
-      observedAddr: msg.observedAddr !== undefined ? addr(msg.observedAddr, 'observedAddr') ?? null : null
+      observedAddr: msg.observedAddr !== undefined ? addr(msg.observedAddr, 'observedAddr') ?? null : null,
+      security: conn.security
     }
     io.out(JSON.stringify(output))
   })

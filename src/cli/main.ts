@@ -13,11 +13,12 @@ import { oneLine, parseArgs, UsageError } from './args.js'
 import type { OptionSpec, ParsedArgs } from './args.js'
 import {
   decodeCommand, identifyCommand, keygenCommand, listenCommand, perfCommand, pingCommand, streamCommand, streamsCommand,
-  STREAMS_DEFAULT_COUNT, STREAMS_MAX_COUNT
+  DIAL_SECURITY_DEFAULT, LISTEN_SECURITY_DEFAULT, STREAMS_DEFAULT_COUNT, STREAMS_MAX_COUNT
 } from './commands.js'
 import type { CliIo } from './io.js'
 import { perfRunnerCommand, transportInteropCommand } from './test-plans.js'
 import { TRACE_OPTIONS } from './trace.js'
+import { SECURITY as SECURITY_REGISTRY } from '../standard.js'
 
 interface Command {
   readonly options: readonly OptionSpec[]
@@ -26,9 +27,13 @@ interface Command {
 }
 
 const KEY: OptionSpec = { name: 'key', kind: 'value' }
-const CLIENT: readonly OptionSpec[] = [KEY, ...TRACE_OPTIONS]
+const SECURITY: OptionSpec = { name: 'security', kind: 'value' }
+const CLIENT: readonly OptionSpec[] = [KEY, SECURITY, ...TRACE_OPTIONS]
 
 const TARGET_HELP = '<multiaddr> is a TCP address ending in /p2p/<peerId>, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…'
+const SECURITY_NAMES = Object.keys(SECURITY_REGISTRY).join('|')
+const DIAL_SECURITY_HELP = `  --security <list>    security protocols to propose, comma-separated in order of preference
+                       (${SECURITY_NAMES}); default ${DIAL_SECURITY_DEFAULT.join(',')}`
 const COMMON_HELP = `  --key <file>         our identity: a libp2p PrivateKey protobuf file (created with a new Ed25519 key
                        if missing); default: a new key for this run
   --trace[=hex]        print every connection's layers (TCP, multistream, Noise, yamux/mplex, streams)
@@ -40,7 +45,7 @@ const COMMANDS: Record<string, Command> = {
   listen: {
     options: [{ name: 'listen', kind: 'value', repeatable: true }, ...CLIENT],
     run: listenCommand,
-    help: `usage: switchyard listen [--listen <multiaddr>]... [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help: `usage: switchyard listen [--listen <multiaddr>]... [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Listen for libp2p connections (TCP + Noise + yamux/mplex) and serve
   /test/stream-proto/1.0.0, /ipfs/ping/1.0.0, /ipfs/id/1.0.0 (+ push), /perf/1.0.0, /switchyard/echo/1.0.0.
@@ -48,45 +53,51 @@ Prints one line \`LISTEN <multiaddr>/p2p/<peerId>\` per listen address on stdout
 Runs until SIGINT or SIGTERM, then stops gracefully and exits 0.
 
   --listen <multiaddr> a TCP address to listen on (repeatable); default /ip4/127.0.0.1/tcp/0
+  --security <list>    security protocols to accept, comma-separated in order of preference
+                       (${SECURITY_NAMES}); default ${LISTEN_SECURITY_DEFAULT.join(',')} (those available)
 ${COMMON_HELP}`
   },
   stream: {
     options: CLIENT,
     run: streamCommand,
-    help: `usage: switchyard stream <multiaddr> [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help: `usage: switchyard stream <multiaddr> [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 The nim-libp2p tutorial 3 client on /test/stream-proto/1.0.0: send "please send data", then print
 \`[client] received from server: <message>\` for each message until the server closes the stream.
 ${TARGET_HELP}
 
+${DIAL_SECURITY_HELP}
 ${COMMON_HELP}`
   },
   ping: {
     options: [{ name: 'count', kind: 'value' }, ...CLIENT],
     run: pingCommand,
-    help: `usage: switchyard ping <multiaddr> [--count N] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help: `usage: switchyard ping <multiaddr> [--count N] [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Ping over /ipfs/ping/1.0.0 (N round trips on one stream, default 1); prints \`RTT <ms> ms\` per round trip.
 ${TARGET_HELP}
 
   --count N            round trips (default 1)
+${DIAL_SECURITY_HELP}
 ${COMMON_HELP}`
   },
   identify: {
     options: CLIENT,
     run: identifyCommand,
-    help: `usage: switchyard identify <multiaddr> [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help: `usage: switchyard identify <multiaddr> [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Ask the peer /ipfs/id/1.0.0 and print its answer as one JSON object:
-  {"peerId","protocolVersion","agentVersion","listenAddrs","protocols","observedAddr"} (absent fields are null).
+  {"peerId","protocolVersion","agentVersion","listenAddrs","protocols","observedAddr","security"} (absent
+  fields are null; "security" is the security protocol the connection negotiated, e.g. /noise).
 ${TARGET_HELP}
 
+${DIAL_SECURITY_HELP}
 ${COMMON_HELP}`
   },
   perf: {
     options: [{ name: 'upload-bytes', kind: 'value' }, { name: 'download-bytes', kind: 'value' }, ...CLIENT],
     run: perfCommand,
-    help: `usage: switchyard perf <multiaddr> --upload-bytes N --download-bytes M [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help: `usage: switchyard perf <multiaddr> --upload-bytes N --download-bytes M [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Run /perf/1.0.0 (libp2p specs perf/perf.md): upload N bytes, then download M bytes. Prints JSON lines
 in libp2p/test-plans' perf format: \`{"type":"intermediary",…}\` about once a second, then
@@ -96,18 +107,20 @@ ${TARGET_HELP}
 
   --upload-bytes N     bytes to upload (0 … 2^53-1)
   --download-bytes M   bytes to ask for (0 … 2^53-1)
+${DIAL_SECURITY_HELP}
 ${COMMON_HELP}`
   },
   streams: {
     options: [{ name: 'count', kind: 'value' }, ...CLIENT],
     run: streamsCommand,
-    help: `usage: switchyard streams <multiaddr> [--count N] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help: `usage: switchyard streams <multiaddr> [--count N] [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Open N concurrent /switchyard/echo/1.0.0 streams on one connection, each sending its own 64 KiB
 payload; check every echoed byte and print \`OK N\`.
 ${TARGET_HELP}
 
   --count N            streams (1 … ${STREAMS_MAX_COUNT}, default ${STREAMS_DEFAULT_COUNT})
+${DIAL_SECURITY_HELP}
 ${COMMON_HELP}`
   },
   decode: {
@@ -187,7 +200,8 @@ usage:
   switchyard transport-interop           (libp2p/test-plans; configured by its environment)
   switchyard perf-runner [--run-server] --server-address <ip>:<port> [--transport tcp] [--upload-bytes N] [--download-bytes M]
 
-Commands that connect also take --key <file>, --trace[=hex], --trace-file <path> and --keylog <path>.
+Commands that connect also take --security <list>, --key <file>, --trace[=hex], --trace-file <path>
+and --keylog <path>.
 \`switchyard <command> --help\` describes each command.
 Exit status: 0 success, 1 runtime failure, 2 usage error.`
 

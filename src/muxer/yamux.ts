@@ -11,9 +11,10 @@
  * frames written from a socket callback (poll phase) are flushed by setImmediate in the check phase
  * of the same loop iteration, so the deferral costs next to nothing.
  */
-import type { ByteConnection, Stream, StreamMuxer } from '../connection.js'
+import type { ByteConnection, Stream, StreamMuxer, StreamMuxerFactory } from '../connection.js'
 import { YamuxError } from '../errors.js'
 import { YAMUX_PROTOCOL_ID } from './constants.js'
+import { yamuxConfig } from './config.js'
 import type { YamuxConfig } from './config.js'
 import { Session } from './session.js'
 import type { TraceObserver } from '../trace/observer.js'
@@ -171,6 +172,25 @@ class YamuxMuxer implements StreamMuxer {
 /** Run yamux over `conn`. The returned muxer speaks `/yamux/1.0.0`. */
 export function createYamux (conn: ByteConnection, opts: YamuxOptions): StreamMuxer {
   return new YamuxMuxer(conn, opts)
+}
+
+/**
+ * yamux as a StreamMuxerFactory (src/connection.ts), the shape the switch composes. `config` is
+ * validated here, at once (SwitchyardError ERR_INVALID_CONFIG naming the field), not at the first
+ * connection; the switch's stream limits fill in the fields it leaves unset.
+ */
+export function yamux (config: Partial<YamuxConfig> = {}): StreamMuxerFactory {
+  yamuxConfig(config)
+  const own = { ...config }
+  return {
+    protocol: YAMUX_PROTOCOL_ID,
+    create: (conn, o) => createYamux(conn, {
+      initiator: o.initiator,
+      config: o.limits === undefined ? own : { maxInboundStreams: o.limits.maxInboundStreams, maxOutboundStreams: o.limits.maxOutboundStreams, ...own },
+      ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}),
+      ...(o.observer !== undefined ? { observer: o.observer } : {})
+    })
+  }
 }
 
 export { YAMUX_PROTOCOL_ID }

@@ -5,6 +5,7 @@
  * Exceeding a limit is an error for that peer only: its connection (or stream) is closed and the
  * switch reports it through its events; nothing else is delayed.
  */
+import type { SecurityProtocol, StreamMuxerFactory, Transport } from '../connection.js'
 import { SwitchError } from '../errors.js'
 import { HEADER_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from '../multistream/constants.js'
 
@@ -28,7 +29,7 @@ export interface SwitchConfig {
   maxOutboundStreamsPerConnection: number
   /**
    * Largest multistream-select message accepted from a peer, length prefix value including the
-   * newline (digest §2.5: go, js and nim use 1024), for every negotiation: `/noise` and the muxer on
+   * newline (digest §2.5: go, js and nim use 1024), for every negotiation: security and muxer on
    * the connection, and each stream's protocol. A larger declared length is refused at its prefix,
    * before the body is read (MultistreamError ERR_MESSAGE_TOO_LARGE): the upgrade fails / that stream
    * is reset, nothing else. 19 (the multistream header) … 1024 (multistream `resolveMaxMessageBytes`
@@ -36,8 +37,8 @@ export interface SwitchConfig {
    */
   maxNegotiationMessageBytes: number
   /**
-   * Time allowed for the whole upgrade of one connection: multistream `/noise`, the Noise XX
-   * handshake and the muxer selection. A connection still upgrading after it is closed.
+   * Time allowed for the whole upgrade of one connection: multistream-select of the security
+   * protocol, its handshake and the muxer selection. A connection still upgrading after it is closed.
    */
   handshakeTimeoutMs: number
   /** Time allowed for multistream-select on one new stream (either side); the stream is reset after it. */
@@ -122,4 +123,48 @@ export function validateConfig (config: SwitchConfig): void {
 
 function invalid (key: string, expected: string, got: unknown): never {
   throw new SwitchError('ERR_INVALID_CONFIG', `"config.${key}" expected ${expected}, got ${String(got)}`)
+}
+
+/** The layers a switch composes, checked. */
+export interface SwitchLayers {
+  transports: readonly Transport[]
+  security: readonly SecurityProtocol[]
+  muxers: readonly StreamMuxerFactory[]
+}
+
+/**
+ * Check the switch's layer lists at construction, not at the first connection: each a non-empty
+ * list of objects of the seam's shape (src/connection.ts), protocol ids usable with
+ * multistream-select and not listed twice. Throws SwitchError ERR_INVALID_CONFIG naming the list.
+ */
+export function validateLayers (options: { transports?: unknown, security?: unknown, muxers?: unknown }): SwitchLayers {
+  const transports = list<Transport>(options.transports, 'transports', 'Transport { name, canDial, canListen, dial, listen }', t =>
+    typeof t.name === 'string' && typeof t.canDial === 'function' && typeof t.canListen === 'function' && typeof t.dial === 'function' && typeof t.listen === 'function', t => t.name)
+  const security = list<SecurityProtocol>(options.security, 'security', 'SecurityProtocol { protocol, secureOutbound, secureInbound }', s =>
+    protocolId(s.protocol) && typeof s.secureOutbound === 'function' && typeof s.secureInbound === 'function' &&
+    (s.maxPreAuthBytes === undefined || (Number.isSafeInteger(s.maxPreAuthBytes) && s.maxPreAuthBytes > 0)), s => s.protocol)
+  const muxers = list<StreamMuxerFactory>(options.muxers, 'muxers', 'StreamMuxerFactory { protocol, create }', m =>
+    protocolId(m.protocol) && typeof m.create === 'function', m => m.protocol)
+  return { transports, security, muxers }
+}
+
+function protocolId (id: unknown): boolean {
+  // Carried in a multistream message with its newline: at most MAX_MESSAGE_LENGTH bytes.
+  return typeof id === 'string' && id.startsWith('/') && !id.includes('\n') && new TextEncoder().encode(id).length < MAX_MESSAGE_LENGTH
+}
+
+function list<T extends object> (value: unknown, name: string, shape: string, ok: (v: T) => boolean, key: (v: T) => string): readonly T[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new SwitchError('ERR_INVALID_CONFIG', `"${name}" expected a non-empty list of ${shape}, got ${Array.isArray(value) ? '[]' : String(value)}`)
+  }
+  const seen = new Set<string>()
+  for (const [i, v] of (value as unknown[]).entries()) {
+    if (typeof v !== 'object' || v === null || !ok(v as T)) {
+      throw new SwitchError('ERR_INVALID_CONFIG', `"${name}[${i}]" expected a ${shape}, got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`)
+    }
+    const k = key(v as T)
+    if (seen.has(k)) throw new SwitchError('ERR_INVALID_CONFIG', `"${name}" lists ${k} twice`)
+    seen.add(k)
+  }
+  return Object.freeze([...(value as T[])])
 }

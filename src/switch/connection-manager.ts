@@ -32,8 +32,10 @@ export interface ConnectionView {
   remotePeer: string
   remoteAddr: string
   direction: 'inbound' | 'outbound'
+  /** Security protocol id, e.g. `/noise`. */
+  security: string
   multiplexer: string
-  muxerNegotiation: 'early' | 'multistream'
+  muxerNegotiation: 'early' | 'multistream' | 'transport'
   status: string
   ageMs: number
   agentVersion: string | undefined
@@ -45,6 +47,8 @@ export interface PendingUpgradeView {
   direction: 'inbound' | 'outbound'
   remoteAddr: string
   stage: UpgradeStage
+  /** The security protocol id, once chosen. */
+  security: string | undefined
   ageMs: number
   /** Bytes received while the peer was unauthenticated (upgrade-guard.ts). */
   bytesIn: number
@@ -172,7 +176,7 @@ export class ConnectionManager {
   }
 
   track (raw: ByteConnection, direction: 'inbound' | 'outbound'): PendingUpgrade {
-    const p: PendingUpgrade = { raw, direction, startedAt: Date.now(), stage: direction === 'inbound' ? 'multistream' : 'noise', guard: new UpgradeGuard(raw) }
+    const p: PendingUpgrade = { raw, direction, startedAt: Date.now(), stage: 'multistream', guard: new UpgradeGuard(raw) }
     this.pending.add(p)
     if (direction === 'inbound') this.pendingInbound++
     return p
@@ -197,6 +201,7 @@ export class ConnectionManager {
       remotePeer: c.remotePeer.toString(),
       remoteAddr: c.remoteAddr,
       direction: c.direction,
+      security: c.security,
       multiplexer: c.multiplexer,
       muxerNegotiation: c.muxerNegotiation,
       status: c.status,
@@ -211,6 +216,7 @@ export class ConnectionManager {
       direction: p.direction,
       remoteAddr: p.raw.remoteAddr,
       stage: p.stage,
+      security: p.security,
       ageMs: now - p.startedAt,
       bytesIn: p.guard.bytesIn,
       bytesOut: p.guard.bytesOut

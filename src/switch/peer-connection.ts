@@ -1,6 +1,7 @@
 /**
- * One upgraded connection to one authenticated peer: TCP + Noise + a stream muxer. The switch
- * keeps one per peer and opens every stream to that peer on it.
+ * One upgraded connection to one authenticated peer: a transport, a security protocol and a stream
+ * muxer (or a transport that brings all three, QUIC). The switch keeps one per peer and opens every
+ * stream to that peer on it.
  *
  * Lifecycle:
  *
@@ -15,7 +16,7 @@
  * `close()` at the end, because js-libp2p-yamux 8, rust-yamux and nim-libp2p end the whole session
  * on any GoAway, which would cut their open streams short (test/muxer/js-interop.test.ts).
  */
-import type { ByteConnection, Stream, StreamMuxer } from '../connection.js'
+import type { Stream, StreamMuxer, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
 import type { PublicKey } from '../security/keys.js'
 import type { PeerId } from '../security/peer-id.js'
@@ -68,13 +69,8 @@ export interface NewStreamOptions {
 
 export interface PeerConnectionInit {
   id: number
-  remotePeer: PeerId
-  remotePublicKey: PublicKey
-  /** The raw connection (for its addresses). */
-  raw: ByteConnection
-  muxer: StreamMuxer
-  /** How the muxer was chosen. */
-  muxerNegotiation: 'early' | 'multistream'
+  /** What the upgrade (or a self-securing transport) produced. */
+  upgraded: UpgradedConnection
   host: ConnectionHost
   /** Trace hook for the stream negotiations on this connection. */
   observer?: TraceObserver
@@ -90,12 +86,15 @@ export class PeerConnection {
   readonly remoteAddr: string
   readonly localAddr: string
   readonly direction: 'inbound' | 'outbound'
-  /** `/noise`. */
-  readonly encryption = '/noise'
+  /** The security protocol id the connection was secured with, e.g. `/noise` or `/tls/1.0.0`. */
+  readonly security: string
   /** The muxer's protocol id, e.g. `/yamux/1.0.0`. */
   readonly multiplexer: string
-  /** 'early' when Noise's inlined muxer negotiation chose it, 'multistream' otherwise. */
-  readonly muxerNegotiation: 'early' | 'multistream'
+  /**
+   * 'early' when the security handshake chose the muxer (inlined muxer negotiation),
+   * 'multistream' when multistream-select did, 'transport' when the transport has its own (QUIC).
+   */
+  readonly muxerNegotiation: 'early' | 'multistream' | 'transport'
   /** `Date.now()` when the upgrade completed. */
   readonly openedAt = Date.now()
   /** Filled in once identify answered (it runs in the background; never awaited by streams). */
@@ -114,19 +113,21 @@ export class PeerConnection {
   private closePromise: Promise<void> | undefined
 
   constructor (init: PeerConnectionInit) {
+    const up = init.upgraded
     this.id = init.id
-    this.remotePeer = init.remotePeer
-    this.remotePublicKey = init.remotePublicKey
-    this.remoteAddr = init.raw.remoteAddr
-    this.localAddr = init.raw.localAddr
-    this.direction = init.raw.direction
-    this.muxer = init.muxer
-    this.multiplexer = init.muxer.protocol
-    this.muxerNegotiation = init.muxerNegotiation
+    this.remotePeer = up.remotePeer
+    this.remotePublicKey = up.remoteKey
+    this.remoteAddr = up.remoteAddr
+    this.localAddr = up.localAddr
+    this.direction = up.direction
+    this.muxer = up.muxer
+    this.security = up.security
+    this.multiplexer = up.muxer.protocol
+    this.muxerNegotiation = up.muxerNegotiation
     this.host = init.host
     this.observer = init.observer
-    init.muxer.onClose = (err) => { this.muxerClosed(err) }
-    init.muxer.onStream = (stream) => {
+    up.muxer.onClose = (err) => { this.muxerClosed(err) }
+    up.muxer.onStream = (stream) => {
       if (this.statusValue !== 'open') {
         // Closing: refuse what the peer opens meanwhile (without earlyGoAway it has not been told;
         // with it, only a muxer that announces nothing, like mplex, gets here).
@@ -138,6 +139,9 @@ export class PeerConnection {
   }
 
   get status (): ConnectionStatus { return this.statusValue }
+
+  /** The security protocol id (the name this field had before `security`). */
+  get encryption (): string { return this.security }
 
   /** Streams currently open on this connection (as the muxer counts them). */
   get streamCount (): number { return this.muxer.streams.size }
@@ -244,7 +248,7 @@ export class PeerConnection {
   }
 
   toString (): string {
-    return `connection ${this.id} (${this.direction}, ${this.multiplexer}) with ${this.remotePeer.toString()} at ${this.remoteAddr}`
+    return `connection ${this.id} (${this.direction}, ${this.security}, ${this.multiplexer}) with ${this.remotePeer.toString()} at ${this.remoteAddr}`
   }
 
   /**

@@ -1,12 +1,16 @@
 /**
- * The switch: identity, listeners, connections per peer, protocol handlers (nim-libp2p `Switch`,
- * digest §10). It composes the layers — TCP, multistream-select, Noise, yamux/mplex — and adds
- * what none of them knows about: peers, limits, reuse and dispatch.
+ * The switch: identity, listeners, connections per peer, protocol handlers (nim-libp2p `Switch`).
+ * It composes the layers it is given — transports, security protocols and muxers, each a list in
+ * preference order behind the seams of src/connection.ts — with multistream-select, and adds what
+ * none of them knows about: peers, limits, reuse and dispatch. It names no concrete transport,
+ * security protocol or muxer (src/standard.ts puts TCP, Noise, yamux and mplex together).
  *
  * Dial (`dial(peerId, addrs, protocol)`):
  *   1. an open connection to the peer is reused; a dial already in flight to it is joined;
- *   2. otherwise each address is tried in order: TCP connect, upgrade (upgrader.ts), peer id
- *      checked by Noise against the one expected (ERR_PEER_ID_MISMATCH closes the connection);
+ *   2. otherwise each address is tried in order with the first transport that can dial it; a raw
+ *      connection is upgraded (upgrader.ts), the peer id checked by the security protocol against
+ *      the one expected (ERR_PEER_ID_MISMATCH closes the connection); an already upgraded one
+ *      (QUIC) is registered as it is;
  *   3. with a protocol, a stream is opened and negotiated on the connection (`{ lazy: true }`
  *      sends the proposal with the first bytes instead of waiting for the answer).
  *
@@ -23,38 +27,30 @@
  * new streams, wait for open streams up to `stopTimeoutMs`, reset the rest and close (GoAway; sent
  * first instead with `earlyGoAway`).
  */
-import type { ByteConnection, Stream } from '../connection.js'
+import type { ConnectionEndpoints, SecurityProtocol, Stream, StreamLimits, StreamMuxerFactory, Transport, TransportConnection, TransportListener, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
-import type { MplexConfig } from '../muxer/mplex/session.js'
-import type { YamuxConfig } from '../muxer/config.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'
 import type { IdentifyMessage } from '../proto/identify.js'
 import type { PrivateKey } from '../security/keys.js'
 import { generateEd25519 } from '../security/keys.js'
 import { PeerId } from '../security/peer-id.js'
 import type { TraceObserver } from '../trace/observer.js'
-import type { NoiseKeys } from '../trace/keylog.js'
 import { Multiaddr } from '../transport/multiaddr.js'
-import { dial as tcpDial, listen as tcpListen } from '../transport/tcp.js'
-import type { TcpConnection, TcpListener } from '../transport/tcp.js'
-import { resolveConfig } from './config.js'
+import { resolveConfig, validateLayers } from './config.js'
 import type { SwitchConfig } from './config.js'
 import { ConnectionManager } from './connection-manager.js'
 import type { ConnectionView, PendingUpgrade, PendingUpgradeView } from './connection-manager.js'
 import { Dispatcher, ProtocolRegistry } from './dispatcher.js'
 import { TypedEmitter } from './events.js'
 import type { SwitchEvents } from './events.js'
-import { buildMuxers } from './muxers.js'
-import type { MuxerName } from './muxers.js'
 import { isMuxerGone, PeerConnection } from './peer-connection.js'
 import type { ConnectionHost, NewStreamOptions, PeerIdentity } from './peer-connection.js'
 import type { HandlerContext, LocalPeerInfo, ProtocolDefinition } from './protocol.js'
 import type { SwitchStream } from './stream.js'
 import { upgradeInbound, upgradeOutbound } from './upgrader.js'
 import type { UpgradeOptions } from './upgrader.js'
-import type { MuxerFactory, Upgraded } from './upgrader.js'
 
-/** The default listen address (nim `newStandardSwitch`, digest §10.1). */
+/** The default listen address (nim `newStandardSwitch`): loopback, any free port (for the TCP transport). */
 export const DEFAULT_LISTEN_ADDR = '/ip4/127.0.0.1/tcp/0'
 /** Default identify `agentVersion` of a bare switch (newStandardSwitch passes the package's). */
 export const DEFAULT_AGENT_VERSION = 'switchyard'
@@ -76,22 +72,30 @@ export interface IdentifyService {
 }
 
 /** Per-connection trace observer, or one for every connection (src/trace/observer.ts). */
-export type SwitchObserver = TraceObserver | ((conn: { direction: 'inbound' | 'outbound', remoteAddr: string, localAddr: string }) => TraceObserver | undefined)
+export type SwitchObserver = TraceObserver | ((conn: ConnectionEndpoints) => TraceObserver | undefined)
 
 export interface SwitchOptions {
   /** Our identity: a private key, or (default) a fresh Ed25519 key. */
   identity?: PrivateKey
+  /**
+   * Transports (`tcp()`, …). An address is dialed or listened on with the first one whose
+   * `canDial`/`canListen` accepts it; a switch listens on several transports at once when its
+   * `listenAddrs` ask for them.
+   */
+  transports: readonly Transport[]
+  /**
+   * Security protocols in order of preference (`noise()`, …): the dialer proposes them in this
+   * order; the listener accepts any of them.
+   */
+  security: readonly SecurityProtocol[]
+  /** Muxers in order of preference (`yamux()`, `mplex()`); the switch's stream limits fill in theirs. */
+  muxers: readonly StreamMuxerFactory[]
   /** Where to listen once started. Default `/ip4/127.0.0.1/tcp/0`. `[]` = dial only. */
   listenAddrs?: ReadonlyArray<string | Multiaddr>
-  /** Muxers in order of preference. Default `['yamux', 'mplex']` (mplex for nim `newStandardSwitch`). */
-  muxers?: readonly MuxerName[]
-  /** yamux settings (src/muxer/config.ts); stream limits come from `config`. */
-  yamux?: Partial<YamuxConfig>
-  /** mplex settings (src/muxer/mplex/session.ts); the inbound stream limit comes from `config`. */
-  mplex?: Partial<MplexConfig>
   /**
-   * Offer our muxers inside the Noise handshake (inlined muxer negotiation, digest §3.9), saving the
-   * multistream round for the muxer with go, js and switchyard peers. Default true.
+   * Offer our muxers inside the security handshake (Noise extensions, TLS ALPN; libp2p specs
+   * connections/inlined-muxer-negotiation.md), saving the multistream round for the muxer with
+   * peers that support it. Default true.
    */
   earlyMuxerNegotiation?: boolean
   /**
@@ -116,17 +120,18 @@ export interface SwitchOptions {
   /** Where handlers' `ctx.log` lines go (the tutorial's `echo`). Default `console.log`. */
   log?: (line: string) => void
   /**
-   * Trace hook (src/trace/observer.ts), handed to every layer of a connection: TCP, multistream
-   * (connection and streams, the latter scoped with the stream id), Noise, yamux/mplex. A function
-   * is asked once per connection (a tracer numbers connections that way).
+   * Trace hook (src/trace/observer.ts), handed to every layer of a connection: transport,
+   * multistream (connection and streams, the latter scoped with the stream id), security, muxer.
+   * A function is asked once per connection (a tracer numbers connections that way).
    */
   observer?: SwitchObserver
   /**
-   * Key log (`--keylog`, src/trace/keylog.ts): receives each connection's Noise keys after its
-   * handshake, so `switchyard decode` can decrypt a capture. Absent by default: the keys then never
-   * leave the security layer.
+   * Key log (`--keylog`, src/trace/keylog.ts): receives the key log lines of each connection's
+   * security protocol after its handshake (Noise: `SWITCHYARD_NOISE …`), one line per call without
+   * its newline, so `switchyard decode` can decrypt a capture. Absent by default: the keys then
+   * never leave the security layer.
    */
-  keyLog?: (keys: NoiseKeys) => void
+  keyLog?: (line: string) => void
 }
 
 /** What we are: `peerInfo` of nim's switch. `addrs` carry the real ports once started. */
@@ -153,15 +158,17 @@ export interface SwitchInspection {
     pendingOutbound: number
     /**
      * Bytes received from peers whose upgrade has not authenticated them yet: an upper bound on
-     * what pending upgrades hold buffered (each capped at MAX_PREAUTH_BYTES, upgrade-guard.ts).
+     * what pending upgrades hold buffered (each capped by its security protocol's
+     * `maxPreAuthBytes`, upgrade-guard.ts).
      */
     pendingBytesIn: number
   }
 }
 
 /**
- * The libp2p switch. `new Switch(opts)` is the bare switch (only what you mount); use
- * `newStandardSwitch` (standard.ts) for identify and ping as nim's builder mounts them.
+ * The libp2p switch. `new Switch(opts)` is the bare switch: the transports, security protocols and
+ * muxers given, and only the protocols you mount; `newStandardSwitch` (src/standard.ts) builds one
+ * with TCP, Noise, yamux and mplex, identify and ping, as nim's builder does.
  */
 export class Switch extends TypedEmitter<SwitchEvents> {
   readonly config: Readonly<SwitchConfig>
@@ -170,9 +177,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
 
   private stateValue: SwitchState = 'idle'
   private readonly listenAddrsWanted: Multiaddr[]
-  private listeners: TcpListener[] = []
+  private listeners: TransportListener[] = []
   private boundAddrs: Multiaddr[] = []
-  private readonly muxerFactories: ReadonlyArray<readonly [string, MuxerFactory]>
+  private readonly transports: readonly Transport[]
+  private readonly security: readonly SecurityProtocol[]
+  private readonly muxers: readonly StreamMuxerFactory[]
+  private readonly streamLimits: StreamLimits
   private readonly registry: ProtocolRegistry
   private readonly dispatcher: Dispatcher
   private readonly identifyService: IdentifyService | undefined
@@ -180,7 +190,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly protocolVersion: string
   private readonly logLine: (line: string) => void
   private readonly observer: SwitchObserver | undefined
-  private readonly keyLog: ((keys: NoiseKeys) => void) | undefined
+  private readonly keyLog: ((line: string) => void) | undefined
   private readonly earlyMuxerNegotiation: boolean
   private readonly earlyGoAway: boolean
 
@@ -194,9 +204,21 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly dialAbort = new Set<AbortController>()
   private readonly connectionHost: ConnectionHost
 
-  constructor (options: SwitchOptions = {}) {
+  /** Throws SwitchError ERR_INVALID_CONFIG for a bad limit, layer list or listen address. */
+  constructor (options: SwitchOptions) {
     super()
+    if (typeof options !== 'object' || options === null) throw new SwitchError('ERR_INVALID_CONFIG', `"options" expected { transports, security, muxers, … }, got ${String(options)}`)
     this.config = Object.freeze(resolveConfig(options.config))
+    const layers = validateLayers(options)
+    this.transports = layers.transports
+    this.security = layers.security
+    this.muxers = layers.muxers
+    // The muxers' own inbound limit sits one above the switch's, so the switch sees — and reports —
+    // the stream it refuses; the muxer's limit stays a backstop.
+    this.streamLimits = Object.freeze({
+      maxInboundStreams: this.config.maxInboundStreamsPerConnection + 1,
+      maxOutboundStreams: this.config.maxOutboundStreamsPerConnection
+    })
     this.registry = new ProtocolRegistry(this.config.maxNegotiationMessageBytes)
     this.manager = new ConnectionManager(this.config)
     this.dispatcher = new Dispatcher({
@@ -208,7 +230,11 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.identity = options.identity ?? generateEd25519()
     this.peerId = PeerId.fromPublicKey(this.identity.publicKey)
     this.listenAddrsWanted = (options.listenAddrs ?? [DEFAULT_LISTEN_ADDR]).map(a => Multiaddr.from(a))
-    this.muxerFactories = buildMuxers(options.muxers ?? ['yamux', 'mplex'], this.config, options.yamux, options.mplex)
+    for (const addr of this.listenAddrsWanted) {
+      if (!this.transports.some(t => t.canListen(addr))) {
+        throw new SwitchError('ERR_INVALID_CONFIG', `"listenAddrs" expected addresses a transport can listen on (${this.transports.map(t => t.name).join(', ')}), got ${addr.toString()}`)
+      }
+    }
     this.identifyService = options.identify
     this.agentVersion = options.agentVersion ?? DEFAULT_AGENT_VERSION
     this.protocolVersion = options.protocolVersion ?? DEFAULT_PROTOCOL_VERSION
@@ -279,9 +305,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.stopPromise = undefined
     try {
       for (const addr of this.listenAddrsWanted) {
-        const listener = await tcpListen(addr, {
+        const transport = this.transports.find(t => t.canListen(addr)) as Transport
+        const listener = await transport.listen(addr, {
+          identity: this.identity,
           onConnection: (conn) => { this.inboundConnection(conn) },
-          onError: () => {}
+          onError: () => {},
+          observerFor: this.observerFor
         })
         this.listeners.push(listener)
       }
@@ -419,7 +448,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     let pendingBytesIn = 0
     for (const p of pendingUpgrades) {
       if (p.direction === 'inbound') pendingInbound++
-      if (p.stage === 'multistream' || p.stage === 'noise') pendingBytesIn += p.bytesIn
+      if (p.stage === 'multistream' || p.stage === 'security') pendingBytesIn += p.bytesIn
     }
     return {
       state: this.stateValue,
@@ -451,11 +480,17 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   private async dialOne (peer: PeerId, addr: Multiaddr): Promise<PeerConnection> {
+    const transport = this.transports.find(t => t.canDial(addr))
+    if (transport === undefined) {
+      const err = new SwitchError('ERR_NO_TRANSPORT', `dial ${peer.toString()} at ${addr.toString()}: no transport can dial it (${this.transports.map(t => t.name).join(', ')})`)
+      this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: err })
+      throw err
+    }
     const ac = new AbortController()
     this.dialAbort.add(ac)
-    let raw: TcpConnection
+    let tc: TransportConnection
     try {
-      raw = await tcpDial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal })
+      tc = await transport.dial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal, identity: this.identity, expectedPeer: peer, observerFor: this.observerFor })
     } catch (err) {
       this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: err as Error })
       throw err
@@ -464,14 +499,26 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
       const err = new SwitchError('ERR_SWITCH_STOPPED', `dial ${peer.toString()} at ${addr.toString()}: the switch stopped`)
-      raw.abort(err)
+      abortConnection(tc, err)
       throw err
     }
-    const observer = this.observerFor(raw)
+    if (tc.kind === 'upgraded') {
+      try {
+        if (!tc.connection.remotePeer.equals(peer)) {
+          throw new SwitchError('ERR_PEER_ID_MISMATCH', `dial ${addr.toString()}: expected peer ${peer.toString()}, the transport authenticated ${tc.connection.remotePeer.toString()}`)
+        }
+        return this.register(tc.connection, tc.observer)
+      } catch (err) {
+        abortConnection(tc, err as Error)
+        this.emit('connection:error', { direction: 'outbound', remoteAddr: tc.connection.remoteAddr, stage: 'limit', error: err as Error })
+        throw err
+      }
+    }
+    const raw = tc.connection
     const p = this.manager.track(raw, 'outbound')
     try {
-      const up = await upgradeOutbound(raw, { ...this.upgradeOptions(observer, p), expectedPeer: peer })
-      return this.register(raw, up, 'outbound', observer)
+      const up = await upgradeOutbound(raw, { ...this.upgradeOptions(tc.observer, p), expectedPeer: peer })
+      return this.register(up, tc.observer)
     } catch (err) {
       const error = p.cancelled ?? err as Error
       this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error })
@@ -481,34 +528,46 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
   }
 
-  private inboundConnection (raw: TcpConnection): void {
+  private inboundConnection (tc: TransportConnection): void {
+    const remoteAddr = tc.connection.remoteAddr
     if (this.stateValue !== 'started' && this.stateValue !== 'starting') {
-      raw.abort(new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${raw.remoteAddr}: the switch is ${this.stateValue}`))
+      abortConnection(tc, new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${remoteAddr}: the switch is ${this.stateValue}`))
       return
     }
-    const refused = this.manager.admitInbound(raw.remoteAddr)
+    const refused = this.manager.admitInbound(remoteAddr)
     if (refused !== undefined) {
       // Full: no handshake is spent on it (the peer sees the connection close).
-      raw.abort(refused)
-      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: refused })
+      abortConnection(tc, refused)
+      this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: 'limit', error: refused })
       return
     }
+    if (tc.kind === 'upgraded') {
+      // The transport authenticated and multiplexed it itself (QUIC): nothing left to upgrade.
+      try {
+        this.register(tc.connection, tc.observer)
+      } catch (err) {
+        abortConnection(tc, err as Error)
+        this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: 'limit', error: err as Error })
+      }
+      return
+    }
+    const raw = tc.connection
     const p = this.manager.track(raw, 'inbound')
-    const observer = this.observerFor(raw)
-    upgradeInbound(raw, this.upgradeOptions(observer, p)).then(up => {
+    upgradeInbound(raw, this.upgradeOptions(tc.observer, p)).then(up => {
       this.manager.untrack(p)
       try {
-        this.register(raw, up, 'inbound', observer)
+        this.register(up, tc.observer)
       } catch (err) {
-        this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: 'limit', error: err as Error })
+        this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: 'limit', error: err as Error })
       }
     }, err => {
       this.manager.untrack(p)
-      this.emit('connection:error', { direction: 'inbound', remoteAddr: raw.remoteAddr, stage: p.stage, error: p.cancelled ?? err as Error })
+      this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: p.stage, error: p.cancelled ?? err as Error })
     })
   }
 
-  private register (raw: ByteConnection, up: Upgraded, direction: 'inbound' | 'outbound', observer: TraceObserver | undefined): PeerConnection {
+  /** An upgraded connection becomes one of ours (or is aborted when the switch cannot take it). */
+  private register (up: UpgradedConnection, observer: TraceObserver | undefined): PeerConnection {
     const remotePeer = up.remotePeer
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
       const err = new SwitchError('ERR_SWITCH_STOPPED', `connection with ${remotePeer.toString()}: the switch stopped during the upgrade`)
@@ -516,18 +575,14 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       throw err
     }
     try {
-      this.manager.checkRegister(remotePeer, direction)
+      this.manager.checkRegister(remotePeer, up.direction)
     } catch (err) {
       up.muxer.abort(err as Error)
       throw err
     }
     const conn = new PeerConnection({
       id: this.manager.allocateId(),
-      remotePeer,
-      remotePublicKey: up.remotePublicKey,
-      raw,
-      muxer: up.muxer,
-      muxerNegotiation: up.muxerNegotiation,
+      upgraded: up,
       host: this.connectionHost,
       observer
     })
@@ -543,27 +598,28 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.emit('connection:close', { connection: conn, error: err })
   }
 
-  /** The connection's observer, installed on its socket at once (the tcp `open` event comes first). */
   /** What both directions of the upgrade share (the dialer adds the peer it expects). */
   private upgradeOptions (observer: TraceObserver | undefined, progress: PendingUpgrade): UpgradeOptions {
-    return {
+    const o: UpgradeOptions = {
       identity: this.identity,
-      muxers: this.muxerFactories,
+      security: this.security,
+      muxers: this.muxers,
+      limits: this.streamLimits,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
       earlyMuxerNegotiation: this.earlyMuxerNegotiation,
-      observer,
-      keyLog: this.keyLog,
       progress
     }
+    if (observer !== undefined) o.observer = observer
+    if (this.keyLog !== undefined) o.keyLog = this.keyLog
+    return o
   }
 
-  private observerFor (raw: TcpConnection): TraceObserver | undefined {
+  /** The connection's observer, asked by the transport as soon as the connection exists. */
+  private readonly observerFor = (info: ConnectionEndpoints): TraceObserver | undefined => {
     const o = this.observer
     if (o === undefined) return undefined
-    const obs = typeof o === 'function' ? o({ direction: raw.direction, remoteAddr: raw.remoteAddr, localAddr: raw.localAddr }) : o
-    if (obs !== undefined) raw.setObserver(obs)
-    return obs
+    return typeof o === 'function' ? o({ direction: info.direction, remoteAddr: info.remoteAddr, localAddr: info.localAddr }) : o
   }
 
   // ───────────────────────────── internals: streams ─────────────────────────────
@@ -626,6 +682,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 }
 
+/** Abort what a transport yielded, raw or upgraded. */
+function abortConnection (tc: TransportConnection, err: Error): void {
+  if (tc.kind === 'raw') tc.connection.abort(err)
+  else tc.connection.muxer.abort(err)
+}
+
 function parseAddrs (list: readonly Uint8Array[]): Multiaddr[] {
   const out: Multiaddr[] = []
   for (const b of list) {
@@ -639,7 +701,7 @@ function isAddressForm (a: unknown): boolean {
   return a instanceof Multiaddr || (typeof a === 'string' && a.startsWith('/'))
 }
 
-/** The TCP addresses to try for `peer`: `/p2p/<id>` stripped, and refused if it names another peer. */
+/** The addresses to try for `peer`: `/p2p/<id>` stripped, and refused if it names another peer. */
 function dialTargets (peer: PeerId, addrs: ReadonlyArray<Multiaddr | string>): Multiaddr[] {
   if (!Array.isArray(addrs) || addrs.length === 0) {
     throw new SwitchError('ERR_NO_ADDRESSES', `cannot dial ${peer.toString()}: expected at least one address, got none`)

@@ -1,48 +1,50 @@
 /**
- * Turns a raw TCP connection into an authenticated, multiplexed one (specs digest §2.2, §3.9, §8.3):
+ * Turns a raw connection (a Transport's `{ kind: 'raw' }`) into an authenticated, multiplexed one
+ * (libp2p specs connections/README.md "Upgrading connections"):
  *
- *   raw TCP ─► multistream `/noise` ─► Noise XX ─► [multistream `/yamux/1.0.0`] ─► muxer
+ *   raw ─► multistream <security id> ─► security handshake ─► [multistream <muxer id>] ─► muxer
  *
- * The muxer step is skipped when Noise's early (inlined) muxer negotiation agreed on a muxer
- * (go ≥ 0.24, js-noise ≥ 16.1, switchyard); rust and nim send no list, so it runs then.
+ * The security protocols and muxers are the switch's lists, in preference order (SecurityProtocol,
+ * StreamMuxerFactory in src/connection.ts); nothing here knows a concrete one. The muxer step is
+ * skipped when the handshake agreed on a muxer itself (`earlyMuxer`: Noise extensions, TLS ALPN;
+ * specs connections/inlined-muxer-negotiation.md).
  *
- * Dialer flights (what makes the 3-RTT budget of digest §8.3):
+ * Dialer flights with one security protocol (the 3-RTT budget of a lazy dial):
  *
- *   1. `/multistream/1.0.0` `/noise` ‖ Noise msg 1            lazy select: no wait for the echo
- *   2. (listener: header, echo ‖ msg 2)
- *   3. msg 3 ‖ [early muxer: yamux frames at once
- *              | one muxer: `/multistream/1.0.0` `/yamux/1.0.0` ‖ yamux frames (lazy again)
- *              | several muxers: `/multistream/1.0.0` `/yamux/1.0.0`, wait for the answer]
+ *   1. `/multistream/1.0.0` `<security>` ‖ first handshake message     lazy select: no wait for the echo
+ *   2. (listener: header, echo ‖ its handshake answer)
+ *   3. the handshake's last message ‖ [early muxer: muxer frames at once
+ *              | one muxer: `/multistream/1.0.0` `/yamux/1.0.0` ‖ muxer frames (lazy again)
+ *              | several muxers: header + first muxer id, wait for the answer]
  *
- * With several muxers and no early negotiation the dialer cannot be lazy: after an `na` it must
- * propose the next one, and bytes it had already sent would be read as that proposal (§2.3).
+ * With several security protocols (or several muxers and no early negotiation) the dialer cannot
+ * be lazy: after an `na` it must propose the next one, and bytes it had already sent would be read
+ * as that proposal (multistream-select: a listener answers each proposal in turn).
  *
- * Bytes read past each negotiation are handed to the next layer (`initialBytes`, TL;DR 2).
+ * Bytes read past each negotiation are handed to the next layer (`initialBytes`).
  *
  * Limits: one deadline (`handshakeTimeoutMs`) covers the whole upgrade; `UpgradeGuard` caps what an
- * unauthenticated peer may send. Any failure aborts the connection and rejects with a typed error.
+ * unauthenticated peer may send (MAX_MULTISTREAM_STAGE_BYTES while the security protocol is being
+ * chosen, then the chosen protocol's `maxPreAuthBytes`). Any failure aborts the connection and
+ * rejects with a typed error.
  */
-import type { ByteConnection, StreamMuxer } from '../connection.js'
+import type { ByteConnection, SecureConnectionOptions, SecuredConnection, SecurityProtocol, StreamLimits, StreamMuxer, StreamMuxerFactory, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
 import { selectOnConnectionLazy } from '../multistream/lazy-connection.js'
 import { handleOnConnection, selectOnConnection } from '../multistream/negotiate.js'
-import { PROTOCOL_ID as NOISE_PROTOCOL_ID } from '../security/constants.js'
-import type { PrivateKey, PublicKey } from '../security/keys.js'
+import type { PrivateKey } from '../security/keys.js'
 import type { PeerId } from '../security/peer-id.js'
-import { secureInbound, secureOutbound } from '../security/secure-connection.js'
-import type { SecureResult } from '../security/secure-connection.js'
 import type { TraceObserver } from '../trace/observer.js'
-import type { NoiseKeys } from '../trace/keylog.js'
-import { MAX_MULTISTREAM_STAGE_BYTES, MAX_PREAUTH_BYTES, UpgradeGuard } from './upgrade-guard.js'
+import { DEFAULT_MAX_PREAUTH_BYTES, MAX_MULTISTREAM_STAGE_BYTES, UpgradeGuard } from './upgrade-guard.js'
 
-/** Creates a muxer over an upgraded connection (createYamux, createMplex). */
-export type MuxerFactory = (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: Uint8Array[], observer?: TraceObserver }) => StreamMuxer
-
-export type UpgradeStage = 'multistream' | 'noise' | 'muxer' | 'done'
+/** `security`: the handshake (the protocol id is on the progress once chosen). */
+export type UpgradeStage = 'multistream' | 'security' | 'muxer' | 'done'
 
 /** A connection in the middle of its upgrade, as the switch tracks it. */
 export interface UpgradeProgress {
   stage: UpgradeStage
+  /** The security protocol id, once multistream chose it. */
+  security?: string
   /** The guard counting the connection's bytes (for introspection). */
   readonly guard: UpgradeGuard
 }
@@ -51,34 +53,28 @@ export interface UpgradeOptions {
   identity: PrivateKey
   /** Dialer: the peer we expect at the other end. */
   expectedPeer?: PeerId
-  /** Muxer protocol ids in preference order, each with its factory. */
-  muxers: ReadonlyArray<readonly [string, MuxerFactory]>
+  /** Security protocols in preference order (the dialer proposes them in this order). */
+  security: readonly SecurityProtocol[]
+  /** Muxers in preference order. */
+  muxers: readonly StreamMuxerFactory[]
+  /** The switch's stream limits, handed to the muxer created. */
+  limits?: StreamLimits
   handshakeTimeoutMs: number
   /**
-   * Largest multistream message accepted from the peer in the `/noise` and muxer negotiations
+   * Largest multistream message accepted from the peer in the security and muxer negotiations
    * (the switch's `maxNegotiationMessageBytes`; default 1024).
    */
   maxNegotiationMessageBytes?: number
   /**
-   * List our muxers in the Noise handshake for early negotiation (digest §3.9). Default true; false
-   * behaves like rust and nim (the muxer is then always negotiated with multistream-select).
+   * Offer our muxers inside the security handshake (Noise extensions, TLS ALPN). Default true;
+   * false behaves like rust and nim (the muxer is then always negotiated with multistream-select).
    */
   earlyMuxerNegotiation?: boolean
   observer?: TraceObserver
-  /**
-   * Key log (`--keylog`, src/trace/keylog.ts): receives the connection's Noise keys once the
-   * handshake is done. Absent by default, and then the keys never leave the security layer.
-   */
-  keyLog?: (keys: NoiseKeys) => void
+  /** Key log sink (`--keylog`): receives the security protocol's key log lines. Absent by default. */
+  keyLog?: (line: string) => void
   /** Receives stage changes (for introspection). */
   progress?: UpgradeProgress
-}
-
-export interface Upgraded {
-  remotePeer: PeerId
-  remotePublicKey: PublicKey
-  muxer: StreamMuxer
-  muxerNegotiation: 'early' | 'multistream'
 }
 
 /** Milliseconds left until `deadline`, as the layers' timers take them: whole, 1 … 2^31-1. */
@@ -121,102 +117,122 @@ function stage (opts: UpgradeOptions, s: UpgradeStage): void {
   if (opts.progress !== undefined) opts.progress.stage = s
 }
 
-/** The muxers we list in the Noise handshake; `[]` announces none (Noise then sends no list). */
-function announced (opts: UpgradeOptions): string[] {
-  return opts.earlyMuxerNegotiation === false ? [] : opts.muxers.map(([id]) => id)
+function securityFor (opts: UpgradeOptions, protocol: string): SecurityProtocol {
+  for (const s of opts.security) if (s.protocol === protocol) return s
+  // Only protocols we offered can come back from a negotiation.
+  throw new SwitchError('ERR_PROTOCOL_VIOLATION', `security protocol "${protocol}" was negotiated but is not configured`)
 }
 
-function factoryFor (opts: UpgradeOptions, protocol: string): MuxerFactory {
-  for (const [id, f] of opts.muxers) if (id === protocol) return f
-  // Only protocols we offered can come back from a negotiation.
+function muxerFor (opts: UpgradeOptions, protocol: string): StreamMuxerFactory {
+  for (const m of opts.muxers) if (m.protocol === protocol) return m
   throw new SwitchError('ERR_PROTOCOL_VIOLATION', `muxer "${protocol}" was negotiated but is not configured`)
 }
 
+/** Enter the handshake of `security`: the guard's budget becomes that protocol's. */
+function chosen (opts: UpgradeOptions, guard: UpgradeGuard, security: SecurityProtocol): void {
+  guard.limit = security.maxPreAuthBytes ?? DEFAULT_MAX_PREAUTH_BYTES
+  if (opts.progress !== undefined) opts.progress.security = security.protocol
+  stage(opts, 'security')
+}
+
+function secureOptions (opts: UpgradeOptions, deadline: number, initialBytes: readonly Uint8Array[] | undefined): SecureConnectionOptions {
+  const o: SecureConnectionOptions = {
+    identity: opts.identity,
+    // The muxers we list in the handshake; `[]` announces none (the muxer is then negotiated after).
+    muxers: opts.earlyMuxerNegotiation === false ? [] : opts.muxers.map(m => m.protocol),
+    handshakeTimeoutMs: remaining(deadline)
+  }
+  if (opts.expectedPeer !== undefined) o.expectedPeer = opts.expectedPeer
+  if (initialBytes !== undefined && initialBytes.length > 0) o.initialBytes = initialBytes
+  if (opts.observer !== undefined) o.observer = opts.observer
+  if (opts.keyLog !== undefined) o.keyLog = opts.keyLog
+  return o
+}
+
 /** Upgrade a connection we dialed. `raw` is aborted on failure. */
-export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions): Promise<Upgraded> {
+export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions): Promise<UpgradedConnection> {
   const guard = opts.progress?.guard ?? new UpgradeGuard(raw)
   return await withDeadline(raw, opts, async (deadline) => {
-    const muxerIds = announced(opts)
-    stage(opts, 'noise')
-    // Flight 1: header + /noise + Noise msg 1 (secureOutbound writes msg 1 synchronously, and the
-    // lazy selection puts the header and proposal in front of that first write).
-    const lazy = selectOnConnectionLazy(guard, NOISE_PROTOCOL_ID, { timeoutMs: remaining(deadline), maxMessageBytes: opts.maxNegotiationMessageBytes, observer: opts.observer }).connection
-    const secure = await secureOutbound(lazy, {
-      identity: opts.identity,
-      expectedPeer: opts.expectedPeer,
-      muxers: muxerIds,
-      handshakeTimeoutMs: remaining(deadline),
-      observer: opts.observer,
-      exposeKeys: opts.keyLog !== undefined
-    })
-    logKeys(raw, secure, 'initiator', opts)
+    const timing = { maxMessageBytes: opts.maxNegotiationMessageBytes, observer: opts.observer }
+    let security: SecurityProtocol
+    let secured: SecuredConnection
+    if (opts.security.length === 1) {
+      // Flight 1: header + proposal + the first handshake message (the protocol writes it
+      // synchronously, and the lazy selection puts the header and proposal in front of that write).
+      security = opts.security[0] as SecurityProtocol
+      chosen(opts, guard, security)
+      const lazy = selectOnConnectionLazy(guard, security.protocol, { timeoutMs: remaining(deadline), ...timing }).connection
+      secured = await security.secureOutbound(lazy, secureOptions(opts, deadline, undefined))
+    } else {
+      // Several proposals: we must wait for the listener's answer before the handshake starts
+      // (after an `na` the next proposal follows, and handshake bytes sent early would be read as
+      // one). That costs one round trip more than the lazy single-protocol dial above.
+      stage(opts, 'multistream')
+      guard.limit = MAX_MULTISTREAM_STAGE_BYTES
+      const { protocol, leftover } = await selectOnConnection(guard, opts.security.map(s => s.protocol), { timeoutMs: remaining(deadline), ...timing })
+      security = securityFor(opts, protocol)
+      chosen(opts, guard, security)
+      secured = await security.secureOutbound(guard, secureOptions(opts, deadline, leftover))
+    }
     guard.release()
     stage(opts, 'muxer')
-    return await startMuxer(secure, true, opts, deadline)
+    return await startMuxer(raw, security, secured, true, opts, deadline)
   })
 }
 
 /** Upgrade a connection we accepted. `raw` is aborted on failure. */
-export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions): Promise<Upgraded> {
+export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions): Promise<UpgradedConnection> {
   const guard = opts.progress?.guard ?? new UpgradeGuard(raw)
   return await withDeadline(raw, opts, async (deadline) => {
-    const muxerIds = announced(opts)
     stage(opts, 'multistream')
     guard.limit = MAX_MULTISTREAM_STAGE_BYTES
-    const { leftover } = await handleOnConnection(guard, [NOISE_PROTOCOL_ID], { timeoutMs: remaining(deadline), maxMessageBytes: opts.maxNegotiationMessageBytes, observer: opts.observer })
-    guard.limit = MAX_PREAUTH_BYTES
-    stage(opts, 'noise')
-    const secure = await secureInbound(guard, {
-      identity: opts.identity,
-      muxers: muxerIds,
-      handshakeTimeoutMs: remaining(deadline),
-      initialBytes: leftover,
-      observer: opts.observer,
-      exposeKeys: opts.keyLog !== undefined
-    })
-    logKeys(raw, secure, 'responder', opts)
+    const { protocol, leftover } = await handleOnConnection(guard, opts.security.map(s => s.protocol), { timeoutMs: remaining(deadline), maxMessageBytes: opts.maxNegotiationMessageBytes, observer: opts.observer })
+    const security = securityFor(opts, protocol)
+    chosen(opts, guard, security)
+    const secured = await security.secureInbound(guard, secureOptions(opts, deadline, leftover))
     guard.release()
     stage(opts, 'muxer')
-    return await startMuxer(secure, false, opts, deadline)
+    return await startMuxer(raw, security, secured, false, opts, deadline)
   })
 }
 
-/** Hand the connection's keys to the key log, if one was asked for. */
-function logKeys (raw: ByteConnection, secure: SecureResult, role: 'initiator' | 'responder', opts: UpgradeOptions): void {
-  const keys = secure.keys
-  if (opts.keyLog === undefined || keys === undefined) return
-  opts.keyLog({
-    localAddr: raw.localAddr,
-    remoteAddr: raw.remoteAddr,
-    role,
-    initiatorToResponder: keys.k1,
-    responderToInitiator: keys.k2,
-    handshakeHash: secure.handshakeHash,
-    handshakeKeys: keys.handshake
-  })
-}
-
-async function startMuxer (secure: SecureResult, initiator: boolean, opts: UpgradeOptions, deadline: number): Promise<Upgraded> {
-  const done = (muxer: StreamMuxer, how: 'early' | 'multistream'): Upgraded => {
+async function startMuxer (raw: ByteConnection, security: SecurityProtocol, secured: SecuredConnection, initiator: boolean, opts: UpgradeOptions, deadline: number): Promise<UpgradedConnection> {
+  const done = (muxer: StreamMuxer, how: 'early' | 'multistream'): UpgradedConnection => {
     stage(opts, 'done')
-    return { remotePeer: secure.remotePeer, remotePublicKey: secure.remotePublicKey, muxer, muxerNegotiation: how }
+    return {
+      remotePeer: secured.remotePeer,
+      remoteKey: secured.remoteKey,
+      muxer,
+      security: security.protocol,
+      muxerNegotiation: how,
+      remoteAddr: raw.remoteAddr,
+      localAddr: raw.localAddr,
+      direction: raw.direction
+    }
   }
   const observer = opts.observer
   const maxMessageBytes = opts.maxNegotiationMessageBytes
-  if (secure.muxer !== undefined) {
-    // digest §3.9: both sides listed muxers in the handshake; frames start right away.
-    return done(factoryFor(opts, secure.muxer)(secure.conn, { initiator, observer }), 'early')
+  const create = (factory: StreamMuxerFactory, conn: ByteConnection, initialBytes: readonly Uint8Array[] | undefined): StreamMuxer => {
+    const o: Parameters<StreamMuxerFactory['create']>[1] = { initiator }
+    if (initialBytes !== undefined && initialBytes.length > 0) o.initialBytes = initialBytes
+    if (observer !== undefined) o.observer = observer
+    if (opts.limits !== undefined) o.limits = opts.limits
+    return factory.create(conn, o)
   }
-  const conn = secure.conn
+  const conn = secured.connection
+  if (secured.earlyMuxer !== undefined) {
+    // Both sides listed muxers in the handshake; frames start right away.
+    return done(create(muxerFor(opts, secured.earlyMuxer), conn, undefined), 'early')
+  }
   if (initiator) {
     if (opts.muxers.length === 1) {
-      const [id, factory] = opts.muxers[0] as readonly [string, MuxerFactory]
-      const lazy = selectOnConnectionLazy(conn, id, { timeoutMs: remaining(deadline), maxMessageBytes, observer }).connection
-      return done(factory(lazy, { initiator, observer }), 'multistream')
+      const factory = opts.muxers[0] as StreamMuxerFactory
+      const lazy = selectOnConnectionLazy(conn, factory.protocol, { timeoutMs: remaining(deadline), maxMessageBytes, observer }).connection
+      return done(create(factory, lazy, undefined), 'multistream')
     }
-    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
-    return done(factoryFor(opts, protocol)(conn, { initiator, initialBytes: leftover, observer }), 'multistream')
+    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(m => m.protocol), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
+    return done(create(muxerFor(opts, protocol), conn, leftover), 'multistream')
   }
-  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(([id]) => id), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
-  return done(factoryFor(opts, protocol)(conn, { initiator, initialBytes: leftover, observer }), 'multistream')
+  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(m => m.protocol), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
+  return done(create(muxerFor(opts, protocol), conn, leftover), 'multistream')
 }

@@ -26,11 +26,11 @@
  */
 import { appendFileSync, openSync, closeSync } from 'node:fs'
 import { SwitchyardError } from '../errors.js'
+import { formatKeyLog, KEYLOG_HANDSHAKE_LABEL, KEYLOG_KEY_LENGTH, KEYLOG_TRANSPORT_LABEL } from '../security/noise-keylog.js'
+import type { NoiseKeys } from '../security/noise-keylog.js'
 
-export const KEYLOG_TRANSPORT_LABEL = 'SWITCHYARD_NOISE'
-export const KEYLOG_HANDSHAKE_LABEL = 'SWITCHYARD_NOISE_HANDSHAKE'
-/** Bytes of every key and of `h` (ChaChaPoly key, SHA-256 output). */
-export const KEYLOG_KEY_LENGTH = 32
+export { formatKeyLog, noiseKeyLogLines, KEYLOG_HANDSHAKE_LABEL, KEYLOG_KEY_LENGTH, KEYLOG_TRANSPORT_LABEL } from '../security/noise-keylog.js'
+export type { NoiseKeys } from '../security/noise-keylog.js'
 
 /** A malformed key log line. */
 export class KeyLogError extends SwitchyardError {
@@ -39,48 +39,8 @@ export class KeyLogError extends SwitchyardError {
   }
 }
 
-/** The keys of one connection, from the point of view of the side that logged them. */
-export interface NoiseKeys {
-  localAddr: string
-  remoteAddr: string
-  role: 'initiator' | 'responder'
-  /** k1 of Split(): initiator → responder. */
-  initiatorToResponder: Uint8Array
-  /** k2 of Split(): responder → initiator. */
-  responderToInitiator: Uint8Array
-  /** Handshake hash after message 3. */
-  handshakeHash: Uint8Array
-  /** MixKey keys after the ee, es and se tokens, when logged. */
-  handshakeKeys?: { ee: Uint8Array, es: Uint8Array, se: Uint8Array }
-}
-
 function hex (b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
-}
-
-function checkKey (what: string, b: Uint8Array): void {
-  if (b.length !== KEYLOG_KEY_LENGTH) throw new RangeError(`"${what}" expected ${KEYLOG_KEY_LENGTH} bytes, got ${b.length}`)
-}
-
-function checkAddr (what: string, a: string): void {
-  if (a.length === 0 || /\s/.test(a)) throw new TypeError(`"${what}" expected a multiaddr without spaces, got ${JSON.stringify(a)}`)
-}
-
-/** The key log lines of one connection (one or two lines, each ending in "\n"). */
-export function formatKeyLog (k: NoiseKeys): string {
-  checkAddr('local address', k.localAddr)
-  checkAddr('remote address', k.remoteAddr)
-  checkKey('k_i2r', k.initiatorToResponder)
-  checkKey('k_r2i', k.responderToInitiator)
-  checkKey('handshake hash', k.handshakeHash)
-  const head = `${k.localAddr} ${k.remoteAddr} ${k.role}`
-  let out = `${KEYLOG_TRANSPORT_LABEL} ${head} ${hex(k.initiatorToResponder)} ${hex(k.responderToInitiator)} ${hex(k.handshakeHash)}\n`
-  const hk = k.handshakeKeys
-  if (hk !== undefined) {
-    checkKey('k_ee', hk.ee); checkKey('k_es', hk.es); checkKey('k_se', hk.se)
-    out += `${KEYLOG_HANDSHAKE_LABEL} ${head} ${hex(hk.ee)} ${hex(hk.es)} ${hex(hk.se)}\n`
-  }
-  return out
 }
 
 const HEX_KEY = /^[0-9a-fA-F]{64}$/
@@ -219,9 +179,9 @@ export function keyLogWarning (path: string): string {
 }
 
 /**
- * Appends each connection's keys to a file (created with mode 0600). Adapter: the only node:fs user
- * of this folder. Each connection's lines are one `appendFileSync` call, so lines from two
- * processes sharing the file do not interleave mid-line.
+ * Appends key log lines to a file (created with mode 0600). Adapter: the only node:fs user of this
+ * folder. The security layer formats the lines (Noise: src/security/noise-keylog.ts); each line is
+ * one `appendFileSync` call, so lines from two processes sharing the file do not interleave mid-line.
  */
 export class KeyLogWriter {
   readonly path: string
@@ -232,7 +192,9 @@ export class KeyLogWriter {
     closeSync(openSync(path, 'a', 0o600))
   }
 
-  write (keys: NoiseKeys): void {
-    appendFileSync(this.path, formatKeyLog(keys), { mode: 0o600 })
+  /** Append one line (a trailing newline is added when missing), or a connection's Noise keys. */
+  write (line: string | NoiseKeys): void {
+    const text = typeof line === 'string' ? (line.endsWith('\n') ? line : line + '\n') : formatKeyLog(line)
+    appendFileSync(this.path, text, { mode: 0o600 })
   }
 }

@@ -3,7 +3,7 @@
  * call, for the CLI (src/cli) and for programs embedding a switch:
  *
  *   const t = createTraceSession({ view: 'text', file: 'trace.jsonl', keylog: undefined, stderr })
- *   const sw = new Switch({ ...t.switchOptions })
+ *   const sw = newStandardSwitch({ ...t.switchOptions })
  *   …
  *   await sw.stop(); await t.close()
  *
@@ -14,7 +14,6 @@ import { Tracer } from './tracer.js'
 import { TextTraceSink } from './format-text.js'
 import { JsonlTraceSink } from './format-jsonl.js'
 import { KeyLogWriter, keyLogWarning } from './keylog.js'
-import type { NoiseKeys } from './keylog.js'
 import type { TraceObserver } from './observer.js'
 
 export interface TraceSessionOptions {
@@ -34,7 +33,7 @@ export interface TraceSession {
   /** Spread into the switch's options: `observer` and/or `keyLog`, only what was asked for. */
   readonly switchOptions: {
     observer?: (conn: ConnectionInfo) => TraceObserver
-    keyLog?: (keys: NoiseKeys) => void
+    keyLog?: (line: string) => void
   }
   /** The tracer, when a view or a file was asked for. */
   readonly tracer: Tracer | undefined
@@ -57,9 +56,9 @@ export function createTraceSession (opts: TraceSessionOptions): TraceSession {
     const writer = new KeyLogWriter(opts.keylog)
     opts.stderr(keyLogWarning(opts.keylog))
     let failed = false
-    switchOptions.keyLog = keys => {
+    switchOptions.keyLog = line => {
       try {
-        writer.write(keys)
+        writer.write(line)
       } catch (err) {
         // A full disk must not take connections down with it; say so once.
         if (!failed) opts.stderr(`WARNING: --keylog ${opts.keylog ?? ''}: cannot write: ${(err as Error).message}\n`)

@@ -10,3 +10,5 @@ export {
   DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK_BYTES
 } from './tcp.js'
 export type { TcpConnectionOptions, TcpDialOptions, TcpListenOptions, TcpListener, InterfaceAddress } from './tcp.js'
+export { tcp } from './tcp-transport.js'
+export type { TcpTransportInit } from './tcp-transport.js'

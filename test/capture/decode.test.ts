@@ -12,8 +12,7 @@ import type { Switch } from '../../src/index.js'
 import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
 import { Tracer } from '../../src/trace/tracer.js'
 import type { TraceRecord } from '../../src/trace/observer.js'
-import { formatKeyLog, parseKeyLog } from '../../src/trace/keylog.js'
-import type { NoiseKeys } from '../../src/trace/keylog.js'
+import { parseKeyLog } from '../../src/trace/keylog.js'
 import { decodeCapture, runDecode } from '../../src/capture/decode-capture.js'
 import type { CaptureDecodeResult } from '../../src/capture/decode-capture.js'
 import { CaptureError } from '../../src/capture/errors.js'
@@ -26,7 +25,7 @@ const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b)
 
 interface Session {
   live: TraceRecord[]
-  keys: NoiseKeys[]
+  keys: string[]
   segments: SynthSegment[]
   parts: string[]
 }
@@ -34,7 +33,7 @@ interface Session {
 /** One tutorial exchange through the recorder; `muxers` picks yamux or mplex. */
 async function exchange (muxers: Array<'yamux' | 'mplex'>, mss: number): Promise<Session> {
   const live: TraceRecord[] = []
-  const keys: NoiseKeys[] = []
+  const keys: string[] = []
   const tracer = new Tracer({ sinks: [{ write: r => { live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord) } }] })
   const server: Switch = newStandardSwitch({ log: () => {}, muxers })
   server.mount(streamProtoProtocol)
@@ -42,7 +41,7 @@ async function exchange (muxers: Array<'yamux' | 'mplex'>, mss: number): Promise
   const addr = server.peerInfo.addrs[0]?.toNodeAddress()
   if (addr === undefined) throw new Error('server has no address')
   const recorder = await LoopbackRecorder.start({ host: addr.host, port: addr.port }, mss)
-  const client: Switch = newStandardSwitch({ log: () => {}, muxers, observer: tracer.switchObserver, keyLog: k => { keys.push(k) } })
+  const client: Switch = newStandardSwitch({ log: () => {}, muxers, observer: tracer.switchObserver, keyLog: line => { keys.push(line) } })
   await client.start()
   try {
     const stream = await client.dial(server.peerInfo.peerId, [`/ip4/127.0.0.1/tcp/${recorder.port}`], CODEC)
@@ -105,15 +104,18 @@ beforeAll(async () => {
 describe('decode a loopback capture of the tutorial exchange', () => {
   it('the exchange itself worked and logged one connection\'s keys', () => {
     expect(yamux.parts).toEqual(Array.from({ length: 11 }, (_, i) => `Part ${i}`))
-    expect(yamux.keys).toHaveLength(1)
-    expect(yamux.keys[0]?.role).toBe('initiator')
-    expect(yamux.keys[0]?.handshakeKeys).toBeDefined()
+    // One connection: its transport line and its handshake line, each handed over on its own.
+    expect(yamux.keys).toHaveLength(2)
+    const log = parseKeyLog(yamux.keys.map(line => line + '\n').join(''))
+    expect(log.size).toBe(1)
+    expect(log.entries[0]?.role).toBe('initiator')
+    expect(log.entries[0]?.handshakeKeys).toBeDefined()
   })
 
   for (const muxer of ['yamux', 'mplex'] as const) {
     it(`${muxer}: the decoded capture tells the live trace's story, layer by layer`, () => {
       const s = muxer === 'yamux' ? yamux : mplex
-      const keyLog = parseKeyLog(s.keys.map(formatKeyLog).join(''))
+      const keyLog = parseKeyLog(s.keys.map(line => line + '\n').join(''))
       const pcap = writePcap(s.segments.map(seg => frameOf(1, seg)), 1)
       const result = decodeCapture(pcap, { keyLog })
       expect(result.error).toBeUndefined()
@@ -139,7 +141,7 @@ describe('decode a loopback capture of the tutorial exchange', () => {
   }
 
   it('the same capture as pcapng over Linux SLL2, raw IP and NULL loopback, with IPv6 addresses, reordered and retransmitted', () => {
-    const keyLog = parseKeyLog(mplex.keys.map(formatKeyLog).join(''))
+    const keyLog = parseKeyLog(mplex.keys.map(line => line + '\n').join(''))
     const v6 = mplex.segments.map(seg => ({ ...seg, src: { ...seg.src, ip: '::1' }, dst: { ...seg.dst, ip: '::1' } }))
     // swap neighbours and duplicate some segments, past the handshake
     const shuffled = v6.slice()
@@ -169,7 +171,7 @@ describe('decode a loopback capture of the tutorial exchange', () => {
   })
 
   it('a capture cut short: a clear error, and the connection decoded up to the cut', () => {
-    const keyLog = parseKeyLog(yamux.keys.map(formatKeyLog).join(''))
+    const keyLog = parseKeyLog(yamux.keys.map(line => line + '\n').join(''))
     const pcap = writePcap(yamux.segments.map(seg => frameOf(1, seg)), 1)
     const whole = decodeCapture(pcap, { keyLog })
     const cut = pcap.subarray(0, Math.floor(pcap.length * 0.6))
@@ -184,7 +186,7 @@ describe('decode a loopback capture of the tutorial exchange', () => {
 
     const out: string[] = []
     const err: string[] = []
-    const files = new Map<string, Uint8Array>([['cut.pcap', cut], ['keys.log', new TextEncoder().encode(yamux.keys.map(formatKeyLog).join(''))]])
+    const files = new Map<string, Uint8Array>([['cut.pcap', cut], ['keys.log', new TextEncoder().encode(yamux.keys.map(line => line + '\n').join(''))]])
     const code = runDecode(['cut.pcap', '--keylog', 'keys.log'], { out: s => out.push(s), err: s => err.push(s), readFile: p => files.get(p) ?? new Uint8Array(0) })
     expect(code).toBe(1)
     expect(out.join('\n')).toContain('noise handshake complete: initiator')
@@ -194,7 +196,7 @@ describe('decode a loopback capture of the tutorial exchange', () => {
   it('runDecode prints the layered view with the tutorial messages; usage errors exit 2', () => {
     const files = new Map<string, Uint8Array>([
       ['c.pcapng', writePcapng([{ interfaces: [{ linkType: 1 }], packets: yamux.segments.map(seg => ({ iface: 0, frame: frameOf(1, seg) })) }])],
-      ['k.log', new TextEncoder().encode(yamux.keys.map(formatKeyLog).join(''))]
+      ['k.log', new TextEncoder().encode(yamux.keys.map(line => line + '\n').join(''))]
     ])
     const out: string[] = []
     const err: string[] = []
@@ -220,7 +222,7 @@ describe('decode a loopback capture of the tutorial exchange', () => {
   })
 
   it('keys appear only where asked: nothing of them in the trace records', () => {
-    const keyHex = yamux.keys.flatMap(k => [k.initiatorToResponder, k.responderToInitiator, k.handshakeKeys?.ee, k.handshakeKeys?.es, k.handshakeKeys?.se])
+    const keyHex = parseKeyLog(yamux.keys.map(line => line + '\n').join('')).entries.flatMap(k => [k.initiatorToResponder, k.responderToInitiator, k.handshakeKeys?.ee, k.handshakeKeys?.es, k.handshakeKeys?.se])
       .filter((k): k is Uint8Array => k !== undefined).map(k => Buffer.from(k).toString('hex'))
     const dump = JSON.stringify(yamux.live, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)
     for (const k of keyHex) expect(dump).not.toContain(k)
@@ -229,7 +231,7 @@ describe('decode a loopback capture of the tutorial exchange', () => {
 
 describe('decoding damaged captures', () => {
   it('a capture cut after any packet decodes without throwing, the handshake messages in order', () => {
-    const keyLog = parseKeyLog(yamux.keys.map(formatKeyLog).join(''))
+    const keyLog = parseKeyLog(yamux.keys.map(line => line + '\n').join(''))
     for (let n = 0; n <= yamux.segments.length; n++) {
       const result = decodeCapture(writePcap(yamux.segments.slice(0, n).map(seg => frameOf(1, seg)), 1), { keyLog })
       expect(result.error).toBeUndefined()
@@ -241,7 +243,7 @@ describe('decoding damaged captures', () => {
   })
 
   it('corrupted payload bytes become error events, never exceptions', () => {
-    const keyLog = parseKeyLog(yamux.keys.map(formatKeyLog).join(''))
+    const keyLog = parseKeyLog(yamux.keys.map(line => line + '\n').join(''))
     fc.assert(fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), (flips) => {
       const segs = yamux.segments.map(seg => ({ ...seg, payload: seg.payload.slice() }))
       const withData = segs.filter(seg => seg.payload.length > 0)

@@ -1,6 +1,6 @@
 /** Shared helpers for the switch integration tests (loopback TCP only). */
-import { newStandardSwitch, Switch } from '../../src/index.js'
-import type { SwitchOptions } from '../../src/index.js'
+import { newStandardSwitch, standardLayers, Switch } from '../../src/index.js'
+import type { StandardSwitchOptions } from '../../src/index.js'
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b)
@@ -10,16 +10,16 @@ export class Fleet {
   private readonly all: Switch[] = []
 
   /** A started `newStandardSwitch` (identify + ping). */
-  async standard (options: SwitchOptions = {}): Promise<Switch> {
+  async standard (options: StandardSwitchOptions = {}): Promise<Switch> {
     const sw = newStandardSwitch({ log: () => {}, ...options })
     this.all.push(sw)
     await sw.start()
     return sw
   }
 
-  /** A started bare switch. */
-  async bare (options: SwitchOptions = {}): Promise<Switch> {
-    const sw = new Switch({ log: () => {}, ...options })
+  /** A started bare switch (the standard layers: TCP, Noise, yamux + mplex; nothing mounted). */
+  async bare (options: StandardSwitchOptions = {}): Promise<Switch> {
+    const sw = new Switch(standardLayers({ log: () => {}, ...options }))
     this.all.push(sw)
     await sw.start()
     return sw

@@ -18,7 +18,8 @@ import type { SwitchEvents, Switch } from '../../src/index.js'
 import { encodeMessage } from '../../src/multistream/messages.js'
 import { STREAM_PROTO_CODEC } from '../../src/protocols/constants.js'
 import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
-import { MAX_MULTISTREAM_STAGE_BYTES, MAX_PREAUTH_BYTES } from '../../src/switch/upgrade-guard.js'
+import { MAX_MULTISTREAM_STAGE_BYTES } from '../../src/switch/upgrade-guard.js'
+import { NOISE_MAX_PREAUTH_BYTES as MAX_PREAUTH_BYTES } from '../../src/security/noise.js'
 import { Fleet, waitFor } from './helpers.js'
 
 const fleet = new Fleet()
@@ -182,7 +183,7 @@ describe('hostile input during the upgrade', () => {
     expect(codes).toContain('ERR_MULTISTREAM_PROTOCOL')
     expect(codes).toContain('ERR_MESSAGE_TOO_LARGE')
     expect(codes).toContain('ERR_TOO_MANY_CONNECTIONS')
-    expect(errors.filter(e => e.stage === 'noise').length).toBeGreaterThan(0)
+    expect(errors.filter(e => e.stage === 'security').length).toBeGreaterThan(0)
     // The proposal flood was cut by the multistream-stage cap, before the layers parsed it.
     expect(errors.filter(e => e.error.message.includes(`"bytes before authentication" expected <= ${MAX_MULTISTREAM_STAGE_BYTES}`)).length).toBe(10)
     expect(errors.every(e => e.direction === 'inbound')).toBe(true)
@@ -218,8 +219,8 @@ describe('hostile input during the upgrade', () => {
     await waitFor('every timeout to be reported', () => errors.length === stalled.length, 5_000)
     expect(errors.every(e => (e.error as { code?: string }).code === 'ERR_HANDSHAKE_TIMEOUT')).toBe(true)
     expect(errors.filter(e => e.stage === 'multistream').length).toBe(30) // silent + mid-multistream
-    expect(errors.filter(e => e.stage === 'noise').length).toBe(30) // mid-Noise + after message 1
-    expect(errors[0]?.error.message).toMatch(/expected to finish within 300 ms, still in stage "(multistream|noise)"/)
+    expect(errors.filter(e => e.stage === 'security').length).toBe(30) // mid-Noise + after message 1
+    expect(errors[0]?.error.message).toMatch(/expected to finish within 300 ms, still in stage "(multistream|security)"/)
     expect(server.inspect().pendingUpgrades).toEqual([])
     expect(await honestExchange(server)).toEqual(TUTORIAL_PARTS)
   }, 30_000)

@@ -20,6 +20,7 @@ import { Flag, FrameType } from '../../src/muxer/constants.js'
 import { createYamux, YAMUX_PROTOCOL_ID } from '../../src/muxer/yamux.js'
 import { selectOnStream } from '../../src/multistream/negotiate.js'
 import { upgradeOutbound } from '../../src/switch/upgrader.js'
+import { noise } from '../../src/security/noise.js'
 import { dial as tcpDial } from '../../src/transport/tcp.js'
 import type { Multiaddr } from '../../src/transport/multiaddr.js'
 
@@ -166,7 +167,7 @@ describe('dial errors', () => {
     expect((err as Error).message).toContain(impostor.toString())
     expect(client.connections()).toHaveLength(0)
     expect(errors).toHaveLength(1)
-    expect(errors[0]?.stage).toBe('noise')
+    expect(errors[0]?.stage).toBe('security')
     // The listener sees its side of the connection fail, and keeps no connection either.
     await waitFor('the listener to drop the connection', () => serverErrors.length === 1)
     expect(server.connections()).toHaveLength(0)
@@ -209,7 +210,7 @@ describe('dial errors', () => {
       const err = await a.dial(someone, [addr]).then(() => undefined, (e: unknown) => e)
       expect(err).toBeInstanceOf(SwitchError)
       expect((err as SwitchError).code).toBe('ERR_HANDSHAKE_TIMEOUT')
-      expect((err as Error).message).toContain('stage "noise"')
+      expect((err as Error).message).toContain('stage "security"')
 
       const b = await fleet.bare({ config: { handshakeTimeoutMs: 60_000 } })
       const dialing = b.dial(someone, [addr]).then(() => undefined, (e: unknown) => e)
@@ -430,7 +431,8 @@ describe('stop()', () => {
     const { muxer } = await upgradeOutbound(raw, {
       identity: generateEd25519(),
       expectedPeer: server.peerId,
-      muxers: [[YAMUX_PROTOCOL_ID, (conn, o) => createYamux(conn, { initiator: o.initiator, initialBytes: o.initialBytes, observer })]],
+      security: [noise()],
+      muxers: [{ protocol: YAMUX_PROTOCOL_ID, create: (conn, o) => createYamux(conn, { initiator: o.initiator, ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}), observer }) }],
       handshakeTimeoutMs: 5000
     })
     const muxerClosed = new Promise<Error | undefined>(resolve => { muxer.onClose = resolve })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { CodecError } from '../../src/errors.js'
-import { MAX_MULTISTREAM_STAGE_BYTES, MAX_PREAUTH_BYTES, UpgradeGuard } from '../../src/switch/upgrade-guard.js'
+import { DEFAULT_MAX_PREAUTH_BYTES, MAX_MULTISTREAM_STAGE_BYTES, UpgradeGuard } from '../../src/switch/upgrade-guard.js'
 import { connectionPair, utf8 } from '../multistream/helpers.js'
+import { noise, NOISE_MAX_PREAUTH_BYTES } from '../../src/security/noise.js'
 
 const tick = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
@@ -41,9 +42,24 @@ describe('UpgradeGuard', () => {
     expect(a.closed).toBe(true)
   })
 
-  it('pins the caps: four maximum Noise messages in all, 8 KiB while negotiating /noise', () => {
-    expect(MAX_PREAUTH_BYTES).toBe(4 * (65535 + 2))
+  it('pins the caps: Noise declares four maximum Noise messages, 8 KiB while negotiating the security protocol, 256 KiB by default', () => {
+    expect(noise().maxPreAuthBytes).toBe(4 * (65535 + 2))
+    expect(NOISE_MAX_PREAUTH_BYTES).toBe(4 * (65535 + 2))
     expect(MAX_MULTISTREAM_STAGE_BYTES).toBe(8192)
-    expect(new UpgradeGuard(connectionPair()[0]).limit).toBe(MAX_PREAUTH_BYTES)
+    expect(DEFAULT_MAX_PREAUTH_BYTES).toBe(256 * 1024)
+    expect(new UpgradeGuard(connectionPair()[0]).limit).toBe(DEFAULT_MAX_PREAUTH_BYTES)
+  })
+
+  it('release() hands back the inner connection and leaves the write path', async () => {
+    const [a, b] = connectionPair()
+    const guard = new UpgradeGuard(a)
+    const got: number[] = []
+    b.attach({ onData: c => got.push(c.length), onEnd: () => {}, onClose: () => {} })
+    expect(guard.release()).toBe(a)
+    expect(guard.release()).toBe(a)
+    guard.write([new Uint8Array(3)])
+    await tick()
+    expect(got).toEqual([3])
+    expect(guard.bytesOut).toBe(0)
   })
 })

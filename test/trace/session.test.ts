@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createTraceSession } from '../../src/trace/session.js'
-import { parseKeyLog } from '../../src/trace/keylog.js'
+import { noiseKeyLogLines, parseKeyLog } from '../../src/trace/keylog.js'
 import { parseJsonl } from '../../src/trace/format-jsonl.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-session-'))
@@ -40,8 +40,8 @@ describe('createTraceSession', () => {
     const t = createTraceSession({ view: 'off', keylog: path, stderr: s => err.push(s) })
     expect(t.switchOptions.observer).toBeUndefined()
     expect(existsSync(path)).toBe(true)
-    t.switchOptions.keyLog?.(keys)
-    t.switchOptions.keyLog?.({ ...keys, handshakeHash: new Uint8Array(32).fill(9) })
+    for (const line of noiseKeyLogLines(keys)) t.switchOptions.keyLog?.(line)
+    for (const line of noiseKeyLogLines({ ...keys, handshakeHash: new Uint8Array(32).fill(9) })) t.switchOptions.keyLog?.(line)
     expect(err).toHaveLength(1)
     expect(err[0]).toMatch(/^WARNING: --keylog .*keys\.log: writing Noise session keys/)
     expect(parseKeyLog(readFileSync(path, 'utf8')).size).toBe(2)

@@ -4,7 +4,7 @@
  * exported for benchmarks and tests.
  */
 export { MPLEX_PROTOCOL_ID, MAX_MESSAGE_BYTES, MessageFlag } from './constants.js'
-export { createMplex, MplexMuxer } from './mplex.js'
+export { createMplex, mplex, MplexMuxer } from './mplex.js'
 export type { MplexOptions } from './mplex.js'
 export { DEFAULT_MPLEX_CONFIG, mplexConfig } from './session.js'
 export type { MplexConfig } from './session.js'

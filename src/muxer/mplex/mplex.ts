@@ -25,7 +25,7 @@ import { MplexError, StreamResetError, TransportError } from '../../errors.js'
 import { MuxedStream } from '../stream.js'
 import { MPLEX_PROTOCOL_ID } from './constants.js'
 import { keyStreamId, MplexSession, mplexConfig } from './session.js'
-import type { ByteConnection, ByteSink, Stream, StreamMuxer } from '../../connection.js'
+import type { ByteConnection, ByteSink, Stream, StreamMuxer, StreamMuxerFactory } from '../../connection.js'
 import type { StreamTransport } from '../stream.js'
 import type { MplexConfig, MplexSessionHandler } from './session.js'
 import type { TraceObserver } from '../../trace/observer.js'
@@ -47,6 +47,30 @@ export interface MplexOptions {
 /** Run mplex over `conn`. The connection is attached at once; set `onStream` to accept streams. */
 export function createMplex (conn: ByteConnection, opts: MplexOptions): MplexMuxer {
   return new MplexMuxer(conn, opts)
+}
+
+/**
+ * mplex as a StreamMuxerFactory (src/connection.ts), the shape the switch composes. `config` is
+ * validated here, at once (MplexError ERR_INVALID_CONFIG naming the field), not at the first
+ * connection; the switch's inbound stream limit fills in `maxInboundStreams` when it is unset
+ * (mplex has no outbound limit of its own: the switch counts those).
+ */
+export function mplex (config: Partial<MplexConfig> = {}): StreamMuxerFactory {
+  try {
+    mplexConfig(config)
+  } catch (err) {
+    throw new MplexError('ERR_INVALID_CONFIG', `"mplex config": ${(err as Error).message}`, { cause: err })
+  }
+  const own = { ...config }
+  return {
+    protocol: MPLEX_PROTOCOL_ID,
+    create: (conn, o) => createMplex(conn, {
+      initiator: o.initiator,
+      config: o.limits === undefined ? own : { maxInboundStreams: o.limits.maxInboundStreams, ...own },
+      ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}),
+      ...(o.observer !== undefined ? { observer: o.observer } : {})
+    })
+  }
 }
 
 const enum State { Open, Closing, Closed }
