@@ -120,6 +120,9 @@ describe('switchyard CLI: usage', () => {
     [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--trace=loud'], /^usage error: option --trace expects no value or --trace=hex/],
     [['listen', '--listen', '/ip4/127.0.0.1/udp/0'], /^usage error: --listen: .*not a TCP address/],
     [['listen', 'extra'], /^usage error: listen takes no positional arguments/],
+    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--security', 'frob'], /^usage error: option --security: unknown security protocol "frob" \(available: noise/],
+    [['listen', '--security', 'noise,'], /^usage error: option --security expects a comma-separated list of noise/],
+    [['stream', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--security=noise,noise'], /^usage error: option --security lists noise twice/],
     [['keygen'], /^usage error: keygen takes exactly one file path/]
   ] as Array<[string[], RegExp]>)('%j → exit 2 with one line', async (args, pattern) => {
     const r = await run(cli, args)
@@ -172,6 +175,14 @@ describe('switchyard CLI: listen and the client commands', () => {
     expect(lines(r.stdout)).toEqual(PARTS)
   })
 
+  it('--security noise with --trace: the client and the listener name the negotiated security protocol', async () => {
+    const r = await run(cli, ['ping', target, '--security', 'noise', '--trace'])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+: security \/noise, muxer \/yamux\/1\.0\.0 \(early\)/)
+    expect(listener.stderr).toMatch(/\[listen\] peer 12D3KooW\w+, security noise, protocols/)
+    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \S+ \(\/noise, \/yamux\/1\.0\.0\)/)
+  })
+
   it('ping --count 3 prints three RTT lines', async () => {
     const r = await run(cli, ['ping', target, '--count', '3'])
     expect(r.code).toBe(0)
@@ -185,7 +196,8 @@ describe('switchyard CLI: listen and the client commands', () => {
     expect(r.code).toBe(0)
     expect(lines(r.stdout)).toHaveLength(1)
     const info = JSON.parse(r.stdout) as Record<string, unknown>
-    expect(Object.keys(info)).toEqual(['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr'])
+    expect(Object.keys(info)).toEqual(['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr', 'security'])
+    expect(info.security).toBe('/noise')
     expect(info.peerId).toBe(target.split('/p2p/')[1])
     expect(info.protocolVersion).toBe('ipfs/0.1.0')
     expect(info.agentVersion).toMatch(/^switchyard\//)
