@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { newStandardSwitch, PeerId, generateEd25519, Switch } from '../../src/index.js'
+import { newStandardSwitch, PeerId, generateEd25519, standardLayers, Switch } from '../../src/index.js'
 import { ECHO_CODEC, PERF_CODEC } from '../../src/protocols/constants.js'
 import { buildToTemp, ROOT } from './build.js'
 import type { Build } from './build.js'
@@ -282,7 +282,7 @@ describe('switchyard CLI: ping against a listener that answers one payload per s
   let sw: Switch
 
   beforeAll(async () => {
-    sw = new Switch({ protocols: [nimPingProtocol], log: () => {} })
+    sw = new Switch(standardLayers({ protocols: [nimPingProtocol], log: () => {} }))
     await sw.start()
   })
 
