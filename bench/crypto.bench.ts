@@ -19,6 +19,7 @@
 import '../interop/js/with-resolvers.js'
 import crypto from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
+import { tls as jsTls } from '@libp2p/tls'
 import { defaultCrypto as jsNoiseCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
@@ -33,6 +34,9 @@ import { secureInbound, secureOutbound } from '../src/security/secure-connection
 import { nobleSuite, nodeSuite, writeNonce } from '../src/security/suite.js'
 import type { CryptoSuite } from '../src/security/suite.js'
 import { encryptFrames, NoiseFrameDecoder } from '../src/security/transport-codec.js'
+import { tlsSecurity } from '../src/security/tls/connection.js'
+import { TlsHandshake } from '../src/security/tls/handshake.js'
+import { TlsRecordLayer } from '../src/security/tls/record-layer.js'
 import { crossCheck, FULL, formatTable, measureAsync, measureSync, QUICK, row, summarize } from './lib/harness.js'
 import type { MeasureOptions, Sample } from './lib/harness.js'
 import type { BenchRow } from './lib/types.js'
@@ -243,10 +247,79 @@ async function handshakeRows (opts: MeasureOptions): Promise<BenchRow[]> {
   return [r]
 }
 
+// ---------------------------------------------------------------------------------------------
+// TLS 1.3 (/tls/1.0.0)
+
+/** Two record layers with a finished handshake (machines driven in memory, synchronously). */
+function tlsRecordPair (): [TlsRecordLayer, TlsRecordLayer] {
+  const cred = (): { chain: Uint8Array[], privateKey: crypto.KeyObject } => {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    return { chain: [new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }))], privateKey }
+  }
+  const verifyPeer = (chain: readonly Uint8Array[]): { publicKey: crypto.KeyObject, info: undefined } =>
+    ({ publicKey: crypto.createPublicKey({ key: Buffer.from(chain[0] as Uint8Array), format: 'der', type: 'spki' }), info: undefined })
+  const c = new TlsRecordLayer(new TlsHandshake({ role: 'client', credential: cred(), verifyPeer }), 'client')
+  const s = new TlsRecordLayer(new TlsHandshake({ role: 'server', credential: cred(), verifyPeer, requireClientCertificate: true }), 'server')
+  s.start()
+  let toServer = c.start().send
+  while (toServer.length > 0) {
+    const toClient = toServer.flatMap(r => s.receive(r).send)
+    toServer = toClient.flatMap(r => c.receive(r).send)
+  }
+  if (!c.handshake.complete || !s.handshake.complete) throw new Error('TLS record pair: handshake did not complete')
+  return [c, s]
+}
+
+async function tlsRows (opts: MeasureOptions): Promise<BenchRow[]> {
+  const rows: BenchRow[] = []
+  // bulk: 1 MiB of application data per iteration, sealed into 2^14-byte records and opened
+  const [c, s] = tlsRecordPair()
+  const chunk = new Uint8Array(64 * 1024).fill(7)
+  const batch = Array.from({ length: 16 }, () => chunk)
+  const bulk = (it: number): number => {
+    let n = 0
+    for (let k = 0; k < it; k++) for (const r of c.encrypt(batch)) for (const d of s.receive(r).data) n += d.length
+    return n
+  }
+  if (bulk(1) !== MiB) throw new Error('TLS bulk: round trip lost bytes')
+  measureSync(bulk, { runs: 1, minTimeMs: Math.max(20, opts.minTimeMs / 4) })
+  const bulkS = measureSync(bulk, opts)
+  rows.push(row('noise', 'TLS 1.3 records seal+open, AES-128-GCM, 1 MiB in 16 KiB records', 'MiB/s', bulkS))
+
+  // handshakes: ours over in-memory connections against js-libp2p's @libp2p/tls (node:tls inside)
+  const idA = generateEd25519()
+  const idB = generateEd25519()
+  const sec = tlsSecurity()
+  const ours = async (): Promise<number> => {
+    const [a, b] = memoryPair()
+    const o = { muxers: ['/yamux/1.0.0'], handshakeTimeoutMs: 10_000 }
+    const [ra, rb] = await Promise.all([sec.secureOutbound(a, { identity: idA, ...o }), sec.secureInbound(b, { identity: idB, ...o })])
+    if (ra.earlyMuxer !== '/yamux/1.0.0' || !rb.remoteKey.equals(idA.publicKey)) throw new Error('TLS handshake result')
+    return 1
+  }
+  const [kA, kB] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
+  const upgrader = { getStreamMuxers: () => new Map([['/yamux/1.0.0', { protocol: '/yamux/1.0.0' }]]) } as unknown as Upgrader
+  const jsA: ConnectionEncrypter = jsTls()({ privateKey: kA, logger: defaultLogger(), upgrader } as never)
+  const jsB: ConnectionEncrypter = jsTls()({ privateKey: kB, logger: defaultLogger(), upgrader } as never)
+  const theirs = async (): Promise<number> => {
+    const [a, b] = multiaddrConnectionPair()
+    const [ra] = await Promise.all([jsA.secureOutbound(a), jsB.secureInbound(b)])
+    if (ra.remotePeer.toString() !== peerIdFromPrivateKey(kB).toString()) throw new Error('js TLS handshake result')
+    return 1
+  }
+  const hsOpts = { runs: opts.runs, minTimeMs: opts.minTimeMs * 2 }
+  const oursS = await measureAsync(ours, hsOpts)
+  const theirsS = await measureAsync(theirs, hsOpts)
+  const r = row('noise', 'TLS 1.3 handshakes (both sides, Ed25519 hosts, fresh P-256 certs, in memory)', 'ops/s', oursS, { name: '@libp2p/tls', sample: theirsS })
+  r.note = 'each handshake generates two certificates (P-256 key + host signature), as go and js do per connection'
+  rows.push(r)
+  return rows
+}
+
 /** The crypto suite of the benchmark table (see the module comment). */
 export async function runCryptoBench (opts: { quick: boolean }): Promise<BenchRow[]> {
   const m = opts.quick ? QUICK : FULL
-  return [...transportRows(m), ...await handshakeRows(m)]
+  return [...transportRows(m), ...await handshakeRows(m), ...await tlsRows(m)]
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
