@@ -91,6 +91,7 @@ export class StreamLimits {
   /** The peer used stream index `index`; STREAM_LIMIT_ERROR beyond our limit (§4.6). */
   onPeerStream (index: number): void {
     if (index >= this.localMax) throw new QuicError('ERR_QUIC_STREAM_LIMIT', `peer opened stream #${index + 1}, limit ${this.localMax}`)
+    this.peerOpenedPrev = this.peerOpened
     this.peerOpened = Math.max(this.peerOpened, index + 1)
   }
 
@@ -104,6 +105,10 @@ export class StreamLimits {
     }
     return undefined
   }
+
+  /** Peer streams of this type known before the last `onPeerStream` call (for implicit opening). */
+  peerOpenedBefore (): number { return this.peerOpenedPrev }
+  private peerOpenedPrev = 0
 
   get canOpen (): boolean { return this.opened < this.peerMax }
   /** Take the next local stream index. */
