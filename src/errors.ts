@@ -82,6 +82,8 @@ export type ErrorCode =
   | 'ERR_END_OF_STREAM'
   | 'ERR_BUFFER_FULL'
   | 'ERR_MUXER_CLOSED'
+  // resources (src/resources: memory, stream and connection budgets)
+  | 'ERR_RESOURCE_LIMIT'
   // switch
   | 'ERR_TOO_MANY_CONNECTIONS'
   | 'ERR_DIAL_SELF'
@@ -249,6 +251,21 @@ export class StreamClosedError extends SwitchyardError {
 export class EndOfStreamError extends SwitchyardError {
   constructor (message = 'end of stream', options?: ErrorOptions) {
     super('ERR_END_OF_STREAM', message, options)
+  }
+}
+
+/**
+ * A reservation against a resource budget failed (src/resources). `scope` names the budget that
+ * was full (`process`, `peer`, `connection`), `resource` what ran out. The stream or connection
+ * that asked is refused or reset; nothing else is affected.
+ */
+export class ResourceLimitError extends SwitchyardError {
+  readonly scope: string
+  readonly resource: 'memory' | 'streams' | 'connections'
+  constructor (scope: string, resource: 'memory' | 'streams' | 'connections', message: string, options?: ErrorOptions) {
+    super('ERR_RESOURCE_LIMIT', message, options)
+    this.scope = scope
+    this.resource = resource
   }
 }
 

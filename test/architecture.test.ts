@@ -3,6 +3,7 @@
  * each file). Read `X: [Y, …]` as "files of layer X may import layers Y".
  *
  *   errors ← codec ← proto ← {multistream, security, muxer} ← switch ← standard ← {index, cli}
+ *   resources (budgets): only errors; muxer, quic, switch charge it (a muxer never imports the switch).
  *   transport: only errors, connection types, codec, trace types, node:net/os and multiformats.
  *   transport/quic (layer "quic"): a transport with its own security (RFC 9001), so it may also use the
  *     TLS 1.3 machine, keys and peer ids of security/ and the transport's multiaddrs; nothing above.
@@ -22,7 +23,7 @@ import { describe, expect, it } from 'vitest'
 const SRC = join(import.meta.dirname, '..', 'src')
 
 type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace-types' | 'trace' | 'transport' | 'multistream' | 'security' |
-'muxer' | 'protocols' | 'switch' | 'standard' | 'capture' | 'index' | 'cli' | 'quic'
+'muxer' | 'protocols' | 'switch' | 'standard' | 'capture' | 'index' | 'cli' | 'quic' | 'resources'
 
 const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace-types']
 const ALLOWED: Record<Layer, Layer[]> = {
@@ -31,20 +32,22 @@ const ALLOWED: Record<Layer, Layer[]> = {
   connection: ['errors', 'trace-types', 'security', 'transport'],
   codec: ['errors'],
   proto: ['errors', 'codec'],
+  // budgets of memory, streams and connections: pure accounting every layer that buffers may charge
+  resources: ['errors'],
   'trace-types': ['errors', 'connection'],
   trace: [...BASE, 'proto', 'multistream', 'security', 'muxer'],
   transport: [...BASE],
-  quic: [...BASE, 'proto', 'security', 'transport'],
+  quic: [...BASE, 'proto', 'security', 'transport', 'resources'],
   multistream: [...BASE, 'proto'],
   security: [...BASE, 'proto'],
-  muxer: [...BASE, 'proto'],
+  muxer: [...BASE, 'proto', 'resources'],
   protocols: [...BASE, 'proto'],
   // transport and security only for SWITCH_SHARED (checked below); never quic, muxer or protocols
-  switch: [...BASE, 'proto', 'transport', 'multistream', 'security'],
-  standard: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch'],
+  switch: [...BASE, 'proto', 'transport', 'multistream', 'security', 'resources'],
+  standard: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'resources'],
   capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport', 'quic', 'trace'],
-  index: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture'],
-  cli: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture', 'index']
+  index: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture', 'resources'],
+  cli: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture', 'index', 'resources']
 }
 
 /** Imports allowed beyond ALLOWED for some files (none today; QUIC is its own layer, "quic"). */
@@ -75,7 +78,8 @@ const PURE_FILES = [
   'transport/quic/varint.ts', 'transport/quic/buffer.ts', 'transport/quic/packet-number.ts', 'transport/quic/header.ts',
   'transport/quic/frame.ts', 'transport/quic/transport-parameters.ts', 'transport/quic/key-update.ts',
   'transport/quic/rtt.ts', 'transport/quic/ack-tracker.ts', 'transport/quic/congestion.ts', 'transport/quic/loss-detection.ts',
-  'transport/quic/stream-id.ts', 'transport/quic/recv-buffer.ts', 'transport/quic/send-buffer.ts', 'transport/quic/flow-control.ts'
+  'transport/quic/stream-id.ts', 'transport/quic/recv-buffer.ts', 'transport/quic/send-buffer.ts', 'transport/quic/flow-control.ts',
+  'resources/scope.ts', 'resources/manager.ts'
 ]
 
 function walk (dir: string): string[] {

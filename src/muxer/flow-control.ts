@@ -22,7 +22,22 @@
  * is the bottleneck: double it, up to `maxWindow` and within the connection's `WindowBudget`.
  * Growth stops once a half window lasts longer than 2 RTT, i.e. near 4x the bandwidth-delay product
  * at most, instead of go's fixed 4xRTT test that stalls early on high-latency links (go-yamux#136).
+ *
+ * Memory accounting (src/resources): besides the connection's `WindowBudget` (a cap on the sum of
+ * windows, for auto-tuning), each stream charges a `MemoryAccount` (its connection's resource scope,
+ * which rolls up into the peer's and the process's):
+ *
+ *     charged = max(buffered, window > 256 KiB ? window : 0)
+ *
+ * A stream at the spec's initial window charges only the bytes it really holds, so 1000 idle
+ * streams cost nothing; a window grown beyond 256 KiB is a promise we made, so it is charged whole
+ * before the update that announces it (go-yamux `sendWindowUpdate` reserves growth the same way).
+ * A Data frame that would push `charged` past what the account grants is refused (`admit` false):
+ * the session resets that stream instead of buffering, so what one peer makes us hold is bounded
+ * by its scopes whatever it does.
  */
+import type { ResourceLimitError } from '../errors.js'
+import type { MemoryAccount } from '../resources/scope.js'
 import { INITIAL_SEND_WINDOW, INITIAL_STREAM_WINDOW, MAX_UINT32 } from './constants.js'
 
 /** Connection-wide cap on the sum of receive windows (`maxBufferedBytesPerConnection`). */
@@ -62,6 +77,8 @@ export interface ReceiveWindowInit {
   /** Auto-tuning ceiling (`maxStreamWindowBytes`). */
   maxWindow: number
   budget: WindowBudget
+  /** Memory account charged for buffered bytes and grown windows; absent = not accounted. */
+  account?: MemoryAccount
 }
 
 export class ReceiveWindow {
@@ -72,7 +89,12 @@ export class ReceiveWindow {
   /** Bytes received and not yet read by the application. */
   buffered = 0
   readonly maxWindow: number
+  /** Bytes charged to the memory account (see the module comment). */
+  charged = 0
+  /** Why the last `admit`/`open` was refused. */
+  refusal: ResourceLimitError | undefined
   private readonly budget: WindowBudget
+  private readonly account: MemoryAccount | undefined
   /** When the last update was sent (ms, caller's clock); undefined before the first one. */
   private lastUpdateAt: number | undefined
   private released = false
@@ -81,8 +103,42 @@ export class ReceiveWindow {
     this.window = init.initialWindow
     this.maxWindow = init.maxWindow
     this.budget = init.budget
+    this.account = init.account
     this.budget.reserveInitial(this.window)
   }
+
+  /** What the window promises beyond the spec's unasked 256 KiB (charged up front). */
+  private get promised (): number { return this.window > INITIAL_STREAM_WINDOW ? this.window : 0 }
+
+  /** Charge `target` bytes in all (up only); false when the account refuses (see `refusal`). */
+  private chargeTo (target: number): boolean {
+    if (target <= this.charged || this.account === undefined) return true
+    const refused = this.account.reserveMemory(target - this.charged)
+    if (refused !== undefined) { this.refusal = refused; return false }
+    this.charged = target
+    return true
+  }
+
+  /** Give back what is charged beyond what is held or promised now. */
+  private settle (): void {
+    const target = Math.max(this.buffered, this.promised)
+    if (this.account !== undefined && this.charged > target) {
+      this.account.releaseMemory(this.charged - target)
+      this.charged = target
+    }
+  }
+
+  /**
+   * Reserve what a configured initial window above 256 KiB promises; false = refuse the stream.
+   * Call once, right after construction.
+   */
+  open (): boolean { return this.chargeTo(this.promised) }
+
+  /**
+   * A Data frame of `n` bytes (already known to `fits`) is about to be buffered: charge it. False
+   * when the memory account refuses; the caller then resets the stream and drops the payload.
+   */
+  admit (n: number): boolean { return this.chargeTo(Math.max(this.buffered + n, this.promised)) }
 
   /** The delta to put on our SYN or ACK frame: what our initial window adds to the implicit 256 KiB. */
   openingDelta (now: number): number {
@@ -106,6 +162,7 @@ export class ReceiveWindow {
   onConsumed (n: number): void {
     this.buffered -= n
     if (this.buffered < 0) this.buffered = 0
+    if (this.charged > this.promised) this.settle()
   }
 
   /**
@@ -116,9 +173,20 @@ export class ReceiveWindow {
     let grant = this.window - this.buffered - this.credit
     if (grant < this.window / 2) return 0
     if (rttMs > 0 && this.lastUpdateAt !== undefined && now - this.lastUpdateAt < 2 * rttMs && this.window < this.maxWindow) {
-      const grow = this.budget.tryGrow(Math.min(this.window, this.maxWindow - this.window))
-      this.window += grow
-      grant += grow
+      let want = Math.min(this.window, this.maxWindow - this.window)
+      if (this.account !== undefined) {
+        // The grown window is charged whole; grow only as far as the account can pay for.
+        const extra = Math.max(0, this.window + want - this.charged)
+        const avail = this.account.availableMemory()
+        if (extra > avail) want -= extra - avail
+      }
+      const grow = want > 0 ? this.budget.tryGrow(want) : 0
+      if (grow > 0 && this.chargeTo(Math.max(this.buffered, this.window + grow))) {
+        this.window += grow
+        grant += grow
+      } else if (grow > 0) {
+        this.budget.release(grow)
+      }
     }
     this.lastUpdateAt = now
     if (grant > MAX_UINT32) grant = MAX_UINT32
@@ -131,12 +199,15 @@ export class ReceiveWindow {
     if (this.released) return
     this.released = true
     this.budget.release(this.window)
+    if (this.account !== undefined && this.charged > 0) this.account.releaseMemory(this.charged)
+    this.charged = 0
   }
 
   /** Throws if the arithmetic above was ever violated (used by tests after every step). */
   assertInvariants (): void {
-    if (this.credit < 0 || this.buffered < 0 || this.credit + this.buffered > this.window || this.window > Math.max(this.maxWindow, INITIAL_STREAM_WINDOW)) {
-      throw new Error(`ReceiveWindow invariant broken: window=${this.window} credit=${this.credit} buffered=${this.buffered} max=${this.maxWindow}`)
+    const chargedOk = this.account === undefined || this.released || (this.charged >= this.buffered && this.charged >= this.promised)
+    if (this.credit < 0 || this.buffered < 0 || this.credit + this.buffered > this.window || this.window > Math.max(this.maxWindow, INITIAL_STREAM_WINDOW) || !chargedOk) {
+      throw new Error(`ReceiveWindow invariant broken: window=${this.window} credit=${this.credit} buffered=${this.buffered} max=${this.maxWindow} charged=${this.charged}`)
     }
   }
 }

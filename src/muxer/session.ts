@@ -8,10 +8,15 @@
  *  2. SYN: a new inbound stream. Our own parity ("both endpoints are clients"), an id in use or
  *     recently closed → protocol error. After our GoAway, or over `maxInboundStreams` → RST for
  *     that stream only. Otherwise the stream is created and ACKed at once.
- *  3. No such stream → ignored, its payload skipped unbuffered (go, rust, js; TL;DR 6).
+ *  3. No such stream → ignored, its payload skipped unbuffered (go, rust, js; TL;DR 6) and counted
+ *     (`discardedBytes`). For a stream we reset or refused, the peer may still have had the credit
+ *     it held then in flight, and no more: data beyond it is a protocol error (GoAway), so a peer
+ *     cannot make us decrypt and skip without end on streams we already refused.
  *  4. Data: the declared length is checked against the stream's receive window *before* any byte
- *     is buffered; more than the window → GoAway(protocol error), connection closed. Payload views
- *     go to the stream; FIN/RST apply after the payload.
+ *     is buffered; more than the window → GoAway(protocol error), connection closed (this also
+ *     covers a Data|SYN longer than the initial window, rust-yamux CVE-2026-32314). Then the bytes
+ *     are charged to the connection's resource scope; when it refuses, that stream alone is reset
+ *     (RST) and the payload skipped. Payload views go to the stream; FIN/RST apply after the payload.
  *  5. WindowUpdate: delta added to the send window, then ACK/FIN/RST.
  *  6. Ping SYN → Ping ACK with the same opaque value (never an unsolicited ACK: js closes the
  *     session on one, TL;DR 10). Ping ACK matching our outstanding ping → RTT sample.
@@ -31,7 +36,13 @@
  * adapter makes one `conn.write(chunks)` per event-loop turn however many frames were produced.
  *
  * Memory bounds (a stalled peer cannot grow any of these without limit):
- *  - receive: Σ stream windows ≤ max(maxBufferedBytesPerConnection, streams × 256 KiB);
+ *  - receive: Σ stream windows ≤ max(maxBufferedBytesPerConnection, streams × 256 KiB), and what is
+ *    really held (unread bytes, windows grown beyond 256 KiB) is charged to the resource scope
+ *    (src/resources: connection → peer → process), whose refusal resets the stream;
+ *  - streams: inbound SYNs beyond `maxInboundStreams` or the scope's stream limits are refused with
+ *    RST directly (never ACKed first); at most MAX_ACK_BACKLOG (256) of our own streams wait for
+ *    their ACK (yamux spec §ACK backlog; go CVE-2022-23492, rust CVE-2022-23486, js CVE-2022-23487):
+ *    a stream opened beyond that exists locally, its SYN and data held until an ACK frees a slot;
  *  - send: stream writes are taken only while the outbox is below `maxWriteBatchBytes` and the
  *    connection is not above its high-water mark; each stream is also held to the peer's window;
  *  - control frames: at most `MAX_PENDING_PONGS` ping answers and `MAX_CONTROL_BACKLOG` other
@@ -39,7 +50,8 @@
  *    the session ends.
  */
 import { StreamResetError, SwitchyardError, YamuxError } from '../errors.js'
-import { Flag, FrameType, GoAwayCode, HEADER_LENGTH, MAX_UINT32, SESSION_STREAM_ID } from './constants.js'
+import type { ResourceScope } from '../resources/scope.js'
+import { Flag, FrameType, GoAwayCode, HEADER_LENGTH, INITIAL_STREAM_WINDOW, MAX_UINT32, SESSION_STREAM_ID } from './constants.js'
 import { yamuxConfig } from './config.js'
 import type { YamuxConfig } from './config.js'
 import { FrameDecoder } from './frame-decoder.js'
@@ -49,7 +61,7 @@ import type { Header } from './frame.js'
 import { ReceiveWindow, SendWindow, WindowBudget } from './flow-control.js'
 import { MuxedStream } from './stream.js'
 import type { StreamTransport } from './stream.js'
-import { RemoteEvent, StreamState } from './stream-state.js'
+import { HalfState, OpenState, RemoteEvent, StreamState } from './stream-state.js'
 import type { TraceObserver } from '../trace/observer.js'
 
 
@@ -75,7 +87,18 @@ export interface SessionInit {
    * payload piece. Absent = one `undefined` check per frame, nothing built.
    */
   observer?: TraceObserver
+  /**
+   * The connection's resource scope (src/resources): receive buffers, grown windows and streams
+   * are charged to it. Absent: a scope of its own limited to `maxBufferedBytesPerConnection`.
+   */
+  resources?: ResourceScope
 }
+
+/**
+ * Our streams that may wait for the peer's ACK at once (libp2p yamux spec §ACK backlog: 256).
+ * `openStream` beyond it still returns a stream, whose SYN waits for a free slot (go blocks in `Open`).
+ */
+export const MAX_ACK_BACKLOG = 256
 
 /** Ping answers kept while the connection is blocked (go-yamux drops replies beyond 32). */
 const MAX_PENDING_PONGS = 32
@@ -102,6 +125,10 @@ class StreamRecord {
   readonly stream: MuxedStream
   /** Waiting for the connection to accept more (in `Session.connWaiters`). */
   waitingConn = false
+  /** Ours, held back by the ACK backlog: no frame sent yet (in `Session.synBacklog`). */
+  deferred = false
+  /** The application closed its side while the stream was deferred: FIN goes with the SYN. */
+  finPending = false
 
   constructor (readonly id: number, readonly inbound: boolean, session: Session, recv: ReceiveWindow) {
     this.state = inbound ? StreamState.inbound() : StreamState.outbound()
@@ -131,7 +158,18 @@ export class Session implements FrameSink {
   private nextId: number
   private inboundCount = 0
   private outboundCount = 0
-  private readonly tombstones = new Set<number>()
+  /** Recently retired ids → the credit the peer may still have in flight for them (data beyond it is a violation). */
+  private readonly tombstones = new Map<number, number>()
+  /** Our streams whose SYN the peer has not ACKed yet. */
+  private unacked = 0
+  /** Our streams opened beyond the ACK backlog, SYN not sent yet, in opening order. */
+  private synBacklog = new Set<StreamRecord>()
+  private readonly scope: ResourceScope | undefined
+  /** Payload bytes received for streams we no longer (or never) had, skipped unbuffered. */
+  discardedBytes = 0
+  /** Streams reset because the resource scope refused their data, and SYNs refused. */
+  resetForResources = 0
+  refusedStreams = 0
 
   // ── outbox ──
   private out: Uint8Array[] = []
@@ -173,6 +211,7 @@ export class Session implements FrameSink {
     this.nextId = init.initiator ? 1 : 2
     this.decoder = new FrameDecoder(this)
     this.budget = new WindowBudget(this.config.maxBufferedBytesPerConnection)
+    this.scope = init.resources
     this.lastRecvAt = this.now()
     if (this.config.rttIntervalMs > 0) this.sendPing()
   }
@@ -230,11 +269,16 @@ export class Session implements FrameSink {
     if (this.outboundCount >= this.config.maxOutboundStreams) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"outbound streams" expected <= ${this.config.maxOutboundStreams}, got ${this.outboundCount + 1}`)
     const id = this.nextId
     if (id > MAX_UINT32) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"stream id" expected <= ${MAX_UINT32}, got ${id} (ids exhausted)`)
-    this.nextId += 2
     const rec = this.addRecord(id, false)
+    if (rec instanceof Error) throw rec
+    this.nextId += 2
     this.outboundCount++
-    const flags = rec.state.takeOpenFlags()
-    this.frame(FrameType.WindowUpdate, flags, id, rec.recv.openingDelta(this.now()))
+    if (this.unacked >= MAX_ACK_BACKLOG) {
+      rec.deferred = true
+      this.synBacklog.add(rec)
+    } else {
+      this.sendSyn(rec)
+    }
     return rec.stream
   }
 
@@ -339,20 +383,34 @@ export class Session implements FrameSink {
       if ((id % 2 === 1) === this.initiator) {
         throw protocolError(`"SYN stream id" expected ${this.initiator ? 'even' : 'odd'} (peer is the ${this.initiator ? 'listener' : 'dialer'}), got ${id}: both endpoints are ${this.initiator ? 'clients' : 'servers'}`)
       }
-      if (this.localGoAway || this.inboundCount >= this.config.maxInboundStreams) {
-        // Refuse this stream only (go `incomingStream`; spec: RST to refuse).
-        this.remember(id)
-        this.control(FrameType.WindowUpdate, Flag.RST, id, 0)
-        return false
+      // The opener cannot know a window we have not announced yet: a Data|SYN may carry at most the
+      // spec's 256 KiB, whatever window we are about to grant (rust-yamux CVE-2026-32314).
+      if (isData && h.length > INITIAL_STREAM_WINDOW) {
+        throw protocolError(`"frame length" expected <= ${INITIAL_STREAM_WINDOW}, got ${h.length} (stream ${id}: Data|SYN beyond the initial window)`)
       }
-      rec = this.addRecord(id, true)
+      const added = this.localGoAway || this.inboundCount >= this.config.maxInboundStreams ? undefined : this.addRecord(id, true)
+      if (added === undefined || added instanceof Error) {
+        // Refuse this stream only, with RST and never an ACK first (go `incomingStream`; spec: RST
+        // to refuse). The peer may have sent up to the initial window before it sees the RST.
+        this.refusedStreams++
+        this.remember(id, INITIAL_STREAM_WINDOW)
+        this.control(FrameType.WindowUpdate, Flag.RST, id, 0)
+        return this.onRetiredStream(h, isData, INITIAL_STREAM_WINDOW)
+      }
+      rec = added
       this.inboundCount++
-      // ACK on accept, with our window above 256 KiB if configured (a delta: TL;DR 8).
-      this.frame(FrameType.WindowUpdate, rec.state.takeOpenFlags(), id, rec.recv.openingDelta(this.now()))
+      // ACK on accept, with our window above 256 KiB if configured (a delta: TL;DR 8). A control
+      // frame: a peer that opens and resets streams without reading must not grow our outbox.
+      this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), id, rec.recv.openingDelta(this.now()))
+      if (this.closedWith !== undefined) return false
       this.host.onStream(rec.stream)
       if (this.records.get(id) !== rec) return false // the application reset it inside onStream
     }
-    if (rec === undefined) return false // unknown or already closed stream: ignore (TL;DR 6)
+    if (rec === undefined) {
+      // Unknown or already closed stream: ignore (TL;DR 6), within the credit it had if we remember it.
+      const left = this.tombstones.get(id)
+      return this.onRetiredStream(h, isData, left)
+    }
 
     if (!isData) {
       if (h.length > 0 && rec.state.maySendData) {
@@ -369,8 +427,19 @@ export class Session implements FrameSink {
     if (!rec.recv.fits(h.length)) {
       throw protocolError(`"frame length" expected <= ${rec.recv.credit}, got ${h.length} (stream ${id}: receive window exceeded)`)
     }
+    if (h.length > 0 && rec.state.mayGrantCredit && !rec.recv.admit(h.length)) {
+      // The resource scope is full: this stream is reset and its payload skipped, never buffered.
+      const refusal = rec.recv.refusal
+      this.resetForResources++
+      const left = rec.recv.credit - h.length
+      this.control(FrameType.WindowUpdate, rec.state.sendReset(id), id, 0)
+      this.retire(rec, left)
+      rec.stream.pushReset(new StreamResetError(`stream ${id} reset: ${refusal?.message ?? 'resource limit'}`, { cause: refusal }))
+      this.discardedBytes += h.length
+      return false
+    }
     rec.recv.onReceived(h.length)
-    if ((h.flags & Flag.ACK) !== 0) rec.state.onRemoteFlags(Flag.ACK)
+    if ((h.flags & Flag.ACK) !== 0 && (rec.state.onRemoteFlags(Flag.ACK) & RemoteEvent.Acked) !== 0) this.ackSlotFreed()
     if (h.length === 0) { this.currentRecord = rec; return false }
     if (rec.state.mayGrantCredit) {
       this.currentRecord = rec
@@ -386,6 +455,7 @@ export class Session implements FrameSink {
   private applyRemoteFlags (rec: StreamRecord, flags: number): void {
     if ((flags & (Flag.ACK | Flag.FIN | Flag.RST)) === 0) return
     const ev = rec.state.onRemoteFlags(flags)
+    if ((ev & RemoteEvent.Acked) !== 0) this.ackSlotFreed()
     if ((ev & RemoteEvent.Reset) !== 0) {
       this.retire(rec)
       rec.stream.pushReset(new StreamResetError(`stream ${rec.id} reset by remote`))
@@ -430,7 +500,7 @@ export class Session implements FrameSink {
 
   /** @internal Frame as much of `data` as the peer's window and the connection allow. */
   streamSend (rec: StreamRecord, data: Uint8Array): number {
-    if (this.closedWith !== undefined || !rec.state.maySendData) return 0
+    if (this.closedWith !== undefined || !rec.state.maySendData || rec.deferred) return 0
     const max = this.config.maxFramePayloadBytes
     const limit = this.config.maxWriteBatchBytes
     let sent = 0
@@ -450,6 +520,7 @@ export class Session implements FrameSink {
   /** @internal */
   streamFin (rec: StreamRecord): void {
     if (this.closedWith !== undefined || !rec.state.maySendData) return
+    if (rec.deferred) { rec.finPending = true; return }
     // FIN on a WindowUpdate (go, js); nim uses an empty Data frame. Both are legal (TL;DR 9).
     this.control(FrameType.WindowUpdate, rec.state.sendFin(rec.id), rec.id, 0)
     if (rec.state.finished) this.retire(rec)
@@ -458,8 +529,9 @@ export class Session implements FrameSink {
   /** @internal */
   streamReset (rec: StreamRecord): void {
     if (this.closedWith !== undefined || this.records.get(rec.id) !== rec || rec.state.finished) return
+    if (rec.deferred) { this.retire(rec); return } // the peer never heard of it: nothing to send
     this.control(FrameType.WindowUpdate, rec.state.sendReset(rec.id), rec.id, 0)
-    this.retire(rec)
+    this.retire(rec, rec.recv.credit)
   }
 
   /** @internal The application read `n` bytes: credit the peer once half a window is free. */
@@ -472,30 +544,86 @@ export class Session implements FrameSink {
 
   // ══════════════════════════ internals ══════════════════════════
 
-  private addRecord (id: number, inbound: boolean): StreamRecord {
-    const recv = new ReceiveWindow({ initialWindow: this.config.initialStreamWindowBytes, maxWindow: this.config.maxStreamWindowBytes, budget: this.budget })
+  /** A new stream charged to the resource scope, or the scope's refusal (nothing charged then). */
+  private addRecord (id: number, inbound: boolean): StreamRecord | Error {
+    const direction = inbound ? 'inbound' : 'outbound'
+    const refused = this.scope?.addStream(direction)
+    if (refused !== undefined) return refused
+    const recv = new ReceiveWindow({ initialWindow: this.config.initialStreamWindowBytes, maxWindow: this.config.maxStreamWindowBytes, budget: this.budget, account: this.scope })
+    if (!recv.open()) {
+      recv.release()
+      this.scope?.removeStream(direction)
+      return recv.refusal ?? new YamuxError('ERR_TOO_MANY_STREAMS', 'stream refused')
+    }
     const rec = new StreamRecord(id, inbound, this, recv)
     this.records.set(id, rec)
     this.streams.set(id, rec.stream)
     return rec
   }
 
-  /** The stream is finished on the wire: forget it (no frame may follow), free its window. */
-  private retire (rec: StreamRecord): void {
+  /**
+   * The stream is finished on the wire: forget it (no frame may follow), free its window and its
+   * resources. `creditLeft`: what the peer may still send for it (0 after its FIN).
+   */
+  private retire (rec: StreamRecord, creditLeft = 0): void {
     if (this.records.get(rec.id) !== rec) return
     this.records.delete(rec.id)
     this.streams.delete(rec.id)
     rec.recv.release()
+    this.scope?.removeStream(rec.inbound ? 'inbound' : 'outbound')
     if (rec.waitingConn) { rec.waitingConn = false; this.connWaiters.delete(rec) }
-    if (rec.inbound) { this.inboundCount--; this.remember(rec.id) } else this.outboundCount--
+    if (rec.inbound) this.inboundCount--
+    else this.outboundCount--
+    if (rec.deferred) { rec.deferred = false; this.synBacklog.delete(rec); return } // never on the wire
+    if (!rec.inbound && rec.state.open === OpenState.SynSent) this.ackSlotFreed()
+    // Remember every retired id the peer may still name (its own, and ours it may still answer on).
+    this.remember(rec.id, rec.state.read === HalfState.Closed ? 0 : creditLeft)
   }
 
-  private remember (id: number): void {
-    this.tombstones.add(id)
+  /** SYN for one of our streams (with our window if above 256 KiB); it now waits for its ACK. */
+  private sendSyn (rec: StreamRecord): void {
+    this.unacked++
+    this.frame(FrameType.WindowUpdate, rec.state.takeOpenFlags(), rec.id, rec.recv.openingDelta(this.now()))
+  }
+
+  /** One of our streams was ACKed (or went away unACKed): release the next held-back SYN. */
+  private ackSlotFreed (): void {
+    this.unacked--
+    while (this.unacked < MAX_ACK_BACKLOG && this.synBacklog.size > 0 && this.closedWith === undefined) {
+      const rec = this.synBacklog.values().next().value as StreamRecord
+      this.synBacklog.delete(rec)
+      rec.deferred = false
+      this.sendSyn(rec)
+      if (rec.finPending) this.streamFin(rec)
+      else rec.stream.notifyWritable()
+    }
+  }
+
+  /** Our streams whose SYN waits for the ACK backlog (tests, inspection). */
+  get heldBackStreams (): number { return this.synBacklog.size }
+
+  private remember (id: number, creditLeft: number): void {
+    this.tombstones.delete(id)
+    this.tombstones.set(id, creditLeft)
     if (this.tombstones.size > TOMBSTONES) {
-      const oldest = this.tombstones.values().next().value as number
+      const oldest = this.tombstones.keys().next().value as number
       this.tombstones.delete(oldest)
     }
+  }
+
+  /**
+   * A Data or WindowUpdate frame for a stream that is gone. WindowUpdates (late FIN/RST/credit) are
+   * ignored. Data is skipped unbuffered and counted; for a stream we remember, the peer may send
+   * only the credit it held when we retired it (`left`): beyond that it is ignoring our RST.
+   */
+  private onRetiredStream (h: Header, isData: boolean, left: number | undefined): false {
+    if (!isData || h.length === 0) return false
+    this.discardedBytes += h.length
+    if (left !== undefined) {
+      if (h.length > left) throw protocolError(`"frame length" expected <= ${left}, got ${h.length} (stream ${h.streamId} was reset or closed: data beyond the credit it had then)`)
+      this.tombstones.set(h.streamId, left - h.length)
+    }
+    return false
   }
 
   private waitForConn (rec: StreamRecord): void {
@@ -618,9 +746,11 @@ export class Session implements FrameSink {
       this.records.delete(rec.id)
       this.streams.delete(rec.id)
       rec.recv.release()
+      this.scope?.removeStream(rec.inbound ? 'inbound' : 'outbound')
       rec.stream.pushReset(reason)
     }
     this.connWaiters.clear()
+    this.synBacklog.clear()
     this.host.onClose(err)
   }
 }

@@ -18,6 +18,7 @@ import { yamuxConfig } from './config.js'
 import type { YamuxConfig } from './config.js'
 import { Session } from './session.js'
 import type { TraceObserver } from '../trace/observer.js'
+import type { ResourceScope } from '../resources/scope.js'
 import type { MuxedStream } from './stream.js'
 
 export interface YamuxOptions {
@@ -28,6 +29,8 @@ export interface YamuxOptions {
   initialBytes?: Uint8Array[]
   /** Tracing hook (yamux frames, stream data); absent = no cost. */
   observer?: TraceObserver
+  /** The connection's resource scope: receive buffers, grown windows and streams are charged to it (src/resources). */
+  resources?: ResourceScope
 }
 
 const clock = (): number => performance.now()
@@ -54,6 +57,7 @@ class YamuxMuxer implements StreamMuxer {
       config: opts.config,
       now: clock,
       observer: opts.observer,
+      resources: opts.resources,
       host: {
         onOutput: () => { this.scheduleFlush() },
         onStream: (s) => { this.inbound(s) },

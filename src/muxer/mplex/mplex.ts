@@ -29,6 +29,7 @@ import type { ByteConnection, ByteSink, Stream, StreamMuxer, StreamMuxerFactory 
 import type { StreamTransport } from '../stream.js'
 import type { MplexConfig, MplexSessionHandler } from './session.js'
 import type { TraceObserver } from '../../trace/observer.js'
+import type { ResourceScope } from '../../resources/scope.js'
 
 export interface MplexOptions {
   /**
@@ -42,6 +43,8 @@ export interface MplexOptions {
   initialBytes?: Uint8Array[]
   /** Frame-level tracing; costs one `undefined` check per frame when absent. */
   observer?: TraceObserver
+  /** The connection's resource scope: unread bytes and streams are charged to it (src/resources). */
+  resources?: ResourceScope
 }
 
 /** Run mplex over `conn`. The connection is attached at once; set `onStream` to accept streams. */
@@ -100,7 +103,7 @@ export class MplexMuxer implements StreamMuxer {
     this.conn = conn
     this.initiator = opts.initiator
     this.config = mplexConfig(opts.config)
-    this.session = new MplexSession(this.config, this.sessionHandler, opts.observer)
+    this.session = new MplexSession(this.config, this.sessionHandler, opts.observer, opts.resources)
     for (const chunk of opts.initialBytes ?? []) {
       if (this.state === State.Closed) break
       this.sink.onData(chunk)

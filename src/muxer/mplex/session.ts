@@ -42,10 +42,14 @@
  * MplexError(ERR_BUFFER_FULL) as the local cause. The check runs on a Message frame's declared
  * length, when its header arrives, before any of its body is held. Blocking the connection (go,
  * nim) would let one slow stream stall every other stream; the reset costs only that stream.
- * Worst case per connection: maxInboundStreams (plus our own streams) × maxStreamBufferBytes.
+ * Per connection that alone allows maxInboundStreams × maxStreamBufferBytes (1000 × 4 MiB; the
+ * many-streams case of js-libp2p#3220), so every buffered byte is also charged to the connection's
+ * resource scope (src/resources: connection → peer → process, 32 MiB per peer by default) when its
+ * frame header arrives: a refusal resets that stream the same way, before its body is held.
  */
 import { allocUnsafe } from '../../codec/alloc.js'
 import { MplexError, StreamResetError } from '../../errors.js'
+import type { ResourceScope } from '../../resources/scope.js'
 import { MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_STREAM_ID, MessageFlag } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
 import type { FrameHandler } from './frame-decoder.js'
@@ -160,10 +164,15 @@ export class MplexSession {
   readonly config: MplexConfig
   private readonly handler: MplexSessionHandler
   private readonly observer: TraceObserver | undefined
+  private readonly scope: ResourceScope | undefined
   private readonly decoder: FrameDecoder
   private readonly streams = new Map<number, StreamState>()
   private nextStreamId = 0
   private inbound = 0
+  /** NewStreams refused (limit, GoAway, resource scope). */
+  refusedStreams = 0
+  /** Streams reset because their buffer limit or the resource scope refused more data. */
+  resetForBuffers = 0
   private accepting = true
   private closed = false
 
@@ -179,10 +188,11 @@ export class MplexSession {
   /** Start of the outbox's last chunk when that chunk is the slab region ending at `slabOffset`. */
   private slabTailStart = -1
 
-  constructor (config: MplexConfig, handler: MplexSessionHandler, observer?: TraceObserver) {
+  constructor (config: MplexConfig, handler: MplexSessionHandler, observer?: TraceObserver, resources?: ResourceScope) {
     this.config = config
     this.handler = handler
     this.observer = observer
+    this.scope = resources
     this.decoder = new FrameDecoder(config.maxMessageBytes)
   }
 
@@ -252,6 +262,13 @@ export class MplexSession {
             this.overflow(key, s, length)
             return
           }
+          if (this.scope !== undefined) {
+            const refused = this.scope.reserveMemory(length)
+            if (refused !== undefined) {
+              this.overflow(key, s, length, refused)
+              return
+            }
+          }
           s.buffered += length // counted now: every byte of the body is on its way
           this.target = s
           this.targetKey = key
@@ -281,8 +298,9 @@ export class MplexSession {
       // go-mplex (ErrInvalidState) and nim (InvalidChannelIdError) drop the connection too.
       throw new MplexError('ERR_MPLEX_PROTOCOL', `NewStream for stream ${streamId}, which the peer already has open`)
     }
-    if (!this.accepting || this.inbound >= this.config.maxInboundStreams) {
+    if (!this.accepting || this.inbound >= this.config.maxInboundStreams || this.scope?.addStream('inbound') !== undefined) {
       // Refuse this stream only (nim drops the whole connection here; a reset is enough).
+      this.refusedStreams++
       this.queueFrame(streamId, MessageFlag.ResetReceiver, EMPTY)
       return
     }
@@ -291,14 +309,22 @@ export class MplexSession {
     this.handler.onStreamOpen(key, streamId)
   }
 
-  private overflow (key: number, s: StreamState, incoming: number): void {
-    const err = new MplexError('ERR_BUFFER_FULL', `"stream buffer" expected <= ${this.config.maxStreamBufferBytes} unread bytes, got ${s.buffered + incoming} (stream ${s.streamId}, ${s.weOpened ? 'outbound' : 'inbound'}): the reader is too slow, stream reset`)
+  private overflow (key: number, s: StreamState, incoming: number, refused?: Error): void {
+    this.resetForBuffers++
+    const err = refused !== undefined
+      ? new MplexError('ERR_BUFFER_FULL', `stream ${s.streamId} (${s.weOpened ? 'outbound' : 'inbound'}) reset: ${refused.message}`, { cause: refused })
+      : new MplexError('ERR_BUFFER_FULL', `"stream buffer" expected <= ${this.config.maxStreamBufferBytes} unread bytes, got ${s.buffered + incoming} (stream ${s.streamId}, ${s.weOpened ? 'outbound' : 'inbound'}): the reader is too slow, stream reset`)
     this.queueFrame(s.streamId, resetFlag(s.weOpened), EMPTY)
     this.remove(key, s, err)
   }
 
   private remove (key: number, s: StreamState, resetErr?: Error): void {
     this.streams.delete(key)
+    if (this.scope !== undefined) {
+      if (s.buffered > 0) this.scope.releaseMemory(s.buffered)
+      this.scope.removeStream(s.weOpened ? 'outbound' : 'inbound')
+    }
+    s.buffered = 0
     if (this.target === s) this.target = undefined // the rest of its current frame is dropped
     if (!s.weOpened) this.inbound--
     if (resetErr !== undefined) this.handler.onStreamReset(key, resetErr)
@@ -312,6 +338,8 @@ export class MplexSession {
     if (this.closed) throw new MplexError('ERR_MUXER_CLOSED', 'cannot open a stream: the mplex session is closed')
     const streamId = this.nextStreamId
     if (streamId > MAX_STREAM_ID) throw new MplexError('ERR_TOO_MANY_STREAMS', `"stream id" expected <= ${MAX_STREAM_ID}, got ${streamId}: id space exhausted`)
+    const refused = this.scope?.addStream('outbound')
+    if (refused !== undefined) throw refused
     this.nextStreamId++
     const key = streamId * 2 + 1
     this.streams.set(key, { streamId, weOpened: true, localClosed: false, remoteClosed: false, buffered: 0 })
@@ -355,7 +383,10 @@ export class MplexSession {
   /** The application took `n` bytes of the stream's data (or they were discarded). */
   consumed (key: number, n: number): void {
     const s = this.streams.get(key)
-    if (s !== undefined) s.buffered = Math.max(0, s.buffered - n)
+    if (s === undefined) return
+    const k = Math.min(n, s.buffered)
+    s.buffered -= k
+    this.scope?.releaseMemory(k)
   }
 
   /** Refuse (reset) every stream the peer opens from now on; used by a graceful close. */
