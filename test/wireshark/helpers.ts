@@ -87,7 +87,7 @@ export async function tshark (capture: string, keylog: string | undefined, args:
   })
 }
 
-export interface PdmlField { name: string, show: string, value: string | undefined }
+export interface PdmlField { name: string, show: string, showname: string, value: string | undefined }
 export interface PdmlProto { frame: number, name: string, fields: PdmlField[] }
 
 const OURS = new Set(['libp2p', 'multistream', 'noise', 'yamux', 'mplex'])
@@ -129,7 +129,7 @@ export function parsePdml (xml: string): PdmlProto[] {
       if (open === undefined) continue
       const a = attrs(m[3] as string)
       if (a.name === undefined) continue
-      open.proto.fields.push({ name: a.name, show: a.show ?? '', value: a.value })
+      open.proto.fields.push({ name: a.name, show: a.show ?? '', showname: a.showname ?? '', value: a.value })
     }
   }
   return out
