@@ -117,6 +117,7 @@ static int hf_noise_key_type = -1;
 static int hf_noise_key_data = -1;
 static int hf_noise_identity_key = -1;
 static int hf_noise_signature = -1;
+static int hf_noise_sig_valid = -1;
 static int hf_noise_muxer = -1;
 static int hf_noise_certhash = -1;
 static int hf_noise_ciphertext = -1;
@@ -395,6 +396,33 @@ static void mix_hash(guint8 *h, const guint8 *data, guint n)
     if (n > 0) gcry_md_write(md, data, n);
     memcpy(h, gcry_md_read(md, GCRY_MD_SHA256), 32);
     gcry_md_close(md);
+}
+
+/* noise/README.md "Static Key Authentication": the identity key signs "noise-libp2p-static-key:" ||
+ * the Noise static key. Ed25519 only (RFC 8032, libgcrypt's EdDSA): 1 valid, 0 invalid, -1 unchecked. */
+static int verify_static_key_sig(const guint8 *key_pb, guint key_len, const guint8 *sig, guint sig_len, const guint8 *static_key)
+{
+    guint64 type = 99; const guint8 *data = NULL; guint dlen = 0;
+    pb_field_t f; guint at = 0; int k;
+    while ((k = pb_next(key_pb, key_len, at, &f)) > 0) {
+        if (f.field == 1 && f.wire == 0) type = f.value;
+        else if (f.field == 2 && f.wire == 2) { data = key_pb + f.off; dlen = f.len; }
+        at += (guint)k;
+    }
+    if (type != 1 || data == NULL || dlen != 32) return -1;
+    if (sig_len != 64) return 0;
+    static const char prefix[] = "noise-libp2p-static-key:";
+    guint8 msg[sizeof prefix - 1 + DH_LEN];
+    memcpy(msg, prefix, sizeof prefix - 1);
+    memcpy(msg + sizeof prefix - 1, static_key, DH_LEN);
+    gcry_sexp_t s_key = NULL, s_data = NULL, s_sig = NULL;
+    int ok = -1;
+    if (gcry_sexp_build(&s_key, NULL, "(public-key (ecc (curve Ed25519) (flags eddsa) (q %b)))", (int)dlen, data) == 0 &&
+        gcry_sexp_build(&s_data, NULL, "(data (flags eddsa) (hash-algo sha512) (value %b))", (int)sizeof msg, msg) == 0 &&
+        gcry_sexp_build(&s_sig, NULL, "(sig-val (eddsa (r %b) (s %b)))", 32, sig, 32, sig + 32) == 0)
+        ok = gcry_pk_verify(s_sig, s_data, s_key) == 0 ? 1 : 0;
+    gcry_sexp_release(s_key); gcry_sexp_release(s_data); gcry_sexp_release(s_sig);
+    return ok;
 }
 
 /* ───────────────────────────── the key log ───────────────────────────── */
@@ -1113,7 +1141,10 @@ static void draw_payload(proto_tree *tree, packet_info *pinfo, tvbuff_t *parent,
     proto_tree *pt = proto_item_add_subtree(pi, ett_noise_payload);
     pb_field_t f; guint at = 0; int k;
     const guint8 *p = r->payload; guint n = r->payload_len;
+    const guint8 *idk = NULL, *sig = NULL; guint idk_len = 0, sig_len = 0, sig_off = 0;
     while ((k = pb_next(p, n, at, &f)) > 0) {
+        if (f.field == 1 && f.wire == 2) idk = p + f.off, idk_len = f.len;
+        if (f.field == 2 && f.wire == 2) sig = p + f.off, sig_len = f.len, sig_off = f.off;
         if (f.field == 1 && f.wire == 2) {
             proto_item *ki = proto_tree_add_item(pt, hf_noise_identity_key, t, f.off, f.len, ENC_NA);
             proto_tree *kt = proto_item_add_subtree(ki, ett_noise_payload);
@@ -1144,6 +1175,15 @@ static void draw_payload(proto_tree *tree, packet_info *pinfo, tvbuff_t *parent,
         at += (guint)k;
     }
     if (k < 0) expert_add_info_format(pinfo, pi, &ei_noise_malformed, "the handshake payload is not a valid NoiseHandshakePayload protobuf");
+    if (idk && sig && r->s_plain) {
+        int v = verify_static_key_sig(idk, idk_len, sig, sig_len, r->s_plain);
+        if (v >= 0) {
+            proto_item *vi = proto_tree_add_boolean(pt, hf_noise_sig_valid, t, sig_off, sig_len, v == 1);
+            proto_item_set_generated(vi);
+            proto_item_append_text(pi, v == 1 ? ", signature verified" : ", signature INVALID");
+            if (v == 0) expert_add_info_format(pinfo, vi, &ei_noise_malformed, "the identity signature over the Noise static key does not verify");
+        }
+    }
 }
 
 static void draw_identify(proto_tree *tree, packet_info *pinfo, tvbuff_t *t, const guint8 *p, guint n)
@@ -1574,6 +1614,7 @@ void proto_register_libp2p(void)
         { &hf_noise_key_type, { "Key type", "noise.payload.identity_key.type", FT_UINT32, BASE_DEC, VALS(key_type_vals), 0, NULL, HFILL } },
         { &hf_noise_key_data, { "Key data", "noise.payload.identity_key.data", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_noise_signature, { "Identity signature", "noise.payload.identity_sig", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_noise_sig_valid, { "Signature verified", "noise.payload.signature_verified", FT_BOOLEAN, BASE_NONE, NULL, 0, "Ed25519 identities only", HFILL } },
         { &hf_noise_muxer, { "Stream muxer", "noise.payload.stream_muxer", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_noise_certhash, { "WebTransport certhash", "noise.payload.webtransport_certhash", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_noise_ciphertext, { "Ciphertext", "noise.ciphertext", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },

@@ -206,6 +206,9 @@ describe('wireshark/tshark.sh: the libp2p plugin agrees with switchyard decode',
     expect(texts(protos)).toEqual(['please send data', ...PARTS])
     const early = protos.flatMap(p => p.fields.filter(f => f.name === 'noise.early_muxer').map(f => f.show))
     expect(early).toEqual(['/yamux/1.0.0'])
+    // both identity signatures over the Noise static keys check out (Ed25519, through libgcrypt)
+    const verified = protos.flatMap(p => p.fields.filter(f => f.name === 'noise.payload.signature_verified').map(f => f.show))
+    expect(verified).toEqual(['1', '1'])
   }, 60_000)
 
   it('without the key log: multistream and the handshake only, every transport message left encrypted, as decode does', async () => {
