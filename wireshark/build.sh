@@ -13,7 +13,7 @@ mkdir -p "$out"
 if [ ! -f "$so" ] || [ "$here/packet-libp2p.c" -nt "$so" ] || [ "$0" -nt "$so" ]; then
   ${CC:-gcc} -shared -fPIC -O2 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
     -DVERSION='"0.1.0"' $(pkg-config --cflags wireshark libgcrypt glib-2.0) \
-    -o "$so.tmp" "$here/packet-libp2p.c" $(pkg-config --libs wireshark libgcrypt glib-2.0)
-  mv "$so.tmp" "$so"
+    -o "$so.$$.tmp" "$here/packet-libp2p.c" $(pkg-config --libs wireshark libgcrypt glib-2.0)
+  mv "$so.$$.tmp" "$so"  # atomic: concurrent tshark.sh runs may build at once
 fi
 echo "$so"
