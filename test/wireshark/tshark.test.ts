@@ -1,8 +1,8 @@
 /**
  * The Wireshark plugin (wireshark/packet-libp2p.c through wireshark/tshark.sh) against switchyard's
  * own capture decoder on the same captures: recorded live here with dumpcap on loopback while
- * switchyard talks to itself (yamux, mplex) and to js-libp2p, with a key log, plus a committed
- * fixture. tshark's view (-T pdml) and `switchyard decode`'s (--trace-file) must agree on the
+ * switchyard talks to itself (yamux, mplex) and to js-libp2p, with a key log, a js-libp2p pair over
+ * TLS, and committed fixtures (the tutorial; switchyard ↔ the go-libp2p and rust-libp2p interop peers). tshark's view (-T pdml) and `switchyard decode`'s (--trace-file) must agree on the
  * connection's multistream messages, the Noise handshake (sizes, peer ids), every transport message,
  * every yamux/mplex frame, every stream's protocol and multistream messages, and every decrypted
  * message. A machine without tshark/dumpcap fails these tests (.ci/run installs them).
@@ -210,6 +210,23 @@ describe('wireshark/tshark.sh: the libp2p plugin agrees with switchyard decode',
     const verified = protos.flatMap(p => p.fields.filter(f => f.name === 'noise.payload.signature_verified').map(f => f.show))
     expect(verified).toEqual(['1', '1'])
   }, 60_000)
+
+  for (const [impl, agent] of [['go', 'go-libp2p'], ['rust', 'rust-libp2p']] as const) {
+    it(`a committed capture of switchyard ↔ ${agent} (the interop peer): tutorial and identify, the same view as decode`, async () => {
+      const capture = join(dir, `sw-${impl}.pcapng`)
+      const keylog = join(dir, `sw-${impl}.keys`)
+      copyFileSync(join(FIXTURES, `sw-${impl}.pcapng`), capture)
+      copyFileSync(join(FIXTURES, `sw-${impl}.keys`), keylog)
+      const { ts, dec, protos } = await both(`sw-${impl}`, capture, keylog)
+      expect(ts.handshake.length).toBe(6) // two connections, one after the other
+      expect(ts).toEqual(dec)
+      expect(texts(protos)).toEqual(expect.arrayContaining(['please send data', ...PARTS]))
+      const agents = protos.flatMap(p => p.fields.filter(f => f.name === 'identify.agent_version').map(f => f.show))
+      expect(agents.some(a => a.includes(agent))).toBe(true)
+      const verified = protos.flatMap(p => p.fields.filter(f => f.name === 'noise.payload.signature_verified').map(f => f.show))
+      expect(verified).toEqual(['1', '1', '1', '1']) // two connections (stream, identify), two signatures each
+    }, 60_000)
+  }
 
   it('without the key log: multistream and the handshake only, every transport message left encrypted, as decode does', async () => {
     const capture = join(dir, 'nokeys.pcapng')
