@@ -153,6 +153,11 @@ static int hf_id_listen_addr = -1;
 static int hf_id_observed_addr = -1;
 static int hf_id_protocols = -1;
 static int hf_id_signed_record = -1;
+static int hf_env_payload_type = -1;
+static int hf_env_signature = -1;
+static int hf_rec_peer_id = -1;
+static int hf_rec_seq = -1;
+static int hf_rec_addr = -1;
 
 static gint ett_libp2p = -1;
 static gint ett_ms = -1;
@@ -272,6 +277,31 @@ static gboolean printable(const guint8 *p, guint n)
     return g_utf8_validate((const gchar *)p, n, NULL);
 }
 
+/* base58btc (the bitcoin alphabet) of `n` bytes. */
+static char *base58(wmem_allocator_t *scope, const guint8 *p, guint n)
+{
+    static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    guint8 *digits = (guint8 *)wmem_alloc0(scope, n * 2 + 1);
+    guint nd = 0;
+    for (guint i = 0; i < n; i++) {
+        guint carry = p[i];
+        for (guint j = 0; j < nd; j++) {
+            carry += (guint)digits[j] << 8;
+            digits[j] = (guint8)(carry % 58);
+            carry /= 58;
+        }
+        while (carry > 0) { digits[nd++] = (guint8)(carry % 58); carry /= 58; }
+    }
+    guint zeros = 0;
+    while (zeros < n && p[zeros] == 0) zeros++;
+    char *out = (char *)wmem_alloc(scope, zeros + nd + 1);
+    guint k = 0;
+    for (guint i = 0; i < zeros; i++) out[k++] = '1';
+    for (guint i = 0; i < nd; i++) out[k++] = alphabet[digits[nd - 1 - i]];
+    out[k] = 0;
+    return out;
+}
+
 /* peer-ids/peer-ids.md: the multihash of the public key protobuf (identity up to 42 bytes, else
  * sha2-256), in base58btc. */
 static char *peer_id_of(wmem_allocator_t *scope, const guint8 *key, guint n)
@@ -283,26 +313,7 @@ static char *peer_id_of(wmem_allocator_t *scope, const guint8 *key, guint n)
     } else {
         mh[0] = 0x12; mh[1] = 0x20; gcry_md_hash_buffer(GCRY_MD_SHA256, mh + 2, key, n); mlen = 34;
     }
-    static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    guint8 digits[128];
-    guint nd = 0;
-    for (guint i = 0; i < mlen; i++) {
-        guint carry = mh[i];
-        for (guint j = 0; j < nd; j++) {
-            carry += (guint)digits[j] << 8;
-            digits[j] = (guint8)(carry % 58);
-            carry /= 58;
-        }
-        while (carry > 0) { digits[nd++] = (guint8)(carry % 58); carry /= 58; }
-    }
-    guint zeros = 0;
-    while (zeros < mlen && mh[zeros] == 0) zeros++;
-    char *out = (char *)wmem_alloc(scope, zeros + nd + 1);
-    guint k = 0;
-    for (guint i = 0; i < zeros; i++) out[k++] = '1';
-    for (guint i = 0; i < nd; i++) out[k++] = alphabet[digits[nd - 1 - i]];
-    out[k] = 0;
-    return out;
+    return base58(scope, mh, mlen);
 }
 
 /* multiaddr bytes → text for the common protocols (multiaddr/protocols.csv); hex for the rest. */
@@ -333,18 +344,7 @@ static char *multiaddr_text(wmem_allocator_t *scope, const guint8 *p, guint n)
             o += (guint)m;
             if (code == 421) {
                 /* p2p carries a multihash already: its base58btc */
-                wmem_strbuf_append(s, "/p2p/");
-                {
-                    static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-                    guint8 digits[128]; guint nd = 0;
-                    for (guint i = 0; i < l && i < 80; i++) {
-                        guint carry = p[o + i];
-                        for (guint j = 0; j < nd; j++) { carry += (guint)digits[j] << 8; digits[j] = (guint8)(carry % 58); carry /= 58; }
-                        while (carry > 0) { digits[nd++] = (guint8)(carry % 58); carry /= 58; }
-                    }
-                    for (guint i = 0; i < l && p[o + i] == 0; i++) wmem_strbuf_append_c(s, '1');
-                    for (guint i = 0; i < nd; i++) wmem_strbuf_append_c(s, alphabet[digits[nd - 1 - i]]);
-                }
+                wmem_strbuf_append_printf(s, "/p2p/%s", base58(scope, p + o, (guint)l));
             } else {
                 const char *name = code == 53 ? "dns" : code == 54 ? "dns4" : code == 55 ? "dns6" : "dnsaddr";
                 wmem_strbuf_append_printf(s, "/%s/%.*s", name, (int)l, (const char *)(p + o));
@@ -1186,6 +1186,45 @@ static void draw_payload(proto_tree *tree, packet_info *pinfo, tvbuff_t *parent,
     }
 }
 
+/* record/README.md and RFC 0003 (routing records): Envelope { public_key = 1, payload_type = 2,
+ * payload = 3, signature = 5 } carrying PeerRecord { peer_id = 1, seq = 2, addresses = 3 { multiaddr = 1 } }. */
+static void draw_signed_record(proto_tree *tree, packet_info *pinfo, tvbuff_t *t, const guint8 *p, guint base, guint n)
+{
+    proto_item *ri = proto_tree_add_item(tree, hf_id_signed_record, t, base, n, ENC_NA);
+    proto_tree *rt = proto_item_add_subtree(ri, ett_identify);
+    pb_field_t f; guint at = 0; int k;
+    while ((k = pb_next(p, n, at, &f)) > 0) {
+        if (f.wire == 2 && f.field == 1) {
+            proto_item *pi = proto_tree_add_string(rt, hf_peer_id, t, base + f.off, f.len, peer_id_of(pinfo->pool, p + f.off, f.len));
+            proto_item_set_generated(pi);
+        } else if (f.wire == 2 && f.field == 2) {
+            proto_tree_add_item(rt, hf_env_payload_type, t, base + f.off, f.len, ENC_NA);
+        } else if (f.wire == 2 && f.field == 5) {
+            proto_tree_add_item(rt, hf_env_signature, t, base + f.off, f.len, ENC_NA);
+        } else if (f.wire == 2 && f.field == 3) {
+            const guint8 *q = p + f.off; guint qb = base + f.off;
+            pb_field_t g; guint a2 = 0; int k2;
+            while ((k2 = pb_next(q, f.len, a2, &g)) > 0) {
+                if (g.wire == 2 && g.field == 1)
+                    proto_tree_add_string(rt, hf_rec_peer_id, t, qb + g.off, g.len, base58(pinfo->pool, q + g.off, g.len));
+                else if (g.wire == 0 && g.field == 2)
+                    proto_tree_add_uint64(rt, hf_rec_seq, t, qb + g.off, g.len, g.value);
+                else if (g.wire == 2 && g.field == 3) {
+                    pb_field_t h; guint a3 = 0; int k3;
+                    while ((k3 = pb_next(q + g.off, g.len, a3, &h)) > 0) {
+                        if (h.wire == 2 && h.field == 1)
+                            proto_tree_add_string(rt, hf_rec_addr, t, qb + g.off + h.off, h.len, multiaddr_text(pinfo->pool, q + g.off + h.off, h.len));
+                        a3 += (guint)k3;
+                    }
+                }
+                a2 += (guint)k2;
+            }
+        }
+        at += (guint)k;
+    }
+    if (k < 0) expert_add_info_format(pinfo, ri, &ei_stream_malformed, "not a valid signed envelope protobuf");
+}
+
 static void draw_identify(proto_tree *tree, packet_info *pinfo, tvbuff_t *t, const guint8 *p, guint n)
 {
     proto_item *ii = proto_tree_add_item(tree, proto_identify, t, 0, -1, ENC_NA);
@@ -1205,7 +1244,7 @@ static void draw_identify(proto_tree *tree, packet_info *pinfo, tvbuff_t *t, con
             case 2: proto_tree_add_string(it, hf_id_listen_addr, t, f.off, f.len, multiaddr_text(pinfo->pool, p + f.off, f.len)); break;
             case 4: proto_tree_add_string(it, hf_id_observed_addr, t, f.off, f.len, multiaddr_text(pinfo->pool, p + f.off, f.len)); break;
             case 3: proto_tree_add_item(it, hf_id_protocols, t, f.off, f.len, ENC_UTF_8); break;
-            case 8: proto_tree_add_item(it, hf_id_signed_record, t, f.off, f.len, ENC_NA); break;
+            case 8: draw_signed_record(it, pinfo, t, p + f.off, f.off, f.len); break;
             default: break;
             }
         }
@@ -1646,6 +1685,11 @@ void proto_register_libp2p(void)
         { &hf_id_listen_addr, { "Listen address", "identify.listen_addr", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_id_observed_addr, { "Observed address", "identify.observed_addr", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_id_protocols, { "Protocol", "identify.protocol", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_env_payload_type, { "Envelope payload type", "identify.signed_peer_record.payload_type", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_env_signature, { "Envelope signature", "identify.signed_peer_record.signature", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_rec_peer_id, { "Record peer ID", "identify.signed_peer_record.peer_id", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_rec_seq, { "Record sequence number", "identify.signed_peer_record.seq", FT_UINT64, BASE_DEC, NULL, 0, NULL, HFILL } },
+        { &hf_rec_addr, { "Record address", "identify.signed_peer_record.addr", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_id_signed_record, { "Signed peer record", "identify.signed_peer_record", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
     };
     static gint *ett[] = { &ett_libp2p, &ett_ms, &ett_noise, &ett_noise_payload, &ett_yamux, &ett_yamux_flags, &ett_mplex, &ett_identify };

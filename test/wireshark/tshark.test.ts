@@ -223,6 +223,10 @@ describe('wireshark/tshark.sh: the libp2p plugin agrees with switchyard decode',
       expect(texts(protos)).toEqual(expect.arrayContaining(['please send data', ...PARTS]))
       const agents = protos.flatMap(p => p.fields.filter(f => f.name === 'identify.agent_version').map(f => f.show))
       expect(agents.some(a => a.includes(agent))).toBe(true)
+      // the signed peer record inside identify, decoded: the listener's own peer id
+      const listener = ts.handshake[1]?.split(' ')[3]
+      const recordPeers = protos.flatMap(p => p.fields.filter(f => f.name === 'identify.signed_peer_record.peer_id').map(f => f.show))
+      if (impl === 'go') expect(recordPeers).toContain(listener)
       const verified = protos.flatMap(p => p.fields.filter(f => f.name === 'noise.payload.signature_verified').map(f => f.show))
       expect(verified).toEqual(['1', '1', '1', '1']) // two connections (stream, identify), two signatures each
     }, 60_000)
