@@ -21,6 +21,7 @@ import { noise } from './security/noise.js'
 import { Switch } from './switch/switch.js'
 import type { IdentifyService, SwitchOptions } from './switch/switch.js'
 import { tcp } from './transport/tcp-transport.js'
+import { ws } from './transport/ws/transport.js'
 
 /** Settings a registry factory may read (only the muxers have any today). */
 export interface LayerSettings {
@@ -32,7 +33,8 @@ export interface LayerSettings {
 
 /** Transports by name. */
 export const TRANSPORTS = Object.freeze({
-  tcp: (_s: LayerSettings): Transport => tcp()
+  tcp: (_s: LayerSettings): Transport => tcp(),
+  ws: (_s: LayerSettings): Transport => ws()
 })
 
 /** Security protocols by name (the CLI's `--security`). */
@@ -51,13 +53,13 @@ export type SecurityName = keyof typeof SECURITY
 export type MuxerName = keyof typeof MUXERS
 
 /** The defaults of `newStandardSwitch`, in preference order. */
-export const DEFAULT_TRANSPORTS: readonly TransportName[] = ['tcp']
+export const DEFAULT_TRANSPORTS: readonly TransportName[] = ['tcp', 'ws']
 export const DEFAULT_SECURITY: readonly SecurityName[] = ['noise']
 export const DEFAULT_MUXERS: readonly MuxerName[] = ['yamux', 'mplex']
 
 /** `new Switch` options where each layer list may also name registered layers. */
 export interface StandardSwitchOptions extends Omit<SwitchOptions, 'transports' | 'security' | 'muxers'>, LayerSettings {
-  /** Default `['tcp']`. */
+  /** Default `['tcp', 'ws']` (each address goes to the transport that can take it). */
   transports?: ReadonlyArray<TransportName | Transport>
   /** In order of preference. Default `['noise']`. */
   security?: ReadonlyArray<SecurityName | SecurityProtocol>

@@ -217,6 +217,14 @@ export class TextFormatter {
           default: text = this.generic(r)
         }
         break
+      case 'ws':
+        depth = 1
+        switch (r.kind) {
+          case 'upgrade': text = `ws ${ARROW[r.dir]} ${r.startLine}${r.headers.length > 0 ? ` (${r.headers.join('; ')})` : ''}`; break
+          case 'frame': text = `ws ${ARROW[r.dir]} ${r.opcode}${r.fin ? ' FIN' : ''} ${r.length} B${r.masked ? ' masked' : ''}`; break
+          default: text = this.generic(r)
+        }
+        break
       case 'multistream':
         depth = r.stream !== undefined ? 4 : st.secured ? 3 : 1
         if (r.kind === 'message') text = `multistream ${ARROW[r.dir]} ${r.message}`

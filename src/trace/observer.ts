@@ -221,6 +221,33 @@ export interface StreamMessageEvent extends EventBase {
 // anything
 
 // ---------------------------------------------------------------------------------------------
+// ws (/ws, RFC 6455): between TCP and the security layer
+
+/** The HTTP/1.1 upgrade request ('out' when we dialed) or response. `bytes` = the raw head. */
+export interface WsUpgradeEvent extends EventBase {
+  layer: 'ws'
+  kind: 'upgrade'
+  dir: TraceDirection
+  /** `GET / HTTP/1.1`, `HTTP/1.1 101 Switching Protocols`, or an HTTP error line. */
+  startLine: string
+  /** The header fields as received/sent, `Name: value`. */
+  headers: string[]
+  length: number
+}
+
+/** One WebSocket frame header (RFC 6455 §5.2). `length` = payload bytes. */
+export interface WsFrameEvent extends EventBase {
+  layer: 'ws'
+  kind: 'frame'
+  dir: TraceDirection
+  /** `Continuation`, `Text`, `Binary`, `Close`, `Ping`, `Pong`. */
+  opcode: string
+  length: number
+  fin: boolean
+  masked: boolean
+}
+
+// ---------------------------------------------------------------------------------------------
 // tls (/tls/1.0.0, RFC 8446)
 
 /** One TLS record. `contentType` is the outer type; `innerType` the decrypted one of a protected record. `bytes` = the whole record. */
@@ -306,11 +333,12 @@ export type TraceEvent =
   | MultistreamMessageEvent | MultistreamLsEvent
   | NoiseHandshakeEvent | NoiseCompleteEvent | NoiseFrameEvent
   | TlsRecordEvent | TlsHandshakeEvent | TlsAlertEvent | TlsCompleteEvent
+  | WsUpgradeEvent | WsFrameEvent
   | YamuxFrameEvent | MplexFrameEvent
   | StreamDataEvent | StreamProtocolEvent | StreamMessageEvent
   | TraceErrorEvent | TraceNoteEvent
 
-export type TraceLayer = 'tcp' | 'multistream' | 'noise' | 'tls' | 'yamux' | 'mplex' | 'stream' | 'capture'
+export type TraceLayer = 'tcp' | 'ws' | 'multistream' | 'noise' | 'tls' | 'yamux' | 'mplex' | 'stream' | 'capture'
 
 /** An event as recorded: stamped with the connection and the time by the tracer (or the capture). */
 export type TraceRecord = TraceEvent & {

@@ -13,13 +13,14 @@
  */
 import { randomFillSync } from 'node:crypto'
 import type {
-  Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions
+  ConnectionEndpoints, Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions
 } from '../../connection.js'
+import type { TraceObserver } from '../../trace/observer.js'
 import { MultiaddrError, WsError } from '../../errors.js'
 import { CODE_DNS, CODE_DNS4, CODE_DNS6, CODE_IP4, CODE_IP6, CODE_P2P, CODE_TCP, CODE_WS, CODE_WSS, Multiaddr } from '../multiaddr.js'
 import { dial as dialTcp, listen as listenTcp } from '../tcp.js'
 import type { TcpConnection, TcpConnectionOptions, TcpDialOptions } from '../tcp.js'
-import { DEFAULT_MAX_UPGRADE_BYTES, DEFAULT_UPGRADE_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_MAX_UPGRADE_BYTES, DEFAULT_UPGRADE_TIMEOUT_MS, Opcode } from './constants.js'
 import { WsConnection } from './connection.js'
 import type { WsConnectionOptions } from './connection.js'
 import { upgradeInbound, upgradeOutbound } from './upgrade.js'
@@ -34,7 +35,10 @@ export interface WsUpgradeOptions {
   onHead?: (dir: 'in' | 'out', head: Uint8Array) => void
 }
 
-export interface WsDialOptions extends TcpDialOptions, WsConnectionOptions, WsUpgradeOptions {}
+export interface WsDialOptions extends TcpDialOptions, WsConnectionOptions, WsUpgradeOptions {
+  /** Asked once TCP is connected (before the upgrade) when `observer` is not given. */
+  observerFor?: (conn: ConnectionEndpoints) => TraceObserver | undefined
+}
 
 export interface WsListenOptions extends TcpConnectionOptions, WsConnectionOptions, WsUpgradeOptions {
   /** Each connection whose upgrade succeeded. */
@@ -45,6 +49,10 @@ export interface WsListenOptions extends TcpConnectionOptions, WsConnectionOptio
   onError?: (err: Error) => void
   /** A connection whose upgrade failed (bad request, timeout): already answered and closed. */
   onUpgradeError?: (err: WsError, tcp: TcpConnection) => void
+  /** Asked once per accepted TCP connection (before the upgrade): its trace observer. */
+  observerFor?: (conn: ConnectionEndpoints) => TraceObserver | undefined
+  /** Like `onConnection`, with the observer `observerFor` gave (for the Transport seam). */
+  onTracedConnection?: (conn: WsConnection, observer: TraceObserver | undefined) => void
 }
 
 export interface WsListener {
@@ -114,12 +122,37 @@ function limits (o: WsUpgradeOptions, signal?: AbortSignal): UpgradeLimits {
  * WsError (ERR_WS_HANDSHAKE, ERR_WS_HANDSHAKE_TIMEOUT, ERR_WS_WSS_NOT_SUPPORTED).
  */
 export async function dialWs (addr: Multiaddr | string, options: WsDialOptions = {}): Promise<WsConnection> {
+  return (await dialTraced(addr, options)).conn
+}
+
+async function dialTraced (addr: Multiaddr | string, options: WsDialOptions): Promise<{ conn: WsConnection, observer: TraceObserver | undefined }> {
   const wa = parseWsAddress(addr)
   if (wa.secure) refuseWss(addr)
   const lim = limits(options, options.signal)
-  const tcp = await dialTcp(wa.tcp, options)
-  const { leftover } = await upgradeOutbound(tcp, wa.host, '/', randomFill, lim)
-  return new WsConnection(tcp, { ...options, role: 'client', leftover, randomFill })
+  const tcp = await dialTcp(wa.tcp, { ...options, observer: undefined })
+  const observer = options.observer ?? options.observerFor?.({ direction: 'outbound', remoteAddr: `${tcp.remoteAddr}/ws`, localAddr: `${tcp.localAddr}/ws` })
+  const hooks = traceHooks(observer, tcp, options)
+  const { leftover } = await upgradeOutbound(tcp, wa.host, '/', randomFill, { ...lim, onHead: hooks.onHead })
+  return { conn: new WsConnection(tcp, { ...options, role: 'client', leftover, randomFill, onFrame: hooks.onFrame }), observer }
+}
+
+/** Trace hooks for one connection: TCP events, the upgrade heads and each frame header (observer.ts `ws`). */
+function traceHooks (observer: TraceObserver | undefined, tcp: TcpConnection, o: WsConnectionOptions & WsUpgradeOptions): Pick<WsConnectionOptions, 'onFrame'> & Pick<WsUpgradeOptions, 'onHead'> {
+  if (observer === undefined) return { onFrame: o.onFrame, onHead: o.onHead }
+  tcp.setObserver(observer)
+  return {
+    onHead: (dir, head) => {
+      o.onHead?.(dir, head)
+      let text = ''
+      for (let i = 0; i < head.length; i++) text += String.fromCharCode(head[i] as number)
+      const lines = text.split('\r\n\r\n')[0]?.split('\r\n') ?? []
+      observer.event({ layer: 'ws', kind: 'upgrade', dir, startLine: lines[0] ?? '', headers: lines.slice(1), length: head.length, bytes: head })
+    },
+    onFrame: (dir, opcode, length, fin, masked) => {
+      o.onFrame?.(dir, opcode, length, fin, masked)
+      observer.event({ layer: 'ws', kind: 'frame', dir, opcode: Opcode[opcode] ?? `0x${opcode.toString(16)}`, length, fin, masked })
+    }
+  }
 }
 
 /** Listen on a `/ws` address (`/ip4|ip6/<host>/tcp/<port>/ws`; port 0 picks a free port). */
@@ -131,14 +164,18 @@ export async function listenWs (addr: Multiaddr | string, options: WsListenOptio
   const tcpListener = await listenTcp(wa.tcp, {
     ...options,
     onError: options.onError,
+    observer: undefined,
     onConnection: tcp => {
-      upgradeInbound(tcp, lim).then(({ leftover }) => {
-        const conn = new WsConnection(tcp, { ...options, role: 'server', leftover, randomFill })
+      const observer = options.observer ?? options.observerFor?.({ direction: 'inbound', remoteAddr: `${tcp.remoteAddr}/ws`, localAddr: `${tcp.localAddr}/ws` })
+      const hooks = traceHooks(observer, tcp, options)
+      upgradeInbound(tcp, { ...lim, onHead: hooks.onHead }).then(({ leftover }) => {
+        const conn = new WsConnection(tcp, { ...options, role: 'server', leftover, randomFill, onFrame: hooks.onFrame })
         if (tcp.closed) return
         connections.add(conn)
         void conn.whenClosed().then(() => connections.delete(conn))
         try {
           options.onConnection(conn)
+          options.onTracedConnection?.(conn, observer)
         } catch (err) {
           conn.abort(err as Error)
           options.onError?.(err as Error)
@@ -158,12 +195,15 @@ export async function listenWs (addr: Multiaddr | string, options: WsListenOptio
   }
 }
 
+/** Options of the `/ws` Transport: WebSocket limits, upgrade caps, TCP socket settings. */
+export type WsTransportInit = WsConnectionOptions & Omit<WsUpgradeOptions, 'onHead'> & Omit<TcpConnectionOptions, 'observer'> & { backlog?: number }
+
 /** The `/ws` Transport (the seam of connection.ts): raw connections, upgraded by the switch. */
 export class WsTransport implements Transport {
   readonly name = 'ws'
-  private readonly options: WsConnectionOptions & WsUpgradeOptions & TcpConnectionOptions
+  private readonly options: WsTransportInit
 
-  constructor (options: WsConnectionOptions & WsUpgradeOptions & TcpConnectionOptions = {}) {
+  constructor (options: WsTransportInit = {}) {
     this.options = options
   }
 
@@ -171,22 +211,35 @@ export class WsTransport implements Transport {
   canDial (ma: Multiaddr): boolean { return isWsAddress(ma) }
 
   canListen (ma: Multiaddr): boolean {
-    if (!isWsAddress(ma)) return false
+    if (!isWsAddress(ma) || ma.peerId() !== undefined) return false
     const code = ma.components[0]?.code
     return code === CODE_IP4 || code === CODE_IP6
   }
 
   async dial (ma: Multiaddr, opts: TransportDialOptions): Promise<TransportConnection> {
-    const conn = await dialWs(ma, { ...this.options, signal: opts.signal, timeoutMs: opts.timeoutMs, observer: opts.observer })
-    return { kind: 'raw', connection: conn }
+    const { conn, observer } = await dialTraced(ma, {
+      ...this.options,
+      ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.observer !== undefined ? { observer: opts.observer } : {}),
+      ...(opts.observerFor !== undefined ? { observerFor: opts.observerFor } : {})
+    })
+    return observer === undefined ? { kind: 'raw', connection: conn } : { kind: 'raw', connection: conn, observer }
   }
 
   async listen (ma: Multiaddr, opts: TransportListenOptions): Promise<TransportListener> {
     const listener = await listenWs(ma, {
       ...this.options,
-      onError: opts.onError,
-      onConnection: conn => opts.onConnection({ kind: 'raw', connection: conn })
+      ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
+      ...(opts.observerFor !== undefined ? { observerFor: c => opts.observerFor?.({ ...c, direction: 'inbound' }) } : {}),
+      onConnection: () => {},
+      onTracedConnection: (conn, observer) => opts.onConnection(observer === undefined ? { kind: 'raw', connection: conn } : { kind: 'raw', connection: conn, observer })
     })
     return { multiaddrs: listener.multiaddrs, close: async () => await listener.close() }
   }
+}
+
+/** The `/ws` transport (the registry's factory, as `tcp()`). */
+export function ws (init: WsTransportInit = {}): Transport {
+  return new WsTransport(init)
 }
