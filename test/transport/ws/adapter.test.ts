@@ -270,3 +270,32 @@ describe('ws: addresses and the Transport seam', () => {
     if (d.kind === 'raw') await Promise.all([d.connection.close(), accepted[0]?.close()])
   })
 })
+
+describe('ws: trace events', () => {
+  it('the upgrade request/response and each frame (opcode, length, FIN) reach the observer and the text format', async () => {
+    const { TextFormatter } = await import('../../../src/trace/format-text.js')
+    const events: Array<Record<string, unknown>> = []
+    const observer = { event: (e: object) => { events.push({ ...e, bytes: undefined }) } }
+    const t = new WsTransport()
+    const accepted: WsConnection[] = []
+    const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), { identity: undefined as never, onConnection: c => { if (c.kind === 'raw') accepted.push(c.connection as WsConnection) } })
+    cleanup.push(async () => await l.close())
+    const d = await t.dial(l.multiaddrs[0] as Multiaddr, { identity: undefined as never, observer })
+    await waitFor('accept', () => accepted.length === 1)
+    const rec = record()
+    accepted[0]?.attach(rec)
+    if (d.kind === 'raw') { d.connection.write([new Uint8Array(300)]); d.connection.closeWrite() }
+    await waitFor('data', () => rec.ended)
+    const ws = events.filter(e => e.layer === 'ws')
+    expect(ws[0]).toMatchObject({ kind: 'upgrade', dir: 'out', startLine: 'GET / HTTP/1.1' })
+    expect(ws[1]).toMatchObject({ kind: 'upgrade', dir: 'in', startLine: 'HTTP/1.1 101 Switching Protocols' })
+    expect(ws[2]).toMatchObject({ kind: 'frame', dir: 'out', opcode: 'Binary', length: 300, fin: true, masked: true })
+    expect(ws[3]).toMatchObject({ kind: 'frame', dir: 'out', opcode: 'Close', length: 2, fin: true })
+    const f = new TextFormatter()
+    const lines = ws.flatMap(e => f.format({ ...e, conn: 1, time: 0 } as never))
+    expect(lines.join('\n')).toMatch(/ws -> GET \/ HTTP\/1\.1 \(Host: 127\.0\.0\.1:\d+; Upgrade: websocket;/)
+    expect(lines.join('\n')).toContain('ws -> Binary FIN 300 B masked')
+    accepted[0]?.closeWrite()
+    if (d.kind === 'raw') await d.connection.close()
+  })
+})
