@@ -8,6 +8,7 @@
  * - `Stream` is pull-based and is what applications hold: one muxed stream (yamux or mplex), with
  *   the nim-libp2p tutorial's `readLp`/`writeLp`.
  */
+import type { ResourceScope } from './resources/scope.js'
 import type { PrivateKey, PublicKey } from './security/keys.js'
 import type { PeerId } from './security/peer-id.js'
 import type { TraceObserver } from './trace/observer.js'
@@ -154,7 +155,7 @@ export interface StreamLimits {
 export interface StreamMuxerFactory {
   /** Multistream protocol id, e.g. `/yamux/1.0.0`; also the ALPN / Noise-extension token. */
   readonly protocol: string
-  create: (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: readonly Uint8Array[], observer?: TraceObserver, limits?: StreamLimits }) => StreamMuxer
+  create: (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: readonly Uint8Array[], observer?: TraceObserver, limits?: StreamLimits, resources?: ResourceScope }) => StreamMuxer
 }
 
 /** Options handed to a security protocol for one connection. */
@@ -218,6 +219,8 @@ export interface UpgradedConnection {
   readonly remoteAddr: string
   readonly localAddr: string
   readonly direction: 'inbound' | 'outbound'
+  /** The connection's resource scope (src/resources), closed by the switch when the connection ends. */
+  readonly resources?: ResourceScope
 }
 
 /**

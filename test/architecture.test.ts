@@ -29,7 +29,8 @@ const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace-types']
 const ALLOWED: Record<Layer, Layer[]> = {
   errors: [],
   // type-only: the seams name PeerId, keys and Multiaddr (checked below: `import type` only)
-  connection: ['errors', 'trace-types', 'security', 'transport'],
+  // type-only for resources too: a muxer factory is handed its connection's scope
+  connection: ['errors', 'trace-types', 'security', 'transport', 'resources'],
   codec: ['errors'],
   proto: ['errors', 'codec'],
   // budgets of memory, streams and connections: pure accounting every layer that buffers may charge

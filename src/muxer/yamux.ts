@@ -189,6 +189,7 @@ export function yamux (config: Partial<YamuxConfig> = {}): StreamMuxerFactory {
   return {
     protocol: YAMUX_PROTOCOL_ID,
     create: (conn, o) => createYamux(conn, {
+      resources: o.resources,
       initiator: o.initiator,
       config: o.limits === undefined ? own : { maxInboundStreams: o.limits.maxInboundStreams, maxOutboundStreams: o.limits.maxOutboundStreams, ...own },
       ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}),

@@ -27,6 +27,9 @@
  * new streams, wait for open streams up to `stopTimeoutMs`, reset the rest and close (GoAway; sent
  * first instead with `earlyGoAway`).
  */
+import { ResourceManager } from '../resources/manager.js'
+import type { PartialResourceConfig, ResourcesView } from '../resources/manager.js'
+import type { ResourceScope } from '../resources/scope.js'
 import type { ConnectionEndpoints, SecurityProtocol, Stream, StreamLimits, StreamMuxerFactory, Transport, TransportConnection, TransportListener, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'
@@ -109,6 +112,12 @@ export interface SwitchOptions {
   earlyGoAway?: boolean
   /** Switch limits and timeouts (config.ts). */
   config?: Partial<SwitchConfig>
+  /**
+   * Resource budgets (src/resources; docs/limits.md): memory, streams and connections per process,
+   * per peer and per connection. Defaults: 256 MiB / 16384 streams / 1024 connections for the
+   * process, 32 MiB / 1000 streams / 16 connections per peer, 32 MiB / 1024 streams per connection.
+   */
+  resources?: PartialResourceConfig
   /** Protocols mounted at construction. */
   protocols?: readonly ProtocolDefinition[]
   /** Identify in the background on every connection, and its responder. Default: none. */
@@ -163,6 +172,8 @@ export interface SwitchInspection {
      */
     pendingBytesIn: number
   }
+  /** Resource usage and limits per scope: the process, each peer, each connection. */
+  resources: ResourcesView
 }
 
 /**
@@ -195,6 +206,9 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly earlyGoAway: boolean
 
   private readonly manager: ConnectionManager
+  /** Budgets of memory, streams and connections (src/resources). */
+  readonly resources: ResourceManager
+  private readonly scopes = new WeakMap<PeerConnection, ResourceScope>()
   private readonly contexts = new WeakMap<PeerConnection, HandlerContext>()
   /** The identify message each connection's peer sent, with every push applied. */
   private readonly identifyMessages = new WeakMap<PeerConnection, IdentifyMessage>()
@@ -221,6 +235,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     })
     this.registry = new ProtocolRegistry(this.config.maxNegotiationMessageBytes)
     this.manager = new ConnectionManager(this.config)
+    this.resources = new ResourceManager(options.resources)
     this.dispatcher = new Dispatcher({
       config: this.config,
       registry: this.registry,
@@ -457,7 +472,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       connections,
       pendingUpgrades,
       pendingDials: this.manager.dialsInFlight(),
-      totals: { connections: connections.length, streams, pendingInbound, pendingOutbound: pendingUpgrades.length - pendingInbound, pendingBytesIn }
+      totals: { connections: connections.length, streams, pendingInbound, pendingOutbound: pendingUpgrades.length - pendingInbound, pendingBytesIn },
+      resources: this.resources.inspect()
     }
   }
 
@@ -568,6 +584,17 @@ export class Switch extends TypedEmitter<SwitchEvents> {
 
   /** An upgraded connection becomes one of ours (or is aborted when the switch cannot take it). */
   private register (up: UpgradedConnection, observer: TraceObserver | undefined): PeerConnection {
+    try {
+      const conn = this.registerIn(up, observer)
+      if (up.resources !== undefined) this.scopes.set(conn, up.resources)
+      return conn
+    } catch (err) {
+      up.resources?.close()
+      throw err
+    }
+  }
+
+  private registerIn (up: UpgradedConnection, observer: TraceObserver | undefined): PeerConnection {
     const remotePeer = up.remotePeer
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
       const err = new SwitchError('ERR_SWITCH_STOPPED', `connection with ${remotePeer.toString()}: the switch stopped during the upgrade`)
@@ -594,6 +621,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   private connectionClosed (conn: PeerConnection, err: Error | undefined): void {
+    this.scopes.get(conn)?.close()
     if (!this.manager.remove(conn)) return
     this.emit('connection:close', { connection: conn, error: err })
   }
@@ -605,6 +633,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       security: this.security,
       muxers: this.muxers,
       limits: this.streamLimits,
+      resources: this.resources,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
       earlyMuxerNegotiation: this.earlyMuxerNegotiation,

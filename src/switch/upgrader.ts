@@ -28,6 +28,8 @@
  * chosen, then the chosen protocol's `maxPreAuthBytes`). Any failure aborts the connection and
  * rejects with a typed error.
  */
+import type { ResourceManager } from '../resources/manager.js'
+import type { ResourceScope } from '../resources/scope.js'
 import type { ByteConnection, SecureConnectionOptions, SecuredConnection, SecurityProtocol, StreamLimits, StreamMuxer, StreamMuxerFactory, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
 import { selectOnConnectionLazy } from '../multistream/lazy-connection.js'
@@ -59,6 +61,11 @@ export interface UpgradeOptions {
   muxers: readonly StreamMuxerFactory[]
   /** The switch's stream limits, handed to the muxer created. */
   limits?: StreamLimits
+  /**
+   * Resource accounting: once the peer is authenticated, a connection scope is opened for it
+   * (refused → the upgrade fails with the ResourceLimitError) and handed to the muxer.
+   */
+  resources?: ResourceManager
   handshakeTimeoutMs: number
   /**
    * Largest multistream message accepted from the peer in the security and muxer negotiations
@@ -197,9 +204,25 @@ export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions)
 }
 
 async function startMuxer (raw: ByteConnection, security: SecurityProtocol, secured: SecuredConnection, initiator: boolean, opts: UpgradeOptions, deadline: number): Promise<UpgradedConnection> {
+  let scope: ResourceScope | undefined
+  if (opts.resources !== undefined) {
+    const opened = opts.resources.openConnection(secured.remotePeer.toString(), `${raw.direction} ${raw.remoteAddr}`)
+    if (opened instanceof Error) throw opened
+    scope = opened
+  }
+  try {
+    return await startMuxerIn(raw, security, secured, initiator, opts, deadline, scope)
+  } catch (err) {
+    scope?.close()
+    throw err
+  }
+}
+
+async function startMuxerIn (raw: ByteConnection, security: SecurityProtocol, secured: SecuredConnection, initiator: boolean, opts: UpgradeOptions, deadline: number, scope: ResourceScope | undefined): Promise<UpgradedConnection> {
   const done = (muxer: StreamMuxer, how: 'early' | 'multistream'): UpgradedConnection => {
     stage(opts, 'done')
     return {
+      ...(scope !== undefined ? { resources: scope } : {}),
       remotePeer: secured.remotePeer,
       remoteKey: secured.remoteKey,
       muxer,
@@ -217,6 +240,7 @@ async function startMuxer (raw: ByteConnection, security: SecurityProtocol, secu
     if (initialBytes !== undefined && initialBytes.length > 0) o.initialBytes = initialBytes
     if (observer !== undefined) o.observer = observer
     if (opts.limits !== undefined) o.limits = opts.limits
+    if (scope !== undefined) o.resources = scope
     return factory.create(conn, o)
   }
   const conn = secured.connection

@@ -68,6 +68,7 @@ export function mplex (config: Partial<MplexConfig> = {}): StreamMuxerFactory {
   return {
     protocol: MPLEX_PROTOCOL_ID,
     create: (conn, o) => createMplex(conn, {
+      resources: o.resources,
       initiator: o.initiator,
       config: o.limits === undefined ? own : { maxInboundStreams: o.limits.maxInboundStreams, ...own },
       ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}),
