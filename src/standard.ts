@@ -18,6 +18,7 @@ import { AGENT_VERSION, IDENTIFY_PROTOCOL_VERSION } from './protocols/constants.
 import { identify, identifyProtocol, identifyPushProtocol } from './protocols/identify.js'
 import { pingProtocol } from './protocols/ping.js'
 import { noise } from './security/noise.js'
+import { tlsSecurity } from './security/tls/connection.js'
 import { Switch } from './switch/switch.js'
 import type { IdentifyService, SwitchOptions } from './switch/switch.js'
 import { tcp } from './transport/tcp-transport.js'
@@ -39,7 +40,8 @@ export const TRANSPORTS = Object.freeze({
 
 /** Security protocols by name (the CLI's `--security`). */
 export const SECURITY = Object.freeze({
-  noise: (_s: LayerSettings): SecurityProtocol => noise()
+  noise: (_s: LayerSettings): SecurityProtocol => noise(),
+  tls: (_s: LayerSettings): SecurityProtocol => tlsSecurity()
 })
 
 /** Muxers by name. */

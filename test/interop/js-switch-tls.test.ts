@@ -1,0 +1,409 @@
+/**
+ * The switch over TLS (`/tls/1.0.0`) end to end against a real js-libp2p 3.x node whose only
+ * security is `@libp2p/tls` (+ `@libp2p/tcp`, `@chainsafe/libp2p-yamux`, ping, identify), over
+ * loopback TCP, in both directions — js-switch.test.ts with TLS in place of Noise, plus the early
+ * muxer agreed via ALPN (no multistream round trip for the muxer):
+ *
+ *   - the nim tutorial's `/test/stream-proto/1.0.0` (all 11 parts; the js side is written with
+ *     js-libp2p's own stream API),
+ *   - ping (js-libp2p's ping service against our handler and our client against its handler),
+ *   - identify (each side sees the other's peer id, protocols and listen addresses),
+ *   - 64 MiB on one stream, echoed, with a SHA-256 of each direction,
+ *   - 100 concurrent echo streams with distinct payloads,
+ *   - js-libp2p peers with secp256k1 and RSA identities.
+ */
+import { createHash } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { ping as jsPing } from '@libp2p/ping'
+import type { Ping as JsPing } from '@libp2p/ping'
+import { identify as jsIdentify } from '@libp2p/identify'
+import type { Identify as JsIdentify } from '@libp2p/identify'
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey as JsPrivateKey, Stream as JsStream } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Uint8ArrayList } from 'uint8arraylist'
+import * as varint from 'uint8-varint'
+import { newStandardSwitch, PeerId } from '../../src/index.js'
+import type { Stream, Switch } from '../../src/index.js'
+import { ECHO_CODEC, IDENTIFY_CODEC, PING_CODEC, STREAM_PROTO_CODEC } from '../../src/protocols/constants.js'
+import { unmarshalPublicKey } from '../../src/security/keys.js'
+import { echo, echoProtocol } from '../../src/protocols/echo.js'
+import { identify } from '../../src/protocols/identify.js'
+import { ping } from '../../src/protocols/ping.js'
+import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
+
+type JsNode = Libp2p<{ ping: JsPing, identify: JsIdentify }>
+
+const MiB = 1024 * 1024
+const BIG_BYTES = 64 * MiB
+const CHUNK = 64 * 1024
+const STREAMS = 100
+const PARTS = Array.from({ length: 11 }, (_, i) => `Part ${i}`)
+
+// ───────────────────────────── js-libp2p side helpers ─────────────────────────────
+
+/** Reads uvarint-length-prefixed messages from a js-libp2p stream (its async iterator). */
+class JsLpReader {
+  private readonly source: AsyncIterator<Uint8Array | Uint8ArrayList>
+  private readonly buffer = new Uint8ArrayList()
+
+  constructor (stream: JsStream) {
+    this.source = stream[Symbol.asyncIterator]()
+  }
+
+  /** The next message, or null at a clean end of stream. */
+  async read (maxLength: number): Promise<Uint8Array | null> {
+    for (;;) {
+      const header = this.header()
+      if (header !== undefined) {
+        const [length, prefix] = header
+        if (length > maxLength) throw new Error(`message length ${length} > ${maxLength}`)
+        if (this.buffer.byteLength >= prefix + length) {
+          const msg = this.buffer.subarray(prefix, prefix + length)
+          this.buffer.consume(prefix + length)
+          return msg
+        }
+      }
+      const next = await this.source.next()
+      if (next.done === true) {
+        if (this.buffer.byteLength === 0) return null
+        throw new Error(`end of stream inside a message (${this.buffer.byteLength} bytes buffered)`)
+      }
+      this.buffer.append(next.value)
+    }
+  }
+
+  /** [length, prefix bytes] once the whole varint is buffered. */
+  private header (): [number, number] | undefined {
+    let value = 0
+    for (let i = 0; i < Math.min(this.buffer.byteLength, 4); i++) {
+      const b = this.buffer.get(i)
+      value += (b & 0x7f) * 2 ** (7 * i)
+      if ((b & 0x80) === 0) return [value, i + 1]
+    }
+    return undefined
+  }
+}
+
+const lp = (text: string): Uint8Array => {
+  const body = new TextEncoder().encode(text)
+  return Uint8Array.from([...varint.encode(body.length), ...body])
+}
+const text = (b: Uint8Array): string => new TextDecoder().decode(b)
+
+/** Send with js-libp2p's backpressure: `send` → false means wait for drain. */
+async function jsSend (s: JsStream, data: Uint8Array): Promise<void> {
+  if (!s.send(data)) await s.onDrain()
+}
+
+async function jsReadAll (s: JsStream): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const c of s) parts.push(c instanceof Uint8Array ? c : c.subarray())
+  return Uint8Array.from(Buffer.concat(parts))
+}
+
+/** nim tutorial 3's server, on js-libp2p's stream API. */
+async function jsStreamProtoServer (stream: JsStream, seen: string[]): Promise<void> {
+  const msg = await new JsLpReader(stream).read(1024)
+  seen.push(msg === null ? '<eof>' : text(msg))
+  for (const part of PARTS) await jsSend(stream, lp(part))
+  await stream.close()
+}
+
+/** nim tutorial 3's client, on js-libp2p's stream API: the parts received until end of stream. */
+async function jsStreamProtoClient (stream: JsStream): Promise<string[]> {
+  await jsSend(stream, lp('please send data'))
+  const reader = new JsLpReader(stream)
+  const parts: string[] = []
+  for (;;) {
+    const msg = await reader.read(1024)
+    if (msg === null) break
+    parts.push(text(msg))
+  }
+  await stream.close()
+  return parts
+}
+
+async function jsEchoServer (stream: JsStream): Promise<void> {
+  for await (const chunk of stream) await jsSend(stream, chunk instanceof Uint8Array ? chunk : chunk.subarray())
+  await stream.close()
+}
+
+async function createJsNode (privateKey?: JsPrivateKey): Promise<{ node: JsNode, streamProtoSeen: string[] }> {
+  const node = await createLibp2p({
+    ...(privateKey !== undefined ? { privateKey } : {}),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [tls()],
+    streamMuxers: [yamux()],
+    services: { ping: jsPing(), identify: jsIdentify() }
+  })
+  const streamProtoSeen: string[] = []
+  await node.handle(STREAM_PROTO_CODEC, async (stream) => { await jsStreamProtoServer(stream, streamProtoSeen) })
+  await node.handle(ECHO_CODEC, jsEchoServer, { maxInboundStreams: 2 * STREAMS, maxOutboundStreams: 2 * STREAMS })
+  return { node, streamProtoSeen }
+}
+
+// ───────────────────────────── payloads ─────────────────────────────
+
+/** Chunk `i` of a deterministic pseudo-random byte sequence (xorshift32, seeded per chunk and stream). */
+function chunkOf (seed: number, i: number, size = CHUNK): Uint8Array {
+  const out = new Uint8Array(size)
+  const words = new Uint32Array(out.buffer, 0, size >>> 2)
+  let x = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0 || 1
+  for (let w = 0; w < words.length; w++) {
+    x ^= x << 13; x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5; x >>>= 0
+    words[w] = x
+  }
+  return out
+}
+
+/** A distinct payload for stream `i` (sizes vary so frames split differently). */
+const payloadOf = (i: number): Uint8Array => chunkOf(1000 + i, 0, 1024 + i * 331)
+
+const sha256 = (): ReturnType<typeof createHash> => createHash('sha256')
+
+/** Bound a promise (no test may hang). */
+async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: no result within ${ms} ms`)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Poll (10 ms) until `f` yields a value, for at most 5 s. */
+async function eventually<T> (what: string, f: () => Promise<T | undefined>): Promise<T> {
+  const until = Date.now() + 5000
+  for (;;) {
+    const v = await f().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+// ───────────────────────────── the pair ─────────────────────────────
+
+let js: JsNode
+let jsStreamProtoSeen: string[]
+let sw: Switch
+const serverLog: string[] = []
+
+beforeAll(async () => {
+  ({ node: js, streamProtoSeen: jsStreamProtoSeen } = await createJsNode())
+  sw = newStandardSwitch({ security: ['tls'], log: line => { serverLog.push(line) }, protocols: [streamProtoProtocol, echoProtocol] })
+  await sw.start()
+})
+
+afterAll(async () => {
+  await Promise.all([js?.stop(), sw?.stop()])
+})
+
+const jsAddr = (node: JsNode = js): string => (node.getMultiaddrs()[0] as { toString: () => string }).toString()
+const ourAddr = (): string => `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
+
+/** Our client side of the 64 MiB test: write while reading, hash both directions. */
+async function bigEcho (stream: Stream): Promise<{ sent: string, received: string, bytes: number }> {
+  const sent = sha256()
+  const received = sha256()
+  let bytes = 0
+  const reading = (async () => {
+    for (;;) {
+      const c = await stream.read()
+      if (c === null) break
+      received.update(c)
+      bytes += c.length
+    }
+  })()
+  for (let i = 0; i < BIG_BYTES / CHUNK; i++) {
+    const c = chunkOf(7, i)
+    sent.update(c)
+    await stream.write(c)
+  }
+  await stream.closeWrite()
+  await reading
+  await stream.close()
+  return { sent: sent.digest('hex'), received: received.digest('hex'), bytes }
+}
+
+describe('switchyard dials js-libp2p', () => {
+  it('stream-proto: the js server gets the request, we get all 11 parts', async () => {
+    const stream = await sw.dial(jsAddr(), STREAM_PROTO_CODEC)
+    const lines: string[] = []
+    const parts = await within(10_000, 'stream-proto', streamProtoClient(stream, { log: l => { lines.push(l) } }))
+    expect(parts).toEqual(PARTS)
+    expect(lines).toEqual(PARTS.map(p => `[client] received from server: ${p}`))
+    expect(jsStreamProtoSeen).toContain('please send data')
+    expect(stream.remotePeer.toString()).toBe(js.peerId.toString())
+  })
+
+  it('ping: our client, js-libp2p\'s handler, 3 round trips', async () => {
+    const stream = await sw.dial(jsAddr(), PING_CODEC)
+    const rtts = await within(10_000, 'ping', ping(stream, { count: 3 }))
+    expect(rtts).toHaveLength(3)
+  })
+
+  it('identify: we see js-libp2p\'s peer id, protocols and listen address', async () => {
+    const conn = await sw.dial(jsAddr())
+    expect(conn.remotePeer.toString()).toBe(js.peerId.toString())
+    // TLS, and the muxer agreed in the handshake via ALPN (js offers /yamux/1.0.0 then libp2p)
+    expect(conn.security).toBe('/tls/1.0.0')
+    expect(conn.muxerNegotiation).toBe('early')
+    expect(conn.multiplexer).toBe('/yamux/1.0.0')
+    // The switch's own identify on connect (js-libp2p serves one identify stream at a time: let it finish first).
+    const identity = await within(10_000, 'identify on connect', conn.identified())
+    expect(identity?.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
+    expect(identity?.listenAddrs.map(a => a.toString())).toContain(jsAddr().split('/p2p/')[0])
+    // And our identify client on its own stream: the key is js-libp2p's.
+    const msg = await within(10_000, 'identify', identify(await sw.dial(jsAddr(), IDENTIFY_CODEC)))
+    const jsKey = js.peerId.publicKey
+    if (jsKey === undefined) throw new Error('js-libp2p peer id without a public key')
+    expect(msg.publicKey).toEqual(publicKeyToProtobuf(jsKey))
+    // js-libp2p identified us too (it runs identify on every connection).
+    const peer = await eventually('js-libp2p to store our identify answer', async () => {
+      const p = await js.peerStore.get(peerIdFromString(sw.peerId.toString()))
+      return p.protocols.includes(ECHO_CODEC) ? p : undefined
+    })
+    expect(peer.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
+    expect(peer.addresses.map(a => a.multiaddr.toString())).toContain(sw.peerInfo.addrs[0]?.toString())
+  })
+
+  it('64 MiB echoed by js-libp2p on one stream, checksummed both ways', async () => {
+    const stream = await sw.dial(jsAddr(), ECHO_CODEC)
+    const r = await within(60_000, '64 MiB echo', bigEcho(stream))
+    expect(r.bytes).toBe(BIG_BYTES)
+    expect(r.received).toBe(r.sent)
+  }, 90_000)
+
+  it('100 concurrent echo streams with distinct payloads', async () => {
+    const conn = await sw.dial(jsAddr())
+    const results = await within(30_000, '100 streams', Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
+      const stream = await conn.newStream(ECHO_CODEC)
+      return await echo(stream, payloadOf(i))
+    })))
+    results.forEach((got, i) => { expect(Buffer.compare(got, payloadOf(i)), `stream ${i}`).toBe(0) })
+  })
+})
+
+describe('js-libp2p dials switchyard', () => {
+  it('stream-proto: our server gets the request, the js client gets all 11 parts', async () => {
+    const stream = await js.dialProtocol(multiaddr(ourAddr()), STREAM_PROTO_CODEC)
+    const parts = await within(10_000, 'stream-proto', jsStreamProtoClient(stream))
+    expect(parts).toEqual(PARTS)
+    expect(serverLog).toContain('[server] received from client: please send data')
+  })
+
+  it('ping: js-libp2p\'s ping service against our handler', async () => {
+    const rtt = await within(10_000, 'ping', js.services.ping.ping(multiaddr(ourAddr())))
+    expect(rtt).toBeGreaterThanOrEqual(0)
+  })
+
+  it('identify: js-libp2p sees our peer id, protocols and address; we see its', async () => {
+    const fresh = await createJsNode()
+    try {
+      const identified = sw.next('identify', ev => ev.connection.remotePeer.toString() === fresh.node.peerId.toString())
+      const conn = await fresh.node.dial(multiaddr(ourAddr()))
+      expect(conn.remotePeer.toString()).toBe(sw.peerId.toString())
+      const peer = await eventually('js-libp2p to store our identify answer', async () => {
+        const p = await fresh.node.peerStore.get(peerIdFromString(sw.peerId.toString()))
+        return p.protocols.includes(ECHO_CODEC) ? p : undefined
+      })
+      expect(peer.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
+      expect(peer.addresses.map(a => a.multiaddr.toString())).toContain(sw.peerInfo.addrs[0]?.toString())
+      expect(peer.id.toString()).toBe(sw.peerId.toString())
+      // …and our switch identified the js-libp2p dialer on the inbound connection.
+      const { identity, connection: inbound } = await within(10_000, 'our identify of the js dialer', identified)
+      expect(inbound.security).toBe('/tls/1.0.0')
+      expect(inbound.muxerNegotiation).toBe('early')
+      expect(identity.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
+      expect(identity.listenAddrs.map(a => a.toString())).toContain(jsAddr(fresh.node).split('/p2p/')[0])
+    } finally {
+      await fresh.node.stop()
+    }
+  })
+
+  it('64 MiB from js-libp2p echoed by us on one stream, checksummed both ways', async () => {
+    const stream = await js.dialProtocol(multiaddr(ourAddr()), ECHO_CODEC)
+    const sent = sha256()
+    const received = sha256()
+    let bytes = 0
+    const reading = (async () => {
+      for await (const c of stream) {
+        const b = c instanceof Uint8Array ? c : c.subarray()
+        received.update(b)
+        bytes += b.length
+      }
+    })()
+    await within(60_000, '64 MiB from js', (async () => {
+      for (let i = 0; i < BIG_BYTES / CHUNK; i++) {
+        const c = chunkOf(9, i)
+        sent.update(c)
+        await jsSend(stream, c)
+      }
+      await stream.close()
+      await reading
+    })())
+    expect(bytes).toBe(BIG_BYTES)
+    expect(received.digest('hex')).toBe(sent.digest('hex'))
+  }, 90_000)
+
+  it('100 concurrent echo streams from js-libp2p with distinct payloads', async () => {
+    const target = multiaddr(ourAddr())
+    await js.dial(target)
+    const results = await within(30_000, '100 streams from js', Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
+      const stream = await js.dialProtocol(target, ECHO_CODEC)
+      const reading = jsReadAll(stream)
+      await jsSend(stream, payloadOf(i))
+      await stream.close()
+      return await reading
+    })))
+    results.forEach((got, i) => { expect(Buffer.compare(got, payloadOf(i)), `stream ${i}`).toBe(0) })
+  })
+})
+
+describe('js-libp2p peers with other key types', () => {
+  it.each(['secp256k1', 'RSA'] as const)('a %s js-libp2p peer is verified and accepted in both directions', async (type) => {
+    const key = type === 'RSA' ? await generateKeyPair('RSA', 2048) : await generateKeyPair(type)
+    const { node } = await createJsNode(key)
+    try {
+      expect(node.peerId.type).toBe(type)
+      // We dial it: Noise checks its identity against the /p2p id in the address.
+      const stream = await sw.dial(jsAddr(node), STREAM_PROTO_CODEC)
+      expect(stream.remotePeer.toString()).toBe(node.peerId.toString())
+      expect(await within(10_000, 'stream-proto', streamProtoClient(stream))).toEqual(PARTS)
+      // It dials us.
+      const rtt = await within(10_000, 'ping from js', node.services.ping.ping(multiaddr(ourAddr())))
+      expect(rtt).toBeGreaterThanOrEqual(0)
+      const inbound = sw.connections(node.peerId.toString())
+      expect(inbound.length).toBeGreaterThan(0)
+      expect(inbound.every(c => c.remotePeer.toString() === node.peerId.toString())).toBe(true)
+      // Its key as identify reports it matches the authenticated peer id.
+      const msg = await within(10_000, 'identify', identify(await sw.dial(jsAddr(node), IDENTIFY_CODEC)))
+      expect(msg.publicKey).toEqual(publicKeyToProtobuf(key.publicKey))
+      expect(PeerId.fromPublicKey(unmarshalPublicKey(msg.publicKey ?? new Uint8Array())).toString()).toBe(node.peerId.toString())
+    } finally {
+      await node.stop()
+    }
+  }, 30_000)
+
+  it('a js-libp2p peer answering for another peer id is refused', async () => {
+    const { node } = await createJsNode()
+    try {
+      const other = await generateKeyPair('Ed25519')
+      const wrong = `${jsAddr(node).split('/p2p/')[0] as string}/p2p/${peerIdFromPrivateKey(other).toString()}`
+      await expect(sw.dial(wrong, PING_CODEC)).rejects.toMatchObject({ code: 'ERR_PEER_ID_MISMATCH' })
+    } finally {
+      await node.stop()
+    }
+  })
+})
