@@ -179,8 +179,19 @@ describe('switchyard CLI: listen and the client commands', () => {
     const r = await run(cli, ['ping', target, '--security', 'noise', '--trace'])
     expect(r.code).toBe(0)
     expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+: security \/noise, muxer \/yamux\/1\.0\.0 \(early\)/)
-    expect(listener.stderr).toMatch(/\[listen\] peer 12D3KooW\w+, security noise, protocols/)
+    expect(listener.stderr).toMatch(/\[listen\] peer 12D3KooW\w+, security noise tls, protocols/)
     expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \S+ \(\/noise, \/yamux\/1\.0\.0\)/)
+  })
+
+  it('--security tls with --trace: TLS 1.3 with the muxer via ALPN, each handshake message and the libp2p extension shown', async () => {
+    const r = await run(cli, ['ping', target, '--security', 'tls', '--trace'])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+: security \/tls\/1\.0\.0, muxer \/yamux\/1\.0\.0 \(early\)/)
+    expect(r.stderr).toMatch(/tls -> ClientHello \(\d+ B, initial\) versions \[TLS 1\.3\]; suites \[TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_256_GCM_SHA384\]/)
+    expect(r.stderr).toMatch(/ALPN \[\/yamux\/1\.0\.0, \/mplex\/6\.7\.0, libp2p\]/)
+    expect(r.stderr).toMatch(/tls <- Certificate \(\d+ B, handshake\) 1 certificate; libp2p extension: Ed25519 12D3KooW\w+, signature verified/)
+    expect(r.stderr).toMatch(/tls handshake complete: client, remote 12D3KooW\w+, TLS_AES_128_GCM_SHA256, x25519, muxer \/yamux\/1\.0\.0 \(early negotiation via ALPN\)/)
+    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \S+ \(\/tls\/1\.0\.0, \/yamux\/1\.0\.0\)/)
   })
 
   it('ping --count 3 prints three RTT lines', async () => {
