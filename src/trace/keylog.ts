@@ -174,7 +174,7 @@ export function parseKeyLog (text: string): KeyLog {
 
 /** The stderr warning printed once when a key log is turned on. */
 export function keyLogWarning (path: string): string {
-  return `WARNING: --keylog ${path}: writing Noise session keys. Anyone who has this file can decrypt ` +
+  return `WARNING: --keylog ${path}: writing Noise session keys (and TLS secrets, NSS format). Anyone who has this file can decrypt ` +
     'every recorded connection of this process. Use it only for debugging; never in production.\n'
 }
 
