@@ -5,8 +5,8 @@
  *   errors ← codec ← proto ← {multistream, security, muxer} ← switch ← standard ← {index, cli}
  *   resources (budgets): only errors; muxer, quic, switch charge it (a muxer never imports the switch).
  *   transport: only errors, connection types, codec, trace types, node:net/os and multiformats.
- *   transport/quic (layer "quic"): a transport with its own security (RFC 9001), so it may also use the
- *     TLS 1.3 machine, keys and peer ids of security/ and the transport's multiaddrs; nothing above.
+ *   transport/quic (layer "quic"): a transport with its own security (RFC 9001) and streams, so it may also use the
+ *     TLS 1.3 machine of security/, the shared MuxedStream of muxer/ and the multiaddrs; nothing above.
  *   transport, security and muxer never import one another: they meet in connection.ts's seams.
  *   protocols: the Stream contract, codec and proto only — they never see which muxer carries them.
  *   switch: composes the seams; it imports no application protocol and no concrete transport,
@@ -38,7 +38,7 @@ const ALLOWED: Record<Layer, Layer[]> = {
   'trace-types': ['errors', 'connection'],
   trace: [...BASE, 'proto', 'multistream', 'security', 'muxer'],
   transport: [...BASE],
-  quic: [...BASE, 'proto', 'security', 'transport', 'resources'],
+  quic: [...BASE, 'proto', 'security', 'transport', 'muxer', 'resources'],
   multistream: [...BASE, 'proto'],
   security: [...BASE, 'proto'],
   muxer: [...BASE, 'proto', 'resources'],

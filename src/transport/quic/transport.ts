@@ -1,0 +1,366 @@
+/**
+ * The thin node:dgram adapter: QUIC as a switchyard `Transport` (src/connection.ts seam). It owns
+ * the UDP socket, one timer per connection and the mapping from connection ids to machines; every
+ * protocol decision is in connection.ts.
+ *
+ *   /ip4|ip6/<host>/udp/<port>/quic-v1   (libp2p specs quic/README.md)
+ *
+ * One UDP socket per listener; dials go out of a listener's socket when there is one of the same
+ * family (so the peer sees our listening port, as go-libp2p does for hole punching), else out of a
+ * shared ephemeral socket. A connection arrives upgraded (TLS 1.3 with the libp2p certificate and
+ * ALPN "libp2p" inside QUIC; no multistream for security or muxer, quic/README.md), as
+ * `{ kind: 'upgraded' }` with a StreamMuxer whose streams are the shared MuxedStream; each stream
+ * still negotiates its protocol with multistream-select, done by the switch as on any muxed stream.
+ *
+ * Limits: datagrams to unknown connection ids are dropped unless they are a client Initial of at
+ * least 1200 bytes (RFC 9000 §14.1); `maxConnections` caps accepted connections.
+ */
+import dgram from 'node:dgram'
+import crypto from 'node:crypto'
+import { isIPv6 } from 'node:net'
+import type {
+  Stream, StreamMuxer, Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions, UpgradedConnection
+} from '../../connection.js'
+import { KeyError, QuicError, StreamResetError, TransportError } from '../../errors.js'
+import { MuxedStream } from '../../muxer/stream.js'
+import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../security/tls/certificate.js'
+import { ALPN_LIBP2P, PROTOCOL_ID as TLS_PROTOCOL_ID } from '../../security/tls/constants.js'
+import { CODE_IP4, CODE_IP6, CODE_QUIC_V1, CODE_UDP, Multiaddr } from '../multiaddr.js'
+import { QuicConnection, type QuicEvent } from './connection.js'
+import { MIN_INITIAL_DATAGRAM_SIZE } from './constants.js'
+import { parseHeader } from './header.js'
+
+/** Our connection ids are 8 bytes (quic-go uses 4 by default, quinn 8; any length up to 20 works). */
+export const LOCAL_CID_LENGTH = 8
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Bytes a stream may have written and unacknowledged before `write` waits. */
+export const STREAM_HIGH_WATER_BYTES = 1 << 20
+export const MUXER_PROTOCOL = '/quic-v1'
+
+export interface QuicTransportOptions {
+  handshakeTimeoutMs?: number
+  maxConnections?: number
+}
+
+function udpAddress (ma: Multiaddr): { host: string, port: number, family: 4 | 6 } | undefined {
+  const [ip, udp, quic] = ma.components
+  if (ip === undefined || udp === undefined || quic === undefined) return undefined
+  if ((ip.code !== CODE_IP4 && ip.code !== CODE_IP6) || udp.code !== CODE_UDP || quic.code !== CODE_QUIC_V1) return undefined
+  for (const c of ma.components.slice(3)) if (c.name !== 'p2p') return undefined
+  return { host: ip.value as string, port: Number(udp.value), family: ip.code === CODE_IP4 ? 4 : 6 }
+}
+
+/** One UDP socket and the connections that use it. */
+class Endpoint {
+  readonly socket: dgram.Socket
+  readonly conns = new Map<string, ConnectionDriver>()
+  acceptor: ((d: Uint8Array, rinfo: dgram.RemoteInfo) => void) | undefined
+  closed = false
+
+  constructor (socket: dgram.Socket) {
+    this.socket = socket
+    socket.on('message', (msg, rinfo) => this.onMessage(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), rinfo))
+  }
+
+  private onMessage (d: Uint8Array, rinfo: dgram.RemoteInfo): void {
+    let dcid: Uint8Array
+    try {
+      const h = parseHeader(d, 0, LOCAL_CID_LENGTH)
+      dcid = h.dcid
+    } catch { return }
+    const driver = this.conns.get(hex(dcid))
+    if (driver !== undefined) { driver.receive(d); return }
+    if (this.acceptor !== undefined && d.length >= MIN_INITIAL_DATAGRAM_SIZE) this.acceptor(d, rinfo)
+  }
+
+  localMultiaddr (): Multiaddr {
+    const a = this.socket.address()
+    return Multiaddr.parse(`/${a.family === 'IPv6' ? 'ip6' : 'ip4'}/${a.address}/udp/${a.port}/quic-v1`)
+  }
+}
+
+/** Drives one QuicConnection: timer, sends, events → muxer. */
+class ConnectionDriver {
+  readonly conn: QuicConnection<Libp2pPeer>
+  readonly muxer: QuicMuxer
+  private timer: NodeJS.Timeout | undefined
+  private readonly endpoint: Endpoint
+  private readonly host: string
+  private readonly port: number
+  private readonly ids: string[]
+  onHandshake: ((err?: Error) => void) | undefined
+  private flushScheduled = false
+
+  constructor (endpoint: Endpoint, conn: QuicConnection<Libp2pPeer>, host: string, port: number, ids: string[]) {
+    this.endpoint = endpoint
+    this.conn = conn
+    this.host = host
+    this.port = port
+    this.ids = ids
+    this.muxer = new QuicMuxer(this)
+    for (const id of ids) endpoint.conns.set(id, this)
+  }
+
+  receive (d: Uint8Array): void {
+    this.conn.receiveDatagram(d, performance.now())
+    this.service()
+  }
+
+  /** Send what the machine has, handle its events, re-arm the timer. */
+  service (): void {
+    const now = performance.now()
+    const out = this.conn.pollDatagrams(now)
+    for (const d of out) this.endpoint.socket.send(d, this.port, this.host)
+    for (const e of this.conn.pollEvents()) this.onEvent(e)
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    const t = this.conn.nextTimeout()
+    if (t !== Infinity && !this.conn.isClosed) {
+      this.timer = setTimeout(() => { this.timer = undefined; this.conn.onTimeout(performance.now()); this.service() }, Math.max(0, t - now))
+    }
+  }
+
+  /** Coalesce sends of one tick (many stream writes → one pass). */
+  scheduleFlush (): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => { this.flushScheduled = false; this.service() })
+  }
+
+  private onEvent (e: QuicEvent<Libp2pPeer>): void {
+    switch (e.type) {
+      case 'handshake-complete': this.onHandshake?.(); this.onHandshake = undefined; break
+      case 'closed':
+        for (const id of this.ids) this.endpoint.conns.delete(id)
+        if (this.timer !== undefined) clearTimeout(this.timer)
+        this.onHandshake?.(e.error ?? new TransportError('ERR_CONNECTION_CLOSED', 'QUIC connection closed during the handshake'))
+        this.onHandshake = undefined
+        this.muxer.onConnectionClosed(e.error)
+        break
+      default: this.muxer.onStreamEvent(e)
+    }
+  }
+}
+
+/** The StreamMuxer face of a QUIC connection: QUIC streams as MuxedStreams. */
+class QuicMuxer implements StreamMuxer {
+  readonly protocol = MUXER_PROTOCOL
+  onStream: ((stream: Stream) => void) | undefined
+  onClose: ((err?: Error) => void) | undefined
+  readonly streams = new Map<number, MuxedStream>()
+  private readonly driver: ConnectionDriver
+  private goingAway = false
+  private closed = false
+
+  constructor (driver: ConnectionDriver) {
+    this.driver = driver
+  }
+
+  private make (id: number, direction: 'inbound' | 'outbound'): MuxedStream {
+    const conn = this.driver.conn
+    const s = new MuxedStream({
+      id,
+      direction,
+      transport: {
+        trySend: (data) => {
+          const room = STREAM_HIGH_WATER_BYTES - conn.buffered(id)
+          if (room <= 0) return 0
+          const n = Math.min(room, data.length)
+          conn.write(id, n === data.length ? data : data.subarray(0, n))
+          this.driver.scheduleFlush()
+          return n
+        },
+        sendFin: () => { conn.finish(id); this.driver.scheduleFlush() },
+        sendReset: () => { conn.resetStream(id, 0); conn.stopSending(id, 0); this.driver.scheduleFlush(); this.streams.delete(id) },
+        onConsumed: () => {},
+        onReadClosed: () => { conn.stopSending(id, 0); this.driver.scheduleFlush() }
+      }
+    })
+    this.streams.set(id, s)
+    return s
+  }
+
+  newStream (): MuxedStream {
+    if (this.goingAway || this.closed) throw new TransportError('ERR_CONNECTION_CLOSED', 'QUIC connection is closing')
+    const s = this.make(this.driver.conn.openStream(), 'outbound')
+    return s
+  }
+
+  onStreamEvent (e: QuicEvent<Libp2pPeer>): void {
+    const conn = this.driver.conn
+    switch (e.type) {
+      case 'stream-opened': {
+        if (this.goingAway) { conn.resetStream(e.id, 0); conn.stopSending(e.id, 0); return }
+        const s = this.make(e.id, 'inbound')
+        this.onStream?.(s)
+        return
+      }
+      case 'stream-readable': {
+        const s = this.streams.get(e.id)
+        for (let c = conn.read(e.id); c !== undefined; c = conn.read(e.id)) {
+          if (c === null) { s?.pushEnd(); break }
+          s?.pushData(c)
+        }
+        return
+      }
+      case 'stream-writable': this.streams.get(e.id)?.notifyWritable(); return
+      case 'stream-reset': {
+        this.streams.get(e.id)?.pushReset(new StreamResetError(`stream reset by peer (code ${e.errorCode})`))
+        this.streams.delete(e.id)
+        return
+      }
+      case 'stop-sending': this.streams.get(e.id)?.notifyWritable(); break
+    }
+  }
+
+  onConnectionClosed (err?: QuicError): void {
+    if (this.closed) return
+    this.closed = true
+    for (const s of this.streams.values()) s.pushReset(err ?? new StreamResetError('connection closed'))
+    this.streams.clear()
+    this.onClose?.(err)
+  }
+
+  goAway (): void { this.goingAway = true }
+
+  async close (): Promise<void> {
+    this.driver.conn.close(0, '', performance.now())
+    this.driver.service()
+  }
+
+  abort (err?: Error): void {
+    this.driver.conn.close(0, err?.message ?? 'abort', performance.now())
+    this.driver.service()
+  }
+}
+
+function upgraded (driver: ConnectionDriver, direction: 'inbound' | 'outbound', local: Multiaddr, remote: string): UpgradedConnection {
+  const peer = driver.conn.handshakeResult?.peer
+  if (peer === undefined) throw new KeyError('ERR_INVALID_PEER_ID', 'QUIC peer presented no certificate')
+  return {
+    remotePeer: peer.info.peerId,
+    remoteKey: peer.info.hostKey,
+    muxer: driver.muxer,
+    security: TLS_PROTOCOL_ID,
+    muxerNegotiation: 'transport',
+    remoteAddr: remote,
+    localAddr: local.toString(),
+    direction
+  }
+}
+
+function hex (b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex')
+}
+
+function remoteMultiaddr (host: string, port: number): string {
+  return `/${isIPv6(host) ? 'ip6' : 'ip4'}/${host}/udp/${port}/quic-v1`
+}
+
+/** The QUIC v1 transport (`/quic-v1`). */
+export function quic (options: QuicTransportOptions = {}): Transport {
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const listeners: Endpoint[] = []
+  const dialers = new Map<4 | 6, Endpoint>()
+
+  async function bind (host: string, port: number, family: 4 | 6): Promise<Endpoint> {
+    const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' })
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(port, host, () => { socket.off('error', reject); resolve() })
+    })
+    return new Endpoint(socket)
+  }
+
+  return {
+    name: 'quic-v1',
+    canDial: (ma) => udpAddress(ma) !== undefined,
+    canListen: (ma) => udpAddress(ma) !== undefined,
+
+    async dial (ma: Multiaddr, opts: TransportDialOptions): Promise<TransportConnection> {
+      const addr = udpAddress(ma)
+      if (addr === undefined) throw new TransportError('ERR_INVALID_MULTIADDR', `not a QUIC address: ${ma.toString()}`)
+      let ep = listeners.find(l => !l.closed && (l.socket.address().family === 'IPv6') === (addr.family === 6))
+      if (ep === undefined) {
+        ep = dialers.get(addr.family)
+        if (ep === undefined || ep.closed) {
+          ep = await bind(addr.family === 4 ? '0.0.0.0' : '::', 0, addr.family)
+          ep.socket.unref()
+          dialers.set(addr.family, ep)
+        }
+      }
+      const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
+      const conn = new QuicConnection<Libp2pPeer>({
+        role: 'client',
+        credential: generateLibp2pCredential(opts.identity),
+        verifyPeer: (chain) => verifyLibp2pCertificate(chain),
+        alpn: [ALPN_LIBP2P],
+        localCid,
+        remoteCid: new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH)),
+        now: performance.now(),
+        ...(opts.observer === undefined ? {} : {})
+      })
+      const driver = new ConnectionDriver(ep, conn, addr.host, addr.port, [hex(localCid)])
+      const timeoutMs = opts.timeoutMs ?? handshakeTimeoutMs
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { driver.onHandshake = undefined; conn.close(0, 'handshake timeout', performance.now()); driver.service(); reject(new TransportError('ERR_DIAL_TIMEOUT', `QUIC handshake with ${ma.toString()} timed out after ${timeoutMs} ms`)) }, timeoutMs)
+        const onAbort = (): void => { clearTimeout(timer); conn.close(0, 'aborted', performance.now()); driver.service(); reject(new TransportError('ERR_ABORTED', 'dial aborted')) }
+        opts.signal?.addEventListener('abort', onAbort, { once: true })
+        driver.onHandshake = (err) => {
+          clearTimeout(timer)
+          opts.signal?.removeEventListener('abort', onAbort)
+          if (err === undefined) resolve(); else reject(err)
+        }
+        driver.service()
+      })
+      const result = upgraded(driver, 'outbound', ep.localMultiaddr(), remoteMultiaddr(addr.host, addr.port))
+      if (opts.expectedPeer !== undefined && !opts.expectedPeer.equals(result.remotePeer)) {
+        await driver.muxer.close()
+        throw new KeyError('ERR_PEER_ID_MISMATCH', `dialed ${opts.expectedPeer.toString()}, QUIC peer is ${result.remotePeer.toString()}`)
+      }
+      return { kind: 'upgraded', connection: result }
+    },
+
+    async listen (ma: Multiaddr, opts: TransportListenOptions): Promise<TransportListener> {
+      const addr = udpAddress(ma)
+      if (addr === undefined) throw new TransportError('ERR_INVALID_MULTIADDR', `not a QUIC address: ${ma.toString()}`)
+      const ep = await bind(addr.host, addr.port, addr.family)
+      listeners.push(ep)
+      const credential = generateLibp2pCredential(opts.identity)
+      let accepted = 0
+      ep.acceptor = (d, rinfo) => {
+        let h
+        try { h = parseHeader(d, 0, LOCAL_CID_LENGTH) } catch { return }
+        if (h.form !== 'long' || h.type !== 0 || accepted >= maxConnections) return
+        const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
+        const conn = new QuicConnection<Libp2pPeer>({
+          role: 'server', credential, verifyPeer: (chain) => verifyLibp2pCertificate(chain), alpn: [ALPN_LIBP2P],
+          localCid, remoteCid: h.scid.slice(), originalDcid: h.dcid.slice(), now: performance.now()
+        })
+        accepted++
+        const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)])
+        const timer = setTimeout(() => { conn.close(0, 'handshake timeout', performance.now()); driver.service() }, handshakeTimeoutMs)
+        driver.onHandshake = (err) => {
+          clearTimeout(timer)
+          if (err !== undefined) { accepted--; opts.onError?.(err); return }
+          const local = ep.localMultiaddr()
+          opts.onConnection({ kind: 'upgraded', connection: upgraded(driver, 'inbound', local, remoteMultiaddr(rinfo.address, rinfo.port)) })
+        }
+        driver.muxer.onClose = () => { accepted-- }
+        driver.receive(d)
+      }
+      return {
+        get multiaddrs () { return [ep.localMultiaddr()] },
+        close: async () => {
+          ep.closed = true
+          ep.acceptor = undefined
+          for (const d of new Set(ep.conns.values())) await d.muxer.close()
+          await new Promise<void>(resolve => ep.socket.close(() => resolve()))
+          listeners.splice(listeners.indexOf(ep), 1)
+        }
+      }
+    }
+  }
+}

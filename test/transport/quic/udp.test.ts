@@ -1,0 +1,67 @@
+/** The dgram adapter over real UDP sockets on loopback: dial, accept, streams, peer-id check. */
+import { describe, expect, it } from 'vitest'
+import { createHash, randomBytes } from 'node:crypto'
+import type { Stream, TransportConnection, UpgradedConnection } from '../../../src/connection.js'
+import { generateEd25519 } from '../../../src/security/keys.js'
+import { PeerId } from '../../../src/security/peer-id.js'
+import { multiaddr } from '../../../src/transport/multiaddr.js'
+import { quic } from '../../../src/transport/quic/transport.js'
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function readAll (s: Stream): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for (let c = await s.read(); c !== null; c = await s.read()) parts.push(c)
+  return Buffer.concat(parts)
+}
+
+describe('QUIC over node:dgram (loopback)', () => {
+  it('dials, accepts, echoes 4 streams of 256 KiB, and both sides know each other\'s peer id', async () => {
+    const serverId = generateEd25519()
+    const clientId = generateEd25519()
+    const server = quic()
+    const client = quic()
+    let resolveAccepted: (c: UpgradedConnection) => void = () => {}
+    const acceptedPromise = new Promise<UpgradedConnection>(resolve => { resolveAccepted = resolve })
+    const listener = await server.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), {
+      identity: serverId,
+      onConnection: (c: TransportConnection) => { if (c.kind === 'upgraded') resolveAccepted(c.connection) }
+    })
+    const addr = listener.multiaddrs[0]
+    expect(addr?.toString()).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1$/)
+    const dialed = await client.dial(addr!, { identity: clientId, expectedPeer: PeerId.fromPublicKey(serverId.publicKey) })
+    expect(dialed.kind).toBe('upgraded')
+    if (dialed.kind !== 'upgraded') return
+    const inbound = await acceptedPromise
+    expect(dialed.connection.remotePeer.equals(PeerId.fromPublicKey(serverId.publicKey))).toBe(true)
+    expect(inbound.remotePeer.equals(PeerId.fromPublicKey(clientId.publicKey))).toBe(true)
+    expect(dialed.connection.muxerNegotiation).toBe('transport')
+
+    inbound.muxer.onStream = (s: Stream) => { void (async () => { const data = await readAll(s); await s.write(data); await s.closeWrite() })() }
+    const payloads = Array.from({ length: 4 }, () => new Uint8Array(randomBytes(256 * 1024)))
+    const echoed = await Promise.all(payloads.map(async (p) => {
+      const s = dialed.connection.muxer.newStream()
+      await s.write(p)
+      await s.closeWrite()
+      return await readAll(s)
+    }))
+    expect(echoed.map(sha)).toEqual(payloads.map(sha))
+    await dialed.connection.muxer.close()
+    await listener.close()
+  }, 30_000)
+
+  it('refuses a peer that is not the expected one (ERR_PEER_ID_MISMATCH)', async () => {
+    const server = quic()
+    const listener = await server.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), { identity: generateEd25519(), onConnection: () => {} })
+    await expect(quic().dial(listener.multiaddrs[0]!, { identity: generateEd25519(), expectedPeer: PeerId.fromPublicKey(generateEd25519().publicKey) }))
+      .rejects.toMatchObject({ code: 'ERR_PEER_ID_MISMATCH' })
+    await listener.close()
+  }, 30_000)
+
+  it('canDial only /udp/N/quic-v1 over ip4/ip6', () => {
+    const t = quic()
+    expect(t.canDial(multiaddr('/ip4/1.2.3.4/udp/4001/quic-v1'))).toBe(true)
+    expect(t.canDial(multiaddr('/ip6/::1/udp/4001/quic-v1'))).toBe(true)
+    expect(t.canDial(multiaddr('/ip4/1.2.3.4/tcp/4001'))).toBe(false)
+  })
+})
