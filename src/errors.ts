@@ -45,6 +45,8 @@ export type ErrorCode =
   | 'ERR_INVALID_PEER_ID'
   | 'ERR_INVALID_SIGNATURE'
   | 'ERR_KEY_FILE'
+  // signed envelopes / peer records (RFC 0002, RFC 0003)
+  | 'ERR_INVALID_RECORD'
   // noise
   | 'ERR_NOISE_HANDSHAKE'
   | 'ERR_NOISE_DECRYPT'

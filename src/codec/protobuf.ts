@@ -29,6 +29,17 @@ export interface ProtoField {
   value: number
   /** Length-delimited contents, or the 8 raw little-endian bytes of a fixed64; empty otherwise. */
   bytes: Uint8Array
+  /** With `decodeFields(buf, { uint64: true })`: a varint's full value (up to 2^64 - 1). */
+  value64?: bigint
+}
+
+export interface DecodeFieldsOptions {
+  /**
+   * Read varints as protobuf `uint64` (up to 10 bytes, any value below 2^64) into `value64`,
+   * instead of refusing values above 2^53 - 1. `value` then holds `Number(value64)`, possibly rounded.
+   * For fields such as PeerRecord `seq`, which go-libp2p fills with a UnixNano timestamp.
+   */
+  uint64?: boolean
 }
 
 const EMPTY = new Uint8Array(0)
@@ -69,6 +80,21 @@ export class ProtoWriter {
 
   string (field: number, s: string): this {
     return this.bytes(field, utf8.encode(s))
+  }
+
+  /** A protobuf `uint64` varint (0 … 2^64 - 1). */
+  uint64 (field: number, n: bigint): this {
+    if (n < 0n || n >= 1n << 64n) throw new RangeError(`"uint64" expected 0 … 2^64 - 1, got ${n}`)
+    this.tag(field, WireType.Varint)
+    const out: number[] = []
+    let v = n
+    do {
+      const b = Number(v & 0x7fn)
+      v >>= 7n
+      out.push(v === 0n ? b : b | 0x80)
+    } while (v !== 0n)
+    this.raw(Uint8Array.from(out))
+    return this
   }
 
   fixed32 (field: number, n: number): this {
@@ -116,8 +142,23 @@ function readVarint (buf: Uint8Array, offset: number, what: string): [number, nu
   return r
 }
 
+/** A protobuf uint64 varint: at most 10 bytes, below 2^64 (protobuf encoding guide, "Base 128 Varints"). */
+function readUint64 (buf: Uint8Array, offset: number, field: number): [bigint, number] {
+  let value = 0n
+  for (let i = 0; i < 10; i++) {
+    const b = buf[offset + i]
+    if (b === undefined) throw malformed(`truncated varint of field ${field}`, offset)
+    value |= BigInt(b & 0x7f) << BigInt(7 * i)
+    if ((b & 0x80) === 0) {
+      if (value >= 1n << 64n) throw malformed(`varint of field ${field} exceeds 64 bits`, offset)
+      return [value, i + 1]
+    }
+  }
+  throw malformed(`varint of field ${field} longer than 10 bytes`, offset)
+}
+
 /** Every field of the message in `buf`, in wire order. */
-export function decodeFields (buf: Uint8Array): ProtoField[] {
+export function decodeFields (buf: Uint8Array, options: DecodeFieldsOptions = {}): ProtoField[] {
   const fields: ProtoField[] = []
   let offset = 0
   while (offset < buf.length) {
@@ -129,6 +170,12 @@ export function decodeFields (buf: Uint8Array): ProtoField[] {
     if (field < 1 || field > MAX_FIELD_NUMBER) throw malformed(`field number ${field} out of range`, start)
     switch (wireType) {
       case WireType.Varint: {
+        if (options.uint64 === true) {
+          const [value64, n] = readUint64(buf, offset, field)
+          offset += n
+          fields.push({ field, wireType, value: Number(value64), value64, bytes: EMPTY })
+          break
+        }
         const [value, n] = readVarint(buf, offset, `varint of field ${field}`)
         offset += n
         fields.push({ field, wireType, value, bytes: EMPTY })

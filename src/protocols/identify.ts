@@ -45,6 +45,8 @@ export function buildIdentify (ctx: ProtocolContext): IdentifyMessage {
     protocols: ctx.localPeer.protocols()
   }
   if (ctx.remoteAddr !== undefined) msg.observedAddr = ctx.remoteAddr
+  const record = ctx.localPeer.signedPeerRecord?.()
+  if (record !== undefined) msg.signedPeerRecord = record
   return msg
 }
 

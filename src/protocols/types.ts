@@ -18,6 +18,11 @@ export interface LocalPeerInfo {
   readonly agentVersion: string
   /** identify `protocolVersion`, `ipfs/0.1.0` (constants `IDENTIFY_PROTOCOL_VERSION`). */
   readonly protocolVersion: string
+  /**
+   * Our signed peer record (RFC 0003 envelope over `listenAddrs`), sent as identify field 8 as
+   * go-libp2p and js-libp2p do. Absent: none is sent.
+   */
+  readonly signedPeerRecord?: () => Uint8Array | undefined
 }
 
 /** Per-stream context the switch hands every handler. */
