@@ -58,7 +58,7 @@ const FILE_EXCEPTIONS: Array<{ from: RegExp, to: Layer }> = []
  * The only files of transport/ and security/ the switch may import: identities and addresses,
  * which every layer shares. Everything concrete reaches it through the seams of connection.ts.
  */
-const SWITCH_SHARED = ['transport/multiaddr.ts', 'security/peer-id.ts', 'security/keys.ts']
+const SWITCH_SHARED = ['security/peer-record.ts', 'transport/multiaddr.ts', 'security/peer-id.ts', 'security/keys.ts']
 
 /** Packages src/ may import, and where. */
 const PACKAGE_RULES: Array<{ pattern: RegExp, layers: Layer[] }> = [

@@ -7,8 +7,9 @@
  *   stream   → stdout: `[client] received from server: <text>` per message (nim tutorial 3)
  *   ping     → stdout: `RTT <ms with 3 decimals> ms` per round trip (stderr notes each new stream
  *              opened because the listener ended the last one, as nim-libp2p's does after one echo)
- *   identify → stdout: one JSON object {peerId, protocolVersion, agentVersion, listenAddrs, protocols, observedAddr}
- *              (switchyard adds `security`, the negotiated security protocol)
+ *   identify → stdout: one JSON object {peerId, protocolVersion, agentVersion, listenAddrs, protocols, observedAddr,
+ *              security, signedPeerRecord} (the last: the verified RFC 0003 record {peerId, seq, addresses}, or null
+ *              when the peer sent none or it failed verification, which is then explained on stderr)
  *   perf     → stdout: JSON lines of libp2p/test-plans perf: `{"type":"intermediary"|"final","timeSeconds","uploadBytes","downloadBytes"}`
  *   streams  → stdout: `OK <count>` once every echo came back intact
  *   keygen   → stdout: the new key's peer id
@@ -29,6 +30,7 @@ import { streamProtoClient, streamProtoProtocol } from '../protocols/stream-prot
 import { monotonicMs } from '../protocols/util.js'
 import { loadPrivateKeyFile, savePrivateKeyFile } from '../security/key-file.js'
 import { generateEd25519, unmarshalPublicKey } from '../security/keys.js'
+import { verifyPeerRecord } from '../security/peer-record.js'
 import type { PrivateKey } from '../security/keys.js'
 import { PeerId } from '../security/peer-id.js'
 import { Multiaddr } from '../transport/multiaddr.js'
@@ -230,6 +232,8 @@ export interface IdentifyOutput {
   observedAddr: string | null
   /** The security protocol of the connection identify ran on, e.g. `/noise` (switchyard only). */
   security: string
+  /** The peer's signed peer record, verified (seq as a decimal string: it may exceed 2^53). */
+  signedPeerRecord: { peerId: string, seq: string, addresses: string[] } | null
 }
 
 export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<void> {
@@ -262,7 +266,20 @@ export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<voi
       listenAddrs: msg.listenAddrs.map(b => addr(b, 'listenAddr')).filter((a): a is string => a !== undefined),
       protocols: [...msg.protocols],
       observedAddr: msg.observedAddr !== undefined ? addr(msg.observedAddr, 'observedAddr') ?? null : null,
-      security: conn.security
+      security: conn.security,
+      signedPeerRecord: null
+    }
+    if (msg.signedPeerRecord !== undefined) {
+      try {
+        const record = verifyPeerRecord(msg.signedPeerRecord, target.peerId)
+        output.signedPeerRecord = {
+          peerId: record.peerId.toString(),
+          seq: record.seq.toString(),
+          addresses: record.addresses.map(b => addr(b, 'signed address')).filter((a): a is string => a !== undefined)
+        }
+      } catch (err) {
+        io.err(`[identify] rejected the signed peer record: ${oneLine((err as Error).message)}`)
+      }
     }
     io.out(JSON.stringify(output))
   })

@@ -36,6 +36,10 @@ export interface PeerIdentity {
   readonly listenAddrs: readonly Multiaddr[]
   /** How the peer sees us. */
   readonly observedAddr: Multiaddr | undefined
+  /** The peer's signed peer record (RFC 0003), verified: signed by its key, naming it. */
+  readonly signedPeerRecord?: { readonly seq: bigint, readonly addresses: readonly Multiaddr[] }
+  /** Why the signed peer record the peer sent failed verification (then `signedPeerRecord` is absent). */
+  readonly signedPeerRecordError?: Error
 }
 
 /** What a connection needs from its switch. */

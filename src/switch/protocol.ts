@@ -24,6 +24,8 @@ export interface LocalPeerInfo {
   readonly agentVersion: string
   /** identify `protocolVersion`. */
   readonly protocolVersion: string
+  /** Our signed peer record (RFC 0003 envelope), identify field 8. */
+  readonly signedPeerRecord?: () => Uint8Array | undefined
 }
 
 /**

@@ -33,6 +33,7 @@ import type { ResourceScope } from '../resources/scope.js'
 import type { ConnectionEndpoints, SecurityProtocol, Stream, StreamLimits, StreamMuxerFactory, Transport, TransportConnection, TransportListener, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError } from '../errors.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'
+import { signPeerRecord, verifyPeerRecord } from '../security/peer-record.js'
 import type { IdentifyMessage } from '../proto/identify.js'
 import type { PrivateKey } from '../security/keys.js'
 import { generateEd25519 } from '../security/keys.js'
@@ -190,6 +191,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly listenAddrsWanted: Multiaddr[]
   private listeners: TransportListener[] = []
   private boundAddrs: Multiaddr[] = []
+  /** Our signed peer record, for the `boundAddrs` it was signed over (re-signed when they change). */
+  private ownRecord: { addrs: Multiaddr[], envelope: Uint8Array } | undefined
   private readonly transports: readonly Transport[]
   private readonly security: readonly SecurityProtocol[]
   private readonly muxers: readonly StreamMuxerFactory[]
@@ -272,7 +275,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       get listenAddrs () { return self.boundAddrs.map(a => a.bytes) },
       protocols: () => [...this.codecs()],
       agentVersion: this.agentVersion,
-      protocolVersion: this.protocolVersion
+      protocolVersion: this.protocolVersion,
+      signedPeerRecord: () => this.signedPeerRecord()
     }
     if (this.identifyService !== undefined) {
       this.mount(this.identifyService.protocol)
@@ -684,6 +688,15 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
   }
 
+  /** Our RFC 0003 signed peer record over the addresses we listen on (identify field 8), none before start. */
+  private signedPeerRecord (): Uint8Array | undefined {
+    if (this.boundAddrs.length === 0) return undefined
+    if (this.ownRecord?.addrs !== this.boundAddrs) {
+      this.ownRecord = { addrs: this.boundAddrs, envelope: signPeerRecord(this.identity, this.boundAddrs.map(a => a.bytes)) }
+    }
+    return this.ownRecord.envelope
+  }
+
   /** Record what identify (or an identify-push) said, once its key is checked against the connection's. */
   private applyIdentify (conn: PeerConnection, msg: IdentifyMessage, push: boolean): void {
     if (msg.publicKey !== undefined) {
@@ -699,12 +712,21 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     // A push may be partial: what it leaves out stays as it was (identify README §identify/push).
     const merged = push && prev !== undefined ? applyIdentifyUpdate(prev, msg) : msg
     this.identifyMessages.set(conn, merged)
-    const identity: PeerIdentity = {
+    const identity: { -readonly [K in keyof PeerIdentity]: PeerIdentity[K] } = {
       protocols: [...merged.protocols],
       agentVersion: merged.agentVersion,
       protocolVersion: merged.protocolVersion,
       listenAddrs: parseAddrs(merged.listenAddrs),
       observedAddr: merged.observedAddr === undefined ? undefined : parseAddrs([merged.observedAddr])[0]
+    }
+    if (merged.signedPeerRecord !== undefined) {
+      // RFC 0003: signed by the peer's key, over a record naming the peer (go consumeSignedPeerRecord).
+      try {
+        const record = verifyPeerRecord(merged.signedPeerRecord, conn.remotePeer)
+        identity.signedPeerRecord = { seq: record.seq, addresses: parseAddrs(record.addresses) }
+      } catch (err) {
+        identity.signedPeerRecordError = err as Error
+      }
     }
     conn.setIdentity(identity)
     this.emit('identify', { connection: conn, identity })

@@ -101,6 +101,9 @@ function transportError (err: Error & { code?: string }, what: string): Transpor
     case 'ETIMEDOUT': code = 'ERR_DIAL_TIMEOUT'; break
     default: code = 'ERR_SOCKET'
   }
+  // A RST is the peer's doing (go-libp2p closes connections with unread bytes, which the kernel
+  // turns into one): say so, rather than only the errno.
+  if (err.code === 'ECONNRESET') return new TransportError(code, `${what}: peer reset the TCP connection (RST, ECONNRESET)`, { cause: err })
   return new TransportError(code, `${what}: ${err.code ?? 'error'} (${err.message})`, { cause: err })
 }
 

@@ -207,8 +207,13 @@ describe('switchyard CLI: listen and the client commands', () => {
     expect(r.code).toBe(0)
     expect(lines(r.stdout)).toHaveLength(1)
     const info = JSON.parse(r.stdout) as Record<string, unknown>
-    expect(Object.keys(info)).toEqual(['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr', 'security'])
+    expect(Object.keys(info)).toEqual(['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr', 'security', 'signedPeerRecord'])
     expect(info.security).toBe('/noise')
+    // Our listener signs its addresses (RFC 0003); the client printed the record it verified.
+    const record = info.signedPeerRecord as { peerId: string, seq: string, addresses: string[] }
+    expect(record.peerId).toBe(info.peerId)
+    expect(record.seq).toMatch(/^\d+$/)
+    expect(record.addresses).toEqual(listener.addrs.map(a => a.split('/p2p/')[0]))
     expect(info.peerId).toBe(target.split('/p2p/')[1])
     expect(info.protocolVersion).toBe('ipfs/0.1.0')
     expect(info.agentVersion).toMatch(/^switchyard\//)

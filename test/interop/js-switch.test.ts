@@ -21,6 +21,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { ping as jsPing } from '@libp2p/ping'
 import type { Ping as JsPing } from '@libp2p/ping'
 import { identify as jsIdentify } from '@libp2p/identify'
+import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import type { Identify as JsIdentify } from '@libp2p/identify'
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey as JsPrivateKey, Stream as JsStream } from '@libp2p/interface'
@@ -259,6 +260,9 @@ describe('switchyard dials js-libp2p', () => {
     const identity = await within(10_000, 'identify on connect', conn.identified())
     expect(identity?.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
     expect(identity?.listenAddrs.map(a => a.toString())).toContain(jsAddr().split('/p2p/')[0])
+    // js-libp2p sends a signed peer record (identify field 8): it verified, over its listen address.
+    expect(identity?.signedPeerRecordError).toBeUndefined()
+    expect(identity?.signedPeerRecord?.addresses.map(a => a.toString())).toContain(jsAddr().split('/p2p/')[0])
     // And our identify client on its own stream: the key is js-libp2p's.
     const msg = await within(10_000, 'identify', identify(await sw.dial(jsAddr(), IDENTIFY_CODEC)))
     const jsKey = js.peerId.publicKey
@@ -316,6 +320,13 @@ describe('js-libp2p dials switchyard', () => {
       expect(peer.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
       expect(peer.addresses.map(a => a.multiaddr.toString())).toContain(sw.peerInfo.addrs[0]?.toString())
       expect(peer.id.toString()).toBe(sw.peerId.toString())
+      // js-libp2p accepted our signed peer record (it keeps only a record that verified).
+      const withRecord = await eventually('js-libp2p to store our signed peer record', async () => {
+        const p = await fresh.node.peerStore.get(peerIdFromString(sw.peerId.toString()))
+        return p.peerRecordEnvelope !== undefined ? p : undefined
+      })
+      const opened = await RecordEnvelope.openAndCertify(withRecord.peerRecordEnvelope as Uint8Array, PeerRecord.DOMAIN)
+      expect(PeerRecord.createFromProtobuf(opened.payload).multiaddrs.map(m => m.toString())).toContain(sw.peerInfo.addrs[0]?.toString())
       // …and our switch identified the js-libp2p dialer on the inbound connection.
       const { identity } = await within(10_000, 'our identify of the js dialer', identified)
       expect(identity.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
