@@ -46,6 +46,7 @@ import type { KeyLog, NoiseKeys } from '../trace/keylog.js'
 import type { NoisePayloadInfo, TraceDirection, TraceEvent, TraceRecord } from '../trace/observer.js'
 import { endpointMultiaddr } from './packet.js'
 import { TlsDissector } from './tls-dissector.js'
+import { WsSniffingDissector } from './ws-dissector.js'
 import { PROTOCOL_ID as TLS_PROTOCOL_ID } from '../security/tls/constants.js'
 import type { TcpConnectionCapture } from './reassembly.js'
 
@@ -106,7 +107,9 @@ export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions =
     ...c.toServer.data.chunks.map(ch => ({ dir: 'out' as const, ...ch })),
     ...c.toClient.data.chunks.map(ch => ({ dir: 'in' as const, ...ch }))
   ].sort((a, b) => a.time - b.time)
-  for (const ch of chunks) root.push(ch.dir, ch.bytes, ch.time)
+  // `/ws` connections: the upgrade and the frames, then the same layers over the binary payloads.
+  const entry = new WsSniffingDissector(emit, root)
+  for (const ch of chunks) entry.push(ch.dir, ch.bytes, ch.time)
   if (tls !== undefined) tls.finish(c.lastTime)
   else noise.finish(c.lastTime)
 
