@@ -35,7 +35,6 @@
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
 #include <epan/dissectors/packet-tcp.h>
-#include <epan/dissectors/packet-tls-utils.h>
 #include <ws_version.h>
 #include <sys/stat.h>
 #include <wsutil/pint.h>
