@@ -95,9 +95,9 @@ interface Peer {
 /** The go, rust and js peers share the options `--security <list>` and `--transport tcp|ws`. */
 const foreignListenArgs = (v: Variant): string[] => v.security === 'noise' && v.transport === 'tcp' ? [] : ['--security', v.security, '--transport', v.transport]
 const foreignClientArgs = (security: string): string[] => security === 'noise' ? [] : ['--security', security]
-/** switchyard's CLI: `--security <list>`, and a /ws listen address. Nothing for noise/tcp (its defaults). */
+/** switchyard's CLI: `--security <name>` (its listener offers every registered protocol by default), and a /ws listen address. */
 const swListenArgs = (v: Variant): string[] => [
-  ...(v.security === 'noise' ? [] : ['--security', v.security]),
+  '--security', v.security,
   ...(v.transport === 'ws' ? ['--listen', '/ip4/127.0.0.1/tcp/0/ws'] : [])
 ]
 

@@ -16,7 +16,7 @@ import {
   DIAL_SECURITY_DEFAULT, LISTEN_SECURITY_DEFAULT, STREAMS_DEFAULT_COUNT, STREAMS_MAX_COUNT
 } from './commands.js'
 import type { CliIo } from './io.js'
-import { perfRunnerCommand, transportInteropCommand } from './test-plans.js'
+import { perfRunnerCommand, TEST_PLANS_SUPPORT, transportInteropCommand } from './test-plans.js'
 import { TRACE_OPTIONS } from './trace.js'
 import { SECURITY as SECURITY_REGISTRY } from '../standard.js'
 
@@ -146,9 +146,9 @@ Exits 1 (after printing the connections decoded so far) if the capture is cut sh
     help: `usage: switchyard transport-interop   (configured by its environment)
 
 libp2p/test-plans transport-interop (transport-interop/README.md "Test spec"). Environment:
-  transport             tcp
-  security              noise
-  muxer                 yamux or mplex
+  transport             ${TEST_PLANS_SUPPORT.transport.join(', ')}
+  security              ${TEST_PLANS_SUPPORT.security.join(', ')}
+  muxer                 ${TEST_PLANS_SUPPORT.muxer.join(', ')}
   is_dialer             true or false
   ip                    listen address of the listener (default 0.0.0.0)
   redis_addr            host:port of the Redis server (default redis:6379)
@@ -172,7 +172,7 @@ SIGINT/SIGTERM. The client dials that peer and prints the perf JSON lines of \`s
 
   --run-server           run as the server
   --server-address A     <ipv4>:<port> or [<ipv6>]:<port> (required)
-  --transport T          tcp (default)
+  --transport T          ${TEST_PLANS_SUPPORT.transport.join(', ')} (default tcp)
   --upload-bytes N       bytes to upload (default 0)
   --download-bytes M     bytes to download (default 0)`
   },

@@ -20,8 +20,8 @@
  * command's output.
  */
 import { networkInterfaces } from 'node:os'
-import { newStandardSwitch } from '../index.js'
-import type { MuxerName, Switch } from '../index.js'
+import { MUXERS, newStandardSwitch, SECURITY, TRANSPORTS } from '../index.js'
+import type { MuxerName, SecurityName, Switch, TransportName } from '../index.js'
 import { PING_CODEC } from '../protocols/constants.js'
 import { perfProtocol } from '../protocols/perf.js'
 import { ping } from '../protocols/ping.js'
@@ -43,19 +43,23 @@ export const DEFAULT_TEST_TIMEOUT_SECONDS = 180
 export const DEFAULT_REDIS_ADDR = 'redis:6379'
 export const DEFAULT_LISTEN_IP = '0.0.0.0'
 
+/** Transports test-plans names the way switchyard's registry does (QUIC is `quic-v1` there and needs no security/muxer). */
+const TEST_PLANS_TRANSPORTS: readonly string[] = ['tcp', 'ws']
+
 /**
- * The names this build of switchyard implements, as test-plans spells them (its versions.ts
- * capability lists). A runner asking for anything else gets a usage error naming what we have.
+ * What this build implements, as test-plans spells it: the names registered in src/standard.ts
+ * (so a transport or security protocol registered there is offered here with no other change). A
+ * runner asking for anything else gets a usage error naming what we have.
  */
-export const TEST_PLANS_SUPPORT = {
-  transport: ['tcp'],
-  security: ['noise'],
-  muxer: ['yamux', 'mplex']
-} as const satisfies Record<string, readonly string[]>
+export const TEST_PLANS_SUPPORT: Readonly<Record<'transport' | 'security' | 'muxer', readonly string[]>> = {
+  transport: Object.keys(TRANSPORTS).filter(t => TEST_PLANS_TRANSPORTS.includes(t)),
+  security: Object.keys(SECURITY),
+  muxer: Object.keys(MUXERS)
+}
 
 export interface TransportInteropConfig {
-  transport: string
-  security: string
+  transport: TransportName
+  security: SecurityName
   muxer: MuxerName
   isDialer: boolean
   ip: string
@@ -72,13 +76,13 @@ export function parseTransportInteropEnv (env: Readonly<Record<string, string | 
   const pick = (name: keyof typeof TEST_PLANS_SUPPORT): string => {
     const v = get(name)
     if (v === undefined) throw new UsageError(`environment variable ${name} is required (${TEST_PLANS_SUPPORT[name].join(', ')})`)
-    if (!(TEST_PLANS_SUPPORT[name] as readonly string[]).includes(v)) {
+    if (!TEST_PLANS_SUPPORT[name].includes(v)) {
       throw new UsageError(`${name}=${v} is not supported by switchyard (supported: ${TEST_PLANS_SUPPORT[name].join(', ')})`)
     }
     return v
   }
-  const transport = pick('transport')
-  const security = pick('security')
+  const transport = pick('transport') as TransportName
+  const security = pick('security') as SecurityName
   const muxer = pick('muxer') as MuxerName
   const dialer = get('is_dialer')
   if (dialer !== 'true' && dialer !== 'false') throw new UsageError(`environment variable is_dialer must be true or false, got ${JSON.stringify(dialer ?? '')}`)
@@ -120,6 +124,8 @@ export async function transportInteropCommand (args: ParsedArgs, io: CliIo): Pro
   const redis = await RedisClient.connect(config.redisAddr)
   const sw = newStandardSwitch({
     listenAddrs: config.isDialer ? [] : [listenAddr(config.transport, config.ip)],
+    transports: [config.transport],
+    security: [config.security],
     muxers: [config.muxer],
     log: line => { io.err(line) }
   })
@@ -188,14 +194,14 @@ export async function perfRunnerCommand (args: ParsedArgs, io: CliIo): Promise<v
   if (server === undefined) throw new UsageError('option --server-address is required')
   const tcp = parseServerAddress(server)
   const transport = optionValue(args, 'transport') ?? 'tcp'
-  if (!(TEST_PLANS_SUPPORT.transport as readonly string[]).includes(transport)) {
+  if (!TEST_PLANS_SUPPORT.transport.includes(transport)) {
     throw new UsageError(`--transport ${transport} is not supported by switchyard (supported: ${TEST_PLANS_SUPPORT.transport.join(', ')})`)
   }
   const addr = transport === 'ws' ? `${tcp}/ws` : tcp
   const key = perfServerKey()
   if (args.options.has('run-server')) {
     for (const name of ['upload-bytes', 'download-bytes']) if (args.options.has(name)) throw new UsageError(`--${name} is a client option (not with --run-server)`)
-    await perfServer(addr, key, io)
+    await perfServer(addr, transport as TransportName, key, io)
     return
   }
   // The client is the `perf` command against the server's fixed identity.
@@ -206,8 +212,8 @@ export async function perfRunnerCommand (args: ParsedArgs, io: CliIo): Promise<v
 }
 
 /** Serve /perf/1.0.0 (and ping, identify) on `addr` until SIGINT/SIGTERM; print each multiaddr as go's perf server does. */
-async function perfServer (addr: string, key: Ed25519PrivateKey, io: CliIo): Promise<void> {
-  const sw = newStandardSwitch({ identity: key, listenAddrs: [addr], protocols: [perfProtocol], log: line => { io.err(line) } })
+async function perfServer (addr: string, transport: TransportName, key: Ed25519PrivateKey, io: CliIo): Promise<void> {
+  const sw = newStandardSwitch({ identity: key, listenAddrs: [addr], transports: [transport], protocols: [perfProtocol], log: line => { io.err(line) } })
   await sw.start()
   io.out(sw.peerInfo.addrs.map(a => `${a.toString()}/p2p/${sw.peerId.toString()}`).join('\n'))
   const name = await io.signal
