@@ -336,3 +336,11 @@ export class QuicError extends SwitchyardError {
     this.frameType = opts.frameType ?? 0
   }
 }
+
+/**
+ * `err` as an `Error`: itself when it is one, else wrapped with its string form (a rejected
+ * non-Error from foreign code). The one place that turns `catch (err: unknown)` into an Error.
+ */
+export function toError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}

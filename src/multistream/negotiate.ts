@@ -19,17 +19,17 @@
  * Lazy select on a stream (`{ lazy: true }`, one protocol; specs digest §2.3): the header and the
  * proposal are written in one write and `selectOnStream` returns at once, so the application's
  * first bytes follow without a round trip. The listener's header and echo are verified on the
- * stream's first read: `read`, `readExactly`, `readLp` and `[Symbol.asyncIterator]` are shadowed by
- * own-property wrappers that first run the verification (reading with the original `read`, then
- * `unread`ing whatever follows the echo), then restore the original methods, so later reads cost
- * nothing extra. If the listener refused (`na`) or misbehaved, that read rejects with the
+ * stream's first read: the result's `stream` is a `LazyStream` whose `read`, `readExactly`, `readLp`
+ * and `[Symbol.asyncIterator]` first run the verification (reading from the muxer's stream, then
+ * `unread`ing whatever follows the echo), then forward; later calls cost one boolean test. If the
+ * listener refused (`na`) or misbehaved, that read rejects with the
  * ProtocolNotSupportedError/MultistreamError, every later read rejects with the same error, and
- * the stream is reset. `closeWrite` and `close` are shadowed the same way: like go-multistream's lazy
+ * the stream is reset. `closeWrite` and `close` wait the same way: like go-multistream's lazy
  * client, we read the listener's answer before we send our FIN, because a listener that sees the
  * proposal, the data and the FIN in one flight may abort the stream (js-libp2p 3.3 does).
  */
 import type { ByteConnection, ByteSink, Stream } from '../connection.js'
-import { MultistreamError, StreamResetError } from '../errors.js'
+import { MultistreamError, StreamResetError, toError } from '../errors.js'
 import { DEFAULT_NEGOTIATION_TIMEOUT_MS } from './constants.js'
 import { concatBytes } from './messages.js'
 import { Dialer, Listener, LsRequest } from './negotiation.js'
@@ -72,6 +72,11 @@ export interface NegotiationResult {
 /** The outcome of a negotiation on a Stream (leftover bytes were `unread` into the stream). */
 export interface StreamNegotiationResult {
   protocol: string
+  /**
+   * The stream to use from here on: the one passed in, or — after a lazy select — a wrapper that
+   * verifies the listener's echo before the first read or FIN (module comment).
+   */
+  stream: Stream
 }
 
 /** A machine reduced to what the drivers need. */
@@ -82,7 +87,8 @@ interface Machine<T> {
   connectionLost: (err: Error, channel: Channel) => Error
 }
 
-function dialerMachine (d: Dialer | Listener): Machine<NegotiationResult> {
+/** The dialer or listener machine as the drivers use it (both end with a protocol and leftover bytes). */
+function negotiationMachine (d: Dialer | Listener): Machine<NegotiationResult> {
   return {
     receive: chunk => {
       const step = d.receive(chunk)
@@ -187,13 +193,13 @@ function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefin
  */
 export async function selectOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
   const dialer = new Dialer(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
-  return await driveConnection(conn, dialer.start(), dialerMachine(dialer), opts)
+  return await driveConnection(conn, dialer.start(), negotiationMachine(dialer), opts)
 }
 
 /** Answer a dialer's negotiation on a raw connection with the protocols we have. */
 export async function handleOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
   const listener = new Listener(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
-  return await driveConnection(conn, undefined, dialerMachine(listener), opts)
+  return await driveConnection(conn, undefined, negotiationMachine(listener), opts)
 }
 
 // ─────────────────────────────────── Stream ───────────────────────────────────
@@ -258,25 +264,24 @@ export async function selectOnStream (stream: Stream, protocols: readonly string
       dispose()
     }
     const protocol = dialer.protocols[0] as string
-    installEchoCheck(stream, dialer, opts)
     stream.protocol = protocol
-    return { protocol }
+    return { protocol, stream: new LazyStream(stream, dialer, opts) }
   }
   const read = (): Promise<Uint8Array | null> => stream.read()
-  const { protocol, leftover } = await driveStream(stream, read, dialer.start(), dialerMachine(dialer), opts)
+  const { protocol, leftover } = await driveStream(stream, read, dialer.start(), negotiationMachine(dialer), opts)
   unreadAll(stream, leftover)
   stream.protocol = protocol
-  return { protocol }
+  return { protocol, stream }
 }
 
 /** Answer a dialer's negotiation on a muxed stream. Sets `stream.protocol`. */
 export async function handleOnStream (stream: Stream, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<StreamNegotiationResult> {
   const listener = new Listener(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   const read = (): Promise<Uint8Array | null> => stream.read()
-  const { protocol, leftover } = await driveStream(stream, read, undefined, dialerMachine(listener), opts, true)
+  const { protocol, leftover } = await driveStream(stream, read, undefined, negotiationMachine(listener), opts, true)
   unreadAll(stream, leftover)
   stream.protocol = protocol
-  return { protocol }
+  return { protocol, stream }
 }
 
 /**
@@ -291,61 +296,81 @@ export async function listProtocols (target: Stream | ByteConnection, opts: Nego
   return await driveStream(target, read, request.start(), lsMachine(request), opts)
 }
 
-type ReadKey = 'read' | 'readExactly' | 'readLp' | 'closeWrite' | 'close' | typeof Symbol.asyncIterator
-const READ_KEYS: readonly ReadKey[] = ['read', 'readExactly', 'readLp', 'closeWrite', 'close', Symbol.asyncIterator]
+/**
+ * The stream a lazy dialer hands on (module comment): every call is forwarded to the muxer's
+ * stream; reads, `closeWrite` and `close` first wait for the listener's header and echo to be
+ * verified (once; a failure resets the stream and every later call rejects with it). After that
+ * the only cost is one boolean test per call.
+ */
+class LazyStream implements Stream {
+  private verified = false
+  private verification: Promise<void> | undefined
 
-/** Shadow the stream's read methods until the lazy dialer's echo has been verified (module comment). */
-function installEchoCheck (stream: Stream, dialer: Dialer, opts: NegotiateOptions): void {
-  const original = {
-    read: stream.read,
-    readExactly: stream.readExactly,
-    readLp: stream.readLp,
-    closeWrite: stream.closeWrite,
-    close: stream.close,
-    iterator: stream[Symbol.asyncIterator]
-  }
-  const hadOwn = new Map<ReadKey, boolean>(READ_KEYS.map(k => [k, Object.prototype.hasOwnProperty.call(stream, k)]))
-  const restore = (): void => {
-    stream.read = original.read
-    stream.readExactly = original.readExactly
-    stream.readLp = original.readLp
-    stream.closeWrite = original.closeWrite
-    stream.close = original.close
-    stream[Symbol.asyncIterator] = original.iterator
-    // Drop the shadowing own properties where the methods live on the prototype.
-    for (const [key, own] of hadOwn) if (!own) Reflect.deleteProperty(stream, key)
-  }
+  constructor (private readonly inner: Stream, private readonly dialer: Dialer, private readonly opts: NegotiateOptions) {}
 
-  let verification: Promise<void> | undefined
-  const verify = (): Promise<void> => {
-    verification ??= (async () => {
+  get id (): number { return this.inner.id }
+  get direction (): 'inbound' | 'outbound' { return this.inner.direction }
+  get protocol (): string { return this.inner.protocol }
+  set protocol (p: string) { this.inner.protocol = p }
+
+  private verify (): Promise<void> {
+    this.verification ??= (async () => {
       try {
-        const read = (): Promise<Uint8Array | null> => original.read.call(stream)
-        const { leftover } = await driveStream(stream, read, undefined, dialerMachine(dialer), opts)
-        unreadAll(stream, leftover)
-        restore()
+        const inner = this.inner
+        const { leftover } = await driveStream(inner, () => inner.read(), undefined, negotiationMachine(this.dialer), this.opts)
+        unreadAll(inner, leftover)
+        this.verified = true
       } catch (err) {
-        stream.reset(err as Error)
+        this.inner.reset(toError(err))
         throw err
       }
     })()
-    return verification
+    return this.verification
   }
 
-  stream.read = async () => { await verify(); return await original.read.call(stream) }
-  stream.readExactly = async (n: number) => { await verify(); return await original.readExactly.call(stream, n) }
-  stream.readLp = async (maxSize: number) => { await verify(); return await original.readLp.call(stream, maxSize) }
-  stream.closeWrite = async () => { await verify(); await original.closeWrite.call(stream) }
-  stream.close = async () => { await verify(); await original.close.call(stream) }
-  stream[Symbol.asyncIterator] = () => {
-    let inner: AsyncIterator<Uint8Array> | undefined
+  async read (): Promise<Uint8Array | null> {
+    if (!this.verified) await this.verify()
+    return await this.inner.read()
+  }
+
+  async readExactly (n: number): Promise<Uint8Array> {
+    if (!this.verified) await this.verify()
+    return await this.inner.readExactly(n)
+  }
+
+  async readLp (maxSize: number): Promise<Uint8Array> {
+    if (!this.verified) await this.verify()
+    return await this.inner.readLp(maxSize)
+  }
+
+  unread (chunk: Uint8Array): void { this.inner.unread(chunk) }
+  write (data: Uint8Array): Promise<void> { return this.inner.write(data) }
+  writeLp (data: Uint8Array | string): Promise<void> { return this.inner.writeLp(data) }
+
+  async closeWrite (): Promise<void> {
+    if (!this.verified) await this.verify()
+    await this.inner.closeWrite()
+  }
+
+  async close (): Promise<void> {
+    if (!this.verified) await this.verify()
+    await this.inner.close()
+  }
+
+  reset (err?: Error): void { this.inner.reset(err) }
+
+  [Symbol.asyncIterator] (): AsyncIterator<Uint8Array> {
+    let iterator: AsyncIterator<Uint8Array> | undefined
     return {
       next: async () => {
-        if (inner === undefined) { await verify(); inner = original.iterator.call(stream) }
-        return await inner.next()
+        if (iterator === undefined) {
+          if (!this.verified) await this.verify()
+          iterator = this.inner[Symbol.asyncIterator]()
+        }
+        return await iterator.next()
       },
       return: async (value?: unknown) => {
-        if (inner?.return !== undefined) return await inner.return(value)
+        if (iterator?.return !== undefined) return await iterator.return(value)
         return { done: true, value: undefined }
       }
     }

@@ -185,19 +185,21 @@ export class PeerConnection {
       if (isMuxerGone(err) && this.statusValue === 'open') this.statusValue = 'closing'
       throw err
     }
-    const stream = this.wrap(inner)
+    let negotiated: Stream
     try {
-      await selectOnStream(inner, list, {
+      negotiated = (await selectOnStream(inner, list, {
         lazy: options.lazy ?? false,
         timeoutMs: options.timeoutMs ?? this.host.streamNegotiationTimeoutMs,
         maxMessageBytes: this.host.maxNegotiationMessageBytes,
         signal: options.signal,
         observer: this.observer === undefined ? undefined : streamScope(this.observer, inner.id, 'local')
-      })
+      })).stream
     } catch (err) {
       inner.reset(err as Error)
       throw err
     }
+    const stream = new SwitchStream(negotiated, this)
+    this.wrapped.set(inner, stream)
     return stream
   }
 

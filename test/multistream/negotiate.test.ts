@@ -174,7 +174,7 @@ describe('selectOnStream / handleOnStream', () => {
     const [d, l] = streamPair()
     await d.write(concat([msgs('/multistream/1.0.0', '/p'), utf8('ping!')]))
     await d.closeWrite() // go-multistream#87: the dialer may already have half-closed
-    expect(await handleOnStream(l, ['/p'])).toEqual({ protocol: '/p' })
+    expect(await handleOnStream(l, ['/p'])).toEqual({ protocol: '/p', stream: l })
     expect(text(await l.readExactly(5))).toBe('ping!')
     expect(await l.read()).toBeNull()
   })
@@ -182,28 +182,34 @@ describe('selectOnStream / handleOnStream', () => {
   it('lazy select returns before any byte came back; data follows without a round trip', async () => {
     const [d, l] = streamPair()
     const res = await selectOnStream(d, ['/p'], { lazy: true })
-    expect(res).toEqual({ protocol: '/p' })
+    expect(res.protocol).toBe('/p')
+    const s = res.stream
+    expect(s).not.toBe(d) // the wrapper that checks the echo; `d` itself is left as it was
+    expect(s.protocol).toBe('/p')
     expect(d.protocol).toBe('/p')
     expect(d.readCalls).toBe(0)
-    await d.write(utf8('request'))
+    await s.write(utf8('request'))
     // One write for the negotiation, one for the data; neither waited for the listener.
     expect(d.writes.map(hex)).toEqual([hex(msgs('/multistream/1.0.0', '/p')), hex(utf8('request'))])
     await handleOnStream(l, ['/p'])
     expect(text(await l.readExactly(7))).toBe('request')
     await l.write(utf8('response'))
     // The first read verifies header + echo transparently, then returns application bytes only.
-    expect(text(await d.readExactly(8))).toBe('response')
-    // Wrappers are gone after verification: the prototype methods are back.
-    expect(Object.prototype.hasOwnProperty.call(d, 'read')).toBe(false)
-    expect(Object.prototype.hasOwnProperty.call(d, 'readExactly')).toBe(false)
+    expect(text(await s.readExactly(8))).toBe('response')
+    // Later calls go straight through to the stream.
+    const reads = d.readCalls
+    await l.write(utf8('more'))
+    expect(text(await s.readExactly(4))).toBe('more')
+    expect(d.readCalls).toBe(reads) // no second verification read
+    expect(Object.prototype.hasOwnProperty.call(d, 'read')).toBe(false) // nothing was patched onto d
   })
 
   it('lazy select: closeWrite sends the FIN only after the echo was read (as go-multistream; js-libp2p aborts proposal+data+FIN)', async () => {
     const [d, l] = streamPair()
-    await selectOnStream(d, ['/p'], { lazy: true })
-    await d.write(utf8('request'))
+    const { stream: s } = await selectOnStream(d, ['/p'], { lazy: true })
+    await s.write(utf8('request'))
     let closed = false
-    const closing = d.closeWrite().then(() => { closed = true })
+    const closing = s.closeWrite().then(() => { closed = true })
     // The proposal and the request have reached the listener (a FIN sent with them would be there too).
     const sent = d.writes.reduce((n, w) => n + w.length, 0)
     while (l.receivedBytes < sent) await new Promise(resolve => setImmediate(resolve))
@@ -216,31 +222,30 @@ describe('selectOnStream / handleOnStream', () => {
     expect((d as unknown as { writeEnded: boolean }).writeEnded).toBe(true)
     expect(text(await l.readExactly(7))).toBe('request')
     expect(await l.read()).toBeNull()
-    // After verification the wrappers are gone.
-    expect(Object.prototype.hasOwnProperty.call(d, 'closeWrite')).toBe(false)
   })
 
   it('lazy select: echo + response in one chunk; read(), readLp() and for-await all see only app data', async () => {
     for (const how of ['read', 'readLp', 'iterate'] as const) {
       const [d, l] = streamPair()
-      await selectOnStream(d, ['/p'], { lazy: true })
+      const { stream: s } = await selectOnStream(d, ['/p'], { lazy: true })
       void l.write(concat([msgs('/multistream/1.0.0', '/p'), new Uint8Array([3, 0x61, 0x62, 0x63])]))
       let got: Uint8Array
-      if (how === 'read') got = await d.read() as Uint8Array
-      else if (how === 'readLp') got = await d.readLp(100)
-      else { got = new Uint8Array(0); for await (const c of d) { got = c; break } }
+      if (how === 'read') got = await s.read() as Uint8Array
+      else if (how === 'readLp') got = await s.readLp(100)
+      else { got = new Uint8Array(0); for await (const c of s) { got = c; break } }
       expect(hex(got)).toBe(how === 'readLp' ? '616263' : '03616263')
     }
   })
 
   it('lazy select refused: the first read rejects with ProtocolNotSupportedError, later reads too, stream reset', async () => {
     const [d, l] = streamPair()
-    await selectOnStream(d, ['/nope'], { lazy: true })
-    await d.write(utf8('data for a refused protocol'))
+    const { stream: s } = await selectOnStream(d, ['/nope'], { lazy: true })
+    await s.write(utf8('data for a refused protocol'))
     const listening = handleOnStream(l, ['/other'])
-    const e = await d.read().catch(err => err)
+    const e = await s.read().catch(err => err)
     expect(e).toBeInstanceOf(ProtocolNotSupportedError)
-    expect(await d.readExactly(1).catch(err => err)).toBe(e)
+    expect(await s.readExactly(1).catch(err => err)).toBe(e)
+    expect(await s.closeWrite().catch(err => err)).toBe(e)
     expect(d.isReset).toBe(true)
     const le = await listening.catch(err => err)
     // 'd' (0x64) of the application data reads as a 100-byte message prefix; the reset ends the
@@ -273,8 +278,8 @@ describe('selectOnStream / handleOnStream', () => {
 
   it('lazy verification is bounded by timeoutMs too', async () => {
     const [d] = streamPair()
-    await selectOnStream(d, ['/a'], { lazy: true, timeoutMs: 30 })
-    const e = await d.read().catch(err => err)
+    const { stream: s } = await selectOnStream(d, ['/a'], { lazy: true, timeoutMs: 30 })
+    const e = await s.read().catch(err => err)
     expect(e.code).toBe('ERR_NEGOTIATION_TIMEOUT')
   })
 
@@ -316,9 +321,9 @@ describe('maxMessageBytes reaches the machine through every driver', () => {
 
   it('lazy selectOnStream checks the echo with the limit on the first read', async () => {
     const [d, l] = streamPair()
-    await selectOnStream(d, ['/a'], { lazy: true, maxMessageBytes: 64, timeoutMs: 5000 })
+    const { stream: s } = await selectOnStream(d, ['/a'], { lazy: true, maxMessageBytes: 64, timeoutMs: 5000 })
     await l.write(oversize)
-    expect(await d.read().catch(e => e)).toMatchObject(tooLarge)
+    expect(await s.read().catch(e => e)).toMatchObject(tooLarge)
   })
 
   it('selectOnConnectionLazy', async () => {
