@@ -103,7 +103,7 @@ step build-ts timeout "$BUILD_TIMEOUT" npm run --silent build
 
 # ── 4. the matrix ──────────────────────────────────────────────────────────────────────────
 # shellcheck disable=SC2086 # MATRIX_ARGS is a word list on purpose
-step matrix timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/run-matrix.js" --skip-build ${MATRIX_ARGS:-}
+step matrix timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/run-matrix.js" --skip-build --require-switchyard tls,ws,preference ${MATRIX_ARGS:-}
 
 # ── 5. libp2p/test-plans transport-interop ─────────────────────────────────────────────────
 redis_check() {
@@ -111,7 +111,7 @@ redis_check() {
 }
 step redis-server redis_check
 # shellcheck disable=SC2086 # TRANSPORT_INTEROP_ARGS is a word list on purpose
-step transport-interop timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/transport-interop.js" ${TRANSPORT_INTEROP_ARGS:-}
+step transport-interop timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/transport-interop.js" --require-switchyard ${TRANSPORT_INTEROP_ARGS:-}
 
 summary
 exit 0
