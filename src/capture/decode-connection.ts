@@ -267,7 +267,7 @@ class NoiseDissector implements Dissector {
   /** Noise §5.2–5.3: `h` over the transcript, without any key (the ciphertexts are hashed as they are). */
   private transcriptHash (): Uint8Array {
     const ss = new SymmetricState(this.suite, PROTOCOL_NAME)
-    ss.mixHash(EMPTY) // empty prologue (digest §3.1)
+    ss.mixHash(EMPTY) // empty prologue (libp2p specs noise/README.md: empty prologue)
     let hasKey = false
     for (let i = 0; i < 3; i++) {
       const msg = (this.messages[i] as HandshakeMessage).bytes

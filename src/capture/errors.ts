@@ -1,6 +1,6 @@
 /**
- * The error class of the capture decoder. It lives here rather than in src/errors.ts only because
- * helpers may not add classes there; its code, ERR_CAPTURE, is in the `ErrorCode` union.
+ * The error class of the capture decoder (pcap/pcapng readers, reassembly, the dissectors); its
+ * code, ERR_CAPTURE, is in the `ErrorCode` union of src/errors.ts.
  */
 import { SwitchyardError } from '../errors.js'
 

@@ -52,7 +52,7 @@ export const ECHO_PAYLOAD_BYTES = 64 * 1024
 export const STREAMS_DEFAULT_COUNT = 50
 export const STREAMS_MAX_COUNT = 1000
 /**
- * ping and perf negotiate lazily (the proposal rides with the first bytes, digest §2.3), as go's
+ * ping and perf negotiate lazily (the proposal rides with the first bytes, go-multistream lazyClient.go, rust multistream-select V1Lazy), as go's
  * and rust's do: their timings then include the 0-RTT negotiation test-plans measures. The other
  * commands negotiate before writing (the switch's default), so a peer without the protocol is
  * reported as such rather than as a reset stream.

@@ -3,7 +3,7 @@
  * identify, the tutorial's `readLp`/`writeLp`, and everything else that frames protobufs.
  *
  * The decoder checks the declared length against `maxLength` as soon as the prefix is complete,
- * before it buffers any of the body (STYLE pattern 4: a peer cannot make us hold a 4 GiB frame).
+ * before it buffers any of the body (the limit is checked at the length prefix: a peer cannot make us hold a 4 GiB frame).
  */
 import { tooLarge } from '../errors.js'
 import { allocUnsafe } from './alloc.js'

@@ -1,5 +1,5 @@
 /**
- * Lazy (optimistic) select on a ByteConnection (specs digest §2.3, §8.3): rust's `V1Lazy`, used for
+ * Lazy (optimistic) select on a ByteConnection (go-multistream lazyClient.go, rust multistream-select V1Lazy; one flight saves a round trip of the dial): rust's `V1Lazy`, used for
  * its TCP upgrade, sends `mss header + /noise + Noise msg1` in ONE flight, saving the round trip of
  * a full negotiation. `selectOnConnectionLazy` returns at once with a wrapping ByteConnection:
  *

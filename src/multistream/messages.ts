@@ -1,11 +1,11 @@
 /**
- * multistream-select message codec (specs digest §2.1, §2.4). Pure and synchronous.
+ * multistream-select message codec (multistream-select README, message format; multistream-select README, `ls`). Pure and synchronous.
  *
  *   message     = uvarint(len) ‖ UTF-8 text ‖ "\n"        len counts the text AND the newline
  *   ls response = uvarint(len) ‖ message* ‖ "\n"           one outer message of inner messages
  *
  * `MessageReader` takes one message at a time off a chunk queue, so whatever follows the last
- * negotiation message stays queued, byte-exact, for the next layer (digest TL;DR 2).
+ * negotiation message stays queued, byte-exact, for the next layer (rust multistream-select V1Lazy pipelines header, proposal and the next layer's bytes).
  */
 import { ChunkQueue } from '../codec/chunk-queue.js'
 import { decodeLp } from '../codec/length-prefixed.js'
@@ -43,7 +43,7 @@ export function messageLength (text: string): number {
   return utf8Encoder.encode(text).length + 1
 }
 
-/** Several messages in one buffer, for a single write (digest §2.2: header and proposal together). */
+/** Several messages in one buffer, for a single write (multistream-select README, the negotiation: header and proposal together). */
 export { concatBytes } from '../codec/bytes.js'
 
 /** `/multistream/1.0.0\n`, `na\n` and `ls\n`, encoded once. Shared: never mutate. */
@@ -53,7 +53,7 @@ export const LS_MESSAGE = encodeMessage(LS)
 
 /**
  * The text of a message body (the bytes after the length prefix). A body that is empty, lacks the
- * trailing newline, holds only the newline, or is not UTF-8 is a protocol violation (digest §2.1).
+ * trailing newline, holds only the newline, or is not UTF-8 is a protocol violation (multistream-select README, message format).
  */
 export function decodeMessageBody (body: Uint8Array): string {
   const len = body.length
@@ -69,7 +69,7 @@ export function decodeMessageBody (body: Uint8Array): string {
   }
 }
 
-/** The `ls` response body for `protocols` (digest §2.4), wrapped in its outer length prefix. */
+/** The `ls` response body for `protocols` (multistream-select README, `ls`), wrapped in its outer length prefix. */
 export function encodeLsResponse (protocols: readonly string[]): Uint8Array {
   const inner = protocols.map(encodeMessage)
   let bodyLength = 1 // the final "\n"
@@ -85,7 +85,7 @@ export function encodeLsResponse (protocols: readonly string[]): Uint8Array {
 /**
  * Parse an `ls` response body (outer prefix already removed): inner messages of at most
  * `maxEntryLength` bytes each, then a final "\n". nim-libp2p answers with one message
- * `proto1\nproto2\n…` instead (digest §2.4); that form is accepted as a fallback when the body is
+ * `proto1\nproto2\n…` instead (multistream-select README, `ls`); that form is accepted as a fallback when the body is
  * not in the spec's form.
  */
 export function decodeLsResponse (body: Uint8Array, maxEntryLength: number = MAX_MESSAGE_LENGTH): string[] {
@@ -137,7 +137,7 @@ function tryNimLs (body: Uint8Array): string[] | undefined {
  * Incremental reader of length-prefixed messages, one at a time.
  *
  * 1. The prefix is read as soon as its bytes are there; a length above the limit is refused
- *    before any of the body is buffered (STYLE pattern 4). An incomplete prefix that already has
+ *    before any of the body is buffered (the limit is checked at the length prefix). An incomplete prefix that already has
  *    as many bytes as the limit's own prefix is refused too (js caps the listener's prefix at 2 bytes).
  * 2. The body is taken once all of it has arrived: a view into the chunk when it sits in one.
  * 3. Nothing past the message is parsed: `drain()` returns it untouched for the next layer.

@@ -16,7 +16,7 @@
  * A stream driver that times out or is aborted resets the stream: a pending `read()` cannot be
  * cancelled, and a stream mid-negotiation is of no use to anyone.
  *
- * Lazy select on a stream (`{ lazy: true }`, one protocol; specs digest §2.3): the header and the
+ * Lazy select on a stream (`{ lazy: true }`, one protocol; go-multistream lazyClient.go, rust multistream-select V1Lazy): the header and the
  * proposal are written in one write and `selectOnStream` returns at once, so the application's
  * first bytes follow without a round trip. The listener's header and echo are verified on the
  * stream's first read: the result's `stream` is a `LazyStream` whose `read`, `readExactly`, `readLp`
@@ -176,7 +176,7 @@ function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefin
       onClose: err => finish(err === undefined ? machine.endOfInput() : machine.connectionLost(err, 'connection'))
     }
     try {
-      // The dialer's first flight goes out before we look at anything (digest TL;DR 1).
+      // The dialer's first flight goes out before we look at anything (rust, js and nim listeners send their header only after the dialer's).
       if (first !== undefined) conn.write(first)
       conn.attach(sink)
     } catch (err) {
@@ -285,7 +285,7 @@ export async function handleOnStream (stream: Stream, protocols: readonly string
 }
 
 /**
- * Ask the listener for its protocols (`ls`, digest §2.4). Optional in the spec and absent from
+ * Ask the listener for its protocols (`ls`, multistream-select README). Optional in the spec and absent from
  * go-multistream (ProtocolNotSupportedError(['ls']) then): never depend on it. The stream or
  * connection is left mid-negotiation; close it afterwards.
  */

@@ -1,12 +1,12 @@
 /**
- * multistream-select 1.0 as two sans-I/O state machines (STYLE pattern 2). They take received bytes
+ * multistream-select 1.0 as two sans-I/O state machines. They take received bytes
  * and return what to send; they never touch a socket, a timer or a promise. negotiate.ts drives them
  * over a ByteConnection or a Stream.
  *
- * Dialer (specs digest §2.2, §2.3):
+ * Dialer (multistream-select README, the negotiation; go-multistream lazyClient.go, rust multistream-select V1Lazy):
  *
  *   start()        -> "/multistream/1.0.0\n" + "<p0>\n"       ONE flight; never wait for the
- *                                                             listener's header (TL;DR 1)
+ *                                                             listener's header (rust, js and nim listeners send their header only after the dialer's)
  *   <- "/multistream/1.0.0\n"                                 must be the first message
  *   <- "<p0>\n"    -> done(p0)                                 echo = accepted
  *   <- "na\n"      -> "<p1>\n" … or ProtocolNotSupportedError  after the last refusal
@@ -20,15 +20,15 @@
  *   <- "/multistream/1.0.0\n" -> "/multistream/1.0.0\n"      only after receiving it (rust/js/nim)
  *   <- "<p>\n"     -> "<p>\n" done(p)  if we have p
  *                  -> "na\n"           otherwise (also for a repeated header, like go and nim)
- *   <- "ls\n"      -> ls response      (digest §2.4)
+ *   <- "ls\n"      -> ls response      (multistream-select README, `ls`)
  *
  * Limit: every machine takes `maxMessageBytes` (default and ceiling MAX_MESSAGE_LENGTH, see
  * `resolveMaxMessageBytes`); a longer message is refused when its length prefix arrives, before its
- * body is buffered (MultistreamError ERR_MESSAGE_TOO_LARGE; STYLE pattern 4).
+ * body is buffered (MultistreamError ERR_MESSAGE_TOO_LARGE; the limit is checked at the length prefix).
  *
  * Every answer produced by one chunk is returned in one `send` batch (the README's "header and first
  * answer in the same packet"). Bytes after the final message are returned untouched as `leftover`
- * (TL;DR 2: rust pipelines `header + /noise + Noise msg1`).
+ * (rust multistream-select V1Lazy pipelines `header + /noise + Noise msg1`).
  *
  * Tracing: given an `observer` (src/trace/observer.ts), each machine reports every message it sends
  * or parses; without one nothing is built (one `undefined` check per message).
@@ -57,7 +57,7 @@ const enum ListenerState { AwaitHeader, AwaitProposal, Done, Failed }
  * Validate the `maxMessageBytes` option: the largest message accepted from the peer, length prefix
  * value with the newline, HEADER_MESSAGE_LENGTH (19) … MAX_MESSAGE_LENGTH (1024); default 1024.
  *
- * Why the ceiling is 1024 and not rust's 16383 (digest §2.5): the limit bounds what a peer may make
+ * Why the ceiling is 1024 and not rust's 16383 (go-multistream, js-libp2p and nim-libp2p cap messages at 1024 bytes, rust-libp2p at 16383): the limit bounds what a peer may make
  * us buffer, and every message a negotiation can succeed with is at most 1024 bytes: the header,
  * `na`, and protocol ids, which we never send longer (encodeMessage; go, js and nim refuse them
  * too) and so never mount longer (switch `checkCodecs`). A longer message can only be a proposal we
@@ -92,7 +92,7 @@ function quote (s: string): string {
 
 export interface DialerOptions {
   /**
-   * Optimistic negotiation (digest §2.3): with a single protocol, `optimistic` is true and the
+   * Optimistic negotiation (go-multistream lazyClient.go, rust multistream-select V1Lazy): with a single protocol, `optimistic` is true and the
    * caller may send application data right after `start()`'s bytes, without waiting for the echo.
    * With several protocols this is ignored (a refusal must be answered by the next proposal).
    */
@@ -291,7 +291,7 @@ export class Listener {
           if (msg !== PROTOCOL_ID) {
             throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
           }
-          // Answer the header only now that we received one (rust/js/nim; digest §2.2).
+          // Answer the header only now that we received one (rust/js/nim; multistream-select README, the negotiation).
           send.push(HEADER_MESSAGE)
           if (obs !== undefined) traceMessage(obs, 'out', PROTOCOL_ID, HEADER_MESSAGE)
           this.state = ListenerState.AwaitProposal
@@ -357,7 +357,7 @@ export class Listener {
   }
 }
 
-/** The dialer's `ls` request (digest §2.4): header + `ls`, then the listener's protocol list. */
+/** The dialer's `ls` request (multistream-select README, `ls`): header + `ls`, then the listener's protocol list. */
 export class LsRequest {
   private readonly reader = new MessageReader()
   private headerSeen = false

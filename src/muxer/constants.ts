@@ -48,7 +48,7 @@ export const INITIAL_STREAM_WINDOW = 256 * 1024
 
 /**
  * The send credit we assume for a new stream: nim-libp2p <= v2.1.0 uses a 256000-byte window and
- * tears the connection down past it (digest TL;DR 7). Peers' window updates are deltas added on
+ * tears the connection down past it (nim-libp2p#2787). Peers' window updates are deltas added on
  * top of this, so we stay 6144 bytes below every peer's real window, which is always safe.
  */
 export const INITIAL_SEND_WINDOW = 256_000

@@ -3,7 +3,7 @@
  * the RTT are parameters. One `ReceiveWindow` and one `SendWindow` per stream, one `WindowBudget`
  * per connection.
  *
- * Receive side, per stream (credit is granted on application READ, not on receipt; digest §9 #4):
+ * Receive side, per stream (credit is granted on application READ, not on receipt; as go-yamux and rust-yamux do):
  *
  *     |<------------------------------ window ------------------------------->|
  *     |<-- buffered (received, unread) -->|<-- credit (peer may still send) -->|<-- grantable -->|

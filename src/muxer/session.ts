@@ -3,12 +3,12 @@
  * the clock injected (`now`), timers reduced to `nextDeadline()` + `tick()`. No sockets, no timers,
  * no `node:*`; yamux.ts binds it to a ByteConnection.
  *
- * Inbound, per frame (spec §Framing; flags on Data and WindowUpdate alike, TL;DR 9):
+ * Inbound, per frame (spec §Framing; flags on Data and WindowUpdate alike, rust-yamux#189, py-libp2p#1014):
  *  1. Data/WindowUpdate on stream 0 → protocol error.
  *  2. SYN: a new inbound stream. Our own parity ("both endpoints are clients"), an id in use or
  *     recently closed → protocol error. After our GoAway, or over `maxInboundStreams` → RST for
  *     that stream only. Otherwise the stream is created and ACKed at once.
- *  3. No such stream → ignored, its payload skipped unbuffered (go, rust, js; TL;DR 6) and counted
+ *  3. No such stream → ignored, its payload skipped unbuffered (go, rust, js; js-libp2p#2505, js-libp2p-yamux#91) and counted
  *     (`discardedBytes`). For a stream we reset or refused, the peer may still have had the credit
  *     it held then in flight, and no more: data beyond it is a protocol error (GoAway), so a peer
  *     cannot make us decrypt and skip without end on streams we already refused.
@@ -19,11 +19,11 @@
  *     (RST) and the payload skipped. Payload views go to the stream; FIN/RST apply after the payload.
  *  5. WindowUpdate: delta added to the send window, then ACK/FIN/RST.
  *  6. Ping SYN → Ping ACK with the same opaque value (never an unsolicited ACK: js closes the
- *     session on one, TL;DR 10). Ping ACK matching our outstanding ping → RTT sample.
+ *     session on one, js-libp2p-yamux closes the session on an unsolicited ping ACK). Ping ACK matching our outstanding ping → RTT sample.
  *  7. GoAway(normal): no new outbound streams, existing ones carry on (go). Any other code: the
  *     session ends and every stream is reset.
  *
- * Lifecycle, our side (spec §Session Termination; digest §5.4):
+ * Lifecycle, our side (spec §Session Termination):
  *  - `goAway()`: GoAway(normal) once; from then on SYNs are answered with RST and `openStream`
  *    throws (as js's), while open streams run to their end (go `Session.GoAway`). Only go lets its
  *    own open streams finish after receiving it: js 8, rust and nim end the session.
@@ -399,7 +399,7 @@ export class Session implements FrameSink {
       }
       rec = added
       this.inboundCount++
-      // ACK on accept, with our window above 256 KiB if configured (a delta: TL;DR 8). A control
+      // ACK on accept, with our window above 256 KiB if configured (a delta: rust-yamux#90, #92). A control
       // frame: a peer that opens and resets streams without reading must not grow our outbox.
       this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), id, rec.recv.openingDelta(this.now()))
       if (this.closedWith !== undefined) return false
@@ -407,7 +407,7 @@ export class Session implements FrameSink {
       if (this.records.get(id) !== rec) return false // the application reset it inside onStream
     }
     if (rec === undefined) {
-      // Unknown or already closed stream: ignore (TL;DR 6), within the credit it had if we remember it.
+      // Unknown or already closed stream: ignore (js-libp2p#2505, js-libp2p-yamux#91), within the credit it had if we remember it.
       const left = this.tombstones.get(id)
       return this.onRetiredStream(h, isData, left)
     }
@@ -521,7 +521,7 @@ export class Session implements FrameSink {
   streamFin (rec: StreamRecord): void {
     if (this.closedWith !== undefined || !rec.state.maySendData) return
     if (rec.deferred) { rec.finPending = true; return }
-    // FIN on a WindowUpdate (go, js); nim uses an empty Data frame. Both are legal (TL;DR 9).
+    // FIN on a WindowUpdate (go, js); nim uses an empty Data frame. Both are legal (rust-yamux#189, py-libp2p#1014).
     this.control(FrameType.WindowUpdate, rec.state.sendFin(rec.id), rec.id, 0)
     if (rec.state.finished) this.retire(rec)
   }

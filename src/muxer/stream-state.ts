@@ -8,7 +8,7 @@
  *   outbound:  Init --(our first frame carries SYN)--> SynSent --(peer's ACK)--> Established
  *   inbound:   SynReceived --(our first frame carries ACK)--> Established
  *
- * We may send data in SynSent (0-RTT: never wait for the ACK; rust acknowledges lazily, TL;DR 11).
+ * We may send data in SynSent (0-RTT: never wait for the ACK; rust-yamux acknowledges lazily).
  *
  * Closing, independently per direction (go-yamux `halfStreamState`):
  *
@@ -16,7 +16,7 @@
  *   read (peer's):  Open --recv FIN--> Closed        any --send/recv RST--> Reset
  *
  * The stream is finished once neither direction is Open; from then on no frame may be sent for it
- * (TL;DR 6: older nim kills the connection on a frame for an unknown stream).
+ * (js-libp2p#2505, js-libp2p-yamux#91: older nim kills the connection on a frame for an unknown stream).
  *
  * Illegal local transitions (sending after FIN or RST, a second FIN) throw: they are bugs in the
  * caller, not peer behaviour. Odd peer behaviour (a second FIN, an ACK on an inbound stream) is
@@ -97,7 +97,7 @@ export class StreamState {
   }
 
   /**
-   * Apply the SYN/ACK/FIN/RST flags of a frame from the peer (Data or WindowUpdate alike: TL;DR 9).
+   * Apply the SYN/ACK/FIN/RST flags of a frame from the peer (Data or WindowUpdate alike: rust-yamux#189, py-libp2p#1014).
    * Returns the `RemoteEvent` bits that changed something.
    */
   onRemoteFlags (flags: number): number {

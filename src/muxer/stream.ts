@@ -23,7 +23,7 @@
  * (2) Once both directions have sent FIN the stream is fully closed: the muxer forgets it.
  * (3) Only while the remote has not sent FIN too; see (4).
  * (4) Never a frame for a fully closed stream: older nim-libp2p kills the whole connection on a frame
- *     for an unknown stream (js-libp2p#2505, digest TL;DR 6).
+ *     for an unknown stream (js-libp2p#2505, js-libp2p-yamux#91).
  *
  * Receive buffer: a `ChunkQueue` of views into the frames the muxer parsed (no copies). `read()`
  * hands out whole chunks; `readExactly`/`readLp` parse synchronously over the buffered bytes and

@@ -1,7 +1,6 @@
 /**
- * The error class of the application protocols. It lives here rather than in src/errors.ts only
- * because helpers may not add classes there; the lead may move it (its codes are in the
- * `ErrorCode` union already, section "application protocols").
+ * The error class of the application protocols (ping, identify, perf, echo, stream-proto); its
+ * codes are in the `ErrorCode` union of src/errors.ts, section "application protocols".
  */
 import { SwitchyardError } from '../errors.js'
 

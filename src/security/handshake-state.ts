@@ -69,7 +69,7 @@ export class HandshakeState {
     this.randomBytes = init.randomBytes
     this.tokenKeys = init.recordTokenKeys === true ? {} : undefined
     this.symmetricState = new SymmetricState(init.suite, init.protocolName)
-    this.symmetricState.mixHash(init.prologue) // even when empty (digest §3.1)
+    this.symmetricState.mixHash(init.prologue) // even when empty (libp2p specs noise/README.md: empty prologue)
   }
 
   /** True once every message of the pattern has been written or read. */

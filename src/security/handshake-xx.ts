@@ -1,5 +1,5 @@
 /**
- * The libp2p XX handshake as a sans-I/O state machine (noise/README.md §"Handshake"; digest §3.2):
+ * The libp2p XX handshake as a sans-I/O state machine (noise/README.md §"Handshake"):
  *
  *   -> e                      message 1, payload EMPTY (rust rejects anything else)
  *   <- e, ee, s, es           message 2, payload = responder's NoiseHandshakePayload
@@ -16,7 +16,7 @@
  * The initiator runs them on message 2 *before* writing message 3, so a wrong peer never sees our
  * identity and no application byte is ever exchanged with it.
  *
- * Early muxer negotiation (connections/inlined-muxer-negotiation.md; digest §3.9): each side lists
+ * Early muxer negotiation (connections/inlined-muxer-negotiation.md): each side lists
  * its muxers in `extensions.stream_muxers`; the result is the first entry of the *initiator's* list
  * that the responder also lists. When either side sent no list, or an empty one, the result is
  * undefined and the muxer is negotiated with multistream-select afterwards. When both sent lists

@@ -1,6 +1,6 @@
 /**
  * Binding the Noise static key to the libp2p identity (noise/README.md §"Static Key Authentication";
- * digest §3.5): the identity key signs `"noise-libp2p-static-key:" ‖ static public key`; the receiver
+ * libp2p specs noise/README.md §Static Key Authentication): the identity key signs `"noise-libp2p-static-key:" ‖ static public key`; the receiver
  * verifies that signature over the static key the handshake delivered (`rs`).
  */
 import { NoiseError } from '../errors.js'

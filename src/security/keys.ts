@@ -1,5 +1,5 @@
 /**
- * libp2p identity keys (libp2p/specs peer-ids/peer-ids.md §"Key Types"; digest §4.2, §4.4).
+ * libp2p identity keys (libp2p/specs peer-ids/peer-ids.md §"Key Types").
  *
  * | type      | public `Data`          | private `Data`              | signature                          |
  * |-----------|------------------------|-----------------------------|------------------------------------|
@@ -226,7 +226,7 @@ export class Secp256k1PrivateKey extends BasePrivateKey {
     this.publicKey = new Secp256k1PublicKey(pub)
   }
 
-  /** Low-S DER (js-libp2p rejects high-S, digest TL;DR 13); deterministic k (RFC 6979). */
+  /** Low-S DER (@libp2p/crypto rejects high-S signatures); deterministic k (RFC 6979). */
   sign (msg: Uint8Array): Uint8Array {
     return secp256k1.sign(msg, this.data, { format: 'der', lowS: true, prehash: true })
   }

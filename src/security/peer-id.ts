@@ -1,5 +1,5 @@
 /**
- * Peer ids (libp2p/specs peer-ids/peer-ids.md §"Peer Ids"; digest §4.3).
+ * Peer ids (libp2p/specs peer-ids/peer-ids.md §"Peer Ids").
  *
  * A peer id is the multihash of the `PublicKey` protobuf: the identity multihash when the encoding
  * is at most 42 bytes (Ed25519 → `12D3KooW…`, secp256k1 → `16Uiu2HA…`), SHA-256 otherwise (RSA,

@@ -1,5 +1,5 @@
 /**
- * Noise wire framing (noise/README.md §"Wire Format"; digest §3.3): every Noise message, handshake or
+ * Noise wire framing (noise/README.md §"Wire Format"): every Noise message, handshake or
  * transport, is `u16 big-endian length ‖ message`, message ≤ 65535 bytes. Transport messages carry
  * at most 65519 plaintext bytes (65535 − 16-byte tag); a larger write is split over several frames.
  *
@@ -10,7 +10,7 @@
  * refuse before buffering.
  *
  * Encoding turns one batch of plaintext into the frames' wire bytes, as few chunks as possible
- * (`encryptFrames`), so the adapter hands the socket one write per batch (STYLE pattern 14):
+ * (`encryptFrames`), so the adapter hands the socket one write per batch (ws lib/sender.js cork/uncork; js-libp2p#1491 measured small writes):
  *
  *   [len₀][ciphertext₀ ‖ tag₀][len₁][ciphertext₁ ‖ tag₁] …      len = plaintext + 16
  */

@@ -1,6 +1,6 @@
 /**
  * Every limit of the switch in one object: defaults, plus validation at construction
- * (STYLE pattern 12; hashicorp `mux.go` `DefaultConfig`/`VerifyConfig`). Units are in the names.
+ * (hashicorp yamux `mux.go` `DefaultConfig`/`VerifyConfig`). Units are in the names.
  *
  * Exceeding a limit is an error for that peer only: its connection (or stream) is closed and the
  * switch reports it through its events; nothing else is delayed.
@@ -29,7 +29,7 @@ export interface SwitchConfig {
   maxOutboundStreamsPerConnection: number
   /**
    * Largest multistream-select message accepted from a peer, length prefix value including the
-   * newline (digest §2.5: go, js and nim use 1024), for every negotiation: security and muxer on
+   * newline (go-multistream, js-libp2p and nim-libp2p use 1024), for every negotiation: security and muxer on
    * the connection, and each stream's protocol. A larger declared length is refused at its prefix,
    * before the body is read (MultistreamError ERR_MESSAGE_TOO_LARGE): the upgrade fails / that stream
    * is reset, nothing else. 19 (the multistream header) … 1024 (multistream `resolveMaxMessageBytes`
@@ -51,7 +51,7 @@ export interface SwitchConfig {
   identifyTimeoutMs: number
 }
 
-/** The defaults, chosen to match what go/js/nim peers expect (digest §2.5, §5.5, §10.1). */
+/** The defaults, chosen to match what go/js/nim peers expect (go-multistream, js-libp2p and nim-libp2p cap messages at 1024 bytes, rust-libp2p at 16383; go-yamux and rust-yamux stream limits; nim-libp2p newStandardSwitch). */
 export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
   maxConnections: 256,
   maxPendingConnections: 64,

@@ -26,7 +26,7 @@ import { streamScope } from '../trace/observer.js'
 import type { TraceObserver } from '../trace/observer.js'
 import { SwitchStream } from './stream.js'
 
-/** What identify told us about the peer (digest §6.1). */
+/** What identify told us about the peer (libp2p specs identify/README.md). */
 export interface PeerIdentity {
   /** Protocol ids the peer accepts inbound streams for. */
   readonly protocols: readonly string[]
@@ -59,9 +59,9 @@ export interface ConnectionHost {
 
 export interface NewStreamOptions {
   /**
-   * Optimistic multistream-select (digest §2.3): with one protocol, return at once and send the
+   * Optimistic multistream-select (go-multistream lazyClient.go, rust multistream-select V1Lazy): with one protocol, return at once and send the
    * proposal together with the first bytes written, saving a round trip (the 3-RTT budget of
-   * digest §8.3). The listener's answer is then checked on the first read, which rejects with
+   * one flight saves a round trip of the dial). The listener's answer is then checked on the first read, which rejects with
    * ProtocolNotSupportedError if it refused. Default false: like nim's `dial`, the stream comes back
    * negotiated (the peer's handler is running).
    */

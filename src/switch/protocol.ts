@@ -1,6 +1,6 @@
 /**
  * What the switch mounts: a protocol's ids and the handler of its inbound streams, in the shape of
- * nim-libp2p `protocols/protocol.nim` (`LPProtocol(codecs, handler)`, digest §10.2), so the
+ * nim-libp2p `protocols/protocol.nim` (`LPProtocol(codecs, handler)`), so the
  * tutorial's `T(codecs: @[codec], handler: handle)` reads as `new LPProtocol({ codecs: [codec], handler })`.
  * The handlers of src/protocols (typed over the plain `Stream`) mount as they are.
  */
@@ -99,7 +99,7 @@ const utf8 = new TextEncoder()
 /**
  * A protocol id must be something multistream can carry and every implementation accepts:
  * non-empty, starting with `/` (rust rejects others), no newline, at most MAX_MESSAGE_LENGTH bytes
- * with its newline (digest TL;DR 14). A switch with a lower `maxNegotiationMessageBytes` passes it
+ * with its newline (go-multistream, js-libp2p and nim-libp2p refuse longer messages). A switch with a lower `maxNegotiationMessageBytes` passes it
  * as `maxMessageBytes`: a longer id could never be proposed to it.
  */
 export function checkCodecs (codecs: unknown, maxMessageBytes = MAX_MESSAGE_LENGTH): asserts codecs is readonly string[] {

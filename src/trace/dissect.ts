@@ -127,13 +127,13 @@ export interface MultistreamDissectorOptions {
 }
 
 /**
- * multistream-select, read from both sides (specs digest §2.2–2.4):
+ * multistream-select, read from both sides (multistream-select README):
  *
  *   dialer:   header, then one proposal (or `ls`) at a time;
  *   listener: header, then one answer per proposal: the same id (agreed), `na`, or an ls list.
  *
  * After a proposal, the dialer's later bytes mean nothing until the listener has answered (a lazy
- * dialer sends data right behind its proposal, digest §2.3), so they wait in the buffer. Once a
+ * dialer sends data right behind its proposal, go-multistream lazyClient.go, rust multistream-select V1Lazy), so they wait in the buffer. Once a
  * protocol is agreed, everything after the last message of each side goes to `onAgreed`'s dissector.
  */
 export class MultistreamDissector implements Dissector {

@@ -88,7 +88,7 @@ export interface MultistreamMessageEvent extends EventBase {
   message: string
 }
 
-/** An `ls` response: the protocol list (digest §2.4). `bytes` = the response body (inside its outer length prefix). */
+/** An `ls` response: the protocol list (multistream-select README, `ls`). `bytes` = the response body (inside its outer length prefix). */
 export interface MultistreamLsEvent extends EventBase {
   layer: 'multistream'
   kind: 'ls'

@@ -1,5 +1,5 @@
 /**
- * Multiaddrs for TCP (specs digest §7; multiformats/multiaddr README + protocols.csv; libp2p/specs
+ * Multiaddrs for TCP (multiformats/multiaddr README + protocols.csv; libp2p/specs
  * addressing/README.md).
  *
  *   text:   (/<name>/<value>)+        e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…

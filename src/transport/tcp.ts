@@ -225,7 +225,7 @@ export class TcpConnection implements ByteConnection {
         if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'data', dir: 'out', length: c.length, bytes: c })
       }
     } else {
-      // One writev for the whole batch (STYLE pattern 14).
+      // One writev for the whole batch (ws lib/sender.js cork/uncork; js-libp2p#1491 measured small writes).
       socket.cork()
       for (const c of chunks) {
         if (c.length === 0) continue

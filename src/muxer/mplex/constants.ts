@@ -1,6 +1,6 @@
 /**
  * mplex wire constants (libp2p/specs mplex/README.md; deprecated upstream, kept for nim-libp2p's
- * `newStandardSwitch`, which mounts only `/mplex/6.7.0` — specs digest TL;DR 15, §5.8, §10.1).
+ * `newStandardSwitch`, which mounts only `/mplex/6.7.0` — nim-libp2p `newStandardSwitch`).
  * Every number here is pinned by test/muxer/mplex/constants.test.ts.
  */
 

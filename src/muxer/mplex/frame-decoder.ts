@@ -2,7 +2,7 @@
  * Incremental mplex frame decoder: arbitrary chunks in, frame headers and body pieces out,
  * synchronously, without copying a body byte.
  *
- * Read path (one `push`, STYLE pattern 3):
+ * Read path (one `push`):
  *   1. header varint complete? → check the flag (7 is fatal) before anything else;
  *   2. length varint complete? → check it against `maxMessageBytes`;
  *   3. report the header (`onFrame`), then hand out the body as views into the chunks it arrives

@@ -7,7 +7,7 @@
  * `<< 3` is written as `* 8` throughout: JS shifts are 32-bit, stream ids are not.
  * Decoding checks the flag as soon as the header varint is complete and the length against the
  * receive limit as soon as the length varint is complete, before any body byte is buffered
- * (STYLE pattern 4). Every malformation is an `MplexError`; a bad varint keeps its `VarintError`
+ * (the limit is checked at the length prefix). Every malformation is an `MplexError`; a bad varint keeps its `VarintError`
  * as `cause`.
  */
 import { decodeUvarintValue, encodeUvarintTo, encodingLength, NEED_MORE_BYTES } from '../../codec/varint.js'
@@ -122,7 +122,7 @@ export function encodeFrameHeader (streamId: number, flag: MessageFlag, length: 
 }
 
 /**
- * A frame as `[header, data]` views (STYLE pattern 14: the body is never copied), or `[header]`
+ * A frame as `[header, data]` views (the body is never copied, as ws lib/sender.js frames), or `[header]`
  * when `data` is empty. Throws RangeError for out-of-range fields, including data over 1 MiB
  * (split larger writes; the session does).
  */

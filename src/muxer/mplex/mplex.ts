@@ -6,7 +6,7 @@
  * Writes. Frames collect in the session's outbox and go out as one `conn.write(chunks)` per tick:
  * the flush is scheduled with `process.nextTick` when the first frame enters an empty outbox, so it
  * runs after the current callback and every promise continuation it triggers (a loop of
- * `await stream.write()` fills one batch), not after each frame (STYLE pattern 14).
+ * `await stream.write()` fills one batch), not after each frame (ws lib/sender.js cork/uncork; js-libp2p#1491 measured small writes).
  *
  * Backpressure (mplex itself has none, mplex README §Implementation notes). A stream write is taken
  * (framed into the outbox) only while

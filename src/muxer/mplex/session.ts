@@ -1,7 +1,7 @@
 /**
  * The mplex session as a sans-I/O state machine: bytes in (`receive`), stream events out (through
  * a synchronous `MplexSessionHandler`), frames to send collected in an outbox the adapter flushes.
- * No sockets, timers or promises here (STYLE pattern 2). Events are callbacks rather than returned
+ * No sockets, timers or promises here. Events are callbacks rather than returned
  * objects so that a chunk holding hundreds of frames allocates nothing per frame but the data
  * views (bodies are handed on as views of the received chunks, never gathered or copied).
  *
@@ -24,7 +24,7 @@
  *
  * Invariants:
  *  - no frame is ever queued for a stream that is not in `streams` (removed = gone on the wire;
- *    old nim kills the connection on frames for unknown streams, digest TL;DR 6);
+ *    old nim kills the connection on frames for unknown streams, js-libp2p#2505, js-libp2p-yamux#91);
  *  - frames for unknown streams are ignored (go, js and nim do the same), except a NewStream;
  *  - a connection-level violation (flag 7, oversize frame, bad varint, NewStream for an id the peer
  *    already has open) throws MplexError out of `receive`; the adapter then aborts everything.
@@ -56,7 +56,7 @@ import type { FrameHandler } from './frame-decoder.js'
 import { closeFlag, frameHeaderLength, messageFlag, resetFlag, sentByInitiator, writeFrameHeader } from './frame.js'
 import type { TraceDirection, TraceObserver } from '../../trace/observer.js'
 
-/** Every limit of the mplex layer (STYLE pattern 12). */
+/** Every limit of the mplex layer (hashicorp yamux mux.go DefaultConfig/VerifyConfig). */
 export interface MplexConfig {
   /**
    * Largest frame we accept, checked against the declared length before the body is buffered; a
@@ -233,7 +233,7 @@ export class MplexSession {
 
   /**
    * The decoder's handler. `onFrame` acts on a header — before its body arrives, so the buffer
-   * limit is checked against the declared length (STYLE pattern 4) — and picks where the body's
+   * limit is checked against the declared length (the limit is checked at the length prefix) — and picks where the body's
    * pieces go: `target` is the stream whose data is arriving, or undefined to drop them (NewStream
    * names, stray bodies of Close/Reset, frames for unknown or over-limit streams).
    */
