@@ -9,7 +9,7 @@
  * there are still decoded, and the error is returned beside them.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { SwitchyardError } from '../errors.js'
+import { SwitchyardError, toError } from '../errors.js'
 import { formatJsonl } from '../trace/format-jsonl.js'
 import { TextFormatter } from '../trace/format-text.js'
 import { parseKeyLog } from '../trace/keylog.js'
@@ -136,7 +136,7 @@ export function runDecode (argv: readonly string[], io: DecodeIo): number {
   try {
     args = parseDecodeArgs(argv)
   } catch (err) {
-    io.err(`usage error: ${(err as Error).message.split('\n').join(' — ')}`)
+    io.err(`usage error: ${toError(err).message.split('\n').join(' — ')}`)
     return 2
   }
   try {
@@ -144,7 +144,7 @@ export function runDecode (argv: readonly string[], io: DecodeIo): number {
     if (result.error === undefined) return 0
     io.err(`error: ${args.capture}: ${result.error.message} (decoded the connections up to this point)`)
   } catch (err) {
-    io.err(`error: ${args.capture}: ${(err as Error).message}`)
+    io.err(`error: ${args.capture}: ${toError(err).message}`)
   }
   return 1
 }

@@ -6,7 +6,7 @@
  *
  * Everything here is pure: parse errors are `UsageError`s (exit status 2), nothing is printed.
  */
-import { SwitchyardError } from '../errors.js'
+import { SwitchyardError, toError } from '../errors.js'
 import { SECURITY } from '../standard.js'
 import type { SecurityName } from '../standard.js'
 import { Multiaddr } from '../transport/multiaddr.js'
@@ -151,7 +151,7 @@ export function parseTarget (text: string): Target {
   try {
     ma = Multiaddr.parse(text)
   } catch (err) {
-    throw new UsageError(oneLine((err as Error).message))
+    throw new UsageError(oneLine(toError(err).message))
   }
   const id = ma.peerId()
   if (id === undefined) throw new UsageError(`multiaddr ${JSON.stringify(text)} must end with /p2p/<peerId>`)
@@ -159,13 +159,13 @@ export function parseTarget (text: string): Target {
   try {
     peerId = PeerId.parse(id)
   } catch (err) {
-    throw new UsageError(`multiaddr ${JSON.stringify(text)}: invalid peer id: ${oneLine((err as Error).message)}`)
+    throw new UsageError(`multiaddr ${JSON.stringify(text)}: invalid peer id: ${oneLine(toError(err).message)}`)
   }
   const addr = ma.withoutPeerId()
   try {
     addr.toNodeAddress()
   } catch (err) {
-    throw new UsageError(oneLine((err as Error).message))
+    throw new UsageError(oneLine(toError(err).message))
   }
   return { peerId, addr, text }
 }
@@ -177,7 +177,7 @@ export function parseListenAddr (text: string): Multiaddr {
     ma = Multiaddr.parse(text)
     ma.toNodeAddress()
   } catch (err) {
-    throw new UsageError(`--listen: ${oneLine((err as Error).message)}`)
+    throw new UsageError(`--listen: ${oneLine(toError(err).message)}`)
   }
   if (ma.peerId() !== undefined) throw new UsageError(`--listen: expected an address without /p2p/<peerId>, got ${text}`)
   return ma

@@ -41,6 +41,7 @@ import type { CliIo } from './io.js'
 import { startTracing, traceArgs } from './trace.js'
 import type { Tracing } from './trace.js'
 import { decodeFile } from '../capture/decode-capture.js'
+import { toError } from '../errors.js'
 
 /** Bound on every client command except perf (go and rust peers: 60 s). */
 export const COMMAND_TIMEOUT_MS = 60_000
@@ -181,7 +182,7 @@ async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work
       try {
         conn = await sw.connect(target.peerId, [target.addr])
       } catch (err) {
-        throw new CliError(`connecting to ${target.text}: ${oneLine((err as Error).message)}`, { cause: err })
+        throw new CliError(`connecting to ${target.text}: ${oneLine(toError(err).message)}`, { cause: err })
       }
       if (trace.view !== 'off') io.err(`[connect] ${conn.remotePeer.toString()} at ${conn.remoteAddr}: security ${conn.security}, muxer ${conn.multiplexer} (${conn.muxerNegotiation})`)
       await work({ sw, target, conn })
@@ -255,7 +256,7 @@ export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<voi
         return Multiaddr.fromBytes(bytes).toString()
       } catch (err) {
         // A transport we do not know (webrtc, certhash…) must not hide the rest of the answer.
-        io.err(`[identify] skipping ${what} ${Buffer.from(bytes).toString('hex')}: ${oneLine((err as Error).message)}`)
+        io.err(`[identify] skipping ${what} ${Buffer.from(bytes).toString('hex')}: ${oneLine(toError(err).message)}`)
         return undefined
       }
     }
@@ -278,7 +279,7 @@ export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<voi
           addresses: record.addresses.map(b => addr(b, 'signed address')).filter((a): a is string => a !== undefined)
         }
       } catch (err) {
-        io.err(`[identify] rejected the signed peer record: ${oneLine((err as Error).message)}`)
+        io.err(`[identify] rejected the signed peer record: ${oneLine(toError(err).message)}`)
       }
     }
     io.out(JSON.stringify(output))
@@ -316,7 +317,7 @@ export async function streamsCommand (args: ParsedArgs, io: CliIo): Promise<void
       const at = firstDifference(got, payload)
       if (at >= 0) throw new CliError(`echo differs at byte ${at} (got ${got.length} bytes, sent ${payload.length})`)
     }))
-    const failures = results.flatMap((r, i) => r.status === 'rejected' ? [`stream ${i}: ${oneLine((r.reason as Error).message)}`] : [])
+    const failures = results.flatMap((r, i) => r.status === 'rejected' ? [`stream ${i}: ${oneLine(toError(r.reason).message)}`] : [])
     if (failures.length > 0) throw new CliError(`${failures.length} of ${count} echo streams failed: ${failures.slice(0, 5).join('; ')}${failures.length > 5 ? '; …' : ''}`)
     io.out(`OK ${count}`)
   })
@@ -365,7 +366,7 @@ export async function decodeCommand (args: ParsedArgs, io: CliIo): Promise<void>
       traceFile: optionValue(args, 'trace-file')
     }, io)
   } catch (err) {
-    throw new CliError(`${capture}: ${oneLine((err as Error).message)}`, { cause: err })
+    throw new CliError(`${capture}: ${oneLine(toError(err).message)}`, { cause: err })
   }
   if (result.error !== undefined) {
     throw new CliError(`${capture}: ${oneLine(result.error.message)} (the connections up to there are printed above)`, { cause: result.error })

@@ -14,7 +14,7 @@
  */
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
-import { SwitchyardError } from '../errors.js'
+import { SwitchyardError, toError } from '../errors.js'
 import { concatBytes } from '../codec/bytes.js'
 
 /** A decoded RESP2 reply; an error reply is a `RedisError` instead. */
@@ -180,7 +180,7 @@ export class RedisClient {
     try {
       decoded = decodeReply(this.buffered)
     } catch (err) {
-      this.fail(err as Error)
+      this.fail(toError(err))
       this.socket.destroy()
       return
     }

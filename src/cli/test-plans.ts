@@ -35,6 +35,7 @@ import { perfCommand } from './commands.js'
 import { CliError } from './io.js'
 import type { CliIo } from './io.js'
 import { RedisClient } from './redis.js'
+import { toError } from '../errors.js'
 
 /** The Redis list the listener publishes its address to (transport-interop README, Listener step 3). */
 export const LISTENER_ADDR_KEY = 'listenerAddr'
@@ -165,7 +166,7 @@ async function dial (sw: Switch, redis: RedisClient, config: TransportInteropCon
   try {
     conn = await sw.connect(target.peerId, [target.addr])
   } catch (err) {
-    throw new CliError(`connecting to ${target.text}: ${oneLine((err as Error).message)}`, { cause: err })
+    throw new CliError(`connecting to ${target.text}: ${oneLine(toError(err).message)}`, { cause: err })
   }
   const stream = await conn.newStream(PING_CODEC, { lazy: true })
   const [rtt] = await ping(stream, { count: 1 })

@@ -16,6 +16,7 @@ import { CliError } from './io.js'
 import { optionValue, UsageError } from './args.js'
 import type { OptionSpec, ParsedArgs } from './args.js'
 import type { CliIo } from './io.js'
+import { toError } from '../errors.js'
 
 /** The options of this module, for each command's option list. */
 export const TRACE_OPTIONS: readonly OptionSpec[] = [
@@ -71,7 +72,7 @@ export async function startTracing (t: TraceArgs, io: CliIo): Promise<Tracing> {
     })
     return { switchOptions: session.switchOptions, close: session.close }
   } catch (err) {
-    const which = t.keylog !== undefined && (err as Error).message.includes(t.keylog) ? '--keylog' : '--trace-file'
-    throw new CliError(`${which}: ${(err as Error).message}`, { cause: err })
+    const which = t.keylog !== undefined && toError(err).message.includes(t.keylog) ? '--keylog' : '--trace-file'
+    throw new CliError(`${which}: ${toError(err).message}`, { cause: err })
   }
 }

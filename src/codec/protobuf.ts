@@ -7,7 +7,7 @@
  * Reader: returns every field with its wire type; callers pick what they know and skip the rest
  * (protobuf's rule for unknown fields). Truncated or malformed input → CodecError.
  */
-import { CodecError } from '../errors.js'
+import { CodecError, toError } from '../errors.js'
 import { decodeUvarint, encodeUvarintTo, encodingLength } from './varint.js'
 
 /** protobuf encoding guide §"Message Structure": wire types we read. Groups (3, 4) are rejected. */
@@ -136,7 +136,7 @@ function readVarint (buf: Uint8Array, offset: number, what: string): [number, nu
   try {
     r = decodeUvarint(buf, offset)
   } catch (err) {
-    throw new CodecError('ERR_PROTOBUF_MALFORMED', `protobuf: malformed ${what} at offset ${offset}: ${(err as Error).message}`, { cause: err })
+    throw new CodecError('ERR_PROTOBUF_MALFORMED', `protobuf: malformed ${what} at offset ${offset}: ${toError(err).message}`, { cause: err })
   }
   if (r[1] === 0) throw malformed(`truncated ${what}`, offset)
   return r

@@ -16,7 +16,7 @@
  *    arrive together, and the `na` is parsed first.
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { MultistreamError, TransportError } from '../errors.js'
+import { MultistreamError, TransportError, toError } from '../errors.js'
 import { DEFAULT_NEGOTIATION_TIMEOUT_MS } from './constants.js'
 import { Dialer } from './negotiation.js'
 import type { TraceObserver } from '../trace/observer.js'
@@ -62,7 +62,7 @@ class LazyConnection implements ByteConnection {
       try {
         step = this.dialer.receive(chunk)
       } catch (err) {
-        this.fail(err as Error)
+        this.fail(toError(err))
         return
       }
       if (step.protocol === undefined) return
@@ -137,7 +137,7 @@ class LazyConnection implements ByteConnection {
     const flight = this.flight
     if (flight === undefined || this.failure !== undefined || this.inner.closed) return
     this.flight = undefined
-    try { this.inner.write(flight) } catch (err) { this.fail(err as Error) }
+    try { this.inner.write(flight) } catch (err) { this.fail(toError(err)) }
   }
 
   /** Give the next layer's sink the bytes after the echo, then the underlying connection itself. */

@@ -10,7 +10,7 @@
 import { ChunkQueue } from '../codec/chunk-queue.js'
 import { decodeLp } from '../codec/length-prefixed.js'
 import { encodeUvarintTo, encodingLength } from '../codec/varint.js'
-import { MultistreamError } from '../errors.js'
+import { MultistreamError, toError } from '../errors.js'
 import { LS, MAX_LS_ENTRIES, MAX_MESSAGE_LENGTH, NA, NEWLINE, PROTOCOL_ID } from './constants.js'
 
 const utf8Encoder = new TextEncoder()
@@ -164,7 +164,7 @@ export class MessageReader {
       try {
         length = this.queue.readUvarint()
       } catch (err) {
-        throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"multistream message length prefix" is not a valid varint: ${(err as Error).message}`, { cause: err })
+        throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"multistream message length prefix" is not a valid varint: ${toError(err).message}`, { cause: err })
       }
       if (length === undefined) {
         const n = encodingLength(maxLength)

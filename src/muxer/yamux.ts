@@ -12,7 +12,7 @@
  * of the same loop iteration, so the deferral costs next to nothing.
  */
 import type { ByteConnection, Stream, StreamMuxer, StreamMuxerFactory } from '../connection.js'
-import { YamuxError } from '../errors.js'
+import { YamuxError, toError } from '../errors.js'
 import { YAMUX_PROTOCOL_ID } from './constants.js'
 import { yamuxConfig } from './config.js'
 import type { YamuxConfig } from './config.js'
@@ -135,7 +135,7 @@ class YamuxMuxer implements StreamMuxer {
     try {
       ok = this.conn.write(chunks)
     } catch (err) {
-      this.session.abort(err as Error)
+      this.session.abort(toError(err))
       return
     }
     this.session.setBlocked(!ok)

@@ -9,7 +9,7 @@
  *        -> s, se
  */
 import { concatBytes } from '../codec/bytes.js'
-import { NoiseError } from '../errors.js'
+import { NoiseError, toError } from '../errors.js'
 import { DH_LENGTH, TAG_LENGTH } from './constants.js'
 import type { CipherState } from './cipher-state.js'
 import type { CryptoSuite, X25519KeyPair } from './suite.js'
@@ -185,7 +185,7 @@ export class HandshakeState {
       return payload
     } catch (err) {
       if (err instanceof NoiseError && err.code === 'ERR_NOISE_HANDSHAKE') throw err
-      throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake message ${number}: ${(err as Error).message}`, { cause: err })
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake message ${number}: ${toError(err).message}`, { cause: err })
     }
   }
 

@@ -3,7 +3,7 @@
  * libp2p specs noise/README.md §Static Key Authentication): the identity key signs `"noise-libp2p-static-key:" ‖ static public key`; the receiver
  * verifies that signature over the static key the handshake delivered (`rs`).
  */
-import { NoiseError } from '../errors.js'
+import { NoiseError, toError } from '../errors.js'
 import { encodeNoiseHandshakePayload } from '../proto/noise-payload.js'
 import type { NoiseExtensions, NoiseHandshakePayload } from '../proto/noise-payload.js'
 import { SIGNATURE_PREFIX } from './constants.js'
@@ -35,7 +35,7 @@ export function payloadIdentityKey (payload: NoiseHandshakePayload): PublicKey {
   try {
     return unmarshalPublicKey(payload.identityKey)
   } catch (err) {
-    throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake payload: "identity_key" is not a valid public key: ${(err as Error).message}`, { cause: err })
+    throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake payload: "identity_key" is not a valid public key: ${toError(err).message}`, { cause: err })
   }
 }
 

@@ -8,7 +8,7 @@
  * 0600 and never overwrite an existing file unless asked to.
  */
 import { readFile, writeFile } from 'node:fs/promises'
-import { KeyError } from '../errors.js'
+import { KeyError, toError } from '../errors.js'
 import { unmarshalPrivateKey } from './keys.js'
 import type { PrivateKey } from './keys.js'
 import { keyTypeName } from '../proto/keys.js'
@@ -42,7 +42,7 @@ export async function loadPrivateKeyFile (path: string, opts: LoadKeyOptions = {
   try {
     bytes = await readFile(path)
   } catch (err) {
-    throw keyFileError(path, `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err)
+    throw keyFileError(path, `cannot read it (${(err as NodeJS.ErrnoException).code ?? toError(err).message})`, err)
   }
   if (bytes.length === 0) throw keyFileError(path, 'the file is empty; expected a libp2p PrivateKey protobuf')
   let key: PrivateKey
@@ -50,7 +50,7 @@ export async function loadPrivateKeyFile (path: string, opts: LoadKeyOptions = {
     key = unmarshalPrivateKey(bytes)
   } catch (err) {
     const hint = describeForeign(bytes)
-    throw keyFileError(path, `not a valid libp2p PrivateKey protobuf (${(err as Error).message})${hint !== undefined ? `; ${hint}` : ''}`, err)
+    throw keyFileError(path, `not a valid libp2p PrivateKey protobuf (${toError(err).message})${hint !== undefined ? `; ${hint}` : ''}`, err)
   }
   const allowed = opts.allowedTypes
   if (allowed !== undefined && !allowed.includes(key.type)) {
@@ -70,7 +70,7 @@ export async function savePrivateKeyFile (path: string, key: PrivateKey, opts: S
     await writeFile(path, key.bytes(), { mode: 0o600, flag: opts.overwrite === true ? 'w' : 'wx' })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const detail = code === 'EEXIST' ? 'already exists (pass overwrite: true to replace it)' : `cannot write it (${code ?? (err as Error).message})`
+    const detail = code === 'EEXIST' ? 'already exists (pass overwrite: true to replace it)' : `cannot write it (${code ?? toError(err).message})`
     throw keyFileError(path, detail, err)
   }
 }

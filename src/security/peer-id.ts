@@ -16,7 +16,7 @@ import { base36 } from 'multiformats/bases/base36'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { KeyError } from '../errors.js'
+import { KeyError, toError } from '../errors.js'
 import { unmarshalPublicKey } from './keys.js'
 import type { PublicKey } from './keys.js'
 
@@ -66,7 +66,7 @@ export class PeerId {
     try {
       digest = Digest.decode(bytes)
     } catch (err) {
-      throw invalidPeerId(`not a multihash (${(err as Error).message})`, err)
+      throw invalidPeerId(`not a multihash (${toError(err).message})`, err)
     }
     if (digest.code === IDENTITY_CODE) {
       if (digest.size > MAX_INLINE_KEY_LENGTH) {
@@ -76,7 +76,7 @@ export class PeerId {
       try {
         key = unmarshalPublicKey(digest.digest)
       } catch (err) {
-        throw invalidPeerId(`identity multihash does not hold a valid public key: ${(err as Error).message}`, err)
+        throw invalidPeerId(`identity multihash does not hold a valid public key: ${toError(err).message}`, err)
       }
       return new PeerId(Uint8Array.from(bytes), key)
     }
@@ -105,7 +105,7 @@ export class PeerId {
     try {
       cid = CID.parse(text, cidDecoder)
     } catch (err) {
-      throw invalidPeerId(`"${text}" is neither a base58btc peer id (1…/Qm…) nor a CID: ${(err as Error).message}`, err)
+      throw invalidPeerId(`"${text}" is neither a base58btc peer id (1…/Qm…) nor a CID: ${toError(err).message}`, err)
     }
     if (cid.version !== 1 || cid.code !== LIBP2P_KEY_CODEC) {
       throw invalidPeerId(`"${text}": CID expected version 1 with codec 0x72 (libp2p-key), got version ${cid.version} codec 0x${cid.code.toString(16)}`)

@@ -14,7 +14,7 @@
  *     connection and rejects with a NoiseError: no application byte is ever accepted from it.
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { MultistreamError, NoiseError, StreamClosedError } from '../errors.js'
+import { MultistreamError, NoiseError, StreamClosedError, toError } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
@@ -105,7 +105,7 @@ function validate (opts: SecureOptions): { muxers: readonly string[], timeoutMs:
 /** Every handshake failure surfaces as a NoiseError; an I/O error underneath becomes its cause. */
 function asNoiseError (err: unknown): NoiseError {
   if (err instanceof NoiseError) return err
-  return new NoiseError('ERR_NOISE_HANDSHAKE', `handshake failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+  return new NoiseError('ERR_NOISE_HANDSHAKE', `handshake failed: ${toError(err).message}`, { cause: err })
 }
 
 async function handshake (conn: ByteConnection, initiator: boolean, opts: SecureOptions): Promise<SecureResult> {
@@ -293,7 +293,7 @@ export class NoiseConnection implements ByteConnection {
       frames = encryptFrames(this.encrypter, chunks, MAX_PLAINTEXT_LENGTH, this.onFrameOut)
     } catch (err) {
       // Only nonce exhaustion can fail here: the connection cannot continue (Noise §5.1).
-      this.abort(err as Error)
+      this.abort(toError(err))
       throw err
     }
     if (frames.length === 0) return true
@@ -353,7 +353,7 @@ export class NoiseConnection implements ByteConnection {
           if (parts.length === 1) plaintext = this.decrypter.decrypt(parts[0] as Uint8Array)
           else pieces = this.decrypter.decryptParts(parts)
         } catch (err) {
-          this.fatal(err as Error)
+          this.fatal(toError(err))
           return
         }
         const obs = this.observer

@@ -11,7 +11,7 @@
  * `protocol:error` event); the connection and every other stream go on.
  */
 import type { Stream } from '../connection.js'
-import { SwitchError } from '../errors.js'
+import { SwitchError, toError } from '../errors.js'
 import { handleOnStream } from '../multistream/negotiate.js'
 import { streamScope } from '../trace/observer.js'
 import type { SwitchConfig } from './config.js'
@@ -92,8 +92,8 @@ export class Dispatcher {
         observer: obs === undefined ? undefined : streamScope(obs, stream.id, 'remote')
       })).protocol
     } catch (err) {
-      stream.reset(err as Error)
-      report({ connection: conn, streamId: stream.id, protocol: undefined, stage: 'negotiation', error: err as Error })
+      stream.reset(toError(err))
+      report({ connection: conn, streamId: stream.id, protocol: undefined, stage: 'negotiation', error: toError(err) })
       return
     }
     const definition = registry.get(protocol)

@@ -6,6 +6,7 @@
 import type { Multiaddr } from '../transport/multiaddr.js'
 import type { PeerConnection, PeerIdentity } from './peer-connection.js'
 import type { UpgradeStage } from './upgrader.js'
+import { toError } from '../errors.js'
 
 /** Where a connection attempt failed. */
 export type ConnectionErrorStage = UpgradeStage | 'dial' | 'limit' | 'stop'
@@ -73,7 +74,7 @@ export class TypedEmitter<Events extends object> {
         (fn as (ev: Events[K]) => void)(ev)
       } catch (err) {
         // An observer bug must not break the switch; say so once, where a developer looks.
-        process.emitWarning(`switchyard: a "${String(name)}" listener threw: ${(err as Error)?.stack ?? String(err)}`)
+        process.emitWarning(`switchyard: a "${String(name)}" listener threw: ${toError(err).stack ?? String(err)}`)
       }
     }
   }

@@ -17,7 +17,7 @@
  * on any GoAway, which would cut their open streams short (test/muxer/js-interop.test.ts).
  */
 import type { Stream, StreamMuxer, UpgradedConnection } from '../connection.js'
-import { SwitchError, SwitchyardError } from '../errors.js'
+import { SwitchError, SwitchyardError, toError } from '../errors.js'
 import type { PublicKey } from '../security/keys.js'
 import type { PeerId } from '../security/peer-id.js'
 import { selectOnStream } from '../multistream/negotiate.js'
@@ -195,7 +195,7 @@ export class PeerConnection {
         observer: this.observer === undefined ? undefined : streamScope(this.observer, inner.id, 'local')
       })).stream
     } catch (err) {
-      inner.reset(err as Error)
+      inner.reset(toError(err))
       throw err
     }
     const stream = new SwitchStream(negotiated, this)

@@ -31,7 +31,7 @@ import { ResourceManager } from '../resources/manager.js'
 import type { PartialResourceConfig, ResourcesView } from '../resources/manager.js'
 import type { ResourceScope } from '../resources/scope.js'
 import type { ConnectionEndpoints, SecurityProtocol, Stream, StreamLimits, StreamMuxerFactory, Transport, TransportConnection, TransportListener, UpgradedConnection } from '../connection.js'
-import { SwitchError, SwitchyardError } from '../errors.js'
+import { SwitchError, SwitchyardError, toError } from '../errors.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'
 import { signPeerRecord, verifyPeerRecord } from '../security/peer-record.js'
 import type { IdentifyMessage } from '../proto/identify.js'
@@ -489,7 +489,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       try {
         return await this.dialOne(peer, addr)
       } catch (err) {
-        failures.push([addr, err as Error])
+        failures.push([addr, toError(err)])
         if (this.stateValue === 'stopping' || this.stateValue === 'stopped') break
       }
     }
@@ -512,7 +512,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     try {
       tc = await transport.dial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal, identity: this.identity, expectedPeer: peer, observerFor: this.observerFor })
     } catch (err) {
-      this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: err as Error })
+      this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: toError(err) })
       throw err
     } finally {
       this.dialAbort.delete(ac)
@@ -529,8 +529,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         }
         return this.register(tc.connection, tc.observer)
       } catch (err) {
-        abortConnection(tc, err as Error)
-        this.emit('connection:error', { direction: 'outbound', remoteAddr: tc.connection.remoteAddr, stage: 'limit', error: err as Error })
+        abortConnection(tc, toError(err))
+        this.emit('connection:error', { direction: 'outbound', remoteAddr: tc.connection.remoteAddr, stage: 'limit', error: toError(err) })
         throw err
       }
     }
@@ -540,7 +540,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       const up = await upgradeOutbound(raw, { ...this.upgradeOptions(tc.observer, p), expectedPeer: peer })
       return this.register(up, tc.observer)
     } catch (err) {
-      const error = p.cancelled ?? err as Error
+      const error = p.cancelled ?? toError(err)
       this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error })
       throw error
     } finally {
@@ -566,8 +566,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       try {
         this.register(tc.connection, tc.observer)
       } catch (err) {
-        abortConnection(tc, err as Error)
-        this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: 'limit', error: err as Error })
+        abortConnection(tc, toError(err))
+        this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: 'limit', error: toError(err) })
       }
       return
     }
@@ -578,11 +578,11 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       try {
         this.register(up, tc.observer)
       } catch (err) {
-        this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: 'limit', error: err as Error })
+        this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: 'limit', error: toError(err) })
       }
     }, err => {
       this.manager.untrack(p)
-      this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: p.stage, error: p.cancelled ?? err as Error })
+      this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: p.stage, error: p.cancelled ?? toError(err) })
     })
   }
 
@@ -608,7 +608,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     try {
       this.manager.checkRegister(remotePeer, up.direction)
     } catch (err) {
-      up.muxer.abort(err as Error)
+      up.muxer.abort(toError(err))
       throw err
     }
     const conn = new PeerConnection({
@@ -725,7 +725,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         const record = verifyPeerRecord(merged.signedPeerRecord, conn.remotePeer)
         identity.signedPeerRecord = { seq: record.seq, addresses: parseAddrs(record.addresses) }
       } catch (err) {
-        identity.signedPeerRecordError = err as Error
+        identity.signedPeerRecordError = toError(err)
       }
     }
     conn.setIdentity(identity)

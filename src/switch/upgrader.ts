@@ -31,7 +31,7 @@
 import type { ResourceManager } from '../resources/manager.js'
 import type { ResourceScope } from '../resources/scope.js'
 import type { ByteConnection, SecureConnectionOptions, SecuredConnection, SecurityProtocol, StreamLimits, StreamMuxer, StreamMuxerFactory, UpgradedConnection } from '../connection.js'
-import { SwitchError, SwitchyardError } from '../errors.js'
+import { SwitchError, SwitchyardError, toError } from '../errors.js'
 import { selectOnConnectionLazy } from '../multistream/lazy-connection.js'
 import { handleOnConnection, selectOnConnection } from '../multistream/negotiate.js'
 import type { PrivateKey } from '../security/keys.js'
@@ -113,7 +113,7 @@ async function withDeadline<T> (raw: ByteConnection, opts: UpgradeOptions, work:
   try {
     return await Promise.race([running, expired])
   } catch (err) {
-    if (!raw.closed) raw.abort(err as Error)
+    if (!raw.closed) raw.abort(toError(err))
     throw timedOut ?? err
   } finally {
     clearTimeout(timer)

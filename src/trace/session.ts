@@ -15,6 +15,7 @@ import { TextTraceSink } from './format-text.js'
 import { JsonlTraceSink } from './format-jsonl.js'
 import { KeyLogWriter, keyLogWarning } from './keylog.js'
 import type { TraceObserver } from './observer.js'
+import { toError } from '../errors.js'
 
 export interface TraceSessionOptions {
   /** The text view on `stderr`: off, plain (`--trace`), or with hex dumps (`--trace=hex`). */
@@ -61,7 +62,7 @@ export function createTraceSession (opts: TraceSessionOptions): TraceSession {
         writer.write(line)
       } catch (err) {
         // A full disk must not take connections down with it; say so once.
-        if (!failed) opts.stderr(`WARNING: --keylog ${opts.keylog ?? ''}: cannot write: ${(err as Error).message}\n`)
+        if (!failed) opts.stderr(`WARNING: --keylog ${opts.keylog ?? ''}: cannot write: ${toError(err).message}\n`)
         failed = true
       }
     }

@@ -27,7 +27,7 @@
 import { connect, createServer, isIPv4, type AddressInfo, type NetConnectOpts, type Server, type Socket } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { MultiaddrError, StreamClosedError, TransportError, type ErrorCode } from '../errors.js'
+import { MultiaddrError, StreamClosedError, TransportError, type ErrorCode, toError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import { CODE_IP4, CODE_IP6, CODE_P2P, Multiaddr } from './multiaddr.js'
 
@@ -394,7 +394,7 @@ export async function listen (addr: Multiaddr | string, options: TcpListenOption
     } catch (err) {
       socket.on('error', () => {})
       socket.destroy()
-      options.onError?.(err as Error)
+      options.onError?.(toError(err))
       return
     }
     connections.add(conn)
@@ -402,8 +402,8 @@ export async function listen (addr: Multiaddr | string, options: TcpListenOption
     try {
       options.onConnection(conn)
     } catch (err) {
-      conn.abort(err as Error)
-      options.onError?.(err as Error)
+      conn.abort(toError(err))
+      options.onError?.(toError(err))
     }
   })
 

@@ -17,6 +17,7 @@
 import { decodeUvarintValue, encodingLength, MAX_VARINT_BYTES, NEED_MORE_BYTES } from '../../codec/varint.js'
 import { MAX_MESSAGE_BYTES, type MessageFlag } from './constants.js'
 import { checkFrameLength, headerFlag, headerStreamId, wrapVarintError } from './frame.js'
+import { toError } from '../../errors.js'
 
 /** Receives what the decoder finds. Called synchronously from `push`; must not call `push` re-entrantly. */
 export interface FrameHandler {
@@ -58,7 +59,7 @@ export class FrameDecoder {
     try {
       this.decode(chunk, handler)
     } catch (err) {
-      this.failed = err as Error
+      this.failed = toError(err)
       this.carryLength = 0
       this.remaining = 0
       throw err

@@ -21,7 +21,7 @@
  * peer ends or drops the connection, streams it had already closed keep their unread data (reads
  * reach a clean EOF, only later writes fail); every other stream is reset.
  */
-import { MplexError, StreamResetError, TransportError } from '../../errors.js'
+import { MplexError, StreamResetError, TransportError, toError } from '../../errors.js'
 import { MuxedStream } from '../stream.js'
 import { MPLEX_PROTOCOL_ID } from './constants.js'
 import { keyStreamId, MplexSession, mplexConfig } from './session.js'
@@ -62,7 +62,7 @@ export function mplex (config: Partial<MplexConfig> = {}): StreamMuxerFactory {
   try {
     mplexConfig(config)
   } catch (err) {
-    throw new MplexError('ERR_INVALID_CONFIG', `"mplex config": ${(err as Error).message}`, { cause: err })
+    throw new MplexError('ERR_INVALID_CONFIG', `"mplex config": ${toError(err).message}`, { cause: err })
   }
   const own = { ...config }
   return {
@@ -296,7 +296,7 @@ export class MplexMuxer implements StreamMuxer {
       accepted = this.conn.write(chunks)
     } catch (err) {
       // The connection was closed under us (its onClose follows or already ran).
-      this.finish(err as Error, new TransportError('ERR_CONNECTION_CLOSED', 'mplex: write on a closed connection', { cause: err }))
+      this.finish(toError(err), new TransportError('ERR_CONNECTION_CLOSED', 'mplex: write on a closed connection', { cause: err }))
       return
     }
     if (!accepted) {

@@ -12,7 +12,7 @@
  *    understand → abort; the host key signature valid; the peer id is derived from the host key.
  */
 import crypto from 'node:crypto'
-import { TlsError } from '../../errors.js'
+import { TlsError, toError } from '../../errors.js'
 import { unmarshalPublicKey, keyTypeName } from '../keys.js'
 import type { PrivateKey, PublicKey } from '../keys.js'
 import { PeerId } from '../peer-id.js'
@@ -106,7 +106,7 @@ export function verifyLibp2pCertificate (chain: readonly Uint8Array[], now = Dat
   try {
     hostKey = unmarshalPublicKey(keyBytes)
   } catch (err) {
-    throw bad(`SignedKey.publicKey: ${(err as Error).message}`, err)
+    throw bad(`SignedKey.publicKey: ${toError(err).message}`, err)
   }
   if (!hostKey.verify(signedMessage(cert.spki), signature)) {
     throw tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, `libp2p certificate: the ${keyTypeName(hostKey.type)} host key signature over "${LIBP2P_SIGNATURE_PREFIX}" ‖ SubjectPublicKeyInfo does not verify`)

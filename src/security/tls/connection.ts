@@ -23,7 +23,7 @@
  * close_notify ends the stream too (go and js send close_notify; a cut inside a record is an error).
  */
 import type { ByteConnection, ByteSink, SecureConnectionOptions, SecuredConnection, SecurityProtocol } from '../../connection.js'
-import { StreamClosedError, TlsError } from '../../errors.js'
+import { StreamClosedError, TlsError, toError } from '../../errors.js'
 import type { TraceObserver } from '../../trace/observer.js'
 import type { PublicKey } from '../keys.js'
 import type { PeerId } from '../peer-id.js'
@@ -68,7 +68,7 @@ export function tlsSecurity (options: TlsSecurityOptions = {}): SecurityProtocol
 function asTlsError (err: unknown): TlsError {
   if (err instanceof TlsError) return err
   const code = (err as { code?: string })?.code === 'ERR_PEER_ID_MISMATCH' ? 'ERR_PEER_ID_MISMATCH' : 'ERR_TLS_INTERNAL'
-  return tlsError(code, code === 'ERR_PEER_ID_MISMATCH' ? AlertDescription.bad_certificate : AlertDescription.internal_error, `TLS handshake failed: ${(err as Error)?.message ?? String(err)}`, err)
+  return tlsError(code, code === 'ERR_PEER_ID_MISMATCH' ? AlertDescription.bad_certificate : AlertDescription.internal_error, `TLS handshake failed: ${toError(err).message}`, err)
 }
 
 function hooksFor (observer: TraceObserver | undefined, keyLog: ((line: string) => void) | undefined, clientRandom: () => Uint8Array | undefined): RecordLayerHooks {

@@ -8,6 +8,7 @@ import { AlertDescription, CipherSuite, ContentType, ExtensionType, HandshakeTyp
 import { alpn, findExtension, keyShare, supportedVersions, u16ListExtension } from './messages.js'
 import type { HandshakeMessage } from './messages.js'
 import type { TlsHandshakeInfo } from '../../trace/observer.js'
+import { toError } from '../../errors.js'
 
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`
 export const suiteName = (s: number): string => CipherSuite[s] ?? hex4(s)
@@ -74,7 +75,7 @@ export function describeMessage (msg: HandshakeMessage, now: number): { message:
           const r = verifyLibp2pCertificate(msg.entries.map(e => e.data), now)
           info.libp2p = { keyType: r.info.keyType, peerId: r.info.peerId.toString(), signature: 'verified' }
         } catch (err) {
-          info.libp2p = { signature: 'invalid', error: (err as Error).message }
+          info.libp2p = { signature: 'invalid', error: toError(err).message }
         }
       }
       break

@@ -25,7 +25,7 @@
  * connection migration and NEW_CONNECTION_ID issuance (peer ids are stored, ours stay the
  * handshake ones), pacing (the Pacer unit exists, the machine sends as congestion control allows).
  */
-import { QuicError } from '../../errors.js'
+import { QuicError, toError } from '../../errors.js'
 import { ExtensionType } from '../../security/tls/constants.js'
 import { TlsHandshake, type EncryptionLevel, type PeerCertificate, type TlsAction, type TlsCredential, type TlsHandshakeResult } from '../../security/tls/handshake.js'
 import { suiteParams } from '../../security/tls/key-schedule.js'
@@ -990,8 +990,8 @@ export class QuicConnection<T = unknown> {
 function toQuicError (err: unknown): QuicError {
   // TLS failures become CRYPTO_ERROR 0x100 + alert (RFC 9001 §4.8)
   const alert = (err as { alert?: unknown } | undefined)?.alert
-  if (typeof alert === 'number') return new QuicError('ERR_QUIC_CRYPTO', `TLS: ${(err as Error).message}`, { transportErrorCode: 0x100 + alert, cause: err })
-  return new QuicError('ERR_QUIC_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+  if (typeof alert === 'number') return new QuicError('ERR_QUIC_CRYPTO', `TLS: ${toError(err).message}`, { transportErrorCode: 0x100 + alert, cause: err })
+  return new QuicError('ERR_QUIC_INTERNAL', `internal error: ${toError(err).message}`, { cause: err })
 }
 
 function equal (a: Uint8Array, b: Uint8Array): boolean {

@@ -16,7 +16,7 @@ import type {
   ConnectionEndpoints, Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions
 } from '../../connection.js'
 import type { TraceObserver } from '../../trace/observer.js'
-import { MultiaddrError, WsError } from '../../errors.js'
+import { MultiaddrError, WsError, toError } from '../../errors.js'
 import { CODE_DNS, CODE_DNS4, CODE_DNS6, CODE_IP4, CODE_IP6, CODE_P2P, CODE_TCP, CODE_WS, CODE_WSS, Multiaddr } from '../multiaddr.js'
 import { dial as dialTcp, listen as listenTcp } from '../tcp.js'
 import type { TcpConnection, TcpConnectionOptions, TcpDialOptions } from '../tcp.js'
@@ -177,8 +177,8 @@ export async function listenWs (addr: Multiaddr | string, options: WsListenOptio
           options.onConnection(conn)
           options.onTracedConnection?.(conn, observer)
         } catch (err) {
-          conn.abort(err as Error)
-          options.onError?.(err as Error)
+          conn.abort(toError(err))
+          options.onError?.(toError(err))
         }
       }, (err: unknown) => {
         options.onUpgradeError?.(err as WsError, tcp)

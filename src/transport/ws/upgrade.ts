@@ -6,7 +6,7 @@
  */
 import type { ByteConnection } from '../../connection.js'
 import { ChunkQueue } from '../../codec/chunk-queue.js'
-import { WsError } from '../../errors.js'
+import { WsError, toError } from '../../errors.js'
 import {
   buildErrorResponse, buildUpgradeRequest, buildUpgradeResponse, checkUpgradeRequest, checkUpgradeResponse,
   findHeadEnd, newKey, parseHttpHead
@@ -92,12 +92,12 @@ export async function upgradeInbound (conn: ByteConnection, limits: UpgradeLimit
   } catch (err) {
     const status = (err as WsError).httpStatus
     if (status !== undefined && !conn.closed) {
-      const answer = buildErrorResponse(status, (err as Error).message)
+      const answer = buildErrorResponse(status, toError(err).message)
       limits.onHead?.('out', answer)
       conn.write([answer])
       void conn.close()
     } else {
-      conn.abort(err as Error)
+      conn.abort(toError(err))
     }
     throw err
   }
@@ -109,7 +109,7 @@ export async function upgradeInbound (conn: ByteConnection, limits: UpgradeLimit
     key = checkUpgradeRequest(head)
   } catch (err) {
     const status = (err as WsError).httpStatus ?? 400
-    const answer = buildErrorResponse(status, (err as Error).message)
+    const answer = buildErrorResponse(status, toError(err).message)
     limits.onHead?.('out', answer)
     if (!conn.closed) { conn.write([answer]); void conn.close() }
     throw err
@@ -137,7 +137,7 @@ export async function upgradeOutbound (conn: ByteConnection, host: string, path:
     checkUpgradeResponse(head, key)
     return { head, leftover }
   } catch (err) {
-    conn.abort(err as Error)
+    conn.abort(toError(err))
     throw err
   }
 }
