@@ -11,186 +11,25 @@
  *   - 100 concurrent echo streams with distinct payloads,
  *   - js-libp2p peers with secp256k1 and RSA identities.
  */
-import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLibp2p } from 'libp2p'
-import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { ping as jsPing } from '@libp2p/ping'
-import type { Ping as JsPing } from '@libp2p/ping'
-import { identify as jsIdentify } from '@libp2p/identify'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
-import type { Identify as JsIdentify } from '@libp2p/identify'
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import type { PrivateKey as JsPrivateKey, Stream as JsStream } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Uint8ArrayList } from 'uint8arraylist'
-import * as varint from 'uint8-varint'
 import { newStandardSwitch, PeerId } from '../../src/index.js'
-import type { Stream, Switch } from '../../src/index.js'
+import type { Switch } from '../../src/index.js'
 import { ECHO_CODEC, IDENTIFY_CODEC, PING_CODEC, STREAM_PROTO_CODEC } from '../../src/protocols/constants.js'
 import { unmarshalPublicKey } from '../../src/security/keys.js'
 import { echo, echoProtocol } from '../../src/protocols/echo.js'
 import { identify } from '../../src/protocols/identify.js'
 import { ping } from '../../src/protocols/ping.js'
 import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
+import { MiB, BIG_BYTES, CHUNK, STREAMS, PARTS, jsSend, jsReadAll, jsStreamProtoClient, createJsNode, chunkOf, payloadOf, sha256, within, eventually, bigEcho } from './js-peer.js'
+import type { JsNode } from './js-peer.js'
 
-type JsNode = Libp2p<{ ping: JsPing, identify: JsIdentify }>
-
-const MiB = 1024 * 1024
-const BIG_BYTES = 64 * MiB
-const CHUNK = 64 * 1024
-const STREAMS = 100
-const PARTS = Array.from({ length: 11 }, (_, i) => `Part ${i}`)
-
-// ───────────────────────────── js-libp2p side helpers ─────────────────────────────
-
-/** Reads uvarint-length-prefixed messages from a js-libp2p stream (its async iterator). */
-class JsLpReader {
-  private readonly source: AsyncIterator<Uint8Array | Uint8ArrayList>
-  private readonly buffer = new Uint8ArrayList()
-
-  constructor (stream: JsStream) {
-    this.source = stream[Symbol.asyncIterator]()
-  }
-
-  /** The next message, or null at a clean end of stream. */
-  async read (maxLength: number): Promise<Uint8Array | null> {
-    for (;;) {
-      const header = this.header()
-      if (header !== undefined) {
-        const [length, prefix] = header
-        if (length > maxLength) throw new Error(`message length ${length} > ${maxLength}`)
-        if (this.buffer.byteLength >= prefix + length) {
-          const msg = this.buffer.subarray(prefix, prefix + length)
-          this.buffer.consume(prefix + length)
-          return msg
-        }
-      }
-      const next = await this.source.next()
-      if (next.done === true) {
-        if (this.buffer.byteLength === 0) return null
-        throw new Error(`end of stream inside a message (${this.buffer.byteLength} bytes buffered)`)
-      }
-      this.buffer.append(next.value)
-    }
-  }
-
-  /** [length, prefix bytes] once the whole varint is buffered. */
-  private header (): [number, number] | undefined {
-    let value = 0
-    for (let i = 0; i < Math.min(this.buffer.byteLength, 4); i++) {
-      const b = this.buffer.get(i)
-      value += (b & 0x7f) * 2 ** (7 * i)
-      if ((b & 0x80) === 0) return [value, i + 1]
-    }
-    return undefined
-  }
-}
-
-const lp = (text: string): Uint8Array => {
-  const body = new TextEncoder().encode(text)
-  return Uint8Array.from([...varint.encode(body.length), ...body])
-}
-const text = (b: Uint8Array): string => new TextDecoder().decode(b)
-
-/** Send with js-libp2p's backpressure: `send` → false means wait for drain. */
-async function jsSend (s: JsStream, data: Uint8Array): Promise<void> {
-  if (!s.send(data)) await s.onDrain()
-}
-
-async function jsReadAll (s: JsStream): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const c of s) parts.push(c instanceof Uint8Array ? c : c.subarray())
-  return Uint8Array.from(Buffer.concat(parts))
-}
-
-/** nim tutorial 3's server, on js-libp2p's stream API. */
-async function jsStreamProtoServer (stream: JsStream, seen: string[]): Promise<void> {
-  const msg = await new JsLpReader(stream).read(1024)
-  seen.push(msg === null ? '<eof>' : text(msg))
-  for (const part of PARTS) await jsSend(stream, lp(part))
-  await stream.close()
-}
-
-/** nim tutorial 3's client, on js-libp2p's stream API: the parts received until end of stream. */
-async function jsStreamProtoClient (stream: JsStream): Promise<string[]> {
-  await jsSend(stream, lp('please send data'))
-  const reader = new JsLpReader(stream)
-  const parts: string[] = []
-  for (;;) {
-    const msg = await reader.read(1024)
-    if (msg === null) break
-    parts.push(text(msg))
-  }
-  await stream.close()
-  return parts
-}
-
-async function jsEchoServer (stream: JsStream): Promise<void> {
-  for await (const chunk of stream) await jsSend(stream, chunk instanceof Uint8Array ? chunk : chunk.subarray())
-  await stream.close()
-}
-
-async function createJsNode (privateKey?: JsPrivateKey): Promise<{ node: JsNode, streamProtoSeen: string[] }> {
-  const node = await createLibp2p({
-    ...(privateKey !== undefined ? { privateKey } : {}),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { ping: jsPing(), identify: jsIdentify() }
-  })
-  const streamProtoSeen: string[] = []
-  await node.handle(STREAM_PROTO_CODEC, async (stream) => { await jsStreamProtoServer(stream, streamProtoSeen) })
-  await node.handle(ECHO_CODEC, jsEchoServer, { maxInboundStreams: 2 * STREAMS, maxOutboundStreams: 2 * STREAMS })
-  return { node, streamProtoSeen }
-}
-
-// ───────────────────────────── payloads ─────────────────────────────
-
-/** Chunk `i` of a deterministic pseudo-random byte sequence (xorshift32, seeded per chunk and stream). */
-function chunkOf (seed: number, i: number, size = CHUNK): Uint8Array {
-  const out = new Uint8Array(size)
-  const words = new Uint32Array(out.buffer, 0, size >>> 2)
-  let x = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0 || 1
-  for (let w = 0; w < words.length; w++) {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    words[w] = x
-  }
-  return out
-}
-
-/** A distinct payload for stream `i` (sizes vary so frames split differently). */
-const payloadOf = (i: number): Uint8Array => chunkOf(1000 + i, 0, 1024 + i * 331)
-
-const sha256 = (): ReturnType<typeof createHash> => createHash('sha256')
-
-/** Bound a promise (no test may hang). */
-async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: no result within ${ms} ms`)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Poll (10 ms) until `f` yields a value, for at most 5 s. */
-async function eventually<T> (what: string, f: () => Promise<T | undefined>): Promise<T> {
-  const until = Date.now() + 5000
-  for (;;) {
-    const v = await f().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
 
 // ───────────────────────────── the pair ─────────────────────────────
 
@@ -200,7 +39,7 @@ let sw: Switch
 const serverLog: string[] = []
 
 beforeAll(async () => {
-  ({ node: js, streamProtoSeen: jsStreamProtoSeen } = await createJsNode())
+  ({ node: js, streamProtoSeen: jsStreamProtoSeen } = await createJsNode([noise()]))
   sw = newStandardSwitch({ log: line => { serverLog.push(line) }, protocols: [streamProtoProtocol, echoProtocol] })
   await sw.start()
 })
@@ -212,29 +51,6 @@ afterAll(async () => {
 const jsAddr = (node: JsNode = js): string => (node.getMultiaddrs()[0] as { toString: () => string }).toString()
 const ourAddr = (): string => `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
 
-/** Our client side of the 64 MiB test: write while reading, hash both directions. */
-async function bigEcho (stream: Stream): Promise<{ sent: string, received: string, bytes: number }> {
-  const sent = sha256()
-  const received = sha256()
-  let bytes = 0
-  const reading = (async () => {
-    for (;;) {
-      const c = await stream.read()
-      if (c === null) break
-      received.update(c)
-      bytes += c.length
-    }
-  })()
-  for (let i = 0; i < BIG_BYTES / CHUNK; i++) {
-    const c = chunkOf(7, i)
-    sent.update(c)
-    await stream.write(c)
-  }
-  await stream.closeWrite()
-  await reading
-  await stream.close()
-  return { sent: sent.digest('hex'), received: received.digest('hex'), bytes }
-}
 
 describe('switchyard dials js-libp2p', () => {
   it('stream-proto: the js server gets the request, we get all 11 parts', async () => {
@@ -308,7 +124,7 @@ describe('js-libp2p dials switchyard', () => {
   })
 
   it('identify: js-libp2p sees our peer id, protocols and address; we see its', async () => {
-    const fresh = await createJsNode()
+    const fresh = await createJsNode([noise()])
     try {
       const identified = sw.next('identify', ev => ev.connection.remotePeer.toString() === fresh.node.peerId.toString())
       const conn = await fresh.node.dial(multiaddr(ourAddr()))
@@ -378,7 +194,7 @@ describe('js-libp2p dials switchyard', () => {
 describe('js-libp2p peers with other key types', () => {
   it.each(['secp256k1', 'RSA'] as const)('a %s js-libp2p peer is verified and accepted in both directions', async (type) => {
     const key = type === 'RSA' ? await generateKeyPair('RSA', 2048) : await generateKeyPair(type)
-    const { node } = await createJsNode(key)
+    const { node } = await createJsNode([noise()], key)
     try {
       expect(node.peerId.type).toBe(type)
       // We dial it: Noise checks its identity against the /p2p id in the address.
@@ -401,7 +217,7 @@ describe('js-libp2p peers with other key types', () => {
   }, 30_000)
 
   it('a js-libp2p peer answering for another peer id is refused', async () => {
-    const { node } = await createJsNode()
+    const { node } = await createJsNode([noise()])
     try {
       const other = await generateKeyPair('Ed25519')
       const wrong = `${jsAddr(node).split('/p2p/')[0] as string}/p2p/${peerIdFromPrivateKey(other).toString()}`
