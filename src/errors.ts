@@ -3,8 +3,18 @@
  * `SwitchyardError` with a stable `code`; classify with `instanceof` or with `err.code`,
  * never by parsing `message`.
  *
+ * The rule: the class is the layer, the code is what happened. `NoiseError`, `TlsError`,
+ * `YamuxError`, `MultistreamError`… say where the failure was found; the code says what it was, so
+ * one code may come from several layers (ERR_HANDSHAKE_TIMEOUT from NoiseError and TlsError,
+ * ERR_TOO_MANY_STREAMS from YamuxError and MplexError) and a caller can test either. A layer that
+ * has no class here keeps its own next to its code (protocols/errors.ts, capture/errors.ts). Every
+ * code in `ErrorCode` is raised somewhere (the QUIC block mirrors RFC 9000 §20.1's list in full);
+ * a code nobody raises is removed, not kept "for later".
+ *
  * Messages name the thing, the expectation and what arrived, e.g.
- * `"frame length" expected <= 262144, got 1048576 (stream 3)`.
+ * `"frame length" expected <= 262144, got 1048576 (stream 3)`; when a peer caused the failure the
+ * one-line message says so and names the layer (`peer reset the TCP connection`, `yamux: peer sent
+ * GoAway (protocol error)`).
  */
 
 /** Every stable error code, grouped by the layer that raises it. */
@@ -24,14 +34,12 @@ export type ErrorCode =
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_CONNECTION_RESET'
   | 'ERR_SOCKET'
-  | 'ERR_WRITE_AFTER_CLOSE'
   // websocket transport (RFC 6455)
   | 'ERR_WS_PROTOCOL'
   | 'ERR_WS_UNSUPPORTED_DATA'
   | 'ERR_WS_INVALID_PAYLOAD'
   | 'ERR_WS_MESSAGE_TOO_LARGE'
   | 'ERR_WS_CLOSED_BY_PEER'
-  | 'ERR_WS_CLOSE_TIMEOUT'
   | 'ERR_WS_HANDSHAKE'
   | 'ERR_WS_HANDSHAKE_TIMEOUT'
   | 'ERR_WS_WSS_NOT_SUPPORTED'
@@ -54,7 +62,6 @@ export type ErrorCode =
   | 'ERR_NOISE_MESSAGE_TOO_LARGE'
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_PEER_ID_MISMATCH'
-  | 'ERR_MUXER_MISMATCH'
   // tls (/tls/1.0.0; RFC 8446): each code names the alert sent (TlsError.alert)
   | 'ERR_TLS_DECODE'
   | 'ERR_TLS_UNEXPECTED_MESSAGE'

@@ -9,7 +9,7 @@
  * types (V8 keeps one hidden class on the hot path).
  */
 import { YamuxError } from '../errors.js'
-import { FrameType, GoAwayCode, HEADER_LENGTH, MAX_UINT32, YAMUX_VERSION } from './constants.js'
+import { Flag, FrameType, GoAwayCode, HEADER_LENGTH, MAX_UINT32, YAMUX_VERSION } from './constants.js'
 
 interface HeaderFields {
   /** Bitmask of `Flag`. */
@@ -93,9 +93,9 @@ function readUint32 (buf: Uint8Array, i: number): number {
 /** Human-readable form for errors and traces, e.g. `Data[SYN|FIN] stream=3 length=5`. */
 export function formatHeader (h: Header): string {
   const names: string[] = []
-  if ((h.flags & 1) !== 0) names.push('SYN')
-  if ((h.flags & 2) !== 0) names.push('ACK')
-  if ((h.flags & 4) !== 0) names.push('FIN')
-  if ((h.flags & 8) !== 0) names.push('RST')
+  if ((h.flags & Flag.SYN) !== 0) names.push('SYN')
+  if ((h.flags & Flag.ACK) !== 0) names.push('ACK')
+  if ((h.flags & Flag.FIN) !== 0) names.push('FIN')
+  if ((h.flags & Flag.RST) !== 0) names.push('RST')
   return `${FrameType[h.type]}${names.length > 0 ? `[${names.join('|')}]` : ''} stream=${h.streamId} length=${h.length}`
 }

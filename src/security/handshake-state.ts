@@ -48,12 +48,11 @@ export class HandshakeState {
   readonly pattern: readonly MessagePattern[]
   readonly symmetricState: SymmetricState
   readonly s: X25519KeyPair
-  e: X25519KeyPair | undefined
-  /** Remote static and ephemeral public keys, once received. */
-  rs: Uint8Array | undefined
-  re: Uint8Array | undefined
-  /** Index of the next message in `pattern`. */
-  messageIndex = 0
+  // Noise §5.3 state variables: set only by writeMessage/readMessage, read through the getters.
+  private ephemeral: X25519KeyPair | undefined
+  private remoteStatic: Uint8Array | undefined
+  private remoteEphemeral: Uint8Array | undefined
+  private index = 0
   private readonly suite: CryptoSuite
   private readonly randomBytes: ((length: number) => Uint8Array) | undefined
   /** With `recordTokenKeys`: the `k` set by MixKey after each DH token (`ee`, `es`, `se`). */
@@ -65,12 +64,24 @@ export class HandshakeState {
     this.initiator = init.initiator
     this.pattern = init.pattern ?? XX_PATTERN
     this.s = init.s
-    this.e = init.e
+    this.ephemeral = init.e
     this.randomBytes = init.randomBytes
     this.tokenKeys = init.recordTokenKeys === true ? {} : undefined
     this.symmetricState = new SymmetricState(init.suite, init.protocolName)
     this.symmetricState.mixHash(init.prologue) // even when empty (libp2p specs noise/README.md: empty prologue)
   }
+
+  /** Our ephemeral key pair (Noise `e`), once generated or injected. */
+  get e (): X25519KeyPair | undefined { return this.ephemeral }
+
+  /** The remote static public key (Noise `rs`), once received. */
+  get rs (): Uint8Array | undefined { return this.remoteStatic }
+
+  /** The remote ephemeral public key (Noise `re`), once received. */
+  get re (): Uint8Array | undefined { return this.remoteEphemeral }
+
+  /** Index of the next message in `pattern`. */
+  get messageIndex (): number { return this.index }
 
   /** True once every message of the pattern has been written or read. */
   get isComplete (): boolean {
@@ -101,8 +112,8 @@ export class HandshakeState {
   private dhToken (token: 'ee' | 'es' | 'se' | 'ss'): Uint8Array {
     const localE = this.initiator ? token[0] === 'e' : token[1] === 'e'
     const remoteE = this.initiator ? token[1] === 'e' : token[0] === 'e'
-    const local = localE ? this.e : this.s
-    const remote = remoteE ? this.re : this.rs
+    const local = localE ? this.ephemeral : this.s
+    const remote = remoteE ? this.remoteEphemeral : this.remoteStatic
     if (local === undefined || remote === undefined) {
       throw new NoiseError('ERR_NOISE_HANDSHAKE', `token "${token}": missing ${local === undefined ? 'local' : 'remote'} key`)
     }
@@ -123,8 +134,8 @@ export class HandshakeState {
     for (const token of this.nextTokens) {
       switch (token) {
         case 'e': {
-          const e = this.e ?? this.generateEphemeral()
-          this.e = e
+          const e = this.ephemeral ?? this.generateEphemeral()
+          this.ephemeral = e
           parts.push(e.publicKey)
           ss.mixHash(e.publicKey)
           break
@@ -137,7 +148,7 @@ export class HandshakeState {
       }
     }
     parts.push(ss.encryptAndHash(payload))
-    this.messageIndex++
+    this.index++
     return concatBytes(parts)
   }
 
@@ -164,13 +175,13 @@ export class HandshakeState {
         switch (token) {
           case 'e': {
             const re = Uint8Array.from(take(DH_LENGTH, 'e'))
-            this.re = re
+            this.remoteEphemeral = re
             ss.mixHash(re)
             break
           }
           case 's': {
             const len = ss.cipherState.hasKey() ? DH_LENGTH + TAG_LENGTH : DH_LENGTH
-            this.rs = Uint8Array.from(ss.decryptAndHash(take(len, 's')))
+            this.remoteStatic = Uint8Array.from(ss.decryptAndHash(take(len, 's')))
             break
           }
           default:
@@ -181,7 +192,7 @@ export class HandshakeState {
         take(TAG_LENGTH, 'payload tag')
       }
       const payload = ss.decryptAndHash(message.subarray(offset))
-      this.messageIndex++
+      this.index++
       return payload
     } catch (err) {
       if (err instanceof NoiseError && err.code === 'ERR_NOISE_HANDSHAKE') throw err

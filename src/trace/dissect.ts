@@ -119,11 +119,6 @@ export interface MultistreamDissectorOptions {
   scope?: StreamScope
   /** The protocol was agreed at `time`: what reads the bytes that follow (undefined: ignore them). */
   onAgreed: (protocol: string, time: number) => Dissector | undefined
-  /**
-   * Read the negotiation without reporting its messages (errors are still reported): for the live
-   * tracer, where multistream-select reports its own messages on each stream.
-   */
-  quiet?: boolean
 }
 
 /**
@@ -168,7 +163,6 @@ export class MultistreamDissector implements Dissector {
   }
 
   private emitMessage (dir: TraceDirection, message: string, raw: Uint8Array, time: number): void {
-    if (this.opts.quiet === true) return
     const e: TraceEvent = { layer: 'multistream', kind: 'message', dir, message, bytes: raw }
     const s = this.opts.scope
     if (s !== undefined) { e.stream = s.stream; e.opener = s.opener }
@@ -246,7 +240,6 @@ export class MultistreamDissector implements Dissector {
       return true
     }
     const protocols = decodeLsResponse(body)
-    if (this.opts.quiet === true) return true
     const e: TraceEvent = { layer: 'multistream', kind: 'ls', dir: listener, protocols, bytes: body }
     const s = this.opts.scope
     if (s !== undefined) { e.stream = s.stream; e.opener = s.opener }
@@ -314,16 +307,12 @@ export class MessageDissector implements Dissector {
   isRaw (dir: TraceDirection): boolean { return this.raw[dir] }
 }
 
-/**
- * The usual stream pipeline: multistream-select, then `StreamProtocolEvent` and the messages.
- * `quiet`: leave the negotiation's messages to the multistream layer (live tracing).
- */
-export function streamDissector (scope: StreamScope, emit: Emit, quiet = false): MultistreamDissector {
+/** The usual stream pipeline: multistream-select, then `StreamProtocolEvent` and the messages. */
+export function streamDissector (scope: StreamScope, emit: Emit): MultistreamDissector {
   return new MultistreamDissector({
     dialer: scope.opener === 'local' ? 'out' : 'in',
     emit,
     scope,
-    quiet,
     onAgreed: (protocol, time) => {
       emit({ layer: 'stream', kind: 'protocol', stream: scope.stream, opener: scope.opener, protocol }, time)
       return new MessageDissector(protocol, scope, emit)
