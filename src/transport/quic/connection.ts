@@ -38,7 +38,7 @@ import {
 import { ReceiveFlowControl, SendFlowControl, StreamLimits } from './flow-control.js'
 import { assertFrameAllowed, decodeFrames, encodeFrame, frameLength, isAckEliciting, type Frame } from './frame.js'
 import { encodeLongHeader, encodeShortHeader, splitDatagram, type PacketHeader } from './header.js'
-import { OneRttKeys } from './key-update.js'
+import { aeadLimits, DEFAULT_KEY_UPDATE_INTERVAL_PACKETS, OneRttKeys } from './key-update.js'
 import { LossDetection, type SentPacket } from './loss-detection.js'
 import { packetNumberLength, truncatePacketNumber } from './packet-number.js'
 import { AEAD_TAG_LENGTH, derivePacketKeys, initialKeys, openPayload, removeHeaderProtection, sealPacket, type PacketKeys } from './protection.js'
@@ -77,6 +77,12 @@ export interface QuicConnectionConfig<T> {
   onTrace?: (e: QuicTraceEvent) => void
   /** NSS key log lines (RFC 9001 uses the TLS labels: CLIENT_HANDSHAKE_TRAFFIC_SECRET …). */
   keyLog?: (line: string) => void
+  /**
+   * 1-RTT packets we protect with one key before we update it ourselves (RFC 9001 §6.1; default
+   * DEFAULT_KEY_UPDATE_INTERVAL_PACKETS). The AEAD confidentiality limit (§6.6) starts one earlier
+   * when it is lower.
+   */
+  keyUpdateIntervalPackets?: number
 }
 
 export type QuicTraceEvent =
@@ -84,6 +90,7 @@ export type QuicTraceEvent =
   | { type: 'dropped', reason: string }
   | { type: 'loss', space: PacketNumberSpace, pns: number[] }
   | { type: 'pto', space: PacketNumberSpace, count: number }
+  | { type: 'key-update', initiator: 'local' | 'remote', keyPhase: 0 | 1 }
 
 export type QuicEvent<T> =
   | { type: 'handshake-complete', result: TlsHandshakeResult<T> }
@@ -181,6 +188,14 @@ export class QuicConnection<T = unknown> {
   private peerStatelessResetToken: Uint8Array | undefined
   private lastPtoProbeSpace: PacketNumberSpace | undefined
   handshakeResult: TlsHandshakeResult<T> | undefined
+  /** Key updates so far (RFC 9001 §6): started by us, started by the peer. */
+  readonly keyUpdates = { local: 0, remote: 0 }
+  private readonly keyUpdateInterval: number
+  /** RFC 9001 §6.6 limits of the negotiated AEAD (set with the 1-RTT keys). */
+  private confidentialityLimit = Infinity
+  private integrityLimit = Infinity
+  private failedDecryptions = 0
+  private previousKeysDeadline = Infinity
 
   constructor (config: QuicConnectionConfig<T>) {
     this.config = config
@@ -202,6 +217,7 @@ export class QuicConnection<T = unknown> {
     this.loss.peerCompletedAddressValidation = config.role === 'server'
     this.amplification.validated = config.role === 'client'
     this.streamWindowMax = config.maxStreamWindowBytes ?? 16 * 1024 * 1024
+    this.keyUpdateInterval = config.keyUpdateIntervalPackets ?? DEFAULT_KEY_UPDATE_INTERVAL_PACKETS
     this.connRecvFc = new ReceiveFlowControl(this.localParams.initialMaxData, config.maxConnectionWindowBytes ?? 24 * 1024 * 1024)
     this.bidiLimits = new StreamLimits(this.localParams.initialMaxStreamsBidi, 0)
     this.uniLimits = new StreamLimits(this.localParams.initialMaxStreamsUni, 0)
@@ -289,12 +305,47 @@ export class QuicConnection<T = unknown> {
     this.enterClosing({ type: app ? FrameType.ConnectionCloseApp : FrameType.ConnectionClose, errorCode: app ? errorCode : 0, frameType: 0, reason: new TextEncoder().encode(reason) }, now, undefined)
   }
 
+  /**
+   * Start a key update now (RFC 9001 §6.1): new write keys and the other Key Phase from the next
+   * packet on. False when not allowed yet: before the handshake is confirmed, or while no packet of
+   * the current phase has been acknowledged (the previous update is still in progress).
+   */
+  updateKeys (): boolean {
+    const k = this.oneRtt
+    if (k === undefined || !this.handshakeConfirmed || !k.canInitiate || this.state !== 'established') return false
+    k.initiateUpdate()
+    this.keyUpdates.local++
+    this.config.onTrace?.({ type: 'key-update', initiator: 'local', keyPhase: k.keyPhaseWrite })
+    return true
+  }
+
+  /**
+   * Before sealing a 1-RTT packet: update after `keyUpdateInterval` packets, or at 3/4 of the AEAD
+   * confidentiality limit (RFC 9001 §6.6: update before the limit; an update may have to wait a
+   * round trip for the acknowledgement of the previous one, hence the headroom). At the limit itself
+   * the current keys are not used again: 1-RTT sending holds until the update can start (false).
+   */
+  /** At the confidentiality limit and waiting for the acknowledgement that allows the update. */
+  private get oneRttHeld (): boolean {
+    const k = this.oneRtt
+    return k !== undefined && k.sentInPhase >= this.confidentialityLimit && !k.canInitiate
+  }
+
+  private keyUpdateAllowsSending (): boolean {
+    const k = this.oneRtt as OneRttKeys
+    if (k.sentInPhase >= Math.min(this.keyUpdateInterval, this.confidentialityLimit * 3 / 4)) this.updateKeys()
+    return k.sentInPhase < this.confidentialityLimit
+  }
+
   /** The earliest time `onTimeout` must run (Infinity: none). */
   nextTimeout (): number {
     if (this.state === 'closed') return Infinity
     if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline
     let t = Math.min(this.idleDeadline, this.loss.timerDeadline(this.lastActivity))
-    for (const s of this.spaces) if (!s.discarded && s.write !== undefined) t = Math.min(t, s.ack.ackDeadline)
+    const held = this.oneRttHeld
+    for (const [i, s] of this.spaces.entries()) {
+      if (!s.discarded && s.write !== undefined && !(held && i === PacketNumberSpace.ApplicationData)) t = Math.min(t, s.ack.ackDeadline)
+    }
     return t
   }
 
@@ -374,9 +425,14 @@ export class QuicConnection<T = unknown> {
       const bit = (unmasked.firstByte & KEY_PHASE_BIT) !== 0 ? 1 : 0
       const k = this.oneRtt.readKeysFor(bit, unmasked.pn)
       payload = k === undefined ? undefined : openPayload(k.keys, unmasked, datagram, h.packetStart, h.packetEnd)
-      if (payload === undefined || k === undefined) { this.checkStatelessReset(datagram, h.packetEnd); return }
+      if (payload === undefined || k === undefined) {
+        // RFC 9001 §6.6: count forgeries against the integrity limit, across all keys
+        if (++this.failedDecryptions > this.integrityLimit) throw new QuicError('ERR_QUIC_AEAD_LIMIT', `${this.failedDecryptions} packets failed authentication: AEAD integrity limit`)
+        this.checkStatelessReset(datagram, h.packetEnd)
+        return
+      }
       if (space.ack.has(unmasked.pn)) { this.drop('duplicate packet'); return }
-      this.oneRtt.onPacketOpened(k.phase, unmasked.pn)
+      this.onOneRttOpened(this.oneRtt, k.phase, unmasked.pn, now)
       pn = unmasked.pn
       firstByte = unmasked.firstByte
       if ((firstByte & 0x18) !== 0) throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'reserved bits set in a short header')
@@ -414,6 +470,23 @@ export class QuicConnection<T = unknown> {
       // RFC 9000 §8.1: a Handshake packet proves the client's address; RFC 9001 §4.9.1: Initial keys go
       this.amplification.validated = true
       this.discardSpace(PacketNumberSpace.Initial)
+    }
+  }
+
+  /** A 1-RTT packet opened with `phase` keys: follow the peer's update (RFC 9001 §6.2, §6.3). */
+  private onOneRttOpened (k: OneRttKeys, phase: 'current' | 'next' | 'previous', pn: number, now: number): void {
+    const ours = k.keyPhaseWrite !== k.keyPhase
+    k.onPacketOpened(phase, pn)
+    if (phase === 'next') {
+      if (!ours) {
+        this.keyUpdates.remote++
+        this.config.onTrace?.({ type: 'key-update', initiator: 'remote', keyPhase: k.keyPhase })
+      }
+      // §6.5: the old read keys stay for reordered packets, about three PTO
+      this.previousKeysDeadline = now + 3 * this.loss.rtt.pto(this.loss.maxAckDelay)
+    } else if (now >= this.previousKeysDeadline) {
+      k.dropPrevious()
+      this.previousKeysDeadline = Infinity
     }
   }
 
@@ -586,6 +659,9 @@ export class QuicConnection<T = unknown> {
             sp.read = derivePacketKeys(a.suite, read)
           } else {
             this.oneRtt = new OneRttKeys(a.suite, write, read)
+            const limits = aeadLimits(a.suite)
+            this.confidentialityLimit = limits.confidentiality
+            this.integrityLimit = limits.integrity
             const sp = this.spaces[PacketNumberSpace.ApplicationData] as Space
             sp.write = this.oneRtt.write
             sp.read = this.oneRtt.read
@@ -814,6 +890,7 @@ export class QuicConnection<T = unknown> {
     const overhead = (spaceId === PacketNumberSpace.ApplicationData ? 1 + this.remoteCid.length : 7 + this.remoteCid.length + this.localCid.length + (spaceId === PacketNumberSpace.Initial ? 1 : 0) + 2) + pnLength + AEAD_TAG_LENGTH
     let budget = room - overhead
     if (budget < 32) return undefined
+    if (spaceId === PacketNumberSpace.ApplicationData && !this.keyUpdateAllowsSending()) return undefined
     const frames: Frame[] = []
     const sentFrames: SentFrame[] = []
     let eliciting = false

@@ -31,6 +31,8 @@ export class OneRttKeys {
   /** The first packet we sent in the current phase; an ACK of it (or later) allows the next update. */
   firstSentInPhase = -1
   ackedInPhase = true
+  /** Packets we sealed with the current write keys (RFC 9001 §6.6 counts uses of each key). */
+  sentInPhase = 0
 
   constructor (suite: SuiteParams, writeSecret: Uint8Array, readSecret: Uint8Array) {
     this.suite = suite
@@ -90,6 +92,7 @@ export class OneRttKeys {
 
   onSent (pn: number): void {
     if (this.firstSentInPhase < 0) this.firstSentInPhase = pn
+    this.sentInPhase++
   }
 
   private rotateWrite (): void {
@@ -97,6 +100,7 @@ export class OneRttKeys {
     this.write = this.derivedNext(this.write, this.writeSecret)
     this.firstSentInPhase = -1
     this.ackedInPhase = false
+    this.sentInPhase = 0
   }
 
   private rotateRead (): void {
@@ -114,3 +118,17 @@ export class OneRttKeys {
     this.previousRead = undefined
   }
 }
+
+/**
+ * RFC 9001 §6.6: how many packets one key may protect (confidentiality) and how many forged packets
+ * may fail to open with it (integrity) before the connection must update or stop. AES-GCM: 2^23 and
+ * 2^52; ChaCha20-Poly1305: its confidentiality limit exceeds 2^62 packets, its integrity limit is 2^36.
+ */
+export function aeadLimits (suite: SuiteParams): { confidentiality: number, integrity: number } {
+  return suite.aead === 'chacha20-poly1305'
+    ? { confidentiality: 2 ** 62, integrity: 2 ** 36 }
+    : { confidentiality: 2 ** 23, integrity: 2 ** 52 }
+}
+
+/** Packets we send in one key phase before we update on our own (quic-go's KeyUpdateInterval is 100 000). */
+export const DEFAULT_KEY_UPDATE_INTERVAL_PACKETS = 100_000

@@ -41,6 +41,8 @@ export const MUXER_PROTOCOL = '/quic-v1'
 export interface QuicTransportOptions {
   handshakeTimeoutMs?: number
   maxConnections?: number
+  /** 1-RTT packets sent under one key before we update it (RFC 9001 §6; connection.ts default). */
+  keyUpdateIntervalPackets?: number
 }
 
 function udpAddress (ma: Multiaddr): { host: string, port: number, family: 4 | 6 } | undefined {
@@ -262,6 +264,7 @@ function remoteMultiaddr (host: string, port: number): string {
 export function quic (options: QuicTransportOptions = {}): Transport {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const tuning = options.keyUpdateIntervalPackets === undefined ? {} : { keyUpdateIntervalPackets: options.keyUpdateIntervalPackets }
   const listeners: Endpoint[] = []
   const dialers = new Map<4 | 6, Endpoint>()
 
@@ -300,7 +303,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         localCid,
         remoteCid: new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH)),
         now: performance.now(),
-        ...(opts.observer === undefined ? {} : {})
+        ...tuning
       })
       const driver = new ConnectionDriver(ep, conn, addr.host, addr.port, [hex(localCid)])
       const timeoutMs = opts.timeoutMs ?? handshakeTimeoutMs
@@ -337,7 +340,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
         const conn = new QuicConnection<Libp2pPeer>({
           role: 'server', credential, verifyPeer: (chain) => verifyLibp2pCertificate(chain), alpn: [ALPN_LIBP2P],
-          localCid, remoteCid: h.scid.slice(), originalDcid: h.dcid.slice(), now: performance.now()
+          localCid, remoteCid: h.scid.slice(), originalDcid: h.dcid.slice(), now: performance.now(), ...tuning
         })
         accepted++
         const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)])

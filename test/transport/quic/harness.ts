@@ -5,7 +5,7 @@
  */
 import { generateEd25519 } from '../../../src/security/keys.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../../src/security/tls/certificate.js'
-import { QuicConnection, type QuicEvent } from '../../../src/transport/quic/connection.js'
+import { QuicConnection, type QuicConnectionConfig, type QuicEvent } from '../../../src/transport/quic/connection.js'
 import { parseHeader } from '../../../src/transport/quic/header.js'
 
 export interface LinkOptions {
@@ -15,6 +15,12 @@ export interface LinkOptions {
   delayMs?: number
   jitterMs?: number
   seed?: number
+}
+
+/** Extra connection settings for either side (key update interval, trace hooks …). */
+export interface SideOptions {
+  client?: Partial<QuicConnectionConfig<Libp2pPeer>>
+  server?: Partial<QuicConnectionConfig<Libp2pPeer>>
 }
 
 interface InFlight { at: number, to: 'client' | 'server', data: Uint8Array, seq: number }
@@ -45,7 +51,10 @@ export class Harness {
   readonly serverIdentity = generateEd25519()
   datagrams = { toServer: 0, toClient: 0, bytesToServer: 0, bytesToClient: 0, dropped: 0 }
 
-  constructor (opts: LinkOptions = {}) {
+  private readonly sides: SideOptions
+
+  constructor (opts: LinkOptions = {}, sides: SideOptions = {}) {
+    this.sides = sides
     this.opts = { dropRate: 0, duplicateRate: 0, delayMs: 10, jitterMs: 0, seed: 1, ...opts }
     this.rnd = prng(this.opts.seed)
     const bytes = (n: number): Uint8Array => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = Math.floor(this.rnd() * 256); return b }
@@ -56,7 +65,8 @@ export class Harness {
       alpn: ['libp2p'],
       localCid: bytes(8),
       remoteCid: bytes(8),
-      now: this.now
+      now: this.now,
+      ...sides.client
     })
   }
 
@@ -71,7 +81,8 @@ export class Harness {
       localCid: Uint8Array.of(0x53, 1, 2, 3, 4, 5, 6, 7),
       remoteCid: h.scid.slice(),
       originalDcid: h.dcid.slice(),
-      now: this.now
+      now: this.now,
+      ...this.sides.server
     })
   }
 
