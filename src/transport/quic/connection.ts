@@ -16,6 +16,11 @@
  *      connection with that transport error code (CONNECTION_CLOSE)
  *   5. the packet number is recorded for acknowledgement
  *
+ * Receive flow control (RFC 9000 §4): `read(id)` hands bytes to the application, `consumed(id, n)`
+ * grants the credit (MAX_STREAM_DATA / MAX_DATA), so a stream's memory is bounded by its window
+ * whatever the application does; a stream it abandons (STOP_SENDING, RESET_STREAM) gives its
+ * bytes back to the connection window at once.
+ *
  * The TLS 1.3 handshake is the shared machine of security/tls (RFC 9001 §4): its messages travel in
  * CRYPTO frames per encryption level, its secrets install packet keys, the transport parameters
  * ride in the quic_transport_parameters extension (RFC 9001 §8.2).
@@ -68,6 +73,12 @@ export interface QuicConnectionConfig<T> {
   originalDcid?: Uint8Array
   /** Our limits; unset fields take the defaults below. */
   transportParameters?: Partial<TransportParameters>
+  /**
+   * Send a PING when nothing arrived for this long, so an open connection (say, a sender held by
+   * our flow control) outlives the idle timeout; capped at half the idle timeout. 0 disables.
+   * Default 15 s, go-libp2p's QUIC keep-alive period.
+   */
+  keepAliveMs?: number
   /** Maximum receive window a stream may grow to (auto-tuning). */
   maxStreamWindowBytes?: number
   maxConnectionWindowBytes?: number
@@ -143,7 +154,14 @@ interface QuicStream {
   /** RESET_STREAM to send (error code), STOP_SENDING to send. */
   pendingReset: number | undefined
   pendingStopSending: number | undefined
+  /** `read` returned the end of the stream (FIN or reset). */
   readEnded: boolean
+  /**
+   * The application will consume no more (STOP_SENDING sent or RESET_STREAM received): what it
+   * left unconsumed, and whatever still arrives, is credited to the connection at once so the
+   * connection window does not shrink for good (quic-go does the same when a stream is cancelled).
+   */
+  recvAbandoned: boolean
 }
 
 const LEVEL_SPACE: Record<EncryptionLevel, PacketNumberSpace> = {
@@ -183,6 +201,9 @@ export class QuicConnection<T = unknown> {
   private closeFrame: Frame | undefined
   private closeError: QuicError | undefined
   private lastActivity: number
+  /** When a packet from the peer was last processed, or our last keep-alive PING was queued. */
+  private lastHeard: number
+  private keepAlivePending = false
   private readonly config: QuicConnectionConfig<T>
   private readonly streamWindowMax: number
   private peerStatelessResetToken: Uint8Array | undefined
@@ -222,6 +243,7 @@ export class QuicConnection<T = unknown> {
     this.bidiLimits = new StreamLimits(this.localParams.initialMaxStreamsBidi, 0)
     this.uniLimits = new StreamLimits(this.localParams.initialMaxStreamsUni, 0)
     this.lastActivity = config.now
+    this.lastHeard = config.now
     this.idleDeadline = config.now + this.localParams.maxIdleTimeout
     this.tls = new TlsHandshake<T>({
       role: config.role,
@@ -268,22 +290,40 @@ export class QuicConnection<T = unknown> {
     this.streams.get(id)?.send?.finish()
   }
 
-  /** Next readable chunk; `null` at the end of the stream; undefined when nothing is ready. */
+  /**
+   * Next readable chunk; `null` at the end of the stream; undefined when nothing is ready.
+   * Reading hands the bytes over but grants no credit: the peer's window reopens only through
+   * `consumed`, when the application has taken them, so a stream nobody reads holds at most its
+   * window (RFC 9000 §4.1 leaves the moment of credit to the receiver).
+   */
   read (id: number): Uint8Array | null | undefined {
     const s = this.streams.get(id)
     if (s?.recv === undefined) return null
     const chunk = s.recv.read()
-    if (chunk !== undefined) {
-      s.recvFc.onConsumed(chunk.length)
-      this.connRecvFc.onConsumed(chunk.length)
-      this.queueFlowUpdates(s)
-      return chunk
-    }
+    if (chunk !== undefined) return chunk
     if (s.recv.finished || s.recv.state === 'ResetRecvd') {
       if (!s.readEnded) { s.readEnded = true; this.maybeRetire(s) }
       return null
     }
     return undefined
+  }
+
+  /** The application consumed `n` bytes of stream `id` that `read` handed out: MAX_(STREAM_)DATA credit. */
+  consumed (id: number, n: number): void {
+    const s = this.streams.get(id)
+    if (s?.recv === undefined || s.recvAbandoned || n <= 0) return
+    const take = Math.min(n, s.recv.readOffset - s.recvFc.consumed)
+    if (take <= 0) return
+    s.recvFc.onConsumed(take)
+    this.connRecvFc.onConsumed(take)
+    this.queueFlowUpdates(s)
+    this.maybeRetire(s)
+  }
+
+  /** Bytes of stream `id` received and not yet consumed (buffered here or handed out by `read`). */
+  unconsumed (id: number): number {
+    const s = this.streams.get(id)
+    return s?.recv === undefined ? 0 : s.recv.highestOffset - s.recvFc.consumed
   }
 
   resetStream (id: number, errorCode: number): void {
@@ -292,10 +332,12 @@ export class QuicConnection<T = unknown> {
     s.pendingReset = errorCode
   }
 
+  /** The application reads no more: STOP_SENDING (unless the stream already ended) and the unread bytes credited back. */
   stopSending (id: number, errorCode: number): void {
     const s = this.streams.get(id)
-    if (s?.recv === undefined || s.recv.finished) return
-    s.pendingStopSending = errorCode
+    if (s?.recv === undefined) return
+    if (!s.recv.finished && s.recv.state !== 'ResetRecvd' && !s.recvAbandoned) s.pendingStopSending = errorCode
+    this.abandonRecv(s)
   }
 
   /** Close with CONNECTION_CLOSE (application close 0x1d once 1-RTT is up, RFC 9000 §10.2.3). */
@@ -341,7 +383,7 @@ export class QuicConnection<T = unknown> {
   nextTimeout (): number {
     if (this.state === 'closed') return Infinity
     if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline
-    let t = Math.min(this.idleDeadline, this.loss.timerDeadline(this.lastActivity))
+    let t = Math.min(this.idleDeadline, this.loss.timerDeadline(this.lastActivity), this.keepAliveDeadline())
     const held = this.oneRttHeld
     for (const [i, s] of this.spaces.entries()) {
       if (!s.discarded && s.write !== undefined && !(held && i === PacketNumberSpace.ApplicationData)) t = Math.min(t, s.ack.ackDeadline)
@@ -359,6 +401,11 @@ export class QuicConnection<T = unknown> {
       this.closeError = new QuicError('ERR_QUIC_IDLE_TIMEOUT', `idle for ${now - this.lastActivity} ms`)
       this.finishClose()
       return
+    }
+    if (now >= this.keepAliveDeadline()) {
+      this.controlQueue.push({ type: FrameType.Ping })
+      this.keepAlivePending = true
+      this.lastHeard = now
     }
     const r = this.loss.onTimeout(now)
     if (r.kind === 'loss') this.onLost(r.lost, now)
@@ -455,6 +502,7 @@ export class QuicConnection<T = unknown> {
       }
     }
     this.lastActivity = now
+    this.lastHeard = now
     this.idleDeadline = now + this.idleTimeout()
     const frames = decodeFrames(new QuicReader(payload, what => new QuicError('ERR_QUIC_FRAME_ENCODING', `truncated ${what}`)))
     this.config.onTrace?.({ type: 'packet', dir: 'in', space: spaceId, pn, size: h.packetEnd - h.packetStart, frames })
@@ -549,6 +597,7 @@ export class QuicConnection<T = unknown> {
         const grew = s.recv.reset(f.finalSize)
         s.recvFc.onReceived(s.recv.highestOffset, `stream ${f.streamId}`)
         this.connRecvFc.onReceived(this.connRecvFc.received + grew, 'connection')
+        this.abandonRecv(s)
         this.events.push({ type: 'stream-reset', id: f.streamId, errorCode: f.errorCode })
         return
       }
@@ -625,7 +674,8 @@ export class QuicConnection<T = unknown> {
       recvFc: new ReceiveFlowControl(recvWindow, this.streamWindowMax),
       pendingReset: undefined,
       pendingStopSending: undefined,
-      readEnded: false
+      readEnded: false,
+      recvAbandoned: false
     }
     this.streams.set(id, s)
     return s
@@ -638,7 +688,25 @@ export class QuicConnection<T = unknown> {
     s.recvFc.onReceived(offset + data.length, `stream ${id}`)
     const grew = s.recv.insert(offset, data, fin)
     if (grew > 0) this.connRecvFc.onReceived(this.connRecvFc.received + (s.recv.highestOffset - before), 'connection')
+    if (s.recvAbandoned) { this.abandonRecv(s); return }
     if (s.recv.readable > 0 || s.recv.finished) this.events.push({ type: 'stream-readable', id })
+  }
+
+  /** Discard what the application will never read and credit it to the connection (see `recvAbandoned`). */
+  private abandonRecv (s: QuicStream): void {
+    const recv = s.recv
+    if (recv === undefined) return
+    s.recvAbandoned = true
+    while (recv.read() !== undefined) { /* discard */ }
+    const unread = recv.highestOffset - s.recvFc.consumed
+    if (unread > 0) {
+      s.recvFc.onConsumed(unread)
+      this.connRecvFc.onConsumed(unread)
+      const c = this.connRecvFc.nextUpdate(this.lastActivity, this.loss.rtt.smoothedRtt)
+      if (c !== undefined) this.controlQueue.push({ type: FrameType.MaxData, maximum: c })
+    }
+    if (recv.finished || recv.state === 'ResetRecvd') s.readEnded = true
+    this.maybeRetire(s)
   }
 
   // ── TLS ───────────────────────────────────────────────────────────────────────────────────────
@@ -736,6 +804,12 @@ export class QuicConnection<T = unknown> {
     this.loss.discardSpace(id)
   }
 
+  private keepAliveDeadline (): number {
+    const period = Math.min(this.config.keepAliveMs ?? 15_000, this.idleTimeout() / 2)
+    if (this.state !== 'established' || this.keepAlivePending || !(period > 0)) return Infinity
+    return this.lastHeard + period
+  }
+
   /** RFC 9000 §10.1: the smaller of both idle timeouts, but at least 3 PTO. */
   private idleTimeout (): number {
     const ours = this.localParams.maxIdleTimeout
@@ -791,7 +865,8 @@ export class QuicConnection<T = unknown> {
   /** A stream both of whose directions are done leaves the map; peer streams return MAX_STREAMS credit. */
   private maybeRetire (s: QuicStream): void {
     const sendDone = s.send === undefined || s.send.state === 'DataRecvd' || s.send.state === 'ResetRecvd' || s.send.state === 'ResetSent'
-    const recvDone = s.recv === undefined || s.readEnded
+    // the receive side is done once its end was read and every byte consumed, or it was abandoned
+    const recvDone = s.recv === undefined || (s.readEnded && (s.recvAbandoned || s.recvFc.consumed >= s.recv.highestOffset))
     if (!sendDone || !recvDone) return
     this.streams.delete(s.id)
     if (initiatorOf(s.id) !== this.role) {
@@ -921,6 +996,7 @@ export class QuicConnection<T = unknown> {
           const len = frameLength(f)
           if (len > budget) break
           this.controlQueue.shift()
+          if (f.type === FrameType.Ping) this.keepAlivePending = false
           frames.push(f); sentFrames.push({ kind: 'control', frame: f }); budget -= len; eliciting = true
         }
         budget = this.addStreamFrames(frames, sentFrames, budget)

@@ -175,7 +175,7 @@ class QuicMuxer implements StreamMuxer {
         },
         sendFin: () => { conn.finish(id); this.driver.scheduleFlush() },
         sendReset: () => { conn.resetStream(id, 0); conn.stopSending(id, 0); this.driver.scheduleFlush(); this.streams.delete(id) },
-        onConsumed: () => {},
+        onConsumed: (n) => { conn.consumed(id, n); this.driver.scheduleFlush() },
         onReadClosed: () => { conn.stopSending(id, 0); this.driver.scheduleFlush() }
       }
     })

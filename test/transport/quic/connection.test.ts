@@ -41,7 +41,7 @@ function transfer (h: Harness, payloads: Uint8Array[]): Uint8Array[] {
     for (const e of h.serverEvents.splice(0)) {
       if (e.type === 'stream-opened') serverRx.set(e.id, [])
       if (e.type === 'stream-readable') {
-        for (let c = server.read(e.id); c !== null && c !== undefined; c = server.read(e.id)) (serverRx.get(e.id) as number[]).push(...c)
+        for (let c = server.read(e.id); c !== null && c !== undefined; c = server.read(e.id)) { (serverRx.get(e.id) as number[]).push(...c); server.consumed(e.id, c.length) }
         if (server.read(e.id) === null && serverRx.has(e.id)) {
           server.write(e.id, Uint8Array.from(serverRx.get(e.id) as number[]))
           server.finish(e.id)
@@ -51,7 +51,7 @@ function transfer (h: Harness, payloads: Uint8Array[]): Uint8Array[] {
     }
     for (const e of h.clientEvents.splice(0)) {
       if (e.type !== 'stream-readable') continue
-      for (let c = client.read(e.id); c !== null && c !== undefined; c = client.read(e.id)) clientRx.get(e.id)?.push(...c)
+      for (let c = client.read(e.id); c !== null && c !== undefined; c = client.read(e.id)) { clientRx.get(e.id)?.push(...c); client.consumed(e.id, c.length) }
       if (client.read(e.id) === null) clientDone.add(e.id)
     }
   }
@@ -111,6 +111,15 @@ describe('QUIC connection: streams through a lossy link (every byte checked, not
 })
 
 describe('QUIC connection: closing', () => {
+  it('keep-alive: an idle connection with keep-alive on outlives the idle timeout (PINGs, RFC 9000 §10.1.2)', () => {
+    const h = handshake()
+    const until = h.now + 120_000
+    h.runUntil(() => h.now >= until)
+    expect(h.client.state).toBe('established')
+    expect(h.server?.state).toBe('established')
+  })
+
+
   it('CONNECTION_CLOSE reaches the peer with its code; both end up closed', () => {
     const h = handshake()
     h.client.close(7, 'bye', h.now)
@@ -120,7 +129,7 @@ describe('QUIC connection: closing', () => {
   })
 
   it('idle timeout closes a silent connection (ERR_QUIC_IDLE_TIMEOUT)', () => {
-    const h = handshake()
+    const h = handshake({ keepAliveMs: 0 })
     h.runUntil(() => h.client.isClosed)
     expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_QUIC_IDLE_TIMEOUT' } })
   })
@@ -146,5 +155,95 @@ describe('QUIC connection: closing', () => {
     h.client.resetStream(id, 99)
     h.runUntil(() => h.serverEvents.some(e => e.type === 'stream-reset'))
     expect(h.serverEvents.find(e => e.type === 'stream-reset')).toMatchObject({ id, errorCode: 99 })
+  })
+})
+
+describe('QUIC connection: receive backpressure (credit when the application consumes, RFC 9000 §4.1)', () => {
+  const WINDOW = 256 * 1024 // defaultLocalParameters().initialMaxStreamDataBidiRemote
+  const CONN_WINDOW = 1 << 20 // initialMaxData
+
+  /** The client keeps its send buffer topped up on `ids` until the fake clock reaches `until`. */
+  function flood (h: Harness, ids: number[], until: number, onServer: (e: { type: string, id?: number }) => void = () => {}): void {
+    const chunk = new Uint8Array(16 * 1024)
+    h.runUntil(() => {
+      for (const id of ids) while (h.client.buffered(id) < 512 * 1024) h.client.write(id, chunk)
+      for (const e of h.serverEvents.splice(0)) onServer(e as { type: string, id?: number })
+      return h.now >= until
+    })
+  }
+
+  it('a stream nobody reads holds the sender at the stream window, however long it pushes', () => {
+    const h = handshake()
+    const server = h.server as QuicConnection
+    const id = h.client.openStream()
+    flood(h, [id], h.now + 5_000)
+    // the server's machine holds exactly one window, the rest waits in the client's send buffer
+    expect(server.unconsumed(id)).toBe(WINDOW)
+    expect(h.client.buffered(id)).toBeGreaterThanOrEqual(512 * 1024)
+    expect(h.client.state).toBe('established')
+    expect(server.state).toBe('established')
+  })
+
+  it('data handed out by read() but not consumed is still held against the window', () => {
+    const h = handshake()
+    const server = h.server as QuicConnection
+    const id = h.client.openStream()
+    let delivered = 0
+    flood(h, [id], h.now + 5_000, (e) => {
+      if (e.type !== 'stream-readable') return
+      for (let c = server.read(id); c !== undefined && c !== null; c = server.read(id)) delivered += c.length
+    })
+    expect(delivered).toBe(WINDOW)
+    expect(server.unconsumed(id)).toBe(WINDOW)
+    // consuming reopens the window: another window's worth arrives, and no more
+    server.consumed(id, delivered)
+    expect(server.unconsumed(id)).toBe(0)
+    flood(h, [id], h.now + 5_000, (e) => {
+      if (e.type !== 'stream-readable') return
+      for (let c = server.read(id); c !== undefined && c !== null; c = server.read(id)) delivered += c.length
+    })
+    expect(delivered).toBeGreaterThan(WINDOW)
+    // one update, auto-tuned at most once (×2)
+    expect(server.unconsumed(id)).toBeLessThanOrEqual(2 * WINDOW)
+    expect(delivered - WINDOW).toBe(server.unconsumed(id))
+  })
+
+  it('many unread streams stop at the connection window (MAX_DATA), not at the sum of stream windows', () => {
+    const h = handshake()
+    const server = h.server as QuicConnection
+    const ids = Array.from({ length: 6 }, () => h.client.openStream())
+    flood(h, ids, h.now + 5_000)
+    const held = ids.reduce((n, id) => n + server.unconsumed(id), 0)
+    expect(held).toBe(CONN_WINDOW)
+    expect(6 * WINDOW).toBeGreaterThan(CONN_WINDOW)
+  })
+
+  it('STOP_SENDING on unread streams credits their bytes back to the connection; the other streams go on', () => {
+    const h = handshake()
+    const server = h.server as QuicConnection
+    const ids = Array.from({ length: 6 }, () => h.client.openStream())
+    flood(h, ids, h.now + 2_000)
+    const stopped = ids.slice(0, 2)
+    const rest = ids.slice(2)
+    const before = rest.reduce((n, id) => n + server.unconsumed(id), 0)
+    expect(before + stopped.reduce((n, id) => n + server.unconsumed(id), 0)).toBe(CONN_WINDOW)
+    // half the connection window abandoned: MAX_DATA goes out (the half-window rule)
+    for (const id of stopped) { server.stopSending(id, 5); server.resetStream(id, 5) }
+    flood(h, rest, h.now + 2_000)
+    for (const id of stopped) expect(server.unconsumed(id)).toBe(0)
+    const after = rest.reduce((n, id) => n + server.unconsumed(id), 0)
+    expect(after).toBeGreaterThan(before)
+    expect(after).toBeLessThanOrEqual(CONN_WINDOW)
+  })
+
+  it('a peer sending beyond the connection credit is closed with FLOW_CONTROL_ERROR (0x03)', () => {
+    const h = handshake()
+    const ids = Array.from({ length: 6 }, () => h.client.openStream())
+    // the client ignores MAX_DATA: each stream stays inside its stream window, their sum does not
+    ;(h.client as unknown as { connSendFc: { peerMax: number } }).connSendFc.peerMax = 1e9
+    for (const id of ids) h.client.write(id, new Uint8Array(WINDOW))
+    h.runUntil(() => h.server?.state !== 'established')
+    h.runUntil(() => h.client.isClosed)
+    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x03 } })
   })
 })

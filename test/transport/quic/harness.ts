@@ -15,6 +15,8 @@ export interface LinkOptions {
   delayMs?: number
   jitterMs?: number
   seed?: number
+  /** Both machines' keep-alive period (QuicConnectionConfig.keepAliveMs). */
+  keepAliveMs?: number
 }
 
 /** Extra connection settings for either side (key update interval, trace hooks …). */
@@ -46,7 +48,7 @@ export class Harness {
   private readonly inFlight: InFlight[] = []
   private seq = 0
   private readonly rnd: () => number
-  private readonly opts: Required<LinkOptions>
+  private readonly opts: Required<Omit<LinkOptions, 'keepAliveMs'>> & Pick<LinkOptions, 'keepAliveMs'>
   readonly clientIdentity = generateEd25519()
   readonly serverIdentity = generateEd25519()
   datagrams = { toServer: 0, toClient: 0, bytesToServer: 0, bytesToClient: 0, dropped: 0 }
@@ -66,6 +68,7 @@ export class Harness {
       localCid: bytes(8),
       remoteCid: bytes(8),
       now: this.now,
+      ...(opts.keepAliveMs === undefined ? {} : { keepAliveMs: opts.keepAliveMs }),
       ...sides.client
     })
   }
@@ -82,6 +85,7 @@ export class Harness {
       remoteCid: h.scid.slice(),
       originalDcid: h.dcid.slice(),
       now: this.now,
+      ...(this.opts.keepAliveMs === undefined ? {} : { keepAliveMs: this.opts.keepAliveMs }),
       ...this.sides.server
     })
   }

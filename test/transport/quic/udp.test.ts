@@ -5,7 +5,10 @@ import type { Stream, TransportConnection, UpgradedConnection } from '../../../s
 import { generateEd25519 } from '../../../src/security/keys.js'
 import { PeerId } from '../../../src/security/peer-id.js'
 import { multiaddr } from '../../../src/transport/multiaddr.js'
+import type { QuicConnection } from '../../../src/transport/quic/connection.js'
 import { quic } from '../../../src/transport/quic/transport.js'
+import type { MuxedStream } from '../../../src/muxer/stream.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -49,6 +52,36 @@ describe('QUIC over node:dgram (loopback)', () => {
     await dialed.connection.muxer.close()
     await listener.close()
   }, 30_000)
+
+  it('a stream nobody reads holds the writer at the stream window; reading releases the rest intact', async () => {
+    const WINDOW = 256 * 1024
+    const serverId = generateEd25519()
+    let inboundStream: MuxedStream | undefined
+    const listener = await quic().listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), {
+      identity: serverId,
+      onConnection: (c: TransportConnection) => {
+        if (c.kind === 'upgraded') c.connection.muxer.onStream = (s: Stream) => { inboundStream = s as MuxedStream }
+      }
+    })
+    const dialed = await quic().dial(listener.multiaddrs[0]!, { identity: generateEd25519() })
+    if (dialed.kind !== 'upgraded') throw new Error('not upgraded')
+    const conn = (dialed.connection.muxer as unknown as { driver: { conn: QuicConnection } }).driver.conn
+    const s = dialed.connection.muxer.newStream()
+    const payload = new Uint8Array(randomBytes(4 * 1024 * 1024))
+    let written = false
+    const writing = s.write(payload).then(() => { written = true })
+    await waitFor('one window at the reader', () => inboundStream !== undefined && inboundStream.readableLength >= WINDOW, 10_000)
+    // the moment has passed once the writer has sent its whole credit and is blocked
+    const sendSide = (conn as unknown as { streams: Map<number, { sendFc: { sent: number, peerMax: number } }> }).streams.get(s.id as number)!
+    await waitFor('the writer blocked on MAX_STREAM_DATA', () => sendSide.sendFc.sent === sendSide.sendFc.peerMax, 10_000)
+    expect(sendSide.sendFc.peerMax).toBe(WINDOW)
+    expect(inboundStream!.readableLength).toBe(WINDOW)
+    expect(written).toBe(false)
+    const [received] = await Promise.all([readAll(inboundStream!), writing.then(async () => { await s.closeWrite() })])
+    expect(sha(received)).toBe(sha(payload))
+    await dialed.connection.muxer.close()
+    await listener.close()
+  }, 60_000)
 
   it('refuses a peer that is not the expected one (ERR_PEER_ID_MISMATCH)', async () => {
     const server = quic()
