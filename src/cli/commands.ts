@@ -180,7 +180,7 @@ async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work
       beforeDial?.()
       let conn: PeerConnection
       try {
-        conn = await sw.connect(target.peerId, [target.addr])
+        conn = await sw.dial(target.peerId, [target.addr])
       } catch (err) {
         throw new CliError(`connecting to ${target.text}: ${oneLine(toError(err).message)}`, { cause: err })
       }

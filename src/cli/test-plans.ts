@@ -164,7 +164,7 @@ async function dial (sw: Switch, redis: RedisClient, config: TransportInteropCon
   const start = monotonicMs()
   let conn
   try {
-    conn = await sw.connect(target.peerId, [target.addr])
+    conn = await sw.dial(target.peerId, [target.addr])
   } catch (err) {
     throw new CliError(`connecting to ${target.text}: ${oneLine(toError(err).message)}`, { cause: err })
   }

@@ -55,14 +55,11 @@ export class ProtocolRegistry {
 export interface DispatcherHost {
   readonly config: SwitchConfig
   readonly registry: ProtocolRegistry
-  contextFor: (conn: PeerConnection) => HandlerContext
   report: (ev: SwitchEvents['protocol:error']) => void
 }
 
 export class Dispatcher {
   private readonly host: DispatcherHost
-  /** Handlers running per connection and protocol (for `maxIncomingStreams`). */
-  private readonly running = new WeakMap<PeerConnection, Map<string, number>>()
 
   constructor (host: DispatcherHost) {
     this.host = host
@@ -103,28 +100,22 @@ export class Dispatcher {
       report({ connection: conn, streamId: stream.id, protocol, stage: 'negotiation', error: err })
       return
     }
-    let counts: Map<string, number> | undefined
+    // The running count lives on the connection (PeerConnection.handlerStarted).
     const max = definition.maxIncomingStreams
-    if (max !== undefined) {
-      counts = this.running.get(conn)
-      if (counts === undefined) { counts = new Map(); this.running.set(conn, counts) }
-      const running = counts.get(protocol) ?? 0
-      if (running >= max) {
-        const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxIncomingStreams" of ${protocol} expected <= ${max} running handlers, got one more: stream ${stream.id} reset`)
-        stream.reset(err)
-        report({ connection: conn, streamId: stream.id, protocol, stage: 'limit', error: err })
-        return
-      }
-      counts.set(protocol, running + 1)
+    if (max !== undefined && !conn.handlerStarted(protocol, max)) {
+      const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxIncomingStreams" of ${protocol} expected <= ${max} running handlers, got one more: stream ${stream.id} reset`)
+      stream.reset(err)
+      report({ connection: conn, streamId: stream.id, protocol, stage: 'limit', error: err })
+      return
     }
     try {
-      await definition.handler(stream, protocol, this.host.contextFor(conn))
+      await definition.handler(stream, protocol, conn.context)
     } catch (err) {
       const error = err instanceof Error ? err : new SwitchError('ERR_HANDLER', `handler of ${protocol} threw ${String(err)}`)
       stream.reset(error)
       report({ connection: conn, streamId: stream.id, protocol, stage: 'handler', error })
     } finally {
-      if (counts !== undefined) counts.set(protocol, (counts.get(protocol) ?? 1) - 1)
+      if (max !== undefined) conn.handlerDone(protocol)
     }
   }
 }

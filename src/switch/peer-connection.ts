@@ -18,12 +18,15 @@
  */
 import type { Stream, StreamMuxer, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError, toError } from '../errors.js'
+import type { IdentifyMessage } from '../proto/identify.js'
 import type { PublicKey } from '../security/keys.js'
 import type { PeerId } from '../security/peer-id.js'
 import { selectOnStream } from '../multistream/negotiate.js'
+import type { ResourceScope } from '../resources/scope.js'
 import type { Multiaddr } from '../transport/multiaddr.js'
 import { streamScope } from '../trace/observer.js'
 import type { TraceObserver } from '../trace/observer.js'
+import type { HandlerContext } from './protocol.js'
 import { SwitchStream } from './stream.js'
 
 /** What identify told us about the peer (libp2p specs identify/README.md). */
@@ -44,6 +47,8 @@ export interface PeerIdentity {
 
 /** What a connection needs from its switch. */
 export interface ConnectionHost {
+  /** The context every handler on `conn` receives (asked once per connection). */
+  handlerContext: (conn: PeerConnection) => HandlerContext
   /** Negotiate and dispatch an inbound stream (the switch applies its limits there). */
   inboundStream: (conn: PeerConnection, stream: Stream) => void
   /** The muxer is gone (exactly once per connection). */
@@ -115,6 +120,14 @@ export class PeerConnection {
   private identifyDone = false
   private readonly wrapped = new WeakMap<Stream, SwitchStream>()
   private closePromise: Promise<void> | undefined
+  // The switch's per-connection records live here, with the connection (one owner, gone with it):
+  /** The identify message the peer sent, with every push applied. */
+  private identifyMessageValue: IdentifyMessage | undefined
+  /** Handlers running per protocol (for `maxIncomingStreams`). */
+  private readonly running = new Map<string, number>()
+  private contextValue: HandlerContext | undefined
+  /** The connection's resource budget (src/resources), closed with it. */
+  private readonly resources: ResourceScope | undefined
 
   constructor (init: PeerConnectionInit) {
     const up = init.upgraded
@@ -125,6 +138,7 @@ export class PeerConnection {
     this.localAddr = up.localAddr
     this.direction = up.direction
     this.muxer = up.muxer
+    this.resources = up.resources
     this.security = up.security
     this.multiplexer = up.muxer.protocol
     this.muxerNegotiation = up.muxerNegotiation
@@ -213,6 +227,38 @@ export class PeerConnection {
     return s
   }
 
+  /** The context handed to every handler of this connection's streams. */
+  get context (): HandlerContext {
+    this.contextValue ??= this.host.handlerContext(this)
+    return this.contextValue
+  }
+
+  /** The identify message the peer sent, with every identify-push applied (raw, for the switch). */
+  get identifyMessage (): IdentifyMessage | undefined { return this.identifyMessageValue }
+
+  /** Record an identify answer or push (its key already checked) and what it says about the peer. */
+  recordIdentify (msg: IdentifyMessage, identity: PeerIdentity): void {
+    this.identifyMessageValue = msg
+    this.setIdentity(identity)
+  }
+
+  /**
+   * Count one more running handler of `protocol`, unless `max` are running already (then false).
+   * `handlerDone` undoes it.
+   */
+  handlerStarted (protocol: string, max: number): boolean {
+    const n = this.running.get(protocol) ?? 0
+    if (n >= max) return false
+    this.running.set(protocol, n + 1)
+    return true
+  }
+
+  handlerDone (protocol: string): void {
+    const n = (this.running.get(protocol) ?? 1) - 1
+    if (n <= 0) this.running.delete(protocol)
+    else this.running.set(protocol, n)
+  }
+
   /** Resolves with what identify said, or undefined if it failed or is disabled. */
   identified (): Promise<PeerIdentity | undefined> {
     if (this.identifyDone) return Promise.resolve(this.identity)
@@ -276,6 +322,7 @@ export class PeerConnection {
     this.statusValue = 'closed'
     this.closeError = err
     if (!this.identifyDone) this.setIdentity(undefined)
+    this.resources?.close()
     this.host.connectionClosed(this, err)
   }
 }

@@ -29,7 +29,6 @@
  */
 import { ResourceManager } from '../resources/manager.js'
 import type { PartialResourceConfig, ResourcesView } from '../resources/manager.js'
-import type { ResourceScope } from '../resources/scope.js'
 import type { ConnectionEndpoints, SecurityProtocol, Stream, StreamLimits, StreamMuxerFactory, Transport, TransportConnection, TransportListener, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError, toError } from '../errors.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'
@@ -211,10 +210,6 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private readonly manager: ConnectionManager
   /** Budgets of memory, streams and connections (src/resources). */
   readonly resources: ResourceManager
-  private readonly scopes = new WeakMap<PeerConnection, ResourceScope>()
-  private readonly contexts = new WeakMap<PeerConnection, HandlerContext>()
-  /** The identify message each connection's peer sent, with every push applied. */
-  private readonly identifyMessages = new WeakMap<PeerConnection, IdentifyMessage>()
   private readonly localPeer: LocalPeerInfo
   private startPromise: Promise<void> | undefined
   private stopPromise: Promise<void> | undefined
@@ -242,7 +237,6 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.dispatcher = new Dispatcher({
       config: this.config,
       registry: this.registry,
-      contextFor: (conn) => this.contextFor(conn),
       report: (ev) => { this.emit('protocol:error', ev) }
     })
     this.identity = options.identity ?? generateEd25519()
@@ -262,6 +256,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.earlyMuxerNegotiation = options.earlyMuxerNegotiation ?? true
     this.earlyGoAway = options.earlyGoAway ?? false
     this.connectionHost = {
+      handlerContext: (conn) => this.handlerContext(conn),
       inboundStream: (conn, stream) => { this.dispatcher.inbound(conn, stream) },
       connectionClosed: (conn, err) => { this.connectionClosed(conn, err) },
       streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs,
@@ -375,13 +370,24 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   // ───────────────────────────── dialing ─────────────────────────────
 
   /**
-   * Connect to `peerId` (reusing a connection, or joining a dial in flight) and, with `protocol`,
-   * open a stream negotiated for it. Also `dial(addr, protocol?)` with a `/p2p/<id>` multiaddr.
+   * The one way to reach a peer. Connects to it — reusing an open connection, joining a dial in
+   * flight, or dialing its addresses in order with the first transport that can — and, given
+   * protocols, opens a stream negotiated for the first one the peer accepts. The forms:
    *
-   * Errors: SwitchError ERR_DIAL_SELF / ERR_NO_ADDRESSES / ERR_TOO_MANY_CONNECTIONS /
-   * ERR_SWITCH_STOPPED; NoiseError ERR_PEER_ID_MISMATCH when someone else answers; TransportError
-   * for the socket; ProtocolNotSupportedError when the peer refuses `protocol` (with
-   * `{ lazy: true }`, on the stream's first read instead).
+   *   dial(peerId, addrs)                         → PeerConnection
+   *   dial(peerId, addrs, protocol[s], options?)  → SwitchStream
+   *   dial('/ip4/…/tcp/…/p2p/<id>')               → PeerConnection   (one address naming the peer)
+   *   dial('/ip4/…/tcp/…/p2p/<id>', protocol[s], options?) → SwitchStream
+   *
+   * `peerId` is a PeerId or its base58 text; an address in `addrs` may carry `/p2p/<id>` only for
+   * that same peer. `options.lazy` sends the stream's proposal with its first bytes (one round
+   * trip saved; a refusal then surfaces on the first read). If the connection stops taking streams
+   * under us (peer GoAway), the stream is opened once more on a fresh connection.
+   *
+   * Errors: SwitchError ERR_DIAL_SELF / ERR_NO_ADDRESSES / ERR_NO_TRANSPORT /
+   * ERR_TOO_MANY_CONNECTIONS / ERR_SWITCH_STOPPED; the security protocol's ERR_PEER_ID_MISMATCH when
+   * someone else answers; TransportError for the socket; ProtocolNotSupportedError when the peer
+   * refuses every protocol (with `{ lazy: true }`, on the stream's first read instead).
    */
   dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>): Promise<PeerConnection>
   dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream>
@@ -411,27 +417,31 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       protocol = c as string | readonly string[] | undefined
       options = d
     }
-    const conn = await this.connect(peer, addrs)
+    const conn = await this.connection(peer, addrs)
     if (protocol === undefined) return conn
     try {
       return await conn.newStream(protocol, options)
     } catch (err) {
       // The connection stopped taking streams (peer GoAway, or it just closed): once, on a new one.
       if (!isMuxerGone(err) || conn.status === 'open') throw err
-      const fresh = await this.connect(peer, addrs)
+      const fresh = await this.connection(peer, addrs)
       if (fresh === conn) throw err
       return await fresh.newStream(protocol, options)
     }
   }
 
-  /** Open a stream on an existing or new connection to `peerId` (alias of `dial` with a protocol). */
+  /** @deprecated `dial(peerId, addrs, protocol, options)`, which it calls. */
   async newStream (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream> {
     return await this.dial(peerId, addrs, protocol, options)
   }
 
-  /** The connection to use for `peerId`: an open one, a dial in flight, or a new dial. */
+  /** @deprecated `dial(peerId, addrs)`, which it calls. */
   async connect (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>): Promise<PeerConnection> {
-    const peer = typeof peerId === 'string' ? PeerId.parse(peerId) : peerId
+    return await this.dial(peerId, addrs)
+  }
+
+  /** The connection to use for `peer`: an open one, a dial in flight, or a new dial. */
+  private async connection (peer: PeerId, addrs: ReadonlyArray<Multiaddr | string>): Promise<PeerConnection> {
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
       throw new SwitchError('ERR_SWITCH_STOPPED', `cannot dial ${peer.toString()}: the switch is ${this.stateValue}`)
     }
@@ -589,9 +599,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   /** An upgraded connection becomes one of ours (or is aborted when the switch cannot take it). */
   private register (up: UpgradedConnection, observer: TraceObserver | undefined): PeerConnection {
     try {
-      const conn = this.registerIn(up, observer)
-      if (up.resources !== undefined) this.scopes.set(conn, up.resources)
-      return conn
+      // From here the connection owns its scope and closes it when it ends.
+      return this.registerIn(up, observer)
     } catch (err) {
       up.resources?.close()
       throw err
@@ -625,7 +634,6 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   private connectionClosed (conn: PeerConnection, err: Error | undefined): void {
-    this.scopes.get(conn)?.close()
     if (!this.manager.remove(conn)) return
     this.emit('connection:close', { connection: conn, error: err })
   }
@@ -657,20 +665,16 @@ export class Switch extends TypedEmitter<SwitchEvents> {
 
   // ───────────────────────────── internals: streams ─────────────────────────────
 
-  private contextFor (conn: PeerConnection): HandlerContext {
-    let ctx = this.contexts.get(conn)
-    if (ctx === undefined) {
-      let remoteAddr: Uint8Array | undefined
-      try { remoteAddr = Multiaddr.parse(conn.remoteAddr).bytes } catch { remoteAddr = undefined }
-      ctx = {
-        localPeer: this.localPeer,
-        remoteAddr,
-        log: this.logLine,
-        onIdentifyPush: (update) => { this.applyIdentify(conn, update, true) }
-      }
-      this.contexts.set(conn, ctx)
+  /** What the handlers of `conn`'s streams receive (the connection keeps it: PeerConnection.context). */
+  private handlerContext (conn: PeerConnection): HandlerContext {
+    let remoteAddr: Uint8Array | undefined
+    try { remoteAddr = Multiaddr.parse(conn.remoteAddr).bytes } catch { remoteAddr = undefined }
+    return {
+      localPeer: this.localPeer,
+      remoteAddr,
+      log: this.logLine,
+      onIdentifyPush: (update) => { this.applyIdentify(conn, update, true) }
     }
-    return ctx
   }
 
   // ───────────────────────────── internals: identify ─────────────────────────────
@@ -700,7 +704,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   /** Record what identify (or an identify-push) said, once its key is checked against the connection's. */
   private applyIdentify (conn: PeerConnection, msg: IdentifyMessage, push: boolean): void {
     if (msg.publicKey !== undefined) {
-      // identify README: the key must be the one the connection authenticated (Noise).
+      // identify README: the key must be the one the connection authenticated (its security handshake).
       const given = msg.publicKey
       const own = conn.remotePublicKey.bytes()
       if (given.length !== own.length || given.some((b, i) => b !== own[i])) {
@@ -708,10 +712,9 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         return
       }
     }
-    const prev = this.identifyMessages.get(conn)
+    const prev = conn.identifyMessage
     // A push may be partial: what it leaves out stays as it was (identify README §identify/push).
     const merged = push && prev !== undefined ? applyIdentifyUpdate(prev, msg) : msg
-    this.identifyMessages.set(conn, merged)
     const identity: { -readonly [K in keyof PeerIdentity]: PeerIdentity[K] } = {
       protocols: [...merged.protocols],
       agentVersion: merged.agentVersion,
@@ -728,7 +731,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         identity.signedPeerRecordError = toError(err)
       }
     }
-    conn.setIdentity(identity)
+    conn.recordIdentify(merged, identity)
     this.emit('identify', { connection: conn, identity })
   }
 }
