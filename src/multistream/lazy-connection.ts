@@ -6,6 +6,8 @@
  * 1. Write side: the header and proposal wait in the wrapper and go out in the same batch as the
  *    first `write()` of the next layer (one writev). If nothing is written by the next macrotask,
  *    they are flushed alone, so a next layer that reads first cannot deadlock.
+ *    Once they are out, `write` is the underlying connection's own (bound): nothing is left in
+ *    the write path.
  * 2. Read side: until the listener's header and echo have arrived, received bytes feed the Dialer
  *    machine; what follows the echo goes to the next layer's sink, and from then on the next
  *    layer's sink is attached to the underlying connection directly (no per-chunk indirection).
@@ -111,6 +113,8 @@ class LazyConnection implements ByteConnection {
     const flight = this.flight
     if (flight === undefined) return this.inner.write(chunks)
     this.flight = undefined
+    // The proposal is out: from now on a write is the inner connection's own (nothing left to add).
+    this.write = this.inner.write.bind(this.inner)
     return this.inner.write([...flight, ...chunks])
   }
 
@@ -137,6 +141,7 @@ class LazyConnection implements ByteConnection {
     const flight = this.flight
     if (flight === undefined || this.failure !== undefined || this.inner.closed) return
     this.flight = undefined
+    this.write = this.inner.write.bind(this.inner)
     try { this.inner.write(flight) } catch (err) { this.fail(toError(err)) }
   }
 
