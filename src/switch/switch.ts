@@ -380,7 +380,9 @@ export class Switch extends TypedEmitter<SwitchEvents> {
    *   dial('/ip4/…/tcp/…/p2p/<id>', protocol[s], options?) → SwitchStream
    *
    * `peerId` is a PeerId or its base58 text; an address in `addrs` may carry `/p2p/<id>` only for
-   * that same peer. `options.lazy` sends the stream's proposal with its first bytes (one round
+   * that same peer. Text starting with `/` is an address, anything else a peer id (at run time);
+   * for `dial(text, [protocols])` TypeScript cannot tell the two apart and picks the peer-id form,
+   * so pass the address as a Multiaddr there. `options.lazy` sends the stream's proposal with its first bytes (one round
    * trip saved; a refusal then surfaces on the first read). If the connection stops taking streams
    * under us (peer GoAway), the stream is opened once more on a fresh connection.
    *

@@ -38,6 +38,27 @@ describe('selectOnConnectionLazy', () => {
     expect(hex(concat(res.leftover))).toBe(hex(msg1))
   })
 
+  it('once the proposal is out, write is the underlying connection\'s own (nothing of the selection left on it)', async () => {
+    for (const flushAlone of [false, true]) {
+      const [d, l] = connectionPair()
+      const lazyWrite = selectOnConnectionLazy(d, '/p').connection
+      const before = lazyWrite.write
+      if (flushAlone) {
+        // The next layer reads first: the proposal is flushed alone on the next macrotask.
+        recorder(lazyWrite)
+        await until(() => d.writes.length === 1)
+      } else {
+        lazyWrite.write([utf8('first')])
+      }
+      expect(lazyWrite.write).not.toBe(before)
+      const batch = [utf8('second')]
+      lazyWrite.write(batch)
+      expect(d.writes.at(-1)).toEqual(batch)
+      expect(d.writes).toHaveLength(2)
+      void handleOnConnection(l, ['/p']).catch(() => {})
+    }
+  })
+
   it('the next layer sees only what follows the echo, then everything else directly', async () => {
     const [d, l] = connectionPair()
     const { connection } = selectOnConnectionLazy(d, '/noise')

@@ -12,8 +12,10 @@ import { ping } from '../../src/protocols/ping.js'
 import { PING_CODEC } from '../../src/protocols/constants.js'
 import { generateEd25519 } from '../../src/security/keys.js'
 import { PeerId } from '../../src/security/peer-id.js'
+import { Multiaddr } from '../../src/transport/multiaddr.js'
 import { upgradeInbound, upgradeOutbound } from '../../src/switch/upgrader.js'
-import { Fleet } from '../integration/helpers.js'
+import type { HandlerContext } from '../../src/switch/protocol.js'
+import { Fleet, gate, waitFor } from '../integration/helpers.js'
 
 const fleet = new Fleet()
 afterEach(async () => { await fleet.stopAll() })
@@ -59,7 +61,7 @@ describe('the switch checks its layers at construction, with one error type', ()
   })
 
   it('a listen address no transport can take is refused at construction', () => {
-    expect(invalidConfig(() => newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/udp/0'] })).message).toMatch(/"listenAddrs" expected addresses a transport can listen on \(tcp\), got \/ip4\/127\.0\.0\.1\/udp\/0/)
+    expect(invalidConfig(() => newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/udp/0'] })).message).toMatch(/"listenAddrs" expected addresses a transport can listen on \(tcp, ws\), got \/ip4\/127\.0\.0\.1\/udp\/0/)
   })
 
   it('an address no transport can dial fails that dial with ERR_NO_TRANSPORT', async () => {
@@ -179,5 +181,76 @@ describe('transports', () => {
     } finally {
       await client.stop()
     }
+  })
+})
+
+describe('a connection owns its records (one owner, gone with it)', () => {
+  it('handler context, running handlers, identify message and resource scope live on the PeerConnection', async () => {
+    const server = await fleet.standard()
+    const contexts: Array<{ conn: PeerConnection, ctx: HandlerContext }> = []
+    const hold = gate()
+    server.mount({
+      codecs: ['/seams/hold/1.0.0'],
+      maxIncomingStreams: 1,
+      handler: async (stream, _protocol, ctx) => {
+        contexts.push({ conn: stream.connection, ctx })
+        await hold.promise
+        await stream.close()
+      }
+    })
+    const client = await fleet.standard({ listenAddrs: [] })
+    const conn = await client.dial(server.peerId, server.peerInfo.addrs)
+    await conn.identified()
+    await waitFor('the server identified the client', () => server.connections()[0]?.identity !== undefined)
+    const serverConn = server.connections()[0] as PeerConnection
+    // identify's raw message is kept by the connection it came on.
+    expect(serverConn.identifyMessage?.agentVersion).toBe(serverConn.identity?.agentVersion)
+    expect(conn.identifyMessage?.protocols).toContain('/seams/hold/1.0.0')
+
+    // The first stream runs; the second on the same connection is over maxIncomingStreams = 1.
+    const limited = server.next('protocol:error')
+    await client.dial(server.peerId, server.peerInfo.addrs, '/seams/hold/1.0.0')
+    await waitFor('the first handler ran', () => contexts.length === 1)
+    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/seams/hold/1.0.0')).rejects.toMatchObject({ code: 'ERR_STREAM_RESET' })
+    expect((await limited).stage).toBe('limit')
+    // Another connection has its own count and its own context.
+    const other = await fleet.standard({ listenAddrs: [] })
+    await other.dial(server.peerId, server.peerInfo.addrs, '/seams/hold/1.0.0')
+    await waitFor('the handler on the other connection ran', () => contexts.length === 2)
+    expect(contexts[0]?.conn).not.toBe(contexts[1]?.conn)
+    expect(contexts[0]?.ctx).not.toBe(contexts[1]?.ctx)
+    expect(contexts[0]?.ctx).toBe(contexts[0]?.conn.context)
+    hold.open()
+
+    // A connection that closes releases its resource scope with it.
+    expect(server.inspect().resources.connections).toHaveLength(2)
+    const closed = server.next('connection:close', ev => ev.connection === serverConn)
+    await conn.close()
+    await closed
+    expect(server.inspect().resources.connections).toHaveLength(1)
+  })
+})
+
+describe('dial: one entry, documented forms', () => {
+  it('dial(peer, addrs), dial(peer, addrs, protocol), dial("/…/p2p/<id>"[, protocol]) and the deprecated aliases', async () => {
+    const server = await fleet.standard()
+    const HELLO = '/seams/hello/1.0.0'
+    server.mount({ codecs: [HELLO], handler: async (stream) => { await stream.write(new TextEncoder().encode('hello')); await stream.close() } })
+    const client = await fleet.standard({ listenAddrs: [] })
+    const full = `${server.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${server.peerId.toString()}`
+    const conn = await client.dial(server.peerId.toString(), server.peerInfo.addrs)
+    expect(await client.dial(full)).toBe(conn)
+    expect(await client.connect(server.peerId, server.peerInfo.addrs)).toBe(conn)
+    for (const stream of [
+      await client.dial(server.peerId, server.peerInfo.addrs, HELLO),
+      await client.dial(Multiaddr.parse(full), [HELLO]),
+      await client.newStream(server.peerId, server.peerInfo.addrs, HELLO)
+    ]) {
+      expect(stream.connection).toBe(conn)
+      expect(stream.protocol).toBe(HELLO)
+      expect(new TextDecoder().decode(await stream.readExactly(5))).toBe('hello')
+      await stream.close()
+    }
+    expect(client.connections()).toHaveLength(1)
   })
 })
