@@ -28,7 +28,12 @@
  * Not implemented (recorded, not hidden): Retry (the client ignores a Retry packet; a server never
  * sends one), version negotiation beyond v1 (a VN packet closes a client that offered v1), 0-RTT,
  * connection migration and NEW_CONNECTION_ID issuance (peer ids are stored, ours stay the
- * handshake ones), pacing (the Pacer unit exists, the machine sends as congestion control allows).
+ * handshake ones).
+ *
+ * Sending is limited by congestion control and paced (RFC 9002 §7.7): ack-eliciting datagrams leave
+ * at most PACING_BURST_DATAGRAMS at once, then as the pacer allows; its next time is part of
+ * `nextTimeout`. ACK-only datagrams are not paced. Key updates (RFC 9001 §6) start after
+ * `keyUpdateIntervalPackets` or near the AEAD confidentiality limit, or by `updateKeys()`.
  */
 import { QuicError, toError } from '../../errors.js'
 import { ExtensionType } from '../../security/tls/constants.js'
@@ -36,7 +41,7 @@ import { TlsHandshake, type EncryptionLevel, type PeerCertificate, type TlsActio
 import { suiteParams } from '../../security/tls/key-schedule.js'
 import { AckTracker } from './ack-tracker.js'
 import { QuicReader, QuicWriter } from './buffer.js'
-import { AmplificationLimit, NewReno } from './congestion.js'
+import { AmplificationLimit, NewReno, Pacer } from './congestion.js'
 import {
   FrameType, KEY_PHASE_BIT, LongPacketType, MIN_INITIAL_DATAGRAM_SIZE, PacketNumberSpace, STATELESS_RESET_TOKEN_LENGTH
 } from './constants.js'
@@ -94,6 +99,8 @@ export interface QuicConnectionConfig<T> {
    * when it is lower.
    */
   keyUpdateIntervalPackets?: number
+  /** Pace ack-eliciting datagrams over the round trip (RFC 9002 §7.7; default true). */
+  pacing?: boolean
 }
 
 export type QuicTraceEvent =
@@ -217,6 +224,11 @@ export class QuicConnection<T = unknown> {
   private integrityLimit = Infinity
   private failedDecryptions = 0
   private previousKeysDeadline = Infinity
+  private readonly pacer: Pacer | undefined
+  /** When the pacer lets the next datagram with data out (Infinity: nothing waits for it). */
+  private pacingDeadline = Infinity
+  /** True while one datagram is being built and the pacer says not yet: only ACKs and probes go. */
+  private paced = false
 
   constructor (config: QuicConnectionConfig<T>) {
     this.config = config
@@ -239,6 +251,7 @@ export class QuicConnection<T = unknown> {
     this.amplification.validated = config.role === 'client'
     this.streamWindowMax = config.maxStreamWindowBytes ?? 16 * 1024 * 1024
     this.keyUpdateInterval = config.keyUpdateIntervalPackets ?? DEFAULT_KEY_UPDATE_INTERVAL_PACKETS
+    this.pacer = config.pacing === false ? undefined : new Pacer(MAX_DATAGRAM_SIZE)
     this.connRecvFc = new ReceiveFlowControl(this.localParams.initialMaxData, config.maxConnectionWindowBytes ?? 24 * 1024 * 1024)
     this.bidiLimits = new StreamLimits(this.localParams.initialMaxStreamsBidi, 0)
     this.uniLimits = new StreamLimits(this.localParams.initialMaxStreamsUni, 0)
@@ -383,7 +396,7 @@ export class QuicConnection<T = unknown> {
   nextTimeout (): number {
     if (this.state === 'closed') return Infinity
     if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline
-    let t = Math.min(this.idleDeadline, this.loss.timerDeadline(this.lastActivity), this.keepAliveDeadline())
+    let t = Math.min(this.idleDeadline, this.loss.timerDeadline(this.lastActivity), this.keepAliveDeadline(), this.pacingDeadline)
     const held = this.oneRttHeld
     for (const [i, s] of this.spaces.entries()) {
       if (!s.discarded && s.write !== undefined && !(held && i === PacketNumberSpace.ApplicationData)) t = Math.min(t, s.ack.ackDeadline)
@@ -890,12 +903,23 @@ export class QuicConnection<T = unknown> {
       }
       return out
     }
+    this.pacingDeadline = Infinity
     for (let i = 0; i < 64; i++) {
       const d = this.buildDatagram(now)
       if (d === undefined) break
       out.push(d)
     }
+    // RFC 9002 §7.7: data the pacer held back goes when it allows (the one timer covers it)
+    if (this.pacer !== undefined && this.loss.cc.canSend(MAX_DATAGRAM_SIZE) && this.hasAnyPending()) {
+      const at = this.pacer.delayUntil(now, MAX_DATAGRAM_SIZE, this.loss.cc.congestionWindow, this.loss.rtt.smoothedRtt)
+      if (at > now) this.pacingDeadline = at
+    }
     return out
+  }
+
+  private hasAnyPending (): boolean {
+    for (const [id, sp] of this.spaces.entries()) if (!sp.discarded && sp.write !== undefined && this.hasPending(id, sp)) return true
+    return false
   }
 
   private buildDatagram (now: number): Uint8Array | undefined {
@@ -909,6 +933,10 @@ export class QuicConnection<T = unknown> {
       if (allowance <= 0) return undefined
     }
     const budgetTotal = Math.min(MAX_DATAGRAM_SIZE, allowance)
+    const cwnd = this.loss.cc.congestionWindow
+    const srtt = this.loss.rtt.smoothedRtt
+    this.paced = this.pacer !== undefined && this.pacer.delayUntil(now, MAX_DATAGRAM_SIZE, cwnd, srtt) > now
+    let eliciting = false
     for (const spaceId of [PacketNumberSpace.Initial, PacketNumberSpace.Handshake, PacketNumberSpace.ApplicationData]) {
       const sp = this.spaces[spaceId] as Space
       if (sp.discarded || sp.write === undefined) continue
@@ -919,7 +947,9 @@ export class QuicConnection<T = unknown> {
       packets.push(built.bytes)
       size += built.bytes.length
       if (spaceId === PacketNumberSpace.Initial) { hasInitial = true; elicitingInitial ||= built.eliciting }
+      eliciting ||= built.eliciting
     }
+    this.paced = false
     if (packets.length === 0) return undefined
     let datagram = concat(packets)
     // RFC 9000 §14.1: datagrams with a client Initial, or a server's ack-eliciting Initial, are >= 1200 bytes
@@ -927,6 +957,8 @@ export class QuicConnection<T = unknown> {
       datagram = this.padLastPacket(packets, MIN_INITIAL_DATAGRAM_SIZE - datagram.length, now)
     }
     if (this.role === 'server') this.amplification.onSent(datagram.length)
+    // ACK-only datagrams are not paced (RFC 9002 §7.7) and do not spend tokens
+    if (eliciting) this.pacer?.onSent(now, datagram.length, cwnd, srtt)
     return datagram
   }
 
@@ -969,7 +1001,7 @@ export class QuicConnection<T = unknown> {
     const frames: Frame[] = []
     const sentFrames: SentFrame[] = []
     let eliciting = false
-    const ccOpen = this.loss.cc.canSend(MAX_DATAGRAM_SIZE) || sp.probes > 0
+    const ccOpen = (this.loss.cc.canSend(MAX_DATAGRAM_SIZE) && !this.paced) || sp.probes > 0
     // ACK first (never congestion controlled, RFC 9002 §7)
     if (sp.ack.ranges.length > 0 && (sp.ack.ackDue(now) || (ccOpen && this.hasPending(spaceId, sp)))) {
       const ack = sp.ack.buildAck(now, this.localParams.ackDelayExponent)

@@ -43,6 +43,8 @@ export interface QuicTransportOptions {
   maxConnections?: number
   /** 1-RTT packets sent under one key before we update it (RFC 9001 §6; connection.ts default). */
   keyUpdateIntervalPackets?: number
+  /** Pace sends over the round trip (RFC 9002 §7.7; default true). */
+  pacing?: boolean
 }
 
 function udpAddress (ma: Multiaddr): { host: string, port: number, family: 4 | 6 } | undefined {
@@ -264,7 +266,10 @@ function remoteMultiaddr (host: string, port: number): string {
 export function quic (options: QuicTransportOptions = {}): Transport {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
-  const tuning = options.keyUpdateIntervalPackets === undefined ? {} : { keyUpdateIntervalPackets: options.keyUpdateIntervalPackets }
+  const tuning = {
+    ...(options.keyUpdateIntervalPackets === undefined ? {} : { keyUpdateIntervalPackets: options.keyUpdateIntervalPackets }),
+    ...(options.pacing === undefined ? {} : { pacing: options.pacing })
+  }
   const listeners: Endpoint[] = []
   const dialers = new Map<4 | 6, Endpoint>()
 

@@ -55,4 +55,10 @@ describe('QUIC over node:dgram: connection features (loopback)', () => {
     expect(s.keyUpdates.local + s.keyUpdates.remote).toBeGreaterThanOrEqual(5)
     await r.close()
   }, 30_000)
+
+  it('paced (the default): 4 x 1 MiB echo intact over loopback, the adapter\'s one timer driving the pacer', async () => {
+    const r = await echoOverLoopback({}, {}, 4, 1024 * 1024)
+    expect(machine(r.dialed).state).toBe('established')
+    await r.close()
+  }, 60_000)
 })
