@@ -45,6 +45,7 @@ export function bothWays (h: Harness, streams: number, bytes: number, onStep: ()
     for (let c = conn.read(id); c !== undefined; c = conn.read(id)) {
       if (c === null) { fin.add(id); break }
       into.get(id)?.push(c.slice())
+      conn.consumed(id, c.length)
     }
   }
   const pump = (): void => {
