@@ -7,7 +7,15 @@ import type { FuzzTarget } from '../engine.js'
 const GROUPS: Record<string, () => Promise<{ targets: FuzzTarget[] }>> = {
   codec: async () => await import('./codec.js'),
   proto: async () => await import('./proto.js'),
-  multiaddr: async () => await import('./multiaddr.js')
+  multiaddr: async () => await import('./multiaddr.js'),
+  multistream: async () => await import('./multistream.js'),
+  noise: async () => await import('./noise.js'),
+  tls: async () => await import('./tls.js'),
+  yamux: async () => await import('./yamux.js'),
+  mplex: async () => await import('./mplex.js'),
+  ws: async () => await import('./ws.js'),
+  quic: async () => await import('./quic.js'),
+  capture: async () => await import('./capture.js')
 }
 
 const matches = (name: string, p: string): boolean => name === p || name.startsWith(p.endsWith('/') ? p : `${p}/`)

@@ -349,6 +349,10 @@ export class Session implements FrameSink {
   // ══════════════════════════ FrameSink (called by the decoder) ══════════════════════════
 
   onHeader (h: Header): boolean {
+    // A frame that ended the session (GoAway with an error code, a protocol error) may be followed by
+    // more frames in the same chunk: they must not open streams on a session that is gone (found by
+    // fuzz/targets/yamux.ts: the stream was handed out after onClose and never uncounted).
+    if (this.closedWith !== undefined) return false
     const obs = this.observer
     if (obs !== undefined) obs.event({ layer: 'yamux', kind: 'frame', dir: 'in', frameType: h.type, flags: h.flags, streamId: h.streamId, length: h.length })
     switch (h.type) {
