@@ -233,7 +233,7 @@ export class Session implements FrameSink {
   connectionEnded (err?: Error): void {
     if (this.closedWith !== undefined) return
     const clean = err === undefined && this.decoder.idle && (this.remoteGoAway === GoAwayCode.Normal || this.localGoAway || this.records.size === 0)
-    this.end(clean ? undefined : (err ?? new YamuxError('ERR_MUXER_CLOSED', this.decoder.idle ? 'connection closed by the remote' : 'connection closed by the remote in the middle of a frame')))
+    this.end(clean ? undefined : (err ?? new YamuxError('ERR_MUXER_CLOSED', this.decoder.idle ? 'yamux: the peer closed the connection' : 'yamux: the peer closed the connection in the middle of a frame')))
   }
 
   /** Take every queued frame (views; one `conn.write(chunks)`). */
@@ -265,7 +265,7 @@ export class Session implements FrameSink {
   openStream (): MuxedStream {
     if (this.closedWith !== undefined) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed: cannot open a stream')
     if (this.localGoAway) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session is going away (we sent GoAway): cannot open a stream')
-    if (this.remoteGoAway !== undefined) throw new YamuxError('ERR_YAMUX_GOAWAY', `peer sent GoAway(${this.remoteGoAway}): cannot open a stream`, this.remoteGoAway)
+    if (this.remoteGoAway !== undefined) throw new YamuxError('ERR_YAMUX_GOAWAY', `yamux: the peer sent GoAway(${goAwayName(this.remoteGoAway)}): no new streams on this connection`, this.remoteGoAway)
     if (this.outboundCount >= this.config.maxOutboundStreams) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"outbound streams" expected <= ${this.config.maxOutboundStreams}, got ${this.outboundCount + 1}`)
     const id = this.nextId
     if (id > MAX_UINT32) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"stream id" expected <= ${MAX_UINT32}, got ${id} (ids exhausted)`)
@@ -462,7 +462,7 @@ export class Session implements FrameSink {
     if ((ev & RemoteEvent.Acked) !== 0) this.ackSlotFreed()
     if ((ev & RemoteEvent.Reset) !== 0) {
       this.retire(rec)
-      rec.stream.pushReset(new StreamResetError(`stream ${rec.id} reset by remote`))
+      rec.stream.pushReset(new StreamResetError(`yamux: the peer reset stream ${rec.id} (RST)`))
       return
     }
     if ((ev & RemoteEvent.Fin) !== 0) {
@@ -496,8 +496,7 @@ export class Session implements FrameSink {
       return
     }
     this.remoteGoAway = h.length
-    const what = h.length === GoAwayCode.ProtocolError ? 'protocol error' : h.length === GoAwayCode.InternalError ? 'internal error' : `unknown code ${h.length}`
-    this.end(new YamuxError('ERR_YAMUX_GOAWAY', `peer sent GoAway(${what})`, h.length))
+    this.end(new YamuxError('ERR_YAMUX_GOAWAY', `yamux: the peer sent GoAway(${goAwayName(h.length)}) and ended the session`, h.length))
   }
 
   // ══════════════════════════ StreamTransport, per stream ══════════════════════════
@@ -761,4 +760,14 @@ export class Session implements FrameSink {
 
 function protocolError (message: string): YamuxError {
   return new YamuxError('ERR_YAMUX_PROTOCOL', message, GoAwayCode.ProtocolError)
+}
+
+/** A GoAway code as spec §GoAway names it (`normal`, `protocol error`, `internal error`). */
+function goAwayName (code: number): string {
+  switch (code) {
+    case GoAwayCode.Normal: return 'normal'
+    case GoAwayCode.ProtocolError: return 'protocol error'
+    case GoAwayCode.InternalError: return 'internal error'
+    default: return `unknown code ${code}`
+  }
 }

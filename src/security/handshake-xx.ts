@@ -226,7 +226,7 @@ export class XXHandshake {
     const peer = PeerId.fromPublicKey(key)
     const expected = this.opts.expectedPeer
     if (expected !== undefined && !expected.equals(peer)) {
-      throw new NoiseError('ERR_PEER_ID_MISMATCH', `"remote peer id" expected ${expected.toString()}, got ${peer.toString()}`)
+      throw new NoiseError('ERR_PEER_ID_MISMATCH', `noise: dialed ${expected.toString()}, but the peer authenticated as ${peer.toString()} (wrong peer id)`)
     }
     const rs = this.hs.rs
     if (rs === undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'no remote static key after its message')

@@ -35,13 +35,13 @@ export function payloadIdentityKey (payload: NoiseHandshakePayload): PublicKey {
   try {
     return unmarshalPublicKey(payload.identityKey)
   } catch (err) {
-    throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake payload: "identity_key" is not a valid public key: ${toError(err).message}`, { cause: err })
+    throw new NoiseError('ERR_NOISE_HANDSHAKE', `noise: handshake payload: "identity_key" is not a valid public key: ${toError(err).message}`, { cause: err })
   }
 }
 
 /** Verify the payload signature over the remote static key. NoiseError ERR_INVALID_SIGNATURE on failure. */
 export function verifyStaticKeySignature (key: PublicKey, signature: Uint8Array, remoteStaticKey: Uint8Array): void {
   if (!key.verify(staticKeySignedBytes(remoteStaticKey), signature)) {
-    throw new NoiseError('ERR_INVALID_SIGNATURE', `handshake payload: "identity_sig" is not a valid signature by the ${key.toString()} over "${SIGNATURE_PREFIX}" ‖ the remote static key (${signature.length}-byte signature)`)
+    throw new NoiseError('ERR_INVALID_SIGNATURE', `noise: bad signature in the peer's handshake payload: "identity_sig" is not a valid signature by the ${key.toString()} over "${SIGNATURE_PREFIX}" ‖ the remote static key (${signature.length}-byte signature)`)
   }
 }

@@ -125,7 +125,7 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
     let received = 0
     let settled = false
     const timer = setTimeout(() => {
-      fail(new NoiseError('ERR_HANDSHAKE_TIMEOUT', `"noise handshake" expected to complete within ${timeoutMs} ms, got ${received} of ${initiator ? 1 : 2} messages from ${conn.remoteAddr}`))
+      fail(new NoiseError('ERR_HANDSHAKE_TIMEOUT', `noise: handshake timed out after ${timeoutMs} ms: the peer (${conn.remoteAddr}) sent ${received} of its ${initiator ? 1 : 2} messages, then stalled`))
     }, timeoutMs)
 
     const fail = (err: SwitchyardError): void => {

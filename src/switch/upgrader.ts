@@ -102,7 +102,9 @@ async function withDeadline<T> (raw: ByteConnection, opts: UpgradeOptions, work:
     if (ms === Infinity) return
     timer = setTimeout(() => {
       const stage = opts.progress?.stage ?? 'upgrade'
-      timedOut = new SwitchError('ERR_HANDSHAKE_TIMEOUT', `connection upgrade with ${raw.remoteAddr} expected to finish within ${ms} ms, still in stage "${stage}"`)
+      // Name the layer that was waiting: the security protocol's id once multistream chose it.
+      const layer = stage === 'security' ? opts.progress?.security ?? stage : stage
+      timedOut = new SwitchError('ERR_HANDSHAKE_TIMEOUT', `${layer}: handshake with ${raw.remoteAddr} timed out after ${ms} ms (stage "${stage}"): the peer stalled`)
       raw.abort(timedOut)
       reject(timedOut)
     }, ms)

@@ -281,7 +281,7 @@ export class MplexSession {
           if (s.localClosed) this.remove(key, s)
           return
         default: // ResetReceiver, ResetInitiator
-          this.remove(key, s, new StreamResetError(`stream ${streamId} reset by remote`))
+          this.remove(key, s, new StreamResetError(`mplex: the peer reset stream ${streamId}`))
       }
     },
     onData: (data) => {

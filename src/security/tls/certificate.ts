@@ -63,7 +63,7 @@ export function generateLibp2pCredential (identity: PrivateKey, now = Date.now()
 }
 
 function bad (detail: string, cause?: unknown): TlsError {
-  return tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, `libp2p certificate: ${detail}`, cause)
+  return tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, `tls: libp2p certificate: ${detail}`, cause)
 }
 
 /** SignedKey's fields: OCTET STRING (what implementations write) or BIT STRING (the spec's ASN.1). */
@@ -83,7 +83,7 @@ export function verifyLibp2pCertificate (chain: readonly Uint8Array[], now = Dat
   if (cert.hasUniqueIds) throw bad('issuerUniqueID / subjectUniqueID present (tls.md: MUST omit)')
   if (now < cert.notBefore || now > cert.notAfter) {
     throw tlsError('ERR_TLS_CERTIFICATE_EXPIRED', AlertDescription.certificate_expired,
-      `libp2p certificate: valid ${new Date(cert.notBefore).toISOString()} .. ${new Date(cert.notAfter).toISOString()}, now is ${new Date(now).toISOString()}`)
+      `tls: libp2p certificate: valid ${new Date(cert.notBefore).toISOString()} .. ${new Date(cert.notAfter).toISOString()}, now is ${new Date(now).toISOString()}`)
   }
   const publicKey = certificatePublicKey(cert)
   if (cert.keyAlgorithm === OID.ecPublicKey && cert.keyParameters === undefined) throw bad('EC key parameters are not a named curve')
@@ -92,7 +92,7 @@ export function verifyLibp2pCertificate (chain: readonly Uint8Array[], now = Dat
   for (const e of cert.extensions) {
     if (e.oid === LIBP2P_EXTENSION_OID) ext = e.value
     else if (e.critical && !UNDERSTOOD_CRITICAL.has(e.oid)) {
-      throw tlsError('ERR_TLS_UNSUPPORTED_CERTIFICATE', AlertDescription.unsupported_certificate, `libp2p certificate: unknown critical extension ${e.oid} (tls.md: MUST abort)`)
+      throw tlsError('ERR_TLS_UNSUPPORTED_CERTIFICATE', AlertDescription.unsupported_certificate, `tls: libp2p certificate: unknown critical extension ${e.oid} (tls.md: MUST abort)`)
     }
   }
   if (ext === undefined) throw bad(`the libp2p Public Key Extension (${LIBP2P_EXTENSION_OID}) is missing`)
@@ -109,7 +109,7 @@ export function verifyLibp2pCertificate (chain: readonly Uint8Array[], now = Dat
     throw bad(`SignedKey.publicKey: ${toError(err).message}`, err)
   }
   if (!hostKey.verify(signedMessage(cert.spki), signature)) {
-    throw tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, `libp2p certificate: the ${keyTypeName(hostKey.type)} host key signature over "${LIBP2P_SIGNATURE_PREFIX}" ‖ SubjectPublicKeyInfo does not verify`)
+    throw tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, `tls: bad signature in the libp2p certificate extension: the ${keyTypeName(hostKey.type)} host key signature over "${LIBP2P_SIGNATURE_PREFIX}" ‖ SubjectPublicKeyInfo does not verify`)
   }
   return { publicKey, info: { peerId: PeerId.fromPublicKey(hostKey), hostKey, keyType: keyTypeName(hostKey.type) } }
 }

@@ -25,13 +25,13 @@
 import type { ByteConnection, ByteSink, SecureConnectionOptions, SecuredConnection, SecurityProtocol } from '../../connection.js'
 import { StreamClosedError, TlsError, toError } from '../../errors.js'
 import type { TraceObserver } from '../../trace/observer.js'
-import type { PublicKey } from '../keys.js'
+import type { PrivateKey, PublicKey } from '../keys.js'
 import type { PeerId } from '../peer-id.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate } from './certificate.js'
 import type { Libp2pPeer } from './certificate.js'
 import { ALPN_LIBP2P, AlertDescription, DEFAULT_MAX_CERTIFICATE_BYTES, DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES, PROTOCOL_ID } from './constants.js'
 import { TlsHandshake } from './handshake.js'
-import type { TlsHandshakeConfig, TlsHandshakeResult } from './handshake.js'
+import type { TlsCredential, TlsHandshakeConfig, TlsHandshakeResult } from './handshake.js'
 import { TlsRecordLayer } from './record-layer.js'
 import type { RecordLayerHooks, RecordLayerOutput } from './record-layer.js'
 import { describeMessage, describeRecord, groupName, suiteName } from './trace-info.js'
@@ -44,6 +44,11 @@ export interface TlsSecurityOptions {
   maxCertificateBytes?: number
   /** Clock for certificate validity (tests). Default Date.now. */
   now?: () => number
+  /**
+   * Our certificate and its key (tests that play a misbehaving peer, e.g. a bad host key signature).
+   * Default: a fresh libp2p certificate per connection (certificate.ts `generateLibp2pCredential`).
+   */
+  credential?: (identity: PrivateKey, now: number) => TlsCredential
   /** Machine overrides (tests): suites, groups… */
   handshake?: Partial<Pick<TlsHandshakeConfig<Libp2pPeer>, 'cipherSuites' | 'groups' | 'keyShareGroups'>>
 }
@@ -102,7 +107,7 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
 
   const config: TlsHandshakeConfig<Libp2pPeer> = {
     role,
-    credential: generateLibp2pCredential(opts.identity, now()),
+    credential: (options.credential ?? generateLibp2pCredential)(opts.identity, now()),
     requireClientCertificate: true,
     alpn,
     maxHandshakeMessageBytes: options.maxHandshakeMessageBytes ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES,
@@ -112,7 +117,7 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
       const peer = verifyLibp2pCertificate(chain, now())
       const expected = opts.expectedPeer
       if (role === 'client' && expected !== undefined && !expected.equals(peer.info.peerId)) {
-        throw tlsError('ERR_PEER_ID_MISMATCH', AlertDescription.bad_certificate, `TLS: expected peer ${expected.toString()}, the certificate authenticates ${peer.info.peerId.toString()}`)
+        throw tlsError('ERR_PEER_ID_MISMATCH', AlertDescription.bad_certificate, `tls: dialed ${expected.toString()}, but the certificate authenticates ${peer.info.peerId.toString()} (wrong peer id)`)
       }
       return peer
     }
@@ -129,7 +134,7 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
     const early: Uint8Array[] = []
     let earlyEnd = false
     const timer = setTimeout(() => {
-      fail(new TlsError('ERR_HANDSHAKE_TIMEOUT', `"tls handshake" expected to complete within ${timeoutMs} ms (${conn.remoteAddr})`, AlertDescription.user_canceled))
+      fail(new TlsError('ERR_HANDSHAKE_TIMEOUT', `tls: handshake timed out after ${timeoutMs} ms: the peer (${conn.remoteAddr}) stalled`, AlertDescription.user_canceled))
     }, timeoutMs)
 
     const fail = (err: TlsError): void => {
@@ -157,7 +162,7 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
 
     const succeed = (result: TlsHandshakeResult<Libp2pPeer>): void => {
       const peer = result.peer
-      if (peer === undefined) { fail(tlsError('ERR_TLS_CERTIFICATE_REQUIRED', AlertDescription.certificate_required, 'TLS: the peer sent no certificate')); return }
+      if (peer === undefined) { fail(tlsError('ERR_TLS_CERTIFICATE_REQUIRED', AlertDescription.certificate_required, 'tls: the peer sent no certificate')); return }
       settled = true
       clearTimeout(timer)
       const muxer = result.alpn !== undefined && result.alpn !== ALPN_LIBP2P && opts.muxers.includes(result.alpn) ? result.alpn : undefined

@@ -139,7 +139,7 @@ export class TlsRecordLayer<T = unknown> {
         this.hooks.onAlert?.('in', level, description)
         if (description === AlertDescription.close_notify) { this.peerClosed = true; out.closeNotify = true; return }
         if (description === AlertDescription.user_canceled) return // RFC 8446 §6.1: a close_notify follows
-        throw new TlsError('ERR_TLS_ALERT_RECEIVED', `the peer sent the ${AlertLevel[level] ?? level} alert ${AlertDescription[description] ?? description} (${description})`, description, { remote: true })
+        throw new TlsError('ERR_TLS_ALERT_RECEIVED', `tls: the peer sent the ${AlertLevel[level] ?? level} alert ${AlertDescription[description] ?? description} (${description})`, description, { remote: true })
       }
       case ContentType.ApplicationData:
         if (!hs.complete || hs.readLevel !== 'application') throw unexpected('application data before the handshake completed')
