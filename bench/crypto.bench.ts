@@ -41,7 +41,6 @@ import { crossCheck, FULL, formatTable, measureAsync, measureSync, QUICK, row, s
 import type { MeasureOptions, Sample } from './lib/harness.js'
 import type { BenchRow } from './lib/types.js'
 
-
 const MiB = 1024 * 1024
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 1) & 0xff)
 const EMPTY = new Uint8Array(0)

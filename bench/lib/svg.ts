@@ -32,9 +32,9 @@ export function renderSvg (rows: BenchRow[], title: string): string {
   const x = (v: number): number => labelW + (Math.min(hi, Math.max(lo, Math.log2(v))) - lo) / (hi - lo) * plotW
   const out: string[] = []
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`)
-  out.push(`<rect width="100%" height="100%" fill="#fff"/>`)
+  out.push('<rect width="100%" height="100%" fill="#fff"/>')
   out.push(`<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`)
-  out.push(`<text x="10" y="38" fill="#444">advantage = how many times better switchyard is (log scale; right of 1 = better). <tspan fill="#2563eb">■ vs anchor (js-libp2p / package)</tspan>  <tspan fill="#ea580c">■ vs limit (raw TCP / bare cipher)</tspan>  ┃ goal</text>`)
+  out.push('<text x="10" y="38" fill="#444">advantage = how many times better switchyard is (log scale; right of 1 = better). <tspan fill="#2563eb">■ vs anchor (js-libp2p / package)</tspan>  <tspan fill="#ea580c">■ vs limit (raw TCP / bare cipher)</tspan>  ┃ goal</text>')
   for (let e = lo; e <= hi; e++) {
     const gx = x(2 ** e)
     out.push(`<line x1="${gx.toFixed(1)}" y1="${top - 8}" x2="${gx.toFixed(1)}" y2="${height - 30}" stroke="${e === 0 ? '#111' : '#ddd'}" stroke-width="${e === 0 ? 1.5 : 1}"/>`)

@@ -199,7 +199,7 @@ export class TlsDissector implements Dissector {
       case HandshakeType.KeyUpdate: {
         const c = this.ciphers[dir]
         if (c !== undefined) this.ciphers[dir] = new RecordCipher(c.params, nextTrafficSecret(c.params, c.secret))
-        return
+        break
       }
       default:
     }

@@ -64,7 +64,6 @@ import type { StreamTransport } from './stream.js'
 import { HalfState, OpenState, RemoteEvent, StreamState } from './stream-state.js'
 import type { TraceObserver } from '../trace/observer.js'
 
-
 /** What the session needs from its driver. */
 export interface SessionHost {
   /** The outbox went from empty to non-empty: flush it soon (`takeOutbox`), once per batch. */

@@ -133,4 +133,3 @@ export class CipherState {
     return this.decryptPartsWithAd(EMPTY, parts)
   }
 }
-

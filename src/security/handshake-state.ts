@@ -208,4 +208,3 @@ export class HandshakeState {
     return this.symmetricState.split()
   }
 }
-

@@ -397,6 +397,4 @@ export class NoiseConnection implements ByteConnection {
       sink.onClose(err)
     }
   }
-
-
 }

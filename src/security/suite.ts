@@ -96,8 +96,7 @@ function isAllZero (b: Uint8Array): boolean {
 // node:crypto
 // ---------------------------------------------------------------------------------------------
 
-/** DER prefixes that wrap a raw X25519 key (RFC 8410): SubjectPublicKeyInfo and PKCS#8. */
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
+/** DER prefix that wraps a raw X25519 private key (RFC 8410): PKCS#8. */
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
 const CHACHA = 'chacha20-poly1305'
 const EMPTY = new Uint8Array(0)

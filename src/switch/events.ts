@@ -33,7 +33,6 @@ export interface SwitchEvents {
   identify: { connection: PeerConnection, identity: PeerIdentity }
 }
 
-
 export class TypedEmitter<Events extends object> {
   private readonly eventListeners = new Map<keyof Events, Set<(ev: never) => void>>()
 

@@ -25,13 +25,13 @@ export async function buildToTemp (needed: readonly string[]): Promise<Build> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-build-'))
   const remove = async (): Promise<void> => { await rm(dir, { recursive: true, force: true }) }
   try {
-    const output = await new Promise<string>((resolvePromise, reject) => {
+    const output = await new Promise<string>((_resolve, reject) => {
       const tsc = spawn(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', dir], { cwd: ROOT })
       let text = ''
       tsc.stdout.on('data', (b: Buffer) => { text += b.toString() })
       tsc.stderr.on('data', (b: Buffer) => { text += b.toString() })
       tsc.on('error', reject)
-      tsc.on('close', () => { resolvePromise(text) })
+      tsc.on('close', () => { _resolve(text) })
     })
     const missing = needed.filter(f => !existsSync(join(dir, f)))
     if (missing.length > 0) throw new Error(`build did not produce ${missing.join(', ')}:\n${output.slice(0, 4000)}`)

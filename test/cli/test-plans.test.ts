@@ -88,7 +88,8 @@ describe('the test-plans entry points as processes', () => {
     argv = {
       sw: [process.execPath, cli, 'transport-interop'],
       js: [process.execPath, join(build.dir, 'interop/js/peer.js'), 'transport-interop'],
-      go: [], rust: []
+      go: [],
+      rust: []
     }
     redis = await RedisServer.start()
     logs = mkdtempSync(join(tmpdir(), 'switchyard-test-plans-'))

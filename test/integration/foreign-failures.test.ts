@@ -81,7 +81,7 @@ describe('multistream: refusals win over the reset that follows them', () => {
     const port = await scriptedListener(socket => {
       let answered = false
       socket.on('data', () => {
-        if (!answered) { answered = true; socket.write(cat(HEADER, NA)); return }
+        if (!answered) { answered = true; socket.write(cat(HEADER, NA)) }
       })
       socket.once('data', () => { setImmediate(() => { socket.resetAndDestroy() }) })
     })

@@ -467,7 +467,7 @@ describe('stop()', () => {
 
       const after = frames.slice(mark)
       const goAway = after.findIndex(([type]) => type === FrameType.GoAway)
-      const rstB = after.findIndex(([type, flags, id]) => id === b.id && (flags & Flag.RST) !== 0)
+      const rstB = after.findIndex(([, flags, id]) => id === b.id && (flags & Flag.RST) !== 0)
       const finA = after.findIndex(([, flags, id]) => id === a.id && (flags & Flag.FIN) !== 0)
       expect(after.filter(([type]) => type === FrameType.GoAway)).toEqual([[FrameType.GoAway, 0, 0]])
       expect([goAway, rstB, finA].every(i => i >= 0)).toBe(true)

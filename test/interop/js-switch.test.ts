@@ -12,9 +12,7 @@
  *   - js-libp2p peers with secp256k1 and RSA identities.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
@@ -27,9 +25,8 @@ import { echo, echoProtocol } from '../../src/protocols/echo.js'
 import { identify } from '../../src/protocols/identify.js'
 import { ping } from '../../src/protocols/ping.js'
 import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
-import { MiB, BIG_BYTES, CHUNK, STREAMS, PARTS, jsSend, jsReadAll, jsStreamProtoClient, createJsNode, chunkOf, payloadOf, sha256, within, eventually, bigEcho } from './js-peer.js'
+import { BIG_BYTES, CHUNK, STREAMS, PARTS, jsSend, jsReadAll, jsStreamProtoClient, createJsNode, chunkOf, payloadOf, sha256, within, eventually, bigEcho } from './js-peer.js'
 import type { JsNode } from './js-peer.js'
-
 
 // ───────────────────────────── the pair ─────────────────────────────
 
@@ -50,7 +47,6 @@ afterAll(async () => {
 
 const jsAddr = (node: JsNode = js): string => (node.getMultiaddrs()[0] as { toString: () => string }).toString()
 const ourAddr = (): string => `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
-
 
 describe('switchyard dials js-libp2p', () => {
   it('stream-proto: the js server gets the request, we get all 11 parts', async () => {

@@ -309,7 +309,7 @@ describe('flow control (spec §Flow Control)', () => {
       p.flush(p.client)
       while (s.readableLength > 0) await s.read()
       p.clock.advance(1) // a half window every 1 ms < 2 RTT: window-limited
-      for (const f of sent(p.server)) { if (f.header.type === WindowUpdate) deltas.push(f.header.length) ; p.client.session.receive(concat([frameBytes(f.header.type, f.header.flags, f.header.streamId, f.header.length)])) }
+      for (const f of sent(p.server)) { if (f.header.type === WindowUpdate) deltas.push(f.header.length); p.client.session.receive(concat([frameBytes(f.header.type, f.header.flags, f.header.streamId, f.header.length)])) }
       await settle(1)
     }
     expect(Math.max(...deltas)).toBeGreaterThan(1024 * 1024)

@@ -47,7 +47,8 @@ describe('NoiseHandshakePayload', () => {
 
   it('keeps certhashes and several muxers in order', () => {
     const p: NoiseHandshakePayload = {
-      identityKey, identitySig: Uint8Array.of(7),
+      identityKey,
+      identitySig: Uint8Array.of(7),
       extensions: { webtransportCerthashes: [Uint8Array.of(0x12, 0x20, 1)], streamMuxers: ['/yamux/1.0.0', '/mplex/6.7.0'] }
     }
     expect(decodeNoiseHandshakePayload(encodeNoiseHandshakePayload(p))).toEqual(p)

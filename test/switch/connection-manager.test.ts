@@ -14,8 +14,15 @@ function fakeRaw (remoteAddr: string): ByteConnection & { abortedWith: Error | u
     direction: 'inbound' as const,
     abortedWith: undefined as Error | undefined,
     abort (err?: Error) { raw.abortedWith = err },
-    attach () {}, detach () {}, write () { return true }, writableLength: 0,
-    pause () {}, resume () {}, closeWrite () {}, async close () {}, closed: false
+    attach () {},
+    detach () {},
+    write () { return true },
+    writableLength: 0,
+    pause () {},
+    resume () {},
+    closeWrite () {},
+    async close () {},
+    closed: false
   }
   return raw
 }

@@ -4,7 +4,7 @@
 // the listener (identify runs too), and both stop.
 Promise.withResolvers ??= function () {
   let resolve, reject
-  const promise = new Promise((a, b) => { resolve = a; reject = b })
+  const promise = new Promise((_resolve, _reject) => { resolve = _resolve; reject = _reject })
   return { promise, resolve, reject }
 }
 const { createLibp2p } = await import('libp2p')

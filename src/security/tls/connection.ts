@@ -103,7 +103,6 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
   const now = options.now ?? Date.now
   const observer = opts.observer
   const alpn = [...opts.muxers.filter(m => m !== ALPN_LIBP2P), ALPN_LIBP2P]
-  let machine: TlsHandshake<Libp2pPeer> | undefined
 
   const config: TlsHandshakeConfig<Libp2pPeer> = {
     role,
@@ -125,8 +124,7 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
   if (observer !== undefined) {
     config.onMessage = (t) => { observer.event({ layer: 'tls', kind: 'handshake', dir: t.dir, level: t.level, length: t.bytes.length, bytes: t.bytes, ...describeMessage(t.message, now()) }) }
   }
-  machine = new TlsHandshake(config)
-  const m = machine
+  const m = new TlsHandshake(config)
   const rl = new TlsRecordLayer(m, role, hooksFor(observer, opts.keyLog, () => m.clientRandom))
 
   return await new Promise<SecuredConnection>((resolve, reject) => {

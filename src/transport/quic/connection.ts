@@ -640,7 +640,7 @@ export class QuicConnection<T = unknown> {
         return
       case FrameType.NewConnectionId:
         if (this.remoteCid.length === 0) throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'NEW_CONNECTION_ID with a zero-length connection id in use', { frameType: f.type })
-        return
+        break
       default:
         // DATA_BLOCKED, STREAM_DATA_BLOCKED, STREAMS_BLOCKED, RETIRE_CONNECTION_ID, PATH_RESPONSE: informational here
     }

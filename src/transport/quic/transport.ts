@@ -344,8 +344,15 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         if (h.form !== 'long' || h.type !== 0 || accepted >= maxConnections) return
         const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
         const conn = new QuicConnection<Libp2pPeer>({
-          role: 'server', credential, verifyPeer: (chain) => verifyLibp2pCertificate(chain), alpn: [ALPN_LIBP2P],
-          localCid, remoteCid: h.scid.slice(), originalDcid: h.dcid.slice(), now: performance.now(), ...tuning
+          role: 'server',
+          credential,
+          verifyPeer: (chain) => verifyLibp2pCertificate(chain),
+          alpn: [ALPN_LIBP2P],
+          localCid,
+          remoteCid: h.scid.slice(),
+          originalDcid: h.dcid.slice(),
+          now: performance.now(),
+          ...tuning
         })
         accepted++
         const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)])

@@ -112,7 +112,7 @@ describe('mplex adapter: backpressure', () => {
 
 describe('mplex adapter: slow readers', () => {
   it('a stream whose reader falls behind by more than maxStreamBufferBytes is reset; the connection lives on', async () => {
-    const { conn, mux, inbound } = setup({ maxMessageBytes: 1000, maxStreamBufferBytes: 2500 })
+    const { conn, inbound } = setup({ maxMessageBytes: 1000, maxStreamBufferBytes: 2500 })
     conn.inject(frame(1, MessageFlag.NewStream), frame(2, MessageFlag.NewStream))
     const [slow, other] = inbound as [Stream, Stream]
     const kb = new Uint8Array(1000)

@@ -364,8 +364,7 @@ describe('MplexSession: two sessions back to back (model check)', () => {
               sentBytes.set(id, [...(sentBytes.get(id) ?? []), ...data])
             }
           } else if (o.t === 'close') s.closeWrite(k)
-          else if (o.t === 'reset') { s.reset(k); (resetBy[o.side] as Set<number>).add(k) }
-          else s.consumed(k, s.bufferedBytes(k))
+          else if (o.t === 'reset') { s.reset(k); (resetBy[o.side] as Set<number>).add(k) } else s.consumed(k, s.bufferedBytes(k))
         }
         pump()
       }
