@@ -18,7 +18,7 @@ import type { SwitchConfig } from './config.js'
 import type { SwitchEvents } from './events.js'
 import type { PeerConnection } from './peer-connection.js'
 import { checkCodecs } from './protocol.js'
-import type { HandlerContext, ProtocolDefinition } from './protocol.js'
+import type { ProtocolDefinition } from './protocol.js'
 import type { SwitchStream } from './stream.js'
 
 /** The protocols a switch serves, by codec, in mount order. */

@@ -119,7 +119,6 @@ describe('QUIC connection: closing', () => {
     expect(h.server?.state).toBe('established')
   })
 
-
   it('CONNECTION_CLOSE reaches the peer with its code; both end up closed', () => {
     const h = handshake()
     h.client.close(7, 'bye', h.now)
