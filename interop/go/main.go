@@ -47,6 +47,8 @@ const usage = `usage:
   peer perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
   peer streams <multiaddr/p2p/id> [--count N]
   peer transport-interop   (libp2p/test-plans transport-interop; configured by the environment)
+  peer bench-server [--listen <multiaddr>] [--security noise|tls]   (switchyard's bench/e2e harness)
+  peer bench-client [--security noise|tls]                          (commands on stdin, see bench.go)
 client commands also take --key, --transport tcp|ws (must match the multiaddr) and --security
 (comma list in preference order: noise, tls; default noise)`
 
@@ -169,6 +171,12 @@ func run(raw []string) error {
 			}
 		}
 		return runClient(cmd, a, target)
+	case "bench-server", "bench-client":
+		a, err := parseArgs(rest, "listen", "security")
+		if err != nil {
+			return err
+		}
+		return runBench(cmd, a)
 	case "transport-interop":
 		if len(rest) != 0 {
 			return usagef("transport-interop takes no arguments (it reads its environment)")
@@ -282,7 +290,7 @@ func listenAddr(kind transportKind, ip string) string {
 
 // newHost builds a go-libp2p host with the TCP and WebSocket transports (the multiaddr picks
 // one), the security protocols in preference order and yamux; no relay, no NAT.
-func newHost(keyPath string, security []string, listen []string) (host.Host, error) {
+func newHost(keyPath string, security []string, listen []string, extra ...libp2p.Option) (host.Host, error) {
 	priv, err := loadKey(keyPath)
 	if err != nil {
 		return nil, err
@@ -297,6 +305,7 @@ func newHost(keyPath string, security []string, listen []string) (host.Host, err
 		libp2p.DisableMetrics(),
 		libp2p.Ping(true),
 	}
+	opts = append(opts, extra...)
 	for _, name := range security {
 		switch name {
 		case "noise":
