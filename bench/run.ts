@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --only <suite>[,<suite>…]] [-- --profile]`: every suite, one
+ * `npm run bench [-- --quick] [-- --only <suite>[,<suite>…]] [-- --profile] [-- --impls switchyard,go-libp2p,…]
+ * [-- --no-variants]`: every suite, one
  * table on the terminal, plus every figure as JSON (bench/results/latest.json) for tools and an
  * SVG bar chart of the ratios next to it (bench/results/latest.svg).
  *
@@ -21,6 +22,7 @@ import { runTraceBench } from './trace.bench.js'
 import { runE2eBench } from './e2e.bench.js'
 
 interface Options { quick: boolean, profile: boolean }
+type E2eImpl = NonNullable<Parameters<typeof runE2eBench>[0]['impls']>[number]
 interface Suite { name: string, run: (opts: Options) => Promise<BenchRow[]> }
 
 const suites: Suite[] = [
@@ -29,12 +31,14 @@ const suites: Suite[] = [
   { name: 'yamux', run: runMuxerBench },
   { name: 'noise', run: runCryptoBench },
   { name: 'trace', run: runTraceBench },
-  { name: 'e2e', run: async (o) => await runE2eBench({ quick: o.quick, profile: o.profile }) }
+  { name: 'e2e', run: async (o) => await runE2eBench({ quick: o.quick, profile: o.profile, impls, variants: !args.includes('--no-variants') }) }
 ]
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const profile = args.includes('--profile')
+const implsIdx = args.indexOf('--impls')
+const impls = implsIdx >= 0 ? (args[implsIdx + 1] ?? '').split(',') as E2eImpl[] : undefined
 const onlyIdx = args.indexOf('--only')
 const only = onlyIdx >= 0 ? (args[onlyIdx + 1] ?? '').split(',') : undefined
 if (only !== undefined) {

@@ -5,15 +5,15 @@
  */
 import { serveCommands } from './control.js'
 import type { Json } from './control.js'
-import { isImpl, loadImpl } from './impl.js'
+import { isNodeImpl, loadImpl, parseVariant } from './impl.js'
 import { Workloads } from './workloads.js'
 
 const impl = process.argv[2]
-if (!isImpl(impl)) {
-  process.stderr.write('usage: client.js <switchyard|js-libp2p|tcp>\n')
+if (!isNodeImpl(impl)) {
+  process.stderr.write('usage: client.js <switchyard|js-libp2p|tcp> [--transport tcp|ws] [--security noise|tls]\n')
   process.exit(2)
 }
-const w = new Workloads(await (await loadImpl(impl)).startClient())
+const w = new Workloads(await (await loadImpl(impl)).startClient(parseVariant(process.argv)))
 
 const num = (a: Record<string, Json>, k: string): number => {
   const v = a[k]

@@ -3,6 +3,11 @@
  * object per line. The bench writes `{ id, cmd, args }` on the child's stdin; the child answers
  * `{ id, result }` or `{ id, error }` on its stdout. A child's first stdout line is
  * `{ ready: { ... } }` (a server puts its multiaddr there). Children log to stderr only.
+ *
+ * The go and rust bench peers (interop/go/bench.go, interop/rust/src/bench.rs) have no JSON
+ * parser at hand, so they read commands as words instead (`wire: 'words'`):
+ * `<id> <cmd> <name>=<value>...` — every value the bench sends is a number or a multiaddr, neither
+ * of which contains spaces. Their answers are the same JSON lines.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -43,9 +48,17 @@ export class Child {
   private readonly waiting = new Map<number, { resolve: (v: Json) => void, reject: (e: Error) => void }>()
   private exited: Error | undefined
 
-  constructor (name: string, script: string, args: string[], options: { nodeFlags?: string[], prefix?: string[] } = {}) {
+  private readonly wire: 'json' | 'words'
+
+  /**
+   * A Node child runs `script` (with `nodeFlags`); with `exec` the child is that program instead
+   * (`script` is then unused) and speaks the `wire` given.
+   */
+  constructor (name: string, script: string, args: string[], options: { nodeFlags?: string[], prefix?: string[], exec?: string, wire?: 'json' | 'words' } = {}) {
     this.name = name
-    const argv = [...(options.prefix ?? []), process.execPath, ...(options.nodeFlags ?? []), script, ...args]
+    this.wire = options.wire ?? 'json'
+    const program = options.exec === undefined ? [process.execPath, ...(options.nodeFlags ?? []), script] : [options.exec]
+    const argv = [...(options.prefix ?? []), ...program, ...args]
     this.proc = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
     let readyResolve!: (v: Record<string, Json>) => void
     let readyReject!: (e: Error) => void
@@ -88,7 +101,9 @@ export class Child {
         reject(new Error(`${this.name}: "${cmd}" ${JSON.stringify(args)} did not answer within ${timeoutMs / 1000} s`))
       }, timeoutMs)
     })
-    this.proc.stdin?.write(JSON.stringify({ id, cmd, args }) + '\n')
+    this.proc.stdin?.write(this.wire === 'json'
+      ? JSON.stringify({ id, cmd, args }) + '\n'
+      : [String(id), cmd, ...Object.entries(args).map(([k, v]) => `${k}=${String(v)}`)].join(' ') + '\n')
     try {
       return await p as T
     } finally {

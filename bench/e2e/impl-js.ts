@@ -1,7 +1,7 @@
 /**
- * js-libp2p in the end-to-end benchmark: a libp2p 3.x node with @libp2p/tcp +
- * @chainsafe/libp2p-noise + @chainsafe/libp2p-yamux and @libp2p/ping, everything else at its
- * defaults; only the limits the workloads need are raised (1000 connections from one host, 1000
+ * js-libp2p in the end-to-end benchmark: a libp2p 3.x node with @libp2p/tcp and
+ * @libp2p/websockets, @chainsafe/libp2p-noise or @libp2p/tls (as the variant asks),
+ * @chainsafe/libp2p-yamux and @libp2p/ping, everything else at its defaults; only the limits the workloads need are raised (1000 connections from one host, 1000
  * streams per connection — js-libp2p by default accepts 5 inbound connections per second per host).
  * Handlers are written the way js-libp2p 3.x documents its stream API: `for await` to read,
  * `send()` + `onDrain()` to write, `close()` to half-close.
@@ -10,21 +10,23 @@ import '../../interop/js/with-resolvers.js'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { tls } from '@libp2p/tls'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { ping } from '@libp2p/ping'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import { BLOCK, BLOCK_BYTES, ECHO, MAX_CONNECTIONS, MAX_STREAMS, PERF } from './impl.js'
-import type { BenchClient, BenchConnection, BenchServer, BenchStream, Protocol } from './impl.js'
+import type { BenchClient, BenchConnection, BenchServer, BenchStream, Protocol, Variant } from './impl.js'
 
 const LIMITS = { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS }
 
-async function node (listen: string[]): Promise<Libp2p> {
+async function node (listen: string[], variant: Variant): Promise<Libp2p> {
   const n = await createLibp2p({
     addresses: { listen },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [variant.security === 'tls' ? tls() : noise()],
     streamMuxers: [yamux(LIMITS)],
     services: { ping: ping(LIMITS) },
     connectionManager: {
@@ -93,8 +95,8 @@ function wrap (stream: Stream): BenchStream {
   }
 }
 
-export async function startServer (listen: string): Promise<BenchServer> {
-  const n = await node([listen])
+export async function startServer (listen: string, variant: Variant): Promise<BenchServer> {
+  const n = await node([listen], variant)
   const a = n.getMultiaddrs()[0]
   if (a === undefined) throw new Error('js-libp2p server: no listen address')
   return {
@@ -109,8 +111,8 @@ export async function startServer (listen: string): Promise<BenchServer> {
   }
 }
 
-export async function startClient (): Promise<BenchClient> {
-  const n = await node([])
+export async function startClient (variant: Variant): Promise<BenchClient> {
+  const n = await node([], variant)
   return {
     oneStreamPerConnection: false,
     connect: async (addr: string): Promise<BenchConnection> => {

@@ -1,18 +1,20 @@
 /**
- * switchyard in the end-to-end benchmark: a Switch (TCP + Noise + yamux, the defaults users get:
- * early muxer negotiation) serving perf, echo and ping. No identify, like
- * the js-libp2p node it is compared with. Only the limits are raised (MAX_CONNECTIONS, MAX_STREAMS).
+ * switchyard in the end-to-end benchmark: a Switch (TCP and WebSocket, Noise or TLS 1.3 as the
+ * variant asks, yamux; the defaults users get: early muxer negotiation) serving perf, echo and
+ * ping. No identify, like the js-libp2p node it is compared with. Only the limits are raised
+ * (MAX_CONNECTIONS, MAX_STREAMS).
  */
 import { standardLayers, Switch } from '../../src/index.js'
 import type { SwitchOptions } from '../../src/index.js'
 import { echoProtocol } from '../../src/protocols/echo.js'
 import { perfProtocol } from '../../src/protocols/perf.js'
 import { pingProtocol } from '../../src/protocols/ping.js'
-import type { BenchClient, BenchConnection, BenchServer, Protocol } from './impl.js'
+import type { BenchClient, BenchConnection, BenchServer, Protocol, Variant } from './impl.js'
 import { MAX_CONNECTIONS, MAX_STREAMS, PERF } from './impl.js'
 
-const OPTIONS: SwitchOptions = standardLayers({
+const options = (v: Variant): SwitchOptions => standardLayers({
   muxers: ['yamux'],
+  security: [v.security],
   config: {
     maxConnections: MAX_CONNECTIONS,
     maxPendingConnections: 1024,
@@ -24,9 +26,9 @@ const OPTIONS: SwitchOptions = standardLayers({
   log: () => {}
 })
 
-export async function startServer (listen: string): Promise<BenchServer> {
+export async function startServer (listen: string, variant: Variant): Promise<BenchServer> {
   const sw = new Switch({
-    ...OPTIONS,
+    ...options(variant),
     listenAddrs: [listen],
     protocols: [perfProtocol, echoProtocol, { ...pingProtocol, maxIncomingStreams: MAX_STREAMS }]
   })
@@ -45,7 +47,8 @@ export async function startServer (listen: string): Promise<BenchServer> {
   }
 }
 
-export async function startClient (): Promise<BenchClient> {
+export async function startClient (variant: Variant): Promise<BenchClient> {
+  const OPTIONS = options(variant)
   // One switch keeps one connection per peer; a fresh connection while another is open to the same
   // server (the 1000-connection memory figure) comes from another switch of this pool.
   const pool: Switch[] = []

@@ -1,16 +1,48 @@
 /**
- * What the end-to-end benchmark needs from an implementation, in both roles. Three implement it:
+ * What the end-to-end benchmark needs from an implementation, in both roles. Five implement it:
  *
  *   switchyard   src/index.ts: a Switch with TCP + Noise + yamux (impl-switchyard.ts)
  *   js-libp2p    libp2p 3.x with @libp2p/tcp + @chainsafe/libp2p-noise + @chainsafe/libp2p-yamux (impl-js.ts)
  *   tcp          bare node:net: the physical limit (impl-tcp.ts); one connection is one "stream"
+ *   go-libp2p    interop/go's `peer bench-server` / `bench-client` (impl-foreign.ts; its own process
+ *   rust-libp2p  interop/rust's, likewise      and clock, driven over the same control channel)
+ *
+ * Every libp2p implementation also runs over the other transport × security variants
+ * (`Variant`: TCP or WebSocket, Noise or TLS 1.3); raw TCP is TCP only.
  *
  * Every server speaks the same three protocols (so any client can drive any server, which the WAN
  * bench uses): `/perf/1.0.0` (perf.md: u64 BE download size ‖ upload … FIN, then the download),
  * `/switchyard/echo/1.0.0` (every byte back, FIN after FIN) and `/ipfs/ping/1.0.0`.
  */
-export type Impl = 'switchyard' | 'js-libp2p' | 'tcp'
-export const IMPLS: readonly Impl[] = ['switchyard', 'js-libp2p', 'tcp']
+export type Impl = 'switchyard' | 'js-libp2p' | 'tcp' | 'go-libp2p' | 'rust-libp2p'
+export const IMPLS: readonly Impl[] = ['switchyard', 'js-libp2p', 'go-libp2p', 'rust-libp2p', 'tcp']
+/** The implementations that run as Node processes (server.ts / client.ts). */
+export type NodeImpl = 'switchyard' | 'js-libp2p' | 'tcp'
+export const FOREIGN_IMPLS: readonly Impl[] = ['go-libp2p', 'rust-libp2p']
+
+/** Transport × security of a run; the muxer is always yamux. */
+export interface Variant { transport: 'tcp' | 'ws', security: 'noise' | 'tls' }
+export const DEFAULT_VARIANT: Variant = { transport: 'tcp', security: 'noise' }
+export const VARIANTS: readonly Variant[] = [
+  { transport: 'tcp', security: 'noise' },
+  { transport: 'tcp', security: 'tls' },
+  { transport: 'ws', security: 'noise' },
+  { transport: 'ws', security: 'tls' }
+]
+export const variantName = (v: Variant): string => `${v.transport.toUpperCase()}+${v.security === 'tls' ? 'TLS' : 'Noise'}`
+/** The loopback listen address of a variant, port chosen by the OS. */
+export const listenAddr = (v: Variant): string => v.transport === 'ws' ? '/ip4/127.0.0.1/tcp/0/ws' : '/ip4/127.0.0.1/tcp/0'
+
+/** `--transport tcp|ws --security noise|tls` as server.ts and client.ts take them. */
+export function parseVariant (argv: readonly string[]): Variant {
+  const opt = (name: string): string | undefined => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined }
+  const transport = opt('--transport') ?? 'tcp'
+  const security = opt('--security') ?? 'noise'
+  if ((transport !== 'tcp' && transport !== 'ws') || (security !== 'noise' && security !== 'tls')) {
+    throw new Error(`unknown variant --transport ${transport} --security ${security}`)
+  }
+  return { transport, security }
+}
 
 export const PERF = '/perf/1.0.0'
 export const ECHO = '/switchyard/echo/1.0.0'
@@ -56,11 +88,11 @@ export interface BenchServer {
 }
 
 export interface ImplModule {
-  startServer: (listen: string) => Promise<BenchServer>
-  startClient: () => Promise<BenchClient>
+  startServer: (listen: string, variant: Variant) => Promise<BenchServer>
+  startClient: (variant: Variant) => Promise<BenchClient>
 }
 
-export async function loadImpl (impl: Impl): Promise<ImplModule> {
+export async function loadImpl (impl: NodeImpl): Promise<ImplModule> {
   switch (impl) {
     case 'switchyard': return await import('./impl-switchyard.js')
     case 'js-libp2p': return await import('./impl-js.js')
@@ -68,8 +100,8 @@ export async function loadImpl (impl: Impl): Promise<ImplModule> {
   }
 }
 
-export function isImpl (s: string | undefined): s is Impl {
-  return s !== undefined && (IMPLS as readonly string[]).includes(s)
+export function isNodeImpl (s: string | undefined): s is NodeImpl {
+  return s === 'switchyard' || s === 'js-libp2p' || s === 'tcp'
 }
 
 /** The perf request header: u64 big-endian download size. */

@@ -1,22 +1,24 @@
 /**
- * One benchmark server process: `node [--expose-gc] dist/bench/e2e/server.js <impl> [--listen <multiaddr>]`.
+ * One benchmark server process: `node [--expose-gc] dist/bench/e2e/server.js <impl> [--listen <multiaddr>]
+ * [--transport tcp|ws] [--security noise|tls]`.
  * Prints `{"ready":{"addr":…,"pid":…}}` on stdout, then answers the bench's commands (control.ts):
  *   stats → { connections, streams } as the implementation counts them
  *   mem   → process.memoryUsage() after a full GC (needs --expose-gc), measured inside this process
  * Exits when stdin closes.
  */
 import { serveCommands } from './control.js'
-import { isImpl, loadImpl } from './impl.js'
+import { isNodeImpl, listenAddr, loadImpl, parseVariant } from './impl.js'
 
 const impl = process.argv[2]
-if (!isImpl(impl)) {
-  process.stderr.write('usage: server.js <switchyard|js-libp2p|tcp> [--listen /ip4/127.0.0.1/tcp/0]\n')
+if (!isNodeImpl(impl)) {
+  process.stderr.write('usage: server.js <switchyard|js-libp2p|tcp> [--listen /ip4/127.0.0.1/tcp/0] [--transport tcp|ws] [--security noise|tls]\n')
   process.exit(2)
 }
+const variant = parseVariant(process.argv)
 const li = process.argv.indexOf('--listen')
-const listen = li >= 0 ? process.argv[li + 1] ?? '' : '/ip4/127.0.0.1/tcp/0'
+const listen = li >= 0 ? process.argv[li + 1] ?? '' : listenAddr(variant)
 
-const server = await (await loadImpl(impl)).startServer(listen)
+const server = await (await loadImpl(impl)).startServer(listen, variant)
 
 const gc = (globalThis as { gc?: () => void }).gc
 

@@ -129,11 +129,23 @@ export function ratio (r: BenchRow, other: number | undefined): number | undefin
   return r.ours / other
 }
 
+/**
+ * The best figure among the other libp2p implementations of a row (the anchor and the peers):
+ * the goal column of the end-to-end rows.
+ */
+export function bestForeign (r: BenchRow): { name: string, value: number } | undefined {
+  const all = [...(r.anchor !== undefined ? [{ name: r.anchorName ?? 'anchor', value: r.anchor }] : []), ...(r.peers ?? [])]
+    .filter(x => Number.isFinite(x.value))
+  if (all.length === 0) return undefined
+  return all.reduce((a, b) => (r.lowerIsBetter === true ? (b.value < a.value ? b : a) : (b.value > a.value ? b : a)))
+}
+
 /** The reference value a goal is checked against. */
 export function goalReference (r: BenchRow, g: Goal): number | undefined {
   if (g.against === 'anchor') return r.anchor
   if (g.against === 'limit') return r.limit
-  return r.limits?.find(l => l.name === g.against)?.value
+  if (g.against === 'best foreign') return bestForeign(r)?.value
+  return r.peers?.find(p => p.name === g.against)?.value ?? r.limits?.find(l => l.name === g.against)?.value
 }
 
 export interface GoalResult { goal: Goal, ratio: number | undefined, met: boolean | undefined }
@@ -163,7 +175,9 @@ function limitCell (r: BenchRow): string {
  * quotients: for rows marked ↓ (times, memory) smaller is better, so a goal reads "≤0.1x".
  */
 export function formatTable (rows: BenchRow[]): string {
-  const header = ['group', 'figure', 'unit', 'switchyard (min–max)', 'anchor', 'anchor (min–max)', 'limit', 'sy/anchor', 'sy/limit', 'goal']
+  // Peer columns (go-libp2p, rust-libp2p) appear when some row has them, after the anchor.
+  const peerNames = [...new Set(rows.flatMap(r => (r.peers ?? []).map(p => p.name)))]
+  const header = ['group', 'figure', 'unit', 'switchyard (min–max)', 'anchor', 'anchor (min–max)', ...peerNames, 'limit', 'sy/anchor', ...(peerNames.length > 0 ? ['sy/best foreign'] : []), 'sy/limit', 'goal']
   const lines: string[][] = [header]
   const notes: string[] = []
   for (const r of rows) {
@@ -172,10 +186,16 @@ export function formatTable (rows: BenchRow[]): string {
     const goals = checkGoals(r).map(g => `${g.met === undefined ? '?' : g.met ? '✓' : '✗'} ${g.goal.label}`).join(', ')
     let name = r.name
     if (r.note !== undefined) { notes.push(r.note); name += ` [${notes.length}]` }
+    const peerCells = peerNames.map(n => {
+      const p = r.peers?.find(x => x.name === n)
+      return p === undefined ? '—' : fmt(p.value) + (p.range !== undefined ? ` (${fmt(p.range[0])}–${fmt(p.range[1])})` : '')
+    })
+    const best = bestForeign(r)
+    const bestCell = peerNames.length === 0 ? [] : [best === undefined || (r.peers ?? []).length === 0 ? '—' : `${fmtRatio(ratio(r, best.value))} ${best.name.replace('-libp2p', '')}`]
     lines.push([
       r.group, name, r.unit + (r.lowerIsBetter === true ? ' ↓' : ''), fmt(r.ours) + range,
-      r.anchorName ?? '', r.anchor !== undefined ? fmt(r.anchor) + arange : '—',
-      limitCell(r), fmtRatio(ratio(r, r.anchor)), fmtRatio(ratio(r, r.limit)), goals
+      r.anchorName ?? '', r.anchor !== undefined ? fmt(r.anchor) + arange : '—', ...peerCells,
+      limitCell(r), fmtRatio(ratio(r, r.anchor)), ...bestCell, fmtRatio(ratio(r, r.limit)), goals
     ])
   }
   const widths = header.map((_, i) => Math.max(...lines.map(l => [...(l[i] ?? '')].length)))

@@ -4,7 +4,7 @@
  * better switchyard is, > 1 = better, whatever the unit's direction) on a log2 axis: blue against
  * the anchor, orange against the limit. Goals are ticks on the bar they constrain.
  */
-import { advantage, checkGoals, goalReference } from './harness.js'
+import { advantage, bestForeign, checkGoals, goalReference } from './harness.js'
 import type { BenchRow } from './types.js'
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
@@ -13,7 +13,7 @@ export function renderSvg (rows: BenchRow[], title: string): string {
   const items = rows.filter(r => r.anchor !== undefined || r.limit !== undefined)
   const labelW = 470
   const plotW = 520
-  const rowH = 26
+  const rowH = 36
   const top = 64
   const height = top + items.length * rowH + 40
   const width = labelW + plotW + 120
@@ -21,7 +21,7 @@ export function renderSvg (rows: BenchRow[], title: string): string {
   let lo = -2
   let hi = 2
   for (const r of items) {
-    for (const v of [advantage(r, r.anchor), advantage(r, r.limit)]) {
+    for (const v of [advantage(r, r.anchor), advantage(r, r.limit), advantage(r, bestForeign(r)?.value)]) {
       if (v === undefined || !(v > 0)) continue
       lo = Math.min(lo, Math.floor(Math.log2(v)))
       hi = Math.max(hi, Math.ceil(Math.log2(v)))
@@ -34,7 +34,9 @@ export function renderSvg (rows: BenchRow[], title: string): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`)
   out.push('<rect width="100%" height="100%" fill="#fff"/>')
   out.push(`<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`)
-  out.push('<text x="10" y="38" fill="#444">advantage = how many times better switchyard is (log scale; right of 1 = better). <tspan fill="#2563eb">■ vs anchor (js-libp2p / package)</tspan>  <tspan fill="#ea580c">■ vs limit (raw TCP / bare cipher)</tspan>  ┃ goal</text>')
+  out.push('<text x="10" y="38" fill="#444">advantage = how many times better switchyard is (log scale; right of 1 = ' +
+    'better). <tspan fill="#2563eb">■ vs anchor (js-libp2p / package)</tspan>  <tspan fill="#ea580c">■ vs limit ' +
+    '(raw TCP / bare cipher)</tspan>  <tspan fill="#16a34a">■ vs best of js/go/rust</tspan>  ┃ goal</text>')
   for (let e = lo; e <= hi; e++) {
     const gx = x(2 ** e)
     out.push(`<line x1="${gx.toFixed(1)}" y1="${top - 8}" x2="${gx.toFixed(1)}" y2="${height - 30}" stroke="${e === 0 ? '#111' : '#ddd'}" stroke-width="${e === 0 ? 1.5 : 1}"/>`)
@@ -54,13 +56,14 @@ export function renderSvg (rows: BenchRow[], title: string): string {
     }
     bar(advantage(r, r.anchor), 3, '#2563eb')
     bar(advantage(r, r.limit), 13, '#ea580c')
+    if ((r.peers ?? []).length > 0) bar(advantage(r, bestForeign(r)?.value), 23, '#16a34a')
     for (const g of checkGoals(r)) {
       // A goal on ours/ref is a goal on the advantage: ≥k → k, ≤k (lower is better) → 1/k.
       const ref = goalReference(r, g.goal)
       if (ref === undefined) continue
       const adv = r.lowerIsBetter === true ? 1 / g.goal.ratio : g.goal.ratio
       const gx = x(adv)
-      const dy = g.goal.against === 'anchor' ? 3 : 13
+      const dy = g.goal.against === 'anchor' ? 3 : g.goal.against === 'limit' || (r.limits ?? []).some(l => l.name === g.goal.against) || g.goal.against === r.limitName ? 13 : 23
       out.push(`<line x1="${gx.toFixed(1)}" y1="${y + dy - 2}" x2="${gx.toFixed(1)}" y2="${y + dy + 11}" stroke="${g.met === true ? '#16a34a' : '#dc2626'}" stroke-width="2"><title>${esc(g.goal.label)}</title></line>`)
     }
   })

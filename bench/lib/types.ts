@@ -22,6 +22,11 @@ export interface BenchRow {
   /** min and max of `ours` over the runs. */
   oursRange?: [number, number]
   anchorRange?: [number, number]
+  /**
+   * Further implementations measured the same way in the same run (end-to-end rows: go-libp2p,
+   * rust-libp2p), each a column of its own beside the anchor.
+   */
+  peers?: Array<{ name: string, value: number, range?: [number, number] }>
   /** Targets from the issue, checked on the ratio ours / reference. */
   goals?: Goal[]
   /** A short note shown under the table (why a row looks the way it does). */
@@ -30,7 +35,8 @@ export interface BenchRow {
 
 /**
  * A target on the ratio `ours / reference`: `against` is 'anchor', 'limit' (the row's tightest
- * limit) or the name of one entry of `limits`. Example: bulk throughput `{ against: 'anchor',
+ * limit), 'best foreign' (the best of the anchor and the peers), the name of a peer
+ * (`go-libp2p`) or the name of one entry of `limits`. Example: bulk throughput `{ against: 'anchor',
  * op: '>=', ratio: 3 }` = at least 3x js-libp2p.
  */
 export interface Goal {
