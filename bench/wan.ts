@@ -1,5 +1,5 @@
 /**
- * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace]`
+ * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace] [-- --loss-pct 1]`
  *
  * WAN emulation, root only: two network namespaces joined by one link with a one-way delay on each
  * side (default 25 ms, so RTT 50 ms) and a rate limit (default 1 Gbit/s), a server in one namespace
@@ -13,20 +13,26 @@
  * MTU 9000). Only addresses inside the two namespaces are used; nothing leaves them. Both
  * namespaces (and everything in them) are deleted on exit, also on failure or Ctrl-C.
  *
- * Figures, for switchyard ↔ switchyard, switchyard ↔ js-libp2p in both roles, js ↔ js and raw TCP:
+ * Figures, for switchyard ↔ switchyard, switchyard ↔ js-libp2p in both roles, js ↔ js, go ↔ go and
+ * rust ↔ rust (release builds, e2e/impl-foreign.ts; left out when not built) and raw TCP:
  *  - connection + first round trip (dial → negotiated stream → 1 byte there and back), in RTTs:
- *    the lower bound with TCP + Noise XX + yamux is 3 RTT (digest §8.3), raw TCP's is 2;
+ *    the lower bound with TCP + Noise XX + yamux is 3 RTT, raw TCP's is 2;
  *  - one stream's throughput each way as a fraction of the link rate: yamux window auto-tuning
  *    must grow the window to the bandwidth-delay product for this to approach 1.
+ * Then the same link with random loss (`--loss-pct`, default 1 %, each direction; 0 skips it) for
+ * the same-implementation pairs: throughput relative to raw TCP over the same lossy link.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Child } from './e2e/control.js'
+import { DEFAULT_VARIANT } from './e2e/impl.js'
 import type { Impl } from './e2e/impl.js'
+import { foreignArgs, foreignBinary, isForeign } from './e2e/impl-foreign.js'
 import { percentile, summarize } from './lib/harness.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -45,14 +51,17 @@ const linkMode = opt('link', 'auto')
 const bulkBytes = Number(opt('bytes-mib', quick ? '64' : '256')) * MiB
 const setupN = quick ? 5 : 15
 const bulkRuns = quick ? 1 : 3
+const lossPct = Number(opt('loss-pct', '1'))
+/** Lossy transfers are slow (TCP halves its window on every loss): a quarter of the bytes. */
+const lossBytes = Math.max(MiB, Math.floor(bulkBytes / 4))
 
 if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
   process.stderr.write('bench:wan needs root: it creates two network namespaces (ip netns) joined by an emulated link (tc netem or a TUN pair).\n' +
     'Run it as root, e.g. `sudo npm run bench:wan`. Nothing leaves the namespaces it creates, and they are deleted on exit.\n')
   process.exit(1)
 }
-if (!(delayMs >= 0) || !(rateMbit > 0) || !['auto', 'netem', 'userspace'].includes(linkMode)) {
-  process.stderr.write('usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace]\n')
+if (!(delayMs >= 0) || !(rateMbit > 0) || !(lossPct >= 0 && lossPct < 100) || !['auto', 'netem', 'userspace'].includes(linkMode)) {
+  process.stderr.write('usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace] [--loss-pct 1]\n')
   process.exit(2)
 }
 
@@ -125,8 +134,18 @@ function linkNetem (): string | undefined {
       return err
     }
   }
+  setLoss = async (pct) => {
+    for (const [ns, dev] of [[NS_A, va], [NS_B, vb]] as const) {
+      const err = tryRun('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'change', 'dev', dev, 'root', 'netem',
+        'delay', `${delayMs}ms`, 'rate', `${rateMbit}mbit`, 'limit', limitPackets, 'loss', `${pct}%`])
+      if (err !== undefined) throw new Error(`tc netem loss: ${err}`)
+    }
+  }
   return undefined
 }
+
+/** Random loss on both directions of the link, in percent (netem's `loss`, or the emulator's). */
+let setLoss: (pct: number) => Promise<void> = async () => { throw new Error('no link') }
 
 /** Two TUN devices bridged by bench/wan/linkemu.py. */
 async function linkUserspace (): Promise<void> {
@@ -139,7 +158,13 @@ async function linkUserspace (): Promise<void> {
     lines.once('line', (l) => { l === 'ready' ? resolve() : reject(new Error(`link emulator: ${l}`)) })
     emulator?.once('exit', (code) => { reject(new Error(`link emulator exited (code ${String(code)}); is python3 there, and /dev/net/tun?`)) })
   })
-  lines.on('line', (l) => { emulatorSummary = l })
+  let answered: (() => void) | undefined
+  lines.on('line', (l) => { if (l === 'ok') answered?.(); else emulatorSummary = l })
+  setLoss = async (pct) => {
+    const ok = new Promise<void>(resolve => { answered = resolve })
+    emulator?.stdin?.write(`loss ${pct}\n`)
+    await ok
+  }
   ip('link', 'set', ta, 'netns', NS_A)
   ip('link', 'set', tb, 'netns', NS_B)
   ip('-n', NS_A, 'addr', 'add', ADDR_A, 'peer', ADDR_B, 'dev', ta)
@@ -161,9 +186,22 @@ interface PairResult {
 
 const linkMiBs = rateMbit * 1e6 / 8 / MiB
 
-async function measurePair (client: Impl, server: Impl): Promise<PairResult> {
-  const srv = new Child(`${server} server (B)`, join(HERE, 'e2e/server.js'), [server, '--listen', `/ip4/${ADDR_B}/tcp/0`], { prefix: ['ip', 'netns', 'exec', NS_B] })
-  const cli = new Child(`${client} client (A)`, join(HERE, 'e2e/client.js'), [client], { prefix: ['ip', 'netns', 'exec', NS_A] })
+/** A server or client process of `impl` inside namespace `ns` (a Node script or a foreign binary). */
+function child (impl: Impl, role: 'server' | 'client', ns: string): Child {
+  const name = `${impl} ${role} (${ns === NS_A ? 'A' : 'B'})`
+  const prefix = ['ip', 'netns', 'exec', ns]
+  const listen = `/ip4/${ADDR_B}/tcp/0`
+  if (isForeign(impl)) {
+    const bin = foreignBinary(impl)
+    if ('missing' in bin) throw new Error(bin.missing)
+    return new Child(name, '', foreignArgs(role, DEFAULT_VARIANT, listen), { prefix, exec: bin.path, wire: 'words' })
+  }
+  return new Child(name, join(HERE, `e2e/${role}.js`), role === 'server' ? [impl, '--listen', listen] : [impl], { prefix })
+}
+
+async function measurePair (client: Impl, server: Impl, bytes = bulkBytes): Promise<PairResult> {
+  const srv = child(server, 'server', NS_B)
+  const cli = child(client, 'client', NS_A)
   try {
     const addr = String((await srv.ready).addr)
     await cli.ready
@@ -173,8 +211,8 @@ async function measurePair (client: Impl, server: Impl): Promise<PairResult> {
     const uploadMiBs: number[] = []
     const downloadMiBs: number[] = []
     for (let r = 0; r < bulkRuns; r++) {
-      uploadMiBs.push(bulkBytes / MiB / (await cli.call<number>('bulk', { addr, up: bulkBytes, down: 0, streams: 1 }) / 1000))
-      downloadMiBs.push(bulkBytes / MiB / (await cli.call<number>('bulk', { addr, up: 0, down: bulkBytes, streams: 1 }) / 1000))
+      uploadMiBs.push(bytes / MiB / (await cli.call<number>('bulk', { addr, up: bytes, down: 0, streams: 1 }) / 1000))
+      downloadMiBs.push(bytes / MiB / (await cli.call<number>('bulk', { addr, up: 0, down: bytes, streams: 1 }) / 1000))
     }
     return { client, server, setupMs, uploadMiBs, downloadMiBs }
   } finally {
@@ -212,16 +250,50 @@ async function main (): Promise<void> {
   const header = `WAN: ${delayMs} ms each way (RTT ${RTT_MS} ms), ${rateMbit} Mbit/s (${linkMiBs.toFixed(1)} MiB/s), queue ${(QUEUE_BYTES / MiB).toFixed(2)} MiB; ` +
     `${link}; ${bulkBytes / MiB} MiB per transfer, ${bulkRuns} run(s) each way, ${setupN} connections`
   process.stderr.write(header + '\n')
+  process.stderr.write(`load average at start: ${loadavg().map(l => l.toFixed(1)).join(' ')}\n`)
 
-  const pairs: Array<[Impl, Impl]> = [['tcp', 'tcp'], ['switchyard', 'switchyard'], ['switchyard', 'js-libp2p'], ['js-libp2p', 'switchyard'], ['js-libp2p', 'js-libp2p']]
+  const foreign = (['go-libp2p', 'rust-libp2p'] as const).filter(impl => {
+    const bin = foreignBinary(impl)
+    if ('missing' in bin) process.stderr.write(`  ${bin.missing}: left out\n`)
+    return !('missing' in bin)
+  })
+  const same: Array<[Impl, Impl]> = [['tcp', 'tcp'], ['switchyard', 'switchyard'], ['js-libp2p', 'js-libp2p'], ...foreign.map(f => [f, f] as [Impl, Impl])]
+  const pairs: Array<[Impl, Impl]> = [...same.slice(0, 2), ['switchyard', 'js-libp2p'], ['js-libp2p', 'switchyard'], ...same.slice(2)]
   const results: PairResult[] = []
   for (const [c, s] of pairs) {
     process.stderr.write(`  ${c} → ${s}\n`)
     results.push(await measurePair(c, s))
   }
+  const table = formatResults(results)
+  const json: unknown[] = [...table.json]
+  console.log(header)
+  console.log(table.text)
+  if (lossPct > 0) {
+    await setLoss(lossPct)
+    const lossHeader = `WAN with ${lossPct}% random loss each way (same link otherwise), ${lossBytes / MiB} MiB per transfer`
+    process.stderr.write(lossHeader + '\n')
+    const lossy: PairResult[] = []
+    for (const [c, s] of same) {
+      process.stderr.write(`  ${c} → ${s} (${lossPct}% loss)\n`)
+      lossy.push(await measurePair(c, s, lossBytes))
+    }
+    await setLoss(0)
+    const t = formatResults(lossy)
+    json.push(...t.json.map(j => ({ ...(j as Record<string, unknown>), lossPct })))
+    console.log('\n' + lossHeader)
+    console.log(t.text)
+  }
+  console.log('\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (libp2p specs noise: XX is 1.5 RTT, then the stream\'s first round trip).')
+  console.log('throughput is the average over the whole transfer, TCP slow start included (raw TCP shows what the link and the kernel allow);')
+  console.log('without yamux window auto-tuning one stream would be held to 256 KiB per RTT (' + (256 / 1024 / (RTT_MS / 1000)).toFixed(1) + ' MiB/s here).')
+  mkdirSync('bench/results', { recursive: true })
+  writeFileSync('bench/results/wan.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, delayMs, rateMbit, queueBytes: QUEUE_BYTES, link, bulkBytes, lossPct, lossBytes, loadavg: loadavg(), results: json }, null, 2) + '\n')
+  process.stderr.write('wrote bench/results/wan.json\n')
+}
 
+function formatResults (results: PairResult[]): { text: string, json: unknown[] } {
   const rows: string[][] = [['client → server', 'connection + 1st round trip: median ms (RTTs) [min–p95]', 'upload MiB/s (of link)', 'download MiB/s (of link)', 'of raw TCP (up / down)']]
-  const json = []
+  const json: unknown[] = []
   const tcp = results.find(r => r.client === 'tcp')
   const tcpUp = tcp === undefined ? NaN : summarize(tcp.uploadMiBs).median
   const tcpDown = tcp === undefined ? NaN : summarize(tcp.downloadMiBs).median
@@ -239,14 +311,7 @@ async function main (): Promise<void> {
     ])
     json.push({ ...r, setupRtts: s.median / RTT_MS, uploadFraction: up.median / linkMiBs, downloadFraction: down.median / linkMiBs })
   }
-  console.log(header)
-  console.log(pad(rows))
-  console.log('\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (digest §8.3).')
-  console.log('throughput is the average over the whole transfer, TCP slow start included (raw TCP shows what the link and the kernel allow);')
-  console.log('without yamux window auto-tuning one stream would be held to 256 KiB per RTT (' + (256 / 1024 / (RTT_MS / 1000)).toFixed(1) + ' MiB/s here).')
-  mkdirSync('bench/results', { recursive: true })
-  writeFileSync('bench/results/wan.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, delayMs, rateMbit, queueBytes: QUEUE_BYTES, link, bulkBytes, results: json }, null, 2) + '\n')
-  process.stderr.write('wrote bench/results/wan.json\n')
+  return { text: pad(rows), json }
 }
 
 try {

@@ -4,14 +4,16 @@ A userspace WAN link for `npm run bench:wan` when the kernel has no `sch_netem` 
 first choice; bench/wan.ts falls back to this). It owns two TUN devices and forwards IP packets
 between them, each direction through:
 
-    bottleneck queue (drop-tail, --limit-bytes)  ->  serialisation at --rate-mbit  ->  --delay-ms delay line
+    random loss (--loss-pct)  ->  bottleneck queue (drop-tail, --limit-bytes)  ->  serialisation at --rate-mbit  ->  --delay-ms delay line
 
-which is what `tc qdisc add ... netem delay D rate R limit L` does on each end of a veth pair.
+which is what `tc qdisc add ... netem delay D rate R limit L loss P%` does on each end of a veth pair.
 The bench moves one TUN device into each network namespace; TCP runs end to end through it
 (this process terminates nothing). Nothing leaves the two namespaces.
 
 Protocol with the bench: prints "ready" on stdout once both devices exist; forwards until stdin
-closes or SIGTERM; then prints a one-line JSON summary (packets forwarded / dropped per direction).
+closes or SIGTERM; then prints a one-line JSON summary (packets forwarded / dropped by the queue /
+lost at random, per direction). A line `loss <pct>` on stdin changes the random loss of both
+directions (answered with `ok` on stdout).
 Only Linux, only root (TUNSETIFF).
 """
 import argparse
@@ -19,6 +21,7 @@ import collections
 import fcntl
 import json
 import os
+import random
 import select
 import signal
 import struct
@@ -40,8 +43,11 @@ def open_tun(name):
 class Direction:
     """One way of the link: a drop-tail bottleneck queue, a serialiser and a delay line."""
 
-    def __init__(self, out_fd, rate_bps, delay_s, limit_bytes):
+    def __init__(self, out_fd, rate_bps, delay_s, limit_bytes, rng):
         self.out_fd = out_fd
+        self.rng = rng
+        self.loss = 0.0                # probability that a packet is lost before the queue
+        self.lost = 0
         self.rate_bps = rate_bps
         self.delay_s = delay_s
         self.limit_bytes = limit_bytes
@@ -51,6 +57,9 @@ class Direction:
         self.dropped = 0
 
     def accept(self, pkt, now):
+        if self.loss > 0 and self.rng.random() < self.loss:
+            self.lost += 1
+            return
         # Bytes still waiting for the serialiser = the bottleneck queue's backlog.
         backlog = max(0.0, self.busy_until - now) * self.rate_bps / 8
         if backlog + len(pkt) > self.limit_bytes:
@@ -83,6 +92,8 @@ def main():
     ap.add_argument('--delay-ms', type=float, default=25.0, help='one-way delay, each direction')
     ap.add_argument('--rate-mbit', type=float, default=1000.0, help='link rate, each direction')
     ap.add_argument('--limit-bytes', type=int, default=0, help='bottleneck queue (default: one bandwidth-delay product)')
+    ap.add_argument('--loss-pct', type=float, default=0.0, help='random loss, each direction, in percent')
+    ap.add_argument('--seed', type=int, default=1, help='seed of the random loss (runs are repeatable)')
     args = ap.parse_args()
 
     rate_bps = args.rate_mbit * 1e6
@@ -90,7 +101,10 @@ def main():
     limit = args.limit_bytes or max(256 * 1024, int(rate_bps / 8 * 2 * delay_s))
     a = open_tun(args.tun_a)
     b = open_tun(args.tun_b)
-    dirs = {a: Direction(b, rate_bps, delay_s, limit), b: Direction(a, rate_bps, delay_s, limit)}
+    rng = random.Random(args.seed)
+    dirs = {a: Direction(b, rate_bps, delay_s, limit, rng), b: Direction(a, rate_bps, delay_s, limit, rng)}
+    for d in dirs.values():
+        d.loss = args.loss_pct / 100
 
     stop = [False]
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
@@ -110,8 +124,15 @@ def main():
         now = time.monotonic()
         for fd in ready:
             if fd == stdin:
-                if not os.read(stdin, 4096):
+                data = os.read(stdin, 4096)
+                if not data:
                     stop[0] = True
+                for line in data.decode(errors='replace').splitlines():
+                    words = line.split()
+                    if len(words) == 2 and words[0] == 'loss':
+                        for d in dirs.values():
+                            d.loss = float(words[1]) / 100
+                        print('ok', flush=True)
                 continue
             d = dirs[fd]
             for _ in range(MAX_READS_PER_WAKE):
@@ -126,7 +147,7 @@ def main():
         dirs[a].deliver(now)
         dirs[b].deliver(now)
 
-    summary = {name: {'forwarded': dirs[fd].forwarded, 'dropped': dirs[fd].dropped}
+    summary = {name: {'forwarded': dirs[fd].forwarded, 'dropped': dirs[fd].dropped, 'lost': dirs[fd].lost}
                for name, fd in ((args.tun_a + '->' + args.tun_b, a), (args.tun_b + '->' + args.tun_a, b))}
     print(json.dumps(summary), flush=True)
 
