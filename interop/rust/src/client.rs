@@ -59,7 +59,7 @@ pub async fn run(cmd: &str, a: &Args, addr: Multiaddr, peer: PeerId) -> Result<(
     };
 
     let security = crate::Security::parse_list(a.last("security"))?;
-    let mut swarm = crate::build_swarm(a.last("key"), &security, PING_INTERVAL, None).await?;
+    let mut swarm = crate::build_swarm(a.last("key"), &security, PING_INTERVAL, None, false).await?;
     let work = async {
         connect(&mut swarm, addr, peer).await?;
         let control = swarm.behaviour().stream.new_control();
@@ -254,7 +254,7 @@ async fn client_identify(swarm: &mut Swarm<Behaviour>, peer: PeerId) -> Result<(
 }
 
 /// A JSON string literal.
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -5,6 +5,7 @@
 //! interop/rust/README.md for the exact output formats.
 
 mod args;
+mod bench;
 mod client;
 mod inbound;
 mod server;
@@ -41,6 +42,8 @@ pub const USAGE: &str = "usage:
   peer perf <multiaddr/p2p/id> --upload-bytes N --download-bytes M
   peer streams <multiaddr/p2p/id> [--count N]
   peer transport-interop   (libp2p/test-plans transport-interop; configured by the environment)
+  peer bench-server [--listen <multiaddr>] [--security noise|tls]   (switchyard's bench/e2e harness)
+  peer bench-client [--security noise|tls]                          (commands on stdin, see bench.rs)
 client commands also take --key, --transport tcp|ws (must match the multiaddr) and --security
 (comma list in preference order: noise, tls; default noise)";
 
@@ -117,6 +120,10 @@ async fn run(raw: Vec<String>) -> Result<(), Error> {
                 }
             }
             client::run(cmd, &a, addr, peer).await
+        }
+        "bench-server" | "bench-client" => {
+            let a = Args::parse(rest, &["listen", "security"])?;
+            bench::run(cmd, &a).await
         }
         "transport-interop" => {
             if !rest.is_empty() {
@@ -265,21 +272,40 @@ fn behaviour(
 /// upgraded with the security protocols in `security` order (multistream-select proposes them
 /// in that order as dialer, accepts any of them as listener), then yamux.
 macro_rules! build_with_security {
-    ($key:expr, $security:expr, $ping_interval:expr, $inbound:expr) => {{
+    ($key:expr, $security:expr, $ping_interval:expr, $inbound:expr, $bench:expr) => {{
         let inbound = $inbound;
+        let bench: bool = $bench;
+        let muxer = move || {
+            let mut c = yamux::Config::default();
+            if bench {
+                c.set_max_num_streams(BENCH_MAX_STREAMS);
+            }
+            c
+        };
         libp2p::SwarmBuilder::with_existing_identity($key)
             .with_tokio()
-            .with_tcp(tcp::Config::default().nodelay(true), $security, yamux::Config::default)
+            .with_tcp(tcp::Config::default().nodelay(true), $security, muxer)
             .map_err(|e| Error::runtime(format!("building the TCP transport: {e}")))?
-            .with_websocket($security, yamux::Config::default)
+            .with_websocket($security, muxer)
             .await
             .map_err(|e| Error::runtime(format!("building the WebSocket transport: {e}")))?
             .with_behaviour(|key| behaviour(key, $ping_interval, inbound))
             .map_err(|e| Error::runtime(format!("building the behaviour: {e}")))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+            .with_swarm_config(|c| if bench {
+                c.with_idle_connection_timeout(BENCH_IDLE_TIMEOUT)
+                    .with_max_negotiating_inbound_streams(BENCH_MAX_STREAMS)
+            } else {
+                c.with_idle_connection_timeout(IDLE_TIMEOUT)
+            })
             .build()
     }};
 }
+
+/// `bench` (bench-server, bench-client): connections never idle out and the stream limits the
+/// e2e workloads need (1000 concurrent streams) are raised; everything else stays as it is.
+const BENCH_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// yamux's max_num_streams (512 by default) and the swarm's negotiating-inbound limit (128).
+const BENCH_MAX_STREAMS: usize = 4096;
 
 /// `inbound` receives the negotiated inbound streams of the hand-written protocols (listen only).
 pub async fn build_swarm(
@@ -287,16 +313,17 @@ pub async fn build_swarm(
     security: &[Security],
     ping_interval: Duration,
     inbound: Option<tokio::sync::mpsc::UnboundedSender<inbound::Inbound>>,
+    bench: bool,
 ) -> Result<Swarm<Behaviour>, Error> {
     let key = load_key(key_path)?;
     let swarm = match security {
-        [Security::Noise] => build_with_security!(key, noise::Config::new, ping_interval, inbound),
-        [Security::Tls] => build_with_security!(key, tls::Config::new, ping_interval, inbound),
+        [Security::Noise] => build_with_security!(key, noise::Config::new, ping_interval, inbound, bench),
+        [Security::Tls] => build_with_security!(key, tls::Config::new, ping_interval, inbound, bench),
         [Security::Tls, Security::Noise] => {
-            build_with_security!(key, (tls::Config::new, noise::Config::new), ping_interval, inbound)
+            build_with_security!(key, (tls::Config::new, noise::Config::new), ping_interval, inbound, bench)
         }
         [Security::Noise, Security::Tls] => {
-            build_with_security!(key, (noise::Config::new, tls::Config::new), ping_interval, inbound)
+            build_with_security!(key, (noise::Config::new, tls::Config::new), ping_interval, inbound, bench)
         }
         _ => return Err(Error::usage("--security needs one or two of noise, tls")),
     };
@@ -321,7 +348,7 @@ async fn run_listen(a: &Args) -> Result<(), Error> {
     let security = Security::parse_list(a.last("security"))?;
     // rust-libp2p's default ping interval (15 s): the listener pings its peers like any node.
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut swarm = build_swarm(a.last("key"), &security, Duration::from_secs(15), Some(sender)).await?;
+    let mut swarm = build_swarm(a.last("key"), &security, Duration::from_secs(15), Some(sender), false).await?;
     server::spawn_dispatcher(receiver);
     for addr in &listen {
         swarm

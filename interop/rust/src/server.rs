@@ -40,6 +40,19 @@ pub fn spawn_dispatcher(mut receiver: UnboundedReceiver<Inbound>) {
     });
 }
 
+/// Serves one negotiated inbound stream of a hand-written protocol (bench-server counts them).
+pub async fn serve_one(protocol: libp2p::StreamProtocol, stream: Stream) -> std::io::Result<()> {
+    if protocol == crate::STREAM_PROTO {
+        stream_proto(stream).await
+    } else if protocol == crate::ECHO_PROTO {
+        echo(stream).await
+    } else if protocol == crate::PERF_PROTO {
+        perf(stream).await.map(|_| ())
+    } else {
+        Ok(())
+    }
+}
+
 /// Reads one uvarint (at most 9 bytes, minimal). `Ok(None)` = clean EOF before the first byte.
 pub async fn read_uvarint<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<u64>> {
     let mut value: u64 = 0;

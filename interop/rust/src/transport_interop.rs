@@ -60,7 +60,7 @@ pub async fn run() -> Result<(), Error> {
     // The listener pings on rust-libp2p's default 15 s; the dialer's first ping goes out as
     // soon as the connection is up.
     let interval = Duration::from_secs(if is_dialer { 1 } else { 15 });
-    let mut swarm = crate::build_swarm(None, &security, interval, None).await?;
+    let mut swarm = crate::build_swarm(None, &security, interval, None, false).await?;
     let local = *swarm.local_peer_id();
 
     if !is_dialer {
