@@ -25,8 +25,12 @@
  * CRYPTO frames per encryption level, its secrets install packet keys, the transport parameters
  * ride in the quic_transport_parameters extension (RFC 9001 §8.2).
  *
- * Not implemented (recorded, not hidden): Retry (the client ignores a Retry packet; a server never
- * sends one), version negotiation beyond v1 (a VN packet closes a client that offered v1), 0-RTT,
+ * Retry and Version Negotiation: a client takes one Retry (integrity-checked, token echoed, Initial
+ * keys re-derived) and checks retry_source_connection_id (RFC 9000 §7.3); a VN that lists no
+ * version of ours closes it with ERR_QUIC_VERSION (we speak only v1). The server side of both is
+ * stateless and lives in stateless.ts; a server connection made after a Retry gets `retry`.
+ *
+ * Not implemented (recorded, not hidden): 0-RTT,
  * connection migration and NEW_CONNECTION_ID issuance (peer ids are stored, ours stay the
  * handshake ones).
  *
@@ -43,7 +47,7 @@ import { AckTracker } from './ack-tracker.js'
 import { QuicReader, QuicWriter } from './buffer.js'
 import { AmplificationLimit, NewReno, Pacer } from './congestion.js'
 import {
-  FrameType, KEY_PHASE_BIT, LongPacketType, MIN_INITIAL_DATAGRAM_SIZE, PacketNumberSpace, STATELESS_RESET_TOKEN_LENGTH
+  FrameType, KEY_PHASE_BIT, LongPacketType, MIN_INITIAL_DATAGRAM_SIZE, PacketNumberSpace, QUIC_V1, STATELESS_RESET_TOKEN_LENGTH
 } from './constants.js'
 import { ReceiveFlowControl, SendFlowControl, StreamLimits } from './flow-control.js'
 import { assertFrameAllowed, decodeFrames, encodeFrame, frameLength, isAckEliciting, type Frame } from './frame.js'
@@ -51,7 +55,10 @@ import { encodeLongHeader, encodeShortHeader, splitDatagram, type PacketHeader }
 import { aeadLimits, DEFAULT_KEY_UPDATE_INTERVAL_PACKETS, OneRttKeys } from './key-update.js'
 import { LossDetection, type SentPacket } from './loss-detection.js'
 import { packetNumberLength, truncatePacketNumber } from './packet-number.js'
-import { AEAD_TAG_LENGTH, derivePacketKeys, initialKeys, openPayload, removeHeaderProtection, sealPacket, type PacketKeys } from './protection.js'
+import {
+  AEAD_TAG_LENGTH, derivePacketKeys, initialKeys, openPayload, removeHeaderProtection, sealPacket, verifyRetryIntegrity, type PacketKeys
+} from './protection.js'
+import { varintLength } from './varint.js'
 import { RecvBuffer } from './recv-buffer.js'
 import { RttEstimator } from './rtt.js'
 import { SendBuffer } from './send-buffer.js'
@@ -76,6 +83,12 @@ export interface QuicConnectionConfig<T> {
   remoteCid: Uint8Array
   /** Server: the Destination Connection ID of the client's first Initial (keys the Initial secrets). */
   originalDcid?: Uint8Array
+  /**
+   * Server, after a Retry (RFC 9000 §8.1.2, §7.3): the client's very first DCID and the Source
+   * Connection ID of our Retry, announced in the transport parameters; the token proved the
+   * client's address, so the 3x limit does not apply.
+   */
+  retry?: { originalDcid: Uint8Array, retrySourceCid: Uint8Array }
   /** Our limits; unset fields take the defaults below. */
   transportParameters?: Partial<TransportParameters>
   /**
@@ -109,6 +122,8 @@ export type QuicTraceEvent =
   | { type: 'loss', space: PacketNumberSpace, pns: number[] }
   | { type: 'pto', space: PacketNumberSpace, count: number }
   | { type: 'key-update', initiator: 'local' | 'remote', keyPhase: 0 | 1 }
+  | { type: 'retry', scid: Uint8Array, tokenLength: number }
+  | { type: 'version-negotiation', versions: readonly number[] }
 
 export type QuicEvent<T> =
   | { type: 'handshake-complete', result: TlsHandshakeResult<T> }
@@ -187,6 +202,12 @@ export class QuicConnection<T = unknown> {
   remoteCid: Uint8Array
   private readonly originalDcid: Uint8Array
   private remoteCidFromServer = false
+  /** Client: the token of the Retry we accepted, repeated in every Initial (RFC 9000 §17.2.5.2). */
+  private retryToken: Uint8Array = new Uint8Array(0)
+  /** Client: the Source Connection ID of that Retry (checked against retry_source_connection_id). */
+  retrySourceCid: Uint8Array | undefined
+  /** A packet from the peer was opened: later Retry and Version Negotiation packets are discarded. */
+  private heardFromPeer = false
   readonly localParams: TransportParameters
   peerParams: TransportParameters | undefined
   private readonly tls: TlsHandshake<T>
@@ -238,7 +259,8 @@ export class QuicConnection<T = unknown> {
     this.originalDcid = config.role === 'client' ? config.remoteCid : (config.originalDcid ?? config.remoteCid)
     this.localParams = { ...defaultLocalParameters(), ...config.transportParameters, initialSourceConnectionId: config.localCid }
     if (config.role === 'server') {
-      this.localParams.originalDestinationConnectionId = this.originalDcid
+      this.localParams.originalDestinationConnectionId = config.retry?.originalDcid ?? this.originalDcid
+      if (config.retry !== undefined) this.localParams.retrySourceConnectionId = config.retry.retrySourceCid
       this.localParams.statelessResetToken ??= (config.randomBytes ?? randomBytes)(STATELESS_RESET_TOKEN_LENGTH)
     }
     const init = initialKeys(this.originalDcid, config.role)
@@ -248,7 +270,7 @@ export class QuicConnection<T = unknown> {
     this.spaces = [space(0, init), space(0), space(this.localParams.maxAckDelay)]
     this.loss = new LossDetection(new RttEstimator(), new NewReno(MAX_DATAGRAM_SIZE), 0)
     this.loss.peerCompletedAddressValidation = config.role === 'server'
-    this.amplification.validated = config.role === 'client'
+    this.amplification.validated = config.role === 'client' || config.retry !== undefined
     this.streamWindowMax = config.maxStreamWindowBytes ?? 16 * 1024 * 1024
     this.keyUpdateInterval = config.keyUpdateIntervalPackets ?? DEFAULT_KEY_UPDATE_INTERVAL_PACKETS
     this.pacer = config.pacing === false ? undefined : new Pacer(MAX_DATAGRAM_SIZE)
@@ -445,15 +467,9 @@ export class QuicConnection<T = unknown> {
   }
 
   private receivePacket (datagram: Uint8Array, h: PacketHeader, now: number): void {
-    if (h.form === 'version-negotiation') {
-      // RFC 9000 §6.2: a client that offered only v1 and is told v1 is not supported gives up
-      if (this.role === 'client' && this.state === 'handshake' && !h.versions.includes(1)) {
-        this.closeError = new QuicError('ERR_QUIC_VERSION', `server supports versions ${h.versions.map(v => v.toString(16)).join(', ')}, not 1`)
-        this.finishClose()
-      }
-      return
-    }
-    if (h.form === 'retry' || h.form === 'unsupported-version') { this.drop('retry / unsupported version'); return }
+    if (h.form === 'version-negotiation') { this.onVersionNegotiation(h.dcid, h.scid, h.versions); return }
+    if (h.form === 'retry') { this.onRetry(datagram, h); return }
+    if (h.form === 'unsupported-version') { this.drop(`version 0x${h.version.toString(16)}`); return }
     // a server also accepts the client's original Destination Connection ID until the client switches (RFC 9000 §7.2)
     if (h.form === 'long' && !equal(h.dcid, this.localCid) && !(this.role === 'server' && equal(h.dcid, this.originalDcid))) {
       this.drop('unknown destination connection id')
@@ -514,6 +530,7 @@ export class QuicConnection<T = unknown> {
         this.remoteCidFromServer = true
       }
     }
+    this.heardFromPeer = true
     this.lastActivity = now
     this.lastHeard = now
     this.idleDeadline = now + this.idleTimeout()
@@ -532,6 +549,43 @@ export class QuicConnection<T = unknown> {
       this.amplification.validated = true
       this.discardSpace(PacketNumberSpace.Initial)
     }
+  }
+
+  /**
+   * RFC 9000 §6.2: a client gives up when the server lists no version it offered (we offer only v1).
+   * Discarded: on a server, after any packet from the server was processed, when it lists v1 (§6.2),
+   * or when its connection ids do not echo ours (§17.2.1: it answers our first Initial).
+   */
+  private onVersionNegotiation (dcid: Uint8Array, scid: Uint8Array, versions: readonly number[]): void {
+    if (this.role !== 'client' || this.heardFromPeer || this.retrySourceCid !== undefined || this.state !== 'handshake') { this.drop('Version Negotiation after the server answered'); return }
+    if (!equal(dcid, this.localCid) || !equal(scid, this.originalDcid)) { this.drop('Version Negotiation for other connection ids'); return }
+    if (versions.includes(QUIC_V1)) { this.drop('Version Negotiation listing our version'); return }
+    this.config.onTrace?.({ type: 'version-negotiation', versions })
+    const list = versions.map(v => `0x${v.toString(16).padStart(8, '0')}`).join(', ')
+    this.closeError = new QuicError('ERR_QUIC_VERSION', `server offers QUIC versions ${list}; we speak only 0x00000001 (QUIC v1)`)
+    this.finishClose()
+  }
+
+  /**
+   * RFC 9000 §17.2.5.2: a client accepts one Retry, before anything else from the server, with a
+   * non-empty token and a valid integrity tag (RFC 9001 §5.8). It then sends its Initial again to
+   * the Retry's Source Connection ID with the token, under Initial keys from that new DCID (RFC 9001
+   * §5.2), packet numbers continuing; loss recovery forgets the first flight (RFC 9002 §6.3).
+   */
+  private onRetry (datagram: Uint8Array, h: { dcid: Uint8Array, scid: Uint8Array, token: Uint8Array, packetStart: number, packetEnd: number }): void {
+    if (this.role !== 'client' || this.heardFromPeer || this.retrySourceCid !== undefined || this.state !== 'handshake') { this.drop('Retry after the server answered or a first Retry'); return }
+    if (!equal(h.dcid, this.localCid)) { this.drop('Retry for another connection id'); return }
+    if (h.token.length === 0) { this.drop('Retry with an empty token'); return }
+    if (!verifyRetryIntegrity(this.originalDcid, datagram.subarray(h.packetStart, h.packetEnd))) { this.drop('Retry integrity tag does not verify'); return }
+    this.config.onTrace?.({ type: 'retry', scid: h.scid.slice(), tokenLength: h.token.length })
+    this.retrySourceCid = h.scid.slice()
+    this.retryToken = h.token.slice()
+    this.remoteCid = h.scid.slice()
+    const sp = this.spaces[PacketNumberSpace.Initial] as Space
+    const keys = initialKeys(h.scid, 'client')
+    sp.write = keys.write
+    sp.read = keys.read
+    for (const p of this.loss.abandonInFlight(PacketNumberSpace.Initial)) this.requeue(PacketNumberSpace.Initial, p.frames)
   }
 
   /** A 1-RTT packet opened with `phase` keys: follow the peer's update (RFC 9001 §6.2, §6.3). */
@@ -781,6 +835,13 @@ export class QuicConnection<T = unknown> {
     if (this.role === 'client' && (p.originalDestinationConnectionId === undefined || !equal(p.originalDestinationConnectionId, this.originalDcid))) {
       throw new QuicError('ERR_QUIC_TRANSPORT_PARAMETER', 'original_destination_connection_id does not match')
     }
+    // RFC 9000 §7.3: retry_source_connection_id present exactly when we took a Retry, and equal to its SCID
+    if (this.role === 'client' && this.retrySourceCid === undefined && p.retrySourceConnectionId !== undefined) {
+      throw new QuicError('ERR_QUIC_TRANSPORT_PARAMETER', 'retry_source_connection_id without a Retry')
+    }
+    if (this.role === 'client' && this.retrySourceCid !== undefined && (p.retrySourceConnectionId === undefined || !equal(p.retrySourceConnectionId, this.retrySourceCid))) {
+      throw new QuicError('ERR_QUIC_TRANSPORT_PARAMETER', p.retrySourceConnectionId === undefined ? 'retry_source_connection_id missing after a Retry' : 'retry_source_connection_id does not match the Retry')
+    }
     this.peerParams = p
     this.peerStatelessResetToken = p.statelessResetToken
     this.connSendFc = new SendFlowControl(p.initialMaxData)
@@ -988,13 +1049,15 @@ export class QuicConnection<T = unknown> {
     const truncated = truncatePacketNumber(pn, pnLength)
     if (spaceId === PacketNumberSpace.ApplicationData) return encodeShortHeader(this.remoteCid, pnLength, truncated, this.oneRtt?.keyPhaseWrite ?? 0)
     const type = spaceId === PacketNumberSpace.Initial ? LongPacketType.Initial : LongPacketType.Handshake
-    return encodeLongHeader({ type, dcid: this.remoteCid, scid: this.localCid }, pnLength, truncated, payloadLength)
+    const token = type === LongPacketType.Initial && this.role === 'client' ? this.retryToken : undefined
+    return encodeLongHeader({ type, dcid: this.remoteCid, scid: this.localCid, ...(token === undefined ? {} : { token }) }, pnLength, truncated, payloadLength)
   }
 
   private buildPacket (spaceId: PacketNumberSpace, sp: Space, room: number, now: number, _first: boolean): { bytes: Uint8Array, eliciting: boolean } | undefined {
     const pn = sp.nextPn
     const pnLength = packetNumberLength(pn, this.loss.largestAcked[spaceId] as number)
-    const overhead = (spaceId === PacketNumberSpace.ApplicationData ? 1 + this.remoteCid.length : 7 + this.remoteCid.length + this.localCid.length + (spaceId === PacketNumberSpace.Initial ? 1 : 0) + 2) + pnLength + AEAD_TAG_LENGTH
+    const tokenField = spaceId === PacketNumberSpace.Initial ? varintLength(this.retryToken.length) + this.retryToken.length : 0
+    const overhead = (spaceId === PacketNumberSpace.ApplicationData ? 1 + this.remoteCid.length : 7 + this.remoteCid.length + this.localCid.length + tokenField + 2) + pnLength + AEAD_TAG_LENGTH
     let budget = room - overhead
     if (budget < 32) return undefined
     if (spaceId === PacketNumberSpace.ApplicationData && !this.keyUpdateAllowsSending()) return undefined

@@ -202,6 +202,21 @@ export class LossDetection<F> {
     return { kind: 'pto', space: pto.space, probes: this.ackElicitingInFlight() ? 2 : 1 }
   }
 
+  /**
+   * RFC 9002 §6.3: after a Retry the client's Initial packets were received but not processed;
+   * they leave the flight (neither acknowledged nor lost), the timers and backoff reset. Returns
+   * them so that their data can be sent again.
+   */
+  abandonInFlight (space: PacketNumberSpace): Array<SentPacket<F>> {
+    const list = this.sent[space] as Array<SentPacket<F>>
+    for (const p of list) if (p.inFlight) this.cc.onPacketDiscarded(p.size)
+    this.sent[space] = []
+    this.lossTime[space] = Infinity
+    this.lastAckElicitingSent[space] = -Infinity
+    this.ptoCount = 0
+    return list
+  }
+
   /** RFC 9002 §6.4: keys of a space are gone; its packets leave the flight without a loss signal. */
   discardSpace (space: PacketNumberSpace): void {
     for (const p of this.sent[space] as Array<SentPacket<F>>) if (p.inFlight) this.cc.onPacketDiscarded(p.size)

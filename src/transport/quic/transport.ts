@@ -12,8 +12,11 @@
  * `{ kind: 'upgraded' }` with a StreamMuxer whose streams are the shared MuxedStream; each stream
  * still negotiates its protocol with multistream-select, done by the switch as on any muxed stream.
  *
- * Limits: datagrams to unknown connection ids are dropped unless they are a client Initial of at
- * least 1200 bytes (RFC 9000 §14.1); `maxConnections` caps accepted connections.
+ * Limits: datagrams to unknown connection ids of less than 1200 bytes are dropped (RFC 9000 §14.1);
+ * the others go to the listener's StatelessServer (stateless.ts), which answers unknown versions
+ * with Version Negotiation (rate-limited), sends Retry when `retry` says so (by default once
+ * `retryAfterPendingHandshakes` handshakes are in progress), and accepts the rest;
+ * `maxConnections` caps accepted connections.
  */
 import dgram from 'node:dgram'
 import crypto from 'node:crypto'
@@ -29,6 +32,7 @@ import { CODE_IP4, CODE_IP6, CODE_QUIC_V1, CODE_UDP, Multiaddr } from '../multia
 import { QuicConnection, type QuicEvent } from './connection.js'
 import { MIN_INITIAL_DATAGRAM_SIZE } from './constants.js'
 import { parseHeader } from './header.js'
+import { StatelessServer, type RetryPolicy } from './stateless.js'
 
 /** Our connection ids are 8 bytes (quic-go uses 4 by default, quinn 8; any length up to 20 works). */
 export const LOCAL_CID_LENGTH = 8
@@ -45,6 +49,15 @@ export interface QuicTransportOptions {
   keyUpdateIntervalPackets?: number
   /** Pace sends over the round trip (RFC 9002 §7.7; default true). */
   pacing?: boolean
+  /**
+   * Listener address validation with Retry (RFC 9000 §8.1.2): 'under-load' (default) once
+   * `retryAfterPendingHandshakes` handshakes are in progress, 'always' or 'never'. See stateless.ts.
+   */
+  retry?: RetryPolicy
+  retryAfterPendingHandshakes?: number
+  retryTokenLifetimeMs?: number
+  /** Version Negotiation answers per second and listener (RFC 9000 §6.1; default 100). */
+  versionNegotiationPerSecond?: number
 }
 
 function udpAddress (ma: Multiaddr): { host: string, port: number, family: 4 | 6 } | undefined {
@@ -338,10 +351,20 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       listeners.push(ep)
       const credential = generateLibp2pCredential(opts.identity)
       let accepted = 0
+      let pending = 0
+      // Version Negotiation, Retry and INVALID_TOKEN answers: decided without a connection (stateless.ts)
+      const gate = new StatelessServer({
+        cidLength: LOCAL_CID_LENGTH,
+        ...(options.retry === undefined ? {} : { retry: options.retry }),
+        ...(options.retryAfterPendingHandshakes === undefined ? {} : { retryAfterPendingHandshakes: options.retryAfterPendingHandshakes }),
+        ...(options.retryTokenLifetimeMs === undefined ? {} : { retryTokenLifetimeMs: options.retryTokenLifetimeMs }),
+        ...(options.versionNegotiationPerSecond === undefined ? {} : { versionNegotiationPerSecond: options.versionNegotiationPerSecond })
+      }, performance.now())
       ep.acceptor = (d, rinfo) => {
-        let h
-        try { h = parseHeader(d, 0, LOCAL_CID_LENGTH) } catch { return }
-        if (h.form !== 'long' || h.type !== 0 || accepted >= maxConnections) return
+        const decision = gate.onDatagram(d, { address: rinfo.address, port: rinfo.port }, pending, performance.now())
+        if (decision.kind === 'send') { ep.socket.send(decision.datagram, rinfo.port, rinfo.address); return }
+        if (decision.kind === 'drop' || accepted >= maxConnections) return
+        const h = decision.header
         const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
         const conn = new QuicConnection<Libp2pPeer>({
           role: 'server',
@@ -352,13 +375,16 @@ export function quic (options: QuicTransportOptions = {}): Transport {
           remoteCid: h.scid.slice(),
           originalDcid: h.dcid.slice(),
           now: performance.now(),
-          ...tuning
+          ...tuning,
+          ...(decision.retry === undefined ? {} : { retry: decision.retry })
         })
         accepted++
+        pending++
         const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)])
         const timer = setTimeout(() => { conn.close(0, 'handshake timeout', performance.now()); driver.service() }, handshakeTimeoutMs)
         driver.onHandshake = (err) => {
           clearTimeout(timer)
+          pending--
           if (err !== undefined) { accepted--; opts.onError?.(err); return }
           const local = ep.localMultiaddr()
           opts.onConnection({ kind: 'upgraded', connection: upgraded(driver, 'inbound', local, remoteMultiaddr(rinfo.address, rinfo.port)) })

@@ -7,6 +7,7 @@ import { generateEd25519 } from '../../../src/security/keys.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../../src/security/tls/certificate.js'
 import { QuicConnection, type QuicConnectionConfig, type QuicEvent } from '../../../src/transport/quic/connection.js'
 import { parseHeader } from '../../../src/transport/quic/header.js'
+import type { StatelessDecision, StatelessServer } from '../../../src/transport/quic/stateless.js'
 
 export interface LinkOptions {
   dropRate?: number
@@ -23,7 +24,16 @@ export interface LinkOptions {
 export interface SideOptions {
   client?: Partial<QuicConnectionConfig<Libp2pPeer>>
   server?: Partial<QuicConnectionConfig<Libp2pPeer>>
+  /**
+   * The server endpoint's stateless answers (Version Negotiation, Retry) before a connection
+   * exists; `pendingHandshakes` is the load it sees. Without a gate every first datagram makes the server.
+   */
+  gate?: StatelessServer
+  pendingHandshakes?: () => number
 }
+
+/** The client's address as the gate sees it. */
+export const CLIENT_ADDRESS = { address: '192.0.2.1', port: 4433 }
 
 interface InFlight { at: number, to: 'client' | 'server', data: Uint8Array, seq: number }
 
@@ -73,7 +83,22 @@ export class Harness {
     })
   }
 
-  private makeServer (first: Uint8Array): void {
+  /** Every decision of the gate, in order. */
+  readonly gateDecisions: StatelessDecision[] = []
+
+  /** Hand a datagram for no connection to the gate; true when a server machine now exists. */
+  private throughGate (data: Uint8Array): boolean {
+    const gate = this.sides.gate
+    if (gate === undefined) { this.makeServer(data); return true }
+    const d = gate.onDatagram(data, CLIENT_ADDRESS, this.sides.pendingHandshakes?.() ?? 0, this.now)
+    this.gateDecisions.push(d)
+    if (d.kind === 'send') this.send('client', d.datagram)
+    if (d.kind !== 'accept') return false
+    this.makeServer(data, d.retry)
+    return true
+  }
+
+  private makeServer (first: Uint8Array, retry?: { originalDcid: Uint8Array, retrySourceCid: Uint8Array }): void {
     const h = parseHeader(first, 0, 8)
     if (h.form !== 'long') throw new Error('first datagram is not a long header')
     this.server = new QuicConnection<Libp2pPeer>({
@@ -84,6 +109,7 @@ export class Harness {
       localCid: Uint8Array.of(0x53, 1, 2, 3, 4, 5, 6, 7),
       remoteCid: h.scid.slice(),
       originalDcid: h.dcid.slice(),
+      ...(retry === undefined ? {} : { retry }),
       now: this.now,
       ...(this.opts.keepAliveMs === undefined ? {} : { keepAliveMs: this.opts.keepAliveMs }),
       ...this.sides.server
@@ -119,8 +145,7 @@ export class Harness {
       this.inFlight.shift()
       this.now = Math.max(this.now, next.at)
       if (next.to === 'server') {
-        if (this.server === undefined) this.makeServer(next.data)
-        this.server?.receiveDatagram(next.data, this.now)
+        if (this.server !== undefined || this.throughGate(next.data)) this.server?.receiveDatagram(next.data, this.now)
       } else {
         this.client.receiveDatagram(next.data, this.now)
       }
