@@ -30,16 +30,19 @@ const KEY: OptionSpec = { name: 'key', kind: 'value' }
 const SECURITY: OptionSpec = { name: 'security', kind: 'value' }
 const CLIENT: readonly OptionSpec[] = [KEY, SECURITY, ...TRACE_OPTIONS]
 
-const TARGET_HELP = '<multiaddr> is a TCP address ending in /p2p/<peerId>, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…'
+const TARGET_HELP = `<multiaddr> is a TCP or WebSocket address ending in /p2p/<peerId>, e.g.
+  /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW… or /ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooW… (/wss: not supported yet)`
 const SECURITY_NAMES = Object.keys(SECURITY_REGISTRY).join('|')
 const DIAL_SECURITY_HELP = `  --security <list>    security protocols to propose, comma-separated in order of preference
                        (${SECURITY_NAMES}); default ${DIAL_SECURITY_DEFAULT.join(',')}`
 const COMMON_HELP = `  --key <file>         our identity: a libp2p PrivateKey protobuf file (created with a new Ed25519 key
                        if missing); default: a new key for this run
-  --trace[=hex]        print every connection's layers (TCP, multistream, Noise, yamux/mplex, streams)
+  --trace[=hex]        print every connection's layers (TCP, WebSocket, multistream, Noise or TLS,
+                       yamux/mplex, streams)
                        on stderr, with hex dumps when =hex
   --trace-file <path>  write every trace record as JSON Lines to <path>
-  --keylog <path>      append the Noise session keys to <path> (for \`switchyard decode\` of a capture)`
+  --keylog <path>      append the session keys to <path>: Noise (SWITCHYARD_NOISE lines) and TLS 1.3
+                       (NSS key log lines, which Wireshark reads), for \`switchyard decode\` of a capture`
 
 const COMMANDS: Record<string, Command> = {
   listen: {
@@ -47,12 +50,13 @@ const COMMANDS: Record<string, Command> = {
     run: listenCommand,
     help: `usage: switchyard listen [--listen <multiaddr>]... [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
-Listen for libp2p connections (TCP + Noise + yamux/mplex) and serve
+Listen for libp2p connections (TCP or WebSocket + Noise or TLS 1.3 + yamux/mplex) and serve
   /test/stream-proto/1.0.0, /ipfs/ping/1.0.0, /ipfs/id/1.0.0 (+ push), /perf/1.0.0, /switchyard/echo/1.0.0.
 Prints one line \`LISTEN <multiaddr>/p2p/<peerId>\` per listen address on stdout, then logs on stderr.
 Runs until SIGINT or SIGTERM, then stops gracefully and exits 0.
 
-  --listen <multiaddr> a TCP address to listen on (repeatable); default /ip4/127.0.0.1/tcp/0
+  --listen <multiaddr> an address to listen on (repeatable): TCP /ip4/…/tcp/N or WebSocket
+                       /ip4/…/tcp/N/ws (port 0: any free port); default /ip4/127.0.0.1/tcp/0
   --security <list>    security protocols to accept, comma-separated in order of preference
                        (${SECURITY_NAMES}); default ${LISTEN_SECURITY_DEFAULT.join(',')} (those available)
 ${COMMON_HELP}`
@@ -130,12 +134,12 @@ ${COMMON_HELP}`
 
 Read a packet capture (tcpdump/Wireshark pcap or pcapng; link types Ethernet, Linux cooked SLL/SLL2,
 raw IP, BSD loopback; IPv4 and IPv6), reassemble every TCP connection in it, and print the same
-layered view as --trace: TCP, multistream-select, the Noise handshake, and — for connections whose
-keys are in the key log — the decrypted yamux/mplex frames and stream messages. Other connections
-are shown up to the end of the Noise handshake. See docs/study-the-wire.md.
+layered view as --trace: TCP, the WebSocket upgrade and frames (/ws), multistream-select, the Noise
+or TLS 1.3 handshake, and — for connections whose keys are in the key log — the decrypted
+yamux/mplex frames and stream messages. Other connections are shown up to the end of the handshake. See docs/study-the-wire.md.
 Exits 1 (after printing the connections decoded so far) if the capture is cut short or malformed.
 
-  --keylog <file>      Noise keys written by --keylog (SWITCHYARD_NOISE lines)
+  --keylog <file>      keys written by --keylog (SWITCHYARD_NOISE lines for Noise, NSS key log lines for TLS)
   --trace=hex, --hex   hex dumps of every layer's bytes
   --utc                times of day in UTC (default: local time)
   --trace-file <path>  also write the decoded events as JSON Lines to <path>`
@@ -186,7 +190,7 @@ js-libp2p write it; mode 0600) and print its peer id. Refuses to overwrite a fil
   }
 }
 
-export const USAGE = `switchyard ${SWITCHYARD_VERSION} — a libp2p-compatible stack (TCP, multistream-select, Noise, yamux, mplex)
+export const USAGE = `switchyard ${SWITCHYARD_VERSION} — a libp2p-compatible stack (TCP, WebSocket, multistream-select, Noise, TLS 1.3, yamux, mplex)
 
 usage:
   switchyard listen [--listen <multiaddr>]... [--key <file>]

@@ -4,6 +4,7 @@
  * graceful SIGTERM/SIGINT), and the three nim tutorials printing what the tutorials print.
  */
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -100,6 +101,17 @@ describe('switchyard CLI: usage', () => {
     expect(r.code).toBe(0)
     expect(r.stderr).toBe('')
     expect(r.stdout.startsWith(`usage: switchyard ${cmd}`)).toBe(true)
+  })
+
+  it('the help names WebSocket (/ws) addresses and TLS, not TCP alone', async () => {
+    const listen = await run(cli, ['listen', '--help'])
+    expect(listen.stdout).toMatch(/--listen <multiaddr> an address to listen on \(repeatable\): TCP \/ip4\/…\/tcp\/N or WebSocket\n\s+\/ip4\/…\/tcp\/N\/ws/)
+    expect(listen.stdout).toContain('TCP or WebSocket + Noise or TLS 1.3 + yamux/mplex')
+    const ping = await run(cli, ['ping', '--help'])
+    expect(ping.stdout).toContain('/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooW…')
+    expect(ping.stdout).toContain('TLS 1.3\n                       (NSS key log lines, which Wireshark reads)')
+    const usage = await run(cli, ['--help'])
+    expect(usage.stdout).toContain('(TCP, WebSocket, multistream-select, Noise, TLS 1.3, yamux, mplex)')
   })
 
   const peer = '12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq'
@@ -418,6 +430,89 @@ describe('switchyard CLI: keys and signals', () => {
       expectOneLineError(r, /^error: .*EADDRINUSE/)
     } finally {
       await l.stop('SIGTERM')
+    }
+  })
+})
+
+describe('switchyard CLI over WebSocket (--listen …/ws): real processes, real sockets', () => {
+  let listener: Listener
+  let wsTarget: string
+  let tcpTarget: string
+
+  beforeAll(async () => {
+    listener = await Listener.start(cli, ['--listen', '/ip4/127.0.0.1/tcp/0/ws', '--listen', '/ip4/127.0.0.1/tcp/0'], 2)
+    wsTarget = listener.addrs[0] as string
+    tcpTarget = listener.addrs[1] as string
+  }, 30_000)
+
+  afterAll(async () => { await listener?.stop('SIGKILL') })
+
+  it('prints a /ws LISTEN line with its real port beside the TCP one, for one peer id', () => {
+    const ws = /^\/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/ws\/p2p\/(12D3KooW\w+)$/.exec(wsTarget)
+    const tcp = /^\/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/p2p\/(12D3KooW\w+)$/.exec(tcpTarget)
+    expect(ws, wsTarget).not.toBeNull()
+    expect(tcp, tcpTarget).not.toBeNull()
+    expect(Number(ws?.[1])).toBeGreaterThan(0)
+    expect(ws?.[1]).not.toBe(tcp?.[1])
+    expect(ws?.[2]).toBe(tcp?.[2])
+  })
+
+  it('stream over /ws prints the eleven parts; the listener logs the connection at its /ws address', async () => {
+    const r = await run(cli, ['stream', wsTarget])
+    expect(r.code).toBe(0)
+    expect(lines(r.stdout)).toEqual(PARTS)
+    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws \(\/noise, \/yamux\/1\.0\.0\)/)
+  })
+
+  it('ping --security tls --trace over /ws: the HTTP upgrade, masked binary frames, TLS inside them', async () => {
+    const r = await run(cli, ['ping', wsTarget, '--security', 'tls', '--trace', '--count', '2'])
+    expect(r.code).toBe(0)
+    expect(lines(r.stdout)).toHaveLength(2)
+    expect(r.stderr).toMatch(/ws -> GET \/ HTTP\/1\.1 \(Host: 127\.0\.0\.1:\d+; Upgrade: websocket; Connection: Upgrade; Sec-WebSocket-Key: \S+; Sec-WebSocket-Version: 13\)/)
+    expect(r.stderr).toMatch(/ws <- HTTP\/1\.1 101 Switching Protocols \(Upgrade: websocket; Connection: Upgrade; Sec-WebSocket-Accept: \S+\)/)
+    expect(r.stderr).toMatch(/ws -> Binary FIN \d+ B masked/)
+    expect(r.stderr).toMatch(/ws <- Binary FIN \d+ B\n/)
+    expect(r.stderr).toMatch(/tls handshake complete: client, remote 12D3KooW\w+/)
+    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws: security \/tls\/1\.0\.0, muxer \/yamux\/1\.0\.0 \(early\)/)
+    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws \(\/tls\/1\.0\.0, \/yamux\/1\.0\.0\)/)
+  })
+
+  it('identify over /ws: both listen addresses, a /ws observed address', async () => {
+    const r = await run(cli, ['identify', wsTarget])
+    expect(r.code).toBe(0)
+    const info = JSON.parse(r.stdout) as { listenAddrs: string[], observedAddr: string, security: string }
+    expect(info.listenAddrs).toEqual(listener.addrs.map(a => a.split('/p2p/')[0]))
+    expect(info.observedAddr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws$/)
+    expect(info.security).toBe('/noise')
+  })
+
+  it('streams --count 20 over /ws echoes 20 distinct 64 KiB payloads concurrently', async () => {
+    const r = await run(cli, ['streams', wsTarget, '--count', '20'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('OK 20\n')
+  })
+
+  it.each([['noise'], ['tls']] as const)('a library switch dials the CLI listener over /ws (%s): 4 MiB echoed byte for byte', async (security) => {
+    const sw = newStandardSwitch({ log: () => {}, listenAddrs: [], security: [security] })
+    try {
+      const payload = new Uint8Array(4 << 20)
+      for (let i = 0; i < payload.length; i++) payload[i] = (i * 2654435761) >>> 24
+      const stream = await sw.dial(wsTarget, ECHO_CODEC)
+      expect(stream.connection.remoteAddr).toMatch(/\/ws$/)
+      expect(stream.connection.security).toBe(security === 'tls' ? '/tls/1.0.0' : '/noise')
+      const [, echoed] = await Promise.all([
+        (async () => { await stream.write(payload); await stream.closeWrite() })(),
+        within(60_000, 'the echo', (async () => {
+          const chunks: Uint8Array[] = []
+          for await (const c of stream) chunks.push(c)
+          return Buffer.concat(chunks)
+        })())
+      ])
+      expect(echoed.length).toBe(payload.length)
+      expect(createHash('sha256').update(echoed).digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'))
+    } finally {
+      await sw.stop()
     }
   })
 })
