@@ -13,6 +13,7 @@ import { decodeLp, DEFAULT_MAX_LP_LENGTH } from '../codec/length-prefixed.js'
 import { SwitchyardError } from '../errors.js'
 import { LS, MAX_LS_RESPONSE_LENGTH, MAX_MESSAGE_LENGTH, NA, PROTOCOL_ID } from '../multistream/constants.js'
 import { decodeLsResponse, decodeMessageBody } from '../multistream/messages.js'
+import { describeIdentify, IDENTIFY_PROTOCOLS } from './identify.js'
 import type { TraceDirection, TraceEvent, TraceLayer } from './observer.js'
 
 /** Where dissectors send events; `time` is the capture/arrival time of the bytes that completed the event. */
@@ -269,6 +270,8 @@ export class MultistreamDissector implements Dissector {
 export class MessageDissector implements Dissector {
   private readonly buffers = { in: new TimedBuffer(), out: new TimedBuffer() }
   private readonly raw = { in: false, out: false }
+  /** On identify streams: whether it is the push variant (each message is then decoded). */
+  private readonly identifyPush: boolean | undefined
 
   constructor (
     readonly protocol: string,
@@ -277,6 +280,7 @@ export class MessageDissector implements Dissector {
     private readonly maxMessageLength = DEFAULT_MAX_LP_LENGTH
   ) {
     if (RAW_PROTOCOLS.has(protocol)) { this.raw.in = true; this.raw.out = true }
+    this.identifyPush = IDENTIFY_PROTOCOLS.get(protocol)
   }
 
   push (dir: TraceDirection, bytes: Uint8Array, time: number): void {
@@ -299,7 +303,9 @@ export class MessageDissector implements Dissector {
       if (r === undefined) return
       const [body, used] = r
       const t = buf.consume(used)
-      this.emit({ layer: 'stream', kind: 'message', dir, stream: this.scope.stream, opener: this.scope.opener, length: body.length, bytes: body }, t)
+      const e: TraceEvent = { layer: 'stream', kind: 'message', dir, stream: this.scope.stream, opener: this.scope.opener, length: body.length, bytes: body }
+      if (this.identifyPush !== undefined) e.identify = describeIdentify(body, this.identifyPush)
+      this.emit(e, t)
     }
   }
 

@@ -19,7 +19,7 @@ import { FrameType, GoAwayCode } from '../muxer/constants.js'
 import { flagName as mplexFlagName } from '../muxer/mplex/frame.js'
 import { RAW_PROTOCOLS } from './dissect.js'
 import type { TraceSink } from './tracer.js'
-import type { NoisePayloadInfo, TlsHandshakeInfo, TraceRecord } from './observer.js'
+import type { IdentifyInfo, NoisePayloadInfo, TlsHandshakeInfo, TraceRecord } from './observer.js'
 
 /** The interesting fields of a TLS handshake message, ` key value` pairs. */
 function formatTlsInfo (i: TlsHandshakeInfo): string {
@@ -164,6 +164,37 @@ function formatNoisePayload (p: NoisePayloadInfo): string {
   return s
 }
 
+/**
+ * An identify message, one field a line under the message's own line, in the spec's words:
+ *
+ *   protocolVersion "ipfs/0.1.0", agentVersion "switchyard/0.1.0"
+ *   publicKey Ed25519 12D3KooW…
+ *   listenAddrs /ip4/127.0.0.1/tcp/4001
+ *   observedAddr /ip4/127.0.0.1/tcp/50312
+ *   protocols /ipfs/id/1.0.0, /ipfs/ping/1.0.0
+ *   signedPeerRecord signature verified, peer 12D3KooW…, seq 1733390000000000000, addresses /ip4/127.0.0.1/tcp/4001
+ */
+export function formatIdentify (i: IdentifyInfo): string[] {
+  if (i.error !== undefined) return [`! not an Identify message: ${i.error}`]
+  const out: string[] = []
+  const versions: string[] = []
+  if (i.protocolVersion !== undefined) versions.push(`protocolVersion ${JSON.stringify(i.protocolVersion)}`)
+  if (i.agentVersion !== undefined) versions.push(`agentVersion ${JSON.stringify(i.agentVersion)}`)
+  if (versions.length > 0) out.push(versions.join(', '))
+  if (i.publicKey !== undefined) out.push('error' in i.publicKey ? `publicKey ! ${i.publicKey.error}` : `publicKey ${i.publicKey.keyType} ${i.publicKey.peerId}`)
+  // A push carries only what changed; a full answer always lists both (possibly empty) lists.
+  if (!i.push || i.listenAddrs.length > 0) out.push(`listenAddrs ${i.listenAddrs.length === 0 ? '(none)' : i.listenAddrs.join(', ')}`)
+  if (i.observedAddr !== undefined) out.push(`observedAddr ${i.observedAddr}`)
+  if (!i.push || i.protocols.length > 0) out.push(`protocols ${i.protocols.length === 0 ? '(none)' : i.protocols.join(', ')}`)
+  const r = i.signedPeerRecord
+  if (r !== undefined) {
+    out.push(r.signature === 'verified'
+      ? `signedPeerRecord signature verified, peer ${r.peerId ?? '?'}, seq ${r.seq ?? '?'}, addresses ${(r.addresses ?? []).join(', ') || '(none)'}`
+      : `signedPeerRecord SIGNATURE INVALID: ${r.error ?? 'unknown'}`)
+  }
+  return out
+}
+
 /** Formats records into lines; keeps a little state per connection (depth, raw streams). */
 export class TextFormatter {
   private readonly conns = new Map<number, ConnState>()
@@ -207,6 +238,8 @@ export class TextFormatter {
     const st = this.state(r.conn)
     let depth = 0
     let text: string | undefined
+    /** Lines under `text`, one level deeper (a decoded identify message). */
+    let details: string[] = []
     switch (r.layer) {
       case 'tcp':
         switch (r.kind) {
@@ -292,7 +325,14 @@ export class TextFormatter {
             if (RAW_PROTOCOLS.has(r.protocol)) this.markRaw(st, r.stream, r.opener)
             text = `${label} protocol ${r.protocol}`
             break
-          case 'message': text = `${label} ${ARROW[r.dir]} ${formatPayload(r.bytes ?? new Uint8Array(0))}`; break
+          case 'message':
+            if (r.identify !== undefined) {
+              text = `${label} ${ARROW[r.dir]} identify${r.identify.push ? ' push' : ''} (${r.length} B)`
+              details = formatIdentify(r.identify)
+            } else {
+              text = `${label} ${ARROW[r.dir]} ${formatPayload(r.bytes ?? new Uint8Array(0))}`
+            }
+            break
           case 'data': {
             // Messages already show the bytes of a message stream; raw streams show their data.
             if (this.hex || this.isRaw(st, r.stream, r.opener)) text = `${label} ${ARROW[r.dir]} data ${r.length} B`
@@ -312,6 +352,8 @@ export class TextFormatter {
     if (text === undefined) return []
     const indent = '  '.repeat(depth)
     const lines = [`${formatTime(r.time, this.utc)} #${r.conn} ${indent}${text}`]
+    const pad = ' '.repeat(16 + String(r.conn).length + 2) + indent + '  '
+    for (const d of details) lines.push(pad + d)
     if (this.hex && r.bytes !== undefined && r.bytes.length > 0 && !(r.layer === 'stream' && r.kind === 'message')) {
       lines.push(...hexDump(r.bytes, ' '.repeat(16 + String(r.conn).length + 2) + indent + '  '))
     }

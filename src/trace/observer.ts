@@ -215,6 +215,40 @@ export interface StreamMessageEvent extends EventBase {
   dir: TraceDirection
   stream: number
   length: number
+  /** On `/ipfs/id/1.0.0` and `/ipfs/id/push/1.0.0` streams: the message, decoded field by field. */
+  identify?: IdentifyInfo
+}
+
+/**
+ * An Identify message as the trace shows it (libp2p specs identify/README.md §"The Identify
+ * Message"): addresses as multiaddr text, the key as its type and peer id, the signed peer record
+ * opened and verified (RFC 0002 envelope, RFC 0003 record). Fields absent from the message are absent
+ * here; a push carries only what changed.
+ */
+export interface IdentifyInfo {
+  push: boolean
+  protocolVersion?: string
+  agentVersion?: string
+  /** `publicKey`: its type and the peer id derived from it, or why it does not parse. */
+  publicKey?: { keyType: string, peerId: string } | { error: string }
+  /** `listenAddrs` as multiaddr text (`<invalid multiaddr …>` for bytes that are not one). */
+  listenAddrs: string[]
+  observedAddr?: string
+  protocols: string[]
+  signedPeerRecord?: SignedPeerRecordInfo
+  /** The bytes are not an Identify message: why (the other fields are then empty). */
+  error?: string
+}
+
+/** identify field 8, opened: verified against the message's key when it has one. */
+export interface SignedPeerRecordInfo {
+  signature: 'verified' | 'invalid'
+  peerId?: string
+  /** `seq` in decimal (a uint64: go uses a nanosecond timestamp). */
+  seq?: string
+  addresses?: string[]
+  /** Why it did not verify. */
+  error?: string
 }
 
 // ---------------------------------------------------------------------------------------------
