@@ -460,6 +460,7 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
     if (!isForeign(impl)) return true
     const bin = foreignBinary(impl)
     if ('missing' in bin) { log(`  ${bin.missing}: column left out`); return false }
+    if (bin.stale !== undefined) log(`  warning: ${bin.stale}`)
     return true
   })
   const pairs: Pair[] = []

@@ -52,15 +52,17 @@ function newestSource (paths: string[]): number {
 }
 
 /**
- * The binary of a foreign implementation, or why it cannot run: not built, or older than its
- * sources (a stale binary would measure other code than the tree's).
+ * The binary of a foreign implementation, or why it cannot run (not built). `stale` says the
+ * binary is older than a source file: perhaps other code than the tree's, perhaps only a checkout
+ * that touched the files (git sets mtimes), so it is a warning; bench/anchors.sh settles it.
  */
-export function foreignBinary (impl: Impl): { path: string } | { missing: string } {
+export function foreignBinary (impl: Impl): { path: string, stale?: string } | { missing: string } {
   const f = foreign(impl)
   if (f === undefined) return { missing: `${impl} is not a foreign implementation` }
   if (!existsSync(f.binary)) return { missing: `${impl}: ${f.binary} is not built (${f.build})` }
-  if (process.env[impl === 'go-libp2p' ? 'BENCH_GO_PEER' : 'BENCH_RUST_PEER'] === undefined && statSync(f.binary).mtimeMs < newestSource(f.sources)) {
-    return { missing: `${impl}: ${f.binary} is older than its sources (${f.build})` }
+  const env = impl === 'go-libp2p' ? 'BENCH_GO_PEER' : 'BENCH_RUST_PEER'
+  if (process.env[env] === undefined && statSync(f.binary).mtimeMs < newestSource(f.sources)) {
+    return { path: f.binary, stale: `${impl}: ${f.binary} is older than its sources (${f.build} rebuilds if needed)` }
   }
   return { path: f.binary }
 }

@@ -23,6 +23,13 @@ const options = (v: Variant): SwitchOptions => standardLayers({
     maxOutboundStreamsPerConnection: MAX_STREAMS
   },
   yamux: { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS },
+  // The resource budgets' stream and connection counts (256 inbound streams per connection,
+  // 1024 connections per process by default) raised like every other limit; memory stays default.
+  resources: {
+    process: { streams: 4 * MAX_STREAMS, inboundStreams: 4 * MAX_STREAMS, connections: 2 * MAX_CONNECTIONS },
+    peer: { streams: MAX_STREAMS, inboundStreams: MAX_STREAMS, connections: MAX_CONNECTIONS },
+    connection: { streams: MAX_STREAMS, inboundStreams: MAX_STREAMS }
+  },
   log: () => {}
 })
 
