@@ -12,6 +12,10 @@
 #   5. libp2p/test-plans transport-interop (dist/interop/transport-interop.js): every pair of
 #      switchyard, go, rust and js through each one's `transport-interop` entry point, with a local
 #      redis-server (Debian package redis-server; .ci/run installs it; missing = failure)
+#   6. the benchmark harness smoke (dist/bench/e2e.bench.js --smoke): every e2e implementation,
+#      go and rust included, through every workload and transport × security variant once at tiny
+#      sizes; nothing is measured (the rust peer here is the interop build; figures need
+#      bench/anchors.sh's release build)
 # Prints the time of every step and exits non-zero on the first failure (or any failed cell).
 # Env: MATRIX_ARGS adds arguments to run-matrix.js (e.g. "--keep-logs"), TRANSPORT_INTEROP_ARGS
 #      to transport-interop.js.
@@ -112,6 +116,10 @@ redis_check() {
 step redis-server redis_check
 # shellcheck disable=SC2086 # TRANSPORT_INTEROP_ARGS is a word list on purpose
 step transport-interop timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/transport-interop.js" --require-switchyard ${TRANSPORT_INTEROP_ARGS:-}
+
+# ── 6. benchmark harness smoke ─────────────────────────────────────────────────────────────
+step bench-smoke timeout 10m env BENCH_RUST_PEER="$ROOT/interop/rust/target/interop/peer" \
+  node "$ROOT/dist/bench/e2e.bench.js" --smoke
 
 summary
 exit 0

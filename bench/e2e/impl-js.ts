@@ -7,6 +7,7 @@
  * `send()` + `onDrain()` to write, `close()` to half-close.
  */
 import '../../interop/js/with-resolvers.js'
+import '../../interop/js/websocket-global.js'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'

@@ -26,6 +26,7 @@
  * Exit status: 0 success, 1 runtime failure (`error: <reason>` on stderr), 2 usage error.
  */
 import './with-resolvers.js'
+import './websocket-global.js'
 import { readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
@@ -43,41 +44,7 @@ import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { WebSocket as WsWebSocket } from 'ws'
 import { RedisClient } from '../../src/cli/redis.js'
-
-/**
- * @libp2p/websockets dials through the global WebSocket, which Node 20 lacks (Node 22 has it):
- * test-only polyfill with the `ws` package's client, which speaks the same EventTarget API. One
- * difference matters: `ws` emits a message that arrived together with the upgrade response right
- * after 'open', before @libp2p/websockets (a few awaits after 'open') has added its 'message'
- * listener, and such a message is lost. A listener that speaks first — go-libp2p's writes
- * `/multistream/1.0.0` as soon as it accepts — then fails the negotiation on our side. This
- * subclass keeps the messages that came before the first 'message' listener and hands them to it.
- */
-class BufferingWebSocket extends WsWebSocket {
-  constructor (...args: ConstructorParameters<typeof WsWebSocket>) {
-    super(...args)
-    let early: unknown[] | undefined = []
-    this.on('message', (data: unknown) => { early?.push(data) })
-    const add = this.addEventListener.bind(this) as (type: string, listener: unknown, options?: unknown) => void
-    type Listener = ((event: unknown) => void) | { handleEvent: (event: unknown) => void }
-    Object.defineProperty(this, 'addEventListener', {
-      value: (type: string, listener: Listener, options?: unknown): void => {
-        add(type, listener, options)
-        if (type !== 'message' || early === undefined) return
-        const queued = early
-        early = undefined
-        for (const data of queued) {
-          const event = { type: 'message', data, target: this }
-          if (typeof listener === 'function') listener(event)
-          else listener.handleEvent(event)
-        }
-      }
-    })
-  }
-}
-if (globalThis.WebSocket === undefined) (globalThis as { WebSocket?: unknown }).WebSocket = BufferingWebSocket
 
 const STREAM_PROTO = '/test/stream-proto/1.0.0'
 const ECHO = '/switchyard/echo/1.0.0'
