@@ -397,9 +397,84 @@ static void mix_hash(guint8 *h, const guint8 *data, guint n)
     gcry_md_close(md);
 }
 
-/* noise/README.md "Static Key Authentication": the identity key signs "noise-libp2p-static-key:" ||
- * the Noise static key. Ed25519 only (RFC 8032, libgcrypt's EdDSA): 1 valid, 0 invalid, -1 unchecked. */
-static int verify_static_key_sig(const guint8 *key_pb, guint key_len, const guint8 *sig, guint sig_len, const guint8 *static_key)
+/* DER (X.690 §8.1): one tag-length-value at p[0..n); the content's offset and length. Returns the
+ * TLV's total size, 0 when malformed (definite lengths up to 3 bytes: keys and signatures only). */
+static guint der_tlv(const guint8 *p, guint n, guint8 tag, guint *off, guint *len)
+{
+    if (n < 2 || p[0] != tag) return 0;
+    guint l = p[1], o = 2;
+    if (l & 0x80) {
+        guint nb = l & 0x7f;
+        if (nb == 0 || nb > 3 || n < 2 + nb) return 0;
+        l = 0;
+        for (guint i = 0; i < nb; i++) l = (l << 8) | p[2 + i];
+        o = 2 + nb;
+    }
+    if (l > n - o) return 0;
+    *off = o; *len = l;
+    return o + l;
+}
+
+/* RFC 5280 §4.1: SubjectPublicKeyInfo ::= SEQUENCE { SEQUENCE { algorithm OID, parameters ANY }, BIT STRING }.
+ * The algorithm OID's content, the parameters' TLV (a curve OID for EC keys) and the key bits. */
+typedef struct { const guint8 *alg; guint alg_len; const guint8 *params; guint params_len; const guint8 *key; guint key_len; } spki_t;
+
+static gboolean parse_spki(const guint8 *p, guint n, spki_t *s)
+{
+    guint o, l, o2, l2, o3, l3, used;
+    if (der_tlv(p, n, 0x30, &o, &l) == 0) return FALSE;
+    const guint8 *seq = p + o; guint seq_len = l;
+    if ((used = der_tlv(seq, seq_len, 0x30, &o2, &l2)) == 0) return FALSE;
+    const guint8 *ai = seq + o2;
+    guint oid_used = der_tlv(ai, l2, 0x06, &o3, &l3);
+    if (oid_used == 0) return FALSE;
+    s->alg = ai + o3; s->alg_len = l3;
+    s->params = ai + oid_used; s->params_len = l2 - oid_used;
+    if (der_tlv(seq + used, seq_len - used, 0x03, &o3, &l3) == 0 || l3 < 1 || seq[used + o3] != 0) return FALSE;
+    s->key = seq + used + o3 + 1; s->key_len = l3 - 1;
+    return TRUE;
+}
+
+/* An ECDSA signature (RFC 3279 §2.2.3): SEQUENCE { INTEGER r, INTEGER s }. */
+static gboolean parse_ecdsa_sig(const guint8 *p, guint n, const guint8 **r, guint *rl, const guint8 **s, guint *sl)
+{
+    guint o, l, o2, l2, used;
+    if (der_tlv(p, n, 0x30, &o, &l) == 0) return FALSE;
+    if ((used = der_tlv(p + o, l, 0x02, &o2, &l2)) == 0) return FALSE;
+    *r = p + o + o2; *rl = l2;
+    if (der_tlv(p + o + used, l - used, 0x02, &o2, &l2) == 0) return FALSE;
+    *s = p + o + used + o2; *sl = l2;
+    return TRUE;
+}
+
+static int pk_verify(gcry_sexp_t key, gcry_sexp_t data, gcry_sexp_t sig)
+{
+    int ok = (key && data && sig) ? (gcry_pk_verify(sig, data, key) == 0 ? 1 : 0) : -1;
+    gcry_sexp_release(key); gcry_sexp_release(data); gcry_sexp_release(sig);
+    return ok;
+}
+
+/* The ECDSA verification libp2p uses for secp256k1 and ECDSA keys: over SHA-256(msg), signature DER. */
+static int verify_ecdsa(const char *curve, const guint8 *q, guint q_len, const guint8 *msg, guint msg_len, const guint8 *sig, guint sig_len)
+{
+    const guint8 *r, *s; guint rl, sl;
+    if (!parse_ecdsa_sig(sig, sig_len, &r, &rl, &s, &sl)) return 0;
+    guint8 h[32];
+    gcry_md_hash_buffer(GCRY_MD_SHA256, h, msg, msg_len);
+    gcry_sexp_t k = NULL, d = NULL, g = NULL;
+    if (gcry_sexp_build(&k, NULL, "(public-key (ecc (curve %s) (q %b)))", curve, (int)q_len, q) != 0) k = NULL;
+    if (gcry_sexp_build(&d, NULL, "(data (flags raw) (value %b))", 32, h) != 0) d = NULL;
+    if (gcry_sexp_build(&g, NULL, "(sig-val (ecdsa (r %b) (s %b)))", (int)rl, r, (int)sl, s) != 0) g = NULL;
+    return pk_verify(k, d, g);
+}
+
+/* libp2p specs peer-ids/peer-ids.md, key types and their signatures: 1 valid, 0 invalid, -1 not
+ * verified (a key this code cannot read). `key_pb` is the PublicKey protobuf { Type = 1, Data = 2 }.
+ *   Ed25519 (1)   Data: 32 bytes; RFC 8032 over msg
+ *   Secp256k1 (2) Data: 33-byte compressed SEC1 point; ECDSA over SHA-256(msg), DER signature
+ *   ECDSA (3)     Data: DER SubjectPublicKeyInfo (P-256/P-384/P-521); ECDSA over SHA-256(msg), DER
+ *   RSA (0)       Data: DER SubjectPublicKeyInfo; RSASSA-PKCS1-v1_5 with SHA-256 */
+static int verify_libp2p_sig(const guint8 *key_pb, guint key_len, const guint8 *msg, guint msg_len, const guint8 *sig, guint sig_len)
 {
     guint64 type = 99; const guint8 *data = NULL; guint dlen = 0;
     pb_field_t f; guint at = 0; int k;
@@ -408,20 +483,65 @@ static int verify_static_key_sig(const guint8 *key_pb, guint key_len, const guin
         else if (f.field == 2 && f.wire == 2) { data = key_pb + f.off; dlen = f.len; }
         at += (guint)k;
     }
-    if (type != 1 || data == NULL || dlen != 32) return -1;
-    if (sig_len != 64) return 0;
+    if (data == NULL) return -1;
+    if (type == 1) {
+        if (dlen != 32) return -1;
+        if (sig_len != 64) return 0;
+        gcry_sexp_t kk = NULL, d = NULL, g = NULL;
+        if (gcry_sexp_build(&kk, NULL, "(public-key (ecc (curve Ed25519) (flags eddsa) (q %b)))", (int)dlen, data) != 0) kk = NULL;
+        if (gcry_sexp_build(&d, NULL, "(data (flags eddsa) (hash-algo sha512) (value %b))", (int)msg_len, msg) != 0) d = NULL;
+        if (gcry_sexp_build(&g, NULL, "(sig-val (eddsa (r %b) (s %b)))", 32, sig, 32, sig + 32) != 0) g = NULL;
+        return pk_verify(kk, d, g);
+    }
+    if (type == 2) {
+        if (dlen != 33 && dlen != 65) return -1;
+        return verify_ecdsa("secp256k1", data, dlen, msg, msg_len, sig, sig_len);
+    }
+    spki_t s;
+    if (!parse_spki(data, dlen, &s)) return -1;
+    if (type == 3) {
+        static const guint8 ec_public_key[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };            /* 1.2.840.10045.2.1 */
+        static const guint8 p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };  /* 1.2.840.10045.3.1.7 */
+        static const guint8 p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };                    /* 1.3.132.0.34 */
+        static const guint8 p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };                    /* 1.3.132.0.35 */
+        if (s.alg_len != sizeof ec_public_key || memcmp(s.alg, ec_public_key, sizeof ec_public_key) != 0) return -1;
+        const char *curve =
+            s.params_len == sizeof p256 && memcmp(s.params, p256, sizeof p256) == 0 ? "NIST P-256" :
+            s.params_len == sizeof p384 && memcmp(s.params, p384, sizeof p384) == 0 ? "NIST P-384" :
+            s.params_len == sizeof p521 && memcmp(s.params, p521, sizeof p521) == 0 ? "NIST P-521" : NULL;
+        if (curve == NULL) return -1;
+        return verify_ecdsa(curve, s.key, s.key_len, msg, msg_len, sig, sig_len);
+    }
+    if (type == 0) {
+        static const guint8 rsa_encryption[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 }; /* 1.2.840.113549.1.1.1 */
+        if (s.alg_len != sizeof rsa_encryption || memcmp(s.alg, rsa_encryption, sizeof rsa_encryption) != 0) return -1;
+        /* RFC 8017 A.1.1: RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+        guint o, l, o2, l2, used;
+        if (der_tlv(s.key, s.key_len, 0x30, &o, &l) == 0) return -1;
+        if ((used = der_tlv(s.key + o, l, 0x02, &o2, &l2)) == 0) return -1;
+        const guint8 *n = s.key + o + o2; guint nl = l2;
+        if (der_tlv(s.key + o + used, l - used, 0x02, &o2, &l2) == 0) return -1;
+        const guint8 *e = s.key + o + used + o2; guint el = l2;
+        guint8 h[32];
+        gcry_md_hash_buffer(GCRY_MD_SHA256, h, msg, msg_len);
+        gcry_sexp_t kk = NULL, d = NULL, g = NULL;
+        if (gcry_sexp_build(&kk, NULL, "(public-key (rsa (n %b) (e %b)))", (int)nl, n, (int)el, e) != 0) kk = NULL;
+        if (gcry_sexp_build(&d, NULL, "(data (flags pkcs1) (hash sha256 %b))", 32, h) != 0) d = NULL;
+        if (gcry_sexp_build(&g, NULL, "(sig-val (rsa (s %b)))", (int)sig_len, sig) != 0) g = NULL;
+        return pk_verify(kk, d, g);
+    }
+    return -1;
+}
+
+/* noise/README.md "Static Key Authentication": the identity key signs "noise-libp2p-static-key:" ||
+ * the Noise static key. 1 valid, 0 invalid, -1 not verified (a key this code cannot read). */
+static int verify_static_key_sig(const guint8 *key_pb, guint key_len, const guint8 *sig, guint sig_len, const guint8 *static_key)
+{
     static const char prefix[] = "noise-libp2p-static-key:";
     guint8 msg[sizeof prefix - 1 + DH_LEN];
     memcpy(msg, prefix, sizeof prefix - 1);
     memcpy(msg + sizeof prefix - 1, static_key, DH_LEN);
-    gcry_sexp_t s_key = NULL, s_data = NULL, s_sig = NULL;
-    int ok = -1;
-    if (gcry_sexp_build(&s_key, NULL, "(public-key (ecc (curve Ed25519) (flags eddsa) (q %b)))", (int)dlen, data) == 0 &&
-        gcry_sexp_build(&s_data, NULL, "(data (flags eddsa) (hash-algo sha512) (value %b))", (int)sizeof msg, msg) == 0 &&
-        gcry_sexp_build(&s_sig, NULL, "(sig-val (eddsa (r %b) (s %b)))", 32, sig, 32, sig + 32) == 0)
-        ok = gcry_pk_verify(s_sig, s_data, s_key) == 0 ? 1 : 0;
-    gcry_sexp_release(s_key); gcry_sexp_release(s_data); gcry_sexp_release(s_sig);
-    return ok;
+    return verify_libp2p_sig(key_pb, key_len, msg, sizeof msg, sig, sig_len);
 }
 
 /* ───────────────────────────── the key log ───────────────────────────── */
@@ -1181,6 +1301,8 @@ static void draw_payload(proto_tree *tree, packet_info *pinfo, tvbuff_t *parent,
             proto_item_set_generated(vi);
             proto_item_append_text(pi, v == 1 ? ", signature verified" : ", signature INVALID");
             if (v == 0) expert_add_info_format(pinfo, vi, &ei_noise_malformed, "the identity signature over the Noise static key does not verify");
+        } else {
+            expert_add_info_format(pinfo, pi, &ei_not_decoded, "identity signature not verified: a key type or encoding this dissector cannot read (peer-ids.md: Ed25519, secp256k1, ECDSA P-256/384/521, RSA)");
         }
     }
 }
@@ -1652,7 +1774,7 @@ void proto_register_libp2p(void)
         { &hf_noise_key_type, { "Key type", "noise.payload.identity_key.type", FT_UINT32, BASE_DEC, VALS(key_type_vals), 0, NULL, HFILL } },
         { &hf_noise_key_data, { "Key data", "noise.payload.identity_key.data", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_noise_signature, { "Identity signature", "noise.payload.identity_sig", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
-        { &hf_noise_sig_valid, { "Signature verified", "noise.payload.signature_verified", FT_BOOLEAN, BASE_NONE, NULL, 0, "Ed25519 identities only", HFILL } },
+        { &hf_noise_sig_valid, { "Signature verified", "noise.payload.signature_verified", FT_BOOLEAN, BASE_NONE, NULL, 0, "Ed25519, secp256k1, ECDSA (P-256/384/521) and RSA identities (libgcrypt)", HFILL } },
         { &hf_noise_muxer, { "Stream muxer", "noise.payload.stream_muxer", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_noise_certhash, { "WebTransport certhash", "noise.payload.webtransport_certhash", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_noise_ciphertext, { "Ciphertext", "noise.ciphertext", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
