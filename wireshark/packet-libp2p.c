@@ -32,6 +32,7 @@
 #include <epan/packet.h>
 #include <epan/conversation.h>
 #include <epan/expert.h>
+#include <epan/dissectors/packet-ber.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
 #include <epan/dissectors/packet-tcp.h>
@@ -117,6 +118,11 @@ static int hf_noise_key_data = -1;
 static int hf_noise_identity_key = -1;
 static int hf_noise_signature = -1;
 static int hf_noise_sig_valid = -1;
+static int hf_tls_ext = -1;
+static int hf_tls_ext_key = -1;
+static int hf_tls_ext_key_type = -1;
+static int hf_tls_ext_signature = -1;
+static int hf_tls_ext_sig_valid = -1;
 static int hf_noise_muxer = -1;
 static int hf_noise_certhash = -1;
 static int hf_noise_ciphertext = -1;
@@ -166,6 +172,7 @@ static gint ett_yamux = -1;
 static gint ett_yamux_flags = -1;
 static gint ett_mplex = -1;
 static gint ett_identify = -1;
+static gint ett_tls_ext = -1;
 
 static expert_field ei_ms_malformed = EI_INIT;
 static expert_field ei_noise_malformed = EI_INIT;
@@ -1611,6 +1618,121 @@ static void draw_all(frame_recs_t *f, tvbuff_t *tvb, packet_info *pinfo, proto_t
     }
 }
 
+/* ───────────────────────────── TLS: the certificate's libp2p extension ───────────────────────────── */
+
+/* A DER header only (tag and length within `n`; the content may run past `n`). */
+static guint der_head(const guint8 *p, guint n, guint8 tag, guint *len)
+{
+    if (n < 2 || p[0] != tag) return 0;
+    guint l = p[1], o = 2;
+    if (l & 0x80) {
+        guint nb = l & 0x7f;
+        if (nb == 0 || nb > 3 || n < 2 + nb) return 0;
+        l = 0;
+        for (guint i = 0; i < nb; i++) l = (l << 8) | p[2 + i];
+        o = 2 + nb;
+    }
+    *len = l;
+    return o;
+}
+
+/* The certificate around `ext` (the extension value's offset) in `base[0..ext_end)`: the innermost
+ * Certificate ::= SEQUENCE { TBSCertificate ::= SEQUENCE { [0] version, serialNumber, signature,
+ * issuer, validity, subject, subjectPublicKeyInfo, ... } ... } (RFC 5280 §4.1) whose TBSCertificate
+ * holds `ext`. The buffer we may read ends with the extension (X.509 hands us only its value), so
+ * the certificate's own end is not checked against it: everything read lies before `ext_end`.
+ * Returns its SubjectPublicKeyInfo TLV, or NULL. */
+static const guint8 *spki_around(const guint8 *base, guint ext, guint ext_end, guint *spki_len)
+{
+    for (guint s = ext; s-- > 0; ) {
+        guint l, l2, eo, el, used;
+        guint o = der_head(base + s, ext_end - s, 0x30, &l);
+        if (o == 0 || s + o + l < ext_end) continue;
+        guint t = s + o;
+        guint o2 = der_head(base + t, ext_end - t, 0x30, &l2);
+        if (o2 == 0 || t + o2 + l2 < ext_end) continue;
+        const guint8 *tbs = base + t + o2;
+        guint avail = ext - (t + o2);    /* the fields before the extensions */
+        guint at = 0;
+        if (avail > 0 && tbs[0] == 0xa0) { if ((used = der_tlv(tbs, avail, 0xa0, &eo, &el)) == 0) continue; at += used; }
+        if ((used = der_tlv(tbs + at, avail - at, 0x02, &eo, &el)) == 0) continue;
+        at += used;
+        gboolean ok = TRUE;
+        for (int i = 0; i < 4 && ok; i++) {   /* signature, issuer, validity, subject */
+            if ((used = der_tlv(tbs + at, avail - at, 0x30, &eo, &el)) == 0) ok = FALSE; else at += used;
+        }
+        if (!ok || (used = der_tlv(tbs + at, avail - at, 0x30, &eo, &el)) == 0) continue;
+        *spki_len = used;
+        return tbs + at;
+    }
+    return NULL;
+}
+
+/* libp2p specs tls/tls.md: the extension's value is SignedKey ::= SEQUENCE { publicKey OCTET STRING,
+ * signature OCTET STRING } (the spec's ASN.1 says BIT STRING; its vectors and go/js/rust use OCTET
+ * STRING, and so does switchyard: both are read). The host key signs "libp2p-tls-handshake:" || the
+ * certificate's SubjectPublicKeyInfo (DER). Called by Wireshark's X.509 dissector for the OID. */
+static int dissect_tls_libp2p_extension(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    guint n = tvb_captured_length(tvb);
+    if (n < 2) return 0;
+    const guint8 *p = tvb_get_ptr(tvb, 0, n);
+    guint o, l, ko, kl, so, sl, used;
+    guint total = der_tlv(p, n, 0x30, &o, &l);
+    if (total == 0) return 0;
+    const guint8 *seq = p + o;
+    guint8 ktag = l > 0 ? seq[0] : 0;
+    if ((ktag != 0x04 && ktag != 0x03) || (used = der_tlv(seq, l, ktag, &ko, &kl)) == 0) return 0;
+    guint8 stag = used < l ? seq[used] : 0;
+    if ((stag != 0x04 && stag != 0x03) || der_tlv(seq + used, l - used, stag, &so, &sl) == 0) return 0;
+    guint key_off = o + ko, sig_off = o + used + so;
+    /* a BIT STRING starts with its count of unused bits (0 here) */
+    if (ktag == 0x03) { if (kl < 1) return 0; key_off++; kl--; }
+    if (stag == 0x03) { if (sl < 1) return 0; sig_off++; sl--; }
+
+    proto_item *ti = proto_tree_add_item(tree, hf_tls_ext, tvb, 0, total, ENC_NA);
+    proto_tree *et = proto_item_add_subtree(ti, ett_tls_ext);
+    proto_item *ki = proto_tree_add_item(et, hf_tls_ext_key, tvb, key_off, kl, ENC_NA);
+    pb_field_t f; guint at = 0; int k;
+    while ((k = pb_next(p + key_off, kl, at, &f)) > 0) {
+        if (f.field == 1 && f.wire == 0) {
+            proto_tree_add_uint(et, hf_tls_ext_key_type, tvb, key_off + f.off, f.len, (guint32)f.value);
+            proto_item_append_text(ki, " (%s)", val_to_str_const((guint32)f.value, key_type_vals, "unknown"));
+            proto_item_append_text(ti, ": %s", val_to_str_const((guint32)f.value, key_type_vals, "unknown key"));
+        }
+        at += (guint)k;
+    }
+    char *pid = peer_id_of(pinfo->pool, p + key_off, kl);
+    proto_item *pit = proto_tree_add_string(et, hf_peer_id, tvb, key_off, kl, pid);
+    proto_item_set_generated(pit);
+    proto_item_append_text(ti, " %s", pid);
+    proto_tree_add_item(et, hf_tls_ext_signature, tvb, sig_off, sl, ENC_NA);
+
+    /* The certificate's SubjectPublicKeyInfo sits before this extension in the buffer X.509 reads
+     * (the TLS Certificate message): found from where this tvb starts in it. */
+    const guint8 *whole = p - tvb_raw_offset(tvb);
+    guint spki_len = 0;
+    const guint8 *spki = spki_around(whole, (guint)tvb_raw_offset(tvb), (guint)tvb_raw_offset(tvb) + n, &spki_len);
+    int v = -1;
+    if (spki != NULL) {
+        static const char prefix[] = "libp2p-tls-handshake:";
+        guint mlen = (guint)sizeof prefix - 1 + spki_len;
+        guint8 *msg = (guint8 *)wmem_alloc(pinfo->pool, mlen);
+        memcpy(msg, prefix, sizeof prefix - 1);
+        memcpy(msg + sizeof prefix - 1, spki, spki_len);
+        v = verify_libp2p_sig(p + key_off, kl, msg, mlen, p + sig_off, sl);
+    }
+    if (v >= 0) {
+        proto_item *vi = proto_tree_add_boolean(et, hf_tls_ext_sig_valid, tvb, sig_off, sl, v == 1);
+        proto_item_set_generated(vi);
+        proto_item_append_text(ti, v == 1 ? ", signature verified" : ", signature INVALID");
+        if (v == 0) expert_add_info_format(pinfo, vi, &ei_noise_malformed, "the host key's signature over the certificate key does not verify (tls.md)");
+    } else {
+        expert_add_info_format(pinfo, ti, &ei_not_decoded, "libp2p extension signature not verified: a key type this dissector cannot read, or the certificate's key was not found");
+    }
+    return (int)total;
+}
+
 /* TCP payload of a libp2p connection. */
 static int dissect_libp2p(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
@@ -1756,6 +1878,11 @@ void proto_register_libp2p(void)
         { &hf_message_text, { "Text", "libp2p.message.text", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_data, { "Data", "libp2p.data", FT_BYTES, BASE_NONE, NULL, 0, "Raw stream bytes", HFILL } },
         { &hf_peer_id, { "Peer ID", "libp2p.peer_id", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_tls_ext, { "libp2p Public Key Extension", "libp2p.tls.extension", FT_BYTES, BASE_NONE, NULL, 0, "SignedKey in the TLS certificate (libp2p specs tls/tls.md, OID 1.3.6.1.4.1.53594.1.1)", HFILL } },
+        { &hf_tls_ext_key, { "Host public key", "libp2p.tls.public_key", FT_BYTES, BASE_NONE, NULL, 0, "PublicKey protobuf (peer-ids.md)", HFILL } },
+        { &hf_tls_ext_key_type, { "Key type", "libp2p.tls.key_type", FT_UINT32, BASE_DEC, VALS(key_type_vals), 0, NULL, HFILL } },
+        { &hf_tls_ext_signature, { "Signature", "libp2p.tls.signature", FT_BYTES, BASE_NONE, NULL, 0, "The host key's signature over \"libp2p-tls-handshake:\" || the certificate's SubjectPublicKeyInfo", HFILL } },
+        { &hf_tls_ext_sig_valid, { "Signature verified", "libp2p.tls.signature_verified", FT_BOOLEAN, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_note, { "Note", "libp2p.note", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_ping_payload, { "Ping payload", "libp2p.ping.payload", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_perf_size, { "Bytes to send back", "libp2p.perf.size", FT_UINT64, BASE_DEC, NULL, 0, NULL, HFILL } },
@@ -1813,7 +1940,7 @@ void proto_register_libp2p(void)
         { &hf_rec_addr, { "Record address", "identify.signed_peer_record.addr", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
         { &hf_id_signed_record, { "Signed peer record", "identify.signed_peer_record", FT_BYTES, BASE_NONE, NULL, 0, NULL, HFILL } },
     };
-    static gint *ett[] = { &ett_libp2p, &ett_ms, &ett_noise, &ett_noise_payload, &ett_yamux, &ett_yamux_flags, &ett_mplex, &ett_identify };
+    static gint *ett[] = { &ett_libp2p, &ett_ms, &ett_noise, &ett_noise_payload, &ett_yamux, &ett_yamux_flags, &ett_mplex, &ett_identify, &ett_tls_ext };
     static ei_register_info ei[] = {
         { &ei_ms_malformed, { "multistream.malformed", PI_MALFORMED, PI_ERROR, "Malformed multistream-select", EXPFILL } },
         { &ei_noise_malformed, { "noise.malformed", PI_MALFORMED, PI_ERROR, "Malformed Noise message", EXPFILL } },
@@ -1857,6 +1984,8 @@ void proto_reg_handoff_libp2p(void)
     dissector_add_string("tls.alpn", "libp2p", libp2p_tls_ms_handle);
     dissector_add_string("tls.alpn", YAMUX_ID, libp2p_tls_yamux_handle);
     dissector_add_string("tls.alpn", MPLEX_ID, libp2p_tls_mplex_handle);
+    /* libp2p specs tls/tls.md: the libp2p Public Key Extension of the certificate */
+    register_ber_oid_dissector("1.3.6.1.4.1.53594.1.1", dissect_tls_libp2p_extension, proto_libp2p, "libp2p Public Key Extension");
 }
 
 void plugin_register(void)

@@ -3,7 +3,8 @@
  * over switchyard's own TLS 1.3 (`/tls/1.0.0`; Wireshark's TLS dissector decrypts with the NSS key
  * log lines the switch writes, then hands the application data back to the plugin by ALPN), with
  * yamux chosen in the handshake (ALPN `/yamux/1.0.0`) and mplex negotiated after it (ALPN `libp2p`,
- * then multistream-select); and over Noise with secp256k1, ECDSA and RSA identities, whose
+ * then multistream-select), the certificates' libp2p extension decoded and its signature verified;
+ * and over Noise with secp256k1, ECDSA and RSA identities, whose
  * signatures the dissector now verifies (libp2p specs peer-ids/peer-ids.md, libgcrypt).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -89,13 +90,15 @@ const fields = (protos: readonly PdmlProto[], name: string): string[] => protos.
 
 describe('wireshark/tshark.sh on switchyard ↔ switchyard over its own TLS 1.3, compared with switchyard decode', () => {
   const cases = [
-    { muxer: 'yamux', early: true, alpn: '/yamux/1.0.0', frames: 'yamux' },
-    { muxer: 'mplex', early: false, alpn: 'libp2p', frames: 'mplex' }
+    { muxer: 'yamux', early: true, alpn: '/yamux/1.0.0', frames: 'yamux', keys: [generateEd25519, generateEd25519], types: ['Ed25519', 'Ed25519'] },
+    { muxer: 'mplex', early: false, alpn: 'libp2p', frames: 'mplex', keys: [generateSecp256k1, () => generateRsa(2048)], types: ['Secp256k1', 'RSA'] }
   ] as const
+  /** peer-ids.md KeyType numbers, as `libp2p.tls.key_type` shows them. */
+  const KEY_TYPES: Record<string, string> = { 0: 'RSA', 1: 'Ed25519', 2: 'Secp256k1', 3: 'ECDSA' }
   for (const c of cases) {
-    it(`TLS + ${c.muxer} (ALPN ${c.alpn}${c.early ? '' : ', then multistream for the muxer'}): frames, streams, protocols and messages agree`, async () => {
+    it(`TLS + ${c.muxer} (ALPN ${c.alpn}${c.early ? '' : ', then multistream for the muxer'}; host keys ${c.types.join('/')}): certificates' libp2p extensions, frames, streams, protocols and messages agree`, async () => {
       const layers: StandardSwitchOptions = { security: ['tls'], muxers: [c.muxer], earlyMuxerNegotiation: c.early }
-      const ex = await exchange(`tls-${c.muxer}`, layers, layers)
+      const ex = await exchange(`tls-${c.muxer}`, { ...layers, identity: c.keys[0]() }, { ...layers, identity: c.keys[1]() })
       const protos = parsePdml(await tshark(ex.capture, ex.keylog, ['-T', 'pdml']))
       const records = await decode(ex.capture, ex.keylog, join(dir, `tls-${c.muxer}.jsonl`))
       const ts = fromTshark(protos)
@@ -119,6 +122,16 @@ describe('wireshark/tshark.sh on switchyard ↔ switchyard over its own TLS 1.3,
       // ALPN as negotiated, in Wireshark's TLS fields
       const alpn = await tshark(ex.capture, ex.keylog, ['-Y', 'tls.handshake.type == 8', '-T', 'fields', '-e', 'tls.handshake.extensions_alpn_str'])
       expect(alpn.trim()).toBe(c.alpn)
+      // Each certificate's libp2p extension (tls.md): key type, peer id, signature over the
+      // certificate key verified — in the plugin (called by Wireshark's X.509 for the OID) and decode.
+      const ext = await tshark(ex.capture, ex.keylog, ['-Y', 'libp2p.tls.extension', '-T', 'fields', '-e', 'libp2p.tls.key_type', '-e', 'libp2p.peer_id', '-e', 'libp2p.tls.signature_verified'])
+      const fromTs = ext.trim().split('\n').map(l => { const [t, id, v] = l.split('\t'); return `${KEY_TYPES[t ?? ''] ?? String(t)} ${String(id)} ${v === '1' ? 'verified' : String(v)}` })
+      const fromDec = records.filter(r => r.layer === 'tls' && r.kind === 'handshake' && r.message === 'Certificate').map(r => {
+        const x = (r.info as { libp2p: { keyType: string, peerId: string, signature: string } }).libp2p
+        return `${x.keyType} ${x.peerId} ${x.signature}`
+      })
+      expect(fromTs).toEqual(fromDec)
+      expect(fromTs).toEqual([`${c.types[0]} ${ex.serverPeer} verified`, `${c.types[1]} ${ex.clientPeer} verified`])
       // identify decoded from inside TLS: the server's agent
       expect(fields(protos, 'identify.agent_version').some(a => a.startsWith('switchyard/'))).toBe(true)
     }, 90_000)
