@@ -21,6 +21,27 @@ export interface SwitchConfig {
    * milliseconds, a stalled one is old, so a flood of stalled sockets cannot lock honest peers out.
    */
   maxPendingConnections: number
+  /**
+   * Inbound connections still upgrading from one remote address (the IP, without port) at once. One
+   * more from that address is closed at once, before any handshake: a flood from one host cannot
+   * take the slots (`maxPendingConnections`) honest hosts need.
+   */
+  maxPendingConnectionsPerAddress: number
+  /**
+   * Connection manager (go-libp2p `p2p/net/connmgr` BasicConnMgr): when more than
+   * `connectionsHighWater` connections are open, the least valuable are closed until
+   * `connectionsLowWater` remain. Candidates are connections past `connectionGracePeriodMs` whose
+   * peer is not protected (`protect()`); fewest open streams go first, then the longest idle.
+   * Default: 7/8 of `maxConnections` (224).
+   */
+  connectionsHighWater: number
+  /** Where trimming stops (see `connectionsHighWater`); 0 … high water - 1. Default: 3/4 of `maxConnections` (192). */
+  connectionsLowWater: number
+  /**
+   * How long a new connection is spared from trimming (its peer has had no chance to open a stream
+   * yet). At `maxConnections` a new connection is admitted only if an older one can be trimmed.
+   */
+  connectionGracePeriodMs: number
   /** Dials still connecting/upgrading at once; a dial past the limit fails with ERR_TOO_MANY_CONNECTIONS. */
   maxPendingDials: number
   /** Inbound streams open at once on one connection; the stream past the limit is reset. */
@@ -55,6 +76,10 @@ export interface SwitchConfig {
 export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
   maxConnections: 256,
   maxPendingConnections: 64,
+  maxPendingConnectionsPerAddress: 8,
+  connectionsHighWater: 224,
+  connectionsLowWater: 192,
+  connectionGracePeriodMs: 10_000,
   maxPendingDials: 64,
   // yamux spec / specs PR #547: an ACK backlog of 256; nim allows 200 channels; go-yamux 1000.
   maxInboundStreamsPerConnection: 256,
@@ -69,11 +94,11 @@ export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
 
 /** Fields that count things (positive integers); every other field is a duration in ms. */
 const COUNTS: ReadonlyArray<keyof SwitchConfig> = [
-  'maxConnections', 'maxPendingConnections', 'maxPendingDials',
+  'maxConnections', 'maxPendingConnections', 'maxPendingConnectionsPerAddress', 'connectionsHighWater', 'maxPendingDials',
   'maxInboundStreamsPerConnection', 'maxOutboundStreamsPerConnection', 'maxNegotiationMessageBytes'
 ]
 const DURATIONS: ReadonlyArray<keyof SwitchConfig> = [
-  'handshakeTimeoutMs', 'streamNegotiationTimeoutMs', 'dialTimeoutMs', 'stopTimeoutMs', 'identifyTimeoutMs'
+  'connectionGracePeriodMs', 'handshakeTimeoutMs', 'streamNegotiationTimeoutMs', 'dialTimeoutMs', 'stopTimeoutMs', 'identifyTimeoutMs'
 ]
 
 /** Smallest usable multistream limit: the header `/multistream/1.0.0\n` is 19 bytes. */
@@ -99,6 +124,12 @@ export function resolveConfig (partial: Partial<SwitchConfig> = {}): SwitchConfi
   for (const [key, value] of Object.entries(partial) as Array<[keyof SwitchConfig, number | undefined]>) {
     if (value !== undefined) config[key] = value
   }
+  // Watermarks not given follow maxConnections (7/8 and 3/4 of it), so lowering only the cap works.
+  const max = config.maxConnections
+  if (partial.connectionsHighWater === undefined && Number.isSafeInteger(max)) config.connectionsHighWater = Math.max(1, Math.floor(max * 7 / 8))
+  if (partial.connectionsLowWater === undefined && Number.isSafeInteger(config.connectionsHighWater)) {
+    config.connectionsLowWater = Math.min(config.connectionsHighWater - 1, Math.floor(max * 3 / 4))
+  }
   validateConfig(config)
   return config
 }
@@ -115,6 +146,9 @@ export function validateConfig (config: SwitchConfig): void {
     // setTimeout clamps anything above 2^31-1 ms to 1 ms: refuse rather than time out at once.
     if (v !== Infinity && v > 0x7fffffff) invalid(key, `at most ${0x7fffffff} ms (or Infinity)`, v)
   }
+  if (config.connectionsHighWater > config.maxConnections) invalid('connectionsHighWater', `at most maxConnections (${config.maxConnections})`, config.connectionsHighWater)
+  const low = config.connectionsLowWater
+  if (!Number.isSafeInteger(low) || low < 0 || low >= config.connectionsHighWater) invalid('connectionsLowWater', `an integer 0 … connectionsHighWater - 1 (${config.connectionsHighWater - 1})`, low)
   const m = config.maxNegotiationMessageBytes
   if (m < MIN_NEGOTIATION_MESSAGE_BYTES || m > MAX_NEGOTIATION_MESSAGE_BYTES) {
     invalid('maxNegotiationMessageBytes', `${MIN_NEGOTIATION_MESSAGE_BYTES} … ${MAX_NEGOTIATION_MESSAGE_BYTES}`, m)

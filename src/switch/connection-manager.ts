@@ -1,13 +1,29 @@
 /**
  * The switch's bookkeeping of connections, without any I/O: which connections are open to which
  * peer, which dials are in flight, which connections are still upgrading, and the limits on all
- * three (config.ts). The switch asks it before it dials, accepts or registers a connection.
+ * three (config.ts). The switch asks it before it dials, accepts or registers a connection, and
+ * closes what it names for trimming.
  *
  *   accepted socket ──admitInbound──► pending upgrade ──checkRegister──► open connection
- *                      (maxConnections,  (maxPendingConnections:            (maxConnections)
- *                       refused at once)  the oldest pending is evicted)
+ *                      (maxConnections    (per address: at most          (maxConnections: room made
+ *                       with nothing to    maxPendingConnectionsPer-       by trimming one, else
+ *                       trim, or the       Address; overall: at           refused; above the high
+ *                       address full:      maxPendingConnections the      water: trimmed down to
+ *                       refused at once)   oldest of the busiest          the low water)
+ *                                          address is evicted)
  *   dial(peer) ──joinDial / checkDial──► dial in flight ──► pending upgrade ──► open connection
  *               (one dial per peer)       (maxPendingDials)
+ *
+ * Trimming (go-libp2p `p2p/net/connmgr` BasicConnMgr: low/high water, grace period, Protect):
+ *   1. candidates: open connections older than `connectionGracePeriodMs` whose peer carries no
+ *      protection tag (`protect(peer, tag)`);
+ *   2. least valuable first: fewest open streams, then the longest since a stream last opened
+ *      (`lastActivityAt`), then the oldest;
+ *   3. above `connectionsHighWater` after a connection opens: close candidates until
+ *      `connectionsLowWater` remain; at `maxConnections`: close one to admit the new one, or
+ *      refuse the new one when there is none.
+ * An idle flood (many authenticated connections that never open a stream) is thus trimmed once
+ * its grace period has passed, while a peer that uses its connection keeps it.
  */
 import type { ByteConnection } from '../connection.js'
 import { SwitchError } from '../errors.js'
@@ -70,6 +86,10 @@ export class ConnectionManager {
   /** Upgrades in flight, oldest first (a Set iterates in insertion order). */
   private readonly pending = new Set<PendingUpgrade>()
   private pendingInbound = 0
+  /** Inbound upgrades in flight per remote address (addressKey: the IP, no port). */
+  private readonly pendingByAddress = new Map<string, number>()
+  /** Protection tags per peer (base58 id): a protected peer's connections are never trimmed. */
+  private readonly protections = new Map<string, Set<string>>()
   private readonly dials = new Map<string, Promise<PeerConnection>>()
 
   constructor (config: SwitchConfig) {
@@ -94,12 +114,63 @@ export class ConnectionManager {
 
   allocateId (): number { return this.nextId++ }
 
-  /** Throws ERR_TOO_MANY_CONNECTIONS when one more connection would pass `maxConnections`. */
-  checkRegister (remotePeer: PeerId, direction: 'inbound' | 'outbound'): void {
-    if (this.all.size >= this.config.maxConnections) {
-      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `${direction} connection with ${remotePeer.toString()}: "maxConnections" expected <= ${this.config.maxConnections} open connections, got one more`)
-    }
+  /** Connections still taking streams (`status === 'open'`): those being trimmed or closed do not count. */
+  openCount (): number {
+    let n = 0
+    for (const c of this.all) if (c.status === 'open') n++
+    return n
   }
+
+  /**
+   * May one more authenticated connection open? At `maxConnections` the least valuable trimmable
+   * connection is returned (the caller closes it to make room); with none, throws
+   * ERR_TOO_MANY_CONNECTIONS.
+   */
+  checkRegister (remotePeer: PeerId, direction: 'inbound' | 'outbound', now = Date.now()): PeerConnection | undefined {
+    if (this.openCount() < this.config.maxConnections) return undefined
+    const victim = this.trimCandidates(now, 1)[0]
+    if (victim !== undefined) return victim
+    throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `${direction} connection with ${remotePeer.toString()}: "maxConnections" expected <= ${this.config.maxConnections} open connections, got one more (none past its ${this.config.connectionGracePeriodMs} ms grace period to trim)`)
+  }
+
+  /** Above `connectionsHighWater`: the connections to close to get down to `connectionsLowWater`. */
+  overHighWater (now = Date.now()): PeerConnection[] {
+    const open = this.openCount()
+    if (open <= this.config.connectionsHighWater) return []
+    return this.trimCandidates(now, open - this.config.connectionsLowWater)
+  }
+
+  /** Up to `n` connections that may be trimmed, least valuable first (the order at the top of this file). */
+  trimCandidates (now: number, n: number): PeerConnection[] {
+    if (n <= 0) return []
+    const grace = this.config.connectionGracePeriodMs
+    const list: PeerConnection[] = []
+    for (const c of this.all) {
+      if (c.status !== 'open' || !(now - c.openedAt >= grace)) continue
+      if (this.protections.has(c.remotePeer.toString())) continue
+      list.push(c)
+    }
+    list.sort((a, b) => (a.streamCount - b.streamCount) || (a.lastActivityAt - b.lastActivityAt) || (a.openedAt - b.openedAt))
+    return list.slice(0, n)
+  }
+
+  /** Spare `peer`'s connections from trimming while it carries at least one tag (go `Protect`). */
+  protect (peer: string, tag: string): void {
+    let tags = this.protections.get(peer)
+    if (tags === undefined) { tags = new Set(); this.protections.set(peer, tags) }
+    tags.add(tag)
+  }
+
+  /** Remove one tag; returns whether the peer is still protected (go `Unprotect`). */
+  unprotect (peer: string, tag: string): boolean {
+    const tags = this.protections.get(peer)
+    if (tags === undefined) return false
+    tags.delete(tag)
+    if (tags.size === 0) this.protections.delete(peer)
+    return tags.size > 0
+  }
+
+  isProtected (peer: string): boolean { return this.protections.has(peer) }
 
   add (conn: PeerConnection): void {
     const key = conn.remotePeer.toString()
@@ -129,10 +200,14 @@ export class ConnectionManager {
     return this.dials.get(peer)
   }
 
-  /** Throws ERR_TOO_MANY_CONNECTIONS when a new dial would pass `maxConnections` or `maxPendingDials`. */
-  checkDial (peer: string): void {
-    if (this.all.size >= this.config.maxConnections) {
-      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${peer}: "maxConnections" expected < ${this.config.maxConnections} open connections, got ${this.all.size}`)
+  /**
+   * Throws ERR_TOO_MANY_CONNECTIONS when a new dial would pass `maxConnections` (and nothing could
+   * be trimmed to make room) or `maxPendingDials`.
+   */
+  checkDial (peer: string, now = Date.now()): void {
+    const open = this.openCount()
+    if (open >= this.config.maxConnections && this.trimCandidates(now, 1).length === 0) {
+      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${peer}: "maxConnections" expected < ${this.config.maxConnections} open connections, got ${open}`)
     }
     if (this.dials.size >= this.config.maxPendingDials) {
       throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${peer}: "maxPendingDials" expected < ${this.config.maxPendingDials} dials in flight, got ${this.dials.size}`)
@@ -155,21 +230,35 @@ export class ConnectionManager {
   // ───────────────────────────── upgrades ─────────────────────────────
 
   /**
-   * May a newly accepted connection start its upgrade? Returns the refusal (at `maxConnections`:
-   * no handshake is spent on it) or undefined. At `maxPendingConnections` the OLDEST pending
-   * inbound upgrade is cancelled to make room: an honest handshake takes milliseconds, a stalled
-   * one is old, so a flood of stalled sockets cannot lock honest peers out.
+   * May a newly accepted connection start its upgrade? Returns the refusal (no handshake is spent
+   * on it) or undefined:
+   *   - at `maxConnections` with no connection past its grace period to trim: refused;
+   *   - its address already has `maxPendingConnectionsPerAddress` upgrades in flight: refused;
+   *   - at `maxPendingConnections`: the OLDEST pending inbound upgrade of the address with the most
+   *     of them is cancelled to make room. An honest handshake takes milliseconds, a stalled one is
+   *     old, and a flood from one host evicts its own upgrades, not other hosts'.
    */
-  admitInbound (remoteAddr: string): SwitchError | undefined {
-    if (this.all.size >= this.config.maxConnections) {
-      return new SwitchError('ERR_TOO_MANY_CONNECTIONS', `inbound connection from ${remoteAddr}: "maxConnections" expected <= ${this.config.maxConnections} open connections, already at the limit`)
+  admitInbound (remoteAddr: string, now = Date.now()): SwitchError | undefined {
+    const open = this.openCount()
+    if (open >= this.config.maxConnections && this.trimCandidates(now, 1).length === 0) {
+      return new SwitchError('ERR_TOO_MANY_CONNECTIONS', `inbound connection from ${remoteAddr}: "maxConnections" expected <= ${this.config.maxConnections} open connections, already at the limit with none past its grace period to trim`)
+    }
+    const key = addressKey(remoteAddr)
+    const fromAddress = this.pendingByAddress.get(key) ?? 0
+    if (fromAddress >= this.config.maxPendingConnectionsPerAddress) {
+      return new SwitchError('ERR_TOO_MANY_CONNECTIONS', `inbound connection from ${remoteAddr}: "maxPendingConnectionsPerAddress" expected <= ${this.config.maxPendingConnectionsPerAddress} upgrading connections from ${key}, got one more`)
     }
     if (this.pendingInbound >= this.config.maxPendingConnections) {
+      let victim: PendingUpgrade | undefined
+      let most = 0
       for (const p of this.pending) {
         if (p.direction !== 'inbound') continue
-        this.untrack(p)
-        cancelUpgrade(p, new SwitchError('ERR_TOO_MANY_CONNECTIONS', `"maxPendingConnections" expected <= ${this.config.maxPendingConnections} upgrading connections: closed the oldest (${p.raw.remoteAddr}, stage "${p.stage}", ${Date.now() - p.startedAt} ms old)`))
-        break
+        const n = this.pendingByAddress.get(addressKey(p.raw.remoteAddr)) ?? 0
+        if (n > most) { most = n; victim = p } // strictly more: the oldest of the busiest address
+      }
+      if (victim !== undefined) {
+        this.untrack(victim)
+        cancelUpgrade(victim, new SwitchError('ERR_TOO_MANY_CONNECTIONS', `"maxPendingConnections" expected <= ${this.config.maxPendingConnections} upgrading connections: closed the oldest (${victim.raw.remoteAddr}, stage "${victim.stage}", ${now - victim.startedAt} ms old) of the address with the most (${most})`))
       }
     }
     return undefined
@@ -178,12 +267,21 @@ export class ConnectionManager {
   track (raw: ByteConnection, direction: 'inbound' | 'outbound'): PendingUpgrade {
     const p: PendingUpgrade = { raw, direction, startedAt: Date.now(), stage: 'multistream', guard: new UpgradeGuard(raw) }
     this.pending.add(p)
-    if (direction === 'inbound') this.pendingInbound++
+    if (direction === 'inbound') {
+      this.pendingInbound++
+      const key = addressKey(raw.remoteAddr)
+      this.pendingByAddress.set(key, (this.pendingByAddress.get(key) ?? 0) + 1)
+    }
     return p
   }
 
   untrack (p: PendingUpgrade): void {
-    if (this.pending.delete(p) && p.direction === 'inbound') this.pendingInbound--
+    if (!this.pending.delete(p) || p.direction !== 'inbound') return
+    this.pendingInbound--
+    const key = addressKey(p.raw.remoteAddr)
+    const n = (this.pendingByAddress.get(key) ?? 1) - 1
+    if (n > 0) this.pendingByAddress.set(key, n)
+    else this.pendingByAddress.delete(key)
   }
 
   /** Cancel every upgrade in flight (stop). */
@@ -222,4 +320,15 @@ export class ConnectionManager {
       bytesOut: p.guard.bytesOut
     }))
   }
+}
+
+/**
+ * The part of a remote multiaddr that names the host: `/ip4/1.2.3.4` of `/ip4/1.2.3.4/tcp/5/ws`
+ * (the port changes with every connection; the host does not). IPv6 addresses count one by one.
+ */
+export function addressKey (remoteAddr: string): string {
+  const second = remoteAddr.indexOf('/', 1)
+  if (second < 0) return remoteAddr
+  const third = remoteAddr.indexOf('/', second + 1)
+  return third < 0 ? remoteAddr : remoteAddr.slice(0, third)
 }

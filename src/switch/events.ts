@@ -19,6 +19,8 @@ export interface SwitchEvents {
   'connection:open': { connection: PeerConnection }
   /** A connection is gone; `error` is set when it ended abnormally. */
   'connection:close': { connection: PeerConnection, error: Error | undefined }
+  /** The connection manager is closing this connection (watermarks, or room at `maxConnections`); `connection:close` follows. */
+  'connection:trim': { connection: PeerConnection, reason: string }
   /**
    * A connection failed before it was usable: refused by a limit, a bad or stalled handshake, a
    * peer id mismatch. The connection is closed; nothing else is affected.

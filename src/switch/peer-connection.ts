@@ -106,6 +106,8 @@ export class PeerConnection {
   readonly muxerNegotiation: 'early' | 'multistream' | 'transport'
   /** `Date.now()` when the upgrade completed. */
   readonly openedAt = Date.now()
+  /** `Date.now()` when a stream last opened in either direction (the connection manager trims the longest idle first). */
+  lastActivityAt = this.openedAt
   /** Filled in once identify answered (it runs in the background; never awaited by streams). */
   identity: PeerIdentity | undefined
   /** Why the connection ended abnormally, once closed. */
@@ -152,6 +154,7 @@ export class PeerConnection {
         stream.reset(new SwitchError('ERR_MUXER_CLOSED', `connection ${this.id} is closing: inbound stream ${stream.id} refused`))
         return
       }
+      this.lastActivityAt = Date.now()
       this.host.inboundStream(this, stream)
     }
   }
@@ -192,6 +195,7 @@ export class PeerConnection {
       throw new SwitchError('ERR_TOO_MANY_STREAMS', `cannot open a stream to ${this.remotePeer.toString()}: "maxOutboundStreamsPerConnection" expected < ${max} open outbound streams on connection ${this.id}, got ${max}`)
     }
     let inner: Stream
+    this.lastActivityAt = Date.now()
     try {
       inner = this.muxer.newStream()
     } catch (err) {

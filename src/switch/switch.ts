@@ -463,6 +463,19 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     return this.manager.list(peerId === undefined ? undefined : peerId.toString())
   }
 
+  /**
+   * Spare `peerId`'s connections from trimming while it carries at least one tag (go-libp2p
+   * connmgr `Protect`): the connection manager never closes them to get below its watermarks.
+   */
+  protect (peerId: PeerId | string, tag: string): void {
+    this.manager.protect(peerId.toString(), tag)
+  }
+
+  /** Remove one protection tag; returns whether the peer is still protected (by another tag). */
+  unprotect (peerId: PeerId | string, tag: string): boolean {
+    return this.manager.unprotect(peerId.toString(), tag)
+  }
+
   /** Close every connection to `peerId` gracefully. */
   async hangUp (peerId: PeerId | string): Promise<void> {
     await Promise.all(this.connections(peerId).map(c => c.close(this.config.stopTimeoutMs)))
@@ -616,12 +629,14 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       up.muxer.abort(err)
       throw err
     }
+    let victim: PeerConnection | undefined
     try {
-      this.manager.checkRegister(remotePeer, up.direction)
+      victim = this.manager.checkRegister(remotePeer, up.direction)
     } catch (err) {
       up.muxer.abort(toError(err))
       throw err
     }
+    if (victim !== undefined) this.trim([victim], `"maxConnections" (${this.config.maxConnections}) reached: made room for the ${up.direction} connection with ${remotePeer.toString()}`)
     const conn = new PeerConnection({
       id: this.manager.allocateId(),
       upgraded: up,
@@ -631,8 +646,18 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     if (conn.status !== 'open') throw conn.closeError ?? new SwitchError('ERR_CONNECTION_CLOSED', `${conn.toString()} closed during its upgrade`)
     this.manager.add(conn)
     this.emit('connection:open', { connection: conn })
+    const excess = this.manager.overHighWater()
+    if (excess.length > 0) this.trim(excess, `above "connectionsHighWater" (${this.config.connectionsHighWater}): trimmed to "connectionsLowWater" (${this.config.connectionsLowWater})`)
     if (this.identifyService !== undefined) void this.identify(conn, this.identifyService)
     return conn
+  }
+
+  /** Close connections the connection manager chose (gracefully: their muxer says GoAway). */
+  private trim (conns: readonly PeerConnection[], reason: string): void {
+    for (const c of conns) {
+      this.emit('connection:trim', { connection: c, reason })
+      void c.close(0)
+    }
   }
 
   private connectionClosed (conn: PeerConnection, err: Error | undefined): void {

@@ -7,6 +7,10 @@ describe('switch config', () => {
     expect(DEFAULT_SWITCH_CONFIG).toEqual({
       maxConnections: 256,
       maxPendingConnections: 64,
+      maxPendingConnectionsPerAddress: 8,
+      connectionsHighWater: 224,
+      connectionsLowWater: 192,
+      connectionGracePeriodMs: 10_000,
       maxPendingDials: 64,
       maxInboundStreamsPerConnection: 256,
       maxOutboundStreamsPerConnection: 1024,
@@ -29,6 +33,15 @@ describe('switch config', () => {
     expect(c.maxPendingConnections).toBe(DEFAULT_SWITCH_CONFIG.maxPendingConnections)
     expect(resolveConfig()).toEqual(DEFAULT_SWITCH_CONFIG)
     expect(resolveConfig({ stopTimeoutMs: Infinity }).stopTimeoutMs).toBe(Infinity)
+  })
+
+  it('derives the watermarks from maxConnections unless given (7/8 and 3/4), and checks low < high <= max', () => {
+    expect(resolveConfig({ maxConnections: 16 })).toMatchObject({ connectionsHighWater: 14, connectionsLowWater: 12 })
+    expect(resolveConfig({ maxConnections: 1 })).toMatchObject({ connectionsHighWater: 1, connectionsLowWater: 0 })
+    expect(resolveConfig({ maxConnections: 64, connectionsHighWater: 10 })).toMatchObject({ connectionsHighWater: 10, connectionsLowWater: 9 })
+    expect(() => resolveConfig({ maxConnections: 8, connectionsHighWater: 9 })).toThrow(/"config.connectionsHighWater" expected at most maxConnections \(8\), got 9/)
+    expect(() => resolveConfig({ connectionsLowWater: 224 })).toThrow(/"config.connectionsLowWater" expected an integer 0 … connectionsHighWater - 1 \(223\), got 224/)
+    expect(() => resolveConfig({ connectionsLowWater: -1 })).toThrow(/connectionsLowWater/)
   })
 
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { ByteConnection } from '../../src/connection.js'
 import { SwitchError } from '../../src/errors.js'
 import { resolveConfig } from '../../src/switch/config.js'
-import { ConnectionManager } from '../../src/switch/connection-manager.js'
+import { addressKey, ConnectionManager } from '../../src/switch/connection-manager.js'
+import type { PendingUpgrade } from '../../src/switch/connection-manager.js'
 import type { PeerConnection } from '../../src/switch/peer-connection.js'
 import { generateEd25519 } from '../../src/security/keys.js'
 import { PeerId } from '../../src/security/peer-id.js'
@@ -27,8 +28,9 @@ function fakeRaw (remoteAddr: string): ByteConnection & { abortedWith: Error | u
   return raw
 }
 
-function fakeConn (peer: PeerId, status: 'open' | 'closing' | 'closed' = 'open'): PeerConnection {
-  return { remotePeer: peer, status } as unknown as PeerConnection
+function fakeConn (peer: PeerId, status: 'open' | 'closing' | 'closed' = 'open', at: { openedAt?: number, lastActivityAt?: number, streamCount?: number } = {}): PeerConnection {
+  const openedAt = at.openedAt ?? Date.now()
+  return { remotePeer: peer, status, openedAt, lastActivityAt: at.lastActivityAt ?? openedAt, streamCount: at.streamCount ?? 0 } as unknown as PeerConnection
 }
 
 const newPeer = (): PeerId => PeerId.fromPublicKey(generateEd25519().publicKey)
@@ -114,5 +116,71 @@ describe('ConnectionManager', () => {
     expect(raws.map(r => r.abortedWith)).toEqual([why, why])
     expect(ps.map(p => p.cancelled)).toEqual([why, why])
     expect(m.hasPending).toBe(true) // untracked by the upgrade's own failure path
+  })
+
+  it('bounds pending upgrades per remote address (the IP, not the port): one more from a full address is refused at once', () => {
+    const m = new ConnectionManager(resolveConfig({ maxPendingConnectionsPerAddress: 2 }))
+    const a = [1, 2].map(port => m.track(fakeRaw(`/ip4/10.0.0.1/tcp/${port}`), 'inbound'))
+    const refusal = m.admitInbound('/ip4/10.0.0.1/tcp/3')
+    expect(refusal?.code).toBe('ERR_TOO_MANY_CONNECTIONS')
+    expect(refusal?.message).toMatch(/"maxPendingConnectionsPerAddress" expected <= 2 upgrading connections from \/ip4\/10\.0\.0\.1, got one more/)
+    expect(m.admitInbound('/ip4/10.0.0.2/tcp/3')).toBeUndefined()
+    m.untrack(a[0] as PendingUpgrade)
+    expect(m.admitInbound('/ip4/10.0.0.1/tcp/4')).toBeUndefined()
+    // Outbound upgrades never count against an address.
+    m.track(fakeRaw('/ip4/10.0.0.1/tcp/9'), 'outbound')
+    m.track(fakeRaw('/ip4/10.0.0.1/tcp/5'), 'inbound')
+    expect(m.admitInbound('/ip4/10.0.0.1/tcp/6')?.code).toBe('ERR_TOO_MANY_CONNECTIONS')
+    expect(addressKey('/ip4/10.0.0.1/tcp/6/ws')).toBe('/ip4/10.0.0.1')
+    expect(addressKey('/ip6/::1/tcp/6')).toBe('/ip6/::1')
+  })
+
+  it('at maxPendingConnections evicts the oldest upgrade of the BUSIEST address: a flood from one host evicts its own', () => {
+    const m = new ConnectionManager(resolveConfig({ maxPendingConnections: 4, maxPendingConnectionsPerAddress: 3 }))
+    const honest = fakeRaw('/ip4/10.0.0.1/tcp/1')
+    m.track(honest, 'inbound') // the oldest of all
+    const flood = [2, 3, 4].map(port => fakeRaw(`/ip4/10.6.6.6/tcp/${port}`))
+    for (const r of flood) m.track(r, 'inbound')
+    expect(m.admitInbound('/ip4/10.0.0.7/tcp/1')).toBeUndefined()
+    expect(honest.abortedWith).toBeUndefined()
+    expect(flood[0]?.abortedWith?.message).toMatch(/closed the oldest \(\/ip4\/10\.6\.6\.6\/tcp\/2, .* of the address with the most \(3\)/)
+    expect(flood[1]?.abortedWith).toBeUndefined()
+  })
+
+  it('trims least valuable first: past the grace period, unprotected, fewest streams, longest idle', () => {
+    const m = new ConnectionManager(resolveConfig({ maxConnections: 8, connectionsHighWater: 4, connectionsLowWater: 2, connectionGracePeriodMs: 1000 }))
+    const now = 100_000
+    const peers = Array.from({ length: 6 }, newPeer)
+    const busy = fakeConn(peers[0] as PeerId, 'open', { openedAt: now - 50_000, streamCount: 2 })
+    const idleOld = fakeConn(peers[1] as PeerId, 'open', { openedAt: now - 40_000 })
+    const idleRecent = fakeConn(peers[2] as PeerId, 'open', { openedAt: now - 40_000, lastActivityAt: now - 10 })
+    const fresh = fakeConn(peers[3] as PeerId, 'open', { openedAt: now - 999 })
+    const guarded = fakeConn(peers[4] as PeerId, 'open', { openedAt: now - 90_000 })
+    const closing = fakeConn(peers[5] as PeerId, 'closing', { openedAt: now - 90_000 })
+    for (const c of [busy, idleOld, idleRecent, fresh, guarded, closing]) m.add(c)
+    m.protect(peers[4]?.toString() as string, 'bootstrap')
+    expect(m.openCount()).toBe(5)
+    expect(m.trimCandidates(now, 10)).toEqual([idleOld, idleRecent, busy])
+    // 5 open > high water 4: down to low water 2 = three to close.
+    expect(m.overHighWater(now)).toEqual([idleOld, idleRecent, busy])
+    expect(m.unprotect(peers[4]?.toString() as string, 'other')).toBe(true)
+    expect(m.unprotect(peers[4]?.toString() as string, 'bootstrap')).toBe(false)
+    expect(m.trimCandidates(now, 1)).toEqual([guarded])
+  })
+
+  it('at maxConnections names one connection to trim for the new one, and refuses only when none is past its grace period', () => {
+    const m = new ConnectionManager(resolveConfig({ maxConnections: 2, connectionGracePeriodMs: 1000 }))
+    const now = 100_000
+    const old = fakeConn(newPeer(), 'open', { openedAt: now - 5000 })
+    const young = fakeConn(newPeer(), 'open', { openedAt: now - 10 })
+    m.add(old)
+    m.add(young)
+    expect(m.admitInbound('/ip4/1.2.3.4/tcp/5', now)).toBeUndefined()
+    expect(m.checkRegister(newPeer(), 'inbound', now)).toBe(old)
+    expect(() => { m.checkDial(newPeer().toString(), now) }).not.toThrow()
+    m.remove(old)
+    m.add(fakeConn(newPeer(), 'open', { openedAt: now - 20 }))
+    expect(m.admitInbound('/ip4/1.2.3.4/tcp/6', now)?.message).toMatch(/none past its grace period to trim/)
+    expect(() => m.checkRegister(newPeer(), 'inbound', now)).toThrow(/"maxConnections" expected <= 2 open connections, got one more \(none past its 1000 ms grace period to trim\)/)
   })
 })
