@@ -9,6 +9,10 @@
  *   they are closed at the handshake deadline;
  * - what pending upgrades hold stays bounded (measured with `inspect()`, never with RSS);
  * - honest peers complete the exchange meanwhile.
+ *
+ * The attackers come from many hosts (127.0.1.1 … 127.0.1.250, all loopback), as a botnet would:
+ * the per-address bound on pending upgrades (test/integration/connection-pressure.test.ts) then
+ * never applies, and the overall bounds exercised here do the work.
  */
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
@@ -45,8 +49,9 @@ interface Attacker {
  * server has answered. Whatever the server sends is read and dropped (so its writes never back
  * up). We never close first.
  */
+let nextHost = 0
 async function attack (port: number, kind: string, payload: Uint8Array, end = false, then?: Uint8Array): Promise<Attacker> {
-  const socket = connect({ host: '127.0.0.1', port })
+  const socket = connect({ host: '127.0.0.1', port, localAddress: `127.0.1.${1 + (nextHost++ % 250)}` })
   socket.on('error', () => {}) // ECONNRESET when the server aborts: expected
   socket.on('data', () => {})
   if (then !== undefined) socket.once('data', () => { socket.write(then) })
