@@ -286,6 +286,11 @@ async function setupRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
   const p95Row = e2eRow(`connection setup, p95 of ${n}`, 'ms', p95, { lowerIsBetter: true })
   delete p95Row.oursRange
   delete p95Row.anchorRange
+  for (const peer of medRow.peers ?? []) {
+    const b = batchMedians.get(peer.name as Impl) ?? []
+    peer.range = b.length > 0 ? [Math.min(...b), Math.max(...b)] : undefined
+  }
+  for (const peer of p95Row.peers ?? []) delete peer.range
   return [medRow, p95Row]
 }
 
@@ -442,7 +447,12 @@ async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void):
     strm.rss.set(p.impl, [srss])
     if (Number.isFinite(sheap) && sheap > -1) strm.heap.set(p.impl, [sheap])
   }
-  const noRange = (r: BenchRow): BenchRow => { delete r.oursRange; delete r.anchorRange; return r }
+  const noRange = (r: BenchRow): BenchRow => {
+    delete r.oursRange
+    delete r.anchorRange
+    for (const p of r.peers ?? []) delete p.range
+    return r
+  }
   return [
     noRange(e2eRow(`RSS per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.rss, { lowerIsBetter: true, goals: [GOAL_THIRD_JS, GOAL_LE_GO] })),
     noRange(e2eRow(`heap+external per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.heap, { lowerIsBetter: true, goals: [GOAL_THIRD_JS] })),
