@@ -427,25 +427,34 @@ async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void):
     const heap = m1.heapUsed < 0 ? NaN : (m1.heapUsed + m1.external - m0.heapUsed - m0.external) / n / KiB
     return [(m1.rss - m0.rss) / n / KiB, heap]
   }
+  const failed: string[] = []
   for (const p of pairs) {
-    // Warm-up: code paths compiled, pools and caches filled, before the baseline.
-    await p.client.call('setup', { addr: p.addr, n: 20 })
-    log(`  memory: ${p.impl}, ${plan.memConns} idle connections`)
-    const [rss, heap] = await measure(p,
-      async () => await p.client.call('openConns', { addr: p.addr, n: plan.memConns, concurrency: 1 }),
-      async () => await p.client.call('closeConns'),
-      s => s.connections, plan.memConns)
-    conn.rss.set(p.impl, [rss])
-    // rust has no heap figure (its bench mode reports -1): left out of the heap rows.
-    if (Number.isFinite(heap) && heap > -1) conn.heap.set(p.impl, [heap])
-    if (p.impl === 'tcp') continue
-    log(`  memory: ${p.impl}, ${plan.memStreams} open streams`)
-    const [srss, sheap] = await measure(p,
-      async () => await p.client.call('openStreams', { addr: p.addr, n: plan.memStreams }),
-      async () => await p.client.call('closeStreams'),
-      s => s.streams, plan.memStreams)
-    strm.rss.set(p.impl, [srss])
-    if (Number.isFinite(sheap) && sheap > -1) strm.heap.set(p.impl, [sheap])
+    try {
+      // Warm-up: code paths compiled, pools and caches filled, before the baseline.
+      await p.client.call('setup', { addr: p.addr, n: 20 })
+      log(`  memory: ${p.impl}, ${plan.memConns} idle connections`)
+      const [rss, heap] = await measure(p,
+        async () => await p.client.call('openConns', { addr: p.addr, n: plan.memConns, concurrency: 1 }),
+        async () => await p.client.call('closeConns'),
+        s => s.connections, plan.memConns)
+      conn.rss.set(p.impl, [rss])
+      // rust has no heap figure (its bench mode reports -1): left out of the heap rows.
+      if (Number.isFinite(heap) && heap > -1) conn.heap.set(p.impl, [heap])
+      if (p.impl === 'tcp') continue
+      log(`  memory: ${p.impl}, ${plan.memStreams} open streams`)
+      const [srss, sheap] = await measure(p,
+        async () => await p.client.call('openStreams', { addr: p.addr, n: plan.memStreams }),
+        async () => await p.client.call('closeStreams'),
+        s => s.streams, plan.memStreams)
+      strm.rss.set(p.impl, [srss])
+      if (Number.isFinite(sheap) && sheap > -1) strm.heap.set(p.impl, [sheap])
+    } catch (err) {
+      // One implementation failing here (js-libp2p's dials time out in the upgrade when 1000 are
+      // opened on a loaded machine) costs its memory figures, not the run.
+      const why = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
+      log(`  memory: ${p.impl} failed: ${why}`)
+      failed.push(`${p.impl} (${why.slice(0, 120)})`)
+    }
   }
   const noRange = (r: BenchRow): BenchRow => {
     delete r.oursRange
@@ -454,7 +463,11 @@ async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void):
     return r
   }
   return [
-    noRange(e2eRow(`RSS per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.rss, { lowerIsBetter: true, goals: [GOAL_THIRD_JS, GOAL_LE_GO] })),
+    noRange(e2eRow(`RSS per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.rss, {
+      lowerIsBetter: true,
+      goals: [GOAL_THIRD_JS, GOAL_LE_GO],
+      ...(failed.length > 0 ? { note: `memory figures missing for ${failed.join('; ')}` } : {})
+    })),
     noRange(e2eRow(`heap+external per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.heap, { lowerIsBetter: true, goals: [GOAL_THIRD_JS] })),
     noRange(e2eRow(`RSS per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.rss, { lowerIsBetter: true })),
     noRange(e2eRow(`heap+external per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.heap, { lowerIsBetter: true }))
