@@ -40,6 +40,13 @@
 #include <sys/stat.h>
 #include <wsutil/pint.h>
 #include <epan/strutil.h>
+#if WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 2)
+#include <wsutil/plugins.h>
+/* 4.2 made heuristic dissectors return bool (4.0: gboolean) */
+typedef bool heur_result_t;
+#else
+typedef gboolean heur_result_t;
+#endif
 
 #ifndef VERSION
 #define VERSION "0.1.0"
@@ -1550,7 +1557,7 @@ static void draw(const rec_t *r, tvbuff_t *tvb, packet_info *pinfo, proto_tree *
         rt = rec_tvb(tvb, pinfo, r->bytes, r->len, r->kind == R_MESSAGE ? "libp2p message" : NULL);
         pi = proto_tree_add_item(tree, proto_libp2p, rt, 0, -1, ENC_NA);
         gboolean text = printable(r->bytes, r->len);
-        if (text) proto_item_set_text(pi, "libp2p stream %" PRIu64 " %s \"%s\" (%u bytes)", r->stream, arrow(r->dir), format_text(pinfo->pool, r->bytes, r->len), r->len);
+        if (text) proto_item_set_text(pi, "libp2p stream %" PRIu64 " %s \"%s\" (%u bytes)", r->stream, arrow(r->dir), format_text(pinfo->pool, (const void *)r->bytes, r->len), r->len);
         else proto_item_set_text(pi, "libp2p stream %" PRIu64 " %s %s %u bytes", r->stream, arrow(r->dir), r->kind == R_MESSAGE ? "message" : "data", r->len);
         t = proto_item_add_subtree(pi, ett_libp2p);
         proto_tree_add_uint(t, hf_direction, rt, 0, 0, r->dir);
@@ -1564,7 +1571,7 @@ static void draw(const rec_t *r, tvbuff_t *tvb, packet_info *pinfo, proto_tree *
             if (strcmp(r->protocol, "/ipfs/id/1.0.0") == 0 || strcmp(r->protocol, "/ipfs/id/push/1.0.0") == 0)
                 draw_identify(t, pinfo, rt, r->bytes, r->len);
             col_append_sep_fstr(pinfo->cinfo, COL_INFO, " ", text ? "[%" PRIu64 "] \"%s\"" : "[%" PRIu64 "] %s", r->stream,
-                                text ? format_text(pinfo->pool, r->bytes, r->len) : "message");
+                                text ? format_text(pinfo->pool, (const void *)r->bytes, r->len) : "message");
         } else {
             proto_tree_add_item(t, hf_data, rt, 0, r->len, ENC_NA);
             if (strcmp(r->protocol, "/ipfs/ping/1.0.0") == 0) {
@@ -1838,7 +1845,7 @@ static int dissect_tls_yamux(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
 static int dissect_tls_mplex(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_) { return dissect_tls_app(tvb, pinfo, tree, 2); }
 
 /* Heuristic: a TCP payload that starts with the multistream header "\x13/multistream/1.0.0\n". */
-static gboolean dissect_libp2p_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+static heur_result_t dissect_libp2p_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     static const guint8 header[] = "\x13" MS_PROTOCOL_ID "\n";
     struct tcpinfo *tcpinfo = (struct tcpinfo *)data;
