@@ -40,6 +40,8 @@
 #include <sys/stat.h>
 #include <wsutil/pint.h>
 #include <epan/strutil.h>
+#include <epan/tap.h>
+#include <epan/stats_tree.h>
 #if WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 2)
 #include <wsutil/plugins.h>
 /* 4.2 made heuristic dissectors return bool (4.0: gboolean) */
@@ -180,6 +182,8 @@ static gint ett_yamux_flags = -1;
 static gint ett_mplex = -1;
 static gint ett_identify = -1;
 static gint ett_tls_ext = -1;
+/* The "libp2p" tap: one rec_t (R_PROTOCOL) per stream whose protocol was agreed. */
+static int libp2p_tap = -1;
 
 static expert_field ei_ms_malformed = EI_INIT;
 static expert_field ei_noise_malformed = EI_INIT;
@@ -1551,6 +1555,7 @@ static void draw(const rec_t *r, tvbuff_t *tvb, packet_info *pinfo, proto_tree *
         proto_item *ii = proto_tree_add_string(t, hf_protocol, tvb, 0, 0, r->text);
         proto_item_set_generated(ii);
         col_append_sep_fstr(pinfo->cinfo, COL_INFO, " ", "[%" PRIu64 "] %s", r->stream, r->text);
+        tap_queue_packet(libp2p_tap, pinfo, r);
         break;
     }
     case R_MESSAGE: case R_RAW: {
@@ -1870,6 +1875,27 @@ static void libp2p_init(void)
 
 /* ───────────────────────────── registration ───────────────────────────── */
 
+/* ───────────────────────────── statistics ───────────────────────────── */
+
+/* Statistics → libp2p → Streams by protocol (tshark -z libp2p.streams,tree): every stream whose
+ * protocol was agreed, counted per protocol id and, below it, per side that opened it. */
+static const char st_streams[] = "Streams by protocol";
+static int st_streams_node = -1;
+
+static void streams_stats_init(stats_tree *st)
+{
+    st_streams_node = stats_tree_create_node(st, st_streams, 0, STAT_DT_INT, TRUE);
+}
+
+static tap_packet_status streams_stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_, const void *p, tap_flags_t flags _U_)
+{
+    const rec_t *r = (const rec_t *)p;
+    tick_stat_node(st, st_streams, 0, TRUE);
+    int proto_node = tick_stat_node(st, r->text, st_streams_node, TRUE);
+    tick_stat_node(st, r->opener == 0 ? "opened by the client" : "opened by the server", proto_node, FALSE);
+    return TAP_PACKET_REDRAW;
+}
+
 void proto_register_libp2p(void);
 void proto_reg_handoff_libp2p(void);
 
@@ -1981,6 +2007,7 @@ void proto_register_libp2p(void)
     libp2p_tls_yamux_handle = register_dissector("libp2p.tls.yamux", dissect_tls_yamux, proto_libp2p);
     libp2p_tls_mplex_handle = register_dissector("libp2p.tls.mplex", dissect_tls_mplex, proto_libp2p);
     register_init_routine(libp2p_init);
+    libp2p_tap = register_tap("libp2p");
 }
 
 void proto_reg_handoff_libp2p(void)
@@ -1993,6 +2020,7 @@ void proto_reg_handoff_libp2p(void)
     dissector_add_string("tls.alpn", MPLEX_ID, libp2p_tls_mplex_handle);
     /* libp2p specs tls/tls.md: the libp2p Public Key Extension of the certificate */
     register_ber_oid_dissector("1.3.6.1.4.1.53594.1.1", dissect_tls_libp2p_extension, proto_libp2p, "libp2p Public Key Extension");
+    stats_tree_register_plugin("libp2p", "libp2p.streams", "libp2p/Streams by protocol", 0, streams_stats_packet, streams_stats_init, NULL);
 }
 
 void plugin_register(void)

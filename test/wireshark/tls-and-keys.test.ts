@@ -86,6 +86,29 @@ function decodeHandshakes (records: ReadonlyArray<Record<string, unknown>>): { a
   return r
 }
 
+/** `tshark -z libp2p.streams,tree`'s rows as { "<protocol>": n, "<protocol> <opener>": n }. */
+function streamStats (text: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  let protocol = ''
+  for (const line of text.split('\n')) {
+    const m = /^( +)(\S.*?)\s{2,}(\d+)\s/.exec(line)
+    if (m === null) continue
+    if (m[1] === ' ') { protocol = m[2] as string; out[protocol] = Number(m[3]) } else out[`${protocol} ${(m[2] as string).replace('opened by the ', '')}`] = Number(m[3])
+  }
+  return out
+}
+
+/** The same counts from `switchyard decode`'s stream protocols ("<opener> <stream> <protocol>"). */
+function streamCounts (protocols: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const p of protocols) {
+    const [opener, , protocol] = p.split(' ') as [string, string, string]
+    out[protocol] = (out[protocol] ?? 0) + 1
+    out[`${protocol} ${opener}`] = (out[`${protocol} ${opener}`] ?? 0) + 1
+  }
+  return out
+}
+
 const fields = (protos: readonly PdmlProto[], name: string): string[] => protos.flatMap(p => p.fields.filter(f => f.name === name).map(f => f.show))
 
 describe('wireshark/tshark.sh on switchyard ↔ switchyard over its own TLS 1.3, compared with switchyard decode', () => {
@@ -132,6 +155,9 @@ describe('wireshark/tshark.sh on switchyard ↔ switchyard over its own TLS 1.3,
       })
       expect(fromTs).toEqual(fromDec)
       expect(fromTs).toEqual([`${c.types[0]} ${ex.serverPeer} verified`, `${c.types[1]} ${ex.clientPeer} verified`])
+      // Statistics → libp2p → Streams by protocol: one count per agreed stream, as decode lists them
+      const stats = await tshark(ex.capture, ex.keylog, ['-q', '-z', 'libp2p.streams,tree'])
+      expect(streamStats(stats)).toEqual(streamCounts(dec.protocols))
       // identify decoded from inside TLS: the server's agent
       expect(fields(protos, 'identify.agent_version').some(a => a.startsWith('switchyard/'))).toBe(true)
     }, 90_000)
