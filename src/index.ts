@@ -1,7 +1,8 @@
 /**
- * switchyard's public API: the switch, the protocol shape, peer ids and identities, the errors,
- * and the types that appear in their signatures. Nothing else is exported from here; the layers
- * (codecs, multistream, Noise, muxers, transport, application protocols) are internal.
+ * switchyard's public API (also `switchyard/switch`): the switch, the protocol shape, peer ids and
+ * identities, the errors, and the types that appear in their signatures. Each layer (codecs,
+ * multistream, Noise, TLS, muxers, transports, application protocols, trace) is its own subpath
+ * entry point (package.json `exports`, listed in docs/library.md); other modules are internal.
  *
  * The nim-libp2p tutorial ("custom streaming protocol") in TypeScript:
  *
