@@ -95,6 +95,11 @@ export interface TlsHandshakeConfig<T> {
   alpn?: readonly string[]
   /** Client: extra ClientHello extensions. Server: extra EncryptedExtensions. */
   extensions?: readonly Extension[]
+  /**
+   * Client: extensions the second ClientHello (after a HelloRetryRequest) adds to `extensions` —
+   * e.g. RFC 7685 padding, which NSS adds to a ClientHello longer than 256 bytes (the RFC 8448 §5 trace).
+   */
+  retryExtensions?: readonly Extension[]
   /** Client: the order of ClientHello extensions by type (vectors); others follow in their default order. */
   extensionOrder?: readonly number[]
   /** Client: legacy_session_id (RFC 8446 §4.1.2: empty unless in middlebox compatibility mode; QUIC: empty). */
@@ -267,6 +272,7 @@ export class TlsHandshake<T = unknown> {
     if (c.alpn !== undefined && c.alpn.length > 0) exts.push({ type: ExtensionType.ApplicationLayerProtocolNegotiation, data: alpnCodec.encode(c.alpn) })
     if (cookie !== undefined) exts.push({ type: ExtensionType.Cookie, data: cookieCodec.encode(cookie) })
     for (const e of c.extensions ?? []) exts.push(e)
+    if (this.helloRetry) for (const e of c.retryExtensions ?? []) exts.push(e)
     const order = c.extensionOrder
     if (order !== undefined) {
       const rank = (t: number): number => { const i = order.indexOf(t); return i < 0 ? order.length : i }

@@ -1,6 +1,7 @@
 /**
- * RFC 8448 §3 "Simple 1-RTT Handshake" replayed byte for byte through the record layer and the
- * handshake machine, with the trace's randomness and ephemeral keys injected.
+ * RFC 8448 §3 "Simple 1-RTT Handshake" and §5 "HelloRetryRequest" replayed byte for byte through the
+ * record layer and the handshake machine, with the trace's randomness and ephemeral keys injected.
+ * (§5's server side is not replayed: its HelloRetryRequest cookie is NSS's own encrypted state.)
  */
 import crypto from 'node:crypto'
 import { describe, expect, it } from 'vitest'
@@ -10,7 +11,7 @@ import type { TlsHandshakeConfig } from '../../../src/security/tls/handshake.js'
 import { TlsRecordLayer } from '../../../src/security/tls/record-layer.js'
 import { AlertDescription, CipherSuite, NamedGroup } from '../../../src/security/tls/constants.js'
 import { deriveSecret, finishedVerifyData, hkdfExtract, KeySchedule, SUITES, trafficKeys } from '../../../src/security/tls/key-schedule.js'
-import { hex, rfc8448 } from './vectors.js'
+import { hex, rfc8448, rfc8448Hrr } from './vectors.js'
 
 const SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
 
@@ -142,5 +143,64 @@ describe('RFC 8448 §3 replayed through the server', () => {
     expect(secrets[0]).toEqual(['handshake', rfc8448.secrets.clientHandshakeTraffic, rfc8448.secrets.serverHandshakeTraffic])
     // The flight decrypts to §3's EncryptedExtensions ‖ Certificate, then our own CertificateVerify.
     expect(out.send.length).toBe(2)
+  })
+})
+
+describe('RFC 8448 §5 (HelloRetryRequest) replayed through the client', () => {
+  /** §5's ClientHellos: the §3 set without session_ticket, groups x25519, secp256r1, secp384r1. */
+  const hrrConfig: TlsHandshakeConfig<string> = {
+    ...clientConfig,
+    groups: [NamedGroup.x25519, NamedGroup.secp256r1, 0x0018],
+    keyShareGroups: [NamedGroup.x25519],
+    extensions: (clientConfig.extensions ?? []).filter(e => e.type !== 35),
+    // RFC 7685 padding (0x15), which NSS adds to the second ClientHello to make it 512 bytes.
+    retryExtensions: [{ type: 21, data: new Uint8Array(0xaf) }],
+    extensionOrder: [0, 0xff01, 10, 51, 43, 13, 44, 45, 28, 21],
+    randomBytes: () => rfc8448Hrr.clientRandom,
+    keyShare: g => generateKeyShare(g, g === NamedGroup.x25519 ? rfc8448Hrr.clientX25519PrivateKey : rfc8448Hrr.clientP256PrivateKey)
+  }
+
+  it('the trace\'s P-256 key pair', () => {
+    expect(generateKeyShare(NamedGroup.secp256r1, rfc8448Hrr.clientP256PrivateKey).publicKey).toEqual(rfc8448Hrr.clientP256PublicKey)
+  })
+
+  it('ClientHello 1, HelloRetryRequest (cookie echoed), ClientHello 2, ServerHello, the server flight and our Finished: every record byte for byte', () => {
+    const secrets: Array<[string, Uint8Array, Uint8Array]> = []
+    const rl = new TlsRecordLayer(new TlsHandshake(hrrConfig), 'client', { onSecrets: (level, c, s) => secrets.push([level, c, s]) })
+    const r = rfc8448Hrr.records
+    expect(rl.start().send).toEqual([r.clientHello1])
+    // The HelloRetryRequest asks for secp256r1 and carries a cookie: ClientHello 2 has the P-256
+    // share, the cookie, and the transcript starts over from message_hash (RFC 8446 §4.4.1).
+    expect(rl.receive(r.helloRetryRequest).send).toEqual([r.clientHello2])
+    expect(rl.receive(r.serverHello).send).toEqual([])
+    expect(secrets.map(s => s[0])).toEqual(['handshake'])
+    const done = rl.receive(r.serverFlight)
+    // Our Finished is right only if the whole transcript (message_hash of ClientHello 1, the
+    // HelloRetryRequest, ClientHello 2 …) and the P-256 shared secret are.
+    expect(done.send).toEqual([r.clientFinished])
+    expect(done.complete?.cipherSuite).toBe(CipherSuite.TLS_AES_128_GCM_SHA256)
+    expect(done.complete?.peer?.info).toBe('CN=rsa')
+    expect(secrets.map(s => s[0])).toEqual(['handshake', 'application'])
+  })
+
+  it('the messages inside the records are the ones the trace lists', () => {
+    expect(rfc8448Hrr.records.clientHello1.subarray(5)).toEqual(rfc8448Hrr.clientHello1)
+    expect(rfc8448Hrr.records.helloRetryRequest.subarray(5)).toEqual(rfc8448Hrr.helloRetryRequest)
+    expect(rfc8448Hrr.records.serverHello.subarray(5)).toEqual(rfc8448Hrr.serverHello)
+    expect(rfc8448Hrr.records.clientHello2.length).toBe(5 + 512)
+  })
+
+  it('a HelloRetryRequest with a different cookie changes ClientHello 2 accordingly, and the trace\'s flight then fails to decrypt', () => {
+    const rl = new TlsRecordLayer(new TlsHandshake(hrrConfig), 'client')
+    rl.start()
+    const hrr = Uint8Array.from(rfc8448Hrr.records.helloRetryRequest)
+    const at = Buffer.from(hrr).indexOf(Buffer.from('71dcd04b', 'hex'))
+    hrr[at] = (hrr[at] as number) ^ 0xff
+    const ch2 = rl.receive(hrr).send[0] as Uint8Array
+    expect(Buffer.from(ch2).indexOf(Buffer.from([0x8e, 0xdc, 0xd0, 0x4b]))).toBeGreaterThan(0)
+    rl.receive(rfc8448Hrr.records.serverHello)
+    // The transcript differs (HelloRetryRequest, ClientHello 2), and with it the handshake traffic
+    // keys (they hash the transcript up to ServerHello): the server's flight no longer decrypts.
+    expect(() => rl.receive(rfc8448Hrr.records.serverFlight)).toThrow(expect.objectContaining({ code: 'ERR_TLS_BAD_RECORD_MAC' }))
   })
 })
