@@ -251,7 +251,17 @@ export interface TransportDialOptions {
    * the observer to install on it, returned on the TransportConnection.
    */
   observerFor?: (conn: ConnectionEndpoints) => TraceObserver | undefined
+  /** For transports that authenticate themselves (QUIC): see `OpenResources`. */
+  openResources?: OpenResources
 }
+
+/**
+ * Opens the resource scope (src/resources) of a connection a transport upgraded itself, once the
+ * peer is authenticated: counted against the per-peer and per-process connection limits, and the
+ * transport charges the connection's streams to it. An Error is the refusal: the transport closes
+ * the connection. The scope goes out on `UpgradedConnection.resources` (the switch closes it).
+ */
+export type OpenResources = (remotePeer: PeerId, name: string) => ResourceScope | Error
 
 export interface TransportListenOptions {
   /** Each accepted connection; raw ones are upgraded by the switch. */
@@ -261,6 +271,8 @@ export interface TransportListenOptions {
   identity: PrivateKey
   /** Per-connection observer, asked once per accepted connection. */
   observerFor?: (conn: { remoteAddr: string, localAddr: string, direction: 'inbound' }) => TraceObserver | undefined
+  /** For transports that authenticate themselves (QUIC): see `OpenResources`. */
+  openResources?: OpenResources
 }
 
 export interface TransportListener {

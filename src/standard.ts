@@ -21,6 +21,7 @@ import { noise } from './security/noise.js'
 import { tlsSecurity } from './security/tls/connection.js'
 import { Switch } from './switch/switch.js'
 import type { IdentifyService, SwitchOptions } from './switch/switch.js'
+import { quic } from './transport/quic/transport.js'
 import { tcp } from './transport/tcp-transport.js'
 import { ws } from './transport/ws/transport.js'
 
@@ -32,10 +33,11 @@ export interface LayerSettings {
   mplex?: Partial<MplexConfig>
 }
 
-/** Transports by name. */
+/** Transports by name. QUIC (`/udp/N/quic-v1`) brings its own TLS 1.3 and streams: `security` and `muxers` do not apply to it. */
 export const TRANSPORTS = Object.freeze({
   tcp: (_s: LayerSettings): Transport => tcp(),
-  ws: (_s: LayerSettings): Transport => ws()
+  ws: (_s: LayerSettings): Transport => ws(),
+  quic: (_s: LayerSettings): Transport => quic()
 })
 
 /** Security protocols by name (the CLI's `--security`). */
@@ -55,13 +57,13 @@ export type SecurityName = keyof typeof SECURITY
 export type MuxerName = keyof typeof MUXERS
 
 /** The defaults of `newStandardSwitch`, in preference order. */
-export const DEFAULT_TRANSPORTS: readonly TransportName[] = ['tcp', 'ws']
+export const DEFAULT_TRANSPORTS: readonly TransportName[] = ['tcp', 'ws', 'quic']
 export const DEFAULT_SECURITY: readonly SecurityName[] = ['noise']
 export const DEFAULT_MUXERS: readonly MuxerName[] = ['yamux', 'mplex']
 
 /** `new Switch` options where each layer list may also name registered layers. */
 export interface StandardSwitchOptions extends Omit<SwitchOptions, 'transports' | 'security' | 'muxers'>, LayerSettings {
-  /** Default `['tcp', 'ws']` (each address goes to the transport that can take it). */
+  /** Default `['tcp', 'ws', 'quic']` (each address goes to the transport that can take it). */
   transports?: ReadonlyArray<TransportName | Transport>
   /** In order of preference. Default `['noise']`. */
   security?: ReadonlyArray<SecurityName | SecurityProtocol>

@@ -7,7 +7,7 @@
  * Everything here is pure: parse errors are `UsageError`s (exit status 2), nothing is printed.
  */
 import { SwitchyardError, toError } from '../errors.js'
-import { SECURITY } from '../standard.js'
+import { SECURITY, TRANSPORTS } from '../standard.js'
 import type { SecurityName } from '../standard.js'
 import { Multiaddr } from '../transport/multiaddr.js'
 import { PeerId } from '../security/peer-id.js'
@@ -144,7 +144,7 @@ export interface Target {
 
 /**
  * `<multiaddr>/p2p/<peerId>` → Target. UsageError for text that is not a multiaddr, a missing
- * `/p2p/<id>`, an invalid peer id, or an address switchyard cannot dial (not TCP).
+ * `/p2p/<id>`, an invalid peer id, or an address no registered transport can dial (TCP, WS, QUIC).
  */
 export function parseTarget (text: string): Target {
   let ma: Multiaddr
@@ -163,7 +163,8 @@ export function parseTarget (text: string): Target {
   }
   const addr = ma.withoutPeerId()
   try {
-    addr.toNodeAddress()
+    // a registered transport that can dial it (QUIC's /udp/N/quic-v1), else the TCP form's error
+    if (!Object.values(TRANSPORTS).some(make => make({}).canDial(addr))) addr.toNodeAddress()
   } catch (err) {
     throw new UsageError(oneLine(toError(err).message))
   }
@@ -175,7 +176,9 @@ export function parseListenAddr (text: string): Multiaddr {
   let ma: Multiaddr
   try {
     ma = Multiaddr.parse(text)
-    ma.toNodeAddress()
+    // a registered transport that can listen on it (QUIC's /udp/N/quic-v1), else the TCP form's error
+    const parsed = ma
+    if (!Object.values(TRANSPORTS).some(make => make({}).canListen(parsed))) ma.toNodeAddress()
   } catch (err) {
     throw new UsageError(`--listen: ${oneLine(toError(err).message)}`)
   }

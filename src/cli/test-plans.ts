@@ -44,8 +44,10 @@ export const DEFAULT_TEST_TIMEOUT_SECONDS = 180
 export const DEFAULT_REDIS_ADDR = 'redis:6379'
 export const DEFAULT_LISTEN_IP = '0.0.0.0'
 
-/** Transports test-plans names the way switchyard's registry does (QUIC is `quic-v1` there and needs no security/muxer). */
-const TEST_PLANS_TRANSPORTS: readonly string[] = ['tcp', 'ws']
+/** Transport names in test-plans → switchyard's registry (test-plans says `quic-v1`). */
+const TEST_PLANS_TRANSPORTS: Readonly<Record<string, TransportName>> = { tcp: 'tcp', ws: 'ws', 'quic-v1': 'quic' }
+/** Transports that bring their own security and streams: test-plans sets no `security`/`muxer` for them. */
+const STANDALONE_TRANSPORTS: readonly string[] = ['quic-v1']
 
 /**
  * What this build implements, as test-plans spells it: the names registered in src/standard.ts
@@ -53,15 +55,17 @@ const TEST_PLANS_TRANSPORTS: readonly string[] = ['tcp', 'ws']
  * runner asking for anything else gets a usage error naming what we have.
  */
 export const TEST_PLANS_SUPPORT: Readonly<Record<'transport' | 'security' | 'muxer', readonly string[]>> = {
-  transport: Object.keys(TRANSPORTS).filter(t => TEST_PLANS_TRANSPORTS.includes(t)),
+  transport: Object.keys(TEST_PLANS_TRANSPORTS).filter(t => Object.hasOwn(TRANSPORTS, TEST_PLANS_TRANSPORTS[t] as string)),
   security: Object.keys(SECURITY),
   muxer: Object.keys(MUXERS)
 }
 
 export interface TransportInteropConfig {
+  /** The registry name (`quic` for test-plans' `quic-v1`). */
   transport: TransportName
-  security: SecurityName
-  muxer: MuxerName
+  /** Unset for a standalone transport (quic-v1). */
+  security?: SecurityName
+  muxer?: MuxerName
   isDialer: boolean
   ip: string
   redisAddr: string
@@ -82,9 +86,11 @@ export function parseTransportInteropEnv (env: Readonly<Record<string, string | 
     }
     return v
   }
-  const transport = pick('transport') as TransportName
-  const security = pick('security') as SecurityName
-  const muxer = pick('muxer') as MuxerName
+  const named = pick('transport')
+  const transport = TEST_PLANS_TRANSPORTS[named] as TransportName
+  const standalone = STANDALONE_TRANSPORTS.includes(named)
+  const security = standalone ? undefined : pick('security') as SecurityName
+  const muxer = standalone ? undefined : pick('muxer') as MuxerName
   const dialer = get('is_dialer')
   if (dialer !== 'true' && dialer !== 'false') throw new UsageError(`environment variable is_dialer must be true or false, got ${JSON.stringify(dialer ?? '')}`)
   const ip = get('ip') ?? DEFAULT_LISTEN_IP
@@ -92,7 +98,15 @@ export function parseTransportInteropEnv (env: Readonly<Record<string, string | 
   const timeoutText = get('test_timeout_seconds') ?? String(DEFAULT_TEST_TIMEOUT_SECONDS)
   const timeoutSeconds = Number(timeoutText)
   if (!/^[0-9]{1,6}$/.test(timeoutText) || timeoutSeconds < 1) throw new UsageError(`test_timeout_seconds=${timeoutText}: expected whole seconds >= 1`)
-  return { transport, security, muxer, isDialer: dialer === 'true', ip, redisAddr: get('redis_addr') ?? DEFAULT_REDIS_ADDR, timeoutSeconds }
+  return {
+    transport,
+    ...(security === undefined ? {} : { security }),
+    ...(muxer === undefined ? {} : { muxer }),
+    isDialer: dialer === 'true',
+    ip,
+    redisAddr: get('redis_addr') ?? DEFAULT_REDIS_ADDR,
+    timeoutSeconds
+  }
 }
 
 /** What the dialer prints (transport-interop README, Dialer step 8; "Milllis" as the spec spells it). */
@@ -101,7 +115,8 @@ export function formatTransportInteropResult (handshakePlusOneRTTMillis: number,
 }
 
 /** The listen address of a transport on `ip`, port chosen by the OS. */
-function listenAddr (transport: string, ip: string): string {
+function listenAddr (transport: TransportName, ip: string): string {
+  if (transport === 'quic') return `/ip4/${ip}/udp/0/quic-v1`
   return `/ip4/${ip}/tcp/0${transport === 'ws' ? '/ws' : ''}`
 }
 
@@ -121,13 +136,13 @@ export async function transportInteropCommand (args: ParsedArgs, io: CliIo): Pro
   if (args.positional.length !== 0) throw new UsageError('transport-interop takes no arguments: it is configured by its environment (transport, muxer, security, is_dialer, ip, redis_addr, test_timeout_seconds)')
   const config = parseTransportInteropEnv(process.env)
   const timeoutMs = config.timeoutSeconds * 1000
-  io.err(`[transport-interop] ${config.isDialer ? 'dialer' : 'listener'}: transport ${config.transport}, security ${config.security}, muxer ${config.muxer}, redis ${config.redisAddr}, timeout ${config.timeoutSeconds} s`)
+  io.err(`[transport-interop] ${config.isDialer ? 'dialer' : 'listener'}: transport ${config.transport}, security ${config.security ?? '(the transport\'s)'}, muxer ${config.muxer ?? '(the transport\'s)'}, redis ${config.redisAddr}, timeout ${config.timeoutSeconds} s`)
   const redis = await RedisClient.connect(config.redisAddr)
   const sw = newStandardSwitch({
     listenAddrs: config.isDialer ? [] : [listenAddr(config.transport, config.ip)],
     transports: [config.transport],
-    security: [config.security],
-    muxers: [config.muxer],
+    ...(config.security === undefined ? {} : { security: [config.security] }),
+    ...(config.muxer === undefined ? {} : { muxers: [config.muxer] }),
     log: line => { io.err(line) }
   })
   let timer: NodeJS.Timeout | undefined
@@ -198,11 +213,11 @@ export async function perfRunnerCommand (args: ParsedArgs, io: CliIo): Promise<v
   if (!TEST_PLANS_SUPPORT.transport.includes(transport)) {
     throw new UsageError(`--transport ${transport} is not supported by switchyard (supported: ${TEST_PLANS_SUPPORT.transport.join(', ')})`)
   }
-  const addr = transport === 'ws' ? `${tcp}/ws` : tcp
+  const addr = transport === 'ws' ? `${tcp}/ws` : transport === 'quic-v1' ? `${tcp.replace('/tcp/', '/udp/')}/quic-v1` : tcp
   const key = perfServerKey()
   if (args.options.has('run-server')) {
     for (const name of ['upload-bytes', 'download-bytes']) if (args.options.has(name)) throw new UsageError(`--${name} is a client option (not with --run-server)`)
-    await perfServer(addr, transport as TransportName, key, io)
+    await perfServer(addr, TEST_PLANS_TRANSPORTS[transport] as TransportName, key, io)
     return
   }
   // The client is the `perf` command against the server's fixed identity.

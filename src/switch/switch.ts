@@ -324,7 +324,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
           identity: this.identity,
           onConnection: (conn) => { this.inboundConnection(conn) },
           onError: () => {},
-          observerFor: this.observerFor
+          observerFor: this.observerFor,
+          openResources: this.openResources
         })
         this.listeners.push(listener)
       }
@@ -535,7 +536,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.dialAbort.add(ac)
     let tc: TransportConnection
     try {
-      tc = await transport.dial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal, identity: this.identity, expectedPeer: peer, observerFor: this.observerFor })
+      tc = await transport.dial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal, identity: this.identity, expectedPeer: peer, observerFor: this.observerFor, openResources: this.openResources })
     } catch (err) {
       this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: toError(err) })
       throw err
@@ -684,6 +685,9 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   /** The connection's observer, asked by the transport as soon as the connection exists. */
+  /** The scope of a connection its transport upgraded (QUIC), as the upgrader opens it for the others. */
+  private readonly openResources = (peer: PeerId, name: string): ResourceScope | Error => this.resources.openConnection(peer.toString(), name)
+
   private readonly observerFor = (info: ConnectionEndpoints): TraceObserver | undefined => {
     const o = this.observer
     if (o === undefined) return undefined

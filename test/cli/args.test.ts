@@ -114,6 +114,8 @@ describe('parseTarget / parseListenAddr', () => {
     expect(parseListenAddr('/ip4/0.0.0.0/tcp/0').toString()).toBe('/ip4/0.0.0.0/tcp/0')
     expect(() => parseListenAddr(`/ip4/127.0.0.1/tcp/0/p2p/${PEER}`)).toThrow(/without \/p2p/)
     expect(() => parseListenAddr('/ip4/127.0.0.1/udp/0')).toThrow(UsageError)
+    expect(parseListenAddr('/ip4/127.0.0.1/udp/0/quic-v1').toString()).toBe('/ip4/127.0.0.1/udp/0/quic-v1')
+    expect(parseListenAddr('/ip6/::1/udp/4001/quic-v1').toString()).toBe('/ip6/::1/udp/4001/quic-v1')
   })
 })
 

@@ -123,6 +123,7 @@ describe('switchyard CLI: usage', () => {
     [['ping', '/ip4/300.1.1.1/tcp/1/p2p/' + peer], /^usage error: invalid multiaddr/],
     [['stream', '/ip4/127.0.0.1/tcp/4001'], /^usage error: multiaddr "\/ip4\/127.0.0.1\/tcp\/4001" must end with \/p2p\/<peerId>/],
     [['identify', '/ip4/127.0.0.1/udp/4001/p2p/' + peer], /^usage error: .*not a TCP address/],
+    [['identify', '/ip4/127.0.0.1/udp/4001/quic/p2p/' + peer], /^usage error: invalid multiaddr/],
     [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '0'], /^usage error: option --count expects an integer from 1/],
     [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '-3'], /^usage error: unknown option -3|^usage error: option --count expects/],
     [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count=1e3'], /^usage error: option --count expects an unsigned integer, got "1e3"/],
@@ -303,6 +304,38 @@ describe('switchyard CLI: listen and the client commands', () => {
     } finally {
       await sw.stop()
     }
+  })
+})
+
+describe('switchyard CLI over QUIC (/udp/N/quic-v1)', () => {
+  let listener: Listener
+  let target: string
+
+  beforeAll(async () => {
+    listener = await Listener.start(cli, ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1'], 1)
+    target = listener.addrs[0] as string
+  }, 30_000)
+
+  afterAll(async () => { await listener?.stop('SIGKILL') })
+
+  it('listens, and ping --trace names QUIC\'s TLS and streams on both sides', async () => {
+    expect(target).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1\/p2p\/12D3KooW\w+$/)
+    const r = await run(cli, ['ping', target, '--trace'])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1: security \/tls\/1\.0\.0, muxer \/quic-v1 \(transport\)/)
+    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1 \(\/tls\/1\.0\.0, \/quic-v1\)/)
+  })
+
+  it('stream and identify over QUIC', async () => {
+    const s = await run(cli, ['stream', target])
+    expect(s.code).toBe(0)
+    expect(lines(s.stdout)).toEqual(PARTS)
+    const r = await run(cli, ['identify', target])
+    expect(r.code).toBe(0)
+    const info = JSON.parse(r.stdout) as Record<string, unknown>
+    expect(info.security).toBe('/tls/1.0.0')
+    expect(info.listenAddrs).toEqual([target.split('/p2p/')[0]])
+    expect(info.observedAddr).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1$/)
   })
 })
 

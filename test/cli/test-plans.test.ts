@@ -32,9 +32,16 @@ describe('transport-interop environment (test-plans transport-interop/README.md 
       .toMatchObject({ isDialer: false, ip: '10.0.0.2', redisAddr: '127.0.0.1:7000', timeoutSeconds: 30, muxer: 'mplex' })
   })
 
+  it('quic-v1 is the registry\'s quic and needs no security or muxer (test-plans sets none for it)', () => {
+    expect(TEST_PLANS_SUPPORT.transport).toEqual(['tcp', 'ws', 'quic-v1'])
+    expect(parseTransportInteropEnv({ transport: 'quic-v1', is_dialer: 'false' })).toEqual({
+      transport: 'quic', isDialer: false, ip: '0.0.0.0', redisAddr: 'redis:6379', timeoutSeconds: 180
+    })
+  })
+
   it.each([
     [{ ...ENV, transport: undefined }, /environment variable transport is required/],
-    [{ ...ENV, transport: 'quic-v1' }, /transport=quic-v1 is not supported by switchyard/],
+    [{ ...ENV, transport: 'webtransport' }, /transport=webtransport is not supported by switchyard/],
     [{ ...ENV, muxer: 'quic' }, /muxer=quic is not supported by switchyard/],
     [{ ...ENV, security: 'plaintext' }, /security=plaintext is not supported by switchyard/],
     [{ ...ENV, is_dialer: 'yes' }, /is_dialer must be true or false/],
@@ -117,12 +124,12 @@ describe('the test-plans entry points as processes', () => {
 
   it('transport-interop refuses what switchyard lacks with a usage error naming it (exit 2)', async () => {
     const { spawn } = await import('node:child_process')
-    const child = spawn(process.execPath, [cli, 'transport-interop'], { env: { ...process.env, ...ENV, transport: 'quic-v1', redis_addr: redis.addr }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cli, 'transport-interop'], { env: { ...process.env, ...ENV, transport: 'webtransport', redis_addr: redis.addr }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
     const code = await new Promise(resolve => child.on('close', resolve))
     expect(code).toBe(2)
-    expect(stderr).toMatch(/^usage error: transport=quic-v1 is not supported by switchyard \(supported: tcp/)
+    expect(stderr).toMatch(/^usage error: transport=webtransport is not supported by switchyard \(supported: tcp, ws, quic-v1/)
   })
 
   it('perf-runner: a server with the fixed identity, and a client printing test-plans JSON lines', async () => {
@@ -142,9 +149,9 @@ describe('the test-plans entry points as processes', () => {
       const stopped = await l.stop()
       expect(stopped.code).toBe(0)
     }
-    const bad = await run(cli, ['perf-runner', '--server-address', '127.0.0.1:4001', '--transport', 'quic-v1', '--upload-bytes', '1'])
+    const bad = await run(cli, ['perf-runner', '--server-address', '127.0.0.1:4001', '--transport', 'webrtc-direct', '--upload-bytes', '1'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toMatch(/--transport quic-v1 is not supported by switchyard/)
+    expect(bad.stderr).toMatch(/--transport webrtc-direct is not supported by switchyard/)
   }, 90_000)
 
   it('lists the names it supports in its help', async () => {

@@ -132,6 +132,8 @@ export type QuicEvent<T> =
   | { type: 'stream-writable', id: number }
   | { type: 'stream-reset', id: number, errorCode: number }
   | { type: 'stop-sending', id: number, errorCode: number }
+  /** Both directions of the stream are done and every received byte consumed: it is forgotten. */
+  | { type: 'stream-closed', id: number }
   | { type: 'closed', error?: QuicError }
 
 /** Our defaults (libp2p-sized: go-libp2p allows 256 bidi streams, windows of a few MiB). */
@@ -755,7 +757,12 @@ export class QuicConnection<T = unknown> {
     s.recvFc.onReceived(offset + data.length, `stream ${id}`)
     const grew = s.recv.insert(offset, data, fin)
     if (grew > 0) this.connRecvFc.onReceived(this.connRecvFc.received + (s.recv.highestOffset - before), 'connection')
-    if (s.recvAbandoned) { this.abandonRecv(s); return }
+    if (s.recvAbandoned) {
+      this.abandonRecv(s)
+      // the end still reaches the application, which may be waiting for it to forget the stream
+      if (s.recv.finished) this.events.push({ type: 'stream-readable', id })
+      return
+    }
     if (s.recv.readable > 0 || s.recv.finished) this.events.push({ type: 'stream-readable', id })
   }
 
@@ -943,6 +950,7 @@ export class QuicConnection<T = unknown> {
     const recvDone = s.recv === undefined || (s.readEnded && (s.recvAbandoned || s.recvFc.consumed >= s.recv.highestOffset))
     if (!sendDone || !recvDone) return
     this.streams.delete(s.id)
+    this.events.push({ type: 'stream-closed', id: s.id })
     if (initiatorOf(s.id) !== this.role) {
       const limits = isBidirectional(s.id) ? this.bidiLimits : this.uniLimits
       const m = limits.onPeerStreamClosed()

@@ -17,15 +17,20 @@
  * with Version Negotiation (rate-limited), sends Retry when `retry` says so (by default once
  * `retryAfterPendingHandshakes` handshakes are in progress), and accepts the rest;
  * `maxConnections` caps accepted connections.
+ * With the switch's `openResources`, each connection gets its resource scope once the peer is
+ * authenticated (the per-peer and per-process connection limits; a refusal closes the connection)
+ * and every stream is charged to it from its opening until the QUIC stream is gone (a refused
+ * inbound stream is reset with STOP_SENDING; a refused `newStream` throws the limit error).
  */
 import dgram from 'node:dgram'
 import crypto from 'node:crypto'
 import { isIPv6 } from 'node:net'
 import type {
-  Stream, StreamMuxer, Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions, UpgradedConnection
+  OpenResources, Stream, StreamMuxer, Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions, UpgradedConnection
 } from '../../connection.js'
 import { KeyError, QuicError, StreamResetError, TransportError } from '../../errors.js'
 import { MuxedStream } from '../../muxer/stream.js'
+import type { ResourceScope } from '../../resources/scope.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../security/tls/certificate.js'
 import { ALPN_LIBP2P, PROTOCOL_ID as TLS_PROTOCOL_ID } from '../../security/tls/constants.js'
 import { CODE_IP4, CODE_IP6, CODE_QUIC_V1, CODE_UDP, Multiaddr } from '../multiaddr.js'
@@ -166,6 +171,9 @@ class QuicMuxer implements StreamMuxer {
   onStream: ((stream: Stream) => void) | undefined
   onClose: ((err?: Error) => void) | undefined
   readonly streams = new Map<number, MuxedStream>()
+  /** The connection's resource scope (set once the peer is known) and the streams charged to it. */
+  scope: ResourceScope | undefined
+  private readonly charged = new Map<number, 'inbound' | 'outbound'>()
   private readonly driver: ConnectionDriver
   private goingAway = false
   private closed = false
@@ -200,15 +208,34 @@ class QuicMuxer implements StreamMuxer {
 
   newStream (): MuxedStream {
     if (this.goingAway || this.closed) throw new TransportError('ERR_CONNECTION_CLOSED', 'QUIC connection is closing')
-    const s = this.make(this.driver.conn.openStream(), 'outbound')
-    return s
+    const refused = this.scope?.addStream('outbound')
+    if (refused !== undefined) throw refused
+    let id: number
+    try {
+      id = this.driver.conn.openStream()
+    } catch (err) {
+      this.scope?.removeStream('outbound')
+      throw err
+    }
+    if (this.scope !== undefined) this.charged.set(id, 'outbound')
+    return this.make(id, 'outbound')
+  }
+
+  /** The QUIC stream is gone: its charge goes back to the scope. */
+  private release (id: number): void {
+    const direction = this.charged.get(id)
+    if (direction === undefined) return
+    this.charged.delete(id)
+    this.scope?.removeStream(direction)
   }
 
   onStreamEvent (e: QuicEvent<Libp2pPeer>): void {
     const conn = this.driver.conn
     switch (e.type) {
       case 'stream-opened': {
-        if (this.goingAway) { conn.resetStream(e.id, 0); conn.stopSending(e.id, 0); return }
+        const refused = this.goingAway ? undefined : this.scope?.addStream('inbound')
+        if (this.goingAway || refused !== undefined) { conn.resetStream(e.id, 0); conn.stopSending(e.id, 0); this.driver.scheduleFlush(); return }
+        if (this.scope !== undefined) this.charged.set(e.id, 'inbound')
         const s = this.make(e.id, 'inbound')
         this.onStream?.(s)
         return
@@ -223,11 +250,15 @@ class QuicMuxer implements StreamMuxer {
       }
       case 'stream-writable': this.streams.get(e.id)?.notifyWritable(); return
       case 'stream-reset': {
+        // a libp2p stream reset ends both directions (go-libp2p and rust-libp2p also send STOP_SENDING)
+        conn.resetStream(e.id, 0)
+        this.driver.scheduleFlush()
         this.streams.get(e.id)?.pushReset(new StreamResetError(`stream reset by peer (code ${e.errorCode})`))
         this.streams.delete(e.id)
         return
       }
       case 'stop-sending': this.streams.get(e.id)?.notifyWritable(); break
+      case 'stream-closed': this.streams.delete(e.id); this.release(e.id); break
     }
   }
 
@@ -236,6 +267,7 @@ class QuicMuxer implements StreamMuxer {
     this.closed = true
     for (const s of this.streams.values()) s.pushReset(err ?? new StreamResetError('connection closed'))
     this.streams.clear()
+    for (const id of [...this.charged.keys()]) this.release(id)
     this.onClose?.(err)
   }
 
@@ -252,10 +284,20 @@ class QuicMuxer implements StreamMuxer {
   }
 }
 
-function upgraded (driver: ConnectionDriver, direction: 'inbound' | 'outbound', local: Multiaddr, remote: string): UpgradedConnection {
+/**
+ * The authenticated connection as the switch takes it; with `openResources`, its scope is opened
+ * first (a refusal throws, and the caller closes the connection).
+ */
+function upgraded (driver: ConnectionDriver, direction: 'inbound' | 'outbound', local: Multiaddr, remote: string, openResources: OpenResources | undefined): UpgradedConnection {
   const peer = driver.conn.handshakeResult?.peer
   if (peer === undefined) throw new KeyError('ERR_INVALID_PEER_ID', 'QUIC peer presented no certificate')
+  if (openResources !== undefined) {
+    const scope = openResources(peer.info.peerId, `${direction} ${remote}`)
+    if (scope instanceof Error) throw scope
+    driver.muxer.scope = scope
+  }
   return {
+    ...(driver.muxer.scope !== undefined ? { resources: driver.muxer.scope } : {}),
     remotePeer: peer.info.peerId,
     remoteKey: peer.info.hostKey,
     muxer: driver.muxer,
@@ -336,10 +378,17 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         }
         driver.service()
       })
-      const result = upgraded(driver, 'outbound', ep.localMultiaddr(), remoteMultiaddr(addr.host, addr.port))
-      if (opts.expectedPeer !== undefined && !opts.expectedPeer.equals(result.remotePeer)) {
+      const peer = conn.handshakeResult?.peer?.info.peerId
+      if (opts.expectedPeer !== undefined && peer !== undefined && !opts.expectedPeer.equals(peer)) {
         await driver.muxer.close()
-        throw new KeyError('ERR_PEER_ID_MISMATCH', `dialed ${opts.expectedPeer.toString()}, QUIC peer is ${result.remotePeer.toString()}`)
+        throw new KeyError('ERR_PEER_ID_MISMATCH', `dialed ${opts.expectedPeer.toString()}, QUIC peer is ${peer.toString()}`)
+      }
+      let result: UpgradedConnection
+      try {
+        result = upgraded(driver, 'outbound', ep.localMultiaddr(), remoteMultiaddr(addr.host, addr.port), opts.openResources)
+      } catch (err) {
+        driver.muxer.abort(err instanceof Error ? err : undefined)
+        throw err
       }
       return { kind: 'upgraded', connection: result }
     },
@@ -386,8 +435,16 @@ export function quic (options: QuicTransportOptions = {}): Transport {
           clearTimeout(timer)
           pending--
           if (err !== undefined) { accepted--; opts.onError?.(err); return }
-          const local = ep.localMultiaddr()
-          opts.onConnection({ kind: 'upgraded', connection: upgraded(driver, 'inbound', local, remoteMultiaddr(rinfo.address, rinfo.port)) })
+          let connection: UpgradedConnection
+          try {
+            connection = upgraded(driver, 'inbound', ep.localMultiaddr(), remoteMultiaddr(rinfo.address, rinfo.port), opts.openResources)
+          } catch (e) {
+            const error = e instanceof Error ? e : new TransportError('ERR_CONNECTION_CLOSED', String(e))
+            driver.muxer.abort(error)
+            opts.onError?.(error)
+            return
+          }
+          opts.onConnection({ kind: 'upgraded', connection })
         }
         driver.muxer.onClose = () => { accepted-- }
         driver.receive(d)

@@ -1,0 +1,66 @@
+/**
+ * QUIC registered in the standard switch: listen and dial `/udp/N/quic-v1` by name, the connection
+ * arrives upgraded through the Transport seam (TLS 1.3 + QUIC streams, no multistream for either),
+ * ping/identify/echo run on QUIC streams with multistream-select per stream, and the connection and
+ * its streams are charged to the switch's resource scopes (src/resources) as over TCP.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { newStandardSwitch, type Switch } from '../../../src/index.js'
+import { ECHO_CODEC, PING_CODEC } from '../../../src/protocols/constants.js'
+import { echo, echoProtocol } from '../../../src/protocols/echo.js'
+import { ping } from '../../../src/protocols/ping.js'
+import { waitFor } from '../../helpers/wait.js'
+
+const started: Switch[] = []
+afterEach(async () => { await Promise.all(started.splice(0).map(async s => { await s.stop() })) })
+
+async function standard (options: Parameters<typeof newStandardSwitch>[0] = {}): Promise<Switch> {
+  const sw = newStandardSwitch({ log: () => {}, ...options })
+  started.push(sw)
+  await sw.start()
+  return sw
+}
+
+describe('QUIC in the standard switch', () => {
+  it('listens on /udp/0/quic-v1 through the default registry; ping, identify and echo over QUIC streams', async () => {
+    const server = await standard({ listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'], protocols: [echoProtocol] })
+    const client = await standard({ listenAddrs: [] })
+    const addr = server.peerInfo.addrs[0]
+    expect(addr?.toString()).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1$/)
+    const conn = await client.connect(server.peerId, server.peerInfo.addrs)
+    expect(conn.security).toBe('/tls/1.0.0')
+    expect(conn.multiplexer).toBe('/quic-v1')
+    expect(conn.muxerNegotiation).toBe('transport')
+    expect(conn.remoteAddr).toBe(addr?.toString())
+    const [rtt] = await ping(await conn.newStream(PING_CODEC), { count: 1 })
+    expect(rtt).toBeGreaterThanOrEqual(0)
+    const id = await conn.identified()
+    expect(id?.agentVersion).toMatch(/switchyard/)
+    expect(id?.listenAddrs.map(a => a.toString())).toContain(addr?.toString())
+    const data = new Uint8Array(300 * 1024).map((_, i) => i * 7)
+    expect(await echo(await conn.newStream(ECHO_CODEC), data)).toEqual(data)
+  }, 30_000)
+
+  it('charges QUIC connections and streams to the switch\'s resource scopes; the inbound stream cap refuses', async () => {
+    const server = await standard({ listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'], protocols: [echoProtocol], resources: { connection: { inboundStreams: 2 } } })
+    const client = await standard({ listenAddrs: [] })
+    const conn = await client.connect(server.peerId, server.peerInfo.addrs)
+    await waitFor('the server to register the connection', () => server.inspect().resources.connections.length === 1)
+    const view = server.inspect().resources.connections[0]
+    expect(view?.peer).toBe(client.peerId.toString())
+    expect(view?.name).toMatch(/^inbound \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1/)
+    await conn.identified()
+    // two echo streams held open fill the inbound cap; a third is reset by the server
+    const held = [await conn.newStream(ECHO_CODEC), await conn.newStream(ECHO_CODEC)]
+    for (const s of held) { await s.write(Uint8Array.of(1)); expect(await s.read()).toEqual(Uint8Array.of(1)) }
+    expect(server.inspect().resources.connections[0]?.usage.inboundStreams).toBe(2)
+    await expect(conn.newStream(ECHO_CODEC).then(async s => await echo(s, Uint8Array.of(2)))).rejects.toThrow()
+    expect(server.inspect().resources.connections[0]?.usage.refused.streams).toBeGreaterThan(0)
+    // closing both releases their charge once the QUIC streams are gone
+    for (const s of held) { await s.closeWrite(); expect(await s.read()).toBeNull() }
+    await waitFor('the streams to be released', () => server.inspect().resources.connections[0]?.usage.inboundStreams === 0)
+    expect(await echo(await conn.newStream(ECHO_CODEC), Uint8Array.of(3))).toEqual(Uint8Array.of(3))
+    await conn.close()
+    await waitFor('the connection scope to close', () => server.inspect().resources.connections.length === 0)
+  }, 30_000)
+})
