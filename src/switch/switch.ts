@@ -29,6 +29,7 @@
  */
 import { ResourceManager } from '../resources/manager.js'
 import type { PartialResourceConfig, ResourcesView } from '../resources/manager.js'
+import type { ResourceScope } from '../resources/scope.js'
 import type { ConnectionEndpoints, SecurityProtocol, Stream, StreamLimits, StreamMuxerFactory, Transport, TransportConnection, TransportListener, UpgradedConnection } from '../connection.js'
 import { SwitchError, SwitchyardError, toError } from '../errors.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'

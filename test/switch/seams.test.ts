@@ -61,7 +61,7 @@ describe('the switch checks its layers at construction, with one error type', ()
   })
 
   it('a listen address no transport can take is refused at construction', () => {
-    expect(invalidConfig(() => newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/udp/0'] })).message).toMatch(/"listenAddrs" expected addresses a transport can listen on \(tcp, ws\), got \/ip4\/127\.0\.0\.1\/udp\/0/)
+    expect(invalidConfig(() => newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/udp/0'] })).message).toMatch(/"listenAddrs" expected addresses a transport can listen on \(tcp, ws, quic-v1\), got \/ip4\/127\.0\.0\.1\/udp\/0/)
   })
 
   it('an address no transport can dial fails that dial with ERR_NO_TRANSPORT', async () => {
