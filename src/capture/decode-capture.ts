@@ -9,7 +9,6 @@
  * there are still decoded, and the error is returned beside them.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { SwitchyardError, toError } from '../errors.js'
 import { formatJsonl } from '../trace/format-jsonl.js'
 import { TextFormatter } from '../trace/format-text.js'
 import { parseKeyLog } from '../trace/keylog.js'
@@ -61,42 +60,13 @@ export interface DecodeIo {
   readFile?: (path: string) => Uint8Array
 }
 
-const USAGE = 'usage: switchyard decode <capture.pcap|pcapng> [--keylog <file>] [--hex] [--utc] [--trace-file <out.jsonl>]'
-
-function usage (message: string): SwitchyardError {
-  return new SwitchyardError('ERR_USAGE', `${message}\n${USAGE}`)
-}
-
+/** What to decode and how to show it; the CLI's `decode` command (src/cli/commands.ts) parses them. */
 export interface DecodeArgs {
   capture: string
   keylog?: string | undefined
   hex?: boolean
   utc?: boolean
   traceFile?: string | undefined
-}
-
-/** Parse `decode`'s arguments (everything after the word `decode`). SwitchyardError ERR_USAGE when wrong. */
-export function parseDecodeArgs (argv: readonly string[]): DecodeArgs {
-  const out: DecodeArgs = { capture: '', keylog: undefined, hex: false, utc: false, traceFile: undefined }
-  const value = (i: number, name: string): string => {
-    const v = argv[i + 1]
-    if (v === undefined || v.startsWith('--')) throw usage(`${name} expects a path`)
-    return v
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string
-    if (a === '--keylog') out.keylog = value(i++, '--keylog')
-    else if (a.startsWith('--keylog=')) out.keylog = a.slice('--keylog='.length)
-    else if (a === '--trace-file') out.traceFile = value(i++, '--trace-file')
-    else if (a.startsWith('--trace-file=')) out.traceFile = a.slice('--trace-file='.length)
-    else if (a === '--hex' || a === '--trace=hex') out.hex = true
-    else if (a === '--utc') out.utc = true
-    else if (a === '--trace') { /* the decode view is the trace view already */ } else if (a.startsWith('-')) throw usage(`unknown option ${a}`)
-    else if (out.capture === '') out.capture = a
-    else throw usage(`unexpected argument ${a}`)
-  }
-  if (out.capture === '') throw usage('missing the capture file')
-  return out
 }
 
 /**
@@ -124,27 +94,4 @@ export function decodeFile (args: DecodeArgs, io: DecodeIo): CaptureDecodeResult
   io.err(`[decode] ${result.packets} packets, ${result.tcpSegments} TCP segments, ${result.connections.length} connections` +
     (keyLog !== undefined ? `, ${result.connections.filter(c => c.decrypted).length} decrypted with ${args.keylog as string}` : ', no key log'))
   return result
-}
-
-/**
- * `decode` as a standalone entry point: returns the exit status — 0 when the whole file was read,
- * 1 when it broke off (the connections before the break are printed) or could not be decoded at
- * all, 2 for a usage error.
- */
-export function runDecode (argv: readonly string[], io: DecodeIo): number {
-  let args: DecodeArgs
-  try {
-    args = parseDecodeArgs(argv)
-  } catch (err) {
-    io.err(`usage error: ${toError(err).message.split('\n').join(' — ')}`)
-    return 2
-  }
-  try {
-    const result = decodeFile(args, io)
-    if (result.error === undefined) return 0
-    io.err(`error: ${args.capture}: ${result.error.message} (decoded the connections up to this point)`)
-  } catch (err) {
-    io.err(`error: ${args.capture}: ${toError(err).message}`)
-  }
-  return 1
 }

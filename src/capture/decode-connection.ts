@@ -11,19 +11,20 @@
  *  1. Split each direction into Noise messages (2-byte big-endian length, noise/README.md §"Wire Format").
  *  2. Messages 1 and 3 come from the initiator (the TCP client), message 2 from the responder.
  *  3. Recompute the handshake hash `h` from the transcript: it depends only on public bytes
- *     (e, and the ciphertexts of s and the payloads; Noise §5.2 MixHash), never on a key.
+ *     (e, and the ciphertexts of s and the payloads; Noise §5.2 MixHash), never on a key — the
+ *     real HandshakeState as a spectator without keys (handshake-state.ts `SpectatorInit`).
  *  4. Find the connection's keys in the key log by `h` (src/trace/keylog.ts). With the handshake
- *     keys, replay the transcript through the real SymmetricState/CipherState, setting the logged
- *     `k` at each DH token: this decrypts both static keys and both payloads (identity, peer id,
+ *     keys, replay the transcript through the same HandshakeState, setting the logged `k` at each
+ *     DH token: this decrypts both static keys and both payloads (identity, peer id,
  *     signature check, extensions). With the transport keys, decrypt every transport message
  *     (k1 initiator→responder, k2 responder→initiator, nonces from 0).
- *  5. Without keys, report the handshake (tokens and sizes) and stop at its end, as the issue asks.
+ *  5. Without keys, report the handshake (tokens and sizes) and stop at its end.
  */
 import { decodeNoiseHandshakePayload } from '../proto/noise-payload.js'
 import type { NoiseHandshakePayload } from '../proto/noise-payload.js'
 import { CipherState } from '../security/cipher-state.js'
+import { HandshakeState, XX_PATTERN } from '../security/handshake-state.js'
 import { DH_LENGTH, LENGTH_PREFIX_BYTES, PROTOCOL_ID as NOISE_PROTOCOL_ID, PROTOCOL_NAME, TAG_LENGTH } from '../security/constants.js'
-import { XX_PATTERN } from '../security/handshake-state.js'
 import type { Token } from '../security/handshake-state.js'
 import { selectMuxer } from '../security/handshake-xx.js'
 import { payloadIdentityKey, verifyStaticKeySignature } from '../security/identity.js'
@@ -31,7 +32,6 @@ import { keyTypeName } from '../security/keys.js'
 import { PeerId } from '../security/peer-id.js'
 import { nodeSuite } from '../security/suite.js'
 import type { CryptoSuite } from '../security/suite.js'
-import { SymmetricState } from '../security/symmetric-state.js'
 import { FrameDecoder as YamuxFrameDecoder } from '../muxer/frame-decoder.js'
 import { encodeHeader } from '../muxer/frame.js'
 import type { Header } from '../muxer/frame.js'
@@ -39,7 +39,7 @@ import { FrameType, YAMUX_PROTOCOL_ID } from '../muxer/constants.js'
 import { FrameDecoder as MplexFrameDecoder } from '../muxer/mplex/frame-decoder.js'
 import { encodeFrameHeader, sentByInitiator } from '../muxer/mplex/frame.js'
 import { MessageFlag, MPLEX_PROTOCOL_ID } from '../muxer/mplex/constants.js'
-import { SwitchyardError } from '../errors.js'
+import { NoiseError } from '../errors.js'
 import { errorEvent, MultistreamDissector, streamDissector, TimedBuffer } from '../trace/dissect.js'
 import type { Dissector, Emit } from '../trace/dissect.js'
 import type { KeyLog, NoiseKeys } from '../trace/keylog.js'
@@ -266,54 +266,26 @@ class NoiseDissector implements Dissector {
 
   /** Noise §5.2–5.3: `h` over the transcript, without any key (the ciphertexts are hashed as they are). */
   private transcriptHash (): Uint8Array {
-    const ss = new SymmetricState(this.suite, PROTOCOL_NAME)
-    ss.mixHash(EMPTY) // empty prologue (libp2p specs noise/README.md: empty prologue)
-    let hasKey = false
-    for (let i = 0; i < 3; i++) {
-      const msg = (this.messages[i] as HandshakeMessage).bytes
-      let offset = 0
-      const take = (n: number, what: string): Uint8Array => {
-        if (offset + n > msg.length) throw new SwitchyardError('ERR_NOISE_HANDSHAKE', `handshake message ${i + 1}: "${what}" expected ${n} bytes at offset ${offset}, message has ${msg.length}`)
-        const v = msg.subarray(offset, offset + n)
-        offset += n
-        return v
-      }
-      for (const token of XX_PATTERN[i] as readonly Token[]) {
-        if (token === 'e') ss.mixHash(take(DH_LENGTH, 'e'))
-        else if (token === 's') ss.mixHash(take(hasKey ? DH_LENGTH + TAG_LENGTH : DH_LENGTH, 's'))
-        else hasKey = true
-      }
-      ss.mixHash(msg.subarray(offset))
-    }
-    return ss.h
+    const hs = HandshakeState.spectator({ suite: this.suite, protocolName: PROTOCOL_NAME, prologue: EMPTY, tokenKey: () => undefined })
+    for (const m of this.messages) hs.readMessage((m as HandshakeMessage).bytes)
+    return hs.handshakeHash
   }
 
   /** 4. Decrypt both static keys and payloads with the logged handshake keys; check `h`. */
   private replay (keys: NoiseKeys): Replay {
     const hk = keys.handshakeKeys as NonNullable<NoiseKeys['handshakeKeys']>
-    const ss = new SymmetricState(this.suite, PROTOCOL_NAME)
-    ss.mixHash(EMPTY)
-    const statics: Array<Uint8Array | undefined> = [undefined, undefined] // [responder, initiator]
-    const payloads: Replay['payloads'] = [undefined, undefined]
-    for (let i = 0; i < 3; i++) {
-      const msg = (this.messages[i] as HandshakeMessage).bytes
-      let offset = 0
-      for (const token of XX_PATTERN[i] as readonly Token[]) {
-        if (token === 'e') { ss.mixHash(msg.subarray(offset, offset + DH_LENGTH)); offset += DH_LENGTH } else if (token === 's') {
-          const len = ss.cipherState.hasKey() ? DH_LENGTH + TAG_LENGTH : DH_LENGTH
-          statics[i === 1 ? 0 : 1] = ss.decryptAndHash(msg.subarray(offset, offset + len))
-          offset += len
-        } else {
-          const k = token === 'ee' ? hk.ee : token === 'es' ? hk.es : token === 'se' ? hk.se : undefined
-          if (k === undefined) throw new SwitchyardError('ERR_NOISE_HANDSHAKE', `token "${token}" is not part of XX`)
-          ss.cipherState.initializeKey(k) // stands in for MixKey(DH(…)): the key it would set
-        }
-      }
-      const plaintext = ss.decryptAndHash(msg.subarray(offset))
-      if (i > 0) payloads[i - 1] = decodeNoiseHandshakePayload(plaintext)
-    }
-    if (!bytesEqual(ss.h, keys.handshakeHash)) {
-      throw new SwitchyardError('ERR_NOISE_HANDSHAKE', 'the handshake keys of the key log do not reproduce this handshake\'s hash')
+    const recorded: Partial<Record<Token, Uint8Array>> = { ee: hk.ee, es: hk.es, se: hk.se }
+    // The real machine, replayed: each DH token takes the key the log recorded for it.
+    const hs = HandshakeState.spectator({ suite: this.suite, protocolName: PROTOCOL_NAME, prologue: EMPTY, tokenKey: t => recorded[t] })
+    const [m1, m2, m3] = this.messages as [HandshakeMessage, HandshakeMessage, HandshakeMessage]
+    hs.readMessage(m1.bytes)
+    const responderPayload = decodeNoiseHandshakePayload(hs.readMessage(m2.bytes))
+    const responderStatic = hs.rs
+    const initiatorPayload = decodeNoiseHandshakePayload(hs.readMessage(m3.bytes))
+    const statics: Array<Uint8Array | undefined> = [responderStatic, hs.rs] // [responder, initiator]
+    const payloads: Replay['payloads'] = [responderPayload, initiatorPayload]
+    if (!bytesEqual(hs.handshakeHash, keys.handshakeHash)) {
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', 'the handshake keys of the key log do not reproduce this handshake\'s hash')
     }
     const info: Replay['info'] = [undefined, undefined]
     let remotePeer: string | undefined

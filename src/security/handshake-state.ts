@@ -41,7 +41,23 @@ export interface HandshakeStateInit {
   recordTokenKeys?: boolean
 }
 
+/**
+ * A spectator replays a recorded handshake without either side's private keys (the capture
+ * decoder): it reads every message in turn, and at each DH token sets the cipher key the key log
+ * recorded for it (`tokenKey`) instead of computing DH and MixKey. Without that key (undefined) the
+ * message is still walked — the ciphertexts are hashed as they are, which is all `h` needs (Noise
+ * §5.2 MixHash) — and `keysKnown` turns false. `ck` is not followed, so a spectator cannot split().
+ */
+export interface SpectatorInit {
+  suite: CryptoSuite
+  protocolName: string
+  prologue: Uint8Array
+  pattern?: readonly MessagePattern[]
+  tokenKey: (token: Token) => Uint8Array | undefined
+}
+
 const EMPTY = new Uint8Array(0)
+const NO_KEY_PAIR: X25519KeyPair = { publicKey: EMPTY, privateKey: EMPTY }
 
 export class HandshakeState {
   readonly initiator: boolean
@@ -57,6 +73,10 @@ export class HandshakeState {
   private readonly randomBytes: ((length: number) => Uint8Array) | undefined
   /** With `recordTokenKeys`: the `k` set by MixKey after each DH token (`ee`, `es`, `se`). */
   readonly tokenKeys: Partial<Record<Token, Uint8Array>> | undefined
+  /** Spectator only (SpectatorInit): the recorded key of each DH token. */
+  private spectatorKey: ((token: Token) => Uint8Array | undefined) | undefined
+  /** Spectator only: a DH token set a key the record does not have; ciphertexts pass undecrypted. */
+  private keyUnknown = false
 
   /** Noise §5.3 `Initialize(handshake_pattern, initiator, prologue, s, e, rs, re)` (no pre-messages). */
   constructor (init: HandshakeStateInit) {
@@ -70,6 +90,16 @@ export class HandshakeState {
     this.symmetricState = new SymmetricState(init.suite, init.protocolName)
     this.symmetricState.mixHash(init.prologue) // even when empty (libp2p specs noise/README.md: empty prologue)
   }
+
+  /** A spectator of a recorded handshake (SpectatorInit): `readMessage` takes every message in turn. */
+  static spectator (init: SpectatorInit): HandshakeState {
+    const hs = new HandshakeState({ suite: init.suite, protocolName: init.protocolName, initiator: true, prologue: init.prologue, s: NO_KEY_PAIR, ...(init.pattern !== undefined ? { pattern: init.pattern } : {}) })
+    hs.spectatorKey = init.tokenKey
+    return hs
+  }
+
+  /** False once a spectator met a DH token without its recorded key (payloads then stay encrypted). */
+  get keysKnown (): boolean { return !this.keyUnknown }
 
   /** Our ephemeral key pair (Noise `e`), once generated or injected. */
   get e (): X25519KeyPair | undefined { return this.ephemeral }
@@ -90,6 +120,7 @@ export class HandshakeState {
 
   /** True when the next message is ours to write. */
   get isMyTurn (): boolean {
+    if (this.spectatorKey !== undefined) return false
     return (this.messageIndex % 2 === 0) === this.initiator
   }
 
@@ -121,6 +152,12 @@ export class HandshakeState {
   }
 
   private mixKeyToken (token: 'ee' | 'es' | 'se' | 'ss'): void {
+    if (this.spectatorKey !== undefined) {
+      const k = this.spectatorKey(token)
+      if (k === undefined) this.keyUnknown = true
+      else { this.symmetricState.cipherState.initializeKey(k); this.keyUnknown = false }
+      return
+    }
     this.symmetricState.mixKey(this.dhToken(token))
     if (this.tokenKeys !== undefined) this.tokenKeys[token] = this.symmetricState.cipherState.key
   }
@@ -180,18 +217,18 @@ export class HandshakeState {
             break
           }
           case 's': {
-            const len = ss.cipherState.hasKey() ? DH_LENGTH + TAG_LENGTH : DH_LENGTH
-            this.remoteStatic = Uint8Array.from(ss.decryptAndHash(take(len, 's')))
+            const len = this.hasKey() ? DH_LENGTH + TAG_LENGTH : DH_LENGTH
+            this.remoteStatic = Uint8Array.from(this.decryptAndHash(take(len, 's')))
             break
           }
           default:
             this.mixKeyToken(token)
         }
       }
-      if (ss.cipherState.hasKey() && message.length - offset < TAG_LENGTH) {
+      if (this.hasKey() && message.length - offset < TAG_LENGTH) {
         take(TAG_LENGTH, 'payload tag')
       }
-      const payload = ss.decryptAndHash(message.subarray(offset))
+      const payload = this.decryptAndHash(message.subarray(offset))
       this.index++
       return payload
     } catch (err) {
@@ -200,10 +237,23 @@ export class HandshakeState {
     }
   }
 
+  /** A key is set (or, for a spectator, set but not recorded). */
+  private hasKey (): boolean {
+    return this.keyUnknown || this.symmetricState.cipherState.hasKey()
+  }
+
+  /** DecryptAndHash; a spectator without the key hashes the ciphertext and passes it on. */
+  private decryptAndHash (bytes: Uint8Array): Uint8Array {
+    if (!this.keyUnknown) return this.symmetricState.decryptAndHash(bytes)
+    this.symmetricState.mixHash(bytes)
+    return bytes
+  }
+
   /**
    * Noise §5.2 `Split()`, available once complete: `[c1, c2]`, c1 for initiator→responder.
    */
   split (): [CipherState, CipherState] {
+    if (this.spectatorKey !== undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'split: a spectator does not follow the chaining key')
     if (!this.isComplete) throw new NoiseError('ERR_NOISE_HANDSHAKE', `split: handshake incomplete (message ${this.messageIndex + 1} of ${this.pattern.length} pending)`)
     return this.symmetricState.split()
   }

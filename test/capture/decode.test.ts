@@ -4,6 +4,9 @@
  * the capture is written as pcap/pcapng with several link types and decoded back. The decoded
  * connection must tell the same story, layer by layer, as the live trace.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { waitFor } from '../helpers/wait.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
@@ -13,7 +16,8 @@ import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stre
 import { Tracer } from '../../src/trace/tracer.js'
 import type { TraceRecord } from '../../src/trace/observer.js'
 import { parseKeyLog } from '../../src/trace/keylog.js'
-import { decodeCapture, runDecode } from '../../src/capture/decode-capture.js'
+import { decodeCapture } from '../../src/capture/decode-capture.js'
+import { main } from '../../src/cli/main.js'
 import type { CaptureDecodeResult } from '../../src/capture/decode-capture.js'
 import { CaptureError } from '../../src/capture/errors.js'
 import { LoopbackRecorder } from './recorder.js'
@@ -170,7 +174,7 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     expect(hs.map(r => r.layer === 'noise' && r.kind === 'handshake' ? `${r.dir} [${r.tokens.join(', ')}]` : '')).toEqual(['out [e]', 'in [e, ee, s, es]', 'out [s, se]'])
   })
 
-  it('a capture cut short: a clear error, and the connection decoded up to the cut', () => {
+  it('a capture cut short: a clear error, and the connection decoded up to the cut', async () => {
     const keyLog = parseKeyLog(yamux.keys.map(line => line + '\n').join(''))
     const pcap = writePcap(yamux.segments.map(seg => frameOf(1, seg)), 1)
     const whole = decodeCapture(pcap, { keyLog })
@@ -186,24 +190,37 @@ describe('decode a loopback capture of the tutorial exchange', () => {
 
     const out: string[] = []
     const err: string[] = []
-    const files = new Map<string, Uint8Array>([['cut.pcap', cut], ['keys.log', new TextEncoder().encode(yamux.keys.map(line => line + '\n').join(''))]])
-    const code = runDecode(['cut.pcap', '--keylog', 'keys.log'], { out: s => out.push(s), err: s => err.push(s), readFile: p => files.get(p) ?? new Uint8Array(0) })
-    expect(code).toBe(1)
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-decode-'))
+    try {
+      writeFileSync(join(dir, 'cut.pcap'), cut)
+      writeFileSync(join(dir, 'keys.log'), yamux.keys.map(line => line + '\n').join(''))
+      const code = await main(['decode', join(dir, 'cut.pcap'), '--keylog', join(dir, 'keys.log')], { out: s => out.push(s), err: s => err.push(s), signal: new Promise(() => {}) })
+      expect(code).toBe(1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
     expect(out.join('\n')).toContain('noise handshake complete: initiator')
-    expect(err[err.length - 1]).toMatch(/^error: cut\.pcap: pcap: record \d+ at offset \d+ is truncated.*\(decoded the connections up to this point\)$/)
+    expect(err[err.length - 1]).toMatch(/^error: \S+cut\.pcap: pcap: record \d+ at offset \d+ is truncated.*\(the connections up to there are printed above\)$/)
   })
 
-  it('runDecode prints the layered view with the tutorial messages; usage errors exit 2', () => {
-    const files = new Map<string, Uint8Array>([
-      ['c.pcapng', writePcapng([{ interfaces: [{ linkType: 1 }], packets: yamux.segments.map(seg => ({ iface: 0, frame: frameOf(1, seg) })) }])],
-      ['k.log', new TextEncoder().encode(yamux.keys.map(line => line + '\n').join(''))]
-    ])
+  it('switchyard decode prints the layered view with the tutorial messages; usage errors exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-decode-'))
+    const at = (f: string): string => join(dir, f)
+    writeFileSync(at('c.pcapng'), writePcapng([{ interfaces: [{ linkType: 1 }], packets: yamux.segments.map(seg => ({ iface: 0, frame: frameOf(1, seg) })) }]))
+    writeFileSync(at('k.log'), yamux.keys.map(line => line + '\n').join(''))
     const out: string[] = []
     const err: string[] = []
-    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s), readFile: (p: string) => files.get(p) ?? new Uint8Array(0) }
-    expect(runDecode(['c.pcapng', '--keylog', 'k.log', '--utc'], io)).toBe(0)
+    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s), signal: new Promise<string>(() => {}) }
+    try {
+      expect(await main(['decode', at('c.pcapng'), '--keylog', at('k.log'), '--utc'], io)).toBe(0)
+      expect(await main(['decode', at('missing.pcap')], io)).toBe(1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    expect(err[err.length - 1]).toMatch(/^error: \S+missing\.pcap: ENOENT/)
+    err.pop()
     expect(out.every(l => !l.includes('\n'))).toBe(true)
-    expect(err).toEqual([expect.stringMatching(/^\[decode\] \d+ packets, \d+ TCP segments, 1 connections, 1 decrypted with k\.log$/)])
+    expect(err).toEqual([expect.stringMatching(/^\[decode\] \d+ packets, \d+ TCP segments, 1 connections, 1 decrypted with \S+k\.log$/)])
     const view = out.join('\n')
     expect(view).toMatch(/#1 tcp open \/ip4\/127\.0\.0\.1\/tcp\/\d+ -> \/ip4\/127\.0\.0\.1\/tcp\/\d+ \(outbound\)/)
     expect(view).toContain('  multistream -> /multistream/1.0.0')
@@ -215,10 +232,8 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     expect(view).toContain(`[${id ?? ''}] protocol ${CODEC}`)
     expect(view).toContain(`[${id ?? ''}] -> "please send data" (16 B)`)
     expect(view).toContain(`[${id ?? ''}] <- "Part 10" (7 B)`)
-    expect(runDecode([], io)).toBe(2)
-    expect(runDecode(['a', 'b'], io)).toBe(2)
-    expect(runDecode(['missing.pcap'], { ...io, readFile: () => { throw new Error('ENOENT: no such file') } })).toBe(1)
-    expect(err[err.length - 1]).toBe('error: missing.pcap: ENOENT: no such file')
+    expect(await main(['decode'], io)).toBe(2)
+    expect(await main(['decode', 'a', 'b'], io)).toBe(2)
   })
 
   it('keys appear only where asked: nothing of them in the trace records', () => {
