@@ -117,17 +117,37 @@ async function cpuMs (c: Child): Promise<number> {
   return await c.call<number>('cpu')
 }
 
-/** Run `fn` for each pair once (warm-up), then `runs` rounds with a rotating order. */
+/** Where the e2e bench logs (runE2eBench sets it). */
+let logLine: (line: string) => void = (l) => { process.stderr.write(l + '\n') }
+
+/**
+ * Run `fn` for each pair once (warm-up), then `runs` rounds with a rotating order. An
+ * implementation whose run fails (js-libp2p's stream timeouts on a heavily loaded machine) is
+ * logged and left out of this figure; the others go on.
+ */
 async function rounds<T> (pairs: Pair[], runs: number, fn: (p: Pair) => Promise<T>, between?: () => void): Promise<Map<Impl, T[]>> {
-  for (const p of pairs) await fn(p)
+  const failed = new Set<Impl>()
+  const attempt = async (p: Pair): Promise<T | undefined> => {
+    if (failed.has(p.impl)) return undefined
+    try {
+      return await fn(p)
+    } catch (err) {
+      failed.add(p.impl)
+      logLine(`  ${p.impl}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''} (left out of this figure)`)
+      return undefined
+    }
+  }
+  for (const p of pairs) await attempt(p)
   const out = new Map<Impl, T[]>(pairs.map(p => [p.impl, []]))
   for (let r = 0; r < runs; r++) {
     for (let k = 0; k < pairs.length; k++) {
       const p = pairs[(r + k) % pairs.length] as Pair
-      out.get(p.impl)?.push(await fn(p))
+      const v = await attempt(p)
+      if (v !== undefined) out.get(p.impl)?.push(v)
     }
     between?.()
   }
+  for (const impl of failed) out.delete(impl)
   return out
 }
 
@@ -477,6 +497,7 @@ async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void):
 export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
   const plan = opts.smoke === true ? SMOKE_PLAN : opts.quick ? QUICK_PLAN : FULL_PLAN
   const log = opts.log ?? ((l: string) => { process.stderr.write(l + '\n') })
+  logLine = log
   const profileDir = opts.profile === true ? join(process.cwd(), 'bench/results/profiles') : undefined
   if (profileDir !== undefined) { rmSync(profileDir, { recursive: true, force: true }); mkdirSync(profileDir, { recursive: true }) }
   const impls = (opts.impls ?? IMPLS).filter(impl => {
