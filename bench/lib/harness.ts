@@ -145,6 +145,7 @@ export function goalReference (r: BenchRow, g: Goal): number | undefined {
   if (g.against === 'anchor') return r.anchor
   if (g.against === 'limit') return r.limit
   if (g.against === 'best foreign') return bestForeign(r)?.value
+  if (g.against === r.limitName) return r.limit
   return r.peers?.find(p => p.name === g.against)?.value ?? r.limits?.find(l => l.name === g.against)?.value
 }
 
