@@ -278,7 +278,7 @@ macro_rules! build_with_security {
         let muxer = move || {
             let mut c = yamux::Config::default();
             if bench {
-                c.set_max_num_streams(BENCH_MAX_STREAMS);
+                c.set_max_num_streams(BENCH_YAMUX_STREAMS);
             }
             c
         };
@@ -304,8 +304,13 @@ macro_rules! build_with_security {
 /// `bench` (bench-server, bench-client): connections never idle out and the stream limits the
 /// e2e workloads need (1000 concurrent streams) are raised; everything else stays as it is.
 const BENCH_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
-/// yamux's max_num_streams (512 by default) and the swarm's negotiating-inbound limit (128).
+/// The swarm's negotiating-inbound limit (128 by default).
 const BENCH_MAX_STREAMS: usize = 4096;
+/// yamux's max_num_streams (512 by default): 2048, not more. rust-yamux guarantees every possible
+/// stream 256 KiB out of the connection's 1 GiB receive window and lets a stream's window grow only
+/// into the rest, so 4096 streams would pin each stream at 256 KiB (one stream on a 50 ms link:
+/// ~5 MiB/s), and libp2p-yamux 0.48 does not expose the connection window to raise it.
+const BENCH_YAMUX_STREAMS: usize = 2048;
 
 /// `inbound` receives the negotiated inbound streams of the hand-written protocols (listen only).
 pub async fn build_swarm(
