@@ -89,8 +89,10 @@ export function isTypedRefusal (err: unknown): boolean {
   if (!(err instanceof SwitchyardError)) return false
   let cause: unknown = err.cause
   for (let depth = 0; cause !== undefined && depth < 8; depth++) {
-    // Node's own errors for bad input (invalid UTF-8, a malformed key) carry a code; engine errors do not
-    if (BUG_CLASSES.some(C => cause instanceof C) && !(cause instanceof SwitchyardError) && typeof (cause as { code?: unknown }).code !== 'string') return false
+    // A JS error raised by our own code (its top frame in src/) is a bug even when wrapped; one raised
+    // by Node or a library for bad input (TextDecoder's invalid UTF-8, multiformats' CID.parse) is the
+    // layer's business, and wrapping it in a typed error is the right thing to do.
+    if (BUG_CLASSES.some(C => cause instanceof C) && !(cause instanceof SwitchyardError) && thrownByUs(cause as Error)) return false
     cause = (cause as { cause?: unknown }).cause
   }
   return true
@@ -98,6 +100,11 @@ export function isTypedRefusal (err: unknown): boolean {
 
 function encodeTokens (tokens: ReadonlyArray<string | Uint8Array>): Uint8Array[] {
   return tokens.map(t => typeof t === 'string' ? new TextEncoder().encode(t) : t)
+}
+
+function thrownByUs (err: Error): boolean {
+  const top = (err.stack ?? '').split('\n').find(l => /^\s+at /.test(l)) ?? ''
+  return /\/src\//.test(top) && !/node_modules|node:/.test(top)
 }
 
 export function signatureOf (kind: FindingKind, err: unknown): { signature: string, message: string, stack: string } {

@@ -16,6 +16,12 @@ const gc = (globalThis as { gc?: () => void }).gc
 
 serveCommands({ addr, pid: process.pid }, {
   rss: () => process.memoryUsage.rss(),
+  usage: () => {
+    const m = process.memoryUsage()
+    const handles: Record<string, number> = {}
+    for (const r of process.getActiveResourcesInfo()) handles[r] = (handles[r] ?? 0) + 1
+    return { rss: m.rss, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, handles }
+  },
   mem: async () => {
     if (gc === undefined) throw new Error('mem needs node --expose-gc')
     for (let i = 0; i < 4; i++) { gc(); await new Promise(resolve => setTimeout(resolve, 20)) }

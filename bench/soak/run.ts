@@ -1,0 +1,215 @@
+/**
+ * `npm run soak`: a long mixed workload against one listener process (bench/hostile/listener.ts,
+ * default limits). Honest peers: `--connections` switches (default 1000), each running `--streams`
+ * (default 10) loops of echo with a random payload (1 B … 64 KiB) whose SHA-256 is checked on the way
+ * back. Hostile peers, one wave every 30 s, each held 10 s then dropped: a never-read echo peer
+ * (100 streams × 256 KiB), a SYN flood (10,000 SYNs), a slowloris peer (250 half-negotiated
+ * streams). Every 5 s: the listener's RSS, heap, ArrayBuffers, open handles, what its resource
+ * manager accounts, its connections and streams, and the echo throughput. At the end: the listener
+ * after every peer left (connections, streams, accounted bytes, sockets and timers still open).
+ * Writes docs/soak.svg (chart) and bench/results/soak.json; prints the figures. A checksum
+ * mismatch, or a listener that still holds connections, streams or sockets at the end, fails (exit 1).
+ *
+ *   npm run soak [-- --minutes 10 --connections 1000 --streams 10]
+ */
+import { createHash, randomBytes, randomInt } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { standardLayers, Switch } from '../../src/index.js'
+import { ECHO_CODEC } from '../../src/protocols/constants.js'
+import { echo } from '../../src/protocols/echo.js'
+import { Child } from '../e2e/control.js'
+import { renderSeries } from '../lib/series-svg.js'
+import { DATA, frame, rawYamuxPeer, SYN, WINDOW_UPDATE } from '../hostile/raw-peer.js'
+import type { RawPeer } from '../hostile/raw-peer.js'
+
+const MiB = 1024 * 1024
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt
+}
+
+const minutes = arg('minutes', 10)
+const connections = arg('connections', 1000)
+const streamsPerConnection = arg('streams', 10)
+const root = join(import.meta.dirname, '..', '..', '..')
+
+interface Usage { rss: number, heapUsed: number, arrayBuffers: number, handles: Record<string, number> }
+interface Inspect { connections: number, streams: number, peers: number, memoryBytes: number, refusedMemory: number, refusedStreams: number, refusedConnections: number }
+interface Sample { t: number, rssMiB: number, heapMiB: number, arrayBuffersMiB: number, handles: number, accountedMiB: number, connections: number, streams: number, echoMiBps: number, roundTrips: number, hostile: string }
+
+const listener = new Child('soak listener', join(import.meta.dirname, '..', 'hostile', 'listener.js'), [], { nodeFlags: ['--expose-gc'] })
+const addr = String((await listener.ready).addr)
+const sumHandles = (h: Record<string, number>): number => Object.values(h).reduce((a, b) => a + b, 0)
+const handlesBefore = await listener.call<Record<string, number>>('handles')
+const memBefore = await listener.call<{ rss: number, heapUsed: number }>('mem')
+
+let running = true
+let echoedBytes = 0
+let roundTrips = 0
+let mismatches = 0
+let failures = 0
+const failureKinds = new Map<string, number>()
+let hostileNow = ''
+
+// ── honest peers ──
+const clientOptions = standardLayers({ log: () => {}, config: { maxOutboundStreamsPerConnection: 64 } })
+const clients: Switch[] = []
+process.stderr.write(`soak: ${connections} connections × ${streamsPerConnection} streams for ${minutes} min against ${addr}\n`)
+for (let i = 0; i < connections; i++) {
+  const sw = new Switch({ ...clientOptions, listenAddrs: [] })
+  await sw.start()
+  clients.push(sw)
+}
+const honestLoops = clients.flatMap(sw => Array.from({ length: streamsPerConnection }, async () => {
+  while (running) {
+    const payload = randomBytes(randomInt(1, 64 * 1024 + 1))
+    const sent = createHash('sha256').update(payload).digest('hex')
+    try {
+      const s = await sw.dial(addr, ECHO_CODEC)
+      const got = await echo(s, payload)
+      if (createHash('sha256').update(got).digest('hex') !== sent) mismatches++
+      echoedBytes += 2 * payload.length
+      roundTrips++
+    } catch (err) {
+      if (!running) break
+      failures++
+      const kind = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 80)}` : String(err)
+      failureKinds.set(kind, (failureKinds.get(kind) ?? 0) + 1)
+      await sleep(200)
+    }
+  }
+}))
+
+// ── hostile waves ──
+async function hostileWave (n: number): Promise<void> {
+  const raws: RawPeer[] = []
+  const attackers: Switch[] = []
+  try {
+    switch (n % 3) {
+      case 0: {
+        hostileNow = 'never-read echo'
+        const sw = new Switch({ ...standardLayers({ log: () => {}, muxers: ['yamux'], config: { maxOutboundStreamsPerConnection: 256 } }), listenAddrs: [] })
+        await sw.start(); attackers.push(sw)
+        const payload = new Uint8Array(256 * 1024).fill(7)
+        for (let i = 0; i < 100 && running; i++) {
+          try { const s = await sw.dial(addr, ECHO_CODEC); void s.write(payload).catch(() => {}) } catch { break }
+        }
+        break
+      }
+      case 1: {
+        hostileNow = 'SYN flood'
+        const peer = await rawYamuxPeer(addr); raws.push(peer)
+        const frames: Uint8Array[] = []
+        for (let i = 0; i < 10_000; i++) frames.push(...frame(WINDOW_UPDATE, SYN, 2 * i + 1, 0))
+        peer.write(frames)
+        break
+      }
+      default: {
+        hostileNow = 'slowloris'
+        const peer = await rawYamuxPeer(addr); raws.push(peer)
+        const frames: Uint8Array[] = []
+        for (let i = 0; i < 250; i++) frames.push(...frame(WINDOW_UPDATE, SYN, 2 * i + 1, 0), ...frame(DATA, 0, 2 * i + 1, 5, Uint8Array.of(0x13, 0x2f, 0x6d, 0x75, 0x6c)))
+        peer.write(frames)
+      }
+    }
+    await sleep(10_000)
+  } catch { /* a wave refused outright is fine: the listener defended itself */ } finally {
+    for (const r of raws) r.conn.abort()
+    await Promise.all(attackers.map(async s => { await Promise.race([s.stop(), sleep(5000)]) }))
+    hostileNow = ''
+  }
+}
+const hostileLoop = (async () => {
+  let n = 0
+  await sleep(15_000)
+  while (running) {
+    await hostileWave(n++)
+    for (let i = 0; i < 40 && running; i++) await sleep(500)
+  }
+})()
+
+// ── sampling ──
+const samples: Sample[] = []
+const started = Date.now()
+const end = started + minutes * 60_000
+let lastBytes = 0
+let lastT = started
+while (Date.now() < end) {
+  await sleep(5000)
+  try {
+    const u = await listener.call<Usage>('usage', {}, 20_000)
+    const v = await listener.call<Inspect>('inspect', {}, 20_000)
+    const now = Date.now()
+    samples.push({
+      t: (now - started) / 60_000,
+      rssMiB: u.rss / MiB,
+      heapMiB: u.heapUsed / MiB,
+      arrayBuffersMiB: u.arrayBuffers / MiB,
+      handles: sumHandles(u.handles),
+      accountedMiB: v.memoryBytes / MiB,
+      connections: v.connections,
+      streams: v.streams,
+      echoMiBps: (echoedBytes - lastBytes) / MiB / ((now - lastT) / 1000),
+      roundTrips,
+      hostile: hostileNow
+    })
+    lastBytes = echoedBytes; lastT = now
+    const s = samples[samples.length - 1] as Sample
+    process.stderr.write(`${s.t.toFixed(1)} min  rss ${s.rssMiB.toFixed(0)} MiB  heap ${s.heapMiB.toFixed(0)} MiB  accounted ${s.accountedMiB.toFixed(1)} MiB  conns ${s.connections}  streams ${s.streams}  echo ${s.echoMiBps.toFixed(1)} MiB/s  ${hostileNow}\n`)
+  } catch (err) {
+    process.stderr.write(`sample failed: ${String(err)}\n`)
+  }
+}
+
+// ── wind down ──
+running = false
+await hostileLoop
+await Promise.race([Promise.all(honestLoops), sleep(30_000)])
+await Promise.all(clients.map(async s => { await Promise.race([s.stop(), sleep(5000)]) }))
+let final = await listener.call<Inspect>('inspect')
+for (let i = 0; i < 40 && (final.connections > 0 || final.streams > 0); i++) { await sleep(250); final = await listener.call<Inspect>('inspect') }
+const memAfter = await listener.call<{ rss: number, heapUsed: number }>('mem')
+const handlesAfter = await listener.call<Record<string, number>>('handles')
+await listener.stop()
+
+const load = loadavg()
+const elapsedS = (Date.now() - started) / 1000
+const peak = (f: (s: Sample) => number): number => samples.reduce((m, s) => Math.max(m, f(s)), 0)
+const conditions = `node ${process.version}, ${cpus().length} cores shared with other jobs, load average ${load[0]?.toFixed(1)} (1 min) / ${load[2]?.toFixed(1)} (15 min) at the end; clients and listener on one loopback host`
+const summary = {
+  conditions,
+  minutes,
+  connections,
+  streamsPerConnection,
+  roundTrips,
+  echoedMiB: echoedBytes / MiB,
+  meanEchoMiBps: echoedBytes / MiB / elapsedS,
+  checksumMismatches: mismatches,
+  honestFailures: failures,
+  failureKinds: Object.fromEntries(failureKinds),
+  listener: {
+    before: { rssMiB: memBefore.rss / MiB, heapMiB: memBefore.heapUsed / MiB, handles: handlesBefore },
+    peak: { rssMiB: peak(s => s.rssMiB), heapMiB: peak(s => s.heapMiB), accountedMiB: peak(s => s.accountedMiB), connections: peak(s => s.connections), streams: peak(s => s.streams) },
+    after: { rssMiB: memAfter.rss / MiB, heapMiB: memAfter.heapUsed / MiB, handles: handlesAfter, connections: final.connections, streams: final.streams, accountedBytes: final.memoryBytes },
+    refused: { memory: final.refusedMemory, streams: final.refusedStreams, connections: final.refusedConnections }
+  },
+  samples
+}
+mkdirSync(join(root, 'bench', 'results'), { recursive: true })
+writeFileSync(join(root, 'bench', 'results', 'soak.json'), JSON.stringify(summary, null, 2))
+const pts = (f: (s: Sample) => number): Array<[number, number]> => samples.map(s => [s.t, f(s)])
+writeFileSync(join(root, 'docs', 'soak.svg'), renderSeries(
+  `switchyard soak — ${connections} connections × ${streamsPerConnection} echo streams + hostile waves, ${minutes} min`,
+  conditions,
+  [
+    { title: 'listener memory', unit: 'MiB', series: [{ name: 'RSS', color: '#2563eb', points: pts(s => s.rssMiB) }, { name: 'V8 heap used', color: '#16a34a', points: pts(s => s.heapMiB) }, { name: 'ArrayBuffers', color: '#9333ea', points: pts(s => s.arrayBuffersMiB) }, { name: 'accounted (scopes)', color: '#ea580c', points: pts(s => s.accountedMiB) }] },
+    { title: 'listener connections and streams', unit: 'count', series: [{ name: 'connections', color: '#2563eb', points: pts(s => s.connections) }, { name: 'streams', color: '#ea580c', points: pts(s => s.streams) }, { name: 'libuv handles', color: '#6b7280', points: pts(s => s.handles) }] },
+    { title: 'echo throughput (both directions)', unit: 'MiB/s', series: [{ name: 'honest echo', color: '#16a34a', points: pts(s => s.echoMiBps) }, { name: 'during a hostile wave', color: '#dc2626', points: samples.map(s => [s.t, s.hostile !== '' ? s.echoMiBps : 0] as [number, number]) }] }
+  ]
+))
+const leaked = final.connections > 0 || final.streams > 0 || final.memoryBytes > 0 || (handlesAfter.TCPSocketWrap ?? 0) > (handlesBefore.TCPSocketWrap ?? 0) || (handlesAfter.Timeout ?? 0) > (handlesBefore.Timeout ?? 0)
+console.log(JSON.stringify({ ...summary, samples: samples.length }, null, 2))
+process.exitCode = mismatches > 0 || leaked ? 1 : 0
