@@ -5,6 +5,8 @@
 
 export interface Series { name: string, color: string, points: ReadonlyArray<readonly [t: number, v: number]> }
 export interface Panel { title: string, unit: string, series: Series[] }
+/** A shaded time interval drawn behind every panel (e.g. while an attack runs). */
+export interface Band { from: number, to: number, label: string }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
@@ -18,7 +20,7 @@ function niceStep (span: number, n: number): number {
 
 const fmt = (v: number): string => Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(v % 1000 === 0 ? 0 : 1)}k` : `${Number(v.toPrecision(3))}`
 
-export function renderSeries (title: string, subtitle: string, panels: readonly Panel[], xLabel = 'minutes'): string {
+export function renderSeries (title: string, subtitle: string, panels: readonly Panel[], xLabel = 'minutes', bands: readonly Band[] = []): string {
   const left = 70
   const plotW = 760
   const panelH = 150
@@ -43,7 +45,11 @@ export function renderSeries (title: string, subtitle: string, panels: readonly 
     const yStep = niceStep(vMax > 0 ? vMax : 1, 4)
     const yTop = Math.max(yStep, Math.ceil((vMax > 0 ? vMax : 1) / yStep) * yStep)
     const y = (v: number): number => y0 + panelH - (v / yTop) * panelH
-    out.push(`<text x="${left}" y="${y0 - 6}" font-weight="bold">${esc(p.title)} <tspan font-weight="normal" fill="#666">(${esc(p.unit)})</tspan></text>`)
+    out.push(`<text x="${left}" y="${y0 - 6}" font-weight="bold">${esc(`${p.title} (${p.unit})`)}</text>`)
+    for (const b of bands) {
+      out.push(`<rect x="${x(b.from).toFixed(1)}" y="${y0}" width="${Math.max(1, x(b.to) - x(b.from)).toFixed(1)}" height="${panelH}" fill="#fee2e2"><title>${esc(b.label)}</title></rect>`)
+      if (i === 0) out.push(`<text x="${x(b.from).toFixed(1)}" y="${y0 + 10}" fill="#b91c1c" font-size="8">${esc(b.label)}</text>`)
+    }
     for (let v = 0; v <= yTop + 1e-9; v += yStep) {
       out.push(`<line x1="${left}" y1="${y(v).toFixed(1)}" x2="${left + plotW}" y2="${y(v).toFixed(1)}" stroke="${v === 0 ? '#111' : '#e5e5e5'}"/>`)
       out.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#444">${fmt(v)}</text>`)
