@@ -9,7 +9,7 @@
  *  2. Pick a kept input (recent ones more often), mutate it (fuzz/mutate.ts), run it.
  *  3. The input is a finding when the target throws anything but a `SwitchyardError` (the
  *     target may refine this with `expected`), or reports such an error through a callback, or
- *     takes longer than `hangMs`, or leaves more than `memoryBoundBytes` of new heap/ArrayBuffer
+ *     takes more than `hangMs` of CPU time, or leaves more than `memoryBoundBytes` of new heap/ArrayBuffer
  *     memory behind right after it ran. Findings are deduplicated by kind and stack top.
  *  4. New features → the input joins the corpus.
  * Everything random comes from the seed: a run with a fixed seed and a fixed number of
@@ -141,12 +141,16 @@ export function fuzzTarget (target: FuzzTarget, options: FuzzOptions = {}): Fuzz
     const reported: unknown[] = []
     const before = memoryInUse()
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     try {
       target.run(input, err => { reported.push(err) })
     } catch (err) {
       reported.push(err)
     }
-    const dt = performance.now() - t0
+    const wall = performance.now() - t0
+    // CPU time, not wall time: on a loaded machine an input may wait for a core far longer than it runs
+    const cpu = process.cpuUsage(cpu0)
+    const dt = (cpu.user + cpu.system) / 1000
     const grown = memoryInUse() - before
     executions++
     if (dt > slowestMs) slowestMs = dt
@@ -158,7 +162,7 @@ export function fuzzTarget (target: FuzzTarget, options: FuzzOptions = {}): Fuzz
       options.onFinding?.(f)
     }
     for (const err of reported) if (!expected(err)) note('crash', err)
-    if (dt > hangMs) note('hang', new Error(`one input took ${dt.toFixed(0)} ms (budget ${hangMs} ms)`))
+    if (dt > hangMs) note('hang', new Error(`one input took ${dt.toFixed(0)} ms of CPU, ${wall.toFixed(0)} ms wall (budget ${hangMs} ms)`))
     if (grown > memoryBound) note('memory', new Error(`one input left ${(grown / 2 ** 20).toFixed(1)} MiB behind (bound ${(memoryBound / 2 ** 20).toFixed(0)} MiB)`))
   }
   /** Run alone, then keep it if it showed new features. */
