@@ -21,6 +21,11 @@ export function appendCorpus (dir: string, target: string, input: Uint8Array): v
   appendFileSync(join(dir, `${fileName(target)}.hex`), `${Buffer.from(input).toString('hex')}\n`)
 }
 
+export function writeCorpus (dir: string, target: string, inputs: readonly Uint8Array[]): void {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, `${fileName(target)}.hex`), inputs.map(i => `${Buffer.from(i).toString('hex')}\n`).join(''))
+}
+
 export function saveFinding (dir: string, f: Finding): string {
   const d = join(dir, fileName(f.target))
   mkdirSync(d, { recursive: true })

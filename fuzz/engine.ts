@@ -216,6 +216,29 @@ export function fuzzTarget (target: FuzzTarget, options: FuzzOptions = {}): Fuzz
   }
 }
 
+/**
+ * Corpus minimisation (afl-cmin's greedy pass): the inputs, shortest first, that each add coverage
+ * features to those before them. Seeds are not part of the result (they are rebuilt every run).
+ */
+export function minimizeCorpus (target: FuzzTarget, inputs: readonly Uint8Array[]): Uint8Array[] {
+  const cov = new Coverage(['/src/'])
+  const kept: Uint8Array[] = []
+  try {
+    const run = (input: Uint8Array): boolean => {
+      try { target.run(input, () => {}) } catch { /* findings are not this pass's business */ }
+      return cov.novel(cov.take()) > 0
+    }
+    cov.take()
+    for (const s of target.seeds()) run(s)
+    const max = target.maxLength ?? 4096
+    const unique = new Map(inputs.map(i => i.subarray(0, max)).map(i => [Buffer.from(i).toString('hex'), i]))
+    for (const input of [...unique.values()].sort((a, b) => a.length - b.length)) if (run(input)) kept.push(input)
+  } finally {
+    cov.stop()
+  }
+  return kept
+}
+
 /** Heap plus ArrayBuffer memory in use (what one input can make us hold). */
 function memoryInUse (): number {
   const m = process.memoryUsage()

@@ -6,21 +6,22 @@
  *   npm run fuzz -- --time 1800 --target muxer        # 30 min over the muxer targets
  *   npm run fuzz -- --target codec/lp --reproduce fuzz/findings/codec_lp/crash-….bin
  *   npm run fuzz -- --list
+ *   npm run fuzz -- --minimize                        # shrink fuzz/corpus to the inputs that add coverage
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { saveFinding } from './corpus.js'
+import { loadCorpus, saveFinding, writeCorpus } from './corpus.js'
 import type { Finding, FuzzReport } from './engine.js'
-import { reproduce, signatureOf } from './engine.js'
+import { minimizeCorpus, reproduce, signatureOf } from './engine.js'
 import { loadTargets } from './targets/index.js'
 import type { WorkerJob } from './worker.js'
 
-interface Args { time: number, targets: string[], seed: number, corpusDir: string, findingsDir: string, save: boolean, hangMs: number, heapMb: number, reproduce?: string, list: boolean }
+interface Args { time: number, targets: string[], seed: number, corpusDir: string, findingsDir: string, save: boolean, hangMs: number, heapMb: number, reproduce?: string, list: boolean, minimize: boolean }
 
 function parseArgs (argv: readonly string[]): Args {
   const root = join(import.meta.dirname, '..', '..', 'fuzz')
-  const a: Args = { time: 60, targets: [], seed: Date.now() % 2 ** 31, corpusDir: join(root, 'corpus'), findingsDir: join(root, 'findings'), save: true, hangMs: 1000, heapMb: 512, list: false }
+  const a: Args = { time: 60, targets: [], seed: Date.now() % 2 ** 31, corpusDir: join(root, 'corpus'), findingsDir: join(root, 'findings'), save: true, hangMs: 1000, heapMb: 512, list: false, minimize: false }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]; const v = (): string => { const x = argv[++i]; if (x === undefined) throw new Error(`${k} needs a value`); return x }
     switch (k) {
@@ -34,7 +35,8 @@ function parseArgs (argv: readonly string[]): Args {
       case '--heap-mb': a.heapMb = Number(v()); break
       case '--reproduce': a.reproduce = v(); break
       case '--list': a.list = true; break
-      default: throw new Error(`unknown option ${k} (--time s, --target a,b, --seed n, --corpus dir, --findings dir, --no-save, --hang-ms n, --heap-mb n, --reproduce file, --list)`)
+      case '--minimize': a.minimize = true; break
+      default: throw new Error(`unknown option ${k} (--time s, --target a,b, --seed n, --corpus dir, --findings dir, --no-save, --hang-ms n, --heap-mb n, --reproduce file, --list, --minimize)`)
     }
   }
   return a
@@ -102,6 +104,16 @@ async function main (): Promise<number> {
       bad += r.unexpected.length
     }
     return bad > 0 ? 1 : 0
+  }
+  if (args.minimize) {
+    for (const t of chosen) {
+      const before = loadCorpus(args.corpusDir, t.name)
+      const after = minimizeCorpus(t, before)
+      writeCorpus(args.corpusDir, t.name, after)
+      const bytes = (xs: Uint8Array[]): number => xs.reduce((n, x) => n + x.length, 0)
+      console.log(`${t.name.padEnd(28)} ${before.length} → ${after.length} inputs, ${bytes(before)} → ${bytes(after)} bytes`)
+    }
+    return 0
   }
   const perTarget = (args.time * 1000) / chosen.length
   console.log(`fuzzing ${chosen.length} target(s) for ${args.time} s (seed ${args.seed}, ${(perTarget / 1000).toFixed(1)} s each)`)

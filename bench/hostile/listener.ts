@@ -1,6 +1,6 @@
 /**
  * The listener under attack, in its own process so its RSS is its own:
- * `node --expose-gc dist/bench/hostile/listener.js`. A standard switch (TCP, Noise, yamux + mplex,
+ * `node --expose-gc dist/bench/hostile/listener.js [--max-connections N]`. A standard switch (TCP, Noise, yamux + mplex,
  * identify, ping) serving echo, with the default limits users get. Prints `{"ready":{addr}}`, then
  * answers (bench/e2e/control.ts): `rss` (as it is), `mem` (after full GCs), `inspect` (the switch's
  * own accounting), `cpu` (ms of CPU used so far).
@@ -9,7 +9,15 @@ import { newStandardSwitch } from '../../src/index.js'
 import { echoProtocol } from '../../src/protocols/echo.js'
 import { serveCommands } from '../e2e/control.js'
 
-const sw = newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/tcp/0'], protocols: [echoProtocol], log: () => {} })
+// `--max-connections N` raises the switch's connection table (default 256) for the soak's 1000 honest peers
+const mi = process.argv.indexOf('--max-connections')
+const maxConnections = mi >= 0 ? Number(process.argv[mi + 1]) : undefined
+const sw = newStandardSwitch({
+  listenAddrs: ['/ip4/127.0.0.1/tcp/0'],
+  protocols: [echoProtocol],
+  log: () => {},
+  ...(maxConnections !== undefined ? { config: { maxConnections } } : {})
+})
 await sw.start()
 const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
 const gc = (globalThis as { gc?: () => void }).gc

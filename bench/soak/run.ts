@@ -1,7 +1,7 @@
 /**
  * `npm run soak`: a long mixed workload against one listener process (bench/hostile/listener.ts,
  * default limits). Honest peers: `--connections` switches (default 1000), each running `--streams`
- * (default 10) loops of echo with a random payload (1 B … 64 KiB) whose SHA-256 is checked on the way
+ * (default 10) loops of echo with a random payload (1 B … 8 KiB) whose SHA-256 is checked on the way
  * back. Hostile peers, one wave every 30 s, each held 10 s then dropped: a never-read echo peer
  * (100 streams × 256 KiB), a SYN flood (10,000 SYNs), a slowloris peer (250 half-negotiated
  * streams). Every 5 s: the listener's RSS, heap, ArrayBuffers, open handles, what its resource
@@ -26,6 +26,8 @@ import { DATA, frame, rawYamuxPeer, SYN, WINDOW_UPDATE } from '../hostile/raw-pe
 import type { RawPeer } from '../hostile/raw-peer.js'
 
 const MiB = 1024 * 1024
+/** Echo payloads are 1 B … 8 KiB: 10,000 concurrent streams of larger ones saturate a shared 2-core host (keepalives time out). */
+const MAX_PAYLOAD = 8 * 1024
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -41,7 +43,8 @@ interface Usage { rss: number, heapUsed: number, arrayBuffers: number, handles: 
 interface Inspect { connections: number, streams: number, peers: number, memoryBytes: number, refusedMemory: number, refusedStreams: number, refusedConnections: number }
 interface Sample { t: number, rssMiB: number, heapMiB: number, arrayBuffersMiB: number, handles: number, accountedMiB: number, connections: number, streams: number, echoMiBps: number, roundTrips: number, hostile: string }
 
-const listener = new Child('soak listener', join(import.meta.dirname, '..', 'hostile', 'listener.js'), [], { nodeFlags: ['--expose-gc'] })
+// the default table holds 256 connections: room for every honest peer and the attackers
+const listener = new Child('soak listener', join(import.meta.dirname, '..', 'hostile', 'listener.js'), ['--max-connections', String(connections + 24)], { nodeFlags: ['--expose-gc'] })
 const addr = String((await listener.ready).addr)
 const sumHandles = (h: Record<string, number>): number => Object.values(h).reduce((a, b) => a + b, 0)
 const handlesBefore = await listener.call<Record<string, number>>('handles')
@@ -59,14 +62,26 @@ let hostileNow = ''
 const clientOptions = standardLayers({ log: () => {}, config: { maxOutboundStreamsPerConnection: 64 } })
 const clients: Switch[] = []
 process.stderr.write(`soak: ${connections} connections × ${streamsPerConnection} streams for ${minutes} min against ${addr}\n`)
+// Ramp-up, 32 connections at a time: 1000 simultaneous dials would be a connection flood, not a soak
+// (the listener bounds pending upgrades; see bench:hostile idle-connections).
+let rampFailures = 0
+const rampStart = Date.now()
 for (let i = 0; i < connections; i++) {
   const sw = new Switch({ ...clientOptions, listenAddrs: [] })
   await sw.start()
   clients.push(sw)
 }
+await Promise.all(Array.from({ length: 32 }, async (_, k) => {
+  for (let i = k; i < clients.length; i += 32) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try { await (clients[i] as Switch).dial(addr); break } catch { rampFailures++; await sleep(200) }
+    }
+  }
+}))
+process.stderr.write(`ramp-up: ${connections} connections in ${((Date.now() - rampStart) / 1000).toFixed(1)} s, ${rampFailures} failed attempts\n`)
 const honestLoops = clients.flatMap(sw => Array.from({ length: streamsPerConnection }, async () => {
   while (running) {
-    const payload = randomBytes(randomInt(1, 64 * 1024 + 1))
+    const payload = randomBytes(randomInt(1, MAX_PAYLOAD + 1))
     const sent = createHash('sha256').update(payload).digest('hex')
     try {
       const s = await sw.dial(addr, ECHO_CODEC)
@@ -159,7 +174,7 @@ while (Date.now() < end) {
     })
     lastBytes = echoedBytes; lastT = now
     const s = samples[samples.length - 1] as Sample
-    process.stderr.write(`${s.t.toFixed(1)} min  rss ${s.rssMiB.toFixed(0)} MiB  heap ${s.heapMiB.toFixed(0)} MiB  accounted ${s.accountedMiB.toFixed(1)} MiB  conns ${s.connections}  streams ${s.streams}  echo ${s.echoMiBps.toFixed(1)} MiB/s  ${hostileNow}\n`)
+    process.stderr.write(`${s.t.toFixed(1)} min  rss ${s.rssMiB.toFixed(0)} MiB  heap ${s.heapMiB.toFixed(0)} MiB  accounted ${s.accountedMiB.toFixed(1)} MiB  conns ${s.connections}  streams ${s.streams}  echo ${s.echoMiBps.toFixed(1)} MiB/s  failures ${failures}  ${hostileNow}\n`)
   } catch (err) {
     process.stderr.write(`sample failed: ${String(err)}\n`)
   }
@@ -190,6 +205,7 @@ const summary = {
   meanEchoMiBps: echoedBytes / MiB / elapsedS,
   checksumMismatches: mismatches,
   honestFailures: failures,
+  rampUpFailedAttempts: rampFailures,
   failureKinds: Object.fromEntries(failureKinds),
   listener: {
     before: { rssMiB: memBefore.rss / MiB, heapMiB: memBefore.heapUsed / MiB, handles: handlesBefore },

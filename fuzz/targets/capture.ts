@@ -1,4 +1,7 @@
-/** Targets: the pcap/pcapng readers and the capture decoder (src/capture), seeded with the committed captures. */
+/**
+ * Targets: the pcap/pcapng readers and the capture decoder (src/capture), seeded with the committed
+ * captures (their first 4 KiB: a handshake and the first frames, which keeps the corpus small).
+ */
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { decodeCapture } from '../../src/capture/decode-capture.js'
@@ -21,13 +24,13 @@ export const targets: FuzzTarget[] = [
   {
     name: 'capture/readers',
     seeds: captures,
-    maxLength: 16384,
+    maxLength: 4096,
     run: data => { for (const p of readCapture(data)) void p }
   },
   {
     name: 'capture/decode',
     seeds: captures,
-    maxLength: 16384,
+    maxLength: 4096,
     run: data => { decodeCapture(data) }
   }
 ]
