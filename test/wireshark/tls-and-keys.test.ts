@@ -189,4 +189,38 @@ describe('wireshark/tshark.sh verifies identity signatures of every libp2p key t
     expect(fields(protos, 'noise.payload.identity_key.type')).toEqual(['1', '0'])
     expect(fields(protos, 'noise.payload.signature_verified')).toEqual(['1', '1'])
   }, 90_000)
+
+  it('a client whose identity signed something else: its signature INVALID with expert info, the server\'s verified', async () => {
+    // The client signs the wrong bytes (a flipped static key): the server refuses it after message 3,
+    // but the client logged its keys at the end of its handshake, so message 3's payload decrypts.
+    const honest = generateSecp256k1()
+    const liar = Object.create(honest, {
+      sign: { value: (msg: Uint8Array) => { const m = Uint8Array.from(msg); m[m.length - 1] = (m[m.length - 1] as number) ^ 1; return honest.sign(m) } }
+    }) as PrivateKey
+    const sw = newStandardSwitch({ log: () => {} })
+    await sw.start()
+    const a = sw.peerInfo.addrs[0]?.toNodeAddress()
+    if (a === undefined) throw new Error('no address')
+    const capture = join(dir, 'noise-invalid.pcapng')
+    const keylog = join(dir, 'noise-invalid.keys')
+    const writer = new KeyLogWriter(keylog)
+    const cl = newStandardSwitch({ log: () => {}, listenAddrs: [], identity: liar, keyLog: k => { writer.write(k) } })
+    await cl.start()
+    const rec = await record(a.port, capture)
+    const refused = sw.next('connection:error')
+    try {
+      // (the client's side may already count the connection open: whatever it does next fails)
+      await cl.dial(`/ip4/127.0.0.1/tcp/${a.port}/p2p/${sw.peerId.toString()}`, PING_CODEC).then(async st => await ping(st, { count: 1 })).catch(() => {})
+      expect((await refused).error.message).toMatch(/signature/i)
+    } finally {
+      await cl.stop()
+      await sw.stop()
+      await rec.stop()
+    }
+    const protos = parsePdml(await tshark(capture, keylog, ['-T', 'pdml']))
+    expect(fields(protos, 'noise.payload.identity_key.type')).toEqual(['1', '2'])
+    expect(fields(protos, 'noise.payload.signature_verified')).toEqual(['1', '0'])
+    const expert = await tshark(capture, keylog, ['-q', '-z', 'expert,error'])
+    expect(expert).toContain('the identity signature over the Noise static key does not verify')
+  }, 90_000)
 })
