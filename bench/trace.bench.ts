@@ -38,7 +38,7 @@ function session (observer: TraceObserver | undefined): Session {
   const s = new Session({
     initiator: false,
     config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
-    host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} },
+    host: { onOutput: () => {}, onClose: () => {}, streams: { onStreamOpen: () => {}, onStreamData: () => {}, onStreamEnd: () => {}, onStreamReset: () => {}, onStreamWritable: () => {}, onStreamRemoved: () => {} } },
     now: () => 0,
     observer
   })

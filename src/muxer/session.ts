@@ -31,9 +31,13 @@
  *    locally and the session ends. A protocol error after `goAway()` still sends its own
  *    GoAway(protocol/internal error): at most one normal and one error GoAway per session.
  *
- * Outbound: frames are appended to one outbox as `[header, payload]` views (headers and small
- * payloads share one scratch buffer) and the host is told once per batch (`onOutput`), so the
- * adapter makes one `conn.write(chunks)` per event-loop turn however many frames were produced.
+ * Outbound: frames go into the shared `Outbox` (outbox.ts: headers and small payloads in one scratch
+ * buffer, the host told once per batch through `onOutput`), so the adapter makes one
+ * `conn.write(chunks)` per flush however many frames were produced.
+ *
+ * Streams: the session knows them by id and reports what happens to them as `StreamEvents`
+ * (stream-table.ts, which also states when those events may re-enter the session); the adapter's
+ * `StreamTable` turns them into `MuxedStream` calls. The session never holds application objects.
  *
  * Memory bounds (a stalled peer cannot grow any of these without limit):
  *  - receive: Σ stream windows ≤ max(maxBufferedBytesPerConnection, streams × 256 KiB), and what is
@@ -59,17 +63,17 @@ import type { FrameSink } from './frame-decoder.js'
 import { writeHeader } from './frame.js'
 import type { Header } from './frame.js'
 import { ReceiveWindow, SendWindow, WindowBudget } from './flow-control.js'
-import { MuxedStream } from './stream.js'
-import type { StreamTransport } from './stream.js'
+import { Outbox, SMALL_PAYLOAD_BYTES } from './outbox.js'
+import type { StreamEvents } from './stream-table.js'
 import { HalfState, OpenState, RemoteEvent, StreamState } from './stream-state.js'
 import type { TraceObserver } from '../trace/observer.js'
 
-/** What the session needs from its driver. */
+/** What the session needs from its driver: stream events (a `StreamTable`), output and the end. */
 export interface SessionHost {
+  /** Where stream events go, by stream id (the adapter's `StreamTable`). */
+  streams: StreamEvents
   /** The outbox went from empty to non-empty: flush it soon (`takeOutbox`), once per batch. */
   onOutput: () => void
-  /** The peer opened a stream. */
-  onStream: (stream: MuxedStream) => void
   /** The session ended (once). `err` is undefined for a normal end. Flush the outbox, then close the connection. */
   onClose: (err?: Error) => void
 }
@@ -105,49 +109,26 @@ const MAX_PENDING_PONGS = 32
 const MAX_CONTROL_BACKLOG = 4096
 /** Recently closed inbound ids remembered to detect reuse. */
 const TOMBSTONES = 1024
-/** Payloads up to this size are copied next to their header instead of becoming a separate chunk. */
-const SMALL_PAYLOAD = 512
-const SCRATCH_SIZE = 16 * 1024
-/**
- * The first scratch buffer of a session. Each refill takes four times the previous size, up to
- * SCRATCH_SIZE: an idle connection (a handful of control frames) keeps 256 bytes instead of 16 KiB
- * — measured as 16 of the 27 KiB of heap+external per idle connection (bench/e2e.bench.ts) — while
- * a busy one reaches 16 KiB after three refills.
- */
-const SCRATCH_MIN = 256
 
-/** One live stream: wire state, flow control and the application-facing stream. */
+/** One live stream: wire state and flow control. */
 class StreamRecord {
   readonly state: StreamState
   readonly recv: ReceiveWindow
   readonly send = new SendWindow()
-  readonly stream: MuxedStream
-  /** Waiting for the connection to accept more (in `Session.connWaiters`). */
-  waitingConn = false
   /** Ours, held back by the ACK backlog: no frame sent yet (in `Session.synBacklog`). */
   deferred = false
   /** The application closed its side while the stream was deferred: FIN goes with the SYN. */
   finPending = false
 
-  constructor (readonly id: number, readonly inbound: boolean, session: Session, recv: ReceiveWindow) {
+  constructor (readonly id: number, readonly inbound: boolean, recv: ReceiveWindow) {
     this.state = inbound ? StreamState.inbound() : StreamState.outbound()
     this.recv = recv
-    const transport: StreamTransport = {
-      trySend: (data) => session.streamSend(this, data),
-      sendFin: () => { session.streamFin(this) },
-      sendReset: () => { session.streamReset(this) },
-      onConsumed: (n) => { session.streamConsumed(this, n) }
-    }
-    this.stream = new MuxedStream({ id, direction: inbound ? 'inbound' : 'outbound', transport })
   }
 }
 
 export class Session implements FrameSink {
   readonly config: YamuxConfig
   readonly initiator: boolean
-  /** Live streams by id, as the application sees them. */
-  readonly streams = new Map<number, MuxedStream>()
-
   private readonly host: SessionHost
   private readonly now: () => number
   private readonly observer: TraceObserver | undefined
@@ -171,17 +152,9 @@ export class Session implements FrameSink {
   refusedStreams = 0
 
   // ── outbox ──
-  private out: Uint8Array[] = []
-  private outBytes = 0
-  private scratch = new Uint8Array(0)
-  private scratchStart = 0
-  private scratchPos = 0
+  private readonly outbox: Outbox
   private pendingPongs = 0
   private controlBacklog = 0
-  /** The connection is above its high-water mark (set by the driver). */
-  private blocked = false
-  /** Streams waiting for the connection, in arrival order (round-robin on drain). */
-  private connWaiters = new Set<StreamRecord>()
 
   // ── receive-side routing for the Data frame in progress ──
   private currentRecord: StreamRecord | undefined
@@ -211,6 +184,8 @@ export class Session implements FrameSink {
     this.decoder = new FrameDecoder(this)
     this.budget = new WindowBudget(this.config.maxBufferedBytesPerConnection)
     this.scope = init.resources
+    const host = this.host
+    this.outbox = new Outbox({ limit: this.config.maxWriteBatchBytes, onReady: () => { host.onOutput() }, onRoom: (id) => { host.streams.onStreamWritable(id) } })
     this.lastRecvAt = this.now()
     if (this.config.rttIntervalMs > 0) this.sendPing()
   }
@@ -237,31 +212,32 @@ export class Session implements FrameSink {
 
   /** Take every queued frame (views; one `conn.write(chunks)`). */
   takeOutbox (): Uint8Array[] {
-    this.sealScratch()
-    const out = this.out
-    this.out = []
-    this.outBytes = 0
-    if (!this.blocked) { this.controlBacklog = 0; this.pendingPongs = 0 }
-    return out
+    if (!this.outbox.blocked) { this.controlBacklog = 0; this.pendingPongs = 0 }
+    return this.outbox.take()
   }
 
-  get outboxBytes (): number { return this.outBytes }
+  get outboxBytes (): number { return this.outbox.bytes }
+
+  /** Live streams (ours and the peer's). */
+  get size (): number { return this.records.size }
 
   /**
    * The connection's write buffer went above (true) or back below (false) its high-water mark.
    * Streams waiting for room are woken round-robin when it falls.
    */
   setBlocked (blocked: boolean): void {
-    this.blocked = blocked
     if (!blocked) {
       this.controlBacklog = 0
       this.pendingPongs = 0
-      this.wakeConnWaiters()
     }
+    this.outbox.setBlocked(blocked)
   }
 
-  /** Open an outbound stream. SYN goes out at once (with our window if above 256 KiB); data may follow immediately. */
-  openStream (): MuxedStream {
+  /**
+   * Open an outbound stream; returns its id (its key). SYN goes out at once (with our window if
+   * above 256 KiB); data may follow immediately.
+   */
+  openStream (): number {
     if (this.closedWith !== undefined) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed: cannot open a stream')
     if (this.localGoAway) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session is going away (we sent GoAway): cannot open a stream')
     if (this.remoteGoAway !== undefined) throw new YamuxError('ERR_YAMUX_GOAWAY', `yamux: the peer sent GoAway(${goAwayName(this.remoteGoAway)}): no new streams on this connection`, this.remoteGoAway)
@@ -278,7 +254,7 @@ export class Session implements FrameSink {
     } else {
       this.sendSyn(rec)
     }
-    return rec.stream
+    return id
   }
 
   /**
@@ -365,7 +341,8 @@ export class Session implements FrameSink {
   onPayload (h: Header, piece: Uint8Array): void {
     const obs = this.observer
     if (obs !== undefined) obs.event({ layer: 'stream', kind: 'data', dir: 'in', stream: h.streamId, length: piece.length, bytes: piece })
-    this.currentRecord?.stream.pushData(piece)
+    const rec = this.currentRecord
+    if (rec !== undefined) this.host.streams.onStreamData(rec.id, piece)
   }
 
   onDataEnd (h: Header): void {
@@ -406,7 +383,7 @@ export class Session implements FrameSink {
       // frame: a peer that opens and resets streams without reading must not grow our outbox.
       this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), id, rec.recv.openingDelta(this.now()))
       if (this.closedWith !== undefined) return false
-      this.host.onStream(rec.stream)
+      this.host.streams.onStreamOpen(id, id)
       if (this.records.get(id) !== rec) return false // the application reset it inside onStream
     }
     if (rec === undefined) {
@@ -419,7 +396,7 @@ export class Session implements FrameSink {
       if (h.length > 0 && rec.state.maySendData) {
         rec.send.grow(h.length)
         this.applyRemoteFlags(rec, h.flags)
-        if (this.records.get(id) === rec) rec.stream.notifyWritable()
+        if (this.records.get(id) === rec) this.host.streams.onStreamWritable(id)
       } else {
         this.applyRemoteFlags(rec, h.flags)
       }
@@ -436,8 +413,7 @@ export class Session implements FrameSink {
       this.resetForResources++
       const left = rec.recv.credit - h.length
       this.control(FrameType.WindowUpdate, rec.state.sendReset(id), id, 0)
-      this.retire(rec, left)
-      rec.stream.pushReset(new StreamResetError(`stream ${id} reset: ${refusal?.message ?? 'resource limit'}`, { cause: refusal }))
+      this.retire(rec, left, new StreamResetError(`stream ${id} reset: ${refusal?.message ?? 'resource limit'}`, { cause: refusal }))
       this.discardedBytes += h.length
       return false
     }
@@ -460,12 +436,11 @@ export class Session implements FrameSink {
     const ev = rec.state.onRemoteFlags(flags)
     if ((ev & RemoteEvent.Acked) !== 0) this.ackSlotFreed()
     if ((ev & RemoteEvent.Reset) !== 0) {
-      this.retire(rec)
-      rec.stream.pushReset(new StreamResetError(`yamux: the peer reset stream ${rec.id} (RST)`))
+      this.retire(rec, 0, new StreamResetError(`yamux: the peer reset stream ${rec.id} (RST)`))
       return
     }
     if ((ev & RemoteEvent.Fin) !== 0) {
-      rec.stream.pushEnd()
+      this.host.streams.onStreamEnd(rec.id)
       if (rec.state.finished) this.retire(rec)
     }
   }
@@ -498,17 +473,18 @@ export class Session implements FrameSink {
     this.end(new YamuxError('ERR_YAMUX_GOAWAY', `yamux: the peer sent GoAway(${goAwayName(h.length)}) and ended the session`, h.length))
   }
 
-  // ══════════════════════════ StreamTransport, per stream ══════════════════════════
+  // ══════════════════════════ StreamOps (stream-table.ts), by stream id ══════════════════════════
 
-  /** @internal Frame as much of `data` as the peer's window and the connection allow. */
-  streamSend (rec: StreamRecord, data: Uint8Array): number {
-    if (this.closedWith !== undefined || !rec.state.maySendData || rec.deferred) return 0
+  /** Frame as much of `data` as the peer's window and the connection allow. */
+  send (id: number, data: Uint8Array): number {
+    const rec = this.records.get(id)
+    if (rec === undefined || this.closedWith !== undefined || !rec.state.maySendData || rec.deferred) return 0
     const max = this.config.maxFramePayloadBytes
-    const limit = this.config.maxWriteBatchBytes
+    const outbox = this.outbox
     let sent = 0
     while (sent < data.length) {
-      if (this.blocked || this.outBytes >= limit) {
-        this.waitForConn(rec)
+      if (!outbox.hasRoom) {
+        outbox.waitForRoom(id)
         break
       }
       const n = rec.send.take(Math.min(data.length - sent, max))
@@ -519,8 +495,13 @@ export class Session implements FrameSink {
     return sent
   }
 
-  /** @internal */
-  streamFin (rec: StreamRecord): void {
+  /** Half-close our direction: FIN. */
+  closeWrite (id: number): void {
+    const rec = this.records.get(id)
+    if (rec !== undefined) this.sendFin(rec)
+  }
+
+  private sendFin (rec: StreamRecord): void {
     if (this.closedWith !== undefined || !rec.state.maySendData) return
     if (rec.deferred) { rec.finPending = true; return }
     // FIN on a WindowUpdate (go, js); nim uses an empty Data frame. Both are legal (rust-yamux#189, py-libp2p#1014).
@@ -528,18 +509,21 @@ export class Session implements FrameSink {
     if (rec.state.finished) this.retire(rec)
   }
 
-  /** @internal */
-  streamReset (rec: StreamRecord): void {
-    if (this.closedWith !== undefined || this.records.get(rec.id) !== rec || rec.state.finished) return
+  /** Reset the stream: RST (nothing for a stream the peer never heard of). */
+  reset (id: number): void {
+    const rec = this.records.get(id)
+    if (this.closedWith !== undefined || rec === undefined || rec.state.finished) return
     if (rec.deferred) { this.retire(rec); return } // the peer never heard of it: nothing to send
     this.control(FrameType.WindowUpdate, rec.state.sendReset(rec.id), rec.id, 0)
     this.retire(rec, rec.recv.credit)
   }
 
-  /** @internal The application read `n` bytes: credit the peer once half a window is free. */
-  streamConsumed (rec: StreamRecord, n: number): void {
+  /** The application read `n` bytes: credit the peer once half a window is free. */
+  consumed (id: number, n: number): void {
+    const rec = this.records.get(id)
+    if (rec === undefined) return
     rec.recv.onConsumed(n)
-    if (this.closedWith !== undefined || !rec.state.mayGrantCredit || this.records.get(rec.id) !== rec) return
+    if (this.closedWith !== undefined || !rec.state.mayGrantCredit) return
     const delta = rec.recv.nextUpdate(this.now(), this.rttMs)
     if (delta > 0) this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), rec.id, delta)
   }
@@ -557,29 +541,34 @@ export class Session implements FrameSink {
       this.scope?.removeStream(direction)
       return recv.refusal ?? new YamuxError('ERR_TOO_MANY_STREAMS', 'stream refused')
     }
-    const rec = new StreamRecord(id, inbound, this, recv)
+    const rec = new StreamRecord(id, inbound, recv)
     this.records.set(id, rec)
-    this.streams.set(id, rec.stream)
     return rec
   }
 
   /**
    * The stream is finished on the wire: forget it (no frame may follow), free its window and its
-   * resources. `creditLeft`: what the peer may still send for it (0 after its FIN).
+   * resources. `creditLeft`: what the peer may still send for it (0 after its FIN). With
+   * `resetErr` the stream is reset (reported before it is removed).
    */
-  private retire (rec: StreamRecord, creditLeft = 0): void {
+  private retire (rec: StreamRecord, creditLeft = 0, resetErr?: Error): void {
     if (this.records.get(rec.id) !== rec) return
     this.records.delete(rec.id)
-    this.streams.delete(rec.id)
     rec.recv.release()
     this.scope?.removeStream(rec.inbound ? 'inbound' : 'outbound')
-    if (rec.waitingConn) { rec.waitingConn = false; this.connWaiters.delete(rec) }
+    this.outbox.forget(rec.id)
     if (rec.inbound) this.inboundCount--
     else this.outboundCount--
-    if (rec.deferred) { rec.deferred = false; this.synBacklog.delete(rec); return } // never on the wire
-    if (!rec.inbound && rec.state.open === OpenState.SynSent) this.ackSlotFreed()
-    // Remember every retired id the peer may still name (its own, and ours it may still answer on).
-    this.remember(rec.id, rec.state.read === HalfState.Closed ? 0 : creditLeft)
+    if (rec.deferred) {
+      rec.deferred = false // never on the wire
+      this.synBacklog.delete(rec)
+    } else {
+      if (!rec.inbound && rec.state.open === OpenState.SynSent) this.ackSlotFreed()
+      // Remember every retired id the peer may still name (its own, and ours it may still answer on).
+      this.remember(rec.id, rec.state.read === HalfState.Closed ? 0 : creditLeft)
+    }
+    if (resetErr !== undefined) this.host.streams.onStreamReset(rec.id, resetErr)
+    this.host.streams.onStreamRemoved(rec.id)
   }
 
   /** SYN for one of our streams (with our window if above 256 KiB); it now waits for its ACK. */
@@ -596,8 +585,8 @@ export class Session implements FrameSink {
       this.synBacklog.delete(rec)
       rec.deferred = false
       this.sendSyn(rec)
-      if (rec.finPending) this.streamFin(rec)
-      else rec.stream.notifyWritable()
+      if (rec.finPending) this.sendFin(rec)
+      else this.host.streams.onStreamWritable(rec.id)
     }
   }
 
@@ -628,27 +617,6 @@ export class Session implements FrameSink {
     return false
   }
 
-  private waitForConn (rec: StreamRecord): void {
-    if (rec.waitingConn) return
-    rec.waitingConn = true
-    this.connWaiters.add(rec)
-  }
-
-  private wakeConnWaiters (): void {
-    // Round-robin: each waiter gets one turn in arrival order; one that blocks again re-queues at the end.
-    const waiters = this.connWaiters
-    if (waiters.size === 0) return
-    this.connWaiters = new Set()
-    for (const rec of waiters) {
-      rec.waitingConn = false
-      if (this.blocked || this.outBytes >= this.config.maxWriteBatchBytes) {
-        this.waitForConn(rec)
-        continue
-      }
-      rec.stream.notifyWritable()
-    }
-  }
-
   private sendPing (): void {
     const now = this.now()
     this.pingValue = (this.pingValue + 1) >>> 0
@@ -668,7 +636,7 @@ export class Session implements FrameSink {
 
   /** A control frame: counted so that a peer that never reads cannot make the outbox grow forever. */
   private control (type: FrameType, flags: number, id: number, length: number): void {
-    if (this.blocked && ++this.controlBacklog > MAX_CONTROL_BACKLOG) {
+    if (this.outbox.blocked && ++this.controlBacklog > MAX_CONTROL_BACKLOG) {
       this.end(new YamuxError('ERR_BUFFER_FULL', `"queued control frames" expected <= ${MAX_CONTROL_BACKLOG} while the peer is not reading, got more`))
       return
     }
@@ -677,56 +645,23 @@ export class Session implements FrameSink {
 
   /** Append one frame to the outbox: the header (and a small payload) in scratch, a large payload as a view. */
   private frame (type: FrameType, flags: number, id: number, length: number, payload?: Uint8Array): void {
-    const inline = payload !== undefined && length <= SMALL_PAYLOAD
-    const need = HEADER_LENGTH + (inline ? length : 0)
-    if (this.scratch.length - this.scratchPos < need) this.refillScratch(need)
-    writeHeader(this.scratch, this.scratchPos, type, flags, id, length)
+    const inline = payload !== undefined && length <= SMALL_PAYLOAD_BYTES
+    const outbox = this.outbox
+    const buf = outbox.reserve(HEADER_LENGTH + (inline ? length : 0))
+    const at = outbox.pos
+    writeHeader(buf, at, type, flags, id, length)
     const obs = this.observer
     if (obs !== undefined) {
-      obs.event({ layer: 'yamux', kind: 'frame', dir: 'out', frameType: type, flags, streamId: id, length, bytes: this.scratch.subarray(this.scratchPos, this.scratchPos + HEADER_LENGTH) })
+      obs.event({ layer: 'yamux', kind: 'frame', dir: 'out', frameType: type, flags, streamId: id, length, bytes: buf.subarray(at, at + HEADER_LENGTH) })
       if (payload !== undefined) obs.event({ layer: 'stream', kind: 'data', dir: 'out', stream: id, length, bytes: payload })
     }
-    this.scratchPos += HEADER_LENGTH
-    if (payload !== undefined) {
-      if (inline) {
-        this.scratch.set(payload, this.scratchPos)
-        this.scratchPos += length
-      } else {
-        this.sealScratch()
-        this.out.push(payload)
-      }
-    }
-    const wasEmpty = this.outBytes === 0
-    this.outBytes += HEADER_LENGTH + length * (payload !== undefined ? 1 : 0)
-    if (wasEmpty) this.host.onOutput()
-  }
-
-  /**
-   * A scratch buffer with room for `need` more bytes. While scratch is still growing (below
-   * SCRATCH_SIZE), the open chunk (written, not yet in the outbox) moves into the bigger buffer, so
-   * a batch of small frames stays one contiguous chunk; at full size the open chunk is sealed.
-   */
-  private refillScratch (need: number): void {
-    const open = this.scratchPos - this.scratchStart
-    const size = Math.max(Math.min(SCRATCH_SIZE, Math.max(SCRATCH_MIN, this.scratch.length * 4)), need + open)
-    if (open > 0 && this.scratch.length < SCRATCH_SIZE) {
-      const next = new Uint8Array(size)
-      next.set(this.scratch.subarray(this.scratchStart, this.scratchPos))
-      this.scratch = next
-      this.scratchStart = 0
-      this.scratchPos = open
-      return
-    }
-    this.sealScratch()
-    this.scratch = new Uint8Array(Math.max(Math.min(SCRATCH_SIZE, size), need))
-    this.scratchStart = this.scratchPos = 0
-  }
-
-  /** Move the written part of scratch into the outbox; the rest of scratch stays for the next frames. */
-  private sealScratch (): void {
-    if (this.scratchPos > this.scratchStart) {
-      this.out.push(this.scratch.subarray(this.scratchStart, this.scratchPos))
-      this.scratchStart = this.scratchPos
+    if (payload === undefined) {
+      outbox.commit(HEADER_LENGTH)
+    } else if (inline) {
+      buf.set(payload, at + HEADER_LENGTH)
+      outbox.commit(HEADER_LENGTH + length)
+    } else {
+      outbox.commit(HEADER_LENGTH, payload)
     }
   }
 
@@ -746,12 +681,12 @@ export class Session implements FrameSink {
     const reason = err ?? new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed')
     for (const rec of [...this.records.values()]) {
       this.records.delete(rec.id)
-      this.streams.delete(rec.id)
       rec.recv.release()
       this.scope?.removeStream(rec.inbound ? 'inbound' : 'outbound')
-      rec.stream.pushReset(reason)
+      this.host.streams.onStreamReset(rec.id, reason)
+      this.host.streams.onStreamRemoved(rec.id)
     }
-    this.connWaiters.clear()
+    this.outbox.forgetAll()
     this.synBacklog.clear()
     this.host.onClose(err)
   }

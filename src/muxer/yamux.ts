@@ -1,22 +1,18 @@
 /**
- * The thin adapter: binds a sans-I/O `Session` to a `ByteConnection`, owns the clock, the one timer
- * and the write batching. Everything protocol-related lives in session.ts.
- *
- * Batching: the session reports "outbox no longer empty" once per batch; we flush in `setImmediate`,
- * after the application's synchronous writes and the promise continuations they resolve, so a
- * loop of `await stream.write(chunk)` becomes one `conn.write(chunks)` (a writev) per event-loop
- * turn, not one per frame (js-libp2p PR #1491: 6.55 M writes of 17 B vs 1.64 M of 68 B).
- * `process.nextTick` was measured instead (bench e2e --quick, alternating runs): 1-byte echo RTT
- * 172–184 µs vs 148–188 µs with setImmediate, bulk and 1000-stream figures within noise. No gain:
- * frames written from a socket callback (poll phase) are flushed by setImmediate in the check phase
- * of the same loop iteration, so the deferral costs next to nothing.
+ * yamux over a `ByteConnection`: the sans-I/O `Session` (session.ts, everything protocol-related)
+ * bound by the shared adapter (adapter.ts: connection, flush policy, timer, streams). What is
+ * yamux's own here: the session's keepalive/RTT clock, and close semantics — `close()` sends
+ * GoAway(normal), resets what is still open and closes the connection once the GoAway is written;
+ * the end of the session (ours, the peer's GoAway, a protocol error, the connection lost) flushes
+ * what is queued (the GoAway) and closes the connection gracefully unless we are aborting.
  */
-import type { ByteConnection, Stream, StreamMuxer, StreamMuxerFactory } from '../connection.js'
-import { YamuxError, toError } from '../errors.js'
+import type { ByteConnection, StreamMuxer, StreamMuxerFactory } from '../connection.js'
+import { YamuxError } from '../errors.js'
 import { YAMUX_PROTOCOL_ID } from './constants.js'
 import { yamuxConfig } from './config.js'
 import type { YamuxConfig } from './config.js'
 import { Session } from './session.js'
+import { MuxerAdapter } from './adapter.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { ResourceScope } from '../resources/scope.js'
 import type { MuxedStream } from './stream.js'
@@ -35,23 +31,19 @@ export interface YamuxOptions {
 
 const clock = (): number => performance.now()
 
-class YamuxMuxer implements StreamMuxer {
+class YamuxMuxer extends MuxerAdapter {
   readonly protocol = YAMUX_PROTOCOL_ID
-  onClose: ((err?: Error) => void) | undefined
-
-  private readonly conn: ByteConnection
-  private readonly session: Session
-  private flushScheduled = false
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private timerAt = Infinity
+  protected readonly session: Session
   private aborting = false
   private closePromise: Promise<void> | undefined
-  private handler: ((stream: Stream) => void) | undefined
-  /** Inbound streams that arrived before `onStream` was set (bounded by maxInboundStreams). */
-  private early: MuxedStream[] = []
 
   constructor (conn: ByteConnection, opts: YamuxOptions) {
-    this.conn = conn
+    super(conn, {
+      send: (id, data) => this.session.send(id, data),
+      closeWrite: (id) => { this.session.closeWrite(id) },
+      reset: (id) => { this.session.reset(id) },
+      consumed: (id, n) => { this.session.consumed(id, n) }
+    })
     this.session = new Session({
       initiator: opts.initiator,
       config: opts.config,
@@ -59,41 +51,20 @@ class YamuxMuxer implements StreamMuxer {
       observer: opts.observer,
       resources: opts.resources,
       host: {
-        onOutput: () => { this.scheduleFlush() },
-        onStream: (s) => { this.inbound(s) },
-        onClose: (err) => { this.sessionClosed(err) }
+        onOutput: this.scheduleFlush,
+        onClose: (err) => { this.sessionClosed(err) },
+        streams: this.table
       }
     })
-    for (const b of opts.initialBytes ?? []) this.session.receive(b)
-    if (this.session.closed) return
-    conn.attach({
-      onData: (chunk) => {
-        this.session.receive(chunk)
-        this.armTimer()
-      },
-      onEnd: () => { this.session.connectionEnded() },
-      onClose: (err) => { this.session.connectionEnded(err ?? new YamuxError('ERR_MUXER_CLOSED', 'connection closed')) },
-      onDrain: () => { this.session.setBlocked(false) }
-    })
-    this.armTimer()
-  }
-
-  get streams (): ReadonlyMap<number, Stream> { return this.session.streams }
-
-  get onStream (): ((stream: Stream) => void) | undefined { return this.handler }
-  set onStream (fn: ((stream: Stream) => void) | undefined) {
-    this.handler = fn
-    if (fn === undefined) return
-    const early = this.early
-    this.early = []
-    for (const s of early) fn(s)
+    this.start(opts.initialBytes)
   }
 
   /** The session, for tests and tracing (RTT, window totals). */
   get yamux (): Session { return this.session }
 
-  newStream (): Stream {
-    return this.session.openStream()
+  newStream (): MuxedStream {
+    const id = this.session.openStream()
+    return this.table.add(id, id, 'outbound')
   }
 
   /** GoAway(normal) once: new streams are refused both ways, open ones finish (session.ts `goAway`). */
@@ -115,52 +86,13 @@ class YamuxMuxer implements StreamMuxer {
     if (!this.conn.closed) this.conn.abort(err)
   }
 
-  private inbound (s: MuxedStream): void {
-    const h = this.handler
-    if (h !== undefined) h(s)
-    else this.early.push(s)
-  }
-
-  private scheduleFlush (): void {
-    if (this.flushScheduled) return
-    this.flushScheduled = true
-    setImmediate(this.flush)
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false
-    const chunks = this.session.takeOutbox()
-    if (chunks.length === 0 || this.conn.closed) return
-    let ok: boolean
-    try {
-      ok = this.conn.write(chunks)
-    } catch (err) {
-      this.session.abort(toError(err))
-      return
-    }
-    this.session.setBlocked(!ok)
-  }
-
-  private armTimer (): void {
-    const at = this.session.nextDeadline()
-    if (at === undefined || at >= this.timerAt) return
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timerAt = at
-    this.timer = setTimeout(this.onTimer, Math.max(0, at - clock()) + 1)
-    this.timer.unref?.()
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = undefined
-    this.timerAt = Infinity
-    this.session.tick()
-    this.armTimer()
-  }
+  protected connectionEnded (): void { this.session.connectionEnded() }
+  protected connectionClosed (err: Error | undefined): void { this.session.connectionEnded(err ?? new YamuxError('ERR_MUXER_CLOSED', 'connection closed')) }
+  /** Never reached: the session turns violations into GoAway and its own end. */
+  protected protocolError (err: Error): void { this.session.abort(err) }
+  protected writeFailed (err: Error): void { this.session.abort(err) }
 
   private sessionClosed (err: Error | undefined): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-    this.timerAt = -Infinity // never re-arm
     if (!this.aborting && !this.conn.closed) {
       // GoAway (if any) and queued frames first, then a graceful close of the connection.
       const chunks = this.session.takeOutbox()
@@ -169,7 +101,7 @@ class YamuxMuxer implements StreamMuxer {
       } catch {}
       if (this.closePromise === undefined) this.closePromise = this.conn.close()
     }
-    this.onClose?.(err)
+    this.fireClose(err)
   }
 }
 

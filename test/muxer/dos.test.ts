@@ -4,7 +4,8 @@
  * session's own state and output (frames, counters, resource scopes), never on timing or RSS.
  */
 import { describe, expect, it } from 'vitest'
-import { Session, MAX_ACK_BACKLOG } from '../../src/muxer/session.js'
+import { MAX_ACK_BACKLOG } from '../../src/muxer/session.js'
+import type { StreamEvents } from '../../src/muxer/stream-table.js'
 import { Flag, FrameType, GoAwayCode, INITIAL_STREAM_WINDOW, MAX_UINT32 } from '../../src/muxer/constants.js'
 import { MplexSession, mplexConfig } from '../../src/muxer/mplex/session.js'
 import type { MplexSessionHandler } from '../../src/muxer/mplex/session.js'
@@ -14,15 +15,15 @@ import { ResourceLimitError, StreamResetError, YamuxError } from '../../src/erro
 import { ResourceManager } from '../../src/resources/index.js'
 import type { ResourceScope } from '../../src/resources/index.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, concat, frameBytes, FrameRecorder } from './helpers.js'
-import type { Frame } from './helpers.js'
+import { Clock, concat, frameBytes, FrameRecorder, testSession } from './helpers.js'
+import type { Frame, TestSession } from './helpers.js'
 
 const { Data, WindowUpdate, Ping, GoAway } = FrameType
 const { SYN, ACK, RST } = Flag
 const KiB = 1024
 const MiB = 1024 * KiB
 
-interface Lone { s: Session, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined> }
+interface Lone { s: TestSession, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined> }
 
 /** A listener-side session fed raw bytes, its output decoded. */
 function lone (config: Record<string, number> = {}, resources?: ResourceScope, initiator = false): Lone {
@@ -30,7 +31,7 @@ function lone (config: Record<string, number> = {}, resources?: ResourceScope, i
   const inbound: MuxedStream[] = []
   const closed: Array<Error | undefined> = []
   const rec = new FrameRecorder()
-  const s = new Session({
+  const s = testSession({
     initiator,
     config: { rttIntervalMs: 0, keepAliveIntervalMs: 0, ...config },
     now: clock.now,
@@ -242,7 +243,8 @@ describe('resource accounting in yamux: a peer cannot make us hold more than its
 })
 
 describe('mplex: per-stream buffers × many streams (js-libp2p#3220)', () => {
-  class Handler implements MplexSessionHandler {
+  class Handler implements MplexSessionHandler, StreamEvents {
+    readonly streams: StreamEvents = this
     resets: Error[] = []
     opened = 0
     onStreamOpen = (): void => { this.opened++ }
@@ -251,6 +253,7 @@ describe('mplex: per-stream buffers × many streams (js-libp2p#3220)', () => {
     onStreamReset = (_key: number, err: Error): void => { this.resets.push(err) }
     onStreamRemoved = (): void => {}
     onOutboxReady = (): void => {}
+    onStreamWritable = (): void => {}
   }
   const frame = (id: number, flag: MessageFlag, data: Uint8Array): Uint8Array => concat(encodeFrame(id, flag, data))
 

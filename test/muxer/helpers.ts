@@ -14,10 +14,51 @@ import { FrameDecoder } from '../../src/muxer/frame-decoder.js'
 import type { Header } from '../../src/muxer/frame.js'
 import { encodeHeader } from '../../src/muxer/frame.js'
 import { Session } from '../../src/muxer/session.js'
+import type { SessionInit } from '../../src/muxer/session.js'
+import { StreamTable } from '../../src/muxer/stream-table.js'
 import type { YamuxConfig } from '../../src/muxer/config.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
 
 export interface Frame { header: Header, payload: Uint8Array }
+
+/**
+ * A yamux `Session` with the adapter's `StreamTable` in front, so that tests hold `MuxedStream`s as
+ * the application does: `openStream()` returns the stream, `streams` are the live ones, inbound
+ * streams go to `host.onStream`. Everything else is the session itself.
+ */
+export type TestSession = Omit<Session, 'openStream'> & { openStream: () => MuxedStream, readonly streams: ReadonlyMap<number, MuxedStream> }
+
+export interface TestSessionInit extends Omit<SessionInit, 'host'> {
+  host: { onOutput: () => void, onStream: (stream: MuxedStream) => void, onClose: (err?: Error) => void }
+}
+
+export function testSession (init: TestSessionInit): TestSession {
+  let session: Session | undefined
+  const get = (): Session => session as Session
+  const table = new StreamTable({
+    send: (id, data) => get().send(id, data),
+    closeWrite: (id) => { get().closeWrite(id) },
+    reset: (id) => { get().reset(id) },
+    consumed: (id, n) => { get().consumed(id, n) }
+  })
+  table.onStream = (s) => { init.host.onStream(s as MuxedStream) }
+  session = new Session({
+    ...init,
+    host: {
+      onOutput: init.host.onOutput,
+      onClose: init.host.onClose,
+      streams: table
+    }
+  })
+  const target = session
+  return new Proxy(target, {
+    get (t, key) {
+      if (key === 'openStream') return () => { const id = t.openStream(); return table.add(id, id, 'outbound') }
+      if (key === 'streams') return table.streams
+      return Reflect.get(t, key, t)
+    }
+  }) as unknown as TestSession
+}
 
 /** Decodes a byte stream into whole frames (payload pieces joined), for assertions. */
 export class FrameRecorder {
@@ -55,7 +96,7 @@ export class Clock {
 }
 
 export interface SessionEnd {
-  session: Session
+  session: TestSession
   /** Streams the peer opened, in order. */
   inbound: MuxedStream[]
   /** Decoder for what a test takes out of the outbox itself (`pump`/`flush` do not record). */
@@ -78,7 +119,7 @@ export function sessionPair (opts: { client?: Partial<YamuxConfig>, server?: Par
   const base: Partial<YamuxConfig> = opts.noPings === false ? {} : { rttIntervalMs: 0, keepAliveIntervalMs: 0 }
   const make = (initiator: boolean, cfg: Partial<YamuxConfig> | undefined): SessionEnd => {
     const end: Partial<SessionEnd> & { inbound: MuxedStream[], sent: FrameRecorder, closedWith: Array<Error | undefined> } = { inbound: [], sent: new FrameRecorder(), closedWith: [] }
-    end.session = new Session({
+    end.session = testSession({
       initiator,
       config: { ...base, ...cfg },
       now: clock.now,

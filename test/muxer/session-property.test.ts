@@ -13,7 +13,8 @@ import { Flag, FrameType } from '../../src/muxer/constants.js'
 import { SwitchyardError } from '../../src/errors.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, settle } from './helpers.js'
+import { Clock, settle, testSession } from './helpers.js'
+import type { TestSession } from './helpers.js'
 
 type Op =
   | { kind: 'open', side: number }
@@ -70,13 +71,13 @@ describe('session pair under random operations', () => {
       const auditors = [new WireAuditor(), new WireAuditor()]
       const streams: MuxedStream[][] = [[], []]
       const closed: Array<Array<Error | undefined>> = [[], []]
-      const sessions = [0, 1].map(side => new Session({
+      const sessions = [0, 1].map(side => testSession({
         initiator: side === 0,
         config: { rttIntervalMs: 0, keepAliveIntervalMs: 0, maxFramePayloadBytes: 50_000 },
         now: clock.now,
         observer: auditors[side],
         host: { onOutput: () => {}, onStream: (s) => { streams[side]?.push(s) }, onClose: (e) => { closed[side]?.push(e) } }
-      })) as [Session, Session]
+      })) as [TestSession, TestSession]
       const deliver = (from: number): void => {
         const chunks = sessions[from]?.takeOutbox() ?? []
         sessions[from]?.setBlocked(false)
@@ -87,7 +88,7 @@ describe('session pair under random operations', () => {
         const mine = streams[op.side] as MuxedStream[]
         const s = 'stream' in op ? mine[op.stream % Math.max(mine.length, 1)] : undefined
         switch (op.kind) {
-          case 'open': mine.push((sessions[op.side] as Session).openStream()); break
+          case 'open': mine.push((sessions[op.side] as TestSession).openStream()); break
           case 'write': if (s !== undefined) quiet(s.write(new Uint8Array(op.size))); break
           case 'closeWrite': if (s !== undefined) quiet(s.closeWrite()); break
           case 'close': if (s !== undefined) quiet(s.close()); break
@@ -116,7 +117,7 @@ describe('session pair under random operations', () => {
   it('arbitrary bytes from a peer: the session ends with a typed error or carries on, it never throws', () => {
     fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 10 }), fc.boolean(), (chunks, initiator) => {
       const closed: Array<Error | undefined> = []
-      const s = new Session({ initiator, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: () => 0, host: { onOutput: () => {}, onStream: () => {}, onClose: (e) => { closed.push(e) } } })
+      const s = testSession({ initiator, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: () => 0, host: { onOutput: () => {}, onStream: () => {}, onClose: (e) => { closed.push(e) } } })
       for (const c of chunks) s.receive(c)
       for (const e of closed) expect(e).toBeInstanceOf(SwitchyardError)
       expect(closed.length).toBeLessThanOrEqual(1)
@@ -127,7 +128,7 @@ describe('session pair under random operations', () => {
     const frame = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 300_000 }))
     fc.assert(fc.property(fc.array(frame, { maxLength: 20 }), (frames) => {
       const closed: Array<Error | undefined> = []
-      const s = new Session({ initiator: false, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: () => 0, host: { onOutput: () => {}, onStream: () => {}, onClose: (e) => { closed.push(e) } } })
+      const s = testSession({ initiator: false, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: () => 0, host: { onOutput: () => {}, onStream: () => {}, onClose: (e) => { closed.push(e) } } })
       for (const [type, flags, id, len] of frames) {
         const h = new Uint8Array(12)
         const v = new DataView(h.buffer)

@@ -4,8 +4,8 @@ import { Flag, FrameType, GoAwayCode } from '../../src/muxer/constants.js'
 import { EndOfStreamError, StreamResetError, YamuxError } from '../../src/errors.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, concat, frameBytes, FrameRecorder, sessionPair, settle } from './helpers.js'
-import type { Frame, SessionEnd } from './helpers.js'
+import { Clock, concat, frameBytes, FrameRecorder, sessionPair, settle, testSession } from './helpers.js'
+import type { Frame, SessionEnd, TestSession } from './helpers.js'
 
 const { Data, WindowUpdate, Ping, GoAway } = FrameType
 const { SYN, ACK, FIN, RST } = Flag
@@ -18,12 +18,12 @@ function sent (end: SessionEnd): Frame[] {
 const hdr = (f: Frame): [number, number, number, number] => [f.header.type, f.header.flags, f.header.streamId, f.header.length]
 
 /** A lone session fed raw bytes, with its output decoded. */
-function lone (initiator: boolean, config: Record<string, number> = {}): { s: Session, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined>, clock: Clock } {
+function lone (initiator: boolean, config: Record<string, number> = {}): { s: TestSession, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined>, clock: Clock } {
   const clock = new Clock()
   const inbound: MuxedStream[] = []
   const closed: Array<Error | undefined> = []
   const rec = new FrameRecorder()
-  const s = new Session({
+  const s = testSession({
     initiator,
     config: { rttIntervalMs: 0, keepAliveIntervalMs: 0, ...config },
     now: clock.now,
@@ -549,7 +549,7 @@ describe('batching and tracing', () => {
   it('many frames, one onOutput call, one outbox batch; small payloads share a chunk with their headers', async () => {
     const clock = new Clock()
     let outputs = 0
-    const s = new Session({ initiator: true, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: clock.now, host: { onOutput: () => { outputs++ }, onStream: () => {}, onClose: () => {} } })
+    const s = testSession({ initiator: true, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: clock.now, host: { onOutput: () => { outputs++ }, onStream: () => {}, onClose: () => {} } })
     const st = s.openStream()
     for (let i = 0; i < 100; i++) await st.write(Uint8Array.of(i))
     expect(outputs).toBe(1)
@@ -559,7 +559,7 @@ describe('batching and tracing', () => {
   })
 
   it('an idle session keeps a small scratch buffer; a busy one grows it to 16 KiB, batches staying contiguous', async () => {
-    const s = new Session({ initiator: true, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: new Clock().now, host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} } })
+    const s = testSession({ initiator: true, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: new Clock().now, host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} } })
     const st = s.openStream()
     await st.write(Uint8Array.of(1))
     const first = s.takeOutbox()
@@ -574,7 +574,7 @@ describe('batching and tracing', () => {
   it('the observer sees every frame in and out', async () => {
     const events: TraceEvent[] = []
     const clock = new Clock()
-    const s = new Session({ initiator: false, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: clock.now, observer: { event: e => events.push(e) }, host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} } })
+    const s = testSession({ initiator: false, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: clock.now, observer: { event: e => events.push(e) }, host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} } })
     s.receive(frameBytes(Data, SYN, 1, 2, Uint8Array.of(1, 2)))
     expect(events.map(e => [e.layer, e.kind, 'dir' in e ? e.dir : ''])).toEqual([
       ['yamux', 'frame', 'in'], ['yamux', 'frame', 'out'], ['stream', 'data', 'in']

@@ -47,13 +47,14 @@
  * resource scope (src/resources: connection → peer → process, 32 MiB per peer by default) when its
  * frame header arrives: a refusal resets that stream the same way, before its body is held.
  */
-import { allocUnsafe } from '../../codec/alloc.js'
 import { MplexError, StreamResetError } from '../../errors.js'
 import type { ResourceScope } from '../../resources/scope.js'
 import { MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_STREAM_ID, MessageFlag } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
 import type { FrameHandler } from './frame-decoder.js'
 import { closeFlag, frameHeaderLength, messageFlag, resetFlag, sentByInitiator, writeFrameHeader } from './frame.js'
+import { Outbox, SMALL_PAYLOAD_BYTES } from '../outbox.js'
+import type { StreamEvents } from '../stream-table.js'
 import type { TraceDirection, TraceObserver } from '../../trace/observer.js'
 
 /** Every limit of the mplex layer (hashicorp yamux mux.go DefaultConfig/VerifyConfig). */
@@ -113,21 +114,15 @@ export function mplexConfig (config: Partial<MplexConfig> = {}): MplexConfig {
   return c
 }
 
-/** What the session tells its adapter. All calls are synchronous, from inside a session method. */
+/**
+ * What the session tells its adapter: stream events by key (stream-table.ts states when they may
+ * re-enter the session), and when to flush. `onStreamReset` comes from the peer (StreamResetError),
+ * our buffer limit (MplexError ERR_BUFFER_FULL; a Reset frame was queued) or `abortAll`;
+ * `onStreamRemoved` follows it, and follows both Close frames.
+ */
 export interface MplexSessionHandler {
-  /** The peer opened stream `streamId` (key `streamId * 2`). */
-  onStreamOpen: (key: number, streamId: number) => void
-  /** Data for a stream; `data` is a view the handler may keep. Counted as unread until `consumed`. */
-  onStreamData: (key: number, data: Uint8Array) => void
-  /** The peer closed its direction (Close): buffered data stays readable, then EOF. */
-  onStreamEnd: (key: number) => void
-  /**
-   * The stream is reset: by the peer (StreamResetError), by our buffer limit (MplexError
-   * ERR_BUFFER_FULL; a Reset frame was queued), or by `abortAll`. `onStreamRemoved` follows.
-   */
-  onStreamReset: (key: number, err: Error) => void
-  /** The stream is forgotten (both Close frames, or a reset either way). No frame will name it again. */
-  onStreamRemoved: (key: number) => void
+  /** Where stream events go, by key (the adapter's `StreamTable`). */
+  streams: StreamEvents
   /** The first frame went into an empty outbox: schedule a flush. */
   onOutboxReady: () => void
 }
@@ -154,10 +149,6 @@ interface StreamState {
   buffered: number
 }
 
-/** Frames with at most this much data are copied next to their header (one chunk instead of two). */
-const SMALL_FRAME_BYTES = 512
-/** Headers (and small frames) are written into slabs of this size; a slab is never reused. */
-const SLAB_BYTES = 16 * 1024
 const utf8 = new TextEncoder()
 
 export class MplexSession {
@@ -176,17 +167,8 @@ export class MplexSession {
   private accepting = true
   private closed = false
 
-  // ── outbox: frames waiting for the adapter's next batched write ──
-  private outbox: Uint8Array[] = []
-  private outboxLength = 0
-  /**
-   * Header slab. Views handed to the connection stay valid because a slab region is written once:
-   * `slabOffset` only grows, and a full slab is replaced, never rewound.
-   */
-  private slab: Uint8Array = allocUnsafe(SLAB_BYTES)
-  private slabOffset = 0
-  /** Start of the outbox's last chunk when that chunk is the slab region ending at `slabOffset`. */
-  private slabTailStart = -1
+  /** Frames waiting for the adapter's next batched write, and the connection's backpressure (outbox.ts). */
+  private readonly outbox: Outbox
 
   constructor (config: MplexConfig, handler: MplexSessionHandler, observer?: TraceObserver, resources?: ResourceScope) {
     this.config = config
@@ -194,6 +176,7 @@ export class MplexSession {
     this.observer = observer
     this.scope = resources
     this.decoder = new FrameDecoder(config.maxMessageBytes)
+    this.outbox = new Outbox({ limit: config.writeHighWaterBytes, onReady: () => { handler.onOutboxReady() }, onRoom: (key) => { handler.streams.onStreamWritable(key) } })
   }
 
   // ────────────────────────── inspection ──────────────────────────
@@ -209,15 +192,34 @@ export class MplexSession {
   remoteClosed (key: number): boolean { return this.streams.get(key)?.remoteClosed ?? false }
   get isClosed (): boolean { return this.closed }
   /** Bytes waiting in the outbox. */
-  get outboxBytes (): number { return this.outboxLength }
+  get outboxBytes (): number { return this.outbox.bytes }
 
   /** Everything queued since the last call, in order, for one connection write. */
   takeOutbox (): Uint8Array[] {
-    const out = this.outbox
-    this.outbox = []
-    this.outboxLength = 0
-    this.slabTailStart = -1
-    return out
+    return this.outbox.take()
+  }
+
+  /** The connection's write buffer went above (true) or back below (false) its high-water mark. */
+  setBlocked (blocked: boolean): void {
+    this.outbox.setBlocked(blocked)
+  }
+
+  /**
+   * Take as much of `data` for stream `key` as there is room for (mplex has no flow control: the
+   * connection and the outbox are the only backpressure, mplex README §Implementation notes): at
+   * least one whole frame whenever there is room, so progress is steady. With no room, the stream
+   * waits for `onStreamWritable`. Returns how many bytes were taken.
+   */
+  trySend (key: number, data: Uint8Array): number {
+    const outbox = this.outbox
+    if (!outbox.hasRoom) {
+      outbox.waitForRoom(key)
+      return 0
+    }
+    const n = Math.min(data.length, Math.max(this.config.writeHighWaterBytes - outbox.bytes, this.config.maxFramePayloadBytes))
+    if (!this.send(key, n === data.length ? data : data.subarray(0, n))) return 0
+    if (n < data.length) outbox.waitForRoom(key)
+    return n
   }
 
   // ────────────────────────── inbound ──────────────────────────
@@ -277,7 +279,7 @@ export class MplexSession {
         case MessageFlag.CloseInitiator:
           if (s.remoteClosed) return // duplicate Close: harmless, ignored (go does the same)
           s.remoteClosed = true
-          this.handler.onStreamEnd(key)
+          this.handler.streams.onStreamEnd(key)
           if (s.localClosed) this.remove(key, s)
           return
         default: // ResetReceiver, ResetInitiator
@@ -288,7 +290,7 @@ export class MplexSession {
       const s = this.target
       if (s === undefined) return
       if (this.observer !== undefined) this.traceData('in', s, data)
-      this.handler.onStreamData(this.targetKey, data)
+      this.handler.streams.onStreamData(this.targetKey, data)
     }
   }
 
@@ -306,7 +308,7 @@ export class MplexSession {
     }
     this.streams.set(key, { streamId, weOpened: false, localClosed: false, remoteClosed: false, buffered: 0 })
     this.inbound++
-    this.handler.onStreamOpen(key, streamId)
+    this.handler.streams.onStreamOpen(key, streamId)
   }
 
   private overflow (key: number, s: StreamState, incoming: number, refused?: Error): void {
@@ -320,6 +322,7 @@ export class MplexSession {
 
   private remove (key: number, s: StreamState, resetErr?: Error): void {
     this.streams.delete(key)
+    this.outbox.forget(key)
     if (this.scope !== undefined) {
       if (s.buffered > 0) this.scope.releaseMemory(s.buffered)
       this.scope.removeStream(s.weOpened ? 'outbound' : 'inbound')
@@ -327,8 +330,8 @@ export class MplexSession {
     s.buffered = 0
     if (this.target === s) this.target = undefined // the rest of its current frame is dropped
     if (!s.weOpened) this.inbound--
-    if (resetErr !== undefined) this.handler.onStreamReset(key, resetErr)
-    this.handler.onStreamRemoved(key)
+    if (resetErr !== undefined) this.handler.streams.onStreamReset(key, resetErr)
+    this.handler.streams.onStreamRemoved(key)
   }
 
   // ────────────────────────── outbound ──────────────────────────
@@ -403,7 +406,7 @@ export class MplexSession {
     if (this.closed) return
     this.closed = true
     this.accepting = false
-    this.takeOutbox()
+    this.outbox.discard()
     for (const [key, s] of [...this.streams]) this.remove(key, s, s.remoteClosed ? undefined : err)
   }
 
@@ -415,41 +418,24 @@ export class MplexSession {
     if (this.closed) return
     this.closed = true
     this.accepting = false
-    this.takeOutbox()
+    this.outbox.discard()
     for (const [key, s] of [...this.streams]) this.remove(key, s, err)
   }
 
   private queueFrame (streamId: number, flag: MessageFlag, data: Uint8Array): void {
     if (this.observer !== undefined) this.traceFrame('out', streamId, flag, data.length)
     const length = data.length
-    const copy = length <= SMALL_FRAME_BYTES
-    if (this.slab.length - this.slabOffset < MAX_HEADER_BYTES + (copy ? length : 0)) {
-      this.slab = allocUnsafe(SLAB_BYTES)
-      this.slabOffset = 0
-      this.slabTailStart = -1
-    }
-    const start = this.slabOffset
-    let end = start + writeFrameHeader(this.slab, start, streamId, flag, length)
-    if (copy && length > 0) {
-      this.slab.set(data, end)
-      end += length
-    }
-    const wasEmpty = this.outboxLength === 0
-    if (this.slabTailStart >= 0) {
-      // Contiguous with the previous slab chunk: grow that chunk instead of adding one.
-      this.outbox[this.outbox.length - 1] = this.slab.subarray(this.slabTailStart, end)
+    const inline = length <= SMALL_PAYLOAD_BYTES
+    const outbox = this.outbox
+    const buf = outbox.reserve(MAX_HEADER_BYTES + (inline ? length : 0))
+    const at = outbox.pos
+    const header = writeFrameHeader(buf, at, streamId, flag, length)
+    if (inline) {
+      if (length > 0) buf.set(data, at + header)
+      outbox.commit(header + length)
     } else {
-      this.outbox.push(this.slab.subarray(start, end))
-      this.slabTailStart = start
+      outbox.commit(header, data)
     }
-    this.slabOffset = end
-    this.outboxLength += end - start
-    if (!copy) {
-      this.outbox.push(data)
-      this.outboxLength += length
-      this.slabTailStart = -1
-    }
-    if (wasEmpty) this.handler.onOutboxReady()
   }
 
   /** Report one frame header to the observer; only called when there is one. */

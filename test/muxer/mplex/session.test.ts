@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { MplexSession, mplexConfig, streamKey, keyStreamId, DEFAULT_MPLEX_CONFIG } from '../../../src/muxer/mplex/session.js'
 import type { MplexConfig, MplexSessionHandler } from '../../../src/muxer/mplex/session.js'
+import type { StreamEvents } from '../../../src/muxer/stream-table.js'
 import { encodeFrame } from '../../../src/muxer/mplex/frame.js'
 import { MessageFlag } from '../../../src/muxer/mplex/constants.js'
 import { MplexError, StreamResetError } from '../../../src/errors.js'
@@ -13,7 +14,8 @@ type Ev =
   | ['open', number] | ['data', number, string] | ['end', number]
   | ['reset', number, Error] | ['removed', number]
 
-class Recorder implements MplexSessionHandler {
+class Recorder implements MplexSessionHandler, StreamEvents {
+  readonly streams: StreamEvents = this
   events: Ev[] = []
   ready = 0
   onStreamOpen = (key: number): void => { this.events.push(['open', key]) }
@@ -22,6 +24,7 @@ class Recorder implements MplexSessionHandler {
   onStreamReset = (key: number, err: Error): void => { this.events.push(['reset', key, err]) }
   onStreamRemoved = (key: number): void => { this.events.push(['removed', key]) }
   onOutboxReady = (): void => { this.ready++ }
+  onStreamWritable = (): void => {}
   take (): Ev[] { const e = this.events; this.events = []; return e }
 }
 
