@@ -47,8 +47,9 @@ export interface YamuxConfig {
   /** A ping unanswered this long ends the session (go `ErrKeepAliveTimeout`). Default 15 000. */
   keepAliveTimeoutMs: number
   /**
-   * Measure the RTT with a ping at start and then this often (feeds window auto-tuning);
-   * 0 disables RTT pings (and auto-tuning). Default 10 000 (rust-yamux).
+   * Measure the RTT with a ping (it feeds window auto-tuning only) when a stream's receive window
+   * is first credited back, then at most this often while windows keep moving; 0 disables RTT
+   * pings (and auto-tuning). Never at session start: see session.ts §RTT. Default 10 000.
    */
   rttIntervalMs: number
 }

@@ -23,6 +23,14 @@
  *  7. GoAway(normal): no new outbound streams, existing ones carry on (go). Any other code: the
  *     session ends and every stream is reset.
  *
+ * RTT. The RTT only feeds window auto-tuning, so it is measured when a window first moves (the
+ * first WindowUpdate crediting a stream), then at most every `rttIntervalMs` while windows keep
+ * moving — never at session start, where go-yamux pings. A ping in the first batch makes the peer
+ * answer twice to one batch (its Ping ACK at once, its streams' answers a moment later), and a
+ * peer whose socket has Nagle's algorithm on (rust-libp2p's `tcp::Config` default, `nodelay` off)
+ * holds the second write until our delayed ACK of the first: ~40 ms on Linux, on the first request
+ * of every connection. Idle connections are still probed by keepalive.
+ *
  * Lifecycle, our side (spec §Session Termination):
  *  - `goAway()`: GoAway(normal) once; from then on SYNs are answered with RST and `openStream`
  *    throws (as js's), while open streams run to their end (go `Session.GoAway`). Only go lets its
@@ -187,7 +195,6 @@ export class Session implements FrameSink {
     const host = this.host
     this.outbox = new Outbox({ limit: this.config.maxWriteBatchBytes, onReady: () => { host.onOutput() }, onRoom: (id) => { host.streams.onStreamWritable(id) } })
     this.lastRecvAt = this.now()
-    if (this.config.rttIntervalMs > 0) this.sendPing()
   }
 
   // ══════════════════════════ driver API ══════════════════════════
@@ -296,14 +303,13 @@ export class Session implements FrameSink {
     let at = Infinity
     if (this.pingOutstanding !== undefined) {
       if (c.keepAliveIntervalMs > 0) at = Math.max(this.pingOutstanding.sentAt, this.lastRecvAt) + c.keepAliveTimeoutMs
-    } else {
-      if (c.rttIntervalMs > 0) at = Math.min(at, this.lastPingAt + c.rttIntervalMs)
-      if (c.keepAliveIntervalMs > 0) at = Math.min(at, Math.max(this.lastRecvAt, this.lastPingAt) + c.keepAliveIntervalMs)
+    } else if (c.keepAliveIntervalMs > 0) {
+      at = Math.max(this.lastRecvAt, this.lastPingAt) + c.keepAliveIntervalMs
     }
     return at === Infinity ? undefined : at
   }
 
-  /** Run timer work due at `now()`: keepalive and RTT pings, keepalive timeout. */
+  /** Run timer work due at `now()`: keepalive pings, keepalive timeout. */
   tick (): void {
     if (this.closedWith !== undefined) return
     const now = this.now()
@@ -316,9 +322,7 @@ export class Session implements FrameSink {
       }
       return
     }
-    const rttDue = c.rttIntervalMs > 0 && now - this.lastPingAt >= c.rttIntervalMs
-    const keepAliveDue = c.keepAliveIntervalMs > 0 && now - Math.max(this.lastRecvAt, this.lastPingAt) >= c.keepAliveIntervalMs
-    if (rttDue || keepAliveDue) this.sendPing()
+    if (c.keepAliveIntervalMs > 0 && now - Math.max(this.lastRecvAt, this.lastPingAt) >= c.keepAliveIntervalMs) this.sendPing()
   }
 
   // ══════════════════════════ FrameSink (called by the decoder) ══════════════════════════
@@ -524,8 +528,13 @@ export class Session implements FrameSink {
     if (rec === undefined) return
     rec.recv.onConsumed(n)
     if (this.closedWith !== undefined || !rec.state.mayGrantCredit) return
-    const delta = rec.recv.nextUpdate(this.now(), this.rttMs)
-    if (delta > 0) this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), rec.id, delta)
+    const now = this.now()
+    const delta = rec.recv.nextUpdate(now, this.rttMs)
+    if (delta <= 0) return
+    this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), rec.id, delta)
+    // §RTT: windows move, so auto-tuning wants a (fresh) RTT.
+    const c = this.config
+    if (c.rttIntervalMs > 0 && this.pingOutstanding === undefined && now - this.lastPingAt >= c.rttIntervalMs && this.closedWith === undefined) this.sendPing()
   }
 
   // ══════════════════════════ internals ══════════════════════════

@@ -154,11 +154,19 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     await expect(withTimeout(b.read(), 5000, 'our reset')).rejects.toBeInstanceOf(StreamResetError)
   })
 
-  it('pings: js measures an RTT against us, and we learn ours from js', async () => {
+  it('pings: js measures an RTT against us, and we learn ours from js once a window moves', async () => {
     const { ours, js } = await setup()
     const rtt = await withTimeout((js as unknown as { ping: () => Promise<number> }).ping(), 5000, 'js ping')
     expect(rtt).toBeGreaterThanOrEqual(0)
     const session = (ours as unknown as { yamux: { rtt: number } }).yamux
+    expect(session.rtt).toBe(0) // no ping at session start (session.ts §RTT)
+    // Half a window from js, read by us: our WindowUpdate goes out with the RTT ping.
+    const inbound = new Promise<Stream>(resolve => { ours.onStream = resolve })
+    const jb = await js.createStream()
+    jb.send(new Uint8Array(200 * 1024))
+    const b = await withTimeout(inbound, 5000, 'inbound')
+    let got = 0
+    while (got < 200 * 1024) got += (await b.read())?.length ?? 0
     await waitFor('our rtt', () => session.rtt !== 0)
     expect(session.rtt).toBeGreaterThan(0)
   })
