@@ -33,11 +33,14 @@ export const targets: FuzzTarget[] = [
       const rm = new ResourceManager({ peer: { memoryBytes: 1 << 20, streams: 64 } })
       const scope = rm.openConnection('fuzzer', 'conn') as ResourceScope
       const s = new MplexSession(mplexConfig({ maxMessageBytes: 1 << 16 }), {
-        onStreamOpen: () => {},
-        onStreamData: () => {},
-        onStreamEnd: () => {},
-        onStreamReset: () => {},
-        onStreamRemoved: () => {},
+        streams: {
+          onStreamOpen: () => {},
+          onStreamData: () => {},
+          onStreamEnd: () => {},
+          onStreamReset: () => {},
+          onStreamWritable: () => {},
+          onStreamRemoved: () => {}
+        },
         onOutboxReady: () => {}
       }, undefined, scope)
       try {

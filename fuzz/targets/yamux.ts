@@ -3,10 +3,10 @@
  * sends. The session must end any misbehaviour with a typed error (GoAway), never with a JS error
  * (which it would wrap as "yamux internal error": the cause is checked).
  */
-import type { MuxedStream } from '../../src/muxer/stream.js'
 import { encodeHeader } from '../../src/muxer/frame.js'
 import { FrameDecoder } from '../../src/muxer/frame-decoder.js'
 import { Session } from '../../src/muxer/session.js'
+import { StreamTable } from '../../src/muxer/stream-table.js'
 import { ResourceManager } from '../../src/resources/manager.js'
 import type { ResourceScope } from '../../src/resources/scope.js'
 import type { FuzzTarget } from '../engine.js'
@@ -47,13 +47,21 @@ export const targets: FuzzTarget[] = [
       const clock = fixedClock()
       const rm = new ResourceManager({ peer: { memoryBytes: 1 << 20, streams: 64 } })
       const scope = rm.openConnection('fuzzer', 'conn') as ResourceScope
-      const streams: MuxedStream[] = []
-      const s = new Session({
+      // The adapter's shape: the session's stream events drive MuxedStreams through a StreamTable.
+      let session: Session | undefined
+      const table = new StreamTable({
+        send: (id, d) => session?.send(id, d) ?? 0,
+        closeWrite: (id) => { session?.closeWrite(id) },
+        reset: (id) => { session?.reset(id) },
+        consumed: (id, n) => { session?.consumed(id, n) }
+      })
+      table.onStream = () => {}
+      const s = session = new Session({
         initiator: (data[0] ?? 0) >= 0x80,
         config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
         now: clock.now,
         resources: scope,
-        host: { onOutput: () => {}, onStream: st => { streams.push(st) }, onClose: err => { if (err !== undefined) report(err) } }
+        host: { onOutput: () => {}, streams: table, onClose: err => { if (err !== undefined) report(err) } }
       })
       for (const c of chunks(data)) {
         s.receive(c)

@@ -89,7 +89,10 @@ export abstract class MuxerAdapter implements StreamMuxer {
   /** `conn.write` threw: the connection was closed under us. */
   protected abstract writeFailed (err: Error): void
 
-  /** Feed the bytes read past the negotiation, then attach to the connection. Call once, at the end of the constructor. */
+  /**
+   * Feed the bytes read past the negotiation, then attach to the connection. Call once, at the end
+   * of the subclass constructor.
+   */
   protected start (initialBytes: readonly Uint8Array[] | undefined): void {
     for (const chunk of initialBytes ?? []) {
       if (this.ended) return

@@ -3,8 +3,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { encodeHeader } from '../../src/muxer/frame.js'
-import { Session } from '../../src/muxer/session.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
+import { testSession } from '../muxer/helpers.js'
 import { ResourceManager } from '../../src/resources/manager.js'
 import type { ResourceScope } from '../../src/resources/scope.js'
 
@@ -16,7 +16,7 @@ describe('yamux session (fuzz/targets/yamux.ts)', () => {
     const scope = rm.openConnection('peer', 'conn') as ResourceScope
     const events: string[] = []
     const streams: MuxedStream[] = []
-    const s = new Session({
+    const s = testSession({
       initiator: false,
       config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
       now: () => 0,

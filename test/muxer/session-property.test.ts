@@ -8,7 +8,6 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { Session } from '../../src/muxer/session.js'
 import { Flag, FrameType } from '../../src/muxer/constants.js'
 import { SwitchyardError } from '../../src/errors.js'
 import type { TraceEvent } from '../../src/trace/observer.js'

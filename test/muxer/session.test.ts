@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { Session } from '../../src/muxer/session.js'
 import { Flag, FrameType, GoAwayCode } from '../../src/muxer/constants.js'
 import { EndOfStreamError, StreamResetError, YamuxError } from '../../src/errors.js'
 import type { TraceEvent } from '../../src/trace/observer.js'

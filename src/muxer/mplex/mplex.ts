@@ -86,7 +86,8 @@ export class MplexMuxer extends MuxerAdapter {
     })
     this.initiator = opts.initiator
     this.config = mplexConfig(opts.config)
-    this.session = new MplexSession(this.config, { streams: this.table, onOutboxReady: this.scheduleFlush }, opts.observer, opts.resources)
+    const handler = { streams: this.table, onOutboxReady: this.scheduleFlush }
+    this.session = new MplexSession(this.config, handler, opts.observer, opts.resources)
     this.start(opts.initialBytes)
   }
 
