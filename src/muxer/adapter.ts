@@ -56,6 +56,7 @@ export abstract class MuxerAdapter implements StreamMuxer {
   /** The muxer has reported its end (`onClose` fired): nothing more is read, written or timed. */
   protected ended = false
   private flushScheduled = false
+  private fullFlushScheduled = false
   private timer: ReturnType<typeof setTimeout> | undefined
   private timerAt = Infinity
 
@@ -108,8 +109,18 @@ export abstract class MuxerAdapter implements StreamMuxer {
     this.armTimer()
   }
 
-  /** Bound once: the session's `onOutput` / `onOutboxReady`. */
-  protected readonly scheduleFlush = (): void => {
+  /**
+   * Bound once: the session's `onOutput` / `onOutboxReady`. A full batch (a stream waits for room
+   * in it) is flushed at the end of this tick instead: waiting for more frames gains nothing then,
+   * and a writer blocked on every frame (a tiny `maxWriteBatchBytes`) would wait a loop turn each.
+   */
+  protected readonly scheduleFlush = (full: boolean): void => {
+    if (full) {
+      if (this.fullFlushScheduled) return
+      this.fullFlushScheduled = true
+      process.nextTick(this.fullFlushTask)
+      return
+    }
     if (this.flushScheduled) return
     this.flushScheduled = true
     FLUSH(this.flushTask)
@@ -151,6 +162,11 @@ export abstract class MuxerAdapter implements StreamMuxer {
 
   private readonly flushTask = (): void => {
     this.flushScheduled = false
+    this.flush()
+  }
+
+  private readonly fullFlushTask = (): void => {
+    this.fullFlushScheduled = false
     this.flush()
   }
 

@@ -20,7 +20,7 @@
  * Backpressure. `blocked` is the connection's state (its write buffer above its high-water mark);
  * `hasRoom()` is the one test a stream write makes (not blocked and the batch below `limit`). A
  * stream that finds no room registers with `waitForRoom(key)`; when the connection drains (or a
- * flush leaves room) the waiters get one turn each in arrival order through `onRoom(key)` — one
+ * flush leaves room; a stream that waits on a full batch asks for that flush at once) the waiters get one turn each in arrival order through `onRoom(key)` — one
  * that finds no room again re-registers at the end (round-robin, so no stream starves the others).
  */
 
@@ -33,8 +33,12 @@ const EMPTY = new Uint8Array(0)
 export interface OutboxInit {
   /** Bytes queued at or above which `hasRoom()` is false (the session's write batch limit). */
   limit: number
-  /** The first frame went into an empty outbox: schedule a flush (once per batch). */
-  onReady: () => void
+  /**
+   * Flush soon: `full` false when the first frame went into an empty outbox (once per batch),
+   * true when a stream waits because the batch reached `limit` (nothing is gained by waiting to
+   * coalesce more: flush at once).
+   */
+  onReady: (full: boolean) => void
   /** A stream that waited for room may try again (it re-registers if it still finds none). */
   onRoom: (key: number) => void
 }
@@ -46,7 +50,7 @@ export class Outbox {
   private scratchStart = 0
   private scratchPos = 0
   private readonly limit: number
-  private readonly onReady: () => void
+  private readonly onReady: (full: boolean) => void
   private readonly onRoom: (key: number) => void
   private waiters = new Set<number>()
   /** The connection is above its high-water mark (set by the adapter through the session). */
@@ -89,7 +93,7 @@ export class Outbox {
       this.chunks.push(view)
       this.length += view.length
     }
-    if (wasEmpty) this.onReady()
+    if (wasEmpty) this.onReady(false)
   }
 
   /** Every queued chunk, in order, for one connection write. */
@@ -115,6 +119,7 @@ export class Outbox {
   /** Register `key` for a turn once there is room (see the module comment). */
   waitForRoom (key: number): void {
     this.waiters.add(key)
+    if (!this.isBlocked) this.onReady(true)
   }
 
   /** `key` is gone: it waits for nothing any more. */

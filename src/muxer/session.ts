@@ -80,8 +80,8 @@ import type { TraceObserver } from '../trace/observer.js'
 export interface SessionHost {
   /** Where stream events go, by stream id (the adapter's `StreamTable`). */
   streams: StreamEvents
-  /** The outbox went from empty to non-empty: flush it soon (`takeOutbox`), once per batch. */
-  onOutput: () => void
+  /** Flush the outbox (`takeOutbox`): soon (first frame of a batch), or at once when `full` (outbox.ts). */
+  onOutput: (full: boolean) => void
   /** The session ended (once). `err` is undefined for a normal end. Flush the outbox, then close the connection. */
   onClose: (err?: Error) => void
 }
@@ -193,7 +193,7 @@ export class Session implements FrameSink {
     this.budget = new WindowBudget(this.config.maxBufferedBytesPerConnection)
     this.scope = init.resources
     const host = this.host
-    this.outbox = new Outbox({ limit: this.config.maxWriteBatchBytes, onReady: () => { host.onOutput() }, onRoom: (id) => { host.streams.onStreamWritable(id) } })
+    this.outbox = new Outbox({ limit: this.config.maxWriteBatchBytes, onReady: (full) => { host.onOutput(full) }, onRoom: (id) => { host.streams.onStreamWritable(id) } })
     this.lastRecvAt = this.now()
   }
 

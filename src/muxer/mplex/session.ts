@@ -123,8 +123,8 @@ export function mplexConfig (config: Partial<MplexConfig> = {}): MplexConfig {
 export interface MplexSessionHandler {
   /** Where stream events go, by key (the adapter's `StreamTable`). */
   streams: StreamEvents
-  /** The first frame went into an empty outbox: schedule a flush. */
-  onOutboxReady: () => void
+  /** Flush the outbox: soon (first frame of a batch), or at once when `full` (outbox.ts). */
+  onOutboxReady: (full: boolean) => void
 }
 
 /** Pack (id, who opened it) into the session's stream key (see the module comment). */
@@ -176,7 +176,7 @@ export class MplexSession {
     this.observer = observer
     this.scope = resources
     this.decoder = new FrameDecoder(config.maxMessageBytes)
-    this.outbox = new Outbox({ limit: config.writeHighWaterBytes, onReady: () => { handler.onOutboxReady() }, onRoom: (key) => { handler.streams.onStreamWritable(key) } })
+    this.outbox = new Outbox({ limit: config.writeHighWaterBytes, onReady: (full) => { handler.onOutboxReady(full) }, onRoom: (key) => { handler.streams.onStreamWritable(key) } })
   }
 
   // ────────────────────────── inspection ──────────────────────────
