@@ -253,6 +253,8 @@ export interface TransportDialOptions {
   observerFor?: (conn: ConnectionEndpoints) => TraceObserver | undefined
   /** For transports that authenticate themselves (QUIC): see `OpenResources`. */
   openResources?: OpenResources
+  /** Transports that authenticate themselves (QUIC): where their TLS secrets go, as NSS key log lines. */
+  keyLog?: (line: string) => void
 }
 
 /**
@@ -273,6 +275,8 @@ export interface TransportListenOptions {
   observerFor?: (conn: { remoteAddr: string, localAddr: string, direction: 'inbound' }) => TraceObserver | undefined
   /** For transports that authenticate themselves (QUIC): see `OpenResources`. */
   openResources?: OpenResources
+  /** Transports that authenticate themselves (QUIC): where their TLS secrets go, as NSS key log lines. */
+  keyLog?: (line: string) => void
 }
 
 export interface TransportListener {

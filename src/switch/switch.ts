@@ -326,7 +326,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
           onConnection: (conn) => { this.inboundConnection(conn) },
           onError: () => {},
           observerFor: this.observerFor,
-          openResources: this.openResources
+          openResources: this.openResources,
+          ...(this.keyLog === undefined ? {} : { keyLog: this.keyLog })
         })
         this.listeners.push(listener)
       }
@@ -537,7 +538,15 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.dialAbort.add(ac)
     let tc: TransportConnection
     try {
-      tc = await transport.dial(addr, { timeoutMs: this.config.dialTimeoutMs, signal: ac.signal, identity: this.identity, expectedPeer: peer, observerFor: this.observerFor, openResources: this.openResources })
+      tc = await transport.dial(addr, {
+        timeoutMs: this.config.dialTimeoutMs,
+        signal: ac.signal,
+        identity: this.identity,
+        expectedPeer: peer,
+        observerFor: this.observerFor,
+        openResources: this.openResources,
+        ...(this.keyLog === undefined ? {} : { keyLog: this.keyLog })
+      })
     } catch (err) {
       this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: toError(err) })
       throw err

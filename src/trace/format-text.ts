@@ -243,7 +243,8 @@ export class TextFormatter {
     switch (r.layer) {
       case 'tcp':
         switch (r.kind) {
-          case 'open': text = `tcp open ${r.localAddr} ${r.direction === 'outbound' ? '->' : '<-'} ${r.remoteAddr} (${r.direction})`; break
+          // a QUIC connection opens over UDP (its observer reports the same open record)
+          case 'open': text = `${r.localAddr.includes('/udp/') ? 'udp' : 'tcp'} open ${r.localAddr} ${r.direction === 'outbound' ? '->' : '<-'} ${r.remoteAddr} (${r.direction})`; break
           case 'data': if (this.hex) text = `tcp ${ARROW[r.dir]} ${r.length} B`; break
           case 'end': text = `tcp ${ARROW[r.dir]} FIN (${r.dir === 'out' ? 'we' : 'the peer'} closed for writing)`; break
           case 'close': text = `tcp close${r.error !== undefined ? `: ${r.error}` : ''}`; this.conns.delete(r.conn); break
@@ -257,6 +258,11 @@ export class TextFormatter {
           case 'frame': text = `ws ${ARROW[r.dir]} ${r.opcode}${r.fin ? ' FIN' : ''} ${r.length} B${r.masked ? ' masked' : ''}`; break
           default: text = this.generic(r)
         }
+        break
+      case 'quic':
+        depth = 1
+        if (r.kind === 'packet') text = `quic ${ARROW[r.dir]} ${r.packetType} #${r.pn} (${r.length} B)${r.frames.length > 0 ? ': ' + r.frames.join(', ') : ''}`
+        else text = r.kind === 'note' ? `quic ${r.message}` : this.generic(r)
         break
       case 'multistream':
         depth = r.stream !== undefined ? 4 : st.secured ? 3 : 1

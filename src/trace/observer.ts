@@ -346,6 +346,26 @@ export interface TlsCompleteEvent extends EventBase {
   alpn?: string
 }
 
+// ---------------------------------------------------------------------------------------------
+// quic (/quic-v1, RFC 9000): UDP datagrams below, TLS handshake messages and streams above
+
+/**
+ * One QUIC packet (RFC 9000 §17) after protection was removed, or before it was applied.
+ * Loss, PTO, key updates, Retry and Version Negotiation are `note`s of the layer.
+ */
+export interface QuicPacketEvent extends EventBase {
+  layer: 'quic'
+  kind: 'packet'
+  dir: TraceDirection
+  /** `Initial`, `Handshake`, `1-RTT` (the packet number space follows from it). */
+  packetType: string
+  pn: number
+  /** Bytes of the protected packet. */
+  length: number
+  /** The frames, one short text each (`ACK 0-3`, `CRYPTO 0+280`, `STREAM 0 @0+35 FIN` …). */
+  frames: string[]
+}
+
 /** Something went wrong at `layer` (a protocol violation, an undecodable capture, missing keys). */
 export interface TraceErrorEvent extends EventBase {
   layer: TraceLayer
@@ -370,9 +390,10 @@ export type TraceEvent =
   | WsUpgradeEvent | WsFrameEvent
   | YamuxFrameEvent | MplexFrameEvent
   | StreamDataEvent | StreamProtocolEvent | StreamMessageEvent
+  | QuicPacketEvent
   | TraceErrorEvent | TraceNoteEvent
 
-export type TraceLayer = 'tcp' | 'ws' | 'multistream' | 'noise' | 'tls' | 'yamux' | 'mplex' | 'stream' | 'capture'
+export type TraceLayer = 'tcp' | 'ws' | 'quic' | 'multistream' | 'noise' | 'tls' | 'yamux' | 'mplex' | 'stream' | 'capture'
 
 /** An event as recorded: stamped with the connection and the time by the tracer (or the capture). */
 export type TraceRecord = TraceEvent & {

@@ -41,7 +41,9 @@
  */
 import { QuicError, toError } from '../../errors.js'
 import { ExtensionType } from '../../security/tls/constants.js'
-import { TlsHandshake, type EncryptionLevel, type PeerCertificate, type TlsAction, type TlsCredential, type TlsHandshakeResult } from '../../security/tls/handshake.js'
+import {
+  TlsHandshake, type EncryptionLevel, type PeerCertificate, type TlsAction, type TlsCredential, type TlsHandshakeResult, type TlsMessageTrace
+} from '../../security/tls/handshake.js'
 import { suiteParams } from '../../security/tls/key-schedule.js'
 import { AckTracker } from './ack-tracker.js'
 import { QuicReader, QuicWriter } from './buffer.js'
@@ -104,6 +106,8 @@ export interface QuicConnectionConfig<T> {
   randomBytes?: (n: number) => Uint8Array
   /** Observer hooks (trace): every packet and frame in and out; loss and PTO events. */
   onTrace?: (e: QuicTraceEvent) => void
+  /** Every TLS handshake message carried in CRYPTO frames, in and out (trace hook). */
+  onTlsMessage?: (t: TlsMessageTrace) => void
   /** NSS key log lines (RFC 9001 uses the TLS labels: CLIENT_HANDSHAKE_TRAFFIC_SECRET …). */
   keyLog?: (line: string) => void
   /**
@@ -290,6 +294,7 @@ export class QuicConnection<T = unknown> {
       alpn: config.alpn,
       extensions: [{ type: ExtensionType.QuicTransportParameters, data: encodeTransportParameters(this.localParams) }],
       quic: true,
+      ...(config.onTlsMessage === undefined ? {} : { onMessage: config.onTlsMessage }),
       ...(config.randomBytes === undefined ? {} : { randomBytes: config.randomBytes })
     })
     this.guard(() => this.applyTls(this.tls.start()))
@@ -824,9 +829,10 @@ export class QuicConnection<T = unknown> {
     const random = this.tls.clientRandom
     if (log === undefined || random === undefined) return
     const r = toHex(random)
-    const prefix = level === 'handshake' ? 'HANDSHAKE' : 'TRAFFIC'
-    log(`CLIENT_${prefix}_TRAFFIC_SECRET${level === 'application' ? '_0' : ''} ${r} ${toHex(client)}`)
-    log(`SERVER_${prefix}_TRAFFIC_SECRET${level === 'application' ? '_0' : ''} ${r} ${toHex(server)}`)
+    // NSS key log labels (RFC 9001 uses TLS's): *_HANDSHAKE_TRAFFIC_SECRET, then *_TRAFFIC_SECRET_0
+    const label = level === 'handshake' ? 'HANDSHAKE_TRAFFIC_SECRET' : 'TRAFFIC_SECRET_0'
+    log(`CLIENT_${label} ${r} ${toHex(client)}`)
+    log(`SERVER_${label} ${r} ${toHex(server)}`)
   }
 
   private onHandshakeComplete (result: TlsHandshakeResult<T>): void {
@@ -1023,8 +1029,12 @@ export class QuicConnection<T = unknown> {
     let datagram = concat(packets)
     // RFC 9000 §14.1: datagrams with a client Initial, or a server's ack-eliciting Initial, are >= 1200 bytes
     if (hasInitial && (this.role === 'client' || elicitingInitial) && datagram.length < MIN_INITIAL_DATAGRAM_SIZE) {
-      datagram = this.padLastPacket(packets, MIN_INITIAL_DATAGRAM_SIZE - datagram.length, now)
+      const extra = MIN_INITIAL_DATAGRAM_SIZE - datagram.length
+      datagram = this.padLastPacket(packets, extra, now)
+      const t = this.outTrace[this.outTrace.length - 1]
+      if (t !== undefined) this.outTrace[this.outTrace.length - 1] = { ...t, size: (packets[packets.length - 1] as Uint8Array).length, frames: [...t.frames, { type: FrameType.Padding, length: extra }] }
     }
+    for (const t of this.outTrace.splice(0)) this.config.onTrace?.(t)
     if (this.role === 'server') this.amplification.onSent(datagram.length)
     // ACK-only datagrams are not paced (RFC 9002 §7.7) and do not spend tokens
     if (eliciting) this.pacer?.onSent(now, datagram.length, cwnd, srtt)
@@ -1050,6 +1060,9 @@ export class QuicConnection<T = unknown> {
     packets[packets.length - 1] = sealed
     return concat(packets)
   }
+
+  /** Packets of the datagram being built, for the trace hook. */
+  private readonly outTrace: Array<QuicTraceEvent & { type: 'packet' }> = []
 
   private lastBuilt: { spaceId: PacketNumberSpace, pn: number, pnLength: 1 | 2 | 3 | 4, payload: Uint8Array } | undefined
 
@@ -1125,7 +1138,8 @@ export class QuicConnection<T = unknown> {
     this.lastBuilt = { spaceId, pn, pnLength, payload }
     this.loss.onPacketSent({ pn, space: spaceId, timeSent: now, ackEliciting: eliciting, inFlight: eliciting, size: bytes.length, frames: sentFrames })
     if (eliciting) { this.lastActivity = Math.max(this.lastActivity, now) }
-    this.config.onTrace?.({ type: 'packet', dir: 'out', space: spaceId, pn, size: bytes.length, frames })
+    // reported once the datagram is complete (padding may still grow this packet)
+    if (this.config.onTrace !== undefined) this.outTrace.push({ type: 'packet', dir: 'out', space: spaceId, pn, size: bytes.length, frames })
     // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a Handshake packet
     if (this.role === 'client' && spaceId === PacketNumberSpace.Handshake) this.discardSpace(PacketNumberSpace.Initial)
     return { bytes, eliciting }

@@ -38,6 +38,10 @@ import { QuicConnection, type QuicEvent } from './connection.js'
 import { MIN_INITIAL_DATAGRAM_SIZE } from './constants.js'
 import { parseHeader } from './header.js'
 import { StatelessServer, type RetryPolicy } from './stateless.js'
+import { quicTraceReporter } from './trace.js'
+import type { TraceObserver } from '../../trace/observer.js'
+import { describeMessage, groupName, suiteName } from '../../security/tls/trace-info.js'
+import type { QuicConnectionConfig } from './connection.js'
 
 /** Our connection ids are 8 bytes (quic-go uses 4 by default, quinn 8; any length up to 20 works). */
 export const LOCAL_CID_LENGTH = 8
@@ -114,8 +118,11 @@ class ConnectionDriver {
   onHandshake: ((err?: Error) => void) | undefined
   private flushScheduled = false
 
-  constructor (endpoint: Endpoint, conn: QuicConnection<Libp2pPeer>, host: string, port: number, ids: string[]) {
+  readonly observer: TraceObserver | undefined
+
+  constructor (endpoint: Endpoint, conn: QuicConnection<Libp2pPeer>, host: string, port: number, ids: string[], observer?: TraceObserver) {
     this.endpoint = endpoint
+    this.observer = observer
     this.conn = conn
     this.host = host
     this.port = port
@@ -152,8 +159,24 @@ class ConnectionDriver {
 
   private onEvent (e: QuicEvent<Libp2pPeer>): void {
     switch (e.type) {
-      case 'handshake-complete': this.onHandshake?.(); this.onHandshake = undefined; break
+      case 'handshake-complete': {
+        const r = e.result
+        this.observer?.event({
+          layer: 'tls',
+          kind: 'complete',
+          role: this.conn.role,
+          remotePeer: r.peer?.info.peerId.toString() ?? '(none)',
+          cipherSuite: suiteName(r.cipherSuite),
+          group: groupName(r.group),
+          helloRetry: r.helloRetry,
+          ...(r.alpn === undefined ? {} : { alpn: r.alpn })
+        })
+        this.onHandshake?.()
+        this.onHandshake = undefined
+        break
+      }
       case 'closed':
+        this.observer?.event({ layer: 'quic', kind: 'note', message: `connection closed${e.error === undefined ? '' : `: ${e.error.message}`}` })
         for (const id of this.ids) this.endpoint.conns.delete(id)
         if (this.timer !== undefined) clearTimeout(this.timer)
         this.onHandshake?.(e.error ?? new TransportError('ERR_CONNECTION_CLOSED', 'QUIC connection closed during the handshake'))
@@ -192,7 +215,9 @@ class QuicMuxer implements StreamMuxer {
           const room = STREAM_HIGH_WATER_BYTES - conn.buffered(id)
           if (room <= 0) return 0
           const n = Math.min(room, data.length)
-          conn.write(id, n === data.length ? data : data.subarray(0, n))
+          const piece = n === data.length ? data : data.subarray(0, n)
+          this.driver.observer?.event({ layer: 'stream', kind: 'data', dir: 'out', stream: id, opener: this.opener(id), length: n, bytes: piece })
+          conn.write(id, piece)
           this.driver.scheduleFlush()
           return n
         },
@@ -204,6 +229,11 @@ class QuicMuxer implements StreamMuxer {
     })
     this.streams.set(id, s)
     return s
+  }
+
+  /** RFC 9000 §2.1: the low bit of a stream id says who opened it (0: the client). */
+  private opener (id: number): 'local' | 'remote' {
+    return ((id & 1) === 0) === (this.driver.conn.role === 'client') ? 'local' : 'remote'
   }
 
   newStream (): MuxedStream {
@@ -244,6 +274,7 @@ class QuicMuxer implements StreamMuxer {
         const s = this.streams.get(e.id)
         for (let c = conn.read(e.id); c !== undefined; c = conn.read(e.id)) {
           if (c === null) { s?.pushEnd(); break }
+          this.driver.observer?.event({ layer: 'stream', kind: 'data', dir: 'in', stream: e.id, opener: this.opener(e.id), length: c.length, bytes: c })
           s?.pushData(c)
         }
         return
@@ -309,6 +340,19 @@ function upgraded (driver: ConnectionDriver, direction: 'inbound' | 'outbound', 
   }
 }
 
+/** The connection's trace and key-log hooks (none when nobody asked: no cost). */
+function observe (observer: TraceObserver | undefined, keyLog: ((line: string) => void) | undefined): Partial<QuicConnectionConfig<Libp2pPeer>> {
+  const hooks: Partial<QuicConnectionConfig<Libp2pPeer>> = {}
+  if (keyLog !== undefined) hooks.keyLog = keyLog
+  if (observer !== undefined) {
+    hooks.onTrace = quicTraceReporter(observer)
+    hooks.onTlsMessage = (t) => {
+      observer.event({ layer: 'tls', kind: 'handshake', dir: t.dir, level: t.level, length: t.bytes.length, bytes: t.bytes, ...describeMessage(t.message, Date.now()) })
+    }
+  }
+  return hooks
+}
+
 function hex (b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex')
 }
@@ -355,6 +399,10 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         }
       }
       const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
+      const localAddr = ep.localMultiaddr().toString()
+      const remoteAddr = remoteMultiaddr(addr.host, addr.port)
+      const observer = opts.observer ?? opts.observerFor?.({ direction: 'outbound', remoteAddr, localAddr })
+      observer?.event({ layer: 'tcp', kind: 'open', localAddr, remoteAddr, direction: 'outbound' })
       const conn = new QuicConnection<Libp2pPeer>({
         role: 'client',
         credential: generateLibp2pCredential(opts.identity),
@@ -363,9 +411,10 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         localCid,
         remoteCid: new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH)),
         now: performance.now(),
-        ...tuning
+        ...tuning,
+        ...observe(observer, opts.keyLog)
       })
-      const driver = new ConnectionDriver(ep, conn, addr.host, addr.port, [hex(localCid)])
+      const driver = new ConnectionDriver(ep, conn, addr.host, addr.port, [hex(localCid)], observer)
       const timeoutMs = opts.timeoutMs ?? handshakeTimeoutMs
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => { driver.onHandshake = undefined; conn.close(0, 'handshake timeout', performance.now()); driver.service(); reject(new TransportError('ERR_DIAL_TIMEOUT', `QUIC handshake with ${ma.toString()} timed out after ${timeoutMs} ms`)) }, timeoutMs)
@@ -390,7 +439,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         driver.muxer.abort(err instanceof Error ? err : undefined)
         throw err
       }
-      return { kind: 'upgraded', connection: result }
+      return observer === undefined ? { kind: 'upgraded', connection: result } : { kind: 'upgraded', connection: result, observer }
     },
 
     async listen (ma: Multiaddr, opts: TransportListenOptions): Promise<TransportListener> {
@@ -415,6 +464,10 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         if (decision.kind === 'drop' || accepted >= maxConnections) return
         const h = decision.header
         const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
+        const localAddr = ep.localMultiaddr().toString()
+        const remoteAddr = remoteMultiaddr(rinfo.address, rinfo.port)
+        const observer = opts.observerFor?.({ remoteAddr, localAddr, direction: 'inbound' })
+        observer?.event({ layer: 'tcp', kind: 'open', localAddr, remoteAddr, direction: 'inbound' })
         const conn = new QuicConnection<Libp2pPeer>({
           role: 'server',
           credential,
@@ -425,11 +478,12 @@ export function quic (options: QuicTransportOptions = {}): Transport {
           originalDcid: h.dcid.slice(),
           now: performance.now(),
           ...tuning,
-          ...(decision.retry === undefined ? {} : { retry: decision.retry })
+          ...(decision.retry === undefined ? {} : { retry: decision.retry }),
+          ...observe(observer, opts.keyLog)
         })
         accepted++
         pending++
-        const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)])
+        const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)], observer)
         const timer = setTimeout(() => { conn.close(0, 'handshake timeout', performance.now()); driver.service() }, handshakeTimeoutMs)
         driver.onHandshake = (err) => {
           clearTimeout(timer)
@@ -437,14 +491,14 @@ export function quic (options: QuicTransportOptions = {}): Transport {
           if (err !== undefined) { accepted--; opts.onError?.(err); return }
           let connection: UpgradedConnection
           try {
-            connection = upgraded(driver, 'inbound', ep.localMultiaddr(), remoteMultiaddr(rinfo.address, rinfo.port), opts.openResources)
+            connection = upgraded(driver, 'inbound', ep.localMultiaddr(), remoteAddr, opts.openResources)
           } catch (e) {
             const error = e instanceof Error ? e : new TransportError('ERR_CONNECTION_CLOSED', String(e))
             driver.muxer.abort(error)
             opts.onError?.(error)
             return
           }
-          opts.onConnection({ kind: 'upgraded', connection })
+          opts.onConnection(observer === undefined ? { kind: 'upgraded', connection } : { kind: 'upgraded', connection, observer })
         }
         driver.muxer.onClose = () => { accepted-- }
         driver.receive(d)
