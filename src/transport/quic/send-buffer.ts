@@ -53,6 +53,7 @@ export class SendBuffer {
   /** Is there something to send given the flow-control limit `maxOffset`? */
   hasPending (maxOffset: number): boolean {
     if (this.state === 'ResetSent' || this.state === 'ResetRecvd') return false
+    this.trimRetransmit()
     if (this.retransmit.length > 0) return true
     if (this.sendOffset < Math.min(this.writtenOffset, maxOffset)) return true
     return this.finalSize !== undefined && !this.finSent && this.sendOffset === this.finalSize
@@ -64,6 +65,7 @@ export class SendBuffer {
    */
   nextFrame (maxBytes: number, maxOffset: number): OutgoingData | undefined {
     if (this.state === 'ResetSent' || this.state === 'ResetRecvd') return undefined
+    this.trimRetransmit()
     const r = this.retransmit[0]
     if (r !== undefined) {
       const end = Math.min(r.end, r.start + maxBytes)
@@ -79,6 +81,20 @@ export class SendBuffer {
     this.sendOffset = limit
     if (fin) { this.finSent = true; this.state = 'DataSent' } else if (this.state === 'Ready') this.state = 'Send'
     return out
+  }
+
+  /**
+   * An ACK may arrive after its packet was declared lost (a spurious loss: reordering, delay): the
+   * released prefix is not sent again — its bytes are gone, and a frame built from them would come
+   * out short, its FIN at the wrong offset. A FIN-only range stays until the FIN is acknowledged.
+   */
+  private trimRetransmit (): void {
+    while (this.retransmit.length > 0) {
+      const r = this.retransmit[0] as Range
+      if (r.start < this.ackedOffset) r.start = Math.min(this.ackedOffset, r.end)
+      if (r.start < r.end || (r.end === this.finalSize && !this.finAcked)) return
+      this.retransmit.shift()
+    }
   }
 
   /** A copy-free view when the range lies in one chunk, else one gathered copy. */
