@@ -256,7 +256,8 @@ class QuicMuxer implements StreamMuxer {
     const direction = this.charged.get(id)
     if (direction === undefined) return
     this.charged.delete(id)
-    this.scope?.removeStream(direction)
+    // the switch may close the scope (giving back everything) before the QUIC connection drains
+    if (this.scope?.closed === false) this.scope.removeStream(direction)
   }
 
   onStreamEvent (e: QuicEvent<Libp2pPeer>): void {
