@@ -107,7 +107,7 @@ step build-ts timeout "$BUILD_TIMEOUT" npm run --silent build
 
 # ── 4. the matrix ──────────────────────────────────────────────────────────────────────────
 # shellcheck disable=SC2086 # MATRIX_ARGS is a word list on purpose
-step matrix timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/run-matrix.js" --skip-build --require-switchyard tls,ws,preference ${MATRIX_ARGS:-}
+step matrix timeout "$MATRIX_TIMEOUT" node "$ROOT/dist/interop/run-matrix.js" --skip-build --require-switchyard tls,ws,preference,quic ${MATRIX_ARGS:-}
 
 # ── 5. libp2p/test-plans transport-interop ─────────────────────────────────────────────────
 redis_check() {

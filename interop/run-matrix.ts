@@ -4,7 +4,8 @@
  * a failure can be blamed on the right side.
  *
  * Every row is one (dialer, listener) pair over one security/transport variant (noise/tcp,
- * tls/tcp, noise/ws, tls/ws; both sides offer only that security protocol): a fresh
+ * tls/tcp, noise/ws, tls/ws; both sides offer only that security protocol; and quic-v1, whose TLS
+ * 1.3 and streams are QUIC's own — js-libp2p has no QUIC for Node.js, its quic-v1 rows are n/a): a fresh
  * `<listener> listen`, then the dialer runs each client command of the shared contract
  * (interop/go/README.md "Command contract") against it:
  *
@@ -64,17 +65,21 @@ const REQUIRED_PROTOCOLS = ['/ipfs/id/1.0.0', '/ipfs/ping/1.0.0', '/perf/1.0.0',
 
 type PeerName = 'sw' | 'go' | 'rust' | 'js'
 type SecurityName = 'noise' | 'tls'
-type TransportName = 'tcp' | 'ws'
+type TransportName = 'tcp' | 'ws' | 'quic'
 
 /** One security protocol over one transport; both sides of a row offer only that. */
 interface Variant { security: SecurityName, transport: TransportName }
-const variantLabel = (v: Variant): string => `${v.security}/${v.transport}`
+/** QUIC brings its own TLS 1.3 and streams: its one variant is labelled `quic-v1` (parsed from `tls/quic` too). */
+const variantLabel = (v: Variant): string => v.transport === 'quic' ? 'quic-v1' : `${v.security}/${v.transport}`
 const VARIANTS: readonly Variant[] = [
   { security: 'noise', transport: 'tcp' },
   { security: 'tls', transport: 'tcp' },
   { security: 'noise', transport: 'ws' },
-  { security: 'tls', transport: 'ws' }
+  { security: 'tls', transport: 'ws' },
+  { security: 'tls', transport: 'quic' }
 ]
+/** Peers without a QUIC transport: js-libp2p has none for Node.js (only browsers' WebTransport/WebRTC). */
+const NO_QUIC: ReadonlySet<PeerName> = new Set(['js'])
 /** libp2p multistream ids of the security protocols (noise-libp2p, libp2p specs tls/tls.md). */
 const SECURITY_IDS: Record<SecurityName, string> = { noise: '/noise', tls: '/tls/1.0.0' }
 
@@ -93,12 +98,13 @@ interface Peer {
 }
 
 /** The go, rust and js peers share the options `--security <list>` and `--transport tcp|ws`. */
-const foreignListenArgs = (v: Variant): string[] => v.security === 'noise' && v.transport === 'tcp' ? [] : ['--security', v.security, '--transport', v.transport]
+const foreignListenArgs = (v: Variant): string[] => v.transport === 'quic' ? ['--transport', 'quic'] : v.security === 'noise' && v.transport === 'tcp' ? [] : ['--security', v.security, '--transport', v.transport]
 const foreignClientArgs = (security: string): string[] => security === 'noise' ? [] : ['--security', security]
 /** switchyard's CLI: `--security <name>` (its listener offers every registered protocol by default), and a /ws listen address. */
 const swListenArgs = (v: Variant): string[] => [
   '--security', v.security,
-  ...(v.transport === 'ws' ? ['--listen', '/ip4/127.0.0.1/tcp/0/ws'] : [])
+  ...(v.transport === 'ws' ? ['--listen', '/ip4/127.0.0.1/tcp/0/ws'] : []),
+  ...(v.transport === 'quic' ? ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1'] : [])
 ]
 
 const PEERS: Record<PeerName, Peer> = {
@@ -191,7 +197,7 @@ class Listener {
     const l = new Listener(spawn(cmd, [...args, 'listen', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] }), logBase)
     const until = Date.now() + LISTEN_TIMEOUT_MS
     while (Date.now() < until && l.exitStatus === undefined) {
-      const m = /^LISTEN (\/ip4\/127\.0\.0\.1\/tcp\/\d+(?:\/ws)?\/p2p\/[1-9A-HJ-NP-Za-km-z]+)$/m.exec(l.stdout)
+      const m = /^LISTEN (\/ip4\/127\.0\.0\.1\/(?:tcp\/\d+(?:\/ws)?|udp\/\d+\/quic-v1)\/p2p\/[1-9A-HJ-NP-Za-km-z]+)$/m.exec(l.stdout)
       if (m !== null) {
         l.addr = m[1] as string
         return l
@@ -292,7 +298,7 @@ function checkIdentify (r: RunResult, listener: Peer, addr: string): string {
   for (const p of REQUIRED_PROTOCOLS) check(Array.isArray(protocols) && protocols.includes(p), `protocols lack ${p}`)
   // js-libp2p sends its observed address with the observer's /p2p/<id> appended (its remoteAddr).
   const observed = String(info.observedAddr)
-  check(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/ws)?(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(observed), `observedAddr ${observed}`)
+  check(/^\/ip4\/127\.0\.0\.1\/(tcp\/\d+(\/ws)?|udp\/\d+\/quic-v1)(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(observed), `observedAddr ${observed}`)
   return `agent ${String(info.agentVersion)}, ${protocols.length} protocols, observed ${observed.includes('/p2p/') ? 'with /p2p' : 'ip/tcp'}`
 }
 
@@ -321,7 +327,7 @@ interface Options {
 }
 
 /** What switchyard's CLI supports beyond noise/tcp, asked at start (`probeSwitchyard`). */
-type Capability = 'tls' | 'ws' | 'preference'
+type Capability = 'tls' | 'ws' | 'preference' | 'quic'
 type Capabilities = Record<Capability, { ok: boolean, detail: string }>
 
 const rowTag = (d: Peer, l: Peer, v: Variant): string => `${v.security}-${v.transport}.${d.name}-${l.name}`
@@ -330,6 +336,7 @@ const rowTag = (d: Peer, l: Peer, v: Variant): string => `${v.security}-${v.tran
 function swMissing (v: Variant, caps: Capabilities): Capability | undefined {
   if (v.security === 'tls' && !caps.tls.ok) return 'tls'
   if (v.transport === 'ws' && !caps.ws.ok) return 'ws'
+  if (v.transport === 'quic' && !caps.quic.ok) return 'quic'
   return undefined
 }
 
@@ -338,6 +345,10 @@ async function runRow (dialer: Peer, listener: Peer, variant: Variant, opts: Opt
   const started = Date.now()
   const tag = rowTag(dialer, listener, variant)
   const row: Row = { dialer, listener, variant, cells: {}, seconds: 0 }
+  if (variant.transport === 'quic' && (NO_QUIC.has(dialer.name) || NO_QUIC.has(listener.name))) {
+    for (const c of CELLS) row.cells[c] = { status: 'n/a', detail: 'js-libp2p has no QUIC transport for Node.js' }
+    return row
+  }
   const missing = dialer.name === 'sw' || listener.name === 'sw' ? swMissing(variant, caps) : undefined
   if (missing !== undefined) {
     const why = `switchyard's CLI has no ${missing} yet (${caps[missing].detail})`
@@ -520,11 +531,12 @@ async function probeSwitchyard (logs: string): Promise<Capabilities> {
   }
   const tls = await listenProbe('tls', ['--security', 'tls'], /\/tcp\/\d+\/p2p\//)
   const ws = await listenProbe('ws', ['--listen', '/ip4/127.0.0.1/tcp/0/ws'], /\/ws\/p2p\//)
+  const quic = await listenProbe('quic', ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1'], /\/quic-v1\/p2p\//)
   // A preference list: parsed before any dial (an unreachable target then fails at runtime, exit 1).
   const target = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
   const r = await run([...sw.argv, 'ping', target, '--security', 'tls,noise'], 30_000, join(logs, 'probe.preference'))
   const preference = { ok: tls.ok && r.code !== 2, detail: r.code === 2 ? `ping --security tls,noise: ${lastLine(r.stderr)}` : tls.ok ? 'ping --security tls,noise accepted' : 'needs tls' }
-  return { tls, ws, preference }
+  return { tls, ws, preference, quic }
 }
 
 /**
@@ -686,7 +698,7 @@ function parseOptions (argv: readonly string[]): Options {
       opts.figures = f
     } else if (a === '--require-switchyard') {
       for (const c of value().split(',').filter(x => x !== '')) {
-        if (c !== 'tls' && c !== 'ws' && c !== 'preference') throw new Error(`--require-switchyard: unknown capability ${c} (tls, ws, preference)`)
+        if (c !== 'tls' && c !== 'ws' && c !== 'preference' && c !== 'quic') throw new Error(`--require-switchyard: unknown capability ${c} (tls, ws, preference, quic)`)
         opts.requireSwitchyard.add(c)
       }
     } else if (a === '--skip-build') opts.skipBuild = true

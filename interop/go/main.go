@@ -24,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
@@ -263,17 +264,24 @@ func parseSecurity(s string) ([]string, error) {
 	return list, nil
 }
 
-// transportKind is the transport of a multiaddr: plain TCP or WebSocket over TCP.
+// transportKind is the transport of a multiaddr: plain TCP, WebSocket over TCP or QUIC v1
+// (quic-go; TLS 1.3 and streams are QUIC's own, --security does not apply to it).
 type transportKind string
 
 func parseTransport(s string) (transportKind, error) {
-	if s != "tcp" && s != "ws" {
-		return "", usagef("--transport: unknown transport %q (tcp, ws)", s)
+	switch s {
+	case "tcp", "ws":
+		return transportKind(s), nil
+	case "quic", "quic-v1":
+		return "quic", nil
 	}
-	return transportKind(s), nil
+	return "", usagef("--transport: unknown transport %q (tcp, ws, quic)", s)
 }
 
 func transportOf(addr ma.Multiaddr) transportKind {
+	if _, err := addr.ValueForProtocol(ma.P_QUIC_V1); err == nil {
+		return "quic"
+	}
 	if _, err := addr.ValueForProtocol(ma.P_WS); err == nil {
 		return "ws"
 	}
@@ -285,11 +293,14 @@ func listenAddr(kind transportKind, ip string) string {
 	if kind == "ws" {
 		return "/ip4/" + ip + "/tcp/0/ws"
 	}
+	if kind == "quic" {
+		return "/ip4/" + ip + "/udp/0/quic-v1"
+	}
 	return "/ip4/" + ip + "/tcp/0"
 }
 
-// newHost builds a go-libp2p host with the TCP and WebSocket transports (the multiaddr picks
-// one), the security protocols in preference order and yamux; no relay, no NAT.
+// newHost builds a go-libp2p host with the TCP, WebSocket and QUIC v1 transports (the multiaddr
+// picks one), the security protocols in preference order and yamux for TCP/WS; no relay, no NAT.
 func newHost(keyPath string, security []string, listen []string, extra ...libp2p.Option) (host.Host, error) {
 	priv, err := loadKey(keyPath)
 	if err != nil {
@@ -299,6 +310,7 @@ func newHost(keyPath string, security []string, listen []string, extra ...libp2p
 		libp2p.Identity(priv),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(websocket.New),
+		libp2p.Transport(libp2pquic.NewTransport),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.UserAgent(agentVersion),
 		libp2p.DisableRelay(),

@@ -1,8 +1,8 @@
 package main
 
 // `peer transport-interop`: the libp2p/test-plans transport-interop contract (test-plans
-// transport-interop/README.md "Test spec"), configured by the environment: transport (tcp, ws),
-// muxer (yamux), security (noise, tls), is_dialer (true/false), ip (default 0.0.0.0),
+// transport-interop/README.md "Test spec"), configured by the environment: transport (tcp, ws,
+// quic-v1), muxer (yamux; not for quic-v1), security (noise, tls), is_dialer (true/false), ip (default 0.0.0.0),
 // redis_addr (default redis:6379), test_timeout_seconds (default 180).
 //
 // The listener RPUSHes <multiaddr>/p2p/<id> to the Redis list listenerAddr and sleeps until the
@@ -51,23 +51,27 @@ func runTransportInterop() error {
 	if err != nil {
 		return err
 	}
-	muxer, err := required("muxer")
-	if err != nil {
-		return err
-	}
-	if muxer != "yamux" {
-		return usagef("muxer %q is not supported (yamux)", muxer)
-	}
-	sec, err := required("security")
-	if err != nil {
-		return err
-	}
-	security, err := parseSecurity(sec)
-	if err != nil {
-		return err
-	}
-	if len(security) != 1 {
-		return usagef("security: exactly one of noise, tls")
+	// quic-v1 brings its own TLS and streams: test-plans sets no muxer/security for it.
+	security := []string{"noise"}
+	if kind != "quic" {
+		muxer, err := required("muxer")
+		if err != nil {
+			return err
+		}
+		if muxer != "yamux" {
+			return usagef("muxer %q is not supported (yamux)", muxer)
+		}
+		sec, err := required("security")
+		if err != nil {
+			return err
+		}
+		security, err = parseSecurity(sec)
+		if err != nil {
+			return err
+		}
+		if len(security) != 1 {
+			return usagef("security: exactly one of noise, tls")
+		}
 	}
 	dialer, err := required("is_dialer")
 	if err != nil {

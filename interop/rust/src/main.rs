@@ -216,11 +216,13 @@ impl Security {
     }
 }
 
-/// The transport of the listen address (`--transport`): plain TCP or WebSocket over TCP.
+/// The transport of the listen address (`--transport`): plain TCP, WebSocket over TCP, or QUIC v1
+/// (libp2p-quic on quinn; TLS 1.3 and stream multiplexing are QUIC's own, `--security` does not apply).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Transport {
     Tcp,
     Ws,
+    Quic,
 }
 
 impl Transport {
@@ -228,12 +230,15 @@ impl Transport {
         match s {
             "tcp" => Ok(Transport::Tcp),
             "ws" => Ok(Transport::Ws),
-            _ => Err(Error::usage(format!("--transport: unknown transport {s:?} (tcp, ws)"))),
+            "quic" | "quic-v1" => Ok(Transport::Quic),
+            _ => Err(Error::usage(format!("--transport: unknown transport {s:?} (tcp, ws, quic)"))),
         }
     }
 
     pub fn of(addr: &Multiaddr) -> Transport {
-        if addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Ws(_))) {
+        if addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1)) {
+            Transport::Quic
+        } else if addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Ws(_))) {
             Transport::Ws
         } else {
             Transport::Tcp
@@ -245,6 +250,7 @@ impl Transport {
         match self {
             Transport::Tcp => format!("/ip4/{ip}/tcp/0"),
             Transport::Ws => format!("/ip4/{ip}/tcp/0/ws"),
+            Transport::Quic => format!("/ip4/{ip}/udp/0/quic-v1"),
         }
     }
 }
@@ -270,7 +276,8 @@ fn behaviour(
 
 /// Builds the swarm: TCP and WebSocket-over-TCP transports (the multiaddr picks one), each
 /// upgraded with the security protocols in `security` order (multistream-select proposes them
-/// in that order as dialer, accepts any of them as listener), then yamux.
+/// in that order as dialer, accepts any of them as listener), then yamux; and QUIC v1 (quinn,
+/// default libp2p-quic config: its own TLS 1.3 and streams).
 macro_rules! build_with_security {
     ($key:expr, $security:expr, $ping_interval:expr, $inbound:expr, $bench:expr) => {{
         let inbound = $inbound;
@@ -286,6 +293,11 @@ macro_rules! build_with_security {
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), $security, muxer)
             .map_err(|e| Error::runtime(format!("building the TCP transport: {e}")))?
+            .with_quic()
+            // from the QUIC phase, with_websocket would skip QUIC; the DNS phase keeps it (and
+            // resolves /dns addresses, which the peers never use)
+            .with_dns()
+            .map_err(|e| Error::runtime(format!("building the DNS resolver: {e}")))?
             .with_websocket($security, muxer)
             .await
             .map_err(|e| Error::runtime(format!("building the WebSocket transport: {e}")))?

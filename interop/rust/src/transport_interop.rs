@@ -1,6 +1,6 @@
 //! `peer transport-interop`: the libp2p/test-plans transport-interop contract
 //! (test-plans transport-interop/README.md "Test spec"), configured by the environment:
-//! `transport` (tcp, ws), `muxer` (yamux), `security` (noise, tls), `is_dialer` (true/false),
+//! `transport` (tcp, ws, quic-v1), `muxer` (yamux; not for quic-v1), `security` (noise, tls), `is_dialer` (true/false),
 //! `ip` (listen address, default 0.0.0.0), `redis_addr` (default redis:6379),
 //! `test_timeout_seconds` (default 180).
 //!
@@ -33,14 +33,20 @@ fn required(name: &str) -> Result<String, Error> {
 
 pub async fn run() -> Result<(), Error> {
     let transport = Transport::parse(&required("transport")?)?;
-    let muxer = required("muxer")?;
-    if muxer != "yamux" {
-        return Err(Error::usage(format!("muxer {muxer:?} is not supported (yamux)")));
-    }
-    let security = Security::parse_list(Some(&required("security")?))?;
-    if security.len() != 1 {
-        return Err(Error::usage("security: exactly one of noise, tls"));
-    }
+    // quic-v1 brings its own TLS and streams: test-plans sets no muxer/security for it.
+    let security = if transport == Transport::Quic {
+        vec![Security::Noise]
+    } else {
+        let muxer = required("muxer")?;
+        if muxer != "yamux" {
+            return Err(Error::usage(format!("muxer {muxer:?} is not supported (yamux)")));
+        }
+        let security = Security::parse_list(Some(&required("security")?))?;
+        if security.len() != 1 {
+            return Err(Error::usage("security: exactly one of noise, tls"));
+        }
+        security
+    };
     let is_dialer = match required("is_dialer")?.as_str() {
         "true" => true,
         "false" => false,
