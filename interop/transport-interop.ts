@@ -18,7 +18,7 @@
  * exit 2, naming it) are n/a with that reason, unless `--require-switchyard` makes them failures;
  * the foreign cases always run. Exit status 1 if any case failed.
  *
- * Usage: node dist/interop/transport-interop.js [--impls sw,go,rust,js] [--transports tcp,ws]
+ * Usage: node dist/interop/transport-interop.js [--impls sw,go,rust,js] [--transports tcp,ws,quic-v1]
  *          [--security noise,tls] [--jobs N] [--require-switchyard] [--keep-logs] [--redis-server <path>]
  */
 import { spawn } from 'node:child_process'
@@ -144,10 +144,11 @@ export async function runCase (c: Case, redisAddr: string, logBase: string, opti
   } finally {
     redis.close()
   }
+  // a standalone transport (quic-v1) gets no muxer/security, as test-plans sets none for it
   const env = (dialer: boolean): Record<string, string> => ({
     transport: c.transport,
-    muxer: c.muxer,
-    security: c.security,
+    ...(c.muxer === '' ? {} : { muxer: c.muxer }),
+    ...(c.security === '' ? {} : { security: c.security }),
     is_dialer: String(dialer),
     ip: '127.0.0.1',
     redis_addr: redisAddr,
@@ -198,10 +199,23 @@ export async function runCase (c: Case, redisAddr: string, logBase: string, opti
   }
 }
 
-/** Every case of `impls` × `impls` × transports × securities with yamux, plus switchyard ↔ switchyard over mplex. */
+/** test-plans transports with their own security and streams (no `security`/`muxer` in the environment). */
+const STANDALONE_TRANSPORTS = ['quic-v1']
+/** Implementations without a Node/native QUIC: js-libp2p has none for Node.js. */
+const NO_QUIC: readonly Impl[] = ['js']
+
+/**
+ * Every case of `impls` × `impls` × transports × securities with yamux, plus switchyard ↔ switchyard
+ * over mplex; for quic-v1 one case per pair of implementations that have QUIC.
+ */
 export function cases (impls: readonly Impl[], transports: readonly string[], securities: readonly string[]): Case[] {
   const out: Case[] = []
   for (const transport of transports) {
+    if (STANDALONE_TRANSPORTS.includes(transport)) {
+      const quic = impls.filter(i => !NO_QUIC.includes(i))
+      for (const dialer of quic) for (const listener of quic) out.push({ dialer, listener, transport, security: '', muxer: '' })
+      continue
+    }
     for (const security of securities) {
       for (const dialer of impls) for (const listener of impls) out.push({ dialer, listener, transport, security, muxer: 'yamux' })
       if (impls.includes('sw')) out.push({ dialer: 'sw', listener: 'sw', transport, security, muxer: 'mplex' })
@@ -213,7 +227,7 @@ export function cases (impls: readonly Impl[], transports: readonly string[], se
 async function main (): Promise<number> {
   const argv = process.argv.slice(2)
   let impls: Impl[] = ['sw', 'go', 'rust', 'js']
-  let transports = ['tcp', 'ws']
+  let transports = ['tcp', 'ws', 'quic-v1']
   let securities = ['noise', 'tls']
   let jobs = 3
   let requireSwitchyard = false
