@@ -1,0 +1,68 @@
+/**
+ * QUIC beside TCP+Noise+yamux, both switchyard, over loopback in one process:
+ *
+ *  - connections per second: dial (handshake + the first stream's protocol) and hang up, one at a time;
+ *  - bulk: `/perf/1.0.0` with `bytes` up and `bytes` down over one stream (MiB/s of both directions).
+ *
+ * One process runs both ends, so the figures include both sides' CPU on the same cores. Run alone:
+ * `npm run build && node dist/bench/quic.bench.js [--quick]`. Not part of `npm run bench` (yet).
+ */
+import { loadavg } from 'node:os'
+import { newStandardSwitch } from '../src/index.js'
+import { PERF_CODEC } from '../src/protocols/constants.js'
+import { perf, perfProtocol } from '../src/protocols/perf.js'
+import type { Switch } from '../src/switch/switch.js'
+import { quic } from '../src/transport/quic/transport.js'
+
+const MiB = 1024 * 1024
+
+interface Pair { name: string, server: Switch, client: Switch }
+
+async function pair (name: string, kind: 'quic' | 'tcp'): Promise<Pair> {
+  const layers = kind === 'quic'
+    ? { transports: [quic()], listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'] }
+    : { transports: ['tcp' as const], security: ['noise' as const], muxers: ['yamux' as const], listenAddrs: ['/ip4/127.0.0.1/tcp/0'] }
+  const server = newStandardSwitch({ log: () => {}, ...layers })
+  const client = newStandardSwitch({ log: () => {}, ...layers })
+  server.mount(perfProtocol)
+  await server.start()
+  await client.start()
+  return { name, server, client }
+}
+
+async function connectionsPerSecond (p: Pair, count: number): Promise<number> {
+  const t0 = performance.now()
+  for (let i = 0; i < count; i++) {
+    const s = await p.client.dial(p.server.peerInfo.peerId, p.server.peerInfo.addrs, PERF_CODEC)
+    await perf(s, { uploadBytes: 0, downloadBytes: 0 })
+    await p.client.hangUp(p.server.peerInfo.peerId)
+  }
+  return count / ((performance.now() - t0) / 1000)
+}
+
+async function bulk (p: Pair, bytes: number): Promise<number> {
+  const s = await p.client.dial(p.server.peerInfo.peerId, p.server.peerInfo.addrs, PERF_CODEC)
+  const r = await perf(s, { uploadBytes: bytes, downloadBytes: bytes })
+  return 2 * bytes / MiB / r.timeSeconds
+}
+
+async function main (): Promise<void> {
+  const quick = process.argv.includes('--quick')
+  const conns = quick ? 20 : 100
+  const bytes = (quick ? 4 : 16) * MiB
+  const rows: string[] = []
+  for (const [name, kind] of [['QUIC (TLS 1.3 inside)', 'quic'], ['TCP + Noise + yamux', 'tcp']] as const) {
+    const p = await pair(name, kind)
+    try {
+      const cps = await connectionsPerSecond(p, conns)
+      const mibs = await bulk(p, bytes)
+      rows.push(`${name.padEnd(24)} ${cps.toFixed(1).padStart(8)} conn/s   ${mibs.toFixed(1).padStart(7)} MiB/s (${bytes / MiB} MiB each way, one stream)`)
+    } finally {
+      await p.client.stop()
+      await p.server.stop()
+    }
+  }
+  process.stdout.write(`loopback, one process for both ends, ${conns} sequential connections; load ${loadavg().map(l => l.toFixed(1)).join(' ')}\n${rows.join('\n')}\n`)
+}
+
+await main()
