@@ -13,7 +13,6 @@
 import type { Stream } from '../connection.js'
 import { SwitchError, toError } from '../errors.js'
 import { handleOnStream } from '../multistream/negotiate.js'
-import { streamScope } from '../trace/observer.js'
 import type { SwitchConfig } from './config.js'
 import type { SwitchEvents } from './events.js'
 import type { PeerConnection } from './peer-connection.js'
@@ -82,11 +81,10 @@ export class Dispatcher {
     const { config, registry, report } = this.host
     let protocol: string
     try {
-      const obs = conn.observer
+      // no observer: the tracer reads the negotiation from the stream's bytes (trace/tracer.ts)
       protocol = (await handleOnStream(stream.inner, registry.codecs(), {
         timeoutMs: config.streamNegotiationTimeoutMs,
-        maxMessageBytes: config.maxNegotiationMessageBytes,
-        observer: obs === undefined ? undefined : streamScope(obs, stream.id, 'remote')
+        maxMessageBytes: config.maxNegotiationMessageBytes
       })).protocol
     } catch (err) {
       stream.reset(toError(err))

@@ -24,7 +24,6 @@ import type { PeerId } from '../security/peer-id.js'
 import { selectOnStream } from '../multistream/negotiate.js'
 import type { ResourceScope } from '../resources/scope.js'
 import type { Multiaddr } from '../transport/multiaddr.js'
-import { streamScope } from '../trace/observer.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { HandlerContext } from './protocol.js'
 import { SwitchStream } from './stream.js'
@@ -209,8 +208,8 @@ export class PeerConnection {
         lazy: options.lazy ?? false,
         timeoutMs: options.timeoutMs ?? this.host.streamNegotiationTimeoutMs,
         maxMessageBytes: this.host.maxNegotiationMessageBytes,
-        signal: options.signal,
-        observer: this.observer === undefined ? undefined : streamScope(this.observer, inner.id, 'local')
+        signal: options.signal
+        // no observer: the tracer reads the negotiation from the stream's bytes (trace/tracer.ts)
       })).stream
     } catch (err) {
       inner.reset(toError(err))

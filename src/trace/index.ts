@@ -11,6 +11,5 @@ export { JsonlTraceSink, formatJsonl, parseJsonl, recordToJson } from './format-
 export { MultistreamDissector, MessageDissector, streamDissector, RAW_PROTOCOLS } from './dissect.js'
 export type { Dissector, StreamScope } from './dissect.js'
 export { describeIdentify, IDENTIFY_PROTOCOLS } from './identify.js'
-export { streamScope } from './observer.js'
 export type { TraceObserver, TraceEvent, TraceRecord, TraceDirection, TraceLayer, IdentifyInfo, NoisePayloadInfo } from './observer.js'
 export { KeyLog, KeyLogWriter, parseKeyLog } from './keylog.js'

@@ -407,17 +407,3 @@ export type TraceRecord = TraceEvent & {
 export interface TraceObserver {
   event: (e: TraceEvent) => void
 }
-
-/**
- * An observer that stamps `stream` (and `opener`) on every event before passing it on: what the
- * switch hands to multistream-select when it negotiates on a muxed stream.
- */
-export function streamScope (observer: TraceObserver, stream: number, opener: 'local' | 'remote'): TraceObserver {
-  return {
-    event (e) {
-      e.stream = stream
-      e.opener = opener
-      observer.event(e)
-    }
-  }
-}

@@ -9,10 +9,10 @@
  *                          └──► streamDissector ──multistream, protocol, messages──► sinks
  *
  * Inside a stream the view follows the wire: the dissector reads multistream-select and the
- * messages from the data the muxer moved, when it moved it. multistream's own stream-scoped reports
- * (the switch passes it a scoped observer) come when the application reads — a lazy dialer checks
- * the echo on its first read, a handler negotiates when it runs — so they are left out here, and the
- * live view and a decoded capture show one and the same sequence.
+ * messages from the data the muxer moved, when it moved it. The switch gives stream negotiations no
+ * observer: multistream's own reports would come when the application reads (a lazy dialer checks
+ * the echo on its first read, a handler negotiates when it runs), so the live view and a decoded
+ * capture show one and the same sequence.
  *
  * Nothing here runs unless tracing was asked for: the layers hold no observer otherwise.
  */
@@ -110,7 +110,6 @@ class ConnectionTrace implements TraceObserver {
   constructor (private readonly tracer: Tracer, readonly id: number, readonly info: ConnectionInfo) {}
 
   event (e: TraceEvent): void {
-    if (e.layer === 'multistream' && e.stream !== undefined) return // read from the wire instead (module comment)
     const time = this.tracer.now()
     if (!this.opened) {
       this.opened = true

@@ -9,7 +9,6 @@ import type { TraceSink } from '../../src/trace/tracer.js'
 import { formatPayload, formatTime, formatYamuxFrame, hexDump, TextFormatter } from '../../src/trace/format-text.js'
 import { formatJsonl, JsonlTraceSink, parseJsonl, recordToJson } from '../../src/trace/format-jsonl.js'
 import type { TraceRecord } from '../../src/trace/observer.js'
-import { streamScope } from '../../src/trace/observer.js'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-trace-'))
@@ -51,17 +50,6 @@ describe('Tracer', () => {
     for (const r of derived) { expect(r.stream).toBe(1); expect(r.opener).toBe('local') }
     expect(tracer.find('/ip4/127.0.0.1/tcp/5', '/ip4/127.0.0.1/tcp/6')).toBeUndefined() // forgotten at close
     expect(tracer.find('/ip4/127.0.0.1/tcp/6', '/ip4/127.0.0.1/tcp/5')).toBe(b)
-  })
-
-  it('streamScope stamps the stream on every event; the tracer leaves stream-scoped multistream reports to its dissector', () => {
-    const seen: unknown[] = []
-    streamScope({ event: e => seen.push(e) }, 4, 'remote').event({ layer: 'multistream', kind: 'message', dir: 'in', message: '/x' })
-    expect(seen[0]).toMatchObject({ stream: 4, opener: 'remote', message: '/x' })
-    const { sink, records } = collect()
-    const c = new Tracer({ sinks: [sink] }).connection({ direction: 'inbound', localAddr: '/l', remoteAddr: '/r' })
-    streamScope(c, 4, 'remote').event({ layer: 'multistream', kind: 'message', dir: 'in', message: '/x' })
-    c.event({ layer: 'multistream', kind: 'message', dir: 'in', message: '/noise' })
-    expect(records.map(r => r.layer === 'multistream' && r.kind === 'message' ? r.message : r.kind)).toEqual(['open', '/noise'])
   })
 })
 
