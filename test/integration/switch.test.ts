@@ -738,12 +738,12 @@ describe('introspection', () => {
 })
 
 describe('tracing', () => {
-  it('hands the observer to every layer of a connection, streams scoped by id', async () => {
+  it('hands the observer to every layer of a connection, stream data scoped by id', async () => {
     const events: TraceEvent[] = []
     const seen: Array<{ direction: string }> = []
     const server = await fleet.standard({ protocols: [streamProtoProtocol] })
     const client = await fleet.standard({
-      observer: (conn) => { seen.push(conn); return { event: (e) => { events.push({ ...e }) } } }
+      observer: (conn) => { seen.push(conn); return { event: (e) => { events.push({ ...e, ...(e.bytes !== undefined ? { bytes: e.bytes.slice() } : {}) } as TraceEvent) } } }
     })
     const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
     expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
@@ -751,9 +751,11 @@ describe('tracing', () => {
     const layers = new Set(events.map(e => e.layer))
     for (const l of ['tcp', 'multistream', 'noise', 'yamux']) expect(layers).toContain(l)
     expect(events[0]).toMatchObject({ layer: 'tcp', kind: 'open', direction: 'outbound' })
-    // The stream's negotiation is reported with its stream id.
-    const proposal = events.find(e => e.layer === 'multistream' && e.kind === 'message' && e.message === STREAM_PROTO_CODEC && e.dir === 'out')
+    // The stream's bytes (its negotiation included) are reported with its stream id; multistream
+    // reports only the connection's negotiation (a Tracer reads a stream's from its bytes).
+    const proposal = events.find(e => e.layer === 'stream' && e.kind === 'data' && e.dir === 'out' && e.bytes !== undefined &&
+      Buffer.from(e.bytes).includes(Buffer.from(STREAM_PROTO_CODEC)))
     expect(proposal?.stream).toBe(s.id)
-    expect(proposal?.opener).toBe('local')
+    expect(events.filter(e => e.layer === 'multistream').every(e => e.stream === undefined)).toBe(true)
   })
 })
