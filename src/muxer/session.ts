@@ -383,12 +383,17 @@ export class Session implements FrameSink {
       }
       rec = added
       this.inboundCount++
-      // ACK on accept, with our window above 256 KiB if configured (a delta: rust-yamux#90, #92). A control
-      // frame: a peer that opens and resets streams without reading must not grow our outbox.
-      this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), id, rec.recv.openingDelta(this.now()))
-      if (this.closedWith !== undefined) return false
+      // The application sees the stream before we ACK it: one it refuses at once (the switch's own
+      // stream limits, a closing connection) is answered with a bare RST, never ACK then RST.
       this.host.streams.onStreamOpen(id, id)
       if (this.records.get(id) !== rec) return false // the application reset it inside onStream
+      // ACK on accept, with our window above 256 KiB if configured (a delta: rust-yamux#90, #92). A control
+      // frame: a peer that opens and resets streams without reading must not grow our outbox. (A write
+      // inside onStream already carried the ACK; the window delta still goes out here.)
+      const flags = rec.state.takeOpenFlags()
+      const delta = rec.recv.openingDelta(this.now())
+      if (flags !== 0 || delta > 0) this.control(FrameType.WindowUpdate, flags, id, delta)
+      if (this.closedWith !== undefined) return false
     }
     if (rec === undefined) {
       // Unknown or already closed stream: ignore (js-libp2p#2505, js-libp2p-yamux#91), within the credit it had if we remember it.

@@ -93,6 +93,9 @@ export class StreamState {
     if (this.finished) throw new StreamClosedError(`stream ${id}: RST after the stream finished`)
     this.write = HalfState.Reset
     this.read = HalfState.Reset
+    // A stream the peer opened and we never accepted (no ACK sent) is refused with a bare RST (yamux
+    // spec: "RST ... to reject a new stream"; go-yamux `incomingStream`), never ACK then RST.
+    if (this.open === OpenState.SynReceived) { this.open = OpenState.Established; return Flag.RST }
     return this.takeOpenFlags() | Flag.RST
   }
 

@@ -57,6 +57,14 @@ export const PERF_PROGRESS_INTERVAL_MS = 1_000
 
 /** switchyard's echo protocol (interop and benchmarks): every byte back until EOF. */
 export const ECHO_CODEC = '/switchyard/echo/1.0.0'
+/**
+ * Echo streams one connection may run at once, each direction (`maxIncomingStreams`,
+ * `maxOutgoingStreams`). Every echo stream holds what the peer sends until the peer reads it back,
+ * so unbounded echo is a memory lever (issue #14: 4 × 1000 never-read echo streams took a listener
+ * to 1.2 GiB). 64 leaves room for the interop matrix's `streams` cell (50 at once); the
+ * benchmarks mount echo with a higher limit.
+ */
+export const ECHO_MAX_STREAMS = 64
 
 // ── identity of this implementation ──
 

@@ -3,7 +3,7 @@
  * Used by the interop matrix and the loopback benchmarks.
  */
 import type { Stream } from '../connection.js'
-import { ECHO_CODEC } from './constants.js'
+import { ECHO_CODEC, ECHO_MAX_STREAMS } from './constants.js'
 import type { ProtocolDefinition, ProtocolHandler } from './types.js'
 import { abortWith } from './util.js'
 
@@ -21,8 +21,13 @@ export const echoHandler: ProtocolHandler = async (stream) => {
   }
 }
 
-/** `/switchyard/echo/1.0.0`, ready to mount. */
-export const echoProtocol: ProtocolDefinition = { codecs: [ECHO_CODEC], handler: echoHandler }
+/** `/switchyard/echo/1.0.0`, ready to mount: at most ECHO_MAX_STREAMS streams per connection each way. */
+export const echoProtocol: ProtocolDefinition = {
+  codecs: [ECHO_CODEC],
+  handler: echoHandler,
+  maxIncomingStreams: ECHO_MAX_STREAMS,
+  maxOutgoingStreams: ECHO_MAX_STREAMS
+}
 
 /**
  * Send `data`, half-close, and collect the echo until EOF. Reads run concurrently with the write:

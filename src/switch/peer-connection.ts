@@ -59,6 +59,8 @@ export interface ConnectionHost {
   readonly maxNegotiationMessageBytes: number
   /** `maxOutboundStreamsPerConnection`. */
   readonly maxOutboundStreams: number
+  /** The `maxOutgoingStreams` of a protocol we mount, if it has one. */
+  outboundStreamLimit: (protocol: string) => number | undefined
 }
 
 export interface NewStreamOptions {
@@ -193,6 +195,7 @@ export class PeerConnection {
     if (this.muxer.streams.size >= max && this.countStreams('outbound') >= max) {
       throw new SwitchError('ERR_TOO_MANY_STREAMS', `cannot open a stream to ${this.remotePeer.toString()}: "maxOutboundStreamsPerConnection" expected < ${max} open outbound streams on connection ${this.id}, got ${max}`)
     }
+    if (list.length === 1) this.checkProtocolLimit(list[0] as string, 0)
     let inner: Stream
     this.lastActivityAt = Date.now()
     try {
@@ -211,6 +214,8 @@ export class PeerConnection {
         signal: options.signal
         // no observer: the tracer reads the negotiation from the stream's bytes (trace/tracer.ts)
       })).stream
+      // A list: only now is it known which protocol's limit applies (this stream already counts).
+      if (list.length > 1) this.checkProtocolLimit(negotiated.protocol, 1)
     } catch (err) {
       inner.reset(toError(err))
       throw err
@@ -218,6 +223,17 @@ export class PeerConnection {
     const stream = new SwitchStream(negotiated, this)
     this.wrapped.set(inner, stream)
     return stream
+  }
+
+  /** Throws ERR_TOO_MANY_STREAMS when `protocol` has more than `maxOutgoingStreams` open (`self`: this one counted). */
+  private checkProtocolLimit (protocol: string, self: number): void {
+    const max = this.host.outboundStreamLimit(protocol)
+    if (max === undefined) return
+    let open = 0
+    for (const s of this.muxer.streams.values()) if (s.direction === 'outbound' && s.protocol === protocol) open++
+    if (open - self >= max) {
+      throw new SwitchError('ERR_TOO_MANY_STREAMS', `cannot open a stream to ${this.remotePeer.toString()}: "maxOutgoingStreams" of ${protocol} expected <= ${max} open outbound streams on connection ${this.id}, got one more`)
+    }
   }
 
   /** The switch's wrapper of a muxer stream (one per stream). */

@@ -59,12 +59,19 @@ export interface ProtocolDefinition {
    * default 10 there); the stream past it is reset. Default: only the per-connection limit applies.
    */
   readonly maxIncomingStreams?: number
+  /**
+   * Outbound streams of this protocol one connection may have open at once (nim `maxOutgoingStreams`);
+   * `newStream` past it throws ERR_TOO_MANY_STREAMS (before opening anything when it asks for this
+   * protocol alone; otherwise the negotiated stream is reset). Default: only the per-connection limit.
+   */
+  readonly maxOutgoingStreams?: number
 }
 
 export interface LPProtocolInit {
   codecs: readonly string[]
   handler: StreamHandler
   maxIncomingStreams?: number
+  maxOutgoingStreams?: number
 }
 
 /**
@@ -80,17 +87,20 @@ export class LPProtocol implements ProtocolDefinition {
   readonly codecs: readonly string[]
   readonly handler: StreamHandler
   readonly maxIncomingStreams: number | undefined
+  readonly maxOutgoingStreams: number | undefined
 
   constructor (init: LPProtocolInit) {
     if (typeof init !== 'object' || init === null) throw new TypeError(`"LPProtocol init" expected { codecs, handler }, got ${String(init)}`)
     checkCodecs(init.codecs)
     if (typeof init.handler !== 'function') throw new TypeError(`"LPProtocol handler" expected a function, got ${typeof init.handler}`)
-    if (init.maxIncomingStreams !== undefined && (!Number.isSafeInteger(init.maxIncomingStreams) || init.maxIncomingStreams < 1)) {
-      throw new RangeError(`"LPProtocol maxIncomingStreams" expected a positive integer, got ${init.maxIncomingStreams}`)
+    for (const key of ['maxIncomingStreams', 'maxOutgoingStreams'] as const) {
+      const v = init[key]
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new RangeError(`"LPProtocol ${key}" expected a positive integer, got ${v}`)
     }
     this.codecs = Object.freeze([...init.codecs])
     this.handler = init.handler
     this.maxIncomingStreams = init.maxIncomingStreams
+    this.maxOutgoingStreams = init.maxOutgoingStreams
   }
 }
 

@@ -263,7 +263,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       streamNegotiationTimeoutMs: this.config.streamNegotiationTimeoutMs,
       earlyGoAway: this.earlyGoAway,
       maxNegotiationMessageBytes: this.config.maxNegotiationMessageBytes,
-      maxOutboundStreams: this.config.maxOutboundStreamsPerConnection
+      maxOutboundStreams: this.config.maxOutboundStreamsPerConnection,
+      outboundStreamLimit: (protocol) => this.registry.get(protocol)?.maxOutgoingStreams
     }
     const self = this
     this.localPeer = {

@@ -10,6 +10,7 @@ import type { StreamMuxerFactory, UpgradedConnection } from '../../src/connectio
 import type { PrivateKey } from '../../src/security/keys.js'
 import { noise } from '../../src/security/noise.js'
 import type { PeerId } from '../../src/security/peer-id.js'
+import type { TraceObserver } from '../../src/trace/observer.js'
 import { yamux } from '../../src/muxer/yamux.js'
 import { upgradeOutbound } from '../../src/switch/upgrader.js'
 import { TcpConnection } from '../../src/transport/tcp.js'
@@ -22,6 +23,8 @@ export interface AuthenticatedPeerOptions {
   localAddress?: string
   muxer?: StreamMuxerFactory
   handshakeTimeoutMs?: number
+  /** Trace observer handed to every layer (e.g. to see the yamux frames the listener sends). */
+  observer?: TraceObserver
 }
 
 /** Connect to `127.0.0.1:port` and upgrade; rejects with the upgrade's (or the socket's) error. */
@@ -33,6 +36,7 @@ export async function authenticatedConnection (port: number, opts: Authenticated
   })
   const raw = new TcpConnection(socket, 'outbound')
   const up = await upgradeOutbound(raw, {
+    ...(opts.observer === undefined ? {} : { observer: opts.observer }),
     identity: opts.identity,
     expectedPeer: opts.expectedPeer,
     security: [noise()],

@@ -65,6 +65,26 @@ describe('yamux stream floods and the ACK backlog (go CVE-2022-23492, rust CVE-2
     expect(l.closed).toEqual([])
   })
 
+  it('SYNs the application refuses as they arrive (the switch\'s own stream limits) get a bare RST, never ACK then RST', () => {
+    const clock = new Clock()
+    const rec = new FrameRecorder()
+    let seen = 0
+    const s = new Session({
+      initiator: false,
+      config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
+      now: clock.now,
+      // The application keeps two and refuses every later one inside onStream.
+      host: { onOutput: () => {}, onStream: st => { if (++seen > 2) st.reset() }, onClose: () => {} }
+    })
+    s.receive(concat(Array.from({ length: 1000 }, (_, i) => frameBytes(i % 2 === 0 ? WindowUpdate : Data, SYN, 2 * i + 1, 0))))
+    rec.push(s.takeOutbox())
+    const out = rec.take()
+    expect(count(out, WindowUpdate, ACK)).toBe(2)
+    expect(count(out, WindowUpdate, RST)).toBe(998)
+    expect(out.filter(f => (f.header.flags & ACK) !== 0).map(f => f.header.streamId)).toEqual([1, 3])
+    expect(s.streams.size).toBe(2)
+  })
+
   it('SYNs beyond the resource scope\'s stream limit are refused the same way, and counted there', () => {
     const { rm, scope } = scopeFor({ streams: 100 })
     const l = lone({}, scope)

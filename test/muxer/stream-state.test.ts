@@ -66,9 +66,12 @@ describe('StreamState transitions', () => {
     expect(s.onRemoteFlags(FIN | RST)).toBe(RemoteEvent.Fin | RemoteEvent.Reset)
   })
 
-  it('local RST on an unopened stream carries SYN', () => {
+  it('local RST on an unopened stream carries SYN; on an inbound stream never ACKed it is a bare RST (a refusal)', () => {
     expect(StreamState.outbound().sendReset(1)).toBe(SYN | RST)
-    expect(StreamState.inbound().sendReset(2)).toBe(ACK | RST)
+    expect(StreamState.inbound().sendReset(2)).toBe(RST)
+    const accepted = StreamState.inbound()
+    expect(accepted.takeOpenFlags()).toBe(ACK)
+    expect(accepted.sendReset(2)).toBe(RST)
   })
 
   it('illegal local transitions throw typed errors', () => {
