@@ -41,6 +41,12 @@ export const IDENTIFY_MAX_MESSAGE_BYTES = 8 * 1024
 export const IDENTIFY_MAX_MESSAGES = 10
 /** Time allowed to receive a whole identify response. go id.go `DefaultTimeout`; js `defaultValues.timeout`. */
 export const IDENTIFY_TIMEOUT_MS = 5_000
+/**
+ * identify-push streams one connection may run at once (js-libp2p identify `maxPushIncomingStreams`
+ * is 1 too): with each push at most IDENTIFY_MAX_MESSAGES × IDENTIFY_MAX_MESSAGE_BYTES, a push flood
+ * holds at most one push per connection and is paced by its own round trips (issue #14).
+ */
+export const IDENTIFY_PUSH_MAX_INBOUND_STREAMS = 1
 
 // ── /perf/1.0.0 (libp2p/specs perf/perf.md) ──
 

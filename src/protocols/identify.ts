@@ -19,7 +19,7 @@ import { EndOfStreamError } from '../errors.js'
 import { decodeIdentify, emptyIdentify, encodeIdentifyMessages, mergeIdentify } from '../proto/identify.js'
 import type { IdentifyMessage } from '../proto/identify.js'
 import {
-  IDENTIFY_CODEC, IDENTIFY_MAX_MESSAGE_BYTES, IDENTIFY_MAX_MESSAGES, IDENTIFY_PUSH_CODEC, IDENTIFY_TIMEOUT_MS
+  IDENTIFY_CODEC, IDENTIFY_MAX_MESSAGE_BYTES, IDENTIFY_MAX_MESSAGES, IDENTIFY_PUSH_CODEC, IDENTIFY_PUSH_MAX_INBOUND_STREAMS, IDENTIFY_TIMEOUT_MS
 } from './constants.js'
 import { ProtocolError } from './errors.js'
 import type { ProtocolContext, ProtocolDefinition, ProtocolHandler } from './types.js'
@@ -107,7 +107,11 @@ export const identifyPushHandler: ProtocolHandler = async (stream, _protocol, ct
 /** `/ipfs/id/1.0.0`, ready to mount. */
 export const identifyProtocol: ProtocolDefinition = { codecs: [IDENTIFY_CODEC], handler: identifyHandler }
 /** `/ipfs/id/push/1.0.0`, ready to mount. */
-export const identifyPushProtocol: ProtocolDefinition = { codecs: [IDENTIFY_PUSH_CODEC], handler: identifyPushHandler }
+export const identifyPushProtocol: ProtocolDefinition = {
+  codecs: [IDENTIFY_PUSH_CODEC],
+  handler: identifyPushHandler,
+  maxIncomingStreams: IDENTIFY_PUSH_MAX_INBOUND_STREAMS
+}
 
 async function writeIdentify (stream: Stream, msg: IdentifyMessage): Promise<void> {
   for (const part of encodeIdentifyMessages(msg, IDENTIFY_MAX_MESSAGE_BYTES)) await stream.writeLp(part)
