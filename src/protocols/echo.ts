@@ -21,12 +21,11 @@ export const echoHandler: ProtocolHandler = async (stream) => {
   }
 }
 
-/** `/switchyard/echo/1.0.0`, ready to mount: at most ECHO_MAX_STREAMS streams per connection each way. */
+/** `/switchyard/echo/1.0.0`, ready to mount: at most ECHO_MAX_STREAMS inbound streams per connection. */
 export const echoProtocol: ProtocolDefinition = {
   codecs: [ECHO_CODEC],
   handler: echoHandler,
-  maxIncomingStreams: ECHO_MAX_STREAMS,
-  maxOutgoingStreams: ECHO_MAX_STREAMS
+  maxIncomingStreams: ECHO_MAX_STREAMS
 }
 
 /**

@@ -25,7 +25,7 @@ async function honest (server: Switch): Promise<void> {
 
 describe.each(['yamux', 'mplex'] as const)('authenticated peer, never-read echo flood over %s', (muxer) => {
   it('the attacker is held to its peer budget, honest peers are served, and everything is released when it leaves', async () => {
-    // Echo's own limit (64 streams per connection) lifted: the memory budget alone must hold the attacker.
+    // Echo's own limit (128 streams per connection) lifted: the memory budget alone must hold the attacker.
     const server = await fleet.bare({ protocols: [{ ...echoProtocol, maxIncomingStreams: 1000 }], resources: { peer: { memoryBytes: 4 * MiB } } })
     const attacker = await fleet.bare({ muxers: [muxer] })
     const { peerId, addrs } = server.peerInfo
