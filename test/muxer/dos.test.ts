@@ -69,12 +69,12 @@ describe('yamux stream floods and the ACK backlog (go CVE-2022-23492, rust CVE-2
     const clock = new Clock()
     const rec = new FrameRecorder()
     let seen = 0
-    const s = new Session({
+    const s = testSession({
       initiator: false,
       config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
       now: clock.now,
       // The application keeps two and refuses every later one inside onStream.
-      host: { onOutput: () => {}, onStream: st => { if (++seen > 2) st.reset() }, onClose: () => {} }
+      host: { onOutput: () => {}, onStream: (st: MuxedStream) => { if (++seen > 2) st.reset() }, onClose: () => {} }
     })
     s.receive(concat(Array.from({ length: 1000 }, (_, i) => frameBytes(i % 2 === 0 ? WindowUpdate : Data, SYN, 2 * i + 1, 0))))
     rec.push(s.takeOutbox())
