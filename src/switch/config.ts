@@ -31,7 +31,7 @@ export interface SwitchConfig {
    * Connection manager (go-libp2p `p2p/net/connmgr` BasicConnMgr): when more than
    * `connectionsHighWater` connections are open, the least valuable are closed until
    * `connectionsLowWater` remain. Candidates are connections past `connectionGracePeriodMs` whose
-   * peer is not protected (`protect()`); fewest open streams go first, then the longest idle.
+   * peer is not protected (`protect()`) and that have no open stream; the longest idle go first.
    * Default: 7/8 of `maxConnections` (224).
    */
   connectionsHighWater: number

@@ -15,9 +15,9 @@
  *               (one dial per peer)       (maxPendingDials)
  *
  * Trimming (go-libp2p `p2p/net/connmgr` BasicConnMgr: low/high water, grace period, Protect):
- *   1. candidates: open connections older than `connectionGracePeriodMs` whose peer carries no
- *      protection tag (`protect(peer, tag)`);
- *   2. least valuable first: fewest open streams, then the longest since a stream last opened
+ *   1. candidates: open connections with no open stream, older than `connectionGracePeriodMs`,
+ *      whose peer carries no protection tag (`protect(peer, tag)`);
+ *   2. least valuable first: the longest since a stream last opened
  *      (`lastActivityAt`), then the oldest;
  *   3. above `connectionsHighWater` after a connection opens: close candidates until
  *      `connectionsLowWater` remain; at `maxConnections`: close one to admit the new one, or
@@ -146,7 +146,8 @@ export class ConnectionManager {
     const grace = this.config.connectionGracePeriodMs
     const list: PeerConnection[] = []
     for (const c of this.all) {
-      if (c.status !== 'open' || !(now - c.openedAt >= grace)) continue
+      // Idle only: a connection with an open stream is in use, whatever the watermarks say.
+      if (c.status !== 'open' || c.streamCount > 0 || !(now - c.openedAt >= grace)) continue
       if (this.protections.has(c.remotePeer.toString())) continue
       list.push(c)
     }

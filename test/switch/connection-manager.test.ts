@@ -160,9 +160,10 @@ describe('ConnectionManager', () => {
     for (const c of [busy, idleOld, idleRecent, fresh, guarded, closing]) m.add(c)
     m.protect(peers[4]?.toString() as string, 'bootstrap')
     expect(m.openCount()).toBe(5)
-    expect(m.trimCandidates(now, 10)).toEqual([idleOld, idleRecent, busy])
-    // 5 open > high water 4: down to low water 2 = three to close.
-    expect(m.overHighWater(now)).toEqual([idleOld, idleRecent, busy])
+    // busy has open streams: never a candidate.
+    expect(m.trimCandidates(now, 10)).toEqual([idleOld, idleRecent])
+    // 5 open > high water 4: down to low water 2 = three to close, two can be.
+    expect(m.overHighWater(now)).toEqual([idleOld, idleRecent])
     expect(m.unprotect(peers[4]?.toString() as string, 'other')).toBe(true)
     expect(m.unprotect(peers[4]?.toString() as string, 'bootstrap')).toBe(false)
     expect(m.trimCandidates(now, 1)).toEqual([guarded])
