@@ -2,7 +2,8 @@
  * Noise benchmarks, in one run:
  *
  *  - transport: seal + open of one 65519-byte and one 100-byte message through our transport codec
- *    (seal into the chunks of one socket write; parse the wire, authenticate, decrypt) with the node:crypto suite and the
+ *    (seal into the chunks of one socket write; parse the wire, authenticate, decrypt) with the node:crypto suite and
+ * the
  *    @noble reference suite, beside a bare node:crypto ChaCha20-Poly1305 loop (the ceiling: one
  *    createCipheriv + createDecipheriv per message, nothing else) and js-libp2p-noise's own crypto
  *    (`defaultCrypto`: AssemblyScript below 1200 B, node:crypto above);
@@ -92,7 +93,13 @@ function bareSealOpen (messages: readonly Uint8Array[], nonce: Buffer, start: nu
  * frame decoder. Both CipherStates restart at nonce 0 each time so that `wire` (sealed once, up
  * front, and checked equal to what `encryptFrames` produces) stays valid.
  */
-function oursSealOpen (tx: CipherState, rx: CipherState, decoder: NoiseFrameDecoder, batch: readonly Uint8Array[], wire: Uint8Array): number {
+function oursSealOpen (
+  tx: CipherState,
+  rx: CipherState,
+  decoder: NoiseFrameDecoder,
+  batch: readonly Uint8Array[],
+  wire: Uint8Array
+): number {
   tx.setNonce(0)
   let n = 0
   for (const c of encryptFrames(tx, batch)) n += c.length
@@ -115,7 +122,9 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
     const pt = Uint8Array.from({ length: size }, (_, i) => (i * 131 + 7) & 0xff)
     // The bare loop works on the same frame-sized pieces our codec produces.
     const pieces: Uint8Array[] = []
-    for (let off = 0; off < size; off += MAX_PLAINTEXT_LENGTH) pieces.push(pt.subarray(off, Math.min(size, off + MAX_PLAINTEXT_LENGTH)))
+    for (let off = 0; off < size; off += MAX_PLAINTEXT_LENGTH) {
+      pieces.push(pt.subarray(off, Math.min(size, off + MAX_PLAINTEXT_LENGTH)))
+    }
     const nonce = Buffer.alloc(12)
 
     // Verify: our first frame is byte for byte what the bare cipher produces at nonce 0.
@@ -151,7 +160,9 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
       const wire = new Uint8Array(Buffer.concat(encryptFrames(new CipherState(suite, KEY), batch)))
       crossCheck(`${suite.name} suite wire ${label}`, wire, frames)
       const overhead = 18 * pieces.length
-      if (oursSealOpen(tx, rx, decoder, batch, wire) !== overhead) throw new Error(`${suite.name}: round trip lost bytes`)
+      if (oursSealOpen(tx, rx, decoder, batch, wire) !== overhead) {
+        throw new Error(`${suite.name}: round trip lost bytes`)
+      }
       return it => {
         let n = 0
         for (let k = 0; k < it; k++) n += oursSealOpen(tx, rx, decoder, batch, wire)
@@ -169,9 +180,15 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
     const unit = size >= 1000 ? 'MiB/s' : 'msgs/s'
     const f = size >= 1000 ? perBatch : 1
     const limit = { name: 'bare node:crypto', value: bareS.median * f }
-    const nodeRow = row('noise', `seal+open ${label}, node suite`, unit, scale(node, f), { name: 'js-libp2p-noise crypto', sample: scale(js, f) }, limit)
+    const nodeRow = row('noise', `seal+open ${label}, node suite`, unit, scale(node, f), {
+      name: 'js-libp2p-noise crypto',
+      sample: scale(js, f)
+    }, limit)
     if (size >= 1000) nodeRow.goals = [{ against: 'limit', op: '>=', ratio: 0.9, label: '≥0.9x bare cipher' }]
-    else nodeRow.note = 'small messages: node:crypto pays ~8 µs per seal+open in createCipheriv/createDecipheriv; js-libp2p-noise switches to an AssemblyScript ChaCha below 1200 B (a third backend, which STYLE rules out for us)'
+    else {
+      nodeRow.note =
+        'small messages: node:crypto pays ~8 µs per seal+open in createCipheriv/createDecipheriv; js-libp2p-noise switches to an AssemblyScript ChaCha below 1200 B (a third backend, which STYLE rules out for us)'
+    }
     rows.push(nodeRow)
     rows.push(row('noise', `seal+open ${label}, noble suite`, unit, scale(noble, f), undefined, limit))
   }
@@ -183,7 +200,12 @@ function transportRows (opts: MeasureOptions): BenchRow[] {
 
 /** Two in-memory ByteConnections; bytes cross on a microtask. Just enough for a handshake. */
 function memoryPair (): [ByteConnection, ByteConnection] {
-  const make = (direction: 'inbound' | 'outbound'): ByteConnection & { peer?: ByteConnection & { deliver: (c: Uint8Array) => void }, deliver: (c: Uint8Array) => void } => {
+  const make = (
+    direction: 'inbound' | 'outbound'
+  ): ByteConnection & {
+    peer?: ByteConnection & { deliver: (c: Uint8Array) => void },
+    deliver: (c: Uint8Array) => void
+  } => {
     let sink: ByteSink | undefined
     const pending: Uint8Array[] = []
     let closed = false
@@ -193,10 +215,20 @@ function memoryPair (): [ByteConnection, ByteConnection] {
       localAddr: '/memory/0',
       direction,
       writableLength: 0,
-      get closed () { return closed },
-      deliver (c: Uint8Array) { if (sink !== undefined) sink.onData(c); else pending.push(c) },
-      attach (s: ByteSink) { sink = s; while (pending.length > 0 && sink === s) s.onData(pending.shift() as Uint8Array) },
-      detach () { sink = undefined },
+      get closed () {
+        return closed
+      },
+      deliver (c: Uint8Array) {
+        if (sink !== undefined) sink.onData(c)
+        else pending.push(c)
+      },
+      attach (s: ByteSink) {
+        sink = s
+        while (pending.length > 0 && sink === s) s.onData(pending.shift() as Uint8Array)
+      },
+      detach () {
+        sink = undefined
+      },
       write (chunks: readonly Uint8Array[]) {
         const peer = self.peer
         for (const c of chunks) queueMicrotask(() => peer?.deliver(c))
@@ -228,9 +260,21 @@ async function handshakeRows (opts: MeasureOptions): Promise<BenchRow[]> {
   }
 
   const [kA, kB] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
-  const upgrader = { getStreamMuxers: () => new Map([['/yamux/1.0.0', { protocol: '/yamux/1.0.0' }]]) } as unknown as Upgrader
-  const jsA: ConnectionEncrypter = noise()({ peerId: peerIdFromPrivateKey(kA), privateKey: kA, logger: defaultLogger(), upgrader })
-  const jsB: ConnectionEncrypter = noise()({ peerId: peerIdFromPrivateKey(kB), privateKey: kB, logger: defaultLogger(), upgrader })
+  const upgrader = {
+    getStreamMuxers: () => new Map([['/yamux/1.0.0', { protocol: '/yamux/1.0.0' }]])
+  } as unknown as Upgrader
+  const jsA: ConnectionEncrypter = noise()({
+    peerId: peerIdFromPrivateKey(kA),
+    privateKey: kA,
+    logger: defaultLogger(),
+    upgrader
+  })
+  const jsB: ConnectionEncrypter = noise()({
+    peerId: peerIdFromPrivateKey(kB),
+    privateKey: kB,
+    logger: defaultLogger(),
+    upgrader
+  })
   const theirs = async (): Promise<number> => {
     const [a, b] = multiaddrConnectionPair()
     const [ra] = await Promise.all([jsA.secureOutbound(a), jsB.secureInbound(b)])
@@ -241,7 +285,10 @@ async function handshakeRows (opts: MeasureOptions): Promise<BenchRow[]> {
   const hsOpts = { runs: opts.runs, minTimeMs: opts.minTimeMs * 2 }
   const oursS = await measureAsync(ours, hsOpts)
   const theirsS = await measureAsync(theirs, hsOpts)
-  const r = row('noise', 'XX handshakes (both sides, Ed25519, in memory)', 'ops/s', oursS, { name: '@chainsafe/libp2p-noise', sample: theirsS })
+  const r = row('noise', 'XX handshakes (both sides, Ed25519, in memory)', 'ops/s', oursS, {
+    name: '@chainsafe/libp2p-noise',
+    sample: theirsS
+  })
   r.goals = [{ against: 'anchor', op: '>=', ratio: 1, label: '≥1x js' }]
   return [r]
 }
@@ -255,10 +302,15 @@ function tlsRecordPair (): [TlsRecordLayer, TlsRecordLayer] {
     const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
     return { chain: [new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }))], privateKey }
   }
-  const verifyPeer = (chain: readonly Uint8Array[]): { publicKey: crypto.KeyObject, info: undefined } =>
-    ({ publicKey: crypto.createPublicKey({ key: Buffer.from(chain[0] as Uint8Array), format: 'der', type: 'spki' }), info: undefined })
+  const verifyPeer = (chain: readonly Uint8Array[]): { publicKey: crypto.KeyObject, info: undefined } => ({
+    publicKey: crypto.createPublicKey({ key: Buffer.from(chain[0] as Uint8Array), format: 'der', type: 'spki' }),
+    info: undefined
+  })
   const c = new TlsRecordLayer(new TlsHandshake({ role: 'client', credential: cred(), verifyPeer }), 'client')
-  const s = new TlsRecordLayer(new TlsHandshake({ role: 'server', credential: cred(), verifyPeer, requireClientCertificate: true }), 'server')
+  const s = new TlsRecordLayer(
+    new TlsHandshake({ role: 'server', credential: cred(), verifyPeer, requireClientCertificate: true }),
+    'server'
+  )
   s.start()
   let toServer = c.start().send
   while (toServer.length > 0) {
@@ -292,12 +344,17 @@ async function tlsRows (opts: MeasureOptions): Promise<BenchRow[]> {
   const ours = async (): Promise<number> => {
     const [a, b] = memoryPair()
     const o = { muxers: ['/yamux/1.0.0'], handshakeTimeoutMs: 10_000 }
-    const [ra, rb] = await Promise.all([sec.secureOutbound(a, { identity: idA, ...o }), sec.secureInbound(b, { identity: idB, ...o })])
+    const [ra, rb] = await Promise.all([
+      sec.secureOutbound(a, { identity: idA, ...o }),
+      sec.secureInbound(b, { identity: idB, ...o })
+    ])
     if (ra.earlyMuxer !== '/yamux/1.0.0' || !rb.remoteKey.equals(idA.publicKey)) throw new Error('TLS handshake result')
     return 1
   }
   const [kA, kB] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
-  const upgrader = { getStreamMuxers: () => new Map([['/yamux/1.0.0', { protocol: '/yamux/1.0.0' }]]) } as unknown as Upgrader
+  const upgrader = {
+    getStreamMuxers: () => new Map([['/yamux/1.0.0', { protocol: '/yamux/1.0.0' }]])
+  } as unknown as Upgrader
   const jsA: ConnectionEncrypter = jsTls()({ privateKey: kA, logger: defaultLogger(), upgrader } as never)
   const jsB: ConnectionEncrypter = jsTls()({ privateKey: kB, logger: defaultLogger(), upgrader } as never)
   const theirs = async (): Promise<number> => {
@@ -309,7 +366,13 @@ async function tlsRows (opts: MeasureOptions): Promise<BenchRow[]> {
   const hsOpts = { runs: opts.runs, minTimeMs: opts.minTimeMs * 2 }
   const oursS = await measureAsync(ours, hsOpts)
   const theirsS = await measureAsync(theirs, hsOpts)
-  const r = row('noise', 'TLS 1.3 handshakes (both sides, Ed25519 hosts, fresh P-256 certs, in memory)', 'ops/s', oursS, { name: '@libp2p/tls', sample: theirsS })
+  const r = row(
+    'noise',
+    'TLS 1.3 handshakes (both sides, Ed25519 hosts, fresh P-256 certs, in memory)',
+    'ops/s',
+    oursS,
+    { name: '@libp2p/tls', sample: theirsS }
+  )
   r.note = 'each handshake generates two certificates (P-256 key + host signature), as go and js do per connection'
   rows.push(r)
   return rows

@@ -61,10 +61,64 @@ interface Plan {
   variantEcho: number
 }
 
-const QUICK_PLAN: Plan = { bulkBytes: 32 * MiB, bulkRuns: 3, setupConns: 40, setupBatch: 10, echoRuns: 3, echoN: 300, pingRuns: 3, pingN: 40, manyRuns: 3, manyStreams: 1000, memConns: 200, memStreams: 300, coldRuns: 5, variantBytes: 16 * MiB, variantRuns: 3, variantSetup: 20, variantEcho: 200 }
+const QUICK_PLAN: Plan = {
+  bulkBytes: 32 * MiB,
+  bulkRuns: 3,
+  setupConns: 40,
+  setupBatch: 10,
+  echoRuns: 3,
+  echoN: 300,
+  pingRuns: 3,
+  pingN: 40,
+  manyRuns: 3,
+  manyStreams: 1000,
+  memConns: 200,
+  memStreams: 300,
+  coldRuns: 5,
+  variantBytes: 16 * MiB,
+  variantRuns: 3,
+  variantSetup: 20,
+  variantEcho: 200
+}
 /** Every workload once at tiny sizes: checks that each implementation runs, measures nothing. */
-const SMOKE_PLAN: Plan = { bulkBytes: 1 * MiB, bulkRuns: 1, setupConns: 2, setupBatch: 2, echoRuns: 1, echoN: 5, pingRuns: 1, pingN: 3, manyRuns: 1, manyStreams: 50, memConns: 5, memStreams: 5, coldRuns: 1, variantBytes: 1 * MiB, variantRuns: 1, variantSetup: 1, variantEcho: 3 }
-const FULL_PLAN: Plan = { bulkBytes: 256 * MiB, bulkRuns: 5, setupConns: 200, setupBatch: 20, echoRuns: 7, echoN: 1000, pingRuns: 5, pingN: 100, manyRuns: 7, manyStreams: 1000, memConns: 1000, memStreams: 1000, coldRuns: 15, variantBytes: 64 * MiB, variantRuns: 5, variantSetup: 60, variantEcho: 500 }
+const SMOKE_PLAN: Plan = {
+  bulkBytes: 1 * MiB,
+  bulkRuns: 1,
+  setupConns: 2,
+  setupBatch: 2,
+  echoRuns: 1,
+  echoN: 5,
+  pingRuns: 1,
+  pingN: 3,
+  manyRuns: 1,
+  manyStreams: 50,
+  memConns: 5,
+  memStreams: 5,
+  coldRuns: 1,
+  variantBytes: 1 * MiB,
+  variantRuns: 1,
+  variantSetup: 1,
+  variantEcho: 3
+}
+const FULL_PLAN: Plan = {
+  bulkBytes: 256 * MiB,
+  bulkRuns: 5,
+  setupConns: 200,
+  setupBatch: 20,
+  echoRuns: 7,
+  echoN: 1000,
+  pingRuns: 5,
+  pingN: 100,
+  manyRuns: 7,
+  manyStreams: 1000,
+  memConns: 1000,
+  memStreams: 1000,
+  coldRuns: 15,
+  variantBytes: 64 * MiB,
+  variantRuns: 5,
+  variantSetup: 60,
+  variantEcho: 500
+}
 
 export interface E2eOptions {
   quick: boolean
@@ -92,19 +146,41 @@ function startClient (impl: Impl, variant: Variant, nodeFlags: string[] = []): C
     if ('missing' in bin) throw new Error(bin.missing)
     return new Child(name, '', foreignArgs('client', variant, ''), { exec: bin.path, wire: 'words' })
   }
-  return new Child(name, join(HERE, 'e2e/client.js'), [impl, '--transport', variant.transport, '--security', variant.security], { nodeFlags })
+  return new Child(name, join(HERE, 'e2e/client.js'), [
+    impl,
+    '--transport',
+    variant.transport,
+    '--security',
+    variant.security
+  ], { nodeFlags })
 }
 
 /** Start one server and one client process for `impl`. */
-async function startPair (impl: Impl, profileDir: string | undefined, variant: Variant = DEFAULT_VARIANT): Promise<Pair> {
-  const prof = (role: string): string[] => profileDir === undefined || impl !== 'switchyard' ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profileDir, `${impl}-${role}`)]
+async function startPair (
+  impl: Impl,
+  profileDir: string | undefined,
+  variant: Variant = DEFAULT_VARIANT
+): Promise<Pair> {
+  const prof = (role: string): string[] =>
+    profileDir === undefined || impl !== 'switchyard'
+      ? []
+      : ['--cpu-prof', '--cpu-prof-dir', join(profileDir, `${impl}-${role}`)]
   let server: Child
   if (isForeign(impl)) {
     const bin = foreignBinary(impl)
     if ('missing' in bin) throw new Error(bin.missing)
-    server = new Child(`${impl} server`, '', foreignArgs('server', variant, listenAddr(variant)), { exec: bin.path, wire: 'words' })
+    server = new Child(`${impl} server`, '', foreignArgs('server', variant, listenAddr(variant)), {
+      exec: bin.path,
+      wire: 'words'
+    })
   } else {
-    server = new Child(`${impl} server`, join(HERE, 'e2e/server.js'), [impl, '--transport', variant.transport, '--security', variant.security], { nodeFlags: ['--expose-gc', ...prof('server')] })
+    server = new Child(`${impl} server`, join(HERE, 'e2e/server.js'), [
+      impl,
+      '--transport',
+      variant.transport,
+      '--security',
+      variant.security
+    ], { nodeFlags: ['--expose-gc', ...prof('server')] })
   }
   const client = startClient(impl, variant, prof('client'))
   const ready = await server.ready
@@ -125,7 +201,12 @@ let logLine: (line: string) => void = (l) => { process.stderr.write(l + '\n') }
  * implementation whose run fails (js-libp2p's stream timeouts on a heavily loaded machine) is
  * logged and left out of this figure; the others go on.
  */
-async function rounds<T> (pairs: Pair[], runs: number, fn: (p: Pair) => Promise<T>, between?: () => void): Promise<Map<Impl, T[]>> {
+async function rounds<T> (
+  pairs: Pair[],
+  runs: number,
+  fn: (p: Pair) => Promise<T>,
+  between?: () => void
+): Promise<Map<Impl, T[]>> {
   const failed = new Set<Impl>()
   const attempt = async (p: Pair): Promise<T | undefined> => {
     if (failed.has(p.impl)) return undefined
@@ -133,7 +214,11 @@ async function rounds<T> (pairs: Pair[], runs: number, fn: (p: Pair) => Promise<
       return await fn(p)
     } catch (err) {
       failed.add(p.impl)
-      logLine(`  ${p.impl}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''} (left out of this figure)`)
+      logLine(
+        `  ${p.impl}: ${
+          (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
+        } (left out of this figure)`
+      )
       return undefined
     }
   }
@@ -221,7 +306,18 @@ function smallAeadUs (ms: number): number {
 
 const sample = (values: number[]): Sample => summarize(values)
 
-function e2eRow (name: string, unit: string, per: Map<Impl, number[]>, opts: { lowerIsBetter?: boolean, limits?: Array<{ name: string, value: number }>, goals?: Goal[], note?: string, group?: string } = {}): BenchRow {
+function e2eRow (
+  name: string,
+  unit: string,
+  per: Map<Impl, number[]>,
+  opts: {
+    lowerIsBetter?: boolean,
+    limits?: Array<{ name: string, value: number }>,
+    goals?: Goal[],
+    note?: string,
+    group?: string
+  } = {}
+): BenchRow {
   const ours = per.get('switchyard') ?? []
   const js = per.get('js-libp2p') ?? []
   const tcp = per.get('tcp') ?? []
@@ -229,7 +325,15 @@ function e2eRow (name: string, unit: string, per: Map<Impl, number[]>, opts: { l
   const tightest = limits.length === 0
     ? undefined
     : limits.reduce((a, b) => (opts.lowerIsBetter === true ? (b.value > a.value ? b : a) : (b.value < a.value ? b : a)))
-  const r = row(opts.group ?? GROUP, name, unit, sample(ours), js.length > 0 ? { name: JS, sample: sample(js) } : undefined, tightest, opts.lowerIsBetter === true)
+  const r = row(
+    opts.group ?? GROUP,
+    name,
+    unit,
+    sample(ours),
+    js.length > 0 ? { name: JS, sample: sample(js) } : undefined,
+    tightest,
+    opts.lowerIsBetter === true
+  )
   const peers = (['go-libp2p', 'rust-libp2p'] as const).flatMap(impl => {
     const v = per.get(impl) ?? []
     if (v.length === 0) return []
@@ -291,14 +395,21 @@ async function setupRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
   const all = new Map<Impl, number[]>(pairs.map(p => [p.impl, []]))
   const batchMedians = new Map<Impl, number[]>(pairs.map(p => [p.impl, []]))
   const batches = Math.ceil(plan.setupConns / plan.setupBatch)
-  const res = await rounds(pairs, batches, async (p) => await p.client.call<number[]>('setup', { addr: p.addr, n: plan.setupBatch }))
+  const res = await rounds(
+    pairs,
+    batches,
+    async (p) => await p.client.call<number[]>('setup', { addr: p.addr, n: plan.setupBatch })
+  )
   for (const [impl, runs] of res) {
     for (const r of runs) { all.get(impl)?.push(...r); batchMedians.get(impl)?.push(sample(r).median) }
   }
   const median = new Map([...all].map(([k, v]) => [k, [sample(v).median]]))
   const p95 = new Map([...all].map(([k, v]) => [k, [percentile(v, 95)]]))
   const n = plan.setupBatch * batches
-  const medRow = e2eRow(`connection setup, median of ${n} (dial → negotiated stream → 1 B echo)`, 'ms', median, { lowerIsBetter: true, goals: [GOAL_TENTH_JS] })
+  const medRow = e2eRow(`connection setup, median of ${n} (dial → negotiated stream → 1 B echo)`, 'ms', median, {
+    lowerIsBetter: true,
+    goals: [GOAL_TENTH_JS]
+  })
   const ours = batchMedians.get('switchyard') ?? []
   if (ours.length > 0) medRow.oursRange = [Math.min(...ours), Math.max(...ours)]
   const js = batchMedians.get('js-libp2p') ?? []
@@ -320,18 +431,30 @@ function runMedians (res: Map<Impl, number[][]>, scale = 1): Map<Impl, number[]>
 }
 
 async function latencyRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
-  const echo = await rounds(pairs, plan.echoRuns, async (p) => await p.client.call<number[]>('echo', { addr: p.addr, n: plan.echoN, size: 1 }))
-  const ping = await rounds(pairs, plan.pingRuns, async (p) => await p.client.call<number[]>('ping', { addr: p.addr, n: plan.pingN }))
+  const echo = await rounds(
+    pairs,
+    plan.echoRuns,
+    async (p) => await p.client.call<number[]>('echo', { addr: p.addr, n: plan.echoN, size: 1 })
+  )
+  const ping = await rounds(
+    pairs,
+    plan.pingRuns,
+    async (p) => await p.client.call<number[]>('ping', { addr: p.addr, n: plan.pingN })
+  )
   const aead = [smallAeadUs(100), smallAeadUs(100), smallAeadUs(100)].sort((a, b) => a - b)[1] as number
   const echoMedians = runMedians(echo, 1000)
   const tcpEcho = echoMedians.get('tcp')
-  const floor = tcpEcho === undefined ? [] : [{ name: 'raw TCP + 2 bare seal+open', value: summarize(tcpEcho).median + 2 * aead }]
+  const floor = tcpEcho === undefined
+    ? []
+    : [{ name: 'raw TCP + 2 bare seal+open', value: summarize(tcpEcho).median + 2 * aead }]
   return [
     e2eRow(`1-byte echo round trip on an open stream (${plan.echoN} per run)`, 'µs', echoMedians, {
       lowerIsBetter: true,
       goals: [GOAL_RTT],
       limits: floor,
-      note: `with Noise, a 1-byte echo also pays one seal and one open each way: ${aead.toFixed(1)} µs per seal+open of 13 B with bare node:crypto (createCipheriv/createDecipheriv), measured in this run; "raw TCP + 2 bare seal+open" is that floor.`
+      note: `with Noise, a 1-byte echo also pays one seal and one open each way: ${
+        aead.toFixed(1)
+      } µs per seal+open of 13 B with bare node:crypto (createCipheriv/createDecipheriv), measured in this run; "raw TCP + 2 bare seal+open" is that floor.`
     }),
     e2eRow(`ping (32 B) on a new stream (${plan.pingN} per run)`, 'µs', runMedians(ping, 1000), {
       lowerIsBetter: true,
@@ -342,7 +465,11 @@ async function latencyRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
 }
 
 async function manyRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
-  const res = await rounds(pairs, plan.manyRuns, async (p) => await p.client.call<number>('many', { addr: p.addr, n: plan.manyStreams, size: 100 }))
+  const res = await rounds(
+    pairs,
+    plan.manyRuns,
+    async (p) => await p.client.call<number>('many', { addr: p.addr, n: plan.manyStreams, size: 100 })
+  )
   return [e2eRow(`${plan.manyStreams} concurrent streams, each echoing 100 B: total`, 'ms', res, {
     lowerIsBetter: true,
     goals: [GOAL_TENTH_JS, GOAL_MANY],
@@ -367,11 +494,19 @@ async function coldRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
       await c.stop()
     }
   })
-  return [e2eRow(`connection setup, cold: first connection of a fresh client process (${plan.coldRuns} processes)`, 'ms', res, {
-    lowerIsBetter: true,
-    goals: [GOAL_LE_GO],
-    note: 'cold setup: a new client process per sample; its own clock from before the dial to the echoed byte (process start-up and module loading excluded, first-use compilation included). go-libp2p runs identify on every new connection and its NewStream waits for it.'
-  })]
+  return [
+    e2eRow(
+      `connection setup, cold: first connection of a fresh client process (${plan.coldRuns} processes)`,
+      'ms',
+      res,
+      {
+        lowerIsBetter: true,
+        goals: [GOAL_LE_GO],
+        note:
+          'cold setup: a new client process per sample; its own clock from before the dial to the echoed byte (process start-up and module loading excluded, first-use compilation included). go-libp2p runs identify on every new connection and its NewStream waits for it.'
+      }
+    )
+  ]
 }
 
 /**
@@ -382,7 +517,9 @@ async function coldRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
 async function variantRows (impls: readonly Impl[], plan: Plan, log: (l: string) => void): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
   const group = 'e2e transport × security'
-  const stopAll = async (ps: Pair[]): Promise<void> => { await Promise.all(ps.flatMap(p => [p.client.stop(), p.server.stop()])) }
+  const stopAll = async (ps: Pair[]): Promise<void> => {
+    await Promise.all(ps.flatMap(p => [p.client.stop(), p.server.stop()]))
+  }
   for (const v of VARIANTS) {
     const name = variantName(v)
     log(`  variant ${name}`)
@@ -393,7 +530,11 @@ async function variantRows (impls: readonly Impl[], plan: Plan, log: (l: string)
         try {
           pairs.push(await startPair(impl, undefined, v))
         } catch (err) {
-          log(`  ${impl} over ${name}: ${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)} (left out)`)
+          log(
+            `  ${impl} over ${name}: ${
+              err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)
+            } (left out)`
+          )
         }
       }
       for (const [dir, up, down] of [['upload', plan.variantBytes, 0], ['download', 0, plan.variantBytes]] as const) {
@@ -404,12 +545,49 @@ async function variantRows (impls: readonly Impl[], plan: Plan, log: (l: string)
           const mib = (up + down) / MiB
           return { rate: mib / (ms / 1000), perCpu: mib / ((c1 - c0 + s1 - s0) / 1000) }
         })
-        rows.push(e2eRow(`${name}: bulk ${dir}, 1 stream, ${plan.variantBytes / MiB} MiB`, 'MiB/s', new Map([...res].map(([k, x]) => [k, x.map(y => y.rate)])), { group }))
-        rows.push(e2eRow(`${name}: bulk ${dir}, per CPU-second of both processes`, 'MiB/cpu-s', new Map([...res].map(([k, x]) => [k, x.map(y => y.perCpu)])), { group }))
+        rows.push(
+          e2eRow(
+            `${name}: bulk ${dir}, 1 stream, ${plan.variantBytes / MiB} MiB`,
+            'MiB/s',
+            new Map([...res].map(([k, x]) => [k, x.map(y => y.rate)])),
+            { group }
+          )
+        )
+        rows.push(
+          e2eRow(
+            `${name}: bulk ${dir}, per CPU-second of both processes`,
+            'MiB/cpu-s',
+            new Map([...res].map(([k, x]) => [k, x.map(y => y.perCpu)])),
+            { group }
+          )
+        )
       }
-      const setup = await rounds(pairs, plan.variantRuns, async (p) => sample(await p.client.call<number[]>('setup', { addr: p.addr, n: Math.ceil(plan.variantSetup / plan.variantRuns) })).median)
-      rows.push(e2eRow(`${name}: connection setup (dial → stream → 1 B echo), median of runs`, 'ms', setup, { lowerIsBetter: true, group }))
-      const echo = await rounds(pairs, plan.variantRuns, async (p) => sample(await p.client.call<number[]>('echo', { addr: p.addr, n: Math.ceil(plan.variantEcho / plan.variantRuns), size: 1 })).median * 1000)
+      const setup = await rounds(
+        pairs,
+        plan.variantRuns,
+        async (p) =>
+          sample(
+            await p.client.call<number[]>('setup', { addr: p.addr, n: Math.ceil(plan.variantSetup / plan.variantRuns) })
+          ).median
+      )
+      rows.push(
+        e2eRow(`${name}: connection setup (dial → stream → 1 B echo), median of runs`, 'ms', setup, {
+          lowerIsBetter: true,
+          group
+        })
+      )
+      const echo = await rounds(
+        pairs,
+        plan.variantRuns,
+        async (p) =>
+          sample(
+            await p.client.call<number[]>('echo', {
+              addr: p.addr,
+              n: Math.ceil(plan.variantEcho / plan.variantRuns),
+              size: 1
+            })
+          ).median * 1000
+      )
       rows.push(e2eRow(`${name}: 1-byte echo round trip`, 'µs', echo, { lowerIsBetter: true, group }))
     } finally {
       await stopAll(pairs)
@@ -432,7 +610,13 @@ async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void):
   const conn = { rss: new Map<Impl, number[]>(), heap: new Map<Impl, number[]>() }
   const strm = { rss: new Map<Impl, number[]>(), heap: new Map<Impl, number[]>() }
   const KiB = 1024
-  const measure = async (p: Pair, open: () => Promise<unknown>, close: () => Promise<unknown>, count: (s: { connections: number, streams: number }) => number, n: number): Promise<[number, number]> => {
+  const measure = async (
+    p: Pair,
+    open: () => Promise<unknown>,
+    close: () => Promise<unknown>,
+    count: (s: { connections: number, streams: number }) => number,
+    n: number
+  ): Promise<[number, number]> => {
     const stats = async (): Promise<{ connections: number, streams: number }> => await p.server.call('stats')
     // The warm-up's connections must be gone from the server before the baseline (a close reaches
     // it a moment after the client returned, later still on a loaded machine).
@@ -488,9 +672,22 @@ async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void):
       goals: [GOAL_THIRD_JS, GOAL_LE_GO],
       ...(failed.length > 0 ? { note: `memory figures missing for ${failed.join('; ')}` } : {})
     })),
-    noRange(e2eRow(`heap+external per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.heap, { lowerIsBetter: true, goals: [GOAL_THIRD_JS] })),
-    noRange(e2eRow(`RSS per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.rss, { lowerIsBetter: true })),
-    noRange(e2eRow(`heap+external per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.heap, { lowerIsBetter: true }))
+    noRange(
+      e2eRow(`heap+external per idle connection (${plan.memConns} open, server side)`, 'KiB', conn.heap, {
+        lowerIsBetter: true,
+        goals: [GOAL_THIRD_JS]
+      })
+    ),
+    noRange(
+      e2eRow(`RSS per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.rss, {
+        lowerIsBetter: true
+      })
+    ),
+    noRange(
+      e2eRow(`heap+external per open stream (${plan.memStreams} on one connection, server side)`, 'KiB', strm.heap, {
+        lowerIsBetter: true
+      })
+    )
   ]
 }
 
@@ -499,7 +696,10 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
   const log = opts.log ?? ((l: string) => { process.stderr.write(l + '\n') })
   logLine = log
   const profileDir = opts.profile === true ? join(process.cwd(), 'bench/results/profiles') : undefined
-  if (profileDir !== undefined) { rmSync(profileDir, { recursive: true, force: true }); mkdirSync(profileDir, { recursive: true }) }
+  if (profileDir !== undefined) {
+    rmSync(profileDir, { recursive: true, force: true })
+    mkdirSync(profileDir, { recursive: true })
+  }
   const impls = (opts.impls ?? IMPLS).filter(impl => {
     if (!isForeign(impl)) return true
     const bin = foreignBinary(impl)
@@ -508,7 +708,9 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
     return true
   })
   const pairs: Pair[] = []
-  const stopAll = async (ps: Pair[]): Promise<void> => { await Promise.all(ps.flatMap(p => [p.client.stop(), p.server.stop()])) }
+  const stopAll = async (ps: Pair[]): Promise<void> => {
+    await Promise.all(ps.flatMap(p => [p.client.stop(), p.server.stop()]))
+  }
   try {
     const rows: BenchRow[] = []
     const t0 = performance.now()
@@ -553,6 +755,12 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const ii = process.argv.indexOf('--impls')
   const impls = ii >= 0 ? (process.argv[ii + 1] ?? '').split(',') as Impl[] : undefined
-  const rows = await runE2eBench({ quick: process.argv.includes('--quick'), smoke: process.argv.includes('--smoke'), profile: process.argv.includes('--profile'), impls, variants: !process.argv.includes('--no-variants') })
+  const rows = await runE2eBench({
+    quick: process.argv.includes('--quick'),
+    smoke: process.argv.includes('--smoke'),
+    profile: process.argv.includes('--profile'),
+    impls,
+    variants: !process.argv.includes('--no-variants')
+  })
   console.log(formatTable(rows))
 }

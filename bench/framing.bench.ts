@@ -5,7 +5,13 @@
  */
 import * as uvarint from 'uint8-varint'
 import * as itlp from 'it-length-prefixed'
-import { decodeUvarint, decodeUvarintValue, encodeUvarintTo, encodeUvarint, encodingLength } from '../src/codec/varint.js'
+import {
+  decodeUvarint,
+  decodeUvarintValue,
+  encodeUvarintTo,
+  encodeUvarint,
+  encodingLength
+} from '../src/codec/varint.js'
 import { encodeLp, encodeLpPrefix, LpDecoder } from '../src/codec/length-prefixed.js'
 import { crossCheck, FULL, measureSync, QUICK, row, formatTable } from './lib/harness.js'
 import type { BenchRow } from './lib/types.js'
@@ -21,7 +27,8 @@ const MiB = 1024 * 1024
 const VARINT_CASES: Array<[string, number]> = [
   ['1 B', 127], ['2 B', 128], ['3 B', 16384], ['5 B', 2 ** 28], ['8 B = 2^53-1 (for 9 B)', Number.MAX_SAFE_INTEGER]
 ]
-const NINE_BYTE_NOTE = '9-byte varints encode values >= 2^56 > 2^53-1, which switchyard refuses by design (VarintError; a JS number cannot hold them exactly): the 8-byte maximum, 2^53-1, stands in for them.'
+const NINE_BYTE_NOTE =
+  '9-byte varints encode values >= 2^56 > 2^53-1, which switchyard refuses by design (VarintError; a JS number cannot hold them exactly): the 8-byte maximum, 2^53-1, stands in for them.'
 
 function varintRows (quick: boolean): BenchRow[] {
   const opts = quick ? QUICK : FULL
@@ -51,8 +58,15 @@ function varintRows (quick: boolean): BenchRow[] {
       }
       return acc
     }, opts)
-    const scale = (s: { median: number, min: number, max: number }): typeof s => ({ median: s.median * N, min: s.min * N, max: s.max * N })
-    const decRow = row('varint', `decode ${label}`, 'ops/s', scale(oursDec), { name: 'uint8-varint', sample: scale(theirsDec) })
+    const scale = (s: { median: number, min: number, max: number }): typeof s => ({
+      median: s.median * N,
+      min: s.min * N,
+      max: s.max * N
+    })
+    const decRow = row('varint', `decode ${label}`, 'ops/s', scale(oursDec), {
+      name: 'uint8-varint',
+      sample: scale(theirsDec)
+    })
     if (value === Number.MAX_SAFE_INTEGER) decRow.note = NINE_BYTE_NOTE
     rows.push(decRow)
 
@@ -71,7 +85,9 @@ function varintRows (quick: boolean): BenchRow[] {
       }
       return target[0]
     }, opts)
-    rows.push(row('varint', `encode ${label}`, 'ops/s', scale(oursEnc), { name: 'uint8-varint', sample: scale(theirsEnc) }))
+    rows.push(
+      row('varint', `encode ${label}`, 'ops/s', scale(oursEnc), { name: 'uint8-varint', sample: scale(theirsEnc) })
+    )
   }
   return rows
 }
@@ -101,7 +117,9 @@ function lpRows (quick: boolean): BenchRow[] {
     const dec = new LpDecoder(2 * MiB)
     for (const c of chunks) ours.push(...dec.push(c))
     const theirs = [...itlp.decode(chunks, { maxDataLength: 2 * MiB })].map(l => l.subarray())
-    if (ours.length !== count || theirs.length !== count) throw new Error(`lp cross-check: ${ours.length}/${theirs.length} of ${count}`)
+    if (ours.length !== count || theirs.length !== count) {
+      throw new Error(`lp cross-check: ${ours.length}/${theirs.length} of ${count}`)
+    }
     crossCheck(`lp ${label}`, ours[count - 1] as Uint8Array, theirs[count - 1] as Uint8Array)
 
     const oursS = measureSync((it) => {
@@ -120,24 +138,69 @@ function lpRows (quick: boolean): BenchRow[] {
       }
       return n
     }, opts)
-    const toMsgs = (s: { median: number, min: number, max: number }): typeof s => ({ median: s.median * count, min: s.min * count, max: s.max * count })
-    const toMiB = (s: { median: number, min: number, max: number }): typeof s => ({ median: s.median * totalBytes / MiB, min: s.min * totalBytes / MiB, max: s.max * totalBytes / MiB })
-    const msgRow = row('length-prefixed', `decode ${label}`, 'msgs/s', toMsgs(oursS), { name: 'it-length-prefixed', sample: toMsgs(theirsS) })
+    const toMsgs = (s: { median: number, min: number, max: number }): typeof s => ({
+      median: s.median * count,
+      min: s.min * count,
+      max: s.max * count
+    })
+    const toMiB = (s: { median: number, min: number, max: number }): typeof s => ({
+      median: s.median * totalBytes / MiB,
+      min: s.min * totalBytes / MiB,
+      max: s.max * totalBytes / MiB
+    })
+    const msgRow = row('length-prefixed', `decode ${label}`, 'msgs/s', toMsgs(oursS), {
+      name: 'it-length-prefixed',
+      sample: toMsgs(theirsS)
+    })
     if (size === 100) msgRow.goals = [{ against: 'anchor', op: '>=', ratio: 2, label: '≥2x it-lp' }]
     rows.push(msgRow)
-    rows.push(row('length-prefixed', `decode ${label}`, 'MiB/s', toMiB(oursS), { name: 'it-length-prefixed', sample: toMiB(theirsS) }))
+    rows.push(
+      row('length-prefixed', `decode ${label}`, 'MiB/s', toMiB(oursS), {
+        name: 'it-length-prefixed',
+        sample: toMiB(theirsS)
+      })
+    )
   }
 
   // Encode: one buffer for small messages; [prefix, body] views (no body copy) for large ones.
   const small = new Uint8Array(100).fill(7)
   crossCheck('lp encode', encodeLp(small), itlp.encode.single(small).subarray())
-  const encSmall = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) n += encodeLp(small).length; return n }, opts)
-  const encSmallTheirs = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) n += itlp.encode.single(small).byteLength; return n }, opts)
-  rows.push(row('length-prefixed', 'encode 100 B (one buffer)', 'msgs/s', encSmall, { name: 'it-length-prefixed', sample: encSmallTheirs }))
+  const encSmall = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) n += encodeLp(small).length
+    return n
+  }, opts)
+  const encSmallTheirs = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) n += itlp.encode.single(small).byteLength
+    return n
+  }, opts)
+  rows.push(
+    row('length-prefixed', 'encode 100 B (one buffer)', 'msgs/s', encSmall, {
+      name: 'it-length-prefixed',
+      sample: encSmallTheirs
+    })
+  )
   const big = new Uint8Array(MiB).fill(3)
-  const encBig = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) { const parts = [encodeLpPrefix(big.length), big]; n += parts.length } return n }, opts)
-  const encBigTheirs = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) n += itlp.encode.single(big).byteLength; return n }, opts)
-  rows.push(row('length-prefixed', 'encode 1 MiB ([prefix, body] views)', 'msgs/s', encBig, { name: 'it-length-prefixed', sample: encBigTheirs }))
+  const encBig = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) {
+      const parts = [encodeLpPrefix(big.length), big]
+      n += parts.length
+    }
+    return n
+  }, opts)
+  const encBigTheirs = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) n += itlp.encode.single(big).byteLength
+    return n
+  }, opts)
+  rows.push(
+    row('length-prefixed', 'encode 1 MiB ([prefix, body] views)', 'msgs/s', encBig, {
+      name: 'it-length-prefixed',
+      sample: encBigTheirs
+    })
+  )
   return rows
 }
 

@@ -41,14 +41,20 @@ export async function runMultistreamBench (opts: { quick: boolean }): Promise<Be
   const N = MESSAGES.length
   // A negotiation's worth of messages on the wire, 64 copies, cut at odd places (socket reads).
   const one = MESSAGES.map(encodeMessage)
-  for (let i = 0; i < N; i++) crossCheck(`multistream "${MESSAGES[i] as string}"`, one[i] as Uint8Array, theirsEncode(MESSAGES[i] as string))
+  for (let i = 0; i < N; i++) {
+    crossCheck(`multistream "${MESSAGES[i] as string}"`, one[i] as Uint8Array, theirsEncode(MESSAGES[i] as string))
+  }
   const copies = 64
   const wireLen = one.reduce((s, b) => s + b.length, 0) * copies
   const wire = new Uint8Array(wireLen)
   let off = 0
   for (let c = 0; c < copies; c++) for (const b of one) { wire.set(b, off); off += b.length }
   const chunks: Uint8Array[] = []
-  for (let o = 0, k = 0; o < wire.length; k++) { const len = 37 + (k * 53) % 211; chunks.push(wire.subarray(o, o + len)); o += len }
+  for (let o = 0, k = 0; o < wire.length; k++) {
+    const len = 37 + (k * 53) % 211
+    chunks.push(wire.subarray(o, o + len))
+    o += len
+  }
   const total = N * copies
 
   const oursDecode = (): string[] => {
@@ -61,20 +67,45 @@ export async function runMultistreamBench (opts: { quick: boolean }): Promise<Be
     }
     return out
   }
-  const theirsDecode = (): string[] => Array.from(itlp.decode(chunks, { maxDataLength: 1024 }), l => theirsText(l.subarray()))
+  const theirsDecode = (): string[] =>
+    Array.from(itlp.decode(chunks, { maxDataLength: 1024 }), l => theirsText(l.subarray()))
   const a = oursDecode()
   const b = theirsDecode()
-  if (a.length !== total || b.length !== total || a.some((t, i) => t !== b[i] || t !== MESSAGES[i % N])) throw new Error('multistream decode cross-check failed')
+  if (a.length !== total || b.length !== total || a.some((t, i) => t !== b[i] || t !== MESSAGES[i % N])) {
+    throw new Error('multistream decode cross-check failed')
+  }
 
   const scale = (s: Sample, f: number): Sample => ({ median: s.median * f, min: s.min * f, max: s.max * f })
-  const encOurs = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) for (const t of MESSAGES) n += encodeMessage(t).length; return n }, m)
-  const encTheirs = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) for (const t of MESSAGES) n += theirsEncode(t).length; return n }, m)
-  const decOurs = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) n += oursDecode().length; return n }, m)
-  const decTheirs = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) n += theirsDecode().length; return n }, m)
+  const encOurs = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) for (const t of MESSAGES) n += encodeMessage(t).length
+    return n
+  }, m)
+  const encTheirs = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) for (const t of MESSAGES) n += theirsEncode(t).length
+    return n
+  }, m)
+  const decOurs = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) n += oursDecode().length
+    return n
+  }, m)
+  const decTheirs = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) n += theirsDecode().length
+    return n
+  }, m)
   const anchor = 'it-length-prefixed (as multistream-select)'
   return [
-    row('multistream', 'message encode (7 typical ids)', 'msgs/s', scale(encOurs, N), { name: anchor, sample: scale(encTheirs, N) }),
-    row('multistream', 'message decode, odd-sized chunks', 'msgs/s', scale(decOurs, total), { name: anchor, sample: scale(decTheirs, total) })
+    row('multistream', 'message encode (7 typical ids)', 'msgs/s', scale(encOurs, N), {
+      name: anchor,
+      sample: scale(encTheirs, N)
+    }),
+    row('multistream', 'message decode, odd-sized chunks', 'msgs/s', scale(decOurs, total), {
+      name: anchor,
+      sample: scale(decTheirs, total)
+    })
   ]
 }
 

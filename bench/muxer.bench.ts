@@ -31,7 +31,11 @@ interface JsHeader { type: number, flag: number, streamID: number, length: numbe
 interface JsCodec {
   encodeHeader: (h: JsHeader) => Uint8Array
   decodeHeader: (b: Uint8Array) => JsHeader
-  Decoder: new () => { emitFrames: (buf: Uint8Array) => Iterable<{ header: JsHeader, data?: { byteLength: number, subarray: () => Uint8Array } }> }
+  Decoder: new() => {
+    emitFrames: (
+      buf: Uint8Array
+    ) => Iterable<{ header: JsHeader, data?: { byteLength: number, subarray: () => Uint8Array } }>
+  }
 }
 
 /** The package exports only its muxer; its codec modules sit next to the entry point. */
@@ -47,14 +51,28 @@ async function loadJsCodec (): Promise<JsCodec> {
 function headerRows (js: JsCodec, quick: boolean): BenchRow[] {
   const opts = quick ? QUICK : FULL
   const N = 1024
-  const headers: Header[] = Array.from({ length: N }, (_, i) => ({ type: (i % 4) as FrameType, flags: i % 16, streamId: (i * 2654435761) >>> 0, length: (i * 40503) >>> 0 }))
+  const headers: Header[] = Array.from(
+    { length: N },
+    (_, i) => ({
+      type: (i % 4) as FrameType,
+      flags: i % 16,
+      streamId: (i * 2654435761) >>> 0,
+      length: (i * 40503) >>> 0
+    })
+  )
   // verify before timing: same bytes, same fields
   for (const h of headers) {
     const ours = encodeHeader(h)
-    crossCheck('yamux header', ours, js.encodeHeader({ type: h.type, flag: h.flags, streamID: h.streamId, length: h.length }))
+    crossCheck(
+      'yamux header',
+      ours,
+      js.encodeHeader({ type: h.type, flag: h.flags, streamID: h.streamId, length: h.length })
+    )
     const d = js.decodeHeader(ours)
     const o = decodeHeader(ours) as Header
-    if (d.type !== o.type || d.flag !== o.flags || d.streamID !== o.streamId || d.length !== o.length) throw new Error('yamux header decode cross-check')
+    if (d.type !== o.type || d.flag !== o.flags || d.streamID !== o.streamId || d.length !== o.length) {
+      throw new Error('yamux header decode cross-check')
+    }
   }
   const buf = new Uint8Array(N * HEADER_LENGTH)
   for (let i = 0; i < N; i++) encodeHeader(headers[i] as Header, buf, i * HEADER_LENGTH)
@@ -64,7 +82,12 @@ function headerRows (js: JsCodec, quick: boolean): BenchRow[] {
 
   const target = new Uint8Array(N * HEADER_LENGTH)
   const encOurs = measureSync((it) => {
-    for (let k = 0; k < it; k++) for (let i = 0; i < N; i++) { const h = headers[i] as Header; writeHeader(target, i * HEADER_LENGTH, h.type, h.flags, h.streamId, h.length) }
+    for (let k = 0; k < it; k++) {
+      for (let i = 0; i < N; i++) {
+        const h = headers[i] as Header
+        writeHeader(target, i * HEADER_LENGTH, h.type, h.flags, h.streamId, h.length)
+      }
+    }
     return target[5]
   }, opts)
   const encJs = measureSync((it) => {
@@ -75,7 +98,9 @@ function headerRows (js: JsCodec, quick: boolean): BenchRow[] {
   const decOurs = measureSync((it) => {
     let n = 0
     // same input shape as the anchor: one 12-byte view per header
-    for (let k = 0; k < it; k++) for (let i = 0; i < N; i++) n += (decodeHeader(views[i] as Uint8Array, 0) as Header).length
+    for (let k = 0; k < it; k++) {
+      for (let i = 0; i < N; i++) n += (decodeHeader(views[i] as Uint8Array, 0) as Header).length
+    }
     return n
   }, opts)
   const decJs = measureSync((it) => {
@@ -84,8 +109,14 @@ function headerRows (js: JsCodec, quick: boolean): BenchRow[] {
     return n
   }, opts)
   return [
-    row('yamux codec', 'header encode', 'ops/s', scale(encOurs), { name: '@chainsafe/libp2p-yamux', sample: scale(encJs) }),
-    row('yamux codec', 'header decode', 'ops/s', scale(decOurs), { name: '@chainsafe/libp2p-yamux', sample: scale(decJs) })
+    row('yamux codec', 'header encode', 'ops/s', scale(encOurs), {
+      name: '@chainsafe/libp2p-yamux',
+      sample: scale(encJs)
+    }),
+    row('yamux codec', 'header decode', 'ops/s', scale(decOurs), {
+      name: '@chainsafe/libp2p-yamux',
+      sample: scale(decJs)
+    })
   ]
 }
 
@@ -123,9 +154,17 @@ function decoderRows (js: JsCodec, quick: boolean): BenchRow[] {
     const jd = new js.Decoder()
     for (const c of chunks) for (const f of jd.emitFrames(c)) { jsFrames++; jsBytes += f.data?.byteLength ?? 0 }
     if (ourFrames !== frames || jsFrames !== frames || ourBytes !== frames * body || jsBytes !== ourBytes) {
-      throw new Error(`frame decoder cross-check ${label}: ours ${ourFrames}/${ourBytes}, js ${jsFrames}/${jsBytes}, expected ${frames}/${frames * body}`)
+      throw new Error(
+        `frame decoder cross-check ${label}: ours ${ourFrames}/${ourBytes}, js ${jsFrames}/${jsBytes}, expected ${frames}/${
+          frames * body
+        }`
+      )
     }
-    const toMiB = (s: Sample): Sample => ({ median: s.median * bytes / MiB, min: s.min * bytes / MiB, max: s.max * bytes / MiB })
+    const toMiB = (s: Sample): Sample => ({
+      median: s.median * bytes / MiB,
+      min: s.min * bytes / MiB,
+      max: s.max * bytes / MiB
+    })
     const oursS = measureSync((it) => {
       for (let k = 0; k < it; k++) { const d = ours(); for (const c of chunks) d.push(c) }
       return ourBytes
@@ -133,10 +172,18 @@ function decoderRows (js: JsCodec, quick: boolean): BenchRow[] {
     const jsS = measureSync((it) => {
       let n = 0
       // js hands payloads out as Uint8ArrayList views; subarray() is what its muxer reads them with
-      for (let k = 0; k < it; k++) { const d = new js.Decoder(); for (const c of chunks) for (const f of d.emitFrames(c)) n += f.data?.subarray().length ?? 0 }
+      for (let k = 0; k < it; k++) {
+        const d = new js.Decoder()
+        for (const c of chunks) for (const f of d.emitFrames(c)) n += f.data?.subarray().length ?? 0
+      }
       return n
     }, opts)
-    rows.push(row('yamux codec', `frame decoder, ${label} bodies`, 'MiB/s', toMiB(oursS), { name: '@chainsafe/libp2p-yamux', sample: toMiB(jsS) }))
+    rows.push(
+      row('yamux codec', `frame decoder, ${label} bodies`, 'MiB/s', toMiB(oursS), {
+        name: '@chainsafe/libp2p-yamux',
+        sample: toMiB(jsS)
+      })
+    )
   }
   return rows
 }
@@ -180,7 +227,14 @@ async function rawTcp (total: number, payload: Uint8Array): Promise<Rate> {
   try {
     let got = 0
     const done = new Promise<void>(resolve => {
-      l.server.attach({ onData: c => { got += c.length; if (got >= total) resolve() }, onEnd: () => {}, onClose: () => {} })
+      l.server.attach({
+        onData: c => {
+          got += c.length
+          if (got >= total) resolve()
+        },
+        onEnd: () => {},
+        onClose: () => {}
+      })
     })
     let drained: (() => void) | undefined
     l.client.attach({ onData: () => {}, onEnd: () => {}, onClose: () => {}, onDrain: () => { drained?.() } })
@@ -197,7 +251,12 @@ async function rawTcp (total: number, payload: Uint8Array): Promise<Rate> {
 }
 
 /** yamux over plain TCP: `streams` streams share `total` bytes. */
-async function yamuxTcp (total: number, payload: Uint8Array, streams: number, config: Partial<YamuxConfig> = {}): Promise<Rate> {
+async function yamuxTcp (
+  total: number,
+  payload: Uint8Array,
+  streams: number,
+  config: Partial<YamuxConfig> = {}
+): Promise<Rate> {
   const l = await link()
   const cfg: Partial<YamuxConfig> = { keepAliveIntervalMs: 0, ...config }
   const client = createYamux(l.client, { initiator: true, config: cfg })
@@ -255,15 +314,50 @@ async function loopbackRows (quick: boolean): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
   const raw = (s: Sample): { name: string, value: number } => ({ name: 'raw TCP', value: s.median })
 
-  const one = await paired(runs, async () => await yamuxTcp(total, payload, 1), async () => await rawTcp(total, payload))
+  const one = await paired(
+    runs,
+    async () => await yamuxTcp(total, payload, 1),
+    async () => await rawTcp(total, payload)
+  )
   rows.push(row('yamux loopback', '1 stream, 256 KiB writes (plain TCP)', 'MiB/s', one.a, undefined, raw(one.b)))
-  rows.push(row('yamux loopback', '1 stream, 256 KiB writes (plain TCP)', 'MiB/cpu-s', one.aCpu, undefined, raw(one.bCpu)))
-  const sixteen = await paired(runs, async () => await yamuxTcp(total, payload, 16), async () => await rawTcp(total, payload))
-  rows.push(row('yamux loopback', '16 streams, 256 KiB writes (plain TCP)', 'MiB/s', sixteen.a, undefined, raw(sixteen.b)))
-  rows.push(row('yamux loopback', '16 streams, 256 KiB writes (plain TCP)', 'MiB/cpu-s', sixteen.aCpu, undefined, raw(sixteen.bCpu)))
-  const frames = await paired(runs, async () => await yamuxTcp(total, payload, 1, { maxFramePayloadBytes: 16 * KiB }), async () => await yamuxTcp(total, payload, 1, { maxFramePayloadBytes: 64 * KiB - 12 }))
-  rows.push(row('yamux loopback', '1 stream, 16 KiB frames (anchor: 64 KiB frames)', 'MiB/s', frames.a, { name: '64 KiB frames', sample: frames.b }))
-  rows.push(row('yamux loopback', '1 stream, 16 KiB frames (anchor: 64 KiB frames)', 'MiB/cpu-s', frames.aCpu, { name: '64 KiB frames', sample: frames.bCpu }))
+  rows.push(
+    row('yamux loopback', '1 stream, 256 KiB writes (plain TCP)', 'MiB/cpu-s', one.aCpu, undefined, raw(one.bCpu))
+  )
+  const sixteen = await paired(
+    runs,
+    async () => await yamuxTcp(total, payload, 16),
+    async () => await rawTcp(total, payload)
+  )
+  rows.push(
+    row('yamux loopback', '16 streams, 256 KiB writes (plain TCP)', 'MiB/s', sixteen.a, undefined, raw(sixteen.b))
+  )
+  rows.push(
+    row(
+      'yamux loopback',
+      '16 streams, 256 KiB writes (plain TCP)',
+      'MiB/cpu-s',
+      sixteen.aCpu,
+      undefined,
+      raw(sixteen.bCpu)
+    )
+  )
+  const frames = await paired(
+    runs,
+    async () => await yamuxTcp(total, payload, 1, { maxFramePayloadBytes: 16 * KiB }),
+    async () => await yamuxTcp(total, payload, 1, { maxFramePayloadBytes: 64 * KiB - 12 })
+  )
+  rows.push(
+    row('yamux loopback', '1 stream, 16 KiB frames (anchor: 64 KiB frames)', 'MiB/s', frames.a, {
+      name: '64 KiB frames',
+      sample: frames.b
+    })
+  )
+  rows.push(
+    row('yamux loopback', '1 stream, 16 KiB frames (anchor: 64 KiB frames)', 'MiB/cpu-s', frames.aCpu, {
+      name: '64 KiB frames',
+      sample: frames.bCpu
+    })
+  )
   return rows
 }
 

@@ -21,7 +21,12 @@ interface Pair { name: string, server: Switch, client: Switch }
 async function pair (name: string, kind: 'quic' | 'tcp'): Promise<Pair> {
   const layers = kind === 'quic'
     ? { transports: [quic()], listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'] }
-    : { transports: ['tcp' as const], security: ['noise' as const], muxers: ['yamux' as const], listenAddrs: ['/ip4/127.0.0.1/tcp/0'] }
+    : {
+        transports: ['tcp' as const],
+        security: ['noise' as const],
+        muxers: ['yamux' as const],
+        listenAddrs: ['/ip4/127.0.0.1/tcp/0']
+      }
   const server = newStandardSwitch({ log: () => {}, ...layers })
   const client = newStandardSwitch({ log: () => {}, ...layers })
   server.mount(perfProtocol)
@@ -56,13 +61,21 @@ async function main (): Promise<void> {
     try {
       const cps = await connectionsPerSecond(p, conns)
       const mibs = await bulk(p, bytes)
-      rows.push(`${name.padEnd(24)} ${cps.toFixed(1).padStart(8)} conn/s   ${mibs.toFixed(1).padStart(7)} MiB/s (${bytes / MiB} MiB each way, one stream)`)
+      rows.push(
+        `${name.padEnd(24)} ${cps.toFixed(1).padStart(8)} conn/s   ${mibs.toFixed(1).padStart(7)} MiB/s (${
+          bytes / MiB
+        } MiB each way, one stream)`
+      )
     } finally {
       await p.client.stop()
       await p.server.stop()
     }
   }
-  process.stdout.write(`loopback, one process for both ends, ${conns} sequential connections; load ${loadavg().map(l => l.toFixed(1)).join(' ')}\n${rows.join('\n')}\n`)
+  process.stdout.write(
+    `loopback, one process for both ends, ${conns} sequential connections; load ${
+      loadavg().map(l => l.toFixed(1)).join(' ')
+    }\n${rows.join('\n')}\n`
+  )
 }
 
 await main()

@@ -31,7 +31,11 @@ const suites: Suite[] = [
   { name: 'yamux', run: runMuxerBench },
   { name: 'noise', run: runCryptoBench },
   { name: 'trace', run: runTraceBench },
-  { name: 'e2e', run: async (o) => await runE2eBench({ quick: o.quick, profile: o.profile, impls, variants: !args.includes('--no-variants') }) }
+  {
+    name: 'e2e',
+    run: async (o) =>
+      await runE2eBench({ quick: o.quick, profile: o.profile, impls, variants: !args.includes('--no-variants') })
+  }
 ]
 
 const args = process.argv.slice(2)
@@ -44,7 +48,9 @@ const only = onlyIdx >= 0 ? (args[onlyIdx + 1] ?? '').split(',') : undefined
 if (only !== undefined) {
   const unknown = only.filter(o => !suites.some(s => s.name === o))
   if (unknown.length > 0) {
-    process.stderr.write(`unknown suite(s) ${unknown.join(', ')}; expected some of ${suites.map(s => s.name).join(', ')}\n`)
+    process.stderr.write(
+      `unknown suite(s) ${unknown.join(', ')}; expected some of ${suites.map(s => s.name).join(', ')}\n`
+    )
     process.exit(2)
   }
 }
@@ -62,13 +68,25 @@ for (const s of suites) {
 const totalMs = Math.round(performance.now() - t0)
 
 console.log(formatTable(rows))
-const goals = rows.flatMap(r => checkGoals(r).map(g => ({ figure: `${r.group}: ${r.name}`, goal: g.goal.label, ratio: g.ratio, met: g.met })))
+const goals = rows.flatMap(r =>
+  checkGoals(r).map(g => ({ figure: `${r.group}: ${r.name}`, goal: g.goal.label, ratio: g.ratio, met: g.met }))
+)
 if (goals.length > 0) {
   const met = goals.filter(g => g.met === true).length
-  console.log(`\ngoals: ${met} of ${goals.length} met` + goals.filter(g => g.met !== true).map(g => `\n  ✗ ${g.goal}: ${g.figure} (ratio ${g.ratio?.toPrecision(3) ?? '—'})`).join(''))
+  console.log(
+    `\ngoals: ${met} of ${goals.length} met` + goals.filter(g =>
+      g.met !== true
+    ).map(g => `\n  ✗ ${g.goal}: ${g.figure} (ratio ${g.ratio?.toPrecision(3) ?? '—'})`).join('')
+  )
 }
-console.log(`\n${quick ? 'quick' : 'full'} run: ${(totalMs / 1000).toFixed(0)} s (${Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s`).join(', ')}); ` +
-  `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, load ${os.loadavg().map(l => l.toFixed(1)).join(' ')}`)
+console.log(
+  `\n${quick ? 'quick' : 'full'} run: ${(totalMs / 1000).toFixed(0)} s (${
+    Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s`).join(', ')
+  }); ` +
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, load ${
+      os.loadavg().map(l => l.toFixed(1)).join(' ')
+    }`
+)
 
 mkdirSync('bench/results', { recursive: true })
 const meta = {
@@ -80,5 +98,11 @@ const meta = {
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg(), totalMemBytes: os.totalmem() }
 }
 writeFileSync('bench/results/latest.json', JSON.stringify({ ...meta, goals, rows }, null, 2) + '\n')
-writeFileSync('bench/results/latest.svg', renderSvg(rows, `switchyard benchmark — ${meta.date.slice(0, 16)} ${quick ? '(quick)' : '(full)'}, node ${process.version}`))
+writeFileSync(
+  'bench/results/latest.svg',
+  renderSvg(
+    rows,
+    `switchyard benchmark — ${meta.date.slice(0, 16)} ${quick ? '(quick)' : '(full)'}, node ${process.version}`
+  )
+)
 process.stderr.write('wrote bench/results/latest.json and bench/results/latest.svg\n')

@@ -38,7 +38,18 @@ function session (observer: TraceObserver | undefined): Session {
   const s = new Session({
     initiator: false,
     config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
-    host: { onOutput: () => {}, onClose: () => {}, streams: { onStreamOpen: () => {}, onStreamData: () => {}, onStreamEnd: () => {}, onStreamReset: () => {}, onStreamWritable: () => {}, onStreamRemoved: () => {} } },
+    host: {
+      onOutput: () => {},
+      onClose: () => {},
+      streams: {
+        onStreamOpen: () => {},
+        onStreamData: () => {},
+        onStreamEnd: () => {},
+        onStreamReset: () => {},
+        onStreamWritable: () => {},
+        onStreamRemoved: () => {}
+      }
+    },
     now: () => 0,
     observer
   })
@@ -67,7 +78,9 @@ function sessionRows (quick: boolean): BenchRow[] {
     const counting = session({ event: () => { seen++ } })
     seen = 0 // the setup's SYN and ACK
     counting.receive(c.buf)
-    if (seen !== FRAMES || counting.closed) throw new Error(`trace bench "${c.label}": expected ${FRAMES} frame events, got ${seen}`)
+    if (seen !== FRAMES || counting.closed) {
+      throw new Error(`trace bench "${c.label}": expected ${FRAMES} frame events, got ${seen}`)
+    }
     const plain = session(undefined)
     plain.receive(c.buf)
     if (plain.closed) throw new Error(`trace bench "${c.label}": the session closed`)
@@ -82,11 +95,24 @@ function sessionRows (quick: boolean): BenchRow[] {
     }
     const ours = measureSync(run(quiet), opts)
     const anchor = measureSync(run(noop), opts)
-    const floor = measureSync((it) => { for (let k = 0; k < it; k++) decoder.push(c.buf); return it }, opts)
-    if (quiet.closed || noop.closed || last === undefined) throw new Error(`trace bench "${c.label}": a session closed while timed`)
-    const scale = (s: { median: number, min: number, max: number }): typeof s => ({ median: s.median * FRAMES, min: s.min * FRAMES, max: s.max * FRAMES })
-    rows.push(row('trace', `yamux session decode ${c.label}, no observer`, 'frames/s', scale(ours),
-      { name: 'observer attached', sample: scale(anchor) }, { name: 'bare FrameDecoder', value: scale(floor).median }))
+    const floor = measureSync((it) => {
+      for (let k = 0; k < it; k++) decoder.push(c.buf)
+      return it
+    }, opts)
+    if (quiet.closed || noop.closed || last === undefined) {
+      throw new Error(`trace bench "${c.label}": a session closed while timed`)
+    }
+    const scale = (s: { median: number, min: number, max: number }): typeof s => ({
+      median: s.median * FRAMES,
+      min: s.min * FRAMES,
+      max: s.max * FRAMES
+    })
+    rows.push(
+      row('trace', `yamux session decode ${c.label}, no observer`, 'frames/s', scale(ours), {
+        name: 'observer attached',
+        sample: scale(anchor)
+      }, { name: 'bare FrameDecoder', value: scale(floor).median })
+    )
   }
   return rows
 }
@@ -97,13 +123,46 @@ function formatRows (quick: boolean): BenchRow[] {
   writeHeader(header, 0, FrameType.Data, 0, 1, 42)
   const message = new TextEncoder().encode('Part 10')
   const records: TraceRecord[] = [
-    { conn: 1, time: 1_700_000_000_000.123, layer: 'yamux', kind: 'frame', dir: 'in', frameType: 0, flags: 0, streamId: 1, length: 42, bytes: header },
-    { conn: 1, time: 1_700_000_000_000.456, layer: 'stream', kind: 'message', dir: 'in', stream: 1, opener: 'local', length: message.length, bytes: message }
+    {
+      conn: 1,
+      time: 1_700_000_000_000.123,
+      layer: 'yamux',
+      kind: 'frame',
+      dir: 'in',
+      frameType: 0,
+      flags: 0,
+      streamId: 1,
+      length: 42,
+      bytes: header
+    },
+    {
+      conn: 1,
+      time: 1_700_000_000_000.456,
+      layer: 'stream',
+      kind: 'message',
+      dir: 'in',
+      stream: 1,
+      opener: 'local',
+      length: message.length,
+      bytes: message
+    }
   ]
   const text = new TextFormatter()
-  const t = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) for (const r of records) n += text.format(r).length; return n }, opts)
-  const j = measureSync((it) => { let n = 0; for (let k = 0; k < it; k++) for (const r of records) n += formatJsonl(r).length; return n }, opts)
-  const scale = (s: { median: number, min: number, max: number }): typeof s => ({ median: s.median * records.length, min: s.min * records.length, max: s.max * records.length })
+  const t = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) for (const r of records) n += text.format(r).length
+    return n
+  }, opts)
+  const j = measureSync((it) => {
+    let n = 0
+    for (let k = 0; k < it; k++) for (const r of records) n += formatJsonl(r).length
+    return n
+  }, opts)
+  const scale = (s: { median: number, min: number, max: number }): typeof s => ({
+    median: s.median * records.length,
+    min: s.min * records.length,
+    max: s.max * records.length
+  })
   return [
     row('trace', 'text view, format one record', 'records/s', scale(t)),
     row('trace', 'JSON Lines, format one record', 'records/s', scale(j))

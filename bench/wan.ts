@@ -1,5 +1,6 @@
 /**
- * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace] [-- --loss-pct 1]`
+ * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace] [--
+ * --loss-pct 1]`
  *
  * WAN emulation, root only: two network namespaces joined by one link with a one-way delay on each
  * side (default 25 ms, so RTT 50 ms) and a rate limit (default 1 Gbit/s), a server in one namespace
@@ -56,12 +57,19 @@ const lossPct = Number(opt('loss-pct', '1'))
 const lossBytes = Math.max(MiB, Math.floor(bulkBytes / 4))
 
 if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-  process.stderr.write('bench:wan needs root: it creates two network namespaces (ip netns) joined by an emulated link (tc netem or a TUN pair).\n' +
-    'Run it as root, e.g. `sudo npm run bench:wan`. Nothing leaves the namespaces it creates, and they are deleted on exit.\n')
+  process.stderr.write(
+    'bench:wan needs root: it creates two network namespaces (ip netns) joined by an emulated link (tc netem or a TUN pair).\n' +
+      'Run it as root, e.g. `sudo npm run bench:wan`. Nothing leaves the namespaces it creates, and they are deleted on exit.\n'
+  )
   process.exit(1)
 }
-if (!(delayMs >= 0) || !(rateMbit > 0) || !(lossPct >= 0 && lossPct < 100) || !['auto', 'netem', 'userspace'].includes(linkMode)) {
-  process.stderr.write('usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace] [--loss-pct 1]\n')
+if (
+  !(delayMs >= 0) || !(rateMbit > 0) || !(lossPct >= 0 && lossPct < 100) ||
+  !['auto', 'netem', 'userspace'].includes(linkMode)
+) {
+  process.stderr.write(
+    'usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace] [--loss-pct 1]\n'
+  )
   process.exit(2)
 }
 
@@ -152,11 +160,27 @@ async function linkUserspace (): Promise<void> {
   const ta = `sywta${tag}`
   const tb = `sywtb${tag}`
   const script = join(SOURCE_DIR, 'wan', 'linkemu.py')
-  emulator = spawn('python3', [script, '--tun-a', ta, '--tun-b', tb, '--delay-ms', String(delayMs), '--rate-mbit', String(rateMbit), '--limit-bytes', String(QUEUE_BYTES)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  emulator = spawn('python3', [
+    script,
+    '--tun-a',
+    ta,
+    '--tun-b',
+    tb,
+    '--delay-ms',
+    String(delayMs),
+    '--rate-mbit',
+    String(rateMbit),
+    '--limit-bytes',
+    String(QUEUE_BYTES)
+  ], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: emulator.stdout as NodeJS.ReadableStream })
   await new Promise<void>((resolve, reject) => {
-    lines.once('line', (l) => { l === 'ready' ? resolve() : reject(new Error(`link emulator: ${l}`)) })
-    emulator?.once('exit', (code) => { reject(new Error(`link emulator exited (code ${String(code)}); is python3 there, and /dev/net/tun?`)) })
+    lines.once('line', (l) => {
+      l === 'ready' ? resolve() : reject(new Error(`link emulator: ${l}`))
+    })
+    emulator?.once('exit', (code) => {
+      reject(new Error(`link emulator exited (code ${String(code)}); is python3 there, and /dev/net/tun?`))
+    })
   })
   let answered: (() => void) | undefined
   lines.on('line', (l) => { if (l === 'ok') answered?.(); else emulatorSummary = l })
@@ -196,7 +220,9 @@ function child (impl: Impl, role: 'server' | 'client', ns: string): Child {
     if ('missing' in bin) throw new Error(bin.missing)
     return new Child(name, '', foreignArgs(role, DEFAULT_VARIANT, listen), { prefix, exec: bin.path, wire: 'words' })
   }
-  return new Child(name, join(HERE, `e2e/${role}.js`), role === 'server' ? [impl, '--listen', listen] : [impl], { prefix })
+  return new Child(name, join(HERE, `e2e/${role}.js`), role === 'server' ? [impl, '--listen', listen] : [impl], {
+    prefix
+  })
 }
 
 async function measurePair (client: Impl, server: Impl, bytes = bulkBytes): Promise<PairResult> {
@@ -247,7 +273,10 @@ async function main (): Promise<void> {
       link = 'userspace TUN emulator (bench/wan/linkemu.py, MTU 9000; this kernel has no sch_netem)'
     }
   }
-  const header = `WAN: ${delayMs} ms each way (RTT ${RTT_MS} ms), ${rateMbit} Mbit/s (${linkMiBs.toFixed(1)} MiB/s), queue ${(QUEUE_BYTES / MiB).toFixed(2)} MiB; ` +
+  const header =
+    `WAN: ${delayMs} ms each way (RTT ${RTT_MS} ms), ${rateMbit} Mbit/s (${linkMiBs.toFixed(1)} MiB/s), queue ${
+      (QUEUE_BYTES / MiB).toFixed(2)
+    } MiB; ` +
     `${link}; ${bulkBytes / MiB} MiB per transfer, ${bulkRuns} run(s) each way, ${setupN} connections`
   process.stderr.write(header + '\n')
   process.stderr.write(`load average at start: ${loadavg().map(l => l.toFixed(1)).join(' ')}\n`)
@@ -257,8 +286,18 @@ async function main (): Promise<void> {
     if ('missing' in bin) process.stderr.write(`  ${bin.missing}: left out\n`)
     return !('missing' in bin)
   })
-  const same: Array<[Impl, Impl]> = [['tcp', 'tcp'], ['switchyard', 'switchyard'], ['js-libp2p', 'js-libp2p'], ...foreign.map(f => [f, f] as [Impl, Impl])]
-  const pairs: Array<[Impl, Impl]> = [...same.slice(0, 2), ['switchyard', 'js-libp2p'], ['js-libp2p', 'switchyard'], ...same.slice(2)]
+  const same: Array<[Impl, Impl]> = [
+    ['tcp', 'tcp'],
+    ['switchyard', 'switchyard'],
+    ['js-libp2p', 'js-libp2p'],
+    ...foreign.map(f => [f, f] as [Impl, Impl])
+  ]
+  const pairs: Array<[Impl, Impl]> = [
+    ...same.slice(0, 2),
+    ['switchyard', 'js-libp2p'],
+    ['js-libp2p', 'switchyard'],
+    ...same.slice(2)
+  ]
   const results: PairResult[] = []
   for (const [c, s] of pairs) {
     process.stderr.write(`  ${c} → ${s}\n`)
@@ -270,7 +309,9 @@ async function main (): Promise<void> {
   console.log(table.text)
   if (lossPct > 0) {
     await setLoss(lossPct)
-    const lossHeader = `WAN with ${lossPct}% random loss each way (same link otherwise), ${lossBytes / MiB} MiB per transfer`
+    const lossHeader = `WAN with ${lossPct}% random loss each way (same link otherwise), ${
+      lossBytes / MiB
+    } MiB per transfer`
     process.stderr.write(lossHeader + '\n')
     const lossy: PairResult[] = []
     for (const [c, s] of same) {
@@ -283,16 +324,49 @@ async function main (): Promise<void> {
     console.log('\n' + lossHeader)
     console.log(t.text)
   }
-  console.log('\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (libp2p specs noise: XX is 1.5 RTT, then the stream\'s first round trip).')
-  console.log('throughput is the average over the whole transfer, TCP slow start included (raw TCP shows what the link and the kernel allow);')
-  console.log('without yamux window auto-tuning one stream would be held to 256 KiB per RTT (' + (256 / 1024 / (RTT_MS / 1000)).toFixed(1) + ' MiB/s here).')
+  console.log(
+    '\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (libp2p specs noise: XX is 1.5 RTT, then the stream\'s first round trip).'
+  )
+  console.log(
+    'throughput is the average over the whole transfer, TCP slow start included (raw TCP shows what the link and the kernel allow);'
+  )
+  console.log(
+    'without yamux window auto-tuning one stream would be held to 256 KiB per RTT (' +
+      (256 / 1024 / (RTT_MS / 1000)).toFixed(1) + ' MiB/s here).'
+  )
   mkdirSync('bench/results', { recursive: true })
-  writeFileSync('bench/results/wan.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, delayMs, rateMbit, queueBytes: QUEUE_BYTES, link, bulkBytes, lossPct, lossBytes, loadavg: loadavg(), results: json }, null, 2) + '\n')
+  writeFileSync(
+    'bench/results/wan.json',
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        quick,
+        delayMs,
+        rateMbit,
+        queueBytes: QUEUE_BYTES,
+        link,
+        bulkBytes,
+        lossPct,
+        lossBytes,
+        loadavg: loadavg(),
+        results: json
+      },
+      null,
+      2
+    ) + '\n'
+  )
   process.stderr.write('wrote bench/results/wan.json\n')
 }
 
 function formatResults (results: PairResult[]): { text: string, json: unknown[] } {
-  const rows: string[][] = [['client → server', 'connection + 1st round trip: median ms (RTTs) [min–p95]', 'upload MiB/s (of link)', 'download MiB/s (of link)', 'of raw TCP (up / down)']]
+  const rows: string[][] = [[
+    'client → server',
+    'connection + 1st round trip: median ms (RTTs) [min–p95]',
+    'upload MiB/s (of link)',
+    'download MiB/s (of link)',
+    'of raw TCP (up / down)'
+  ]]
   const json: unknown[] = []
   const tcp = results.find(r => r.client === 'tcp')
   const tcpUp = tcp === undefined ? NaN : summarize(tcp.uploadMiBs).median
@@ -304,12 +378,21 @@ function formatResults (results: PairResult[]): { text: string, json: unknown[] 
     const name = r.client === 'tcp' ? 'raw TCP (floor: 2 RTT)' : `${r.client} → ${r.server}`
     rows.push([
       name,
-      `${s.median.toFixed(1)} (${(s.median / RTT_MS).toFixed(2)}) [${s.min.toFixed(1)}–${percentile(r.setupMs, 95).toFixed(1)}]`,
+      `${s.median.toFixed(1)} (${(s.median / RTT_MS).toFixed(2)}) [${s.min.toFixed(1)}–${
+        percentile(r.setupMs, 95).toFixed(1)
+      }]`,
       `${up.median.toFixed(1)} (${(up.median / linkMiBs * 100).toFixed(0)}%)`,
       `${down.median.toFixed(1)} (${(down.median / linkMiBs * 100).toFixed(0)}%)`,
-      r.client === 'tcp' ? '—' : `${(up.median / tcpUp * 100).toFixed(0)}% / ${(down.median / tcpDown * 100).toFixed(0)}%`
+      r.client === 'tcp'
+        ? '—'
+        : `${(up.median / tcpUp * 100).toFixed(0)}% / ${(down.median / tcpDown * 100).toFixed(0)}%`
     ])
-    json.push({ ...r, setupRtts: s.median / RTT_MS, uploadFraction: up.median / linkMiBs, downloadFraction: down.median / linkMiBs })
+    json.push({
+      ...r,
+      setupRtts: s.median / RTT_MS,
+      uploadFraction: up.median / linkMiBs,
+      downloadFraction: down.median / linkMiBs
+    })
   }
   return { text: pad(rows), json }
 }

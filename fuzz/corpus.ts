@@ -13,7 +13,9 @@ export const fileName = (target: string): string => target.replace(/[^a-z0-9-]+/
 export function loadCorpus (dir: string, target: string): Uint8Array[] {
   const file = join(dir, `${fileName(target)}.hex`)
   if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8').split('\n').filter(l => /^[0-9a-f]*$/.test(l) && l.length > 0).map(l => Uint8Array.from(Buffer.from(l, 'hex')))
+  return readFileSync(file, 'utf8').split('\n').filter(l => /^[0-9a-f]*$/.test(l) && l.length > 0).map(l =>
+    Uint8Array.from(Buffer.from(l, 'hex'))
+  )
 }
 
 export function appendCorpus (dir: string, target: string, input: Uint8Array): void {

@@ -92,6 +92,11 @@ export class Coverage {
   get features (): number { return this.seen.size }
 
   stop (): void {
-    try { this.post('Profiler.stopPreciseCoverage'); this.post('Profiler.disable') } finally { this.session.disconnect() }
+    try {
+      this.post('Profiler.stopPreciseCoverage')
+      this.post('Profiler.disable')
+    } finally {
+      this.session.disconnect()
+    }
   }
 }

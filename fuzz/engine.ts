@@ -92,7 +92,9 @@ export function isTypedRefusal (err: unknown): boolean {
     // A JS error raised by our own code (its top frame in src/) is a bug even when wrapped; one raised
     // by Node or a library for bad input (TextDecoder's invalid UTF-8, multiformats' CID.parse) is the
     // layer's business, and wrapping it in a typed error is the right thing to do.
-    if (BUG_CLASSES.some(C => cause instanceof C) && !(cause instanceof SwitchyardError) && thrownByUs(cause as Error)) return false
+    if (
+      BUG_CLASSES.some(C => cause instanceof C) && !(cause instanceof SwitchyardError) && thrownByUs(cause as Error)
+    ) return false
     cause = (cause as { cause?: unknown }).cause
   }
   return true
@@ -111,8 +113,13 @@ export function signatureOf (kind: FindingKind, err: unknown): { signature: stri
   const e = err instanceof Error ? err : new Error(String(err))
   const stack = e.stack ?? String(e)
   const frame = stack.split('\n').slice(1).find(l => /\/src\//.test(l)) ?? stack.split('\n')[1] ?? ''
-  const where = frame.replace(/^\s*at\s+/, '').replace(/\(?(file:\/\/)?[^()]*\/(src\/[^:)]+):(\d+):\d+\)?/, '$2:$3').trim()
-  return { signature: `${kind} ${e.name}${e instanceof SwitchyardError ? `(${e.code})` : ''} @ ${where}`, message: e.message, stack }
+  const where = frame.replace(/^\s*at\s+/, '').replace(/\(?(file:\/\/)?[^()]*\/(src\/[^:)]+):(\d+):\d+\)?/, '$2:$3')
+    .trim()
+  return {
+    signature: `${kind} ${e.name}${e instanceof SwitchyardError ? `(${e.code})` : ''} @ ${where}`,
+    message: e.message,
+    stack
+  }
 }
 
 export function inputId (input: Uint8Array): string {
@@ -162,8 +169,20 @@ export function fuzzTarget (target: FuzzTarget, options: FuzzOptions = {}): Fuzz
       options.onFinding?.(f)
     }
     for (const err of reported) if (!expected(err)) note('crash', err)
-    if (dt > hangMs) note('hang', new Error(`one input took ${dt.toFixed(0)} ms of CPU, ${wall.toFixed(0)} ms wall (budget ${hangMs} ms)`))
-    if (grown > memoryBound) note('memory', new Error(`one input left ${(grown / 2 ** 20).toFixed(1)} MiB behind (bound ${(memoryBound / 2 ** 20).toFixed(0)} MiB)`))
+    if (dt > hangMs) {
+      note(
+        'hang',
+        new Error(`one input took ${dt.toFixed(0)} ms of CPU, ${wall.toFixed(0)} ms wall (budget ${hangMs} ms)`)
+      )
+    }
+    if (grown > memoryBound) {
+      note(
+        'memory',
+        new Error(
+          `one input left ${(grown / 2 ** 20).toFixed(1)} MiB behind (bound ${(memoryBound / 2 ** 20).toFixed(0)} MiB)`
+        )
+      )
+    }
   }
   /** Run alone, then keep it if it showed new features. */
   const runAndJudge = (input: Uint8Array, iteration: number): boolean => {
@@ -189,7 +208,9 @@ export function fuzzTarget (target: FuzzTarget, options: FuzzOptions = {}): Fuzz
       const first = i
       for (; batch.length < BATCH && i <= iterations; i++) {
         // favour recent finds: half the time one of the last 16 kept inputs
-        const parent = rng.bool() ? corpus[corpus.length - 1 - rng.int(Math.min(16, corpus.length))] as Uint8Array : rng.pick(corpus)
+        const parent = rng.bool()
+          ? corpus[corpus.length - 1 - rng.int(Math.min(16, corpus.length))] as Uint8Array
+          : rng.pick(corpus)
         const child = mutate(parent, rng, ctx)
         batch.push(child)
         runOne(child, i)
@@ -246,7 +267,10 @@ function memoryInUse (): number {
 }
 
 /** Run one input the way the fuzzer does; the finding it makes, if any. */
-export function reproduce (target: FuzzTarget, input: Uint8Array): { errors: unknown[], unexpected: unknown[], ms: number } {
+export function reproduce (
+  target: FuzzTarget,
+  input: Uint8Array
+): { errors: unknown[], unexpected: unknown[], ms: number } {
   const errors: unknown[] = []
   const t0 = performance.now()
   try { target.run(input, e => { errors.push(e) }) } catch (err) { errors.push(err) }

@@ -181,14 +181,21 @@ const MUTATORS: Array<[weight: number, Mutator]> = [
     const pos = r.int(b.length); const n = 1 << ((b[pos] as number) >> 6)
     const rest = b.length - pos - n
     const value = r.bool() ? Math.max(0, rest) : r.pick(INTERESTING_VARINT)
-    return replace(b, pos, Math.min(n, b.length - pos), quicVarint(value, r.int(4) === 0 ? r.pick([1, 2, 4, 8] as const) : undefined))
+    return replace(
+      b,
+      pos,
+      Math.min(n, b.length - pos),
+      quicVarint(value, r.int(4) === 0 ? r.pick([1, 2, 4, 8] as const) : undefined)
+    )
   }],
   [3, (b, r) => { // fixed-width big-endian length := what really follows (reach the body)
     const width = r.pick([1, 2, 3, 4])
     if (b.length < width) return b
     const pos = r.int(b.length - width + 1)
     const rest = b.length - pos - width
-    const o = b.slice(); o.set(beBytes(Math.max(0, rest - r.int(Math.min(rest, 16) + 1)) % 2 ** (width * 8), width), pos); return o
+    const o = b.slice()
+    o.set(beBytes(Math.max(0, rest - r.int(Math.min(rest, 16) + 1)) % 2 ** (width * 8), width), pos)
+    return o
   }],
   [2, (b, r, ctx) => { // insert a length-prefixed chunk (varint or u16 length)
     const body = ctx.dictionary.length > 0 && r.bool() ? r.pick(ctx.dictionary) : r.bytes(r.int(24))

@@ -116,7 +116,12 @@ function readUvarint (buf: Uint8Array, offset: number): [number, number] | undef
  * Multistream messages from `offset` while they parse (a valid length, text ending in "\n"),
  * stopping after `stopAfter` (inclusive) or at `max` messages.
  */
-function readMultistream (buf: Uint8Array, offset: number, stopAfter: string | undefined, max = 16): { messages: string[], offset: number } {
+function readMultistream (
+  buf: Uint8Array,
+  offset: number,
+  stopAfter: string | undefined,
+  max = 16
+): { messages: string[], offset: number } {
   const messages: string[] = []
   while (messages.length < max) {
     const v = readUvarint(buf, offset)
@@ -136,7 +141,9 @@ function readMultistream (buf: Uint8Array, offset: number, stopAfter: string | u
 export function splitSide (bytes: Uint8Array): SideTranscript {
   const { messages, offset } = readMultistream(bytes, 0, '/noise')
   if (messages.at(-1) !== '/noise') {
-    throw new Error(`expected multistream messages ending in /noise before the Noise handshake, got ${JSON.stringify(messages)}`)
+    throw new Error(
+      `expected multistream messages ending in /noise before the Noise handshake, got ${JSON.stringify(messages)}`
+    )
   }
   const noise: Uint8Array[] = []
   let at = offset
@@ -164,7 +171,9 @@ const sha256 = (...parts: Uint8Array[]): Uint8Array => {
  * DH tokens only touch ck, never h.
  */
 export function handshakeHash (msg1: Uint8Array, msg2: Uint8Array, msg3: Uint8Array): Uint8Array {
-  if (msg1.length < DH_LEN || msg2.length < 2 * DH_LEN + TAG_LEN + TAG_LEN || msg3.length < DH_LEN + TAG_LEN + TAG_LEN) {
+  if (
+    msg1.length < DH_LEN || msg2.length < 2 * DH_LEN + TAG_LEN + TAG_LEN || msg3.length < DH_LEN + TAG_LEN + TAG_LEN
+  ) {
     throw new Error(`Noise XX message lengths ${msg1.length}/${msg2.length}/${msg3.length} are too short`)
   }
   let h: Uint8Array = Buffer.from(NOISE_PROTOCOL_NAME, 'ascii')
@@ -190,7 +199,10 @@ export function findKeys (keylog: string, h: Uint8Array): TransportKeys | undefi
   for (const line of keylog.split('\n')) {
     const f = line.trim().split(/\s+/)
     if (f[0] !== 'SWITCHYARD_NOISE' || f.length !== 7 || f[6] !== want) continue
-    return { initiatorToResponder: Buffer.from(f[4] as string, 'hex'), responderToInitiator: Buffer.from(f[5] as string, 'hex') }
+    return {
+      initiatorToResponder: Buffer.from(f[4] as string, 'hex'),
+      responderToInitiator: Buffer.from(f[5] as string, 'hex')
+    }
   }
   return undefined
 }
@@ -224,7 +236,10 @@ export function classifyStart (plaintext: Uint8Array): MuxerStart {
   if (plaintext.length === 0) return { kind: 'nothing' }
   const { messages } = readMultistream(plaintext, 0, undefined, 2)
   if (messages[0] === MULTISTREAM_HEADER) return { kind: 'multistream', messages }
-  if (plaintext.length >= YAMUX_HEADER_LENGTH && plaintext[0] === YAMUX_VERSION && (plaintext[1] as number) <= YAMUX_MAX_TYPE) {
+  if (
+    plaintext.length >= YAMUX_HEADER_LENGTH && plaintext[0] === YAMUX_VERSION &&
+    (plaintext[1] as number) <= YAMUX_MAX_TYPE
+  ) {
     const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength)
     return { kind: 'yamux', frameType: view.getUint8(1), flags: view.getUint16(2), streamId: view.getUint32(4) }
   }
@@ -264,7 +279,9 @@ export function observeWire (recording: Recording, keylog: string): WireMuxerObs
   const [msg1, msg3, ...dialerTransport] = d2l.noise
   const [msg2, ...listenerTransport] = l2d.noise
   if (msg1 === undefined || msg2 === undefined || msg3 === undefined) {
-    throw new Error(`incomplete Noise handshake on the wire (${d2l.noise.length} dialer and ${l2d.noise.length} listener messages)`)
+    throw new Error(
+      `incomplete Noise handshake on the wire (${d2l.noise.length} dialer and ${l2d.noise.length} listener messages)`
+    )
   }
   const keys = findKeys(keylog, handshakeHash(msg1, msg2, msg3))
   if (keys === undefined) throw new Error('no key log line has the handshake hash of the recorded connection')
@@ -292,7 +309,12 @@ export interface TraceMuxerFacts {
 }
 
 export function traceFacts (jsonl: string): TraceMuxerFacts {
-  const facts: TraceMuxerFacts = { connections: 0, remoteStreamMuxers: [], earlyMuxers: [], multistreamYamuxMessages: 0 }
+  const facts: TraceMuxerFacts = {
+    connections: 0,
+    remoteStreamMuxers: [],
+    earlyMuxers: [],
+    multistreamYamuxMessages: 0
+  }
   for (const line of jsonl.split('\n')) {
     if (line.trim() === '') continue
     const e = JSON.parse(line) as Record<string, unknown>

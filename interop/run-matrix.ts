@@ -59,7 +59,13 @@ const LISTEN_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 10_000
 const KILL_GRACE_MS = 5_000
 const STREAM_PROTO_REQUEST_LOG = '[server] received from client: please send data'
-const REQUIRED_PROTOCOLS = ['/ipfs/id/1.0.0', '/ipfs/ping/1.0.0', '/perf/1.0.0', '/switchyard/echo/1.0.0', '/test/stream-proto/1.0.0']
+const REQUIRED_PROTOCOLS = [
+  '/ipfs/id/1.0.0',
+  '/ipfs/ping/1.0.0',
+  '/perf/1.0.0',
+  '/switchyard/echo/1.0.0',
+  '/test/stream-proto/1.0.0'
+]
 
 // ───────────────────────────── peers ─────────────────────────────
 
@@ -98,9 +104,17 @@ interface Peer {
 }
 
 /** The go, rust and js peers share the options `--security <list>` and `--transport tcp|ws`. */
-const foreignListenArgs = (v: Variant): string[] => v.transport === 'quic' ? ['--transport', 'quic'] : v.security === 'noise' && v.transport === 'tcp' ? [] : ['--security', v.security, '--transport', v.transport]
+const foreignListenArgs = (v: Variant): string[] =>
+  v.transport === 'quic'
+    ? ['--transport', 'quic']
+    : v.security === 'noise' && v.transport === 'tcp'
+      ? []
+      : ['--security', v.security, '--transport', v.transport]
 const foreignClientArgs = (security: string): string[] => security === 'noise' ? [] : ['--security', security]
-/** switchyard's CLI: `--security <name>` (its listener offers every registered protocol by default), and a /ws listen address. */
+/**
+ * switchyard's CLI: `--security <name>` (its listener offers every registered protocol by default), and a /ws listen
+ * address.
+ */
 const swListenArgs = (v: Variant): string[] => [
   '--security', v.security,
   ...(v.transport === 'ws' ? ['--listen', '/ip4/127.0.0.1/tcp/0/ws'] : []),
@@ -108,10 +122,42 @@ const swListenArgs = (v: Variant): string[] => [
 ]
 
 const PEERS: Record<PeerName, Peer> = {
-  sw: { name: 'sw', label: 'switchyard', argv: [process.execPath, join(ROOT, 'dist/src/cli.js')], agent: 'switchyard/', announcesMuxers: true, listenArgs: swListenArgs, clientArgs: foreignClientArgs },
-  go: { name: 'go', label: 'go', argv: [join(ROOT, 'interop/go/bin/peer')], agent: 'switchyard-interop-go/', announcesMuxers: true, listenArgs: foreignListenArgs, clientArgs: foreignClientArgs },
-  rust: { name: 'rust', label: 'rust', argv: [join(ROOT, 'interop/rust/target/interop/peer')], agent: 'switchyard-interop-rust/', announcesMuxers: false, listenArgs: foreignListenArgs, clientArgs: foreignClientArgs },
-  js: { name: 'js', label: 'js', argv: [process.execPath, join(ROOT, 'dist/interop/js/peer.js')], agent: 'switchyard-interop-js/', announcesMuxers: true, listenArgs: foreignListenArgs, clientArgs: foreignClientArgs }
+  sw: {
+    name: 'sw',
+    label: 'switchyard',
+    argv: [process.execPath, join(ROOT, 'dist/src/cli.js')],
+    agent: 'switchyard/',
+    announcesMuxers: true,
+    listenArgs: swListenArgs,
+    clientArgs: foreignClientArgs
+  },
+  go: {
+    name: 'go',
+    label: 'go',
+    argv: [join(ROOT, 'interop/go/bin/peer')],
+    agent: 'switchyard-interop-go/',
+    announcesMuxers: true,
+    listenArgs: foreignListenArgs,
+    clientArgs: foreignClientArgs
+  },
+  rust: {
+    name: 'rust',
+    label: 'rust',
+    argv: [join(ROOT, 'interop/rust/target/interop/peer')],
+    agent: 'switchyard-interop-rust/',
+    announcesMuxers: false,
+    listenArgs: foreignListenArgs,
+    clientArgs: foreignClientArgs
+  },
+  js: {
+    name: 'js',
+    label: 'js',
+    argv: [process.execPath, join(ROOT, 'dist/interop/js/peer.js')],
+    agent: 'switchyard-interop-js/',
+    announcesMuxers: true,
+    listenArgs: foreignListenArgs,
+    clientArgs: foreignClientArgs
+  }
 }
 
 /** switchyard against every peer (both directions), then the foreign baseline. */
@@ -186,8 +232,15 @@ class Listener {
     child.stdout?.setEncoding('utf8').on('data', (s: string) => { this.stdout += s })
     child.stderr?.setEncoding('utf8').on('data', (s: string) => { this.stderrText += s })
     this.exited = new Promise(resolve => {
-      child.on('error', (err) => { this.stderrText += `spawn failed: ${err.message}\n`; this.exitStatus = [null, null]; resolve([null, null]) })
-      child.on('close', (c, s) => { this.exitStatus = [c, s]; resolve([c, s]) })
+      child.on('error', (err) => {
+        this.stderrText += `spawn failed: ${err.message}\n`
+        this.exitStatus = [null, null]
+        resolve([null, null])
+      })
+      child.on('close', (c, s) => {
+        this.exitStatus = [c, s]
+        resolve([c, s])
+      })
     })
   }
 
@@ -197,14 +250,17 @@ class Listener {
     const l = new Listener(spawn(cmd, [...args, 'listen', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] }), logBase)
     const until = Date.now() + LISTEN_TIMEOUT_MS
     while (Date.now() < until && l.exitStatus === undefined) {
-      const m = /^LISTEN (\/ip4\/127\.0\.0\.1\/(?:tcp\/\d+(?:\/ws)?|udp\/\d+\/quic-v1)\/p2p\/[1-9A-HJ-NP-Za-km-z]+)$/m.exec(l.stdout)
+      const m = /^LISTEN (\/ip4\/127\.0\.0\.1\/(?:tcp\/\d+(?:\/ws)?|udp\/\d+\/quic-v1)\/p2p\/[1-9A-HJ-NP-Za-km-z]+)$/m
+        .exec(l.stdout)
       if (m !== null) {
         l.addr = m[1] as string
         return l
       }
       await sleep(50)
     }
-    const why = l.exitStatus !== undefined ? `exited (${l.exitStatus[0] ?? l.exitStatus[1]})` : `no LISTEN line within ${LISTEN_TIMEOUT_MS / 1000} s`
+    const why = l.exitStatus !== undefined
+      ? `exited (${l.exitStatus[0] ?? l.exitStatus[1]})`
+      : `no LISTEN line within ${LISTEN_TIMEOUT_MS / 1000} s`
     await l.kill()
     throw new Error(`listener ${why}: ${lastLine(l.stderrText)}`)
   }
@@ -214,7 +270,9 @@ class Listener {
   get port (): number { return Number(/\/tcp\/(\d+)\//.exec(this.addr)?.[1]) }
 
   /** SIGTERM, wait up to 10 s; a listener still running is killed and reported as such. */
-  async stop (): Promise<{ code: number | null, signal: NodeJS.Signals | null, stillRunning: boolean, listenLines: number }> {
+  async stop (): Promise<
+    { code: number | null, signal: NodeJS.Signals | null, stillRunning: boolean, listenLines: number }
+  > {
     let stillRunning = false
     if (this.exitStatus === undefined) {
       this.child.kill('SIGTERM')
@@ -223,7 +281,12 @@ class Listener {
     }
     const [code, signal] = await this.exited
     this.saveLogs()
-    return { code, signal, stillRunning, listenLines: this.stdout.split('\n').filter(l => l.startsWith('LISTEN ')).length }
+    return {
+      code,
+      signal,
+      stillRunning,
+      listenLines: this.stdout.split('\n').filter(l => l.startsWith('LISTEN ')).length
+    }
   }
 
   async kill (): Promise<void> {
@@ -271,8 +334,14 @@ function check (ok: boolean, message: string): asserts ok {
 
 function checkStream (r: RunResult, before: number, listener: Listener): string {
   const expected = Array.from({ length: 11 }, (_, i) => `[client] received from server: Part ${i}`).join('\n')
-  check(r.stdout.trim() === expected, `client output is not the 11 tutorial lines: ${JSON.stringify(r.stdout.slice(0, 200))}`)
-  check(countLines(listener.stderr, STREAM_PROTO_REQUEST_LOG) > before, `listener did not log '${STREAM_PROTO_REQUEST_LOG}'`)
+  check(
+    r.stdout.trim() === expected,
+    `client output is not the 11 tutorial lines: ${JSON.stringify(r.stdout.slice(0, 200))}`
+  )
+  check(
+    countLines(listener.stderr, STREAM_PROTO_REQUEST_LOG) > before,
+    `listener did not log '${STREAM_PROTO_REQUEST_LOG}'`
+  )
   return 'Part 0 … Part 10, then EOF'
 }
 
@@ -280,7 +349,10 @@ const countLines = (text: string, line: string): number => text.split('\n').filt
 
 function checkPing (r: RunResult): string {
   const lines = r.stdout.split('\n').filter(l => l !== '')
-  check(lines.length === PING_COUNT && lines.every(l => /^RTT \d+\.\d{3} ms$/.test(l)), `expected ${PING_COUNT} lines 'RTT <ms> ms', got ${JSON.stringify(lines)}`)
+  check(
+    lines.length === PING_COUNT && lines.every(l => /^RTT \d+\.\d{3} ms$/.test(l)),
+    `expected ${PING_COUNT} lines 'RTT <ms> ms', got ${JSON.stringify(lines)}`
+  )
   return lines.map(l => l.split(' ')[1]).join(' ') + ' ms'
 }
 
@@ -288,18 +360,31 @@ function checkIdentify (r: RunResult, listener: Peer, addr: string): string {
   const lines = r.stdout.split('\n').filter(l => l !== '')
   check(lines.length === 1, `expected one JSON line, got ${lines.length}`)
   const info = JSON.parse(lines[0] as string) as Record<string, unknown>
-  for (const k of ['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr']) check(k in info, `missing key ${k}`)
+  for (const k of ['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr']) {
+    check(k in info, `missing key ${k}`)
+  }
   const at = addr.lastIndexOf('/p2p/')
   check(info.peerId === addr.slice(at + 5), `peerId ${String(info.peerId)}, expected ${addr.slice(at + 5)}`)
-  check(String(info.agentVersion).startsWith(listener.agent), `agentVersion ${String(info.agentVersion)}, expected ${listener.agent}…`)
+  check(
+    String(info.agentVersion).startsWith(listener.agent),
+    `agentVersion ${String(info.agentVersion)}, expected ${listener.agent}…`
+  )
   const listenAddrs = info.listenAddrs as string[]
-  check(Array.isArray(listenAddrs) && listenAddrs.includes(addr.slice(0, at)), `listenAddrs ${JSON.stringify(listenAddrs)} lack ${addr.slice(0, at)}`)
+  check(
+    Array.isArray(listenAddrs) && listenAddrs.includes(addr.slice(0, at)),
+    `listenAddrs ${JSON.stringify(listenAddrs)} lack ${addr.slice(0, at)}`
+  )
   const protocols = info.protocols as string[]
   for (const p of REQUIRED_PROTOCOLS) check(Array.isArray(protocols) && protocols.includes(p), `protocols lack ${p}`)
   // js-libp2p sends its observed address with the observer's /p2p/<id> appended (its remoteAddr).
   const observed = String(info.observedAddr)
-  check(/^\/ip4\/127\.0\.0\.1\/(tcp\/\d+(\/ws)?|udp\/\d+\/quic-v1)(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(observed), `observedAddr ${observed}`)
-  return `agent ${String(info.agentVersion)}, ${protocols.length} protocols, observed ${observed.includes('/p2p/') ? 'with /p2p' : 'ip/tcp'}`
+  check(
+    /^\/ip4\/127\.0\.0\.1\/(tcp\/\d+(\/ws)?|udp\/\d+\/quic-v1)(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(observed),
+    `observedAddr ${observed}`
+  )
+  return `agent ${String(info.agentVersion)}, ${protocols.length} protocols, observed ${
+    observed.includes('/p2p/') ? 'with /p2p' : 'ip/tcp'
+  }`
 }
 
 /** The final perf line; checks the byte counts. */
@@ -307,7 +392,10 @@ function perfFinal (r: RunResult, up: number, down: number): { timeSeconds: numb
   const lines = r.stdout.split('\n').filter(l => l !== '').map(l => JSON.parse(l) as Record<string, unknown>)
   const final = lines.at(-1)
   check(final?.type === 'final', 'last perf line is not type final')
-  check(final.uploadBytes === up && final.downloadBytes === down, `byte counts up ${String(final.uploadBytes)} down ${String(final.downloadBytes)}, expected ${up} and ${down}`)
+  check(
+    final.uploadBytes === up && final.downloadBytes === down,
+    `byte counts up ${String(final.uploadBytes)} down ${String(final.downloadBytes)}, expected ${up} and ${down}`
+  )
   check(typeof final.timeSeconds === 'number' && final.timeSeconds > 0, `timeSeconds ${String(final.timeSeconds)}`)
   return { timeSeconds: final.timeSeconds }
 }
@@ -341,7 +429,14 @@ function swMissing (v: Variant, caps: Capabilities): Capability | undefined {
 }
 
 /** Phase 1 of a row: every cell but the perf figures. */
-async function runRow (dialer: Peer, listener: Peer, variant: Variant, opts: Options, caps: Capabilities, logs: string): Promise<Row> {
+async function runRow (
+  dialer: Peer,
+  listener: Peer,
+  variant: Variant,
+  opts: Options,
+  caps: Capabilities,
+  logs: string
+): Promise<Row> {
   const started = Date.now()
   const tag = rowTag(dialer, listener, variant)
   const row: Row = { dialer, listener, variant, cells: {}, seconds: 0 }
@@ -352,7 +447,11 @@ async function runRow (dialer: Peer, listener: Peer, variant: Variant, opts: Opt
   const missing = dialer.name === 'sw' || listener.name === 'sw' ? swMissing(variant, caps) : undefined
   if (missing !== undefined) {
     const why = `switchyard's CLI has no ${missing} yet (${caps[missing].detail})`
-    for (const c of CELLS) row.cells[c] = opts.requireSwitchyard.has(missing) ? fail(`${why}; --require-switchyard ${missing}`) : { status: 'n/a', detail: why }
+    for (const c of CELLS) {
+      row.cells[c] = opts.requireSwitchyard.has(missing)
+        ? fail(`${why}; --require-switchyard ${missing}`)
+        : { status: 'n/a', detail: why }
+    }
     return row
   }
   const muxerApplies = variant.security === 'noise' && variant.transport === 'tcp'
@@ -389,16 +488,29 @@ async function runRow (dialer: Peer, listener: Peer, variant: Variant, opts: Opt
     return checkStream(r, before, l)
   })
   await cell('ping', async () => checkPing(ok(await client('ping', ['ping', l.addr, '--count', String(PING_COUNT)]))))
-  await cell('identify', async () => checkIdentify(ok(await client('identify', ['identify', l.addr])), listener, l.addr))
+  await cell(
+    'identify',
+    async () => checkIdentify(ok(await client('identify', ['identify', l.addr])), listener, l.addr)
+  )
   await cell('perf', async () => {
-    const args = ['perf', l.addr, '--upload-bytes', String(PERF_CHECK_BYTES), '--download-bytes', String(PERF_CHECK_BYTES)]
+    const args = [
+      'perf',
+      l.addr,
+      '--upload-bytes',
+      String(PERF_CHECK_BYTES),
+      '--download-bytes',
+      String(PERF_CHECK_BYTES)
+    ]
     const checked = perfFinal(ok(await client('perf', args)), PERF_CHECK_BYTES, PERF_CHECK_BYTES)
     row.perf = { checkedSeconds: checked.timeSeconds }
     return `16+16 MiB in ${checked.timeSeconds.toFixed(3)} s`
   })
   await cell('streams', async () => {
     const r = ok(await client('streams', ['streams', l.addr, '--count', String(STREAM_COUNT)]))
-    check(r.stdout.trim() === `OK ${STREAM_COUNT}`, `expected 'OK ${STREAM_COUNT}', got ${JSON.stringify(r.stdout.slice(0, 200))}`)
+    check(
+      r.stdout.trim() === `OK ${STREAM_COUNT}`,
+      `expected 'OK ${STREAM_COUNT}', got ${JSON.stringify(r.stdout.slice(0, 200))}`
+    )
     return `OK ${STREAM_COUNT}`
   })
   await cell('listen', async () => {
@@ -415,7 +527,10 @@ async function runRow (dialer: Peer, listener: Peer, variant: Variant, opts: Opt
   return row
 }
 
-const muxerNotApplicable: Cell = { status: 'n/a', detail: 'the early-muxer check reads Noise over plain TCP (noise/tcp rows)' }
+const muxerNotApplicable: Cell = {
+  status: 'n/a',
+  detail: 'the early-muxer check reads Noise over plain TCP (noise/tcp rows)'
+}
 
 function foreignIncompatibility (dialer: Peer, listener: Peer, cell: CellName): string | undefined {
   return FOREIGN_INCOMPATIBILITIES.find(k => k.cell === cell && dialer.name !== listener.name &&
@@ -441,14 +556,32 @@ async function runFigures (row: Row, opts: Options, logs: string): Promise<void>
     l = await Listener.start(listener, listener.listenArgs(variant), join(logs, tag))
     const addr = l.addr
     const once = async (name: string, up: number, down: number): Promise<number> => {
-      const args = ['perf', addr, '--upload-bytes', String(up), '--download-bytes', String(down), ...dialer.clientArgs(variant.security)]
-      return perfFinal(ok(await run([...dialer.argv, ...args], CELL_TIMEOUT_MS, join(logs, `${tag}.${name}`))), up, down).timeSeconds
+      const args = [
+        'perf',
+        addr,
+        '--upload-bytes',
+        String(up),
+        '--download-bytes',
+        String(down),
+        ...dialer.clientArgs(variant.security)
+      ]
+      return perfFinal(
+        ok(await run([...dialer.argv, ...args], CELL_TIMEOUT_MS, join(logs, `${tag}.${name}`))),
+        up,
+        down
+      ).timeSeconds
     }
     const upSeconds = await once('up', n, 0)
     const downSeconds = await once('down', 0, n)
-    row.perf = { checkedSeconds: row.perf?.checkedSeconds ?? 0, uploadMiBs: n / MiB / upSeconds, downloadMiBs: n / MiB / downSeconds }
+    row.perf = {
+      checkedSeconds: row.perf?.checkedSeconds ?? 0,
+      uploadMiBs: n / MiB / upSeconds,
+      downloadMiBs: n / MiB / downSeconds
+    }
     const c = row.cells.perf as Cell
-    c.detail += `; ${n / MiB} MiB up ${row.perf.uploadMiBs?.toFixed(1) ?? '?'} MiB/s, down ${row.perf.downloadMiBs?.toFixed(1) ?? '?'} MiB/s`
+    c.detail += `; ${n / MiB} MiB up ${row.perf.uploadMiBs?.toFixed(1) ?? '?'} MiB/s, down ${
+      row.perf.downloadMiBs?.toFixed(1) ?? '?'
+    } MiB/s`
   } catch (err) {
     row.cells.perf = fail(`figures: ${(err as Error).message}`)
   } finally {
@@ -465,15 +598,27 @@ interface NegotiationRow { dialer: Peer, offer: string, expected: string, cell: 
  * once offering only Noise. The go listener logs the security of every connection; the last such
  * line after each run must name the expected protocol. One listener, runs one after another.
  */
-async function runNegotiation (dialers: Peer[], caps: Capabilities, opts: Options, logs: string): Promise<NegotiationRow[]> {
+async function runNegotiation (
+  dialers: Peer[],
+  caps: Capabilities,
+  opts: Options,
+  logs: string
+): Promise<NegotiationRow[]> {
   const out: NegotiationRow[] = []
   const listener = PEERS.go
-  const attempts = dialers.flatMap(d => [{ d, offer: 'tls,noise', expected: SECURITY_IDS.tls }, { d, offer: 'noise', expected: SECURITY_IDS.noise }])
+  const attempts = dialers.flatMap(
+    d => [{ d, offer: 'tls,noise', expected: SECURITY_IDS.tls }, { d, offer: 'noise', expected: SECURITY_IDS.noise }]
+  )
   let l: Listener | undefined
   try {
     l = await Listener.start(listener, ['--security', 'tls,noise'], join(logs, 'negotiation.go'))
   } catch (err) {
-    return attempts.map(a => ({ dialer: a.d, offer: a.offer, expected: a.expected, cell: fail((err as Error).message) }))
+    return attempts.map(a => ({
+      dialer: a.d,
+      offer: a.offer,
+      expected: a.expected,
+      cell: fail((err as Error).message)
+    }))
   }
   try {
     for (const { d, offer, expected } of attempts) {
@@ -483,12 +628,20 @@ async function runNegotiation (dialers: Peer[], caps: Capabilities, opts: Option
       const missing = needs.find(c => !caps[c].ok)
       if (missing !== undefined) {
         const why = `switchyard's CLI has no ${missing} yet (${caps[missing].detail})`
-        row.cell = opts.requireSwitchyard.has(missing) ? fail(`${why}; --require-switchyard ${missing}`) : { status: 'n/a', detail: why }
+        row.cell = opts.requireSwitchyard.has(missing)
+          ? fail(`${why}; --require-switchyard ${missing}`)
+          : { status: 'n/a', detail: why }
         continue
       }
       try {
         const before = securityLines(l.stderr).length
-        ok(await run([...d.argv, 'ping', l.addr, ...d.clientArgs(offer)], CELL_TIMEOUT_MS, join(logs, `negotiation.${d.name}-go.${offer}`)))
+        ok(
+          await run(
+            [...d.argv, 'ping', l.addr, ...d.clientArgs(offer)],
+            CELL_TIMEOUT_MS,
+            join(logs, `negotiation.${d.name}-go.${offer}`)
+          )
+        )
         let lines = securityLines(l.stderr)
         for (let i = 0; i < 40 && lines.length <= before; i++) { await sleep(50); lines = securityLines(l.stderr) }
         const got = lines.at(-1)
@@ -506,7 +659,8 @@ async function runNegotiation (dialers: Peer[], caps: Capabilities, opts: Option
 }
 
 /** The security protocol of every `[listen] connection from … : security <id>, …` line (go peer). */
-const securityLines = (stderr: string): string[] => [...stderr.matchAll(/^\[listen\] connection from .*: security (\S+),/gm)].map(m => m[1] as string)
+const securityLines = (stderr: string): string[] =>
+  [...stderr.matchAll(/^\[listen\] connection from .*: security (\S+),/gm)].map(m => m[1] as string)
 
 // ───────────────────────────── switchyard's capabilities ─────────────────────────────
 
@@ -519,12 +673,19 @@ const securityLines = (stderr: string): string[] => [...stderr.matchAll(/^\[list
  */
 async function probeSwitchyard (logs: string): Promise<Capabilities> {
   const sw = PEERS.sw
-  const listenProbe = async (name: string, args: string[], expect: RegExp): Promise<{ ok: boolean, detail: string }> => {
+  const listenProbe = async (
+    name: string,
+    args: string[],
+    expect: RegExp
+  ): Promise<{ ok: boolean, detail: string }> => {
     try {
       const l = await Listener.start(sw, args, join(logs, `probe.${name}`))
       const okLine = expect.test(l.addr)
       await l.stop()
-      return { ok: okLine, detail: okLine ? `listen ${args.join(' ')}: ${l.addr}` : `listen ${args.join(' ')} printed ${l.addr}` }
+      return {
+        ok: okLine,
+        detail: okLine ? `listen ${args.join(' ')}: ${l.addr}` : `listen ${args.join(' ')} printed ${l.addr}`
+      }
     } catch (err) {
       return { ok: false, detail: `listen ${args.join(' ')}: ${(err as Error).message}` }
     }
@@ -535,7 +696,14 @@ async function probeSwitchyard (logs: string): Promise<Capabilities> {
   // A preference list: parsed before any dial (an unreachable target then fails at runtime, exit 1).
   const target = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
   const r = await run([...sw.argv, 'ping', target, '--security', 'tls,noise'], 30_000, join(logs, 'probe.preference'))
-  const preference = { ok: tls.ok && r.code !== 2, detail: r.code === 2 ? `ping --security tls,noise: ${lastLine(r.stderr)}` : tls.ok ? 'ping --security tls,noise accepted' : 'needs tls' }
+  const preference = {
+    ok: tls.ok && r.code !== 2,
+    detail: r.code === 2
+      ? `ping --security tls,noise: ${lastLine(r.stderr)}`
+      : tls.ok
+        ? 'ping --security tls,noise accepted'
+        : 'needs tls'
+  }
   return { tls, ws, preference, quic }
 }
 
@@ -544,9 +712,18 @@ async function probeSwitchyard (logs: string): Promise<Capabilities> {
  * run through a recording proxy, switchyard with `--keylog` and `--trace-file`.
  */
 async function muxerCell (dialer: Peer, listener: Peer, logs: string): Promise<Cell> {
-  if (dialer.name !== 'sw' && listener.name !== 'sw') return { status: 'n/a', detail: 'no switchyard side (needs its key log)' }
+  if (dialer.name !== 'sw' && listener.name !== 'sw') {
+    return { status: 'n/a', detail: 'no switchyard side (needs its key log)' }
+  }
   const tag = `${dialer.name}-${listener.name}.muxer`
-  const swArgs = (side: string): string[] => ['--keylog', join(logs, `${tag}.${side}.keylog`), '--trace-file', join(logs, `${tag}.${side}.trace.jsonl`)]
+  const swArgs = (
+    side: string
+  ): string[] => [
+    '--keylog',
+    join(logs, `${tag}.${side}.keylog`),
+    '--trace-file',
+    join(logs, `${tag}.${side}.trace.jsonl`)
+  ]
   const expectEarly = dialer.announcesMuxers && listener.announcesMuxers
   let l: Listener | undefined
   let proxy: RecordingProxy | undefined
@@ -554,7 +731,11 @@ async function muxerCell (dialer: Peer, listener: Peer, logs: string): Promise<C
     l = await Listener.start(listener, listener.name === 'sw' ? swArgs('listener') : [], join(logs, tag))
     proxy = await RecordingProxy.start(l.port)
     const viaProxy = l.addr.replace(/\/tcp\/\d+\//, `/tcp/${proxy.port}/`)
-    const r = await run([...dialer.argv, 'stream', viaProxy, ...(dialer.name === 'sw' ? swArgs('dialer') : [])], CELL_TIMEOUT_MS, join(logs, `${tag}.stream`))
+    const r = await run(
+      [...dialer.argv, 'stream', viaProxy, ...(dialer.name === 'sw' ? swArgs('dialer') : [])],
+      CELL_TIMEOUT_MS,
+      join(logs, `${tag}.stream`)
+    )
     if (r.code !== 0) return fail(`stream through the proxy: ${exitReason(r, CELL_TIMEOUT_MS)}`)
     const stopped = await l.stop() // flushes the listener's trace file
     check(stopped.code === 0, `listener exit ${stopped.code ?? stopped.signal} on SIGTERM`)
@@ -564,26 +745,45 @@ async function muxerCell (dialer: Peer, listener: Peer, logs: string): Promise<C
     const keylog = sides.map(s => readFileSync(join(logs, `${tag}.${s}.keylog`), 'utf8')).join('\n')
     const wire = observeWire(proxy.recordings[0] as Parameters<typeof observeWire>[0], keylog)
     const want = expectEarly ? 'early' : 'multistream'
-    check(wire.mode === want, `wire: expected ${want}, saw dialer ${describeStart(wire.dialer)}, listener ${describeStart(wire.listener)}`)
+    check(
+      wire.mode === want,
+      `wire: expected ${want}, saw dialer ${describeStart(wire.dialer)}, listener ${describeStart(wire.listener)}`
+    )
 
     for (const side of sides) {
       const facts = traceFacts(readFileSync(join(logs, `${tag}.${side}.trace.jsonl`), 'utf8'))
       const remote = side === 'dialer' ? listener : dialer
       check(facts.connections === 1, `${side} trace: ${facts.connections} completed handshakes, expected 1`)
       const announced = facts.remoteStreamMuxers[0]
-      check(remote.announcesMuxers === (announced?.includes('/yamux/1.0.0') ?? false),
-        `${side} trace: remote ${remote.label} stream_muxers ${JSON.stringify(announced ?? null)}, expected ${remote.announcesMuxers ? 'a list with /yamux/1.0.0' : 'none'}`)
+      check(
+        remote.announcesMuxers === (announced?.includes('/yamux/1.0.0') ?? false),
+        `${side} trace: remote ${remote.label} stream_muxers ${JSON.stringify(announced ?? null)}, expected ${
+          remote.announcesMuxers ? 'a list with /yamux/1.0.0' : 'none'
+        }`
+      )
       if (expectEarly) {
-        check(facts.earlyMuxers[0] === '/yamux/1.0.0' && facts.multistreamYamuxMessages === 0,
-          `${side} trace: early muxer ${facts.earlyMuxers[0] ?? 'none'}, ${facts.multistreamYamuxMessages} multistream /yamux/1.0.0 messages`)
+        check(
+          facts.earlyMuxers[0] === '/yamux/1.0.0' && facts.multistreamYamuxMessages === 0,
+          `${side} trace: early muxer ${
+            facts.earlyMuxers[0] ?? 'none'
+          }, ${facts.multistreamYamuxMessages} multistream /yamux/1.0.0 messages`
+        )
       } else {
-        check(facts.earlyMuxers[0] === undefined && facts.multistreamYamuxMessages === 2,
-          `${side} trace: early muxer ${facts.earlyMuxers[0] ?? 'none'}, ${facts.multistreamYamuxMessages} multistream /yamux/1.0.0 messages (expected 2: proposal and echo)`)
+        check(
+          facts.earlyMuxers[0] === undefined && facts.multistreamYamuxMessages === 2,
+          `${side} trace: early muxer ${
+            facts.earlyMuxers[0] ?? 'none'
+          }, ${facts.multistreamYamuxMessages} multistream /yamux/1.0.0 messages (expected 2: proposal and echo)`
+        )
       }
     }
-    return pass(expectEarly
-      ? `early: yamux frames right after Noise msg 3 both ways (msg2 ${wire.msg2Length} B, msg3 ${wire.msg3Length} B)`
-      : `multistream: ${describeStart(wire.dialer)} / echo (${[dialer, listener].filter(p => !p.announcesMuxers).map(p => p.label).join(', ')} announces no muxers)`)
+    return pass(
+      expectEarly
+        ? `early: yamux frames right after Noise msg 3 both ways (msg2 ${wire.msg2Length} B, msg3 ${wire.msg3Length} B)`
+        : `multistream: ${describeStart(wire.dialer)} / echo (${
+          [dialer, listener].filter(p => !p.announcesMuxers).map(p => p.label).join(', ')
+        } announces no muxers)`
+    )
   } catch (err) {
     return fail((err as Error).message)
   } finally {
@@ -612,12 +812,33 @@ function table (header: string[], rows: string[][]): string[] {
 
 interface Timings { probe: number, phase1: number, figures: number, negotiation: number, total: number, jobs: number }
 
-function printReport (rows: Row[], negotiation: NegotiationRow[], caps: Capabilities, versions: string[], t: Timings): { failed: number, passed: number } {
+function printReport (
+  rows: Row[],
+  negotiation: NegotiationRow[],
+  caps: Capabilities,
+  versions: string[],
+  t: Timings
+): { failed: number, passed: number } {
   const out: string[] = []
-  out.push('', `interop matrix (${rows.length} rows + ${negotiation.length} negotiation runs, ${t.total.toFixed(0)} s)`, ...versions.map(v => `  ${v}`))
-  out.push(`  switchyard CLI: ${(Object.keys(caps) as Capability[]).map(c => `${c} ${caps[c].ok ? 'yes' : 'no'}`).join(', ')}`, '')
-  out.push(...table(['dialer -> listener', 'variant', ...CELLS],
-    rows.map(r => [`${r.dialer.label} -> ${r.listener.label}`, variantLabel(r.variant), ...CELLS.map(c => cellText(r.cells[c], c))])))
+  out.push(
+    '',
+    `interop matrix (${rows.length} rows + ${negotiation.length} negotiation runs, ${t.total.toFixed(0)} s)`,
+    ...versions.map(v => `  ${v}`)
+  )
+  out.push(
+    `  switchyard CLI: ${(Object.keys(caps) as Capability[]).map(c => `${c} ${caps[c].ok ? 'yes' : 'no'}`).join(', ')}`,
+    ''
+  )
+  out.push(
+    ...table(
+      ['dialer -> listener', 'variant', ...CELLS],
+      rows.map(r => [
+        `${r.dialer.label} -> ${r.listener.label}`,
+        variantLabel(r.variant),
+        ...CELLS.map(c => cellText(r.cells[c], c))
+      ])
+    )
+  )
 
   let failed = 0
   let passed = 0
@@ -631,33 +852,67 @@ function printReport (rows: Row[], negotiation: NegotiationRow[], caps: Capabili
         failed++
         failures.push(`  ${rowLabel(r)} ${c}: ${cell.detail}`)
       }
-      if (cell?.status === 'n/a' && c !== 'muxer') notRun.set(cell.detail, [...(notRun.get(cell.detail) ?? []), `${rowLabel(r)} ${c}`])
+      if (cell?.status === 'n/a' && c !== 'muxer') {
+        notRun.set(cell.detail, [...(notRun.get(cell.detail) ?? []), `${rowLabel(r)} ${c}`])
+      }
     }
   }
   out.push('', 'security negotiation: a go listener offering tls,noise (its log names what each connection got)')
-  out.push(...table(['dialer', 'offers', 'expected', 'result'], negotiation.map(n => [n.dialer.label, n.offer, n.expected, `${n.cell.status} ${n.cell.detail}`])))
+  out.push(
+    ...table(
+      ['dialer', 'offers', 'expected', 'result'],
+      negotiation.map(n => [n.dialer.label, n.offer, n.expected, `${n.cell.status} ${n.cell.detail}`])
+    )
+  )
   for (const n of negotiation) {
     if (n.cell.status === 'PASS') passed++
-    if (n.cell.status === 'FAIL') { failed++; failures.push(`  negotiation ${n.dialer.label} offering ${n.offer}: ${n.cell.detail}`) }
+    if (n.cell.status === 'FAIL') {
+      failed++
+      failures.push(`  negotiation ${n.dialer.label} offering ${n.offer}: ${n.cell.detail}`)
+    }
   }
   if (failures.length > 0) out.push('', 'FAIL (exit status and last stderr line, or the failed check):', ...failures)
   if (notRun.size > 0) {
     out.push('', 'n/a:')
-    for (const [why, cells] of notRun) out.push(`  ${why}: ${cells.length} cells (${[...new Set(cells.map(c => c.replace(/ \S+$/, '')))].slice(0, 4).join('; ')}${cells.length > 4 ? '; …' : ''})`)
+    for (const [why, cells] of notRun) {
+      out.push(`  ${why}: ${cells.length} cells (${
+        [...new Set(cells.map(c => c.replace(/ \S+$/, '')))].slice(0, 4).join('; ')
+      }${cells.length > 4 ? '; …' : ''})`)
+    }
   }
 
-  out.push('', 'perf in MiB/s, one direction at a time, connection setup included (as libp2p/test-plans), measured one row at a time after the other cells; "16+16 s" = the checked 16 MiB up + 16 MiB down run (rows run concurrently)')
+  out.push(
+    '',
+    'perf in MiB/s, one direction at a time, connection setup included (as libp2p/test-plans), measured one row at a time after the other cells; "16+16 s" = the checked 16 MiB up + 16 MiB down run (rows run concurrently)'
+  )
   const mibs = (x: number | undefined): string => x !== undefined ? x.toFixed(1) : '-'
-  const perfRows = rows.filter(r => r.perf !== undefined).map(r => [`${r.dialer.label} -> ${r.listener.label}`, variantLabel(r.variant),
-    mibs(r.perf?.uploadMiBs), mibs(r.perf?.downloadMiBs), r.perf?.checkedSeconds.toFixed(3) ?? '-'])
+  const perfRows = rows.filter(r => r.perf !== undefined).map(
+    r => [
+      `${r.dialer.label} -> ${r.listener.label}`,
+      variantLabel(r.variant),
+      mibs(r.perf?.uploadMiBs),
+      mibs(r.perf?.downloadMiBs),
+      r.perf?.checkedSeconds.toFixed(3) ?? '-'
+    ]
+  )
   out.push(...table(['dialer -> listener', 'variant', 'upload', 'download', '16+16 s'], perfRows))
 
   const muxerRows = rows.filter(r => r.cells.muxer !== undefined && r.cells.muxer.status !== 'n/a')
   if (muxerRows.length > 0) {
-    out.push('', 'early muxer negotiation (wire: decrypted through a recording proxy with switchyard\'s key log; cross-checked with its trace):')
-    for (const r of muxerRows) out.push(`  ${rowLabel(r)}: ${r.cells.muxer?.status ?? ''} ${r.cells.muxer?.detail ?? ''}`)
+    out.push(
+      '',
+      'early muxer negotiation (wire: decrypted through a recording proxy with switchyard\'s key log; cross-checked with its trace):'
+    )
+    for (const r of muxerRows) {
+      out.push(`  ${rowLabel(r)}: ${r.cells.muxer?.status ?? ''} ${r.cells.muxer?.detail ?? ''}`)
+    }
   }
-  out.push('', `timings: probe ${t.probe.toFixed(1)} s, rows ${t.phase1.toFixed(1)} s (${t.jobs} at a time), perf figures ${t.figures.toFixed(1)} s, negotiation ${t.negotiation.toFixed(1)} s, total ${t.total.toFixed(1)} s`)
+  out.push(
+    '',
+    `timings: probe ${t.probe.toFixed(1)} s, rows ${t.phase1.toFixed(1)} s (${t.jobs} at a time), perf figures ${
+      t.figures.toFixed(1)
+    } s, negotiation ${t.negotiation.toFixed(1)} s, total ${t.total.toFixed(1)} s`
+  )
   out.push('', `${passed} PASS, ${failed} FAIL`)
   console.log(out.join('\n'))
   return { failed, passed }
@@ -688,7 +943,9 @@ function parseOptions (argv: readonly string[]): Options {
     else if (a === '--variants') {
       opts.variants = value().split(',').filter(v => v !== '').map(text => {
         const v = VARIANTS.find(x => variantLabel(x) === text)
-        if (v === undefined) throw new Error(`variant ${text}: expected one of ${VARIANTS.map(variantLabel).join(', ')}`)
+        if (v === undefined) {
+          throw new Error(`variant ${text}: expected one of ${VARIANTS.map(variantLabel).join(', ')}`)
+        }
         return v
       })
     } else if (a === '--jobs') opts.jobs = Number(value())
@@ -698,7 +955,9 @@ function parseOptions (argv: readonly string[]): Options {
       opts.figures = f
     } else if (a === '--require-switchyard') {
       for (const c of value().split(',').filter(x => x !== '')) {
-        if (c !== 'tls' && c !== 'ws' && c !== 'preference' && c !== 'quic') throw new Error(`--require-switchyard: unknown capability ${c} (tls, ws, preference, quic)`)
+        if (c !== 'tls' && c !== 'ws' && c !== 'preference' && c !== 'quic') {
+          throw new Error(`--require-switchyard: unknown capability ${c} (tls, ws, preference, quic)`)
+        }
         opts.requireSwitchyard.add(c)
       }
     } else if (a === '--skip-build') opts.skipBuild = true
@@ -709,9 +968,13 @@ function parseOptions (argv: readonly string[]): Options {
   }
   for (const p of opts.pairs) {
     const [d, l] = p.split('-')
-    if (!(d !== undefined && d in PEERS && l !== undefined && l in PEERS)) throw new Error(`pair ${p}: expected <dialer>-<listener> with peers ${Object.keys(PEERS).join(', ')}`)
+    if (!(d !== undefined && d in PEERS && l !== undefined && l in PEERS)) {
+      throw new Error(`pair ${p}: expected <dialer>-<listener> with peers ${Object.keys(PEERS).join(', ')}`)
+    }
   }
-  if (!(opts.perfDirectionBytes > 0 && Number.isSafeInteger(opts.perfDirectionBytes))) throw new Error('--perf-mib expects a positive number')
+  if (!(opts.perfDirectionBytes > 0 && Number.isSafeInteger(opts.perfDirectionBytes))) {
+    throw new Error('--perf-mib expects a positive number')
+  }
   if (!(Number.isSafeInteger(opts.jobs) && opts.jobs >= 1 && opts.jobs <= 16)) throw new Error('--jobs expects 1 … 16')
   return opts
 }
@@ -736,13 +999,18 @@ function versions (): string[] {
   const rustLibp2p = /name = "libp2p"\nversion = "([^"]+)"/.exec(read('interop/rust/Cargo.lock'))?.[1] ?? '?'
   const rustYamux = /name = "yamux"\nversion = "([^"]+)"/g
   const yamuxVersions = [...read('interop/rust/Cargo.lock').matchAll(rustYamux)].map(m => m[1]).join('/')
-  const pkg = (name: string): string => (JSON.parse(read(`node_modules/${name}/package.json`) || '{}') as { version?: string }).version ?? '?'
+  const pkg = (name: string): string =>
+    (JSON.parse(read(`node_modules/${name}/package.json`) || '{}') as { version?: string }).version ?? '?'
   const sw = (JSON.parse(read('package.json')) as { version: string }).version
   return [
     `switchyard ${sw} (node ${process.version})`,
     `go-libp2p ${goLibp2p} (interop/go)`,
     `rust-libp2p ${rustLibp2p}, yamux ${yamuxVersions} (interop/rust)`,
-    `js-libp2p ${pkg('libp2p')}, @chainsafe/libp2p-noise ${pkg('@chainsafe/libp2p-noise')}, @libp2p/tls ${pkg('@libp2p/tls')}, @chainsafe/libp2p-yamux ${pkg('@chainsafe/libp2p-yamux')}, @libp2p/websockets ${pkg('@libp2p/websockets')} (interop/js)`
+    `js-libp2p ${pkg('libp2p')}, @chainsafe/libp2p-noise ${pkg('@chainsafe/libp2p-noise')}, @libp2p/tls ${
+      pkg('@libp2p/tls')
+    }, @chainsafe/libp2p-yamux ${pkg('@chainsafe/libp2p-yamux')}, @libp2p/websockets ${
+      pkg('@libp2p/websockets')
+    } (interop/js)`
   ]
 }
 
@@ -759,7 +1027,11 @@ async function main (): Promise<number> {
   for (const p of Object.values(PEERS)) {
     const bin = p.argv.at(-1) as string
     if (!existsSync(bin)) {
-      console.log(`FAIL build: ${p.label} peer ${bin} is missing${p.argv.length > 1 ? ' (npm run build)' : ' (bash interop/build.sh)'}`)
+      console.log(
+        `FAIL build: ${p.label} peer ${bin} is missing${
+          p.argv.length > 1 ? ' (npm run build)' : ' (bash interop/build.sh)'
+        }`
+      )
       return 1
     }
   }
@@ -769,7 +1041,11 @@ async function main (): Promise<number> {
 
   const caps = await probeSwitchyard(logs)
   const probe = since(started)
-  console.error(`[matrix] switchyard CLI: ${(Object.keys(caps) as Capability[]).map(c => `${c} ${caps[c].ok ? 'yes' : 'no'} (${caps[c].detail})`).join('; ')}`)
+  console.error(
+    `[matrix] switchyard CLI: ${
+      (Object.keys(caps) as Capability[]).map(c => `${c} ${caps[c].ok ? 'yes' : 'no'} (${caps[c].detail})`).join('; ')
+    }`
+  )
 
   const todo = opts.variants.flatMap(v => opts.pairs.map(p => {
     const [d, l] = p.split('-') as [PeerName, PeerName]
@@ -780,7 +1056,11 @@ async function main (): Promise<number> {
     const row = await runRow(dialer, listener, variant, opts, caps, logs)
     const bad = CELLS.filter(c => row.cells[c]?.status === 'FAIL')
     const skipped = CELLS.every(c => row.cells[c]?.status === 'n/a')
-    console.error(`[matrix] ${rowLabel(row)}: ${bad.length > 0 ? `FAIL ${bad.join(' ')}` : skipped ? 'n/a' : 'ok'} (${row.seconds.toFixed(1)} s)`)
+    console.error(
+      `[matrix] ${rowLabel(row)}: ${bad.length > 0 ? `FAIL ${bad.join(' ')}` : skipped ? 'n/a' : 'ok'} (${
+        row.seconds.toFixed(1)
+      } s)`
+    )
     return row
   })
   const phase1 = since(phase1Start)
@@ -795,10 +1075,19 @@ async function main (): Promise<number> {
 
   const negotiationStart = Date.now()
   const dialers = [...new Set(opts.pairs.map(p => p.split('-')[0] as PeerName))].map(n => PEERS[n])
-  const negotiation = opts.variants.some(v => v.security === 'tls') ? await runNegotiation(dialers, caps, opts, logs) : []
+  const negotiation = opts.variants.some(v => v.security === 'tls')
+    ? await runNegotiation(dialers, caps, opts, logs)
+    : []
   const negotiationSeconds = since(negotiationStart)
 
-  const { failed } = printReport(rows, negotiation, caps, versions(), { probe, phase1, figures, negotiation: negotiationSeconds, total: since(started), jobs: opts.jobs })
+  const { failed } = printReport(rows, negotiation, caps, versions(), {
+    probe,
+    phase1,
+    figures,
+    negotiation: negotiationSeconds,
+    total: since(started),
+    jobs: opts.jobs
+  })
   if (failed > 0 || opts.keepLogs) console.log(`logs kept in ${logs}`)
   else rmSync(logs, { recursive: true, force: true })
   return failed > 0 ? 1 : 0

@@ -73,7 +73,9 @@ export class RedisServer {
   static async start (binary = 'redis-server'): Promise<RedisServer> {
     for (let attempt = 0; ; attempt++) {
       const port = await freePort()
-      const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
       let output = ''
       child.stdout?.on('data', (b: Buffer) => { output += b.toString() })
       child.stderr?.on('data', (b: Buffer) => { output += b.toString() })
@@ -84,8 +86,14 @@ export class RedisServer {
       const until = Date.now() + REDIS_START_TIMEOUT_MS
       while (Date.now() < until && !gone) {
         const ready = await Promise.race([
-          RedisClient.connect(addr).then(async c => { const pong = await c.command('PING'); c.close(); return pong === 'PONG' }, () => false),
-          spawnError.then(err => { throw new Error(`cannot run ${binary}: ${err.message} (Debian: apt-get install -y redis-server)`) })
+          RedisClient.connect(addr).then(async c => {
+            const pong = await c.command('PING')
+            c.close()
+            return pong === 'PONG'
+          }, () => false),
+          spawnError.then(err => {
+            throw new Error(`cannot run ${binary}: ${err.message} (Debian: apt-get install -y redis-server)`)
+          })
         ])
         if (ready) return new RedisServer(child, addr, exited)
         await sleep(50)
@@ -93,7 +101,9 @@ export class RedisServer {
       child.kill('SIGKILL')
       await exited
       // Another process may have taken the port between freePort() and the bind: try another one.
-      if (attempt >= 2) throw new Error(`redis-server did not answer PING on ${addr}: ${output.trim().split('\n').at(-1) ?? ''}`)
+      if (attempt >= 2) {
+        throw new Error(`redis-server did not answer PING on ${addr}: ${output.trim().split('\n').at(-1) ?? ''}`)
+      }
     }
   }
 
@@ -119,10 +129,12 @@ function start (argv: readonly string[], env: Record<string, string>): Proc {
   return p
 }
 
-const lastLine = (text: string): string => text.split('\n').map(l => l.trim()).filter(l => l !== '').at(-1)?.slice(0, 300) ?? '(no stderr)'
+const lastLine = (text: string): string =>
+  text.split('\n').map(l => l.trim()).filter(l => l !== '').at(-1)?.slice(0, 300) ?? '(no stderr)'
 
 /** switchyard refused the configuration as unsupported (usage error naming it). */
-const unsupported = (p: Proc, code: number | null): boolean => code === 2 && /not supported by switchyard/.test(p.stderr)
+const unsupported = (p: Proc, code: number | null): boolean =>
+  code === 2 && /not supported by switchyard/.test(p.stderr)
 
 export interface CaseOptions {
   /** The entry points (default IMPLS' argv). */
@@ -132,7 +144,12 @@ export interface CaseOptions {
 }
 
 /** Run one case against the Redis server at `redisAddr`; logs go to `logBase.*`. */
-export async function runCase (c: Case, redisAddr: string, logBase: string, options: CaseOptions = {}): Promise<CaseResult> {
+export async function runCase (
+  c: Case,
+  redisAddr: string,
+  logBase: string,
+  options: CaseOptions = {}
+): Promise<CaseResult> {
   const requireSwitchyard = options.requireSwitchyard ?? false
   const argvOf = (impl: Impl): readonly string[] => options.argv?.[impl] ?? IMPLS[impl].argv
   const started = Date.now()
@@ -159,20 +176,38 @@ export async function runCase (c: Case, redisAddr: string, logBase: string, opti
   const kill = setTimeout(() => { dialer.child.kill('SIGKILL') }, (CASE_TIMEOUT_SECONDS + 10) * 1000)
   try {
     // A listener that exits early (refused its configuration) ends the case at once.
-    const first = await Promise.race([dialer.exit.then(code => ({ who: 'dialer', code })), listener.exit.then(code => ({ who: 'listener', code }))])
+    const first = await Promise.race([
+      dialer.exit.then(code => ({ who: 'dialer', code })),
+      listener.exit.then(code => ({ who: 'listener', code }))
+    ])
     if (first.who === 'listener') {
       dialer.child.kill('SIGTERM')
       await dialer.exit
-      if (c.listener === 'sw' && unsupported(listener, first.code) && !requireSwitchyard) return result('n/a', `switchyard: ${lastLine(listener.stderr)}`)
-      return result('FAIL', `listener exited (${first.code ?? 'signal'}) before the dialer was done: ${lastLine(listener.stderr)}`)
+      if (c.listener === 'sw' && unsupported(listener, first.code) && !requireSwitchyard) {
+        return result('n/a', `switchyard: ${lastLine(listener.stderr)}`)
+      }
+      return result(
+        'FAIL',
+        `listener exited (${first.code ?? 'signal'}) before the dialer was done: ${lastLine(listener.stderr)}`
+      )
     }
     const code = first.code
     if (code !== 0) {
-      if (c.dialer === 'sw' && unsupported(dialer, code) && !requireSwitchyard) return result('n/a', `switchyard: ${lastLine(dialer.stderr)}`)
-      return result('FAIL', `dialer exit ${code ?? 'signal'}: ${lastLine(dialer.stderr)} (listener: ${lastLine(listener.stderr)})`)
+      if (c.dialer === 'sw' && unsupported(dialer, code) && !requireSwitchyard) {
+        return result('n/a', `switchyard: ${lastLine(dialer.stderr)}`)
+      }
+      return result(
+        'FAIL',
+        `dialer exit ${code ?? 'signal'}: ${lastLine(dialer.stderr)} (listener: ${lastLine(listener.stderr)})`
+      )
     }
     const lines = dialer.stdout.split('\n').filter(l => l.trim() !== '')
-    if (lines.length !== 1) return result('FAIL', `dialer stdout must be one JSON line, got ${lines.length}: ${JSON.stringify(dialer.stdout.slice(0, 200))}`)
+    if (lines.length !== 1) {
+      return result(
+        'FAIL',
+        `dialer stdout must be one JSON line, got ${lines.length}: ${JSON.stringify(dialer.stdout.slice(0, 200))}`
+      )
+    }
     let out: Record<string, unknown>
     try {
       out = JSON.parse(lines[0] as string) as Record<string, unknown>
@@ -180,13 +215,25 @@ export async function runCase (c: Case, redisAddr: string, logBase: string, opti
       return result('FAIL', `dialer stdout is not JSON: ${JSON.stringify(lines[0])}`)
     }
     const keys = Object.keys(out).sort().join(',')
-    if (keys !== 'handshakePlusOneRTTMillis,pingRTTMilllis') return result('FAIL', `dialer JSON keys ${keys}, expected handshakePlusOneRTTMillis, pingRTTMilllis`)
+    if (keys !== 'handshakePlusOneRTTMillis,pingRTTMilllis') {
+      return result('FAIL', `dialer JSON keys ${keys}, expected handshakePlusOneRTTMillis, pingRTTMilllis`)
+    }
     const h = out.handshakePlusOneRTTMillis
     const p = out.pingRTTMilllis
     // p may be 0: js-libp2p's ping service measures whole milliseconds (Date.now()), < 1 ms on loopback reads 0.
-    if (typeof h !== 'number' || typeof p !== 'number' || !(h > 0) || !(p >= 0) || p > h) return result('FAIL', `implausible times: handshakePlusOneRTTMillis ${String(h)}, pingRTTMilllis ${String(p)}`)
-    if (listener.child.exitCode !== null) return result('FAIL', `listener exited (${listener.child.exitCode}) before it was killed: ${lastLine(listener.stderr)}`)
-    return result('PASS', `handshake+1RTT ${h.toFixed(1)} ms, ping ${p.toFixed(2)} ms`, { handshakePlusOneRTTMillis: h, pingRTTMilllis: p })
+    if (typeof h !== 'number' || typeof p !== 'number' || !(h > 0) || !(p >= 0) || p > h) {
+      return result('FAIL', `implausible times: handshakePlusOneRTTMillis ${String(h)}, pingRTTMilllis ${String(p)}`)
+    }
+    if (listener.child.exitCode !== null) {
+      return result(
+        'FAIL',
+        `listener exited (${listener.child.exitCode}) before it was killed: ${lastLine(listener.stderr)}`
+      )
+    }
+    return result('PASS', `handshake+1RTT ${h.toFixed(1)} ms, ping ${p.toFixed(2)} ms`, {
+      handshakePlusOneRTTMillis: h,
+      pingRTTMilllis: p
+    })
   } finally {
     clearTimeout(kill)
     // test-plans stops the listener when the dialer is done.
@@ -213,11 +260,15 @@ export function cases (impls: readonly Impl[], transports: readonly string[], se
   for (const transport of transports) {
     if (STANDALONE_TRANSPORTS.includes(transport)) {
       const quic = impls.filter(i => !NO_QUIC.includes(i))
-      for (const dialer of quic) for (const listener of quic) out.push({ dialer, listener, transport, security: '', muxer: '' })
+      for (const dialer of quic) {
+        for (const listener of quic) out.push({ dialer, listener, transport, security: '', muxer: '' })
+      }
       continue
     }
     for (const security of securities) {
-      for (const dialer of impls) for (const listener of impls) out.push({ dialer, listener, transport, security, muxer: 'yamux' })
+      for (const dialer of impls) {
+        for (const listener of impls) out.push({ dialer, listener, transport, security, muxer: 'yamux' })
+      }
       if (impls.includes('sw')) out.push({ dialer: 'sw', listener: 'sw', transport, security, muxer: 'mplex' })
     }
   }
@@ -242,7 +293,9 @@ async function main (): Promise<number> {
     }
     if (a === '--impls') {
       impls = value().split(',') as Impl[]
-      for (const x of impls) if (!(x in IMPLS)) throw new Error(`--impls: unknown implementation ${x} (${Object.keys(IMPLS).join(', ')})`)
+      for (const x of impls) {
+        if (!(x in IMPLS)) throw new Error(`--impls: unknown implementation ${x} (${Object.keys(IMPLS).join(', ')})`)
+      }
     } else if (a === '--transports') transports = value().split(',')
     else if (a === '--security') securities = value().split(',')
     else if (a === '--jobs') jobs = Number(value())
@@ -254,12 +307,17 @@ async function main (): Promise<number> {
   if (!(Number.isSafeInteger(jobs) && jobs >= 1 && jobs <= 16)) throw new Error('--jobs expects 1 … 16')
   for (const x of impls) {
     const bin = IMPLS[x].argv.length > 2 ? IMPLS[x].argv[1] as string : IMPLS[x].argv[0] as string
-    if (!existsSync(bin)) { console.log(`FAIL build: ${IMPLS[x].label} entry point ${bin} is missing (npm run build; bash interop/build.sh)`); return 1 }
+    if (!existsSync(bin)) {
+      console.log(`FAIL build: ${IMPLS[x].label} entry point ${bin} is missing (npm run build; bash interop/build.sh)`)
+      return 1
+    }
   }
   const logs = mkdtempSync(join(tmpdir(), 'switchyard-transport-interop-'))
   const started = Date.now()
   const all = cases(impls, transports, securities)
-  const servers = await Promise.all(Array.from({ length: Math.min(jobs, all.length) }, async () => await RedisServer.start(redisBinary)))
+  const servers = await Promise.all(
+    Array.from({ length: Math.min(jobs, all.length) }, async () => await RedisServer.start(redisBinary))
+  )
   const results: CaseResult[] = new Array(all.length)
   let next = 0
   try {
@@ -267,9 +325,18 @@ async function main (): Promise<number> {
       while (next < all.length) {
         const i = next++
         const c = all[i] as Case
-        const r = await runCase(c, server.addr, join(logs, `${c.transport}-${c.security}-${c.muxer}.${c.dialer}-${c.listener}`), { requireSwitchyard })
+        const r = await runCase(
+          c,
+          server.addr,
+          join(logs, `${c.transport}-${c.security}-${c.muxer}.${c.dialer}-${c.listener}`),
+          { requireSwitchyard }
+        )
         results[i] = r
-        console.error(`[transport-interop] ${IMPLS[c.dialer].label} -> ${IMPLS[c.listener].label} ${c.transport}/${c.security}/${c.muxer}: ${r.status} ${r.detail}`)
+        console.error(
+          `[transport-interop] ${IMPLS[c.dialer].label} -> ${
+            IMPLS[c.listener].label
+          } ${c.transport}/${c.security}/${c.muxer}: ${r.status} ${r.detail}`
+        )
       }
     }))
   } finally {
@@ -277,10 +344,19 @@ async function main (): Promise<number> {
   }
   const failed = results.filter(r => r.status === 'FAIL')
   const na = results.filter(r => r.status === 'n/a')
-  const out = ['', `transport-interop (libp2p/test-plans contract, local redis-server; ${results.length} cases, ${jobs} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s)`]
+  const out = [
+    '',
+    `transport-interop (libp2p/test-plans contract, local redis-server; ${results.length} cases, ${jobs} at a time, ${
+      ((Date.now() - started) / 1000).toFixed(0)
+    } s)`
+  ]
   const widths = [30, 16]
   for (const r of results) {
-    out.push(`${`${IMPLS[r.dialer].label} -> ${IMPLS[r.listener].label}`.padEnd(widths[0] as number)} ${`${r.transport}/${r.security}/${r.muxer}`.padEnd(widths[1] as number)} ${r.status} ${r.detail}`)
+    out.push(
+      `${`${IMPLS[r.dialer].label} -> ${IMPLS[r.listener].label}`.padEnd(widths[0] as number)} ${
+        `${r.transport}/${r.security}/${r.muxer}`.padEnd(widths[1] as number)
+      } ${r.status} ${r.detail}`
+    )
   }
   out.push('', `${results.length - failed.length - na.length} PASS, ${failed.length} FAIL, ${na.length} n/a`)
   console.log(out.join('\n'))

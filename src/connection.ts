@@ -155,7 +155,16 @@ export interface StreamLimits {
 export interface StreamMuxerFactory {
   /** Multistream protocol id, e.g. `/yamux/1.0.0`; also the ALPN / Noise-extension token. */
   readonly protocol: string
-  create: (conn: ByteConnection, opts: { initiator: boolean, initialBytes?: readonly Uint8Array[], observer?: TraceObserver, limits?: StreamLimits, resources?: ResourceScope }) => StreamMuxer
+  create: (
+    conn: ByteConnection,
+    opts: {
+      initiator: boolean,
+      initialBytes?: readonly Uint8Array[],
+      observer?: TraceObserver,
+      limits?: StreamLimits,
+      resources?: ResourceScope
+    }
+  ) => StreamMuxer
 }
 
 /** Options handed to a security protocol for one connection. */

@@ -179,7 +179,12 @@ export class TransportError extends SwitchyardError {}
 export class WsError extends TransportError {
   readonly closeCode: number | undefined
   readonly httpStatus: number | undefined
-  constructor (code: ErrorCode, message: string, wire: { closeCode?: number, httpStatus?: number } = {}, options?: ErrorOptions) {
+  constructor (
+    code: ErrorCode,
+    message: string,
+    wire: { closeCode?: number, httpStatus?: number } = {},
+    options?: ErrorOptions
+  ) {
     super(code, message, options)
     this.closeCode = wire.closeCode
     this.httpStatus = wire.httpStatus
@@ -283,7 +288,10 @@ export class SwitchError extends SwitchyardError {}
 
 /** Throw a `RangeError`-flavoured CodecError naming the limit, used for every "too large" case. */
 export function tooLarge (what: string, limit: number, got: number, where = ''): CodecError {
-  return new CodecError('ERR_MESSAGE_TOO_LARGE', `"${what}" expected <= ${limit}, got ${got}${where === '' ? '' : ` (${where})`}`)
+  return new CodecError(
+    'ERR_MESSAGE_TOO_LARGE',
+    `"${what}" expected <= ${limit}, got ${got}${where === '' ? '' : ` (${where})`}`
+  )
 }
 
 // ── QUIC ──────────────────────────────────────────────────────────────────────────────────────────
@@ -337,7 +345,11 @@ const QUIC_WIRE_CODE: Partial<Record<ErrorCode, number>> = {
 export class QuicError extends SwitchyardError {
   readonly transportErrorCode: number
   readonly frameType: number
-  constructor (code: ErrorCode, message: string, opts: { frameType?: number, transportErrorCode?: number, cause?: unknown } = {}) {
+  constructor (
+    code: ErrorCode,
+    message: string,
+    opts: { frameType?: number, transportErrorCode?: number, cause?: unknown } = {}
+  ) {
     super(code, message, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.transportErrorCode = opts.transportErrorCode ?? QUIC_WIRE_CODE[code] ?? 0x01
     this.frameType = opts.frameType ?? 0

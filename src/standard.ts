@@ -33,7 +33,10 @@ export interface LayerSettings {
   mplex?: Partial<MplexConfig>
 }
 
-/** Transports by name. QUIC (`/udp/N/quic-v1`) brings its own TLS 1.3 and streams: `security` and `muxers` do not apply to it. */
+/**
+ * Transports by name. QUIC (`/udp/N/quic-v1`) brings its own TLS 1.3 and streams: `security` and `muxers` do not apply
+ * to it.
+ */
 export const TRANSPORTS = Object.freeze({
   tcp: (_s: LayerSettings): Transport => tcp(),
   ws: (_s: LayerSettings): Transport => ws(),
@@ -62,7 +65,9 @@ export const DEFAULT_SECURITY: readonly SecurityName[] = ['noise']
 export const DEFAULT_MUXERS: readonly MuxerName[] = ['yamux', 'mplex']
 
 /** `new Switch` options where each layer list may also name registered layers. */
-export interface StandardSwitchOptions extends Omit<SwitchOptions, 'transports' | 'security' | 'muxers'>, LayerSettings {
+export interface StandardSwitchOptions
+  extends Omit<SwitchOptions, 'transports' | 'security' | 'muxers'>, LayerSettings
+{
   /** Default `['tcp', 'ws', 'quic']` (each address goes to the transport that can take it). */
   transports?: ReadonlyArray<TransportName | Transport>
   /** In order of preference. Default `['noise']`. */
@@ -83,17 +88,34 @@ export const standardIdentify: IdentifyService = {
  * they are. Any failure — an unknown name, a bad setting — is SwitchError ERR_INVALID_CONFIG naming
  * the option, at construction.
  */
-function resolve<T> (option: string, list: ReadonlyArray<string | T>, registry: Readonly<Record<string, (s: LayerSettings) => T>>, settings: LayerSettings): T[] {
-  if (!Array.isArray(list)) throw new SwitchError('ERR_INVALID_CONFIG', `"${option}" expected a list of names (${Object.keys(registry).join(', ')}) or objects, got ${String(list)}`)
+function resolve<T> (
+  option: string,
+  list: ReadonlyArray<string | T>,
+  registry: Readonly<Record<string, (s: LayerSettings) => T>>,
+  settings: LayerSettings
+): T[] {
+  if (!Array.isArray(list)) {
+    throw new SwitchError(
+      'ERR_INVALID_CONFIG',
+      `"${option}" expected a list of names (${Object.keys(registry).join(', ')}) or objects, got ${String(list)}`
+    )
+  }
   return list.map((item: string | T) => {
     if (typeof item !== 'string') return item
     const make = Object.hasOwn(registry, item) ? registry[item] : undefined
-    if (make === undefined) throw new SwitchError('ERR_INVALID_CONFIG', `"${option}" expected one of ${Object.keys(registry).join(', ')}, got ${JSON.stringify(item)}`)
+    if (make === undefined) {
+      throw new SwitchError(
+        'ERR_INVALID_CONFIG',
+        `"${option}" expected one of ${Object.keys(registry).join(', ')}, got ${JSON.stringify(item)}`
+      )
+    }
     try {
       return make(settings)
     } catch (err) {
       if (err instanceof SwitchError) throw err
-      const why = err instanceof SwitchyardError || err instanceof RangeError || err instanceof TypeError ? err.message : String(err)
+      const why = err instanceof SwitchyardError || err instanceof RangeError || err instanceof TypeError
+        ? err.message
+        : String(err)
       throw new SwitchError('ERR_INVALID_CONFIG', `"${option}" ${item}: ${why}`, { cause: err })
     }
   })

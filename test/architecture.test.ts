@@ -22,8 +22,25 @@ import { describe, expect, it } from 'vitest'
 
 const SRC = join(import.meta.dirname, '..', 'src')
 
-type Layer = 'errors' | 'connection' | 'codec' | 'proto' | 'trace-types' | 'trace' | 'transport' | 'multistream' | 'security' |
-'muxer' | 'protocols' | 'switch' | 'standard' | 'capture' | 'index' | 'cli' | 'quic' | 'resources'
+type Layer =
+  | 'errors'
+  | 'connection'
+  | 'codec'
+  | 'proto'
+  | 'trace-types'
+  | 'trace'
+  | 'transport'
+  | 'multistream'
+  | 'security'
+  | 'muxer'
+  | 'protocols'
+  | 'switch'
+  | 'standard'
+  | 'capture'
+  | 'index'
+  | 'cli'
+  | 'quic'
+  | 'resources'
 
 const BASE: Layer[] = ['errors', 'connection', 'codec', 'trace-types']
 const ALLOWED: Record<Layer, Layer[]> = {
@@ -45,10 +62,50 @@ const ALLOWED: Record<Layer, Layer[]> = {
   protocols: [...BASE, 'proto'],
   // transport and security only for SWITCH_SHARED (checked below); never quic, muxer or protocols
   switch: [...BASE, 'proto', 'transport', 'multistream', 'security', 'resources'],
-  standard: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'resources'],
+  standard: [
+    ...BASE,
+    'proto',
+    'transport',
+    'quic',
+    'multistream',
+    'security',
+    'muxer',
+    'protocols',
+    'switch',
+    'resources'
+  ],
   capture: [...BASE, 'proto', 'multistream', 'security', 'muxer', 'transport', 'quic', 'trace'],
-  index: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture', 'resources'],
-  cli: [...BASE, 'proto', 'transport', 'quic', 'multistream', 'security', 'muxer', 'protocols', 'switch', 'standard', 'trace', 'capture', 'index', 'resources']
+  index: [
+    ...BASE,
+    'proto',
+    'transport',
+    'quic',
+    'multistream',
+    'security',
+    'muxer',
+    'protocols',
+    'switch',
+    'standard',
+    'trace',
+    'capture',
+    'resources'
+  ],
+  cli: [
+    ...BASE,
+    'proto',
+    'transport',
+    'quic',
+    'multistream',
+    'security',
+    'muxer',
+    'protocols',
+    'switch',
+    'standard',
+    'trace',
+    'capture',
+    'index',
+    'resources'
+  ]
 }
 
 /**
@@ -67,7 +124,10 @@ const SWITCH_SHARED = ['security/peer-record.ts', 'transport/multiaddr.ts', 'sec
 const PACKAGE_RULES: Array<{ pattern: RegExp, layers: Layer[] }> = [
   { pattern: /^@noble\//, layers: ['security'] },
   { pattern: /^multiformats(\/|$)/, layers: ['security', 'transport'] },
-  { pattern: /^node:/, layers: ['transport', 'quic', 'security', 'muxer', 'multistream', 'switch', 'trace', 'capture', 'cli', 'protocols'] }
+  {
+    pattern: /^node:/,
+    layers: ['transport', 'quic', 'security', 'muxer', 'multistream', 'switch', 'trace', 'capture', 'cli', 'protocols']
+  }
 ]
 
 /** Sans-I/O state machines and pure codecs: no node:* module, no timers of their own. */
@@ -78,12 +138,27 @@ const PURE_FILES = [
   'muxer/mplex/frame.ts', 'muxer/mplex/frame-decoder.ts', 'muxer/mplex/session.ts',
   'security/cipher-state.ts', 'security/symmetric-state.ts', 'security/handshake-state.ts', 'security/handshake-xx.ts',
   'security/transport-codec.ts',
-  'transport/ws/constants.ts', 'transport/ws/frame.ts', 'transport/ws/receiver.ts', 'transport/ws/session.ts',
-  'transport/quic/varint.ts', 'transport/quic/buffer.ts', 'transport/quic/packet-number.ts', 'transport/quic/header.ts',
-  'transport/quic/frame.ts', 'transport/quic/transport-parameters.ts', 'transport/quic/key-update.ts',
-  'transport/quic/rtt.ts', 'transport/quic/ack-tracker.ts', 'transport/quic/congestion.ts', 'transport/quic/loss-detection.ts',
-  'transport/quic/stream-id.ts', 'transport/quic/recv-buffer.ts', 'transport/quic/send-buffer.ts', 'transport/quic/flow-control.ts',
-  'resources/scope.ts', 'resources/manager.ts'
+  'transport/ws/constants.ts',
+  'transport/ws/frame.ts',
+  'transport/ws/receiver.ts',
+  'transport/ws/session.ts',
+  'transport/quic/varint.ts',
+  'transport/quic/buffer.ts',
+  'transport/quic/packet-number.ts',
+  'transport/quic/header.ts',
+  'transport/quic/frame.ts',
+  'transport/quic/transport-parameters.ts',
+  'transport/quic/key-update.ts',
+  'transport/quic/rtt.ts',
+  'transport/quic/ack-tracker.ts',
+  'transport/quic/congestion.ts',
+  'transport/quic/loss-detection.ts',
+  'transport/quic/stream-id.ts',
+  'transport/quic/recv-buffer.ts',
+  'transport/quic/send-buffer.ts',
+  'transport/quic/flow-control.ts',
+  'resources/scope.ts',
+  'resources/manager.ts'
 ]
 
 function walk (dir: string): string[] {
@@ -108,7 +183,9 @@ function layerOf (rel: string): Layer {
 function importsOf (file: string): string[] {
   const text = readFileSync(file, 'utf8')
   const out: string[] = []
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g)) out.push(m[1] as string)
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g)) {
+    out.push(m[1] as string)
+  }
   for (const m of text.matchAll(/(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)) out.push(m[1] as string)
   for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1] as string)
   return out
@@ -146,12 +223,29 @@ describe('architecture: dependency direction in src/', () => {
         if (!spec.startsWith('.')) continue
         const target = relative(SRC, join(f.abs, '..', spec)).split('\\').join('/').replace(/\.js$/, '.ts')
         const to = layerOf(target)
-        if ((to === 'transport' || to === 'security') && !SWITCH_SHARED.includes(target)) violations.push(`${f.rel} imports ${target}`)
-        if (to === 'quic' || to === 'muxer' || to === 'protocols' || to === 'standard') violations.push(`${f.rel} imports ${target}`)
+        if ((to === 'transport' || to === 'security') && !SWITCH_SHARED.includes(target)) {
+          violations.push(`${f.rel} imports ${target}`)
+        }
+        if (to === 'quic' || to === 'muxer' || to === 'protocols' || to === 'standard') {
+          violations.push(`${f.rel} imports ${target}`)
+        }
       }
       // Nor by name: a protocol id or transport named in code (comments may mention them).
       const code = readFileSync(f.abs, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
-      for (const word of ['/noise', '/tls/', '/yamux/', '/mplex/', 'tcpDial', 'tcpListen', 'Noise', 'Yamux', 'Mplex', 'TcpConnection']) {
+      for (
+        const word of [
+          '/noise',
+          '/tls/',
+          '/yamux/',
+          '/mplex/',
+          'tcpDial',
+          'tcpListen',
+          'Noise',
+          'Yamux',
+          'Mplex',
+          'TcpConnection'
+        ]
+      ) {
         if (code.includes(word)) violations.push(`${f.rel} names ${word}`)
       }
     }
@@ -177,7 +271,9 @@ describe('architecture: dependency direction in src/', () => {
 
   it('connection.ts is types only', () => {
     const text = readFileSync(join(SRC, 'connection.ts'), 'utf8')
-    const valueImports = [...text.matchAll(/(?:^|\n)\s*import\s+(?!type\s)[^;]*?from\s+['"]([^'"]+)['"]/g)].map(m => m[1])
+    const valueImports = [...text.matchAll(/(?:^|\n)\s*import\s+(?!type\s)[^;]*?from\s+['"]([^'"]+)['"]/g)].map(m =>
+      m[1]
+    )
     expect(valueImports).toEqual([])
   })
 
@@ -187,7 +283,10 @@ describe('architecture: dependency direction in src/', () => {
       const from = layerOf(f.rel)
       for (const spec of importsOf(f.abs)) {
         if (spec.startsWith('.')) continue
-        if (/^(libp2p|@libp2p\/|@chainsafe\/|it-|uint8|@multiformats\/)/.test(spec)) { violations.push(`${f.rel} imports ${spec}`); continue }
+        if (/^(libp2p|@libp2p\/|@chainsafe\/|it-|uint8|@multiformats\/)/.test(spec)) {
+          violations.push(`${f.rel} imports ${spec}`)
+          continue
+        }
         const rule = PACKAGE_RULES.find(r => r.pattern.test(spec))
         if (rule === undefined) violations.push(`${f.rel} imports an unlisted package ${spec}`)
         else if (!rule.layers.includes(from)) violations.push(`${f.rel} (${from}) may not import ${spec}`)
@@ -214,7 +313,11 @@ describe('architecture: dependency direction in src/', () => {
       const from = layerOf(f.rel)
       if (!['multistream', 'security', 'muxer'].includes(from)) continue
       const text = readFileSync(f.abs, 'utf8')
-      for (const m of text.matchAll(/(?:^|\n)\s*import\s+(type\s+)?(?:\{[^}]*\}|[\w*]+(?:\s+as\s+\w+)?(?:\s*,\s*\{[^}]*\})?)\s*from\s+['"]([^'"]*\/connection\.js)['"]/g)) {
+      for (
+        const m of text.matchAll(
+          /(?:^|\n)\s*import\s+(type\s+)?(?:\{[^}]*\}|[\w*]+(?:\s+as\s+\w+)?(?:\s*,\s*\{[^}]*\})?)\s*from\s+['"]([^'"]*\/connection\.js)['"]/g
+        )
+      ) {
         if (m[1] === undefined) violations.push(`${f.rel} imports connection.ts for values`)
       }
     }

@@ -27,7 +27,10 @@ const str = (a: Record<string, Json>, k: string): string => {
 }
 
 serveCommands({ pid: process.pid, impl }, {
-  mem: () => { const m = process.memoryUsage(); return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external } },
+  mem: () => {
+    const m = process.memoryUsage()
+    return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }
+  },
   /** Live libuv resources by type (timers, sockets…): a leak shows up here first. */
   resources: () => {
     const counts: Record<string, number> = {}

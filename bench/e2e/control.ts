@@ -18,15 +18,24 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export type CommandHandler = (args: Record<string, Json>) => Promise<Json> | Json
 
 /** Child side: answer commands from stdin until it closes, then exit. */
-export function serveCommands (ready: Json, handlers: Record<string, CommandHandler>, onExit?: () => Promise<void>): void {
+export function serveCommands (
+  ready: Json,
+  handlers: Record<string, CommandHandler>,
+  onExit?: () => Promise<void>
+): void {
   process.stdout.write(JSON.stringify({ ready }) + '\n')
   const rl = createInterface({ input: process.stdin })
   rl.on('line', (line) => {
     let msg: { id: number, cmd: string, args?: Record<string, Json> }
     try { msg = JSON.parse(line) } catch { return }
     const h = handlers[msg.cmd]
-    const reply = (body: Record<string, Json>): void => { process.stdout.write(JSON.stringify({ id: msg.id, ...body }) + '\n') }
-    if (h === undefined) { reply({ error: `unknown command ${msg.cmd}` }); return }
+    const reply = (body: Record<string, Json>): void => {
+      process.stdout.write(JSON.stringify({ id: msg.id, ...body }) + '\n')
+    }
+    if (h === undefined) {
+      reply({ error: `unknown command ${msg.cmd}` })
+      return
+    }
     Promise.resolve().then(async () => await h(msg.args ?? {})).then(
       (result) => { reply({ result }) },
       (err: unknown) => { reply({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) }) }
@@ -54,10 +63,17 @@ export class Child {
    * A Node child runs `script` (with `nodeFlags`); with `exec` the child is that program instead
    * (`script` is then unused) and speaks the `wire` given.
    */
-  constructor (name: string, script: string, args: string[], options: { nodeFlags?: string[], prefix?: string[], exec?: string, wire?: 'json' | 'words' } = {}) {
+  constructor (
+    name: string,
+    script: string,
+    args: string[],
+    options: { nodeFlags?: string[], prefix?: string[], exec?: string, wire?: 'json' | 'words' } = {}
+  ) {
     this.name = name
     this.wire = options.wire ?? 'json'
-    const program = options.exec === undefined ? [process.execPath, ...(options.nodeFlags ?? []), script] : [options.exec]
+    const program = options.exec === undefined
+      ? [process.execPath, ...(options.nodeFlags ?? []), script]
+      : [options.exec]
     const argv = [...(options.prefix ?? []), ...program, ...args]
     this.proc = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
     let readyResolve!: (v: Record<string, Json>) => void
@@ -82,14 +98,19 @@ export class Child {
       else w.resolve(msg.result ?? null)
     })
     this.proc.on('exit', (code, signal) => {
-      this.exited = new Error(`${name} exited (code ${String(code)}, signal ${String(signal)}); stderr:\n${stderr.join('').slice(-2000)}`)
+      this.exited = new Error(
+        `${name} exited (code ${String(code)}, signal ${String(signal)}); stderr:\n${stderr.join('').slice(-2000)}`
+      )
       readyReject(this.exited)
       for (const w of this.waiting.values()) w.reject(this.exited)
       this.waiting.clear()
     })
   }
 
-  /** Send one command and wait for its answer; a child that does not answer within `timeoutMs` fails the bench (no silent hang). */
+  /**
+   * Send one command and wait for its answer; a child that does not answer within `timeoutMs` fails the bench (no
+   * silent hang).
+   */
   async call<T = Json> (cmd: string, args: Record<string, Json> = {}, timeoutMs = 300_000): Promise<T> {
     if (this.exited !== undefined) throw this.exited
     const id = this.nextId++

@@ -28,10 +28,18 @@ interface Foreign { binary: string, sources: string[], build: string }
 
 function foreign (impl: Impl): Foreign | undefined {
   if (impl === 'go-libp2p') {
-    return { binary: process.env.BENCH_GO_PEER ?? join(REPO_ROOT, 'interop/go/bin/peer'), sources: [join(REPO_ROOT, 'interop/go')], build: 'bash bench/anchors.sh go' }
+    return {
+      binary: process.env.BENCH_GO_PEER ?? join(REPO_ROOT, 'interop/go/bin/peer'),
+      sources: [join(REPO_ROOT, 'interop/go')],
+      build: 'bash bench/anchors.sh go'
+    }
   }
   if (impl === 'rust-libp2p') {
-    return { binary: process.env.BENCH_RUST_PEER ?? join(ANCHORS_DIR, 'rust-target/release/peer'), sources: [join(REPO_ROOT, 'interop/rust/src'), join(REPO_ROOT, 'interop/rust/Cargo.toml')], build: 'bash bench/anchors.sh rust' }
+    return {
+      binary: process.env.BENCH_RUST_PEER ?? join(ANCHORS_DIR, 'rust-target/release/peer'),
+      sources: [join(REPO_ROOT, 'interop/rust/src'), join(REPO_ROOT, 'interop/rust/Cargo.toml')],
+      build: 'bash bench/anchors.sh rust'
+    }
   }
   return undefined
 }

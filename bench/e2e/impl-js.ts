@@ -1,7 +1,8 @@
 /**
  * js-libp2p in the end-to-end benchmark: a libp2p 3.x node with @libp2p/tcp and
  * @libp2p/websockets, @chainsafe/libp2p-noise or @libp2p/tls (as the variant asks),
- * @chainsafe/libp2p-yamux and @libp2p/ping, everything else at its defaults; only the limits the workloads need are raised (1000 connections from one host, 1000
+ * @chainsafe/libp2p-yamux and @libp2p/ping, everything else at its defaults; only the limits the workloads need are
+ * raised (1000 connections from one host, 1000
  * streams per connection — js-libp2p by default accepts 5 inbound connections per second per host).
  * Handlers are written the way js-libp2p 3.x documents its stream API: `for await` to read,
  * `send()` + `onDrain()` to write, `close()` to half-close.
@@ -121,8 +122,11 @@ export async function startClient (variant: Variant): Promise<BenchClient> {
       return {
         // negotiateFully: false asks for the optimistic select switchyard uses; js-libp2p 3.3
         // documents it but still negotiates fully (multistream-select 7 has no lazy path).
-        stream: async (protocol: Protocol) => wrap(await conn.newStream(protocol, { ...LIMITS, negotiateFully: false })),
-        close: async () => { await conn.close() }
+        stream: async (protocol: Protocol) =>
+          wrap(await conn.newStream(protocol, { ...LIMITS, negotiateFully: false })),
+        close: async () => {
+          await conn.close()
+        }
       }
     },
     stop: async () => { await n.stop() }

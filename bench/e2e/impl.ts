@@ -29,13 +29,18 @@ export const VARIANTS: readonly Variant[] = [
   { transport: 'ws', security: 'noise' },
   { transport: 'ws', security: 'tls' }
 ]
-export const variantName = (v: Variant): string => `${v.transport.toUpperCase()}+${v.security === 'tls' ? 'TLS' : 'Noise'}`
+export const variantName = (v: Variant): string =>
+  `${v.transport.toUpperCase()}+${v.security === 'tls' ? 'TLS' : 'Noise'}`
 /** The loopback listen address of a variant, port chosen by the OS. */
-export const listenAddr = (v: Variant): string => v.transport === 'ws' ? '/ip4/127.0.0.1/tcp/0/ws' : '/ip4/127.0.0.1/tcp/0'
+export const listenAddr = (v: Variant): string =>
+  v.transport === 'ws' ? '/ip4/127.0.0.1/tcp/0/ws' : '/ip4/127.0.0.1/tcp/0'
 
 /** `--transport tcp|ws --security noise|tls` as server.ts and client.ts take them. */
 export function parseVariant (argv: readonly string[]): Variant {
-  const opt = (name: string): string | undefined => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined }
+  const opt = (name: string): string | undefined => {
+    const i = argv.indexOf(name)
+    return i >= 0 ? argv[i + 1] : undefined
+  }
   const transport = opt('--transport') ?? 'tcp'
   const security = opt('--security') ?? 'noise'
   if ((transport !== 'tcp' && transport !== 'ws') || (security !== 'noise' && security !== 'tls')) {

@@ -11,7 +11,9 @@ import { isNodeImpl, listenAddr, loadImpl, parseVariant } from './impl.js'
 
 const impl = process.argv[2]
 if (!isNodeImpl(impl)) {
-  process.stderr.write('usage: server.js <switchyard|js-libp2p|tcp> [--listen /ip4/127.0.0.1/tcp/0] [--transport tcp|ws] [--security noise|tls]\n')
+  process.stderr.write(
+    'usage: server.js <switchyard|js-libp2p|tcp> [--listen /ip4/127.0.0.1/tcp/0] [--transport tcp|ws] [--security noise|tls]\n'
+  )
   process.exit(2)
 }
 const variant = parseVariant(process.argv)

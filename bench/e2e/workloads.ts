@@ -35,7 +35,9 @@ async function readToEnd (s: BenchStream): Promise<number> {
 /** perf.md client: header, upload, FIN, then the whole download. */
 async function perfStream (s: BenchStream, up: number, down: number): Promise<void> {
   await s.write(perfHeader(down))
-  for (let left = up; left > 0; left -= BLOCK_BYTES) await s.write(left >= BLOCK_BYTES ? BLOCK : BLOCK.subarray(0, left))
+  for (let left = up; left > 0; left -= BLOCK_BYTES) {
+    await s.write(left >= BLOCK_BYTES ? BLOCK : BLOCK.subarray(0, left))
+  }
   await s.closeWrite()
   const got = await readToEnd(s)
   if (got !== down) throw new Error(`perf: expected ${down} bytes back, got ${got}`)
@@ -185,7 +187,13 @@ export class Workloads {
     const held = this.held
     this.held = []
     // Teardown, outside every figure: a close that fails (the peer went first) is only logged.
-    for (let i = 0; i < held.length; i += 32) await Promise.all(held.slice(i, i + 32).map(async c => { await c.close().catch(logTeardown) }))
+    for (let i = 0; i < held.length; i += 32) {
+      await Promise.all(
+        held.slice(i, i + 32).map(async c => {
+          await c.close().catch(logTeardown)
+        })
+      )
+    }
     return held.length
   }
 
@@ -210,7 +218,13 @@ export class Workloads {
     if (h === undefined) return 0
     this.heldStreams = undefined
     for (let i = 0; i < h.streams.length; i += 64) {
-      await Promise.all(h.streams.slice(i, i + 64).map(async s => { await s.closeWrite(); await readToEnd(s); await s.close() }))
+      await Promise.all(
+        h.streams.slice(i, i + 64).map(async s => {
+          await s.closeWrite()
+          await readToEnd(s)
+          await s.close()
+        })
+      )
     }
     await h.conn.close().catch(logTeardown)
     return h.streams.length

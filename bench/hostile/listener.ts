@@ -1,6 +1,7 @@
 /**
  * The listener under attack, in its own process so its RSS is its own:
- * `node --expose-gc dist/bench/hostile/listener.js [--max-connections N]`. A standard switch (TCP, Noise, yamux + mplex,
+ * `node --expose-gc dist/bench/hostile/listener.js [--max-connections N]`. A standard switch (TCP, Noise, yamux +
+ * mplex,
  * identify, ping) serving echo, with the default limits users get. Prints `{"ready":{addr}}`, then
  * answers (bench/e2e/control.ts): `rss` (as it is), `mem` (after full GCs), `inspect` (the switch's
  * own accounting), `cpu` (ms of CPU used so far).
@@ -45,9 +46,12 @@ serveCommands({ addr, pid: process.pid }, {
       pendingInbound: v.totals.pendingInbound,
       peers: r.peers.length,
       memoryBytes: r.process.usage.memoryBytes,
-      refusedMemory: r.process.usage.refused.memory + r.peers.reduce((s, p) => s + p.usage.refused.memory, 0) + r.connections.reduce((s, c) => s + c.usage.refused.memory, 0),
-      refusedStreams: r.process.usage.refused.streams + r.peers.reduce((s, p) => s + p.usage.refused.streams, 0) + r.connections.reduce((s, c) => s + c.usage.refused.streams, 0),
-      refusedConnections: r.process.usage.refused.connections + r.peers.reduce((s, p) => s + p.usage.refused.connections, 0)
+      refusedMemory: r.process.usage.refused.memory + r.peers.reduce((s, p) => s + p.usage.refused.memory, 0) +
+        r.connections.reduce((s, c) => s + c.usage.refused.memory, 0),
+      refusedStreams: r.process.usage.refused.streams + r.peers.reduce((s, p) => s + p.usage.refused.streams, 0) +
+        r.connections.reduce((s, c) => s + c.usage.refused.streams, 0),
+      refusedConnections: r.process.usage.refused.connections +
+        r.peers.reduce((s, p) => s + p.usage.refused.connections, 0)
     }
   },
   cpu: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },

@@ -60,7 +60,19 @@ export async function rawYamuxPeer (target: string): Promise<RawPeer> {
   if (secured.earlyMuxer !== YAMUX) await selectOnConnection(channel, [YAMUX])
   let received = 0
   let closed = false
-  channel.attach({ onData: (c: Uint8Array) => { received += c.length }, onEnd: () => { closed = true }, onClose: () => { closed = true } } as Parameters<ByteConnection['attach']>[0])
+  channel.attach(
+    {
+      onData: (c: Uint8Array) => {
+        received += c.length
+      },
+      onEnd: () => {
+        closed = true
+      },
+      onClose: () => {
+        closed = true
+      }
+    } as Parameters<ByteConnection['attach']>[0]
+  )
   return {
     conn: channel,
     peerId: PeerId.fromPublicKey(identity.publicKey),

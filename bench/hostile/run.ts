@@ -24,9 +24,26 @@ const KiB = 1024
 const MiB = 1024 * KiB
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-interface Inspect { connections: number, streams: number, pendingInbound: number, peers: number, memoryBytes: number, refusedMemory: number, refusedStreams: number, refusedConnections: number }
-interface Mem { rss: number, heapUsed: number, arrayBuffers: number }
-interface Honest { ok: boolean, ms: number, error?: string }
+interface Inspect {
+  connections: number
+  streams: number
+  pendingInbound: number
+  peers: number
+  memoryBytes: number
+  refusedMemory: number
+  refusedStreams: number
+  refusedConnections: number
+}
+interface Mem {
+  rss: number
+  heapUsed: number
+  arrayBuffers: number
+}
+interface Honest {
+  ok: boolean
+  ms: number
+  error?: string
+}
 
 interface ScenarioResult {
   name: string
@@ -82,11 +99,22 @@ async function honest (addr: string, timeoutMs = 15_000): Promise<Honest> {
       if (got.length !== 100 * KiB) throw new Error(`echo returned ${got.length} bytes`)
     }
     let timer: ReturnType<typeof setTimeout> | undefined
-    await Promise.race([run(), new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`no answer within ${timeoutMs} ms`)) }, timeoutMs) })])
+    await Promise.race([
+      run(),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`no answer within ${timeoutMs} ms`))
+        }, timeoutMs)
+      })
+    ])
     clearTimeout(timer)
     return { ok: true, ms: Math.round(performance.now() - t0) }
   } catch (err) {
-    return { ok: false, ms: Math.round(performance.now() - t0), error: err instanceof Error ? err.message : String(err) }
+    return {
+      ok: false,
+      ms: Math.round(performance.now() - t0),
+      error: err instanceof Error ? err.message : String(err)
+    }
   } finally {
     await Promise.race([sw.stop(), sleep(3000)])
   }
@@ -114,7 +142,15 @@ const SCENARIOS: Scenario[] = [
       let opened = 0
       let failed = 0
       for (let p = 0; p < 4; p++) {
-        const sw = await newClient(ctx, standardLayers({ log: () => {}, muxers: ['yamux'], config: { maxOutboundStreamsPerConnection: 1024 }, yamux: { maxOutboundStreams: 1024 } }))
+        const sw = await newClient(
+          ctx,
+          standardLayers({
+            log: () => {},
+            muxers: ['yamux'],
+            config: { maxOutboundStreamsPerConnection: 1024 },
+            yamux: { maxOutboundStreams: 1024 }
+          })
+        )
         await pool(250, 25, async () => {
           try {
             const s: SwitchStream = await sw.dial(ctx.addr, ECHO_CODEC)
@@ -137,7 +173,9 @@ const SCENARIOS: Scenario[] = [
       })
       const failed = results.filter(r => r instanceof Error)
       await sleep(ctx.hold * 1000)
-      return `${1000 - failed.length} connected, ${failed.length} failed${failed[0] !== undefined ? ` (${(failed[0] as Error).message.slice(0, 60)})` : ''}`
+      return `${1000 - failed.length} connected, ${failed.length} failed${
+        failed[0] !== undefined ? ` (${(failed[0] as Error).message.slice(0, 60)})` : ''
+      }`
     }
   },
   {
@@ -178,7 +216,9 @@ const SCENARIOS: Scenario[] = [
           }
         }))
       }))
-      return `${streams} push streams opened in ${ctx.hold} s (1 MiB offered on each, ${(bytes / MiB).toFixed(0)} MiB in all)`
+      return `${streams} push streams opened in ${ctx.hold} s (1 MiB offered on each, ${
+        (bytes / MiB).toFixed(0)
+      } MiB in all)`
     }
   },
   {
@@ -191,7 +231,10 @@ const SCENARIOS: Scenario[] = [
         const frames: Uint8Array[] = []
         for (let i = 0; i < 250; i++) {
           const id = 2 * i + 1
-          frames.push(...frame(WINDOW_UPDATE, SYN, id, 0), ...frame(DATA, 0, id, 10, Uint8Array.from([0x13, ...new TextEncoder().encode('/multistr')])))
+          frames.push(
+            ...frame(WINDOW_UPDATE, SYN, id, 0),
+            ...frame(DATA, 0, id, 10, Uint8Array.from([0x13, ...new TextEncoder().encode('/multistr')]))
+          )
         }
         peer.write(frames)
       }
@@ -205,7 +248,11 @@ const SCENARIOS: Scenario[] = [
     start: async (ctx) => {
       const peer = await rawYamuxPeer(ctx.addr)
       ctx.raw.push(peer)
-      peer.write([...openWithProposal(1, ECHO_CODEC, new Uint8Array(1000)), ...frame(WINDOW_UPDATE, 0, 1, 0xffff0000), ...frame(WINDOW_UPDATE, ACK, 1, 0xffff0000)])
+      peer.write([
+        ...openWithProposal(1, ECHO_CODEC, new Uint8Array(1000)),
+        ...frame(WINDOW_UPDATE, 0, 1, 0xffff0000),
+        ...frame(WINDOW_UPDATE, ACK, 1, 0xffff0000)
+      ])
       await sleep(ctx.hold * 1000)
       return `connection ${peer.closed() ? 'closed' : 'kept'} by the listener`
     }
@@ -221,14 +268,28 @@ async function runScenario (sc: Scenario, hold: number): Promise<ScenarioResult>
   const before = await listener.call<Mem>('mem')
   const cpu0 = await listener.call<number>('cpu')
   let peakRss = before.rss
-  let peak: Inspect = { connections: 0, streams: 0, pendingInbound: 0, peers: 0, memoryBytes: 0, refusedMemory: 0, refusedStreams: 0, refusedConnections: 0 }
+  let peak: Inspect = {
+    connections: 0,
+    streams: 0,
+    pendingInbound: 0,
+    peers: 0,
+    memoryBytes: 0,
+    refusedMemory: 0,
+    refusedStreams: 0,
+    refusedConnections: 0
+  }
   let sampling = true
   const sampler = (async () => {
     while (sampling) {
       try {
         peakRss = Math.max(peakRss, await listener.call<number>('rss', {}, 10_000))
         const v = await listener.call<Inspect>('inspect', {}, 10_000)
-        peak = { ...v, connections: Math.max(peak.connections, v.connections), streams: Math.max(peak.streams, v.streams), memoryBytes: Math.max(peak.memoryBytes, v.memoryBytes) }
+        peak = {
+          ...v,
+          connections: Math.max(peak.connections, v.connections),
+          streams: Math.max(peak.streams, v.streams),
+          memoryBytes: Math.max(peak.memoryBytes, v.memoryBytes)
+        }
       } catch { /* a busy listener answers late: the next sample counts */ }
       await sleep(250)
     }
@@ -275,7 +336,15 @@ function markdownTable (results: readonly ScenarioResult[]): string {
     '|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const r of results) {
-    rows.push(`| ${r.name} | ${r.attack.replaceAll('|', '\\|')} | ${r.rssBeforeMiB.toFixed(0)} → ${r.rssPeakMiB.toFixed(0)} → ${r.rssAfterMiB.toFixed(0)} | ${r.heapBeforeMiB.toFixed(0)} → ${r.heapAfterMiB.toFixed(0)} | ${r.accountedPeakMiB.toFixed(1)} | ${r.peakConnections} / ${r.peakStreams} | ${r.refused.memory} / ${r.refused.streams} / ${r.refused.connections} | ${r.cpuSeconds.toFixed(1)} | ${fmtHonest(r.honestDuring)} | ${fmtHonest(r.honestAfter)} | ${r.note} |`)
+    rows.push(
+      `| ${r.name} | ${r.attack.replaceAll('|', '\\|')} | ${r.rssBeforeMiB.toFixed(0)} → ${r.rssPeakMiB.toFixed(0)} → ${
+        r.rssAfterMiB.toFixed(0)
+      } | ${r.heapBeforeMiB.toFixed(0)} → ${r.heapAfterMiB.toFixed(0)} | ${
+        r.accountedPeakMiB.toFixed(1)
+      } | ${r.peakConnections} / ${r.peakStreams} | ${r.refused.memory} / ${r.refused.streams} / ${r.refused.connections} | ${
+        r.cpuSeconds.toFixed(1)
+      } | ${fmtHonest(r.honestDuring)} | ${fmtHonest(r.honestAfter)} | ${r.note} |`
+    )
   }
   return rows.join('\n')
 }
@@ -290,10 +359,16 @@ async function main (): Promise<void> {
   for (const sc of chosen) {
     process.stderr.write(`${sc.name}: ${sc.attack}…\n`)
     const r = await runScenario(sc, hold)
-    process.stderr.write(`  RSS ${r.rssBeforeMiB.toFixed(0)} → ${r.rssPeakMiB.toFixed(0)} → ${r.rssAfterMiB.toFixed(0)} MiB, honest during ${fmtHonest(r.honestDuring)}, after ${fmtHonest(r.honestAfter)}; ${r.note}\n`)
+    process.stderr.write(
+      `  RSS ${r.rssBeforeMiB.toFixed(0)} → ${r.rssPeakMiB.toFixed(0)} → ${
+        r.rssAfterMiB.toFixed(0)
+      } MiB, honest during ${fmtHonest(r.honestDuring)}, after ${fmtHonest(r.honestAfter)}; ${r.note}\n`
+    )
     results.push(r)
   }
-  const conditions = `node ${process.version}, ${cpus().length} cores, load average ${load0.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, hold ${hold} s per attack`
+  const conditions = `node ${process.version}, ${cpus().length} cores, load average ${load0.toFixed(1)} → ${
+    (loadavg()[0] ?? 0).toFixed(1)
+  }, hold ${hold} s per attack`
   const dir = join(import.meta.dirname, '..', '..', '..', 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'hostile.json'), JSON.stringify({ conditions, results }, null, 2))

@@ -12,7 +12,9 @@ interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[
 export interface FrameTime { name: string, where: string, ms: number, share: number }
 
 /** Self time per function (summed over the nodes of the same function). */
-export function summarizeProfile (path: string): { totalMs: number, idleMs: number, frames: FrameTime[], files: FrameTime[] } {
+export function summarizeProfile (
+  path: string
+): { totalMs: number, idleMs: number, frames: FrameTime[], files: FrameTime[] } {
   const p = JSON.parse(readFileSync(path, 'utf8')) as Profile
   const byId = new Map<number, ProfileNode>()
   for (const n of p.nodes) byId.set(n.id, n)
@@ -44,7 +46,11 @@ export function summarizeProfile (path: string): { totalMs: number, idleMs: numb
   // Shares are of the busy time: a bench process waits for its peer (or for the other pairs) a lot.
   const idleMs = files.get('(idle)')?.ms ?? 0
   const busyMs = totalMs - idleMs
-  const sorted = (m: Map<string, FrameTime>): FrameTime[] => [...m.values()].filter(f => f.name !== '(idle)').map(f => ({ ...f, share: busyMs > 0 ? f.ms / busyMs : 0 })).sort((a, b) => b.ms - a.ms)
+  const sorted = (m: Map<string, FrameTime>): FrameTime[] =>
+    [...m.values()].filter(f => f.name !== '(idle)').map(f => ({ ...f, share: busyMs > 0 ? f.ms / busyMs : 0 })).sort((
+      a,
+      b
+    ) => b.ms - a.ms)
   return { totalMs, idleMs, frames: sorted(fn), files: sorted(files) }
 }
 
@@ -60,10 +66,21 @@ function shortUrl (url: string): string {
 
 export function formatProfile (title: string, path: string, top = 20): string {
   const s = summarizeProfile(path)
-  const lines = [`${title}: ${s.totalMs.toFixed(0)} ms sampled, ${(s.totalMs - s.idleMs).toFixed(0)} ms busy (shares below are of the busy time)`, '  self time by function:']
-  for (const f of s.frames.slice(0, top)) lines.push(`    ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.ms.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}`)
+  const lines = [
+    `${title}: ${s.totalMs.toFixed(0)} ms sampled, ${
+      (s.totalMs - s.idleMs).toFixed(0)
+    } ms busy (shares below are of the busy time)`,
+    '  self time by function:'
+  ]
+  for (const f of s.frames.slice(0, top)) {
+    lines.push(
+      `    ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.ms.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}`
+    )
+  }
   lines.push('  self time by file:')
-  for (const f of s.files.slice(0, 12)) lines.push(`    ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.ms.toFixed(0).padStart(6)} ms  ${f.name}`)
+  for (const f of s.files.slice(0, 12)) {
+    lines.push(`    ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.ms.toFixed(0).padStart(6)} ms  ${f.name}`)
+  }
   return lines.join('\n')
 }
 

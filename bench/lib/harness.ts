@@ -24,7 +24,9 @@ export const FULL: MeasureOptions = { runs: 7, minTimeMs: 250 }
 export function summarize (values: number[]): Sample {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
-  const median = sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  const median = sorted.length % 2 === 1
+    ? sorted[mid] as number
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
   return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number }
 }
 
@@ -95,7 +97,15 @@ export function crossCheck (what: string, ours: ArrayLike<number>, anchor: Array
   }
 }
 
-export function row (group: string, name: string, unit: string, ours: Sample, anchor?: { name: string, sample: Sample }, limit?: { name: string, value: number }, lowerIsBetter = false): BenchRow {
+export function row (
+  group: string,
+  name: string,
+  unit: string,
+  ours: Sample,
+  anchor?: { name: string, sample: Sample },
+  limit?: { name: string, value: number },
+  lowerIsBetter = false
+): BenchRow {
   const r: BenchRow = { group, name, unit, ours: ours.median, oursRange: [ours.min, ours.max], lowerIsBetter }
   if (anchor !== undefined) {
     r.anchor = anchor.sample.median
@@ -134,7 +144,10 @@ export function ratio (r: BenchRow, other: number | undefined): number | undefin
  * the goal column of the end-to-end rows.
  */
 export function bestForeign (r: BenchRow): { name: string, value: number } | undefined {
-  const all = [...(r.anchor !== undefined ? [{ name: r.anchorName ?? 'anchor', value: r.anchor }] : []), ...(r.peers ?? [])]
+  const all = [
+    ...(r.anchor !== undefined ? [{ name: r.anchorName ?? 'anchor', value: r.anchor }] : []),
+    ...(r.peers ?? [])
+  ]
     .filter(x => Number.isFinite(x.value))
   if (all.length === 0) return undefined
   return all.reduce((a, b) => (r.lowerIsBetter === true ? (b.value < a.value ? b : a) : (b.value > a.value ? b : a)))
@@ -178,21 +191,44 @@ function limitCell (r: BenchRow): string {
 export function formatTable (rows: BenchRow[]): string {
   // Peer columns (go-libp2p, rust-libp2p) appear when some row has them, after the anchor.
   const peerNames = [...new Set(rows.flatMap(r => (r.peers ?? []).map(p => p.name)))]
-  const header = ['group', 'figure', 'unit', 'switchyard (min–max)', 'anchor', 'anchor (min–max)', ...peerNames, 'limit', 'sy/anchor', ...(peerNames.length > 0 ? ['sy/best foreign'] : []), 'sy/limit', 'goal']
+  const header = [
+    'group',
+    'figure',
+    'unit',
+    'switchyard (min–max)',
+    'anchor',
+    'anchor (min–max)',
+    ...peerNames,
+    'limit',
+    'sy/anchor',
+    ...(peerNames.length > 0 ? ['sy/best foreign'] : []),
+    'sy/limit',
+    'goal'
+  ]
   const lines: string[][] = [header]
   const notes: string[] = []
   for (const r of rows) {
     const range = r.oursRange !== undefined ? ` (${fmt(r.oursRange[0])}–${fmt(r.oursRange[1])})` : ''
-    const arange = r.anchorRange !== undefined && r.anchor !== undefined ? ` (${fmt(r.anchorRange[0])}–${fmt(r.anchorRange[1])})` : ''
+    const arange = r.anchorRange !== undefined && r.anchor !== undefined
+      ? ` (${fmt(r.anchorRange[0])}–${fmt(r.anchorRange[1])})`
+      : ''
     const goals = checkGoals(r).map(g => `${g.met === undefined ? '?' : g.met ? '✓' : '✗'} ${g.goal.label}`).join(', ')
     let name = r.name
     if (r.note !== undefined) { notes.push(r.note); name += ` [${notes.length}]` }
     const peerCells = peerNames.map(n => {
       const p = r.peers?.find(x => x.name === n)
-      return p === undefined ? '—' : fmt(p.value) + (p.range !== undefined ? ` (${fmt(p.range[0])}–${fmt(p.range[1])})` : '')
+      return p === undefined
+        ? '—'
+        : fmt(p.value) + (p.range !== undefined ? ` (${fmt(p.range[0])}–${fmt(p.range[1])})` : '')
     })
     const best = bestForeign(r)
-    const bestCell = peerNames.length === 0 ? [] : [best === undefined || (r.peers ?? []).length === 0 ? '—' : `${fmtRatio(ratio(r, best.value))} ${best.name.replace('-libp2p', '')}`]
+    const bestCell = peerNames.length === 0
+      ? []
+      : [
+          best === undefined || (r.peers ?? []).length === 0
+            ? '—'
+            : `${fmtRatio(ratio(r, best.value))} ${best.name.replace('-libp2p', '')}`
+        ]
     lines.push([
       r.group, name, r.unit + (r.lowerIsBetter === true ? ' ↓' : ''), fmt(r.ours) + range,
       r.anchorName ?? '', r.anchor !== undefined ? fmt(r.anchor) + arange : '—', ...peerCells,

@@ -26,9 +26,14 @@ import { DATA, frame, rawYamuxPeer, SYN, WINDOW_UPDATE } from '../hostile/raw-pe
 import type { RawPeer } from '../hostile/raw-peer.js'
 
 const MiB = 1024 * 1024
-/** Echo payloads are 1 B … 8 KiB: 10,000 concurrent streams of larger ones saturate a shared 2-core host (keepalives time out). */
+/**
+ * Echo payloads are 1 B … 8 KiB: 10,000 concurrent streams of larger ones saturate a shared 2-core host (keepalives
+ * time out).
+ */
 const MAX_PAYLOAD = 8 * 1024
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const sleep = async (ms: number): Promise<void> => {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
@@ -39,12 +44,40 @@ const connections = arg('connections', 1000)
 const streamsPerConnection = arg('streams', 10)
 const root = join(import.meta.dirname, '..', '..', '..')
 
-interface Usage { rss: number, heapUsed: number, arrayBuffers: number, handles: Record<string, number> }
-interface Inspect { connections: number, streams: number, peers: number, memoryBytes: number, refusedMemory: number, refusedStreams: number, refusedConnections: number }
-interface Sample { t: number, rssMiB: number, heapMiB: number, arrayBuffersMiB: number, handles: number, accountedMiB: number, connections: number, streams: number, echoMiBps: number, roundTrips: number, hostile: string }
+interface Usage {
+  rss: number
+  heapUsed: number
+  arrayBuffers: number
+  handles: Record<string, number>
+}
+interface Inspect {
+  connections: number
+  streams: number
+  peers: number
+  memoryBytes: number
+  refusedMemory: number
+  refusedStreams: number
+  refusedConnections: number
+}
+interface Sample {
+  t: number
+  rssMiB: number
+  heapMiB: number
+  arrayBuffersMiB: number
+  handles: number
+  accountedMiB: number
+  connections: number
+  streams: number
+  echoMiBps: number
+  roundTrips: number
+  hostile: string
+}
 
 // the default table holds 256 connections: room for every honest peer and the attackers
-const listener = new Child('soak listener', join(import.meta.dirname, '..', 'hostile', 'listener.js'), ['--max-connections', String(connections + 24)], { nodeFlags: ['--expose-gc'] })
+const listener = new Child('soak listener', join(import.meta.dirname, '..', 'hostile', 'listener.js'), [
+  '--max-connections',
+  String(connections + 24)
+], { nodeFlags: ['--expose-gc'] })
 const addr = String((await listener.ready).addr)
 const sumHandles = (h: Record<string, number>): number => Object.values(h).reduce((a, b) => a + b, 0)
 const handlesBefore = await listener.call<Record<string, number>>('handles')
@@ -61,7 +94,9 @@ let hostileNow = ''
 // ── honest peers ──
 const clientOptions = standardLayers({ log: () => {}, config: { maxOutboundStreamsPerConnection: 64 } })
 const clients: Switch[] = []
-process.stderr.write(`soak: ${connections} connections × ${streamsPerConnection} streams for ${minutes} min against ${addr}\n`)
+process.stderr.write(
+  `soak: ${connections} connections × ${streamsPerConnection} streams for ${minutes} min against ${addr}\n`
+)
 // Ramp-up, 32 connections at a time: 1000 simultaneous dials would be a connection flood, not a soak
 // (the listener bounds pending upgrades; see bench:hostile idle-connections).
 let rampFailures = 0
@@ -74,30 +109,44 @@ for (let i = 0; i < connections; i++) {
 await Promise.all(Array.from({ length: 32 }, async (_, k) => {
   for (let i = k; i < clients.length; i += 32) {
     for (let attempt = 0; attempt < 5; attempt++) {
-      try { await (clients[i] as Switch).dial(addr); break } catch { rampFailures++; await sleep(200) }
+      try {
+        await (clients[i] as Switch).dial(addr)
+        break
+      } catch {
+        rampFailures++
+        await sleep(200)
+      }
     }
   }
 }))
-process.stderr.write(`ramp-up: ${connections} connections in ${((Date.now() - rampStart) / 1000).toFixed(1)} s, ${rampFailures} failed attempts\n`)
-const honestLoops = clients.flatMap(sw => Array.from({ length: streamsPerConnection }, async () => {
-  while (running) {
-    const payload = randomBytes(randomInt(1, MAX_PAYLOAD + 1))
-    const sent = createHash('sha256').update(payload).digest('hex')
-    try {
-      const s = await sw.dial(addr, ECHO_CODEC)
-      const got = await echo(s, payload)
-      if (createHash('sha256').update(got).digest('hex') !== sent) mismatches++
-      echoedBytes += 2 * payload.length
-      roundTrips++
-    } catch (err) {
-      if (!running) break
-      failures++
-      const kind = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 80)}` : String(err)
-      failureKinds.set(kind, (failureKinds.get(kind) ?? 0) + 1)
-      await sleep(200)
+process.stderr.write(
+  `ramp-up: ${connections} connections in ${
+    ((Date.now() - rampStart) / 1000).toFixed(1)
+  } s, ${rampFailures} failed attempts\n`
+)
+const honestLoops = clients.flatMap(sw =>
+  Array.from({ length: streamsPerConnection }, async () => {
+    while (running) {
+      const payload = randomBytes(randomInt(1, MAX_PAYLOAD + 1))
+      const sent = createHash('sha256').update(payload).digest('hex')
+      try {
+        const s = await sw.dial(addr, ECHO_CODEC)
+        const got = await echo(s, payload)
+        if (createHash('sha256').update(got).digest('hex') !== sent) mismatches++
+        echoedBytes += 2 * payload.length
+        roundTrips++
+      } catch (err) {
+        if (!running) break
+        failures++
+        const kind = err instanceof Error
+          ? `${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 80)}`
+          : String(err)
+        failureKinds.set(kind, (failureKinds.get(kind) ?? 0) + 1)
+        await sleep(200)
+      }
     }
-  }
-}))
+  })
+)
 
 // ── hostile waves ──
 async function hostileWave (n: number): Promise<void> {
@@ -107,17 +156,27 @@ async function hostileWave (n: number): Promise<void> {
     switch (n % 3) {
       case 0: {
         hostileNow = 'never-read echo'
-        const sw = new Switch({ ...standardLayers({ log: () => {}, muxers: ['yamux'], config: { maxOutboundStreamsPerConnection: 256 } }), listenAddrs: [] })
-        await sw.start(); attackers.push(sw)
+        const sw = new Switch({
+          ...standardLayers({ log: () => {}, muxers: ['yamux'], config: { maxOutboundStreamsPerConnection: 256 } }),
+          listenAddrs: []
+        })
+        await sw.start()
+        attackers.push(sw)
         const payload = new Uint8Array(256 * 1024).fill(7)
         for (let i = 0; i < 100 && running; i++) {
-          try { const s = await sw.dial(addr, ECHO_CODEC); void s.write(payload).catch(() => {}) } catch { break }
+          try {
+            const s = await sw.dial(addr, ECHO_CODEC)
+            void s.write(payload).catch(() => {})
+          } catch {
+            break
+          }
         }
         break
       }
       case 1: {
         hostileNow = 'SYN flood'
-        const peer = await rawYamuxPeer(addr); raws.push(peer)
+        const peer = await rawYamuxPeer(addr)
+        raws.push(peer)
         const frames: Uint8Array[] = []
         for (let i = 0; i < 10_000; i++) frames.push(...frame(WINDOW_UPDATE, SYN, 2 * i + 1, 0))
         peer.write(frames)
@@ -125,16 +184,26 @@ async function hostileWave (n: number): Promise<void> {
       }
       default: {
         hostileNow = 'slowloris'
-        const peer = await rawYamuxPeer(addr); raws.push(peer)
+        const peer = await rawYamuxPeer(addr)
+        raws.push(peer)
         const frames: Uint8Array[] = []
-        for (let i = 0; i < 250; i++) frames.push(...frame(WINDOW_UPDATE, SYN, 2 * i + 1, 0), ...frame(DATA, 0, 2 * i + 1, 5, Uint8Array.of(0x13, 0x2f, 0x6d, 0x75, 0x6c)))
+        for (let i = 0; i < 250; i++) {
+          frames.push(
+            ...frame(WINDOW_UPDATE, SYN, 2 * i + 1, 0),
+            ...frame(DATA, 0, 2 * i + 1, 5, Uint8Array.of(0x13, 0x2f, 0x6d, 0x75, 0x6c))
+          )
+        }
         peer.write(frames)
       }
     }
     await sleep(10_000)
-  } catch { /* a wave refused outright is fine: the listener defended itself */ } finally {
+  } catch {
+    /* a wave refused outright is fine: the listener defended itself */
+  } finally {
     for (const r of raws) r.conn.abort()
-    await Promise.all(attackers.map(async s => { await Promise.race([s.stop(), sleep(5000)]) }))
+    await Promise.all(attackers.map(async s => {
+      await Promise.race([s.stop(), sleep(5000)])
+    }))
     hostileNow = ''
   }
 }
@@ -172,9 +241,16 @@ while (Date.now() < end) {
       roundTrips,
       hostile: hostileNow
     })
-    lastBytes = echoedBytes; lastT = now
+    lastBytes = echoedBytes
+    lastT = now
     const s = samples[samples.length - 1] as Sample
-    process.stderr.write(`${s.t.toFixed(1)} min  rss ${s.rssMiB.toFixed(0)} MiB  heap ${s.heapMiB.toFixed(0)} MiB  accounted ${s.accountedMiB.toFixed(1)} MiB  conns ${s.connections}  streams ${s.streams}  echo ${s.echoMiBps.toFixed(1)} MiB/s  failures ${failures}  ${hostileNow}\n`)
+    process.stderr.write(
+      `${s.t.toFixed(1)} min  rss ${s.rssMiB.toFixed(0)} MiB  heap ${s.heapMiB.toFixed(0)} MiB  accounted ${
+        s.accountedMiB.toFixed(1)
+      } MiB  conns ${s.connections}  streams ${s.streams}  echo ${
+        s.echoMiBps.toFixed(1)
+      } MiB/s  failures ${failures}  ${hostileNow}\n`
+    )
   } catch (err) {
     process.stderr.write(`sample failed: ${String(err)}\n`)
   }
@@ -184,9 +260,14 @@ while (Date.now() < end) {
 running = false
 await hostileLoop
 await Promise.race([Promise.all(honestLoops), sleep(30_000)])
-await Promise.all(clients.map(async s => { await Promise.race([s.stop(), sleep(5000)]) }))
+await Promise.all(clients.map(async s => {
+  await Promise.race([s.stop(), sleep(5000)])
+}))
 let final = await listener.call<Inspect>('inspect')
-for (let i = 0; i < 40 && (final.connections > 0 || final.streams > 0); i++) { await sleep(250); final = await listener.call<Inspect>('inspect') }
+for (let i = 0; i < 40 && (final.connections > 0 || final.streams > 0); i++) {
+  await sleep(250)
+  final = await listener.call<Inspect>('inspect')
+}
 const memAfter = await listener.call<{ rss: number, heapUsed: number }>('mem')
 const handlesAfter = await listener.call<Record<string, number>>('handles')
 await listener.stop()
@@ -194,7 +275,9 @@ await listener.stop()
 const load = loadavg()
 const elapsedS = (Date.now() - started) / 1000
 const peak = (f: (s: Sample) => number): number => samples.reduce((m, s) => Math.max(m, f(s)), 0)
-const conditions = `node ${process.version}, ${cpus().length} cores shared with other jobs, load average ${load[0]?.toFixed(1)} (1 min) / ${load[2]?.toFixed(1)} (15 min) at the end; clients and listener on one loopback host`
+const conditions = `node ${process.version}, ${cpus().length} cores shared with other jobs, load average ${
+  load[0]?.toFixed(1)
+} (1 min) / ${load[2]?.toFixed(1)} (15 min) at the end; clients and listener on one loopback host`
 const summary = {
   conditions,
   minutes,
@@ -209,8 +292,21 @@ const summary = {
   failureKinds: Object.fromEntries(failureKinds),
   listener: {
     before: { rssMiB: memBefore.rss / MiB, heapMiB: memBefore.heapUsed / MiB, handles: handlesBefore },
-    peak: { rssMiB: peak(s => s.rssMiB), heapMiB: peak(s => s.heapMiB), accountedMiB: peak(s => s.accountedMiB), connections: peak(s => s.connections), streams: peak(s => s.streams) },
-    after: { rssMiB: memAfter.rss / MiB, heapMiB: memAfter.heapUsed / MiB, handles: handlesAfter, connections: final.connections, streams: final.streams, accountedBytes: final.memoryBytes },
+    peak: {
+      rssMiB: peak(s => s.rssMiB),
+      heapMiB: peak(s => s.heapMiB),
+      accountedMiB: peak(s => s.accountedMiB),
+      connections: peak(s => s.connections),
+      streams: peak(s => s.streams)
+    },
+    after: {
+      rssMiB: memAfter.rss / MiB,
+      heapMiB: memAfter.heapUsed / MiB,
+      handles: handlesAfter,
+      connections: final.connections,
+      streams: final.streams,
+      accountedBytes: final.memoryBytes
+    },
     refused: { memory: final.refusedMemory, streams: final.refusedStreams, connections: final.refusedConnections }
   },
   samples
@@ -218,17 +314,48 @@ const summary = {
 mkdirSync(join(root, 'bench', 'results'), { recursive: true })
 writeFileSync(join(root, 'bench', 'results', 'soak.json'), JSON.stringify(summary, null, 2))
 const pts = (f: (s: Sample) => number): Array<[number, number]> => samples.map(s => [s.t, f(s)])
-writeFileSync(join(root, 'docs', 'soak.svg'), renderSeries(
-  `switchyard soak — ${connections} connections × ${streamsPerConnection} echo streams + hostile waves, ${minutes} min`,
-  conditions,
-  [
-    { title: 'listener memory', unit: 'MiB', series: [{ name: 'RSS', color: '#2563eb', points: pts(s => s.rssMiB) }, { name: 'V8 heap used', color: '#16a34a', points: pts(s => s.heapMiB) }, { name: 'ArrayBuffers', color: '#9333ea', points: pts(s => s.arrayBuffersMiB) }, { name: 'accounted (scopes)', color: '#ea580c', points: pts(s => s.accountedMiB) }] },
-    { title: 'listener connections and streams', unit: 'count', series: [{ name: 'connections', color: '#2563eb', points: pts(s => s.connections) }, { name: 'streams', color: '#ea580c', points: pts(s => s.streams) }, { name: 'libuv handles', color: '#6b7280', points: pts(s => s.handles) }] },
-    { title: 'honest echo throughput, both directions', unit: 'MiB/s', series: [{ name: 'honest echo', color: '#16a34a', points: pts(s => s.echoMiBps) }] }
-  ],
-  'minutes (shaded: a hostile wave is running)',
-  hostileBands(samples)
-))
+writeFileSync(
+  join(root, 'docs', 'soak.svg'),
+  renderSeries(
+    `switchyard soak — ${connections} connections × ${streamsPerConnection} echo streams + hostile waves, ${minutes} min`,
+    conditions,
+    [
+      {
+        title: 'listener memory',
+        unit: 'MiB',
+        series: [{ name: 'RSS', color: '#2563eb', points: pts(s => s.rssMiB) }, {
+          name: 'V8 heap used',
+          color: '#16a34a',
+          points: pts(s => s.heapMiB)
+        }, {
+          name: 'ArrayBuffers',
+          color: '#9333ea',
+          points: pts(s => s.arrayBuffersMiB)
+        }, { name: 'accounted (scopes)', color: '#ea580c', points: pts(s => s.accountedMiB) }]
+      },
+      {
+        title: 'listener connections and streams',
+        unit: 'count',
+        series: [{ name: 'connections', color: '#2563eb', points: pts(s => s.connections) }, {
+          name: 'streams',
+          color: '#ea580c',
+          points: pts(s => s.streams)
+        }, { name: 'libuv handles', color: '#6b7280', points: pts(s => s.handles) }]
+      },
+      {
+        title: 'honest echo throughput, both directions',
+        unit: 'MiB/s',
+        series: [{
+          name: 'honest echo',
+          color: '#16a34a',
+          points: pts(s => s.echoMiBps)
+        }]
+      }
+    ],
+    'minutes (shaded: a hostile wave is running)',
+    hostileBands(samples)
+  )
+)
 /** The sample intervals during which a hostile wave ran, merged. */
 function hostileBands (all: readonly Sample[]): Band[] {
   const bands: Band[] = []
@@ -243,6 +370,8 @@ function hostileBands (all: readonly Sample[]): Band[] {
   }
   return bands
 }
-const leaked = final.connections > 0 || final.streams > 0 || final.memoryBytes > 0 || (handlesAfter.TCPSocketWrap ?? 0) > (handlesBefore.TCPSocketWrap ?? 0) || (handlesAfter.Timeout ?? 0) > (handlesBefore.Timeout ?? 0)
+const leaked = final.connections > 0 || final.streams > 0 || final.memoryBytes > 0 ||
+  (handlesAfter.TCPSocketWrap ?? 0) > (handlesBefore.TCPSocketWrap ?? 0) ||
+  (handlesAfter.Timeout ?? 0) > (handlesBefore.Timeout ?? 0)
 console.log(JSON.stringify({ ...summary, samples: samples.length }, null, 2))
 process.exitCode = mismatches > 0 || leaked ? 1 : 0

@@ -22,7 +22,9 @@ const matches = (name: string, p: string): boolean => name === p || name.startsW
 
 /** The targets whose name is, or starts with the group of, one of `patterns` (all when empty). */
 export async function loadTargets (patterns: readonly string[] = []): Promise<FuzzTarget[]> {
-  const groups = Object.keys(GROUPS).filter(g => patterns.length === 0 || patterns.some(p => p === g || p.startsWith(`${g}/`) || g.startsWith(p)))
+  const groups = Object.keys(GROUPS).filter(g =>
+    patterns.length === 0 || patterns.some(p => p === g || p.startsWith(`${g}/`) || g.startsWith(p))
+  )
   const out: FuzzTarget[] = []
   for (const g of groups) {
     const { targets } = await (GROUPS[g] as () => Promise<{ targets: FuzzTarget[] }>)()

@@ -52,7 +52,9 @@ export const targets: FuzzTarget[] = [
       // oracle: everything charged to the connection comes back once the session has ended
       const u = scope.usage()
       if (u.inboundStreams + u.outboundStreams > 0 || u.memoryBytes > 0) {
-        throw new Error(`after the session ended the scope still holds ${u.inboundStreams} inbound / ${u.outboundStreams} outbound streams and ${u.memoryBytes} bytes`)
+        throw new Error(
+          `after the session ended the scope still holds ${u.inboundStreams} inbound / ${u.outboundStreams} outbound streams and ${u.memoryBytes} bytes`
+        )
       }
     }
   }

@@ -13,7 +13,13 @@ const DICT = [HEADER, ...PROTOCOLS, 'na', 'ls', '\n', m(HEADER), m('na'), m('ls'
 export const targets: FuzzTarget[] = [
   {
     name: 'multistream/listener',
-    seeds: () => [whole(m(HEADER), m('/noise'), utf8('after')), pieces(1, m(HEADER), m('/tls/1.0.0'), m('/noise')), whole(m(HEADER), m('ls')), whole(utf8('GET / HTTP/1.1\r\n\r\n'))],
+    seeds:
+      () => [
+        whole(m(HEADER), m('/noise'), utf8('after')),
+        pieces(1, m(HEADER), m('/tls/1.0.0'), m('/noise')),
+        whole(m(HEADER), m('ls')),
+        whole(utf8('GET / HTTP/1.1\r\n\r\n'))
+      ],
     dictionary: DICT,
     run: data => {
       const l = new Listener(PROTOCOLS)
@@ -26,7 +32,12 @@ export const targets: FuzzTarget[] = [
   },
   {
     name: 'multistream/dialer',
-    seeds: () => [whole(m(HEADER), m('/noise')), whole(m(HEADER), m('na'), m('/mplex/6.7.0')), pieces(2, m(HEADER), m('na'), m('na'), m('na'))],
+    seeds:
+      () => [
+        whole(m(HEADER), m('/noise')),
+        whole(m(HEADER), m('na'), m('/mplex/6.7.0')),
+        pieces(2, m(HEADER), m('na'), m('na'), m('na'))
+      ],
     dictionary: DICT,
     run: data => {
       const d = new Dialer(PROTOCOLS)

@@ -23,21 +23,51 @@ const iStatic = keyPair(); const iEph = keyPair(); const rStatic = keyPair(); co
 
 function validPayload (muxers: string[]): Uint8Array {
   const sig = responderIdentity.sign(concat(utf8('noise-libp2p-static-key:'), rStatic.publicKey))
-  return encodeNoiseHandshakePayload({ identityKey: responderIdentity.publicKey.bytes(), identitySig: sig, extensions: { webtransportCerthashes: [], streamMuxers: muxers } })
+  return encodeNoiseHandshakePayload({
+    identityKey: responderIdentity.publicKey.bytes(),
+    identitySig: sig,
+    extensions: { webtransportCerthashes: [], streamMuxers: muxers }
+  })
 }
 
 export const targets: FuzzTarget[] = [
   {
     name: 'noise/initiator',
-    seeds: () => [Uint8Array.of(1, ...validPayload(['/yamux/1.0.0'])), Uint8Array.of(1, ...validPayload([])), Uint8Array.of(0, ...new Uint8Array(96))],
-    dictionary: ['/yamux/1.0.0', '/mplex/6.7.0', 'noise-libp2p-static-key:', Uint8Array.of(0x0a), Uint8Array.of(0x12), Uint8Array.of(0x22)],
+    seeds:
+      () => [
+        Uint8Array.of(1, ...validPayload(['/yamux/1.0.0'])),
+        Uint8Array.of(1, ...validPayload([])),
+        Uint8Array.of(0, ...new Uint8Array(96))
+      ],
+    dictionary: [
+      '/yamux/1.0.0',
+      '/mplex/6.7.0',
+      'noise-libp2p-static-key:',
+      Uint8Array.of(0x0a),
+      Uint8Array.of(0x12),
+      Uint8Array.of(0x22)
+    ],
     maxLength: 8192,
     run: data => {
-      const xx = new XXHandshake({ initiator: true, identity: initiatorIdentity, suite, staticKey: iStatic, ephemeralKey: iEph, muxers: ['/yamux/1.0.0'] })
+      const xx = new XXHandshake({
+        initiator: true,
+        identity: initiatorIdentity,
+        suite,
+        staticKey: iStatic,
+        ephemeralKey: iEph,
+        muxers: ['/yamux/1.0.0']
+      })
       const first = xx.start().send as Uint8Array
       let msg2: Uint8Array
       if (((data[0] ?? 0) & 1) === 1) {
-        const hs = new HandshakeState({ suite, protocolName: PROTOCOL_NAME, initiator: false, prologue: new Uint8Array(0), s: rStatic, e: rEph })
+        const hs = new HandshakeState({
+          suite,
+          protocolName: PROTOCOL_NAME,
+          initiator: false,
+          prologue: new Uint8Array(0),
+          s: rStatic,
+          e: rEph
+        })
         hs.readMessage(first.subarray(2))
         msg2 = hs.writeMessage(data.subarray(1))
       } else {
@@ -49,11 +79,25 @@ export const targets: FuzzTarget[] = [
   {
     name: 'noise/responder',
     seeds: () => {
-      const hs = new HandshakeState({ suite, protocolName: PROTOCOL_NAME, initiator: true, prologue: new Uint8Array(0), s: iStatic, e: iEph })
+      const hs = new HandshakeState({
+        suite,
+        protocolName: PROTOCOL_NAME,
+        initiator: true,
+        prologue: new Uint8Array(0),
+        s: iStatic,
+        e: iEph
+      })
       return [whole(hs.writeMessage(new Uint8Array(0))), whole(new Uint8Array(32))]
     },
     run: data => {
-      const xx = new XXHandshake({ initiator: false, identity: responderIdentity, suite, staticKey: rStatic, ephemeralKey: rEph, muxers: [] })
+      const xx = new XXHandshake({
+        initiator: false,
+        identity: responderIdentity,
+        suite,
+        staticKey: rStatic,
+        ephemeralKey: rEph,
+        muxers: []
+      })
       xx.start()
       const dec = new NoiseFrameDecoder()
       // the input is the initiator's byte stream: u16-framed messages 1 and 3

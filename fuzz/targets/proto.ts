@@ -1,5 +1,11 @@
 /** Targets: the protobuf messages of src/proto (identify, Noise payload, keys, signed peer records). */
-import { decodeEnvelope, decodePeerRecord, encodeEnvelope, encodePeerRecord, PEER_RECORD_PAYLOAD_TYPE } from '../../src/proto/envelope.js'
+import {
+  decodeEnvelope,
+  decodePeerRecord,
+  encodeEnvelope,
+  encodePeerRecord,
+  PEER_RECORD_PAYLOAD_TYPE
+} from '../../src/proto/envelope.js'
 import { decodeIdentify, encodeIdentify } from '../../src/proto/identify.js'
 import { decodeKeyMessage } from '../../src/proto/keys.js'
 import { decodeNoiseHandshakePayload, encodeNoiseHandshakePayload } from '../../src/proto/noise-payload.js'
@@ -39,7 +45,8 @@ export const targets: FuzzTarget[] = [
   },
   {
     name: 'proto/keys',
-    seeds: () => [generateEd25519().publicKey.bytes(), generateSecp256k1().publicKey.bytes(), generateEd25519().bytes()],
+    seeds:
+      () => [generateEd25519().publicKey.bytes(), generateSecp256k1().publicKey.bytes(), generateEd25519().bytes()],
     run: data => {
       decodeKeyMessage(data, 'public key')
       unmarshalPublicKey(data)
@@ -50,7 +57,12 @@ export const targets: FuzzTarget[] = [
     seeds: () => {
       const env = signPeerRecord(generateEd25519(), addrBytes(), 1700000000000000000n)
       const e = decodeEnvelope(env)
-      return [env, e.payload, encodeEnvelope({ ...e, payloadType: PEER_RECORD_PAYLOAD_TYPE }), encodePeerRecord(decodePeerRecord(e.payload))]
+      return [
+        env,
+        e.payload,
+        encodeEnvelope({ ...e, payloadType: PEER_RECORD_PAYLOAD_TYPE }),
+        encodePeerRecord(decodePeerRecord(e.payload))
+      ]
     },
     dictionary: ['libp2p-peer-record', PEER_RECORD_PAYLOAD_TYPE],
     run: (data, report) => {

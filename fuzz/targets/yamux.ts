@@ -12,15 +12,31 @@ import type { ResourceScope } from '../../src/resources/scope.js'
 import type { FuzzTarget } from '../engine.js'
 import { chunks, concat, fixedClock, pieces, utf8, whole } from './util.js'
 
-const frame = (type: number, flags: number, streamId: number, length: number, body: Uint8Array = new Uint8Array(0)): Uint8Array =>
-  concat(encodeHeader({ type, flags, streamId, length }), body)
+const frame = (
+  type: number,
+  flags: number,
+  streamId: number,
+  length: number,
+  body: Uint8Array = new Uint8Array(0)
+): Uint8Array => concat(encodeHeader({ type, flags, streamId, length }), body)
 const [Data, WindowUpdate, Ping, GoAway] = [0, 1, 2, 3]
 const [SYN, ACK, FIN, RST] = [1, 2, 4, 8]
 
 const SEEDS = (): Uint8Array[] => [
   whole(frame(WindowUpdate, SYN, 1, 0), frame(Data, 0, 1, 5, utf8('hello')), frame(Data, FIN, 1, 0)),
-  pieces(3, frame(Data, SYN, 1, 3, utf8('abc')), frame(WindowUpdate, 0, 1, 1 << 20), frame(Ping, SYN, 0, 7), frame(Data, RST, 1, 0)),
-  whole(frame(WindowUpdate, SYN, 1, 0), frame(WindowUpdate, SYN, 3, 0), frame(WindowUpdate, ACK, 2, 0), frame(GoAway, 0, 0, 0)),
+  pieces(
+    3,
+    frame(Data, SYN, 1, 3, utf8('abc')),
+    frame(WindowUpdate, 0, 1, 1 << 20),
+    frame(Ping, SYN, 0, 7),
+    frame(Data, RST, 1, 0)
+  ),
+  whole(
+    frame(WindowUpdate, SYN, 1, 0),
+    frame(WindowUpdate, SYN, 3, 0),
+    frame(WindowUpdate, ACK, 2, 0),
+    frame(GoAway, 0, 0, 0)
+  ),
   whole(frame(Ping, ACK, 0, 1), frame(WindowUpdate, SYN | FIN, 5, 0xffff0000), frame(Data, 0, 5, 300000))
 ]
 
@@ -36,7 +52,9 @@ export const targets: FuzzTarget[] = [
         onDataEnd: () => {}
       })
       for (const c of chunks(data)) dec.push(c)
-      if (payloadBytes > data.length) throw new Error(`decoder delivered ${payloadBytes} payload bytes out of a ${data.length}-byte input`)
+      if (payloadBytes > data.length) {
+        throw new Error(`decoder delivered ${payloadBytes} payload bytes out of a ${data.length}-byte input`)
+      }
     }
   },
   {
@@ -73,7 +91,9 @@ export const targets: FuzzTarget[] = [
       // oracle: everything charged to the connection comes back once the session has ended
       const u = scope.usage()
       if (u.inboundStreams + u.outboundStreams > 0 || u.memoryBytes > 0) {
-        throw new Error(`after the session ended the scope still holds ${u.inboundStreams} inbound / ${u.outboundStreams} outbound streams and ${u.memoryBytes} bytes`)
+        throw new Error(
+          `after the session ended the scope still holds ${u.inboundStreams} inbound / ${u.outboundStreams} outbound streams and ${u.memoryBytes} bytes`
+        )
       }
       scope.close()
     }

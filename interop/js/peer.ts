@@ -38,7 +38,12 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { ping } from '@libp2p/ping'
 import { identify } from '@libp2p/identify'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf } from '@libp2p/crypto/keys'
+import {
+  generateKeyPair,
+  privateKeyFromProtobuf,
+  privateKeyToProtobuf,
+  publicKeyFromProtobuf
+} from '@libp2p/crypto/keys'
 import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -110,7 +115,9 @@ function parseSecurity (text: string | undefined): Security[] {
   if (text === undefined) return ['noise']
   const list = text.split(',')
   for (const [i, name] of list.entries()) {
-    if (name !== 'noise' && name !== 'tls') throw new UsageError(`--security: unknown security ${JSON.stringify(name)} (noise, tls)`)
+    if (name !== 'noise' && name !== 'tls') {
+      throw new UsageError(`--security: unknown security ${JSON.stringify(name)} (noise, tls)`)
+    }
     if (list.indexOf(name) !== i) throw new UsageError(`--security: ${name} named twice`)
   }
   return list as Security[]
@@ -119,7 +126,9 @@ function parseSecurity (text: string | undefined): Security[] {
 type TransportName = 'tcp' | 'ws'
 
 function parseTransport (text: string): TransportName {
-  if (text !== 'tcp' && text !== 'ws') throw new UsageError(`--transport: unknown transport ${JSON.stringify(text)} (tcp, ws)`)
+  if (text !== 'tcp' && text !== 'ws') {
+    throw new UsageError(`--transport: unknown transport ${JSON.stringify(text)} (tcp, ws)`)
+  }
   return text
 }
 
@@ -132,7 +141,9 @@ function uintOption (a: Args, name: string, def: bigint | undefined): bigint {
     if (def === undefined) throw new UsageError(`option --${name} is required`)
     return def
   }
-  if (!/^\d+$/.test(v) || BigInt(v) >= 2n ** 64n) throw new UsageError(`option --${name} expects an unsigned integer, got ${JSON.stringify(v)}`)
+  if (!/^\d+$/.test(v) || BigInt(v) >= 2n ** 64n) {
+    throw new UsageError(`option --${name} expects an unsigned integer, got ${JSON.stringify(v)}`)
+  }
   return BigInt(v)
 }
 
@@ -165,7 +176,9 @@ async function loadKey (path: string | undefined): Promise<PrivateKey> {
   try {
     data = await readFile(path)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`reading key file ${path}: ${(err as Error).message}`)
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error(`reading key file ${path}: ${(err as Error).message}`)
+    }
     const key = await generateKeyPair('Ed25519')
     await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600 })
     return key
@@ -184,7 +197,12 @@ type Node = Libp2p<{ ping: ReturnType<ReturnType<typeof ping>>, identify: Return
  * command opens its own stream instead, and js-libp2p allows one outbound (and serves one inbound)
  * /ipfs/id/1.0.0 stream per connection at a time.
  */
-async function createNode (key: PrivateKey, listen: string[], autoIdentify = true, security: readonly Security[] = ['noise']): Promise<Node> {
+async function createNode (
+  key: PrivateKey,
+  listen: string[],
+  autoIdentify = true,
+  security: readonly Security[] = ['noise']
+): Promise<Node> {
   const node = await createLibp2p({
     privateKey: key,
     addresses: { listen },
@@ -297,7 +315,9 @@ class Reader {
         const b = this.buffer.get(i)
         value += (b & 0x7f) * 2 ** (7 * i)
         if ((b & 0x80) !== 0) continue
-        if (value > maxLength) throw new Error(`${what}: message length ${value} exceeds the limit of ${maxLength} bytes`)
+        if (value > maxLength) {
+          throw new Error(`${what}: message length ${value} exceeds the limit of ${maxLength} bytes`)
+        }
         if (this.buffer.byteLength < i + 1 + value) break
         const msg = this.buffer.subarray(i + 1, i + 1 + value)
         this.buffer.consume(i + 1 + value)
@@ -495,7 +515,14 @@ class PerfProgress {
     this.down += down
     const elapsed = performance.now() - this.last
     if (elapsed < 1000) return
-    out(JSON.stringify({ type: 'intermediary', timeSeconds: elapsed / 1000, uploadBytes: this.up, downloadBytes: this.down }))
+    out(
+      JSON.stringify({
+        type: 'intermediary',
+        timeSeconds: elapsed / 1000,
+        uploadBytes: this.up,
+        downloadBytes: this.down
+      })
+    )
     this.last = performance.now()
     this.up = 0
     this.down = 0
@@ -506,7 +533,13 @@ class PerfProgress {
  * perf/perf.md client: the 8-byte big-endian download size, the upload in 64 KiB blocks of zeros,
  * half-close, read to EOF. timeSeconds counts from before the dial (test-plans perf).
  */
-async function clientPerf (conn: Connection, startMs: number, upload: bigint, download: bigint, signal: AbortSignal): Promise<void> {
+async function clientPerf (
+  conn: Connection,
+  startMs: number,
+  upload: bigint,
+  download: bigint,
+  signal: AbortSignal
+): Promise<void> {
   const stream = await conn.newStream(PERF, { signal })
   const reader = new Reader(stream)
   const progress = new PerfProgress()
@@ -515,12 +548,24 @@ async function clientPerf (conn: Connection, startMs: number, upload: bigint, do
   await send(stream, header)
   await sendZeros(stream, upload, n => { progress.add(n, 0) })
   await stream.close()
-  const received = await reader.drain(n => { progress.add(0, n) })
-  out(JSON.stringify({ type: 'final', timeSeconds: (performance.now() - startMs) / 1000, uploadBytes: Number(upload), downloadBytes: received }))
+  const received = await reader.drain(n => {
+    progress.add(0, n)
+  })
+  out(
+    JSON.stringify({
+      type: 'final',
+      timeSeconds: (performance.now() - startMs) / 1000,
+      uploadBytes: Number(upload),
+      downloadBytes: received
+    })
+  )
   if (BigInt(received) !== download) throw new Error(`perf downloaded ${received} bytes, requested ${download}`)
 }
 
-/** The distinct payload of echo stream i: xorshift32 seeded with i + 1 (any distinct bytes do; the listener only echoes). */
+/**
+ * The distinct payload of echo stream i: xorshift32 seeded with i + 1 (any distinct bytes do; the listener only
+ * echoes).
+ */
 function echoPayload (i: number): Uint8Array {
   const outBytes = new Uint8Array(ECHO_PAYLOAD)
   const words = new Uint32Array(outBytes.buffer)
@@ -556,7 +601,9 @@ async function clientStreams (conn: Connection, count: number, signal: AbortSign
     }
   }))
   const failures = results.flatMap((r, i) => r.status === 'rejected' ? [`stream ${i}: ${oneLine(r.reason)}`] : [])
-  if (failures.length > 0) throw new Error(`${failures.length} of ${count} echo streams failed: ${failures.slice(0, 5).join('; ')}`)
+  if (failures.length > 0) {
+    throw new Error(`${failures.length} of ${count} echo streams failed: ${failures.slice(0, 5).join('; ')}`)
+  }
   out(`OK ${count}`)
 }
 
@@ -606,17 +653,28 @@ const signalled = new Promise<string>(resolve => {
 
 async function listen (raw: readonly string[]): Promise<void> {
   const a = parseArgs(raw, ['listen', 'key', 'security', 'transport'])
-  if (a.positional.length !== 0) throw new UsageError(`listen takes no positional arguments, got ${JSON.stringify(a.positional)}`)
+  if (a.positional.length !== 0) {
+    throw new UsageError(`listen takes no positional arguments, got ${JSON.stringify(a.positional)}`)
+  }
   const security = parseSecurity(lastOption(a, 'security'))
-  const addrs = a.options.get('listen') ?? [listenAddrOf(parseTransport(lastOption(a, 'transport') ?? 'tcp'), '127.0.0.1')]
+  const addrs = a.options.get('listen') ??
+    [listenAddrOf(parseTransport(lastOption(a, 'transport') ?? 'tcp'), '127.0.0.1')]
   for (const s of addrs) {
-    try { multiaddr(s) } catch (err) { throw new UsageError(`invalid --listen multiaddr ${JSON.stringify(s)}: ${(err as Error).message}`) }
+    try {
+      multiaddr(s)
+    } catch (err) {
+      throw new UsageError(`invalid --listen multiaddr ${JSON.stringify(s)}: ${(err as Error).message}`)
+    }
   }
   const node = await createNode(await loadKey(lastOption(a, 'key')), addrs, true, security)
   // One stderr line per connection naming what was negotiated (the matrix reads the security off it).
   node.addEventListener('connection:open', (evt) => {
     const c = evt.detail
-    process.stderr.write(`[listen] connection from ${c.remotePeer.toString()} at ${c.remoteAddr.toString()}: security ${c.encryption ?? '?'}, muxer ${c.multiplexer ?? '?'}\n`)
+    process.stderr.write(
+      `[listen] connection from ${c.remotePeer.toString()} at ${c.remoteAddr.toString()}: security ${
+        c.encryption ?? '?'
+      }, muxer ${c.multiplexer ?? '?'}\n`
+    )
   })
   // getMultiaddrs() already ends every address in /p2p/<id>; one write, flushed.
   process.stdout.write(node.getMultiaddrs().map(ma => `LISTEN ${ma.toString()}\n`).join(''))
@@ -637,7 +695,9 @@ async function client (cmd: string, raw: readonly string[]): Promise<void> {
   let count = 1
   if (cmd === 'ping' || cmd === 'streams') {
     const n = uintOption(a, 'count', cmd === 'ping' ? 1n : 50n)
-    if (n < 1n || (cmd === 'streams' && n > 1000n)) throw new UsageError(cmd === 'ping' ? '--count must be at least 1' : '--count must be between 1 and 1000')
+    if (n < 1n || (cmd === 'streams' && n > 1000n)) {
+      throw new UsageError(cmd === 'ping' ? '--count must be at least 1' : '--count must be between 1 and 1000')
+    }
     if (n > 1_000_000n) throw new UsageError('--count must be at most 1000000')
     count = Number(n)
   }
@@ -700,13 +760,22 @@ async function transportInterop (): Promise<void> {
   const security = parseSecurity(required('security'))
   if (security.length !== 1) throw new UsageError('security: exactly one of noise, tls')
   const dialer = required('is_dialer')
-  if (dialer !== 'true' && dialer !== 'false') throw new UsageError(`is_dialer ${JSON.stringify(dialer)}: true or false`)
+  if (dialer !== 'true' && dialer !== 'false') {
+    throw new UsageError(`is_dialer ${JSON.stringify(dialer)}: true or false`)
+  }
   const ip = env('ip') ?? '0.0.0.0'
   const timeoutText = env('test_timeout_seconds') ?? '180'
-  if (!/^[0-9]{1,6}$/.test(timeoutText)) throw new UsageError(`test_timeout_seconds ${JSON.stringify(timeoutText)}: whole seconds`)
+  if (!/^[0-9]{1,6}$/.test(timeoutText)) {
+    throw new UsageError(`test_timeout_seconds ${JSON.stringify(timeoutText)}: whole seconds`)
+  }
   const timeoutS = Number(timeoutText)
   const redis = await RedisClient.connect(env('redis_addr') ?? 'redis:6379')
-  const node = await createNode(await loadKey(undefined), dialer === 'false' ? [listenAddrOf(transport, ip)] : [], true, security)
+  const node = await createNode(
+    await loadKey(undefined),
+    dialer === 'false' ? [listenAddrOf(transport, ip)] : [],
+    true,
+    security
+  )
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => { reject(new Error(`test_timeout_seconds (${timeoutS} s) reached`)) }, timeoutS * 1000)
@@ -724,7 +793,9 @@ async function transportInterop (): Promise<void> {
     }
     const run = async (): Promise<void> => {
       const reply = await redis.command('BLPOP', 'listenerAddr', String(timeoutS))
-      if (!Array.isArray(reply) || typeof reply[1] !== 'string') throw new Error(`no listener address in Redis within ${timeoutS} s`)
+      if (!Array.isArray(reply) || typeof reply[1] !== 'string') {
+        throw new Error(`no listener address in Redis within ${timeoutS} s`)
+      }
       const target = parseTarget(reply[1])
       const start = performance.now()
       await node.dial(target.addr)

@@ -79,7 +79,9 @@ export interface DecodeArgs {
 export function decodeFile (args: DecodeArgs, io: DecodeIo): CaptureDecodeResult {
   const read = io.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)))
   const buf = read(args.capture)
-  const keyLog: KeyLog | undefined = args.keylog === undefined ? undefined : parseKeyLog(new TextDecoder().decode(read(args.keylog)))
+  const keyLog: KeyLog | undefined = args.keylog === undefined
+    ? undefined
+    : parseKeyLog(new TextDecoder().decode(read(args.keylog)))
   const result = decodeCapture(buf, keyLog === undefined ? {} : { keyLog })
   const formatter = new TextFormatter({ hex: args.hex === true, utc: args.utc === true })
   const jsonl: string[] = []
@@ -91,7 +93,11 @@ export function decodeFile (args: DecodeArgs, io: DecodeIo): CaptureDecodeResult
     }
   }
   if (args.traceFile !== undefined) writeFileSync(args.traceFile, jsonl.join(''))
-  io.err(`[decode] ${result.packets} packets, ${result.tcpSegments} TCP segments, ${result.connections.length} connections` +
-    (keyLog !== undefined ? `, ${result.connections.filter(c => c.decrypted).length} decrypted with ${args.keylog as string}` : ', no key log'))
+  io.err(
+    `[decode] ${result.packets} packets, ${result.tcpSegments} TCP segments, ${result.connections.length} connections` +
+      (keyLog !== undefined
+        ? `, ${result.connections.filter(c => c.decrypted).length} decrypted with ${args.keylog as string}`
+        : ', no key log')
+  )
   return result
 }

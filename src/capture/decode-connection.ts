@@ -4,8 +4,10 @@
  *
  *   TCP bytes ─► MultistreamDissector (/noise) ─► NoiseDissector ─► MultistreamDissector (muxer)
  *                                                    │ transport plaintext      or early muxer ─┐
- *                                                    └──────────────────────────────────────────┴► YamuxDissector / MplexDissector
- *                                                                                  per stream ─► streamDissector (multistream, messages)
+ *                                                    └──────────────────────────────────────────┴► YamuxDissector /
+ * MplexDissector
+ *                                                                                  per stream ─► streamDissector
+ * (multistream, messages)
  *
  * NoiseDissector, numbered:
  *  1. Split each direction into Noise messages (2-byte big-endian length, noise/README.md §"Wire Format").
@@ -24,7 +26,13 @@ import { decodeNoiseHandshakePayload } from '../proto/noise-payload.js'
 import type { NoiseHandshakePayload } from '../proto/noise-payload.js'
 import { CipherState } from '../security/cipher-state.js'
 import { HandshakeState, XX_PATTERN } from '../security/handshake-state.js'
-import { DH_LENGTH, LENGTH_PREFIX_BYTES, PROTOCOL_ID as NOISE_PROTOCOL_ID, PROTOCOL_NAME, TAG_LENGTH } from '../security/constants.js'
+import {
+  DH_LENGTH,
+  LENGTH_PREFIX_BYTES,
+  PROTOCOL_ID as NOISE_PROTOCOL_ID,
+  PROTOCOL_NAME,
+  TAG_LENGTH
+} from '../security/constants.js'
 import type { Token } from '../security/handshake-state.js'
 import { selectMuxer } from '../security/handshake-xx.js'
 import { payloadIdentityKey, verifyStaticKeySignature } from '../security/identity.js'
@@ -83,7 +91,11 @@ export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions =
   const server = endpointMultiaddr(c.server)
   emit({ layer: 'tcp', kind: 'open', localAddr: client, remoteAddr: server, direction: 'outbound' }, c.openTime)
   if (!c.toServer.synSeen) {
-    emit({ layer: 'capture', kind: 'note', message: 'the capture began after this connection opened (no SYN): its first bytes are missing' }, c.openTime)
+    emit({
+      layer: 'capture',
+      kind: 'note',
+      message: 'the capture began after this connection opened (no SYN): its first bytes are missing'
+    }, c.openTime)
   }
 
   const noise = new NoiseDissector(emit, opts)
@@ -97,7 +109,11 @@ export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions =
         tls = new TlsDissector(emit, opts.keyLog, (early, at) => muxerDissector(emit, early, at))
         return tls
       }
-      emit({ layer: 'capture', kind: 'note', message: `security protocol ${protocol} is not decoded (only ${NOISE_PROTOCOL_ID} and ${TLS_PROTOCOL_ID})` }, time)
+      emit({
+        layer: 'capture',
+        kind: 'note',
+        message: `security protocol ${protocol} is not decoded (only ${NOISE_PROTOCOL_ID} and ${TLS_PROTOCOL_ID})`
+      }, time)
       return undefined
     }
   })
@@ -116,12 +132,20 @@ export function decodeConnection (c: TcpConnectionCapture, opts: DecodeOptions =
   for (const [dir, d] of [['out', c.toServer], ['in', c.toClient]] as const) {
     if (d.gap !== undefined) {
       const who = dir === 'out' ? 'client → server' : 'server → client'
-      emit({ layer: 'capture', kind: 'error', code: 'ERR_CAPTURE', message: `${d.gap.length} bytes of the ${who} stream are missing at offset ${d.gap.at} (lost or not captured): the rest of that direction cannot be decoded` }, d.data.timeAt(d.gap.at - 1, c.lastTime))
+      emit({
+        layer: 'capture',
+        kind: 'error',
+        code: 'ERR_CAPTURE',
+        message:
+          `${d.gap.length} bytes of the ${who} stream are missing at offset ${d.gap.at} (lost or not captured): the rest of that direction cannot be decoded`
+      }, d.data.timeAt(d.gap.at - 1, c.lastTime))
     }
     if (d.finTime !== undefined) emit({ layer: 'tcp', kind: 'end', dir }, d.finTime)
   }
   if (c.resetTime !== undefined) emit({ layer: 'tcp', kind: 'close', error: 'reset (RST)' }, c.resetTime)
-  else if (c.toServer.finTime !== undefined && c.toClient.finTime !== undefined) emit({ layer: 'tcp', kind: 'close' }, Math.max(c.toServer.finTime, c.toClient.finTime))
+  else if (c.toServer.finTime !== undefined && c.toClient.finTime !== undefined) {
+    emit({ layer: 'tcp', kind: 'close' }, Math.max(c.toServer.finTime, c.toClient.finTime))
+  }
 
   // Stable sort by time: events of one moment keep their causal (emission) order.
   records.sort((a, b) => a.time - b.time)
@@ -169,17 +193,40 @@ class NoiseDissector implements Dissector {
       this.reportHandshake(undefined)
       for (const dir of ['out', 'in'] as const) {
         const left = this.buffers[dir].length
-        if (left > 0) this.emit({ layer: 'noise', kind: 'error', code: 'ERR_UNEXPECTED_EOF', message: `the capture ends in the middle of the handshake (${left} bytes of a ${dir === 'out' ? 'client' : 'server'} message)` }, time)
+        if (left > 0) {
+          this.emit({
+            layer: 'noise',
+            kind: 'error',
+            code: 'ERR_UNEXPECTED_EOF',
+            message: `the capture ends in the middle of the handshake (${left} bytes of a ${
+              dir === 'out' ? 'client' : 'server'
+            } message)`
+          }, time)
+        }
       }
     }
     if (this.handshakeDone) {
       for (const dir of ['out', 'in'] as const) {
         const left = this.buffers[dir].length
-        if (left > 0 && !this.failed[dir]) this.emit({ layer: 'noise', kind: 'error', code: 'ERR_UNEXPECTED_EOF', message: `the ${dir === 'out' ? 'client' : 'server'}'s bytes end in the middle of a Noise transport message (${left} bytes of it)` }, time)
+        if (left > 0 && !this.failed[dir]) {
+          this.emit({
+            layer: 'noise',
+            kind: 'error',
+            code: 'ERR_UNEXPECTED_EOF',
+            message: `the ${
+              dir === 'out' ? 'client' : 'server'
+            }'s bytes end in the middle of a Noise transport message (${left} bytes of it)`
+          }, time)
+        }
       }
     }
     if (this.undecrypted.frames > 0) {
-      this.emit({ layer: 'noise', kind: 'note', message: `${this.undecrypted.frames} transport messages (${this.undecrypted.bytes} B) not decrypted: no keys for this connection in the key log` }, time)
+      this.emit({
+        layer: 'noise',
+        kind: 'note',
+        message:
+          `${this.undecrypted.frames} transport messages (${this.undecrypted.bytes} B) not decrypted: no keys for this connection in the key log`
+      }, time)
     }
   }
 
@@ -207,7 +254,9 @@ class NoiseDissector implements Dissector {
     this.counts[dir]++
     this.messages[number - 1] = { bytes: message.slice(), time }
     if (number === 1) this.reportMessage(1, undefined)
-    if (this.messages[0] !== undefined && this.messages[1] !== undefined && this.messages[2] !== undefined) this.complete()
+    if (this.messages[0] !== undefined && this.messages[1] !== undefined && this.messages[2] !== undefined) {
+      this.complete()
+    }
   }
 
   private reportMessage (number: 1 | 2 | 3, info: NoisePayloadInfo | undefined): void {
@@ -219,7 +268,16 @@ class NoiseDissector implements Dissector {
     let keyBytes = 0
     for (const t of tokens) if (t === 'e') keyBytes += DH_LENGTH; else if (t === 's') keyBytes += DH_LENGTH + TAG_LENGTH
     const payloadLength = Math.max(0, m.bytes.length - keyBytes - (number === 1 ? 0 : TAG_LENGTH))
-    const e: TraceEvent = { layer: 'noise', kind: 'handshake', dir: number === 2 ? 'in' : 'out', message: number, tokens, length: m.bytes.length, payloadLength, bytes: m.bytes }
+    const e: TraceEvent = {
+      layer: 'noise',
+      kind: 'handshake',
+      dir: number === 2 ? 'in' : 'out',
+      message: number,
+      tokens,
+      length: m.bytes.length,
+      payloadLength,
+      bytes: m.bytes
+    }
     if (info !== undefined) e.payload = info
     this.emit(e, m.time)
   }
@@ -248,9 +306,18 @@ class NoiseDissector implements Dissector {
     }
     this.reportHandshake(replay)
     if (keys === undefined) {
-      this.emit({ layer: 'noise', kind: 'note', message: 'no keys for this connection in the key log: showing the handshake only' }, m3.time)
+      this.emit({
+        layer: 'noise',
+        kind: 'note',
+        message: 'no keys for this connection in the key log: showing the handshake only'
+      }, m3.time)
     } else {
-      const complete: TraceEvent = { layer: 'noise', kind: 'complete', role: 'initiator', remotePeer: replay?.remotePeer ?? '(unknown: no handshake keys in the key log)' }
+      const complete: TraceEvent = {
+        layer: 'noise',
+        kind: 'complete',
+        role: 'initiator',
+        remotePeer: replay?.remotePeer ?? '(unknown: no handshake keys in the key log)'
+      }
       if (replay?.muxer !== undefined) complete.muxer = replay.muxer
       this.emit(complete, m3.time)
       this.ciphers = {
@@ -266,7 +333,12 @@ class NoiseDissector implements Dissector {
 
   /** Noise §5.2–5.3: `h` over the transcript, without any key (the ciphertexts are hashed as they are). */
   private transcriptHash (): Uint8Array {
-    const hs = HandshakeState.spectator({ suite: this.suite, protocolName: PROTOCOL_NAME, prologue: EMPTY, tokenKey: () => undefined })
+    const hs = HandshakeState.spectator({
+      suite: this.suite,
+      protocolName: PROTOCOL_NAME,
+      prologue: EMPTY,
+      tokenKey: () => undefined
+    })
     for (const m of this.messages) hs.readMessage((m as HandshakeMessage).bytes)
     return hs.handshakeHash
   }
@@ -276,7 +348,12 @@ class NoiseDissector implements Dissector {
     const hk = keys.handshakeKeys as NonNullable<NoiseKeys['handshakeKeys']>
     const recorded: Partial<Record<Token, Uint8Array>> = { ee: hk.ee, es: hk.es, se: hk.se }
     // The real machine, replayed: each DH token takes the key the log recorded for it.
-    const hs = HandshakeState.spectator({ suite: this.suite, protocolName: PROTOCOL_NAME, prologue: EMPTY, tokenKey: t => recorded[t] })
+    const hs = HandshakeState.spectator({
+      suite: this.suite,
+      protocolName: PROTOCOL_NAME,
+      prologue: EMPTY,
+      tokenKey: t => recorded[t]
+    })
     const [m1, m2, m3] = this.messages as [HandshakeMessage, HandshakeMessage, HandshakeMessage]
     hs.readMessage(m1.bytes)
     const responderPayload = decodeNoiseHandshakePayload(hs.readMessage(m2.bytes))
@@ -285,7 +362,10 @@ class NoiseDissector implements Dissector {
     const statics: Array<Uint8Array | undefined> = [responderStatic, hs.rs] // [responder, initiator]
     const payloads: Replay['payloads'] = [responderPayload, initiatorPayload]
     if (!bytesEqual(hs.handshakeHash, keys.handshakeHash)) {
-      throw new NoiseError('ERR_NOISE_HANDSHAKE', 'the handshake keys of the key log do not reproduce this handshake\'s hash')
+      throw new NoiseError(
+        'ERR_NOISE_HANDSHAKE',
+        'the handshake keys of the key log do not reproduce this handshake\'s hash'
+      )
     }
     const info: Replay['info'] = [undefined, undefined]
     let remotePeer: string | undefined
@@ -381,13 +461,30 @@ class YamuxDissector implements Dissector {
   private decoder (dir: TraceDirection): YamuxFrameDecoder {
     return new YamuxFrameDecoder({
       onHeader: (h: Header) => {
-        this.emit({ layer: 'yamux', kind: 'frame', dir, frameType: h.type, flags: h.flags, streamId: h.streamId, length: h.length, bytes: encodeHeader(h) }, this.time)
+        this.emit({
+          layer: 'yamux',
+          kind: 'frame',
+          dir,
+          frameType: h.type,
+          flags: h.flags,
+          streamId: h.streamId,
+          length: h.length,
+          bytes: encodeHeader(h)
+        }, this.time)
         return h.type === FrameType.Data
       },
       onPayload: (h: Header, piece: Uint8Array) => {
         // yamux spec §Stream ID: the client (the TCP dialer, 'out') opens odd ids.
         const opener = (h.streamId & 1) === 1 ? 'local' : 'remote'
-        this.emit({ layer: 'stream', kind: 'data', dir, stream: h.streamId, opener, length: piece.length, bytes: piece }, this.time)
+        this.emit({
+          layer: 'stream',
+          kind: 'data',
+          dir,
+          stream: h.streamId,
+          opener,
+          length: piece.length,
+          bytes: piece
+        }, this.time)
         this.streams.push(h.streamId, opener, dir, piece, this.time)
       },
       onDataEnd: () => {}
@@ -432,11 +529,29 @@ class MplexDissector implements Dissector {
           cur.streamId = streamId
           cur.opener = opener
           cur.data = flag === MessageFlag.MessageInitiator || flag === MessageFlag.MessageReceiver
-          this.emit({ layer: 'mplex', kind: 'frame', dir, streamId, flag, length, stream: streamId, opener, bytes: encodeFrameHeader(streamId, flag, length) }, time)
+          this.emit({
+            layer: 'mplex',
+            kind: 'frame',
+            dir,
+            streamId,
+            flag,
+            length,
+            stream: streamId,
+            opener,
+            bytes: encodeFrameHeader(streamId, flag, length)
+          }, time)
         },
         onData: (data) => {
           if (!cur.data) return // a NewStream name
-          this.emit({ layer: 'stream', kind: 'data', dir, stream: cur.streamId, opener: cur.opener, length: data.length, bytes: data }, time)
+          this.emit({
+            layer: 'stream',
+            kind: 'data',
+            dir,
+            stream: cur.streamId,
+            opener: cur.opener,
+            length: data.length,
+            bytes: data
+          }, time)
           this.streams.push(cur.streamId, cur.opener, dir, data, time)
         }
       })

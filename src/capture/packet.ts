@@ -96,7 +96,8 @@ function u16 (b: Uint8Array, o: number): number {
 }
 
 function u32 (b: Uint8Array, o: number): number {
-  return ((b[o] as number) * 0x100_0000) + (((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number))
+  return ((b[o] as number) * 0x100_0000) +
+    (((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number))
 }
 
 function malformed (p: CapturePacket, what: string): CaptureError {
@@ -149,7 +150,10 @@ function ipStart (p: CapturePacket): [offset: number, version: 4 | 6] | undefine
       return byFamily(u32(d, 0))
     default:
       if (DLT_RAW_BSD.includes(p.linkType)) return byVersion(0)
-      throw malformed(p, `"link type" expected 0 (NULL), 1 (Ethernet), 101 (raw IP), 108, 113 (SLL), 228, 229 or 276 (SLL2), got ${p.linkType}`)
+      throw malformed(
+        p,
+        `"link type" expected 0 (NULL), 1 (Ethernet), 101 (raw IP), 108, 113 (SLL), 228, 229 or 276 (SLL2), got ${p.linkType}`
+      )
   }
 }
 
@@ -173,7 +177,9 @@ export function parseTcpSegment (p: CapturePacket): TcpSegment | undefined {
     if ((d[at] as number) >> 4 !== 4) throw malformed(p, `"IP version" expected 4, got ${(d[at] as number) >> 4}`)
     const ihl = ((d[at] as number) & 0x0f) * 4
     const total = u16(d, at + 2)
-    if (ihl < 20 || total < ihl) throw malformed(p, `IPv4 "header length" ${ihl} / "total length" ${total} are inconsistent`)
+    if (ihl < 20 || total < ihl) {
+      throw malformed(p, `IPv4 "header length" ${ihl} / "total length" ${total} are inconsistent`)
+    }
     if (d.length - at < ihl) throw malformed(p, `"IPv4 header" expected ${ihl} bytes, got ${d.length - at}`)
     const fragment = u16(d, at + 6)
     if ((fragment & 0x3fff) !== 0) return undefined // MF set or a non-zero offset: an IP fragment
@@ -196,7 +202,9 @@ export function parseTcpSegment (p: CapturePacket): TcpSegment | undefined {
     at += 40
     for (;;) {
       if (next === IPPROTO_TCP) break
-      if (next !== IPV6_HOP_BY_HOP && next !== IPV6_ROUTING && next !== IPV6_FRAGMENT && next !== IPV6_DEST_OPTIONS) return undefined
+      if (next !== IPV6_HOP_BY_HOP && next !== IPV6_ROUTING && next !== IPV6_FRAGMENT && next !== IPV6_DEST_OPTIONS) {
+        return undefined
+      }
       if (ipEnd - at < 8) throw malformed(p, '"IPv6 extension header" truncated')
       if (next === IPV6_FRAGMENT) {
         if ((u16(d, at + 2) & 0xfff9) !== 0) return undefined // a real fragment (offset or M flag)

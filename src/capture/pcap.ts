@@ -53,7 +53,8 @@ const SWAPPED_NANOSECONDS = 0x4d3cb2a1
 
 export function isPcap (buf: Uint8Array): boolean {
   const m = magicOf(buf)
-  return m === PCAP_MAGIC_MICROSECONDS || m === PCAP_MAGIC_NANOSECONDS || m === SWAPPED_MICROSECONDS || m === SWAPPED_NANOSECONDS
+  return m === PCAP_MAGIC_MICROSECONDS || m === PCAP_MAGIC_NANOSECONDS || m === SWAPPED_MICROSECONDS ||
+    m === SWAPPED_NANOSECONDS
 }
 
 /**
@@ -69,12 +70,19 @@ export function * readPcap (buf: Uint8Array): Generator<CapturePacket, void, und
   } else if (m === SWAPPED_MICROSECONDS || m === SWAPPED_NANOSECONDS) {
     littleEndian = true; nanoseconds = m === SWAPPED_NANOSECONDS
   } else {
-    throw new CaptureError(`pcap: "magic" expected a1b2c3d4 or a1b23c4d (either byte order), got ${m === undefined ? `a ${buf.length}-byte file` : m.toString(16).padStart(8, '0')}`, 0)
+    throw new CaptureError(
+      `pcap: "magic" expected a1b2c3d4 or a1b23c4d (either byte order), got ${
+        m === undefined ? `a ${buf.length}-byte file` : m.toString(16).padStart(8, '0')
+      }`,
+      0
+    )
   }
   if (buf.length < PCAP_FILE_HEADER_LENGTH) {
     throw new CaptureError(`pcap: "file header" expected ${PCAP_FILE_HEADER_LENGTH} bytes, got ${buf.length}`, 0)
   }
-  const major = littleEndian ? (buf[4] as number) | ((buf[5] as number) << 8) : ((buf[4] as number) << 8) | (buf[5] as number)
+  const major = littleEndian
+    ? (buf[4] as number) | ((buf[5] as number) << 8)
+    : ((buf[4] as number) << 8) | (buf[5] as number)
   if (major !== 2) throw new CaptureError(`pcap: "major version" expected 2, got ${major}`, 4)
   // draft-ietf-opsawg-pcap §4: the low 16 bits are the link type; bits 26–31 describe the FCS.
   const linkType = readU32(buf, 20, littleEndian) & 0xffff
@@ -84,20 +92,40 @@ export function * readPcap (buf: Uint8Array): Generator<CapturePacket, void, und
   while (offset < buf.length) {
     index++
     if (buf.length - offset < PCAP_RECORD_HEADER_LENGTH) {
-      throw new CaptureError(`pcap: record ${index} at offset ${offset} is truncated: "record header" expected ${PCAP_RECORD_HEADER_LENGTH} bytes, ${buf.length - offset} remain`, offset)
+      throw new CaptureError(
+        `pcap: record ${index} at offset ${offset} is truncated: "record header" expected ${PCAP_RECORD_HEADER_LENGTH} bytes, ${
+          buf.length - offset
+        } remain`,
+        offset
+      )
     }
     const seconds = readU32(buf, offset, littleEndian)
     const fraction = readU32(buf, offset + 4, littleEndian)
     const captured = readU32(buf, offset + 8, littleEndian)
     const original = readU32(buf, offset + 12, littleEndian)
     if (captured > MAX_CAPTURED_LENGTH) {
-      throw new CaptureError(`pcap: record ${index} at offset ${offset}: "captured length" expected <= ${MAX_CAPTURED_LENGTH}, got ${captured}`, offset)
+      throw new CaptureError(
+        `pcap: record ${index} at offset ${offset}: "captured length" expected <= ${MAX_CAPTURED_LENGTH}, got ${captured}`,
+        offset
+      )
     }
     const start = offset + PCAP_RECORD_HEADER_LENGTH
     if (buf.length - start < captured) {
-      throw new CaptureError(`pcap: record ${index} at offset ${offset} is truncated: "packet data" expected ${captured} bytes, ${buf.length - start} remain`, offset)
+      throw new CaptureError(
+        `pcap: record ${index} at offset ${offset} is truncated: "packet data" expected ${captured} bytes, ${
+          buf.length - start
+        } remain`,
+        offset
+      )
     }
-    yield { index, offset, time: seconds * 1000 + fraction / divisor, linkType, data: buf.subarray(start, start + captured), originalLength: original }
+    yield {
+      index,
+      offset,
+      time: seconds * 1000 + fraction / divisor,
+      linkType,
+      data: buf.subarray(start, start + captured),
+      originalLength: original
+    }
     offset = start + captured
   }
 }
@@ -107,5 +135,10 @@ export function readCapture (buf: Uint8Array): Generator<CapturePacket, void, un
   if (isPcapng(buf)) return readPcapng(buf)
   if (isPcap(buf)) return readPcap(buf)
   const head = Array.from(buf.subarray(0, 4), b => b.toString(16).padStart(2, '0')).join('')
-  throw new CaptureError(`capture: expected a pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a) file, got a file starting with ${head === '' ? 'nothing (empty file)' : head}`, 0)
+  throw new CaptureError(
+    `capture: expected a pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a) file, got a file starting with ${
+      head === '' ? 'nothing (empty file)' : head
+    }`,
+    0
+  )
 }

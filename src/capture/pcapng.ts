@@ -82,33 +82,58 @@ export function * readPcapng (buf: Uint8Array): Generator<CapturePacket, void, u
     blockNumber++
     const where = `block ${blockNumber} at offset ${offset}`
     if (buf.length - offset < 12) {
-      throw new CaptureError(`pcapng: ${where} is truncated: "block header" expected 12 bytes, ${buf.length - offset} remain`, offset)
+      throw new CaptureError(
+        `pcapng: ${where} is truncated: "block header" expected 12 bytes, ${buf.length - offset} remain`,
+        offset
+      )
     }
     let type = v.u32(offset)
     if (type === BLOCK_SECTION_HEADER) {
       // §4.1: a new section: its own byte order, its own interfaces.
-      const magicLE = (buf[offset + 8] as number) | ((buf[offset + 9] as number) << 8) | ((buf[offset + 10] as number) << 16) | ((buf[offset + 11] as number) << 24)
+      const magicLE = (buf[offset + 8] as number) | ((buf[offset + 9] as number) << 8) |
+        ((buf[offset + 10] as number) << 16) | ((buf[offset + 11] as number) << 24)
       if (magicLE >>> 0 === BYTE_ORDER_MAGIC) v.littleEndian = true
       else if (magicLE >>> 0 === 0x4d3c2b1a) v.littleEndian = false
-      else throw new CaptureError(`pcapng: ${where}: "byte-order magic" expected 1a2b3c4d, got ${(magicLE >>> 0).toString(16).padStart(8, '0')}`, offset + 8)
+      else {
+        throw new CaptureError(
+          `pcapng: ${where}: "byte-order magic" expected 1a2b3c4d, got ${
+            (magicLE >>> 0).toString(16).padStart(8, '0')
+          }`,
+          offset + 8
+        )
+      }
       interfaces = []
       type = BLOCK_SECTION_HEADER
     }
     const length = v.u32(offset + 4)
     if (length < 12 || length % 4 !== 0 || length > MAX_BLOCK_LENGTH) {
-      throw new CaptureError(`pcapng: ${where}: "block total length" expected a multiple of 4 in [12, ${MAX_BLOCK_LENGTH}], got ${length}`, offset + 4)
+      throw new CaptureError(
+        `pcapng: ${where}: "block total length" expected a multiple of 4 in [12, ${MAX_BLOCK_LENGTH}], got ${length}`,
+        offset + 4
+      )
     }
     if (buf.length - offset < length) {
-      throw new CaptureError(`pcapng: ${where} is truncated: "block" expected ${length} bytes, ${buf.length - offset} remain`, offset)
+      throw new CaptureError(
+        `pcapng: ${where} is truncated: "block" expected ${length} bytes, ${buf.length - offset} remain`,
+        offset
+      )
     }
     const trailer = v.u32(offset + length - 4)
     if (trailer !== length) {
-      throw new CaptureError(`pcapng: ${where}: "trailing block total length" expected ${length}, got ${trailer}`, offset + length - 4)
+      throw new CaptureError(
+        `pcapng: ${where}: "trailing block total length" expected ${length}, got ${trailer}`,
+        offset + length - 4
+      )
     }
     const body = offset + 8
     const bodyEnd = offset + length - 4
     const need = (n: number, what: string): void => {
-      if (bodyEnd - body < n) throw new CaptureError(`pcapng: ${where}: "${what}" expected a body of >= ${n} bytes, got ${bodyEnd - body}`, offset)
+      if (bodyEnd - body < n) {
+        throw new CaptureError(
+          `pcapng: ${where}: "${what}" expected a body of >= ${n} bytes, got ${bodyEnd - body}`,
+          offset
+        )
+      }
     }
     switch (type) {
       case BLOCK_SECTION_HEADER: {
@@ -128,28 +153,55 @@ export function * readPcapng (buf: Uint8Array): Generator<CapturePacket, void, u
         const ifaceId = type === BLOCK_ENHANCED_PACKET ? v.u32(body) : v.u16(body)
         const iface = interfaces[ifaceId]
         if (iface === undefined) {
-          throw new CaptureError(`pcapng: ${where}: "interface id" expected < ${interfaces.length} (interfaces declared in this section), got ${ifaceId}`, body)
+          throw new CaptureError(
+            `pcapng: ${where}: "interface id" expected < ${interfaces.length} (interfaces declared in this section), got ${ifaceId}`,
+            body
+          )
         }
         const captured = v.u32(body + 12)
         const original = v.u32(body + 16)
         if (captured > bodyEnd - body - 20) {
-          throw new CaptureError(`pcapng: ${where}: "captured length" ${captured} exceeds the block (${bodyEnd - body - 20} bytes of packet data)`, body + 12)
+          throw new CaptureError(
+            `pcapng: ${where}: "captured length" ${captured} exceeds the block (${
+              bodyEnd - body - 20
+            } bytes of packet data)`,
+            body + 12
+          )
         }
         const units = v.u32(body + 4) * 0x1_0000_0000 + v.u32(body + 8)
         index++
-        yield { index, offset, time: timeOf(iface, units), linkType: iface.linkType, data: buf.subarray(body + 20, body + 20 + captured), originalLength: original }
+        yield {
+          index,
+          offset,
+          time: timeOf(iface, units),
+          linkType: iface.linkType,
+          data: buf.subarray(body + 20, body + 20 + captured),
+          originalLength: original
+        }
         break
       }
       case BLOCK_SIMPLE_PACKET: {
         need(4, 'simple packet')
         const iface = interfaces[0]
-        if (iface === undefined) throw new CaptureError(`pcapng: ${where}: a Simple Packet Block needs interface 0, none declared in this section`, offset)
+        if (iface === undefined) {
+          throw new CaptureError(
+            `pcapng: ${where}: a Simple Packet Block needs interface 0, none declared in this section`,
+            offset
+          )
+        }
         const original = v.u32(body)
         let captured = Math.min(original, bodyEnd - body - 4)
         if (iface.snapLength !== 0) captured = Math.min(captured, iface.snapLength)
         index++
         // §4.4: no timestamp. Report the time as unknown (0): the decoder orders by file position.
-        yield { index, offset, time: 0, linkType: iface.linkType, data: buf.subarray(body + 4, body + 4 + captured), originalLength: original }
+        yield {
+          index,
+          offset,
+          time: 0,
+          linkType: iface.linkType,
+          data: buf.subarray(body + 4, body + 4 + captured),
+          originalLength: original
+        }
         break
       }
       default:
@@ -167,14 +219,19 @@ function readInterface (v: View, body: number, bodyEnd: number, where: string): 
     const code = v.u16(o)
     const len = v.u16(o + 2)
     if (code === 0) break
-    if (o + 4 + len > bodyEnd) throw new CaptureError(`pcapng: ${where}: option ${code} of length ${len} overruns the interface block`, o)
+    if (o + 4 + len > bodyEnd) {
+      throw new CaptureError(`pcapng: ${where}: option ${code} of length ${len} overruns the interface block`, o)
+    }
     if (code === OPTION_IF_TSRESOL && len >= 1) {
       const r = v.buf[o + 4] as number
       // §4.2 if_tsresol: MSB clear → 10^-r seconds, set → 2^-(r & 0x7f)
       const exp = r & 0x7f
       iface.unitsPerSecond = (r & 0x80) === 0 ? 10 ** exp : 2 ** exp
       if (!Number.isFinite(iface.unitsPerSecond) || exp > 60) {
-        throw new CaptureError(`pcapng: ${where}: "if_tsresol" expected at most 10^-18 or 2^-60, got 0x${r.toString(16)}`, o + 4)
+        throw new CaptureError(
+          `pcapng: ${where}: "if_tsresol" expected at most 10^-18 or 2^-60, got 0x${r.toString(16)}`,
+          o + 4
+        )
       }
     } else if (code === OPTION_IF_TSOFFSET && len >= 8) {
       iface.offsetSeconds = v.i64(o + 4)

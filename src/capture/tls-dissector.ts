@@ -12,12 +12,27 @@
  *     early muxer from ALPN, or multistream-select).
  *  4. Without secrets: the plaintext hellos, then a count of what stayed encrypted.
  */
-import { ContentType, HANDSHAKE_HEADER_LENGTH, HandshakeType, HELLO_RETRY_REQUEST_RANDOM, MAX_CIPHERTEXT_LENGTH, RECORD_HEADER_LENGTH, ALPN_LIBP2P, ExtensionType } from '../security/tls/constants.js'
+import {
+  ContentType,
+  HANDSHAKE_HEADER_LENGTH,
+  HandshakeType,
+  HELLO_RETRY_REQUEST_RANDOM,
+  MAX_CIPHERTEXT_LENGTH,
+  RECORD_HEADER_LENGTH,
+  ALPN_LIBP2P,
+  ExtensionType
+} from '../security/tls/constants.js'
 import { nextTrafficSecret, suiteParams } from '../security/tls/key-schedule.js'
 import type { SuiteParams } from '../security/tls/key-schedule.js'
 import { alpn, decodeAlert, decodeHandshakeBody, findExtension, keyShare } from '../security/tls/messages.js'
 import { RecordCipher } from '../security/tls/primitives.js'
-import { describeAlertDescription, describeMessage, describeRecord, groupName, suiteName } from '../security/tls/trace-info.js'
+import {
+  describeAlertDescription,
+  describeMessage,
+  describeRecord,
+  groupName,
+  suiteName
+} from '../security/tls/trace-info.js'
 import { SwitchyardError } from '../errors.js'
 import { errorEvent, TimedBuffer } from '../trace/dissect.js'
 import type { Dissector, Emit } from '../trace/dissect.js'
@@ -55,7 +70,14 @@ export class TlsDissector implements Dissector {
       if (v.length < RECORD_HEADER_LENGTH) return
       const length = ((v[3] as number) << 8) | (v[4] as number)
       if (length > MAX_CIPHERTEXT_LENGTH) {
-        this.fail(dir, new SwitchyardError('ERR_TLS_RECORD_OVERFLOW', `record of ${length} bytes (RFC 8446 §5.2: at most ${MAX_CIPHERTEXT_LENGTH})`), time)
+        this.fail(
+          dir,
+          new SwitchyardError(
+            'ERR_TLS_RECORD_OVERFLOW',
+            `record of ${length} bytes (RFC 8446 §5.2: at most ${MAX_CIPHERTEXT_LENGTH})`
+          ),
+          time
+        )
         return
       }
       if (v.length < RECORD_HEADER_LENGTH + length) return
@@ -72,10 +94,24 @@ export class TlsDissector implements Dissector {
   finish (time: number): void {
     for (const dir of ['out', 'in'] as const) {
       const left = this.buffers[dir].length
-      if (left > 0 && !this.failed[dir]) this.emit({ layer: 'tls', kind: 'error', code: 'ERR_UNEXPECTED_EOF', message: `the ${dir === 'out' ? 'client' : 'server'}'s bytes end in the middle of a TLS record (${left} bytes of it)` }, time)
+      if (left > 0 && !this.failed[dir]) {
+        this.emit({
+          layer: 'tls',
+          kind: 'error',
+          code: 'ERR_UNEXPECTED_EOF',
+          message: `the ${
+            dir === 'out' ? 'client' : 'server'
+          }'s bytes end in the middle of a TLS record (${left} bytes of it)`
+        }, time)
+      }
     }
     if (this.undecrypted.records > 0) {
-      this.emit({ layer: 'tls', kind: 'note', message: `${this.undecrypted.records} protected records (${this.undecrypted.bytes} B) not decrypted: no TLS secrets for this connection in the key log (NSS format, --keylog)` }, time)
+      this.emit({
+        layer: 'tls',
+        kind: 'note',
+        message:
+          `${this.undecrypted.records} protected records (${this.undecrypted.bytes} B) not decrypted: no TLS secrets for this connection in the key log (NSS format, --keylog)`
+      }, time)
     }
   }
 
@@ -90,7 +126,10 @@ export class TlsDissector implements Dissector {
     const body = record.subarray(RECORD_HEADER_LENGTH)
     const cipher = this.ciphers[dir]
     if (type === ContentType.ChangeCipherSpec) {
-      this.emit({ layer: 'tls', kind: 'record', dir, ...describeRecord(type), length: record.length, bytes: record }, time)
+      this.emit(
+        { layer: 'tls', kind: 'record', dir, ...describeRecord(type), length: record.length, bytes: record },
+        time
+      )
       return
     }
     let inner = type
@@ -99,21 +138,40 @@ export class TlsDissector implements Dissector {
       if (cipher === undefined) {
         this.undecrypted.records++
         this.undecrypted.bytes += record.length
-        this.emit({ layer: 'tls', kind: 'record', dir, ...describeRecord(type), length: record.length, bytes: record }, time)
+        this.emit(
+          { layer: 'tls', kind: 'record', dir, ...describeRecord(type), length: record.length, bytes: record },
+          time
+        )
         return
       }
       const opened = cipher.open(header, body)
       inner = opened.type
       content = opened.content
-      this.emit({ layer: 'tls', kind: 'record', dir, ...describeRecord(type, inner), length: record.length, bytes: record }, time)
+      this.emit({
+        layer: 'tls',
+        kind: 'record',
+        dir,
+        ...describeRecord(type, inner),
+        length: record.length,
+        bytes: record
+      }, time)
     } else {
-      this.emit({ layer: 'tls', kind: 'record', dir, ...describeRecord(type), length: record.length, bytes: record }, time)
+      this.emit(
+        { layer: 'tls', kind: 'record', dir, ...describeRecord(type), length: record.length, bytes: record },
+        time
+      )
     }
     switch (inner) {
       case ContentType.Handshake: this.handshake(dir, content, time); return
       case ContentType.Alert: {
         const a = decodeAlert(content)
-        this.emit({ layer: 'tls', kind: 'alert', dir, level: a.level === 1 ? 'warning' : 'fatal', description: describeAlertDescription(a.description) }, time)
+        this.emit({
+          layer: 'tls',
+          kind: 'alert',
+          dir,
+          level: a.level === 1 ? 'warning' : 'fatal',
+          description: describeAlertDescription(a.description)
+        }, time)
         return
       }
       case ContentType.ApplicationData:
@@ -131,7 +189,11 @@ export class TlsDissector implements Dissector {
       if (buf.length < HANDSHAKE_HEADER_LENGTH + length) break
       const raw = buf.subarray(0, HANDSHAKE_HEADER_LENGTH + length)
       buf = buf.subarray(HANDSHAKE_HEADER_LENGTH + length)
-      const msg = decodeHandshakeBody(raw[0] as number, raw.subarray(HANDSHAKE_HEADER_LENGTH), this.params?.hashLength ?? 32)
+      const msg = decodeHandshakeBody(
+        raw[0] as number,
+        raw.subarray(HANDSHAKE_HEADER_LENGTH),
+        this.params?.hashLength ?? 32
+      )
       const d = describeMessage(msg, time)
       const level = this.ciphers[dir] === undefined ? 'initial' : this.nextLevel(dir)
       this.emit({ layer: 'tls', kind: 'handshake', dir, level, length: raw.length, bytes: raw.slice(), ...d }, time)
@@ -141,9 +203,16 @@ export class TlsDissector implements Dissector {
   }
 
   private readonly finished = { in: false, out: false }
-  private nextLevel (dir: TraceDirection): 'handshake' | 'application' { return this.finished[dir] ? 'application' : 'handshake' }
+  private nextLevel (dir: TraceDirection): 'handshake' | 'application' {
+    return this.finished[dir] ? 'application' : 'handshake'
+  }
 
-  private onMessage (dir: TraceDirection, msg: ReturnType<typeof decodeHandshakeBody>, time: number, peer: string | undefined): void {
+  private onMessage (
+    dir: TraceDirection,
+    msg: ReturnType<typeof decodeHandshakeBody>,
+    time: number,
+    peer: string | undefined
+  ): void {
     switch (msg.type) {
       case HandshakeType.ClientHello:
         this.clientRandom = msg.random
@@ -152,7 +221,9 @@ export class TlsDissector implements Dissector {
       case HandshakeType.ServerHello: {
         if (msg.random.every((b, i) => b === HELLO_RETRY_REQUEST_RANDOM[i])) return
         const params = suiteParams(msg.cipherSuite)
-        if (params === undefined) throw new SwitchyardError('ERR_TLS_ILLEGAL_PARAMETER', `cipher suite 0x${msg.cipherSuite.toString(16)}`)
+        if (params === undefined) {
+          throw new SwitchyardError('ERR_TLS_ILLEGAL_PARAMETER', `cipher suite 0x${msg.cipherSuite.toString(16)}`)
+        }
         this.params = params
         const ks = findExtension(msg.extensions, ExtensionType.KeyShare)
         if (ks !== undefined) this.group = groupName(keyShare.decodeServer(ks).group)
@@ -162,7 +233,11 @@ export class TlsDissector implements Dissector {
           this.ciphers.in = new RecordCipher(params, s.serverHandshake)
           this.decrypted = true
         } else {
-          this.emit({ layer: 'tls', kind: 'note', message: 'no TLS secrets for this connection in the key log: showing the hellos only' }, time)
+          this.emit({
+            layer: 'tls',
+            kind: 'note',
+            message: 'no TLS secrets for this connection in the key log: showing the hellos only'
+          }, time)
         }
         return
       }

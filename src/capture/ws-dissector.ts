@@ -18,18 +18,32 @@ const GET = [0x47, 0x45, 0x54, 0x20]
 
 export class WsSniffingDissector implements Dissector {
   private mode: 'unknown' | 'ws' | 'plain' = 'unknown'
-  private readonly head: Record<TraceDirection, Uint8Array | undefined> = { in: new Uint8Array(0), out: new Uint8Array(0) }
+  private readonly head: Record<TraceDirection, Uint8Array | undefined> = {
+    in: new Uint8Array(0),
+    out: new Uint8Array(0)
+  }
+
   private readonly receivers: Record<TraceDirection, Receiver>
   private readonly failed: Record<TraceDirection, boolean> = { in: false, out: false }
   private time = 0
 
   constructor (private readonly emit: Emit, private readonly next: Dissector) {
-    const receiver = (dir: TraceDirection): Receiver => new Receiver({
-      onHeader: h => this.emit({ layer: 'ws', kind: 'frame', dir, opcode: Opcode[h.opcode] ?? `0x${h.opcode.toString(16)}`, length: h.length, fin: h.fin, masked: h.masked }, this.time),
-      onPayload: (_h, piece) => this.next.push(dir, piece, this.time),
-      onFrameEnd: () => {},
-      onControl: () => {}
-    }, { expectMasked: dir === 'out' }) // 'out' is the dialer (client): its frames are masked (§5.1)
+    const receiver = (dir: TraceDirection): Receiver =>
+      new Receiver({
+        onHeader: h =>
+          this.emit({
+            layer: 'ws',
+            kind: 'frame',
+            dir,
+            opcode: Opcode[h.opcode] ?? `0x${h.opcode.toString(16)}`,
+            length: h.length,
+            fin: h.fin,
+            masked: h.masked
+          }, this.time),
+        onPayload: (_h, piece) => this.next.push(dir, piece, this.time),
+        onFrameEnd: () => {},
+        onControl: () => {}
+      }, { expectMasked: dir === 'out' }) // 'out' is the dialer (client): its frames are masked (§5.1)
     this.receivers = { in: receiver('in'), out: receiver('out') }
   }
 
@@ -67,6 +81,14 @@ export class WsSniffingDissector implements Dissector {
     let text = ''
     for (let i = 0; i < head.length; i++) text += String.fromCharCode(head[i] as number)
     const lines = text.split('\r\n\r\n')[0]?.split('\r\n') ?? []
-    this.emit({ layer: 'ws', kind: 'upgrade', dir, startLine: lines[0] ?? '', headers: lines.slice(1), length: head.length, bytes: head }, time)
+    this.emit({
+      layer: 'ws',
+      kind: 'upgrade',
+      dir,
+      startLine: lines[0] ?? '',
+      headers: lines.slice(1),
+      length: head.length,
+      bytes: head
+    }, time)
   }
 }

@@ -105,7 +105,9 @@ export function uintOption (args: ParsedArgs, name: string, opts: { min: number,
     if (opts.def === undefined) throw new UsageError(`option --${name} is required`)
     return opts.def
   }
-  if (!/^[0-9]+$/.test(raw)) throw new UsageError(`option --${name} expects an unsigned integer, got ${JSON.stringify(raw)}`)
+  if (!/^[0-9]+$/.test(raw)) {
+    throw new UsageError(`option --${name} expects an unsigned integer, got ${JSON.stringify(raw)}`)
+  }
   const n = Number(raw)
   if (!Number.isSafeInteger(n) || n < opts.min || n > opts.max) {
     throw new UsageError(`option --${name} expects an integer from ${opts.min} to ${opts.max}, got ${raw}`)
@@ -126,8 +128,16 @@ export function securityOption (args: ParsedArgs, def: readonly string[]): Secur
   const names = raw.split(',').map(n => n.trim())
   const out: SecurityName[] = []
   for (const n of names) {
-    if (n === '') throw new UsageError(`option --security expects a comma-separated list of ${known.join(', ')}, got ${JSON.stringify(raw)}`)
-    if (!isKnown(n)) throw new UsageError(`option --security: unknown security protocol ${JSON.stringify(n)} (available: ${known.join(', ')})`)
+    if (n === '') {
+      throw new UsageError(
+        `option --security expects a comma-separated list of ${known.join(', ')}, got ${JSON.stringify(raw)}`
+      )
+    }
+    if (!isKnown(n)) {
+      throw new UsageError(
+        `option --security: unknown security protocol ${JSON.stringify(n)} (available: ${known.join(', ')})`
+      )
+    }
     if (out.includes(n)) throw new UsageError(`option --security lists ${n} twice`)
     out.push(n)
   }
@@ -182,7 +192,9 @@ export function parseListenAddr (text: string): Multiaddr {
   } catch (err) {
     throw new UsageError(`--listen: ${oneLine(toError(err).message)}`)
   }
-  if (ma.peerId() !== undefined) throw new UsageError(`--listen: expected an address without /p2p/<peerId>, got ${text}`)
+  if (ma.peerId() !== undefined) {
+    throw new UsageError(`--listen: expected an address without /p2p/<peerId>, got ${text}`)
+  }
   return ma
 }
 

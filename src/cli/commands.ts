@@ -10,7 +10,8 @@
  *   identify → stdout: one JSON object {peerId, protocolVersion, agentVersion, listenAddrs, protocols, observedAddr,
  *              security, signedPeerRecord} (the last: the verified RFC 0003 record {peerId, seq, addresses}, or null
  *              when the peer sent none or it failed verification, which is then explained on stderr)
- *   perf     → stdout: JSON lines of libp2p/test-plans perf: `{"type":"intermediary"|"final","timeSeconds","uploadBytes","downloadBytes"}`
+ *   perf     → stdout: JSON lines of libp2p/test-plans perf:
+ * `{"type":"intermediary"|"final","timeSeconds","uploadBytes","downloadBytes"}`
  *   streams  → stdout: `OK <count>` once every echo came back intact
  *   keygen   → stdout: the new key's peer id
  *   decode   → stdout: the layered view of every connection in a capture (switchyard only; docs/study-the-wire.md)
@@ -53,7 +54,8 @@ export const ECHO_PAYLOAD_BYTES = 64 * 1024
 export const STREAMS_DEFAULT_COUNT = 50
 export const STREAMS_MAX_COUNT = 1000
 /**
- * ping and perf negotiate lazily (the proposal rides with the first bytes, go-multistream lazyClient.go, rust multistream-select V1Lazy), as go's
+ * ping and perf negotiate lazily (the proposal rides with the first bytes, go-multistream lazyClient.go, rust
+ * multistream-select V1Lazy), as go's
  * and rust's do: their timings then include the 0-RTT negotiation test-plans measures. The other
  * commands negotiate before writing (the switch's default), so a peer without the protocol is
  * reported as such rather than as a reset stream.
@@ -95,7 +97,9 @@ async function loadIdentity (path: string | undefined, io: CliIo): Promise<Priva
 // ───────────────────────────── listen ─────────────────────────────
 
 export async function listenCommand (args: ParsedArgs, io: CliIo): Promise<void> {
-  if (args.positional.length !== 0) throw new UsageError(`listen takes no positional arguments, got ${JSON.stringify(args.positional)}`)
+  if (args.positional.length !== 0) {
+    throw new UsageError(`listen takes no positional arguments, got ${JSON.stringify(args.positional)}`)
+  }
   const listen = (args.options.get('listen') ?? [DEFAULT_LISTEN]).map(parseListenAddr)
   const security = securityOption(args, LISTEN_SECURITY_DEFAULT)
   const trace = traceArgs(args)
@@ -129,11 +133,23 @@ export async function listenCommand (args: ParsedArgs, io: CliIo): Promise<void>
 }
 
 function logSwitchEvents (sw: Switch, io: CliIo): void {
-  sw.on('connection:open', ({ connection: c }) => { io.err(`[listen] connection ${c.id} ${c.direction} ${c.remotePeer.toString()} at ${c.remoteAddr} (${c.security}, ${c.multiplexer})`) })
-  sw.on('connection:close', ({ connection: c, error }) => { io.err(`[listen] connection ${c.id} closed${error !== undefined ? `: ${oneLine(error.message)}` : ''}`) })
-  sw.on('connection:error', ({ direction, remoteAddr, stage, error }) => { io.err(`[listen] ${direction} connection ${remoteAddr} failed at ${stage}: ${oneLine(error.message)}`) })
+  sw.on('connection:open', ({ connection: c }) => {
+    io.err(
+      `[listen] connection ${c.id} ${c.direction} ${c.remotePeer.toString()} at ${c.remoteAddr} (${c.security}, ${c.multiplexer})`
+    )
+  })
+  sw.on('connection:close', ({ connection: c, error }) => {
+    io.err(`[listen] connection ${c.id} closed${error !== undefined ? `: ${oneLine(error.message)}` : ''}`)
+  })
+  sw.on('connection:error', ({ direction, remoteAddr, stage, error }) => {
+    io.err(`[listen] ${direction} connection ${remoteAddr} failed at ${stage}: ${oneLine(error.message)}`)
+  })
   sw.on('protocol:error', ({ connection: c, streamId, protocol, stage, error }) => {
-    io.err(`[listen] connection ${c.id} stream ${streamId}${protocol !== undefined ? ` ${protocol}` : ''} failed at ${stage}: ${oneLine(error.message)}`)
+    io.err(
+      `[listen] connection ${c.id} stream ${streamId}${
+        protocol !== undefined ? ` ${protocol}` : ''
+      } failed at ${stage}: ${oneLine(error.message)}`
+    )
   })
 }
 
@@ -151,8 +167,16 @@ interface Session {
  * then stop the switch whatever happens. The whole run is bounded by `timeoutMs` and ends early on
  * SIGINT/SIGTERM.
  */
-async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work: (s: Session) => Promise<void>, beforeDial?: () => void): Promise<void> {
-  if (args.positional.length !== 1) throw new UsageError(`expected exactly one multiaddr with /p2p/<peerId>, got ${args.positional.length} arguments`)
+async function withSession (
+  args: ParsedArgs,
+  io: CliIo,
+  timeoutMs: number,
+  work: (s: Session) => Promise<void>,
+  beforeDial?: () => void
+): Promise<void> {
+  if (args.positional.length !== 1) {
+    throw new UsageError(`expected exactly one multiaddr with /p2p/<peerId>, got ${args.positional.length} arguments`)
+  }
   const target = parseTarget(args.positional[0] as string)
   const security = securityOption(args, DIAL_SECURITY_DEFAULT)
   const trace = traceArgs(args)
@@ -184,7 +208,11 @@ async function withSession (args: ParsedArgs, io: CliIo, timeoutMs: number, work
       } catch (err) {
         throw new CliError(`connecting to ${target.text}: ${oneLine(toError(err).message)}`, { cause: err })
       }
-      if (trace.view !== 'off') io.err(`[connect] ${conn.remotePeer.toString()} at ${conn.remoteAddr}: security ${conn.security}, muxer ${conn.multiplexer} (${conn.muxerNegotiation})`)
+      if (trace.view !== 'off') {
+        io.err(
+          `[connect] ${conn.remotePeer.toString()} at ${conn.remoteAddr}: security ${conn.security}, muxer ${conn.multiplexer} (${conn.muxerNegotiation})`
+        )
+      }
       await work({ sw, target, conn })
     })()
     run.catch(() => {}) // the race below reports the first failure; this one may come after it
@@ -249,7 +277,9 @@ export async function identifyCommand (args: ParsedArgs, io: CliIo): Promise<voi
     let peerId = target.peerId
     if (msg.publicKey !== undefined) {
       peerId = PeerId.fromPublicKey(unmarshalPublicKey(msg.publicKey))
-      if (!peerId.equals(target.peerId)) throw new CliError(`identify publicKey is peer ${peerId.toString()}, expected ${target.peerId.toString()}`)
+      if (!peerId.equals(target.peerId)) {
+        throw new CliError(`identify publicKey is peer ${peerId.toString()}, expected ${target.peerId.toString()}`)
+      }
     }
     const addr = (bytes: Uint8Array, what: string): string | undefined => {
       try {
@@ -317,8 +347,16 @@ export async function streamsCommand (args: ParsedArgs, io: CliIo): Promise<void
       const at = firstDifference(got, payload)
       if (at >= 0) throw new CliError(`echo differs at byte ${at} (got ${got.length} bytes, sent ${payload.length})`)
     }))
-    const failures = results.flatMap((r, i) => r.status === 'rejected' ? [`stream ${i}: ${oneLine(toError(r.reason).message)}`] : [])
-    if (failures.length > 0) throw new CliError(`${failures.length} of ${count} echo streams failed: ${failures.slice(0, 5).join('; ')}${failures.length > 5 ? '; …' : ''}`)
+    const failures = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`stream ${i}: ${oneLine(toError(r.reason).message)}`] : []
+    )
+    if (failures.length > 0) {
+      throw new CliError(
+        `${failures.length} of ${count} echo streams failed: ${failures.slice(0, 5).join('; ')}${
+          failures.length > 5 ? '; …' : ''
+        }`
+      )
+    }
     io.out(`OK ${count}`)
   })
 }
@@ -352,10 +390,14 @@ function firstDifference (a: Uint8Array, b: Uint8Array): number {
  * breaks off prints the connections up to the break, then fails (exit status 1).
  */
 export async function decodeCommand (args: ParsedArgs, io: CliIo): Promise<void> {
-  if (args.positional.length !== 1) throw new UsageError(`decode takes exactly one capture file, got ${args.positional.length} arguments`)
+  if (args.positional.length !== 1) {
+    throw new UsageError(`decode takes exactly one capture file, got ${args.positional.length} arguments`)
+  }
   const capture = args.positional[0] as string
   const trace = optionValue(args, 'trace')
-  if (trace !== undefined && trace !== '' && trace !== 'hex') throw new UsageError(`option --trace expects no value or --trace=hex, got --trace=${trace}`)
+  if (trace !== undefined && trace !== '' && trace !== 'hex') {
+    throw new UsageError(`option --trace expects no value or --trace=hex, got --trace=${trace}`)
+  }
   let result
   try {
     result = decodeFile({
@@ -369,7 +411,9 @@ export async function decodeCommand (args: ParsedArgs, io: CliIo): Promise<void>
     throw new CliError(`${capture}: ${oneLine(toError(err).message)}`, { cause: err })
   }
   if (result.error !== undefined) {
-    throw new CliError(`${capture}: ${oneLine(result.error.message)} (the connections up to there are printed above)`, { cause: result.error })
+    throw new CliError(`${capture}: ${oneLine(result.error.message)} (the connections up to there are printed above)`, {
+      cause: result.error
+    })
   }
 }
 
@@ -377,7 +421,9 @@ export async function decodeCommand (args: ParsedArgs, io: CliIo): Promise<void>
 
 /** `keygen <file> [--force]`: write a fresh Ed25519 key file (raw PrivateKey protobuf, mode 0600). */
 export async function keygenCommand (args: ParsedArgs, io: CliIo): Promise<void> {
-  if (args.positional.length !== 1) throw new UsageError(`keygen takes exactly one file path, got ${args.positional.length} arguments`)
+  if (args.positional.length !== 1) {
+    throw new UsageError(`keygen takes exactly one file path, got ${args.positional.length} arguments`)
+  }
   const path = args.positional[0] as string
   const key = generateEd25519()
   await savePrivateKeyFile(path, key, { overwrite: args.options.has('force') })

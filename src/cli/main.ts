@@ -35,7 +35,8 @@ const TARGET_HELP = `<multiaddr> is a TCP or WebSocket address ending in /p2p/<p
 const SECURITY_NAMES = Object.keys(SECURITY_REGISTRY).join('|')
 const DIAL_SECURITY_HELP = `  --security <list>    security protocols to propose, comma-separated in order of preference
                        (${SECURITY_NAMES}); default ${DIAL_SECURITY_DEFAULT.join(',')}`
-const COMMON_HELP = `  --key <file>         our identity: a libp2p PrivateKey protobuf file (created with a new Ed25519 key
+const COMMON_HELP =
+  `  --key <file>         our identity: a libp2p PrivateKey protobuf file (created with a new Ed25519 key
                        if missing); default: a new key for this run
   --trace[=hex]        print every connection's layers (TCP, WebSocket, multistream, Noise or TLS,
                        yamux/mplex, streams)
@@ -48,7 +49,8 @@ const COMMANDS: Record<string, Command> = {
   listen: {
     options: [{ name: 'listen', kind: 'value', repeatable: true }, ...CLIENT],
     run: listenCommand,
-    help: `usage: switchyard listen [--listen <multiaddr>]... [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help:
+      `usage: switchyard listen [--listen <multiaddr>]... [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Listen for libp2p connections (TCP or WebSocket + Noise or TLS 1.3 + yamux/mplex) and serve
   /test/stream-proto/1.0.0, /ipfs/ping/1.0.0, /ipfs/id/1.0.0 (+ push), /perf/1.0.0, /switchyard/echo/1.0.0.
@@ -64,7 +66,8 @@ ${COMMON_HELP}`
   stream: {
     options: CLIENT,
     run: streamCommand,
-    help: `usage: switchyard stream <multiaddr> [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help:
+      `usage: switchyard stream <multiaddr> [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 The nim-libp2p tutorial 3 client on /test/stream-proto/1.0.0: send "please send data", then print
 \`[client] received from server: <message>\` for each message until the server closes the stream.
@@ -76,7 +79,8 @@ ${COMMON_HELP}`
   ping: {
     options: [{ name: 'count', kind: 'value' }, ...CLIENT],
     run: pingCommand,
-    help: `usage: switchyard ping <multiaddr> [--count N] [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help:
+      `usage: switchyard ping <multiaddr> [--count N] [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Ping over /ipfs/ping/1.0.0 (N round trips on one stream, default 1); prints \`RTT <ms> ms\` per round trip.
 ${TARGET_HELP}
@@ -88,7 +92,8 @@ ${COMMON_HELP}`
   identify: {
     options: CLIENT,
     run: identifyCommand,
-    help: `usage: switchyard identify <multiaddr> [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help:
+      `usage: switchyard identify <multiaddr> [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Ask the peer /ipfs/id/1.0.0 and print its answer as one JSON object:
   {"peerId","protocolVersion","agentVersion","listenAddrs","protocols","observedAddr","security"} (absent
@@ -101,7 +106,8 @@ ${COMMON_HELP}`
   perf: {
     options: [{ name: 'upload-bytes', kind: 'value' }, { name: 'download-bytes', kind: 'value' }, ...CLIENT],
     run: perfCommand,
-    help: `usage: switchyard perf <multiaddr> --upload-bytes N --download-bytes M [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help:
+      `usage: switchyard perf <multiaddr> --upload-bytes N --download-bytes M [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Run /perf/1.0.0 (libp2p specs perf/perf.md): upload N bytes, then download M bytes. Prints JSON lines
 in libp2p/test-plans' perf format: \`{"type":"intermediary",…}\` about once a second, then
@@ -117,7 +123,8 @@ ${COMMON_HELP}`
   streams: {
     options: [{ name: 'count', kind: 'value' }, ...CLIENT],
     run: streamsCommand,
-    help: `usage: switchyard streams <multiaddr> [--count N] [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
+    help:
+      `usage: switchyard streams <multiaddr> [--count N] [--security <list>] [--key <file>] [--trace[=hex]] [--trace-file <path>] [--keylog <path>]
 
 Open N concurrent /switchyard/echo/1.0.0 streams on one connection, each sending its own 64 KiB
 payload; check every echoed byte and print \`OK N\`.
@@ -128,7 +135,10 @@ ${DIAL_SECURITY_HELP}
 ${COMMON_HELP}`
   },
   decode: {
-    options: [{ name: 'keylog', kind: 'value' }, { name: 'trace', kind: 'optional' }, { name: 'hex', kind: 'flag' }, { name: 'utc', kind: 'flag' }, { name: 'trace-file', kind: 'value' }],
+    options: [{ name: 'keylog', kind: 'value' }, { name: 'trace', kind: 'optional' }, { name: 'hex', kind: 'flag' }, {
+      name: 'utc',
+      kind: 'flag'
+    }, { name: 'trace-file', kind: 'value' }],
     run: decodeCommand,
     help: `usage: switchyard decode <capture.pcap|pcapng> [--keylog <file>] [--trace=hex] [--utc] [--trace-file <path>]
 
@@ -162,8 +172,13 @@ The listener RPUSHes <multiaddr>/p2p/<id> to the Redis list listenerAddr and wai
 {"handshakePlusOneRTTMillis":…,"pingRTTMilllis":…} (the spec's spelling) on stdout. Logs go to stderr.`
   },
   'perf-runner': {
-    options: [{ name: 'run-server', kind: 'flag' }, { name: 'server-address', kind: 'value' }, { name: 'transport', kind: 'value' },
-      { name: 'upload-bytes', kind: 'value' }, { name: 'download-bytes', kind: 'value' }],
+    options: [
+      { name: 'run-server', kind: 'flag' },
+      { name: 'server-address', kind: 'value' },
+      { name: 'transport', kind: 'value' },
+      { name: 'upload-bytes', kind: 'value' },
+      { name: 'download-bytes', kind: 'value' }
+    ],
     run: perfRunnerCommand,
     help: `usage: switchyard perf-runner --run-server --server-address <ip>:<port>
        switchyard perf-runner --server-address <ip>:<port> [--transport tcp] --upload-bytes N --download-bytes M
@@ -190,7 +205,8 @@ js-libp2p write it; mode 0600) and print its peer id. Refuses to overwrite a fil
   }
 }
 
-export const USAGE = `switchyard ${SWITCHYARD_VERSION} — a libp2p-compatible stack (TCP, WebSocket, multistream-select, Noise, TLS 1.3, yamux, mplex)
+export const USAGE =
+  `switchyard ${SWITCHYARD_VERSION} — a libp2p-compatible stack (TCP, WebSocket, multistream-select, Noise, TLS 1.3, yamux, mplex)
 
 usage:
   switchyard listen [--listen <multiaddr>]... [--key <file>]

@@ -50,7 +50,8 @@ export function encodeCommand (args: readonly string[]): Uint8Array {
   return concatBytes(parts)
 }
 
-const malformed = (message: string): RedisError => new RedisError('ERR_REDIS_PROTOCOL', `malformed Redis reply: ${message}`)
+const malformed = (message: string): RedisError =>
+  new RedisError('ERR_REDIS_PROTOCOL', `malformed Redis reply: ${message}`)
 
 /** The line starting at `offset` (without CRLF) and the offset after it; undefined while incomplete. */
 function readLine (buf: Uint8Array, offset: number): [string, number] | undefined {
@@ -61,7 +62,9 @@ function readLine (buf: Uint8Array, offset: number): [string, number] | undefine
     if (buf[i + 1] !== LF) throw malformed(`CR without LF at byte ${i}`)
     return [text(buf.subarray(offset, i)), i + 2]
   }
-  if (end - offset >= REDIS_LIMITS.maxLineBytes + 2) throw malformed(`"line" expected <= ${REDIS_LIMITS.maxLineBytes} bytes without CRLF`)
+  if (end - offset >= REDIS_LIMITS.maxLineBytes + 2) {
+    throw malformed(`"line" expected <= ${REDIS_LIMITS.maxLineBytes} bytes without CRLF`)
+  }
   return undefined
 }
 
@@ -100,15 +103,21 @@ export function decodeReply (buf: Uint8Array, offset = 0, depth = 0): [RedisRepl
     case 0x24: { // '$'
       const len = integer(body, 'bulk string length')
       if (len === -1) return [null, next - offset]
-      if (len < 0 || len > REDIS_LIMITS.maxBulkBytes) throw malformed(`"bulk string length" expected -1 or 0 … ${REDIS_LIMITS.maxBulkBytes}, got ${len}`)
+      if (len < 0 || len > REDIS_LIMITS.maxBulkBytes) {
+        throw malformed(`"bulk string length" expected -1 or 0 … ${REDIS_LIMITS.maxBulkBytes}, got ${len}`)
+      }
       if (buf.length < next + len + 2) return undefined
-      if (buf[next + len] !== CR || buf[next + len + 1] !== LF) throw malformed(`bulk string of ${len} bytes not followed by CRLF`)
+      if (buf[next + len] !== CR || buf[next + len + 1] !== LF) {
+        throw malformed(`bulk string of ${len} bytes not followed by CRLF`)
+      }
       return [text(buf.subarray(next, next + len)), next + len + 2 - offset]
     }
     case 0x2a: { // '*'
       const n = integer(body, 'array length')
       if (n === -1) return [null, next - offset]
-      if (n < 0 || n > REDIS_LIMITS.maxArrayLength) throw malformed(`"array length" expected -1 or 0 … ${REDIS_LIMITS.maxArrayLength}, got ${n}`)
+      if (n < 0 || n > REDIS_LIMITS.maxArrayLength) {
+        throw malformed(`"array length" expected -1 or 0 … ${REDIS_LIMITS.maxArrayLength}, got ${n}`)
+      }
       if (depth >= REDIS_LIMITS.maxDepth) throw malformed(`arrays nested deeper than ${REDIS_LIMITS.maxDepth}`)
       const items: RedisReply[] = []
       let at = next
@@ -130,7 +139,9 @@ export function decodeReply (buf: Uint8Array, offset = 0, depth = 0): [RedisRepl
 export function parseRedisAddr (addr: string): { host: string, port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]{1,5})$/.exec(addr)
   const port = Number(m?.[3])
-  if (m === null || port < 1 || port > 65535) throw new RedisError('ERR_REDIS_PROTOCOL', `redis address ${JSON.stringify(addr)}: expected host:port`)
+  if (m === null || port < 1 || port > 65535) {
+    throw new RedisError('ERR_REDIS_PROTOCOL', `redis address ${JSON.stringify(addr)}: expected host:port`)
+  }
   return { host: (m[1] ?? m[2]) as string, port }
 }
 
@@ -142,9 +153,15 @@ export class RedisClient {
   private queue: Promise<unknown> = Promise.resolve()
 
   private constructor (private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => { this.onData(chunk) })
-    socket.on('error', (err) => { this.fail(new RedisError('ERR_REDIS_REPLY', `Redis connection: ${err.message}`, { cause: err })) })
-    socket.on('close', () => { this.fail(new RedisError('ERR_REDIS_REPLY', 'Redis closed the connection')) })
+    socket.on('data', (chunk: Buffer) => {
+      this.onData(chunk)
+    })
+    socket.on('error', (err) => {
+      this.fail(new RedisError('ERR_REDIS_REPLY', `Redis connection: ${err.message}`, { cause: err }))
+    })
+    socket.on('close', () => {
+      this.fail(new RedisError('ERR_REDIS_REPLY', 'Redis closed the connection'))
+    })
   }
 
   /** Connect to `addr` (`host:port`). */
@@ -153,7 +170,9 @@ export class RedisClient {
     const socket = connect({ host, port })
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve)
-      socket.once('error', (err) => { reject(new RedisError('ERR_REDIS_REPLY', `connecting to Redis at ${addr}: ${err.message}`, { cause: err })) })
+      socket.once('error', (err) => {
+        reject(new RedisError('ERR_REDIS_REPLY', `connecting to Redis at ${addr}: ${err.message}`, { cause: err }))
+      })
     })
     socket.setNoDelay(true)
     return new RedisClient(socket)

@@ -55,7 +55,9 @@ const STANDALONE_TRANSPORTS: readonly string[] = ['quic-v1']
  * runner asking for anything else gets a usage error naming what we have.
  */
 export const TEST_PLANS_SUPPORT: Readonly<Record<'transport' | 'security' | 'muxer', readonly string[]>> = {
-  transport: Object.keys(TEST_PLANS_TRANSPORTS).filter(t => Object.hasOwn(TRANSPORTS, TEST_PLANS_TRANSPORTS[t] as string)),
+  transport: Object.keys(TEST_PLANS_TRANSPORTS).filter(t =>
+    Object.hasOwn(TRANSPORTS, TEST_PLANS_TRANSPORTS[t] as string)
+  ),
   security: Object.keys(SECURITY),
   muxer: Object.keys(MUXERS)
 }
@@ -80,9 +82,13 @@ export function parseTransportInteropEnv (env: Readonly<Record<string, string | 
   }
   const pick = (name: keyof typeof TEST_PLANS_SUPPORT): string => {
     const v = get(name)
-    if (v === undefined) throw new UsageError(`environment variable ${name} is required (${TEST_PLANS_SUPPORT[name].join(', ')})`)
+    if (v === undefined) {
+      throw new UsageError(`environment variable ${name} is required (${TEST_PLANS_SUPPORT[name].join(', ')})`)
+    }
     if (!TEST_PLANS_SUPPORT[name].includes(v)) {
-      throw new UsageError(`${name}=${v} is not supported by switchyard (supported: ${TEST_PLANS_SUPPORT[name].join(', ')})`)
+      throw new UsageError(
+        `${name}=${v} is not supported by switchyard (supported: ${TEST_PLANS_SUPPORT[name].join(', ')})`
+      )
     }
     return v
   }
@@ -92,12 +98,16 @@ export function parseTransportInteropEnv (env: Readonly<Record<string, string | 
   const security = standalone ? undefined : pick('security') as SecurityName
   const muxer = standalone ? undefined : pick('muxer') as MuxerName
   const dialer = get('is_dialer')
-  if (dialer !== 'true' && dialer !== 'false') throw new UsageError(`environment variable is_dialer must be true or false, got ${JSON.stringify(dialer ?? '')}`)
+  if (dialer !== 'true' && dialer !== 'false') {
+    throw new UsageError(`environment variable is_dialer must be true or false, got ${JSON.stringify(dialer ?? '')}`)
+  }
   const ip = get('ip') ?? DEFAULT_LISTEN_IP
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new UsageError(`ip=${ip}: expected an IPv4 address`)
   const timeoutText = get('test_timeout_seconds') ?? String(DEFAULT_TEST_TIMEOUT_SECONDS)
   const timeoutSeconds = Number(timeoutText)
-  if (!/^[0-9]{1,6}$/.test(timeoutText) || timeoutSeconds < 1) throw new UsageError(`test_timeout_seconds=${timeoutText}: expected whole seconds >= 1`)
+  if (!/^[0-9]{1,6}$/.test(timeoutText) || timeoutSeconds < 1) {
+    throw new UsageError(`test_timeout_seconds=${timeoutText}: expected whole seconds >= 1`)
+  }
   return {
     transport,
     ...(security === undefined ? {} : { security }),
@@ -128,15 +138,25 @@ export function publishableAddr (bound: Multiaddr, interfaces = networkInterface
   const text = bound.toString()
   if (!text.startsWith('/ip4/0.0.0.0/')) return bound
   const external = Object.values(interfaces).flat().find(i => i !== undefined && i.family === 'IPv4' && !i.internal)
-  if (external === undefined) throw new CliError('listening on 0.0.0.0 but this host has no non-internal IPv4 address to publish')
+  if (external === undefined) {
+    throw new CliError('listening on 0.0.0.0 but this host has no non-internal IPv4 address to publish')
+  }
   return Multiaddr.parse(text.replace('/ip4/0.0.0.0/', `/ip4/${external.address}/`))
 }
 
 export async function transportInteropCommand (args: ParsedArgs, io: CliIo): Promise<void> {
-  if (args.positional.length !== 0) throw new UsageError('transport-interop takes no arguments: it is configured by its environment (transport, muxer, security, is_dialer, ip, redis_addr, test_timeout_seconds)')
+  if (args.positional.length !== 0) {
+    throw new UsageError(
+      'transport-interop takes no arguments: it is configured by its environment (transport, muxer, security, is_dialer, ip, redis_addr, test_timeout_seconds)'
+    )
+  }
   const config = parseTransportInteropEnv(process.env)
   const timeoutMs = config.timeoutSeconds * 1000
-  io.err(`[transport-interop] ${config.isDialer ? 'dialer' : 'listener'}: transport ${config.transport}, security ${config.security ?? '(the transport\'s)'}, muxer ${config.muxer ?? '(the transport\'s)'}, redis ${config.redisAddr}, timeout ${config.timeoutSeconds} s`)
+  io.err(
+    `[transport-interop] ${config.isDialer ? 'dialer' : 'listener'}: transport ${config.transport}, security ${
+      config.security ?? '(the transport\'s)'
+    }, muxer ${config.muxer ?? '(the transport\'s)'}, redis ${config.redisAddr}, timeout ${config.timeoutSeconds} s`
+  )
   const redis = await RedisClient.connect(config.redisAddr)
   const sw = newStandardSwitch({
     listenAddrs: config.isDialer ? [] : [listenAddr(config.transport, config.ip)],
@@ -147,7 +167,9 @@ export async function transportInteropCommand (args: ParsedArgs, io: CliIo): Pro
   })
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new CliError(`test_timeout_seconds (${config.timeoutSeconds} s) reached`)) }, timeoutMs)
+    timer = setTimeout(() => {
+      reject(new CliError(`test_timeout_seconds (${config.timeoutSeconds} s) reached`))
+    }, timeoutMs)
   })
   try {
     await sw.start()
@@ -173,7 +195,9 @@ async function listen (sw: Switch, redis: RedisClient, io: CliIo): Promise<void>
 
 async function dial (sw: Switch, redis: RedisClient, config: TransportInteropConfig, io: CliIo): Promise<void> {
   const reply = await redis.command('BLPOP', LISTENER_ADDR_KEY, String(config.timeoutSeconds))
-  if (!Array.isArray(reply) || typeof reply[1] !== 'string') throw new CliError(`no listener address in Redis list ${LISTENER_ADDR_KEY} within ${config.timeoutSeconds} s`)
+  if (!Array.isArray(reply) || typeof reply[1] !== 'string') {
+    throw new CliError(`no listener address in Redis list ${LISTENER_ADDR_KEY} within ${config.timeoutSeconds} s`)
+  }
   const target = parseTarget(reply[1])
   io.err(`[transport-interop] dialing ${target.text}`)
   const start = monotonicMs()
@@ -200,23 +224,35 @@ export function perfServerKey (): Ed25519PrivateKey {
 export function parseServerAddress (text: string): string {
   const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):([0-9]{1,5})$/.exec(text)
   const port = Number(m?.[3])
-  if (m === null || port > 65535) throw new UsageError(`--server-address ${JSON.stringify(text)}: expected <ipv4>:<port> or [<ipv6>]:<port>`)
+  if (m === null || port > 65535) {
+    throw new UsageError(`--server-address ${JSON.stringify(text)}: expected <ipv4>:<port> or [<ipv6>]:<port>`)
+  }
   return m[1] !== undefined ? `/ip4/${m[1]}/tcp/${port}` : `/ip6/${m[2] as string}/tcp/${port}`
 }
 
 export async function perfRunnerCommand (args: ParsedArgs, io: CliIo): Promise<void> {
-  if (args.positional.length !== 0) throw new UsageError(`perf-runner takes only options, got ${JSON.stringify(args.positional)}`)
+  if (args.positional.length !== 0) {
+    throw new UsageError(`perf-runner takes only options, got ${JSON.stringify(args.positional)}`)
+  }
   const server = optionValue(args, 'server-address')
   if (server === undefined) throw new UsageError('option --server-address is required')
   const tcp = parseServerAddress(server)
   const transport = optionValue(args, 'transport') ?? 'tcp'
   if (!TEST_PLANS_SUPPORT.transport.includes(transport)) {
-    throw new UsageError(`--transport ${transport} is not supported by switchyard (supported: ${TEST_PLANS_SUPPORT.transport.join(', ')})`)
+    throw new UsageError(
+      `--transport ${transport} is not supported by switchyard (supported: ${TEST_PLANS_SUPPORT.transport.join(', ')})`
+    )
   }
-  const addr = transport === 'ws' ? `${tcp}/ws` : transport === 'quic-v1' ? `${tcp.replace('/tcp/', '/udp/')}/quic-v1` : tcp
+  const addr = transport === 'ws'
+    ? `${tcp}/ws`
+    : transport === 'quic-v1'
+      ? `${tcp.replace('/tcp/', '/udp/')}/quic-v1`
+      : tcp
   const key = perfServerKey()
   if (args.options.has('run-server')) {
-    for (const name of ['upload-bytes', 'download-bytes']) if (args.options.has(name)) throw new UsageError(`--${name} is a client option (not with --run-server)`)
+    for (const name of ['upload-bytes', 'download-bytes']) {
+      if (args.options.has(name)) throw new UsageError(`--${name} is a client option (not with --run-server)`)
+    }
     await perfServer(addr, TEST_PLANS_TRANSPORTS[transport] as TransportName, key, io)
     return
   }
@@ -227,9 +263,19 @@ export async function perfRunnerCommand (args: ParsedArgs, io: CliIo): Promise<v
   await perfCommand({ positional: [target], options, help: false }, io)
 }
 
-/** Serve /perf/1.0.0 (and ping, identify) on `addr` until SIGINT/SIGTERM; print each multiaddr as go's perf server does. */
+/**
+ * Serve /perf/1.0.0 (and ping, identify) on `addr` until SIGINT/SIGTERM; print each multiaddr as go's perf server does.
+ */
 async function perfServer (addr: string, transport: TransportName, key: Ed25519PrivateKey, io: CliIo): Promise<void> {
-  const sw = newStandardSwitch({ identity: key, listenAddrs: [addr], transports: [transport], protocols: [perfProtocol], log: line => { io.err(line) } })
+  const sw = newStandardSwitch({
+    identity: key,
+    listenAddrs: [addr],
+    transports: [transport],
+    protocols: [perfProtocol],
+    log: line => {
+      io.err(line)
+    }
+  })
   await sw.start()
   io.out(sw.peerInfo.addrs.map(a => `${a.toString()}/p2p/${sw.peerId.toString()}`).join('\n'))
   const name = await io.signal

@@ -5,7 +5,8 @@
  * from. Pure and synchronous; bad input is a CodecError/VarintError with a stable code.
  */
 export {
-  MAX_VARINT_BYTES, MAX_SAFE_VARINT, NEED_MORE_BYTES, encodingLength, encodeUvarint, encodeUvarintTo, decodeUvarint, decodeUvarintValue
+  MAX_VARINT_BYTES, MAX_SAFE_VARINT, NEED_MORE_BYTES, encodingLength, encodeUvarint, encodeUvarintTo, decodeUvarint,
+  decodeUvarintValue
 } from './varint.js'
 export { DEFAULT_MAX_LP_LENGTH, encodeLp, encodeLpPrefix, decodeLp, LpDecoder } from './length-prefixed.js'
 export { WireType, MAX_FIELD_NUMBER, ProtoWriter, decodeFields, decodeString } from './protobuf.js'

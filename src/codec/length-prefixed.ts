@@ -3,7 +3,8 @@
  * identify, the tutorial's `readLp`/`writeLp`, and everything else that frames protobufs.
  *
  * The decoder checks the declared length against `maxLength` as soon as the prefix is complete,
- * before it buffers any of the body (the limit is checked at the length prefix: a peer cannot make us hold a 4 GiB frame).
+ * before it buffers any of the body (the limit is checked at the length prefix: a peer cannot make us hold a 4 GiB
+ * frame).
  */
 import { tooLarge } from '../errors.js'
 import { allocUnsafe } from './alloc.js'
@@ -34,7 +35,11 @@ export function encodeLpPrefix (length: number): Uint8Array {
  * Decode one message at `buf[offset]`. Returns `[msg, bytesUsed]` (msg is a view into `buf`), or
  * `undefined` when `buf` ends before the message does.
  */
-export function decodeLp (buf: Uint8Array, offset: number, maxLength: number): [msg: Uint8Array, bytesUsed: number] | undefined {
+export function decodeLp (
+  buf: Uint8Array,
+  offset: number,
+  maxLength: number
+): [msg: Uint8Array, bytesUsed: number] | undefined {
   const length = decodeUvarintValue(buf, offset)
   if (length === NEED_MORE_BYTES) return undefined
   const prefixLength = encodingLength(length)

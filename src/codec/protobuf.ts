@@ -136,7 +136,11 @@ function readVarint (buf: Uint8Array, offset: number, what: string): [number, nu
   try {
     r = decodeUvarint(buf, offset)
   } catch (err) {
-    throw new CodecError('ERR_PROTOBUF_MALFORMED', `protobuf: malformed ${what} at offset ${offset}: ${toError(err).message}`, { cause: err })
+    throw new CodecError(
+      'ERR_PROTOBUF_MALFORMED',
+      `protobuf: malformed ${what} at offset ${offset}: ${toError(err).message}`,
+      { cause: err }
+    )
   }
   if (r[1] === 0) throw malformed(`truncated ${what}`, offset)
   return r

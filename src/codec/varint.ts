@@ -127,13 +127,19 @@ function decodeLong (buf: Uint8Array, offset: number): number {
     if (b < 0x80) {
       if (b === 0) throw notMinimal(buf, offset, i + 1)
       if (value > MAX_SAFE_VARINT) {
-        throw new VarintError('ERR_VARINT_UNSAFE_INTEGER', `"varint value" expected <= ${MAX_SAFE_VARINT}, got a ${i + 1}-byte varint above 2^53-1 at offset ${offset}`)
+        throw new VarintError(
+          'ERR_VARINT_UNSAFE_INTEGER',
+          `"varint value" expected <= ${MAX_SAFE_VARINT}, got a ${i + 1}-byte varint above 2^53-1 at offset ${offset}`
+        )
       }
       return value
     }
     scale *= 0x80
   }
-  throw new VarintError('ERR_VARINT_TOO_LONG', `"varint" expected <= ${MAX_VARINT_BYTES} bytes, got more (continuation bit set on byte ${MAX_VARINT_BYTES}) at offset ${offset}`)
+  throw new VarintError(
+    'ERR_VARINT_TOO_LONG',
+    `"varint" expected <= ${MAX_VARINT_BYTES} bytes, got more (continuation bit set on byte ${MAX_VARINT_BYTES}) at offset ${offset}`
+  )
 }
 
 function notMinimal (buf: Uint8Array, offset: number, len: number): VarintError {

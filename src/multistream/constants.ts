@@ -9,7 +9,9 @@ export const PROTOCOL_ID = '/multistream/1.0.0'
 /** The listener's refusal of a proposal (README "Protocol"). */
 export const NA = 'na'
 
-/** The dialer's request for the listener's protocol list (README "Listing"; optional, multistream-select README, `ls`). */
+/**
+ * The dialer's request for the listener's protocol list (README "Listing"; optional, multistream-select README, `ls`).
+ */
 export const LS = 'ls'
 
 /** Every message ends with this byte, counted in its length prefix (multistream-select README, message format). */
@@ -25,7 +27,8 @@ export const MAX_MESSAGE_LENGTH = 1024
 
 /**
  * Length of the header message `/multistream/1.0.0\n` (19): the smallest `maxMessageBytes` with
- * which a negotiation can start at all, since both sides must read this message first (multistream-select README, the negotiation).
+ * which a negotiation can start at all, since both sides must read this message first (multistream-select README, the
+ * negotiation).
  */
 export const HEADER_MESSAGE_LENGTH = PROTOCOL_ID.length + 1
 

@@ -1,6 +1,7 @@
 /** multistream-select 1.0: constants, message codec, sans-I/O machines and their async drivers. */
 export {
-  PROTOCOL_ID, NA, LS, MAX_MESSAGE_LENGTH, HEADER_MESSAGE_LENGTH, MAX_LS_RESPONSE_LENGTH, MAX_LS_ENTRIES, DEFAULT_NEGOTIATION_TIMEOUT_MS
+  PROTOCOL_ID, NA, LS, MAX_MESSAGE_LENGTH, HEADER_MESSAGE_LENGTH, MAX_LS_RESPONSE_LENGTH, MAX_LS_ENTRIES,
+  DEFAULT_NEGOTIATION_TIMEOUT_MS
 } from './constants.js'
 export { encodeMessage, decodeMessageBody, encodeLsResponse, decodeLsResponse, MessageReader } from './messages.js'
 export { Dialer, Listener, LsRequest, resolveMaxMessageBytes } from './negotiation.js'

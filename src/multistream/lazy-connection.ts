@@ -1,5 +1,6 @@
 /**
- * Lazy (optimistic) select on a ByteConnection (go-multistream lazyClient.go, rust multistream-select V1Lazy; one flight saves a round trip of the dial): rust's `V1Lazy`, used for
+ * Lazy (optimistic) select on a ByteConnection (go-multistream lazyClient.go, rust multistream-select V1Lazy; one
+ * flight saves a round trip of the dial): rust's `V1Lazy`, used for
  * its TCP upgrade, sends `mss header + /noise + Noise msg1` in ONE flight, saving the round trip of
  * a full negotiation. `selectOnConnectionLazy` returns at once with a wrapping ByteConnection:
  *
@@ -39,10 +40,20 @@ export interface LazySelection {
 }
 
 /** Propose `protocol` optimistically; see the module comment. Never waits. */
-export function selectOnConnectionLazy (conn: ByteConnection, protocol: string, options: LazySelectOptions = {}): LazySelection {
+export function selectOnConnectionLazy (
+  conn: ByteConnection,
+  protocol: string,
+  options: LazySelectOptions = {}
+): LazySelection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_NEGOTIATION_TIMEOUT_MS
-  if (!(timeoutMs > 0)) throw new RangeError(`"timeoutMs" expected a positive number of milliseconds or Infinity, got ${timeoutMs}`)
-  const dialer = new Dialer([protocol], { lazy: true, maxMessageBytes: options.maxMessageBytes, observer: options.observer })
+  if (!(timeoutMs > 0)) {
+    throw new RangeError(`"timeoutMs" expected a positive number of milliseconds or Infinity, got ${timeoutMs}`)
+  }
+  const dialer = new Dialer([protocol], {
+    lazy: true,
+    maxMessageBytes: options.maxMessageBytes,
+    observer: options.observer
+  })
   return { protocol, connection: new LazyConnection(conn, dialer, timeoutMs) }
 }
 
@@ -84,7 +95,14 @@ class LazyConnection implements ByteConnection {
     setImmediate(() => this.flush())
     if (timeoutMs !== Infinity) {
       this.timer = setTimeout(() => {
-        this.fail(new MultistreamError('ERR_NEGOTIATION_TIMEOUT', `multistream echo of ${JSON.stringify(dialer.protocols[0])} expected within ${timeoutMs} ms, it did not arrive`))
+        this.fail(
+          new MultistreamError(
+            'ERR_NEGOTIATION_TIMEOUT',
+            `multistream echo of ${
+              JSON.stringify(dialer.protocols[0])
+            } expected within ${timeoutMs} ms, it did not arrive`
+          )
+        )
       }, timeoutMs)
       this.timer.unref?.()
     }

@@ -1,11 +1,13 @@
 /**
- * multistream-select message codec (multistream-select README, message format; multistream-select README, `ls`). Pure and synchronous.
+ * multistream-select message codec (multistream-select README, message format; multistream-select README, `ls`). Pure
+ * and synchronous.
  *
  *   message     = uvarint(len) ‖ UTF-8 text ‖ "\n"        len counts the text AND the newline
  *   ls response = uvarint(len) ‖ message* ‖ "\n"           one outer message of inner messages
  *
  * `MessageReader` takes one message at a time off a chunk queue, so whatever follows the last
- * negotiation message stays queued, byte-exact, for the next layer (rust multistream-select V1Lazy pipelines header, proposal and the next layer's bytes).
+ * negotiation message stays queued, byte-exact, for the next layer (rust multistream-select V1Lazy pipelines header,
+ * proposal and the next layer's bytes).
  */
 import { ChunkQueue } from '../codec/chunk-queue.js'
 import { decodeLp } from '../codec/length-prefixed.js'
@@ -24,11 +26,17 @@ export function encodeMessage (text: string): Uint8Array {
   if (typeof text !== 'string' || text.length === 0) {
     throw new TypeError(`"multistream message" expected a non-empty string, got ${JSON.stringify(text)}`)
   }
-  if (text.includes('\n')) throw new TypeError(`"multistream message" expected no newline inside, got ${JSON.stringify(text)}`)
+  if (text.includes('\n')) {
+    throw new TypeError(`"multistream message" expected no newline inside, got ${JSON.stringify(text)}`)
+  }
   const body = utf8Encoder.encode(text)
   const len = body.length + 1
   if (len > MAX_MESSAGE_LENGTH) {
-    throw new RangeError(`"multistream message length" expected <= ${MAX_MESSAGE_LENGTH} (including the newline), got ${len} for ${JSON.stringify(text.slice(0, 32))}…`)
+    throw new RangeError(
+      `"multistream message length" expected <= ${MAX_MESSAGE_LENGTH} (including the newline), got ${len} for ${
+        JSON.stringify(text.slice(0, 32))
+      }…`
+    )
   }
   const prefix = encodingLength(len)
   const out = new Uint8Array(prefix + len)
@@ -43,7 +51,10 @@ export function messageLength (text: string): number {
   return utf8Encoder.encode(text).length + 1
 }
 
-/** Several messages in one buffer, for a single write (multistream-select README, the negotiation: header and proposal together). */
+/**
+ * Several messages in one buffer, for a single write (multistream-select README, the negotiation: header and proposal
+ * together).
+ */
 export { concatBytes } from '../codec/bytes.js'
 
 /** `/multistream/1.0.0\n`, `na\n` and `ls\n`, encoded once. Shared: never mutate. */
@@ -53,19 +64,35 @@ export const LS_MESSAGE = encodeMessage(LS)
 
 /**
  * The text of a message body (the bytes after the length prefix). A body that is empty, lacks the
- * trailing newline, holds only the newline, or is not UTF-8 is a protocol violation (multistream-select README, message format).
+ * trailing newline, holds only the newline, or is not UTF-8 is a protocol violation (multistream-select README, message
+ * format).
  */
 export function decodeMessageBody (body: Uint8Array): string {
   const len = body.length
   if (len === 0 || body[len - 1] !== NEWLINE) {
-    throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL',
-      `"multistream message" expected a trailing newline, got ${len === 0 ? 'an empty message' : `${len} bytes ending in 0x${(body[len - 1] as number).toString(16).padStart(2, '0')} (${preview(body)})`}`)
+    throw new MultistreamError(
+      'ERR_MULTISTREAM_PROTOCOL',
+      `"multistream message" expected a trailing newline, got ${
+        len === 0
+          ? 'an empty message'
+          : `${len} bytes ending in 0x${(body[len - 1] as number).toString(16).padStart(2, '0')} (${preview(body)})`
+      }`
+    )
   }
-  if (len === 1) throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', '"multistream message" expected text before the newline, got an empty line')
+  if (len === 1) {
+    throw new MultistreamError(
+      'ERR_MULTISTREAM_PROTOCOL',
+      '"multistream message" expected text before the newline, got an empty line'
+    )
+  }
   try {
     return utf8Decoder.decode(body.subarray(0, len - 1))
   } catch (err) {
-    throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"multistream message" expected UTF-8 text, got ${preview(body)}`, { cause: err })
+    throw new MultistreamError(
+      'ERR_MULTISTREAM_PROTOCOL',
+      `"multistream message" expected UTF-8 text, got ${preview(body)}`,
+      { cause: err }
+    )
   }
 }
 
@@ -101,22 +128,33 @@ export function decodeLsResponse (body: Uint8Array, maxEntryLength: number = MAX
 function decodeSpecLs (body: Uint8Array, maxEntryLength: number): string[] {
   const end = body.length - 1
   if (end < 0 || body[end] !== NEWLINE) {
-    throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"ls response" expected a final newline, got ${preview(body)}`)
+    throw new MultistreamError(
+      'ERR_MULTISTREAM_PROTOCOL',
+      `"ls response" expected a final newline, got ${preview(body)}`
+    )
   }
   const out: string[] = []
   let offset = 0
   while (offset < end) {
     if (out.length === MAX_LS_ENTRIES) {
-      throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"ls response entries" expected <= ${MAX_LS_ENTRIES}, got more`)
+      throw new MultistreamError(
+        'ERR_MULTISTREAM_PROTOCOL',
+        `"ls response entries" expected <= ${MAX_LS_ENTRIES}, got more`
+      )
     }
     let r: [Uint8Array, number] | undefined
     try {
       r = decodeLp(body.subarray(0, end), offset, maxEntryLength)
     } catch (err) {
-      throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"ls response entry" at offset ${offset} is malformed`, { cause: err })
+      throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"ls response entry" at offset ${offset} is malformed`, {
+        cause: err
+      })
     }
     if (r === undefined) {
-      throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"ls response entry" at offset ${offset} expected a whole message before the final newline, got a truncated one`)
+      throw new MultistreamError(
+        'ERR_MULTISTREAM_PROTOCOL',
+        `"ls response entry" at offset ${offset} expected a whole message before the final newline, got a truncated one`
+      )
     }
     out.push(decodeMessageBody(r[0]))
     offset += r[1]
@@ -137,7 +175,8 @@ function tryNimLs (body: Uint8Array): string[] | undefined {
  * Incremental reader of length-prefixed messages, one at a time.
  *
  * 1. The prefix is read as soon as its bytes are there; a length above the limit is refused
- *    before any of the body is buffered (the limit is checked at the length prefix). An incomplete prefix that already has
+ *    before any of the body is buffered (the limit is checked at the length prefix). An incomplete prefix that already
+ * has
  *    as many bytes as the limit's own prefix is refused too (js caps the listener's prefix at 2 bytes).
  * 2. The body is taken once all of it has arrived: a view into the chunk when it sits in one.
  * 3. Nothing past the message is parsed: `drain()` returns it untouched for the next layer.
@@ -164,11 +203,17 @@ export class MessageReader {
       try {
         length = this.queue.readUvarint()
       } catch (err) {
-        throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `"multistream message length prefix" is not a valid varint: ${toError(err).message}`, { cause: err })
+        throw new MultistreamError(
+          'ERR_MULTISTREAM_PROTOCOL',
+          `"multistream message length prefix" is not a valid varint: ${toError(err).message}`,
+          { cause: err }
+        )
       }
       if (length === undefined) {
         const n = encodingLength(maxLength)
-        if (this.queue.length >= n) throw tooLarge(maxLength, `>= ${2 ** (7 * n)} (a length prefix longer than ${n} bytes)`)
+        if (this.queue.length >= n) {
+          throw tooLarge(maxLength, `>= ${2 ** (7 * n)} (a length prefix longer than ${n} bytes)`)
+        }
         return undefined
       }
       if (length > maxLength) throw tooLarge(maxLength, String(length))
@@ -194,7 +239,10 @@ export class MessageReader {
 }
 
 function tooLarge (limit: number, got: string): MultistreamError {
-  return new MultistreamError('ERR_MESSAGE_TOO_LARGE', `"multistream message length" expected <= ${limit} (including the newline), got ${got}`)
+  return new MultistreamError(
+    'ERR_MESSAGE_TOO_LARGE',
+    `"multistream message length" expected <= ${limit} (including the newline), got ${got}`
+  )
 }
 
 /** Short printable form of received bytes for error messages. */

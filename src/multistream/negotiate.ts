@@ -16,7 +16,8 @@
  * A stream driver that times out or is aborted resets the stream: a pending `read()` cannot be
  * cancelled, and a stream mid-negotiation is of no use to anyone.
  *
- * Lazy select on a stream (`{ lazy: true }`, one protocol; go-multistream lazyClient.go, rust multistream-select V1Lazy): the header and the
+ * Lazy select on a stream (`{ lazy: true }`, one protocol; go-multistream lazyClient.go, rust multistream-select
+ * V1Lazy): the header and the
  * proposal are written in one write and `selectOnStream` returns at once, so the application's
  * first bytes follow without a round trip. The listener's header and echo are verified on the
  * stream's first read: the result's `stream` is a `LazyStream` whose `read`, `readExactly`, `readLp`
@@ -92,7 +93,10 @@ function negotiationMachine (d: Dialer | Listener): Machine<NegotiationResult> {
   return {
     receive: chunk => {
       const step = d.receive(chunk)
-      return { send: step.send, result: step.protocol === undefined ? undefined : { protocol: step.protocol, leftover: step.leftover } }
+      return {
+        send: step.send,
+        result: step.protocol === undefined ? undefined : { protocol: step.protocol, leftover: step.leftover }
+      }
     },
     endOfInput: () => d.endOfInput(),
     connectionLost: (err, channel) => d.connectionLost(err, channel)
@@ -100,7 +104,11 @@ function negotiationMachine (d: Dialer | Listener): Machine<NegotiationResult> {
 }
 
 function lsMachine (r: LsRequest): Machine<string[]> {
-  return { receive: chunk => ({ send: [], result: r.receive(chunk) }), endOfInput: () => r.endOfInput(), connectionLost: err => r.connectionLost(err) }
+  return {
+    receive: chunk => ({ send: [], result: r.receive(chunk) }),
+    endOfInput: () => r.endOfInput(),
+    connectionLost: err => r.connectionLost(err)
+  }
 }
 
 function timeoutOf (opts: NegotiateOptions): number {
@@ -114,14 +122,20 @@ function abortError (signal: AbortSignal): MultistreamError {
 }
 
 function timeoutError (ms: number): MultistreamError {
-  return new MultistreamError('ERR_NEGOTIATION_TIMEOUT', `multistream negotiation expected to finish within ${ms} ms, it did not`)
+  return new MultistreamError(
+    'ERR_NEGOTIATION_TIMEOUT',
+    `multistream negotiation expected to finish within ${ms} ms, it did not`
+  )
 }
 
 /**
  * One deadline for a whole negotiation: `cancelled` rejects on timeout or abort. `dispose` clears
  * the timer and the abort listener.
  */
-function deadline (opts: NegotiateOptions, onCancel?: (err: Error) => void): { cancelled: Promise<never>, dispose: () => void } {
+function deadline (
+  opts: NegotiateOptions,
+  onCancel?: (err: Error) => void
+): { cancelled: Promise<never>, dispose: () => void } {
   const ms = timeoutOf(opts)
   const signal = opts.signal
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -147,7 +161,12 @@ function deadline (opts: NegotiateOptions, onCancel?: (err: Error) => void): { c
 
 // ─────────────────────────────────── ByteConnection ───────────────────────────────────
 
-function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefined, machine: Machine<T>, opts: NegotiateOptions): Promise<T> {
+function driveConnection<T> (
+  conn: ByteConnection,
+  first: Uint8Array[] | undefined,
+  machine: Machine<T>,
+  opts: NegotiateOptions
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false
     let timer: { dispose: () => void } | undefined
@@ -176,7 +195,8 @@ function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefin
       onClose: err => finish(err === undefined ? machine.endOfInput() : machine.connectionLost(err, 'connection'))
     }
     try {
-      // The dialer's first flight goes out before we look at anything (rust, js and nim listeners send their header only after the dialer's).
+      // The dialer's first flight goes out before we look at anything (rust, js and nim listeners send their header
+      // only after the dialer's).
       if (first !== undefined) conn.write(first)
       conn.attach(sink)
     } catch (err) {
@@ -191,13 +211,21 @@ function driveConnection<T> (conn: ByteConnection, first: Uint8Array[] | undefin
  * Rejects with ProtocolNotSupportedError (every proposal refused), MultistreamError (malformed
  * input, EOF, timeout, abort) or the connection's own error.
  */
-export async function selectOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
+export async function selectOnConnection (
+  conn: ByteConnection,
+  protocols: readonly string[],
+  opts: NegotiateOptions = {}
+): Promise<NegotiationResult> {
   const dialer = new Dialer(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   return await driveConnection(conn, dialer.start(), negotiationMachine(dialer), opts)
 }
 
 /** Answer a dialer's negotiation on a raw connection with the protocols we have. */
-export async function handleOnConnection (conn: ByteConnection, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<NegotiationResult> {
+export async function handleOnConnection (
+  conn: ByteConnection,
+  protocols: readonly string[],
+  opts: NegotiateOptions = {}
+): Promise<NegotiationResult> {
   const listener = new Listener(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   return await driveConnection(conn, undefined, negotiationMachine(listener), opts)
 }
@@ -254,8 +282,16 @@ function unreadAll (stream: Stream, chunks: Uint8Array[]): void {
  * Negotiate one of `protocols` as the dialer on a muxed stream. Sets `stream.protocol`.
  * With `{ lazy: true }` and one protocol, returns right after writing (see the module comment).
  */
-export async function selectOnStream (stream: Stream, protocols: readonly string[], opts: SelectOnStreamOptions = {}): Promise<StreamNegotiationResult> {
-  const dialer = new Dialer(protocols, { lazy: opts.lazy === true, maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
+export async function selectOnStream (
+  stream: Stream,
+  protocols: readonly string[],
+  opts: SelectOnStreamOptions = {}
+): Promise<StreamNegotiationResult> {
+  const dialer = new Dialer(protocols, {
+    lazy: opts.lazy === true,
+    maxMessageBytes: opts.maxMessageBytes,
+    observer: opts.observer
+  })
   if (dialer.optimistic) {
     const { cancelled, dispose } = deadline(opts, err => stream.reset(err))
     try {
@@ -275,7 +311,11 @@ export async function selectOnStream (stream: Stream, protocols: readonly string
 }
 
 /** Answer a dialer's negotiation on a muxed stream. Sets `stream.protocol`. */
-export async function handleOnStream (stream: Stream, protocols: readonly string[], opts: NegotiateOptions = {}): Promise<StreamNegotiationResult> {
+export async function handleOnStream (
+  stream: Stream,
+  protocols: readonly string[],
+  opts: NegotiateOptions = {}
+): Promise<StreamNegotiationResult> {
   const listener = new Listener(protocols, { maxMessageBytes: opts.maxMessageBytes, observer: opts.observer })
   const read = (): Promise<Uint8Array | null> => stream.read()
   const { protocol, leftover } = await driveStream(stream, read, undefined, negotiationMachine(listener), opts, true)
@@ -306,7 +346,11 @@ class LazyStream implements Stream {
   private verified = false
   private verification: Promise<void> | undefined
 
-  constructor (private readonly inner: Stream, private readonly dialer: Dialer, private readonly opts: NegotiateOptions) {}
+  constructor (
+    private readonly inner: Stream,
+    private readonly dialer: Dialer,
+    private readonly opts: NegotiateOptions
+  ) {}
 
   get id (): number { return this.inner.id }
   get direction (): 'inbound' | 'outbound' { return this.inner.direction }
@@ -317,7 +361,13 @@ class LazyStream implements Stream {
     this.verification ??= (async () => {
       try {
         const inner = this.inner
-        const { leftover } = await driveStream(inner, () => inner.read(), undefined, negotiationMachine(this.dialer), this.opts)
+        const { leftover } = await driveStream(
+          inner,
+          () => inner.read(),
+          undefined,
+          negotiationMachine(this.dialer),
+          this.opts
+        )
         unreadAll(inner, leftover)
         this.verified = true
       } catch (err) {

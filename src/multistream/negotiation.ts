@@ -6,7 +6,8 @@
  * Dialer (multistream-select README, the negotiation; go-multistream lazyClient.go, rust multistream-select V1Lazy):
  *
  *   start()        -> "/multistream/1.0.0\n" + "<p0>\n"       ONE flight; never wait for the
- *                                                             listener's header (rust, js and nim listeners send their header only after the dialer's)
+ *                                                             listener's header (rust, js and nim listeners send their
+ * header only after the dialer's)
  *   <- "/multistream/1.0.0\n"                                 must be the first message
  *   <- "<p0>\n"    -> done(p0)                                 echo = accepted
  *   <- "na\n"      -> "<p1>\n" … or ProtocolNotSupportedError  after the last refusal
@@ -33,11 +34,25 @@
  * Tracing: given an `observer` (src/trace/observer.ts), each machine reports every message it sends
  * or parses; without one nothing is built (one `undefined` check per message).
  */
-import { MultistreamError, ProtocolNotSupportedError, StreamResetError, SwitchyardError, TransportError, protocolForDisplay } from '../errors.js'
+import {
+  MultistreamError,
+  ProtocolNotSupportedError,
+  StreamResetError,
+  SwitchyardError,
+  TransportError,
+  protocolForDisplay
+} from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import { HEADER_MESSAGE_LENGTH, LS, MAX_LS_RESPONSE_LENGTH, MAX_MESSAGE_LENGTH, NA, PROTOCOL_ID } from './constants.js'
 import {
-  HEADER_MESSAGE, LS_MESSAGE, MessageReader, NA_MESSAGE, decodeLsResponse, encodeLsResponse, encodeMessage, messageLength
+  HEADER_MESSAGE,
+  LS_MESSAGE,
+  MessageReader,
+  NA_MESSAGE,
+  decodeLsResponse,
+  encodeLsResponse,
+  encodeMessage,
+  messageLength
 } from './messages.js'
 
 /** What one `receive` produced. */
@@ -46,7 +61,9 @@ export interface NegotiationStep {
   send: Uint8Array[]
   /** Set once the negotiation has finished: the agreed protocol. */
   protocol: string | undefined
-  /** Bytes received after the last multistream message; they belong to the next layer. Empty until `protocol` is set. */
+  /**
+   * Bytes received after the last multistream message; they belong to the next layer. Empty until `protocol` is set.
+   */
   leftover: Uint8Array[]
 }
 
@@ -57,7 +74,8 @@ const enum ListenerState { AwaitHeader, AwaitProposal, Done, Failed }
  * Validate the `maxMessageBytes` option: the largest message accepted from the peer, length prefix
  * value with the newline, HEADER_MESSAGE_LENGTH (19) … MAX_MESSAGE_LENGTH (1024); default 1024.
  *
- * Why the ceiling is 1024 and not rust's 16383 (go-multistream, js-libp2p and nim-libp2p cap messages at 1024 bytes, rust-libp2p at 16383): the limit bounds what a peer may make
+ * Why the ceiling is 1024 and not rust's 16383 (go-multistream, js-libp2p and nim-libp2p cap messages at 1024 bytes,
+ * rust-libp2p at 16383): the limit bounds what a peer may make
  * us buffer, and every message a negotiation can succeed with is at most 1024 bytes: the header,
  * `na`, and protocol ids, which we never send longer (encodeMessage; go, js and nim refuse them
  * too) and so never mount longer (switch `checkCodecs`). A longer message can only be a proposal we
@@ -68,17 +86,25 @@ const enum ListenerState { AwaitHeader, AwaitProposal, Done, Failed }
 export function resolveMaxMessageBytes (value: number | undefined): number {
   if (value === undefined) return MAX_MESSAGE_LENGTH
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`"maxMessageBytes" expected an integer number of bytes, got ${typeof value === 'number' ? value : typeof value}`)
+    throw new TypeError(
+      `"maxMessageBytes" expected an integer number of bytes, got ${typeof value === 'number' ? value : typeof value}`
+    )
   }
   if (value < HEADER_MESSAGE_LENGTH || value > MAX_MESSAGE_LENGTH) {
-    throw new RangeError(`"maxMessageBytes" expected ${HEADER_MESSAGE_LENGTH} … ${MAX_MESSAGE_LENGTH} (the header's length … what go, js and nim accept), got ${value}`)
+    throw new RangeError(
+      `"maxMessageBytes" expected ${HEADER_MESSAGE_LENGTH} … ${MAX_MESSAGE_LENGTH} (the header's length … what go, js and nim accept), got ${value}`
+    )
   }
   return value
 }
 
 function assertProtocolId (p: unknown, what: string): asserts p is string {
-  if (typeof p !== 'string' || p.length === 0) throw new TypeError(`"${what}" expected a non-empty protocol id, got ${JSON.stringify(p)}`)
-  if (p === PROTOCOL_ID || p === NA || p === LS) throw new TypeError(`"${what}" expected a protocol id, got the reserved message ${JSON.stringify(p)}`)
+  if (typeof p !== 'string' || p.length === 0) {
+    throw new TypeError(`"${what}" expected a non-empty protocol id, got ${JSON.stringify(p)}`)
+  }
+  if (p === PROTOCOL_ID || p === NA || p === LS) {
+    throw new TypeError(`"${what}" expected a protocol id, got the reserved message ${JSON.stringify(p)}`)
+  }
 }
 
 /** Report one message (only called when there is an observer). */
@@ -92,7 +118,8 @@ function quote (s: string): string {
 
 export interface DialerOptions {
   /**
-   * Optimistic negotiation (go-multistream lazyClient.go, rust multistream-select V1Lazy): with a single protocol, `optimistic` is true and the
+   * Optimistic negotiation (go-multistream lazyClient.go, rust multistream-select V1Lazy): with a single protocol,
+   * `optimistic` is true and the
    * caller may send application data right after `start()`'s bytes, without waiting for the echo.
    * With several protocols this is ignored (a refusal must be answered by the next proposal).
    */
@@ -136,7 +163,9 @@ export class Dialer {
     this.observer = options.observer
     let limit = resolveMaxMessageBytes(options.maxMessageBytes)
     // Only a lowered limit can be below a proposal (longer ones than the default are never sent).
-    if (limit < MAX_MESSAGE_LENGTH) for (const p of protocols) limit = Math.min(MAX_MESSAGE_LENGTH, Math.max(limit, messageLength(p)))
+    if (limit < MAX_MESSAGE_LENGTH) {
+      for (const p of protocols) limit = Math.min(MAX_MESSAGE_LENGTH, Math.max(limit, messageLength(p)))
+    }
     this.maxMessageBytes = limit
   }
 
@@ -165,7 +194,9 @@ export class Dialer {
    */
   receive (chunk: Uint8Array): NegotiationStep {
     if (this.state === DialerState.Initial) throw new Error('Dialer.receive() before start()')
-    if (this.state === DialerState.Done || this.state === DialerState.Failed) throw new Error('Dialer.receive() after the negotiation ended')
+    if (this.state === DialerState.Done || this.state === DialerState.Failed) {
+      throw new Error('Dialer.receive() after the negotiation ended')
+    }
     this.reader.push(chunk)
     const send: Uint8Array[] = []
     try {
@@ -175,7 +206,10 @@ export class Dialer {
         if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
         if (this.state === DialerState.AwaitHeader) {
           if (msg !== PROTOCOL_ID) {
-            throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
+            throw new MultistreamError(
+              'ERR_MULTISTREAM_PROTOCOL',
+              `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`
+            )
           }
           this.state = DialerState.AwaitAnswer
           continue
@@ -186,7 +220,10 @@ export class Dialer {
           return { send, protocol: proposed, leftover: this.reader.drain() }
         }
         if (msg !== NA) {
-          throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `answer to ${quote(proposed)} expected the same id or "na", got ${quote(msg)}`)
+          throw new MultistreamError(
+            'ERR_MULTISTREAM_PROTOCOL',
+            `answer to ${quote(proposed)} expected the same id or "na", got ${quote(msg)}`
+          )
         }
         if (this.index + 1 >= this.protocols.length) throw new ProtocolNotSupportedError(this.tried)
         this.index++
@@ -265,7 +302,9 @@ export class Listener {
   constructor (protocols: readonly string[], options: MachineOptions = {}) {
     this.observer = options.observer
     this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes)
-    if (!Array.isArray(protocols)) throw new TypeError(`"protocols" expected an array of protocol ids, got ${typeof protocols}`)
+    if (!Array.isArray(protocols)) {
+      throw new TypeError(`"protocols" expected an array of protocol ids, got ${typeof protocols}`)
+    }
     protocols.forEach((p, i) => {
       assertProtocolId(p, `protocols[${i}]`)
       // Encoding up front validates each id (length, newline) once, and the echo is then a lookup.
@@ -278,7 +317,9 @@ export class Listener {
 
   /** Feed received bytes. Throws MultistreamError for a protocol violation. */
   receive (chunk: Uint8Array): NegotiationStep {
-    if (this.state === ListenerState.Done || this.state === ListenerState.Failed) throw new Error('Listener.receive() after the negotiation ended')
+    if (this.state === ListenerState.Done || this.state === ListenerState.Failed) {
+      throw new Error('Listener.receive() after the negotiation ended')
+    }
     this.reader.push(chunk)
     const send: Uint8Array[] = []
     try {
@@ -289,7 +330,10 @@ export class Listener {
         if (obs !== undefined) traceMessage(obs, 'in', msg)
         if (this.state === ListenerState.AwaitHeader) {
           if (msg !== PROTOCOL_ID) {
-            throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
+            throw new MultistreamError(
+              'ERR_MULTISTREAM_PROTOCOL',
+              `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`
+            )
           }
           // Answer the header only now that we received one (rust/js/nim; multistream-select README, the negotiation).
           send.push(HEADER_MESSAGE)
@@ -307,7 +351,15 @@ export class Listener {
         if (msg === LS) {
           this.lsResponse ??= encodeLsResponse(this.protocols)
           send.push(this.lsResponse)
-          if (obs !== undefined) obs.event({ layer: 'multistream', kind: 'ls', dir: 'out', protocols: [...this.protocols], bytes: this.lsResponse })
+          if (obs !== undefined) {
+            obs.event({
+              layer: 'multistream',
+              kind: 'ls',
+              dir: 'out',
+              protocols: [...this.protocols],
+              bytes: this.lsResponse
+            })
+          }
           continue
         }
         if (this.refused.length === 16) this.refused.shift()
@@ -321,7 +373,11 @@ export class Listener {
       // for a protocol we refused (a rust dialer's `/tls/1.0.0` + ClientHello): the refusal is the
       // cause, the garbage only its consequence.
       if (err instanceof MultistreamError && this.refused.length > 0) {
-        throw new MultistreamError('ERR_PROTOCOL_NOT_SUPPORTED', `${refusal(this.refused)}; what followed was not multistream (${err.message})`, { cause: err })
+        throw new MultistreamError(
+          'ERR_PROTOCOL_NOT_SUPPORTED',
+          `${refusal(this.refused)}; what followed was not multistream (${err.message})`,
+          { cause: err }
+        )
       }
       throw err
     }
@@ -333,8 +389,15 @@ export class Listener {
     this.state = ListenerState.Failed
     const cut = endedMidMessage(this.reader)
     if (cut !== undefined) return cut
-    if (awaitingHeader) return new MultistreamError('ERR_UNEXPECTED_EOF', 'connection ended before the dialer sent the multistream header')
-    if (this.refused.length > 0) return new MultistreamError('ERR_PROTOCOL_NOT_SUPPORTED', `${refusal(this.refused)}, then ended the connection`)
+    if (awaitingHeader) {
+      return new MultistreamError(
+        'ERR_UNEXPECTED_EOF',
+        'connection ended before the dialer sent the multistream header'
+      )
+    }
+    if (this.refused.length > 0) {
+      return new MultistreamError('ERR_PROTOCOL_NOT_SUPPORTED', `${refusal(this.refused)}, then ended the connection`)
+    }
     return new MultistreamError('ERR_UNEXPECTED_EOF', 'connection ended before the dialer proposed a protocol')
   }
 
@@ -348,7 +411,11 @@ export class Listener {
     const awaitingHeader = this.state === ListenerState.AwaitHeader
     this.state = ListenerState.Failed
     if (this.refused.length > 0) {
-      return new MultistreamError('ERR_PROTOCOL_NOT_SUPPORTED', `${refusal(this.refused)}, then ${isReset(err) ? 'reset' : 'lost'} the ${channel}`, { cause: err })
+      return new MultistreamError(
+        'ERR_PROTOCOL_NOT_SUPPORTED',
+        `${refusal(this.refused)}, then ${isReset(err) ? 'reset' : 'lost'} the ${channel}`,
+        { cause: err }
+      )
     }
     if (!isReset(err)) return err
     return resetError(err, awaitingHeader
@@ -394,7 +461,10 @@ export class LsRequest {
         if (msg === undefined) return undefined
         if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
         if (msg !== PROTOCOL_ID) {
-          throw new MultistreamError('ERR_MULTISTREAM_PROTOCOL', `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`)
+          throw new MultistreamError(
+            'ERR_MULTISTREAM_PROTOCOL',
+            `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`
+          )
         }
         this.headerSeen = true
       }
@@ -406,7 +476,9 @@ export class LsRequest {
         throw new ProtocolNotSupportedError([LS])
       }
       const protocols = decodeLsResponse(body, this.maxMessageBytes)
-      if (this.observer !== undefined) this.observer.event({ layer: 'multistream', kind: 'ls', dir: 'in', protocols, bytes: body })
+      if (this.observer !== undefined) {
+        this.observer.event({ layer: 'multistream', kind: 'ls', dir: 'in', protocols, bytes: body })
+      }
       return protocols
     } catch (err) {
       this.finished = true
@@ -430,5 +502,8 @@ export class LsRequest {
 /** The input ended inside a message: the same error for every machine. */
 function endedMidMessage (reader: MessageReader): MultistreamError | undefined {
   if (!reader.midMessage) return undefined
-  return new MultistreamError('ERR_UNEXPECTED_EOF', `connection ended in the middle of a multistream message (${reader.buffered} bytes buffered)`)
+  return new MultistreamError(
+    'ERR_UNEXPECTED_EOF',
+    `connection ended in the middle of a multistream message (${reader.buffered} bytes buffered)`
+  )
 }

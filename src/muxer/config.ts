@@ -73,13 +73,17 @@ function invalid (what: string, expected: string, got: unknown): SwitchyardError
 
 function int (cfg: YamuxConfig, key: keyof YamuxConfig, min: number, max: number): void {
   const v = cfg[key]
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(key, `an integer in [${min}, ${max}]`, v)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw invalid(key, `an integer in [${min}, ${max}]`, v)
+  }
 }
 
 /** Defaults overlaid with `partial`, validated. Throws SwitchyardError(ERR_INVALID_CONFIG) naming the field. */
 export function yamuxConfig (partial: Partial<YamuxConfig> = {}): YamuxConfig {
   for (const key of Object.keys(partial)) {
-    if (!(key in DEFAULT_YAMUX_CONFIG)) throw invalid('config key', `one of ${Object.keys(DEFAULT_YAMUX_CONFIG).join(', ')}`, key)
+    if (!(key in DEFAULT_YAMUX_CONFIG)) {
+      throw invalid('config key', `one of ${Object.keys(DEFAULT_YAMUX_CONFIG).join(', ')}`, key)
+    }
   }
   const cfg: YamuxConfig = { ...DEFAULT_YAMUX_CONFIG }
   for (const [k, v] of Object.entries(partial)) {

@@ -172,7 +172,10 @@ export class ReceiveWindow {
   nextUpdate (now: number, rttMs: number): number {
     let grant = this.window - this.buffered - this.credit
     if (grant < this.window / 2) return 0
-    if (rttMs > 0 && this.lastUpdateAt !== undefined && now - this.lastUpdateAt < 2 * rttMs && this.window < this.maxWindow) {
+    if (
+      rttMs > 0 && this.lastUpdateAt !== undefined && now - this.lastUpdateAt < 2 * rttMs &&
+      this.window < this.maxWindow
+    ) {
       let want = Math.min(this.window, this.maxWindow - this.window)
       if (this.account !== undefined) {
         // The grown window is charged whole; grow only as far as the account can pay for.
@@ -205,9 +208,15 @@ export class ReceiveWindow {
 
   /** Throws if the arithmetic above was ever violated (used by tests after every step). */
   assertInvariants (): void {
-    const chargedOk = this.account === undefined || this.released || (this.charged >= this.buffered && this.charged >= this.promised)
-    if (this.credit < 0 || this.buffered < 0 || this.credit + this.buffered > this.window || this.window > Math.max(this.maxWindow, INITIAL_STREAM_WINDOW) || !chargedOk) {
-      throw new Error(`ReceiveWindow invariant broken: window=${this.window} credit=${this.credit} buffered=${this.buffered} max=${this.maxWindow} charged=${this.charged}`)
+    const chargedOk = this.account === undefined || this.released ||
+      (this.charged >= this.buffered && this.charged >= this.promised)
+    if (
+      this.credit < 0 || this.buffered < 0 || this.credit + this.buffered > this.window ||
+      this.window > Math.max(this.maxWindow, INITIAL_STREAM_WINDOW) || !chargedOk
+    ) {
+      throw new Error(
+        `ReceiveWindow invariant broken: window=${this.window} credit=${this.credit} buffered=${this.buffered} max=${this.maxWindow} charged=${this.charged}`
+      )
     }
   }
 }

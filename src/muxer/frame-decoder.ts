@@ -70,7 +70,9 @@ export class FrameDecoder {
       const current = this.current
       if (current !== undefined) {
         const n = Math.min(this.remaining, end - offset)
-        if (this.deliver) sink.onPayload(current, offset === 0 && n === end ? chunk : chunk.subarray(offset, offset + n))
+        if (this.deliver) {
+          sink.onPayload(current, offset === 0 && n === end ? chunk : chunk.subarray(offset, offset + n))
+        }
         offset += n
         this.remaining -= n
         if (this.remaining === 0) {

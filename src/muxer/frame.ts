@@ -28,7 +28,14 @@ export type Header = DataHeader | WindowUpdateHeader | PingHeader | GoAwayHeader
  * Write a header at `target[offset … offset+12)`. No validation: for the session's own frames,
  * whose fields are in range by construction. `encodeHeader` is the checked public form.
  */
-export function writeHeader (target: Uint8Array, offset: number, type: FrameType, flags: number, streamId: number, length: number): void {
+export function writeHeader (
+  target: Uint8Array,
+  offset: number,
+  type: FrameType,
+  flags: number,
+  streamId: number,
+  length: number
+): void {
   target[offset] = YAMUX_VERSION
   target[offset + 1] = type
   target[offset + 2] = flags >>> 8
@@ -54,7 +61,11 @@ export function encodeHeader (h: Header, target: Uint8Array = new Uint8Array(HEA
   assertUint('flags', h.flags, 0xffff)
   assertUint('stream id', h.streamId, MAX_UINT32)
   assertUint('length', h.length, MAX_UINT32)
-  if (target.length - offset < HEADER_LENGTH) throw new RangeError(`"header target" expected >= ${HEADER_LENGTH} bytes from offset ${offset}, got ${target.length - offset}`)
+  if (target.length - offset < HEADER_LENGTH) {
+    throw new RangeError(
+      `"header target" expected >= ${HEADER_LENGTH} bytes from offset ${offset}, got ${target.length - offset}`
+    )
+  }
   writeHeader(target, offset, h.type, h.flags, h.streamId, h.length)
   return target
 }
@@ -81,13 +92,22 @@ export function decodeHeader (buf: Uint8Array, offset = 0): Header | undefined {
 function badHeader (buf: Uint8Array, offset: number): YamuxError {
   const version = buf[offset] as number
   if (version !== YAMUX_VERSION) {
-    return new YamuxError('ERR_YAMUX_PROTOCOL', `"yamux version" expected ${YAMUX_VERSION}, got ${version}`, GoAwayCode.ProtocolError)
+    return new YamuxError(
+      'ERR_YAMUX_PROTOCOL',
+      `"yamux version" expected ${YAMUX_VERSION}, got ${version}`,
+      GoAwayCode.ProtocolError
+    )
   }
-  return new YamuxError('ERR_YAMUX_PROTOCOL', `"yamux frame type" expected 0..3, got ${buf[offset + 1] as number}`, GoAwayCode.ProtocolError)
+  return new YamuxError(
+    'ERR_YAMUX_PROTOCOL',
+    `"yamux frame type" expected 0..3, got ${buf[offset + 1] as number}`,
+    GoAwayCode.ProtocolError
+  )
 }
 
 function readUint32 (buf: Uint8Array, i: number): number {
-  return ((buf[i] as number) * 0x100_0000) + (((buf[i + 1] as number) << 16) | ((buf[i + 2] as number) << 8) | (buf[i + 3] as number))
+  return ((buf[i] as number) * 0x100_0000) +
+    (((buf[i + 1] as number) << 16) | ((buf[i + 2] as number) << 8) | (buf[i + 3] as number))
 }
 
 /** Human-readable form for errors and traces, e.g. `Data[SYN|FIN] stream=3 length=5`. */

@@ -20,7 +20,8 @@
  * Backpressure. `blocked` is the connection's state (its write buffer above its high-water mark);
  * `hasRoom()` is the one test a stream write makes (not blocked and the batch below `limit`). A
  * stream that finds no room registers with `waitForRoom(key)`; when the connection drains (or a
- * flush leaves room; a stream that waits on a full batch asks for that flush at once) the waiters get one turn each in arrival order through `onRoom(key)` — one
+ * flush leaves room; a stream that waits on a full batch asks for that flush at once) the waiters get one turn each in
+ * arrival order through `onRoom(key)` — one
  * that finds no room again re-registers at the end (round-robin, so no stream starves the others).
  */
 

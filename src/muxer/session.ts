@@ -8,7 +8,8 @@
  *  2. SYN: a new inbound stream. Our own parity ("both endpoints are clients"), an id in use or
  *     recently closed → protocol error. After our GoAway, or over `maxInboundStreams` → RST for
  *     that stream only. Otherwise the stream is created and ACKed at once.
- *  3. No such stream → ignored, its payload skipped unbuffered (go, rust, js; js-libp2p#2505, js-libp2p-yamux#91) and counted
+ *  3. No such stream → ignored, its payload skipped unbuffered (go, rust, js; js-libp2p#2505, js-libp2p-yamux#91) and
+ * counted
  *     (`discardedBytes`). For a stream we reset or refused, the peer may still have had the credit
  *     it held then in flight, and no more: data beyond it is a protocol error (GoAway), so a peer
  *     cannot make us decrypt and skip without end on streams we already refused.
@@ -19,7 +20,8 @@
  *     (RST) and the payload skipped. Payload views go to the stream; FIN/RST apply after the payload.
  *  5. WindowUpdate: delta added to the send window, then ACK/FIN/RST.
  *  6. Ping SYN → Ping ACK with the same opaque value (never an unsolicited ACK: js closes the
- *     session on one, js-libp2p-yamux closes the session on an unsolicited ping ACK). Ping ACK matching our outstanding ping → RTT sample.
+ *     session on one, js-libp2p-yamux closes the session on an unsolicited ping ACK). Ping ACK matching our outstanding
+ * ping → RTT sample.
  *  7. GoAway(normal): no new outbound streams, existing ones carry on (go). Any other code: the
  *     session ends and every stream is reset.
  *
@@ -63,7 +65,15 @@
  */
 import { StreamResetError, SwitchyardError, YamuxError } from '../errors.js'
 import type { ResourceScope } from '../resources/scope.js'
-import { Flag, FrameType, GoAwayCode, HEADER_LENGTH, INITIAL_STREAM_WINDOW, MAX_UINT32, SESSION_STREAM_ID } from './constants.js'
+import {
+  Flag,
+  FrameType,
+  GoAwayCode,
+  HEADER_LENGTH,
+  INITIAL_STREAM_WINDOW,
+  MAX_UINT32,
+  SESSION_STREAM_ID
+} from './constants.js'
 import { yamuxConfig } from './config.js'
 import type { YamuxConfig } from './config.js'
 import { FrameDecoder } from './frame-decoder.js'
@@ -193,7 +203,15 @@ export class Session implements FrameSink {
     this.budget = new WindowBudget(this.config.maxBufferedBytesPerConnection)
     this.scope = init.resources
     const host = this.host
-    this.outbox = new Outbox({ limit: this.config.maxWriteBatchBytes, onReady: (full) => { host.onOutput(full) }, onRoom: (id) => { host.streams.onStreamWritable(id) } })
+    this.outbox = new Outbox({
+      limit: this.config.maxWriteBatchBytes,
+      onReady: (full) => {
+        host.onOutput(full)
+      },
+      onRoom: (id) => {
+        host.streams.onStreamWritable(id)
+      }
+    })
     this.lastRecvAt = this.now()
   }
 
@@ -213,8 +231,18 @@ export class Session implements FrameSink {
   /** The connection's read side ended (or the connection closed). Every live stream is reset. */
   connectionEnded (err?: Error): void {
     if (this.closedWith !== undefined) return
-    const clean = err === undefined && this.decoder.idle && (this.remoteGoAway === GoAwayCode.Normal || this.localGoAway || this.records.size === 0)
-    this.end(clean ? undefined : (err ?? new YamuxError('ERR_MUXER_CLOSED', this.decoder.idle ? 'yamux: the peer closed the connection' : 'yamux: the peer closed the connection in the middle of a frame')))
+    const clean = err === undefined && this.decoder.idle &&
+      (this.remoteGoAway === GoAwayCode.Normal || this.localGoAway || this.records.size === 0)
+    this.end(
+      clean
+        ? undefined
+        : (err ?? new YamuxError(
+            'ERR_MUXER_CLOSED',
+            this.decoder.idle
+              ? 'yamux: the peer closed the connection'
+              : 'yamux: the peer closed the connection in the middle of a frame'
+          ))
+    )
   }
 
   /** Take every queued frame (views; one `conn.write(chunks)`). */
@@ -245,12 +273,29 @@ export class Session implements FrameSink {
    * above 256 KiB); data may follow immediately.
    */
   openStream (): number {
-    if (this.closedWith !== undefined) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed: cannot open a stream')
-    if (this.localGoAway) throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session is going away (we sent GoAway): cannot open a stream')
-    if (this.remoteGoAway !== undefined) throw new YamuxError('ERR_YAMUX_GOAWAY', `yamux: the peer sent GoAway(${goAwayName(this.remoteGoAway)}): no new streams on this connection`, this.remoteGoAway)
-    if (this.outboundCount >= this.config.maxOutboundStreams) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"outbound streams" expected <= ${this.config.maxOutboundStreams}, got ${this.outboundCount + 1}`)
+    if (this.closedWith !== undefined) {
+      throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed: cannot open a stream')
+    }
+    if (this.localGoAway) {
+      throw new YamuxError('ERR_MUXER_CLOSED', 'yamux session is going away (we sent GoAway): cannot open a stream')
+    }
+    if (this.remoteGoAway !== undefined) {
+      throw new YamuxError(
+        'ERR_YAMUX_GOAWAY',
+        `yamux: the peer sent GoAway(${goAwayName(this.remoteGoAway)}): no new streams on this connection`,
+        this.remoteGoAway
+      )
+    }
+    if (this.outboundCount >= this.config.maxOutboundStreams) {
+      throw new YamuxError(
+        'ERR_TOO_MANY_STREAMS',
+        `"outbound streams" expected <= ${this.config.maxOutboundStreams}, got ${this.outboundCount + 1}`
+      )
+    }
     const id = this.nextId
-    if (id > MAX_UINT32) throw new YamuxError('ERR_TOO_MANY_STREAMS', `"stream id" expected <= ${MAX_UINT32}, got ${id} (ids exhausted)`)
+    if (id > MAX_UINT32) {
+      throw new YamuxError('ERR_TOO_MANY_STREAMS', `"stream id" expected <= ${MAX_UINT32}, got ${id} (ids exhausted)`)
+    }
     const rec = this.addRecord(id, false)
     if (rec instanceof Error) throw rec
     this.nextId += 2
@@ -277,7 +322,10 @@ export class Session implements FrameSink {
   /** True once we sent GoAway (new streams are refused both ways). */
   get goingAway (): boolean { return this.localGoAway }
 
-  /** Graceful close: GoAway(normal) unless already sent, every live stream reset locally. The driver then flushes and closes the connection. */
+  /**
+   * Graceful close: GoAway(normal) unless already sent, every live stream reset locally. The driver then flushes and
+   * closes the connection.
+   */
   close (): void {
     if (this.closedWith !== undefined) return
     this.sendGoAway(GoAwayCode.Normal)
@@ -318,11 +366,18 @@ export class Session implements FrameSink {
     if (p !== undefined) {
       // Any byte from the peer since the ping proves it alive (its answer may sit behind data).
       if (c.keepAliveIntervalMs > 0 && now - Math.max(p.sentAt, this.lastRecvAt) >= c.keepAliveTimeoutMs) {
-        this.end(new YamuxError('ERR_MUXER_CLOSED', `yamux keepalive: ping ${p.value} unanswered after ${c.keepAliveTimeoutMs} ms`))
+        this.end(
+          new YamuxError(
+            'ERR_MUXER_CLOSED',
+            `yamux keepalive: ping ${p.value} unanswered after ${c.keepAliveTimeoutMs} ms`
+          )
+        )
       }
       return
     }
-    if (c.keepAliveIntervalMs > 0 && now - Math.max(this.lastRecvAt, this.lastPingAt) >= c.keepAliveIntervalMs) this.sendPing()
+    if (c.keepAliveIntervalMs > 0 && now - Math.max(this.lastRecvAt, this.lastPingAt) >= c.keepAliveIntervalMs) {
+      this.sendPing()
+    }
   }
 
   // ══════════════════════════ FrameSink (called by the decoder) ══════════════════════════
@@ -333,7 +388,17 @@ export class Session implements FrameSink {
     // fuzz/targets/yamux.ts: the stream was handed out after onClose and never uncounted).
     if (this.closedWith !== undefined) return false
     const obs = this.observer
-    if (obs !== undefined) obs.event({ layer: 'yamux', kind: 'frame', dir: 'in', frameType: h.type, flags: h.flags, streamId: h.streamId, length: h.length })
+    if (obs !== undefined) {
+      obs.event({
+        layer: 'yamux',
+        kind: 'frame',
+        dir: 'in',
+        frameType: h.type,
+        flags: h.flags,
+        streamId: h.streamId,
+        length: h.length
+      })
+    }
     switch (h.type) {
       case FrameType.Data: return this.onStreamHeader(h, true)
       case FrameType.WindowUpdate: this.onStreamHeader(h, false); return false
@@ -344,7 +409,9 @@ export class Session implements FrameSink {
 
   onPayload (h: Header, piece: Uint8Array): void {
     const obs = this.observer
-    if (obs !== undefined) obs.event({ layer: 'stream', kind: 'data', dir: 'in', stream: h.streamId, length: piece.length, bytes: piece })
+    if (obs !== undefined) {
+      obs.event({ layer: 'stream', kind: 'data', dir: 'in', stream: h.streamId, length: piece.length, bytes: piece })
+    }
     const rec = this.currentRecord
     if (rec !== undefined) this.host.streams.onStreamData(rec.id, piece)
   }
@@ -360,19 +427,33 @@ export class Session implements FrameSink {
   /** Data and WindowUpdate. Returns whether a Data payload is wanted. */
   private onStreamHeader (h: Header, isData: boolean): boolean {
     const id = h.streamId
-    if (id === SESSION_STREAM_ID) throw protocolError(`"stream id" expected != 0 on a ${isData ? 'Data' : 'WindowUpdate'} frame, got 0`)
+    if (id === SESSION_STREAM_ID) {
+      throw protocolError(`"stream id" expected != 0 on a ${isData ? 'Data' : 'WindowUpdate'} frame, got 0`)
+    }
     let rec = this.records.get(id)
     if ((h.flags & Flag.SYN) !== 0) {
-      if (rec !== undefined || this.tombstones.has(id)) throw protocolError(`"SYN stream id" expected a new id, got ${id} (${rec !== undefined ? 'in use' : 'recently closed'})`)
+      if (rec !== undefined || this.tombstones.has(id)) {
+        throw protocolError(
+          `"SYN stream id" expected a new id, got ${id} (${rec !== undefined ? 'in use' : 'recently closed'})`
+        )
+      }
       if ((id % 2 === 1) === this.initiator) {
-        throw protocolError(`"SYN stream id" expected ${this.initiator ? 'even' : 'odd'} (peer is the ${this.initiator ? 'listener' : 'dialer'}), got ${id}: both endpoints are ${this.initiator ? 'clients' : 'servers'}`)
+        throw protocolError(
+          `"SYN stream id" expected ${this.initiator ? 'even' : 'odd'} (peer is the ${
+            this.initiator ? 'listener' : 'dialer'
+          }), got ${id}: both endpoints are ${this.initiator ? 'clients' : 'servers'}`
+        )
       }
       // The opener cannot know a window we have not announced yet: a Data|SYN may carry at most the
       // spec's 256 KiB, whatever window we are about to grant (rust-yamux CVE-2026-32314).
       if (isData && h.length > INITIAL_STREAM_WINDOW) {
-        throw protocolError(`"frame length" expected <= ${INITIAL_STREAM_WINDOW}, got ${h.length} (stream ${id}: Data|SYN beyond the initial window)`)
+        throw protocolError(
+          `"frame length" expected <= ${INITIAL_STREAM_WINDOW}, got ${h.length} (stream ${id}: Data|SYN beyond the initial window)`
+        )
       }
-      const added = this.localGoAway || this.inboundCount >= this.config.maxInboundStreams ? undefined : this.addRecord(id, true)
+      const added = this.localGoAway || this.inboundCount >= this.config.maxInboundStreams
+        ? undefined
+        : this.addRecord(id, true)
       if (added === undefined || added instanceof Error) {
         // Refuse this stream only, with RST and never an ACK first (go `incomingStream`; spec: RST
         // to refuse). The peer may have sent up to the initial window before it sees the RST.
@@ -396,7 +477,8 @@ export class Session implements FrameSink {
       if (this.closedWith !== undefined) return false
     }
     if (rec === undefined) {
-      // Unknown or already closed stream: ignore (js-libp2p#2505, js-libp2p-yamux#91), within the credit it had if we remember it.
+      // Unknown or already closed stream: ignore (js-libp2p#2505, js-libp2p-yamux#91), within the credit it had if we
+      // remember it.
       const left = this.tombstones.get(id)
       return this.onRetiredStream(h, isData, left)
     }
@@ -414,7 +496,9 @@ export class Session implements FrameSink {
 
     // spec §Flow Control: a sender must not exceed the window; checked before buffering anything.
     if (!rec.recv.fits(h.length)) {
-      throw protocolError(`"frame length" expected <= ${rec.recv.credit}, got ${h.length} (stream ${id}: receive window exceeded)`)
+      throw protocolError(
+        `"frame length" expected <= ${rec.recv.credit}, got ${h.length} (stream ${id}: receive window exceeded)`
+      )
     }
     if (h.length > 0 && rec.state.mayGrantCredit && !rec.recv.admit(h.length)) {
       // The resource scope is full: this stream is reset and its payload skipped, never buffered.
@@ -422,7 +506,11 @@ export class Session implements FrameSink {
       this.resetForResources++
       const left = rec.recv.credit - h.length
       this.control(FrameType.WindowUpdate, rec.state.sendReset(id), id, 0)
-      this.retire(rec, left, new StreamResetError(`stream ${id} reset: ${refusal?.message ?? 'resource limit'}`, { cause: refusal }))
+      this.retire(
+        rec,
+        left,
+        new StreamResetError(`stream ${id} reset: ${refusal?.message ?? 'resource limit'}`, { cause: refusal })
+      )
       this.discardedBytes += h.length
       return false
     }
@@ -479,7 +567,13 @@ export class Session implements FrameSink {
       return
     }
     this.remoteGoAway = h.length
-    this.end(new YamuxError('ERR_YAMUX_GOAWAY', `yamux: the peer sent GoAway(${goAwayName(h.length)}) and ended the session`, h.length))
+    this.end(
+      new YamuxError(
+        'ERR_YAMUX_GOAWAY',
+        `yamux: the peer sent GoAway(${goAwayName(h.length)}) and ended the session`,
+        h.length
+      )
+    )
   }
 
   // ══════════════════════════ StreamOps (stream-table.ts), by stream id ══════════════════════════
@@ -539,7 +633,10 @@ export class Session implements FrameSink {
     this.control(FrameType.WindowUpdate, rec.state.takeOpenFlags(), rec.id, delta)
     // §RTT: windows move, so auto-tuning wants a (fresh) RTT.
     const c = this.config
-    if (c.rttIntervalMs > 0 && this.pingOutstanding === undefined && now - this.lastPingAt >= c.rttIntervalMs && this.closedWith === undefined) this.sendPing()
+    if (
+      c.rttIntervalMs > 0 && this.pingOutstanding === undefined && now - this.lastPingAt >= c.rttIntervalMs &&
+      this.closedWith === undefined
+    ) this.sendPing()
   }
 
   // ══════════════════════════ internals ══════════════════════════
@@ -549,7 +646,12 @@ export class Session implements FrameSink {
     const direction = inbound ? 'inbound' : 'outbound'
     const refused = this.scope?.addStream(direction)
     if (refused !== undefined) return refused
-    const recv = new ReceiveWindow({ initialWindow: this.config.initialStreamWindowBytes, maxWindow: this.config.maxStreamWindowBytes, budget: this.budget, account: this.scope })
+    const recv = new ReceiveWindow({
+      initialWindow: this.config.initialStreamWindowBytes,
+      maxWindow: this.config.maxStreamWindowBytes,
+      budget: this.budget,
+      account: this.scope
+    })
     if (!recv.open()) {
       recv.release()
       this.scope?.removeStream(direction)
@@ -625,7 +727,11 @@ export class Session implements FrameSink {
     if (!isData || h.length === 0) return false
     this.discardedBytes += h.length
     if (left !== undefined) {
-      if (h.length > left) throw protocolError(`"frame length" expected <= ${left}, got ${h.length} (stream ${h.streamId} was reset or closed: data beyond the credit it had then)`)
+      if (h.length > left) {
+        throw protocolError(
+          `"frame length" expected <= ${left}, got ${h.length} (stream ${h.streamId} was reset or closed: data beyond the credit it had then)`
+        )
+      }
       this.tombstones.set(h.streamId, left - h.length)
     }
     return false
@@ -651,7 +757,12 @@ export class Session implements FrameSink {
   /** A control frame: counted so that a peer that never reads cannot make the outbox grow forever. */
   private control (type: FrameType, flags: number, id: number, length: number): void {
     if (this.outbox.blocked && ++this.controlBacklog > MAX_CONTROL_BACKLOG) {
-      this.end(new YamuxError('ERR_BUFFER_FULL', `"queued control frames" expected <= ${MAX_CONTROL_BACKLOG} while the peer is not reading, got more`))
+      this.end(
+        new YamuxError(
+          'ERR_BUFFER_FULL',
+          `"queued control frames" expected <= ${MAX_CONTROL_BACKLOG} while the peer is not reading, got more`
+        )
+      )
       return
     }
     this.frame(type, flags, id, length)
@@ -666,8 +777,19 @@ export class Session implements FrameSink {
     writeHeader(buf, at, type, flags, id, length)
     const obs = this.observer
     if (obs !== undefined) {
-      obs.event({ layer: 'yamux', kind: 'frame', dir: 'out', frameType: type, flags, streamId: id, length, bytes: buf.subarray(at, at + HEADER_LENGTH) })
-      if (payload !== undefined) obs.event({ layer: 'stream', kind: 'data', dir: 'out', stream: id, length, bytes: payload })
+      obs.event({
+        layer: 'yamux',
+        kind: 'frame',
+        dir: 'out',
+        frameType: type,
+        flags,
+        streamId: id,
+        length,
+        bytes: buf.subarray(at, at + HEADER_LENGTH)
+      })
+      if (payload !== undefined) {
+        obs.event({ layer: 'stream', kind: 'data', dir: 'out', stream: id, length, bytes: payload })
+      }
     }
     if (payload === undefined) {
       outbox.commit(HEADER_LENGTH)
@@ -683,7 +805,12 @@ export class Session implements FrameSink {
   private fail (err: unknown): void {
     const e = err instanceof SwitchyardError
       ? err
-      : new YamuxError('ERR_YAMUX_PROTOCOL', `yamux internal error: ${err instanceof Error ? err.message : String(err)}`, GoAwayCode.InternalError, { cause: err })
+      : new YamuxError(
+        'ERR_YAMUX_PROTOCOL',
+        `yamux internal error: ${err instanceof Error ? err.message : String(err)}`,
+        GoAwayCode.InternalError,
+        { cause: err }
+      )
     const code = e instanceof YamuxError && e.goAwayCode !== undefined ? e.goAwayCode : GoAwayCode.InternalError
     this.sendGoAway(code)
     this.end(e)

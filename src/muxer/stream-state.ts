@@ -100,7 +100,8 @@ export class StreamState {
   }
 
   /**
-   * Apply the SYN/ACK/FIN/RST flags of a frame from the peer (Data or WindowUpdate alike: rust-yamux#189, py-libp2p#1014).
+   * Apply the SYN/ACK/FIN/RST flags of a frame from the peer (Data or WindowUpdate alike: rust-yamux#189,
+   * py-libp2p#1014).
    * Returns the `RemoteEvent` bits that changed something.
    */
   onRemoteFlags (flags: number): number {

@@ -9,14 +9,21 @@
  * Close/reset matrix (after nim-libp2p `stream/lpstream.nim` and `muxers/mplex/lpchannel.nim`).
  * Rows: what has happened so far; columns: what the application then calls.
  *
- * | state \ call          | read / readLp              | write                 | closeWrite    | close                 | reset            |
+ * | state \ call          | read / readLp              | write                 | closeWrite    | close
+ * | reset            |
  * |-----------------------|----------------------------|-----------------------|---------------|-----------------------|------------------|
- * | open                  | data (waits)               | data (waits for room) | FIN           | FIN, discard reads    | RST              |
- * | local closeWrite      | data until remote FIN      | StreamClosedError     | no-op         | discard reads         | RST              |
- * | remote FIN            | buffer, then EOF (1)       | data                  | FIN (2)       | FIN (2)               | RST              |
- * | local close()         | EOF (1)                    | StreamClosedError     | no-op         | no-op                 | RST (3)          |
- * | both FINs (2)         | buffer, then EOF (1)       | StreamClosedError     | no-op         | no-op                 | no-op (4)        |
- * | reset (local/remote)  | StreamResetError           | StreamResetError      | no-op         | no-op                 | no-op            |
+ * | open                  | data (waits)               | data (waits for room) | FIN           | FIN, discard reads
+ * | RST              |
+ * | local closeWrite      | data until remote FIN      | StreamClosedError     | no-op         | discard reads
+ * | RST              |
+ * | remote FIN            | buffer, then EOF (1)       | data                  | FIN (2)       | FIN (2)
+ * | RST              |
+ * | local close()         | EOF (1)                    | StreamClosedError     | no-op         | no-op
+ * | RST (3)          |
+ * | both FINs (2)         | buffer, then EOF (1)       | StreamClosedError     | no-op         | no-op
+ * | no-op (4)        |
+ * | reset (local/remote)  | StreamResetError           | StreamResetError      | no-op         | no-op
+ * | no-op            |
  *
  * (1) EOF = `read()` resolves `null`; `readExactly`/`readLp` reject with `EndOfStreamError`
  *     (nim's `LPStreamEOFError`). A length-prefixed message cut by EOF is `CodecError(ERR_UNEXPECTED_EOF)`.
@@ -43,7 +50,10 @@ import { encodeLp, encodeLpPrefix } from '../codec/length-prefixed.js'
 import { CodecError, EndOfStreamError, StreamClosedError, StreamResetError, tooLarge } from '../errors.js'
 import type { Stream } from '../connection.js'
 
-/** What the stream asks of its muxer. All calls are synchronous; none may call back into the stream re-entrantly except `pushReset`. */
+/**
+ * What the stream asks of its muxer. All calls are synchronous; none may call back into the stream re-entrantly except
+ * `pushReset`.
+ */
 export interface StreamTransport {
   /**
    * Frame and queue as many leading bytes of `data` as may be sent now (send window, connection
@@ -175,7 +185,11 @@ export class MuxedStream implements Stream {
    */
   pushReset (err?: Error): void {
     if (this.resetError !== undefined) return
-    this.fail(err === undefined ? new StreamResetError(`stream ${this.id} reset by remote`) : toResetError(err, `stream ${this.id} reset`))
+    this.fail(
+      err === undefined
+        ? new StreamResetError(`stream ${this.id} reset by remote`)
+        : toResetError(err, `stream ${this.id} reset`)
+    )
   }
 
   /** The muxer may take more bytes now (window update, connection drained). */
@@ -212,10 +226,14 @@ export class MuxedStream implements Stream {
   }
 
   async readExactly (n: number): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`"readExactly length" expected a non-negative integer, got ${n}`)
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new RangeError(`"readExactly length" expected a non-negative integer, got ${n}`)
+    }
     this.mergeReady()
     while (this.queue.length < n) {
-      if (this.readState !== ReadState.Open) throw this.endError(`stream ${this.id} ended after ${this.queue.length} of ${n} bytes`)
+      if (this.readState !== ReadState.Open) {
+        throw this.endError(`stream ${this.id} ended after ${this.queue.length} of ${n} bytes`)
+      }
       await this.waitReadable()
       this.mergeReady()
     }
@@ -242,8 +260,12 @@ export class MuxedStream implements Stream {
       }
       if (this.readState !== ReadState.Open) {
         if (this.readState === ReadState.Reset) throw this.resetError as StreamResetError
-        if (this.lpPending < 0 && this.queue.length === 0) throw this.endError(`stream ${this.id} ended before a length-prefixed message`)
-        const what = this.lpPending < 0 ? 'in a length prefix' : `after ${this.queue.length} of ${this.lpPending} bytes of a length-prefixed message`
+        if (this.lpPending < 0 && this.queue.length === 0) {
+          throw this.endError(`stream ${this.id} ended before a length-prefixed message`)
+        }
+        const what = this.lpPending < 0
+          ? 'in a length prefix'
+          : `after ${this.queue.length} of ${this.lpPending} bytes of a length-prefixed message`
         this.lpPending = -1
         throw new CodecError('ERR_UNEXPECTED_EOF', `stream ${this.id} ended ${what}`)
       }

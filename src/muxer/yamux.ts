@@ -86,8 +86,14 @@ class YamuxMuxer extends MuxerAdapter {
     if (!this.conn.closed) this.conn.abort(err)
   }
 
-  protected connectionEnded (): void { this.session.connectionEnded() }
-  protected connectionClosed (err: Error | undefined): void { this.session.connectionEnded(err ?? new YamuxError('ERR_MUXER_CLOSED', 'connection closed')) }
+  protected connectionEnded (): void {
+    this.session.connectionEnded()
+  }
+
+  protected connectionClosed (err: Error | undefined): void {
+    this.session.connectionEnded(err ?? new YamuxError('ERR_MUXER_CLOSED', 'connection closed'))
+  }
+
   /** Never reached: the session turns violations into GoAway and its own end. */
   protected protocolError (err: Error): void { this.session.abort(err) }
   protected writeFailed (err: Error): void { this.session.abort(err) }
@@ -120,13 +126,16 @@ export function yamux (config: Partial<YamuxConfig> = {}): StreamMuxerFactory {
   const own = { ...config }
   return {
     protocol: YAMUX_PROTOCOL_ID,
-    create: (conn, o) => createYamux(conn, {
-      resources: o.resources,
-      initiator: o.initiator,
-      config: o.limits === undefined ? own : { maxInboundStreams: o.limits.maxInboundStreams, maxOutboundStreams: o.limits.maxOutboundStreams, ...own },
-      ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}),
-      ...(o.observer !== undefined ? { observer: o.observer } : {})
-    })
+    create: (conn, o) =>
+      createYamux(conn, {
+        resources: o.resources,
+        initiator: o.initiator,
+        config: o.limits === undefined
+          ? own
+          : { maxInboundStreams: o.limits.maxInboundStreams, maxOutboundStreams: o.limits.maxOutboundStreams, ...own },
+        ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}),
+        ...(o.observer !== undefined ? { observer: o.observer } : {})
+      })
   }
 }
 

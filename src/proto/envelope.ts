@@ -81,7 +81,9 @@ export function decodeEnvelope (buf: Uint8Array): Envelope {
 
 export function encodePeerRecord (r: PeerRecord): Uint8Array {
   const w = new ProtoWriter().bytes(PeerRecordField.peerId, r.peerId).uint64(PeerRecordField.seq, r.seq)
-  for (const a of r.addresses) w.bytes(PeerRecordField.addresses, new ProtoWriter().bytes(AddressInfoField.multiaddr, a).finish())
+  for (const a of r.addresses) {
+    w.bytes(PeerRecordField.addresses, new ProtoWriter().bytes(AddressInfoField.multiaddr, a).finish())
+  }
   return w.finish()
 }
 
@@ -110,7 +112,14 @@ export function decodePeerRecord (buf: Uint8Array): PeerRecord {
 /** The bytes an envelope's signature covers (RFC 0002). */
 export function envelopeSignedBytes (domain: string, payloadType: Uint8Array, payload: Uint8Array): Uint8Array {
   const d = new TextEncoder().encode(domain)
-  return concatBytes([encodeUvarint(d.length), d, encodeUvarint(payloadType.length), payloadType, encodeUvarint(payload.length), payload])
+  return concatBytes([
+    encodeUvarint(d.length),
+    d,
+    encodeUvarint(payloadType.length),
+    payloadType,
+    encodeUvarint(payload.length),
+    payload
+  ])
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0)
@@ -121,5 +130,8 @@ function lengthDelimited (f: ProtoField, message: string, name: string): Uint8Ar
 }
 
 function wrongType (message: string, name: string, expected: number, got: number): CodecError {
-  return new CodecError('ERR_PROTOBUF_MALFORMED', `${message}: field "${name}" expected wire type ${expected}, got ${got}`)
+  return new CodecError(
+    'ERR_PROTOBUF_MALFORMED',
+    `${message}: field "${name}" expected wire type ${expected}, got ${got}`
+  )
 }

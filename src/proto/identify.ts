@@ -77,7 +77,13 @@ export function encodeIdentify (msg: IdentifyMessage): Uint8Array {
 }
 
 const FIELD_NAMES: Record<number, string> = {
-  1: 'publicKey', 2: 'listenAddrs', 3: 'protocols', 4: 'observedAddr', 5: 'protocolVersion', 6: 'agentVersion', 8: 'signedPeerRecord'
+  1: 'publicKey',
+  2: 'listenAddrs',
+  3: 'protocols',
+  4: 'observedAddr',
+  5: 'protocolVersion',
+  6: 'agentVersion',
+  8: 'signedPeerRecord'
 }
 
 /**
@@ -90,16 +96,33 @@ export function decodeIdentify (buf: Uint8Array): IdentifyMessage {
     const name = FIELD_NAMES[f.field]
     if (name === undefined) continue // unknown field: skip
     if (f.wireType !== WireType.LengthDelimited) {
-      throw new CodecError('ERR_PROTOBUF_MALFORMED', `identify: field ${f.field} ("${name}") expected wire type 2 (length-delimited), got ${f.wireType}`)
+      throw new CodecError(
+        'ERR_PROTOBUF_MALFORMED',
+        `identify: field ${f.field} ("${name}") expected wire type 2 (length-delimited), got ${f.wireType}`
+      )
     }
     switch (f.field) {
-      case IdentifyField.publicKey: msg.publicKey = copy(f.bytes); break
-      case IdentifyField.listenAddrs: msg.listenAddrs.push(copy(f.bytes)); break
-      case IdentifyField.protocols: msg.protocols.push(decodeString(f.bytes, 'identify "protocols" entry')); break
-      case IdentifyField.observedAddr: msg.observedAddr = copy(f.bytes); break
-      case IdentifyField.protocolVersion: msg.protocolVersion = decodeString(f.bytes, 'identify "protocolVersion"'); break
-      case IdentifyField.agentVersion: msg.agentVersion = decodeString(f.bytes, 'identify "agentVersion"'); break
-      case IdentifyField.signedPeerRecord: msg.signedPeerRecord = copy(f.bytes); break
+      case IdentifyField.publicKey:
+        msg.publicKey = copy(f.bytes)
+        break
+      case IdentifyField.listenAddrs:
+        msg.listenAddrs.push(copy(f.bytes))
+        break
+      case IdentifyField.protocols:
+        msg.protocols.push(decodeString(f.bytes, 'identify "protocols" entry'))
+        break
+      case IdentifyField.observedAddr:
+        msg.observedAddr = copy(f.bytes)
+        break
+      case IdentifyField.protocolVersion:
+        msg.protocolVersion = decodeString(f.bytes, 'identify "protocolVersion"')
+        break
+      case IdentifyField.agentVersion:
+        msg.agentVersion = decodeString(f.bytes, 'identify "agentVersion"')
+        break
+      case IdentifyField.signedPeerRecord:
+        msg.signedPeerRecord = copy(f.bytes)
+        break
     }
   }
   return msg
@@ -173,7 +196,9 @@ export function encodeIdentifyMessages (msg: IdentifyMessage, maxMessageBytes: n
   for (const f of decodeFields(whole)) {
     const fieldEnd = f.bytes.byteOffset - whole.byteOffset + f.bytes.length
     if (fieldEnd - end > maxMessageBytes) {
-      throw new RangeError(`"identify field ${f.field}" expected an encoding of <= ${maxMessageBytes} bytes, got ${fieldEnd - end}`)
+      throw new RangeError(
+        `"identify field ${f.field}" expected an encoding of <= ${maxMessageBytes} bytes, got ${fieldEnd - end}`
+      )
     }
     if (fieldEnd - start > maxMessageBytes) {
       out.push(whole.subarray(start, end))

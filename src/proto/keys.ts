@@ -61,17 +61,25 @@ export function decodeKeyMessage (bytes: Uint8Array, what: string): KeyMessage {
   try {
     fields = decodeFields(bytes)
   } catch (err) {
-    throw new KeyError('ERR_INVALID_KEY', `${what}: not a protobuf message (${(err as CodecError).message})`, { cause: err })
+    throw new KeyError('ERR_INVALID_KEY', `${what}: not a protobuf message (${(err as CodecError).message})`, {
+      cause: err
+    })
   }
   const [t, d] = fields
   if (fields.length !== 2 || t === undefined || d === undefined ||
       t.field !== FIELD_TYPE || t.wireType !== WireType.Varint ||
       d.field !== FIELD_DATA || d.wireType !== WireType.LengthDelimited) {
     const got = fields.map(f => `${f.field}:${f.wireType}`).join(', ')
-    throw new KeyError('ERR_INVALID_KEY', `${what}: expected exactly Type (1, varint) then Data (2, bytes), got fields [${got}]`)
+    throw new KeyError(
+      'ERR_INVALID_KEY',
+      `${what}: expected exactly Type (1, varint) then Data (2, bytes), got fields [${got}]`
+    )
   }
   if (!isKeyType(t.value)) {
-    throw new KeyError('ERR_UNSUPPORTED_KEY_TYPE', `${what}: "Type" expected 0 (RSA), 1 (Ed25519), 2 (Secp256k1) or 3 (ECDSA), got ${t.value}`)
+    throw new KeyError(
+      'ERR_UNSUPPORTED_KEY_TYPE',
+      `${what}: "Type" expected 0 (RSA), 1 (Ed25519), 2 (Secp256k1) or 3 (ECDSA), got ${t.value}`
+    )
   }
   // decodeFields already refuses non-minimal varints, so the re-encoding matches byte for byte.
   return { type: t.value, data: d.bytes }

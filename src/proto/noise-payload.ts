@@ -51,7 +51,10 @@ export function encodeNoiseHandshakePayload (p: NoiseHandshakePayload): Uint8Arr
 
 function expectBytes (f: ProtoField, what: string): Uint8Array {
   if (f.wireType !== WireType.LengthDelimited) {
-    throw new CodecError('ERR_PROTOBUF_MALFORMED', `noise payload: "${what}" expected wire type 2 (bytes), got ${f.wireType}`)
+    throw new CodecError(
+      'ERR_PROTOBUF_MALFORMED',
+      `noise payload: "${what}" expected wire type 2 (bytes), got ${f.wireType}`
+    )
   }
   return f.bytes
 }

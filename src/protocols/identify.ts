@@ -60,7 +60,10 @@ export async function identify (stream: Stream, options: IdentifyReadOptions = {
   try {
     const { message, count } = await readIdentifyStream(stream, 'identify', options)
     if (count === 0) {
-      throw new ProtocolError('ERR_PROTOCOL_VIOLATION', 'identify: expected at least 1 message before end of stream, got 0')
+      throw new ProtocolError(
+        'ERR_PROTOCOL_VIOLATION',
+        'identify: expected at least 1 message before end of stream, got 0'
+      )
     }
     await stream.close()
     return message
@@ -121,7 +124,11 @@ async function writeIdentify (stream: Stream, msg: IdentifyMessage): Promise<voi
  * Read length-prefixed Identify messages until EOF and merge them (go `readAllIDMessages`).
  * Message `maxMessages + 1` is an error rather than silently dropped (go: "too many parts").
  */
-async function readIdentifyStream (stream: Stream, what: string, options: IdentifyReadOptions): Promise<{ message: IdentifyMessage, count: number }> {
+async function readIdentifyStream (
+  stream: Stream,
+  what: string,
+  options: IdentifyReadOptions
+): Promise<{ message: IdentifyMessage, count: number }> {
   const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? IDENTIFY_TIMEOUT_MS)
   const maxMessageBytes = options.maxMessageBytes ?? IDENTIFY_MAX_MESSAGE_BYTES
   const maxMessages = options.maxMessages ?? IDENTIFY_MAX_MESSAGES
@@ -137,7 +144,10 @@ async function readIdentifyStream (stream: Stream, what: string, options: Identi
         throw err
       }
       if (count === maxMessages) {
-        throw new ProtocolError('ERR_TOO_MANY_MESSAGES', `${what}: expected at most ${maxMessages} messages before end of stream, got more`)
+        throw new ProtocolError(
+          'ERR_TOO_MANY_MESSAGES',
+          `${what}: expected at most ${maxMessages} messages before end of stream, got more`
+        )
       }
       message = mergeIdentify(message, decodeIdentify(bytes))
       count++

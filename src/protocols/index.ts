@@ -18,6 +18,7 @@ export { streamProtoClient, streamProtoHandler, streamProtoProtocol } from './st
 export type { StreamProtoClientOptions } from './stream-proto.js'
 export { echo, echoHandler, echoProtocol } from './echo.js'
 export {
-  applyIdentifyUpdate, decodeIdentify, emptyIdentify, encodeIdentify, encodeIdentifyMessages, mergeIdentify, IdentifyField
+  applyIdentifyUpdate, decodeIdentify, emptyIdentify, encodeIdentify, encodeIdentifyMessages, mergeIdentify,
+  IdentifyField
 } from '../proto/identify.js'
 export type { IdentifyMessage } from '../proto/identify.js'

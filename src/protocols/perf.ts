@@ -41,7 +41,10 @@ export function encodePerfHeader (downloadBytes: number | bigint): Uint8Array {
 export function decodePerfHeader (buf: Uint8Array, offset = 0): bigint {
   const have = buf.length - offset
   if (have < PERF_HEADER_BYTES) {
-    throw new CodecError('ERR_UNEXPECTED_EOF', `"perf request header" expected ${PERF_HEADER_BYTES} bytes (big-endian u64), got ${Math.max(have, 0)}`)
+    throw new CodecError(
+      'ERR_UNEXPECTED_EOF',
+      `"perf request header" expected ${PERF_HEADER_BYTES} bytes (big-endian u64), got ${Math.max(have, 0)}`
+    )
   }
   return new DataView(buf.buffer, buf.byteOffset + offset, PERF_HEADER_BYTES).getBigUint64(0, false)
 }
@@ -189,7 +192,9 @@ export async function perf (stream: Stream, options: PerfOptions): Promise<PerfR
   }
 }
 
-/** One JSON line as the test-plans perf runner reads it: `{"type":…,"timeSeconds":…,"uploadBytes":…,"downloadBytes":…}`. */
+/**
+ * One JSON line as the test-plans perf runner reads it: `{"type":…,"timeSeconds":…,"uploadBytes":…,"downloadBytes":…}`.
+ */
 export function formatPerfOutput (output: PerfOutput): string {
   return JSON.stringify({
     type: output.type,

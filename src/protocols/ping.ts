@@ -17,7 +17,13 @@
  */
 import type { Stream } from '../connection.js'
 import { CodecError, EndOfStreamError, StreamResetError } from '../errors.js'
-import { PING_CLIENT_TIMEOUT_MS, PING_CODEC, PING_MAX_INBOUND_STREAMS, PING_PAYLOAD_BYTES, PING_SERVER_IDLE_TIMEOUT_MS } from './constants.js'
+import {
+  PING_CLIENT_TIMEOUT_MS,
+  PING_CODEC,
+  PING_MAX_INBOUND_STREAMS,
+  PING_PAYLOAD_BYTES,
+  PING_SERVER_IDLE_TIMEOUT_MS
+} from './constants.js'
 import { ProtocolError } from './errors.js'
 import type { ProtocolDefinition, ProtocolHandler } from './types.js'
 import { abortWith, checkTimeout, hex, monotonicMs, withTimeout } from './util.js'
@@ -54,7 +60,9 @@ const defaultRandomBytes = (length: number): Uint8Array => globalThis.crypto.get
  */
 export async function ping (stream: Stream, options: PingOptions = {}): Promise<number[]> {
   const count = options.count ?? 1
-  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`"count" expected a positive integer, got ${count}`)
+  if (!Number.isSafeInteger(count) || count < 1) {
+    throw new RangeError(`"count" expected a positive integer, got ${count}`)
+  }
   const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? PING_CLIENT_TIMEOUT_MS)
   const randomBytes = options.randomBytes ?? defaultRandomBytes
   const openStream = options.openStream
@@ -65,7 +73,9 @@ export async function ping (stream: Stream, options: PingOptions = {}): Promise<
   try {
     for (let i = 0; i < count; i++) {
       const payload = randomBytes(PING_PAYLOAD_BYTES)
-      if (payload.length !== PING_PAYLOAD_BYTES) throw new RangeError(`"randomBytes" expected ${PING_PAYLOAD_BYTES} bytes, got ${payload.length}`)
+      if (payload.length !== PING_PAYLOAD_BYTES) {
+        throw new RangeError(`"randomBytes" expected ${PING_PAYLOAD_BYTES} bytes, got ${payload.length}`)
+      }
       let rtt = await roundTrip(current, payload, i, count, timeoutMs, roundsOnCurrent > 0 && openStream !== undefined)
       if (rtt === null && openStream !== undefined) {
         // The listener ended the stream where a new echo should start: close ours, go on anew.
@@ -93,7 +103,14 @@ export async function ping (stream: Stream, options: PingOptions = {}): Promise<
  * One round trip on `stream`: the RTT, or null when `endIsNormal` and the stream ended cleanly
  * before the first byte of the echo.
  */
-async function roundTrip (stream: Stream, payload: Uint8Array, i: number, count: number, timeoutMs: number, endIsNormal: boolean): Promise<number | null> {
+async function roundTrip (
+  stream: Stream,
+  payload: Uint8Array,
+  i: number,
+  count: number,
+  timeoutMs: number,
+  endIsNormal: boolean
+): Promise<number | null> {
   return await withTimeout(stream, timeoutMs, `ping round ${i + 1} of ${count}`, async () => {
     const start = monotonicMs()
     await stream.write(payload)
@@ -108,7 +125,10 @@ async function roundTrip (stream: Stream, payload: Uint8Array, i: number, count:
     const echo = await stream.readExactly(PING_PAYLOAD_BYTES)
     const rtt = monotonicMs() - start
     if (!equalBytes(echo, payload)) {
-      throw new ProtocolError('ERR_PING_MISMATCH', `ping round ${i + 1}: echo expected ${hex(payload)}, got ${hex(echo)}`)
+      throw new ProtocolError(
+        'ERR_PING_MISMATCH',
+        `ping round ${i + 1}: echo expected ${hex(payload)}, got ${hex(echo)}`
+      )
     }
     return rtt
   })
@@ -125,7 +145,12 @@ export function createPingHandler (options: PingHandlerOptions = {}): ProtocolHa
   return async (stream) => {
     try {
       for (;;) {
-        const payload = await withTimeout(stream, idleTimeoutMs, 'ping listener: waiting for a payload', async () => await readPayload(stream))
+        const payload = await withTimeout(
+          stream,
+          idleTimeoutMs,
+          'ping listener: waiting for a payload',
+          async () => await readPayload(stream)
+        )
         if (payload === null) break
         await stream.write(payload)
       }
@@ -154,7 +179,9 @@ async function readPayload (stream: Stream): Promise<Uint8Array | null> {
     return await stream.readExactly(PING_PAYLOAD_BYTES)
   } catch (err) {
     if (err instanceof EndOfStreamError) {
-      throw new CodecError('ERR_UNEXPECTED_EOF', `ping: stream ended inside a ${PING_PAYLOAD_BYTES}-byte payload`, { cause: err })
+      throw new CodecError('ERR_UNEXPECTED_EOF', `ping: stream ended inside a ${PING_PAYLOAD_BYTES}-byte payload`, {
+        cause: err
+      })
     }
     throw err
   }
@@ -163,7 +190,11 @@ async function readPayload (stream: Stream): Promise<Uint8Array | null> {
 export const pingHandler: ProtocolHandler = createPingHandler()
 
 /** `/ipfs/ping/1.0.0`, ready to mount, with ping.md's limit of two inbound streams per peer. */
-export const pingProtocol: ProtocolDefinition = { codecs: [PING_CODEC], handler: pingHandler, maxIncomingStreams: PING_MAX_INBOUND_STREAMS }
+export const pingProtocol: ProtocolDefinition = {
+  codecs: [PING_CODEC],
+  handler: pingHandler,
+  maxIncomingStreams: PING_MAX_INBOUND_STREAMS
+}
 
 function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false

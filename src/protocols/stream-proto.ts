@@ -12,7 +12,12 @@
  */
 import type { Stream } from '../connection.js'
 import { EndOfStreamError } from '../errors.js'
-import { STREAM_PROTO_CODEC, STREAM_PROTO_MAX_MESSAGE_BYTES, STREAM_PROTO_PART_COUNT, STREAM_PROTO_REQUEST } from './constants.js'
+import {
+  STREAM_PROTO_CODEC,
+  STREAM_PROTO_MAX_MESSAGE_BYTES,
+  STREAM_PROTO_PART_COUNT,
+  STREAM_PROTO_REQUEST
+} from './constants.js'
 import type { ProtocolDefinition, ProtocolHandler } from './types.js'
 import { abortWith, displayText } from './util.js'
 

@@ -46,7 +46,10 @@ export type ProtocolHandler = (stream: Stream, protocol: string, ctx: ProtocolCo
 export interface ProtocolDefinition {
   readonly codecs: readonly string[]
   readonly handler: ProtocolHandler
-  /** Inbound streams of this protocol one connection may run at once; the switch resets the excess. Default: no per-protocol limit. */
+  /**
+   * Inbound streams of this protocol one connection may run at once; the switch resets the excess. Default: no
+   * per-protocol limit.
+   */
   readonly maxIncomingStreams?: number
   /** Outbound streams of this protocol one connection may have open at once; `newStream` past it throws. Default: none. */
   readonly maxOutgoingStreams?: number

@@ -20,12 +20,20 @@ export function checkTimeout (name: string, ms: number): number {
  * any pending read or write of `work` fail) and a ProtocolError ERR_PROTOCOL_TIMEOUT naming `what`
  * is thrown instead of whatever `work` then rejects with.
  */
-export async function withTimeout<T> (stream: Stream, timeoutMs: number, what: string, work: () => Promise<T>): Promise<T> {
+export async function withTimeout<T> (
+  stream: Stream,
+  timeoutMs: number,
+  what: string,
+  work: () => Promise<T>
+): Promise<T> {
   if (timeoutMs === Infinity) return await work()
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
-      const err = new ProtocolError('ERR_PROTOCOL_TIMEOUT', `${what}: expected to finish within ${timeoutMs} ms, timed out`)
+      const err = new ProtocolError(
+        'ERR_PROTOCOL_TIMEOUT',
+        `${what}: expected to finish within ${timeoutMs} ms, timed out`
+      )
       stream.reset(err)
       reject(err)
     }, timeoutMs)

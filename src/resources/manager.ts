@@ -42,13 +42,23 @@ export function resourceConfig (partial: PartialResourceConfig = {}): ResourceCo
   for (const kind of ['process', 'peer', 'connection'] as const) {
     const p = partial[kind] ?? {}
     for (const key of Object.keys(p)) {
-      if (!(key in DEFAULT_RESOURCE_CONFIG[kind])) throw new SwitchyardError('ERR_INVALID_CONFIG', `"resources.${kind}.${key}" is not a resource limit (expected one of memoryBytes, streams, inboundStreams, connections)`)
+      if (!(key in DEFAULT_RESOURCE_CONFIG[kind])) {
+        throw new SwitchyardError(
+          'ERR_INVALID_CONFIG',
+          `"resources.${kind}.${key}" is not a resource limit (expected one of memoryBytes, streams, inboundStreams, connections)`
+        )
+      }
     }
     const limits: ScopeLimits = { ...DEFAULT_RESOURCE_CONFIG[kind] }
-    for (const [k, v] of Object.entries(p) as Array<[keyof ScopeLimits, number | undefined]>) if (v !== undefined) limits[k] = v
+    for (const [k, v] of Object.entries(p) as Array<[keyof ScopeLimits, number | undefined]>) {
+      if (v !== undefined) limits[k] = v
+    }
     for (const [k, v] of Object.entries(limits)) {
       if (typeof v !== 'number' || !(v >= 0) || (v !== Infinity && !Number.isSafeInteger(v))) {
-        throw new SwitchyardError('ERR_INVALID_CONFIG', `"resources.${kind}.${k}" expected a non-negative integer or Infinity, got ${String(v)}`)
+        throw new SwitchyardError(
+          'ERR_INVALID_CONFIG',
+          `"resources.${kind}.${k}" expected a non-negative integer or Infinity, got ${String(v)}`
+        )
       }
     }
     out[kind] = limits
@@ -113,7 +123,12 @@ export class ResourceManager {
     return {
       process: { limits: { ...this.process.limits }, usage: this.process.usage() },
       peers: [...this.peers].map(([peer, s]) => ({ peer, limits: { ...s.limits }, usage: s.usage() })),
-      connections: [...this.conns].map(s => ({ name: s.name, peer: s.parent?.name.replace(/^peer /, '') ?? '', limits: { ...s.limits }, usage: s.usage() }))
+      connections: [...this.conns].map(s => ({
+        name: s.name,
+        peer: s.parent?.name.replace(/^peer /, '') ?? '',
+        limits: { ...s.limits },
+        usage: s.usage()
+      }))
     }
   }
 }

@@ -82,7 +82,12 @@ export class ResourceScope implements MemoryAccount {
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) {
       if (s.memory + n > s.limits.memoryBytes) {
         s.refused.memory++
-        return s.refuse('memory', `"${s.kind} memory" expected <= ${s.limits.memoryBytes} bytes, got ${s.memory + n} (${s.name}${s === this ? '' : `, for ${this.name}`})`)
+        return s.refuse(
+          'memory',
+          `"${s.kind} memory" expected <= ${s.limits.memoryBytes} bytes, got ${s.memory + n} (${s.name}${
+            s === this ? '' : `, for ${this.name}`
+          })`
+        )
       }
     }
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) s.memory += n
@@ -91,13 +96,17 @@ export class ResourceScope implements MemoryAccount {
 
   releaseMemory (n: number): void {
     if (n <= 0) return
-    if (n > this.memory) throw new Error(`ResourceScope invariant: ${this.name} released ${n} bytes of memory, holds ${this.memory}`)
+    if (n > this.memory) {
+      throw new Error(`ResourceScope invariant: ${this.name} released ${n} bytes of memory, holds ${this.memory}`)
+    }
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) s.memory -= n
   }
 
   availableMemory (): number {
     let avail = Infinity
-    for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) avail = Math.min(avail, s.limits.memoryBytes - s.memory)
+    for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) {
+      avail = Math.min(avail, s.limits.memoryBytes - s.memory)
+    }
     return Math.max(0, avail)
   }
 
@@ -109,11 +118,21 @@ export class ResourceScope implements MemoryAccount {
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) {
       if (s.inbound + s.outbound + 1 > s.limits.streams) {
         s.refused.streams++
-        return s.refuse('streams', `"${s.kind} streams" expected <= ${s.limits.streams} open streams, got one more (${s.name}${s === this ? '' : `, for ${this.name}`})`)
+        return s.refuse(
+          'streams',
+          `"${s.kind} streams" expected <= ${s.limits.streams} open streams, got one more (${s.name}${
+            s === this ? '' : `, for ${this.name}`
+          })`
+        )
       }
       if (direction === 'inbound' && s.inbound + 1 > s.limits.inboundStreams) {
         s.refused.streams++
-        return s.refuse('streams', `"${s.kind} inbound streams" expected <= ${s.limits.inboundStreams} open inbound streams, got one more (${s.name}${s === this ? '' : `, for ${this.name}`})`)
+        return s.refuse(
+          'streams',
+          `"${s.kind} inbound streams" expected <= ${s.limits.inboundStreams} open inbound streams, got one more (${s.name}${
+            s === this ? '' : `, for ${this.name}`
+          })`
+        )
       }
     }
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) {
@@ -125,7 +144,9 @@ export class ResourceScope implements MemoryAccount {
 
   removeStream (direction: StreamDirection): void {
     const held = direction === 'inbound' ? this.inbound : this.outbound
-    if (held <= 0) throw new Error(`ResourceScope invariant: ${this.name} removed an ${direction} stream it does not hold`)
+    if (held <= 0) {
+      throw new Error(`ResourceScope invariant: ${this.name} removed an ${direction} stream it does not hold`)
+    }
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) {
       if (direction === 'inbound') s.inbound--
       else s.outbound--
@@ -139,7 +160,12 @@ export class ResourceScope implements MemoryAccount {
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) {
       if (s.connections + 1 > s.limits.connections) {
         s.refused.connections++
-        return s.refuse('connections', `"${s.kind} connections" expected <= ${s.limits.connections} open connections, got one more (${s.name}${s === this ? '' : `, for ${this.name}`})`)
+        return s.refuse(
+          'connections',
+          `"${s.kind} connections" expected <= ${s.limits.connections} open connections, got one more (${s.name}${
+            s === this ? '' : `, for ${this.name}`
+          })`
+        )
       }
     }
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) s.connections++
@@ -147,7 +173,9 @@ export class ResourceScope implements MemoryAccount {
   }
 
   removeConnection (): void {
-    if (this.connections <= 0) throw new Error(`ResourceScope invariant: ${this.name} removed a connection it does not hold`)
+    if (this.connections <= 0) {
+      throw new Error(`ResourceScope invariant: ${this.name} removed a connection it does not hold`)
+    }
     for (let s: ResourceScope | undefined = this; s !== undefined; s = s.parent) s.connections--
   }
 
@@ -165,10 +193,18 @@ export class ResourceScope implements MemoryAccount {
   }
 
   /** Nothing held (a peer scope with no connection left can be forgotten). */
-  get empty (): boolean { return this.memory === 0 && this.inbound === 0 && this.outbound === 0 && this.connections === 0 }
+  get empty (): boolean {
+    return this.memory === 0 && this.inbound === 0 && this.outbound === 0 && this.connections === 0
+  }
 
   usage (): ScopeUsage {
-    return { memoryBytes: this.memory, inboundStreams: this.inbound, outboundStreams: this.outbound, connections: this.connections, refused: { ...this.refused } }
+    return {
+      memoryBytes: this.memory,
+      inboundStreams: this.inbound,
+      outboundStreams: this.outbound,
+      connections: this.connections,
+      refused: { ...this.refused }
+    }
   }
 
   private refuse (resource: 'memory' | 'streams' | 'connections', message: string): ResourceLimitError {
@@ -181,5 +217,10 @@ export class ResourceScope implements MemoryAccount {
  * it a scope (tests, the muxers used on their own).
  */
 export function standaloneConnectionScope (memoryBytes: number, name = 'connection'): ResourceScope {
-  return new ResourceScope('connection', name, { memoryBytes, streams: Infinity, inboundStreams: Infinity, connections: Infinity })
+  return new ResourceScope('connection', name, {
+    memoryBytes,
+    streams: Infinity,
+    inboundStreams: Infinity,
+    connections: Infinity
+  })
 }

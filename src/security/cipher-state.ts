@@ -36,7 +36,9 @@ export class CipherState {
 
   /** Noise §5.1 `SetNonce(nonce)`. Tests use it to walk up to nonce exhaustion. */
   setNonce (nonce: number): void {
-    if (!Number.isSafeInteger(nonce) || nonce < 0) throw new RangeError(`"nonce" expected a safe integer >= 0, got ${nonce}`)
+    if (!Number.isSafeInteger(nonce) || nonce < 0) {
+      throw new RangeError(`"nonce" expected a safe integer >= 0, got ${nonce}`)
+    }
     this.n = nonce
   }
 
@@ -53,7 +55,10 @@ export class CipherState {
   private nextNonce (): number {
     const n = this.n
     if (n >= MAX_NONCE) {
-      throw new NoiseError('ERR_NOISE_NONCE_EXHAUSTED', `"nonce" expected < ${MAX_NONCE}, got ${n}: the connection must be closed (Noise §5.1)`)
+      throw new NoiseError(
+        'ERR_NOISE_NONCE_EXHAUSTED',
+        `"nonce" expected < ${MAX_NONCE}, got ${n}: the connection must be closed (Noise §5.1)`
+      )
     }
     return n
   }
@@ -72,7 +77,9 @@ export class CipherState {
    */
   encryptInto (ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
     const k = this.k
-    if (k === undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'CipherState.encryptInto: no key (handshake not complete)')
+    if (k === undefined) {
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', 'CipherState.encryptInto: no key (handshake not complete)')
+    }
     const n = this.nextNonce()
     this.suite.encryptInto(k, n, ad, plaintext, out, offset)
     this.n = n + 1
@@ -82,7 +89,9 @@ export class CipherState {
   /** `EncryptWithAd` returning `[ciphertext, tag]` without copying (see CryptoSuite.seal). Requires a key. */
   seal (ad: Uint8Array, plaintext: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array] {
     const k = this.k
-    if (k === undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'CipherState.seal: no key (handshake not complete)')
+    if (k === undefined) {
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', 'CipherState.seal: no key (handshake not complete)')
+    }
     const n = this.nextNonce()
     const sealed = this.suite.seal(k, n, ad, plaintext)
     this.n = n + 1
@@ -114,7 +123,9 @@ export class CipherState {
     if (k === undefined) return parts.slice()
     const n = this.nextNonce()
     const decryptParts = this.suite.decryptParts
-    const plaintext = decryptParts !== undefined ? decryptParts(k, n, ad, parts) : [this.suite.decrypt(k, n, ad, concatBytes(parts))]
+    const plaintext = decryptParts !== undefined
+      ? decryptParts(k, n, ad, parts)
+      : [this.suite.decrypt(k, n, ad, concatBytes(parts))]
     this.n = n + 1
     return plaintext
   }

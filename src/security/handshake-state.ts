@@ -93,7 +93,14 @@ export class HandshakeState {
 
   /** A spectator of a recorded handshake (SpectatorInit): `readMessage` takes every message in turn. */
   static spectator (init: SpectatorInit): HandshakeState {
-    const hs = new HandshakeState({ suite: init.suite, protocolName: init.protocolName, initiator: true, prologue: init.prologue, s: NO_KEY_PAIR, ...(init.pattern !== undefined ? { pattern: init.pattern } : {}) })
+    const hs = new HandshakeState({
+      suite: init.suite,
+      protocolName: init.protocolName,
+      initiator: true,
+      prologue: init.prologue,
+      s: NO_KEY_PAIR,
+      ...(init.pattern !== undefined ? { pattern: init.pattern } : {})
+    })
     hs.spectatorKey = init.tokenKey
     return hs
   }
@@ -146,7 +153,10 @@ export class HandshakeState {
     const local = localE ? this.ephemeral : this.s
     const remote = remoteE ? this.remoteEphemeral : this.remoteStatic
     if (local === undefined || remote === undefined) {
-      throw new NoiseError('ERR_NOISE_HANDSHAKE', `token "${token}": missing ${local === undefined ? 'local' : 'remote'} key`)
+      throw new NoiseError(
+        'ERR_NOISE_HANDSHAKE',
+        `token "${token}": missing ${local === undefined ? 'local' : 'remote'} key`
+      )
     }
     return this.suite.dh(local.privateKey, remote)
   }
@@ -165,7 +175,12 @@ export class HandshakeState {
   /** Noise §5.3 `WriteMessage(payload, message_buffer)`. */
   writeMessage (payload: Uint8Array = EMPTY): Uint8Array {
     if (this.isComplete) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'writeMessage: the handshake is already complete')
-    if (!this.isMyTurn) throw new NoiseError('ERR_NOISE_HANDSHAKE', `writeMessage: message ${this.messageIndex + 1} is the peer's to send`)
+    if (!this.isMyTurn) {
+      throw new NoiseError(
+        'ERR_NOISE_HANDSHAKE',
+        `writeMessage: message ${this.messageIndex + 1} is the peer's to send`
+      )
+    }
     const ss = this.symmetricState
     const parts: Uint8Array[] = []
     for (const token of this.nextTokens) {
@@ -195,13 +210,18 @@ export class HandshakeState {
    */
   readMessage (message: Uint8Array): Uint8Array {
     if (this.isComplete) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'readMessage: the handshake is already complete')
-    if (this.isMyTurn) throw new NoiseError('ERR_NOISE_HANDSHAKE', `readMessage: message ${this.messageIndex + 1} is ours to send`)
+    if (this.isMyTurn) {
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', `readMessage: message ${this.messageIndex + 1} is ours to send`)
+    }
     const ss = this.symmetricState
     const number = this.messageIndex + 1
     let offset = 0
     const take = (n: number, what: string): Uint8Array => {
       if (offset + n > message.length) {
-        throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake message ${number}: "${what}" expected ${n} bytes at offset ${offset}, message has ${message.length}`)
+        throw new NoiseError(
+          'ERR_NOISE_HANDSHAKE',
+          `handshake message ${number}: "${what}" expected ${n} bytes at offset ${offset}, message has ${message.length}`
+        )
       }
       const v = message.subarray(offset, offset + n)
       offset += n
@@ -233,7 +253,9 @@ export class HandshakeState {
       return payload
     } catch (err) {
       if (err instanceof NoiseError && err.code === 'ERR_NOISE_HANDSHAKE') throw err
-      throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake message ${number}: ${toError(err).message}`, { cause: err })
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake message ${number}: ${toError(err).message}`, {
+        cause: err
+      })
     }
   }
 
@@ -253,8 +275,15 @@ export class HandshakeState {
    * Noise §5.2 `Split()`, available once complete: `[c1, c2]`, c1 for initiator→responder.
    */
   split (): [CipherState, CipherState] {
-    if (this.spectatorKey !== undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'split: a spectator does not follow the chaining key')
-    if (!this.isComplete) throw new NoiseError('ERR_NOISE_HANDSHAKE', `split: handshake incomplete (message ${this.messageIndex + 1} of ${this.pattern.length} pending)`)
+    if (this.spectatorKey !== undefined) {
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', 'split: a spectator does not follow the chaining key')
+    }
+    if (!this.isComplete) {
+      throw new NoiseError(
+        'ERR_NOISE_HANDSHAKE',
+        `split: handshake incomplete (message ${this.messageIndex + 1} of ${this.pattern.length} pending)`
+      )
+    }
     return this.symmetricState.split()
   }
 }

@@ -105,7 +105,10 @@ function localStaticFor (identity: PrivateKey, suite: CryptoSuite): LocalStatic 
 }
 
 /** First entry of the initiator's list that the responder also lists (see the module comment). */
-export function selectMuxer (initiatorMuxers: readonly string[] | undefined, responderMuxers: readonly string[] | undefined): string | undefined {
+export function selectMuxer (
+  initiatorMuxers: readonly string[] | undefined,
+  responderMuxers: readonly string[] | undefined
+): string | undefined {
   if (initiatorMuxers === undefined || responderMuxers === undefined) return undefined
   if (initiatorMuxers.length === 0 || responderMuxers.length === 0) return undefined
   return initiatorMuxers.find(m => responderMuxers.includes(m))
@@ -114,7 +117,10 @@ export function selectMuxer (initiatorMuxers: readonly string[] | undefined, res
 /** Prepend the 2-byte big-endian length (noise/README.md §"Wire Format"). */
 export function frameMessage (message: Uint8Array): Uint8Array {
   if (message.length > MAX_NOISE_MESSAGE_LENGTH) {
-    throw new NoiseError('ERR_NOISE_MESSAGE_TOO_LARGE', `"noise message length" expected <= ${MAX_NOISE_MESSAGE_LENGTH}, got ${message.length}`)
+    throw new NoiseError(
+      'ERR_NOISE_MESSAGE_TOO_LARGE',
+      `"noise message length" expected <= ${MAX_NOISE_MESSAGE_LENGTH}, got ${message.length}`
+    )
   }
   const out = new Uint8Array(LENGTH_PREFIX_BYTES + message.length)
   out[0] = message.length >>> 8
@@ -181,7 +187,12 @@ export class XXHandshake {
   /** Feed one whole Noise message from the peer (length prefix removed). */
   receive (message: Uint8Array): XXStep {
     if (this.failed) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'handshake already failed')
-    if (this.hs.isComplete) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'handshake already complete: transport messages go to the transport decoder')
+    if (this.hs.isComplete) {
+      throw new NoiseError(
+        'ERR_NOISE_HANDSHAKE',
+        'handshake already complete: transport messages go to the transport decoder'
+      )
+    }
     try {
       return this.initiator ? this.receiveAsInitiator(message) : this.receiveAsResponder(message)
     } catch (err) {
@@ -220,13 +231,20 @@ export class XXHandshake {
       payload = decodeNoiseHandshakePayload(bytes)
     } catch (err) {
       const detail = err instanceof CodecError ? err.message : String(err)
-      throw new NoiseError('ERR_NOISE_HANDSHAKE', `handshake message ${this.hs.messageIndex}: payload is not a NoiseHandshakePayload (${detail})`, { cause: err })
+      throw new NoiseError(
+        'ERR_NOISE_HANDSHAKE',
+        `handshake message ${this.hs.messageIndex}: payload is not a NoiseHandshakePayload (${detail})`,
+        { cause: err }
+      )
     }
     const key = payloadIdentityKey(payload)
     const peer = PeerId.fromPublicKey(key)
     const expected = this.opts.expectedPeer
     if (expected !== undefined && !expected.equals(peer)) {
-      throw new NoiseError('ERR_PEER_ID_MISMATCH', `noise: dialed ${expected.toString()}, but the peer authenticated as ${peer.toString()} (wrong peer id)`)
+      throw new NoiseError(
+        'ERR_PEER_ID_MISMATCH',
+        `noise: dialed ${expected.toString()}, but the peer authenticated as ${peer.toString()} (wrong peer id)`
+      )
     }
     const rs = this.hs.rs
     if (rs === undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'no remote static key after its message')
@@ -246,7 +264,13 @@ export class XXHandshake {
     if (this.opts.observer !== undefined) {
       const info = payload.length === 0
         ? undefined
-        : () => payloadInfo(decodeNoiseHandshakePayload(payload), this.opts.identity.publicKey, PeerId.fromPublicKey(this.opts.identity.publicKey), 'sent')
+        : () =>
+            payloadInfo(
+              decodeNoiseHandshakePayload(payload),
+              this.opts.identity.publicKey,
+              PeerId.fromPublicKey(this.opts.identity.publicKey),
+              'sent'
+            )
       this.report('out', message, payload.length, info)
     }
     return framed
@@ -280,7 +304,9 @@ export class XXHandshake {
       handshakeHash: this.hs.handshakeHash
     }
     const tk = this.hs.tokenKeys
-    if (tk?.ee !== undefined && tk.es !== undefined && tk.se !== undefined) result.tokenKeys = { ee: tk.ee, es: tk.es, se: tk.se }
+    if (tk?.ee !== undefined && tk.es !== undefined && tk.se !== undefined) {
+      result.tokenKeys = { ee: tk.ee, es: tk.es, se: tk.se }
+    }
     return result
   }
 
@@ -289,7 +315,12 @@ export class XXHandshake {
     return this.localStaticPublic
   }
 
-  private report (dir: 'in' | 'out', message: Uint8Array, payloadLength: number, info: (() => NoisePayloadInfo) | undefined): void {
+  private report (
+    dir: 'in' | 'out',
+    message: Uint8Array,
+    payloadLength: number,
+    info: (() => NoisePayloadInfo) | undefined
+  ): void {
     const obs = this.opts.observer
     if (obs === undefined) return
     // messageIndex already advanced past this message
@@ -309,7 +340,12 @@ export class XXHandshake {
   }
 }
 
-function payloadInfo (payload: NoiseHandshakePayload, key: PublicKey, peer: PeerId, signature: NoisePayloadInfo['signature']): NoisePayloadInfo {
+function payloadInfo (
+  payload: NoiseHandshakePayload,
+  key: PublicKey,
+  peer: PeerId,
+  signature: NoisePayloadInfo['signature']
+): NoisePayloadInfo {
   const info: NoisePayloadInfo = { keyType: keyTypeName(key.type), peerId: peer.toString(), signature }
   if (payload.extensions !== undefined) {
     info.streamMuxers = payload.extensions.streamMuxers

@@ -20,7 +20,11 @@ export interface LoadKeyOptions {
 }
 
 function keyFileError (path: string, detail: string, cause?: unknown): KeyError {
-  return new KeyError('ERR_KEY_FILE', `key file ${JSON.stringify(path)}: ${detail}`, cause === undefined ? undefined : { cause })
+  return new KeyError(
+    'ERR_KEY_FILE',
+    `key file ${JSON.stringify(path)}: ${detail}`,
+    cause === undefined ? undefined : { cause }
+  )
 }
 
 /** Guess what a wrong file is, to say so in the error. */
@@ -50,7 +54,11 @@ export async function loadPrivateKeyFile (path: string, opts: LoadKeyOptions = {
     key = unmarshalPrivateKey(bytes)
   } catch (err) {
     const hint = describeForeign(bytes)
-    throw keyFileError(path, `not a valid libp2p PrivateKey protobuf (${toError(err).message})${hint !== undefined ? `; ${hint}` : ''}`, err)
+    throw keyFileError(
+      path,
+      `not a valid libp2p PrivateKey protobuf (${toError(err).message})${hint !== undefined ? `; ${hint}` : ''}`,
+      err
+    )
   }
   const allowed = opts.allowedTypes
   if (allowed !== undefined && !allowed.includes(key.type)) {
@@ -70,7 +78,9 @@ export async function savePrivateKeyFile (path: string, key: PrivateKey, opts: S
     await writeFile(path, key.bytes(), { mode: 0o600, flag: opts.overwrite === true ? 'w' : 'wx' })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const detail = code === 'EEXIST' ? 'already exists (pass overwrite: true to replace it)' : `cannot write it (${code ?? toError(err).message})`
+    const detail = code === 'EEXIST'
+      ? 'already exists (pass overwrite: true to replace it)'
+      : `cannot write it (${code ?? toError(err).message})`
     throw keyFileError(path, detail, err)
   }
 }

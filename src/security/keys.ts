@@ -119,7 +119,9 @@ export class Ed25519PublicKey extends BasePublicKey {
 
   constructor (raw: Uint8Array, keyObject?: crypto.KeyObject) {
     super()
-    if (raw.length !== ED25519_KEY_LENGTH) throw invalid('Ed25519 public key', `expected ${ED25519_KEY_LENGTH} bytes, got ${raw.length}`)
+    if (raw.length !== ED25519_KEY_LENGTH) {
+      throw invalid('Ed25519 public key', `expected ${ED25519_KEY_LENGTH} bytes, got ${raw.length}`)
+    }
     this.raw = Uint8Array.from(raw)
     this.keyObject = keyObject
   }
@@ -128,7 +130,10 @@ export class Ed25519PublicKey extends BasePublicKey {
     if (sig.length !== ED25519_SIGNATURE_LENGTH) return false
     try {
       // JWK, not DER: an order of magnitude cheaper to import on Node 20 (see suite.ts)
-      this.keyObject ??= crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(this.raw).toString('base64url') }, format: 'jwk' })
+      this.keyObject ??= crypto.createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(this.raw).toString('base64url') },
+        format: 'jwk'
+      })
       return crypto.verify(null, msg, this.keyObject, sig)
     } catch {
       return false // OpenSSL refuses to load some 32-byte strings as points: no valid signature exists
@@ -145,7 +150,9 @@ export class Ed25519PrivateKey extends BasePrivateKey {
   /** From the 32-byte seed (RFC 8032 private key). */
   constructor (seed: Uint8Array) {
     super()
-    if (seed.length !== ED25519_KEY_LENGTH) throw invalid('Ed25519 private key', `seed expected ${ED25519_KEY_LENGTH} bytes, got ${seed.length}`)
+    if (seed.length !== ED25519_KEY_LENGTH) {
+      throw invalid('Ed25519 private key', `seed expected ${ED25519_KEY_LENGTH} bytes, got ${seed.length}`)
+    }
     this.keyObject = crypto.createPrivateKey({ key: derWrap(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' })
     const jwk = this.keyObject.export({ format: 'jwk' })
     if (jwk.x === undefined) throw invalid('Ed25519 private key', 'OpenSSL returned no public key')
@@ -161,12 +168,16 @@ export class Ed25519PrivateKey extends BasePrivateKey {
    */
   static fromData (data: Uint8Array): Ed25519PrivateKey {
     const what = 'Ed25519 private key'
-    if (data.length !== 64 && data.length !== 96) throw invalid(what, `"Data" expected 64 bytes (seed ‖ public) or 96 (legacy), got ${data.length}`)
+    if (data.length !== 64 && data.length !== 96) {
+      throw invalid(what, `"Data" expected 64 bytes (seed ‖ public) or 96 (legacy), got ${data.length}`)
+    }
     if (data.length === 96 && !bytesEqual(data.subarray(32, 64), data.subarray(64, 96))) {
       throw invalid(what, 'legacy 96-byte form with two different public keys')
     }
     const key = new Ed25519PrivateKey(data.subarray(0, 32))
-    if (!bytesEqual(key.publicKey.raw, data.subarray(32, 64))) throw invalid(what, 'the public half does not belong to the seed')
+    if (!bytesEqual(key.publicKey.raw, data.subarray(32, 64))) {
+      throw invalid(what, 'the public half does not belong to the seed')
+    }
     return key
   }
 
@@ -187,7 +198,9 @@ export class Secp256k1PublicKey extends BasePublicKey {
   /** Accepts the compressed (33 bytes) and, like go, the uncompressed (65 bytes) SEC1 form. */
   constructor (sec1: Uint8Array) {
     super()
-    if (sec1.length !== 33 && sec1.length !== 65) throw invalid('Secp256k1 public key', `expected 33 (compressed) or 65 (uncompressed) bytes, got ${sec1.length}`)
+    if (sec1.length !== 33 && sec1.length !== 65) {
+      throw invalid('Secp256k1 public key', `expected 33 (compressed) or 65 (uncompressed) bytes, got ${sec1.length}`)
+    }
     try {
       this.raw = secp256k1.Point.fromBytes(sec1).toBytes(true)
     } catch (err) {
@@ -246,7 +259,11 @@ export const MAX_RSA_BITS = 8192
 
 function parseSpki (what: string, der: Uint8Array): crypto.KeyObject {
   try {
-    return crypto.createPublicKey({ key: Buffer.from(der.buffer, der.byteOffset, der.length), format: 'der', type: 'spki' })
+    return crypto.createPublicKey({
+      key: Buffer.from(der.buffer, der.byteOffset, der.length),
+      format: 'der',
+      type: 'spki'
+    })
   } catch (err) {
     throw invalid(what, 'not a DER SubjectPublicKeyInfo', err)
   }
@@ -267,15 +284,24 @@ function exportSpki (key: crypto.KeyObject): Uint8Array {
 function checkEc (what: string, key: crypto.KeyObject): string {
   const curve = key.asymmetricKeyDetails?.namedCurve
   if (key.asymmetricKeyType !== 'ec' || curve === undefined || ECDSA_CURVES[curve] === undefined) {
-    throw invalid(what, `expected an EC key on P-224/P-256/P-384/P-521, got ${key.asymmetricKeyType ?? 'unknown'}${curve !== undefined ? ` (${curve})` : ''}`)
+    throw invalid(
+      what,
+      `expected an EC key on P-224/P-256/P-384/P-521, got ${key.asymmetricKeyType ?? 'unknown'}${
+        curve !== undefined ? ` (${curve})` : ''
+      }`
+    )
   }
   return curve
 }
 
 function checkRsa (what: string, key: crypto.KeyObject): void {
-  if (key.asymmetricKeyType !== 'rsa') throw invalid(what, `expected an RSA key, got ${key.asymmetricKeyType ?? 'unknown'}`)
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw invalid(what, `expected an RSA key, got ${key.asymmetricKeyType ?? 'unknown'}`)
+  }
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
-  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) throw invalid(what, `"modulus" expected ${MIN_RSA_BITS}..${MAX_RSA_BITS} bits, got ${bits}`)
+  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+    throw invalid(what, `"modulus" expected ${MIN_RSA_BITS}..${MAX_RSA_BITS} bits, got ${bits}`)
+  }
 }
 
 export class EcdsaPublicKey extends BasePublicKey {
@@ -353,7 +379,9 @@ export class RsaPrivateKey extends BasePrivateKey {
   constructor (pkcs1: Uint8Array | crypto.KeyObject) {
     super()
     const what = 'RSA private key'
-    this.keyObject = pkcs1 instanceof Uint8Array ? parsePrivateDer(what, pkcs1, 'pkcs1', 'a DER PKCS#1 RSAPrivateKey') : pkcs1
+    this.keyObject = pkcs1 instanceof Uint8Array
+      ? parsePrivateDer(what, pkcs1, 'pkcs1', 'a DER PKCS#1 RSAPrivateKey')
+      : pkcs1
     checkRsa(what, this.keyObject)
     this.data = new Uint8Array(this.keyObject.export({ type: 'pkcs1', format: 'der' }))
     this.publicKey = new RsaPublicKey(crypto.createPublicKey(this.keyObject))
@@ -385,7 +413,9 @@ export function generateEcdsa (curve: 'P-256' | 'P-384' | 'P-521' = 'P-256'): Ec
 
 /** RSA generation is slow (tens to hundreds of ms); meant for tests and tools. */
 export function generateRsa (bits = MIN_RSA_BITS): RsaPrivateKey {
-  return new RsaPrivateKey(crypto.generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 0x10001 }).privateKey)
+  return new RsaPrivateKey(
+    crypto.generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 0x10001 }).privateKey
+  )
 }
 
 /** Build a public key from its type and `Data` bytes. */

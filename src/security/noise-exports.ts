@@ -16,7 +16,8 @@ export { createHandshakePayload, staticKeySignedBytes, verifyStaticKeySignature 
 export { nodeSuite, nobleSuite } from './suite.js'
 export type { CryptoSuite, X25519KeyPair } from './suite.js'
 export {
-  PROTOCOL_ID, PROTOCOL_NAME, SIGNATURE_PREFIX, MAX_NOISE_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH, DEFAULT_HANDSHAKE_TIMEOUT_MS
+  PROTOCOL_ID, PROTOCOL_NAME, SIGNATURE_PREFIX, MAX_NOISE_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS
 } from './constants.js'
 export { decodeNoiseHandshakePayload, encodeNoiseHandshakePayload } from '../proto/noise-payload.js'
 export type { NoiseExtensions, NoiseHandshakePayload } from '../proto/noise-payload.js'

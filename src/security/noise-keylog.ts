@@ -31,11 +31,15 @@ function hex (b: Uint8Array): string {
 }
 
 function checkKey (what: string, b: Uint8Array): void {
-  if (b.length !== KEYLOG_KEY_LENGTH) throw new RangeError(`"${what}" expected ${KEYLOG_KEY_LENGTH} bytes, got ${b.length}`)
+  if (b.length !== KEYLOG_KEY_LENGTH) {
+    throw new RangeError(`"${what}" expected ${KEYLOG_KEY_LENGTH} bytes, got ${b.length}`)
+  }
 }
 
 function checkAddr (what: string, a: string): void {
-  if (a.length === 0 || /\s/.test(a)) throw new TypeError(`"${what}" expected a multiaddr without spaces, got ${JSON.stringify(a)}`)
+  if (a.length === 0 || /\s/.test(a)) {
+    throw new TypeError(`"${what}" expected a multiaddr without spaces, got ${JSON.stringify(a)}`)
+  }
 }
 
 /** The key log lines of one connection (one or two lines, each ending in "\n"). */
@@ -46,7 +50,9 @@ export function formatKeyLog (k: NoiseKeys): string {
   checkKey('k_r2i', k.responderToInitiator)
   checkKey('handshake hash', k.handshakeHash)
   const head = `${k.localAddr} ${k.remoteAddr} ${k.role}`
-  let out = `${KEYLOG_TRANSPORT_LABEL} ${head} ${hex(k.initiatorToResponder)} ${hex(k.responderToInitiator)} ${hex(k.handshakeHash)}\n`
+  let out = `${KEYLOG_TRANSPORT_LABEL} ${head} ${hex(k.initiatorToResponder)} ${hex(k.responderToInitiator)} ${
+    hex(k.handshakeHash)
+  }\n`
   const hk = k.handshakeKeys
   if (hk !== undefined) {
     checkKey('k_ee', hk.ee); checkKey('k_es', hk.es); checkKey('k_se', hk.se)

@@ -26,11 +26,19 @@ export interface NoiseInit {
 /** The Noise XX security protocol (libp2p specs noise/README.md). */
 export function noise (init: NoiseInit = {}): SecurityProtocol {
   const suite = init.suite
-  if (suite !== undefined && (typeof suite !== 'object' || suite === null || typeof suite.generateKeyPair !== 'function')) {
+  if (
+    suite !== undefined && (typeof suite !== 'object' || suite === null || typeof suite.generateKeyPair !== 'function')
+  ) {
     throw new TypeError(`"noise suite" expected a CryptoSuite, got ${String(suite)}`)
   }
-  const run = async (conn: ByteConnection, opts: SecureConnectionOptions, initiator: boolean): Promise<SecuredConnection> => {
-    if (opts.muxers.length > MAX_STREAM_MUXERS) throw new RangeError(`"muxers" expected at most ${MAX_STREAM_MUXERS} entries, got ${opts.muxers.length}`)
+  const run = async (
+    conn: ByteConnection,
+    opts: SecureConnectionOptions,
+    initiator: boolean
+  ): Promise<SecuredConnection> => {
+    if (opts.muxers.length > MAX_STREAM_MUXERS) {
+      throw new RangeError(`"muxers" expected at most ${MAX_STREAM_MUXERS} entries, got ${opts.muxers.length}`)
+    }
     const o: SecureOptions = {
       identity: opts.identity,
       muxers: opts.muxers,
@@ -43,7 +51,11 @@ export function noise (init: NoiseInit = {}): SecurityProtocol {
     if (suite !== undefined) o.suite = suite
     const secure = initiator ? await secureOutbound(conn, o) : await secureInbound(conn, o)
     if (opts.keyLog !== undefined) logKeys(conn, secure, initiator, opts.keyLog)
-    const out: SecuredConnection = { connection: secure.conn, remotePeer: secure.remotePeer, remoteKey: secure.remotePublicKey }
+    const out: SecuredConnection = {
+      connection: secure.conn,
+      remotePeer: secure.remotePeer,
+      remoteKey: secure.remotePublicKey
+    }
     if (secure.muxer !== undefined) out.earlyMuxer = secure.muxer
     return out
   }
@@ -56,7 +68,12 @@ export function noise (init: NoiseInit = {}): SecurityProtocol {
 }
 
 /** The connection's key log lines (noise-keylog.ts), once the handshake is done. */
-function logKeys (conn: ByteConnection, secure: SecureResult, initiator: boolean, keyLog: (line: string) => void): void {
+function logKeys (
+  conn: ByteConnection,
+  secure: SecureResult,
+  initiator: boolean,
+  keyLog: (line: string) => void
+): void {
   const keys = secure.keys
   if (keys === undefined) return
   const lines = noiseKeyLogLines({

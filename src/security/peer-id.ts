@@ -108,7 +108,11 @@ export class PeerId {
       throw invalidPeerId(`"${text}" is neither a base58btc peer id (1…/Qm…) nor a CID: ${toError(err).message}`, err)
     }
     if (cid.version !== 1 || cid.code !== LIBP2P_KEY_CODEC) {
-      throw invalidPeerId(`"${text}": CID expected version 1 with codec 0x72 (libp2p-key), got version ${cid.version} codec 0x${cid.code.toString(16)}`)
+      throw invalidPeerId(
+        `"${text}": CID expected version 1 with codec 0x72 (libp2p-key), got version ${cid.version} codec 0x${
+          cid.code.toString(16)
+        }`
+      )
     }
     return PeerId.fromMultihash(cid.multihash.bytes)
   }

@@ -11,7 +11,13 @@
  */
 import { KeyError } from '../errors.js'
 import {
-  decodeEnvelope, decodePeerRecord, encodeEnvelope, encodePeerRecord, envelopeSignedBytes, PEER_RECORD_DOMAIN, PEER_RECORD_PAYLOAD_TYPE
+  decodeEnvelope,
+  decodePeerRecord,
+  encodeEnvelope,
+  encodePeerRecord,
+  envelopeSignedBytes,
+  PEER_RECORD_DOMAIN,
+  PEER_RECORD_PAYLOAD_TYPE
 } from '../proto/envelope.js'
 import { unmarshalPublicKey } from './keys.js'
 import type { PrivateKey, PublicKey } from './keys.js'
@@ -41,32 +47,55 @@ export function timestampSeq (nowMs = Date.now()): bigint {
 }
 
 /** Our peer record for `addresses`, sealed in a signed envelope: the bytes identify sends in field 8. */
-export function signPeerRecord (identity: PrivateKey, addresses: readonly Uint8Array[], seq: bigint = timestampSeq()): Uint8Array {
+export function signPeerRecord (
+  identity: PrivateKey,
+  addresses: readonly Uint8Array[],
+  seq: bigint = timestampSeq()
+): Uint8Array {
   const peerId = PeerId.fromPublicKey(identity.publicKey)
   const payload = encodePeerRecord({ peerId: peerId.multihash, seq, addresses: [...addresses] })
   const signature = identity.sign(envelopeSignedBytes(PEER_RECORD_DOMAIN, PEER_RECORD_PAYLOAD_TYPE, payload))
-  return encodeEnvelope({ publicKey: identity.publicKey.bytes(), payloadType: PEER_RECORD_PAYLOAD_TYPE, payload, signature })
+  return encodeEnvelope({
+    publicKey: identity.publicKey.bytes(),
+    payloadType: PEER_RECORD_PAYLOAD_TYPE,
+    payload,
+    signature
+  })
 }
 
 /** Open and verify a signed peer record (module comment); `expected` is the peer it must be from. */
 export function verifyPeerRecord (envelopeBytes: Uint8Array, expected?: PeerId): VerifiedPeerRecord {
   const env = decodeEnvelope(envelopeBytes)
-  if (env.publicKey.length === 0) throw new KeyError('ERR_INVALID_KEY', 'signed peer record: the envelope has no public key')
+  if (env.publicKey.length === 0) {
+    throw new KeyError('ERR_INVALID_KEY', 'signed peer record: the envelope has no public key')
+  }
   const publicKey = unmarshalPublicKey(env.publicKey)
   if (!bytesEqual(env.payloadType, PEER_RECORD_PAYLOAD_TYPE)) {
-    throw new KeyError('ERR_INVALID_RECORD', `signed peer record: payload type expected 0301 (libp2p-peer-record), got ${hex(env.payloadType) || 'none'}`)
+    throw new KeyError(
+      'ERR_INVALID_RECORD',
+      `signed peer record: payload type expected 0301 (libp2p-peer-record), got ${hex(env.payloadType) || 'none'}`
+    )
   }
   if (!publicKey.verify(envelopeSignedBytes(PEER_RECORD_DOMAIN, env.payloadType, env.payload), env.signature)) {
-    throw new KeyError('ERR_INVALID_SIGNATURE', `signed peer record: the signature does not verify under the envelope's key for domain "${PEER_RECORD_DOMAIN}"`)
+    throw new KeyError(
+      'ERR_INVALID_SIGNATURE',
+      `signed peer record: the signature does not verify under the envelope's key for domain "${PEER_RECORD_DOMAIN}"`
+    )
   }
   const signer = PeerId.fromPublicKey(publicKey)
   const record = decodePeerRecord(env.payload)
   const peerId = PeerId.fromMultihash(record.peerId)
   if (!peerId.equals(signer)) {
-    throw new KeyError('ERR_PEER_ID_MISMATCH', `signed peer record: the record names peer ${peerId.toString()}, but the envelope is signed by ${signer.toString()}`)
+    throw new KeyError(
+      'ERR_PEER_ID_MISMATCH',
+      `signed peer record: the record names peer ${peerId.toString()}, but the envelope is signed by ${signer.toString()}`
+    )
   }
   if (expected !== undefined && !signer.equals(expected)) {
-    throw new KeyError('ERR_PEER_ID_MISMATCH', `signed peer record: expected peer ${expected.toString()}, got a record of ${signer.toString()}`)
+    throw new KeyError(
+      'ERR_PEER_ID_MISMATCH',
+      `signed peer record: expected peer ${expected.toString()}, got a record of ${signer.toString()}`
+    )
   }
   return { peerId: signer, publicKey, seq: record.seq, addresses: record.addresses }
 }

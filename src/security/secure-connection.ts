@@ -89,7 +89,9 @@ export async function secureInbound (conn: ByteConnection, opts: SecureOptions):
 }
 
 function validate (opts: SecureOptions): { muxers: readonly string[], timeoutMs: number } {
-  if (opts.identity === undefined || typeof opts.identity.sign !== 'function') throw new TypeError('"identity" expected a PrivateKey')
+  if (opts.identity === undefined || typeof opts.identity.sign !== 'function') {
+    throw new TypeError('"identity" expected a PrivateKey')
+  }
   const timeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 0x7fff_ffff) {
     throw new RangeError(`"handshakeTimeoutMs" expected an integer in 1..${0x7fff_ffff}, got ${timeoutMs}`)
@@ -98,7 +100,9 @@ function validate (opts: SecureOptions): { muxers: readonly string[], timeoutMs:
   if (!Array.isArray(muxers) || muxers.some(m => typeof m !== 'string' || m.length === 0)) {
     throw new TypeError('"muxers" expected an array of non-empty protocol ids')
   }
-  if (muxers.length > MAX_STREAM_MUXERS) throw new RangeError(`"muxers" expected at most ${MAX_STREAM_MUXERS} entries, got ${muxers.length}`)
+  if (muxers.length > MAX_STREAM_MUXERS) {
+    throw new RangeError(`"muxers" expected at most ${MAX_STREAM_MUXERS} entries, got ${muxers.length}`)
+  }
   return { muxers, timeoutMs }
 }
 
@@ -125,7 +129,14 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
     let received = 0
     let settled = false
     const timer = setTimeout(() => {
-      fail(new NoiseError('ERR_HANDSHAKE_TIMEOUT', `noise: handshake timed out after ${timeoutMs} ms: the peer (${conn.remoteAddr}) sent ${received} of its ${initiator ? 1 : 2} messages, then stalled`))
+      fail(
+        new NoiseError(
+          'ERR_HANDSHAKE_TIMEOUT',
+          `noise: handshake timed out after ${timeoutMs} ms: the peer (${conn.remoteAddr}) sent ${received} of its ${
+            initiator ? 1 : 2
+          } messages, then stalled`
+        )
+      )
     }, timeoutMs)
 
     const fail = (err: SwitchyardError): void => {
@@ -142,7 +153,9 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
       if (opts.exposeKeys === true) {
         const [c1, c2] = initiator ? [result.encrypter, result.decrypter] : [result.decrypter, result.encrypter]
         const hk = result.tokenKeys
-        if (c1.key === undefined || c2.key === undefined || hk === undefined) throw new NoiseError('ERR_NOISE_HANDSHAKE', 'exposeKeys: keys missing after Split()')
+        if (c1.key === undefined || c2.key === undefined || hk === undefined) {
+          throw new NoiseError('ERR_NOISE_HANDSHAKE', 'exposeKeys: keys missing after Split()')
+        }
         keys = { k1: c1.key, k2: c2.key, handshake: hk }
       }
       settled = true
@@ -172,7 +185,13 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
 
     const closedEarly = (what: string, cause?: Error): void => {
       const partial = decoder.buffered > 0 ? ` (partial message: ${decoder.describePending()})` : ''
-      fail(new NoiseError('ERR_NOISE_HANDSHAKE', `peer ${what} during the Noise handshake, after ${received} of its ${initiator ? 1 : 2} messages${partial}`, cause === undefined ? undefined : { cause }))
+      fail(
+        new NoiseError(
+          'ERR_NOISE_HANDSHAKE',
+          `peer ${what} during the Noise handshake, after ${received} of its ${initiator ? 1 : 2} messages${partial}`,
+          cause === undefined ? undefined : { cause }
+        )
+      )
     }
 
     const sink: ByteSink = {
@@ -235,7 +254,13 @@ export class NoiseConnection implements ByteConnection {
   /** Trace hook for outgoing frames; undefined (no cost) without an observer. */
   private readonly onFrameOut: FrameCallback | undefined
 
-  constructor (conn: ByteConnection, decoder: NoiseFrameDecoder, encrypter: CipherState, decrypter: CipherState, observer?: TraceObserver) {
+  constructor (
+    conn: ByteConnection,
+    decoder: NoiseFrameDecoder,
+    encrypter: CipherState,
+    decrypter: CipherState,
+    observer?: TraceObserver
+  ) {
     this.conn = conn
     this.decoder = decoder
     this.encrypter = encrypter
@@ -243,7 +268,15 @@ export class NoiseConnection implements ByteConnection {
     this.observer = observer
     this.onFrameOut = observer === undefined
       ? undefined
-      : (length, body) => { observer.event({ layer: 'noise', kind: 'frame', dir: 'out', length, ...(body !== undefined ? { bytes: body } : {}) }) }
+      : (length, body) => {
+          observer.event({
+            layer: 'noise',
+            kind: 'frame',
+            dir: 'out',
+            length,
+            ...(body !== undefined ? { bytes: body } : {})
+          })
+        }
     conn.attach({
       onData: chunk => { this.decoder.push(chunk); this.drain() },
       onEnd: () => { this.remoteEnded = true; this.drain() },
@@ -371,7 +404,12 @@ export class NoiseConnection implements ByteConnection {
       if (sink === undefined) return
       if (this.remoteEnded && !this.endDelivered && this.closeState?.err === undefined) {
         if (this.decoder.buffered > 0) {
-          this.fatal(new NoiseError('ERR_UNEXPECTED_EOF', `peer half-closed in the middle of a Noise transport message: ${this.decoder.describePending()}`))
+          this.fatal(
+            new NoiseError(
+              'ERR_UNEXPECTED_EOF',
+              `peer half-closed in the middle of a Noise transport message: ${this.decoder.describePending()}`
+            )
+          )
           return
         }
         this.endDelivered = true

@@ -41,7 +41,14 @@ export interface CryptoSuite {
    * Noise §4.1 `ENCRYPT(k, n, ad, plaintext)`, written to `out[offset … offset + plaintext.length + 16)`
    * as ciphertext ‖ tag. `out` must not overlap `plaintext` (except exactly, for in-place encryption).
    */
-  encryptInto: (k: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number) => void
+  encryptInto: (
+    k: Uint8Array,
+    n: number,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    offset: number
+  ) => void
   /**
    * `ENCRYPT` returning `[ciphertext, tag]` in whatever buffers the backend produced them, without
    * copying (node:crypto allocates the ciphertext itself; copying it again costs a 64 KiB allocation
@@ -75,11 +82,19 @@ export function writeNonce (nonce: Uint8Array, n: number): void {
 }
 
 function dhFailed (cause?: unknown): NoiseError {
-  return new NoiseError('ERR_NOISE_HANDSHAKE', 'X25519 failed: the remote public key is invalid (low order or all-zero shared secret, Noise §12.1)', { cause })
+  return new NoiseError(
+    'ERR_NOISE_HANDSHAKE',
+    'X25519 failed: the remote public key is invalid (low order or all-zero shared secret, Noise §12.1)',
+    { cause }
+  )
 }
 
 function decryptFailed (n: number, cause?: unknown): NoiseError {
-  return new NoiseError('ERR_NOISE_DECRYPT', `ChaCha20-Poly1305 authentication failed (nonce ${n}): the message was tampered with, truncated, or encrypted under another key`, { cause })
+  return new NoiseError(
+    'ERR_NOISE_DECRYPT',
+    `ChaCha20-Poly1305 authentication failed (nonce ${n}): the message was tampered with, truncated, or encrypted under another key`,
+    { cause }
+  )
 }
 
 function assertLength (what: string, b: Uint8Array, expected: number): void {

@@ -10,7 +10,8 @@
  * refuse before buffering.
  *
  * Encoding turns one batch of plaintext into the frames' wire bytes, as few chunks as possible
- * (`encryptFrames`), so the adapter hands the socket one write per batch (ws lib/sender.js cork/uncork; js-libp2p#1491 measured small writes):
+ * (`encryptFrames`), so the adapter hands the socket one write per batch (ws lib/sender.js cork/uncork; js-libp2p#1491
+ * measured small writes):
  *
  *   [len₀][ciphertext₀ ‖ tag₀][len₁][ciphertext₁ ‖ tag₁] …      len = plaintext + 16
  */
@@ -102,7 +103,12 @@ export type FrameCallback = (length: number, body: Uint8Array | undefined) => vo
  * Empty input → no chunk (a zero-length write sends nothing). Throws NoiseError
  * ERR_NOISE_NONCE_EXHAUSTED when the sending nonce runs out.
  */
-export function encryptFrames (cs: CipherState, chunks: readonly Uint8Array[], maxPlaintext = MAX_PLAINTEXT_LENGTH, onFrame?: FrameCallback): Uint8Array[] {
+export function encryptFrames (
+  cs: CipherState,
+  chunks: readonly Uint8Array[],
+  maxPlaintext = MAX_PLAINTEXT_LENGTH,
+  onFrame?: FrameCallback
+): Uint8Array[] {
   if (!(Number.isInteger(maxPlaintext) && maxPlaintext >= 1 && maxPlaintext <= MAX_PLAINTEXT_LENGTH)) {
     throw new RangeError(`"maxPlaintext" expected 1..${MAX_PLAINTEXT_LENGTH}, got ${maxPlaintext}`)
   }

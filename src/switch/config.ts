@@ -72,7 +72,10 @@ export interface SwitchConfig {
   identifyTimeoutMs: number
 }
 
-/** The defaults, chosen to match what go/js/nim peers expect (go-multistream, js-libp2p and nim-libp2p cap messages at 1024 bytes, rust-libp2p at 16383; go-yamux and rust-yamux stream limits; nim-libp2p newStandardSwitch). */
+/**
+ * The defaults, chosen to match what go/js/nim peers expect (go-multistream, js-libp2p and nim-libp2p cap messages at
+ * 1024 bytes, rust-libp2p at 16383; go-yamux and rust-yamux stream limits; nim-libp2p newStandardSwitch).
+ */
 export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
   maxConnections: 256,
   maxPendingConnections: 64,
@@ -94,11 +97,22 @@ export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
 
 /** Fields that count things (positive integers); every other field is a duration in ms. */
 const COUNTS: ReadonlyArray<keyof SwitchConfig> = [
-  'maxConnections', 'maxPendingConnections', 'maxPendingConnectionsPerAddress', 'connectionsHighWater', 'maxPendingDials',
-  'maxInboundStreamsPerConnection', 'maxOutboundStreamsPerConnection', 'maxNegotiationMessageBytes'
+  'maxConnections',
+  'maxPendingConnections',
+  'maxPendingConnectionsPerAddress',
+  'connectionsHighWater',
+  'maxPendingDials',
+  'maxInboundStreamsPerConnection',
+  'maxOutboundStreamsPerConnection',
+  'maxNegotiationMessageBytes'
 ]
 const DURATIONS: ReadonlyArray<keyof SwitchConfig> = [
-  'connectionGracePeriodMs', 'handshakeTimeoutMs', 'streamNegotiationTimeoutMs', 'dialTimeoutMs', 'stopTimeoutMs', 'identifyTimeoutMs'
+  'connectionGracePeriodMs',
+  'handshakeTimeoutMs',
+  'streamNegotiationTimeoutMs',
+  'dialTimeoutMs',
+  'stopTimeoutMs',
+  'identifyTimeoutMs'
 ]
 
 /** Smallest usable multistream limit: the header `/multistream/1.0.0\n` is 19 bytes. */
@@ -113,11 +127,17 @@ const MAX_NEGOTIATION_MESSAGE_BYTES = MAX_MESSAGE_LENGTH
  */
 export function resolveConfig (partial: Partial<SwitchConfig> = {}): SwitchConfig {
   if (typeof partial !== 'object' || partial === null) {
-    throw new SwitchError('ERR_INVALID_CONFIG', `"config" expected an object, got ${partial === null ? 'null' : typeof partial}`)
+    throw new SwitchError(
+      'ERR_INVALID_CONFIG',
+      `"config" expected an object, got ${partial === null ? 'null' : typeof partial}`
+    )
   }
   for (const key of Object.keys(partial)) {
     if (!(key in DEFAULT_SWITCH_CONFIG)) {
-      throw new SwitchError('ERR_INVALID_CONFIG', `"config.${key}" is not a switch setting (expected one of ${Object.keys(DEFAULT_SWITCH_CONFIG).join(', ')})`)
+      throw new SwitchError(
+        'ERR_INVALID_CONFIG',
+        `"config.${key}" is not a switch setting (expected one of ${Object.keys(DEFAULT_SWITCH_CONFIG).join(', ')})`
+      )
     }
   }
   const config: SwitchConfig = { ...DEFAULT_SWITCH_CONFIG }
@@ -126,7 +146,9 @@ export function resolveConfig (partial: Partial<SwitchConfig> = {}): SwitchConfi
   }
   // Watermarks not given follow maxConnections (7/8 and 3/4 of it), so lowering only the cap works.
   const max = config.maxConnections
-  if (partial.connectionsHighWater === undefined && Number.isSafeInteger(max)) config.connectionsHighWater = Math.max(1, Math.floor(max * 7 / 8))
+  if (partial.connectionsHighWater === undefined && Number.isSafeInteger(max)) {
+    config.connectionsHighWater = Math.max(1, Math.floor(max * 7 / 8))
+  }
   if (partial.connectionsLowWater === undefined && Number.isSafeInteger(config.connectionsHighWater)) {
     config.connectionsLowWater = Math.min(config.connectionsHighWater - 1, Math.floor(max * 3 / 4))
   }
@@ -142,13 +164,19 @@ export function validateConfig (config: SwitchConfig): void {
   }
   for (const key of DURATIONS) {
     const v = config[key]
-    if (typeof v !== 'number' || !(v > 0) || (v !== Infinity && !Number.isFinite(v))) invalid(key, 'a positive number of milliseconds', v)
+    if (typeof v !== 'number' || !(v > 0) || (v !== Infinity && !Number.isFinite(v))) {
+      invalid(key, 'a positive number of milliseconds', v)
+    }
     // setTimeout clamps anything above 2^31-1 ms to 1 ms: refuse rather than time out at once.
     if (v !== Infinity && v > 0x7fffffff) invalid(key, `at most ${0x7fffffff} ms (or Infinity)`, v)
   }
-  if (config.connectionsHighWater > config.maxConnections) invalid('connectionsHighWater', `at most maxConnections (${config.maxConnections})`, config.connectionsHighWater)
+  if (config.connectionsHighWater > config.maxConnections) {
+    invalid('connectionsHighWater', `at most maxConnections (${config.maxConnections})`, config.connectionsHighWater)
+  }
   const low = config.connectionsLowWater
-  if (!Number.isSafeInteger(low) || low < 0 || low >= config.connectionsHighWater) invalid('connectionsLowWater', `an integer 0 … connectionsHighWater - 1 (${config.connectionsHighWater - 1})`, low)
+  if (!Number.isSafeInteger(low) || low < 0 || low >= config.connectionsHighWater) {
+    invalid('connectionsLowWater', `an integer 0 … connectionsHighWater - 1 (${config.connectionsHighWater - 1})`, low)
+  }
   const m = config.maxNegotiationMessageBytes
   if (m < MIN_NEGOTIATION_MESSAGE_BYTES || m > MAX_NEGOTIATION_MESSAGE_BYTES) {
     invalid('maxNegotiationMessageBytes', `${MIN_NEGOTIATION_MESSAGE_BYTES} … ${MAX_NEGOTIATION_MESSAGE_BYTES}`, m)
@@ -172,29 +200,59 @@ export interface SwitchLayers {
  * multistream-select and not listed twice. Throws SwitchError ERR_INVALID_CONFIG naming the list.
  */
 export function validateLayers (options: { transports?: unknown, security?: unknown, muxers?: unknown }): SwitchLayers {
-  const transports = list<Transport>(options.transports, 'transports', 'Transport { name, canDial, canListen, dial, listen }', t =>
-    typeof t.name === 'string' && typeof t.canDial === 'function' && typeof t.canListen === 'function' && typeof t.dial === 'function' && typeof t.listen === 'function', t => t.name)
-  const security = list<SecurityProtocol>(options.security, 'security', 'SecurityProtocol { protocol, secureOutbound, secureInbound }', s =>
-    protocolId(s.protocol) && typeof s.secureOutbound === 'function' && typeof s.secureInbound === 'function' &&
-    (s.maxPreAuthBytes === undefined || (Number.isSafeInteger(s.maxPreAuthBytes) && s.maxPreAuthBytes > 0)), s => s.protocol)
-  const muxers = list<StreamMuxerFactory>(options.muxers, 'muxers', 'StreamMuxerFactory { protocol, create }', m =>
-    protocolId(m.protocol) && typeof m.create === 'function', m => m.protocol)
+  const transports = list<Transport>(
+    options.transports,
+    'transports',
+    'Transport { name, canDial, canListen, dial, listen }',
+    t =>
+      typeof t.name === 'string' && typeof t.canDial === 'function' && typeof t.canListen === 'function' &&
+      typeof t.dial === 'function' && typeof t.listen === 'function',
+    t => t.name
+  )
+  const security = list<SecurityProtocol>(
+    options.security,
+    'security',
+    'SecurityProtocol { protocol, secureOutbound, secureInbound }',
+    s => protocolId(s.protocol) && typeof s.secureOutbound === 'function' && typeof s.secureInbound === 'function' &&
+      (s.maxPreAuthBytes === undefined || (Number.isSafeInteger(s.maxPreAuthBytes) && s.maxPreAuthBytes > 0)),
+    s => s.protocol
+  )
+  const muxers = list<StreamMuxerFactory>(
+    options.muxers,
+    'muxers',
+    'StreamMuxerFactory { protocol, create }',
+    m => protocolId(m.protocol) && typeof m.create === 'function',
+    m => m.protocol
+  )
   return { transports, security, muxers }
 }
 
 function protocolId (id: unknown): boolean {
   // Carried in a multistream message with its newline: at most MAX_MESSAGE_LENGTH bytes.
-  return typeof id === 'string' && id.startsWith('/') && !id.includes('\n') && new TextEncoder().encode(id).length < MAX_MESSAGE_LENGTH
+  return typeof id === 'string' && id.startsWith('/') && !id.includes('\n') &&
+    new TextEncoder().encode(id).length < MAX_MESSAGE_LENGTH
 }
 
-function list<T extends object> (value: unknown, name: string, shape: string, ok: (v: T) => boolean, key: (v: T) => string): readonly T[] {
+function list<T extends object> (
+  value: unknown,
+  name: string,
+  shape: string,
+  ok: (v: T) => boolean,
+  key: (v: T) => string
+): readonly T[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new SwitchError('ERR_INVALID_CONFIG', `"${name}" expected a non-empty list of ${shape}, got ${Array.isArray(value) ? '[]' : String(value)}`)
+    throw new SwitchError(
+      'ERR_INVALID_CONFIG',
+      `"${name}" expected a non-empty list of ${shape}, got ${Array.isArray(value) ? '[]' : String(value)}`
+    )
   }
   const seen = new Set<string>()
   for (const [i, v] of (value as unknown[]).entries()) {
     if (typeof v !== 'object' || v === null || !ok(v as T)) {
-      throw new SwitchError('ERR_INVALID_CONFIG', `"${name}[${i}]" expected a ${shape}, got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`)
+      throw new SwitchError(
+        'ERR_INVALID_CONFIG',
+        `"${name}[${i}]" expected a ${shape}, got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`
+      )
     }
     const k = key(v as T)
     if (seen.has(k)) throw new SwitchError('ERR_INVALID_CONFIG', `"${name}" lists ${k} twice`)

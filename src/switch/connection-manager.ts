@@ -130,7 +130,10 @@ export class ConnectionManager {
     if (this.openCount() < this.config.maxConnections) return undefined
     const victim = this.trimCandidates(now, 1)[0]
     if (victim !== undefined) return victim
-    throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `${direction} connection with ${remotePeer.toString()}: "maxConnections" expected <= ${this.config.maxConnections} open connections, got one more (none past its ${this.config.connectionGracePeriodMs} ms grace period to trim)`)
+    throw new SwitchError(
+      'ERR_TOO_MANY_CONNECTIONS',
+      `${direction} connection with ${remotePeer.toString()}: "maxConnections" expected <= ${this.config.maxConnections} open connections, got one more (none past its ${this.config.connectionGracePeriodMs} ms grace period to trim)`
+    )
   }
 
   /** Above `connectionsHighWater`: the connections to close to get down to `connectionsLowWater`. */
@@ -151,7 +154,9 @@ export class ConnectionManager {
       if (this.protections.has(c.remotePeer.toString())) continue
       list.push(c)
     }
-    list.sort((a, b) => (a.streamCount - b.streamCount) || (a.lastActivityAt - b.lastActivityAt) || (a.openedAt - b.openedAt))
+    list.sort((a, b) =>
+      (a.streamCount - b.streamCount) || (a.lastActivityAt - b.lastActivityAt) || (a.openedAt - b.openedAt)
+    )
     return list.slice(0, n)
   }
 
@@ -208,10 +213,16 @@ export class ConnectionManager {
   checkDial (peer: string, now = Date.now()): void {
     const open = this.openCount()
     if (open >= this.config.maxConnections && this.trimCandidates(now, 1).length === 0) {
-      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${peer}: "maxConnections" expected < ${this.config.maxConnections} open connections, got ${open}`)
+      throw new SwitchError(
+        'ERR_TOO_MANY_CONNECTIONS',
+        `cannot dial ${peer}: "maxConnections" expected < ${this.config.maxConnections} open connections, got ${open}`
+      )
     }
     if (this.dials.size >= this.config.maxPendingDials) {
-      throw new SwitchError('ERR_TOO_MANY_CONNECTIONS', `cannot dial ${peer}: "maxPendingDials" expected < ${this.config.maxPendingDials} dials in flight, got ${this.dials.size}`)
+      throw new SwitchError(
+        'ERR_TOO_MANY_CONNECTIONS',
+        `cannot dial ${peer}: "maxPendingDials" expected < ${this.config.maxPendingDials} dials in flight, got ${this.dials.size}`
+      )
     }
   }
 
@@ -242,12 +253,18 @@ export class ConnectionManager {
   admitInbound (remoteAddr: string, now = Date.now()): SwitchError | undefined {
     const open = this.openCount()
     if (open >= this.config.maxConnections && this.trimCandidates(now, 1).length === 0) {
-      return new SwitchError('ERR_TOO_MANY_CONNECTIONS', `inbound connection from ${remoteAddr}: "maxConnections" expected <= ${this.config.maxConnections} open connections, already at the limit with none past its grace period to trim`)
+      return new SwitchError(
+        'ERR_TOO_MANY_CONNECTIONS',
+        `inbound connection from ${remoteAddr}: "maxConnections" expected <= ${this.config.maxConnections} open connections, already at the limit with none past its grace period to trim`
+      )
     }
     const key = addressKey(remoteAddr)
     const fromAddress = this.pendingByAddress.get(key) ?? 0
     if (fromAddress >= this.config.maxPendingConnectionsPerAddress) {
-      return new SwitchError('ERR_TOO_MANY_CONNECTIONS', `inbound connection from ${remoteAddr}: "maxPendingConnectionsPerAddress" expected <= ${this.config.maxPendingConnectionsPerAddress} upgrading connections from ${key}, got one more`)
+      return new SwitchError(
+        'ERR_TOO_MANY_CONNECTIONS',
+        `inbound connection from ${remoteAddr}: "maxPendingConnectionsPerAddress" expected <= ${this.config.maxPendingConnectionsPerAddress} upgrading connections from ${key}, got one more`
+      )
     }
     if (this.pendingInbound >= this.config.maxPendingConnections) {
       let victim: PendingUpgrade | undefined
@@ -259,14 +276,28 @@ export class ConnectionManager {
       }
       if (victim !== undefined) {
         this.untrack(victim)
-        cancelUpgrade(victim, new SwitchError('ERR_TOO_MANY_CONNECTIONS', `"maxPendingConnections" expected <= ${this.config.maxPendingConnections} upgrading connections: closed the oldest (${victim.raw.remoteAddr}, stage "${victim.stage}", ${now - victim.startedAt} ms old) of the address with the most (${most})`))
+        cancelUpgrade(
+          victim,
+          new SwitchError(
+            'ERR_TOO_MANY_CONNECTIONS',
+            `"maxPendingConnections" expected <= ${this.config.maxPendingConnections} upgrading connections: closed the oldest (${victim.raw.remoteAddr}, stage "${victim.stage}", ${
+              now - victim.startedAt
+            } ms old) of the address with the most (${most})`
+          )
+        )
       }
     }
     return undefined
   }
 
   track (raw: ByteConnection, direction: 'inbound' | 'outbound'): PendingUpgrade {
-    const p: PendingUpgrade = { raw, direction, startedAt: Date.now(), stage: 'multistream', guard: new UpgradeGuard(raw) }
+    const p: PendingUpgrade = {
+      raw,
+      direction,
+      startedAt: Date.now(),
+      stage: 'multistream',
+      guard: new UpgradeGuard(raw)
+    }
     this.pending.add(p)
     if (direction === 'inbound') {
       this.pendingInbound++

@@ -30,9 +30,13 @@ export class ProtocolRegistry {
 
   /** Serve `protocol.codecs` with `protocol.handler` (a later mount of a codec replaces the earlier). */
   mount (protocol: ProtocolDefinition): void {
-    if (typeof protocol !== 'object' || protocol === null) throw new TypeError(`"protocol" expected { codecs, handler }, got ${String(protocol)}`)
+    if (typeof protocol !== 'object' || protocol === null) {
+      throw new TypeError(`"protocol" expected { codecs, handler }, got ${String(protocol)}`)
+    }
     checkCodecs(protocol.codecs, this.maxMessageBytes)
-    if (typeof protocol.handler !== 'function') throw new TypeError(`"protocol.handler" expected a function, got ${typeof protocol.handler}`)
+    if (typeof protocol.handler !== 'function') {
+      throw new TypeError(`"protocol.handler" expected a function, got ${typeof protocol.handler}`)
+    }
     for (const codec of protocol.codecs) this.byCodec.set(codec, protocol)
     this.list = undefined
   }
@@ -69,7 +73,12 @@ export class Dispatcher {
     const limit = this.host.config.maxInboundStreamsPerConnection
     // The count is a scan: only done once the connection holds more streams than the limit at all.
     if (conn.streamCount > limit && conn.countStreams('inbound') > limit) {
-      const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxInboundStreamsPerConnection" expected <= ${limit} open inbound streams, got ${conn.countStreams('inbound')}: stream ${inner.id} reset`)
+      const err = new SwitchError(
+        'ERR_TOO_MANY_STREAMS',
+        `${conn.toString()}: "maxInboundStreamsPerConnection" expected <= ${limit} open inbound streams, got ${
+          conn.countStreams('inbound')
+        }: stream ${inner.id} reset`
+      )
       inner.reset(err)
       this.host.report({ connection: conn, streamId: inner.id, protocol: undefined, stage: 'limit', error: err })
       return
@@ -93,7 +102,10 @@ export class Dispatcher {
     }
     const definition = registry.get(protocol)
     if (definition === undefined) {
-      const err = new SwitchError('ERR_PROTOCOL_NOT_SUPPORTED', `${conn.toString()}: protocol ${protocol} was unmounted during negotiation`)
+      const err = new SwitchError(
+        'ERR_PROTOCOL_NOT_SUPPORTED',
+        `${conn.toString()}: protocol ${protocol} was unmounted during negotiation`
+      )
       stream.reset(err)
       report({ connection: conn, streamId: stream.id, protocol, stage: 'negotiation', error: err })
       return
@@ -101,7 +113,10 @@ export class Dispatcher {
     // The running count lives on the connection (PeerConnection.handlerStarted).
     const max = definition.maxIncomingStreams
     if (max !== undefined && !conn.handlerStarted(protocol, max)) {
-      const err = new SwitchError('ERR_TOO_MANY_STREAMS', `${conn.toString()}: "maxIncomingStreams" of ${protocol} expected <= ${max} running handlers, got one more: stream ${stream.id} reset`)
+      const err = new SwitchError(
+        'ERR_TOO_MANY_STREAMS',
+        `${conn.toString()}: "maxIncomingStreams" of ${protocol} expected <= ${max} running handlers, got one more: stream ${stream.id} reset`
+      )
       stream.reset(err)
       report({ connection: conn, streamId: stream.id, protocol, stage: 'limit', error: err })
       return
@@ -109,7 +124,9 @@ export class Dispatcher {
     try {
       await definition.handler(stream, protocol, conn.context)
     } catch (err) {
-      const error = err instanceof Error ? err : new SwitchError('ERR_HANDLER', `handler of ${protocol} threw ${String(err)}`)
+      const error = err instanceof Error
+        ? err
+        : new SwitchError('ERR_HANDLER', `handler of ${protocol} threw ${String(err)}`)
       stream.reset(error)
       report({ connection: conn, streamId: stream.id, protocol, stage: 'handler', error })
     } finally {

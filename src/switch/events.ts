@@ -19,18 +19,32 @@ export interface SwitchEvents {
   'connection:open': { connection: PeerConnection }
   /** A connection is gone; `error` is set when it ended abnormally. */
   'connection:close': { connection: PeerConnection, error: Error | undefined }
-  /** The connection manager is closing this connection (watermarks, or room at `maxConnections`); `connection:close` follows. */
+  /**
+   * The connection manager is closing this connection (watermarks, or room at `maxConnections`); `connection:close`
+   * follows.
+   */
   'connection:trim': { connection: PeerConnection, reason: string }
   /**
    * A connection failed before it was usable: refused by a limit, a bad or stalled handshake, a
    * peer id mismatch. The connection is closed; nothing else is affected.
    */
-  'connection:error': { direction: 'inbound' | 'outbound', remoteAddr: string, stage: ConnectionErrorStage, error: Error }
+  'connection:error': {
+    direction: 'inbound' | 'outbound',
+    remoteAddr: string,
+    stage: ConnectionErrorStage,
+    error: Error
+  }
   /**
    * A stream failed: negotiation (unknown protocol, garbage, timeout), a limit, or a handler that
    * threw. That stream was reset; the connection goes on.
    */
-  'protocol:error': { connection: PeerConnection, streamId: number, protocol: string | undefined, stage: 'limit' | 'negotiation' | 'handler', error: Error }
+  'protocol:error': {
+    connection: PeerConnection,
+    streamId: number,
+    protocol: string | undefined,
+    stage: 'limit' | 'negotiation' | 'handler',
+    error: Error
+  }
   /** identify answered on a connection. */
   identify: { connection: PeerConnection, identity: PeerIdentity }
 }

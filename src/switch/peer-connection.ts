@@ -65,9 +65,11 @@ export interface ConnectionHost {
 
 export interface NewStreamOptions {
   /**
-   * Optimistic multistream-select (go-multistream lazyClient.go, rust multistream-select V1Lazy): with one protocol, return at once and send the
+   * Optimistic multistream-select (go-multistream lazyClient.go, rust multistream-select V1Lazy): with one protocol,
+   * return at once and send the
    * proposal together with the first bytes written, saving a round trip (the 3-RTT budget of
-   * one flight saves a round trip of the dial). The listener's answer is then checked on the first read, which rejects with
+   * one flight saves a round trip of the dial). The listener's answer is then checked on the first read, which rejects
+   * with
    * ProtocolNotSupportedError if it refused. Default false: like nim's `dial`, the stream comes back
    * negotiated (the peer's handler is running).
    */
@@ -107,7 +109,9 @@ export class PeerConnection {
   readonly muxerNegotiation: 'early' | 'multistream' | 'transport'
   /** `Date.now()` when the upgrade completed. */
   readonly openedAt = Date.now()
-  /** `Date.now()` when a stream last opened in either direction (the connection manager trims the longest idle first). */
+  /**
+   * `Date.now()` when a stream last opened in either direction (the connection manager trims the longest idle first).
+   */
   lastActivityAt = this.openedAt
   /** Filled in once identify answered (it runs in the background; never awaited by streams). */
   identity: PeerIdentity | undefined
@@ -152,7 +156,9 @@ export class PeerConnection {
       if (this.statusValue !== 'open') {
         // Closing: refuse what the peer opens meanwhile (without earlyGoAway it has not been told;
         // with it, only a muxer that announces nothing, like mplex, gets here).
-        stream.reset(new SwitchError('ERR_MUXER_CLOSED', `connection ${this.id} is closing: inbound stream ${stream.id} refused`))
+        stream.reset(
+          new SwitchError('ERR_MUXER_CLOSED', `connection ${this.id} is closing: inbound stream ${stream.id} refused`)
+        )
         return
       }
       this.lastActivityAt = Date.now()
@@ -189,11 +195,17 @@ export class PeerConnection {
   async newStream (protocols: string | readonly string[], options: NewStreamOptions = {}): Promise<SwitchStream> {
     const list = typeof protocols === 'string' ? [protocols] : protocols
     if (this.statusValue !== 'open') {
-      throw new SwitchError('ERR_CONNECTION_CLOSED', `cannot open a stream to ${this.remotePeer.toString()}: connection ${this.id} is ${this.statusValue}`)
+      throw new SwitchError(
+        'ERR_CONNECTION_CLOSED',
+        `cannot open a stream to ${this.remotePeer.toString()}: connection ${this.id} is ${this.statusValue}`
+      )
     }
     const max = this.host.maxOutboundStreams
     if (this.muxer.streams.size >= max && this.countStreams('outbound') >= max) {
-      throw new SwitchError('ERR_TOO_MANY_STREAMS', `cannot open a stream to ${this.remotePeer.toString()}: "maxOutboundStreamsPerConnection" expected < ${max} open outbound streams on connection ${this.id}, got ${max}`)
+      throw new SwitchError(
+        'ERR_TOO_MANY_STREAMS',
+        `cannot open a stream to ${this.remotePeer.toString()}: "maxOutboundStreamsPerConnection" expected < ${max} open outbound streams on connection ${this.id}, got ${max}`
+      )
     }
     if (list.length === 1) this.checkProtocolLimit(list[0] as string, 0)
     let inner: Stream
@@ -348,5 +360,6 @@ export class PeerConnection {
 
 /** The muxer refuses new streams for good (peer GoAway, muxer closed): the connection is draining. */
 export function isMuxerGone (err: unknown): boolean {
-  return err instanceof SwitchyardError && (err.code === 'ERR_YAMUX_GOAWAY' || err.code === 'ERR_MUXER_CLOSED' || err.code === 'ERR_CONNECTION_CLOSED')
+  return err instanceof SwitchyardError &&
+    (err.code === 'ERR_YAMUX_GOAWAY' || err.code === 'ERR_MUXER_CLOSED' || err.code === 'ERR_CONNECTION_CLOSED')
 }

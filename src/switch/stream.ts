@@ -41,6 +41,8 @@ export class SwitchStream implements Stream {
   [Symbol.asyncIterator] (): AsyncIterator<Uint8Array> { return this.inner[Symbol.asyncIterator]() }
 
   toString (): string {
-    return `stream ${this.id} (${this.direction} ${this.protocol === '' ? '<negotiating>' : this.protocol}) with ${this.remotePeer.toString()}`
+    return `stream ${this.id} (${this.direction} ${
+      this.protocol === '' ? '<negotiating>' : this.protocol
+    }) with ${this.remotePeer.toString()}`
   }
 }

@@ -30,7 +30,17 @@
 import { ResourceManager } from '../resources/manager.js'
 import type { PartialResourceConfig, ResourcesView } from '../resources/manager.js'
 import type { ResourceScope } from '../resources/scope.js'
-import type { ConnectionEndpoints, SecurityProtocol, Stream, StreamLimits, StreamMuxerFactory, Transport, TransportConnection, TransportListener, UpgradedConnection } from '../connection.js'
+import type {
+  ConnectionEndpoints,
+  SecurityProtocol,
+  Stream,
+  StreamLimits,
+  StreamMuxerFactory,
+  Transport,
+  TransportConnection,
+  TransportListener,
+  UpgradedConnection
+} from '../connection.js'
 import { SwitchError, SwitchyardError, toError } from '../errors.js'
 import { applyIdentifyUpdate } from '../proto/identify.js'
 import { signPeerRecord, verifyPeerRecord } from '../security/peer-record.js'
@@ -220,7 +230,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   /** Throws SwitchError ERR_INVALID_CONFIG for a bad limit, layer list or listen address. */
   constructor (options: SwitchOptions) {
     super()
-    if (typeof options !== 'object' || options === null) throw new SwitchError('ERR_INVALID_CONFIG', `"options" expected { transports, security, muxers, … }, got ${String(options)}`)
+    if (typeof options !== 'object' || options === null) {
+      throw new SwitchError(
+        'ERR_INVALID_CONFIG',
+        `"options" expected { transports, security, muxers, … }, got ${String(options)}`
+      )
+    }
     this.config = Object.freeze(resolveConfig(options.config))
     const layers = validateLayers(options)
     this.transports = layers.transports
@@ -245,7 +260,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     this.listenAddrsWanted = (options.listenAddrs ?? [DEFAULT_LISTEN_ADDR]).map(a => Multiaddr.from(a))
     for (const addr of this.listenAddrsWanted) {
       if (!this.transports.some(t => t.canListen(addr))) {
-        throw new SwitchError('ERR_INVALID_CONFIG', `"listenAddrs" expected addresses a transport can listen on (${this.transports.map(t => t.name).join(', ')}), got ${addr.toString()}`)
+        throw new SwitchError(
+          'ERR_INVALID_CONFIG',
+          `"listenAddrs" expected addresses a transport can listen on (${
+            this.transports.map(t => t.name).join(', ')
+          }), got ${addr.toString()}`
+        )
       }
     }
     this.identifyService = options.identify
@@ -386,7 +406,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
    * `peerId` is a PeerId or its base58 text; an address in `addrs` may carry `/p2p/<id>` only for
    * that same peer. Text starting with `/` is an address, anything else a peer id (at run time);
    * for `dial(text, [protocols])` TypeScript cannot tell the two apart and picks the peer-id form,
-   * so pass the address as a Multiaddr there. `options.lazy` sends the stream's proposal with its first bytes (one round
+   * so pass the address as a Multiaddr there. `options.lazy` sends the stream's proposal with its first bytes (one
+   * round
    * trip saved; a refusal then surfaces on the first read). If the connection stops taking streams
    * under us (peer GoAway), the stream is opened once more on a fresh connection.
    *
@@ -396,9 +417,18 @@ export class Switch extends TypedEmitter<SwitchEvents> {
    * refuses every protocol (with `{ lazy: true }`, on the stream's first read instead).
    */
   dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>): Promise<PeerConnection>
-  dial (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream>
+  dial (
+    peerId: PeerId | string,
+    addrs: ReadonlyArray<Multiaddr | string>,
+    protocol: string | readonly string[],
+    options?: NewStreamOptions
+  ): Promise<SwitchStream>
   dial (addr: Multiaddr | string): Promise<PeerConnection>
-  dial (addr: Multiaddr | string, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream>
+  dial (
+    addr: Multiaddr | string,
+    protocol: string | readonly string[],
+    options?: NewStreamOptions
+  ): Promise<SwitchStream>
   async dial (
     a: PeerId | Multiaddr | string,
     b?: ReadonlyArray<Multiaddr | string> | string | readonly string[],
@@ -412,7 +442,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     if (isAddressForm(a)) {
       const ma = Multiaddr.from(a as Multiaddr | string)
       const id = ma.peerId()
-      if (id === undefined) throw new SwitchError('ERR_NO_ADDRESSES', `dial(${ma.toString()}): expected a multiaddr ending in /p2p/<peer id>, got none`)
+      if (id === undefined) {
+        throw new SwitchError(
+          'ERR_NO_ADDRESSES',
+          `dial(${ma.toString()}): expected a multiaddr ending in /p2p/<peer id>, got none`
+        )
+      }
       peer = PeerId.parse(id)
       addrs = [ma]
       protocol = b as string | readonly string[] | undefined
@@ -437,7 +472,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   }
 
   /** @deprecated `dial(peerId, addrs, protocol, options)`, which it calls. */
-  async newStream (peerId: PeerId | string, addrs: ReadonlyArray<Multiaddr | string>, protocol: string | readonly string[], options?: NewStreamOptions): Promise<SwitchStream> {
+  async newStream (
+    peerId: PeerId | string,
+    addrs: ReadonlyArray<Multiaddr | string>,
+    protocol: string | readonly string[],
+    options?: NewStreamOptions
+  ): Promise<SwitchStream> {
     return await this.dial(peerId, addrs, protocol, options)
   }
 
@@ -451,7 +491,9 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
       throw new SwitchError('ERR_SWITCH_STOPPED', `cannot dial ${peer.toString()}: the switch is ${this.stateValue}`)
     }
-    if (peer.equals(this.peerId)) throw new SwitchError('ERR_DIAL_SELF', `cannot dial ${peer.toString()}: it is our own peer id`)
+    if (peer.equals(this.peerId)) {
+      throw new SwitchError('ERR_DIAL_SELF', `cannot dial ${peer.toString()}: it is our own peer id`)
+    }
     const key = peer.toString()
     const existing = this.manager.open(key)
     if (existing !== undefined) return existing
@@ -505,7 +547,13 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       connections,
       pendingUpgrades,
       pendingDials: this.manager.dialsInFlight(),
-      totals: { connections: connections.length, streams, pendingInbound, pendingOutbound: pendingUpgrades.length - pendingInbound, pendingBytesIn },
+      totals: {
+        connections: connections.length,
+        streams,
+        pendingInbound,
+        pendingOutbound: pendingUpgrades.length - pendingInbound,
+        pendingBytesIn
+      },
       resources: this.resources.inspect()
     }
   }
@@ -525,13 +573,24 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     if (failures.length === 1) throw (failures[0] as [Multiaddr, Error])[1]
     const last = (failures[failures.length - 1] as [Multiaddr, Error])[1]
     const code = last instanceof SwitchyardError ? last.code : 'ERR_CONNECTION_REFUSED'
-    throw new SwitchError(code, `dial ${peer.toString()}: every address failed: ${failures.map(([a, e]) => `${a.toString()}: ${e.message}`).join('; ')}`, { cause: last })
+    throw new SwitchError(
+      code,
+      `dial ${peer.toString()}: every address failed: ${
+        failures.map(([a, e]) => `${a.toString()}: ${e.message}`).join('; ')
+      }`,
+      { cause: last }
+    )
   }
 
   private async dialOne (peer: PeerId, addr: Multiaddr): Promise<PeerConnection> {
     const transport = this.transports.find(t => t.canDial(addr))
     if (transport === undefined) {
-      const err = new SwitchError('ERR_NO_TRANSPORT', `dial ${peer.toString()} at ${addr.toString()}: no transport can dial it (${this.transports.map(t => t.name).join(', ')})`)
+      const err = new SwitchError(
+        'ERR_NO_TRANSPORT',
+        `dial ${peer.toString()} at ${addr.toString()}: no transport can dial it (${
+          this.transports.map(t => t.name).join(', ')
+        })`
+      )
       this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: err })
       throw err
     }
@@ -549,25 +608,41 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         ...(this.keyLog === undefined ? {} : { keyLog: this.keyLog })
       })
     } catch (err) {
-      this.emit('connection:error', { direction: 'outbound', remoteAddr: addr.toString(), stage: 'dial', error: toError(err) })
+      this.emit('connection:error', {
+        direction: 'outbound',
+        remoteAddr: addr.toString(),
+        stage: 'dial',
+        error: toError(err)
+      })
       throw err
     } finally {
       this.dialAbort.delete(ac)
     }
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
-      const err = new SwitchError('ERR_SWITCH_STOPPED', `dial ${peer.toString()} at ${addr.toString()}: the switch stopped`)
+      const err = new SwitchError(
+        'ERR_SWITCH_STOPPED',
+        `dial ${peer.toString()} at ${addr.toString()}: the switch stopped`
+      )
       abortConnection(tc, err)
       throw err
     }
     if (tc.kind === 'upgraded') {
       try {
         if (!tc.connection.remotePeer.equals(peer)) {
-          throw new SwitchError('ERR_PEER_ID_MISMATCH', `dial ${addr.toString()}: expected peer ${peer.toString()}, the transport authenticated ${tc.connection.remotePeer.toString()}`)
+          throw new SwitchError(
+            'ERR_PEER_ID_MISMATCH',
+            `dial ${addr.toString()}: expected peer ${peer.toString()}, the transport authenticated ${tc.connection.remotePeer.toString()}`
+          )
         }
         return this.register(tc.connection, tc.observer)
       } catch (err) {
         abortConnection(tc, toError(err))
-        this.emit('connection:error', { direction: 'outbound', remoteAddr: tc.connection.remoteAddr, stage: 'limit', error: toError(err) })
+        this.emit('connection:error', {
+          direction: 'outbound',
+          remoteAddr: tc.connection.remoteAddr,
+          stage: 'limit',
+          error: toError(err)
+        })
         throw err
       }
     }
@@ -588,7 +663,10 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private inboundConnection (tc: TransportConnection): void {
     const remoteAddr = tc.connection.remoteAddr
     if (this.stateValue !== 'started' && this.stateValue !== 'starting') {
-      abortConnection(tc, new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${remoteAddr}: the switch is ${this.stateValue}`))
+      abortConnection(
+        tc,
+        new SwitchError('ERR_SWITCH_STOPPED', `inbound connection from ${remoteAddr}: the switch is ${this.stateValue}`)
+      )
       return
     }
     const refused = this.manager.admitInbound(remoteAddr)
@@ -619,7 +697,12 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       }
     }, err => {
       this.manager.untrack(p)
-      this.emit('connection:error', { direction: 'inbound', remoteAddr, stage: p.stage, error: p.cancelled ?? toError(err) })
+      this.emit('connection:error', {
+        direction: 'inbound',
+        remoteAddr,
+        stage: p.stage,
+        error: p.cancelled ?? toError(err)
+      })
     })
   }
 
@@ -637,7 +720,10 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private registerIn (up: UpgradedConnection, observer: TraceObserver | undefined): PeerConnection {
     const remotePeer = up.remotePeer
     if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
-      const err = new SwitchError('ERR_SWITCH_STOPPED', `connection with ${remotePeer.toString()}: the switch stopped during the upgrade`)
+      const err = new SwitchError(
+        'ERR_SWITCH_STOPPED',
+        `connection with ${remotePeer.toString()}: the switch stopped during the upgrade`
+      )
       up.muxer.abort(err)
       throw err
     }
@@ -648,18 +734,30 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       up.muxer.abort(toError(err))
       throw err
     }
-    if (victim !== undefined) this.trim([victim], `"maxConnections" (${this.config.maxConnections}) reached: made room for the ${up.direction} connection with ${remotePeer.toString()}`)
+    if (victim !== undefined) {
+      this.trim(
+        [victim],
+        `"maxConnections" (${this.config.maxConnections}) reached: made room for the ${up.direction} connection with ${remotePeer.toString()}`
+      )
+    }
     const conn = new PeerConnection({
       id: this.manager.allocateId(),
       upgraded: up,
       host: this.connectionHost,
       observer
     })
-    if (conn.status !== 'open') throw conn.closeError ?? new SwitchError('ERR_CONNECTION_CLOSED', `${conn.toString()} closed during its upgrade`)
+    if (conn.status !== 'open') {
+      throw conn.closeError ?? new SwitchError('ERR_CONNECTION_CLOSED', `${conn.toString()} closed during its upgrade`)
+    }
     this.manager.add(conn)
     this.emit('connection:open', { connection: conn })
     const excess = this.manager.overHighWater()
-    if (excess.length > 0) this.trim(excess, `above "connectionsHighWater" (${this.config.connectionsHighWater}): trimmed to "connectionsLowWater" (${this.config.connectionsLowWater})`)
+    if (excess.length > 0) {
+      this.trim(
+        excess,
+        `above "connectionsHighWater" (${this.config.connectionsHighWater}): trimmed to "connectionsLowWater" (${this.config.connectionsLowWater})`
+      )
+    }
     if (this.identifyService !== undefined) void this.identify(conn, this.identifyService)
     return conn
   }
@@ -697,12 +795,15 @@ export class Switch extends TypedEmitter<SwitchEvents> {
 
   /** The connection's observer, asked by the transport as soon as the connection exists. */
   /** The scope of a connection its transport upgraded (QUIC), as the upgrader opens it for the others. */
-  private readonly openResources = (peer: PeerId, name: string): ResourceScope | Error => this.resources.openConnection(peer.toString(), name)
+  private readonly openResources = (peer: PeerId, name: string): ResourceScope | Error =>
+    this.resources.openConnection(peer.toString(), name)
 
   private readonly observerFor = (info: ConnectionEndpoints): TraceObserver | undefined => {
     const o = this.observer
     if (o === undefined) return undefined
-    return typeof o === 'function' ? o({ direction: info.direction, remoteAddr: info.remoteAddr, localAddr: info.localAddr }) : o
+    return typeof o === 'function'
+      ? o({ direction: info.direction, remoteAddr: info.remoteAddr, localAddr: info.localAddr })
+      : o
   }
 
   // ───────────────────────────── internals: streams ─────────────────────────────
@@ -738,7 +839,10 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   private signedPeerRecord (): Uint8Array | undefined {
     if (this.boundAddrs.length === 0) return undefined
     if (this.ownRecord?.addrs !== this.boundAddrs) {
-      this.ownRecord = { addrs: this.boundAddrs, envelope: signPeerRecord(this.identity, this.boundAddrs.map(a => a.bytes)) }
+      this.ownRecord = {
+        addrs: this.boundAddrs,
+        envelope: signPeerRecord(this.identity, this.boundAddrs.map(a => a.bytes))
+      }
     }
     return this.ownRecord.envelope
   }
@@ -806,7 +910,10 @@ function dialTargets (peer: PeerId, addrs: ReadonlyArray<Multiaddr | string>): M
     const ma = Multiaddr.from(a)
     const id = ma.peerId()
     if (id !== undefined && id !== peer.toString() && !PeerId.parse(id).equals(peer)) {
-      throw new SwitchError('ERR_PEER_ID_MISMATCH', `address ${ma.toString()} names peer ${id}, expected ${peer.toString()}`)
+      throw new SwitchError(
+        'ERR_PEER_ID_MISMATCH',
+        `address ${ma.toString()} names peer ${id}, expected ${peer.toString()}`
+      )
     }
     return ma.withoutPeerId()
   })

@@ -101,7 +101,9 @@ export class UpgradeGuard implements ByteConnection {
       if (!this.released) {
         this.bytesIn += chunk.length
         if (this.bytesIn > this.limit) {
-          this.inner.abort(tooLarge('bytes before authentication', this.limit, this.bytesIn, `from ${this.inner.remoteAddr}`))
+          this.inner.abort(
+            tooLarge('bytes before authentication', this.limit, this.bytesIn, `from ${this.inner.remoteAddr}`)
+          )
           return
         }
       }

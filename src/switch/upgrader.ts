@@ -30,7 +30,16 @@
  */
 import type { ResourceManager } from '../resources/manager.js'
 import type { ResourceScope } from '../resources/scope.js'
-import type { ByteConnection, SecureConnectionOptions, SecuredConnection, SecurityProtocol, StreamLimits, StreamMuxer, StreamMuxerFactory, UpgradedConnection } from '../connection.js'
+import type {
+  ByteConnection,
+  SecureConnectionOptions,
+  SecuredConnection,
+  SecurityProtocol,
+  StreamLimits,
+  StreamMuxer,
+  StreamMuxerFactory,
+  UpgradedConnection
+} from '../connection.js'
 import { SwitchError, SwitchyardError, toError } from '../errors.js'
 import { selectOnConnectionLazy } from '../multistream/lazy-connection.js'
 import { handleOnConnection, selectOnConnection } from '../multistream/negotiate.js'
@@ -93,7 +102,11 @@ function remaining (deadline: number): number {
  * Run `work` against the upgrade deadline: when it passes, `raw` is aborted (so whatever layer is
  * waiting fails at once) and the upgrade rejects with ERR_HANDSHAKE_TIMEOUT naming the stage.
  */
-async function withDeadline<T> (raw: ByteConnection, opts: UpgradeOptions, work: (deadline: number) => Promise<T>): Promise<T> {
+async function withDeadline<T> (
+  raw: ByteConnection,
+  opts: UpgradeOptions,
+  work: (deadline: number) => Promise<T>
+): Promise<T> {
   const ms = opts.handshakeTimeoutMs
   const deadline = performance.now() + ms
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -104,7 +117,10 @@ async function withDeadline<T> (raw: ByteConnection, opts: UpgradeOptions, work:
       const stage = opts.progress?.stage ?? 'upgrade'
       // Name the layer that was waiting: the security protocol's id once multistream chose it.
       const layer = stage === 'security' ? opts.progress?.security ?? stage : stage
-      timedOut = new SwitchError('ERR_HANDSHAKE_TIMEOUT', `${layer}: handshake with ${raw.remoteAddr} timed out after ${ms} ms (stage "${stage}"): the peer stalled`)
+      timedOut = new SwitchError(
+        'ERR_HANDSHAKE_TIMEOUT',
+        `${layer}: handshake with ${raw.remoteAddr} timed out after ${ms} ms (stage "${stage}"): the peer stalled`
+      )
       raw.abort(timedOut)
       reject(timedOut)
     }, ms)
@@ -129,7 +145,10 @@ function stage (opts: UpgradeOptions, s: UpgradeStage): void {
 function securityFor (opts: UpgradeOptions, protocol: string): SecurityProtocol {
   for (const s of opts.security) if (s.protocol === protocol) return s
   // Only protocols we offered can come back from a negotiation.
-  throw new SwitchError('ERR_PROTOCOL_VIOLATION', `security protocol "${protocol}" was negotiated but is not configured`)
+  throw new SwitchError(
+    'ERR_PROTOCOL_VIOLATION',
+    `security protocol "${protocol}" was negotiated but is not configured`
+  )
 }
 
 function muxerFor (opts: UpgradeOptions, protocol: string): StreamMuxerFactory {
@@ -144,7 +163,11 @@ function chosen (opts: UpgradeOptions, guard: UpgradeGuard, security: SecurityPr
   stage(opts, 'security')
 }
 
-function secureOptions (opts: UpgradeOptions, deadline: number, initialBytes: readonly Uint8Array[] | undefined): SecureConnectionOptions {
+function secureOptions (
+  opts: UpgradeOptions,
+  deadline: number,
+  initialBytes: readonly Uint8Array[] | undefined
+): SecureConnectionOptions {
   const o: SecureConnectionOptions = {
     identity: opts.identity,
     // The muxers we list in the handshake; `[]` announces none (the muxer is then negotiated after).
@@ -170,7 +193,8 @@ export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions
       // synchronously, and the lazy selection puts the header and proposal in front of that write).
       security = opts.security[0] as SecurityProtocol
       chosen(opts, guard, security)
-      const lazy = selectOnConnectionLazy(guard, security.protocol, { timeoutMs: remaining(deadline), ...timing }).connection
+      const lazy =
+        selectOnConnectionLazy(guard, security.protocol, { timeoutMs: remaining(deadline), ...timing }).connection
       secured = await security.secureOutbound(lazy, secureOptions(opts, deadline, undefined))
     } else {
       // Several proposals: we must wait for the listener's answer before the handshake starts
@@ -178,7 +202,10 @@ export async function upgradeOutbound (raw: ByteConnection, opts: UpgradeOptions
       // one). That costs one round trip more than the lazy single-protocol dial above.
       stage(opts, 'multistream')
       guard.limit = MAX_MULTISTREAM_STAGE_BYTES
-      const { protocol, leftover } = await selectOnConnection(guard, opts.security.map(s => s.protocol), { timeoutMs: remaining(deadline), ...timing })
+      const { protocol, leftover } = await selectOnConnection(guard, opts.security.map(s => s.protocol), {
+        timeoutMs: remaining(deadline),
+        ...timing
+      })
       security = securityFor(opts, protocol)
       chosen(opts, guard, security)
       secured = await security.secureOutbound(guard, secureOptions(opts, deadline, leftover))
@@ -195,7 +222,11 @@ export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions)
   return await withDeadline(raw, opts, async (deadline) => {
     stage(opts, 'multistream')
     guard.limit = MAX_MULTISTREAM_STAGE_BYTES
-    const { protocol, leftover } = await handleOnConnection(guard, opts.security.map(s => s.protocol), { timeoutMs: remaining(deadline), maxMessageBytes: opts.maxNegotiationMessageBytes, observer: opts.observer })
+    const { protocol, leftover } = await handleOnConnection(guard, opts.security.map(s => s.protocol), {
+      timeoutMs: remaining(deadline),
+      maxMessageBytes: opts.maxNegotiationMessageBytes,
+      observer: opts.observer
+    })
     const security = securityFor(opts, protocol)
     chosen(opts, guard, security)
     const secured = await security.secureInbound(guard, secureOptions(opts, deadline, leftover))
@@ -205,7 +236,14 @@ export async function upgradeInbound (raw: ByteConnection, opts: UpgradeOptions)
   })
 }
 
-async function startMuxer (raw: ByteConnection, security: SecurityProtocol, secured: SecuredConnection, initiator: boolean, opts: UpgradeOptions, deadline: number): Promise<UpgradedConnection> {
+async function startMuxer (
+  raw: ByteConnection,
+  security: SecurityProtocol,
+  secured: SecuredConnection,
+  initiator: boolean,
+  opts: UpgradeOptions,
+  deadline: number
+): Promise<UpgradedConnection> {
   let scope: ResourceScope | undefined
   if (opts.resources !== undefined) {
     const opened = opts.resources.openConnection(secured.remotePeer.toString(), `${raw.direction} ${raw.remoteAddr}`)
@@ -220,7 +258,15 @@ async function startMuxer (raw: ByteConnection, security: SecurityProtocol, secu
   }
 }
 
-async function startMuxerIn (raw: ByteConnection, security: SecurityProtocol, secured: SecuredConnection, initiator: boolean, opts: UpgradeOptions, deadline: number, scope: ResourceScope | undefined): Promise<UpgradedConnection> {
+async function startMuxerIn (
+  raw: ByteConnection,
+  security: SecurityProtocol,
+  secured: SecuredConnection,
+  initiator: boolean,
+  opts: UpgradeOptions,
+  deadline: number,
+  scope: ResourceScope | undefined
+): Promise<UpgradedConnection> {
   const done = (muxer: StreamMuxer, how: 'early' | 'multistream'): UpgradedConnection => {
     stage(opts, 'done')
     return {
@@ -237,7 +283,11 @@ async function startMuxerIn (raw: ByteConnection, security: SecurityProtocol, se
   }
   const observer = opts.observer
   const maxMessageBytes = opts.maxNegotiationMessageBytes
-  const create = (factory: StreamMuxerFactory, conn: ByteConnection, initialBytes: readonly Uint8Array[] | undefined): StreamMuxer => {
+  const create = (
+    factory: StreamMuxerFactory,
+    conn: ByteConnection,
+    initialBytes: readonly Uint8Array[] | undefined
+  ): StreamMuxer => {
     const o: Parameters<StreamMuxerFactory['create']>[1] = { initiator }
     if (initialBytes !== undefined && initialBytes.length > 0) o.initialBytes = initialBytes
     if (observer !== undefined) o.observer = observer
@@ -253,12 +303,22 @@ async function startMuxerIn (raw: ByteConnection, security: SecurityProtocol, se
   if (initiator) {
     if (opts.muxers.length === 1) {
       const factory = opts.muxers[0] as StreamMuxerFactory
-      const lazy = selectOnConnectionLazy(conn, factory.protocol, { timeoutMs: remaining(deadline), maxMessageBytes, observer }).connection
+      const lazy =
+        selectOnConnectionLazy(conn, factory.protocol, { timeoutMs: remaining(deadline), maxMessageBytes, observer })
+          .connection
       return done(create(factory, lazy, undefined), 'multistream')
     }
-    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(m => m.protocol), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
+    const { protocol, leftover } = await selectOnConnection(conn, opts.muxers.map(m => m.protocol), {
+      timeoutMs: remaining(deadline),
+      maxMessageBytes,
+      observer
+    })
     return done(create(muxerFor(opts, protocol), conn, leftover), 'multistream')
   }
-  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(m => m.protocol), { timeoutMs: remaining(deadline), maxMessageBytes, observer })
+  const { protocol, leftover } = await handleOnConnection(conn, opts.muxers.map(m => m.protocol), {
+    timeoutMs: remaining(deadline),
+    maxMessageBytes,
+    observer
+  })
   return done(create(muxerFor(opts, protocol), conn, leftover), 'multistream')
 }

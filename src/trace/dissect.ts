@@ -74,7 +74,9 @@ export class TimedBuffer {
     const out = new Uint8Array(this.total)
     let o = 0
     for (let i = 0; i < this.chunks.length; i++) {
-      const b = i === 0 ? (this.chunks[0] as TimedChunk).bytes.subarray(this.headOffset) : (this.chunks[i] as TimedChunk).bytes
+      const b = i === 0
+        ? (this.chunks[0] as TimedChunk).bytes.subarray(this.headOffset)
+        : (this.chunks[i] as TimedChunk).bytes
       out.set(b, o)
       o += b.length
     }
@@ -100,7 +102,9 @@ export class TimedBuffer {
 
   /** Take every waiting chunk (with its time) and empty the buffer. */
   drain (): TimedChunk[] {
-    const out = this.chunks.map((c, i) => i === 0 && this.headOffset > 0 ? { bytes: c.bytes.subarray(this.headOffset), time: c.time } : c)
+    const out = this.chunks.map((c, i) =>
+      i === 0 && this.headOffset > 0 ? { bytes: c.bytes.subarray(this.headOffset), time: c.time } : c
+    )
     this.chunks = []
     this.headOffset = 0
     this.total = 0
@@ -129,7 +133,8 @@ export interface MultistreamDissectorOptions {
  *   listener: header, then one answer per proposal: the same id (agreed), `na`, or an ls list.
  *
  * After a proposal, the dialer's later bytes mean nothing until the listener has answered (a lazy
- * dialer sends data right behind its proposal, go-multistream lazyClient.go, rust multistream-select V1Lazy), so they wait in the buffer. Once a
+ * dialer sends data right behind its proposal, go-multistream lazyClient.go, rust multistream-select V1Lazy), so they
+ * wait in the buffer. Once a
  * protocol is agreed, everything after the last message of each side goes to `onAgreed`'s dissector.
  */
 export class MultistreamDissector implements Dissector {
@@ -195,7 +200,9 @@ export class MultistreamDissector implements Dissector {
       const msg = this.read(dialer)
       if (msg !== undefined) {
         if (this.dialerState === DialerState.Header) {
-          if (msg !== PROTOCOL_ID) throw new Error(`multistream header expected "${PROTOCOL_ID}", got ${JSON.stringify(msg)}`)
+          if (msg !== PROTOCOL_ID) {
+            throw new Error(`multistream header expected "${PROTOCOL_ID}", got ${JSON.stringify(msg)}`)
+          }
           this.dialerState = DialerState.Propose
         } else {
           this.pending = msg === LS ? { ls: true } : { ls: false, protocol: msg }
@@ -207,7 +214,9 @@ export class MultistreamDissector implements Dissector {
     if (this.listenerState === ListenerState.Header) {
       const msg = this.read(listener)
       if (msg === undefined) return false
-      if (msg !== PROTOCOL_ID) throw new Error(`multistream header expected "${PROTOCOL_ID}", got ${JSON.stringify(msg)}`)
+      if (msg !== PROTOCOL_ID) {
+        throw new Error(`multistream header expected "${PROTOCOL_ID}", got ${JSON.stringify(msg)}`)
+      }
       this.listenerState = ListenerState.Answer
       return true
     }
@@ -221,7 +230,11 @@ export class MultistreamDissector implements Dissector {
       this.agree(msg)
       return false
     }
-    if (msg !== NA) throw new Error(`answer to ${JSON.stringify(pending.protocol)} expected the same id or "na", got ${JSON.stringify(msg)}`)
+    if (msg !== NA) {
+      throw new Error(
+        `answer to ${JSON.stringify(pending.protocol)} expected the same id or "na", got ${JSON.stringify(msg)}`
+      )
+    }
     this.dialerState = DialerState.Propose
     return true
   }
@@ -296,14 +309,26 @@ export class MessageDissector implements Dissector {
         this.raw[dir] = true
         buf.drain()
         const e = errorEvent('stream', err, this.scope)
-        if (e.kind === 'error') e.message = `${dir === 'out' ? 'sent' : 'received'} bytes are not length-prefixed messages (${e.message}); showing raw data`
+        if (e.kind === 'error') {
+          e.message = `${
+            dir === 'out' ? 'sent' : 'received'
+          } bytes are not length-prefixed messages (${e.message}); showing raw data`
+        }
         this.emit(e, time)
         return
       }
       if (r === undefined) return
       const [body, used] = r
       const t = buf.consume(used)
-      const e: TraceEvent = { layer: 'stream', kind: 'message', dir, stream: this.scope.stream, opener: this.scope.opener, length: body.length, bytes: body }
+      const e: TraceEvent = {
+        layer: 'stream',
+        kind: 'message',
+        dir,
+        stream: this.scope.stream,
+        opener: this.scope.opener,
+        length: body.length,
+        bytes: body
+      }
       if (this.identifyPush !== undefined) e.identify = describeIdentify(body, this.identifyPush)
       this.emit(e, t)
     }

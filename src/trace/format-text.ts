@@ -6,7 +6,8 @@
  *   10:31:07.402390 #1   multistream -> /multistream/1.0.0
  *   10:31:07.402391 #1   multistream -> /noise
  *   10:31:07.402512 #1     noise -> e (32 B)
- *   10:31:07.404925 #1     noise <- e, ee, s, es (200 B, payload 120 B) Ed25519 12D3KooW…, signature verified, stream_muxers [/yamux/1.0.0]
+ *   10:31:07.404925 #1     noise <- e, ee, s, es (200 B, payload 120 B) Ed25519 12D3KooW…, signature verified,
+ * stream_muxers [/yamux/1.0.0]
  *   10:31:07.406001 #1       yamux -> WindowUpdate [SYN] stream 1 delta 0
  *   10:31:07.406050 #1         [1] multistream -> /test/stream-proto/1.0.0
  *   10:31:07.407830 #1         [1] <- "Hello!" (6 B)
@@ -75,7 +76,9 @@ function pad (n: number, w: number): string {
 export function formatTime (ms: number, utc = false): string {
   const d = new Date(Math.floor(ms))
   const micro = Math.floor((ms - Math.floor(ms)) * 1000) + d.getMilliseconds() * 1000
-  const [h, m, s] = utc ? [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()] : [d.getHours(), d.getMinutes(), d.getSeconds()]
+  const [h, m, s] = utc
+    ? [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+    : [d.getHours(), d.getMinutes(), d.getSeconds()]
   return `${pad(h, 2)}:${pad(m, 2)}:${pad(s, 2)}.${pad(micro, 6)}`
 }
 
@@ -140,7 +143,10 @@ export function yamuxFlagNames (flags: number): string {
   return names.join('|')
 }
 
-/** `Data [SYN] stream 1 length 5`, `WindowUpdate stream 1 delta 262144`, `Ping [ACK] opaque 7`, `GoAway code 1 (protocol error)`. */
+/**
+ * `Data [SYN] stream 1 length 5`, `WindowUpdate stream 1 delta 262144`, `Ping [ACK] opaque 7`, `GoAway code 1 (protocol
+ * error)`.
+ */
 export function formatYamuxFrame (type: number, flags: number, streamId: number, length: number): string {
   const f = flags === 0 ? '' : ` [${yamuxFlagNames(flags)}]`
   switch (type) {
@@ -148,7 +154,13 @@ export function formatYamuxFrame (type: number, flags: number, streamId: number,
     case FrameType.WindowUpdate: return `WindowUpdate${f} stream ${streamId} delta ${length}`
     case FrameType.Ping: return `Ping${f} opaque ${length} (0x${length.toString(16).padStart(8, '0')})`
     case FrameType.GoAway: {
-      const name = length === GoAwayCode.Normal ? 'normal' : length === GoAwayCode.ProtocolError ? 'protocol error' : length === GoAwayCode.InternalError ? 'internal error' : 'unknown'
+      const name = length === GoAwayCode.Normal
+        ? 'normal'
+        : length === GoAwayCode.ProtocolError
+          ? 'protocol error'
+          : length === GoAwayCode.InternalError
+            ? 'internal error'
+            : 'unknown'
       return `GoAway${f} code ${length} (${name})`
     }
     default: return `type ${type}${f} stream ${streamId} length ${length}`
@@ -156,11 +168,19 @@ export function formatYamuxFrame (type: number, flags: number, streamId: number,
 }
 
 function formatNoisePayload (p: NoisePayloadInfo): string {
-  const sig = p.signature === 'verified' ? 'signature verified' : p.signature === 'invalid' ? 'SIGNATURE INVALID' : p.signature === 'sent' ? 'signed' : 'signature not checked'
+  const sig = p.signature === 'verified'
+    ? 'signature verified'
+    : p.signature === 'invalid'
+      ? 'SIGNATURE INVALID'
+      : p.signature === 'sent'
+        ? 'signed'
+        : 'signature not checked'
   let s = `${p.keyType} ${p.peerId}, ${sig}`
   if (p.streamMuxers !== undefined) s += `, stream_muxers [${p.streamMuxers.join(', ')}]`
   else s += ', no extensions'
-  if (p.webtransportCerthashes !== undefined && p.webtransportCerthashes > 0) s += `, ${p.webtransportCerthashes} webtransport certhashes`
+  if (p.webtransportCerthashes !== undefined && p.webtransportCerthashes > 0) {
+    s += `, ${p.webtransportCerthashes} webtransport certhashes`
+  }
   return s
 }
 
@@ -181,16 +201,30 @@ export function formatIdentify (i: IdentifyInfo): string[] {
   if (i.protocolVersion !== undefined) versions.push(`protocolVersion ${JSON.stringify(i.protocolVersion)}`)
   if (i.agentVersion !== undefined) versions.push(`agentVersion ${JSON.stringify(i.agentVersion)}`)
   if (versions.length > 0) out.push(versions.join(', '))
-  if (i.publicKey !== undefined) out.push('error' in i.publicKey ? `publicKey ! ${i.publicKey.error}` : `publicKey ${i.publicKey.keyType} ${i.publicKey.peerId}`)
+  if (i.publicKey !== undefined) {
+    out.push(
+      'error' in i.publicKey
+        ? `publicKey ! ${i.publicKey.error}`
+        : `publicKey ${i.publicKey.keyType} ${i.publicKey.peerId}`
+    )
+  }
   // A push carries only what changed; a full answer always lists both (possibly empty) lists.
-  if (!i.push || i.listenAddrs.length > 0) out.push(`listenAddrs ${i.listenAddrs.length === 0 ? '(none)' : i.listenAddrs.join(', ')}`)
+  if (!i.push || i.listenAddrs.length > 0) {
+    out.push(`listenAddrs ${i.listenAddrs.length === 0 ? '(none)' : i.listenAddrs.join(', ')}`)
+  }
   if (i.observedAddr !== undefined) out.push(`observedAddr ${i.observedAddr}`)
-  if (!i.push || i.protocols.length > 0) out.push(`protocols ${i.protocols.length === 0 ? '(none)' : i.protocols.join(', ')}`)
+  if (!i.push || i.protocols.length > 0) {
+    out.push(`protocols ${i.protocols.length === 0 ? '(none)' : i.protocols.join(', ')}`)
+  }
   const r = i.signedPeerRecord
   if (r !== undefined) {
-    out.push(r.signature === 'verified'
-      ? `signedPeerRecord signature verified, peer ${r.peerId ?? '?'}, seq ${r.seq ?? '?'}, addresses ${(r.addresses ?? []).join(', ') || '(none)'}`
-      : `signedPeerRecord SIGNATURE INVALID: ${r.error ?? 'unknown'}`)
+    out.push(
+      r.signature === 'verified'
+        ? `signedPeerRecord signature verified, peer ${r.peerId ?? '?'}, seq ${r.seq ?? '?'}, addresses ${
+          (r.addresses ?? []).join(', ') || '(none)'
+        }`
+        : `signedPeerRecord SIGNATURE INVALID: ${r.error ?? 'unknown'}`
+    )
   }
   return out
 }
@@ -244,31 +278,54 @@ export class TextFormatter {
       case 'tcp':
         switch (r.kind) {
           // a QUIC connection opens over UDP (its observer reports the same open record)
-          case 'open': text = `${r.localAddr.includes('/udp/') ? 'udp' : 'tcp'} open ${r.localAddr} ${r.direction === 'outbound' ? '->' : '<-'} ${r.remoteAddr} (${r.direction})`; break
-          case 'data': if (this.hex) text = `tcp ${ARROW[r.dir]} ${r.length} B`; break
-          case 'end': text = `tcp ${ARROW[r.dir]} FIN (${r.dir === 'out' ? 'we' : 'the peer'} closed for writing)`; break
-          case 'close': text = `tcp close${r.error !== undefined ? `: ${r.error}` : ''}`; this.conns.delete(r.conn); break
-          default: text = this.generic(r)
+          case 'open':
+            text = `${r.localAddr.includes('/udp/') ? 'udp' : 'tcp'} open ${r.localAddr} ${
+              r.direction === 'outbound' ? '->' : '<-'
+            } ${r.remoteAddr} (${r.direction})`
+            break
+          case 'data':
+            if (this.hex) text = `tcp ${ARROW[r.dir]} ${r.length} B`
+            break
+          case 'end':
+            text = `tcp ${ARROW[r.dir]} FIN (${r.dir === 'out' ? 'we' : 'the peer'} closed for writing)`
+            break
+          case 'close':
+            text = `tcp close${r.error !== undefined ? `: ${r.error}` : ''}`
+            this.conns.delete(r.conn)
+            break
+          default:
+            text = this.generic(r)
         }
         break
       case 'ws':
         depth = 1
         switch (r.kind) {
-          case 'upgrade': text = `ws ${ARROW[r.dir]} ${r.startLine}${r.headers.length > 0 ? ` (${r.headers.join('; ')})` : ''}`; break
-          case 'frame': text = `ws ${ARROW[r.dir]} ${r.opcode}${r.fin ? ' FIN' : ''} ${r.length} B${r.masked ? ' masked' : ''}`; break
-          default: text = this.generic(r)
+          case 'upgrade':
+            text = `ws ${ARROW[r.dir]} ${r.startLine}${r.headers.length > 0 ? ` (${r.headers.join('; ')})` : ''}`
+            break
+          case 'frame':
+            text = `ws ${ARROW[r.dir]} ${r.opcode}${r.fin ? ' FIN' : ''} ${r.length} B${r.masked ? ' masked' : ''}`
+            break
+          default:
+            text = this.generic(r)
         }
         break
       case 'quic':
         depth = 1
-        if (r.kind === 'packet') text = `quic ${ARROW[r.dir]} ${r.packetType} #${r.pn} (${r.length} B)${r.frames.length > 0 ? ': ' + r.frames.join(', ') : ''}`
-        else text = r.kind === 'note' ? `quic ${r.message}` : this.generic(r)
+        if (r.kind === 'packet') {
+          text = `quic ${ARROW[r.dir]} ${r.packetType} #${r.pn} (${r.length} B)${
+            r.frames.length > 0 ? ': ' + r.frames.join(', ') : ''
+          }`
+        } else text = r.kind === 'note' ? `quic ${r.message}` : this.generic(r)
         break
       case 'multistream':
         depth = r.stream !== undefined ? 4 : st.secured ? 3 : 1
         if (r.kind === 'message') text = `multistream ${ARROW[r.dir]} ${r.message}`
-        else if (r.kind === 'ls') text = `multistream ${ARROW[r.dir]} ls response: ${r.protocols.length === 0 ? '(none)' : r.protocols.join(', ')}`
-        else {
+        else if (r.kind === 'ls') {
+          text = `multistream ${ARROW[r.dir]} ls response: ${
+            r.protocols.length === 0 ? '(none)' : r.protocols.join(', ')
+          }`
+        } else {
           if (r.kind === 'error' && r.stream !== undefined) this.markRaw(st, r.stream, r.opener)
           text = this.generic(r)
         }
@@ -285,10 +342,15 @@ export class TextFormatter {
           }
           case 'complete':
             st.secured = true
-            text = `noise handshake complete: ${r.role}, remote ${r.remotePeer}${r.muxer !== undefined ? `, muxer ${r.muxer} (early negotiation)` : ''}`
+            text = `noise handshake complete: ${r.role}, remote ${r.remotePeer}${
+              r.muxer !== undefined ? `, muxer ${r.muxer} (early negotiation)` : ''
+            }`
             break
-          case 'frame': text = `noise ${ARROW[r.dir]} transport ${r.length} B (${Math.max(0, r.length - 16)} B plaintext)`; break
-          default: text = this.generic(r)
+          case 'frame':
+            text = `noise ${ARROW[r.dir]} transport ${r.length} B (${Math.max(0, r.length - 16)} B plaintext)`
+            break
+          default:
+            text = this.generic(r)
         }
         break
       case 'tls':
@@ -299,14 +361,24 @@ export class TextFormatter {
             break
           case 'record':
             // Records are the container; show them with --trace=hex (the messages carry the story).
-            if (this.hex) text = `tls ${ARROW[r.dir]} record ${r.contentType}${r.innerType !== undefined ? `(${r.innerType})` : ''} ${r.length} B`
-            else if (r.innerType === 'ApplicationData' || r.contentType === 'ChangeCipherSpec') text = undefined
+            if (this.hex) {
+              text = `tls ${ARROW[r.dir]} record ${r.contentType}${
+                r.innerType !== undefined ? `(${r.innerType})` : ''
+              } ${r.length} B`
+            } else if (r.innerType === 'ApplicationData' || r.contentType === 'ChangeCipherSpec') text = undefined
             break
           case 'alert': text = `tls ${ARROW[r.dir]} alert ${r.level} ${r.description}`; break
           case 'complete':
             st.secured = true
-            text = `tls handshake complete: ${r.role}, remote ${r.remotePeer}, ${r.cipherSuite}, ${r.group}${r.helloRetry ? ' (after HelloRetryRequest)' : ''}` +
-              (r.alpn !== undefined ? r.alpn === 'libp2p' ? ', ALPN libp2p (muxer by multistream-select)' : `, muxer ${r.alpn} (early negotiation via ALPN)` : '')
+            text =
+              `tls handshake complete: ${r.role}, remote ${r.remotePeer}, ${r.cipherSuite}, ${r.group}${
+                r.helloRetry ? ' (after HelloRetryRequest)' : ''
+              }` +
+              (r.alpn !== undefined
+                ? r.alpn === 'libp2p'
+                  ? ', ALPN libp2p (muxer by multistream-select)'
+                  : `, muxer ${r.alpn} (early negotiation via ALPN)`
+                : '')
             break
           default: text = this.generic(r)
         }
@@ -314,13 +386,17 @@ export class TextFormatter {
       case 'yamux':
         depth = 3
         st.muxer = 'yamux'
-        text = r.kind === 'frame' ? `yamux ${ARROW[r.dir]} ${formatYamuxFrame(r.frameType, r.flags, r.streamId, r.length)}` : this.generic(r)
+        text = r.kind === 'frame'
+          ? `yamux ${ARROW[r.dir]} ${formatYamuxFrame(r.frameType, r.flags, r.streamId, r.length)}`
+          : this.generic(r)
         break
       case 'mplex':
         depth = 3
         st.muxer = 'mplex'
         text = r.kind === 'frame'
-          ? `mplex ${ARROW[r.dir]} ${mplexFlagName(r.flag)} ${this.streamLabel(st, r.streamId, r.opener)} length ${r.length}`
+          ? `mplex ${ARROW[r.dir]} ${mplexFlagName(r.flag)} ${
+            this.streamLabel(st, r.streamId, r.opener)
+          } length ${r.length}`
           : this.generic(r)
         break
       case 'stream': {

@@ -58,7 +58,12 @@ export function describeIdentify (body: Uint8Array, push: boolean): IdentifyInfo
 function describeRecord (envelope: Uint8Array, signer: PeerId | undefined): SignedPeerRecordInfo {
   try {
     const r = verifyPeerRecord(envelope, signer)
-    return { signature: 'verified', peerId: r.peerId.toString(), seq: r.seq.toString(), addresses: r.addresses.map(multiaddrText) }
+    return {
+      signature: 'verified',
+      peerId: r.peerId.toString(),
+      seq: r.seq.toString(),
+      addresses: r.addresses.map(multiaddrText)
+    }
   } catch (err) {
     return { signature: 'invalid', error: toError(err).message }
   }

@@ -26,10 +26,21 @@
  */
 import { appendFileSync, openSync, closeSync } from 'node:fs'
 import { SwitchyardError } from '../errors.js'
-import { formatKeyLog, KEYLOG_HANDSHAKE_LABEL, KEYLOG_KEY_LENGTH, KEYLOG_TRANSPORT_LABEL } from '../security/noise-keylog.js'
+import {
+  formatKeyLog,
+  KEYLOG_HANDSHAKE_LABEL,
+  KEYLOG_KEY_LENGTH,
+  KEYLOG_TRANSPORT_LABEL
+} from '../security/noise-keylog.js'
 import type { NoiseKeys } from '../security/noise-keylog.js'
 
-export { formatKeyLog, noiseKeyLogLines, KEYLOG_HANDSHAKE_LABEL, KEYLOG_KEY_LENGTH, KEYLOG_TRANSPORT_LABEL } from '../security/noise-keylog.js'
+export {
+  formatKeyLog,
+  noiseKeyLogLines,
+  KEYLOG_HANDSHAKE_LABEL,
+  KEYLOG_KEY_LENGTH,
+  KEYLOG_TRANSPORT_LABEL
+} from '../security/noise-keylog.js'
 export type { NoiseKeys } from '../security/noise-keylog.js'
 
 /** A malformed key log line. */
@@ -47,7 +58,11 @@ const HEX_KEY = /^[0-9a-fA-F]{64}$/
 
 function parseKey (field: string | undefined, what: string, line: number): Uint8Array {
   if (field === undefined || !HEX_KEY.test(field)) {
-    throw new KeyLogError(`key log line ${line}: "${what}" expected ${KEYLOG_KEY_LENGTH * 2} hex digits, got ${field === undefined ? 'nothing' : JSON.stringify(field.length > 70 ? field.slice(0, 70) + '…' : field)}`)
+    throw new KeyLogError(
+      `key log line ${line}: "${what}" expected ${KEYLOG_KEY_LENGTH * 2} hex digits, got ${
+        field === undefined ? 'nothing' : JSON.stringify(field.length > 70 ? field.slice(0, 70) + '…' : field)
+      }`
+    )
   }
   return Uint8Array.from(Buffer.from(field, 'hex'))
 }
@@ -134,11 +149,17 @@ export function parseKeyLog (text: string): KeyLog {
     const n = i + 1
     const nss = NSS_LABELS[label ?? '']
     if (nss !== undefined) {
-      if (f.length !== 3) throw new KeyLogError(`key log line ${n}: "${label as string}" expected 3 fields, got ${f.length}`)
+      if (f.length !== 3) {
+        throw new KeyLogError(`key log line ${n}: "${label as string}" expected 3 fields, got ${f.length}`)
+      }
       const random = Uint8Array.from(Buffer.from(f[1] as string, 'hex'))
       const secret = Uint8Array.from(Buffer.from(f[2] as string, 'hex'))
-      if (random.length !== 32 || !/^[0-9a-f]+$/i.test(f[2] as string) || (secret.length !== 32 && secret.length !== 48)) {
-        throw new KeyLogError(`key log line ${n}: "${label as string}" expected a 32-byte client random and a 32- or 48-byte secret in hex`)
+      if (
+        random.length !== 32 || !/^[0-9a-f]+$/i.test(f[2] as string) || (secret.length !== 32 && secret.length !== 48)
+      ) {
+        throw new KeyLogError(
+          `key log line ${n}: "${label as string}" expected a 32-byte client random and a 32- or 48-byte secret in hex`
+        )
       }
       log.addTls(random, nss, secret)
       continue

@@ -88,7 +88,10 @@ export interface MultistreamMessageEvent extends EventBase {
   message: string
 }
 
-/** An `ls` response: the protocol list (multistream-select README, `ls`). `bytes` = the response body (inside its outer length prefix). */
+/**
+ * An `ls` response: the protocol list (multistream-select README, `ls`). `bytes` = the response body (inside its outer
+ * length prefix).
+ */
 export interface MultistreamLsEvent extends EventBase {
   layer: 'multistream'
   kind: 'ls'
@@ -284,7 +287,10 @@ export interface WsFrameEvent extends EventBase {
 // ---------------------------------------------------------------------------------------------
 // tls (/tls/1.0.0, RFC 8446)
 
-/** One TLS record. `contentType` is the outer type; `innerType` the decrypted one of a protected record. `bytes` = the whole record. */
+/**
+ * One TLS record. `contentType` is the outer type; `innerType` the decrypted one of a protected record. `bytes` = the
+ * whole record.
+ */
 export interface TlsRecordEvent extends EventBase {
   layer: 'tls'
   kind: 'record'
@@ -393,7 +399,17 @@ export type TraceEvent =
   | QuicPacketEvent
   | TraceErrorEvent | TraceNoteEvent
 
-export type TraceLayer = 'tcp' | 'ws' | 'quic' | 'multistream' | 'noise' | 'tls' | 'yamux' | 'mplex' | 'stream' | 'capture'
+export type TraceLayer =
+  | 'tcp'
+  | 'ws'
+  | 'quic'
+  | 'multistream'
+  | 'noise'
+  | 'tls'
+  | 'yamux'
+  | 'mplex'
+  | 'stream'
+  | 'capture'
 
 /** An event as recorded: stamped with the connection and the time by the tracer (or the capture). */
 export type TraceRecord = TraceEvent & {

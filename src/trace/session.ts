@@ -48,7 +48,9 @@ export interface TraceSession {
  */
 export function createTraceSession (opts: TraceSessionOptions): TraceSession {
   const sinks: TraceSink[] = []
-  if (opts.view !== 'off') sinks.push(new TextTraceSink(opts.stderr, { hex: opts.view === 'hex', utc: opts.utc === true }))
+  if (opts.view !== 'off') {
+    sinks.push(new TextTraceSink(opts.stderr, { hex: opts.view === 'hex', utc: opts.utc === true }))
+  }
   if (opts.file !== undefined) sinks.push(new JsonlTraceSink(opts.file))
   const tracer = sinks.length > 0 ? new Tracer({ sinks }) : undefined
   const switchOptions: TraceSession['switchOptions'] = {}

@@ -20,7 +20,10 @@ import type { Dissector } from './dissect.js'
 import { streamDissector } from './dissect.js'
 import type { TraceEvent, TraceObserver, TraceRecord } from './observer.js'
 
-/** Where records go. `write` is synchronous and must not throw; the record is not reused after it returns, but its `bytes` may be. */
+/**
+ * Where records go. `write` is synchronous and must not throw; the record is not reused after it returns, but its
+ * `bytes` may be.
+ */
 export interface TraceSink {
   write: (record: TraceRecord) => void
   /** Flush and release (files); called by `Tracer.close()`. */
@@ -115,13 +118,21 @@ class ConnectionTrace implements TraceObserver {
       this.opened = true
       if (e.layer !== 'tcp' || e.kind !== 'open') {
         const i = this.info
-        this.record({ layer: 'tcp', kind: 'open', localAddr: i.localAddr, remoteAddr: i.remoteAddr, direction: i.direction }, time)
+        this.record({
+          layer: 'tcp',
+          kind: 'open',
+          localAddr: i.localAddr,
+          remoteAddr: i.remoteAddr,
+          direction: i.direction
+        }, time)
       }
     }
     this.record(e, time)
     switch (e.layer) {
       case 'stream':
-        if (e.kind === 'data' && e.bytes !== undefined) this.track(e.stream, e.opener).dissector.push(e.dir, e.bytes, time)
+        if (e.kind === 'data' && e.bytes !== undefined) {
+          this.track(e.stream, e.opener).dissector.push(e.dir, e.bytes, time)
+        }
         break
       case 'yamux':
         if (e.kind === 'frame' && (e.flags & (YAMUX_FIN | YAMUX_RST)) !== 0 && e.streamId !== 0) {
@@ -166,7 +177,11 @@ class ConnectionTrace implements TraceObserver {
     const key = `${opener}:${stream}`
     let t = this.streams.get(key)
     if (t === undefined) {
-      t = { dissector: streamDissector({ stream, opener }, (ev, time) => this.record(ev, time)), finIn: false, finOut: false }
+      t = {
+        dissector: streamDissector({ stream, opener }, (ev, time) => this.record(ev, time)),
+        finIn: false,
+        finOut: false
+      }
       this.streams.set(key, t)
     }
     return t
@@ -181,6 +196,10 @@ class ConnectionTrace implements TraceObserver {
     else t.finOut = true
     // The frame that carries FIN may still carry data (reported right after its header): forget
     // the stream only once the current decode loop is over.
-    if (reset || (t.finIn && t.finOut)) queueMicrotask(() => { if (this.streams.get(key) === t) this.streams.delete(key) })
+    if (reset || (t.finIn && t.finOut)) {
+      queueMicrotask(() => {
+        if (this.streams.get(key) === t) this.streams.delete(key)
+      })
+    }
   }
 }

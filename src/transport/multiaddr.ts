@@ -132,7 +132,9 @@ export class Multiaddr {
         continue
       }
       if (i >= end) {
-        throw new MultiaddrError(`invalid multiaddr ${JSON.stringify(text)}: component "/${name}" expected a value, got none`)
+        throw new MultiaddrError(
+          `invalid multiaddr ${JSON.stringify(text)}: component "/${name}" expected a value, got none`
+        )
       }
       const value = parts[i] as string
       i++
@@ -226,17 +228,33 @@ export class Multiaddr {
     if (first?.code === CODE_IP6ZONE) { zone = first.value; first = this.components[1]; i = 1 }
     const second = this.components[i + 1]
     if (first === undefined || second === undefined || second.code !== CODE_TCP) {
-      throw new MultiaddrError(`multiaddr ${this.toString()} is not a TCP address: expected /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>`)
+      throw new MultiaddrError(
+        `multiaddr ${this.toString()} is not a TCP address: expected /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>`
+      )
     }
     const port = Number(second.value)
     switch (first.code) {
-      case CODE_IP4: return { host: first.value as string, port, family: 4 }
-      case CODE_IP6: return { host: zone === undefined ? first.value as string : `${first.value as string}%${zone}`, port, family: 6 }
-      case CODE_DNS4: if (zone === undefined) return { host: first.value as string, port, family: 4 }; break
-      case CODE_DNS6: if (zone === undefined) return { host: first.value as string, port, family: 6 }; break
-      case CODE_DNS: if (zone === undefined) return { host: first.value as string, port, family: 0 }; break
+      case CODE_IP4:
+        return { host: first.value as string, port, family: 4 }
+      case CODE_IP6:
+        return {
+          host: zone === undefined ? first.value as string : `${first.value as string}%${zone}`,
+          port,
+          family: 6
+        }
+      case CODE_DNS4:
+        if (zone === undefined) return { host: first.value as string, port, family: 4 }
+        break
+      case CODE_DNS6:
+        if (zone === undefined) return { host: first.value as string, port, family: 6 }
+        break
+      case CODE_DNS:
+        if (zone === undefined) return { host: first.value as string, port, family: 0 }
+        break
     }
-    throw new MultiaddrError(`multiaddr ${this.toString()} is not a TCP address: "/${first.name}" cannot carry a TCP host`)
+    throw new MultiaddrError(
+      `multiaddr ${this.toString()} is not a TCP address: "/${first.name}" cannot carry a TCP host`
+    )
   }
 
   private lastOf (code: number): MultiaddrComponent | undefined {
@@ -258,7 +276,11 @@ export function multiaddr (text: string): Multiaddr {
 
 function componentFromText (spec: ProtocolSpec, name: string, value: string, whole: string): MultiaddrComponent {
   const bad = (expected: string): MultiaddrError =>
-    new MultiaddrError(`invalid multiaddr ${JSON.stringify(whole)}: component "/${name}" expected ${expected}, got ${JSON.stringify(value)}`)
+    new MultiaddrError(
+      `invalid multiaddr ${JSON.stringify(whole)}: component "/${name}" expected ${expected}, got ${
+        JSON.stringify(value)
+      }`
+    )
   let raw: Uint8Array
   let canonical = value
   switch (spec.kind) {
@@ -312,7 +334,9 @@ function parsePeerIdText (value: string, bad: (expected: string) => MultiaddrErr
       throw withCause(bad('a base58btc peer id or a CIDv1 libp2p-key'), err)
     }
     if (cid.version !== 1 || cid.code !== CODEC_LIBP2P_KEY) {
-      throw bad(`a CIDv1 with codec libp2p-key (0x72) (this is a CIDv${cid.version} with codec 0x${cid.code.toString(16)})`)
+      throw bad(
+        `a CIDv1 with codec libp2p-key (0x72) (this is a CIDv${cid.version} with codec 0x${cid.code.toString(16)})`
+      )
     }
     mh = cid.multihash.bytes
   }
@@ -450,8 +474,12 @@ function decodeComponents (bytes: Uint8Array): MultiaddrComponent[] {
   const hex = (): string => Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
   const varint = (what: string): number => {
     let r: [number, number]
-    try { r = decodeUvarint(bytes, offset) } catch (err) {
-      throw new MultiaddrError(`invalid multiaddr bytes ${hex()}: malformed ${what} at offset ${offset}`, { cause: err })
+    try {
+      r = decodeUvarint(bytes, offset)
+    } catch (err) {
+      throw new MultiaddrError(`invalid multiaddr bytes ${hex()}: malformed ${what} at offset ${offset}`, {
+        cause: err
+      })
     }
     if (r[1] === 0) throw new MultiaddrError(`invalid multiaddr bytes ${hex()}: truncated ${what} at offset ${offset}`)
     offset += r[1]
@@ -462,11 +490,17 @@ function decodeComponents (bytes: Uint8Array): MultiaddrComponent[] {
     const code = varint('protocol code')
     const spec = BY_CODE.get(code)
     if (spec === undefined) {
-      throw new MultiaddrError(`invalid multiaddr bytes ${hex()}: unknown protocol code ${code} (0x${code.toString(16)}) at offset ${at}`)
+      throw new MultiaddrError(
+        `invalid multiaddr bytes ${hex()}: unknown protocol code ${code} (0x${code.toString(16)}) at offset ${at}`
+      )
     }
     const size = spec.size < 0 ? varint(`"/${spec.name}" value length`) : spec.size
     if (offset + size > bytes.length) {
-      throw new MultiaddrError(`invalid multiaddr bytes ${hex()}: component "/${spec.name}" expected ${size} value bytes, got ${bytes.length - offset}`)
+      throw new MultiaddrError(
+        `invalid multiaddr bytes ${hex()}: component "/${spec.name}" expected ${size} value bytes, got ${
+          bytes.length - offset
+        }`
+      )
     }
     const raw = bytes.subarray(offset, offset + size)
     offset += size
@@ -485,7 +519,11 @@ function valueToText (spec: ProtocolSpec, raw: Uint8Array, hex: () => string): s
     case 'string': {
       if (raw.length === 0) throw bad('a non-empty name')
       let s: string
-      try { s = textDecoder.decode(raw) } catch (err) { throw new MultiaddrError(bad('valid UTF-8').message, { cause: err }) }
+      try {
+        s = textDecoder.decode(raw)
+      } catch (err) {
+        throw new MultiaddrError(bad('valid UTF-8').message, { cause: err })
+      }
       // The text form cannot carry a '/' inside a value.
       if (s.includes('/')) throw bad(`a name without "/", got ${JSON.stringify(s)}`)
       return s

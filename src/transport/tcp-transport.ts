@@ -43,7 +43,8 @@ export function tcp (init: TcpTransportInit = {}): Transport {
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(opts.signal !== undefined ? { signal: opts.signal } : {})
       })
-      const observer = opts.observer ?? opts.observerFor?.({ direction: 'outbound', remoteAddr: conn.remoteAddr, localAddr: conn.localAddr })
+      const observer = opts.observer ??
+        opts.observerFor?.({ direction: 'outbound', remoteAddr: conn.remoteAddr, localAddr: conn.localAddr })
       if (observer !== undefined) conn.setObserver(observer)
       return observer === undefined ? { kind: 'raw', connection: conn } : { kind: 'raw', connection: conn, observer }
     },
@@ -53,9 +54,15 @@ export function tcp (init: TcpTransportInit = {}): Transport {
         ...(init.backlog !== undefined ? { backlog: init.backlog } : {}),
         onConnection: (conn: TcpConnection) => {
           // Installed at once: the socket's `open` event is the first the observer reports.
-          const observer = opts.observerFor?.({ direction: 'inbound', remoteAddr: conn.remoteAddr, localAddr: conn.localAddr })
+          const observer = opts.observerFor?.({
+            direction: 'inbound',
+            remoteAddr: conn.remoteAddr,
+            localAddr: conn.localAddr
+          })
           if (observer !== undefined) conn.setObserver(observer)
-          opts.onConnection(observer === undefined ? { kind: 'raw', connection: conn } : { kind: 'raw', connection: conn, observer })
+          opts.onConnection(
+            observer === undefined ? { kind: 'raw', connection: conn } : { kind: 'raw', connection: conn, observer }
+          )
         },
         onError: (err) => { opts.onError?.(err) }
       })

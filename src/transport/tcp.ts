@@ -24,7 +24,15 @@
  * Socket errors never escape as events or rejections: each becomes a typed TransportError handed
  * to the sink's onClose (exactly once).
  */
-import { connect, createServer, isIPv4, type AddressInfo, type NetConnectOpts, type Server, type Socket } from 'node:net'
+import {
+  connect,
+  createServer,
+  isIPv4,
+  type AddressInfo,
+  type NetConnectOpts,
+  type Server,
+  type Socket
+} from 'node:net'
 import { networkInterfaces } from 'node:os'
 import type { ByteConnection, ByteSink } from '../connection.js'
 import { MultiaddrError, StreamClosedError, TransportError, type ErrorCode, toError } from '../errors.js'
@@ -103,7 +111,9 @@ function transportError (err: Error & { code?: string }, what: string): Transpor
   }
   // A RST is the peer's doing (go-libp2p closes connections with unread bytes, which the kernel
   // turns into one): say so, rather than only the errno.
-  if (err.code === 'ECONNRESET') return new TransportError(code, `${what}: peer reset the TCP connection (RST, ECONNRESET)`, { cause: err })
+  if (err.code === 'ECONNRESET') {
+    return new TransportError(code, `${what}: peer reset the TCP connection (RST, ECONNRESET)`, { cause: err })
+  }
   return new TransportError(code, `${what}: ${err.code ?? 'error'} (${err.message})`, { cause: err })
 }
 
@@ -119,7 +129,11 @@ function assertTcpAddress (ma: Multiaddr): void {
   ma.toNodeAddress() // throws for a non-TCP front
   const rest = ma.components.slice(ma.components[0]?.name === 'ip6zone' ? 3 : 2)
   if (rest.length > 1 || (rest.length === 1 && rest[0]?.code !== CODE_P2P)) {
-    throw new MultiaddrError(`multiaddr ${ma.toString()} is not a plain TCP address: unexpected "/${rest.map(c => c.name).join('/')}" after /tcp`)
+    throw new MultiaddrError(
+      `multiaddr ${ma.toString()} is not a plain TCP address: unexpected "/${
+        rest.map(c => c.name).join('/')
+      }" after /tcp`
+    )
   }
 }
 
@@ -179,7 +193,13 @@ export class TcpConnection implements ByteConnection {
   setObserver (observer: TraceObserver | undefined): void {
     this.observer = observer
     if (observer !== undefined && !this.isClosed) {
-      observer.event({ layer: 'tcp', kind: 'open', localAddr: this.localAddr, remoteAddr: this.remoteAddr, direction: this.direction })
+      observer.event({
+        layer: 'tcp',
+        kind: 'open',
+        localAddr: this.localAddr,
+        remoteAddr: this.remoteAddr,
+        direction: this.direction
+      })
     }
   }
 
@@ -308,7 +328,13 @@ export class TcpConnection implements ByteConnection {
   private readonly onSocketClose = (): void => {
     this.isClosed = true
     const obs = this.observer
-    if (obs !== undefined) obs.event(this.error === undefined ? { layer: 'tcp', kind: 'close' } : { layer: 'tcp', kind: 'close', error: this.error.message })
+    if (obs !== undefined) {
+      obs.event(
+        this.error === undefined
+          ? { layer: 'tcp', kind: 'close' }
+          : { layer: 'tcp', kind: 'close', error: this.error.message }
+      )
+    }
     if (this.sink !== undefined && this.pending.length === 0) this.deliverClose()
   }
 
@@ -339,7 +365,14 @@ export async function dial (addr: Multiaddr | string, options: TcpDialOptions = 
 
   return await new Promise<TcpConnection>((resolve, reject) => {
     // `highWaterMark` is passed on to the Duplex constructor (not in @types/node's NetConnectOpts).
-    const connectOptions: NetConnectOpts & { highWaterMark: number } = { host, port, family, allowHalfOpen: true, noDelay: true, highWaterMark }
+    const connectOptions: NetConnectOpts & { highWaterMark: number } = {
+      host,
+      port,
+      family,
+      allowHalfOpen: true,
+      noDelay: true,
+      highWaterMark
+    }
     const socket = connect(connectOptions)
     let done = false
     const finish = (err: Error | undefined): void => {
@@ -366,7 +399,13 @@ export async function dial (addr: Multiaddr | string, options: TcpDialOptions = 
     const onConnect = (): void => finish(undefined)
     const onError = (err: Error): void => finish(transportError(err, where))
     const onAbort = (): void => finish(new TransportError('ERR_ABORTED', `${where} aborted`, { cause: signal?.reason }))
-    const timer = setTimeout(() => finish(new TransportError('ERR_DIAL_TIMEOUT', `${where} expected to connect within ${timeoutMs} ms, it did not`)), timeoutMs)
+    const timer = setTimeout(
+      () =>
+        finish(
+          new TransportError('ERR_DIAL_TIMEOUT', `${where} expected to connect within ${timeoutMs} ms, it did not`)
+        ),
+      timeoutMs
+    )
     socket.once('connect', onConnect)
     socket.once('error', onError)
     signal?.addEventListener('abort', onAbort, { once: true })

@@ -23,7 +23,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 function io (): CliIo & { stdout: string[], stderr: string[] } {
   const stdout: string[] = []
   const stderr: string[] = []
-  return { stdout, stderr, out: l => { stdout.push(l) }, err: l => { stderr.push(l) }, signal: new Promise<string>(() => {}) }
+  return {
+    stdout,
+    stderr,
+    out: l => {
+      stdout.push(l)
+    },
+    err: l => {
+      stderr.push(l)
+    },
+    signal: new Promise<string>(() => {})
+  }
 }
 
 describe('switchyard stream --trace --trace-file --keylog, then switchyard decode', () => {
@@ -39,7 +49,15 @@ describe('switchyard stream --trace --trace-file --keylog, then switchyard decod
     const client = io()
     let code: number
     try {
-      code = await main(['stream', `/ip4/127.0.0.1/tcp/${recorder.port}/p2p/${server.peerId.toString()}`, '--trace', '--trace-file', traceFile, '--keylog', keylog], client)
+      code = await main([
+        'stream',
+        `/ip4/127.0.0.1/tcp/${recorder.port}/p2p/${server.peerId.toString()}`,
+        '--trace',
+        '--trace-file',
+        traceFile,
+        '--keylog',
+        keylog
+      ], client)
       await waitFor('the recorder to see both FINs', () => recorder.openFlows === 0)
     } finally {
       await server.stop()
@@ -61,7 +79,13 @@ describe('switchyard stream --trace --trace-file --keylog, then switchyard decod
     expect(parseKeyLog(readFileSync(keylog, 'utf8')).size).toBe(1)
 
     const capture = join(dir, 'wire.pcapng')
-    writeFileSync(capture, writePcapng([{ interfaces: [{ linkType: 276 }], packets: recorder.segments.map(s => ({ iface: 0, frame: frameOf(276, s) })) }]))
+    writeFileSync(
+      capture,
+      writePcapng([{
+        interfaces: [{ linkType: 276 }],
+        packets: recorder.segments.map(s => ({ iface: 0, frame: frameOf(276, s) }))
+      }])
+    )
     const dec = io()
     expect(await main(['decode', capture, '--keylog', keylog, '--trace-file', join(dir, 'decoded.jsonl')], dec)).toBe(0)
     const view = dec.stdout.join('\n')
@@ -69,9 +93,13 @@ describe('switchyard stream --trace --trace-file --keylog, then switchyard decod
     expect(view).toContain('noise handshake complete: initiator')
     expect(view).toContain('-> "please send data" (16 B)')
     for (let i = 0; i <= 10; i++) expect(view).toContain(`<- "Part ${i}" (${i < 10 ? 6 : 7} B)`)
-    expect(dec.stderr).toEqual([expect.stringMatching(/^\[decode\] \d+ packets, \d+ TCP segments, 1 connections, 1 decrypted with /)])
+    expect(dec.stderr).toEqual([
+      expect.stringMatching(/^\[decode\] \d+ packets, \d+ TCP segments, 1 connections, 1 decrypted with /)
+    ])
     const decoded = parseJsonl(readFileSync(join(dir, 'decoded.jsonl'), 'utf8'))
-    expect(decoded.filter(r => r.layer === 'stream' && r.kind === 'message').length).toBe(records.filter(r => r.layer === 'stream' && r.kind === 'message').length)
+    expect(decoded.filter(r => r.layer === 'stream' && r.kind === 'message').length).toBe(
+      records.filter(r => r.layer === 'stream' && r.kind === 'message').length
+    )
   }, 30_000)
 
   it('decode: usage errors exit 2, a missing file or a cut capture exit 1 with one line', async () => {
@@ -82,7 +110,10 @@ describe('switchyard stream --trace --trace-file --keylog, then switchyard decod
     expect(await main(['decode', join(dir, 'nope.pcap')], m)).toBe(1)
     expect(m.stderr).toEqual([expect.stringMatching(/^error: .*nope\.pcap: ENOENT/)])
     const cut = join(dir, 'cut.pcap')
-    writeFileSync(cut, Uint8Array.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0, 1, 2, 3]))
+    writeFileSync(
+      cut,
+      Uint8Array.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0, 1, 2, 3])
+    )
     const c = io()
     expect(await main(['decode', cut], c)).toBe(1)
     expect(c.stderr[c.stderr.length - 1]).toMatch(/^error: .*cut\.pcap: pcap: record 1 at offset 24 is truncated/)
@@ -91,7 +122,14 @@ describe('switchyard stream --trace --trace-file --keylog, then switchyard decod
   it('--keylog into a directory that does not exist fails before connecting, naming the option; no key file appears unasked', async () => {
     const e = io()
     const path = join(dir, 'no', 'such', 'dir', 'k.log')
-    expect(await main(['ping', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA', '--keylog', path], e)).toBe(1)
+    expect(
+      await main([
+        'ping',
+        '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
+        '--keylog',
+        path
+      ], e)
+    ).toBe(1)
     expect(e.stderr).toEqual([expect.stringMatching(/^error: --keylog: .*k\.log/)])
     expect(existsSync(path)).toBe(false)
   })

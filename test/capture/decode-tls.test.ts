@@ -22,7 +22,9 @@ const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b)
 function story (records: readonly TraceRecord[]): string[] {
   const out: string[] = []
   for (const r of records) {
-    if (r.layer === 'tls' && r.kind === 'handshake') out.push(`tls ${r.dir} ${r.message} ${r.info.libp2p?.peerId ?? ''}`)
+    if (r.layer === 'tls' && r.kind === 'handshake') {
+      out.push(`tls ${r.dir} ${r.message} ${r.info.libp2p?.peerId ?? ''}`)
+    }
     if (r.layer === 'stream' && r.kind === 'message') out.push(`msg ${r.dir} ${text(r.bytes)}`)
     if (r.layer === 'stream' && r.kind === 'protocol') out.push(`protocol ${r.protocol}`)
   }
@@ -34,14 +36,27 @@ describe('decode a loopback capture of the tutorial exchange over TLS', () => {
   it('decrypts it with the NSS key log and tells the live trace\'s story', async () => {
     const live: TraceRecord[] = []
     const keys: string[] = []
-    const tracer = new Tracer({ sinks: [{ write: r => { live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord) } }] })
+    const tracer = new Tracer({
+      sinks: [{
+        write: r => {
+          live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord)
+        }
+      }]
+    })
     const server: Switch = newStandardSwitch({ log: () => {}, security: ['tls'] })
     server.mount(streamProtoProtocol)
     await server.start()
     const addr = server.peerInfo.addrs[0]?.toNodeAddress()
     if (addr === undefined) throw new Error('server has no address')
     const recorder = await LoopbackRecorder.start({ host: addr.host, port: addr.port })
-    const client: Switch = newStandardSwitch({ log: () => {}, security: ['tls'], observer: tracer.switchObserver, keyLog: line => { keys.push(line) } })
+    const client: Switch = newStandardSwitch({
+      log: () => {},
+      security: ['tls'],
+      observer: tracer.switchObserver,
+      keyLog: line => {
+        keys.push(line)
+      }
+    })
     await client.start()
     let parts: string[]
     try {
@@ -56,23 +71,41 @@ describe('decode a loopback capture of the tutorial exchange over TLS', () => {
       await recorder.stop()
     }
     expect(parts).toHaveLength(11)
-    expect(keys.map(k => k.split(' ')[0])).toEqual(['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'])
+    expect(keys.map(k => k.split(' ')[0])).toEqual([
+      'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
+      'SERVER_HANDSHAKE_TRAFFIC_SECRET',
+      'CLIENT_TRAFFIC_SECRET_0',
+      'SERVER_TRAFFIC_SECRET_0'
+    ])
 
-    const result = decodeCapture(writePcap(recorder.segments.map(seg => frameOf(1, seg)), 1), { keyLog: parseKeyLog(keys.join('\n')) })
+    const result = decodeCapture(writePcap(recorder.segments.map(seg => frameOf(1, seg)), 1), {
+      keyLog: parseKeyLog(keys.join('\n'))
+    })
     expect(result.error).toBeUndefined()
     const decoded = result.connections[0]
     expect(decoded?.decrypted).toBe(true)
     const records = decoded?.records ?? []
     expect(records.filter(r => r.kind === 'error')).toEqual([])
-    expect(records.find(r => r.layer === 'tls' && r.kind === 'complete')).toMatchObject({ remotePeer: server.peerId.toString(), alpn: '/yamux/1.0.0' })
+    expect(records.find(r => r.layer === 'tls' && r.kind === 'complete')).toMatchObject({
+      remotePeer: server.peerId.toString(),
+      alpn: '/yamux/1.0.0'
+    })
     expect(story(records)).toEqual(story(live.filter(r => r.conn === 1)))
-    expect(story(records)).toEqual(expect.arrayContaining(['tls out ClientHello ', 'tls in Finished ', 'msg out please send data']))
-    const texts = records.filter(r => r.layer === 'stream' && r.kind === 'message' && r.dir === 'in').map(r => text(r.bytes))
+    expect(story(records)).toEqual(
+      expect.arrayContaining(['tls out ClientHello ', 'tls in Finished ', 'msg out please send data'])
+    )
+    const texts = records.filter(r => r.layer === 'stream' && r.kind === 'message' && r.dir === 'in').map(r =>
+      text(r.bytes)
+    )
     expect(texts.filter(t => t.startsWith('Part '))).toEqual(parts)
 
     // without the key log: the hellos only, and a note
     const bare = decodeCapture(writePcap(recorder.segments.map(seg => frameOf(1, seg)), 1), {}).connections[0]
     expect(bare?.decrypted).toBe(false)
-    expect((bare?.records ?? []).filter(r => r.layer === 'tls' && r.kind === 'handshake').map(r => r.kind === 'handshake' ? r.message : '')).toEqual(['ClientHello', 'ServerHello'])
+    expect(
+      (bare?.records ?? []).filter(r => r.layer === 'tls' && r.kind === 'handshake').map(r =>
+        r.kind === 'handshake' ? r.message : ''
+      )
+    ).toEqual(['ClientHello', 'ServerHello'])
   }, 30_000)
 })

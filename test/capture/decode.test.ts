@@ -38,14 +38,27 @@ interface Session {
 async function exchange (muxers: Array<'yamux' | 'mplex'>, mss: number): Promise<Session> {
   const live: TraceRecord[] = []
   const keys: string[] = []
-  const tracer = new Tracer({ sinks: [{ write: r => { live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord) } }] })
+  const tracer = new Tracer({
+    sinks: [{
+      write: r => {
+        live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord)
+      }
+    }]
+  })
   const server: Switch = newStandardSwitch({ log: () => {}, muxers })
   server.mount(streamProtoProtocol)
   await server.start()
   const addr = server.peerInfo.addrs[0]?.toNodeAddress()
   if (addr === undefined) throw new Error('server has no address')
   const recorder = await LoopbackRecorder.start({ host: addr.host, port: addr.port }, mss)
-  const client: Switch = newStandardSwitch({ log: () => {}, muxers, observer: tracer.switchObserver, keyLog: line => { keys.push(line) } })
+  const client: Switch = newStandardSwitch({
+    log: () => {},
+    muxers,
+    observer: tracer.switchObserver,
+    keyLog: line => {
+      keys.push(line)
+    }
+  })
   await client.start()
   try {
     const stream = await client.dial(server.peerInfo.peerId, [`/ip4/127.0.0.1/tcp/${recorder.port}`], CODEC)
@@ -63,14 +76,27 @@ async function exchange (muxers: Array<'yamux' | 'mplex'>, mss: number): Promise
 
 /** The story of one connection, per layer, in a form both views share. */
 function story (records: readonly TraceRecord[]): Record<string, string[]> {
-  const s: Record<string, string[]> = { multistream: [], handshake: [], noise: [], muxer: [], protocols: [], messages: [] }
+  const s: Record<string, string[]> = {
+    multistream: [],
+    handshake: [],
+    noise: [],
+    muxer: [],
+    protocols: [],
+    messages: []
+  }
   for (const r of records) {
     switch (r.layer) {
       case 'multistream':
         if (r.kind === 'message') s.multistream?.push(`${r.stream ?? '-'} ${r.dir} ${r.message}`)
         break
       case 'noise':
-        if (r.kind === 'handshake') s.handshake?.push(`${r.dir} ${r.message} [${r.tokens.join(' ')}] ${r.length} ${r.payloadLength} ${r.payload?.peerId ?? ''} ${r.payload?.keyType ?? ''} ${r.payload?.streamMuxers?.join(',') ?? ''}`)
+        if (r.kind === 'handshake') {
+          s.handshake?.push(
+            `${r.dir} ${r.message} [${r.tokens.join(' ')}] ${r.length} ${r.payloadLength} ${r.payload?.peerId ?? ''} ${
+              r.payload?.keyType ?? ''
+            } ${r.payload?.streamMuxers?.join(',') ?? ''}`
+          )
+        }
         if (r.kind === 'frame') s.noise?.push(`${r.dir} ${r.length}`)
         if (r.kind === 'complete') s.handshake?.push(`complete ${r.remotePeer} ${r.muxer ?? ''}`)
         break
@@ -82,14 +108,24 @@ function story (records: readonly TraceRecord[]): Record<string, string[]> {
         break
       case 'stream':
         if (r.kind === 'protocol') s.protocols?.push(`${r.opener}:${r.stream} ${r.protocol}`)
-        if (r.kind === 'message') s.messages?.push(`${r.opener}:${r.stream} ${r.dir} ${Buffer.from(r.bytes ?? new Uint8Array(0)).toString('hex')}`)
+        if (r.kind === 'message') {
+          s.messages?.push(
+            `${r.opener}:${r.stream} ${r.dir} ${Buffer.from(r.bytes ?? new Uint8Array(0)).toString('hex')}`
+          )
+        }
         break
       default:
         break
     }
   }
   // Each direction keeps its order; the two directions interleave differently in the two views.
-  for (const k of Object.keys(s)) s[k] = [...(s[k] as string[]).filter(l => l.includes(' out ') || l.startsWith('out')), '|', ...(s[k] as string[]).filter(l => !(l.includes(' out ') || l.startsWith('out')))]
+  for (const k of Object.keys(s)) {
+    s[k] = [
+      ...(s[k] as string[]).filter(l => l.includes(' out ') || l.startsWith('out')),
+      '|',
+      ...(s[k] as string[]).filter(l => !(l.includes(' out ') || l.startsWith('out')))
+    ]
+  }
   return s
 }
 
@@ -136,10 +172,13 @@ describe('decode a loopback capture of the tutorial exchange', () => {
       // the handshake: same tokens, sizes, peer ids, key types and muxer lists
       expect(got.handshake).toEqual(want.handshake)
       // and the tutorial's messages are there in clear
-      const texts = (decoded?.records ?? []).filter(r => r.layer === 'stream' && r.kind === 'message' && r.dir === 'in').map(r => text(r.bytes))
+      const texts = (decoded?.records ?? []).filter(r => r.layer === 'stream' && r.kind === 'message' && r.dir === 'in')
+        .map(r => text(r.bytes))
       expect(texts.filter(t => t.startsWith('Part '))).toEqual(s.parts)
       // signatures are checked against the decrypted static keys
-      const sigs = (decoded?.records ?? []).flatMap(r => r.layer === 'noise' && r.kind === 'handshake' && r.payload !== undefined ? [r.payload.signature] : [])
+      const sigs = (decoded?.records ?? []).flatMap(r =>
+        r.layer === 'noise' && r.kind === 'handshake' && r.payload !== undefined ? [r.payload.signature] : []
+      )
       expect(sigs).toEqual(['verified', 'verified'])
     })
   }
@@ -149,11 +188,20 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     const v6 = mplex.segments.map(seg => ({ ...seg, src: { ...seg.src, ip: '::1' }, dst: { ...seg.dst, ip: '::1' } }))
     // swap neighbours and duplicate some segments, past the handshake
     const shuffled = v6.slice()
-    for (let i = 5; i + 1 < shuffled.length; i += 7) { const t = shuffled[i] as SynthSegment; shuffled[i] = shuffled[i + 1] as SynthSegment; shuffled[i + 1] = t }
+    for (let i = 5; i + 1 < shuffled.length; i += 7) {
+      const t = shuffled[i] as SynthSegment
+      shuffled[i] = shuffled[i + 1] as SynthSegment
+      shuffled[i + 1] = t
+    }
     for (let i = 4; i < v6.length; i += 11) shuffled.push(v6[i] as SynthSegment)
-    const reference = story(decodeCapture(writePcap(mplex.segments.map(seg => frameOf(1, seg)), 1), { keyLog }).connections[0]?.records ?? [])
+    const reference = story(
+      decodeCapture(writePcap(mplex.segments.map(seg => frameOf(1, seg)), 1), { keyLog }).connections[0]?.records ?? []
+    )
     for (const linkType of [276, 101, 0]) {
-      const file = writePcapng([{ interfaces: [{ linkType, tsresol: 9 }], packets: shuffled.map(seg => ({ iface: 0, frame: frameOf(linkType, seg) })) }])
+      const file = writePcapng([{
+        interfaces: [{ linkType, tsresol: 9 }],
+        packets: shuffled.map(seg => ({ iface: 0, frame: frameOf(linkType, seg) }))
+      }])
       const result = decodeCapture(file, { keyLog })
       expect(result.error).toBeUndefined()
       expect(result.connections).toHaveLength(1)
@@ -169,9 +217,12 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     const kinds = (c?.records ?? []).map(r => `${r.layer}:${r.kind}`)
     expect(kinds.filter(k => k === 'noise:handshake')).toHaveLength(3)
     expect(kinds).not.toContain('yamux:frame')
-    expect((c?.records ?? []).some(r => r.kind === 'note' && r.message.includes('no keys for this connection'))).toBe(true)
+    expect((c?.records ?? []).some(r => r.kind === 'note' && r.message.includes('no keys for this connection'))).toBe(
+      true
+    )
     const hs = (c?.records ?? []).filter(r => r.layer === 'noise' && r.kind === 'handshake')
-    expect(hs.map(r => r.layer === 'noise' && r.kind === 'handshake' ? `${r.dir} [${r.tokens.join(', ')}]` : '')).toEqual(['out [e]', 'in [e, ee, s, es]', 'out [s, se]'])
+    expect(hs.map(r => r.layer === 'noise' && r.kind === 'handshake' ? `${r.dir} [${r.tokens.join(', ')}]` : ''))
+      .toEqual(['out [e]', 'in [e, ee, s, es]', 'out [s, se]'])
   })
 
   it('a capture cut short: a clear error, and the connection decoded up to the cut', async () => {
@@ -194,23 +245,39 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     try {
       writeFileSync(join(dir, 'cut.pcap'), cut)
       writeFileSync(join(dir, 'keys.log'), yamux.keys.map(line => line + '\n').join(''))
-      const code = await main(['decode', join(dir, 'cut.pcap'), '--keylog', join(dir, 'keys.log')], { out: s => out.push(s), err: s => err.push(s), signal: new Promise(() => {}) })
+      const code = await main(['decode', join(dir, 'cut.pcap'), '--keylog', join(dir, 'keys.log')], {
+        out: s => out.push(s),
+        err: s => err.push(s),
+        signal: new Promise(() => {})
+      })
       expect(code).toBe(1)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
     expect(out.join('\n')).toContain('noise handshake complete: initiator')
-    expect(err[err.length - 1]).toMatch(/^error: \S+cut\.pcap: pcap: record \d+ at offset \d+ is truncated.*\(the connections up to there are printed above\)$/)
+    expect(err[err.length - 1]).toMatch(
+      /^error: \S+cut\.pcap: pcap: record \d+ at offset \d+ is truncated.*\(the connections up to there are printed above\)$/
+    )
   })
 
   it('switchyard decode prints the layered view with the tutorial messages; usage errors exit 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-decode-'))
     const at = (f: string): string => join(dir, f)
-    writeFileSync(at('c.pcapng'), writePcapng([{ interfaces: [{ linkType: 1 }], packets: yamux.segments.map(seg => ({ iface: 0, frame: frameOf(1, seg) })) }]))
+    writeFileSync(
+      at('c.pcapng'),
+      writePcapng([{
+        interfaces: [{ linkType: 1 }],
+        packets: yamux.segments.map(seg => ({ iface: 0, frame: frameOf(1, seg) }))
+      }])
+    )
     writeFileSync(at('k.log'), yamux.keys.map(line => line + '\n').join(''))
     const out: string[] = []
     const err: string[] = []
-    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s), signal: new Promise<string>(() => {}) }
+    const io = {
+      out: (s: string) => out.push(s),
+      err: (s: string) => err.push(s),
+      signal: new Promise<string>(() => {})
+    }
     try {
       expect(await main(['decode', at('c.pcapng'), '--keylog', at('k.log'), '--utc'], io)).toBe(0)
       expect(await main(['decode', at('missing.pcap')], io)).toBe(1)
@@ -220,7 +287,9 @@ describe('decode a loopback capture of the tutorial exchange', () => {
     expect(err[err.length - 1]).toMatch(/^error: \S+missing\.pcap: ENOENT/)
     err.pop()
     expect(out.every(l => !l.includes('\n'))).toBe(true)
-    expect(err).toEqual([expect.stringMatching(/^\[decode\] \d+ packets, \d+ TCP segments, 1 connections, 1 decrypted with \S+k\.log$/)])
+    expect(err).toEqual([
+      expect.stringMatching(/^\[decode\] \d+ packets, \d+ TCP segments, 1 connections, 1 decrypted with \S+k\.log$/)
+    ])
     const view = out.join('\n')
     expect(view).toMatch(/#1 tcp open \/ip4\/127\.0\.0\.1\/tcp\/\d+ -> \/ip4\/127\.0\.0\.1\/tcp\/\d+ \(outbound\)/)
     expect(view).toContain('  multistream -> /multistream/1.0.0')
@@ -237,9 +306,20 @@ describe('decode a loopback capture of the tutorial exchange', () => {
   })
 
   it('keys appear only where asked: nothing of them in the trace records', () => {
-    const keyHex = parseKeyLog(yamux.keys.map(line => line + '\n').join('')).entries.flatMap(k => [k.initiatorToResponder, k.responderToInitiator, k.handshakeKeys?.ee, k.handshakeKeys?.es, k.handshakeKeys?.se])
+    const keyHex = parseKeyLog(yamux.keys.map(line => line + '\n').join('')).entries.flatMap(
+      k => [
+        k.initiatorToResponder,
+        k.responderToInitiator,
+        k.handshakeKeys?.ee,
+        k.handshakeKeys?.es,
+        k.handshakeKeys?.se
+      ]
+    )
       .filter((k): k is Uint8Array => k !== undefined).map(k => Buffer.from(k).toString('hex'))
-    const dump = JSON.stringify(yamux.live, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)
+    const dump = JSON.stringify(
+      yamux.live,
+      (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v
+    )
     for (const k of keyHex) expect(dump).not.toContain(k)
   })
 })
@@ -259,21 +339,27 @@ describe('decoding damaged captures', () => {
 
   it('corrupted payload bytes become error events, never exceptions', () => {
     const keyLog = parseKeyLog(yamux.keys.map(line => line + '\n').join(''))
-    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), (flips) => {
-      const segs = yamux.segments.map(seg => ({ ...seg, payload: seg.payload.slice() }))
-      const withData = segs.filter(seg => seg.payload.length > 0)
-      for (const [i, j, x] of flips) {
-        const seg = withData[i % withData.length] as SynthSegment
-        const k = j % seg.payload.length
-        seg.payload[k] = (seg.payload[k] as number) ^ x
-      }
-      const result = decodeCapture(writePcap(segs.map(seg => frameOf(1, seg)), 1), { keyLog })
-      expect(result.connections).toHaveLength(1)
-      const records = result.connections[0]?.records ?? []
-      // a flipped bit is caught somewhere: by a parser, or by the AEAD tag, or the keys no longer match h
-      const caught = records.some(r => r.kind === 'error' || (r.kind === 'note' && r.message.includes('no keys')))
-      expect(caught).toBe(true)
-    }), { numRuns: 40 })
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (flips) => {
+          const segs = yamux.segments.map(seg => ({ ...seg, payload: seg.payload.slice() }))
+          const withData = segs.filter(seg => seg.payload.length > 0)
+          for (const [i, j, x] of flips) {
+            const seg = withData[i % withData.length] as SynthSegment
+            const k = j % seg.payload.length
+            seg.payload[k] = (seg.payload[k] as number) ^ x
+          }
+          const result = decodeCapture(writePcap(segs.map(seg => frameOf(1, seg)), 1), { keyLog })
+          expect(result.connections).toHaveLength(1)
+          const records = result.connections[0]?.records ?? []
+          // a flipped bit is caught somewhere: by a parser, or by the AEAD tag, or the keys no longer match h
+          const caught = records.some(r => r.kind === 'error' || (r.kind === 'note' && r.message.includes('no keys')))
+          expect(caught).toBe(true)
+        }
+      ),
+      { numRuns: 40 }
+    )
   })
 })
 

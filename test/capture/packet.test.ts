@@ -6,10 +6,23 @@ import { CaptureError } from '../../src/capture/errors.js'
 import { frameOf, ipBytes, ipPacket, linkFrame, tcpBytes } from './synth.js'
 import type { SynthSegment } from './synth.js'
 
-const packet = (linkType: number, data: Uint8Array): CapturePacket => ({ index: 7, offset: 100, time: 1.5, linkType, data, originalLength: data.length })
+const packet = (linkType: number, data: Uint8Array): CapturePacket => ({
+  index: 7,
+  offset: 100,
+  time: 1.5,
+  linkType,
+  data,
+  originalLength: data.length
+})
 
 const seg = (ip: string, ip2: string, payload = Uint8Array.of(1, 2, 3)): SynthSegment => ({
-  time: 1.5, src: { ip, port: 50312 }, dst: { ip: ip2, port: 4001 }, seq: 0xfffffff0, ack: 77, flags: TCP_ACK | TCP_PSH, payload
+  time: 1.5,
+  src: { ip, port: 50312 },
+  dst: { ip: ip2, port: 4001 },
+  seq: 0xfffffff0,
+  ack: 77,
+  flags: TCP_ACK | TCP_PSH,
+  payload
 })
 
 describe('parseTcpSegment', () => {
@@ -71,18 +84,29 @@ describe('parseTcpSegment', () => {
     expect(() => parseTcpSegment(packet(101, badIhl))).toThrow(/packet 7 \(offset 100\): IPv4 "header length" 12/)
     const badOffset = ip.slice(); badOffset[20 + 12] = 0x20
     expect(() => parseTcpSegment(packet(101, badOffset))).toThrow(/TCP "data offset" expected >= 20 bytes, got 8/)
-    expect(() => parseTcpSegment(packet(1, Uint8Array.of(1, 2, 3)))).toThrow(/"Ethernet header" expected 14 bytes, got 3/)
+    expect(() => parseTcpSegment(packet(1, Uint8Array.of(1, 2, 3)))).toThrow(
+      /"Ethernet header" expected 14 bytes, got 3/
+    )
     expect(() => parseTcpSegment(packet(147, linkFrame(101, ip)))).toThrow(/"link type" expected .* got 147/)
   })
 
   it('random frames: a segment, undefined or CaptureError, never another exception', () => {
-    fc.assert(fc.property(fc.constantFrom(0, 1, 101, 108, 113, 276), fc.uint8Array({ maxLength: 120 }), fc.boolean(), (linkType, bytes, ipish) => {
-      const data = ipish ? linkFrame(linkType, Uint8Array.from([0x45, ...bytes])) : bytes
-      try {
-        const t = parseTcpSegment(packet(linkType, data))
-        if (t !== undefined) expect(t.payload.length).toBeLessThanOrEqual(data.length)
-      } catch (err) { expect(err).toBeInstanceOf(CaptureError) }
-    }))
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 1, 101, 108, 113, 276),
+        fc.uint8Array({ maxLength: 120 }),
+        fc.boolean(),
+        (linkType, bytes, ipish) => {
+          const data = ipish ? linkFrame(linkType, Uint8Array.from([0x45, ...bytes])) : bytes
+          try {
+            const t = parseTcpSegment(packet(linkType, data))
+            if (t !== undefined) expect(t.payload.length).toBeLessThanOrEqual(data.length)
+          } catch (err) {
+            expect(err).toBeInstanceOf(CaptureError)
+          }
+        }
+      )
+    )
   })
 
   it('formats addresses as RFC 5952 text and multiaddrs', () => {

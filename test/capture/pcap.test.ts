@@ -8,7 +8,9 @@ import { writePcap, writePcapng } from './synth.js'
 import type { Frame } from './synth.js'
 
 const frameArb = fc.record({
-  time: fc.integer({ min: 200, max: 2 ** 31 }).map(s => s * 1000).chain(ms => fc.integer({ min: 0, max: 999_999 }).map(us => ms + us / 1000)),
+  time: fc.integer({ min: 200, max: 2 ** 31 }).map(s => s * 1000).chain(ms =>
+    fc.integer({ min: 0, max: 999_999 }).map(us => ms + us / 1000)
+  ),
   data: fc.uint8Array({ maxLength: 200 })
 })
 
@@ -36,18 +38,28 @@ function expectFrames (packets: CapturePacket[], frames: Frame[], linkType: numb
 
 describe('pcap reader', () => {
   it('reads µs and ns files in both byte orders', () => {
-    fc.assert(fc.property(fc.array(frameArb, { maxLength: 8 }), fc.boolean(), fc.boolean(), fc.constantFrom(1, 113, 276, 0, 101),
-      (frames, le, ns, linkType) => {
-        const buf = writePcap(frames, linkType, { littleEndian: le, nanoseconds: ns })
-        const { packets, error } = drain(() => readPcap(buf))
-        expect(error).toBeUndefined()
-        expectFrames(packets, frames, linkType, 0.001)
-        expect(drain(() => readCapture(buf)).packets).toHaveLength(frames.length)
-      }))
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { maxLength: 8 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.constantFrom(1, 113, 276, 0, 101),
+        (frames, le, ns, linkType) => {
+          const buf = writePcap(frames, linkType, { littleEndian: le, nanoseconds: ns })
+          const { packets, error } = drain(() => readPcap(buf))
+          expect(error).toBeUndefined()
+          expectFrames(packets, frames, linkType, 0.001)
+          expect(drain(() => readCapture(buf)).packets).toHaveLength(frames.length)
+        }
+      )
+    )
   })
 
   it('a file cut at any offset yields the whole packets before the cut, then a CaptureError naming the record', () => {
-    const frames: Frame[] = [{ time: 1000, data: Uint8Array.of(1, 2, 3) }, { time: 2000, data: new Uint8Array(40).fill(7) }]
+    const frames: Frame[] = [{ time: 1000, data: Uint8Array.of(1, 2, 3) }, {
+      time: 2000,
+      data: new Uint8Array(40).fill(7)
+    }]
     const buf = writePcap(frames, 1)
     for (let cut = 0; cut < buf.length; cut++) {
       const { packets, error } = drain(() => readCapture(buf.subarray(0, cut)))
@@ -76,49 +88,77 @@ describe('pcap reader', () => {
   it('random bytes: CaptureError or packets, never another exception', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (garbage, asPcap) => {
       const buf = asPcap ? Uint8Array.from([...writePcap([], 1).subarray(0, 24), ...garbage]) : garbage
-      try { for (const p of readCapture(buf)) expect(p.data.length).toBeLessThanOrEqual(buf.length) } catch (err) { expect(err).toBeInstanceOf(CaptureError) }
+      try {
+        for (const p of readCapture(buf)) expect(p.data.length).toBeLessThanOrEqual(buf.length)
+      } catch (err) {
+        expect(err).toBeInstanceOf(CaptureError)
+      }
     }))
   })
 })
 
 describe('pcapng reader', () => {
   it('reads sections, interfaces, resolutions and offsets in both byte orders; skips unknown blocks', () => {
-    fc.assert(fc.property(fc.array(frameArb, { minLength: 1, maxLength: 6 }), fc.boolean(), fc.constantFrom(undefined, 6, 9, 3, 0x80 | 20), fc.boolean(),
-      (frames, le, tsresol, withOffset) => {
-        const ifaces = [{ linkType: 1, tsresol, tsoffset: withOffset ? 100 : undefined }, { linkType: 276 }]
-        const buf = writePcapng([
-          { littleEndian: le, interfaces: ifaces, packets: frames.map((f, i) => ({ iface: i % 2, frame: f })), extraBlock: true },
-          { littleEndian: !le, interfaces: [{ linkType: 113 }], packets: [{ iface: 0, frame: frames[0] as Frame }] }
-        ])
-        const { packets, error } = drain(() => readCapture(buf))
-        expect(error).toBeUndefined()
-        expect(packets).toHaveLength(frames.length + 1)
-        frames.forEach((f, i) => {
-          const p = packets[i] as CapturePacket
-          expect(p.linkType).toBe(i % 2 === 0 ? 1 : 276)
-          expect(p.data).toEqual(f.data)
-          const precision = i % 2 === 0 && tsresol === 3 ? 1 : 0.01
-          expect(Math.abs(p.time - f.time)).toBeLessThanOrEqual(precision)
-        })
-        expect(packets[frames.length]?.linkType).toBe(113)
-      }))
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        fc.constantFrom(undefined, 6, 9, 3, 0x80 | 20),
+        fc.boolean(),
+        (frames, le, tsresol, withOffset) => {
+          const ifaces = [{ linkType: 1, tsresol, tsoffset: withOffset ? 100 : undefined }, { linkType: 276 }]
+          const buf = writePcapng([
+            {
+              littleEndian: le,
+              interfaces: ifaces,
+              packets: frames.map((f, i) => ({ iface: i % 2, frame: f })),
+              extraBlock: true
+            },
+            { littleEndian: !le, interfaces: [{ linkType: 113 }], packets: [{ iface: 0, frame: frames[0] as Frame }] }
+          ])
+          const { packets, error } = drain(() => readCapture(buf))
+          expect(error).toBeUndefined()
+          expect(packets).toHaveLength(frames.length + 1)
+          frames.forEach((f, i) => {
+            const p = packets[i] as CapturePacket
+            expect(p.linkType).toBe(i % 2 === 0 ? 1 : 276)
+            expect(p.data).toEqual(f.data)
+            const precision = i % 2 === 0 && tsresol === 3 ? 1 : 0.01
+            expect(Math.abs(p.time - f.time)).toBeLessThanOrEqual(precision)
+          })
+          expect(packets[frames.length]?.linkType).toBe(113)
+        }
+      )
+    )
   })
 
   it('reads simple packet blocks (no time) and obeys the snap length', () => {
-    const buf = writePcapng([{ interfaces: [{ linkType: 101, snapLength: 3 }], packets: [{ iface: 0, simple: true, frame: { time: 0, data: Uint8Array.of(1, 2, 3, 4, 5), originalLength: 5 } }] }])
+    const buf = writePcapng([{
+      interfaces: [{ linkType: 101, snapLength: 3 }],
+      packets: [{ iface: 0, simple: true, frame: { time: 0, data: Uint8Array.of(1, 2, 3, 4, 5), originalLength: 5 } }]
+    }])
     const [p] = [...readPcapng(buf)]
     expect(p?.data).toEqual(Uint8Array.of(1, 2, 3))
     expect(p?.originalLength).toBe(5)
   })
 
   it('refuses a packet on an undeclared interface, a bad byte-order magic, inconsistent lengths', () => {
-    const good = writePcapng([{ interfaces: [{ linkType: 1 }], packets: [{ iface: 0, frame: { time: 1, data: Uint8Array.of(9) } }] }])
-    const bad = writePcapng([{ interfaces: [{ linkType: 1 }], packets: [{ iface: 0, frame: { time: 1, data: Uint8Array.of(9) } }] }])
+    const good = writePcapng([{
+      interfaces: [{ linkType: 1 }],
+      packets: [{ iface: 0, frame: { time: 1, data: Uint8Array.of(9) } }]
+    }])
+    const bad = writePcapng([{
+      interfaces: [{ linkType: 1 }],
+      packets: [{ iface: 0, frame: { time: 1, data: Uint8Array.of(9) } }]
+    }])
     // EPB interface id is the first body word of the third block
     const epb = 28 + 24
     new DataView(bad.buffer).setUint32(epb + 8, 5, true)
-    expect(() => [...readPcapng(bad)]).toThrow(/"interface id" expected < 1 \(interfaces declared in this section\), got 5/)
-    const magic = good.slice(); magic[8] = 0
+    expect(() => [...readPcapng(bad)]).toThrow(
+      /"interface id" expected < 1 \(interfaces declared in this section\), got 5/
+    )
+    const magic = good.slice()
+    magic[8] = 0
     expect(() => [...readPcapng(magic)]).toThrow(/"byte-order magic" expected 1a2b3c4d/)
     const trailer = good.slice(); trailer[good.length - 1] = 0x7f
     expect(() => [...readPcapng(trailer)]).toThrow(/"trailing block total length"/)
@@ -141,7 +181,11 @@ describe('pcapng reader', () => {
   it('random bytes after a section header: CaptureError or packets, never another exception', () => {
     const shb = writePcapng([{ interfaces: [{ linkType: 1 }], packets: [] }])
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (garbage) => {
-      try { for (const _ of readCapture(Uint8Array.from([...shb, ...garbage]))) { /* drain */ } } catch (err) { expect(err).toBeInstanceOf(CaptureError) }
+      try {
+        for (const _ of readCapture(Uint8Array.from([...shb, ...garbage]))) { /* drain */ }
+      } catch (err) {
+        expect(err).toBeInstanceOf(CaptureError)
+      }
     }))
   })
 })

@@ -10,7 +10,14 @@ const client = { ip: '127.0.0.1', port: 50312 }
 const server = { ip: '127.0.0.1', port: 4001 }
 
 function toSegment (s: SynthSegment, i: number): TcpSegment {
-  return parseTcpSegment({ index: i + 1, offset: 0, time: s.time, linkType: 1, data: frameOf(1, s).data, originalLength: 0 }) as TcpSegment
+  return parseTcpSegment({
+    index: i + 1,
+    offset: 0,
+    time: s.time,
+    linkType: 1,
+    data: frameOf(1, s).data,
+    originalLength: 0
+  }) as TcpSegment
 }
 
 function reassemble (segments: SynthSegment[]): ReturnType<TcpReassembler['finish']> {
@@ -22,9 +29,13 @@ function reassemble (segments: SynthSegment[]): ReturnType<TcpReassembler['finis
 describe('TcpReassembler', () => {
   it('rebuilds both directions through reordering, retransmission, overlap and sequence wrap-around', () => {
     fc.assert(fc.property(
-      fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.uint8Array({ maxLength: 2000 }),
-      fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: 700 }),
-      fc.array(fc.nat(), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }),
+      fc.uint8Array({ minLength: 1, maxLength: 3000 }),
+      fc.uint8Array({ maxLength: 2000 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 1, max: 700 }),
+      fc.array(fc.nat(), { maxLength: 12 }),
+      fc.array(fc.nat(), { maxLength: 6 }),
       (up, down, isnC, isnS, mss, swaps, dups) => {
         const flow = new TcpFlow(client, server, isnC, isnS, mss)
         flow.handshake(1)
@@ -33,7 +44,10 @@ describe('TcpReassembler', () => {
         flow.fin(true, 4); flow.fin(false, 5)
         const segs = flow.segments.slice()
         const head = segs.splice(0, 3) // keep the handshake first
-        for (const d of dups) { const s = segs[d % segs.length] as SynthSegment; segs.push({ ...s, payload: s.payload.subarray(0, Math.ceil(s.payload.length / 2)) }, s) }
+        for (const d of dups) {
+          const s = segs[d % segs.length] as SynthSegment
+          segs.push({ ...s, payload: s.payload.subarray(0, Math.ceil(s.payload.length / 2)) }, s)
+        }
         for (let i = 0; i < swaps.length; i++) {
           const a = (swaps[i] as number) % segs.length; const b = (a + 1) % segs.length
           const t = segs[a] as SynthSegment; segs[a] = segs[b] as SynthSegment; segs[b] = t

@@ -28,7 +28,10 @@ export class LoopbackRecorder {
     let rec: LoopbackRecorder | undefined
     const server = net.createServer({ allowHalfOpen: true }, client => { rec?.accept(client, target) })
     rec = new LoopbackRecorder(server, mss)
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(listenPort, '127.0.0.1', resolve) })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(listenPort, '127.0.0.1', resolve)
+    })
     return rec
   }
 

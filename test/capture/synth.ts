@@ -37,8 +37,16 @@ export function ipBytes (ip: string): Uint8Array {
   return out
 }
 
-function put16 (b: Uint8Array, o: number, v: number): void { b[o] = v >> 8; b[o + 1] = v & 0xff }
-function put32 (b: Uint8Array, o: number, v: number): void { b[o] = v >>> 24; b[o + 1] = v >>> 16; b[o + 2] = v >>> 8; b[o + 3] = v }
+function put16 (b: Uint8Array, o: number, v: number): void {
+  b[o] = v >> 8
+  b[o + 1] = v & 0xff
+}
+function put32 (b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24
+  b[o + 1] = v >>> 16
+  b[o + 2] = v >>> 8
+  b[o + 3] = v
+}
 
 /** TCP header (+ optional options) ‖ payload. */
 export function tcpBytes (s: SynthSegment, optionWords = 0): Uint8Array {
@@ -75,7 +83,11 @@ export function ipPacket (s: SynthSegment, tcp: Uint8Array, opts: { v6ExtHeader?
 }
 
 /** Wrap an IP packet in the link layer of `linkType`. */
-export function linkFrame (linkType: number, ip: Uint8Array, opts: { vlan?: boolean, padTo?: number, nullBigEndian?: boolean } = {}): Uint8Array {
+export function linkFrame (
+  linkType: number,
+  ip: Uint8Array,
+  opts: { vlan?: boolean, padTo?: number, nullBigEndian?: boolean } = {}
+): Uint8Array {
   const v6 = (ip[0] as number) >> 4 === 6
   const etherType = v6 ? 0x86dd : 0x0800
   let head: Uint8Array
@@ -83,7 +95,11 @@ export function linkFrame (linkType: number, ip: Uint8Array, opts: { vlan?: bool
     case 1: {
       head = new Uint8Array(opts.vlan === true ? 18 : 14)
       head.fill(0xaa, 0, 12)
-      if (opts.vlan === true) { put16(head, 12, 0x8100); put16(head, 14, 7); put16(head, 16, etherType) } else put16(head, 12, etherType)
+      if (opts.vlan === true) {
+        put16(head, 12, 0x8100)
+        put16(head, 14, 7)
+        put16(head, 16, etherType)
+      } else put16(head, 12, etherType)
       break
     }
     case 113: head = new Uint8Array(16); put16(head, 2, 772); put16(head, 4, 6); put16(head, 14, etherType); break
@@ -104,17 +120,44 @@ export function linkFrame (linkType: number, ip: Uint8Array, opts: { vlan?: bool
   return out
 }
 
-export function frameOf (linkType: number, s: SynthSegment, opts: { vlan?: boolean, v6ExtHeader?: boolean, padTo?: number, optionWords?: number, nullBigEndian?: boolean } = {}): Frame {
+export function frameOf (
+  linkType: number,
+  s: SynthSegment,
+  opts: { vlan?: boolean, v6ExtHeader?: boolean, padTo?: number, optionWords?: number, nullBigEndian?: boolean } = {}
+): Frame {
   return { time: s.time, data: linkFrame(linkType, ipPacket(s, tcpBytes(s, opts.optionWords ?? 0), opts), opts) }
 }
 
 class Writer {
   private readonly parts: Uint8Array[] = []
   constructor (private readonly le: boolean) {}
-  u16 (v: number): this { const b = new Uint8Array(2); const d = new DataView(b.buffer); d.setUint16(0, v, this.le); this.parts.push(b); return this }
-  u32 (v: number): this { const b = new Uint8Array(4); const d = new DataView(b.buffer); d.setUint32(0, v >>> 0, this.le); this.parts.push(b); return this }
-  bytes (b: Uint8Array): this { this.parts.push(b); return this }
-  pad4 (n: number): this { const p = (4 - (n % 4)) % 4; if (p > 0) this.parts.push(new Uint8Array(p)); return this }
+  u16 (v: number): this {
+    const b = new Uint8Array(2)
+    const d = new DataView(b.buffer)
+    d.setUint16(0, v, this.le)
+    this.parts.push(b)
+    return this
+  }
+
+  u32 (v: number): this {
+    const b = new Uint8Array(4)
+    const d = new DataView(b.buffer)
+    d.setUint32(0, v >>> 0, this.le)
+    this.parts.push(b)
+    return this
+  }
+
+  bytes (b: Uint8Array): this {
+    this.parts.push(b)
+    return this
+  }
+
+  pad4 (n: number): this {
+    const p = (4 - (n % 4)) % 4
+    if (p > 0) this.parts.push(new Uint8Array(p))
+    return this
+  }
+
   finish (): Uint8Array {
     const len = this.parts.reduce((a, p) => a + p.length, 0)
     const out = new Uint8Array(len); let o = 0
@@ -123,13 +166,19 @@ class Writer {
   }
 }
 
-export function writePcap (frames: Frame[], linkType: number, opts: { littleEndian?: boolean, nanoseconds?: boolean } = {}): Uint8Array {
+export function writePcap (
+  frames: Frame[],
+  linkType: number,
+  opts: { littleEndian?: boolean, nanoseconds?: boolean } = {}
+): Uint8Array {
   const le = opts.littleEndian ?? true
   const w = new Writer(le)
   w.u32(opts.nanoseconds === true ? 0xa1b23c4d : 0xa1b2c3d4).u16(2).u16(4).u32(0).u32(0).u32(262144).u32(linkType)
   for (const f of frames) {
     const sec = Math.floor(f.time / 1000)
-    const frac = opts.nanoseconds === true ? Math.round((f.time - sec * 1000) * 1e6) : Math.round((f.time - sec * 1000) * 1e3)
+    const frac = opts.nanoseconds === true
+      ? Math.round((f.time - sec * 1000) * 1e6)
+      : Math.round((f.time - sec * 1000) * 1e3)
     w.u32(sec).u32(frac).u32(f.data.length).u32(f.originalLength ?? f.data.length).bytes(f.data)
   }
   return w.finish()
@@ -145,7 +194,11 @@ function block (le: boolean, type: number, body: Uint8Array): Uint8Array {
 }
 
 /** One section per entry of `sections`; each declares its interfaces, then its packets. */
-export function writePcapng (sections: Array<{ interfaces: PcapngInterface[], packets: PcapngPacket[], littleEndian?: boolean, extraBlock?: boolean }>): Uint8Array {
+export function writePcapng (
+  sections: Array<
+    { interfaces: PcapngInterface[], packets: PcapngPacket[], littleEndian?: boolean, extraBlock?: boolean }
+  >
+): Uint8Array {
   const out: Uint8Array[] = []
   for (const sec of sections) {
     const le = sec.littleEndian ?? true
@@ -154,7 +207,12 @@ export function writePcapng (sections: Array<{ interfaces: PcapngInterface[], pa
     for (const i of sec.interfaces) {
       const w = new Writer(le).u16(i.linkType).u16(0).u32(i.snapLength ?? 0)
       if (i.tsresol !== undefined) w.u16(9).u16(1).bytes(Uint8Array.of(i.tsresol)).pad4(1)
-      if (i.tsoffset !== undefined) { w.u16(14).u16(8); const b = new Uint8Array(8); new DataView(b.buffer).setBigInt64(0, BigInt(i.tsoffset), le); w.bytes(b) }
+      if (i.tsoffset !== undefined) {
+        w.u16(14).u16(8)
+        const b = new Uint8Array(8)
+        new DataView(b.buffer).setBigInt64(0, BigInt(i.tsoffset), le)
+        w.bytes(b)
+      }
       w.u16(0).u16(0)
       out.push(block(le, 1, w.finish()))
     }
@@ -162,14 +220,18 @@ export function writePcapng (sections: Array<{ interfaces: PcapngInterface[], pa
     for (const p of sec.packets) {
       const iface = sec.interfaces[p.iface] as PcapngInterface
       if (p.simple === true) {
-        out.push(block(le, 3, new Writer(le).u32(p.frame.originalLength ?? p.frame.data.length).bytes(p.frame.data).finish()))
+        out.push(
+          block(le, 3, new Writer(le).u32(p.frame.originalLength ?? p.frame.data.length).bytes(p.frame.data).finish())
+        )
         continue
       }
       const r = iface.tsresol ?? 6
       const perSec = (r & 0x80) !== 0 ? 2 ** (r & 0x7f) : 10 ** r
       const units = BigInt(Math.round(((p.frame.time / 1000) - (iface.tsoffset ?? 0)) * perSec))
       const w = new Writer(le).u32(p.iface).u32(Number(units >> 32n)).u32(Number(units & 0xffffffffn))
-        .u32(p.frame.data.length).u32(p.frame.originalLength ?? p.frame.data.length).bytes(p.frame.data).pad4(p.frame.data.length)
+        .u32(p.frame.data.length).u32(p.frame.originalLength ?? p.frame.data.length).bytes(p.frame.data).pad4(
+          p.frame.data.length
+        )
       out.push(block(le, 6, w.finish()))
     }
   }
@@ -189,7 +251,14 @@ export class TcpFlow {
   readonly segments: SynthSegment[] = []
 
   /** `sink`: also append every segment there (several flows into one capture, in event order). */
-  constructor (readonly client: Endpoint, readonly server: Endpoint, isnClient = 1000, isnServer = 5000, readonly mss = 1460, private readonly sink?: SynthSegment[]) {
+  constructor (
+    readonly client: Endpoint,
+    readonly server: Endpoint,
+    isnClient = 1000,
+    isnServer = 5000,
+    readonly mss = 1460,
+    private readonly sink?: SynthSegment[]
+  ) {
     this.seqC = isnClient >>> 0
     this.seqS = isnServer >>> 0
   }
@@ -221,7 +290,9 @@ export class TcpFlow {
   /** Data from one side, split into segments of at most `mss` bytes; returns them. */
   send (fromClient: boolean, time: number, data: Uint8Array): SynthSegment[] {
     const out: SynthSegment[] = []
-    for (let o = 0; o < data.length; o += this.mss) out.push(this.add(fromClient, time, ACK | PSH, data.subarray(o, o + this.mss)))
+    for (let o = 0; o < data.length; o += this.mss) {
+      out.push(this.add(fromClient, time, ACK | PSH, data.subarray(o, o + this.mss)))
+    }
     return out
   }
 

@@ -16,12 +16,22 @@ const FLOW: Array<[TraceDirection, Uint8Array]> = [
   ['in', r.newSessionTicket], ['out', r.clientData], ['in', r.serverData], ['out', r.clientAlert], ['in', r.serverAlert]
 ]
 
-function run (keyLogText: string | undefined): { events: TraceEvent[], data: Array<[TraceDirection, string]>, d: TlsDissector } {
+function run (
+  keyLogText: string | undefined
+): { events: TraceEvent[], data: Array<[TraceDirection, string]>, d: TlsDissector } {
   const events: TraceEvent[] = []
   const data: Array<[TraceDirection, string]> = []
-  const d = new TlsDissector(e => { events.push(e) }, keyLogText === undefined ? undefined : parseKeyLog(keyLogText), () => ({
-    push: (dir, bytes) => { data.push([dir, hex(bytes)]) }
-  }))
+  const d = new TlsDissector(
+    e => {
+      events.push(e)
+    },
+    keyLogText === undefined ? undefined : parseKeyLog(keyLogText),
+    () => ({
+      push: (dir, bytes) => {
+        data.push([dir, hex(bytes)])
+      }
+    })
+  )
   let t = 1
   for (const [dir, rec] of FLOW) {
     // split every record in two pieces: the dissector reassembles
@@ -43,27 +53,53 @@ describe('TlsDissector on RFC 8448 §3', () => {
       `SERVER_TRAFFIC_SECRET_0 ${cr} ${hex(s.serverApplicationTraffic)}`
     ].join('\n'))
     expect(d.decrypted).toBe(true)
-    expect(events.filter(e => e.layer === 'tls' && e.kind === 'handshake').map(e => e.kind === 'handshake' ? `${e.dir} ${e.message}` : '')).toEqual([
-      'out ClientHello', 'in ServerHello', 'in EncryptedExtensions', 'in Certificate', 'in CertificateVerify', 'in Finished', 'out Finished', 'in NewSessionTicket'
+    expect(
+      events.filter(e => e.layer === 'tls' && e.kind === 'handshake').map(e =>
+        e.kind === 'handshake' ? `${e.dir} ${e.message}` : ''
+      )
+    ).toEqual([
+      'out ClientHello',
+      'in ServerHello',
+      'in EncryptedExtensions',
+      'in Certificate',
+      'in CertificateVerify',
+      'in Finished',
+      'out Finished',
+      'in NewSessionTicket'
     ])
-    expect(events.find(e => e.kind === 'complete')).toMatchObject({ cipherSuite: 'TLS_AES_128_GCM_SHA256', group: 'x25519' })
+    expect(events.find(e => e.kind === 'complete')).toMatchObject({
+      cipherSuite: 'TLS_AES_128_GCM_SHA256',
+      group: 'x25519'
+    })
     expect(data).toEqual([['out', hex(rfc8448.appData)], ['in', hex(rfc8448.appData)]])
-    expect(events.filter(e => e.layer === 'tls' && e.kind === 'alert').map(e => e.kind === 'alert' ? `${e.dir} ${e.description}` : '')).toEqual(['out close_notify', 'in close_notify'])
+    expect(
+      events.filter(e => e.layer === 'tls' && e.kind === 'alert').map(e =>
+        e.kind === 'alert' ? `${e.dir} ${e.description}` : ''
+      )
+    ).toEqual(['out close_notify', 'in close_notify'])
     expect(events.filter(e => e.kind === 'error')).toEqual([])
   })
 
   it('without secrets: the hellos, then a note counting what stayed encrypted', () => {
     const { events, data, d } = run(undefined)
     expect(d.decrypted).toBe(false)
-    expect(events.filter(e => e.layer === 'tls' && e.kind === 'handshake').map(e => e.kind === 'handshake' ? e.message : '')).toEqual(['ClientHello', 'ServerHello'])
+    expect(
+      events.filter(e => e.layer === 'tls' && e.kind === 'handshake').map(e => e.kind === 'handshake' ? e.message : '')
+    ).toEqual(['ClientHello', 'ServerHello'])
     expect(data).toEqual([])
-    expect(events.filter(e => e.kind === 'note').map(e => e.kind === 'note' ? e.message : '').join('\n')).toMatch(/7 protected records/)
+    expect(events.filter(e => e.kind === 'note').map(e => e.kind === 'note' ? e.message : '').join('\n')).toMatch(
+      /7 protected records/
+    )
   })
 
   it('a corrupted record is an error event, never an exception', () => {
     const cr = hex(rfc8448.clientRandom)
     const s = rfc8448.secrets
-    const log = parseKeyLog(`CLIENT_HANDSHAKE_TRAFFIC_SECRET ${cr} ${hex(s.clientHandshakeTraffic)}\nSERVER_HANDSHAKE_TRAFFIC_SECRET ${cr} ${hex(s.serverHandshakeTraffic)}`)
+    const log = parseKeyLog(
+      `CLIENT_HANDSHAKE_TRAFFIC_SECRET ${cr} ${hex(s.clientHandshakeTraffic)}\nSERVER_HANDSHAKE_TRAFFIC_SECRET ${cr} ${
+        hex(s.serverHandshakeTraffic)
+      }`
+    )
     const events: TraceEvent[] = []
     const d = new TlsDissector(e => { events.push(e) }, log, () => undefined)
     d.push('out', r.clientHello, 1)

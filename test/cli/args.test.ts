@@ -53,18 +53,24 @@ describe('parseArgs', () => {
   })
 
   it('never throws anything but UsageError on arbitrary words', () => {
-    fc.assert(fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('--count', '--force', '--trace', '--listen', '--', '-h'))), (argv) => {
-      try {
-        parseArgs(argv, SPECS)
-      } catch (err) {
-        expect(err).toBeInstanceOf(UsageError)
-      }
-    }))
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string(), fc.constantFrom('--count', '--force', '--trace', '--listen', '--', '-h'))),
+        (argv) => {
+          try {
+            parseArgs(argv, SPECS)
+          } catch (err) {
+            expect(err).toBeInstanceOf(UsageError)
+          }
+        }
+      )
+    )
   })
 })
 
 describe('uintOption', () => {
-  const parse = (v: string | undefined): number => uintOption(parseArgs(v === undefined ? [] : ['--count', v], SPECS), 'count', { min: 1, max: 1000, def: 50 })
+  const parse = (v: string | undefined): number =>
+    uintOption(parseArgs(v === undefined ? [] : ['--count', v], SPECS), 'count', { min: 1, max: 1000, def: 50 })
 
   it('accepts decimal digits within the range, defaults when absent', () => {
     expect(parse(undefined)).toBe(50)
@@ -82,7 +88,8 @@ describe('uintOption', () => {
   })
 
   it('goes up to 2^53-1 and no further', () => {
-    const big = (v: string): number => uintOption(parseArgs(['--count', v], SPECS), 'count', { min: 0, max: Number.MAX_SAFE_INTEGER })
+    const big = (v: string): number =>
+      uintOption(parseArgs(['--count', v], SPECS), 'count', { min: 0, max: Number.MAX_SAFE_INTEGER })
     expect(big('9007199254740991')).toBe(Number.MAX_SAFE_INTEGER)
     expect(() => big('9007199254740992')).toThrow(UsageError)
   })

@@ -26,7 +26,13 @@ export async function buildToTemp (needed: readonly string[]): Promise<Build> {
   const remove = async (): Promise<void> => { await rm(dir, { recursive: true, force: true }) }
   try {
     const output = await new Promise<string>((_resolve, reject) => {
-      const tsc = spawn(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', dir], { cwd: ROOT })
+      const tsc = spawn(process.execPath, [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        dir
+      ], { cwd: ROOT })
       let text = ''
       tsc.stdout.on('data', (b: Buffer) => { text += b.toString() })
       tsc.stderr.on('data', (b: Buffer) => { text += b.toString() })

@@ -21,11 +21,18 @@ let cli: string
 const example = (name: string): string => join(build.dir, 'examples', `${name}.js`)
 
 beforeAll(async () => {
-  build = await buildToTemp(['src/cli.js', 'examples/tutorial-1-connect.js', 'examples/tutorial-2-customproto.js', 'examples/tutorial-3-stream-proto.js'])
+  build = await buildToTemp([
+    'src/cli.js',
+    'examples/tutorial-1-connect.js',
+    'examples/tutorial-2-customproto.js',
+    'examples/tutorial-3-stream-proto.js'
+  ])
   cli = join(build.dir, 'src/cli.js')
 }, 240_000)
 
-afterAll(async () => { await build?.remove() })
+afterAll(async () => {
+  await build?.remove()
+})
 
 const PARTS = Array.from({ length: 11 }, (_, i) => `[client] received from server: Part ${i}`)
 
@@ -35,7 +42,11 @@ async function closedPort (): Promise<number> {
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  await new Promise<void>(resolve =>
+    server.close(() => {
+      resolve()
+    })
+  )
   return address.port
 }
 
@@ -43,7 +54,14 @@ async function closedPort (): Promise<number> {
 async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: nothing within ${ms} ms`)) }, ms) })])
+    return await Promise.race([
+      p,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`${what}: nothing within ${ms} ms`))
+        }, ms)
+      })
+    ])
   } finally {
     clearTimeout(timer)
   }
@@ -93,19 +111,26 @@ describe('switchyard CLI: usage', () => {
   it('--help prints the usage of every command and exits 0', async () => {
     const r = await run(cli, ['--help'])
     expect(r.code).toBe(0)
-    for (const cmd of ['listen', 'stream', 'ping', 'identify', 'perf', 'streams', 'keygen']) expect(r.stdout).toContain(`switchyard ${cmd}`)
+    for (const cmd of ['listen', 'stream', 'ping', 'identify', 'perf', 'streams', 'keygen']) {
+      expect(r.stdout).toContain(`switchyard ${cmd}`)
+    }
   })
 
-  it.each(['listen', 'stream', 'ping', 'identify', 'perf', 'streams', 'keygen'])('%s --help describes the command and exits 0', async (cmd) => {
-    const r = await run(cli, [cmd, '--help'])
-    expect(r.code).toBe(0)
-    expect(r.stderr).toBe('')
-    expect(r.stdout.startsWith(`usage: switchyard ${cmd}`)).toBe(true)
-  })
+  it.each(['listen', 'stream', 'ping', 'identify', 'perf', 'streams', 'keygen'])(
+    '%s --help describes the command and exits 0',
+    async (cmd) => {
+      const r = await run(cli, [cmd, '--help'])
+      expect(r.code).toBe(0)
+      expect(r.stderr).toBe('')
+      expect(r.stdout.startsWith(`usage: switchyard ${cmd}`)).toBe(true)
+    }
+  )
 
   it('the help names WebSocket (/ws) addresses and TLS, not TCP alone', async () => {
     const listen = await run(cli, ['listen', '--help'])
-    expect(listen.stdout).toMatch(/--listen <multiaddr> an address to listen on \(repeatable\): TCP \/ip4\/…\/tcp\/N or WebSocket\n\s+\/ip4\/…\/tcp\/N\/ws/)
+    expect(listen.stdout).toMatch(
+      /--listen <multiaddr> an address to listen on \(repeatable\): TCP \/ip4\/…\/tcp\/N or WebSocket\n\s+\/ip4\/…\/tcp\/N\/ws/
+    )
     expect(listen.stdout).toContain('TCP or WebSocket + Noise or TLS 1.3 + yamux/mplex')
     const ping = await run(cli, ['ping', '--help'])
     expect(ping.stdout).toContain('/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooW…')
@@ -121,21 +146,48 @@ describe('switchyard CLI: usage', () => {
     [['ping'], /^usage error: expected exactly one multiaddr/],
     [['ping', 'not-a-multiaddr'], /^usage error: invalid multiaddr "not-a-multiaddr"/],
     [['ping', '/ip4/300.1.1.1/tcp/1/p2p/' + peer], /^usage error: invalid multiaddr/],
-    [['stream', '/ip4/127.0.0.1/tcp/4001'], /^usage error: multiaddr "\/ip4\/127.0.0.1\/tcp\/4001" must end with \/p2p\/<peerId>/],
+    [
+      ['stream', '/ip4/127.0.0.1/tcp/4001'],
+      /^usage error: multiaddr "\/ip4\/127.0.0.1\/tcp\/4001" must end with \/p2p\/<peerId>/
+    ],
     [['identify', '/ip4/127.0.0.1/udp/4001/p2p/' + peer], /^usage error: .*not a TCP address/],
     [['identify', '/ip4/127.0.0.1/udp/4001/quic/p2p/' + peer], /^usage error: invalid multiaddr/],
-    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '0'], /^usage error: option --count expects an integer from 1/],
-    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '-3'], /^usage error: unknown option -3|^usage error: option --count expects/],
-    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count=1e3'], /^usage error: option --count expects an unsigned integer, got "1e3"/],
-    [['perf', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--upload-bytes', '1'], /^usage error: option --download-bytes is required/],
-    [['streams', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '1001'], /^usage error: option --count expects an integer from 1 to 1000/],
+    [
+      ['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '0'],
+      /^usage error: option --count expects an integer from 1/
+    ],
+    [
+      ['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '-3'],
+      /^usage error: unknown option -3|^usage error: option --count expects/
+    ],
+    [
+      ['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count=1e3'],
+      /^usage error: option --count expects an unsigned integer, got "1e3"/
+    ],
+    [
+      ['perf', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--upload-bytes', '1'],
+      /^usage error: option --download-bytes is required/
+    ],
+    [
+      ['streams', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--count', '1001'],
+      /^usage error: option --count expects an integer from 1 to 1000/
+    ],
     [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--bogus'], /^usage error: unknown option --bogus/],
-    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--trace=loud'], /^usage error: option --trace expects no value or --trace=hex/],
+    [
+      ['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--trace=loud'],
+      /^usage error: option --trace expects no value or --trace=hex/
+    ],
     [['listen', '--listen', '/ip4/127.0.0.1/udp/0'], /^usage error: --listen: .*not a TCP address/],
     [['listen', 'extra'], /^usage error: listen takes no positional arguments/],
-    [['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--security', 'frob'], /^usage error: option --security: unknown security protocol "frob" \(available: noise/],
+    [
+      ['ping', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--security', 'frob'],
+      /^usage error: option --security: unknown security protocol "frob" \(available: noise/
+    ],
     [['listen', '--security', 'noise,'], /^usage error: option --security expects a comma-separated list of noise/],
-    [['stream', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--security=noise,noise'], /^usage error: option --security lists noise twice/],
+    [
+      ['stream', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, '--security=noise,noise'],
+      /^usage error: option --security lists noise twice/
+    ],
     [['keygen'], /^usage error: keygen takes exactly one file path/]
   ] as Array<[string[], RegExp]>)('%j → exit 2 with one line', async (args, pattern) => {
     const r = await run(cli, args)
@@ -161,7 +213,9 @@ describe('switchyard CLI: listen and the client commands', () => {
     target = listener.addrs[0] as string
   }, 30_000)
 
-  afterAll(async () => { await listener?.stop('SIGKILL') })
+  afterAll(async () => {
+    await listener?.stop('SIGKILL')
+  })
 
   it('prints one LISTEN line per listen address, and nothing else on stdout', async () => {
     expect(listener.addrs).toHaveLength(2)
@@ -191,20 +245,34 @@ describe('switchyard CLI: listen and the client commands', () => {
   it('--security noise with --trace: the client and the listener name the negotiated security protocol', async () => {
     const r = await run(cli, ['ping', target, '--security', 'noise', '--trace'])
     expect(r.code).toBe(0)
-    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+: security \/noise, muxer \/yamux\/1\.0\.0 \(early\)/)
+    expect(r.stderr).toMatch(
+      /\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+: security \/noise, muxer \/yamux\/1\.0\.0 \(early\)/
+    )
     expect(listener.stderr).toMatch(/\[listen\] peer 12D3KooW\w+, security noise tls, protocols/)
-    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \S+ \(\/noise, \/yamux\/1\.0\.0\)/)
+    expect(listener.stderr).toMatch(
+      /\[listen\] connection \d+ inbound 12D3KooW\w+ at \S+ \(\/noise, \/yamux\/1\.0\.0\)/
+    )
   })
 
   it('--security tls with --trace: TLS 1.3 with the muxer via ALPN, each handshake message and the libp2p extension shown', async () => {
     const r = await run(cli, ['ping', target, '--security', 'tls', '--trace'])
     expect(r.code).toBe(0)
-    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+: security \/tls\/1\.0\.0, muxer \/yamux\/1\.0\.0 \(early\)/)
-    expect(r.stderr).toMatch(/tls -> ClientHello \(\d+ B, initial\) versions \[TLS 1\.3\]; suites \[TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_256_GCM_SHA384\]/)
+    expect(r.stderr).toMatch(
+      /\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+: security \/tls\/1\.0\.0, muxer \/yamux\/1\.0\.0 \(early\)/
+    )
+    expect(r.stderr).toMatch(
+      /tls -> ClientHello \(\d+ B, initial\) versions \[TLS 1\.3\]; suites \[TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_256_GCM_SHA384\]/
+    )
     expect(r.stderr).toMatch(/ALPN \[\/yamux\/1\.0\.0, \/mplex\/6\.7\.0, libp2p\]/)
-    expect(r.stderr).toMatch(/tls <- Certificate \(\d+ B, handshake\) 1 certificate; libp2p extension: Ed25519 12D3KooW\w+, signature verified/)
-    expect(r.stderr).toMatch(/tls handshake complete: client, remote 12D3KooW\w+, TLS_AES_128_GCM_SHA256, x25519, muxer \/yamux\/1\.0\.0 \(early negotiation via ALPN\)/)
-    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \S+ \(\/tls\/1\.0\.0, \/yamux\/1\.0\.0\)/)
+    expect(r.stderr).toMatch(
+      /tls <- Certificate \(\d+ B, handshake\) 1 certificate; libp2p extension: Ed25519 12D3KooW\w+, signature verified/
+    )
+    expect(r.stderr).toMatch(
+      /tls handshake complete: client, remote 12D3KooW\w+, TLS_AES_128_GCM_SHA256, x25519, muxer \/yamux\/1\.0\.0 \(early negotiation via ALPN\)/
+    )
+    expect(listener.stderr).toMatch(
+      /\[listen\] connection \d+ inbound 12D3KooW\w+ at \S+ \(\/tls\/1\.0\.0, \/yamux\/1\.0\.0\)/
+    )
   })
 
   it('ping --count 3 prints three RTT lines', async () => {
@@ -220,7 +288,16 @@ describe('switchyard CLI: listen and the client commands', () => {
     expect(r.code).toBe(0)
     expect(lines(r.stdout)).toHaveLength(1)
     const info = JSON.parse(r.stdout) as Record<string, unknown>
-    expect(Object.keys(info)).toEqual(['peerId', 'protocolVersion', 'agentVersion', 'listenAddrs', 'protocols', 'observedAddr', 'security', 'signedPeerRecord'])
+    expect(Object.keys(info)).toEqual([
+      'peerId',
+      'protocolVersion',
+      'agentVersion',
+      'listenAddrs',
+      'protocols',
+      'observedAddr',
+      'security',
+      'signedPeerRecord'
+    ])
     expect(info.security).toBe('/noise')
     // Our listener signs its addresses (RFC 0003); the client printed the record it verified.
     const record = info.signedPeerRecord as { peerId: string, seq: string, addresses: string[] }
@@ -232,7 +309,11 @@ describe('switchyard CLI: listen and the client commands', () => {
     expect(info.agentVersion).toMatch(/^switchyard\//)
     expect(info.listenAddrs).toEqual(listener.addrs.map(a => a.split('/p2p/')[0]))
     expect(info.protocols).toEqual(expect.arrayContaining([
-      '/test/stream-proto/1.0.0', '/ipfs/ping/1.0.0', '/ipfs/id/1.0.0', '/perf/1.0.0', '/switchyard/echo/1.0.0'
+      '/test/stream-proto/1.0.0',
+      '/ipfs/ping/1.0.0',
+      '/ipfs/id/1.0.0',
+      '/perf/1.0.0',
+      '/switchyard/echo/1.0.0'
     ]))
     expect(info.observedAddr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
   })
@@ -262,12 +343,22 @@ describe('switchyard CLI: listen and the client commands', () => {
   })
 
   it('a client command interrupted by SIGINT stops and exits 1 with one line', async () => {
-    const child = spawn(process.execPath, [cli, 'ping', target, '--count', '1000000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cli, 'ping', target, '--count', '1000000'], {
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-    const exited = new Promise<number | null>(resolve => { child.on('close', code => { resolve(code) }) })
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString()
+    })
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString()
+    })
+    const exited = new Promise<number | null>(resolve => {
+      child.on('close', code => {
+        resolve(code)
+      })
+    })
     try {
       const until = Date.now() + 15_000
       while (!stdout.includes('RTT ')) {
@@ -316,14 +407,20 @@ describe('switchyard CLI over QUIC (/udp/N/quic-v1)', () => {
     target = listener.addrs[0] as string
   }, 30_000)
 
-  afterAll(async () => { await listener?.stop('SIGKILL') })
+  afterAll(async () => {
+    await listener?.stop('SIGKILL')
+  })
 
   it('listens, and ping --trace names QUIC\'s TLS and streams on both sides', async () => {
     expect(target).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1\/p2p\/12D3KooW\w+$/)
     const r = await run(cli, ['ping', target, '--trace'])
     expect(r.code).toBe(0)
-    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1: security \/tls\/1\.0\.0, muxer \/quic-v1 \(transport\)/)
-    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1 \(\/tls\/1\.0\.0, \/quic-v1\)/)
+    expect(r.stderr).toMatch(
+      /\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1: security \/tls\/1\.0\.0, muxer \/quic-v1 \(transport\)/
+    )
+    expect(listener.stderr).toMatch(
+      /\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1 \(\/tls\/1\.0\.0, \/quic-v1\)/
+    )
   })
 
   it('stream and identify over QUIC', async () => {
@@ -347,7 +444,9 @@ describe('switchyard CLI: ping against a listener that answers one payload per s
     await sw.start()
   })
 
-  afterAll(async () => { await sw?.stop() })
+  afterAll(async () => {
+    await sw?.stop()
+  })
 
   it('ping --count 3 prints three RTT lines and notes each new stream on stderr', async () => {
     const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
@@ -382,7 +481,9 @@ describe('switchyard CLI: perf checks the byte counts', () => {
     await sw.start()
   })
 
-  afterAll(async () => { await sw?.stop() })
+  afterAll(async () => {
+    await sw?.stop()
+  })
 
   it('exits 1 with one line when the server sends fewer bytes than asked', async () => {
     const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
@@ -435,24 +536,27 @@ describe('switchyard CLI: keys and signals', () => {
     expectOneLineError(r, /^error: key file .*not a valid libp2p PrivateKey protobuf/)
   })
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('listen stops gracefully on %s and exits 0, with a connection and a stream open', async (signal) => {
-    const l = await Listener.start(cli, [])
-    const sw = newStandardSwitch({ log: () => {}, listenAddrs: [] })
-    try {
-      // An echo stream left open: the listener's stop waits for it (stopTimeoutMs), then resets it.
-      const stream = await sw.dial(l.addrs[0] as string, ECHO_CODEC)
-      await stream.write(new Uint8Array([1, 2, 3]))
-      expect([...await stream.readExactly(3)]).toEqual([1, 2, 3])
-      const done = await l.stop(signal)
-      expect(done.code).toBe(0)
-      expect(done.signal).toBeNull()
-      expect(done.stderr).toContain(`[listen] ${signal} received, shutting down`)
-      expect(lines(done.stdout)).toHaveLength(1)
-      await expect(stream.read()).rejects.toThrow()
-    } finally {
-      await sw.stop()
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'listen stops gracefully on %s and exits 0, with a connection and a stream open',
+    async (signal) => {
+      const l = await Listener.start(cli, [])
+      const sw = newStandardSwitch({ log: () => {}, listenAddrs: [] })
+      try {
+        // An echo stream left open: the listener's stop waits for it (stopTimeoutMs), then resets it.
+        const stream = await sw.dial(l.addrs[0] as string, ECHO_CODEC)
+        await stream.write(new Uint8Array([1, 2, 3]))
+        expect([...await stream.readExactly(3)]).toEqual([1, 2, 3])
+        const done = await l.stop(signal)
+        expect(done.code).toBe(0)
+        expect(done.signal).toBeNull()
+        expect(done.stderr).toContain(`[listen] ${signal} received, shutting down`)
+        expect(lines(done.stdout)).toHaveLength(1)
+        await expect(stream.read()).rejects.toThrow()
+      } finally {
+        await sw.stop()
+      }
     }
-  })
+  )
 
   it('listen on a port already taken → exit 1 with one line', async () => {
     const l = await Listener.start(cli, [])
@@ -478,7 +582,9 @@ describe('switchyard CLI over WebSocket (--listen …/ws): real processes, real 
     tcpTarget = listener.addrs[1] as string
   }, 30_000)
 
-  afterAll(async () => { await listener?.stop('SIGKILL') })
+  afterAll(async () => {
+    await listener?.stop('SIGKILL')
+  })
 
   it('prints a /ws LISTEN line with its real port beside the TCP one, for one peer id', () => {
     const ws = /^\/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/ws\/p2p\/(12D3KooW\w+)$/.exec(wsTarget)
@@ -494,20 +600,30 @@ describe('switchyard CLI over WebSocket (--listen …/ws): real processes, real 
     const r = await run(cli, ['stream', wsTarget])
     expect(r.code).toBe(0)
     expect(lines(r.stdout)).toEqual(PARTS)
-    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws \(\/noise, \/yamux\/1\.0\.0\)/)
+    expect(listener.stderr).toMatch(
+      /\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws \(\/noise, \/yamux\/1\.0\.0\)/
+    )
   })
 
   it('ping --security tls --trace over /ws: the HTTP upgrade, masked binary frames, TLS inside them', async () => {
     const r = await run(cli, ['ping', wsTarget, '--security', 'tls', '--trace', '--count', '2'])
     expect(r.code).toBe(0)
     expect(lines(r.stdout)).toHaveLength(2)
-    expect(r.stderr).toMatch(/ws -> GET \/ HTTP\/1\.1 \(Host: 127\.0\.0\.1:\d+; Upgrade: websocket; Connection: Upgrade; Sec-WebSocket-Key: \S+; Sec-WebSocket-Version: 13\)/)
-    expect(r.stderr).toMatch(/ws <- HTTP\/1\.1 101 Switching Protocols \(Upgrade: websocket; Connection: Upgrade; Sec-WebSocket-Accept: \S+\)/)
+    expect(r.stderr).toMatch(
+      /ws -> GET \/ HTTP\/1\.1 \(Host: 127\.0\.0\.1:\d+; Upgrade: websocket; Connection: Upgrade; Sec-WebSocket-Key: \S+; Sec-WebSocket-Version: 13\)/
+    )
+    expect(r.stderr).toMatch(
+      /ws <- HTTP\/1\.1 101 Switching Protocols \(Upgrade: websocket; Connection: Upgrade; Sec-WebSocket-Accept: \S+\)/
+    )
     expect(r.stderr).toMatch(/ws -> Binary FIN \d+ B masked/)
     expect(r.stderr).toMatch(/ws <- Binary FIN \d+ B\n/)
     expect(r.stderr).toMatch(/tls handshake complete: client, remote 12D3KooW\w+/)
-    expect(r.stderr).toMatch(/\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws: security \/tls\/1\.0\.0, muxer \/yamux\/1\.0\.0 \(early\)/)
-    expect(listener.stderr).toMatch(/\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws \(\/tls\/1\.0\.0, \/yamux\/1\.0\.0\)/)
+    expect(r.stderr).toMatch(
+      /\[connect\] 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws: security \/tls\/1\.0\.0, muxer \/yamux\/1\.0\.0 \(early\)/
+    )
+    expect(listener.stderr).toMatch(
+      /\[listen\] connection \d+ inbound 12D3KooW\w+ at \/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws \(\/tls\/1\.0\.0, \/yamux\/1\.0\.0\)/
+    )
   })
 
   it('identify over /ws: both listen addresses, a /ws observed address', async () => {
@@ -526,26 +642,38 @@ describe('switchyard CLI over WebSocket (--listen …/ws): real processes, real 
     expect(r.stdout).toBe('OK 20\n')
   })
 
-  it.each([['noise'], ['tls']] as const)('a library switch dials the CLI listener over /ws (%s): 4 MiB echoed byte for byte', async (security) => {
-    const sw = newStandardSwitch({ log: () => {}, listenAddrs: [], security: [security] })
-    try {
-      const payload = new Uint8Array(4 << 20)
-      for (let i = 0; i < payload.length; i++) payload[i] = (i * 2654435761) >>> 24
-      const stream = await sw.dial(wsTarget, ECHO_CODEC)
-      expect(stream.connection.remoteAddr).toMatch(/\/ws$/)
-      expect(stream.connection.security).toBe(security === 'tls' ? '/tls/1.0.0' : '/noise')
-      const [, echoed] = await Promise.all([
-        (async () => { await stream.write(payload); await stream.closeWrite() })(),
-        within(60_000, 'the echo', (async () => {
-          const chunks: Uint8Array[] = []
-          for await (const c of stream) chunks.push(c)
-          return Buffer.concat(chunks)
-        })())
-      ])
-      expect(echoed.length).toBe(payload.length)
-      expect(createHash('sha256').update(echoed).digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'))
-    } finally {
-      await sw.stop()
+  it.each([['noise'], ['tls']] as const)(
+    'a library switch dials the CLI listener over /ws (%s): 4 MiB echoed byte for byte',
+    async (security) => {
+      const sw = newStandardSwitch({ log: () => {}, listenAddrs: [], security: [security] })
+      try {
+        const payload = new Uint8Array(4 << 20)
+        for (let i = 0; i < payload.length; i++) payload[i] = (i * 2654435761) >>> 24
+        const stream = await sw.dial(wsTarget, ECHO_CODEC)
+        expect(stream.connection.remoteAddr).toMatch(/\/ws$/)
+        expect(stream.connection.security).toBe(security === 'tls' ? '/tls/1.0.0' : '/noise')
+        const [, echoed] = await Promise.all([
+          (async () => {
+            await stream.write(payload)
+            await stream.closeWrite()
+          })(),
+          within(
+            60_000,
+            'the echo',
+            (async () => {
+              const chunks: Uint8Array[] = []
+              for await (const c of stream) chunks.push(c)
+              return Buffer.concat(chunks)
+            })()
+          )
+        ])
+        expect(echoed.length).toBe(payload.length)
+        expect(createHash('sha256').update(echoed).digest('hex')).toBe(
+          createHash('sha256').update(payload).digest('hex')
+        )
+      } finally {
+        await sw.stop()
+      }
     }
-  })
+  )
 })

@@ -61,7 +61,11 @@ export class Listener {
     while (lines(l.stdout).length < expected) {
       if (Date.now() > until || l.child.exitCode !== null) {
         l.child.kill('SIGKILL')
-        throw new Error(`listen ${args.join(' ')}: expected ${expected} LISTEN lines, got stdout ${JSON.stringify(l.stdout)}, stderr ${JSON.stringify(l.stderr)}`)
+        throw new Error(
+          `listen ${args.join(' ')}: expected ${expected} LISTEN lines, got stdout ${
+            JSON.stringify(l.stdout)
+          }, stderr ${JSON.stringify(l.stderr)}`
+        )
       }
       await new Promise(resolve => setTimeout(resolve, 20))
     }
@@ -69,14 +73,25 @@ export class Listener {
     return l
   }
 
-  /** Spawn `<cli> …argv` (a command that serves until signalled) and wait (≤ timeoutMs) until stdout matches `ready`. */
-  static async startCommand (cli: string, argv: readonly string[], ready: RegExp, timeoutMs = 15_000): Promise<Listener> {
+  /**
+   * Spawn `<cli> …argv` (a command that serves until signalled) and wait (≤ timeoutMs) until stdout matches `ready`.
+   */
+  static async startCommand (
+    cli: string,
+    argv: readonly string[],
+    ready: RegExp,
+    timeoutMs = 15_000
+  ): Promise<Listener> {
     const l = new Listener(spawn(process.execPath, [cli, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }))
     const until = Date.now() + timeoutMs
     while (!ready.test(l.stdout)) {
       if (Date.now() > until || l.child.exitCode !== null) {
         l.child.kill('SIGKILL')
-        throw new Error(`${argv.join(' ')}: stdout never matched ${String(ready)}: stdout ${JSON.stringify(l.stdout)}, stderr ${JSON.stringify(l.stderr)}`)
+        throw new Error(
+          `${argv.join(' ')}: stdout never matched ${String(ready)}: stdout ${JSON.stringify(l.stdout)}, stderr ${
+            JSON.stringify(l.stderr)
+          }`
+        )
       }
       await new Promise(resolve => setTimeout(resolve, 20))
     }

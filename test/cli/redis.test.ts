@@ -8,7 +8,14 @@ import { createServer } from 'node:net'
 import type { AddressInfo, Server, Socket } from 'node:net'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { decodeReply, encodeCommand, parseRedisAddr, RedisClient, RedisError, REDIS_LIMITS } from '../../src/cli/redis.js'
+import {
+  decodeReply,
+  encodeCommand,
+  parseRedisAddr,
+  RedisClient,
+  RedisError,
+  REDIS_LIMITS
+} from '../../src/cli/redis.js'
 import type { RedisReply } from '../../src/cli/redis.js'
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -64,7 +71,10 @@ describe('RESP2 commands and replies', () => {
   it('decodes an error reply as a RedisError value (ERR_REDIS_REPLY)', () => {
     const [err, used] = decodeReply(bytes('-WRONGTYPE Operation against a key\r\n')) ?? []
     expect(err).toBeInstanceOf(RedisError)
-    expect(err).toMatchObject({ code: 'ERR_REDIS_REPLY', message: 'Redis error reply: WRONGTYPE Operation against a key' })
+    expect(err).toMatchObject({
+      code: 'ERR_REDIS_REPLY',
+      message: 'Redis error reply: WRONGTYPE Operation against a key'
+    })
     expect(used).toBe(36)
   })
 
@@ -176,7 +186,10 @@ describe('RedisClient over a socket', () => {
     try {
       const [a, b] = await Promise.all([client.command('RPUSH', 'k', 'v1'), client.command('RPUSH', 'k', 'v2')])
       expect([a, b]).toEqual([1, 2])
-      await expect(client.command('BAD')).rejects.toMatchObject({ code: 'ERR_REDIS_REPLY', message: 'Redis error reply: ERR unknown command' })
+      await expect(client.command('BAD')).rejects.toMatchObject({
+        code: 'ERR_REDIS_REPLY',
+        message: 'Redis error reply: ERR unknown command'
+      })
       expect(await client.command('LLEN', 'k')).toBe(4)
       expect(seen).toEqual(['RPUSH k v1', 'RPUSH k v2', 'BAD', 'LLEN k'])
     } finally {
@@ -188,7 +201,10 @@ describe('RedisClient over a socket', () => {
     server = await fakeServer((socket) => { socket.once('data', () => { socket.end() }) })
     const client = await RedisClient.connect(server.addr)
     try {
-      await expect(client.command('BLPOP', 'listenerAddr', '5')).rejects.toMatchObject({ code: 'ERR_REDIS_REPLY', message: 'Redis closed the connection' })
+      await expect(client.command('BLPOP', 'listenerAddr', '5')).rejects.toMatchObject({
+        code: 'ERR_REDIS_REPLY',
+        message: 'Redis closed the connection'
+      })
       await expect(client.command('PING')).rejects.toMatchObject({ code: 'ERR_REDIS_REPLY' })
     } finally {
       client.close()
@@ -209,12 +225,17 @@ describe('RedisClient over a socket', () => {
     const closed = await fakeServer(() => {})
     const addr = closed.addr
     await closed.close()
-    await expect(RedisClient.connect(addr)).rejects.toMatchObject({ code: 'ERR_REDIS_REPLY', message: expect.stringContaining(`connecting to Redis at ${addr}`) })
+    await expect(RedisClient.connect(addr)).rejects.toMatchObject({
+      code: 'ERR_REDIS_REPLY',
+      message: expect.stringContaining(`connecting to Redis at ${addr}`)
+    })
   })
 })
 
 /** A TCP server on loopback running `onConnection` for each client. */
-async function fakeServer (onConnection: (socket: Socket) => void | Promise<void>): Promise<{ addr: string, close: () => Promise<void> }> {
+async function fakeServer (
+  onConnection: (socket: Socket) => void | Promise<void>
+): Promise<{ addr: string, close: () => Promise<void> }> {
   const sockets = new Set<Socket>()
   const srv: Server = createServer((socket) => {
     sockets.add(socket)

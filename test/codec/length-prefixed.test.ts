@@ -51,7 +51,9 @@ describe('length-prefixed framing', () => {
   })
 
   it('propagates malformed prefixes as typed errors', () => {
-    expect(() => new LpDecoder().push(Uint8Array.of(0x81, 0x00))).toThrowError(expect.objectContaining({ code: 'ERR_VARINT_NOT_MINIMAL' }))
+    expect(() => new LpDecoder().push(Uint8Array.of(0x81, 0x00))).toThrowError(
+      expect.objectContaining({ code: 'ERR_VARINT_NOT_MINIMAL' })
+    )
   })
 
   it('gives back a half-received message, prefix included', () => {
@@ -136,14 +138,24 @@ describe('ChunkQueue', () => {
   })
 
   it('property: consume sequence reproduces the input', () => {
-    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 10 }), fc.array(fc.nat(50), { maxLength: 30 }), (chunks, takes) => {
-      const q = new ChunkQueue()
-      for (const c of chunks) q.push(c)
-      const all = concat(chunks)
-      const got: Uint8Array[] = []
-      for (const t of takes) { const n = Math.min(t, q.length); got.push(q.consume(n)) }
-      got.push(...q.drainAll())
-      expect(concat(got)).toEqual(all)
-    }), { numRuns: 1000 })
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 10 }),
+        fc.array(fc.nat(50), { maxLength: 30 }),
+        (chunks, takes) => {
+          const q = new ChunkQueue()
+          for (const c of chunks) q.push(c)
+          const all = concat(chunks)
+          const got: Uint8Array[] = []
+          for (const t of takes) {
+            const n = Math.min(t, q.length)
+            got.push(q.consume(n))
+          }
+          got.push(...q.drainAll())
+          expect(concat(got)).toEqual(all)
+        }
+      ),
+      { numRuns: 1000 }
+    )
   })
 })

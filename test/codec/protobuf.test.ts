@@ -38,7 +38,9 @@ describe('protobuf wire reader/writer', () => {
     ['truncated fixed64', '09010203'],
     ['non-minimal varint', '088000']
   ])('rejects %s', (_name, bytes) => {
-    expect(() => decodeFields(Buffer.from(bytes, 'hex'))).toThrowError(expect.objectContaining({ code: 'ERR_PROTOBUF_MALFORMED' }))
+    expect(() => decodeFields(Buffer.from(bytes, 'hex'))).toThrowError(
+      expect.objectContaining({ code: 'ERR_PROTOBUF_MALFORMED' })
+    )
   })
 
   it('rejects invalid UTF-8 strings', () => {
@@ -48,29 +50,47 @@ describe('protobuf wire reader/writer', () => {
   it('property: round trip of random messages', () => {
     const field = fc.oneof(
       fc.record({ kind: fc.constant('v' as const), field: fc.integer({ min: 1, max: 1000 }), n: fc.maxSafeNat() }),
-      fc.record({ kind: fc.constant('b' as const), field: fc.integer({ min: 1, max: 1000 }), b: fc.uint8Array({ maxLength: 50 }) })
-    )
-    fc.assert(fc.property(fc.array(field, { maxLength: 10 }), (fields) => {
-      const w = new ProtoWriter()
-      for (const f of fields) f.kind === 'v' ? w.varint(f.field, f.n) : w.bytes(f.field, f.b)
-      const enc = w.finish()
-      const dec = decodeFields(enc)
-      expect(dec.length).toBe(fields.length)
-      dec.forEach((d, i) => {
-        const f = fields[i]!
-        expect(d.field).toBe(f.field)
-        if (f.kind === 'v') expect(d.value).toBe(f.n)
-        else expect(Array.from(d.bytes)).toEqual(Array.from(f.b))
+      fc.record({
+        kind: fc.constant('b' as const),
+        field: fc.integer({ min: 1, max: 1000 }),
+        b: fc.uint8Array({ maxLength: 50 })
       })
-      for (let cut = 1; cut < enc.length; cut++) {
-        try { decodeFields(enc.subarray(0, cut)) } catch (e) { expect(e).toBeInstanceOf(CodecError) }
-      }
-    }), { numRuns: 500 })
+    )
+    fc.assert(
+      fc.property(fc.array(field, { maxLength: 10 }), (fields) => {
+        const w = new ProtoWriter()
+        for (const f of fields) f.kind === 'v' ? w.varint(f.field, f.n) : w.bytes(f.field, f.b)
+        const enc = w.finish()
+        const dec = decodeFields(enc)
+        expect(dec.length).toBe(fields.length)
+        dec.forEach((d, i) => {
+          const f = fields[i]!
+          expect(d.field).toBe(f.field)
+          if (f.kind === 'v') expect(d.value).toBe(f.n)
+          else expect(Array.from(d.bytes)).toEqual(Array.from(f.b))
+        })
+        for (let cut = 1; cut < enc.length; cut++) {
+          try {
+            decodeFields(enc.subarray(0, cut))
+          } catch (e) {
+            expect(e).toBeInstanceOf(CodecError)
+          }
+        }
+      }),
+      { numRuns: 500 }
+    )
   })
 
   it('property: garbage gives fields or a CodecError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-      try { decodeFields(bytes) } catch (e) { expect(e).toBeInstanceOf(CodecError) }
-    }), { numRuns: 5000 })
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decodeFields(bytes)
+        } catch (e) {
+          expect(e).toBeInstanceOf(CodecError)
+        }
+      }),
+      { numRuns: 5000 }
+    )
   })
 })

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { decodeUvarint, encodeUvarint, encodeUvarintTo, encodingLength, MAX_VARINT_BYTES } from '../../src/codec/varint.js'
+import {
+  decodeUvarint,
+  encodeUvarint,
+  encodeUvarintTo,
+  encodingLength,
+  MAX_VARINT_BYTES
+} from '../../src/codec/varint.js'
 import { CodecError, VarintError } from '../../src/errors.js'
 import { refDecode, refEncode } from '../reference/varint.js'
 
@@ -36,8 +42,12 @@ describe('unsigned-varint: spec vectors (digest §1)', () => {
   })
 
   it('refuses 2^63-1 (legal on the wire) instead of rounding it', () => {
-    expect(() => decodeUvarint(unhex('ffffffffffffffff7f'))).toThrowError(expect.objectContaining({ code: 'ERR_VARINT_UNSAFE_INTEGER' }))
-    expect(() => decodeUvarint(unhex('8080808080808010'))).toThrowError(expect.objectContaining({ code: 'ERR_VARINT_UNSAFE_INTEGER' }))
+    expect(() => decodeUvarint(unhex('ffffffffffffffff7f'))).toThrowError(
+      expect.objectContaining({ code: 'ERR_VARINT_UNSAFE_INTEGER' })
+    )
+    expect(() => decodeUvarint(unhex('8080808080808010'))).toThrowError(
+      expect.objectContaining({ code: 'ERR_VARINT_UNSAFE_INTEGER' })
+    )
   })
 
   it('reports truncation as "need more bytes"', () => {

@@ -19,12 +19,25 @@ const targets = await loadTargets()
 describe('fuzz targets (fixed seed, fixed iterations, committed corpus)', () => {
   it('covers every layer', () => {
     const groups = new Set(targets.map(t => t.name.split('/')[0]))
-    expect([...groups].sort()).toEqual(['capture', 'codec', 'mplex', 'multiaddr', 'multistream', 'noise', 'proto', 'quic', 'tls', 'ws', 'yamux'])
+    expect([...groups].sort()).toEqual([
+      'capture',
+      'codec',
+      'mplex',
+      'multiaddr',
+      'multistream',
+      'noise',
+      'proto',
+      'quic',
+      'tls',
+      'ws',
+      'yamux'
+    ])
   })
 
   it.each(targets.map(t => [t.name, t] as const))('%s', (_name, target) => {
     const report = fuzzTarget(target, { seed: SEED, iterations: ITERATIONS, corpus: loadCorpus(CORPUS, target.name) })
-    expect(report.findings.map(f => `${f.signature}: ${f.message}\n  input ${Buffer.from(f.input).toString('hex')}`)).toEqual([])
+    expect(report.findings.map(f => `${f.signature}: ${f.message}\n  input ${Buffer.from(f.input).toString('hex')}`))
+      .toEqual([])
     expect(report.executions).toBeGreaterThanOrEqual(ITERATIONS)
   })
 })

@@ -21,7 +21,16 @@ describe('yamux session (fuzz/targets/yamux.ts)', () => {
       config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
       now: () => 0,
       resources: scope,
-      host: { onOutput: () => {}, onStream: st => { streams.push(st); events.push(`stream ${st.id}`) }, onClose: err => { events.push(`close ${(err as { code?: string } | undefined)?.code}`) } }
+      host: {
+        onOutput: () => {},
+        onStream: st => {
+          streams.push(st)
+          events.push(`stream ${st.id}`)
+        },
+        onClose: err => {
+          events.push(`close ${(err as { code?: string } | undefined)?.code}`)
+        }
+      }
     })
     s.receive(concat([
       encodeHeader({ type: 1, flags: 1, streamId: 1, length: 0 }), // WindowUpdate|SYN 1

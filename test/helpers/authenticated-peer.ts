@@ -28,8 +28,17 @@ export interface AuthenticatedPeerOptions {
 }
 
 /** Connect to `127.0.0.1:port` and upgrade; rejects with the upgrade's (or the socket's) error. */
-export async function authenticatedConnection (port: number, opts: AuthenticatedPeerOptions): Promise<UpgradedConnection> {
-  const socket = connect({ host: '127.0.0.1', port, localAddress: opts.localAddress, allowHalfOpen: true, noDelay: true })
+export async function authenticatedConnection (
+  port: number,
+  opts: AuthenticatedPeerOptions
+): Promise<UpgradedConnection> {
+  const socket = connect({
+    host: '127.0.0.1',
+    port,
+    localAddress: opts.localAddress,
+    allowHalfOpen: true,
+    noDelay: true
+  })
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve)
     socket.once('error', reject)

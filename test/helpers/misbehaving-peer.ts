@@ -37,12 +37,20 @@ export interface MisbehavingListener {
 }
 
 /** Listen on loopback; each connection is upgraded with Noise and `muxer` agreed inside the handshake. */
-export async function misbehavingListener (muxer: string, identity: PrivateKey = generateEd25519()): Promise<MisbehavingListener> {
+export async function misbehavingListener (
+  muxer: string,
+  identity: PrivateKey = generateEd25519()
+): Promise<MisbehavingListener> {
   const ready: RawUpgraded[] = []
   const waiters: Array<(c: RawUpgraded) => void> = []
   const upgrade = async (tcp: TcpConnection): Promise<void> => {
     const ms = await handleOnConnection(tcp, ['/noise'])
-    const secured = await noise().secureInbound(tcp, { identity, muxers: [muxer], handshakeTimeoutMs: 5000, initialBytes: ms.leftover })
+    const secured = await noise().secureInbound(tcp, {
+      identity,
+      muxers: [muxer],
+      handshakeTimeoutMs: 5000,
+      initialBytes: ms.leftover
+    })
     const chunks: Uint8Array[] = []
     const watchers: Array<{ predicate: (b: Uint8Array) => boolean, resolve: (b: Uint8Array) => void }> = []
     const all = (): Uint8Array => new Uint8Array(Buffer.concat(chunks))
@@ -68,13 +76,22 @@ export async function misbehavingListener (muxer: string, identity: PrivateKey =
     const w = waiters.shift()
     if (w !== undefined) w(peer); else ready.push(peer)
   }
-  const listener = await listen('/ip4/127.0.0.1/tcp/0', { onConnection: tcp => { upgrade(tcp).catch(() => { tcp.abort() }) } })
+  const listener = await listen('/ip4/127.0.0.1/tcp/0', {
+    onConnection: tcp => {
+      upgrade(tcp).catch(() => {
+        tcp.abort()
+      })
+    }
+  })
   const peerId = PeerId.fromPublicKey(identity.publicKey)
   return {
     addr: listener.multiaddrs[0]?.toString() ?? '',
     peerId,
     next: async () => ready.shift() ?? await new Promise<RawUpgraded>(resolve => waiters.push(resolve)),
-    close: async () => { await listener.close({ closeConnections: false }); for (const c of listener.connections) c.abort() }
+    close: async () => {
+      await listener.close({ closeConnections: false })
+      for (const c of listener.connections) c.abort()
+    }
   }
 }
 
@@ -94,7 +111,12 @@ export function yamuxFrames (bytes: Uint8Array): Array<{ header: Header, data: U
 }
 
 /** One yamux frame: a header (spec §Framing) and, for Data, its payload. */
-export function yamuxFrame (type: FrameType, flags: number, streamId: number, lengthOrData: number | Uint8Array): Uint8Array {
+export function yamuxFrame (
+  type: FrameType,
+  flags: number,
+  streamId: number,
+  lengthOrData: number | Uint8Array
+): Uint8Array {
   const data = typeof lengthOrData === 'number' ? undefined : lengthOrData
   const length = data === undefined ? lengthOrData as number : data.length
   const header = encodeHeader({ type, flags, streamId, length } as Header)

@@ -16,4 +16,9 @@ export async function nimPingHandler (stream: Stream): Promise<void> {
 }
 
 /** Mount in place of switchyard's ping (a bare `Switch`, since newStandardSwitch mounts its own). */
-export const nimPingProtocol: ProtocolDefinition = { codecs: [PING_CODEC], handler: async (stream) => { await nimPingHandler(stream) } }
+export const nimPingProtocol: ProtocolDefinition = {
+  codecs: [PING_CODEC],
+  handler: async (stream) => {
+    await nimPingHandler(stream)
+  }
+}

@@ -86,7 +86,9 @@ describe('multistream: refusals win over the reset that follows them', () => {
       socket.once('data', () => { setImmediate(() => { socket.resetAndDestroy() }) })
     })
     const sw = await started(newStandardSwitch({ listenAddrs: [], log: () => {} }))
-    const err = await sw.dial(PeerId.parse(PEER), [`/ip4/127.0.0.1/tcp/${port}`]).catch((e: unknown) => e) as Error & { code: string }
+    const err = await sw.dial(PeerId.parse(PEER), [`/ip4/127.0.0.1/tcp/${port}`]).catch((e: unknown) => e) as Error & {
+      code: string
+    }
     expect(err.message).toMatch(/peer refused \/noise \(multistream: na\)/)
     expect(err.code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
   })
@@ -100,7 +102,9 @@ describe('multistream: refusals win over the reset that follows them', () => {
     })
     const { error, stage } = await failed
     expect(stage).toBe('multistream')
-    expect(error.message).toMatch(/^peer proposed \/tls\/1\.0\.0, which we do not support \(multistream: na\), then reset the connection/)
+    expect(error.message).toMatch(
+      /^peer proposed \/tls\/1\.0\.0, which we do not support \(multistream: na\), then reset the connection/
+    )
     expect((error as Error & { code: string }).code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
   })
 
@@ -112,27 +116,46 @@ describe('multistream: refusals win over the reset that follows them', () => {
     clientHello.set([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03])
     await foreignDial(sw, socket => { socket.write(cat(HEADER, encodeMessage('/tls/1.0.0'), clientHello)) })
     const { error } = await failed
-    expect(error.message).toMatch(/^peer proposed \/tls\/1\.0\.0, which we do not support \(multistream: na\); what followed was not multistream/)
+    expect(error.message).toMatch(
+      /^peer proposed \/tls\/1\.0\.0, which we do not support \(multistream: na\); what followed was not multistream/
+    )
   })
 
   it('a listener that RST-closes before answering: "peer reset the connection before sending the multistream header"', async () => {
     const port = await scriptedListener(socket => { socket.once('data', () => { socket.resetAndDestroy() }) })
     const sw = await started(newStandardSwitch({ listenAddrs: [], log: () => {} }))
-    const err = await sw.dial(PeerId.parse(PEER), [`/ip4/127.0.0.1/tcp/${port}`]).catch((e: unknown) => e) as Error & { code: string }
-    expect(err.message).toMatch(/peer reset the connection before sending the multistream header \(we proposed \/noise\)/)
+    const err = await sw.dial(PeerId.parse(PEER), [`/ip4/127.0.0.1/tcp/${port}`]).catch((e: unknown) => e) as Error & {
+      code: string
+    }
+    expect(err.message).toMatch(
+      /peer reset the connection before sending the multistream header \(we proposed \/noise\)/
+    )
     expect(err.code).toBe('ERR_CONNECTION_RESET')
   })
 
   it('a listener that answers the header, then RST-closes: "peer reset the connection before answering our proposal of /noise"', async () => {
-    const port = await scriptedListener(socket => { socket.once('data', () => { socket.write(HEADER, () => { setTimeout(() => { socket.resetAndDestroy() }, 20) }) }) })
+    const port = await scriptedListener(socket => {
+      socket.once('data', () => {
+        socket.write(HEADER, () => {
+          setTimeout(() => {
+            socket.resetAndDestroy()
+          }, 20)
+        })
+      })
+    })
     const sw = await started(newStandardSwitch({ listenAddrs: [], log: () => {} }))
-    const err = await sw.dial(PeerId.parse(PEER), [`/ip4/127.0.0.1/tcp/${port}`]).catch((e: unknown) => e) as Error & { code: string }
+    const err = await sw.dial(PeerId.parse(PEER), [`/ip4/127.0.0.1/tcp/${port}`]).catch((e: unknown) => e) as Error & {
+      code: string
+    }
     expect(err.message).toMatch(/peer reset the connection before answering our proposal of \/noise \(multistream\)/)
   })
 })
 
 type Coded = Error & { code: string }
-const failure = async (p: Promise<unknown>): Promise<Coded> => await p.then(() => { throw new Error('expected a failure') }, (e: unknown) => e as Coded)
+const failure = async (p: Promise<unknown>): Promise<Coded> =>
+  await p.then(() => {
+    throw new Error('expected a failure')
+  }, (e: unknown) => e as Coded)
 const someone = (): PeerId => PeerId.fromPublicKey(generateEd25519().publicKey)
 
 describe('security: the peer is not who it claims, or cannot prove it', () => {
@@ -143,7 +166,9 @@ describe('security: the peer is not who it claims, or cannot prove it', () => {
       const expected = someone()
       const err = await failure(a.dial(expected, b.peerInfo.addrs))
       const what = security === 'noise' ? 'the peer authenticated as' : 'the certificate authenticates'
-      expect(err.message).toBe(`${security}: dialed ${expected.toString()}, but ${what} ${b.peerId.toString()} (wrong peer id)`)
+      expect(err.message).toBe(
+        `${security}: dialed ${expected.toString()}, but ${what} ${b.peerId.toString()} (wrong peer id)`
+      )
       expect(err.code).toBe('ERR_PEER_ID_MISMATCH')
       expect(a.connections()).toEqual([])
     })
@@ -158,11 +183,28 @@ describe('security: the peer is not who it claims, or cannot prove it', () => {
           const ms = await handleOnConnection(tcp, ['/noise'])
           let buf = Buffer.concat(ms.leftover)
           const message1 = await new Promise<Uint8Array>(resolve => {
-            const check = (): void => { if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) resolve(new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0)))) }
-            tcp.attach({ onData: c => { buf = Buffer.concat([buf, c]); check() }, onEnd: () => {}, onClose: () => {} })
+            const check = (): void => {
+              if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+                resolve(new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0))))
+              }
+            }
+            tcp.attach({
+              onData: c => {
+                buf = Buffer.concat([buf, c])
+                check()
+              },
+              onEnd: () => {},
+              onClose: () => {}
+            })
             check()
           })
-          const hs = new HandshakeState({ suite: nodeSuite, protocolName: PROTOCOL_NAME, initiator: false, prologue: new Uint8Array(0), s: nodeSuite.generateKeyPair() })
+          const hs = new HandshakeState({
+            suite: nodeSuite,
+            protocolName: PROTOCOL_NAME,
+            initiator: false,
+            prologue: new Uint8Array(0),
+            s: nodeSuite.generateKeyPair()
+          })
           hs.readMessage(message1)
           const otherStatic = nodeSuite.generateKeyPair().publicKey
           tcp.write([frameMessage(hs.writeMessage(createHandshakePayload(identity, otherStatic)))])
@@ -172,7 +214,9 @@ describe('security: the peer is not who it claims, or cannot prove it', () => {
     cleanups.push(async () => { await listener.close({ closeConnections: true }) })
     const a = await fleet.bare({ listenAddrs: [] })
     const err = await failure(a.dial(PeerId.fromPublicKey(identity.publicKey), listener.multiaddrs))
-    expect(err.message).toMatch(/^noise: bad signature in the peer's handshake payload: "identity_sig" is not a valid signature by the Ed25519 public key/)
+    expect(err.message).toMatch(
+      /^noise: bad signature in the peer's handshake payload: "identity_sig" is not a valid signature by the Ed25519 public key/
+    )
     expect(err.code).toBe('ERR_INVALID_SIGNATURE')
   })
 
@@ -183,7 +227,13 @@ describe('security: the peer is not who it claims, or cannot prove it', () => {
     const otherSpki = spki.map((b, i) => i === spki.length - 1 ? b ^ 1 : b)
     const signature = identity.sign(new Uint8Array(Buffer.concat([Buffer.from(LIBP2P_SIGNATURE_PREFIX), otherSpki])))
     const value = der.sequence(der.octetString(identity.publicKey.bytes()), der.octetString(signature))
-    const cert = buildSelfSignedCertificate({ privateKey, serialNumber: new Uint8Array([1]), notBefore: now - 3_600_000, notAfter: now + 3_600_000, extensions: [{ oid: LIBP2P_EXTENSION_OID, critical: true, value }] })
+    const cert = buildSelfSignedCertificate({
+      privateKey,
+      serialNumber: new Uint8Array([1]),
+      notBefore: now - 3_600_000,
+      notAfter: now + 3_600_000,
+      extensions: [{ oid: LIBP2P_EXTENSION_OID, critical: true, value }]
+    })
     return { chain: [cert], privateKey }
   }
 
@@ -191,7 +241,9 @@ describe('security: the peer is not who it claims, or cannot prove it', () => {
     const bad = await fleet.bare({ security: [tlsSecurity({ credential: badSignatureCredential })] })
     const a = await fleet.bare({ security: ['tls'], listenAddrs: [] })
     const err = await failure(a.dial(bad.peerId, bad.peerInfo.addrs))
-    expect(err.message).toBe('tls: bad signature in the libp2p certificate extension: the Ed25519 host key signature over "libp2p-tls-handshake:" ‖ SubjectPublicKeyInfo does not verify')
+    expect(err.message).toBe(
+      'tls: bad signature in the libp2p certificate extension: the Ed25519 host key signature over "libp2p-tls-handshake:" ‖ SubjectPublicKeyInfo does not verify'
+    )
     expect(err.code).toBe('ERR_TLS_BAD_CERTIFICATE')
   })
 
@@ -214,12 +266,22 @@ describe('security: the peer is not who it claims, or cannot prove it', () => {
 describe('handshake timeout: the peer stalls', () => {
   for (const [name, protocol] of [['noise', '/noise'], ['tls', '/tls/1.0.0']] as const) {
     it(`${name}: a listener that agrees to ${protocol}, then sends nothing`, async () => {
-      const listener = await tcpListen('/ip4/127.0.0.1/tcp/0', { onConnection: tcp => { void handleOnConnection(tcp, [protocol]).catch(() => {}) } })
-      cleanups.push(async () => { await listener.close({ closeConnections: true }) })
+      const listener = await tcpListen('/ip4/127.0.0.1/tcp/0', {
+        onConnection: tcp => {
+          void handleOnConnection(tcp, [protocol]).catch(() => {})
+        }
+      })
+      cleanups.push(async () => {
+        await listener.close({ closeConnections: true })
+      })
       const a = await fleet.bare({ security: [name], listenAddrs: [], config: { handshakeTimeoutMs: 300 } })
       const err = await failure(a.dial(someone(), listener.multiaddrs))
       expect(err.code).toBe('ERR_HANDSHAKE_TIMEOUT')
-      expect(err.message).toMatch(new RegExp(`^${protocol}: handshake with /ip4/127\\.0\\.0\\.1/tcp/\\d+ timed out after 300 ms \\(stage "security"\\): the peer stalled$`))
+      expect(err.message).toMatch(
+        new RegExp(
+          `^${protocol}: handshake with /ip4/127\\.0\\.0\\.1/tcp/\\d+ timed out after 300 ms \\(stage "security"\\): the peer stalled$`
+        )
+      )
     })
 
     it(`${name}: a dialer that proposes ${protocol}, then sends nothing`, async () => {
@@ -232,13 +294,23 @@ describe('handshake timeout: the peer stalls', () => {
       const { error, stage } = await failed
       expect(stage).toBe('security')
       expect((error as Coded).code).toBe('ERR_HANDSHAKE_TIMEOUT')
-      expect(error.message).toMatch(new RegExp(`^${protocol}: handshake with /ip4/127\\.0\\.0\\.1/tcp/\\d+ timed out after 300 ms \\(stage "security"\\): the peer stalled$`))
+      expect(error.message).toMatch(
+        new RegExp(
+          `^${protocol}: handshake with /ip4/127\\.0\\.0\\.1/tcp/\\d+ timed out after 300 ms \\(stage "security"\\): the peer stalled$`
+        )
+      )
     })
   }
 })
 
 describe('muxers: what the peer does to streams and sessions', () => {
-  const echoEnd = new LPProtocol({ codecs: ['/drop/1.0.0'], handler: async (stream) => { await stream.read(); stream.reset() } })
+  const echoEnd = new LPProtocol({
+    codecs: ['/drop/1.0.0'],
+    handler: async (stream) => {
+      await stream.read()
+      stream.reset()
+    }
+  })
 
   for (const muxer of ['yamux', 'mplex'] as const) {
     it(`${muxer}: the peer resets a stream in the middle of a transfer`, async () => {
@@ -248,7 +320,9 @@ describe('muxers: what the peer does to streams and sessions', () => {
       await stream.write(new Uint8Array(1000))
       const err = await failure(stream.read())
       expect(err.code).toBe('ERR_STREAM_RESET')
-      expect(err.message).toBe(muxer === 'yamux' ? 'yamux: the peer reset stream 1 (RST)' : 'mplex: the peer reset stream 0')
+      expect(err.message).toBe(
+        muxer === 'yamux' ? 'yamux: the peer reset stream 1 (RST)' : 'mplex: the peer reset stream 0'
+      )
       await expect(stream.write(new Uint8Array(10))).rejects.toThrow(err.message)
       expect(a.connections()[0]?.status).toBe('open') // only that stream
     })
@@ -262,7 +336,9 @@ describe('muxers: what the peer does to streams and sessions', () => {
     const opening = a.dial(peer.peerId, [peer.addr], '/x/1.0.0')
     const raw = await peer.next()
     await raw.until(b => yamuxFrames(b).some(f => (f.header.flags & Flag.SYN) !== 0))
-    const answer = new Uint8Array(Buffer.concat([encodeMessage('/multistream/1.0.0'), encodeMessage('/x/1.0.0'), Buffer.from('first')]))
+    const answer = new Uint8Array(
+      Buffer.concat([encodeMessage('/multistream/1.0.0'), encodeMessage('/x/1.0.0'), Buffer.from('first')])
+    )
     raw.conn.write([yamuxFrame(FrameType.WindowUpdate, Flag.ACK, 1, 0), yamuxFrame(FrameType.Data, 0, 1, answer)])
     const stream = await opening
     expect(new TextDecoder().decode(await stream.read())).toBe('first')
@@ -271,7 +347,10 @@ describe('muxers: what the peer does to streams and sessions', () => {
 
   it('yamux GoAway(normal): open streams go on, a new one is refused naming it', async () => {
     const { a, raw, stream } = await yamuxStream()
-    raw.conn.write([yamuxFrame(FrameType.GoAway, 0, 0, 0), yamuxFrame(FrameType.Data, 0, 1, new TextEncoder().encode('second'))])
+    raw.conn.write([
+      yamuxFrame(FrameType.GoAway, 0, 0, 0),
+      yamuxFrame(FrameType.Data, 0, 1, new TextEncoder().encode('second'))
+    ])
     expect(new TextDecoder().decode(await stream.read())).toBe('second')
     const conn = a.connections()[0]
     if (conn === undefined) throw new Error('connection gone')
@@ -301,7 +380,13 @@ describe('muxers: what the peer does to streams and sessions', () => {
     const opening = a.dial(peer.peerId, [peer.addr], '/x/1.0.0')
     const raw = await peer.next()
     await raw.until(b => decodeFrame(b, 0)?.[0].flag === MessageFlag.NewStream)
-    raw.conn.write(encodeFrame(0, MessageFlag.MessageReceiver, new Uint8Array(Buffer.concat([encodeMessage('/multistream/1.0.0'), encodeMessage('/x/1.0.0')]))))
+    raw.conn.write(
+      encodeFrame(
+        0,
+        MessageFlag.MessageReceiver,
+        new Uint8Array(Buffer.concat([encodeMessage('/multistream/1.0.0'), encodeMessage('/x/1.0.0')]))
+      )
+    )
     const stream = await opening
     await stream.write(new Uint8Array(10))
     raw.conn.closeWrite()
@@ -315,7 +400,9 @@ describe('muxers: what the peer does to streams and sessions', () => {
     raw.tcp.abort()
     const err = await failure(stream.read())
     expect(err.code).toBe('ERR_STREAM_RESET')
-    expect(err.message).toMatch(/^stream 1 reset: tcp connection \/ip4\/127\.0\.0\.1\/tcp\/\d+: peer reset the TCP connection \(RST, ECONNRESET\)$/)
+    expect(err.message).toMatch(
+      /^stream 1 reset: tcp connection \/ip4\/127\.0\.0\.1\/tcp\/\d+: peer reset the TCP connection \(RST, ECONNRESET\)$/
+    )
     const { error } = await closed
     expect(error?.message).toMatch(/peer reset the TCP connection \(RST, ECONNRESET\)/)
     expect((error as Coded).code).toBe('ERR_CONNECTION_RESET')

@@ -50,7 +50,13 @@ interface Attacker {
  * up). We never close first.
  */
 let nextHost = 0
-async function attack (port: number, kind: string, payload: Uint8Array, end = false, then?: Uint8Array): Promise<Attacker> {
+async function attack (
+  port: number,
+  kind: string,
+  payload: Uint8Array,
+  end = false,
+  then?: Uint8Array
+): Promise<Attacker> {
   const socket = connect({ host: '127.0.0.1', port, localAddress: `127.0.1.${1 + (nextHost++ % 250)}` })
   socket.on('error', () => {}) // ECONNRESET when the server aborts: expected
   socket.on('data', () => {})
@@ -71,7 +77,13 @@ async function attack (port: number, kind: string, payload: Uint8Array, end = fa
 function promptlyRejected (): Array<[kind: string, payload: Uint8Array, end: boolean]> {
   const out: Array<[string, Uint8Array, boolean]> = []
   for (let i = 0; i < 20; i++) {
-    out.push(['garbage: HTTP request', ascii(`GET /${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: hostile-test\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n`), false])
+    out.push([
+      'garbage: HTTP request',
+      ascii(
+        `GET /${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: hostile-test\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n`
+      ),
+      false
+    ])
     out.push(['garbage: 0xff bytes (varint too long)', new Uint8Array(64).fill(0xff), false])
     out.push(['garbage: TLS ClientHello', cat(bytes(0x16, 0x03, 0x01, 0x00, 0xa5), randomBytes(200)), false])
     out.push(['garbage: proposal without newline', cat(HEADER, bytes(0x05), ascii('abcde')), false])
@@ -97,7 +109,11 @@ function stalling (): Array<[kind: string, payload: Uint8Array, then?: Uint8Arra
   }
   for (let i = 0; i < 10; i++) {
     // A maximum-size Noise message, most of it sent: the listener must buffer it, and only it.
-    out.push(['stalled: inside a 65535-byte Noise message 3', cat(HEADER, NOISE, bytes(0x00, 0x20), randomBytes(32)), cat(bytes(0xff, 0xff), randomBytes(60_000))])
+    out.push([
+      'stalled: inside a 65535-byte Noise message 3',
+      cat(HEADER, NOISE, bytes(0x00, 0x20), randomBytes(32)),
+      cat(bytes(0xff, 0xff), randomBytes(60_000))
+    ])
   }
   return out
 }
@@ -146,7 +162,9 @@ describe('hostile input during the upgrade', () => {
     const early = await fleet.standard()
     const earlyStream = await early.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
 
-    const prompt = await Promise.all(promptlyRejected().map(async ([kind, payload, end]) => await attack(port, kind, payload, end)))
+    const prompt = await Promise.all(
+      promptlyRejected().map(async ([kind, payload, end]) => await attack(port, kind, payload, end))
+    )
     const stalled: Attacker[] = []
     for (const [kind, payload, then] of stalling()) stalled.push(await attack(port, kind, payload, false, then))
     expect(prompt.length + stalled.length).toBeGreaterThanOrEqual(300)
@@ -168,9 +186,17 @@ describe('hostile input during the upgrade', () => {
     const trickled = await trickle
 
     // Everything that sent something invalid was closed by the server, long before the deadline.
-    await waitFor('every promptly-rejectable connection to be closed by the server', () => prompt.every(a => a.closed) && trickled.every(a => a.closed), 20_000)
+    await waitFor(
+      'every promptly-rejectable connection to be closed by the server',
+      () => prompt.every(a => a.closed) && trickled.every(a => a.closed),
+      20_000
+    )
     // Stalled connections beyond the pending limit were evicted; the rest are still waiting.
-    await waitFor('the stalled connections beyond the limit to be evicted', () => stalled.filter(a => !a.closed).length <= maxPending, 20_000)
+    await waitFor(
+      'the stalled connections beyond the limit to be evicted',
+      () => stalled.filter(a => !a.closed).length <= maxPending,
+      20_000
+    )
     sampler.stop()
 
     expect(sampler.samples).toBeGreaterThan(0)
@@ -179,7 +205,9 @@ describe('hostile input during the upgrade', () => {
     const view = server.inspect()
     expect(view.totals.pendingInbound).toBeLessThanOrEqual(maxPending)
     // What the stalled connections still hold: at most one big Noise message each, nothing more.
-    for (const p of view.pendingUpgrades) expect(p.bytesIn).toBeLessThanOrEqual(HEADER.length + NOISE.length + 34 + 2 + 65535)
+    for (const p of view.pendingUpgrades) {
+      expect(p.bytesIn).toBeLessThanOrEqual(HEADER.length + NOISE.length + 34 + 2 + 65535)
+    }
     // Only honest peers got connections.
     expect(view.connections.length).toBe(4)
 
@@ -190,7 +218,11 @@ describe('hostile input during the upgrade', () => {
     expect(codes).toContain('ERR_TOO_MANY_CONNECTIONS')
     expect(errors.filter(e => e.stage === 'security').length).toBeGreaterThan(0)
     // The proposal flood was cut by the multistream-stage cap, before the layers parsed it.
-    expect(errors.filter(e => e.error.message.includes(`"bytes before authentication" expected <= ${MAX_MULTISTREAM_STAGE_BYTES}`)).length).toBe(10)
+    expect(
+      errors.filter(e =>
+        e.error.message.includes(`"bytes before authentication" expected <= ${MAX_MULTISTREAM_STAGE_BYTES}`)
+      ).length
+    ).toBe(10)
     expect(errors.every(e => e.direction === 'inbound')).toBe(true)
 
     await server.stop()
@@ -208,7 +240,10 @@ describe('hostile input during the upgrade', () => {
     await waitFor('the connection to be closed', () => a.closed)
     await waitFor('the error to be reported', () => errors.length === 1)
     expect(errors[0]?.stage).toBe('multistream')
-    expect(errors[0]?.error).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE', message: expect.stringMatching(/expected <= 32 \(including the newline\), got 33/) as unknown })
+    expect(errors[0]?.error).toMatchObject({
+      code: 'ERR_MESSAGE_TOO_LARGE',
+      message: expect.stringMatching(/expected <= 32 \(including the newline\), got 33/) as unknown
+    })
     expect(await honestExchange(server)).toEqual(TUTORIAL_PARTS)
   })
 
@@ -225,7 +260,9 @@ describe('hostile input during the upgrade', () => {
     expect(errors.every(e => (e.error as { code?: string }).code === 'ERR_HANDSHAKE_TIMEOUT')).toBe(true)
     expect(errors.filter(e => e.stage === 'multistream').length).toBe(30) // silent + mid-multistream
     expect(errors.filter(e => e.stage === 'security').length).toBe(30) // mid-Noise + after message 1
-    expect(errors[0]?.error.message).toMatch(/^(multistream|\/noise): handshake with \/ip4\/127\.0\.[01]\.\d+\/tcp\/\d+ timed out after 300 ms \(stage "(multistream|security)"\): the peer stalled$/)
+    expect(errors[0]?.error.message).toMatch(
+      /^(multistream|\/noise): handshake with \/ip4\/127\.0\.[01]\.\d+\/tcp\/\d+ timed out after 300 ms \(stage "(multistream|security)"\): the peer stalled$/
+    )
     expect(server.inspect().pendingUpgrades).toEqual([])
     expect(await honestExchange(server)).toEqual(TUTORIAL_PARTS)
   }, 30_000)

@@ -32,7 +32,9 @@ describe('peers with Nagle on: our write pattern never makes them answer one bat
     const pings: Array<{ side: string, dir: string }> = []
     const observer = (side: string) => ({
       event: (e: TraceEvent): void => {
-        if (e.layer === 'yamux' && e.kind === 'frame' && e.frameType === FrameType.Ping) pings.push({ side, dir: e.dir })
+        if (e.layer === 'yamux' && e.kind === 'frame' && e.frameType === FrameType.Ping) {
+          pings.push({ side, dir: e.dir })
+        }
       }
     })
     const server = await fleet.standard({ observer: observer('listener') })

@@ -51,7 +51,13 @@ describe('dialer pipelining', () => {
   it('flight 1 is header + /noise + Noise message 1, sent without waiting for any answer', async () => {
     const received: Buffer[] = []
     let total = 0
-    const port = await listenRaw((s) => { s.on('data', (c: Buffer) => { received.push(c); total += c.length }); s.on('error', () => {}) })
+    const port = await listenRaw((s) => {
+      s.on('data', (c: Buffer) => {
+        received.push(c)
+        total += c.length
+      })
+      s.on('error', () => {})
+    })
     const client = await fleet.bare({ config: { handshakeTimeoutMs: 2_000 } })
     const someone = PeerId.fromPublicKey(generateEd25519().publicKey)
     const dialing = client.dial(someone, [`/ip4/127.0.0.1/tcp/${port}`]).catch((e: unknown) => e)
@@ -62,7 +68,8 @@ describe('dialer pipelining', () => {
     const flight = Buffer.concat(received)
     expect(flight.length).toBe(expected) // and nothing more: the rest needs the listener's answer
     expect(flight.subarray(0, header.length + noise.length)).toEqual(Buffer.concat([header, noise]))
-    expect([...flight.subarray(header.length + noise.length, header.length + noise.length + 2)]).toEqual([0x00, 0x20]) // msg 1: e (32 bytes), empty payload
+    // msg 1: e (32 bytes), empty payload
+    expect([...flight.subarray(header.length + noise.length, header.length + noise.length + 2)]).toEqual([0x00, 0x20])
     await client.stop()
     expect(await dialing).toBeInstanceOf(Error)
   })
@@ -72,16 +79,24 @@ describe('dialer pipelining', () => {
     ['early muxer negotiation (switchyard, go, js peers)', true, ['yamux', 'mplex'], 4],
     ['one muxer via lazy multistream (rust, nim peers)', false, ['yamux'], 4],
     ['two muxers via full multistream', false, ['yamux', 'mplex'], 6]
-  ] as Array<[string, boolean, MuxerName[], number]>)('connect + ping in the fewest flights: %s', async (_name, early, muxers, expected) => {
-    const server = await fleet.bare({ protocols: [pingProtocol], muxers, earlyMuxerNegotiation: early, yamux: noRttPings })
-    const client = await fleet.bare({ muxers, earlyMuxerNegotiation: early, yamux: noRttPings })
-    const target = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
-    const { port, log } = await proxy(target)
-    const stream = await client.dial(server.peerId, [`/ip4/127.0.0.1/tcp/${port}`], PING_CODEC, { lazy: true })
-    expect(await ping(stream)).toHaveLength(1)
-    // D: mss + /noise + msg1 · L: mss + msg2 · D: msg3 [+ mss muxer] + SYN + mss + ping · L: … pong
-    expect(flights(log)).toEqual(['D', 'L', 'D', 'L', 'D', 'L'].slice(0, expected))
-  })
+  ] as Array<[string, boolean, MuxerName[], number]>)(
+    'connect + ping in the fewest flights: %s',
+    async (_name, early, muxers, expected) => {
+      const server = await fleet.bare({
+        protocols: [pingProtocol],
+        muxers,
+        earlyMuxerNegotiation: early,
+        yamux: noRttPings
+      })
+      const client = await fleet.bare({ muxers, earlyMuxerNegotiation: early, yamux: noRttPings })
+      const target = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
+      const { port, log } = await proxy(target)
+      const stream = await client.dial(server.peerId, [`/ip4/127.0.0.1/tcp/${port}`], PING_CODEC, { lazy: true })
+      expect(await ping(stream)).toHaveLength(1)
+      // D: mss + /noise + msg1 · L: mss + msg2 · D: msg3 [+ mss muxer] + SYN + mss + ping · L: … pong
+      expect(flights(log)).toEqual(['D', 'L', 'D', 'L', 'D', 'L'].slice(0, expected))
+    }
+  )
 
   it('a full (default) stream negotiation costs exactly one more round trip', async () => {
     const server = await fleet.bare({ protocols: [pingProtocol], yamux: noRttPings })

@@ -6,8 +6,16 @@ import { createServer } from 'node:net'
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  EndOfStreamError, LPProtocol, NoiseError, PeerId, ProtocolNotSupportedError, StreamResetError, SwitchError,
-  SwitchyardError, TransportError, generateEd25519
+  EndOfStreamError,
+  LPProtocol,
+  NoiseError,
+  PeerId,
+  ProtocolNotSupportedError,
+  StreamResetError,
+  SwitchError,
+  SwitchyardError,
+  TransportError,
+  generateEd25519
 } from '../../src/index.js'
 import type { PeerConnection, Stream, Switch, SwitchEvents, TraceEvent } from '../../src/index.js'
 import { echo, echoProtocol } from '../../src/protocols/echo.js'
@@ -25,7 +33,9 @@ import { dial as tcpDial } from '../../src/transport/tcp.js'
 import type { Multiaddr } from '../../src/transport/multiaddr.js'
 
 const fleet = new Fleet()
-afterEach(async () => { await fleet.stopAll() })
+afterEach(async () => {
+  await fleet.stopAll()
+})
 
 const TUTORIAL_PARTS = Array.from({ length: 11 }, (_, i) => `Part ${i}`)
 
@@ -81,7 +91,9 @@ describe('streams and connections', () => {
     const opened: PeerConnection[] = []
     client.on('connection:open', ({ connection }) => opened.push(connection))
     const { peerId, addrs } = server.peerInfo
-    const streams = await Promise.all(Array.from({ length: 10 }, async () => await client.dial(peerId, addrs, STREAM_PROTO_CODEC)))
+    const streams = await Promise.all(
+      Array.from({ length: 10 }, async () => await client.dial(peerId, addrs, STREAM_PROTO_CODEC))
+    )
     expect(new Set(streams.map(s => s.connection)).size).toBe(1)
     expect(opened).toHaveLength(1)
     const parts = await Promise.all(streams.map(async s => await streamProtoClient(s)))
@@ -120,7 +132,16 @@ describe('streams and connections', () => {
   it('puts protocol, remote peer and connection on the stream, on both sides', async () => {
     let serverSide: Stream | undefined
     const server = await fleet.standard({
-      protocols: [new LPProtocol({ codecs: ['/who/1.0.0'], handler: async (stream) => { serverSide = stream; await stream.writeLp('hi'); await stream.close() } })]
+      protocols: [
+        new LPProtocol({
+          codecs: ['/who/1.0.0'],
+          handler: async (stream) => {
+            serverSide = stream
+            await stream.writeLp('hi')
+            await stream.close()
+          }
+        })
+      ]
     })
     const client = await fleet.standard()
     const s = await client.dial(server.peerId, server.peerInfo.addrs, '/who/1.0.0')
@@ -201,7 +222,10 @@ describe('dial errors', () => {
 
   it('a listener that never answers: the dial fails at the handshake deadline, or at once on stop()', async () => {
     const sockets: Socket[] = []
-    const silent = createServer(s => { sockets.push(s); s.on('error', () => {}) })
+    const silent = createServer(s => {
+      sockets.push(s)
+      s.on('error', () => {})
+    })
     await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
     try {
       const addr = `/ip4/127.0.0.1/tcp/${(silent.address() as { port: number }).port}`
@@ -228,7 +252,9 @@ describe('dial errors', () => {
   it('a protocol the peer does not serve: ProtocolNotSupportedError (at dial; with lazy, on first read)', async () => {
     const server = await fleet.standard()
     const client = await fleet.standard()
-    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/nope/1.0.0')).rejects.toBeInstanceOf(ProtocolNotSupportedError)
+    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/nope/1.0.0')).rejects.toBeInstanceOf(
+      ProtocolNotSupportedError
+    )
     const lazy = await client.dial(server.peerId, server.peerInfo.addrs, '/nope/1.0.0', { lazy: true })
     await expect(lazy.read()).rejects.toBeInstanceOf(ProtocolNotSupportedError)
     // Several choices: the first the peer serves wins.
@@ -245,7 +271,13 @@ describe('handlers', () => {
     const boom = new Error('handler exploded')
     const server = await fleet.standard({
       protocols: [
-        new LPProtocol({ codecs: ['/boom/1.0.0'], handler: async (stream) => { await stream.readLp(100); throw boom } }),
+        new LPProtocol({
+          codecs: ['/boom/1.0.0'],
+          handler: async (stream) => {
+            await stream.readLp(100)
+            throw boom
+          }
+        }),
         streamProtoProtocol
       ]
     })
@@ -274,15 +306,29 @@ describe('handlers', () => {
   it('a handler that throws synchronously, or a non-Error, is handled the same way', async () => {
     const server = await fleet.standard({
       protocols: [
-        new LPProtocol({ codecs: ['/sync/1.0.0'], handler: () => { throw new RangeError('sync') } }),
-        new LPProtocol({ codecs: ['/str/1.0.0'], handler: async () => { throw 'a string' as unknown as Error } })
+        new LPProtocol({
+          codecs: ['/sync/1.0.0'],
+          handler: () => {
+            throw new RangeError('sync')
+          }
+        }),
+        new LPProtocol({
+          codecs: ['/str/1.0.0'],
+          handler: async () => {
+            throw 'a string' as unknown as Error
+          }
+        })
       ]
     })
     const errors: Array<SwitchEvents['protocol:error']> = []
     server.on('protocol:error', e => errors.push(e))
     const client = await fleet.standard()
-    expect(await resetOutcome(client.dial(server.peerId, server.peerInfo.addrs, '/sync/1.0.0'))).toBeInstanceOf(StreamResetError)
-    expect(await resetOutcome(client.dial(server.peerId, server.peerInfo.addrs, '/str/1.0.0'))).toBeInstanceOf(StreamResetError)
+    expect(await resetOutcome(client.dial(server.peerId, server.peerInfo.addrs, '/sync/1.0.0'))).toBeInstanceOf(
+      StreamResetError
+    )
+    expect(await resetOutcome(client.dial(server.peerId, server.peerInfo.addrs, '/str/1.0.0'))).toBeInstanceOf(
+      StreamResetError
+    )
     await waitFor('two protocol errors', () => errors.length === 2)
     expect(errors.map(e => e.error.constructor.name).sort()).toEqual(['RangeError', 'SwitchError'])
     expect((errors.find(e => e.error instanceof SwitchError)?.error as SwitchError).code).toBe('ERR_HANDLER')
@@ -293,7 +339,9 @@ describe('handlers', () => {
     const client = await fleet.standard()
     const errors: Array<SwitchEvents['protocol:error']> = []
     server.on('protocol:error', e => errors.push(e))
-    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/unknown/1.0.0')).rejects.toBeInstanceOf(ProtocolNotSupportedError)
+    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/unknown/1.0.0')).rejects.toBeInstanceOf(
+      ProtocolNotSupportedError
+    )
     expect(client.connections(server.peerId)[0]?.status).toBe('open')
     expect(errors.every(e => e.stage === 'negotiation')).toBe(true)
   })
@@ -338,7 +386,11 @@ describe('identify', () => {
     expect(serverConn.identity?.listenAddrs.map(String)).toEqual(before?.listenAddrs.map(String))
 
     const forged = await conn.newStream('/ipfs/id/push/1.0.0')
-    await identifyPush(forged, { protocols: ['/evil/1.0.0'], listenAddrs: [], publicKey: generateEd25519().publicKey.bytes() })
+    await identifyPush(forged, {
+      protocols: ['/evil/1.0.0'],
+      listenAddrs: [],
+      publicKey: generateEd25519().publicKey.bytes()
+    })
     const marker = await conn.newStream('/ipfs/id/push/1.0.0')
     await identifyPush(marker, { agentVersion: 'marker/1', protocols: [], listenAddrs: [] })
     await waitFor('the marker push', () => updates.length === 2)
@@ -360,16 +412,18 @@ describe('stop()', () => {
     const release = gate()
     const started = gate()
     const server = await fleet.standard({
-      protocols: [new LPProtocol({
-        codecs: ['/slow/1.0.0'],
-        handler: async (stream) => {
-          await stream.readLp(100)
-          started.open()
-          await release.promise
-          for (let i = 0; i < 5; i++) await stream.writeLp(`late ${i}`)
-          await stream.close()
-        }
-      })]
+      protocols: [
+        new LPProtocol({
+          codecs: ['/slow/1.0.0'],
+          handler: async (stream) => {
+            await stream.readLp(100)
+            started.open()
+            await release.promise
+            for (let i = 0; i < 5; i++) await stream.writeLp(`late ${i}`)
+            await stream.close()
+          }
+        })
+      ]
     })
     const client = await fleet.standard()
     const closed: Array<SwitchEvents['connection:close']> = []
@@ -384,12 +438,19 @@ describe('stop()', () => {
     // No new connections while stopping: the listener is closed, and the server dials nothing.
     const third = await fleet.standard()
     await expect(third.dial(server.peerId, addrs)).rejects.toBeInstanceOf(SwitchyardError)
-    await expect(server.dial(client.peerId, client.peerInfo.addrs)).rejects.toMatchObject({ code: 'ERR_SWITCH_STOPPED' })
+    await expect(server.dial(client.peerId, client.peerInfo.addrs)).rejects.toMatchObject({
+      code: 'ERR_SWITCH_STOPPED'
+    })
 
     release.open()
     const got: string[] = []
     for (;;) {
-      try { got.push(text(await s.readLp(100))) } catch (err) { expect(err).toBeInstanceOf(EndOfStreamError); break }
+      try {
+        got.push(text(await s.readLp(100)))
+      } catch (err) {
+        expect(err).toBeInstanceOf(EndOfStreamError)
+        break
+      }
     }
     await s.close()
     await stopping
@@ -399,99 +460,149 @@ describe('stop()', () => {
     await waitFor('the client to see the connection close', () => closed.length === 1)
   })
 
-  it.each([
-    ['earlyGoAway: GoAway goes out first, yamux refuses the new stream', true],
-    ['by default: the switch refuses the new stream, GoAway goes out last', false]
-  ] as const)('the open yamux stream completes its exchange across stop(); a new stream from the remote is refused (%s)', async (_name, earlyGoAway) => {
-    const release = gate()
-    const started = gate()
-    let refusedHandled = 0
-    const server = await fleet.bare({
-      muxers: ['yamux'],
-      earlyGoAway,
-      protocols: [
-        new LPProtocol({
-          codecs: ['/slow/1.0.0'],
-          handler: async (stream) => {
-            await stream.readLp(100)
-            started.open()
-            await release.promise
-            for (let i = 0; i < 3; i++) await stream.writeLp(`late ${i}`)
-            await stream.close()
+  it.each(
+    [
+      ['earlyGoAway: GoAway goes out first, yamux refuses the new stream', true],
+      ['by default: the switch refuses the new stream, GoAway goes out last', false]
+    ] as const
+  )(
+    'the open yamux stream completes its exchange across stop(); a new stream from the remote is refused (%s)',
+    async (_name, earlyGoAway) => {
+      const release = gate()
+      const started = gate()
+      let refusedHandled = 0
+      const server = await fleet.bare({
+        muxers: ['yamux'],
+        earlyGoAway,
+        protocols: [
+          new LPProtocol({
+            codecs: ['/slow/1.0.0'],
+            handler: async (stream) => {
+              await stream.readLp(100)
+              started.open()
+              await release.promise
+              for (let i = 0; i < 3; i++) await stream.writeLp(`late ${i}`)
+              await stream.close()
+            }
+          }),
+          new LPProtocol({
+            codecs: ['/other/1.0.0'],
+            handler: async (stream) => {
+              refusedHandled++
+              await stream.close()
+            }
+          })
+        ]
+      })
+      // The remote: a bare yamux muxer over an upgraded connection, so the test can hold its reading
+      // back (it then opens a stream before it could know about the GoAway) and see every frame.
+      const frames: Array<[type: number, flags: number, id: number]> = []
+      const observer = {
+        event: (e: TraceEvent) => {
+          if (e.layer === 'yamux' && e.kind === 'frame' && e.dir === 'in' && e.frameType !== FrameType.Ping) {
+            frames
+              .push([e.frameType, e.flags, e.streamId])
           }
-        }),
-        new LPProtocol({ codecs: ['/other/1.0.0'], handler: async (stream) => { refusedHandled++; await stream.close() } })
-      ]
-    })
-    // The remote: a bare yamux muxer over an upgraded connection, so the test can hold its reading
-    // back (it then opens a stream before it could know about the GoAway) and see every frame.
-    const frames: Array<[type: number, flags: number, id: number]> = []
-    const observer = { event: (e: TraceEvent) => { if (e.layer === 'yamux' && e.kind === 'frame' && e.dir === 'in' && e.frameType !== FrameType.Ping) frames.push([e.frameType, e.flags, e.streamId]) } }
-    const raw = await tcpDial(server.peerInfo.addrs[0] as Multiaddr, { timeoutMs: 5000 })
-    const { muxer } = await upgradeOutbound(raw, {
-      identity: generateEd25519(),
-      expectedPeer: server.peerId,
-      security: [noise()],
-      muxers: [{ protocol: YAMUX_PROTOCOL_ID, create: (conn, o) => createYamux(conn, { initiator: o.initiator, ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}), observer }) }],
-      handshakeTimeoutMs: 5000
-    })
-    const muxerClosed = new Promise<Error | undefined>(resolve => { muxer.onClose = resolve })
-    try {
-      const a = muxer.newStream()
-      await selectOnStream(a, ['/slow/1.0.0'], { timeoutMs: 5000 })
-      await a.writeLp('start')
-      await started.promise
-
-      raw.pause()
-      const mark = frames.length
-      const stopping = server.stop()
-      // close() marks the connection closing and, with earlyGoAway, calls goAway() in the same turn.
-      await waitFor('the server connection to be closing', () => server.connections()[0]?.status === 'closing')
-      const b = muxer.newStream()
-      const refused = selectOnStream(b, ['/other/1.0.0'], { timeoutMs: 5000 }).then(() => undefined, (e: unknown) => e)
-      raw.resume()
-      expect(await refused).toBeInstanceOf(StreamResetError)
-      // With earlyGoAway the remote was told: it does not even try a new stream on this connection.
-      if (earlyGoAway) expect(() => muxer.newStream()).toThrow(expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY' }) as Error)
-
-      release.open()
-      const got: string[] = []
-      for (;;) {
-        try { got.push(text(await a.readLp(100))) } catch (err) { expect(err).toBeInstanceOf(EndOfStreamError); break }
+        }
       }
-      await a.close()
-      await stopping
-      expect(got).toEqual(['late 0', 'late 1', 'late 2'])
-      expect(refusedHandled).toBe(0)
-      expect(await muxerClosed).toBeUndefined()
+      const raw = await tcpDial(server.peerInfo.addrs[0] as Multiaddr, { timeoutMs: 5000 })
+      const { muxer } = await upgradeOutbound(raw, {
+        identity: generateEd25519(),
+        expectedPeer: server.peerId,
+        security: [noise()],
+        muxers: [{
+          protocol: YAMUX_PROTOCOL_ID,
+          create: (conn, o) =>
+            createYamux(conn, {
+              initiator: o.initiator,
+              ...(o.initialBytes !== undefined ? { initialBytes: [...o.initialBytes] } : {}),
+              observer
+            })
+        }],
+        handshakeTimeoutMs: 5000
+      })
+      const muxerClosed = new Promise<Error | undefined>(resolve => {
+        muxer.onClose = resolve
+      })
+      try {
+        const a = muxer.newStream()
+        await selectOnStream(a, ['/slow/1.0.0'], { timeoutMs: 5000 })
+        await a.writeLp('start')
+        await started.promise
 
-      const after = frames.slice(mark)
-      const goAway = after.findIndex(([type]) => type === FrameType.GoAway)
-      const rstB = after.findIndex(([, flags, id]) => id === b.id && (flags & Flag.RST) !== 0)
-      const finA = after.findIndex(([, flags, id]) => id === a.id && (flags & Flag.FIN) !== 0)
-      expect(after.filter(([type]) => type === FrameType.GoAway)).toEqual([[FrameType.GoAway, 0, 0]])
-      expect([goAway, rstB, finA].every(i => i >= 0)).toBe(true)
-      if (earlyGoAway) {
-        expect(goAway).toBe(0)
-        expect(goAway).toBeLessThan(rstB)
-      } else {
-        expect(goAway).toBeGreaterThan(finA)
+        raw.pause()
+        const mark = frames.length
+        const stopping = server.stop()
+        // close() marks the connection closing and, with earlyGoAway, calls goAway() in the same turn.
+        await waitFor('the server connection to be closing', () => server.connections()[0]?.status === 'closing')
+        const b = muxer.newStream()
+        const refused = selectOnStream(b, ['/other/1.0.0'], { timeoutMs: 5000 }).then(() => undefined, (e: unknown) =>
+          e)
+        raw.resume()
+        expect(await refused).toBeInstanceOf(StreamResetError)
+        // With earlyGoAway the remote was told: it does not even try a new stream on this connection.
+        if (earlyGoAway) {
+          expect(() =>
+            muxer.newStream()
+          ).toThrow(expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY' }) as Error)
+        }
+
+        release.open()
+        const got: string[] = []
+        for (;;) {
+          try {
+            got.push(text(await a.readLp(100)))
+          } catch (err) {
+            expect(err).toBeInstanceOf(EndOfStreamError)
+            break
+          }
+        }
+        await a.close()
+        await stopping
+        expect(got).toEqual(['late 0', 'late 1', 'late 2'])
+        expect(refusedHandled).toBe(0)
+        expect(await muxerClosed).toBeUndefined()
+
+        const after = frames.slice(mark)
+        const goAway = after.findIndex(([type]) => type === FrameType.GoAway)
+        const rstB = after.findIndex(([, flags, id]) => id === b.id && (flags & Flag.RST) !== 0)
+        const finA = after.findIndex(([, flags, id]) => id === a.id && (flags & Flag.FIN) !== 0)
+        expect(after.filter(([type]) => type === FrameType.GoAway)).toEqual([[FrameType.GoAway, 0, 0]])
+        expect([goAway, rstB, finA].every(i => i >= 0)).toBe(true)
+        if (earlyGoAway) {
+          expect(goAway).toBe(0)
+          expect(goAway).toBeLessThan(rstB)
+        } else {
+          expect(goAway).toBeGreaterThan(finA)
+        }
+        expect(rstB).toBeLessThan(finA)
+      } finally {
+        muxer.abort()
       }
-      expect(rstB).toBeLessThan(finA)
-    } finally {
-      muxer.abort()
     }
-  })
+  )
 
   it('resets streams still open at the deadline', async () => {
     const server = await fleet.standard({
       config: { stopTimeoutMs: 200 },
-      protocols: [new LPProtocol({ codecs: ['/hang/1.0.0'], handler: async () => { await new Promise(() => {}) } })]
+      protocols: [
+        new LPProtocol({
+          codecs: ['/hang/1.0.0'],
+          handler: async () => {
+            await new Promise(() => {})
+          }
+        })
+      ]
     })
     const client = await fleet.standard()
     const s = await client.dial(server.peerId, server.peerInfo.addrs, '/hang/1.0.0')
     await s.writeLp('x')
-    await waitFor('the server to have the stream', () => server.inspect().totals.streams > 0 && server.inspect().connections[0]?.streams.some(st => st.protocol === '/hang/1.0.0') === true)
+    await waitFor(
+      'the server to have the stream',
+      () =>
+        server.inspect().totals.streams > 0 &&
+        server.inspect().connections[0]?.streams.some(st => st.protocol === '/hang/1.0.0') === true
+    )
     await server.stop()
     await expect(s.read()).rejects.toBeInstanceOf(SwitchyardError)
     expect(server.connections()).toHaveLength(0)
@@ -530,7 +641,9 @@ describe('limits', () => {
     const a = await fleet.standard()
     const b = await fleet.standard()
     const sa = await a.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
-    await expect(b.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)).rejects.toBeInstanceOf(SwitchyardError)
+    await expect(b.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)).rejects.toBeInstanceOf(
+      SwitchyardError
+    )
     await waitFor('the limit error', () => errors.length >= 1)
     expect(errors[0]?.stage).toBe('limit')
     expect((errors[0]?.error as SwitchError).code).toBe('ERR_TOO_MANY_CONNECTIONS')
@@ -554,10 +667,17 @@ describe('limits', () => {
     let running = 0
     const server = await fleet.standard({
       config: { maxInboundStreamsPerConnection: 3 },
-      protocols: [new LPProtocol({
-        codecs: ['/hold/1.0.0'],
-        handler: async (stream) => { running++; await release.promise; await stream.writeLp('done'); await stream.close() }
-      })]
+      protocols: [
+        new LPProtocol({
+          codecs: ['/hold/1.0.0'],
+          handler: async (stream) => {
+            running++
+            await release.promise
+            await stream.writeLp('done')
+            await stream.close()
+          }
+        })
+      ]
     })
     const errors: Array<SwitchEvents['protocol:error']> = []
     server.on('protocol:error', e => errors.push(e))
@@ -578,7 +698,9 @@ describe('limits', () => {
     expect((errors[0]?.error as SwitchError).code).toBe('ERR_TOO_MANY_STREAMS')
     release.open()
     for (const s of held) expect(text(await s.readLp(10))).toBe('done')
-    await Promise.all(held.map(async s => { await s.close() }))
+    await Promise.all(held.map(async s => {
+      await s.close()
+    }))
     // Room again once the held streams are closed.
     await waitFor('the streams to be released', () => server.inspect().totals.streams === 0)
     const after = await client.dial(peerId, addrs, '/hold/1.0.0')
@@ -587,36 +709,61 @@ describe('limits', () => {
     expect(server.connections()).toHaveLength(1)
   })
 
-  it.each(['yamux', 'mplex'] as const)('maxOutboundStreamsPerConnection (%s): newStream past the limit throws', async (muxer) => {
-    const release = gate()
-    const server = await fleet.standard({
-      protocols: [new LPProtocol({ codecs: ['/hold/1.0.0'], handler: async (s) => { await release.promise; await s.close() } })]
-    })
-    const client = await fleet.bare({ muxers: [muxer], config: { maxOutboundStreamsPerConnection: 2 } })
-    const held = [
-      await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0'),
-      await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
-    ]
-    const err = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0').then(() => undefined, (e: unknown) => e)
-    expect(err).toBeInstanceOf(SwitchError)
-    expect((err as SwitchError).code).toBe('ERR_TOO_MANY_STREAMS')
-    expect((err as Error).message).toContain('"maxOutboundStreamsPerConnection"')
-    release.open()
-    for (const s of held) { expect(await s.read()).toBeNull(); await s.close() }
-    await waitFor('the streams to be gone', () => client.inspect().totals.streams === 0)
-    const again = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
-    expect(await again.read()).toBeNull()
-    await again.close()
-  })
+  it.each(['yamux', 'mplex'] as const)(
+    'maxOutboundStreamsPerConnection (%s): newStream past the limit throws',
+    async (muxer) => {
+      const release = gate()
+      const server = await fleet.standard({
+        protocols: [
+          new LPProtocol({
+            codecs: ['/hold/1.0.0'],
+            handler: async (s) => {
+              await release.promise
+              await s.close()
+            }
+          })
+        ]
+      })
+      const client = await fleet.bare({ muxers: [muxer], config: { maxOutboundStreamsPerConnection: 2 } })
+      const held = [
+        await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0'),
+        await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
+      ]
+      const err = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0').then(
+        () => undefined,
+        (e: unknown) => e
+      )
+      expect(err).toBeInstanceOf(SwitchError)
+      expect((err as SwitchError).code).toBe('ERR_TOO_MANY_STREAMS')
+      expect((err as Error).message).toContain('"maxOutboundStreamsPerConnection"')
+      release.open()
+      for (const s of held) {
+        expect(await s.read()).toBeNull()
+        await s.close()
+      }
+      await waitFor('the streams to be gone', () => client.inspect().totals.streams === 0)
+      const again = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
+      expect(await again.read()).toBeNull()
+      await again.close()
+    }
+  )
 
   it('maxNegotiationMessageBytes: a longer stream proposal is refused at its prefix; the connection and other streams go on', async () => {
     const release = gate()
     const server = await fleet.bare({
       config: { maxNegotiationMessageBytes: 64 },
-      protocols: [echoProtocol, new LPProtocol({
-        codecs: ['/hold/1.0.0'],
-        handler: async (stream) => { const m = await stream.readLp(100); await release.promise; await stream.writeLp(m); await stream.close() }
-      })]
+      protocols: [
+        echoProtocol,
+        new LPProtocol({
+          codecs: ['/hold/1.0.0'],
+          handler: async (stream) => {
+            const m = await stream.readLp(100)
+            await release.promise
+            await stream.writeLp(m)
+            await stream.close()
+          }
+        })
+      ]
     })
     const errors: Array<SwitchEvents['protocol:error']> = []
     server.on('protocol:error', e => errors.push(e))
@@ -642,24 +789,34 @@ describe('limits', () => {
     expect(server.connections()).toHaveLength(1)
     await Promise.all([held.close(), s.close()])
     // An id the limit would refuse cannot be mounted either.
-    expect(() => { server.mount(new LPProtocol({ codecs: [long], handler: async () => {} })) }).toThrow(RangeError)
+    expect(() => {
+      server.mount(new LPProtocol({ codecs: [long], handler: async () => {} }))
+    }).toThrow(RangeError)
   })
 
   it('LPProtocol maxIncomingStreams limits one protocol per connection', async () => {
     const release = gate()
     let running = 0
     const server = await fleet.standard({
-      protocols: [new LPProtocol({
-        codecs: ['/one/1.0.0'],
-        maxIncomingStreams: 1,
-        handler: async (stream) => { running++; await release.promise; await stream.close() }
-      })]
+      protocols: [
+        new LPProtocol({
+          codecs: ['/one/1.0.0'],
+          maxIncomingStreams: 1,
+          handler: async (stream) => {
+            running++
+            await release.promise
+            await stream.close()
+          }
+        })
+      ]
     })
     const client = await fleet.standard()
     const first = await client.dial(server.peerId, server.peerInfo.addrs, '/one/1.0.0')
     await first.writeLp('x')
     await waitFor('the first handler', () => running === 1)
-    expect(await resetOutcome(client.dial(server.peerId, server.peerInfo.addrs, '/one/1.0.0'))).toBeInstanceOf(StreamResetError)
+    expect(await resetOutcome(client.dial(server.peerId, server.peerInfo.addrs, '/one/1.0.0'))).toBeInstanceOf(
+      StreamResetError
+    )
     release.open()
     expect(await first.read()).toBeNull()
     await first.close()
@@ -667,12 +824,19 @@ describe('limits', () => {
 })
 
 describe('muxers', () => {
-  it.each([
-    ['mplex-only dials yamux+mplex', ['mplex'], ['yamux', 'mplex'], '/mplex/6.7.0'],
-    ['yamux+mplex dials mplex-only', ['yamux', 'mplex'], ['mplex'], '/mplex/6.7.0'],
-    ['yamux+mplex dials yamux+mplex', ['yamux', 'mplex'], ['yamux', 'mplex'], '/yamux/1.0.0'],
-    ['mplex+yamux dials yamux+mplex (initiator\'s order wins)', ['mplex', 'yamux'], ['yamux', 'mplex'], '/mplex/6.7.0']
-  ] as const)('%s → %s', async (_name, clientMuxers, serverMuxers, expected) => {
+  it.each(
+    [
+      ['mplex-only dials yamux+mplex', ['mplex'], ['yamux', 'mplex'], '/mplex/6.7.0'],
+      ['yamux+mplex dials mplex-only', ['yamux', 'mplex'], ['mplex'], '/mplex/6.7.0'],
+      ['yamux+mplex dials yamux+mplex', ['yamux', 'mplex'], ['yamux', 'mplex'], '/yamux/1.0.0'],
+      [
+        'mplex+yamux dials yamux+mplex (initiator\'s order wins)',
+        ['mplex', 'yamux'],
+        ['yamux', 'mplex'],
+        '/mplex/6.7.0'
+      ]
+    ] as const
+  )('%s → %s', async (_name, clientMuxers, serverMuxers, expected) => {
     const server = await fleet.standard({ muxers: serverMuxers, protocols: [streamProtoProtocol, echoProtocol] })
     const client = await fleet.standard({ muxers: clientMuxers })
     const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
@@ -685,12 +849,18 @@ describe('muxers', () => {
     expect(Buffer.from(await echo(e, big)).equals(Buffer.from(big))).toBe(true)
   })
 
-  it.each([
-    ['one muxer (lazy select)', ['yamux'], ['yamux', 'mplex'], '/yamux/1.0.0'],
-    ['mplex only (lazy select)', ['mplex'], ['yamux', 'mplex'], '/mplex/6.7.0'],
-    ['two muxers, first refused (full select)', ['yamux', 'mplex'], ['mplex'], '/mplex/6.7.0']
-  ] as const)('without early negotiation (rust/nim style): %s', async (_name, clientMuxers, serverMuxers, expected) => {
-    const server = await fleet.standard({ muxers: serverMuxers, earlyMuxerNegotiation: false, protocols: [streamProtoProtocol] })
+  it.each(
+    [
+      ['one muxer (lazy select)', ['yamux'], ['yamux', 'mplex'], '/yamux/1.0.0'],
+      ['mplex only (lazy select)', ['mplex'], ['yamux', 'mplex'], '/mplex/6.7.0'],
+      ['two muxers, first refused (full select)', ['yamux', 'mplex'], ['mplex'], '/mplex/6.7.0']
+    ] as const
+  )('without early negotiation (rust/nim style): %s', async (_name, clientMuxers, serverMuxers, expected) => {
+    const server = await fleet.standard({
+      muxers: serverMuxers,
+      earlyMuxerNegotiation: false,
+      protocols: [streamProtoProtocol]
+    })
     const client = await fleet.standard({ muxers: clientMuxers, earlyMuxerNegotiation: false })
     const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
     expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
@@ -702,7 +872,10 @@ describe('muxers', () => {
   it('no common muxer: both sides fail the upgrade with a typed error', async () => {
     const server = await fleet.standard({ muxers: ['yamux'] })
     const client = await fleet.standard({ muxers: ['mplex'] })
-    const err = await client.dial(server.peerId, server.peerInfo.addrs, PING_CODEC).then(() => undefined, (e: unknown) => e)
+    const err = await client.dial(server.peerId, server.peerInfo.addrs, PING_CODEC).then(
+      () => undefined,
+      (e: unknown) => e
+    )
     expect(err).toBeInstanceOf(SwitchyardError)
     expect(client.connections()).toHaveLength(0)
   })
@@ -712,12 +885,23 @@ describe('introspection', () => {
   it('lists connections with their streams, and pending upgrades', async () => {
     const release = gate()
     const server = await fleet.standard({
-      protocols: [new LPProtocol({ codecs: ['/hold/1.0.0'], handler: async (s) => { await release.promise; await s.close() } })]
+      protocols: [
+        new LPProtocol({
+          codecs: ['/hold/1.0.0'],
+          handler: async (s) => {
+            await release.promise
+            await s.close()
+          }
+        })
+      ]
     })
     const client = await fleet.standard()
     const s = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
     await s.writeLp('x')
-    await waitFor('the server stream', () => server.inspect().connections[0]?.streams.some(x => x.protocol === '/hold/1.0.0') === true)
+    await waitFor(
+      'the server stream',
+      () => server.inspect().connections[0]?.streams.some(x => x.protocol === '/hold/1.0.0') === true
+    )
     const view = server.inspect()
     expect(view.state).toBe('started')
     expect(view.peerId).toBe(server.peerId.toString())
@@ -743,7 +927,14 @@ describe('tracing', () => {
     const seen: Array<{ direction: string }> = []
     const server = await fleet.standard({ protocols: [streamProtoProtocol] })
     const client = await fleet.standard({
-      observer: (conn) => { seen.push(conn); return { event: (e) => { events.push({ ...e, ...(e.bytes !== undefined ? { bytes: e.bytes.slice() } : {}) } as TraceEvent) } } }
+      observer: (conn) => {
+        seen.push(conn)
+        return {
+          event: (e) => {
+            events.push({ ...e, ...(e.bytes !== undefined ? { bytes: e.bytes.slice() } : {}) } as TraceEvent)
+          }
+        }
+      }
     })
     const s = await client.dial(server.peerId, server.peerInfo.addrs, STREAM_PROTO_CODEC)
     expect(await streamProtoClient(s)).toEqual(TUTORIAL_PARTS)
@@ -753,8 +944,10 @@ describe('tracing', () => {
     expect(events[0]).toMatchObject({ layer: 'tcp', kind: 'open', direction: 'outbound' })
     // The stream's bytes (its negotiation included) are reported with its stream id; multistream
     // reports only the connection's negotiation (a Tracer reads a stream's from its bytes).
-    const proposal = events.find(e => e.layer === 'stream' && e.kind === 'data' && e.dir === 'out' && e.bytes !== undefined &&
-      Buffer.from(e.bytes).includes(Buffer.from(STREAM_PROTO_CODEC)))
+    const proposal = events.find(e =>
+      e.layer === 'stream' && e.kind === 'data' && e.dir === 'out' && e.bytes !== undefined &&
+      Buffer.from(e.bytes).includes(Buffer.from(STREAM_PROTO_CODEC))
+    )
     expect(proposal?.stream).toBe(s.id)
     expect(events.filter(e => e.layer === 'multistream').every(e => e.stream === undefined)).toBe(true)
   })

@@ -21,7 +21,10 @@ afterEach(async () => {
 })
 
 /** One ping from a dialer to a listener through the proxy; returns the recording and both key logs. */
-async function pingThroughProxy (dialerEarly: boolean, listenerEarly: boolean): Promise<{ proxy: RecordingProxy, keylog: string }> {
+async function pingThroughProxy (
+  dialerEarly: boolean,
+  listenerEarly: boolean
+): Promise<{ proxy: RecordingProxy, keylog: string }> {
   let keylog = ''
   const keyLog = (line: string): void => { keylog += line + '\n' }
   const listener = newStandardSwitch({ earlyMuxerNegotiation: listenerEarly, keyLog })
@@ -73,7 +76,12 @@ describe('transcript parsing', () => {
   })
 
   it('classifies the first decrypted bytes', () => {
-    expect(classifyStart(new Uint8Array([0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]))).toEqual({ kind: 'yamux', frameType: 1, flags: 1, streamId: 1 })
+    expect(classifyStart(new Uint8Array([0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]))).toEqual({
+      kind: 'yamux',
+      frameType: 1,
+      flags: 1,
+      streamId: 1
+    })
     expect(classifyStart(new Uint8Array(0))).toEqual({ kind: 'nothing' })
     expect(classifyStart(new Uint8Array([7, 7, 7])).kind).toBe('other')
   })

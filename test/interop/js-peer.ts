@@ -115,7 +115,10 @@ export async function jsEchoServer (stream: JsStream): Promise<void> {
   await stream.close()
 }
 
-export async function createJsNode (encrypters: NonNullable<Libp2pOptions['connectionEncrypters']>, privateKey?: JsPrivateKey): Promise<{ node: JsNode, streamProtoSeen: string[] }> {
+export async function createJsNode (
+  encrypters: NonNullable<Libp2pOptions['connectionEncrypters']>,
+  privateKey?: JsPrivateKey
+): Promise<{ node: JsNode, streamProtoSeen: string[] }> {
   const node = await createLibp2p({
     ...(privateKey !== undefined ? { privateKey } : {}),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
@@ -155,7 +158,14 @@ export const sha256 = (): ReturnType<typeof createHash> => createHash('sha256')
 export async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: no result within ${ms} ms`)) }, ms) })])
+    return await Promise.race([
+      p,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`${what}: no result within ${ms} ms`))
+        }, ms)
+      })
+    ])
   } finally {
     clearTimeout(timer)
   }

@@ -25,7 +25,22 @@ import { echo, echoProtocol } from '../../src/protocols/echo.js'
 import { identify } from '../../src/protocols/identify.js'
 import { ping } from '../../src/protocols/ping.js'
 import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
-import { BIG_BYTES, CHUNK, STREAMS, PARTS, jsSend, jsReadAll, jsStreamProtoClient, createJsNode, chunkOf, payloadOf, sha256, within, eventually, bigEcho } from './js-peer.js'
+import {
+  BIG_BYTES,
+  CHUNK,
+  STREAMS,
+  PARTS,
+  jsSend,
+  jsReadAll,
+  jsStreamProtoClient,
+  createJsNode,
+  chunkOf,
+  payloadOf,
+  sha256,
+  within,
+  eventually,
+  bigEcho
+} from './js-peer.js'
 import type { JsNode } from './js-peer.js'
 
 // ───────────────────────────── the pair ─────────────────────────────
@@ -70,7 +85,9 @@ describe('switchyard dials js-libp2p', () => {
     expect(conn.remotePeer.toString()).toBe(js.peerId.toString())
     // The switch's own identify on connect (js-libp2p serves one identify stream at a time: let it finish first).
     const identity = await within(10_000, 'identify on connect', conn.identified())
-    expect(identity?.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
+    expect(identity?.protocols).toEqual(
+      expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC])
+    )
     expect(identity?.listenAddrs.map(a => a.toString())).toContain(jsAddr().split('/p2p/')[0])
     // js-libp2p sends a signed peer record (identify field 8): it verified, over its listen address.
     expect(identity?.signedPeerRecordError).toBeUndefined()
@@ -129,7 +146,9 @@ describe('js-libp2p dials switchyard', () => {
         const p = await fresh.node.peerStore.get(peerIdFromString(sw.peerId.toString()))
         return p.protocols.includes(ECHO_CODEC) ? p : undefined
       })
-      expect(peer.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
+      expect(peer.protocols).toEqual(
+        expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC])
+      )
       expect(peer.addresses.map(a => a.multiaddr.toString())).toContain(sw.peerInfo.addrs[0]?.toString())
       expect(peer.id.toString()).toBe(sw.peerId.toString())
       // js-libp2p accepted our signed peer record (it keeps only a record that verified).
@@ -138,10 +157,14 @@ describe('js-libp2p dials switchyard', () => {
         return p.peerRecordEnvelope !== undefined ? p : undefined
       })
       const opened = await RecordEnvelope.openAndCertify(withRecord.peerRecordEnvelope as Uint8Array, PeerRecord.DOMAIN)
-      expect(PeerRecord.createFromProtobuf(opened.payload).multiaddrs.map(m => m.toString())).toContain(sw.peerInfo.addrs[0]?.toString())
+      expect(PeerRecord.createFromProtobuf(opened.payload).multiaddrs.map(m => m.toString())).toContain(
+        sw.peerInfo.addrs[0]?.toString()
+      )
       // …and our switch identified the js-libp2p dialer on the inbound connection.
       const { identity } = await within(10_000, 'our identify of the js dialer', identified)
-      expect(identity.protocols).toEqual(expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC]))
+      expect(identity.protocols).toEqual(
+        expect.arrayContaining([STREAM_PROTO_CODEC, ECHO_CODEC, PING_CODEC, IDENTIFY_CODEC])
+      )
       expect(identity.listenAddrs.map(a => a.toString())).toContain(jsAddr(fresh.node).split('/p2p/')[0])
     } finally {
       await fresh.node.stop()
@@ -176,41 +199,53 @@ describe('js-libp2p dials switchyard', () => {
   it('100 concurrent echo streams from js-libp2p with distinct payloads', async () => {
     const target = multiaddr(ourAddr())
     await js.dial(target)
-    const results = await within(30_000, '100 streams from js', Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
-      const stream = await js.dialProtocol(target, ECHO_CODEC)
-      const reading = jsReadAll(stream)
-      await jsSend(stream, payloadOf(i))
-      await stream.close()
-      return await reading
-    })))
-    results.forEach((got, i) => { expect(Buffer.compare(got, payloadOf(i)), `stream ${i}`).toBe(0) })
+    const results = await within(
+      30_000,
+      '100 streams from js',
+      Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
+        const stream = await js.dialProtocol(target, ECHO_CODEC)
+        const reading = jsReadAll(stream)
+        await jsSend(stream, payloadOf(i))
+        await stream.close()
+        return await reading
+      }))
+    )
+    results.forEach((got, i) => {
+      expect(Buffer.compare(got, payloadOf(i)), `stream ${i}`).toBe(0)
+    })
   })
 })
 
 describe('js-libp2p peers with other key types', () => {
-  it.each(['secp256k1', 'RSA'] as const)('a %s js-libp2p peer is verified and accepted in both directions', async (type) => {
-    const key = type === 'RSA' ? await generateKeyPair('RSA', 2048) : await generateKeyPair(type)
-    const { node } = await createJsNode([noise()], key)
-    try {
-      expect(node.peerId.type).toBe(type)
-      // We dial it: Noise checks its identity against the /p2p id in the address.
-      const stream = await sw.dial(jsAddr(node), STREAM_PROTO_CODEC)
-      expect(stream.remotePeer.toString()).toBe(node.peerId.toString())
-      expect(await within(10_000, 'stream-proto', streamProtoClient(stream))).toEqual(PARTS)
-      // It dials us.
-      const rtt = await within(10_000, 'ping from js', node.services.ping.ping(multiaddr(ourAddr())))
-      expect(rtt).toBeGreaterThanOrEqual(0)
-      const inbound = sw.connections(node.peerId.toString())
-      expect(inbound.length).toBeGreaterThan(0)
-      expect(inbound.every(c => c.remotePeer.toString() === node.peerId.toString())).toBe(true)
-      // Its key as identify reports it matches the authenticated peer id.
-      const msg = await within(10_000, 'identify', identify(await sw.dial(jsAddr(node), IDENTIFY_CODEC)))
-      expect(msg.publicKey).toEqual(publicKeyToProtobuf(key.publicKey))
-      expect(PeerId.fromPublicKey(unmarshalPublicKey(msg.publicKey ?? new Uint8Array())).toString()).toBe(node.peerId.toString())
-    } finally {
-      await node.stop()
-    }
-  }, 30_000)
+  it.each(['secp256k1', 'RSA'] as const)(
+    'a %s js-libp2p peer is verified and accepted in both directions',
+    async (type) => {
+      const key = type === 'RSA' ? await generateKeyPair('RSA', 2048) : await generateKeyPair(type)
+      const { node } = await createJsNode([noise()], key)
+      try {
+        expect(node.peerId.type).toBe(type)
+        // We dial it: Noise checks its identity against the /p2p id in the address.
+        const stream = await sw.dial(jsAddr(node), STREAM_PROTO_CODEC)
+        expect(stream.remotePeer.toString()).toBe(node.peerId.toString())
+        expect(await within(10_000, 'stream-proto', streamProtoClient(stream))).toEqual(PARTS)
+        // It dials us.
+        const rtt = await within(10_000, 'ping from js', node.services.ping.ping(multiaddr(ourAddr())))
+        expect(rtt).toBeGreaterThanOrEqual(0)
+        const inbound = sw.connections(node.peerId.toString())
+        expect(inbound.length).toBeGreaterThan(0)
+        expect(inbound.every(c => c.remotePeer.toString() === node.peerId.toString())).toBe(true)
+        // Its key as identify reports it matches the authenticated peer id.
+        const msg = await within(10_000, 'identify', identify(await sw.dial(jsAddr(node), IDENTIFY_CODEC)))
+        expect(msg.publicKey).toEqual(publicKeyToProtobuf(key.publicKey))
+        expect(PeerId.fromPublicKey(unmarshalPublicKey(msg.publicKey ?? new Uint8Array())).toString()).toBe(
+          node.peerId.toString()
+        )
+      } finally {
+        await node.stop()
+      }
+    },
+    30_000
+  )
 
   it('a js-libp2p peer answering for another peer id is refused', async () => {
     const { node } = await createJsNode([noise()])

@@ -43,7 +43,14 @@ async function jsEchoServer (stream: JsStream): Promise<void> {
 async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: no result within ${ms} ms`)) }, ms) })])
+    return await Promise.race([
+      p,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`${what}: no result within ${ms} ms`))
+        }, ms)
+      })
+    ])
   } finally {
     clearTimeout(timer)
   }
@@ -62,7 +69,10 @@ beforeAll(async () => {
   })
   await js.handle(ECHO_CODEC, jsEchoServer)
   // One switch, TCP and WebSocket listeners on different ports at once.
-  sw = newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'], protocols: [echoProtocol] })
+  sw = newStandardSwitch({
+    listenAddrs: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'],
+    protocols: [echoProtocol]
+  })
   await sw.start()
 })
 
@@ -71,10 +81,18 @@ afterAll(async () => {
 })
 
 const jsAddr = (): string => js.getMultiaddrs().map(a => a.toString()).find(a => a.includes('/ws/')) as string
-const ourWsAddr = (): string => `${sw.peerInfo.addrs.map(a => a.toString()).find(a => a.endsWith('/ws')) as string}/p2p/${sw.peerId.toString()}`
+const ourWsAddr = (): string =>
+  `${sw.peerInfo.addrs.map(a => a.toString()).find(a => a.endsWith('/ws')) as string}/p2p/${sw.peerId.toString()}`
 
 /** Send `total` bytes on `stream` while reading the echo back; SHA-256 of both directions. */
-async function echoBytes (stream: { write: (b: Uint8Array) => Promise<void>, closeWrite: () => Promise<void>, read: () => Promise<Uint8Array | null> }, total: number): Promise<[string, string, number]> {
+async function echoBytes (
+  stream: {
+    write: (b: Uint8Array) => Promise<void>,
+    closeWrite: () => Promise<void>,
+    read: () => Promise<Uint8Array | null>
+  },
+  total: number
+): Promise<[string, string, number]> {
   const sent = createHash('sha256')
   const got = createHash('sha256')
   let received = 0
@@ -89,7 +107,9 @@ async function echoBytes (stream: { write: (b: Uint8Array) => Promise<void>, clo
   for (let i = 0; i < total / (64 * 1024); i++) {
     const chunk = createHash('sha512').update(String(i)).digest()
     const block = new Uint8Array(64 * 1024)
-    for (let j = 0; j < block.length; j += chunk.length) block.set(chunk.subarray(0, Math.min(chunk.length, block.length - j)), j)
+    for (let j = 0; j < block.length; j += chunk.length) {
+      block.set(chunk.subarray(0, Math.min(chunk.length, block.length - j)), j)
+    }
     sent.update(block)
     await stream.write(block)
   }
@@ -129,7 +149,9 @@ describe('js-libp2p over /ws', () => {
     expect(rtt).toBeGreaterThanOrEqual(0)
     const stream = await js.dialProtocol(multiaddr(ourWsAddr()), ECHO_CODEC)
     const chunks: Uint8Array[] = []
-    const reading = (async () => { for await (const c of stream) chunks.push(c instanceof Uint8Array ? c.slice() : c.subarray()) })()
+    const reading = (async () => {
+      for await (const c of stream) chunks.push(c instanceof Uint8Array ? c.slice() : c.subarray())
+    })()
     const sent = createHash('sha256')
     for (let i = 0; i < 64; i++) {
       const block = new Uint8Array(64 * 1024).fill(i)
@@ -143,7 +165,9 @@ describe('js-libp2p over /ws', () => {
     for (const c of chunks) { got.update(c); n += c.length }
     expect(n).toBe(4 * MiB)
     expect(got.digest('hex')).toBe(sent.digest('hex'))
-    const inbound = sw.connections().find(c => c.remotePeer.toString() === js.peerId.toString() && c.direction === 'inbound')
+    const inbound = sw.connections().find(c =>
+      c.remotePeer.toString() === js.peerId.toString() && c.direction === 'inbound'
+    )
     expect(inbound?.remoteAddr).toMatch(/\/ws$/)
   })
 })

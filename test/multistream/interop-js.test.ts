@@ -50,7 +50,10 @@ async function jsListen (): Promise<{ addr: string, next: () => Promise<Multiadd
 /** A js-libp2p TCP dial that returns the raw MultiaddrConnection. */
 async function jsDial (addr: Multiaddr): Promise<MultiaddrConnection> {
   const upgrader = { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn } as unknown as Upgrader
-  const conn = await jsTransport().dial(jsMultiaddr(addr.toString()), { upgrader, signal: AbortSignal.timeout(5000) } as never)
+  const conn = await jsTransport().dial(
+    jsMultiaddr(addr.toString()),
+    { upgrader, signal: AbortSignal.timeout(5000) } as never
+  )
   const maConn = conn as unknown as MultiaddrConnection
   cleanups.push(() => { maConn.abort(new Error('test done')) })
   return maConn
@@ -145,7 +148,9 @@ describe('our dialer → js-libp2p listener', () => {
   it('ls against the js listener (spec format)', async () => {
     const js = await jsListen()
     const conn = await ourDial(js.addr)
-    void js.next().then(async maConn => await mss.handle(maConn, ['/ipfs/ping/1.0.0', '/ipfs/id/1.0.0']).catch(() => {}))
+    void js.next().then(async maConn =>
+      await mss.handle(maConn, ['/ipfs/ping/1.0.0', '/ipfs/id/1.0.0']).catch(() => {})
+    )
     expect(await listProtocols(conn, { timeoutMs: 5000 })).toEqual(['/ipfs/ping/1.0.0', '/ipfs/id/1.0.0'])
   })
 })
@@ -185,6 +190,8 @@ describe('js-libp2p dialer → our listener', () => {
     maConn.abort(new Error('done'))
     const ours = await listening
     expect(ours.code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
-    expect(ours.message).toMatch(/^peer proposed \/a\/1, \/b\/1, which we do not support \(multistream: na\), then (ended|reset) the connection$/)
+    expect(ours.message).toMatch(
+      /^peer proposed \/a\/1, \/b\/1, which we do not support \(multistream: na\), then (ended|reset) the connection$/
+    )
   })
 })

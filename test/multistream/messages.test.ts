@@ -92,8 +92,14 @@ describe('MessageReader', () => {
   it('rejects a 1025-byte message when its prefix arrives, before the body', () => {
     const r = new MessageReader()
     r.push(new Uint8Array([0x81, 0x08])) // 1025, and no body at all
-    expect(() => r.nextMessage()).toThrow(/"multistream message length" expected <= 1024 \(including the newline\), got 1025/)
-    try { const r2 = new MessageReader(); r2.push(new Uint8Array([0x81, 0x08])); r2.nextMessage() } catch (err) {
+    expect(() => r.nextMessage()).toThrow(
+      /"multistream message length" expected <= 1024 \(including the newline\), got 1025/
+    )
+    try {
+      const r2 = new MessageReader()
+      r2.push(new Uint8Array([0x81, 0x08]))
+      r2.nextMessage()
+    } catch (err) {
       expect((err as MultistreamError).code).toBe('ERR_MESSAGE_TOO_LARGE')
     }
   })
@@ -161,14 +167,17 @@ const arbMsg = fc.oneof(arbProto, arbUnicode)
 
 describe('MessageReader properties', () => {
   it('round trip: messages + tail, split at every byte boundary', () => {
-    fc.assert(fc.property(fc.array(arbMsg, { minLength: 1, maxLength: 5 }), fc.uint8Array({ maxLength: 8 }), (msgs, tail) => {
-      const wire = concat([...msgs.map(encodeMessage), tail])
-      for (let cut = 0; cut <= wire.length; cut++) {
-        const { msgs: got, rest } = readAll([wire.subarray(0, cut), wire.subarray(cut)], msgs.length)
-        expect(got).toEqual(msgs)
-        expect(hex(rest)).toBe(hex(tail))
-      }
-    }), { numRuns: 150 })
+    fc.assert(
+      fc.property(fc.array(arbMsg, { minLength: 1, maxLength: 5 }), fc.uint8Array({ maxLength: 8 }), (msgs, tail) => {
+        const wire = concat([...msgs.map(encodeMessage), tail])
+        for (let cut = 0; cut <= wire.length; cut++) {
+          const { msgs: got, rest } = readAll([wire.subarray(0, cut), wire.subarray(cut)], msgs.length)
+          expect(got).toEqual(msgs)
+          expect(hex(rest)).toBe(hex(tail))
+        }
+      }),
+      { numRuns: 150 }
+    )
   })
 
   it('round trip when fed one byte at a time', () => {

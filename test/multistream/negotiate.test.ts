@@ -41,12 +41,17 @@ describe('selectOnConnection / handleOnConnection', () => {
     l.attach({
       onData: c => {
         seen.push(c)
-        if (concat(seen).length === msgs('/multistream/1.0.0', '/yamux/1.0.0').length) l.write([msgs('/multistream/1.0.0', '/yamux/1.0.0')])
+        if (concat(seen).length === msgs('/multistream/1.0.0', '/yamux/1.0.0').length) {
+          l.write([msgs('/multistream/1.0.0', '/yamux/1.0.0')])
+        }
       },
       onEnd: () => {},
       onClose: () => {}
     })
-    expect(await selectOnConnection(d, ['/yamux/1.0.0'], { timeoutMs: 2000 })).toEqual({ protocol: '/yamux/1.0.0', leftover: [] })
+    expect(await selectOnConnection(d, ['/yamux/1.0.0'], { timeoutMs: 2000 })).toEqual({
+      protocol: '/yamux/1.0.0',
+      leftover: []
+    })
   })
 
   it('listener returns pipelined bytes (header + /noise + Noise msg1 in one write) as leftover', async () => {
@@ -81,7 +86,10 @@ describe('selectOnConnection / handleOnConnection', () => {
     ])
     expect(dr.protocol).toBe('/mplex/6.7.0')
     expect(lr.protocol).toBe('/mplex/6.7.0')
-    expect(d.writes.map(w => hex(concat(w)))).toEqual([hex(msgs('/multistream/1.0.0', '/yamux/1.0.0')), hex(msgs('/mplex/6.7.0'))])
+    expect(d.writes.map(w => hex(concat(w)))).toEqual([
+      hex(msgs('/multistream/1.0.0', '/yamux/1.0.0')),
+      hex(msgs('/mplex/6.7.0'))
+    ])
   })
 
   it('ProtocolNotSupportedError when everything is refused; the listener names what the dialer proposed', async () => {
@@ -94,7 +102,9 @@ describe('selectOnConnection / handleOnConnection', () => {
     const lerr = await listening.catch(e => e)
     expect(lerr).toBeInstanceOf(MultistreamError)
     expect(lerr.code).toBe('ERR_PROTOCOL_NOT_SUPPORTED')
-    expect(lerr.message).toBe('peer proposed /a, /b, which we do not support (multistream: na), then ended the connection')
+    expect(lerr.message).toBe(
+      'peer proposed /a, /b, which we do not support (multistream: na), then ended the connection'
+    )
   })
 
   it('EOF midway, a 1025-byte message, and a missing newline end it with a typed error', async () => {
@@ -270,7 +280,9 @@ describe('selectOnStream / handleOnStream', () => {
     const e = await selectOnStream(d2, ['/a', '/b']).catch(err => err)
     expect(e).toBeInstanceOf(ProtocolNotSupportedError)
     await d2.closeWrite()
-    await expect(listening).rejects.toThrow('peer proposed /a, /b, which we do not support (multistream: na), then ended the connection')
+    await expect(listening).rejects.toThrow(
+      'peer proposed /a, /b, which we do not support (multistream: na), then ended the connection'
+    )
   })
 
   it('a silent listener times out; the stream is reset so no read is left dangling', async () => {
@@ -334,7 +346,9 @@ describe('maxMessageBytes reaches the machine through every driver', () => {
   it('selectOnConnectionLazy', async () => {
     const [d, l] = connectionPair()
     const { connection } = selectOnConnectionLazy(d, '/a', { maxMessageBytes: 64, timeoutMs: 5000 })
-    const closed = new Promise<Error | undefined>(resolve => { connection.attach({ onData: () => {}, onEnd: () => {}, onClose: resolve }) })
+    const closed = new Promise<Error | undefined>(resolve => {
+      connection.attach({ onData: () => {}, onEnd: () => {}, onClose: resolve })
+    })
     l.write([oversize])
     expect(await closed).toMatchObject(tooLarge)
   })

@@ -1,9 +1,21 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { MultistreamError, ProtocolNotSupportedError, StreamResetError, TransportError, protocolForDisplay } from '../../src/errors.js'
+import {
+  MultistreamError,
+  ProtocolNotSupportedError,
+  StreamResetError,
+  TransportError,
+  protocolForDisplay
+} from '../../src/errors.js'
 import { HEADER_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from '../../src/multistream/constants.js'
 import { HEADER_MESSAGE, NA_MESSAGE, encodeLsResponse, encodeMessage } from '../../src/multistream/messages.js'
-import { Dialer, Listener, LsRequest, resolveMaxMessageBytes, type NegotiationStep } from '../../src/multistream/negotiation.js'
+import {
+  Dialer,
+  Listener,
+  LsRequest,
+  resolveMaxMessageBytes,
+  type NegotiationStep
+} from '../../src/multistream/negotiation.js'
 import { concat } from './helpers.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -11,7 +23,9 @@ const msgs = (...m: string[]): Uint8Array => concat(m.map(encodeMessage))
 
 /** Run a dialer against a listener fully in memory; returns both outcomes and every flight. */
 function run (dialer: Dialer, listener: Listener, appData?: Uint8Array): {
-  dialerStep: NegotiationStep, listenerStep: NegotiationStep, flights: string[]
+  dialerStep: NegotiationStep,
+  listenerStep: NegotiationStep,
+  flights: string[]
 } {
   const flights: string[] = []
   let toListener = concat(dialer.start())
@@ -63,7 +77,10 @@ describe('Dialer', () => {
     const d = new Dialer(['/a/1', '/b/1'])
     d.start()
     expect(d.receive(msgs('/multistream/1.0.0', 'na')).send.map(hex)).toEqual([hex(msgs('/b/1'))])
-    try { d.receive(NA_MESSAGE); expect.unreachable() } catch (err) {
+    try {
+      d.receive(NA_MESSAGE)
+      expect.unreachable()
+    } catch (err) {
       expect(err).toBeInstanceOf(ProtocolNotSupportedError)
       expect((err as ProtocolNotSupportedError).tried).toEqual(['/a/1', '/b/1'])
       expect((err as Error).message).toBe('peer refused /a/1, /b/1 (multistream: na)')
@@ -81,11 +98,18 @@ describe('Dialer', () => {
   })
 
   it('rejects a wrong header, an unexpected answer, and a 1025-byte message', () => {
-    const d1 = new Dialer(['/noise']); d1.start()
-    expect(() => d1.receive(msgs('/multistream/2.0.0'))).toThrow(/header expected "\/multistream\/1.0.0", got "\/multistream\/2.0.0"/)
-    const d2 = new Dialer(['/noise']); d2.start()
-    expect(() => d2.receive(msgs('/multistream/1.0.0', '/tls'))).toThrow(/answer to "\/noise" expected the same id or "na", got "\/tls"/)
-    const d3 = new Dialer(['/noise']); d3.start()
+    const d1 = new Dialer(['/noise'])
+    d1.start()
+    expect(() => d1.receive(msgs('/multistream/2.0.0'))).toThrow(
+      /header expected "\/multistream\/1.0.0", got "\/multistream\/2.0.0"/
+    )
+    const d2 = new Dialer(['/noise'])
+    d2.start()
+    expect(() => d2.receive(msgs('/multistream/1.0.0', '/tls'))).toThrow(
+      /answer to "\/noise" expected the same id or "na", got "\/tls"/
+    )
+    const d3 = new Dialer(['/noise'])
+    d3.start()
     const big = concat([new Uint8Array([0x81, 0x08]), new Uint8Array(1025).fill(0x61)])
     expect(() => d3.receive(concat([HEADER_MESSAGE, big]))).toThrow(/expected <= 1024/)
   })
@@ -100,11 +124,16 @@ describe('Dialer', () => {
   })
 
   it('endOfInput names where it stopped', () => {
-    const d1 = new Dialer(['/noise']); d1.start()
+    const d1 = new Dialer(['/noise'])
+    d1.start()
     expect(d1.endOfInput().message).toMatch(/before the listener sent the multistream header/)
-    const d2 = new Dialer(['/noise']); d2.start(); d2.receive(HEADER_MESSAGE)
+    const d2 = new Dialer(['/noise'])
+    d2.start()
+    d2.receive(HEADER_MESSAGE)
     expect(d2.endOfInput().message).toMatch(/waiting for the answer to "\/noise"/)
-    const d3 = new Dialer(['/noise']); d3.start(); d3.receive(HEADER_MESSAGE.subarray(0, 5))
+    const d3 = new Dialer(['/noise'])
+    d3.start()
+    d3.receive(HEADER_MESSAGE.subarray(0, 5))
     const e3 = d3.endOfInput()
     expect(e3).toBeInstanceOf(MultistreamError)
     expect(e3.code).toBe('ERR_UNEXPECTED_EOF')
@@ -113,17 +142,21 @@ describe('Dialer', () => {
 
   it('connectionLost: a reset names the answer we waited for and keeps its class and code; other errors pass', () => {
     const rst = new TransportError('ERR_CONNECTION_RESET', 'read: ECONNRESET')
-    const d1 = new Dialer(['/noise']); d1.start()
+    const d1 = new Dialer(['/noise'])
+    d1.start()
     const e1 = d1.connectionLost(rst)
     expect(e1).toBeInstanceOf(TransportError)
     expect(e1).toMatchObject({ code: 'ERR_CONNECTION_RESET', cause: rst })
     expect(e1.message).toBe('peer reset the connection before sending the multistream header (we proposed /noise)')
-    const d2 = new Dialer(['/yamux/1.0.0']); d2.start(); d2.receive(HEADER_MESSAGE)
+    const d2 = new Dialer(['/yamux/1.0.0'])
+    d2.start()
+    d2.receive(HEADER_MESSAGE)
     const e2 = d2.connectionLost(new StreamResetError('stream 3 reset by remote'), 'stream')
     expect(e2).toBeInstanceOf(StreamResetError)
     expect(e2.message).toBe('peer reset the stream before answering our proposal of /yamux/1.0.0 (multistream)')
     const other = new Error('local abort')
-    const d3 = new Dialer(['/noise']); d3.start()
+    const d3 = new Dialer(['/noise'])
+    d3.start()
     expect(d3.connectionLost(other)).toBe(other)
   })
 
@@ -143,7 +176,9 @@ describe('Listener', () => {
 
   it('passes pipelined bytes through as leftover (rust V1Lazy: header + /noise + Noise msg1)', () => {
     const l = new Listener(['/noise'])
-    const msg1 = new Uint8Array(34); msg1[1] = 32; msg1.fill(7, 2)
+    const msg1 = new Uint8Array(34)
+    msg1[1] = 32
+    msg1.fill(7, 2)
     const step = l.receive(concat([msgs('/multistream/1.0.0', '/noise'), msg1]))
     expect(step.protocol).toBe('/noise')
     expect(hex(concat(step.send))).toBe(hex(msgs('/multistream/1.0.0', '/noise')))
@@ -153,7 +188,12 @@ describe('Listener', () => {
   it('answers na to unknown protocols and to a repeated header, ls with the list', () => {
     const l = new Listener(['/a', '/bc'])
     const step = l.receive(msgs('/multistream/1.0.0', '/x', '/multistream/1.0.0', 'ls'))
-    expect(step.send.map(hex)).toEqual([hex(HEADER_MESSAGE), hex(NA_MESSAGE), hex(NA_MESSAGE), hex(encodeLsResponse(['/a', '/bc']))])
+    expect(step.send.map(hex)).toEqual([
+      hex(HEADER_MESSAGE),
+      hex(NA_MESSAGE),
+      hex(NA_MESSAGE),
+      hex(encodeLsResponse(['/a', '/bc']))
+    ])
     expect(l.refused).toEqual(['/x', '/multistream/1.0.0'])
     expect(l.done).toBe(false)
   })
@@ -162,7 +202,9 @@ describe('Listener', () => {
     expect(() => new Listener(['/a']).receive(msgs('/a'))).toThrow(/header expected "\/multistream\/1.0.0", got "\/a"/)
     const l = new Listener(['/a'])
     l.receive(msgs('/multistream/1.0.0', '/b'))
-    expect(() => l.receive(new Uint8Array([0x02, 0x41, 0x42]))).toThrow(/^peer proposed \/b, which we do not support \(multistream: na\); what followed was not multistream \(.*trailing newline/)
+    expect(() => l.receive(new Uint8Array([0x02, 0x41, 0x42]))).toThrow(
+      /^peer proposed \/b, which we do not support \(multistream: na\); what followed was not multistream \(.*trailing newline/
+    )
   })
 
   it('connectionLost after a refusal: the refusal is the error, the reset its cause (go-libp2p RST-closes)', () => {
@@ -172,7 +214,9 @@ describe('Listener', () => {
     const e = l.connectionLost(rst)
     expect(e).toBeInstanceOf(MultistreamError)
     expect(e).toMatchObject({ code: 'ERR_PROTOCOL_NOT_SUPPORTED', cause: rst })
-    expect(e.message).toBe('peer proposed /tls/1.0.0, which we do not support (multistream: na), then reset the connection')
+    expect(e.message).toBe(
+      'peer proposed /tls/1.0.0, which we do not support (multistream: na), then reset the connection'
+    )
     const l2 = new Listener(['/noise'])
     l2.receive(HEADER_MESSAGE)
     expect(l2.connectionLost(rst).message).toBe('peer reset the connection before proposing a protocol (multistream)')
@@ -196,10 +240,18 @@ describe('Listener', () => {
 
   it('rejects a 1025-byte proposal and a missing newline', () => {
     const l = new Listener(['/a'])
-    const e = (() => { try { l.receive(concat([HEADER_MESSAGE, new Uint8Array([0x81, 0x08])])) } catch (err) { return err } })()
+    const e = (() => {
+      try {
+        l.receive(concat([HEADER_MESSAGE, new Uint8Array([0x81, 0x08])]))
+      } catch (err) {
+        return err
+      }
+    })()
     expect(e).toBeInstanceOf(MultistreamError)
     expect((e as MultistreamError).code).toBe('ERR_MESSAGE_TOO_LARGE')
-    expect(() => new Listener(['/a']).receive(concat([HEADER_MESSAGE, new Uint8Array([0x02, 0x2f, 0x61])]))).toThrow(/trailing newline/)
+    expect(() => new Listener(['/a']).receive(concat([HEADER_MESSAGE, new Uint8Array([0x02, 0x2f, 0x61])]))).toThrow(
+      /trailing newline/
+    )
   })
 })
 
@@ -222,7 +274,14 @@ describe('LsRequest', () => {
 describe('maxMessageBytes (digest §2.5)', () => {
   /** A proposal whose message (text + newline) is exactly `n` bytes. */
   const idOfLength = (n: number): string => `/${'x'.repeat(n - 2)}`
-  const thrown = (f: () => unknown): unknown => { try { f() } catch (err) { return err } return undefined }
+  const thrown = (f: () => unknown): unknown => {
+    try {
+      f()
+    } catch (err) {
+      return err
+    }
+    return undefined
+  }
 
   it('a listener configured with 64 bytes refuses a 65-byte proposal at its prefix, before the body', () => {
     const l = new Listener(['/a'], { maxMessageBytes: 64 })
@@ -247,7 +306,9 @@ describe('maxMessageBytes (digest §2.5)', () => {
   it('a limit whose prefix is one byte refuses a two-byte prefix at its first byte', () => {
     const l = new Listener(['/a'], { maxMessageBytes: 100 })
     l.receive(HEADER_MESSAGE)
-    expect(() => l.receive(Uint8Array.of(0x80))).toThrow(expect.objectContaining({ code: 'ERR_MESSAGE_TOO_LARGE' }) as Error)
+    expect(() => l.receive(Uint8Array.of(0x80))).toThrow(
+      expect.objectContaining({ code: 'ERR_MESSAGE_TOO_LARGE' }) as Error
+    )
   })
 
   it('defaults to 1024; accepts 19 … 1024 and refuses anything else with a RangeError/TypeError', () => {
@@ -259,7 +320,9 @@ describe('maxMessageBytes (digest §2.5)', () => {
     expect(new Listener(['/a'], { maxMessageBytes: 19 }).maxMessageBytes).toBe(19)
     expect(new Listener(['/a'], { maxMessageBytes: 1024 }).maxMessageBytes).toBe(1024)
     expect(() => new Listener(['/a'], { maxMessageBytes: 18 })).toThrow(RangeError)
-    expect(() => new Listener(['/a'], { maxMessageBytes: 1025 })).toThrow(/"maxMessageBytes" expected 19 … 1024 .*got 1025/)
+    expect(() => new Listener(['/a'], { maxMessageBytes: 1025 })).toThrow(
+      /"maxMessageBytes" expected 19 … 1024 .*got 1025/
+    )
     expect(() => new Dialer(['/a'], { maxMessageBytes: 16383 })).toThrow(RangeError)
     expect(() => new LsRequest({ maxMessageBytes: 0 })).toThrow(RangeError)
     expect(() => new Listener(['/a'], { maxMessageBytes: 64.5 })).toThrow(TypeError)
@@ -304,40 +367,51 @@ describe('maxMessageBytes (digest §2.5)', () => {
 describe('negotiation properties', () => {
   const arbId = fc.stringMatching(/^\/[a-z0-9./-]{1,20}$/)
   it('dialer and listener agree on the first dialer protocol the listener has, with any split of the bytes', () => {
-    fc.assert(fc.property(
-      fc.uniqueArray(arbId, { minLength: 1, maxLength: 4 }), fc.uniqueArray(arbId, { maxLength: 4 }), fc.uint8Array({ maxLength: 6 }), fc.nat(),
-      (mine, theirs, app, cutSeed) => {
-        const expected = mine.find(p => theirs.includes(p))
-        const d = new Dialer(mine)
-        const l = new Listener(theirs)
-        // A lazy dialer's application data rides behind its only proposal (when it is accepted).
-        const pipelined = mine.length === 1 && expected !== undefined
-        let toListener = concat([...d.start(), ...(pipelined ? [app] : [])])
-        let listenerResult: NegotiationStep | undefined
-        for (let round = 0; round < 10; round++) {
-          const cut = toListener.length === 0 ? 0 : cutSeed % (toListener.length + 1)
-          const s1 = l.receive(toListener.subarray(0, cut))
-          const s2 = s1.protocol !== undefined ? s1 : l.receive(toListener.subarray(cut))
-          const answers = concat([...s1.send, ...(s2 === s1 ? [] : s2.send)])
-          if (s2.protocol !== undefined) listenerResult = s2
-          let ds: NegotiationStep
-          try { ds = d.receive(answers) } catch (err) {
-            expect(expected).toBeUndefined()
-            expect(err).toBeInstanceOf(ProtocolNotSupportedError)
-            return
-          }
-          if (ds.protocol !== undefined) {
-            expect(ds.protocol).toBe(expected)
-            expect(listenerResult?.protocol).toBe(expected)
-            if (pipelined) {
-              const passed = s1.protocol !== undefined ? concat([...s1.leftover, toListener.subarray(cut)]) : concat(s2.leftover)
-              expect(hex(passed)).toBe(hex(app))
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(arbId, { minLength: 1, maxLength: 4 }),
+        fc.uniqueArray(arbId, { maxLength: 4 }),
+        fc.uint8Array({ maxLength: 6 }),
+        fc.nat(),
+        (mine, theirs, app, cutSeed) => {
+          const expected = mine.find(p => theirs.includes(p))
+          const d = new Dialer(mine)
+          const l = new Listener(theirs)
+          // A lazy dialer's application data rides behind its only proposal (when it is accepted).
+          const pipelined = mine.length === 1 && expected !== undefined
+          let toListener = concat([...d.start(), ...(pipelined ? [app] : [])])
+          let listenerResult: NegotiationStep | undefined
+          for (let round = 0; round < 10; round++) {
+            const cut = toListener.length === 0 ? 0 : cutSeed % (toListener.length + 1)
+            const s1 = l.receive(toListener.subarray(0, cut))
+            const s2 = s1.protocol !== undefined ? s1 : l.receive(toListener.subarray(cut))
+            const answers = concat([...s1.send, ...(s2 === s1 ? [] : s2.send)])
+            if (s2.protocol !== undefined) listenerResult = s2
+            let ds: NegotiationStep
+            try {
+              ds = d.receive(answers)
+            } catch (err) {
+              expect(expected).toBeUndefined()
+              expect(err).toBeInstanceOf(ProtocolNotSupportedError)
+              return
             }
-            return
+            if (ds.protocol !== undefined) {
+              expect(ds.protocol).toBe(expected)
+              expect(listenerResult?.protocol).toBe(expected)
+              if (pipelined) {
+                const passed = s1.protocol !== undefined
+                  ? concat([...s1.leftover, toListener.subarray(cut)])
+                  : concat(s2.leftover)
+                expect(hex(passed)).toBe(hex(app))
+              }
+              return
+            }
+            toListener = concat(ds.send)
           }
-          toListener = concat(ds.send)
+          expect.unreachable('no outcome in 10 rounds')
         }
-        expect.unreachable('no outcome in 10 rounds')
-      }), { numRuns: 300 })
+      ),
+      { numRuns: 300 }
+    )
   })
 })

@@ -42,6 +42,10 @@ describe('yamux config', () => {
     expect(() => yamuxConfig({ keepAliveIntervalMs: -1 })).toThrow(/keepAliveIntervalMs/)
     expect(() => yamuxConfig({ maxInboundStreams: 1.5 })).toThrow(/maxInboundStreams/)
     expect(() => yamuxConfig({ bogus: 1 } as never)).toThrow(/config key/)
-    try { yamuxConfig({ maxFramePayloadBytes: 0 }) } catch (e) { expect(e).toMatchObject({ code: 'ERR_INVALID_CONFIG' }) }
+    try {
+      yamuxConfig({ maxFramePayloadBytes: 0 })
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'ERR_INVALID_CONFIG' })
+    }
   })
 })

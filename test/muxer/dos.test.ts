@@ -41,10 +41,13 @@ function lone (config: Record<string, number> = {}, resources?: ResourceScope, i
   return { s, inbound, closed, out: () => { rec.push(s.takeOutbox()); return rec.take() } }
 }
 
-const count = (frames: Frame[], type: number, flags: number): number => frames.filter(f => f.header.type === type && f.header.flags === flags).length
+const count = (frames: Frame[], type: number, flags: number): number =>
+  frames.filter(f => f.header.type === type && f.header.flags === flags).length
 const goAways = (frames: Frame[]): number[] => frames.filter(f => f.header.type === GoAway).map(f => f.header.length)
 
-function scopeFor (limits: { memoryBytes?: number, streams?: number, inboundStreams?: number } = {}): { rm: ResourceManager, scope: ResourceScope } {
+function scopeFor (
+  limits: { memoryBytes?: number, streams?: number, inboundStreams?: number } = {}
+): { rm: ResourceManager, scope: ResourceScope } {
   const rm = new ResourceManager({ peer: limits })
   return { rm, scope: rm.openConnection('attacker', 'conn 1') as ResourceScope }
 }
@@ -131,7 +134,9 @@ describe('a peer that stops reading while we must answer (rust CVE-2024-32984)',
     expect(l.closed).toEqual([])
     // SYN+RST churn makes us owe ACKs/RSTs: the control backlog is capped, then the session ends.
     const syns: Uint8Array[] = []
-    for (let i = 0; i < 10_000; i++) syns.push(frameBytes(WindowUpdate, SYN, 2 * i + 1, 0), frameBytes(WindowUpdate, RST, 2 * i + 1, 0))
+    for (let i = 0; i < 10_000; i++) {
+      syns.push(frameBytes(WindowUpdate, SYN, 2 * i + 1, 0), frameBytes(WindowUpdate, RST, 2 * i + 1, 0))
+    }
     l.s.receive(concat(syns))
     expect(l.closed).toHaveLength(1)
     expect(l.closed[0]).toMatchObject({ code: 'ERR_BUFFER_FULL' })
@@ -146,7 +151,9 @@ describe('Data|SYN longer than the initial window (rust-yamux CVE-2026-32314)', 
       l.s.receive(frameBytes(Data, SYN, 1, INITIAL_STREAM_WINDOW + 1).subarray(0, 12)) // header only
       expect(goAways(l.out())).toEqual([GoAwayCode.ProtocolError])
       expect(l.closed[0]).toBeInstanceOf(YamuxError)
-      expect(l.closed[0]?.message).toMatch(/"frame length" expected <= 262144, got 262145 \(stream 1: Data\|SYN beyond the initial window\)/)
+      expect(l.closed[0]?.message).toMatch(
+        /"frame length" expected <= 262144, got 262145 \(stream 1: Data\|SYN beyond the initial window\)/
+      )
     }
   })
 
@@ -190,7 +197,8 @@ describe('data on streams we reset or refused is skipped, counted, and bounded b
     l.s.receive(frameBytes(WindowUpdate, SYN, 3, 0)) // refused: RST
     expect(count(l.out(), WindowUpdate, RST)).toBe(1)
     const chunk = new Uint8Array(64 * KiB)
-    for (let i = 0; i < 4; i++) l.s.receive(frameBytes(Data, 0, 3, chunk.length, chunk)) // exactly 256 KiB: allowed in flight
+    // exactly 256 KiB: allowed in flight
+    for (let i = 0; i < 4; i++) l.s.receive(frameBytes(Data, 0, 3, chunk.length, chunk))
     expect(l.s.discardedBytes).toBe(256 * KiB)
     expect(l.closed).toEqual([])
     l.s.receive(frameBytes(Data, 0, 3, 1, Uint8Array.of(1)))

@@ -7,7 +7,10 @@ const MiB = 1024 * KiB
 
 function rw (opts: { initial?: number, max?: number, budget?: number } = {}): { w: ReceiveWindow, b: WindowBudget } {
   const b = new WindowBudget(opts.budget ?? 64 * MiB)
-  return { w: new ReceiveWindow({ initialWindow: opts.initial ?? 256 * KiB, maxWindow: opts.max ?? 16 * MiB, budget: b }), b }
+  return {
+    w: new ReceiveWindow({ initialWindow: opts.initial ?? 256 * KiB, maxWindow: opts.max ?? 16 * MiB, budget: b }),
+    b
+  }
 }
 
 describe('ReceiveWindow', () => {
@@ -61,13 +64,15 @@ describe('ReceiveWindow', () => {
     const { w } = rw()
     let t = 0
     for (let i = 0; i < 10; i++) {
-      w.onReceived(w.credit); w.onConsumed(w.buffered)
+      w.onReceived(w.credit)
+      w.onConsumed(w.buffered)
       t += 25
       w.nextUpdate(t, 10)
     }
     expect(w.window).toBe(256 * KiB)
     for (let i = 0; i < 10; i++) {
-      w.onReceived(w.credit); w.onConsumed(w.buffered)
+      w.onReceived(w.credit)
+      w.onConsumed(w.buffered)
       w.nextUpdate(t, 0)
     }
     expect(w.window).toBe(256 * KiB)
@@ -78,7 +83,11 @@ describe('ReceiveWindow', () => {
     const ws = [0, 1].map(() => new ReceiveWindow({ initialWindow: 256 * KiB, maxWindow: 16 * MiB, budget: b }))
     expect(b.reserved).toBe(512 * KiB)
     for (let i = 0; i < 10; i++) {
-      for (const w of ws) { w.onReceived(w.credit); w.onConsumed(w.buffered); w.nextUpdate(i, 1000) }
+      for (const w of ws) {
+        w.onReceived(w.credit)
+        w.onConsumed(w.buffered)
+        w.nextUpdate(i, 1000)
+      }
     }
     expect(b.reserved).toBe(700 * KiB)
     ws[0]?.release()
@@ -87,22 +96,31 @@ describe('ReceiveWindow', () => {
   })
 
   it('invariant buffered + credit <= window holds under any legal sequence', () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('recv', 'read', 'update'), fc.nat(400_000), fc.nat(50)), { maxLength: 200 }), (ops) => {
-      const { w } = rw({ max: 4 * MiB, budget: 8 * MiB })
-      let t = 0
-      for (const [op, n, dt] of ops) {
-        t += dt
-        if (op === 'recv') { const k = Math.min(n, w.credit); if (w.fits(k)) w.onReceived(k) }
-        if (op === 'read') w.onConsumed(Math.min(n, w.buffered))
-        if (op === 'update') {
-          const before = w.credit
-          const d = w.nextUpdate(t, 20)
-          expect(d === 0 || d >= w.window / 4).toBe(true)
-          expect(w.credit).toBe(before + d)
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('recv', 'read', 'update'), fc.nat(400_000), fc.nat(50)), { maxLength: 200 }),
+        (ops) => {
+          const { w } = rw({ max: 4 * MiB, budget: 8 * MiB })
+          let t = 0
+          for (const [op, n, dt] of ops) {
+            t += dt
+            if (op === 'recv') {
+              const k = Math.min(n, w.credit)
+              if (w.fits(k)) w.onReceived(k)
+            }
+            if (op === 'read') w.onConsumed(Math.min(n, w.buffered))
+            if (op === 'update') {
+              const before = w.credit
+              const d = w.nextUpdate(t, 20)
+              expect(d === 0 || d >= w.window / 4).toBe(true)
+              expect(w.credit).toBe(before + d)
+            }
+            w.assertInvariants()
+          }
         }
-        w.assertInvariants()
-      }
-    }), { numRuns: 300 })
+      ),
+      { numRuns: 300 }
+    )
   })
 })
 

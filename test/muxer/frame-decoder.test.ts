@@ -36,7 +36,14 @@ describe('FrameDecoder', () => {
     ])
     const pieces: Uint8Array[] = []
     const headers: Header[] = []
-    const d = new FrameDecoder({ onHeader: h => { headers.push(h); return true }, onPayload: (_h, p) => pieces.push(p), onDataEnd: () => {} })
+    const d = new FrameDecoder({
+      onHeader: h => {
+        headers.push(h)
+        return true
+      },
+      onPayload: (_h, p) => pieces.push(p),
+      onDataEnd: () => {}
+    })
     d.push(wire)
     expect(headers.map(h => h.type)).toEqual([0, 1, 2])
     expect(pieces).toHaveLength(1)

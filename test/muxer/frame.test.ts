@@ -19,7 +19,12 @@ const vectors: Array<[string, Header]> = [
   ['Ping SYN 7', { type: FrameType.Ping, flags: 1, streamId: 0, length: 7 }],
   ['Ping ACK 7', { type: FrameType.Ping, flags: 2, streamId: 0, length: 7 }],
   ['GoAway protocol error', { type: FrameType.GoAway, flags: 0, streamId: 0, length: GoAwayCode.ProtocolError }],
-  ['SYN sid1 granting 16 MiB', { type: FrameType.WindowUpdate, flags: 1, streamId: 1, length: 16 * 1024 * 1024 - 256 * 1024 }]
+  ['SYN sid1 granting 16 MiB', {
+    type: FrameType.WindowUpdate,
+    flags: 1,
+    streamId: 1,
+    length: 16 * 1024 * 1024 - 256 * 1024
+  }]
 ]
 const wire = [
   '000100010000000100000000', '000100020000000100000000', '000000000000000100000005', '000100040000000100000000',
@@ -65,15 +70,23 @@ describe('yamux header codec', () => {
   })
 
   it('random bytes decode or throw YamuxError, never anything else', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 12, maxLength: 12 }), (b) => {
-      try {
-        const h = decodeHeader(b)
-        expect(b[0]).toBe(0)
-        expect(h).toEqual({ type: b[1], flags: (b[2] as number) * 256 + (b[3] as number), streamId: refDecode(b).streamId, length: refDecode(b).length })
-      } catch (e) {
-        expect(e).toBeInstanceOf(YamuxError)
-      }
-    }), { numRuns: 3000 })
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 12, maxLength: 12 }), (b) => {
+        try {
+          const h = decodeHeader(b)
+          expect(b[0]).toBe(0)
+          expect(h).toEqual({
+            type: b[1],
+            flags: (b[2] as number) * 256 + (b[3] as number),
+            streamId: refDecode(b).streamId,
+            length: refDecode(b).length
+          })
+        } catch (e) {
+          expect(e).toBeInstanceOf(YamuxError)
+        }
+      }),
+      { numRuns: 3000 }
+    )
   })
 
   it('encode rejects out-of-range fields with RangeError naming the field', () => {
@@ -81,10 +94,14 @@ describe('yamux header codec', () => {
     expect(() => encodeHeader({ type: 0, flags: 0, streamId: 2 ** 32, length: 0 })).toThrow(/"stream id"/)
     expect(() => encodeHeader({ type: 0, flags: 0, streamId: 0, length: -1 })).toThrow(RangeError)
     expect(() => encodeHeader({ type: 7 as FrameType, flags: 0, streamId: 0, length: 0 })).toThrow(/"frame type"/)
-    expect(() => encodeHeader({ type: 0, flags: 0, streamId: 0, length: 0 }, new Uint8Array(11))).toThrow(/header target/)
+    expect(() => encodeHeader({ type: 0, flags: 0, streamId: 0, length: 0 }, new Uint8Array(11))).toThrow(
+      /header target/
+    )
   })
 
   it('formats headers for messages', () => {
-    expect(formatHeader({ type: FrameType.Data, flags: 5, streamId: 3, length: 5 })).toBe('Data[SYN|FIN] stream=3 length=5')
+    expect(formatHeader({ type: FrameType.Data, flags: 5, streamId: 3, length: 5 })).toBe(
+      'Data[SYN|FIN] stream=3 length=5'
+    )
   })
 })

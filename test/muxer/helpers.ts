@@ -26,7 +26,10 @@ export interface Frame { header: Header, payload: Uint8Array }
  * the application does: `openStream()` returns the stream, `streams` are the live ones, inbound
  * streams go to `host.onStream`. Everything else is the session itself.
  */
-export type TestSession = Omit<Session, 'openStream'> & { openStream: () => MuxedStream, readonly streams: ReadonlyMap<number, MuxedStream> }
+export type TestSession = Omit<Session, 'openStream'> & {
+  openStream: () => MuxedStream,
+  readonly streams: ReadonlyMap<number, MuxedStream>
+}
 
 export interface TestSessionInit extends Omit<SessionInit, 'host'> {
   host: { onOutput: () => void, onStream: (stream: MuxedStream) => void, onClose: (err?: Error) => void }
@@ -83,7 +86,13 @@ export function concat (chunks: readonly Uint8Array[]): Uint8Array {
   return out
 }
 
-export function frameBytes (type: number, flags: number, streamId: number, length: number, payload?: Uint8Array): Uint8Array {
+export function frameBytes (
+  type: number,
+  flags: number,
+  streamId: number,
+  length: number,
+  payload?: Uint8Array
+): Uint8Array {
   const h = encodeHeader({ type, flags, streamId, length } as Header)
   return payload === undefined ? h : concat([h, payload])
 }
@@ -114,11 +123,17 @@ export interface SessionPair {
   flush: (from: SessionEnd) => Uint8Array[]
 }
 
-export function sessionPair (opts: { client?: Partial<YamuxConfig>, server?: Partial<YamuxConfig>, noPings?: boolean } = {}): SessionPair {
+export function sessionPair (
+  opts: { client?: Partial<YamuxConfig>, server?: Partial<YamuxConfig>, noPings?: boolean } = {}
+): SessionPair {
   const clock = new Clock()
   const base: Partial<YamuxConfig> = opts.noPings === false ? {} : { rttIntervalMs: 0, keepAliveIntervalMs: 0 }
   const make = (initiator: boolean, cfg: Partial<YamuxConfig> | undefined): SessionEnd => {
-    const end: Partial<SessionEnd> & { inbound: MuxedStream[], sent: FrameRecorder, closedWith: Array<Error | undefined> } = { inbound: [], sent: new FrameRecorder(), closedWith: [] }
+    const end: Partial<SessionEnd> & {
+      inbound: MuxedStream[],
+      sent: FrameRecorder,
+      closedWith: Array<Error | undefined>
+    } = { inbound: [], sent: new FrameRecorder(), closedWith: [] }
     end.session = testSession({
       initiator,
       config: { ...base, ...cfg },
@@ -162,7 +177,9 @@ export async function settle (turns = 3): Promise<void> {
 // ───────────────────────────── node:net → ByteConnection ─────────────────────────────
 
 function multiaddrOf (address: string | undefined, port: number | undefined): string {
-  return address?.includes(':') === true ? `/ip6/${address}/tcp/${port ?? 0}` : `/ip4/${address ?? '0.0.0.0'}/tcp/${port ?? 0}`
+  return address?.includes(':') === true
+    ? `/ip6/${address}/tcp/${port ?? 0}`
+    : `/ip4/${address ?? '0.0.0.0'}/tcp/${port ?? 0}`
 }
 
 /** A `ByteConnection` over a node:net socket (the tiny test adapter; src/transport/tcp.ts is the real one). */
@@ -279,5 +296,12 @@ export async function readAll (s: Stream): Promise<Uint8Array> {
 
 /** `p`, or a rejection naming `what` after `ms` (so a hung test says what hung). */
 export function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_resolve, reject) => setTimeout(() => { reject(new Error(`${what}: timed out after ${ms} ms`)) }, ms).unref())])
+  return Promise.race([
+    p,
+    new Promise<T>((_resolve, reject) =>
+      setTimeout(() => {
+        reject(new Error(`${what}: timed out after ${ms} ms`))
+      }, ms).unref()
+    )
+  ])
 }

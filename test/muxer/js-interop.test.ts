@@ -141,7 +141,11 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     await a.write(Uint8Array.of(1))
     await waitFor('js stream', () => jsStreams.length > 0)
     const ja = jsStreams[0] as JsStream
-    const jsClosed = new Promise<unknown>(resolve => { ja.addEventListener('close', (evt) => { resolve((evt as unknown as { error?: Error }).error) }) })
+    const jsClosed = new Promise<unknown>(resolve => {
+      ja.addEventListener('close', (evt) => {
+        resolve((evt as unknown as { error?: Error }).error)
+      })
+    })
     a.reset()
     expect(await withTimeout(jsClosed, 5000, 'js sees reset')).toBeInstanceOf(Error)
 

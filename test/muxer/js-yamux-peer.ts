@@ -13,8 +13,18 @@ import type { YamuxMuxerInit } from '@chainsafe/libp2p-yamux'
 import type { ByteConnection } from '../../src/connection.js'
 import { socketConnection } from './helpers.js'
 
-type Log = ((...args: unknown[]) => void) & { enabled: boolean, trace: (...a: unknown[]) => void, error: (...a: unknown[]) => void, newScope: () => Log }
-const log: Log = Object.assign((): void => {}, { enabled: false, trace: (): void => {}, error: (): void => {}, newScope: (): Log => log })
+type Log = ((...args: unknown[]) => void) & {
+  enabled: boolean,
+  trace: (...a: unknown[]) => void,
+  error: (...a: unknown[]) => void,
+  newScope: () => Log
+}
+const log: Log = Object.assign((): void => {}, {
+  enabled: false,
+  trace: (): void => {},
+  error: (): void => {},
+  newScope: (): Log => log
+})
 const components = { logger: { forComponent: (): Log => log } }
 
 function transport (): ReturnType<ReturnType<typeof tcp>> {
@@ -26,11 +36,21 @@ export function jsYamux (maConn: MultiaddrConnection, init: YamuxMuxerInit = {})
 }
 
 /** js listens, we dial: returns our ByteConnection and the js side's raw connection. */
-export async function weDialJs (): Promise<{ ours: ByteConnection, theirs: MultiaddrConnection, close: () => Promise<void> }> {
+export async function weDialJs (): Promise<
+  { ours: ByteConnection, theirs: MultiaddrConnection, close: () => Promise<void> }
+> {
   let resolveConn!: (c: MultiaddrConnection) => void
-  const accepted = new Promise<MultiaddrConnection>(resolve => { resolveConn = resolve })
-  const upgrader = { upgradeInbound: async (maConn: MultiaddrConnection): Promise<void> => { resolveConn(maConn) } }
-  const listener = transport().createListener({ upgrader } as unknown as Parameters<ReturnType<typeof transport>['createListener']>[0])
+  const accepted = new Promise<MultiaddrConnection>(resolve => {
+    resolveConn = resolve
+  })
+  const upgrader = {
+    upgradeInbound: async (maConn: MultiaddrConnection): Promise<void> => {
+      resolveConn(maConn)
+    }
+  }
+  const listener = transport().createListener(
+    { upgrader } as unknown as Parameters<ReturnType<typeof transport>['createListener']>[0]
+  )
   await listener.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
   const port = Number(listener.getAddrs()[0]?.getComponents().find(c => c.name === 'tcp')?.value)
   const socket = await new Promise<net.Socket>((resolve, reject) => {
@@ -38,20 +58,39 @@ export async function weDialJs (): Promise<{ ours: ByteConnection, theirs: Multi
     s.once('error', reject)
   })
   const theirs = await accepted
-  return { ours: socketConnection(socket, 'outbound'), theirs, close: async () => { socket.destroy(); await listener.close() } }
+  return {
+    ours: socketConnection(socket, 'outbound'),
+    theirs,
+    close: async () => {
+      socket.destroy()
+      await listener.close()
+    }
+  }
 }
 
 /** We listen, js dials. */
-export async function jsDialsUs (): Promise<{ ours: ByteConnection, theirs: MultiaddrConnection, close: () => Promise<void> }> {
+export async function jsDialsUs (): Promise<
+  { ours: ByteConnection, theirs: MultiaddrConnection, close: () => Promise<void> }
+> {
   const server = net.createServer()
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as net.AddressInfo).port
   const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve))
   const upgrader = { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn }
   const opts = { upgrader, signal: AbortSignal.timeout(5000) }
-  const theirs = await transport().dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}`), opts as unknown as Parameters<ReturnType<typeof transport>['dial']>[1]) as unknown as MultiaddrConnection
+  const theirs = await transport().dial(
+    multiaddr(`/ip4/127.0.0.1/tcp/${port}`),
+    opts as unknown as Parameters<ReturnType<typeof transport>['dial']>[1]
+  ) as unknown as MultiaddrConnection
   const socket = await accepted
-  return { ours: socketConnection(socket, 'inbound'), theirs, close: async () => { socket.destroy(); await new Promise<void>(resolve => server.close(() => resolve())) } }
+  return {
+    ours: socketConnection(socket, 'inbound'),
+    theirs,
+    close: async () => {
+      socket.destroy()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
 }
 
 /** Read a js stream to its end (chunks may be Uint8Array or Uint8ArrayList). */

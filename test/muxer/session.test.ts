@@ -14,10 +14,15 @@ function sent (end: SessionEnd): Frame[] {
   end.sent.push(end.session.takeOutbox())
   return end.sent.take()
 }
-const hdr = (f: Frame): [number, number, number, number] => [f.header.type, f.header.flags, f.header.streamId, f.header.length]
+const hdr = (
+  f: Frame
+): [number, number, number, number] => [f.header.type, f.header.flags, f.header.streamId, f.header.length]
 
 /** A lone session fed raw bytes, with its output decoded. */
-function lone (initiator: boolean, config: Record<string, number> = {}): { s: TestSession, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined>, clock: Clock } {
+function lone (
+  initiator: boolean,
+  config: Record<string, number> = {}
+): { s: TestSession, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined>, clock: Clock } {
   const clock = new Clock()
   const inbound: MuxedStream[] = []
   const closed: Array<Error | undefined> = []
@@ -67,7 +72,10 @@ describe('stream opening (spec §Stream Establishment)', () => {
   })
 
   it('a window above 256 KiB rides on SYN and on ACK as a delta', () => {
-    const p = sessionPair({ client: { initialStreamWindowBytes: 1024 * 1024 }, server: { initialStreamWindowBytes: 16 * 1024 * 1024 } })
+    const p = sessionPair({
+      client: { initialStreamWindowBytes: 1024 * 1024 },
+      server: { initialStreamWindowBytes: 16 * 1024 * 1024 }
+    })
     p.client.session.openStream()
     expect(sent(p.client).map(hdr)).toEqual([[WindowUpdate, SYN, 1, 1024 * 1024 - 262144]])
     p.server.session.receive(frameBytes(WindowUpdate, SYN, 1, 0))
@@ -76,12 +84,21 @@ describe('stream opening (spec §Stream Establishment)', () => {
 
   it('illegal openings are protocol errors: GoAway(1) and the session closes', () => {
     const cases: Array<[string, boolean, Uint8Array[], RegExp]> = [
-      ['own parity (both endpoints are clients)', true, [frameBytes(WindowUpdate, SYN, 1, 0)], /both endpoints are clients/],
+      [
+        'own parity (both endpoints are clients)',
+        true,
+        [frameBytes(WindowUpdate, SYN, 1, 0)],
+        /both endpoints are clients/
+      ],
       ['own parity on the listener', false, [frameBytes(WindowUpdate, SYN, 2, 0)], /expected odd/],
       ['stream id 0', false, [frameBytes(WindowUpdate, SYN, 0, 0)], /"stream id" expected != 0/],
       ['Data on stream 0', false, [frameBytes(Data, 0, 0, 0)], /expected != 0 on a Data frame/],
       ['duplicate SYN', false, [frameBytes(WindowUpdate, SYN, 1, 0), frameBytes(WindowUpdate, SYN, 1, 0)], /in use/],
-      ['reused id after close', false, [frameBytes(WindowUpdate, SYN, 1, 0), frameBytes(WindowUpdate, RST, 1, 0), frameBytes(WindowUpdate, SYN, 1, 0)], /recently closed/]
+      ['reused id after close', false, [
+        frameBytes(WindowUpdate, SYN, 1, 0),
+        frameBytes(WindowUpdate, RST, 1, 0),
+        frameBytes(WindowUpdate, SYN, 1, 0)
+      ], /recently closed/]
     ]
     for (const [name, initiator, frames, msg] of cases) {
       const l = lone(initiator)
@@ -207,7 +224,9 @@ describe('flow control (spec §Flow Control)', () => {
     l.out()
     l.s.receive(frameBytes(Data, 0, 1, 262145).subarray(0, 12)) // header only: no payload buffered yet
     expect(l.out().map(hdr)).toEqual([[GoAway, 0, 0, 1]])
-    expect((l.closed[0] as Error).message).toBe('"frame length" expected <= 262144, got 262145 (stream 1: receive window exceeded)')
+    expect((l.closed[0] as Error).message).toBe(
+      '"frame length" expected <= 262144, got 262145 (stream 1: receive window exceeded)'
+    )
     expect(l.s.streams.size).toBe(0)
   })
 
@@ -282,7 +301,10 @@ describe('flow control (spec §Flow Control)', () => {
       p.pump()
       await settle(1)
     }
-    const done = await Promise.race([Promise.all(reads.filter((_, i) => i !== stalled)), new Promise(resolve => setTimeout(resolve, 5000, 'timeout'))])
+    const done = await Promise.race([
+      Promise.all(reads.filter((_, i) => i !== stalled)),
+      new Promise(resolve => setTimeout(resolve, 5000, 'timeout'))
+    ])
     expect(done).not.toBe('timeout')
     for (const got of done as Uint8Array[]) expect(Buffer.from(got).equals(payload)).toBe(true)
     expect((p.server.inbound[stalled] as MuxedStream).readableLength).toBe(256_000)
@@ -308,7 +330,12 @@ describe('flow control (spec §Flow Control)', () => {
       p.flush(p.client)
       while (s.readableLength > 0) await s.read()
       p.clock.advance(1) // a half window every 1 ms < 2 RTT: window-limited
-      for (const f of sent(p.server)) { if (f.header.type === WindowUpdate) deltas.push(f.header.length); p.client.session.receive(concat([frameBytes(f.header.type, f.header.flags, f.header.streamId, f.header.length)])) }
+      for (const f of sent(p.server)) {
+        if (f.header.type === WindowUpdate) deltas.push(f.header.length)
+        p.client.session.receive(
+          concat([frameBytes(f.header.type, f.header.flags, f.header.streamId, f.header.length)])
+        )
+      }
       await settle(1)
     }
     expect(Math.max(...deltas)).toBeGreaterThan(1024 * 1024)
@@ -330,7 +357,9 @@ describe('flow control (spec §Flow Control)', () => {
   })
 
   it('the connection budget caps the sum of windows', async () => {
-    const p = sessionPair({ server: { maxBufferedBytesPerConnection: 600 * 1024, maxStreamWindowBytes: 4 * 1024 * 1024 } })
+    const p = sessionPair({
+      server: { maxBufferedBytesPerConnection: 600 * 1024, maxStreamWindowBytes: 4 * 1024 * 1024 }
+    })
     ;(p.server.session as unknown as { rttMs: number }).rttMs = 1000 // everything is "within 2 RTT"
     const cs = [p.client.session.openStream(), p.client.session.openStream()]
     p.pump()
@@ -452,9 +481,13 @@ describe('GoAway (spec §Go Away)', () => {
     expect(wire.take().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.Normal]])
     // Both sides now refuse to open streams: we sent GoAway, the client received it.
     expect(() => p.server.session.openStream()).toThrow(expect.objectContaining({ code: 'ERR_MUXER_CLOSED' }) as Error)
-    expect(() => p.client.session.openStream()).toThrow(expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY', goAwayCode: 0 }) as Error)
+    expect(() => p.client.session.openStream()).toThrow(
+      expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY', goAwayCode: 0 }) as Error
+    )
     // SYNs that crossed our GoAway are refused one by one (a payload on the SYN is skipped).
-    p.server.session.receive(concat([frameBytes(WindowUpdate, SYN, 3, 0), frameBytes(Data, SYN, 5, 2, Uint8Array.of(8, 9))]))
+    p.server.session.receive(
+      concat([frameBytes(WindowUpdate, SYN, 3, 0), frameBytes(Data, SYN, 5, 2, Uint8Array.of(8, 9))])
+    )
     expect(sent(p.server).map(hdr)).toEqual([[WindowUpdate, RST, 3, 0], [WindowUpdate, RST, 5, 0]])
     expect(p.server.inbound).toHaveLength(1)
     // The open stream runs to its end, data and FIN both ways.
@@ -520,7 +553,9 @@ describe('limits', () => {
   it('maxOutboundStreams: newStream throws ERR_TOO_MANY_STREAMS', () => {
     const p = sessionPair({ client: { maxOutboundStreams: 1 } })
     p.client.session.openStream()
-    expect(() => p.client.session.openStream()).toThrow(expect.objectContaining({ code: 'ERR_TOO_MANY_STREAMS' }) as Error)
+    expect(() => p.client.session.openStream()).toThrow(
+      expect.objectContaining({ code: 'ERR_TOO_MANY_STREAMS' }) as Error
+    )
   })
 
   it('a blocked connection stops stream writes; unblocking resumes them round-robin', async () => {
@@ -565,7 +600,18 @@ describe('batching and tracing', () => {
   it('many frames, one onOutput call, one outbox batch; small payloads share a chunk with their headers', async () => {
     const clock = new Clock()
     let outputs = 0
-    const s = testSession({ initiator: true, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: clock.now, host: { onOutput: () => { outputs++ }, onStream: () => {}, onClose: () => {} } })
+    const s = testSession({
+      initiator: true,
+      config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
+      now: clock.now,
+      host: {
+        onOutput: () => {
+          outputs++
+        },
+        onStream: () => {},
+        onClose: () => {}
+      }
+    })
     const st = s.openStream()
     for (let i = 0; i < 100; i++) await st.write(Uint8Array.of(i))
     expect(outputs).toBe(1)
@@ -575,7 +621,12 @@ describe('batching and tracing', () => {
   })
 
   it('an idle session keeps a small scratch buffer; a busy one grows it to 16 KiB, batches staying contiguous', async () => {
-    const s = testSession({ initiator: true, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: new Clock().now, host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} } })
+    const s = testSession({
+      initiator: true,
+      config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
+      now: new Clock().now,
+      host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} }
+    })
     const st = s.openStream()
     await st.write(Uint8Array.of(1))
     const first = s.takeOutbox()
@@ -590,7 +641,13 @@ describe('batching and tracing', () => {
   it('the observer sees every frame in and out', async () => {
     const events: TraceEvent[] = []
     const clock = new Clock()
-    const s = testSession({ initiator: false, config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 }, now: clock.now, observer: { event: e => events.push(e) }, host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} } })
+    const s = testSession({
+      initiator: false,
+      config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
+      now: clock.now,
+      observer: { event: e => events.push(e) },
+      host: { onOutput: () => {}, onStream: () => {}, onClose: () => {} }
+    })
     s.receive(frameBytes(Data, SYN, 1, 2, Uint8Array.of(1, 2)))
     expect(events.map(e => [e.layer, e.kind, 'dir' in e ? e.dir : ''])).toEqual([
       ['yamux', 'frame', 'in'], ['yamux', 'frame', 'out'], ['stream', 'data', 'in']

@@ -50,7 +50,11 @@ describe('yamux adapter', () => {
     expect(conn.writes).toHaveLength(1)
     const frames = conn.wire.take()
     expect(frames).toHaveLength(52) // SYN, 50 Data, FIN
-    expect(frames.map(f => f.header.type)).toEqual([FrameType.WindowUpdate, ...Array(50).fill(FrameType.Data), FrameType.WindowUpdate])
+    expect(frames.map(f => f.header.type)).toEqual([
+      FrameType.WindowUpdate,
+      ...Array(50).fill(FrameType.Data),
+      FrameType.WindowUpdate
+    ])
   })
 
   it('write() waits while the connection is above its high-water mark and resumes on drain', async () => {
@@ -104,12 +108,20 @@ describe('yamux adapter', () => {
     const s = m.newStream()
     m.goAway()
     await settle(1)
-    expect(conn.wire.take().map(f => [f.header.type, f.header.flags, f.header.length])).toEqual([[FrameType.WindowUpdate, Flag.SYN, 0], [FrameType.GoAway, 0, 0]])
+    expect(conn.wire.take().map(f => [f.header.type, f.header.flags, f.header.length])).toEqual([[
+      FrameType.WindowUpdate,
+      Flag.SYN,
+      0
+    ], [FrameType.GoAway, 0, 0]])
     expect(conn.closed).toBe(false)
     expect(() => m.newStream()).toThrow(expect.objectContaining({ code: 'ERR_MUXER_CLOSED' }) as Error)
     await s.write(Uint8Array.of(7)) // the open stream goes on
     await settle(1)
-    expect(conn.wire.take().map(f => [f.header.type, f.header.streamId, f.header.length])).toEqual([[FrameType.Data, 1, 1]])
+    expect(conn.wire.take().map(f => [f.header.type, f.header.streamId, f.header.length])).toEqual([[
+      FrameType.Data,
+      1,
+      1
+    ]])
     await m.close()
     expect(conn.closed).toBe(true)
     expect(conn.wire.take()).toEqual([])

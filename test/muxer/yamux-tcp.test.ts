@@ -46,7 +46,13 @@ describe('yamux over loopback TCP', () => {
       expect(digest).toBe(sha256(body))
       expect(await s.read()).toBeNull()
     }
-    await withTimeout(Promise.all(Array.from({ length: 1000 }, async (_, i) => { await run(i) })), 25_000, '1000 streams')
+    await withTimeout(
+      Promise.all(Array.from({ length: 1000 }, async (_, i) => {
+        await run(i)
+      })),
+      25_000,
+      '1000 streams'
+    )
     // every stream is fully closed on both ends and forgotten
     await waitFor('stream cleanup', () => client.streams.size + server.streams.size === 0)
   })
@@ -83,7 +89,10 @@ describe('yamux over loopback TCP', () => {
     // Everything the client handed to its socket has reached the server (which parses each chunk
     // synchronously): what is buffered now is all that was sent.
     const sockets = (pair as TcpPair).sockets
-    await waitFor('bytes in flight landed', () => pair?.client.writableLength === 0 && sockets.server.bytesRead === sockets.client.bytesWritten)
+    await waitFor(
+      'bytes in flight landed',
+      () => pair?.client.writableLength === 0 && sockets.server.bytesRead === sockets.client.bytesWritten
+    )
     expect((inbound as unknown as { readableLength: number }).readableLength).toBe(256_000)
     expect(done).toBe(false)
     expect((client as unknown as { yamux: { outboxBytes: number } }).yamux.outboxBytes).toBe(0)
@@ -116,7 +125,10 @@ describe('yamux over loopback TCP', () => {
     pair = await tcpPair()
     const server = createYamux(pair.server, {
       initiator: false,
-      initialBytes: [frameBytes(FrameType.Data, Flag.SYN | Flag.FIN, 1, 3, Uint8Array.of(1, 2, 3)).subarray(0, 7), frameBytes(FrameType.Data, Flag.SYN | Flag.FIN, 1, 3, Uint8Array.of(1, 2, 3)).subarray(7)]
+      initialBytes: [
+        frameBytes(FrameType.Data, Flag.SYN | Flag.FIN, 1, 3, Uint8Array.of(1, 2, 3)).subarray(0, 7),
+        frameBytes(FrameType.Data, Flag.SYN | Flag.FIN, 1, 3, Uint8Array.of(1, 2, 3)).subarray(7)
+      ]
     })
     muxers.push(server)
     const got = new Promise<Uint8Array>(resolve => { server.onStream = (s) => { void readAll(s).then(resolve) } })
@@ -141,7 +153,11 @@ describe('yamux over loopback TCP', () => {
   it('goAway(): a SYN that crossed it is refused with RST, the peer opens no more, the open stream finishes; close() sends no second GoAway', async () => {
     pair = await tcpPair()
     const frames: Array<[number, number, number]> = []
-    const observer = { event: (e: TraceEvent) => { if (e.layer === 'yamux' && e.kind === 'frame' && e.dir === 'in') frames.push([e.frameType, e.flags, e.streamId]) } }
+    const observer = {
+      event: (e: TraceEvent) => {
+        if (e.layer === 'yamux' && e.kind === 'frame' && e.dir === 'in') frames.push([e.frameType, e.flags, e.streamId])
+      }
+    }
     const client = createYamux(pair.client, { initiator: true, observer })
     const server = createYamux(pair.server, { initiator: false })
     muxers.push(client, server)
@@ -175,7 +191,8 @@ describe('yamux over loopback TCP', () => {
     const goAways = frames.filter(([type]) => type === FrameType.GoAway)
     expect(goAways).toHaveLength(1)
     // GoAway came first, then the RST refusing b, then the open stream's data.
-    const at = (type: number, flags: number, id: number): number => frames.findIndex(f => f[0] === type && (f[1] & flags) === flags && f[2] === id)
+    const at = (type: number, flags: number, id: number): number =>
+      frames.findIndex(f => f[0] === type && (f[1] & flags) === flags && f[2] === id)
     expect(at(FrameType.GoAway, 0, 0)).toBeLessThan(at(FrameType.WindowUpdate, Flag.RST, b.id))
     expect(at(FrameType.WindowUpdate, Flag.RST, b.id)).toBeLessThan(at(FrameType.Data, 0, a.id))
   })

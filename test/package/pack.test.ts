@@ -46,10 +46,12 @@ const examples = (await readdir(join(ROOT, 'docs/examples'))).filter(f => f.ends
 const PRINTS: Record<string, RegExp> = {
   'codec.ts': /^varint 300 = ac02, decodes to 300$/m,
   'multistream.ts': /^listener -> "na\\n"$[\s\S]*^agreed on \/tls\/1\.0\.0$/m,
-  'muxers.ts': /^yamux: stream 1: hello 1; stream 3: hello 2; stream 5: hello 3$[\s\S]*^mplex: stream 0: hello 1; stream 1: hello 2; stream 2: hello 3$/m,
+  'muxers.ts':
+    /^yamux: stream 1: hello 1; stream 3: hello 2; stream 5: hello 3$[\s\S]*^mplex: stream 0: hello 1; stream 1: hello 2; stream 2: hello 3$/m,
   'noise-xx.ts': /^message 2 responder -> initiator: e, ee, s, es \(\d+ bytes\)$[\s\S]*same handshake hash: true$/m,
   'switch-trace.ts': /<- identify \(\d+ B\)\n\s+protocolVersion[\s\S]*^ping: 1 round trip\(s\)$/m,
-  'tls.ts': /^client authenticated 12D3KooW\w+, muxer by ALPN: \/yamux\/1\.0\.0$[\s\S]*^server read: hello over TLS 1\.3$/m,
+  'tls.ts':
+    /^client authenticated 12D3KooW\w+, muxer by ALPN: \/yamux\/1\.0\.0$[\s\S]*^server read: hello over TLS 1\.3$/m,
   'ws.ts': /^echoed: hello over \/ws$/m
 }
 
@@ -71,19 +73,36 @@ beforeAll(async () => {
   consumer = join(work, 'consumer')
   await mkdir(join(consumer, 'examples'), { recursive: true })
   await writeFile(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  for (const dep of Object.keys(pkg.dependencies)) await cp(join(ROOT, 'node_modules', dep), join(consumer, 'node_modules', dep), { recursive: true })
-  await ok('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, `${pkg.name}-${pkg.version}.tgz`)], consumer)
+  for (const dep of Object.keys(pkg.dependencies)) {
+    await cp(join(ROOT, 'node_modules', dep), join(consumer, 'node_modules', dep), { recursive: true })
+  }
+  await ok('npm', [
+    'install',
+    '--offline',
+    '--no-audit',
+    '--no-fund',
+    '--ignore-scripts',
+    join(work, `${pkg.name}-${pkg.version}.tgz`)
+  ], consumer)
 
   // Every subpath, imported by name; plus the examples, as a user would copy them.
   const lines = subpaths.map((k, i) => `import * as m${i} from '${specifier(k)}'`)
   lines.push(`const all: Record<string, object> = { ${subpaths.map((k, i) => `'${specifier(k)}': m${i}`).join(', ')} }`)
+  // A template literal in the generated file, not in this one.
+  // eslint-disable-next-line no-template-curly-in-string
   lines.push('for (const [name, m] of Object.entries(all)) console.log(`${name} ${Object.keys(m).length}`)')
   await writeFile(join(consumer, 'imports.ts'), lines.join('\n') + '\n')
   for (const e of examples) await cp(join(ROOT, 'docs/examples', e), join(consumer, 'examples', e))
   await writeFile(join(consumer, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: 'out',
-      types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')], skipLibCheck: false
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      outDir: 'out',
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules/@types')],
+      skipLibCheck: false
     },
     include: ['imports.ts', 'examples']
   }))
@@ -108,21 +127,36 @@ describe('npm pack → install → use', () => {
       expect(paths).toContain(target.types.slice(2))
       expect(paths).toContain(target.import.slice(2))
     }
-    const stray = paths.filter(p => !(p.startsWith('dist/src/') || p.startsWith('docs/') || ['package.json', 'README.md', 'LICENSE'].includes(p)))
+    const stray = paths.filter(p =>
+      !(p.startsWith('dist/src/') || p.startsWith('docs/') || ['package.json', 'README.md', 'LICENSE'].includes(p))
+    )
     expect(stray).toEqual([])
   })
 
   it('tsconfig.json maps each subpath to the same source as package.json exports (what the in-repo type-check uses)', async () => {
-    const paths = (JSON.parse(await readFile(join(ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } }).compilerOptions.paths
-    const expected = Object.fromEntries(subpaths.map(k => [specifier(k), [(pkg.exports[k] as { import: string }).import.replace('./dist/src/', './src/').replace(/\.js$/, '.ts')]]))
+    const paths =
+      (JSON.parse(await readFile(join(ROOT, 'tsconfig.json'), 'utf8')) as {
+        compilerOptions: { paths: Record<string, string[]> }
+      }).compilerOptions.paths
+    const expected = Object.fromEntries(
+      subpaths.map(
+        k => [specifier(k), [
+          (pkg.exports[k] as { import: string }).import.replace('./dist/src/', './src/').replace(/\.js$/, '.ts')
+        ]]
+      )
+    )
     expect(paths).toEqual(expected)
   })
 
-  it('the installed package type-checks (imports of every subpath, docs/examples) and every subpath imports at run time', async () => {
-    await ok(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', consumer], consumer)
-    const out = await ok(process.execPath, ['out/imports.js'], consumer)
-    for (const k of subpaths) expect(out).toMatch(new RegExp(`^${specifier(k)} [1-9]\\d*$`, 'm'))
-  }, 120_000)
+  it(
+    'the installed package type-checks (imports of every subpath, docs/examples) and every subpath imports at run time',
+    async () => {
+      await ok(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', consumer], consumer)
+      const out = await ok(process.execPath, ['out/imports.js'], consumer)
+      for (const k of subpaths) expect(out).toMatch(new RegExp(`^${specifier(k)} [1-9]\\d*$`, 'm'))
+    },
+    120_000
+  )
 
   it.each(examples)('docs/examples/%s runs against the installed package', async (example) => {
     const r = await run(process.execPath, [`out/examples/${example.replace(/\.ts$/, '.js')}`], consumer)

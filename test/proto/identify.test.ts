@@ -232,7 +232,12 @@ describe('Identify merge and push update', () => {
 
   it('mergeIdentify: set scalars replace, repeated fields append, absent fields stay', () => {
     const merged = mergeIdentify(base, { agentVersion: 'new/2', listenAddrs: [bytes('bb')], protocols: ['/b'] })
-    expect(merged).toEqual({ agentVersion: 'new/2', publicKey: bytes('01'), listenAddrs: [bytes('aa'), bytes('bb')], protocols: ['/a', '/b'] })
+    expect(merged).toEqual({
+      agentVersion: 'new/2',
+      publicKey: bytes('01'),
+      listenAddrs: [bytes('aa'), bytes('bb')],
+      protocols: ['/a', '/b']
+    })
     expect(base.listenAddrs).toHaveLength(1) // inputs untouched
   })
 
@@ -240,7 +245,13 @@ describe('Identify merge and push update', () => {
     expect(applyIdentifyUpdate(base, { listenAddrs: [], protocols: ['/x', '/y'] }))
       .toEqual({ agentVersion: 'old/1', publicKey: bytes('01'), listenAddrs: [bytes('aa')], protocols: ['/x', '/y'] })
     expect(applyIdentifyUpdate(base, { observedAddr: bytes('cc'), listenAddrs: [bytes('dd')], protocols: [] }))
-      .toEqual({ agentVersion: 'old/1', publicKey: bytes('01'), observedAddr: bytes('cc'), listenAddrs: [bytes('dd')], protocols: ['/a'] })
+      .toEqual({
+        agentVersion: 'old/1',
+        publicKey: bytes('01'),
+        observedAddr: bytes('cc'),
+        listenAddrs: [bytes('dd')],
+        protocols: ['/a']
+      })
     expect(applyIdentifyUpdate(base, emptyIdentify())).toEqual(base)
   })
 })

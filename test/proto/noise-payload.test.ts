@@ -28,15 +28,24 @@ describe('NoiseHandshakePayload', () => {
   })
 
   it('omits extensions entirely when none are given; an empty extensions message stays present', () => {
-    const bare = decodeNoiseHandshakePayload(encodeNoiseHandshakePayload({ identityKey, identitySig: Uint8Array.of(1) }))
+    const bare = decodeNoiseHandshakePayload(
+      encodeNoiseHandshakePayload({ identityKey, identitySig: Uint8Array.of(1) })
+    )
     expect(bare.extensions).toBeUndefined()
-    const empty = encodeNoiseHandshakePayload({ identityKey, identitySig: Uint8Array.of(1), extensions: { webtransportCerthashes: [], streamMuxers: [] } })
+    const empty = encodeNoiseHandshakePayload({
+      identityKey,
+      identitySig: Uint8Array.of(1),
+      extensions: { webtransportCerthashes: [], streamMuxers: [] }
+    })
     expect(hex(empty).endsWith('2200')).toBe(true)
     expect(decodeNoiseHandshakePayload(empty).extensions).toEqual({ webtransportCerthashes: [], streamMuxers: [] })
   })
 
   it('skips the retired early-data field 3 and unknown fields; missing fields decode empty', () => {
-    const enc = new ProtoWriter().bytes(3, Uint8Array.of(9, 9)).bytes(1, identityKey).varint(7, 5).bytes(2, Uint8Array.of(1, 2)).finish()
+    const enc = new ProtoWriter().bytes(3, Uint8Array.of(9, 9)).bytes(1, identityKey).varint(7, 5).bytes(
+      2,
+      Uint8Array.of(1, 2)
+    ).finish()
     const dec = decodeNoiseHandshakePayload(enc)
     expect(hex(dec.identityKey)).toBe(hex(identityKey))
     expect(hex(dec.identitySig)).toBe('0102')
@@ -49,7 +58,10 @@ describe('NoiseHandshakePayload', () => {
     const p: NoiseHandshakePayload = {
       identityKey,
       identitySig: Uint8Array.of(7),
-      extensions: { webtransportCerthashes: [Uint8Array.of(0x12, 0x20, 1)], streamMuxers: ['/yamux/1.0.0', '/mplex/6.7.0'] }
+      extensions: {
+        webtransportCerthashes: [Uint8Array.of(0x12, 0x20, 1)],
+        streamMuxers: ['/yamux/1.0.0', '/mplex/6.7.0']
+      }
     }
     expect(decodeNoiseHandshakePayload(encodeNoiseHandshakePayload(p))).toEqual(p)
   })

@@ -35,12 +35,19 @@ describe('/switchyard/echo/1.0.0', () => {
   })
 
   it('any data, any window', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 5000 }), fc.integer({ min: 1, max: 3000 }), async (data, windowBytes) => {
-      const { client, server } = streamPair({ windowBytes })
-      const { ctx } = testContext()
-      const [, got] = await Promise.all([echoHandler(server, ECHO_CODEC, ctx), echo(client, data)])
-      expect(got).toEqual(data)
-    }), { numRuns: 50 })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 5000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        async (data, windowBytes) => {
+          const { client, server } = streamPair({ windowBytes })
+          const { ctx } = testContext()
+          const [, got] = await Promise.all([echoHandler(server, ECHO_CODEC, ctx), echo(client, data)])
+          expect(got).toEqual(data)
+        }
+      ),
+      { numRuns: 50 }
+    )
   })
 
   it('a reset from the client ends the handler with StreamResetError', async () => {

@@ -48,12 +48,19 @@ describe('/ipfs/id/1.0.0', () => {
     const { client, server } = streamPair()
     const answering = (async () => {
       await server.writeLp(encodeIdentify({ agentVersion: 'first', listenAddrs: [ADDR_IP4], protocols: ['/a'] }))
-      await server.writeLp(encodeIdentify({ agentVersion: 'second', listenAddrs: [ADDR_IP6], protocols: ['/b'], publicKey: PUBLIC_KEY }))
+      await server.writeLp(
+        encodeIdentify({ agentVersion: 'second', listenAddrs: [ADDR_IP6], protocols: ['/b'], publicKey: PUBLIC_KEY })
+      )
       await server.close()
     })()
     const got = await identify(client)
     await answering
-    expect(got).toEqual({ agentVersion: 'second', publicKey: PUBLIC_KEY, listenAddrs: [ADDR_IP4, ADDR_IP6], protocols: ['/a', '/b'] })
+    expect(got).toEqual({
+      agentVersion: 'second',
+      publicKey: PUBLIC_KEY,
+      listenAddrs: [ADDR_IP4, ADDR_IP6],
+      protocols: ['/a', '/b']
+    })
   })
 
   it('a response too large for one message is split so that every part is <= 8 KiB and merges back', async () => {

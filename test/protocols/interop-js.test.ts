@@ -89,7 +89,9 @@ describe('identify ↔ js-libp2p', () => {
     expect(msg.protocolVersion).toBe('ipfs/0.1.0')
     expect(msg.agentVersion).toMatch(/js-libp2p/)
     const listen = js.getMultiaddrs()[0]?.decapsulateCode(421).bytes
-    expect(msg.listenAddrs.map(a => Buffer.from(a).toString('hex'))).toContain(Buffer.from(listen ?? []).toString('hex'))
+    expect(msg.listenAddrs.map(a => Buffer.from(a).toString('hex'))).toContain(
+      Buffer.from(listen ?? []).toString('hex')
+    )
     expect(msg.observedAddr).toBeDefined()
   })
 
@@ -111,7 +113,9 @@ describe('identify ↔ js-libp2p', () => {
     const conn = await sw.dial(jsAddr())
     await conn.identified()
     const pushed = new Promise<readonly string[]>((resolve) => {
-      sw.on('identify', ({ identity }) => { if (identity.protocols.includes('/switchyard/test/1.0.0')) resolve(identity.protocols) })
+      sw.on('identify', ({ identity }) => {
+        if (identity.protocols.includes('/switchyard/test/1.0.0')) resolve(identity.protocols)
+      })
     })
     await js.handle('/switchyard/test/1.0.0', () => {})
     const protocols = await pushed

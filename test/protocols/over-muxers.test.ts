@@ -83,7 +83,9 @@ describe.each(MUXERS)('protocols over $name on loopback TCP', (kind) => {
       ])
       return r
     }))
-    results.forEach((r, i) => expect(r).toMatchObject({ uploadBytes: 100_000 * i, downloadBytes: 300_000 - 10_000 * i }))
+    results.forEach((r, i) =>
+      expect(r).toMatchObject({ uploadBytes: 100_000 * i, downloadBytes: 300_000 - 10_000 * i })
+    )
   })
 
   it('echo of 2 MB (well above the stream window)', async () => {

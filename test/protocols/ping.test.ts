@@ -145,12 +145,19 @@ describe('/ipfs/ping/1.0.0 against a listener that answers one payload per strea
     const rtts = await ping(a.client, {
       count: 3,
       randomBytes: counter(),
-      openStream: async () => { const s = next.shift(); if (s === undefined) throw new Error('a fourth stream'); return s },
+      openStream: async () => {
+        const s = next.shift()
+        if (s === undefined) throw new Error('a fourth stream')
+        return s
+      },
       onNewStream: (i, reason) => moves.push([i, reason])
     })
     await Promise.all(serving)
     expect(rtts).toHaveLength(3)
-    expect(moves).toEqual([[1, 'the listener ended the stream after its echo'], [2, 'the listener ended the stream after its echo']])
+    expect(moves).toEqual([[1, 'the listener ended the stream after its echo'], [
+      2,
+      'the listener ended the stream after its echo'
+    ]])
     // Round i + 1 is echoed on stream i; the first stream also saw round 2 before it ended.
     expect(wireHex(a.wire.clientToServer)).toMatch(new RegExp('^' + '01'.repeat(32) + '02'.repeat(32)))
     expect(wireHex(a.wire.serverToClient)).toBe('01'.repeat(32) + ' FIN')
@@ -217,7 +224,15 @@ describe('/ipfs/ping/1.0.0 against a listener that answers one payload per strea
     const { ctx } = testContext()
     const [, rtts] = await Promise.all([
       pingHandler(server, PING_CODEC, ctx),
-      ping(client, { count: 4, openStream: async () => { throw new Error('must not reopen') }, onNewStream: () => { throw new Error('must not move') } })
+      ping(client, {
+        count: 4,
+        openStream: async () => {
+          throw new Error('must not reopen')
+        },
+        onNewStream: () => {
+          throw new Error('must not move')
+        }
+      })
     ])
     expect(rtts).toHaveLength(4)
   })

@@ -17,5 +17,11 @@ export function refEncode (h: RefHeader): Uint8Array {
 
 export function refDecode (buf: Uint8Array, offset = 0): RefHeader {
   const v = new DataView(buf.buffer, buf.byteOffset + offset, 12)
-  return { version: v.getUint8(0), type: v.getUint8(1), flags: v.getUint16(2, false), streamId: v.getUint32(4, false), length: v.getUint32(8, false) }
+  return {
+    version: v.getUint8(0),
+    type: v.getUint8(1),
+    flags: v.getUint16(2, false),
+    streamId: v.getUint32(4, false),
+    length: v.getUint32(8, false)
+  }
 }

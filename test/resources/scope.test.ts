@@ -58,7 +58,9 @@ describe('resource scopes: process ── peer ── connection', () => {
     c.reserveMemory(5 * MiB)
     c.addStream('inbound'); c.addStream('outbound')
     expect(rm.inspect().peers).toHaveLength(1)
-    expect(rm.inspect().connections[0]).toMatchObject({ usage: { memoryBytes: 5 * MiB, inboundStreams: 1, outboundStreams: 1 } })
+    expect(rm.inspect().connections[0]).toMatchObject({
+      usage: { memoryBytes: 5 * MiB, inboundStreams: 1, outboundStreams: 1 }
+    })
     c.close()
     c.close()
     const v = rm.inspect()
@@ -69,15 +71,25 @@ describe('resource scopes: process ── peer ── connection', () => {
   })
 
   it('config: unknown fields and bad values are refused, naming the field', () => {
-    expect(() => resourceConfig({ peer: { memory: 1 } as never })).toThrow(/"resources.peer.memory" is not a resource limit/)
-    expect(() => resourceConfig({ process: { streams: -1 } })).toThrow(/"resources.process.streams" expected a non-negative integer/)
+    expect(() => resourceConfig({ peer: { memory: 1 } as never })).toThrow(
+      /"resources.peer.memory" is not a resource limit/
+    )
+    expect(() => resourceConfig({ process: { streams: -1 } })).toThrow(
+      /"resources.process.streams" expected a non-negative integer/
+    )
     expect(resourceConfig({ peer: { memoryBytes: Infinity } }).peer.memoryBytes).toBe(Infinity)
   })
 
   it('property: any sequence of reserve/release keeps every scope within its limit and sums exact', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.nat(3), fc.boolean(), fc.nat(3000)), { maxLength: 200 }), (ops) => {
-      const rm = new ResourceManager({ process: { memoryBytes: 5000 }, peer: { memoryBytes: 3000 }, connection: { memoryBytes: 2000 } })
-      const conns = [['A', 1], ['A', 2], ['B', 3], ['C', 4]].map(([p, n]) => rm.openConnection(String(p), `conn ${String(n)}`) as ReturnType<ResourceManager['peer']>)
+      const rm = new ResourceManager({
+        process: { memoryBytes: 5000 },
+        peer: { memoryBytes: 3000 },
+        connection: { memoryBytes: 2000 }
+      })
+      const conns = [['A', 1], ['A', 2], ['B', 3], ['C', 4]].map(([p, n]) =>
+        rm.openConnection(String(p), `conn ${String(n)}`) as ReturnType<ResourceManager['peer']>
+      )
       for (const [i, reserve, n] of ops) {
         const c = conns[i] as ReturnType<ResourceManager['peer']>
         if (reserve) c.reserveMemory(n)

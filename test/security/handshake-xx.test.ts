@@ -42,10 +42,14 @@ describe('XXHandshake', () => {
     expect(r.start()).toEqual({})
     expect(m1.send).toHaveLength(2 + 32)
     const m2 = r.receive(unframe(m1))
-    const p2 = createHandshakePayload(b, r.staticPublicKey, { webtransportCerthashes: [], streamMuxers: ['/yamux/1.0.0'] }).length
+    const p2 =
+      createHandshakePayload(b, r.staticPublicKey, { webtransportCerthashes: [], streamMuxers: ['/yamux/1.0.0'] })
+        .length
     expect(m2.send).toHaveLength(2 + 32 + 48 + p2 + 16)
     const m3 = i.receive(unframe(m2))
-    const p3 = createHandshakePayload(a, i.staticPublicKey, { webtransportCerthashes: [], streamMuxers: ['/yamux/1.0.0'] }).length
+    const p3 =
+      createHandshakePayload(a, i.staticPublicKey, { webtransportCerthashes: [], streamMuxers: ['/yamux/1.0.0'] })
+        .length
     expect(m3.send).toHaveLength(2 + 48 + p3 + 16)
     expect(m3.result?.remotePeer.equals(PeerId.fromPublicKey(b.publicKey))).toBe(true)
     const done = r.receive(unframe(m3))
@@ -63,7 +67,13 @@ describe('XXHandshake', () => {
 
   it('ignores a non-empty message 1 payload (unauthenticated; go ignores it too)', () => {
     const [, r] = pair()
-    const hs = new HandshakeState({ suite: nodeSuite, protocolName: 'Noise_XX_25519_ChaChaPoly_SHA256', initiator: true, prologue: new Uint8Array(0), s: nodeSuite.generateKeyPair() })
+    const hs = new HandshakeState({
+      suite: nodeSuite,
+      protocolName: 'Noise_XX_25519_ChaChaPoly_SHA256',
+      initiator: true,
+      prologue: new Uint8Array(0),
+      s: nodeSuite.generateKeyPair()
+    })
     expect(r.receive(hs.writeMessage(Uint8Array.of(1, 2, 3))).send).toBeDefined()
   })
 
@@ -82,17 +92,26 @@ describe('XXHandshake', () => {
   })
 
   it('refuses a payload that is not a protobuf, or has no valid identity key', () => {
-    for (const payload of [Uint8Array.of(0xff, 0xff), encodeNoiseHandshakePayload({ identityKey: Uint8Array.of(8, 1), identitySig: new Uint8Array(64) })]) {
+    for (
+      const payload of [
+        Uint8Array.of(0xff, 0xff),
+        encodeNoiseHandshakePayload({ identityKey: Uint8Array.of(8, 1), identitySig: new Uint8Array(64) })
+      ]
+    ) {
       const [i, r] = pair()
       ;(r as unknown as { localPayload: Uint8Array }).localPayload = payload
       const m2 = r.receive(unframe(i.start()))
-      expect(() => i.receive(unframe(m2))).toThrowError(expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_HANDSHAKE' }))
+      expect(() => i.receive(unframe(m2))).toThrowError(
+        expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_HANDSHAKE' })
+      )
     }
   })
 
   it('frames with a 2-byte big-endian length and refuses a message over 65535 bytes', () => {
     expect([...frameMessage(new Uint8Array(0x0102))].slice(0, 2)).toEqual([1, 2])
     expect(frameMessage(new Uint8Array(65535))).toHaveLength(65537)
-    expect(() => frameMessage(new Uint8Array(65536))).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_MESSAGE_TOO_LARGE' }))
+    expect(() => frameMessage(new Uint8Array(65536))).toThrowError(
+      expect.objectContaining({ code: 'ERR_NOISE_MESSAGE_TOO_LARGE' })
+    )
   })
 })

@@ -36,7 +36,9 @@ class Inbox {
       }
       // close is delivered even while paused (the connection is gone)
       const last = this.pending[this.pending.length - 1]
-      if (this.sink !== undefined && this.paused && last?.kind === 'close' && this.pending.every(e => e.kind !== 'data')) {
+      if (
+        this.sink !== undefined && this.paused && last?.kind === 'close' && this.pending.every(e => e.kind !== 'data')
+      ) {
         this.pending = []
         this.sink.onClose(last.err)
       }
@@ -146,7 +148,15 @@ export class Collector implements ByteSink {
   async until (cond: () => boolean, ms = 5000): Promise<void> {
     if (cond()) return
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`condition not met within ${ms} ms (got ${this.length} bytes, ended=${this.ended}, closed=${this.closed})`)), ms)
+      const t = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `condition not met within ${ms} ms (got ${this.length} bytes, ended=${this.ended}, closed=${this.closed})`
+            )
+          ),
+        ms
+      )
       const check = (): void => {
         if (cond()) { clearTimeout(t); resolve() } else this.waiters.push(check)
       }

@@ -11,7 +11,9 @@ describe('static key signature', () => {
   const identity = unmarshalPrivateKey(unhex(V.identityPrivateKey))
 
   it('derives the vector static public key from its private key in both suites', () => {
-    for (const s of [nodeSuite, nobleSuite]) expect(hex(s.keyPairFromPrivateKey(unhex(V.staticPrivate)).publicKey)).toBe(V.staticPublic)
+    for (const s of [nodeSuite, nobleSuite]) {
+      expect(hex(s.keyPairFromPrivateKey(unhex(V.staticPrivate)).publicKey)).toBe(V.staticPublic)
+    }
   })
 
   it('signs "noise-libp2p-static-key:" ‖ static key (56 bytes)', () => {
@@ -21,7 +23,10 @@ describe('static key signature', () => {
   })
 
   it('builds the digest §3.5 payload byte for byte', () => {
-    const payload = createHandshakePayload(identity, unhex(V.staticPublic), { webtransportCerthashes: [], streamMuxers: ['/yamux/1.0.0'] })
+    const payload = createHandshakePayload(identity, unhex(V.staticPublic), {
+      webtransportCerthashes: [],
+      streamMuxers: ['/yamux/1.0.0']
+    })
     expect(hex(payload)).toBe(V.payloadWithYamux)
   })
 
@@ -29,7 +34,10 @@ describe('static key signature', () => {
     verifyStaticKeySignature(identity.publicKey, unhex(V.signature), unhex(V.staticPublic))
     const other = Uint8Array.from(unhex(V.staticPublic))
     other[0] = (other[0] as number) ^ 1
-    expect(() => verifyStaticKeySignature(identity.publicKey, unhex(V.signature), other)).toThrowError(expect.objectContaining({ name: 'NoiseError', code: 'ERR_INVALID_SIGNATURE' }))
-    expect(() => verifyStaticKeySignature(generateEd25519().publicKey, unhex(V.signature), unhex(V.staticPublic))).toThrowError(expect.objectContaining({ code: 'ERR_INVALID_SIGNATURE' }))
+    expect(() => verifyStaticKeySignature(identity.publicKey, unhex(V.signature), other)).toThrowError(
+      expect.objectContaining({ name: 'NoiseError', code: 'ERR_INVALID_SIGNATURE' })
+    )
+    expect(() => verifyStaticKeySignature(generateEd25519().publicKey, unhex(V.signature), unhex(V.staticPublic)))
+      .toThrowError(expect.objectContaining({ code: 'ERR_INVALID_SIGNATURE' }))
   })
 })

@@ -12,10 +12,23 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr as jsMultiaddr } from '@multiformats/multiaddr'
-import type { ConnectionEncrypter, Listener as JsListener, MessageStream, MultiaddrConnection, PrivateKey as JsPrivateKey, Upgrader } from '@libp2p/interface'
+import type {
+  ConnectionEncrypter,
+  Listener as JsListener,
+  MessageStream,
+  MultiaddrConnection,
+  PrivateKey as JsPrivateKey,
+  Upgrader
+} from '@libp2p/interface'
 import { dial, listen } from '../../src/transport/tcp.js'
 import type { TcpConnection } from '../../src/transport/tcp.js'
-import { generateEd25519, PeerId, secureInbound, secureOutbound, unmarshalPrivateKey } from '../../src/security/index.js'
+import {
+  generateEd25519,
+  PeerId,
+  secureInbound,
+  secureOutbound,
+  unmarshalPrivateKey
+} from '../../src/security/index.js'
 import type { PrivateKey } from '../../src/security/index.js'
 import { Collector } from './helpers.js'
 
@@ -60,8 +73,13 @@ async function jsListen (): Promise<{ addr: string, next: () => Promise<Multiadd
 
 async function jsDial (addr: string): Promise<MultiaddrConnection> {
   const upgrader = { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn } as unknown as Upgrader
-  const maConn = await jsTransport().dial(jsMultiaddr(addr), { upgrader, signal: AbortSignal.timeout(5000) } as never) as unknown as MultiaddrConnection
-  cleanups.push(() => { maConn.abort(new Error('test done')) })
+  const maConn = await jsTransport().dial(
+    jsMultiaddr(addr),
+    { upgrader, signal: AbortSignal.timeout(5000) } as never
+  ) as unknown as MultiaddrConnection
+  cleanups.push(() => {
+    maConn.abort(new Error('test done'))
+  })
   return maConn
 }
 
@@ -75,8 +93,13 @@ async function ourListener (): Promise<{ addr: string, next: () => Promise<TcpCo
       if (w !== undefined) w(c); else queue.push(c)
     }
   })
-  cleanups.push(async () => { await l.close() })
-  return { addr: l.multiaddrs[0]!.toString(), next: async () => queue.shift() ?? await new Promise<TcpConnection>(resolve => waiters.push(resolve)) }
+  cleanups.push(async () => {
+    await l.close()
+  })
+  return {
+    addr: l.multiaddrs[0]!.toString(),
+    next: async () => queue.shift() ?? await new Promise<TcpConnection>(resolve => waiters.push(resolve))
+  }
 }
 
 /** Collect `n` bytes from a js MessageStream. */
@@ -99,7 +122,10 @@ async function jsRead (stream: MessageStream, n: number): Promise<Uint8Array> {
 const pattern = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * seed + 3) & 0xff)
 
 /** Each side sends a small and a large (multi-frame) message; both arrive intact. */
-async function exchange (ours: { write: (c: Uint8Array[]) => boolean, attach: (s: Collector) => void }, js: MessageStream): Promise<void> {
+async function exchange (
+  ours: { write: (c: Uint8Array[]) => boolean, attach: (s: Collector) => void },
+  js: MessageStream
+): Promise<void> {
   const sink = new Collector()
   ours.attach(sink)
   const toJs = pattern(200_000, 7)
@@ -136,7 +162,11 @@ describe('switchyard dialer → js-libp2p Noise responder', () => {
     const maConn = await l.next()
     const identity = generateEd25519()
     const [ours, theirs] = await Promise.all([
-      secureOutbound(conn, { identity, muxers: ourMuxers, expectedPeer: PeerId.parse(peerIdFromPrivateKey(js.js).toString()) }),
+      secureOutbound(conn, {
+        identity,
+        muxers: ourMuxers,
+        expectedPeer: PeerId.parse(peerIdFromPrivateKey(js.js).toString())
+      }),
       jsNoise(js.js, [YAMUX]).secureInbound(maConn, { skipStreamMuxerNegotiation: jsMuxers.length === 0 })
     ])
     expect(ours.remotePeer.toString()).toBe(peerIdFromPrivateKey(js.js).toString())
@@ -153,7 +183,10 @@ describe('switchyard dialer → js-libp2p Noise responder', () => {
     cleanups.push(() => { conn.abort() })
     const maConn = await l.next()
     const [ours, theirs] = await Promise.allSettled([
-      secureOutbound(conn, { identity: generateEd25519(), expectedPeer: PeerId.fromPublicKey(generateEd25519().publicKey) }),
+      secureOutbound(conn, {
+        identity: generateEd25519(),
+        expectedPeer: PeerId.fromPublicKey(generateEd25519().publicKey)
+      }),
       jsNoise(js.js, [YAMUX]).secureInbound(maConn, { signal: AbortSignal.timeout(5000) })
     ])
     expect((ours as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_PEER_ID_MISMATCH' })
@@ -169,7 +202,10 @@ describe('js-libp2p Noise initiator → switchyard responder', () => {
     const maConn = await jsDial(l.addr)
     const conn = await l.next()
     const [theirs, ours] = await Promise.all([
-      jsNoise(js.js, [YAMUX]).secureOutbound(maConn, { remotePeer: peerIdFromString(PeerId.fromPublicKey(identity.publicKey).toString()), skipStreamMuxerNegotiation: jsMuxers.length === 0 }),
+      jsNoise(js.js, [YAMUX]).secureOutbound(maConn, {
+        remotePeer: peerIdFromString(PeerId.fromPublicKey(identity.publicKey).toString()),
+        skipStreamMuxerNegotiation: jsMuxers.length === 0
+      }),
       secureInbound(conn, { identity, muxers: ourMuxers })
     ])
     expect(ours.remotePeer.toString()).toBe(peerIdFromPrivateKey(js.js).toString())
@@ -187,7 +223,10 @@ describe('js-libp2p Noise initiator → switchyard responder', () => {
     const wrong = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const [theirs, ours] = await Promise.allSettled([
       // js's upgrader aborts the connection when the encrypter throws; do the same here
-      jsNoise(js.js, [YAMUX]).secureOutbound(maConn, { remotePeer: wrong }).catch(err => { maConn.abort(err as Error); throw err }),
+      jsNoise(js.js, [YAMUX]).secureOutbound(maConn, { remotePeer: wrong }).catch(err => {
+        maConn.abort(err as Error)
+        throw err
+      }),
       secureInbound(conn, { identity: generateEd25519() })
     ])
     expect(theirs.status).toBe('rejected')

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { generateEcdsa, generateEd25519, generateSecp256k1, KeyType, loadPrivateKeyFile, PeerId, savePrivateKeyFile } from '../../src/security/index.js'
+import {
+  generateEcdsa,
+  generateEd25519,
+  generateSecp256k1,
+  KeyType,
+  loadPrivateKeyFile,
+  PeerId,
+  savePrivateKeyFile
+} from '../../src/security/index.js'
 import { hex, KEY_VECTORS, unhex } from './vectors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-keys-'))
@@ -44,7 +52,10 @@ describe('key files', () => {
     const p = path()
     const a = generateEd25519()
     await savePrivateKeyFile(p, a)
-    await expect(savePrivateKeyFile(p, generateEd25519())).rejects.toMatchObject({ code: 'ERR_KEY_FILE', message: expect.stringContaining('already exists') })
+    await expect(savePrivateKeyFile(p, generateEd25519())).rejects.toMatchObject({
+      code: 'ERR_KEY_FILE',
+      message: expect.stringContaining('already exists')
+    })
     expect((await loadPrivateKeyFile(p)).publicKey.equals(a.publicKey)).toBe(true)
     const b = generateEd25519()
     await savePrivateKeyFile(p, b, { overwrite: true })
@@ -57,12 +68,20 @@ describe('key files', () => {
     ['PEM', '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n', /PEM file/],
     ['hex text', KEY_VECTORS[1]!.privateKey, /hex text/],
     ['base64 text', Buffer.from(unhex(KEY_VECTORS[1]!.privateKey)).toString('base64'), /base64 text/],
-    ['a public key instead of a private one', unhex(KEY_VECTORS[1]!.publicKey), /Ed25519 private key: "Data" expected 64 bytes/],
+    [
+      'a public key instead of a private one',
+      unhex(KEY_VECTORS[1]!.publicKey),
+      /Ed25519 private key: "Data" expected 64 bytes/
+    ],
     ['unknown key type', Uint8Array.of(0x08, 0x07, 0x12, 0x01, 0x00), /"Type" expected 0 \(RSA\)/]
   ])('refuses a %s file with ERR_KEY_FILE and says why', async (_name, content, message) => {
     const p = path()
     if (content !== null) writeFileSync(p, content)
-    await expect(loadPrivateKeyFile(p)).rejects.toMatchObject({ name: 'KeyError', code: 'ERR_KEY_FILE', message: expect.stringMatching(message) })
+    await expect(loadPrivateKeyFile(p)).rejects.toMatchObject({
+      name: 'KeyError',
+      code: 'ERR_KEY_FILE',
+      message: expect.stringMatching(message)
+    })
   })
 
   it('refuses a key type the caller does not allow', async () => {

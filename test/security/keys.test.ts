@@ -3,7 +3,13 @@
  * signatures made by go-libp2p and by js-libp2p), malformed keys, and key generation.
  */
 import { describe, expect, it } from 'vitest'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import {
+  generateKeyPair,
+  privateKeyFromProtobuf,
+  privateKeyToProtobuf,
+  publicKeyFromProtobuf,
+  publicKeyToProtobuf
+} from '@libp2p/crypto/keys'
 import { encodeKeyMessage } from '../../src/proto/keys.js'
 import { KeyError } from '../../src/errors.js'
 import {
@@ -119,17 +125,23 @@ describe('secp256k1', () => {
 const GO_ECDSA = [
   {
     curve: 'P-256',
-    publicKey: '0803125b3059301306072a8648ce3d020106082a8648ce3d030107034200045aeb4301c696080333039169ce896ee644373b3924a000a968ec3af9507be376e8c9815be6c588a7d1feafa00a801e4d338cb4976aaae604ec75535bdc5b1bd8',
-    privateKey: '08031279307702010104205a8aecbf5318e44ca5e175687153c2f23c33e2deb1eb8e7475aa06c35d830f43a00a06082a8648ce3d030107a144034200045aeb4301c696080333039169ce896ee644373b3924a000a968ec3af9507be376e8c9815be6c588a7d1feafa00a801e4d338cb4976aaae604ec75535bdc5b1bd8',
+    publicKey:
+      '0803125b3059301306072a8648ce3d020106082a8648ce3d030107034200045aeb4301c696080333039169ce896ee644373b3924a000a968ec3af9507be376e8c9815be6c588a7d1feafa00a801e4d338cb4976aaae604ec75535bdc5b1bd8',
+    privateKey:
+      '08031279307702010104205a8aecbf5318e44ca5e175687153c2f23c33e2deb1eb8e7475aa06c35d830f43a00a06082a8648ce3d030107a144034200045aeb4301c696080333039169ce896ee644373b3924a000a968ec3af9507be376e8c9815be6c588a7d1feafa00a801e4d338cb4976aaae604ec75535bdc5b1bd8',
     peerId: 'QmZu9py8NZfiSnsrrB1nYNMZ2WZp4Vr5z37QLftYGzVJiY',
-    signature: '30440220073327d029b0ca814587fb09f9cdac24c7cee8f402e3e2f64626b7d47f4de8ca02200427d783c872828e464c5aab2047804f993358d92be35def4e64893b1b11f657'
+    signature:
+      '30440220073327d029b0ca814587fb09f9cdac24c7cee8f402e3e2f64626b7d47f4de8ca02200427d783c872828e464c5aab2047804f993358d92be35def4e64893b1b11f657'
   },
   {
     curve: 'P-384',
-    publicKey: '080312783076301006072a8648ce3d020106052b81040022036200041725a0b849d136aebc32884cf072cf0c48e7f4f6da753a9f78fe1b1a69295b4885e485bc6d38a3bc3989363a465ce80f1d75d5b0bb46c5b9a691280fd03409c8ad03675b6f1fa4163a19e18d00f6a31635441bb585a303dcee29a62374bf4629',
-    privateKey: '080312a7013081a40201010430cfa9d79c811269790474b8c8dbc1ad1f1b66f078854eae78b05c377670f1e158c139a7f618a4b75c516cecf46401e58aa00706052b81040022a164036200041725a0b849d136aebc32884cf072cf0c48e7f4f6da753a9f78fe1b1a69295b4885e485bc6d38a3bc3989363a465ce80f1d75d5b0bb46c5b9a691280fd03409c8ad03675b6f1fa4163a19e18d00f6a31635441bb585a303dcee29a62374bf4629',
+    publicKey:
+      '080312783076301006072a8648ce3d020106052b81040022036200041725a0b849d136aebc32884cf072cf0c48e7f4f6da753a9f78fe1b1a69295b4885e485bc6d38a3bc3989363a465ce80f1d75d5b0bb46c5b9a691280fd03409c8ad03675b6f1fa4163a19e18d00f6a31635441bb585a303dcee29a62374bf4629',
+    privateKey:
+      '080312a7013081a40201010430cfa9d79c811269790474b8c8dbc1ad1f1b66f078854eae78b05c377670f1e158c139a7f618a4b75c516cecf46401e58aa00706052b81040022a164036200041725a0b849d136aebc32884cf072cf0c48e7f4f6da753a9f78fe1b1a69295b4885e485bc6d38a3bc3989363a465ce80f1d75d5b0bb46c5b9a691280fd03409c8ad03675b6f1fa4163a19e18d00f6a31635441bb585a303dcee29a62374bf4629',
     peerId: 'QmcDmwZw6pmb6QJEjDA9e3ADz3dw7GCy4jEmuhEETnSdsr',
-    signature: '306402301e8f01bf40a1ea862af76d91ff8aaa461015508a5777234d8ef1a74141215d04b8b3565e0f6909b2cb1615d283dbc450023060292bbd2cd3b221587ace86332c4145bf5ff5be0bf7fa08bd73f218221da8fa2ab2c08280fdb5a49efae371db7c34bd'
+    signature:
+      '306402301e8f01bf40a1ea862af76d91ff8aaa461015508a5777234d8ef1a74141215d04b8b3565e0f6909b2cb1615d283dbc450023060292bbd2cd3b221587ace86332c4145bf5ff5be0bf7fa08bd73f218221da8fa2ab2c08280fdb5a49efae371db7c34bd'
   }
 ]
 
@@ -209,11 +221,15 @@ describe('malformed key protobufs', () => {
     ['non-minimal Type varint', '08810012020102'],
     ['wrong Ed25519 length', '0801120401020304']
   ])('%s → KeyError ERR_INVALID_KEY', (_name, h) => {
-    expect(() => unmarshalPublicKey(unhex(h))).toThrowError(expect.objectContaining({ name: 'KeyError', code: 'ERR_INVALID_KEY' }))
+    expect(() => unmarshalPublicKey(unhex(h))).toThrowError(
+      expect.objectContaining({ name: 'KeyError', code: 'ERR_INVALID_KEY' })
+    )
   })
 
   it('unknown key type → ERR_UNSUPPORTED_KEY_TYPE', () => {
-    expect(() => unmarshalPublicKey(unhex('0805120101'))).toThrowError(expect.objectContaining({ code: 'ERR_UNSUPPORTED_KEY_TYPE' }))
+    expect(() => unmarshalPublicKey(unhex('0805120101'))).toThrowError(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_KEY_TYPE' })
+    )
   })
 
   it('toString never prints key material', () => {

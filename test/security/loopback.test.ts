@@ -6,7 +6,15 @@ import { afterEach, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { dial, listen } from '../../src/transport/tcp.js'
 import type { TcpConnection } from '../../src/transport/tcp.js'
-import { generateEd25519, generateSecp256k1, nobleSuite, nodeSuite, PeerId, secureInbound, secureOutbound } from '../../src/security/index.js'
+import {
+  generateEd25519,
+  generateSecp256k1,
+  nobleSuite,
+  nodeSuite,
+  PeerId,
+  secureInbound,
+  secureOutbound
+} from '../../src/security/index.js'
 import type { SecureOptions, SecureResult } from '../../src/security/index.js'
 import { Collector } from './helpers.js'
 
@@ -24,7 +32,10 @@ async function tcpPair (): Promise<{ client: TcpConnection, server: TcpConnectio
   return { client, server }
 }
 
-async function secured (c: Partial<SecureOptions> = {}, s: Partial<SecureOptions> = {}): Promise<[SecureResult, SecureResult]> {
+async function secured (
+  c: Partial<SecureOptions> = {},
+  s: Partial<SecureOptions> = {}
+): Promise<[SecureResult, SecureResult]> {
   const { client, server } = await tcpPair()
   return await Promise.all([
     secureOutbound(client, { identity: generateEd25519(), ...c }),
@@ -58,7 +69,10 @@ describe('Noise over loopback TCP', () => {
   it('dialer expecting another peer: ERR_PEER_ID_MISMATCH on a real socket, listener fails too', async () => {
     const { client, server } = await tcpPair()
     const [c, s] = await Promise.allSettled([
-      secureOutbound(client, { identity: generateEd25519(), expectedPeer: PeerId.fromPublicKey(generateEd25519().publicKey) }),
+      secureOutbound(client, {
+        identity: generateEd25519(),
+        expectedPeer: PeerId.fromPublicKey(generateEd25519().publicKey)
+      }),
       secureInbound(server, { identity: generateEd25519() })
     ])
     expect((c as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_PEER_ID_MISMATCH' })
@@ -104,7 +118,10 @@ describe('Noise over loopback TCP', () => {
     const dials = await Promise.all(Array.from({ length: 20 }, async () => {
       const conn = await dial(listener.multiaddrs[0]!)
       cleanups.push(() => conn.abort())
-      return await secureOutbound(conn, { identity: generateEd25519(), expectedPeer: PeerId.fromPublicKey(identity.publicKey) })
+      return await secureOutbound(conn, {
+        identity: generateEd25519(),
+        expectedPeer: PeerId.fromPublicKey(identity.publicKey)
+      })
     }))
     expect(dials).toHaveLength(20)
     const inbound = await Promise.all(results)

@@ -71,14 +71,18 @@ describe.each(SUITES.map(s => [s.name, s] as const))('cacophony XX vector (%s su
       const { init: fresh, resp: r2 } = parties(suite)
       r2.readMessage(fresh.writeMessage())
       r2.writeMessage()
-      expect(() => fresh.readMessage(msg2.subarray(0, len))).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_HANDSHAKE' }))
+      expect(() => fresh.readMessage(msg2.subarray(0, len))).toThrowError(
+        expect.objectContaining({ code: 'ERR_NOISE_HANDSHAKE' })
+      )
     }
   })
 
   it('enforces turn order and completion', () => {
     const { init, resp } = parties(suite)
     expect(() => resp.writeMessage()).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_HANDSHAKE' }))
-    expect(() => init.readMessage(new Uint8Array(32))).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_HANDSHAKE' }))
+    expect(() => init.readMessage(new Uint8Array(32))).toThrowError(
+      expect.objectContaining({ code: 'ERR_NOISE_HANDSHAKE' })
+    )
     expect(() => init.split()).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_HANDSHAKE' }))
   })
 
@@ -87,6 +91,8 @@ describe.each(SUITES.map(s => [s.name, s] as const))('cacophony XX vector (%s su
     resp.readMessage(init.writeMessage())
     const msg2 = resp.writeMessage()
     msg2.fill(0, 0, 32) // re = 0: a low-order point, X25519 output is all zeros
-    expect(() => init.readMessage(msg2)).toThrowError(expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_HANDSHAKE' }))
+    expect(() => init.readMessage(msg2)).toThrowError(
+      expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_HANDSHAKE' })
+    )
   })
 })

@@ -44,7 +44,9 @@ describe('text forms', () => {
     const k1 = PeerId.fromPublicKey(generateSecp256k1().publicKey)
     expect([k1.multihash[0], k1.multihash[1]]).toEqual([0x00, 37])
     expect(k1.toString()).toMatch(/^16Uiu2HA/)
-    const rsa = PeerId.fromPublicKey(publicKeyFromRaw(KeyType.RSA, unhex(KEY_VECTORS.find(v => v.name === 'RSA-4096')!.publicKey).subarray(5)))
+    const rsa = PeerId.fromPublicKey(
+      publicKeyFromRaw(KeyType.RSA, unhex(KEY_VECTORS.find(v => v.name === 'RSA-4096')!.publicKey).subarray(5))
+    )
     expect([rsa.multihash[0], rsa.multihash[1], rsa.multihash.length]).toEqual([0x12, 0x20, 34])
   })
 
@@ -97,13 +99,27 @@ describe('malformed peer ids → KeyError ERR_INVALID_PEER_ID', () => {
   })
 
   it('random strings and bytes never raise anything but a KeyError', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 80 }), s => {
-      try { PeerId.parse(s) } catch (err) { return err instanceof KeyError && err.code === 'ERR_INVALID_PEER_ID' }
-      return true
-    }), { numRuns: 500 })
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 60 }), b => {
-      try { PeerId.fromMultihash(b) } catch (err) { return err instanceof KeyError && err.code === 'ERR_INVALID_PEER_ID' }
-      return true
-    }), { numRuns: 500 })
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), s => {
+        try {
+          PeerId.parse(s)
+        } catch (err) {
+          return err instanceof KeyError && err.code === 'ERR_INVALID_PEER_ID'
+        }
+        return true
+      }),
+      { numRuns: 500 }
+    )
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), b => {
+        try {
+          PeerId.fromMultihash(b)
+        } catch (err) {
+          return err instanceof KeyError && err.code === 'ERR_INVALID_PEER_ID'
+        }
+        return true
+      }),
+      { numRuns: 500 }
+    )
   })
 })

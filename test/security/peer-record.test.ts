@@ -11,7 +11,13 @@ import { PeerRecord as JsPeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CodecError, KeyError } from '../../src/errors.js'
 import {
-  decodeEnvelope, decodePeerRecord, encodeEnvelope, encodePeerRecord, envelopeSignedBytes, PEER_RECORD_DOMAIN, PEER_RECORD_PAYLOAD_TYPE
+  decodeEnvelope,
+  decodePeerRecord,
+  encodeEnvelope,
+  encodePeerRecord,
+  envelopeSignedBytes,
+  PEER_RECORD_DOMAIN,
+  PEER_RECORD_PAYLOAD_TYPE
 } from '../../src/proto/envelope.js'
 import { signPeerRecord, timestampSeq, verifyPeerRecord } from '../../src/security/peer-record.js'
 import { generateEd25519, generateSecp256k1 } from '../../src/security/keys.js'
@@ -73,19 +79,26 @@ describe('signed peer records', () => {
     const good = decodeEnvelope(signPeerRecord(key, [ADDR], 5n))
 
     it('a flipped signature bit → ERR_INVALID_SIGNATURE', () => {
-      const sig = good.signature.slice(); sig[0] = (sig[0] ?? 0) ^ 1
-      expect(() => verifyPeerRecord(encodeEnvelope({ ...good, signature: sig }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_SIGNATURE' }))
+      const sig = good.signature.slice()
+      sig[0] = (sig[0] ?? 0) ^ 1
+      expect(() => verifyPeerRecord(encodeEnvelope({ ...good, signature: sig }))).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_SIGNATURE' })
+      )
     })
 
     it('a record signed for another domain → ERR_INVALID_SIGNATURE', () => {
       const signature = key.sign(envelopeSignedBytes('libp2p-routing-state', good.payloadType, good.payload))
-      expect(() => verifyPeerRecord(encodeEnvelope({ ...good, signature }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_SIGNATURE' }))
+      expect(() => verifyPeerRecord(encodeEnvelope({ ...good, signature }))).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_SIGNATURE' })
+      )
     })
 
     it('another payload type → ERR_INVALID_RECORD', () => {
       const payloadType = Uint8Array.of(0x03, 0x02)
       const signature = key.sign(envelopeSignedBytes(PEER_RECORD_DOMAIN, payloadType, good.payload))
-      expect(() => verifyPeerRecord(encodeEnvelope({ ...good, payloadType, signature }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_RECORD' }))
+      expect(() => verifyPeerRecord(encodeEnvelope({ ...good, payloadType, signature }))).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_RECORD' })
+      )
     })
 
     it('a record naming another peer, or from a peer we did not expect → ERR_PEER_ID_MISMATCH', () => {
@@ -93,7 +106,9 @@ describe('signed peer records', () => {
       const payload = encodePeerRecord({ peerId: other.multihash, seq: 1n, addresses: [] })
       const signature = key.sign(envelopeSignedBytes(PEER_RECORD_DOMAIN, PEER_RECORD_PAYLOAD_TYPE, payload))
       expect(() => verifyPeerRecord(encodeEnvelope({ ...good, payload, signature }))).toThrow(/names peer .* signed by/)
-      expect(() => verifyPeerRecord(encodeEnvelope(good), other)).toThrow(expect.objectContaining({ code: 'ERR_PEER_ID_MISMATCH' }))
+      expect(() => verifyPeerRecord(encodeEnvelope(good), other)).toThrow(
+        expect.objectContaining({ code: 'ERR_PEER_ID_MISMATCH' })
+      )
     })
 
     it('no key → ERR_INVALID_KEY', () => {
@@ -108,18 +123,42 @@ describe('signed peer records', () => {
       addresses: fc.array(fc.uint8Array({ maxLength: 30 }), { maxLength: 4 })
     })
     it('round trip', () => {
-      fc.assert(fc.property(arbRecord, r => { expect(decodePeerRecord(encodePeerRecord(r))).toEqual(r) }))
-      fc.assert(fc.property(fc.uint8Array(), fc.uint8Array(), fc.uint8Array(), fc.uint8Array(), (publicKey, payloadType, payload, signature) => {
-        expect(decodeEnvelope(encodeEnvelope({ publicKey, payloadType, payload, signature }))).toEqual({ publicKey, payloadType, payload, signature })
+      fc.assert(fc.property(arbRecord, r => {
+        expect(decodePeerRecord(encodePeerRecord(r))).toEqual(r)
       }))
+      fc.assert(
+        fc.property(
+          fc.uint8Array(),
+          fc.uint8Array(),
+          fc.uint8Array(),
+          fc.uint8Array(),
+          (publicKey, payloadType, payload, signature) => {
+            expect(decodeEnvelope(encodeEnvelope({ publicKey, payloadType, payload, signature }))).toEqual({
+              publicKey,
+              payloadType,
+              payload,
+              signature
+            })
+          }
+        )
+      )
     })
     it('truncation at every offset and garbage: a typed error or a value, never anything else', () => {
       const env = signPeerRecord(generateEd25519(), [ADDR], 99n)
       for (let i = 0; i < env.length; i++) {
-        try { verifyPeerRecord(env.subarray(0, i)) } catch (err) { expect(err instanceof CodecError || err instanceof KeyError).toBe(true) }
+        try {
+          verifyPeerRecord(env.subarray(0, i))
+        } catch (err) {
+          expect(err instanceof CodecError || err instanceof KeyError).toBe(true)
+        }
       }
       fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), bytes => {
-        try { decodePeerRecord(bytes); decodeEnvelope(bytes) } catch (err) { expect(err).toBeInstanceOf(CodecError) }
+        try {
+          decodePeerRecord(bytes)
+          decodeEnvelope(bytes)
+        } catch (err) {
+          expect(err).toBeInstanceOf(CodecError)
+        }
       }))
     })
   })

@@ -10,7 +10,16 @@ import type { SwitchyardError } from '../../src/errors.js'
 import { CipherState } from '../../src/security/cipher-state.js'
 import { MAX_NONCE, MAX_PLAINTEXT_LENGTH } from '../../src/security/constants.js'
 import { XXHandshake } from '../../src/security/handshake-xx.js'
-import { generateEd25519, generateSecp256k1, PeerId, secureInbound, secureOutbound, nobleSuite, nodeSuite, NoiseConnection } from '../../src/security/index.js'
+import {
+  generateEd25519,
+  generateSecp256k1,
+  PeerId,
+  secureInbound,
+  secureOutbound,
+  nobleSuite,
+  nodeSuite,
+  NoiseConnection
+} from '../../src/security/index.js'
 import type { PrivateKey, SecureOptions, SecureResult } from '../../src/security/index.js'
 import { encryptFrames, NoiseFrameDecoder } from '../../src/security/transport-codec.js'
 import type { NoiseHandshakeEvent, TraceEvent } from '../../src/trace/observer.js'
@@ -20,7 +29,10 @@ import type { MemoryConnection } from './helpers.js'
 const alice = generateEd25519()
 const bob = generateEd25519()
 
-async function handshakePair (clientOpts: Partial<SecureOptions> = {}, serverOpts: Partial<SecureOptions> = {}): Promise<{ c: SecureResult, s: SecureResult, client: MemoryConnection, server: MemoryConnection }> {
+async function handshakePair (
+  clientOpts: Partial<SecureOptions> = {},
+  serverOpts: Partial<SecureOptions> = {}
+): Promise<{ c: SecureResult, s: SecureResult, client: MemoryConnection, server: MemoryConnection }> {
   const { client, server } = memoryPair()
   const [c, s] = await Promise.all([
     secureOutbound(client, { identity: alice, ...clientOpts }),
@@ -80,8 +92,16 @@ describe('handshake', () => {
     ['initiator announces nothing', [], undefined, undefined],
     ['responder announces nothing', undefined, [], undefined],
     ['both announce, no overlap → multistream fallback (go behaviour)', ['/mplex/6.7.0'], ['/yamux/1.0.0'], undefined],
-    ["initiator's preference wins", ['/mplex/6.7.0', '/yamux/1.0.0'], ['/yamux/1.0.0', '/mplex/6.7.0'], '/mplex/6.7.0'],
-    ['first common entry of the initiator list', ['/a', '/yamux/1.0.0', '/mplex/6.7.0'], ['/mplex/6.7.0', '/yamux/1.0.0'], '/yamux/1.0.0']
+    [
+      'initiator\'s preference wins',
+      ['/mplex/6.7.0', '/yamux/1.0.0'],
+      ['/yamux/1.0.0', '/mplex/6.7.0'],
+      '/mplex/6.7.0'
+    ],
+    ['first common entry of the initiator list', ['/a', '/yamux/1.0.0', '/mplex/6.7.0'], [
+      '/mplex/6.7.0',
+      '/yamux/1.0.0'
+    ], '/yamux/1.0.0']
   ])('early muxer negotiation: %s', async (_name, clientMuxers, serverMuxers, expected) => {
     const { c, s } = await handshakePair(
       clientMuxers !== undefined ? { muxers: clientMuxers } : {},
@@ -118,7 +138,10 @@ describe('handshake', () => {
     const out = secureOutbound(client, { identity: alice })
     await new Promise(resolve => setImmediate(resolve))
     expect(captured?.length).toBe(34)
-    const [c, s] = await Promise.all([out, secureInbound(server, { identity: bob, initialBytes: [captured!.subarray(0, 10), captured!.subarray(10)] })])
+    const [c, s] = await Promise.all([
+      out,
+      secureInbound(server, { identity: bob, initialBytes: [captured!.subarray(0, 10), captured!.subarray(10)] })
+    ])
     expect(c.remotePeer.equals(PeerId.fromPublicKey(bob.publicKey))).toBe(true)
     expect(s.remotePeer.equals(PeerId.fromPublicKey(alice.publicKey))).toBe(true)
   })
@@ -194,7 +217,10 @@ describe('handshake failures', () => {
       onData: chunk => {
         decoder.push(chunk)
         const msg = decoder.next()
-        if (msg !== undefined) { const step = liar.receive(msg); if (step.send !== undefined) server.write([step.send]) }
+        if (msg !== undefined) {
+          const step = liar.receive(msg)
+          if (step.send !== undefined) server.write([step.send])
+        }
       },
       onEnd: () => {},
       onClose: () => {}
@@ -205,7 +231,10 @@ describe('handshake failures', () => {
   it('ERR_HANDSHAKE_TIMEOUT: a peer that never answers', async () => {
     const { client, server } = memoryPair()
     server.attach(new Collector()) // swallows message 1
-    await expect(secureOutbound(client, { identity: alice, handshakeTimeoutMs: 100 })).rejects.toMatchObject({ name: 'NoiseError', code: 'ERR_HANDSHAKE_TIMEOUT' })
+    await expect(secureOutbound(client, { identity: alice, handshakeTimeoutMs: 100 })).rejects.toMatchObject({
+      name: 'NoiseError',
+      code: 'ERR_HANDSHAKE_TIMEOUT'
+    })
     expect(client.closed).toBe(true)
   })
 
@@ -233,7 +262,10 @@ describe('handshake failures', () => {
   it('ERR_NOISE_HANDSHAKE: garbage as message 3', async () => {
     const { client, server } = memoryPair()
     client.tamper = bytes => bytes.length > 100 ? bytes.map((b, i) => i > 60 ? b ^ 1 : b) : bytes
-    const [c, s] = await Promise.allSettled([secureOutbound(client, { identity: alice }), secureInbound(server, { identity: bob })])
+    const [c, s] = await Promise.allSettled([
+      secureOutbound(client, { identity: alice }),
+      secureInbound(server, { identity: bob })
+    ])
     expect(c.status).toBe('fulfilled')
     expect(codeOf((s as PromiseRejectedResult).reason)).toBe('ERR_NOISE_HANDSHAKE')
   })
@@ -249,8 +281,18 @@ describe('handshake failures', () => {
 
   it('ERR_NOISE_HANDSHAKE: the peer resets midway (inside message 2)', async () => {
     const { client, server } = memoryPair()
-    server.attach({ onData: () => { server.write([Uint8Array.of(0, 200, 1, 2, 3)]); setImmediate(() => server.abort()) }, onEnd: () => {}, onClose: () => {} })
-    await expect(secureOutbound(client, { identity: alice })).rejects.toMatchObject({ code: 'ERR_NOISE_HANDSHAKE', message: expect.stringContaining('"message" expected 200 bytes, got 3') })
+    server.attach({
+      onData: () => {
+        server.write([Uint8Array.of(0, 200, 1, 2, 3)])
+        setImmediate(() => server.abort())
+      },
+      onEnd: () => {},
+      onClose: () => {}
+    })
+    await expect(secureOutbound(client, { identity: alice })).rejects.toMatchObject({
+      code: 'ERR_NOISE_HANDSHAKE',
+      message: expect.stringContaining('"message" expected 200 bytes, got 3')
+    })
   })
 
   it('rejects bad options with TypeError/RangeError', async () => {
@@ -293,7 +335,10 @@ describe('encrypted connection', () => {
 
   it('delivers bytes the initiator pipelined right after message 3 once the consumer attaches', async () => {
     const { client, server } = memoryPair()
-    const out = secureOutbound(client, { identity: alice }).then(r => { r.conn.write([Buffer.from('early')]); return r })
+    const out = secureOutbound(client, { identity: alice }).then(r => {
+      r.conn.write([Buffer.from('early')])
+      return r
+    })
     const [, s] = await Promise.all([out, secureInbound(server, { identity: bob })])
     // The early frame reached the server's connection while nobody was attached to the Noise channel.
     while (server.inbox.arrived < 3) await new Promise(resolve => setImmediate(resolve)) // msg 1, msg 3, 'early'
@@ -359,7 +404,8 @@ describe('encrypted connection', () => {
     // three frames in one chunk: force three batches into one underlying delivery
     const before = server.inbox.arrived
     c.conn.write([Buffer.from('a')]); c.conn.write([Buffer.from('b')]); c.conn.write([Buffer.from('c')])
-    while (server.inbox.arrived < before + 3) await new Promise(resolve => setImmediate(resolve)) // all three frames are here
+    // all three frames are here
+    while (server.inbox.arrived < before + 3) await new Promise(resolve => setImmediate(resolve))
     expect(got).toEqual(['a'])
     s.conn.resume()
     expect(got).toEqual(['a', 'b'])
@@ -383,7 +429,9 @@ describe('encrypted connection', () => {
     b.attach(bs)
     a.write([Buffer.from('last one')]) // nonce 2^53 - 2: fine
     await bs.until(() => bs.length === 8)
-    expect(() => a.write([Buffer.from('one too many')])).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_NONCE_EXHAUSTED' }))
+    expect(() => a.write([Buffer.from('one too many')])).toThrowError(
+      expect.objectContaining({ code: 'ERR_NOISE_NONCE_EXHAUSTED' })
+    )
     expect(a.closed).toBe(true)
     await as.until(() => as.closed)
     expect(codeOf(as.closeError)).toBe('ERR_NOISE_NONCE_EXHAUSTED')
@@ -400,7 +448,12 @@ describe('encrypted connection', () => {
   function straddleRig (suite: typeof nodeSuite): { key: Uint8Array, client: MemoryConnection, conn: NoiseConnection } {
     const { client, server } = memoryPair()
     const key = new Uint8Array(32).fill(9)
-    const conn = new NoiseConnection(server, new NoiseFrameDecoder(), new CipherState(suite, key), new CipherState(suite, key))
+    const conn = new NoiseConnection(
+      server,
+      new NoiseFrameDecoder(),
+      new CipherState(suite, key),
+      new CipherState(suite, key)
+    )
     return { key, client, conn }
   }
 
@@ -411,7 +464,9 @@ describe('encrypted connection', () => {
       const wire = new Uint8Array(Buffer.concat(encryptFrames(new CipherState(suite, key), [data])))
       const sink = new Collector()
       conn.attach(sink)
-      for (const c of [wire.subarray(0, 20000), wire.subarray(20000, wire.length - 5), wire.subarray(wire.length - 5)]) client.write([c])
+      for (
+        const c of [wire.subarray(0, 20000), wire.subarray(20000, wire.length - 5), wire.subarray(wire.length - 5)]
+      ) client.write([c])
       await sink.until(() => sink.length === data.length)
       expect(Buffer.from(sink.bytes).equals(Buffer.from(data))).toBe(true)
       expect(sink.chunks.length).toBe(suite.name === 'node' ? 2 : 1) // node: one piece per ciphertext part
@@ -455,23 +510,38 @@ describe('hooks', () => {
   it('observer: every handshake message with its tokens and payload, completion, frames', async () => {
     const ce: TraceEvent[] = []
     const se: TraceEvent[] = []
-    const { c, s } = await handshakePair({ observer: { event: e => ce.push(e) } }, { observer: { event: e => se.push(e) } })
+    const { c, s } = await handshakePair({ observer: { event: e => ce.push(e) } }, {
+      observer: { event: e => se.push(e) }
+    })
     const hs = ce.filter((e): e is NoiseHandshakeEvent => e.layer === 'noise' && e.kind === 'handshake')
     expect(hs.map(e => e.kind === 'handshake' ? [e.dir, e.message, e.tokens.join(',')] : [])).toEqual([
       ['out', 1, 'e'], ['in', 2, 'e,ee,s,es'], ['out', 3, 's,se']
     ])
     const m2 = hs[1]
     expect(m2?.kind === 'handshake' ? m2.payload : undefined).toMatchObject({
-      keyType: 'Ed25519', peerId: PeerId.fromPublicKey(bob.publicKey).toString(), signature: 'verified', streamMuxers: ['/yamux/1.0.0']
+      keyType: 'Ed25519',
+      peerId: PeerId.fromPublicKey(bob.publicKey).toString(),
+      signature: 'verified',
+      streamMuxers: ['/yamux/1.0.0']
     })
-    expect(m2?.kind === 'handshake' ? m2.length : 0).toBe(32 + 48 + (m2?.kind === 'handshake' ? m2.payloadLength : 0) + 16)
-    expect(se.filter(e => e.kind === 'handshake').map(e => e.kind === 'handshake' ? `${e.dir}${e.message}` : '')).toEqual(['in1', 'out2', 'in3'])
-    expect(ce.find(e => e.kind === 'complete')).toMatchObject({ role: 'initiator', muxer: '/yamux/1.0.0', remotePeer: PeerId.fromPublicKey(bob.publicKey).toString() })
+    expect(m2?.kind === 'handshake' ? m2.length : 0).toBe(
+      32 + 48 + (m2?.kind === 'handshake' ? m2.payloadLength : 0) + 16
+    )
+    expect(se.filter(e => e.kind === 'handshake').map(e => e.kind === 'handshake' ? `${e.dir}${e.message}` : ''))
+      .toEqual(['in1', 'out2', 'in3'])
+    expect(ce.find(e => e.kind === 'complete')).toMatchObject({
+      role: 'initiator',
+      muxer: '/yamux/1.0.0',
+      remotePeer: PeerId.fromPublicKey(bob.publicKey).toString()
+    })
     s.conn.attach(new Collector())
     c.conn.write([new Uint8Array(70000)])
     const inFrames = (): number => se.filter(e => e.kind === 'frame' && e.dir === 'in').length
     while (inFrames() < 2) await new Promise(resolve => setImmediate(resolve))
-    expect(ce.filter(e => e.kind === 'frame').map(e => e.kind === 'frame' ? e.length : 0)).toEqual([65535, 70000 - 65519 + 16])
+    expect(ce.filter(e => e.kind === 'frame').map(e => e.kind === 'frame' ? e.length : 0)).toEqual([
+      65535,
+      70000 - 65519 + 16
+    ])
     expect(se.filter(e => e.kind === 'frame' && e.dir === 'in')).toHaveLength(2)
   })
 
@@ -486,7 +556,10 @@ describe('hooks', () => {
     }
     // k1 really is initiator→responder: decrypt what the initiator sends with it
     const { client, server } = memoryPair()
-    const [c2] = await Promise.all([secureOutbound(client, { identity: alice, exposeKeys: true }), secureInbound(server, { identity: bob })])
+    const [c2] = await Promise.all([
+      secureOutbound(client, { identity: alice, exposeKeys: true }),
+      secureInbound(server, { identity: bob })
+    ])
     const before = client.writes.length
     c2.conn.write([Buffer.from('secret')])
     const frame = new Uint8Array(Buffer.concat(client.writes[before]!))

@@ -16,7 +16,11 @@ const bytes = (n: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength
 /** Deterministic "randomness" for injection: a counter-based stream. */
 function seeded (seed: number): (n: number) => Uint8Array {
   let state = seed
-  return n => Uint8Array.from({ length: n }, () => { state = (state * 1103515245 + 12345) >>> 0; return state >>> 24 })
+  return n =>
+    Uint8Array.from({ length: n }, () => {
+      state = (state * 1103515245 + 12345) >>> 0
+      return state >>> 24
+    })
 }
 
 describe('nonce encoding (Noise §12.3)', () => {
@@ -33,41 +37,64 @@ describe('nonce encoding (Noise §12.3)', () => {
 
 describe('node and noble suites agree byte for byte', () => {
   it('X25519 public keys and shared secrets', () => {
-    fc.assert(fc.property(bytes(32), bytes(32), (a, b) => {
-      const ka = nodeSuite.keyPairFromPrivateKey(a)
-      expect(hex(ka.publicKey)).toBe(hex(nobleSuite.keyPairFromPrivateKey(a).publicKey))
-      const kb = nobleSuite.keyPairFromPrivateKey(b)
-      const s1 = nodeSuite.dh(a, kb.publicKey)
-      expect(hex(s1)).toBe(hex(nobleSuite.dh(a, kb.publicKey)))
-      expect(hex(s1)).toBe(hex(nodeSuite.dh(b, ka.publicKey)))
-    }), { numRuns: 100 })
+    fc.assert(
+      fc.property(bytes(32), bytes(32), (a, b) => {
+        const ka = nodeSuite.keyPairFromPrivateKey(a)
+        expect(hex(ka.publicKey)).toBe(hex(nobleSuite.keyPairFromPrivateKey(a).publicKey))
+        const kb = nobleSuite.keyPairFromPrivateKey(b)
+        const s1 = nodeSuite.dh(a, kb.publicKey)
+        expect(hex(s1)).toBe(hex(nobleSuite.dh(a, kb.publicKey)))
+        expect(hex(s1)).toBe(hex(nodeSuite.dh(b, ka.publicKey)))
+      }),
+      { numRuns: 100 }
+    )
   })
 
   it('SHA-256 and HKDF', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }), bytes(32), (a, b, ck) => {
-      expect(hex(nodeSuite.hash(a, b))).toBe(hex(nobleSuite.hash(a, b)))
-      expect(hex(nodeSuite.hash(a))).toBe(hex(nobleSuite.hash(a)))
-      const [n1, n2] = nodeSuite.hkdf(ck, a)
-      const [m1, m2] = nobleSuite.hkdf(ck, a)
-      expect([hex(n1), hex(n2)]).toEqual([hex(m1), hex(m2)])
-    }), { numRuns: 200 })
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }), bytes(32), (a, b, ck) => {
+        expect(hex(nodeSuite.hash(a, b))).toBe(hex(nobleSuite.hash(a, b)))
+        expect(hex(nodeSuite.hash(a))).toBe(hex(nobleSuite.hash(a)))
+        const [n1, n2] = nodeSuite.hkdf(ck, a)
+        const [m1, m2] = nobleSuite.hkdf(ck, a)
+        expect([hex(n1), hex(n2)]).toEqual([hex(m1), hex(m2)])
+      }),
+      { numRuns: 200 }
+    )
   })
 
   it('ChaCha20-Poly1305 seal and open, any AD, any nonce', () => {
-    fc.assert(fc.property(bytes(32), fc.nat({ max: Number.MAX_SAFE_INTEGER - 1 }), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 2000 }), (k, n, ad, pt) => {
-      const a = new Uint8Array(pt.length + 16 + 3)
-      const b = new Uint8Array(pt.length + 16 + 3)
-      nodeSuite.encryptInto(k, n, ad, pt, a, 3)
-      nobleSuite.encryptInto(k, n, ad, pt, b, 3)
-      expect(hex(a)).toBe(hex(b))
-      const ct = a.subarray(3)
-      expect(hex(nodeSuite.decrypt(k, n, ad, ct))).toBe(hex(pt))
-      expect(hex(nobleSuite.decrypt(k, n, ad, ct))).toBe(hex(pt))
-      const bad = Uint8Array.from(ct)
-      bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1
-      for (const s of SUITES) expect(() => s.decrypt(k, n, ad, bad)).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' }))
-      for (const s of SUITES) expect(() => s.decrypt(k, n + 1, ad, ct)).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' }))
-    }), { numRuns: 150 })
+    fc.assert(
+      fc.property(
+        bytes(32),
+        fc.nat({ max: Number.MAX_SAFE_INTEGER - 1 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 2000 }),
+        (k, n, ad, pt) => {
+          const a = new Uint8Array(pt.length + 16 + 3)
+          const b = new Uint8Array(pt.length + 16 + 3)
+          nodeSuite.encryptInto(k, n, ad, pt, a, 3)
+          nobleSuite.encryptInto(k, n, ad, pt, b, 3)
+          expect(hex(a)).toBe(hex(b))
+          const ct = a.subarray(3)
+          expect(hex(nodeSuite.decrypt(k, n, ad, ct))).toBe(hex(pt))
+          expect(hex(nobleSuite.decrypt(k, n, ad, ct))).toBe(hex(pt))
+          const bad = Uint8Array.from(ct)
+          bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1
+          for (const s of SUITES) {
+            expect(() => s.decrypt(k, n, ad, bad)).toThrowError(
+              expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' })
+            )
+          }
+          for (const s of SUITES) {
+            expect(() => s.decrypt(k, n + 1, ad, ct)).toThrowError(
+              expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' })
+            )
+          }
+        }
+      ),
+      { numRuns: 150 }
+    )
   })
 
   it('in-place encryption (plaintext already at its place in the output) gives the same bytes', () => {
@@ -85,18 +112,28 @@ describe('node and noble suites agree byte for byte', () => {
 
   /** RFC 7748 / libsodium blocklist: the u-coordinates of small order, plus non-canonical 0 and 1. */
   const P = (1n << 255n) - 19n
-  const lowOrder = [0n, 1n, P - 1n,
+  const lowOrder = [
+    0n,
+    1n,
+    P - 1n,
     325606250916557431795983626356110631294008115727848805560023387167927233504n,
     39382357235489614581723060781553021112529911719440698176882885853963445705823n,
-    P, P + 1n]
+    P,
+    P + 1n
+  ]
   const le = (x: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((x >> BigInt(8 * i)) & 0xffn))
 
-  it.each(SUITES.map(s => [s.name, s] as const))('%s: every low-order public key fails as a NoiseError handshake failure', (_n, s: CryptoSuite) => {
-    const priv = new Uint8Array(32).fill(0x42)
-    for (const u of lowOrder) {
-      expect(() => s.dh(priv, le(u))).toThrowError(expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_HANDSHAKE' }))
+  it.each(SUITES.map(s => [s.name, s] as const))(
+    '%s: every low-order public key fails as a NoiseError handshake failure',
+    (_n, s: CryptoSuite) => {
+      const priv = new Uint8Array(32).fill(0x42)
+      for (const u of lowOrder) {
+        expect(() => s.dh(priv, le(u))).toThrowError(
+          expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_HANDSHAKE' })
+        )
+      }
     }
-  })
+  )
 
   it('whole libp2p handshakes replay identically through both suites with injected randomness', () => {
     const idA = generateEd25519()
@@ -106,8 +143,22 @@ describe('node and noble suites agree byte for byte', () => {
         const rnd = seeded(seed)
         const sA = suite.keyPairFromPrivateKey(rnd(32))
         const sB = suite.keyPairFromPrivateKey(rnd(32))
-        const a = new XXHandshake({ initiator: true, identity: idA, suite, muxers: ['/yamux/1.0.0'], staticKey: sA, randomBytes: rnd })
-        const b = new XXHandshake({ initiator: false, identity: idB, suite, muxers: ['/yamux/1.0.0'], staticKey: sB, randomBytes: rnd })
+        const a = new XXHandshake({
+          initiator: true,
+          identity: idA,
+          suite,
+          muxers: ['/yamux/1.0.0'],
+          staticKey: sA,
+          randomBytes: rnd
+        })
+        const b = new XXHandshake({
+          initiator: false,
+          identity: idB,
+          suite,
+          muxers: ['/yamux/1.0.0'],
+          staticKey: sB,
+          randomBytes: rnd
+        })
         const m1 = a.start().send!
         const m2 = b.receive(m1.subarray(2)).send!
         const r2 = a.receive(m2.subarray(2))

@@ -8,7 +8,12 @@ import fc from 'fast-check'
 import { CipherState } from '../../src/security/cipher-state.js'
 import { LENGTH_PREFIX_BYTES, MAX_PLAINTEXT_LENGTH } from '../../src/security/constants.js'
 import { SUITES } from '../../src/security/suite.js'
-import { encodedLength, encryptFrames, NoiseFrameDecoder, ZERO_COPY_MIN_PLAINTEXT } from '../../src/security/transport-codec.js'
+import {
+  encodedLength,
+  encryptFrames,
+  NoiseFrameDecoder,
+  ZERO_COPY_MIN_PLAINTEXT
+} from '../../src/security/transport-codec.js'
 import { NoiseError } from '../../src/errors.js'
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7)
@@ -23,7 +28,8 @@ function decodeAll (decoder: NoiseFrameDecoder, cs: CipherState): Uint8Array[] {
 const concat = (parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts))
 
 /** The wire bytes of one batch (what the socket sends for the chunks of one write). */
-const seal = (cs: CipherState, chunks: readonly Uint8Array[], maxPlaintext?: number): Uint8Array => concat(encryptFrames(cs, chunks, maxPlaintext))
+const seal = (cs: CipherState, chunks: readonly Uint8Array[], maxPlaintext?: number): Uint8Array =>
+  concat(encryptFrames(cs, chunks, maxPlaintext))
 
 function frameSizes (wire: Uint8Array): number[] {
   const out: number[] = []
@@ -59,7 +65,12 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
   it('frames at 65519 plaintext bytes, whatever the chunking', () => {
     const total = 2 * MAX_PLAINTEXT_LENGTH + 5
     const data = Uint8Array.from({ length: total }, (_, i) => (i * 31) & 0xff)
-    const chunkings = [[data], [data.subarray(0, 1), data.subarray(1)], [data.subarray(0, 70000), new Uint8Array(0), data.subarray(70000, 70001), data.subarray(70001)]]
+    const chunkings = [[data], [data.subarray(0, 1), data.subarray(1)], [
+      data.subarray(0, 70000),
+      new Uint8Array(0),
+      data.subarray(70000, 70001),
+      data.subarray(70001)
+    ]]
     for (const chunks of chunkings) {
       const out = seal(new CipherState(suite, KEY), chunks)
       expect(out.length).toBe(encodedLength(total))
@@ -90,7 +101,12 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
 
   it('reports every frame to the trace hook, with its bytes when contiguous', () => {
     const seen: Array<[number, number | undefined]> = []
-    encryptFrames(new CipherState(suite, KEY), [new Uint8Array(MAX_PLAINTEXT_LENGTH + 100)], MAX_PLAINTEXT_LENGTH, (len, body) => seen.push([len, body?.length]))
+    encryptFrames(
+      new CipherState(suite, KEY),
+      [new Uint8Array(MAX_PLAINTEXT_LENGTH + 100)],
+      MAX_PLAINTEXT_LENGTH,
+      (len, body) => seen.push([len, body?.length])
+    )
     expect(seen).toEqual([[65535, undefined], [116, 116]])
   })
 
@@ -161,35 +177,47 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
       t[i] = (t[i] as number) ^ 0x80
       const d = new NoiseFrameDecoder()
       d.push(t)
-      expect(() => decodeAll(d, new CipherState(suite, KEY))).toThrowError(expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_DECRYPT' }))
+      expect(() => decodeAll(d, new CipherState(suite, KEY))).toThrowError(
+        expect.objectContaining({ name: 'NoiseError', code: 'ERR_NOISE_DECRYPT' })
+      )
     }
   })
 
   it('property: a random single-bit flip anywhere in a frame is caught or changes the framing', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (msg, at, bit) => {
-      const wire = seal(new CipherState(suite, KEY), [msg])
-      const i = at % wire.length
-      const t = Uint8Array.from(wire)
-      t[i] = (t[i] as number) ^ (1 << bit)
-      const d = new NoiseFrameDecoder()
-      d.push(t)
-      try {
-        const got = decodeAll(d, new CipherState(suite, KEY))
-        // only a flip in the length prefix can avoid an authentication failure, by making the frame incomplete
-        expect(i).toBeLessThan(2)
-        expect(got).toHaveLength(0)
-      } catch (err) {
-        expect(err).toBeInstanceOf(NoiseError)
-        expect((err as NoiseError).code).toBe('ERR_NOISE_DECRYPT')
-      }
-    }), { numRuns: 300 })
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 200 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        (msg, at, bit) => {
+          const wire = seal(new CipherState(suite, KEY), [msg])
+          const i = at % wire.length
+          const t = Uint8Array.from(wire)
+          t[i] = (t[i] as number) ^ (1 << bit)
+          const d = new NoiseFrameDecoder()
+          d.push(t)
+          try {
+            const got = decodeAll(d, new CipherState(suite, KEY))
+            // only a flip in the length prefix can avoid an authentication failure, by making the frame incomplete
+            expect(i).toBeLessThan(2)
+            expect(got).toHaveLength(0)
+          } catch (err) {
+            expect(err).toBeInstanceOf(NoiseError)
+            expect((err as NoiseError).code).toBe('ERR_NOISE_DECRYPT')
+          }
+        }
+      ),
+      { numRuns: 300 }
+    )
   })
 
   it('frames shorter than a tag are refused, not delivered', () => {
     for (const len of [0, 1, 15]) {
       const d = new NoiseFrameDecoder()
       d.push(Uint8Array.of(0, len, ...new Uint8Array(len)))
-      expect(() => decodeAll(d, new CipherState(suite, KEY))).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' }))
+      expect(() => decodeAll(d, new CipherState(suite, KEY))).toThrowError(
+        expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' })
+      )
     }
   })
 
@@ -208,7 +236,10 @@ const cut = (wire: Uint8Array, at: readonly number[]): Uint8Array[] => {
 }
 
 /** Push `chunks`, take the one frame as its views, decipher it piecewise. */
-function decodeParts (chunks: readonly Uint8Array[], cs: CipherState): { parts: Uint8Array[], plaintext: Uint8Array[] } {
+function decodeParts (
+  chunks: readonly Uint8Array[],
+  cs: CipherState
+): { parts: Uint8Array[], plaintext: Uint8Array[] } {
   const d = new NoiseFrameDecoder()
   for (const c of chunks) d.push(c)
   const parts = d.nextParts()
@@ -250,7 +281,12 @@ describe('frames that span chunks (NoiseFrameDecoder.nextParts + CipherState.dec
         const cs = new CipherState(suite, KEY)
         const { parts, plaintext } = decodeParts(cut(wire, at), cs)
         expect(cs.nonce).toBe(1)
-        if (suite.name === 'node') expect(plaintext.length).toBe(Math.max(1, parts.filter((p, k) => p.length > 0 && parts.slice(0, k).reduce((n, q) => n + q.length, 0) < 37).length))
+        if (suite.name === 'node') {
+          expect(plaintext.length).toBe(Math.max(
+            1,
+            parts.filter((p, k) => p.length > 0 && parts.slice(0, k).reduce((n, q) => n + q.length, 0) < 37).length
+          ))
+        }
         return Buffer.from(concat(plaintext)).toString('hex')
       })
       expect(outs).toEqual([Buffer.from(data).toString('hex'), Buffer.from(data).toString('hex')])
@@ -262,7 +298,12 @@ describe('frames that span chunks (NoiseFrameDecoder.nextParts + CipherState.dec
     for (const suite of SUITES) {
       const w = seal(new CipherState(suite, KEY), [big])
       expect(w.length).toBe(2 + 65535)
-      for (const at of [[65536], [1, 65537 - 16], [30000, 65537 - 7], [100, 65536 - 40000, 65537 - 1], [65537 - 15, 65537 - 3]]) {
+      for (
+        const at of [[65536], [1, 65537 - 16], [30000, 65537 - 7], [100, 65536 - 40000, 65537 - 1], [
+          65537 - 15,
+          65537 - 3
+        ]]
+      ) {
         const { plaintext } = decodeParts(cut(w, at), new CipherState(suite, KEY))
         expect(Buffer.from(concat(plaintext)).equals(Buffer.from(big))).toBe(true)
       }
@@ -274,7 +315,9 @@ describe('frames that span chunks (NoiseFrameDecoder.nextParts + CipherState.dec
       for (let i = LENGTH_PREFIX_BYTES; i < wire.length; i++) {
         const t = Uint8Array.from(wire)
         t[i] = (t[i] as number) ^ 0x01
-        for (const at of [[20], [wire.length - 8], [9, wire.length - 10], [30, wire.length - 1], [3, 4, wire.length - 16]]) {
+        for (
+          const at of [[20], [wire.length - 8], [9, wire.length - 10], [30, wire.length - 1], [3, 4, wire.length - 16]]
+        ) {
           const cs = new CipherState(suite, KEY)
           const d = new NoiseFrameDecoder()
           for (const c of cut(t, at)) d.push(c)
@@ -293,8 +336,12 @@ describe('frames that span chunks (NoiseFrameDecoder.nextParts + CipherState.dec
 
   it('a straddling frame shorter than a tag is refused', () => {
     for (const suite of SUITES) {
-      expect(() => new CipherState(suite, KEY).decryptParts([new Uint8Array(7), new Uint8Array(8)])).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' }))
-      expect(() => new CipherState(suite, KEY).decryptParts([])).toThrowError(expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' }))
+      expect(() => new CipherState(suite, KEY).decryptParts([new Uint8Array(7), new Uint8Array(8)])).toThrowError(
+        expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' })
+      )
+      expect(() => new CipherState(suite, KEY).decryptParts([])).toThrowError(
+        expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' })
+      )
     }
   })
 })

@@ -38,9 +38,16 @@ describe('switch config', () => {
   it('derives the watermarks from maxConnections unless given (7/8 and 3/4), and checks low < high <= max', () => {
     expect(resolveConfig({ maxConnections: 16 })).toMatchObject({ connectionsHighWater: 14, connectionsLowWater: 12 })
     expect(resolveConfig({ maxConnections: 1 })).toMatchObject({ connectionsHighWater: 1, connectionsLowWater: 0 })
-    expect(resolveConfig({ maxConnections: 64, connectionsHighWater: 10 })).toMatchObject({ connectionsHighWater: 10, connectionsLowWater: 9 })
-    expect(() => resolveConfig({ maxConnections: 8, connectionsHighWater: 9 })).toThrow(/"config.connectionsHighWater" expected at most maxConnections \(8\), got 9/)
-    expect(() => resolveConfig({ connectionsLowWater: 224 })).toThrow(/"config.connectionsLowWater" expected an integer 0 … connectionsHighWater - 1 \(223\), got 224/)
+    expect(resolveConfig({ maxConnections: 64, connectionsHighWater: 10 })).toMatchObject({
+      connectionsHighWater: 10,
+      connectionsLowWater: 9
+    })
+    expect(() => resolveConfig({ maxConnections: 8, connectionsHighWater: 9 })).toThrow(
+      /"config.connectionsHighWater" expected at most maxConnections \(8\), got 9/
+    )
+    expect(() => resolveConfig({ connectionsLowWater: 224 })).toThrow(
+      /"config.connectionsLowWater" expected an integer 0 … connectionsHighWater - 1 \(223\), got 224/
+    )
     expect(() => resolveConfig({ connectionsLowWater: -1 })).toThrow(/connectionsLowWater/)
   })
 
@@ -48,11 +55,23 @@ describe('switch config', () => {
     ['zero count', { maxConnections: 0 }, /"config.maxConnections" expected a positive integer, got 0/],
     ['fractional count', { maxInboundStreamsPerConnection: 1.5 }, /maxInboundStreamsPerConnection.*got 1.5/],
     ['string count', { maxPendingConnections: '5' }, /maxPendingConnections.*got 5/],
-    ['negative duration', { handshakeTimeoutMs: -1 }, /"config.handshakeTimeoutMs" expected a positive number of milliseconds, got -1/],
+    [
+      'negative duration',
+      { handshakeTimeoutMs: -1 },
+      /"config.handshakeTimeoutMs" expected a positive number of milliseconds, got -1/
+    ],
     ['NaN duration', { streamNegotiationTimeoutMs: NaN }, /streamNegotiationTimeoutMs.*NaN/],
     ['timer overflow', { dialTimeoutMs: 2 ** 31 }, /dialTimeoutMs" expected at most 2147483647/],
-    ['tiny negotiation limit', { maxNegotiationMessageBytes: 10 }, /maxNegotiationMessageBytes" expected 19 … 1024, got 10/],
-    ['negotiation limit above what peers accept', { maxNegotiationMessageBytes: 1025 }, /maxNegotiationMessageBytes.*1025/],
+    [
+      'tiny negotiation limit',
+      { maxNegotiationMessageBytes: 10 },
+      /maxNegotiationMessageBytes" expected 19 … 1024, got 10/
+    ],
+    [
+      'negotiation limit above what peers accept',
+      { maxNegotiationMessageBytes: 1025 },
+      /maxNegotiationMessageBytes.*1025/
+    ],
     ['unknown field (typo)', { handshakeTimeout: 5 }, /"config.handshakeTimeout" is not a switch setting/]
   ]
   it.each(bad)('refuses %s with a typed error', (_name, partial, message) => {

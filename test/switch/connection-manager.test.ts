@@ -28,9 +28,19 @@ function fakeRaw (remoteAddr: string): ByteConnection & { abortedWith: Error | u
   return raw
 }
 
-function fakeConn (peer: PeerId, status: 'open' | 'closing' | 'closed' = 'open', at: { openedAt?: number, lastActivityAt?: number, streamCount?: number } = {}): PeerConnection {
+function fakeConn (
+  peer: PeerId,
+  status: 'open' | 'closing' | 'closed' = 'open',
+  at: { openedAt?: number, lastActivityAt?: number, streamCount?: number } = {}
+): PeerConnection {
   const openedAt = at.openedAt ?? Date.now()
-  return { remotePeer: peer, status, openedAt, lastActivityAt: at.lastActivityAt ?? openedAt, streamCount: at.streamCount ?? 0 } as unknown as PeerConnection
+  return {
+    remotePeer: peer,
+    status,
+    openedAt,
+    lastActivityAt: at.lastActivityAt ?? openedAt,
+    streamCount: at.streamCount ?? 0
+  } as unknown as PeerConnection
 }
 
 const newPeer = (): PeerId => PeerId.fromPublicKey(generateEd25519().publicKey)
@@ -87,12 +97,18 @@ describe('ConnectionManager', () => {
     m.track(raws[1] as ByteConnection, 'inbound')
     expect(m.admitInbound('/c')).toBeUndefined()
     expect(raws[0]?.abortedWith).toBeInstanceOf(SwitchError)
-    expect(raws[0]?.abortedWith?.message).toMatch(/"maxPendingConnections" expected <= 2 upgrading connections: closed the oldest \(\/ip4\/10\.0\.0\.1\/tcp\/1/)
+    expect(raws[0]?.abortedWith?.message).toMatch(
+      /"maxPendingConnections" expected <= 2 upgrading connections: closed the oldest \(\/ip4\/10\.0\.0\.1\/tcp\/1/
+    )
     expect(first.cancelled).toBe(raws[0]?.abortedWith)
     expect(raws[1]?.abortedWith).toBeUndefined()
     expect(out.cancelled).toBeUndefined()
     m.track(raws[2] as ByteConnection, 'inbound')
-    expect(m.pendingView(Date.now()).map(p => p.remoteAddr)).toEqual(['/ip4/10.0.0.9/tcp/9', '/ip4/10.0.0.2/tcp/2', '/ip4/10.0.0.3/tcp/3'])
+    expect(m.pendingView(Date.now()).map(p => p.remoteAddr)).toEqual([
+      '/ip4/10.0.0.9/tcp/9',
+      '/ip4/10.0.0.2/tcp/2',
+      '/ip4/10.0.0.3/tcp/3'
+    ])
     // Untracking the evicted one again (its upgrade failing later) changes nothing.
     m.untrack(first)
     expect(m.admitInbound('/d')).toBeUndefined()
@@ -123,7 +139,9 @@ describe('ConnectionManager', () => {
     const a = [1, 2].map(port => m.track(fakeRaw(`/ip4/10.0.0.1/tcp/${port}`), 'inbound'))
     const refusal = m.admitInbound('/ip4/10.0.0.1/tcp/3')
     expect(refusal?.code).toBe('ERR_TOO_MANY_CONNECTIONS')
-    expect(refusal?.message).toMatch(/"maxPendingConnectionsPerAddress" expected <= 2 upgrading connections from \/ip4\/10\.0\.0\.1, got one more/)
+    expect(refusal?.message).toMatch(
+      /"maxPendingConnectionsPerAddress" expected <= 2 upgrading connections from \/ip4\/10\.0\.0\.1, got one more/
+    )
     expect(m.admitInbound('/ip4/10.0.0.2/tcp/3')).toBeUndefined()
     m.untrack(a[0] as PendingUpgrade)
     expect(m.admitInbound('/ip4/10.0.0.1/tcp/4')).toBeUndefined()
@@ -143,12 +161,21 @@ describe('ConnectionManager', () => {
     for (const r of flood) m.track(r, 'inbound')
     expect(m.admitInbound('/ip4/10.0.0.7/tcp/1')).toBeUndefined()
     expect(honest.abortedWith).toBeUndefined()
-    expect(flood[0]?.abortedWith?.message).toMatch(/closed the oldest \(\/ip4\/10\.6\.6\.6\/tcp\/2, .* of the address with the most \(3\)/)
+    expect(flood[0]?.abortedWith?.message).toMatch(
+      /closed the oldest \(\/ip4\/10\.6\.6\.6\/tcp\/2, .* of the address with the most \(3\)/
+    )
     expect(flood[1]?.abortedWith).toBeUndefined()
   })
 
   it('trims least valuable first: past the grace period, unprotected, fewest streams, longest idle', () => {
-    const m = new ConnectionManager(resolveConfig({ maxConnections: 8, connectionsHighWater: 4, connectionsLowWater: 2, connectionGracePeriodMs: 1000 }))
+    const m = new ConnectionManager(
+      resolveConfig({
+        maxConnections: 8,
+        connectionsHighWater: 4,
+        connectionsLowWater: 2,
+        connectionGracePeriodMs: 1000
+      })
+    )
     const now = 100_000
     const peers = Array.from({ length: 6 }, newPeer)
     const busy = fakeConn(peers[0] as PeerId, 'open', { openedAt: now - 50_000, streamCount: 2 })
@@ -182,6 +209,8 @@ describe('ConnectionManager', () => {
     m.remove(old)
     m.add(fakeConn(newPeer(), 'open', { openedAt: now - 20 }))
     expect(m.admitInbound('/ip4/1.2.3.4/tcp/6', now)?.message).toMatch(/none past its grace period to trim/)
-    expect(() => m.checkRegister(newPeer(), 'inbound', now)).toThrow(/"maxConnections" expected <= 2 open connections, got one more \(none past its 1000 ms grace period to trim\)/)
+    expect(() => m.checkRegister(newPeer(), 'inbound', now)).toThrow(
+      /"maxConnections" expected <= 2 open connections, got one more \(none past its 1000 ms grace period to trim\)/
+    )
   })
 })

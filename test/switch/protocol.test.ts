@@ -43,8 +43,12 @@ describe('LPProtocol', () => {
   })
 
   it('a lower maxNegotiationMessageBytes lowers the longest id accepted (it could never be proposed)', () => {
-    expect(() => { checkProtocolId('/' + 'x'.repeat(62), 64) }).not.toThrow()
-    expect(() => { checkProtocolId('/' + 'x'.repeat(63), 64) }).toThrow(/expected <= 63 bytes \(maxNegotiationMessageBytes 64 counts the newline\), got 64/)
+    expect(() => {
+      checkProtocolId('/' + 'x'.repeat(62), 64)
+    }).not.toThrow()
+    expect(() => {
+      checkProtocolId('/' + 'x'.repeat(63), 64)
+    }).toThrow(/expected <= 63 bytes \(maxNegotiationMessageBytes 64 counts the newline\), got 64/)
     const registry = new ProtocolRegistry(64)
     expect(() => { registry.mount(new LPProtocol({ codecs: ['/' + 'x'.repeat(63)], handler })) }).toThrow(RangeError)
     expect(registry.codecs()).toEqual([])

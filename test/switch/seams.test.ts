@@ -42,26 +42,49 @@ function invalidConfig (make: () => unknown): SwitchError {
 
 describe('the switch checks its layers at construction, with one error type', () => {
   it('empty, malformed and duplicate layer lists', () => {
-    expect(invalidConfig(() => new Switch({ transports: [], security: [noise()], muxers: [yamux()] })).message).toMatch(/"transports" expected a non-empty list/)
-    expect(invalidConfig(() => new Switch({ transports: [tcp()], security: [], muxers: [yamux()] })).message).toMatch(/"security" expected a non-empty list/)
-    expect(invalidConfig(() => new Switch({ transports: [tcp()], security: [noise()], muxers: [yamux(), yamux()] })).message).toMatch(/"muxers" lists \/yamux\/1\.0\.0 twice/)
-    expect(invalidConfig(() => new Switch({ transports: [tcp()], security: ['noise' as unknown as SecurityProtocol], muxers: [yamux()] })).message).toMatch(/"security\[0\]" expected a SecurityProtocol/)
-    expect(invalidConfig(() => new Switch({ transports: [tcp()], security: [noiseAs('no-slash')], muxers: [yamux()] })).message).toMatch(/"security\[0\]"/)
+    expect(invalidConfig(() => new Switch({ transports: [], security: [noise()], muxers: [yamux()] })).message).toMatch(
+      /"transports" expected a non-empty list/
+    )
+    expect(invalidConfig(() => new Switch({ transports: [tcp()], security: [], muxers: [yamux()] })).message).toMatch(
+      /"security" expected a non-empty list/
+    )
+    expect(
+      invalidConfig(() => new Switch({ transports: [tcp()], security: [noise()], muxers: [yamux(), yamux()] })).message
+    ).toMatch(/"muxers" lists \/yamux\/1\.0\.0 twice/)
+    expect(
+      invalidConfig(() =>
+        new Switch({ transports: [tcp()], security: ['noise' as unknown as SecurityProtocol], muxers: [yamux()] })
+      ).message
+    ).toMatch(/"security\[0\]" expected a SecurityProtocol/)
+    expect(
+      invalidConfig(() => new Switch({ transports: [tcp()], security: [noiseAs('no-slash')], muxers: [yamux()] }))
+        .message
+    ).toMatch(/"security\[0\]"/)
     expect(invalidConfig(() => new Switch(undefined as never)).message).toMatch(/"options" expected/)
   })
 
   it('muxer settings and layer names are checked before any connection', () => {
-    expect(invalidConfig(() => newStandardSwitch({ yamux: { maxFramePayloadBytes: 0 } })).message).toMatch(/"muxers" yamux: .*maxFramePayloadBytes/)
-    expect(invalidConfig(() => newStandardSwitch({ mplex: { maxInboundStreams: -1 } })).message).toMatch(/"muxers" mplex: .*maxInboundStreams/)
-    expect(invalidConfig(() => newStandardSwitch({ security: ['nope' as 'noise'] })).message).toMatch(/"security" expected one of noise.*got "nope"/)
-    expect(invalidConfig(() => newStandardSwitch({ transports: ['carrier-pigeon' as 'tcp'] })).message).toMatch(/"transports" expected one of tcp/)
+    expect(invalidConfig(() => newStandardSwitch({ yamux: { maxFramePayloadBytes: 0 } })).message).toMatch(
+      /"muxers" yamux: .*maxFramePayloadBytes/
+    )
+    expect(invalidConfig(() => newStandardSwitch({ mplex: { maxInboundStreams: -1 } })).message).toMatch(
+      /"muxers" mplex: .*maxInboundStreams/
+    )
+    expect(invalidConfig(() => newStandardSwitch({ security: ['nope' as 'noise'] })).message).toMatch(
+      /"security" expected one of noise.*got "nope"/
+    )
+    expect(invalidConfig(() => newStandardSwitch({ transports: ['carrier-pigeon' as 'tcp'] })).message).toMatch(
+      /"transports" expected one of tcp/
+    )
     // A factory's own check, at the factory: the same code.
     expect(() => yamux({ maxFramePayloadBytes: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG' }))
     expect(() => mplex({ maxInboundStreams: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG' }))
   })
 
   it('a listen address no transport can take is refused at construction', () => {
-    expect(invalidConfig(() => newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/udp/0'] })).message).toMatch(/"listenAddrs" expected addresses a transport can listen on \(tcp, ws, quic-v1\), got \/ip4\/127\.0\.0\.1\/udp\/0/)
+    expect(invalidConfig(() => newStandardSwitch({ listenAddrs: ['/ip4/127.0.0.1/udp/0'] })).message).toMatch(
+      /"listenAddrs" expected addresses a transport can listen on \(tcp, ws, quic-v1\), got \/ip4\/127\.0\.0\.1\/udp\/0/
+    )
   })
 
   it('an address no transport can dial fails that dial with ERR_NO_TRANSPORT', async () => {
@@ -81,7 +104,10 @@ describe('security negotiated with multistream-select', () => {
     expect(conn.security).toBe('/noise-alt/1.0.0')
     expect(conn.encryption).toBe('/noise-alt/1.0.0')
     expect((await opened).connection.security).toBe('/noise-alt/1.0.0')
-    expect(server.inspect().connections.map(c => [c.security, c.multiplexer])).toEqual([['/noise-alt/1.0.0', '/yamux/1.0.0']])
+    expect(server.inspect().connections.map(c => [c.security, c.multiplexer])).toEqual([[
+      '/noise-alt/1.0.0',
+      '/yamux/1.0.0'
+    ]])
     expect(await ping(await conn.newStream(PING_CODEC), { count: 1 })).toHaveLength(1)
   })
 
@@ -122,7 +148,11 @@ function selfSecuring (identity = generateEd25519()): { transport: Transport, id
     dial: async (ma, opts): Promise<TransportConnection> => {
       const raw = await inner.dial(ma, { identity: opts.identity })
       if (raw.kind !== 'raw') throw new Error('expected a raw TCP connection')
-      const up = await upgradeOutbound(raw.connection, { ...layers, identity: opts.identity, ...(opts.expectedPeer !== undefined ? { expectedPeer: opts.expectedPeer } : {}) })
+      const up = await upgradeOutbound(raw.connection, {
+        ...layers,
+        identity: opts.identity,
+        ...(opts.expectedPeer !== undefined ? { expectedPeer: opts.expectedPeer } : {})
+      })
       return { kind: 'upgraded', connection: { ...up, muxerNegotiation: 'transport' } }
     },
     listen: async (ma, opts) => await inner.listen(ma, {
@@ -142,15 +172,27 @@ function selfSecuring (identity = generateEd25519()): { transport: Transport, id
 describe('transports', () => {
   it('listens on several transports at once; an upgraded connection is registered as it is', async () => {
     const a = selfSecuring()
-    const server = await fleet.standard({ identity: a.identity, transports: [a.transport, 'tcp'], listenAddrs: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.2/tcp/0'] })
+    const server = await fleet.standard({
+      identity: a.identity,
+      transports: [a.transport, 'tcp'],
+      listenAddrs: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.2/tcp/0']
+    })
     const addrs = server.peerInfo.addrs.map(x => x.toString())
     expect(addrs).toHaveLength(2)
     expect(addrs[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
     expect(addrs[1]).toMatch(/^\/ip4\/127\.0\.0\.2\/tcp\/\d+$/)
 
     const b = selfSecuring()
-    const viaTransport = await fleet.standard({ identity: b.identity, listenAddrs: [], transports: [b.transport, 'tcp'] })
-    const opened = server.next('connection:open', ev => ev.connection.remoteAddr.startsWith('/ip4/127.0.0.1/') && ev.connection.localAddr.startsWith('/ip4/127.0.0.2/'))
+    const viaTransport = await fleet.standard({
+      identity: b.identity,
+      listenAddrs: [],
+      transports: [b.transport, 'tcp']
+    })
+    const opened = server.next(
+      'connection:open',
+      ev =>
+        ev.connection.remoteAddr.startsWith('/ip4/127.0.0.1/') && ev.connection.localAddr.startsWith('/ip4/127.0.0.2/')
+    )
     const c1: PeerConnection = await viaTransport.dial(server.peerId, [addrs[1] as string])
     expect(c1.muxerNegotiation).toBe('transport')
     expect(c1.security).toBe('/noise')
@@ -168,9 +210,16 @@ describe('transports', () => {
 
   it('an upgraded dial that authenticated someone else is refused with ERR_PEER_ID_MISMATCH', async () => {
     const a = selfSecuring()
-    const server = await fleet.standard({ identity: a.identity, transports: [a.transport], listenAddrs: ['/ip4/127.0.0.2/tcp/0'] })
+    const server = await fleet.standard({
+      identity: a.identity,
+      transports: [a.transport],
+      listenAddrs: ['/ip4/127.0.0.2/tcp/0']
+    })
     // The transport is not told whom to expect: the switch itself checks what it returns.
-    const lax: Transport = { ...a.transport, dial: async (ma, opts) => await a.transport.dial(ma, { identity: opts.identity }) }
+    const lax: Transport = {
+      ...a.transport,
+      dial: async (ma, opts) => await a.transport.dial(ma, { identity: opts.identity })
+    }
     const other = generateEd25519()
     const client = new Switch(standardLayers({ transports: [lax], listenAddrs: [], log: () => {} }))
     try {
@@ -211,7 +260,9 @@ describe('a connection owns its records (one owner, gone with it)', () => {
     const limited = server.next('protocol:error')
     await client.dial(server.peerId, server.peerInfo.addrs, '/seams/hold/1.0.0')
     await waitFor('the first handler ran', () => contexts.length === 1)
-    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/seams/hold/1.0.0')).rejects.toMatchObject({ code: 'ERR_STREAM_RESET' })
+    await expect(client.dial(server.peerId, server.peerInfo.addrs, '/seams/hold/1.0.0')).rejects.toMatchObject({
+      code: 'ERR_STREAM_RESET'
+    })
     expect((await limited).stage).toBe('limit')
     // Another connection has its own count and its own context.
     const other = await fleet.standard({ listenAddrs: [] })
@@ -235,7 +286,13 @@ describe('dial: one entry, documented forms', () => {
   it('dial(peer, addrs), dial(peer, addrs, protocol), dial("/…/p2p/<id>"[, protocol]) and the deprecated aliases', async () => {
     const server = await fleet.standard()
     const HELLO = '/seams/hello/1.0.0'
-    server.mount({ codecs: [HELLO], handler: async (stream) => { await stream.write(new TextEncoder().encode('hello')); await stream.close() } })
+    server.mount({
+      codecs: [HELLO],
+      handler: async (stream) => {
+        await stream.write(new TextEncoder().encode('hello'))
+        await stream.close()
+      }
+    })
     const client = await fleet.standard({ listenAddrs: [] })
     const full = `${server.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${server.peerId.toString()}`
     const conn = await client.dial(server.peerId.toString(), server.peerInfo.addrs)

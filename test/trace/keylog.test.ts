@@ -43,18 +43,38 @@ describe('key log format', () => {
 
   it('round-trips any keys and finds them by handshake hash', () => {
     const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
-    fc.assert(fc.property(bytes32, bytes32, bytes32, fc.option(fc.tuple(bytes32, bytes32, bytes32), { nil: undefined }), fc.boolean(),
-      (k1, k2, h, hk, initiator) => {
-        const k: NoiseKeys = { ...sample, role: initiator ? 'initiator' : 'responder', initiatorToResponder: k1, responderToInitiator: k2, handshakeHash: h }
-        if (hk !== undefined) k.handshakeKeys = { ee: hk[0], es: hk[1], se: hk[2] }
-        const log = parseKeyLog('# comment\n\n' + formatKeyLog(k))
-        expect(log.size).toBe(1)
-        expect(log.find(h)).toEqual(k)
-      }))
+    fc.assert(
+      fc.property(
+        bytes32,
+        bytes32,
+        bytes32,
+        fc.option(fc.tuple(bytes32, bytes32, bytes32), { nil: undefined }),
+        fc.boolean(),
+        (k1, k2, h, hk, initiator) => {
+          const k: NoiseKeys = {
+            ...sample,
+            role: initiator ? 'initiator' : 'responder',
+            initiatorToResponder: k1,
+            responderToInitiator: k2,
+            handshakeHash: h
+          }
+          if (hk !== undefined) k.handshakeKeys = { ee: hk[0], es: hk[1], se: hk[2] }
+          const log = parseKeyLog('# comment\n\n' + formatKeyLog(k))
+          expect(log.size).toBe(1)
+          expect(log.find(h)).toEqual(k)
+        }
+      )
+    )
   })
 
   it('skips comments, blank lines and other labels; keeps one entry when both ends log the same connection', () => {
-    const responder: NoiseKeys = { ...sample, localAddr: sample.remoteAddr, remoteAddr: sample.localAddr, role: 'responder', handshakeKeys: { ee: key(7), es: key(8), se: key(9) } }
+    const responder: NoiseKeys = {
+      ...sample,
+      localAddr: sample.remoteAddr,
+      remoteAddr: sample.localAddr,
+      role: 'responder',
+      handshakeKeys: { ee: key(7), es: key(8), se: key(9) }
+    }
     const text = '# switchyard\nCLIENT_RANDOM aa bb\n' + formatKeyLog(sample) + formatKeyLog(responder)
     const log = parseKeyLog(text)
     expect(log.size).toBe(1)
@@ -64,7 +84,11 @@ describe('key log format', () => {
 
   it('pairs each handshake line with the transport line before it, also when addresses repeat', () => {
     const a = formatKeyLog({ ...sample, handshakeKeys: { ee: key(4), es: key(5), se: key(6) } })
-    const b = formatKeyLog({ ...sample, handshakeHash: key(10), handshakeKeys: { ee: key(11), es: key(12), se: key(13) } })
+    const b = formatKeyLog({
+      ...sample,
+      handshakeHash: key(10),
+      handshakeKeys: { ee: key(11), es: key(12), se: key(13) }
+    })
     const log = parseKeyLog(a + b)
     expect(log.find(key(3))?.handshakeKeys?.ee).toEqual(key(4))
     expect(log.find(key(10))?.handshakeKeys?.ee).toEqual(key(11))

@@ -33,11 +33,29 @@ describe('multistream hooks', () => {
     const next = dialer.receive(concat(answer1.send))
     const answer2 = listener.receive(concat(next.send))
     expect(dialer.receive(concat(answer2.send)).protocol).toBe('/b')
-    expect(summary(d.events)).toEqual(['out /multistream/1.0.0', 'out /a', 'in /multistream/1.0.0', 'in na', 'out /b', 'in /b'])
-    expect(summary(l.events)).toEqual(['in /multistream/1.0.0', 'out /multistream/1.0.0', 'in /a', 'out na', 'in /b', 'out /b'])
+    expect(summary(d.events)).toEqual([
+      'out /multistream/1.0.0',
+      'out /a',
+      'in /multistream/1.0.0',
+      'in na',
+      'out /b',
+      'in /b'
+    ])
+    expect(summary(l.events)).toEqual([
+      'in /multistream/1.0.0',
+      'out /multistream/1.0.0',
+      'in /a',
+      'out na',
+      'in /b',
+      'out /b'
+    ])
     // the bytes of every event are the message as it sits on the wire
-    expect(concat(d.events.filter(e => 'dir' in e && e.dir === 'out').map(e => e.bytes as Uint8Array))).toEqual(concat([...first, ...next.send]))
-    expect(concat(l.events.filter(e => 'dir' in e && e.dir === 'out').map(e => e.bytes as Uint8Array))).toEqual(concat([...answer1.send, ...answer2.send]))
+    expect(concat(d.events.filter(e => 'dir' in e && e.dir === 'out').map(e => e.bytes as Uint8Array))).toEqual(
+      concat([...first, ...next.send])
+    )
+    expect(concat(l.events.filter(e => 'dir' in e && e.dir === 'out').map(e => e.bytes as Uint8Array))).toEqual(
+      concat([...answer1.send, ...answer2.send])
+    )
   })
 
   it('ls request and response are reported with the protocol list', () => {

@@ -24,37 +24,78 @@ describe('Tracer', () => {
     const { sink, records } = collect()
     let clock = 1000
     const tracer = new Tracer({ sinks: [sink], now: () => clock++ })
-    const a = tracer.connection({ direction: 'outbound', localAddr: '/ip4/127.0.0.1/tcp/5', remoteAddr: '/ip4/127.0.0.1/tcp/6' })
-    const b = tracer.connection({ direction: 'inbound', localAddr: '/ip4/127.0.0.1/tcp/6', remoteAddr: '/ip4/127.0.0.1/tcp/5' })
+    const a = tracer.connection({
+      direction: 'outbound',
+      localAddr: '/ip4/127.0.0.1/tcp/5',
+      remoteAddr: '/ip4/127.0.0.1/tcp/6'
+    })
+    const b = tracer.connection({
+      direction: 'inbound',
+      localAddr: '/ip4/127.0.0.1/tcp/6',
+      remoteAddr: '/ip4/127.0.0.1/tcp/5'
+    })
     a.event({ layer: 'yamux', kind: 'frame', dir: 'out', frameType: 1, flags: 1, streamId: 1, length: 0 })
-    b.event({ layer: 'tcp', kind: 'open', localAddr: '/ip4/127.0.0.1/tcp/6', remoteAddr: '/ip4/127.0.0.1/tcp/5', direction: 'inbound' })
+    b.event({
+      layer: 'tcp',
+      kind: 'open',
+      localAddr: '/ip4/127.0.0.1/tcp/6',
+      remoteAddr: '/ip4/127.0.0.1/tcp/5',
+      direction: 'inbound'
+    })
     // stream 1 on the dialer's side is ours (odd id, outbound connection): we are the multistream dialer
-    const out = Uint8Array.from([...encodeMessage('/multistream/1.0.0'), ...encodeMessage('/p'), ...encodeLp(utf8('hi'))])
+    const out = Uint8Array.from([
+      ...encodeMessage('/multistream/1.0.0'),
+      ...encodeMessage('/p'),
+      ...encodeLp(utf8('hi'))
+    ])
     a.event({ layer: 'stream', kind: 'data', dir: 'out', stream: 1, length: out.length, bytes: out })
-    const back = Uint8Array.from([...encodeMessage('/multistream/1.0.0'), ...encodeMessage('/p'), ...encodeLp(utf8('yo'))])
+    const back = Uint8Array.from([
+      ...encodeMessage('/multistream/1.0.0'),
+      ...encodeMessage('/p'),
+      ...encodeLp(utf8('yo'))
+    ])
     a.event({ layer: 'stream', kind: 'data', dir: 'in', stream: 1, length: back.length, bytes: back })
     a.event({ layer: 'tcp', kind: 'close' })
 
-    const summary = records.map(r => `${r.conn} ${r.layer}:${r.kind}${r.kind === 'message' && r.layer === 'multistream' ? ' ' + r.message : ''}`)
+    const summary = records.map(r =>
+      `${r.conn} ${r.layer}:${r.kind}${r.kind === 'message' && r.layer === 'multistream' ? ' ' + r.message : ''}`
+    )
     // Inside the stream everything is read from the wire data, in wire order.
     expect(summary).toEqual([
-      '1 tcp:open', '1 yamux:frame', '2 tcp:open',
-      '1 stream:data', '1 multistream:message /multistream/1.0.0', '1 multistream:message /p',
-      '1 stream:data', '1 multistream:message /multistream/1.0.0', '1 multistream:message /p', '1 stream:protocol', '1 stream:message', '1 stream:message',
+      '1 tcp:open',
+      '1 yamux:frame',
+      '2 tcp:open',
+      '1 stream:data',
+      '1 multistream:message /multistream/1.0.0',
+      '1 multistream:message /p',
+      '1 stream:data',
+      '1 multistream:message /multistream/1.0.0',
+      '1 multistream:message /p',
+      '1 stream:protocol',
+      '1 stream:message',
+      '1 stream:message',
       '1 tcp:close'
     ])
     expect(records.filter(r => r.layer === 'tcp' && r.kind === 'open')).toHaveLength(2) // b's own open is not doubled
     expect(records[0]?.time).toBe(1000)
     const derived = records.filter(r => r.layer === 'multistream' || (r.layer === 'stream' && r.kind !== 'data'))
-    expect(derived.filter(r => r.layer === 'stream').map(r => r.kind === 'message' ? new TextDecoder().decode(r.bytes) : r.kind)).toEqual(['protocol', 'hi', 'yo'])
-    for (const r of derived) { expect(r.stream).toBe(1); expect(r.opener).toBe('local') }
+    expect(
+      derived.filter(r => r.layer === 'stream').map(r =>
+        r.kind === 'message' ? new TextDecoder().decode(r.bytes) : r.kind
+      )
+    ).toEqual(['protocol', 'hi', 'yo'])
+    for (const r of derived) {
+      expect(r.stream).toBe(1)
+      expect(r.opener).toBe('local')
+    }
     expect(tracer.find('/ip4/127.0.0.1/tcp/5', '/ip4/127.0.0.1/tcp/6')).toBeUndefined() // forgotten at close
     expect(tracer.find('/ip4/127.0.0.1/tcp/6', '/ip4/127.0.0.1/tcp/5')).toBe(b)
   })
 })
 
 describe('text view', () => {
-  const rec = (r: Record<string, unknown>): TraceRecord => ({ conn: 1, time: Date.UTC(2026, 0, 2, 3, 4, 5, 6) + 0.789, ...r }) as TraceRecord
+  const rec = (r: Record<string, unknown>): TraceRecord =>
+    ({ conn: 1, time: Date.UTC(2026, 0, 2, 3, 4, 5, 6) + 0.789, ...r }) as TraceRecord
 
   it('formats time, yamux frames and payloads', () => {
     expect(formatTime(Date.UTC(2026, 0, 2, 3, 4, 5, 6) + 0.789, true)).toBe('03:04:05.006789')
@@ -76,13 +117,30 @@ describe('text view', () => {
     const lines = [
       rec({ layer: 'tcp', kind: 'open', localAddr: '/a', remoteAddr: '/b', direction: 'outbound' }),
       rec({ layer: 'multistream', kind: 'message', dir: 'out', message: '/noise' }),
-      rec({ layer: 'noise', kind: 'handshake', dir: 'in', message: 2, tokens: ['e', 'ee', 's', 'es'], length: 200, payloadLength: 120, payload: { keyType: 'Ed25519', peerId: '12D3', signature: 'verified', streamMuxers: ['/yamux/1.0.0'] } }),
+      rec({
+        layer: 'noise',
+        kind: 'handshake',
+        dir: 'in',
+        message: 2,
+        tokens: ['e', 'ee', 's', 'es'],
+        length: 200,
+        payloadLength: 120,
+        payload: { keyType: 'Ed25519', peerId: '12D3', signature: 'verified', streamMuxers: ['/yamux/1.0.0'] }
+      }),
       rec({ layer: 'noise', kind: 'complete', role: 'initiator', remotePeer: '12D3' }),
       rec({ layer: 'multistream', kind: 'message', dir: 'out', message: '/yamux/1.0.0' }),
       rec({ layer: 'yamux', kind: 'frame', dir: 'out', frameType: 0, flags: 0, streamId: 1, length: 3 }),
       rec({ layer: 'stream', kind: 'data', dir: 'out', stream: 1, length: 3, bytes: utf8('abc') }),
       rec({ layer: 'stream', kind: 'protocol', stream: 1, opener: 'local', protocol: '/test/stream-proto/1.0.0' }),
-      rec({ layer: 'stream', kind: 'message', dir: 'in', stream: 1, opener: 'local', length: 6, bytes: utf8('Part 0') }),
+      rec({
+        layer: 'stream',
+        kind: 'message',
+        dir: 'in',
+        stream: 1,
+        opener: 'local',
+        length: 6,
+        bytes: utf8('Part 0')
+      }),
       rec({ layer: 'stream', kind: 'protocol', stream: 3, opener: 'local', protocol: '/ipfs/ping/1.0.0' }),
       rec({ layer: 'stream', kind: 'data', dir: 'out', stream: 3, length: 32, bytes: new Uint8Array(32) })
     ].flatMap(r => f.format(r))
@@ -98,7 +156,9 @@ describe('text view', () => {
       '#1         [3] protocol /ipfs/ping/1.0.0',
       '#1         [3] -> data 32 B'
     ])
-    const hex = new TextFormatter({ hex: true, utc: true }).format(rec({ layer: 'multistream', kind: 'message', dir: 'in', message: 'na', bytes: encodeMessage('na') }))
+    const hex = new TextFormatter({ hex: true, utc: true }).format(
+      rec({ layer: 'multistream', kind: 'message', dir: 'in', message: 'na', bytes: encodeMessage('na') })
+    )
     expect(hex).toHaveLength(2)
     expect(hex[1]).toMatch(/0000 {2}03 6e 61 0a +\|\.na\.\|$/)
   })
@@ -106,10 +166,32 @@ describe('text view', () => {
 
 describe('JSON Lines', () => {
   it('writes one object per record with base64 bytes, readable back', () => {
-    const r = { conn: 2, time: 12.5, layer: 'yamux', kind: 'frame', dir: 'in', frameType: 2, flags: 1, streamId: 0, length: 7, bytes: Uint8Array.of(0, 2, 0, 1) } as TraceRecord
+    const r = {
+      conn: 2,
+      time: 12.5,
+      layer: 'yamux',
+      kind: 'frame',
+      dir: 'in',
+      frameType: 2,
+      flags: 1,
+      streamId: 0,
+      length: 7,
+      bytes: Uint8Array.of(0, 2, 0, 1)
+    } as TraceRecord
     const line = formatJsonl(r)
     expect(line.endsWith('\n')).toBe(true)
-    expect(JSON.parse(line)).toEqual({ time: 12.5, conn: 2, layer: 'yamux', kind: 'frame', dir: 'in', frameType: 2, flags: 1, streamId: 0, length: 7, bytes: 'AAIAAQ==' })
+    expect(JSON.parse(line)).toEqual({
+      time: 12.5,
+      conn: 2,
+      layer: 'yamux',
+      kind: 'frame',
+      dir: 'in',
+      frameType: 2,
+      flags: 1,
+      streamId: 0,
+      length: 7,
+      bytes: 'AAIAAQ=='
+    })
     expect(Object.keys(recordToJson(r)).slice(0, 4)).toEqual(['time', 'conn', 'layer', 'kind'])
   })
 

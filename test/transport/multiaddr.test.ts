@@ -47,7 +47,9 @@ describe('peer ids', () => {
   it('peerId() returns base58btc text and peerIdMultihash() the multihash bytes', () => {
     const ma = Multiaddr.parse(`/ip4/127.0.0.1/tcp/4001/p2p/${ED_PEER}`)
     expect(ma.peerId()).toBe(ED_PEER)
-    expect(hex(ma.peerIdMultihash() as Uint8Array)).toBe('002408011220' + '1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e')
+    expect(hex(ma.peerIdMultihash() as Uint8Array)).toBe(
+      '002408011220' + '1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e'
+    )
     expect(Multiaddr.parse('/ip4/127.0.0.1/tcp/1').peerId()).toBeUndefined()
     expect(Multiaddr.parse('/ip4/127.0.0.1/tcp/1').peerIdMultihash()).toBeUndefined()
   })
@@ -189,9 +191,17 @@ describe('encapsulate / decapsulate / node addresses', () => {
   })
 
   it('toNodeAddress for every host kind', () => {
-    expect(Multiaddr.parse(`/ip4/127.0.0.1/tcp/4001/p2p/${ED_PEER}`).toNodeAddress()).toEqual({ host: '127.0.0.1', port: 4001, family: 4 })
+    expect(Multiaddr.parse(`/ip4/127.0.0.1/tcp/4001/p2p/${ED_PEER}`).toNodeAddress()).toEqual({
+      host: '127.0.0.1',
+      port: 4001,
+      family: 4
+    })
     expect(Multiaddr.parse('/ip6/::1/tcp/1').toNodeAddress()).toEqual({ host: '::1', port: 1, family: 6 })
-    expect(Multiaddr.parse('/ip6zone/eth0/ip6/fe80::1/tcp/1').toNodeAddress()).toEqual({ host: 'fe80::1%eth0', port: 1, family: 6 })
+    expect(Multiaddr.parse('/ip6zone/eth0/ip6/fe80::1/tcp/1').toNodeAddress()).toEqual({
+      host: 'fe80::1%eth0',
+      port: 1,
+      family: 6
+    })
     expect(Multiaddr.parse('/dns4/a.example/tcp/2').toNodeAddress()).toEqual({ host: 'a.example', port: 2, family: 4 })
     expect(Multiaddr.parse('/dns6/a.example/tcp/2').toNodeAddress()).toEqual({ host: 'a.example', port: 2, family: 6 })
     expect(Multiaddr.parse('/dns/a.example/tcp/2').toNodeAddress()).toEqual({ host: 'a.example', port: 2, family: 0 })
@@ -224,7 +234,9 @@ const arbComponent = fc.oneof(
   fc.nat(65535).map(p => `/udp/${p}`),
   fc.tuple(fc.constantFrom('dns', 'dns4', 'dns6', 'dnsaddr'), fc.array(arbLabel, { minLength: 1, maxLength: 4 }))
     .map(([n, labels]) => `/${n}/${labels.join('.')}`),
-  arbPeerMultihash.map(mh => `/p2p/${Multiaddr.fromBytes(new Uint8Array([0xa5, 0x03, mh.length, ...mh])).peerId() as string}`),
+  arbPeerMultihash.map(mh =>
+    `/p2p/${Multiaddr.fromBytes(new Uint8Array([0xa5, 0x03, mh.length, ...mh])).peerId() as string}`
+  ),
   fc.constantFrom('/p2p-circuit', '/ws', '/wss', '/quic-v1')
 )
 const arbText = fc.array(arbComponent, { minLength: 1, maxLength: 6 }).map(cs => cs.join(''))

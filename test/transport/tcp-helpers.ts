@@ -9,7 +9,10 @@ export interface Accepting {
   next: () => Promise<TcpConnection>
 }
 
-export async function startListener (addr = '/ip4/127.0.0.1/tcp/0', options: Partial<TcpListenOptions> = {}): Promise<Accepting> {
+export async function startListener (
+  addr = '/ip4/127.0.0.1/tcp/0',
+  options: Partial<TcpListenOptions> = {}
+): Promise<Accepting> {
   const ready: TcpConnection[] = []
   const waiting: Array<(c: TcpConnection) => void> = []
   const listener = await listen(addr, {

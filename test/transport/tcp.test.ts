@@ -55,13 +55,19 @@ describe('listen / dial', () => {
 
   it('dial accepts a trailing /p2p and refuses non-TCP addresses', async () => {
     const acc = await startListener()
-    cleanups.push(async () => { await acc.listener.close({ closeConnections: true }) })
-    const ma = (acc.listener.multiaddrs[0] as Multiaddr).encapsulate('/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq')
+    cleanups.push(async () => {
+      await acc.listener.close({ closeConnections: true })
+    })
+    const ma = (acc.listener.multiaddrs[0] as Multiaddr).encapsulate(
+      '/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq'
+    )
     const c = await dial(ma)
     c.abort()
     await expect(dial('/ip4/127.0.0.1/udp/1')).rejects.toThrow(MultiaddrError)
     await expect(dial('/ip4/127.0.0.1/tcp/1/ws')).rejects.toThrow(/unexpected "\/ws" after \/tcp/)
-    await expect(listen('/dns4/localhost/tcp/0', { onConnection: () => {} })).rejects.toThrow(/expected an \/ip4 or \/ip6 address/)
+    await expect(listen('/dns4/localhost/tcp/0', { onConnection: () => {} })).rejects.toThrow(
+      /expected an \/ip4 or \/ip6 address/
+    )
   })
 
   it('dials a /dns4 name (localhost)', async () => {
@@ -76,7 +82,10 @@ describe('listen / dial', () => {
   it('a wildcard bind reports every interface address of its family, loopback first, without link-local', () => {
     const ifaces = {
       lo: [{ address: '127.0.0.1', family: 'IPv4' }, { address: '::1', family: 'IPv6' }],
-      eth0: [{ address: '192.0.2.7', family: 'IPv4' }, { address: 'fd00::7', family: 'IPv6' }, { address: 'fe80::1', family: 'IPv6' }]
+      eth0: [{ address: '192.0.2.7', family: 'IPv4' }, { address: 'fd00::7', family: 'IPv6' }, {
+        address: 'fe80::1',
+        family: 'IPv6'
+      }]
     }
     expect(listenerMultiaddrs('0.0.0.0', 4001, { eth0: ifaces.eth0, lo: ifaces.lo }).map(String))
       .toEqual(['/ip4/127.0.0.1/tcp/4001', '/ip4/192.0.2.7/tcp/4001'])
@@ -148,7 +157,9 @@ describe('backpressure', () => {
     let maxServerBuffered = 0
     let sinceResume = 0
     const rec = record(server, chunk => {
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] !== (Math.floor((offset + i) / chunkSize) & 0xff)) mismatches++
+      for (let i = 0; i < chunk.length; i++) {
+        if (chunk[i] !== (Math.floor((offset + i) / chunkSize) & 0xff)) mismatches++
+      }
       offset += chunk.length
       maxServerBuffered = Math.max(maxServerBuffered, server.readableLength)
       sinceResume += chunk.length

@@ -27,7 +27,8 @@ function seenAny (buf: Uint8Array): boolean {
 function allClosed (buf: Uint8Array): boolean {
   try {
     const r = decodeCapture(buf)
-    return r.connections.some(c => c.records.some(e => e.layer === 'multistream')) && r.connections.every(c => c.records.some(e => e.layer === 'tcp' && e.kind === 'close'))
+    return r.connections.some(c => c.records.some(e => e.layer === 'multistream')) &&
+      r.connections.every(c => c.records.some(e => e.layer === 'tcp' && e.kind === 'close'))
   } catch {
     return false
   }
@@ -40,7 +41,9 @@ function allClosed (buf: Uint8Array): boolean {
  * or one without the right to capture, rejects: the test fails, it never skips.
  */
 export async function record (port: number, file: string): Promise<Recording> {
-  const p = spawn('dumpcap', ['-i', 'lo', '-f', `tcp port ${port}`, '-w', '-', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const p = spawn('dumpcap', ['-i', 'lo', '-f', `tcp port ${port}`, '-w', '-', '-q'], {
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   const chunks: Buffer[] = []
   p.stdout.on('data', (d: Buffer) => { chunks.push(d) })
   let err = ''
@@ -57,7 +60,10 @@ export async function record (port: number, file: string): Promise<Recording> {
   // the port until one shows up in the capture (decoders show them as connections without data).
   const deadline = Date.now() + 10_000
   while (!seenAny(Buffer.concat(chunks))) {
-    if (Date.now() > deadline) { p.kill('SIGINT'); throw new Error(`dumpcap did not record a probe connection to port ${port}: ${err.trim()}`) }
+    if (Date.now() > deadline) {
+      p.kill('SIGINT')
+      throw new Error(`dumpcap did not record a probe connection to port ${port}: ${err.trim()}`)
+    }
     await new Promise<void>(resolve => {
       const s = connect(port, '127.0.0.1', () => { s.end() })
       s.on('error', () => { resolve() })
@@ -68,7 +74,9 @@ export async function record (port: number, file: string): Promise<Recording> {
   return {
     stop: async () => {
       const deadline = Date.now() + 10_000
-      while (!allClosed(Buffer.concat(chunks)) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+      while (!allClosed(Buffer.concat(chunks)) && Date.now() < deadline) {
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
       p.kill('SIGINT')
       await exited
       writeFileSync(file, Buffer.concat(chunks))
@@ -93,7 +101,10 @@ export interface PdmlProto { frame: number, name: string, fields: PdmlField[] }
 const OURS = new Set(['libp2p', 'multistream', 'noise', 'yamux', 'mplex'])
 
 function unescapeXml (s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#x([0-9a-fA-F]+);/g, (_, h: string) => String.fromCodePoint(parseInt(h, 16))).replace(/&amp;/g, '&')
+  return s.replace(/&quot;/g, '"').replace(/&apos;/g, '\'').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(
+    /&#x([0-9a-fA-F]+);/g,
+    (_, h: string) => String.fromCodePoint(parseInt(h, 16))
+  ).replace(/&amp;/g, '&')
 }
 
 function attrs (s: string): Record<string, string> {
@@ -182,21 +193,49 @@ export function fromTshark (protos: readonly PdmlProto[]): Comparable {
     const dir = dirOf(field(p, 'libp2p.direction'))
     if (p.name === 'multistream' && has(p, 'multistream.message')) {
       const msg = field(p, 'multistream.message') as string
-      if (has(p, 'libp2p.stream')) push(c.streamMultistream, `${openerOf(field(p, 'libp2p.stream.opener'))} ${field(p, 'libp2p.stream') as string} ${dir}`, msg)
-      else c.connectionMultistream[dir].push(msg)
+      if (has(p, 'libp2p.stream')) {
+        push(
+          c.streamMultistream,
+          `${openerOf(field(p, 'libp2p.stream.opener'))} ${field(p, 'libp2p.stream') as string} ${dir}`,
+          msg
+        )
+      } else c.connectionMultistream[dir].push(msg)
     } else if (p.name === 'noise' && has(p, 'noise.handshake')) {
-      c.handshake.push(`${field(p, 'noise.handshake') as string} ${dir} ${field(p, 'noise.length') as string} ${field(p, 'libp2p.peer_id') ?? '-'}`)
+      c.handshake.push(
+        `${field(p, 'noise.handshake') as string} ${dir} ${field(p, 'noise.length') as string} ${
+          field(p, 'libp2p.peer_id') ?? '-'
+        }`
+      )
     } else if (p.name === 'noise' && has(p, 'noise.ciphertext')) {
       c.transport[dir].push(Number(field(p, 'noise.length')))
     } else if (p.name === 'yamux' && has(p, 'yamux.type')) {
-      c.yamux[dir].push(`${field(p, 'yamux.type') as string} ${Number(field(p, 'yamux.flags'))} ${field(p, 'yamux.stream_id') as string} ${field(p, 'yamux.length') as string}`)
+      c.yamux[dir].push(
+        `${field(p, 'yamux.type') as string} ${Number(field(p, 'yamux.flags'))} ${field(
+          p,
+          'yamux.stream_id'
+        ) as string} ${field(p, 'yamux.length') as string}`
+      )
     } else if (p.name === 'mplex' && has(p, 'mplex.flag')) {
-      c.mplex[dir].push(`${field(p, 'mplex.stream_id') as string} ${field(p, 'mplex.flag') as string} ${field(p, 'mplex.length') as string}`)
+      c.mplex[dir].push(
+        `${field(p, 'mplex.stream_id') as string} ${field(p, 'mplex.flag') as string} ${field(
+          p,
+          'mplex.length'
+        ) as string}`
+      )
     } else if (p.name === 'libp2p' && has(p, 'libp2p.protocol') && !has(p, 'libp2p.direction')) {
-      c.protocols.push(`${openerOf(field(p, 'libp2p.stream.opener'))} ${field(p, 'libp2p.stream') as string} ${field(p, 'libp2p.protocol') as string}`)
+      c.protocols.push(
+        `${openerOf(field(p, 'libp2p.stream.opener'))} ${field(p, 'libp2p.stream') as string} ${field(
+          p,
+          'libp2p.protocol'
+        ) as string}`
+      )
     } else if (p.name === 'libp2p' && has(p, 'libp2p.message')) {
       const hex = p.fields.find(f => f.name === 'libp2p.message')?.value ?? ''
-      push(c.messages, `${openerOf(field(p, 'libp2p.stream.opener'))} ${field(p, 'libp2p.stream') as string} ${dir}`, hex)
+      push(
+        c.messages,
+        `${openerOf(field(p, 'libp2p.stream.opener'))} ${field(p, 'libp2p.stream') as string} ${dir}`,
+        hex
+      )
     }
   }
   c.protocols.sort()
@@ -210,8 +249,9 @@ export function fromDecode (records: ReadonlyArray<Record<string, unknown>>): Co
   for (const r of records) {
     const dir = r.dir as 'out' | 'in'
     if (r.layer === 'multistream' && r.kind === 'message') {
-      if (r.stream !== undefined) push(c.streamMultistream, `${opener(r)} ${String(r.stream)} ${dir}`, r.message as string)
-      else c.connectionMultistream[dir].push(r.message as string)
+      if (r.stream !== undefined) {
+        push(c.streamMultistream, `${opener(r)} ${String(r.stream)} ${dir}`, r.message as string)
+      } else c.connectionMultistream[dir].push(r.message as string)
     } else if (r.layer === 'noise' && r.kind === 'handshake') {
       const payload = r.payload as { peerId?: string } | undefined
       c.handshake.push(`${String(r.message)} ${dir} ${String(r.length)} ${payload?.peerId ?? '-'}`)
@@ -224,7 +264,11 @@ export function fromDecode (records: ReadonlyArray<Record<string, unknown>>): Co
     } else if (r.layer === 'stream' && r.kind === 'protocol') {
       c.protocols.push(`${opener(r)} ${String(r.stream)} ${r.protocol as string}`)
     } else if (r.layer === 'stream' && r.kind === 'message') {
-      push(c.messages, `${opener(r)} ${String(r.stream)} ${dir}`, Buffer.from(r.bytes as string ?? '', 'base64').toString('hex'))
+      push(
+        c.messages,
+        `${opener(r)} ${String(r.stream)} ${dir}`,
+        Buffer.from(r.bytes as string ?? '', 'base64').toString('hex')
+      )
     }
   }
   c.protocols.sort()
@@ -234,18 +278,40 @@ export function fromDecode (records: ReadonlyArray<Record<string, unknown>>): Co
 function io (): CliIo & { stdout: string[], stderr: string[] } {
   const stdout: string[] = []
   const stderr: string[] = []
-  return { stdout, stderr, out: l => { stdout.push(l) }, err: l => { stderr.push(l) }, signal: new Promise<string>(() => {}) }
+  return {
+    stdout,
+    stderr,
+    out: l => {
+      stdout.push(l)
+    },
+    err: l => {
+      stderr.push(l)
+    },
+    signal: new Promise<string>(() => {})
+  }
 }
 
 /** Run `switchyard decode <capture> [--keylog] --trace-file <out>` in-process; its records. */
-export async function decode (capture: string, keylog: string | undefined, out: string): Promise<Array<Record<string, unknown>>> {
+export async function decode (
+  capture: string,
+  keylog: string | undefined,
+  out: string
+): Promise<Array<Record<string, unknown>>> {
   const d = io()
-  const code = await main(['decode', capture, ...(keylog !== undefined ? ['--keylog', keylog] : []), '--trace-file', out], d)
+  const code = await main([
+    'decode',
+    capture,
+    ...(keylog !== undefined ? ['--keylog', keylog] : []),
+    '--trace-file',
+    out
+  ], d)
   if (code !== 0) throw new Error(`switchyard decode exited ${code}: ${d.stderr.join('\n')}`)
   return parseJsonl(readFileSync(out, 'utf8'))
 }
 
 /** The text of every stream message tshark showed (libp2p.message.text), in order. */
 export function texts (protos: readonly PdmlProto[]): string[] {
-  return protos.filter(p => p.name === 'libp2p').map(p => field(p, 'libp2p.message.text')).filter((t): t is string => t !== undefined)
+  return protos.filter(p => p.name === 'libp2p').map(p => field(p, 'libp2p.message.text')).filter((t): t is string =>
+    t !== undefined
+  )
 }

@@ -117,7 +117,11 @@ export class FrameDecoder {
     const streamId = headerStreamId(header)
     const headerBytes = encodingLength(header)
     let length: number
-    try { length = decodeUvarintValue(buf, pos + headerBytes) } catch (err) { throw wrapVarintError(err, `frame length (stream ${streamId})`) }
+    try {
+      length = decodeUvarintValue(buf, pos + headerBytes)
+    } catch (err) {
+      throw wrapVarintError(err, `frame length (stream ${streamId})`)
+    }
     if (length === NEED_MORE_BYTES) return 0
     checkFrameLength(length, this.maxMessageBytes, streamId, flag)
     this.streamId = streamId

@@ -7,7 +7,8 @@
  * `<< 3` is written as `* 8` throughout: JS shifts are 32-bit, stream ids are not.
  * Decoding checks the flag as soon as the header varint is complete and the length against the
  * receive limit as soon as the length varint is complete, before any body byte is buffered
- * (the limit is checked at the length prefix). Every malformation is an `MplexError`; a bad varint keeps its `VarintError`
+ * (the limit is checked at the length prefix). Every malformation is an `MplexError`; a bad varint keeps its
+ * `VarintError`
  * as `cause`.
  */
 import { decodeUvarintValue, encodeUvarintTo, encodingLength, NEED_MORE_BYTES } from '../../codec/varint.js'
@@ -64,7 +65,10 @@ export function flagName (flag: number): string {
 export function headerFlag (header: number): MessageFlag {
   const flag = header % FLAG_SPACE
   if (flag > MAX_FLAG) {
-    throw new MplexError('ERR_MPLEX_PROTOCOL', `"frame flag" expected 0..${MAX_FLAG}, got ${flag} (stream ${headerStreamId(header)})`)
+    throw new MplexError(
+      'ERR_MPLEX_PROTOCOL',
+      `"frame flag" expected 0..${MAX_FLAG}, got ${flag} (stream ${headerStreamId(header)})`
+    )
   }
   return flag
 }
@@ -76,7 +80,10 @@ export function headerStreamId (header: number): number {
 /** Throws when a declared frame length exceeds the receive limit; called before the body is buffered. */
 export function checkFrameLength (length: number, maxMessageBytes: number, streamId: number, flag: MessageFlag): void {
   if (length <= maxMessageBytes) return
-  throw new MplexError('ERR_MESSAGE_TOO_LARGE', `"frame length" expected <= ${maxMessageBytes}, got ${length} (stream ${streamId}, ${flagName(flag)})`)
+  throw new MplexError(
+    'ERR_MESSAGE_TOO_LARGE',
+    `"frame length" expected <= ${maxMessageBytes}, got ${length} (stream ${streamId}, ${flagName(flag)})`
+  )
 }
 
 /** A varint error inside a frame is a protocol violation of the connection. */
@@ -96,7 +103,13 @@ export function frameHeaderLength (streamId: number, flag: MessageFlag, length: 
  * Write the header at `target[offset]`; returns the bytes written. Unchecked: for the session's
  * own frames, whose fields are in range by construction. `encodeFrameHeader` is the checked form.
  */
-export function writeFrameHeader (target: Uint8Array, offset: number, streamId: number, flag: MessageFlag, length: number): number {
+export function writeFrameHeader (
+  target: Uint8Array,
+  offset: number,
+  streamId: number,
+  flag: MessageFlag,
+  length: number
+): number {
   const n = encodeUvarintTo(streamId * FLAG_SPACE + flag, target, offset)
   return n + encodeUvarintTo(length, target, offset + n)
 }
@@ -138,7 +151,11 @@ export function encodeFrame (streamId: number, flag: MessageFlag, data: Uint8Arr
  * ends inside the header. Throws MplexError for flag 7 (checked before the length is read), a
  * length over `maxMessageBytes`, or a malformed varint.
  */
-export function decodeFrameHeader (buf: Uint8Array, offset: number, maxMessageBytes: number = MAX_MESSAGE_BYTES): [FrameHeader, number] | undefined {
+export function decodeFrameHeader (
+  buf: Uint8Array,
+  offset: number,
+  maxMessageBytes: number = MAX_MESSAGE_BYTES
+): [FrameHeader, number] | undefined {
   let header: number
   let length: number
   try {
@@ -160,7 +177,11 @@ export function decodeFrameHeader (buf: Uint8Array, offset: number, maxMessageBy
  * Decode one whole frame at `buf[offset]`: `[frame, bytesUsed]` with `data` a view into `buf`, or
  * `undefined` when `buf` ends before the frame does. Throws as `decodeFrameHeader`.
  */
-export function decodeFrame (buf: Uint8Array, offset: number, maxMessageBytes: number = MAX_MESSAGE_BYTES): [Frame, number] | undefined {
+export function decodeFrame (
+  buf: Uint8Array,
+  offset: number,
+  maxMessageBytes: number = MAX_MESSAGE_BYTES
+): [Frame, number] | undefined {
   const decoded = decodeFrameHeader(buf, offset, maxMessageBytes)
   if (decoded === undefined) return undefined
   const [h, headerBytes] = decoded

@@ -173,7 +173,9 @@ export class MplexMuxer extends MuxerAdapter {
       // write side first). Fail the write from outside this call: re-entering the stream here would
       // leave the write it is about to block on unsettled.
       const err = this.lostError
-      queueMicrotask(() => { stream.pushReset(new StreamResetError(`stream ${keyStreamId(key)}: the connection is gone`, { cause: err })) })
+      queueMicrotask(() => {
+        stream.pushReset(new StreamResetError(`stream ${keyStreamId(key)}: the connection is gone`, { cause: err }))
+      })
       return 0
     }
     return this.session.trySend(key, data)

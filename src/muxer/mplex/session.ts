@@ -176,7 +176,15 @@ export class MplexSession {
     this.observer = observer
     this.scope = resources
     this.decoder = new FrameDecoder(config.maxMessageBytes)
-    this.outbox = new Outbox({ limit: config.writeHighWaterBytes, onReady: (full) => { handler.onOutboxReady(full) }, onRoom: (key) => { handler.streams.onStreamWritable(key) } })
+    this.outbox = new Outbox({
+      limit: config.writeHighWaterBytes,
+      onReady: (full) => {
+        handler.onOutboxReady(full)
+      },
+      onRoom: (key) => {
+        handler.streams.onStreamWritable(key)
+      }
+    })
   }
 
   // ────────────────────────── inspection ──────────────────────────
@@ -216,7 +224,10 @@ export class MplexSession {
       outbox.waitForRoom(key)
       return 0
     }
-    const n = Math.min(data.length, Math.max(this.config.writeHighWaterBytes - outbox.bytes, this.config.maxFramePayloadBytes))
+    const n = Math.min(
+      data.length,
+      Math.max(this.config.writeHighWaterBytes - outbox.bytes, this.config.maxFramePayloadBytes)
+    )
     if (!this.send(key, n === data.length ? data : data.subarray(0, n))) return 0
     if (n < data.length) outbox.waitForRoom(key)
     return n
@@ -235,7 +246,8 @@ export class MplexSession {
 
   /**
    * The decoder's handler. `onFrame` acts on a header — before its body arrives, so the buffer
-   * limit is checked against the declared length (the limit is checked at the length prefix) — and picks where the body's
+   * limit is checked against the declared length (the limit is checked at the length prefix) — and picks where the
+   * body's
    * pieces go: `target` is the stream whose data is arriving, or undefined to drop them (NewStream
    * names, stray bodies of Close/Reset, frames for unknown or over-limit streams).
    */
@@ -300,7 +312,9 @@ export class MplexSession {
       // go-mplex (ErrInvalidState) and nim (InvalidChannelIdError) drop the connection too.
       throw new MplexError('ERR_MPLEX_PROTOCOL', `NewStream for stream ${streamId}, which the peer already has open`)
     }
-    if (!this.accepting || this.inbound >= this.config.maxInboundStreams || this.scope?.addStream('inbound') !== undefined) {
+    if (
+      !this.accepting || this.inbound >= this.config.maxInboundStreams || this.scope?.addStream('inbound') !== undefined
+    ) {
       // Refuse this stream only (nim drops the whole connection here; a reset is enough).
       this.refusedStreams++
       this.queueFrame(streamId, MessageFlag.ResetReceiver, EMPTY)
@@ -314,8 +328,17 @@ export class MplexSession {
   private overflow (key: number, s: StreamState, incoming: number, refused?: Error): void {
     this.resetForBuffers++
     const err = refused !== undefined
-      ? new MplexError('ERR_BUFFER_FULL', `stream ${s.streamId} (${s.weOpened ? 'outbound' : 'inbound'}) reset: ${refused.message}`, { cause: refused })
-      : new MplexError('ERR_BUFFER_FULL', `"stream buffer" expected <= ${this.config.maxStreamBufferBytes} unread bytes, got ${s.buffered + incoming} (stream ${s.streamId}, ${s.weOpened ? 'outbound' : 'inbound'}): the reader is too slow, stream reset`)
+      ? new MplexError(
+        'ERR_BUFFER_FULL',
+        `stream ${s.streamId} (${s.weOpened ? 'outbound' : 'inbound'}) reset: ${refused.message}`,
+        { cause: refused }
+      )
+      : new MplexError(
+        'ERR_BUFFER_FULL',
+        `"stream buffer" expected <= ${this.config.maxStreamBufferBytes} unread bytes, got ${
+          s.buffered + incoming
+        } (stream ${s.streamId}, ${s.weOpened ? 'outbound' : 'inbound'}): the reader is too slow, stream reset`
+      )
     this.queueFrame(s.streamId, resetFlag(s.weOpened), EMPTY)
     this.remove(key, s, err)
   }
@@ -340,7 +363,12 @@ export class MplexSession {
   openStream (): number {
     if (this.closed) throw new MplexError('ERR_MUXER_CLOSED', 'cannot open a stream: the mplex session is closed')
     const streamId = this.nextStreamId
-    if (streamId > MAX_STREAM_ID) throw new MplexError('ERR_TOO_MANY_STREAMS', `"stream id" expected <= ${MAX_STREAM_ID}, got ${streamId}: id space exhausted`)
+    if (streamId > MAX_STREAM_ID) {
+      throw new MplexError(
+        'ERR_TOO_MANY_STREAMS',
+        `"stream id" expected <= ${MAX_STREAM_ID}, got ${streamId}: id space exhausted`
+      )
+    }
     const refused = this.scope?.addStream('outbound')
     if (refused !== undefined) throw refused
     this.nextStreamId++
@@ -444,13 +472,31 @@ export class MplexSession {
     const opener = sentByInitiator(flag) === (dir === 'out') ? 'local' : 'remote'
     const header = new Uint8Array(frameHeaderLength(streamId, flag, length))
     writeFrameHeader(header, 0, streamId, flag, length)
-    ;(this.observer as TraceObserver).event({ layer: 'mplex', kind: 'frame', dir, streamId, flag, length, stream: streamId, opener, bytes: header })
+    ;(this.observer as TraceObserver).event({
+      layer: 'mplex',
+      kind: 'frame',
+      dir,
+      streamId,
+      flag,
+      length,
+      stream: streamId,
+      opener,
+      bytes: header
+    })
   }
 
   /** Report stream payload to the observer; only called when there is one. */
   private traceData (dir: TraceDirection, s: StreamState, data: Uint8Array): void {
     const opener = s.weOpened ? 'local' : 'remote'
-    ;(this.observer as TraceObserver).event({ layer: 'stream', kind: 'data', dir, stream: s.streamId, opener, length: data.length, bytes: data })
+    ;(this.observer as TraceObserver).event({
+      layer: 'stream',
+      kind: 'data',
+      dir,
+      stream: s.streamId,
+      opener,
+      length: data.length,
+      bytes: data
+    })
   }
 }
 

@@ -19,7 +19,13 @@ import { PeerId } from '../peer-id.js'
 import { AlertDescription, LIBP2P_EXTENSION_OID, LIBP2P_SIGNATURE_PREFIX } from './constants.js'
 import { decodeBitString, der, DerReader, readSequence, Tag } from './der.js'
 import type { TlsCredential } from './handshake.js'
-import { certificatePublicKey, buildSelfSignedCertificate, OID, parseCertificate, verifyCertificateSignature } from './x509.js'
+import {
+  certificatePublicKey,
+  buildSelfSignedCertificate,
+  OID,
+  parseCertificate,
+  verifyCertificateSignature
+} from './x509.js'
 import { tlsError } from './wire.js'
 
 /** go-libp2p: valid from one hour ago for 100 years (clock skew, long-lived connections). */
@@ -49,7 +55,10 @@ function signedMessage (spki: Uint8Array): Uint8Array {
 export function generateLibp2pCredential (identity: PrivateKey, now = Date.now()): TlsCredential {
   const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const spki = new Uint8Array(crypto.createPublicKey(privateKey).export({ type: 'spki', format: 'der' }))
-  const signedKey = der.sequence(der.octetString(identity.publicKey.bytes()), der.octetString(identity.sign(signedMessage(spki))))
+  const signedKey = der.sequence(
+    der.octetString(identity.publicKey.bytes()),
+    der.octetString(identity.sign(signedMessage(spki)))
+  )
   const serial = crypto.randomBytes(8)
   serial[0] = ((serial[0] as number) & 0x7f) | 0x01
   const cert = buildSelfSignedCertificate({
@@ -63,7 +72,12 @@ export function generateLibp2pCredential (identity: PrivateKey, now = Date.now()
 }
 
 function bad (detail: string, cause?: unknown): TlsError {
-  return tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, `tls: libp2p certificate: ${detail}`, cause)
+  return tlsError(
+    'ERR_TLS_BAD_CERTIFICATE',
+    AlertDescription.bad_certificate,
+    `tls: libp2p certificate: ${detail}`,
+    cause
+  )
 }
 
 /** SignedKey's fields: OCTET STRING (what implementations write) or BIT STRING (the spec's ASN.1). */
@@ -77,22 +91,38 @@ function octetsOrBits (r: DerReader, what: string): Uint8Array {
  * Verify a peer's chain per tls.md; returns the certificate key (for CertificateVerify) and the
  * libp2p identity. TlsError: bad_certificate, certificate_expired, unsupported_certificate.
  */
-export function verifyLibp2pCertificate (chain: readonly Uint8Array[], now = Date.now()): { publicKey: crypto.KeyObject, info: Libp2pPeer } {
-  if (chain.length !== 1) throw bad(`expected exactly one certificate, got ${chain.length} (tls.md: MUST NOT send a chain)`)
+export function verifyLibp2pCertificate (
+  chain: readonly Uint8Array[],
+  now = Date.now()
+): { publicKey: crypto.KeyObject, info: Libp2pPeer } {
+  if (chain.length !== 1) {
+    throw bad(`expected exactly one certificate, got ${chain.length} (tls.md: MUST NOT send a chain)`)
+  }
   const cert = parseCertificate(chain[0] as Uint8Array)
   if (cert.hasUniqueIds) throw bad('issuerUniqueID / subjectUniqueID present (tls.md: MUST omit)')
   if (now < cert.notBefore || now > cert.notAfter) {
-    throw tlsError('ERR_TLS_CERTIFICATE_EXPIRED', AlertDescription.certificate_expired,
-      `tls: libp2p certificate: valid ${new Date(cert.notBefore).toISOString()} .. ${new Date(cert.notAfter).toISOString()}, now is ${new Date(now).toISOString()}`)
+    throw tlsError(
+      'ERR_TLS_CERTIFICATE_EXPIRED',
+      AlertDescription.certificate_expired,
+      `tls: libp2p certificate: valid ${new Date(cert.notBefore).toISOString()} .. ${
+        new Date(cert.notAfter).toISOString()
+      }, now is ${new Date(now).toISOString()}`
+    )
   }
   const publicKey = certificatePublicKey(cert)
-  if (cert.keyAlgorithm === OID.ecPublicKey && cert.keyParameters === undefined) throw bad('EC key parameters are not a named curve')
+  if (cert.keyAlgorithm === OID.ecPublicKey && cert.keyParameters === undefined) {
+    throw bad('EC key parameters are not a named curve')
+  }
   if (!verifyCertificateSignature(cert, publicKey)) throw bad('the self-signature does not verify')
   let ext: Uint8Array | undefined
   for (const e of cert.extensions) {
     if (e.oid === LIBP2P_EXTENSION_OID) ext = e.value
     else if (e.critical && !UNDERSTOOD_CRITICAL.has(e.oid)) {
-      throw tlsError('ERR_TLS_UNSUPPORTED_CERTIFICATE', AlertDescription.unsupported_certificate, `tls: libp2p certificate: unknown critical extension ${e.oid} (tls.md: MUST abort)`)
+      throw tlsError(
+        'ERR_TLS_UNSUPPORTED_CERTIFICATE',
+        AlertDescription.unsupported_certificate,
+        `tls: libp2p certificate: unknown critical extension ${e.oid} (tls.md: MUST abort)`
+      )
     }
   }
   if (ext === undefined) throw bad(`the libp2p Public Key Extension (${LIBP2P_EXTENSION_OID}) is missing`)
@@ -109,7 +139,13 @@ export function verifyLibp2pCertificate (chain: readonly Uint8Array[], now = Dat
     throw bad(`SignedKey.publicKey: ${toError(err).message}`, err)
   }
   if (!hostKey.verify(signedMessage(cert.spki), signature)) {
-    throw tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, `tls: bad signature in the libp2p certificate extension: the ${keyTypeName(hostKey.type)} host key signature over "${LIBP2P_SIGNATURE_PREFIX}" ‖ SubjectPublicKeyInfo does not verify`)
+    throw tlsError(
+      'ERR_TLS_BAD_CERTIFICATE',
+      AlertDescription.bad_certificate,
+      `tls: bad signature in the libp2p certificate extension: the ${
+        keyTypeName(hostKey.type)
+      } host key signature over "${LIBP2P_SIGNATURE_PREFIX}" ‖ SubjectPublicKeyInfo does not verify`
+    )
   }
   return { publicKey, info: { peerId: PeerId.fromPublicKey(hostKey), hostKey, keyType: keyTypeName(hostKey.type) } }
 }

@@ -22,14 +22,26 @@
  * close_notify is the peer's end of stream (onEnd) and we may keep writing; TCP EOF without
  * close_notify ends the stream too (go and js send close_notify; a cut inside a record is an error).
  */
-import type { ByteConnection, ByteSink, SecureConnectionOptions, SecuredConnection, SecurityProtocol } from '../../connection.js'
+import type {
+  ByteConnection,
+  ByteSink,
+  SecureConnectionOptions,
+  SecuredConnection,
+  SecurityProtocol
+} from '../../connection.js'
 import { StreamClosedError, TlsError, toError } from '../../errors.js'
 import type { TraceObserver } from '../../trace/observer.js'
 import type { PrivateKey, PublicKey } from '../keys.js'
 import type { PeerId } from '../peer-id.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate } from './certificate.js'
 import type { Libp2pPeer } from './certificate.js'
-import { ALPN_LIBP2P, AlertDescription, DEFAULT_MAX_CERTIFICATE_BYTES, DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES, PROTOCOL_ID } from './constants.js'
+import {
+  ALPN_LIBP2P,
+  AlertDescription,
+  DEFAULT_MAX_CERTIFICATE_BYTES,
+  DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES,
+  PROTOCOL_ID
+} from './constants.js'
 import { TlsHandshake } from './handshake.js'
 import type { TlsCredential, TlsHandshakeConfig, TlsHandshakeResult } from './handshake.js'
 import { TlsRecordLayer } from './record-layer.js'
@@ -73,14 +85,34 @@ export function tlsSecurity (options: TlsSecurityOptions = {}): SecurityProtocol
 function asTlsError (err: unknown): TlsError {
   if (err instanceof TlsError) return err
   const code = (err as { code?: string })?.code === 'ERR_PEER_ID_MISMATCH' ? 'ERR_PEER_ID_MISMATCH' : 'ERR_TLS_INTERNAL'
-  return tlsError(code, code === 'ERR_PEER_ID_MISMATCH' ? AlertDescription.bad_certificate : AlertDescription.internal_error, `TLS handshake failed: ${toError(err).message}`, err)
+  return tlsError(
+    code,
+    code === 'ERR_PEER_ID_MISMATCH' ? AlertDescription.bad_certificate : AlertDescription.internal_error,
+    `TLS handshake failed: ${toError(err).message}`,
+    err
+  )
 }
 
-function hooksFor (observer: TraceObserver | undefined, keyLog: ((line: string) => void) | undefined, clientRandom: () => Uint8Array | undefined): RecordLayerHooks {
+function hooksFor (
+  observer: TraceObserver | undefined,
+  keyLog: ((line: string) => void) | undefined,
+  clientRandom: () => Uint8Array | undefined
+): RecordLayerHooks {
   const hooks: RecordLayerHooks = {}
   if (observer !== undefined) {
-    hooks.onRecord = (dir, r) => { observer.event({ layer: 'tls', kind: 'record', dir, ...describeRecord(r.type, r.innerType), length: r.length, bytes: r.bytes }) }
-    hooks.onAlert = (dir, level, description) => { observer.event({ layer: 'tls', kind: 'alert', dir, ...describeAlert(level, description) }) }
+    hooks.onRecord = (dir, r) => {
+      observer.event({
+        layer: 'tls',
+        kind: 'record',
+        dir,
+        ...describeRecord(r.type, r.innerType),
+        length: r.length,
+        bytes: r.bytes
+      })
+    }
+    hooks.onAlert = (dir, level, description) => {
+      observer.event({ layer: 'tls', kind: 'alert', dir, ...describeAlert(level, description) })
+    }
   }
   if (keyLog !== undefined) {
     hooks.onSecrets = (level, client, server) => {
@@ -94,12 +126,22 @@ function hooksFor (observer: TraceObserver | undefined, keyLog: ((line: string) 
 }
 
 function describeAlert (level: number, description: number): { level: string, description: string } {
-  return { level: level === 1 ? 'warning' : level === 2 ? 'fatal' : String(level), description: AlertDescription[description] ?? String(description) }
+  return {
+    level: level === 1 ? 'warning' : level === 2 ? 'fatal' : String(level),
+    description: AlertDescription[description] ?? String(description)
+  }
 }
 
-async function secure (conn: ByteConnection, role: 'client' | 'server', opts: SecureConnectionOptions, options: TlsSecurityOptions): Promise<SecuredConnection> {
+async function secure (
+  conn: ByteConnection,
+  role: 'client' | 'server',
+  opts: SecureConnectionOptions,
+  options: TlsSecurityOptions
+): Promise<SecuredConnection> {
   const timeoutMs = opts.handshakeTimeoutMs
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 0x7fff_ffff) throw new RangeError(`"handshakeTimeoutMs" expected an integer in 1..${0x7fff_ffff}, got ${timeoutMs}`)
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 0x7fff_ffff) {
+    throw new RangeError(`"handshakeTimeoutMs" expected an integer in 1..${0x7fff_ffff}, got ${timeoutMs}`)
+  }
   const now = options.now ?? Date.now
   const observer = opts.observer
   const alpn = [...opts.muxers.filter(m => m !== ALPN_LIBP2P), ALPN_LIBP2P]
@@ -116,13 +158,27 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
       const peer = verifyLibp2pCertificate(chain, now())
       const expected = opts.expectedPeer
       if (role === 'client' && expected !== undefined && !expected.equals(peer.info.peerId)) {
-        throw tlsError('ERR_PEER_ID_MISMATCH', AlertDescription.bad_certificate, `tls: dialed ${expected.toString()}, but the certificate authenticates ${peer.info.peerId.toString()} (wrong peer id)`)
+        throw tlsError(
+          'ERR_PEER_ID_MISMATCH',
+          AlertDescription.bad_certificate,
+          `tls: dialed ${expected.toString()}, but the certificate authenticates ${peer.info.peerId.toString()} (wrong peer id)`
+        )
       }
       return peer
     }
   }
   if (observer !== undefined) {
-    config.onMessage = (t) => { observer.event({ layer: 'tls', kind: 'handshake', dir: t.dir, level: t.level, length: t.bytes.length, bytes: t.bytes, ...describeMessage(t.message, now()) }) }
+    config.onMessage = (t) => {
+      observer.event({
+        layer: 'tls',
+        kind: 'handshake',
+        dir: t.dir,
+        level: t.level,
+        length: t.bytes.length,
+        bytes: t.bytes,
+        ...describeMessage(t.message, now())
+      })
+    }
   }
   const m = new TlsHandshake(config)
   const rl = new TlsRecordLayer(m, role, hooksFor(observer, opts.keyLog, () => m.clientRandom))
@@ -132,7 +188,13 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
     const early: Uint8Array[] = []
     let earlyEnd = false
     const timer = setTimeout(() => {
-      fail(new TlsError('ERR_HANDSHAKE_TIMEOUT', `tls: handshake timed out after ${timeoutMs} ms: the peer (${conn.remoteAddr}) stalled`, AlertDescription.user_canceled))
+      fail(
+        new TlsError(
+          'ERR_HANDSHAKE_TIMEOUT',
+          `tls: handshake timed out after ${timeoutMs} ms: the peer (${conn.remoteAddr}) stalled`,
+          AlertDescription.user_canceled
+        )
+      )
     }, timeoutMs)
 
     const fail = (err: TlsError): void => {
@@ -160,10 +222,21 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
 
     const succeed = (result: TlsHandshakeResult<Libp2pPeer>): void => {
       const peer = result.peer
-      if (peer === undefined) { fail(tlsError('ERR_TLS_CERTIFICATE_REQUIRED', AlertDescription.certificate_required, 'tls: the peer sent no certificate')); return }
+      if (peer === undefined) {
+        fail(
+          tlsError(
+            'ERR_TLS_CERTIFICATE_REQUIRED',
+            AlertDescription.certificate_required,
+            'tls: the peer sent no certificate'
+          )
+        )
+        return
+      }
       settled = true
       clearTimeout(timer)
-      const muxer = result.alpn !== undefined && result.alpn !== ALPN_LIBP2P && opts.muxers.includes(result.alpn) ? result.alpn : undefined
+      const muxer = result.alpn !== undefined && result.alpn !== ALPN_LIBP2P && opts.muxers.includes(result.alpn)
+        ? result.alpn
+        : undefined
       observer?.event({
         layer: 'tls',
         kind: 'complete',
@@ -188,8 +261,31 @@ async function secure (conn: ByteConnection, role: 'client' | 'server', opts: Se
         if (settled) return
         try { handle(rl.receive(chunk)) } catch (err) { fail(asTlsError(err)) }
       },
-      onEnd () { if (!settled) fail(tlsError('ERR_TLS_TRUNCATED', AlertDescription.close_notify, `peer closed the connection during the TLS handshake${rl.buffered > 0 ? ` (${rl.buffered} bytes of a record pending)` : ''}`)) },
-      onClose (err) { if (!settled) fail(new TlsError('ERR_TLS_TRUNCATED', `peer ${err === undefined ? 'closed' : 'reset'} the connection during the TLS handshake`, AlertDescription.close_notify, { cause: err, remote: true })) }
+      onEnd () {
+        if (!settled) {
+          fail(
+            tlsError(
+              'ERR_TLS_TRUNCATED',
+              AlertDescription.close_notify,
+              `peer closed the connection during the TLS handshake${
+                rl.buffered > 0 ? ` (${rl.buffered} bytes of a record pending)` : ''
+              }`
+            )
+          )
+        }
+      },
+      onClose (err) {
+        if (!settled) {
+          fail(
+            new TlsError(
+              'ERR_TLS_TRUNCATED',
+              `peer ${err === undefined ? 'closed' : 'reset'} the connection during the TLS handshake`,
+              AlertDescription.close_notify,
+              { cause: err, remote: true }
+            )
+          )
+        }
+      }
     }
 
     try {
@@ -228,7 +324,13 @@ export class TlsConnection implements ByteConnection {
   private closeState: { err: Error | undefined } | undefined
   private closeDelivered = false
 
-  constructor (conn: ByteConnection, rl: TlsRecordLayer<Libp2pPeer>, early: Uint8Array[], earlyEnd: boolean, observer?: TraceObserver) {
+  constructor (
+    conn: ByteConnection,
+    rl: TlsRecordLayer<Libp2pPeer>,
+    early: Uint8Array[],
+    earlyEnd: boolean,
+    observer?: TraceObserver
+  ) {
     this.conn = conn
     this.rl = rl
     this.pending = early
@@ -237,7 +339,16 @@ export class TlsConnection implements ByteConnection {
     conn.attach({
       onData: chunk => { this.onRecords(chunk) },
       onEnd: () => {
-        if (this.rl.buffered > 0) { this.fatal(tlsError('ERR_TLS_TRUNCATED', AlertDescription.decode_error, `peer half-closed inside a TLS record (${this.rl.buffered} bytes pending)`)); return }
+        if (this.rl.buffered > 0) {
+          this.fatal(
+            tlsError(
+              'ERR_TLS_TRUNCATED',
+              AlertDescription.decode_error,
+              `peer half-closed inside a TLS record (${this.rl.buffered} bytes pending)`
+            )
+          )
+          return
+        }
         this.remoteEnded = true
         this.drain()
       },
@@ -293,7 +404,9 @@ export class TlsConnection implements ByteConnection {
   }
 
   write (chunks: readonly Uint8Array[]): boolean {
-    if (this.writeClosed || this.closeState !== undefined) throw new StreamClosedError('write on a TLS connection after closeWrite/close')
+    if (this.writeClosed || this.closeState !== undefined) {
+      throw new StreamClosedError('write on a TLS connection after closeWrite/close')
+    }
     const records = this.rl.encrypt(chunks)
     if (records.length === 0) return true
     return this.conn.write(records)
@@ -301,7 +414,9 @@ export class TlsConnection implements ByteConnection {
 
   /** Send a KeyUpdate (RFC 8446 §4.6.3); `requestPeer` asks the peer to update its sending keys too. */
   keyUpdate (requestPeer = false): void {
-    if (this.writeClosed || this.closeState !== undefined) throw new StreamClosedError('KeyUpdate on a closed TLS connection')
+    if (this.writeClosed || this.closeState !== undefined) {
+      throw new StreamClosedError('KeyUpdate on a closed TLS connection')
+    }
     this.conn.write(this.rl.keyUpdate(requestPeer))
   }
 
@@ -349,7 +464,10 @@ export class TlsConnection implements ByteConnection {
       }
       const sink = this.sink
       if (sink === undefined || this.userPaused) return
-      if (this.remoteEnded && !this.endDelivered && this.closeState?.err === undefined && this.pendingIndex >= this.pending.length) {
+      if (
+        this.remoteEnded && !this.endDelivered && this.closeState?.err === undefined &&
+        this.pendingIndex >= this.pending.length
+      ) {
         this.endDelivered = true
         sink.onEnd()
       }

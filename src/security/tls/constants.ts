@@ -131,7 +131,9 @@ export const HANDSHAKE_HEADER_LENGTH = 1 + 3
 /** AEAD tag length of every TLS 1.3 suite (RFC 5116 / RFC 8439). */
 export const AEAD_TAG_LENGTH = 16
 /** RFC 8446 §4.1.3: ServerHello.random of a HelloRetryRequest = SHA-256("HelloRetryRequest"). */
-export const HELLO_RETRY_REQUEST_RANDOM = Uint8Array.from(Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex'))
+export const HELLO_RETRY_REQUEST_RANDOM = Uint8Array.from(
+  Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex')
+)
 
 /** Default cap on one handshake message (its 24-bit length allows 16 MiB). */
 export const DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES = 64 * 1024

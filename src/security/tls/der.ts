@@ -58,7 +58,9 @@ export class DerReader {
     if (start + 2 > b.length) throw derError(`${what}: truncated header`)
     const t = b[start] as number
     if ((t & 0x1f) === 0x1f) throw derError(`${what}: multi-byte tags are not supported`)
-    if (tag !== undefined && t !== tag) throw derError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${t.toString(16)}`)
+    if (tag !== undefined && t !== tag) {
+      throw derError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${t.toString(16)}`)
+    }
     let len = b[start + 1] as number
     let o = start + 2
     if (len & 0x80) {
@@ -99,7 +101,10 @@ export function decodeOid (value: Uint8Array): string {
     if (n === 0 && byte === 0x80) throw derError('OBJECT IDENTIFIER arc not minimally encoded')
     n = n * 128 + (byte & 0x7f)
     if (n > Number.MAX_SAFE_INTEGER) throw derError('OBJECT IDENTIFIER arc too large')
-    if ((byte & 0x80) === 0) { parts.push(n); n = 0 } else if (i === value.length - 1) throw derError('OBJECT IDENTIFIER truncated')
+    if ((byte & 0x80) === 0) {
+      parts.push(n)
+      n = 0
+    } else if (i === value.length - 1) throw derError('OBJECT IDENTIFIER truncated')
   }
   const first = parts[0] as number
   const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80]
@@ -120,7 +125,11 @@ export function decodeBitString (value: Uint8Array): Uint8Array {
 /** INTEGER value bytes, checked for minimal encoding. */
 export function checkInteger (value: Uint8Array): Uint8Array {
   if (value.length === 0) throw derError('empty INTEGER')
-  if (value.length > 1 && ((value[0] === 0 && ((value[1] as number) & 0x80) === 0) || (value[0] === 0xff && ((value[1] as number) & 0x80) !== 0))) {
+  if (
+    value.length > 1 &&
+    ((value[0] === 0 && ((value[1] as number) & 0x80) === 0) ||
+      (value[0] === 0xff && ((value[1] as number) & 0x80) !== 0))
+  ) {
     throw derError('INTEGER not minimally encoded')
   }
   return value
@@ -189,12 +198,17 @@ export const der = {
   sequence: (...children: Uint8Array[]): Uint8Array => encodeTlv(Tag.SEQUENCE, concat(children)),
   set: (...children: Uint8Array[]): Uint8Array => encodeTlv(Tag.SET, concat(children)),
   explicit: (n: number, child: Uint8Array): Uint8Array => encodeTlv(contextTag(n), child),
-  /** A non-negative INTEGER from big-endian magnitude bytes (leading zeros trimmed, 00 added when the top bit is set). */
+  /**
+   * A non-negative INTEGER from big-endian magnitude bytes (leading zeros trimmed, 00 added when the top bit is set).
+   */
   unsignedInteger: (magnitude: Uint8Array): Uint8Array => {
     let i = 0
     while (i < magnitude.length - 1 && magnitude[i] === 0) i++
     const m = magnitude.subarray(i)
-    return encodeTlv(Tag.INTEGER, ((m[0] ?? 0) & 0x80) !== 0 ? concat([Uint8Array.of(0), m]) : (m.length === 0 ? Uint8Array.of(0) : m))
+    return encodeTlv(
+      Tag.INTEGER,
+      ((m[0] ?? 0) & 0x80) !== 0 ? concat([Uint8Array.of(0), m]) : (m.length === 0 ? Uint8Array.of(0) : m)
+    )
   },
   small: (n: number): Uint8Array => {
     const bytes: number[] = []
@@ -208,7 +222,9 @@ export const der = {
   null: (): Uint8Array => encodeTlv(Tag.NULL, new Uint8Array(0)),
   oid: (dotted: string): Uint8Array => {
     const arcs = dotted.split('.').map(Number)
-    if (arcs.length < 2 || arcs.some(a => !Number.isSafeInteger(a) || a < 0)) throw new RangeError(`"oid" expected dotted decimal, got ${dotted}`)
+    if (arcs.length < 2 || arcs.some(a => !Number.isSafeInteger(a) || a < 0)) {
+      throw new RangeError(`"oid" expected dotted decimal, got ${dotted}`)
+    }
     const values = [(arcs[0] as number) * 40 + (arcs[1] as number), ...arcs.slice(2)]
     const out: number[] = []
     for (const v of values) {
@@ -224,7 +240,9 @@ export const der = {
   time: (ms: number): Uint8Array => {
     const d = new Date(ms)
     const p = (n: number, w = 2): string => String(n).padStart(w, '0')
-    const rest = `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`
+    const rest = `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${
+      p(d.getUTCSeconds())
+    }Z`
     const y = d.getUTCFullYear()
     return y < 2050 && y >= 1950
       ? encodeTlv(Tag.UTC_TIME, new TextEncoder().encode(`${p(y % 100)}${rest}`))

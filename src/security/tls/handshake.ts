@@ -37,17 +37,41 @@
 import type crypto from 'node:crypto'
 import { TlsError } from '../../errors.js'
 import {
-  AlertDescription, CipherSuite, ExtensionType, HANDSHAKE_HEADER_LENGTH, HandshakeType, HELLO_RETRY_REQUEST_RANDOM,
-  KeyUpdateRequest, LEGACY_VERSION, NamedGroup, SignatureScheme, TLS13,
-  DEFAULT_MAX_CERTIFICATE_BYTES, DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES
+  AlertDescription,
+  CipherSuite,
+  ExtensionType,
+  HANDSHAKE_HEADER_LENGTH,
+  HandshakeType,
+  HELLO_RETRY_REQUEST_RANDOM,
+  KeyUpdateRequest,
+  LEGACY_VERSION,
+  NamedGroup,
+  SignatureScheme,
+  TLS13,
+  DEFAULT_MAX_CERTIFICATE_BYTES,
+  DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES
 } from './constants.js'
 import { finishedVerifyData, KeySchedule, nextTrafficSecret, suiteParams, Transcript } from './key-schedule.js'
 import type { SuiteParams } from './key-schedule.js'
 import {
-  alpn as alpnCodec, cookie as cookieCodec, decodeHandshakeBody, encodeHandshake, findExtension, handshakeTypeName,
-  keyShare as keyShareCodec, supportedVersions, u16ListExtension
+  alpn as alpnCodec,
+  cookie as cookieCodec,
+  decodeHandshakeBody,
+  encodeHandshake,
+  findExtension,
+  handshakeTypeName,
+  keyShare as keyShareCodec,
+  supportedVersions,
+  u16ListExtension
 } from './messages.js'
-import type { Certificate, CertificateRequest, ClientHello, Extension, HandshakeMessage, ServerHello } from './messages.js'
+import type {
+  Certificate,
+  CertificateRequest,
+  ClientHello,
+  Extension,
+  HandshakeMessage,
+  ServerHello
+} from './messages.js'
 import { generateKeyShare, schemeFitsKey, schemeForKey, signWithScheme, verifyWithScheme } from './primitives.js'
 import type { KeyShare } from './primitives.js'
 import { tlsError } from './wire.js'
@@ -91,7 +115,9 @@ export interface TlsHandshakeConfig<T> {
   keyShareGroups?: readonly NamedGroup[]
   /** Schemes accepted from the peer (signature_algorithms). */
   signatureSchemes?: readonly number[]
-  /** Client: protocols offered. Server: protocols accepted, in preference order (none shared → no_application_protocol). */
+  /**
+   * Client: protocols offered. Server: protocols accepted, in preference order (none shared → no_application_protocol).
+   */
   alpn?: readonly string[]
   /** Client: extra ClientHello extensions. Server: extra EncryptedExtensions. */
   extensions?: readonly Extension[]
@@ -128,27 +154,48 @@ export interface TlsHandshakeResult<T> {
 
 export type TlsAction<T = unknown> =
   | { type: 'message', level: EncryptionLevel, data: Uint8Array }
-  | { type: 'secrets', level: 'handshake' | 'application', clientSecret: Uint8Array, serverSecret: Uint8Array, suite: SuiteParams }
+  | {
+    type: 'secrets',
+    level: 'handshake' | 'application',
+    clientSecret: Uint8Array,
+    serverSecret: Uint8Array,
+    suite: SuiteParams
+  }
   | { type: 'write-secret', secret: Uint8Array }
   | { type: 'read-secret', secret: Uint8Array }
   | { type: 'complete', result: TlsHandshakeResult<T> }
 
 export const DEFAULT_CIPHER_SUITES: readonly number[] = [
-  CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_CHACHA20_POLY1305_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384
+  CipherSuite.TLS_AES_128_GCM_SHA256,
+  CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+  CipherSuite.TLS_AES_256_GCM_SHA384
 ]
 export const DEFAULT_GROUPS: readonly number[] = [NamedGroup.x25519, NamedGroup.secp256r1]
 export const DEFAULT_SIGNATURE_SCHEMES: readonly number[] = [
-  SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.ed25519, SignatureScheme.ecdsa_secp384r1_sha384,
-  SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.rsa_pss_rsae_sha384, SignatureScheme.rsa_pss_rsae_sha512
+  SignatureScheme.ecdsa_secp256r1_sha256,
+  SignatureScheme.ed25519,
+  SignatureScheme.ecdsa_secp384r1_sha384,
+  SignatureScheme.rsa_pss_rsae_sha256,
+  SignatureScheme.rsa_pss_rsae_sha384,
+  SignatureScheme.rsa_pss_rsae_sha512
 ]
 
 const IMPLEMENTED_GROUPS = new Set<number>([NamedGroup.x25519, NamedGroup.secp256r1])
 
 type State =
-  | 'start' | 'wait-server-hello' | 'wait-encrypted-extensions' | 'wait-certificate-or-request' | 'wait-certificate'
-  | 'wait-certificate-verify' | 'wait-finished'
-  | 'wait-client-hello' | 'wait-client-certificate' | 'wait-client-certificate-verify' | 'wait-client-finished'
-  | 'connected' | 'failed'
+  | 'start'
+  | 'wait-server-hello'
+  | 'wait-encrypted-extensions'
+  | 'wait-certificate-or-request'
+  | 'wait-certificate'
+  | 'wait-certificate-verify'
+  | 'wait-finished'
+  | 'wait-client-hello'
+  | 'wait-client-certificate'
+  | 'wait-client-certificate-verify'
+  | 'wait-client-finished'
+  | 'connected'
+  | 'failed'
 
 const encoder = new TextEncoder()
 const SERVER_CV_CONTEXT = encoder.encode('TLS 1.3, server CertificateVerify')
@@ -182,7 +229,9 @@ function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number)
   return d === 0
 }
-function hexOf (n: number): string { return `0x${n.toString(16).padStart(4, '0')}` }
+function hexOf (n: number): string {
+  return `0x${n.toString(16).padStart(4, '0')}`
+}
 
 export class TlsHandshake<T = unknown> {
   private readonly config: TlsHandshakeConfig<T>
@@ -235,21 +284,37 @@ export class TlsHandshake<T = unknown> {
     this.schemes = config.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES
     this.maxMessage = config.maxHandshakeMessageBytes ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES
     this.maxCertificate = config.maxCertificateBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES
-    this.randomBytes = config.randomBytes ?? ((n) => new Uint8Array(globalThis.crypto.getRandomValues(new Uint8Array(n))))
+    this.randomBytes = config.randomBytes ??
+      ((n) => new Uint8Array(globalThis.crypto.getRandomValues(new Uint8Array(n))))
     this.makeKeyShare = config.keyShare ?? ((g) => generateKeyShare(g))
-    if (this.cipherSuites.length === 0 || this.cipherSuites.some(s => suiteParams(s) === undefined)) throw new RangeError('"cipherSuites" expected a non-empty list of TLS 1.3 suites')
+    if (this.cipherSuites.length === 0 || this.cipherSuites.some(s => suiteParams(s) === undefined)) {
+      throw new RangeError('"cipherSuites" expected a non-empty list of TLS 1.3 suites')
+    }
     if (!this.isClient && config.credential === undefined) throw new TypeError('a TLS server needs a "credential"')
-    if (!this.groups.some(g => IMPLEMENTED_GROUPS.has(g))) throw new RangeError('"groups" expected x25519 and/or secp256r1')
+    if (!this.groups.some(g => IMPLEMENTED_GROUPS.has(g))) {
+      throw new RangeError('"groups" expected x25519 and/or secp256r1')
+    }
   }
 
   /** The level the next inbound handshake message must arrive at. */
-  get readLevel (): EncryptionLevel { return this.level }
-  get complete (): boolean { return this.state === 'connected' }
-  get suite (): SuiteParams | undefined { return this.params }
+  get readLevel (): EncryptionLevel {
+    return this.level
+  }
+
+  get complete (): boolean {
+    return this.state === 'connected'
+  }
+
+  get suite (): SuiteParams | undefined {
+    return this.params
+  }
 
   start (): Array<TlsAction<T>> {
     if (this.state !== 'start') throw new Error('TlsHandshake.start called twice')
-    if (!this.isClient) { this.state = 'wait-client-hello'; return [] }
+    if (!this.isClient) {
+      this.state = 'wait-client-hello'
+      return []
+    }
     const out: Array<TlsAction<T>> = []
     this.random = this.randomBytes(32)
     this.clientRandom = this.random
@@ -267,15 +332,23 @@ export class TlsHandshake<T = unknown> {
       { type: ExtensionType.SupportedVersions, data: supportedVersions.encodeClient([TLS13]) },
       { type: ExtensionType.SupportedGroups, data: u16ListExtension.encode(this.groups) },
       { type: ExtensionType.SignatureAlgorithms, data: u16ListExtension.encode(this.schemes) },
-      { type: ExtensionType.KeyShare, data: keyShareCodec.encodeClient(this.shares.map(s => ({ group: s.group, keyExchange: s.publicKey }))) }
+      {
+        type: ExtensionType.KeyShare,
+        data: keyShareCodec.encodeClient(this.shares.map(s => ({ group: s.group, keyExchange: s.publicKey })))
+      }
     ]
-    if (c.alpn !== undefined && c.alpn.length > 0) exts.push({ type: ExtensionType.ApplicationLayerProtocolNegotiation, data: alpnCodec.encode(c.alpn) })
+    if (c.alpn !== undefined && c.alpn.length > 0) {
+      exts.push({ type: ExtensionType.ApplicationLayerProtocolNegotiation, data: alpnCodec.encode(c.alpn) })
+    }
     if (cookie !== undefined) exts.push({ type: ExtensionType.Cookie, data: cookieCodec.encode(cookie) })
     for (const e of c.extensions ?? []) exts.push(e)
-    if (this.helloRetry) for (const e of c.retryExtensions ?? []) exts.push(e)
+    if (this.helloRetry) { for (const e of c.retryExtensions ?? []) exts.push(e) }
     const order = c.extensionOrder
     if (order !== undefined) {
-      const rank = (t: number): number => { const i = order.indexOf(t); return i < 0 ? order.length : i }
+      const rank = (t: number): number => {
+        const i = order.indexOf(t)
+        return i < 0 ? order.length : i
+      }
       exts.sort((a, b) => rank(a.type) - rank(b.type))
     }
     this.clientHelloExtensions = exts
@@ -299,7 +372,9 @@ export class TlsHandshake<T = unknown> {
       if (level !== this.level) {
         throw unexpected(`handshake data at level ${level}, expected ${this.level}`)
       }
-      if (this.buffer.length > 0 && this.bufferLevel !== level) throw unexpected('a handshake message spans a key change (RFC 8446 §5.1)')
+      if (this.buffer.length > 0 && this.bufferLevel !== level) {
+        throw unexpected('a handshake message spans a key change (RFC 8446 §5.1)')
+      }
       this.bufferLevel = level
       this.buffer = this.buffer.length === 0 ? data : concat(this.buffer, data)
       while (this.buffer.length >= HANDSHAKE_HEADER_LENGTH) {
@@ -308,16 +383,24 @@ export class TlsHandshake<T = unknown> {
         const length = ((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number)
         // Limit checked at header time, before the body is buffered.
         if (length > this.maxMessage) {
-          throw new TlsError('ERR_TLS_MESSAGE_TOO_LARGE', `"${handshakeTypeName(type)} length" expected <= ${this.maxMessage}, got ${length}`, AlertDescription.decode_error)
+          throw new TlsError(
+            'ERR_TLS_MESSAGE_TOO_LARGE',
+            `"${handshakeTypeName(type)} length" expected <= ${this.maxMessage}, got ${length}`,
+            AlertDescription.decode_error
+          )
         }
         if (b.length < HANDSHAKE_HEADER_LENGTH + length) break
         const raw = b.subarray(0, HANDSHAKE_HEADER_LENGTH + length)
         this.buffer = b.subarray(HANDSHAKE_HEADER_LENGTH + length)
         const before = this.level
         this.handle(out, level, type, raw)
-        if (this.level !== before && this.buffer.length > 0) throw unexpected('a handshake message spans a key change (RFC 8446 §5.1)')
+        if (this.level !== before && this.buffer.length > 0) {
+          throw unexpected('a handshake message spans a key change (RFC 8446 §5.1)')
+        }
       }
-      if (this.buffer.length > 0 && this.buffer.length < HANDSHAKE_HEADER_LENGTH) this.buffer = Uint8Array.from(this.buffer)
+      if (this.buffer.length > 0 && this.buffer.length < HANDSHAKE_HEADER_LENGTH) {
+        this.buffer = Uint8Array.from(this.buffer)
+      }
     } catch (err) {
       this.state = 'failed'
       throw err
@@ -327,7 +410,9 @@ export class TlsHandshake<T = unknown> {
 
   /** Send a KeyUpdate (RFC 8446 §4.6.3); our write key moves on right after it. */
   keyUpdate (requestPeer: boolean): Array<TlsAction<T>> {
-    if (this.state !== 'connected' || this.config.quic === true) throw new Error('KeyUpdate only on a connected TLS-over-TCP session')
+    if (this.state !== 'connected' || this.config.quic === true) {
+      throw new Error('KeyUpdate only on a connected TLS-over-TCP session')
+    }
     const out: Array<TlsAction<T>> = []
     this.sendKeyUpdate(out, requestPeer ? KeyUpdateRequest.update_requested : KeyUpdateRequest.update_not_requested)
     return out
@@ -346,7 +431,12 @@ export class TlsHandshake<T = unknown> {
     return this.sendRaw(out, level, msg, true)
   }
 
-  private sendRaw (out: Array<TlsAction<T>>, level: EncryptionLevel, msg: HandshakeMessage, transcript: boolean): Uint8Array {
+  private sendRaw (
+    out: Array<TlsAction<T>>,
+    level: EncryptionLevel,
+    msg: HandshakeMessage,
+    transcript: boolean
+  ): Uint8Array {
     const data = encodeHandshake(msg)
     if (transcript) this.transcript.update(data)
     out.push({ type: 'message', level, data })
@@ -361,9 +451,14 @@ export class TlsHandshake<T = unknown> {
   private handle (out: Array<TlsAction<T>>, level: EncryptionLevel, type: number, raw: Uint8Array): void {
     const msg = this.decode(type, raw)
     this.config.onMessage?.({ dir: 'in', level, message: msg, bytes: raw })
-    if (this.state === 'connected') { this.postHandshake(out, msg); return }
+    if (this.state === 'connected') {
+      this.postHandshake(out, msg)
+      return
+    }
     const expect = (t: HandshakeType): void => {
-      if (msg.type !== t) throw unexpected(`expected ${HandshakeType[t]} in state ${this.state}, got ${handshakeTypeName(msg.type)}`)
+      if (msg.type !== t) {
+        throw unexpected(`expected ${HandshakeType[t]} in state ${this.state}, got ${handshakeTypeName(msg.type)}`)
+      }
     }
     switch (this.state) {
       // ── client ──
@@ -381,7 +476,11 @@ export class TlsHandshake<T = unknown> {
           const names = alpnCodec.decode(a)
           const offered = this.config.alpn ?? []
           if (names.length !== 1 || !offered.includes(names[0] as string)) {
-            throw illegal(`ALPN: the server selected ${JSON.stringify(names)}, we offered ${JSON.stringify(offered)} (RFC 7301 §3.1: exactly one offered protocol)`)
+            throw illegal(
+              `ALPN: the server selected ${JSON.stringify(names)}, we offered ${
+                JSON.stringify(offered)
+              } (RFC 7301 §3.1: exactly one offered protocol)`
+            )
           }
           this.selectedAlpn = names[0]
         }
@@ -391,8 +490,14 @@ export class TlsHandshake<T = unknown> {
       case 'wait-certificate-or-request':
         if (msg.type === HandshakeType.CertificateRequest) {
           this.transcript.update(raw)
-          if (msg.context.length !== 0) throw illegal('CertificateRequest: certificate_request_context must be empty in the handshake (RFC 8446 §4.3.2)')
-          if (findExtension(msg.extensions, ExtensionType.SignatureAlgorithms) === undefined) throw missing('CertificateRequest without signature_algorithms (RFC 8446 §4.3.2)')
+          if (msg.context.length !== 0) {
+            throw illegal(
+              'CertificateRequest: certificate_request_context must be empty in the handshake (RFC 8446 §4.3.2)'
+            )
+          }
+          if (findExtension(msg.extensions, ExtensionType.SignatureAlgorithms) === undefined) {
+            throw missing('CertificateRequest without signature_algorithms (RFC 8446 §4.3.2)')
+          }
           this.certificateRequest = msg
           this.state = 'wait-certificate'
           return
@@ -407,7 +512,10 @@ export class TlsHandshake<T = unknown> {
       case 'wait-certificate-verify':
       case 'wait-client-certificate-verify':
         expect(HandshakeType.CertificateVerify)
-        this.onPeerCertificateVerify(msg as { type: HandshakeType.CertificateVerify, algorithm: number, signature: Uint8Array }, raw)
+        this.onPeerCertificateVerify(
+          msg as { type: HandshakeType.CertificateVerify, algorithm: number, signature: Uint8Array },
+          raw
+        )
         return
       case 'wait-finished':
         expect(HandshakeType.Finished)
@@ -436,17 +544,42 @@ export class TlsHandshake<T = unknown> {
   private onServerHello (out: Array<TlsAction<T>>, sh: ServerHello, raw: Uint8Array): void {
     const sv = findExtension(sh.extensions, ExtensionType.SupportedVersions)
     if (sv === undefined) {
-      throw tlsError('ERR_TLS_PROTOCOL_VERSION', AlertDescription.protocol_version, `the server chose legacy version ${hexOf(sh.legacyVersion)} without supported_versions: TLS 1.3 only (tls.md: MUST NOT negotiate lower versions)`)
+      throw tlsError(
+        'ERR_TLS_PROTOCOL_VERSION',
+        AlertDescription.protocol_version,
+        `the server chose legacy version ${
+          hexOf(sh.legacyVersion)
+        } without supported_versions: TLS 1.3 only (tls.md: MUST NOT negotiate lower versions)`
+      )
     }
     const version = supportedVersions.decodeServer(sv)
-    if (version !== TLS13) throw illegal(`supported_versions: the server selected ${hexOf(version)}, we offered only 0x0304 (RFC 8446 §4.2.1)`)
-    if (!bytesEqual(sh.legacySessionIdEcho, this.sessionId)) throw illegal('ServerHello: legacy_session_id_echo differs from our legacy_session_id (RFC 8446 §4.1.3)')
-    if (sh.legacyCompressionMethod !== 0) throw illegal(`ServerHello: legacy_compression_method expected 0, got ${sh.legacyCompressionMethod}`)
-    if (!this.cipherSuites.includes(sh.cipherSuite)) throw illegal(`ServerHello: cipher_suite ${hexOf(sh.cipherSuite)} was not offered`)
-    if (this.params !== undefined && this.params.suite !== sh.cipherSuite) throw illegal('ServerHello: cipher_suite differs from the HelloRetryRequest one (RFC 8446 §4.1.4)')
+    if (version !== TLS13) {
+      throw illegal(
+        `supported_versions: the server selected ${hexOf(version)}, we offered only 0x0304 (RFC 8446 §4.2.1)`
+      )
+    }
+    if (!bytesEqual(sh.legacySessionIdEcho, this.sessionId)) {
+      throw illegal('ServerHello: legacy_session_id_echo differs from our legacy_session_id (RFC 8446 §4.1.3)')
+    }
+    if (sh.legacyCompressionMethod !== 0) {
+      throw illegal(`ServerHello: legacy_compression_method expected 0, got ${sh.legacyCompressionMethod}`)
+    }
+    if (!this.cipherSuites.includes(sh.cipherSuite)) {
+      throw illegal(`ServerHello: cipher_suite ${hexOf(sh.cipherSuite)} was not offered`)
+    }
+    if (this.params !== undefined && this.params.suite !== sh.cipherSuite) {
+      throw illegal('ServerHello: cipher_suite differs from the HelloRetryRequest one (RFC 8446 §4.1.4)')
+    }
     for (const e of sh.extensions) {
-      if (e.type !== ExtensionType.SupportedVersions && e.type !== ExtensionType.KeyShare && e.type !== ExtensionType.Cookie && e.type !== ExtensionType.PreSharedKey) {
-        throw tlsError('ERR_TLS_ILLEGAL_PARAMETER', AlertDescription.unsupported_extension, `ServerHello: extension ${e.type} was not offered / is not allowed there (RFC 8446 §4.2)`)
+      if (
+        e.type !== ExtensionType.SupportedVersions && e.type !== ExtensionType.KeyShare &&
+        e.type !== ExtensionType.Cookie && e.type !== ExtensionType.PreSharedKey
+      ) {
+        throw tlsError(
+          'ERR_TLS_ILLEGAL_PARAMETER',
+          AlertDescription.unsupported_extension,
+          `ServerHello: extension ${e.type} was not offered / is not allowed there (RFC 8446 §4.2)`
+        )
       }
     }
     const params = suiteParams(sh.cipherSuite) as SuiteParams
@@ -460,8 +593,12 @@ export class TlsHandshake<T = unknown> {
       const ks = findExtension(sh.extensions, ExtensionType.KeyShare)
       if (ks === undefined) throw illegal('HelloRetryRequest without key_share: we have nothing to change')
       const group = keyShareCodec.decodeRetry(ks)
-      if (!this.groups.includes(group) || !IMPLEMENTED_GROUPS.has(group)) throw illegal(`HelloRetryRequest: selected_group ${hexOf(group)} was not offered`)
-      if (this.shares.some(s => s.group === group)) throw illegal(`HelloRetryRequest: selected_group ${hexOf(group)} already had a key share (RFC 8446 §4.2.8)`)
+      if (!this.groups.includes(group) || !IMPLEMENTED_GROUPS.has(group)) {
+        throw illegal(`HelloRetryRequest: selected_group ${hexOf(group)} was not offered`)
+      }
+      if (this.shares.some(s => s.group === group)) {
+        throw illegal(`HelloRetryRequest: selected_group ${hexOf(group)} already had a key share (RFC 8446 §4.2.8)`)
+      }
       const c = findExtension(sh.extensions, ExtensionType.Cookie)
       this.transcript.replaceWithMessageHash()
       this.transcript.update(raw)
@@ -473,13 +610,21 @@ export class TlsHandshake<T = unknown> {
     if (ks === undefined) throw missing('ServerHello without key_share (we do no PSK)')
     const entry = keyShareCodec.decodeServer(ks)
     const share = this.shares.find(s => s.group === entry.group)
-    if (share === undefined) throw illegal(`ServerHello: key_share group ${hexOf(entry.group)} is not one we sent a share for`)
+    if (share === undefined) {
+      throw illegal(`ServerHello: key_share group ${hexOf(entry.group)} is not one we sent a share for`)
+    }
     this.group = share.group
     const shared = share.computeSharedSecret(entry.keyExchange)
     this.transcript.update(raw)
     this.schedule = new KeySchedule(params)
     this.handshakeSecrets = this.schedule.handshake(shared, this.transcript.current())
-    out.push({ type: 'secrets', level: 'handshake', clientSecret: this.handshakeSecrets.client, serverSecret: this.handshakeSecrets.server, suite: params })
+    out.push({
+      type: 'secrets',
+      level: 'handshake',
+      clientSecret: this.handshakeSecrets.client,
+      serverSecret: this.handshakeSecrets.server,
+      suite: params
+    })
     this.level = 'handshake'
     this.state = 'wait-encrypted-extensions'
   }
@@ -488,17 +633,31 @@ export class TlsHandshake<T = unknown> {
     this.transcript.update(raw)
     if (this.isClient) {
       if (msg.context.length !== 0) throw illegal('server Certificate: certificate_request_context must be empty')
-      if (msg.entries.length === 0) throw tlsError('ERR_TLS_DECODE', AlertDescription.decode_error, 'the server sent an empty Certificate (RFC 8446 §4.4.2.4)')
+      if (msg.entries.length === 0) {
+        throw tlsError(
+          'ERR_TLS_DECODE',
+          AlertDescription.decode_error,
+          'the server sent an empty Certificate (RFC 8446 §4.4.2.4)'
+        )
+      }
     } else if (msg.entries.length === 0) {
       if (this.config.requireClientCertificate === true) {
-        throw tlsError('ERR_TLS_CERTIFICATE_REQUIRED', AlertDescription.certificate_required, 'the client sent no certificate (tls.md: servers MUST require client authentication)')
+        throw tlsError(
+          'ERR_TLS_CERTIFICATE_REQUIRED',
+          AlertDescription.certificate_required,
+          'the client sent no certificate (tls.md: servers MUST require client authentication)'
+        )
       }
       this.state = 'wait-client-finished'
       return
     }
     for (const e of msg.entries) {
       if (e.data.length > this.maxCertificate) {
-        throw new TlsError('ERR_TLS_MESSAGE_TOO_LARGE', `"certificate" expected <= ${this.maxCertificate} bytes, got ${e.data.length}`, AlertDescription.bad_certificate)
+        throw new TlsError(
+          'ERR_TLS_MESSAGE_TOO_LARGE',
+          `"certificate" expected <= ${this.maxCertificate} bytes, got ${e.data.length}`,
+          AlertDescription.bad_certificate
+        )
       }
     }
     this.peer = this.config.verifyPeer(msg.entries.map(e => e.data))
@@ -509,11 +668,21 @@ export class TlsHandshake<T = unknown> {
     const peer = this.peer as PeerCertificate<T>
     const accepted = this.isClient ? this.schemes : this.schemes
     if (!accepted.includes(msg.algorithm) || !schemeFitsKey(msg.algorithm, peer.publicKey)) {
-      throw illegal(`CertificateVerify: scheme ${hexOf(msg.algorithm)} was not offered or does not fit the ${peer.publicKey.asymmetricKeyType ?? '?'} certificate key (RFC 8446 §4.4.3)`)
+      throw illegal(
+        `CertificateVerify: scheme ${hexOf(msg.algorithm)} was not offered or does not fit the ${
+          peer.publicKey.asymmetricKeyType ?? '?'
+        } certificate key (RFC 8446 §4.4.3)`
+      )
     }
     const content = certificateVerifyContent(this.isClient, this.transcript.current())
     if (!verifyWithScheme(msg.algorithm, peer.publicKey, content, msg.signature)) {
-      throw tlsError('ERR_TLS_DECRYPT_ERROR', AlertDescription.decrypt_error, `CertificateVerify: the ${SignatureScheme[msg.algorithm] ?? hexOf(msg.algorithm)} signature does not verify (RFC 8446 §4.4.3)`)
+      throw tlsError(
+        'ERR_TLS_DECRYPT_ERROR',
+        AlertDescription.decrypt_error,
+        `CertificateVerify: the ${
+          SignatureScheme[msg.algorithm] ?? hexOf(msg.algorithm)
+        } signature does not verify (RFC 8446 §4.4.3)`
+      )
     }
     this.transcript.update(raw)
     this.state = this.isClient ? 'wait-finished' : 'wait-client-finished'
@@ -522,7 +691,11 @@ export class TlsHandshake<T = unknown> {
   private checkFinished (verifyData: Uint8Array, baseKey: Uint8Array, who: string): void {
     const expected = finishedVerifyData(this.params as SuiteParams, baseKey, this.transcript.current())
     if (!bytesEqual(expected, verifyData)) {
-      throw tlsError('ERR_TLS_DECRYPT_ERROR', AlertDescription.decrypt_error, `${who} Finished: verify_data does not match the transcript (RFC 8446 §4.4.4)`)
+      throw tlsError(
+        'ERR_TLS_DECRYPT_ERROR',
+        AlertDescription.decrypt_error,
+        `${who} Finished: verify_data does not match the transcript (RFC 8446 §4.4.4)`
+      )
     }
   }
 
@@ -537,18 +710,44 @@ export class TlsHandshake<T = unknown> {
     const cr = this.certificateRequest
     if (cr !== undefined) {
       const cred = this.config.credential
-      this.send(out, 'handshake', { type: HandshakeType.Certificate, context: cr.context, entries: (cred?.chain ?? []).map(data => ({ data, extensions: [] })) })
+      this.send(out, 'handshake', {
+        type: HandshakeType.Certificate,
+        context: cr.context,
+        entries: (cred?.chain ?? []).map(data => ({ data, extensions: [] }))
+      })
       if (cred !== undefined && cred.chain.length > 0) {
-        const wanted = u16ListExtension.decode(findExtension(cr.extensions, ExtensionType.SignatureAlgorithms) as Uint8Array, 'signature_algorithms')
+        const wanted = u16ListExtension.decode(
+          findExtension(cr.extensions, ExtensionType.SignatureAlgorithms) as Uint8Array,
+          'signature_algorithms'
+        )
         const scheme = schemeForKey(cred.privateKey)
-        if (scheme === undefined || !wanted.includes(scheme)) throw handshakeFailure(`the server accepts none of our certificate's signature schemes (it offered ${wanted.map(hexOf).join(', ')})`)
+        if (scheme === undefined || !wanted.includes(scheme)) {
+          throw handshakeFailure(
+            `the server accepts none of our certificate's signature schemes (it offered ${
+              wanted.map(hexOf).join(', ')
+            })`
+          )
+        }
         const content = certificateVerifyContent(false, this.transcript.current())
-        this.send(out, 'handshake', { type: HandshakeType.CertificateVerify, algorithm: scheme, signature: signWithScheme(scheme, cred.privateKey, content) })
+        this.send(out, 'handshake', {
+          type: HandshakeType.CertificateVerify,
+          algorithm: scheme,
+          signature: signWithScheme(scheme, cred.privateKey, content)
+        })
       }
     }
-    this.send(out, 'handshake', { type: HandshakeType.Finished, verifyData: finishedVerifyData(params, hs.client, this.transcript.current()) })
+    this.send(out, 'handshake', {
+      type: HandshakeType.Finished,
+      verifyData: finishedVerifyData(params, hs.client, this.transcript.current())
+    })
     const app = this.applicationSecrets
-    out.push({ type: 'secrets', level: 'application', clientSecret: app.client, serverSecret: app.server, suite: params })
+    out.push({
+      type: 'secrets',
+      level: 'application',
+      clientSecret: app.client,
+      serverSecret: app.server,
+      suite: params
+    })
     this.level = 'application'
     this.finish(out)
   }
@@ -558,16 +757,26 @@ export class TlsHandshake<T = unknown> {
   private onClientHello (out: Array<TlsAction<T>>, ch: ClientHello, raw: Uint8Array): void {
     const sv = findExtension(ch.extensions, ExtensionType.SupportedVersions)
     if (sv === undefined || !supportedVersions.decodeClient(sv).includes(TLS13)) {
-      throw tlsError('ERR_TLS_PROTOCOL_VERSION', AlertDescription.protocol_version, 'the client does not offer TLS 1.3 (tls.md: MUST NOT negotiate lower versions)')
+      throw tlsError(
+        'ERR_TLS_PROTOCOL_VERSION',
+        AlertDescription.protocol_version,
+        'the client does not offer TLS 1.3 (tls.md: MUST NOT negotiate lower versions)'
+      )
     }
-    if (ch.legacyCompressionMethods.length !== 1 || ch.legacyCompressionMethods[0] !== 0) throw illegal('ClientHello: legacy_compression_methods must be exactly [0] (RFC 8446 §4.1.2)')
-    if (this.helloRetry && !bytesEqual(ch.legacySessionId, this.clientSessionId)) throw illegal('second ClientHello changed legacy_session_id')
+    if (ch.legacyCompressionMethods.length !== 1 || ch.legacyCompressionMethods[0] !== 0) {
+      throw illegal('ClientHello: legacy_compression_methods must be exactly [0] (RFC 8446 §4.1.2)')
+    }
+    if (this.helloRetry && !bytesEqual(ch.legacySessionId, this.clientSessionId)) {
+      throw illegal('second ClientHello changed legacy_session_id')
+    }
     this.clientSessionId = ch.legacySessionId
 
     let params = this.params
     if (params === undefined) {
       const suite = this.cipherSuites.find(s => ch.cipherSuites.includes(s))
-      if (suite === undefined) throw handshakeFailure(`no cipher suite in common: the client offers ${ch.cipherSuites.map(hexOf).join(', ')}`)
+      if (suite === undefined) {
+        throw handshakeFailure(`no cipher suite in common: the client offers ${ch.cipherSuites.map(hexOf).join(', ')}`)
+      }
       params = suiteParams(suite) as SuiteParams
       this.params = params
       this.transcript.setHash(params.hash)
@@ -580,18 +789,28 @@ export class TlsHandshake<T = unknown> {
     this.clientSchemes = u16ListExtension.decode(sa, 'signature_algorithms')
     const sg = findExtension(ch.extensions, ExtensionType.SupportedGroups)
     const ks = findExtension(ch.extensions, ExtensionType.KeyShare)
-    if (sg === undefined || ks === undefined) throw missing('ClientHello without supported_groups / key_share (RFC 8446 §9.2)')
+    if (sg === undefined || ks === undefined) {
+      throw missing('ClientHello without supported_groups / key_share (RFC 8446 §9.2)')
+    }
     const clientGroups = u16ListExtension.decode(sg, 'supported_groups')
     const clientShares = keyShareCodec.decodeClient(ks)
     for (const s of clientShares) {
-      if (!clientGroups.includes(s.group)) throw illegal(`key_share for group ${hexOf(s.group)} that supported_groups does not list (RFC 8446 §4.2.8)`)
+      if (!clientGroups.includes(s.group)) {
+        throw illegal(`key_share for group ${hexOf(s.group)} that supported_groups does not list (RFC 8446 §4.2.8)`)
+      }
     }
     const ours = this.groups.filter(g => IMPLEMENTED_GROUPS.has(g))
     const shareGroup = ours.find(g => clientShares.some(s => s.group === g))
     if (shareGroup === undefined) {
       const common = ours.find(g => clientGroups.includes(g))
-      if (common === undefined) throw handshakeFailure(`no key exchange group in common: the client supports ${clientGroups.map(hexOf).join(', ')}`)
-      if (this.helloRetry) throw illegal(`second ClientHello has no key share for ${hexOf(this.group as number)} (RFC 8446 §4.1.2)`)
+      if (common === undefined) {
+        throw handshakeFailure(
+          `no key exchange group in common: the client supports ${clientGroups.map(hexOf).join(', ')}`
+        )
+      }
+      if (this.helloRetry) {
+        throw illegal(`second ClientHello has no key share for ${hexOf(this.group as number)} (RFC 8446 §4.1.2)`)
+      }
       // RFC 8446 §4.1.4: HelloRetryRequest naming the group we want a share for.
       this.helloRetry = true
       this.group = common as NamedGroup
@@ -611,7 +830,9 @@ export class TlsHandshake<T = unknown> {
       })
       return
     }
-    if (this.helloRetry && shareGroup !== this.group) throw illegal('second ClientHello shares a group other than the one the HelloRetryRequest asked for')
+    if (this.helloRetry && shareGroup !== this.group) {
+      throw illegal('second ClientHello shares a group other than the one the HelloRetryRequest asked for')
+    }
     this.group = shareGroup as NamedGroup
 
     // ALPN (RFC 7301 §3.2): our preference order; nothing in common → no_application_protocol.
@@ -620,13 +841,21 @@ export class TlsHandshake<T = unknown> {
       const offered = alpnCodec.decode(a)
       this.selectedAlpn = this.config.alpn.find(p => offered.includes(p))
       if (this.selectedAlpn === undefined) {
-        throw tlsError('ERR_TLS_NO_APPLICATION_PROTOCOL', AlertDescription.no_application_protocol, `ALPN: the client offers ${JSON.stringify(offered)}, we accept ${JSON.stringify(this.config.alpn)}`)
+        throw tlsError(
+          'ERR_TLS_NO_APPLICATION_PROTOCOL',
+          AlertDescription.no_application_protocol,
+          `ALPN: the client offers ${JSON.stringify(offered)}, we accept ${JSON.stringify(this.config.alpn)}`
+        )
       }
     }
     const cred = this.config.credential as TlsCredential
     const ourScheme = schemeForKey(cred.privateKey)
     if (ourScheme === undefined || !this.clientSchemes.includes(ourScheme)) {
-      throw handshakeFailure(`the client accepts none of our certificate's signature schemes (it offers ${this.clientSchemes.map(hexOf).join(', ')})`)
+      throw handshakeFailure(
+        `the client accepts none of our certificate's signature schemes (it offers ${
+          this.clientSchemes.map(hexOf).join(', ')
+        })`
+      )
     }
     this.peerExtensions = ch.extensions
     this.clientRandom = ch.random
@@ -643,7 +872,10 @@ export class TlsHandshake<T = unknown> {
       cipherSuite: params.suite,
       legacyCompressionMethod: 0,
       extensions: [
-        { type: ExtensionType.KeyShare, data: keyShareCodec.encodeServer({ group: share.group, keyExchange: share.publicKey }) },
+        {
+          type: ExtensionType.KeyShare,
+          data: keyShareCodec.encodeServer({ group: share.group, keyExchange: share.publicKey })
+        },
         { type: ExtensionType.SupportedVersions, data: supportedVersions.encodeServer(TLS13) }
       ]
     })
@@ -654,7 +886,9 @@ export class TlsHandshake<T = unknown> {
     this.level = 'handshake'
 
     const ee: Extension[] = []
-    if (this.selectedAlpn !== undefined) ee.push({ type: ExtensionType.ApplicationLayerProtocolNegotiation, data: alpnCodec.encode([this.selectedAlpn]) })
+    if (this.selectedAlpn !== undefined) {
+      ee.push({ type: ExtensionType.ApplicationLayerProtocolNegotiation, data: alpnCodec.encode([this.selectedAlpn]) })
+    }
     for (const e of this.config.extensions ?? []) ee.push(e)
     this.send(out, 'handshake', { type: HandshakeType.EncryptedExtensions, extensions: ee })
     this.requestedClientCert = this.config.requireClientCertificate === true
@@ -665,13 +899,30 @@ export class TlsHandshake<T = unknown> {
         extensions: [{ type: ExtensionType.SignatureAlgorithms, data: u16ListExtension.encode(this.schemes) }]
       })
     }
-    this.send(out, 'handshake', { type: HandshakeType.Certificate, context: new Uint8Array(0), entries: cred.chain.map(data => ({ data, extensions: [] })) })
+    this.send(out, 'handshake', {
+      type: HandshakeType.Certificate,
+      context: new Uint8Array(0),
+      entries: cred.chain.map(data => ({ data, extensions: [] }))
+    })
     const content = certificateVerifyContent(true, this.transcript.current())
-    this.send(out, 'handshake', { type: HandshakeType.CertificateVerify, algorithm: ourScheme, signature: signWithScheme(ourScheme, cred.privateKey, content) })
-    this.send(out, 'handshake', { type: HandshakeType.Finished, verifyData: finishedVerifyData(params, hs.server, this.transcript.current()) })
+    this.send(out, 'handshake', {
+      type: HandshakeType.CertificateVerify,
+      algorithm: ourScheme,
+      signature: signWithScheme(ourScheme, cred.privateKey, content)
+    })
+    this.send(out, 'handshake', {
+      type: HandshakeType.Finished,
+      verifyData: finishedVerifyData(params, hs.server, this.transcript.current())
+    })
     const app = this.schedule.application(this.transcript.current())
     this.applicationSecrets = app
-    out.push({ type: 'secrets', level: 'application', clientSecret: app.client, serverSecret: app.server, suite: params })
+    out.push({
+      type: 'secrets',
+      level: 'application',
+      clientSecret: app.client,
+      serverSecret: app.server,
+      suite: params
+    })
     this.state = this.requestedClientCert ? 'wait-client-certificate' : 'wait-client-finished'
   }
 
@@ -708,7 +959,9 @@ export class TlsHandshake<T = unknown> {
       else secrets.client = nextTrafficSecret(params, secrets.client)
       out.push({ type: 'read-secret', secret: this.isClient ? secrets.server : secrets.client })
       // §4.6.3: answer update_requested with our own KeyUpdate(update_not_requested).
-      if (msg.requestUpdate === KeyUpdateRequest.update_requested) this.sendKeyUpdate(out, KeyUpdateRequest.update_not_requested)
+      if (msg.requestUpdate === KeyUpdateRequest.update_requested) {
+        this.sendKeyUpdate(out, KeyUpdateRequest.update_not_requested)
+      }
       return
     }
     throw unexpected(`${handshakeTypeName(msg.type)} after the handshake`)

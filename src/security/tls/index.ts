@@ -12,7 +12,8 @@ export type { RecordLayerHooks, RecordLayerOutput } from './record-layer.js'
 export { generateLibp2pCredential, verifyLibp2pCertificate } from './certificate.js'
 export type { Libp2pPeer } from './certificate.js'
 export {
-  PROTOCOL_ID, ALPN_LIBP2P, AlertDescription, AlertLevel, CipherSuite, NamedGroup, SignatureScheme, ContentType, HandshakeType,
+  PROTOCOL_ID, ALPN_LIBP2P, AlertDescription, AlertLevel, CipherSuite, NamedGroup, SignatureScheme, ContentType,
+  HandshakeType,
   LIBP2P_EXTENSION_OID, LIBP2P_SIGNATURE_PREFIX
 } from './constants.js'
 export { TlsError } from '../../errors.js'

@@ -34,9 +34,30 @@ export interface SuiteParams {
 }
 
 export const SUITES: Readonly<Record<CipherSuite, SuiteParams>> = {
-  [CipherSuite.TLS_AES_128_GCM_SHA256]: { suite: CipherSuite.TLS_AES_128_GCM_SHA256, hash: 'sha256', hashLength: 32, aead: 'aes-128-gcm', keyLength: 16, ivLength: 12 },
-  [CipherSuite.TLS_AES_256_GCM_SHA384]: { suite: CipherSuite.TLS_AES_256_GCM_SHA384, hash: 'sha384', hashLength: 48, aead: 'aes-256-gcm', keyLength: 32, ivLength: 12 },
-  [CipherSuite.TLS_CHACHA20_POLY1305_SHA256]: { suite: CipherSuite.TLS_CHACHA20_POLY1305_SHA256, hash: 'sha256', hashLength: 32, aead: 'chacha20-poly1305', keyLength: 32, ivLength: 12 }
+  [CipherSuite.TLS_AES_128_GCM_SHA256]: {
+    suite: CipherSuite.TLS_AES_128_GCM_SHA256,
+    hash: 'sha256',
+    hashLength: 32,
+    aead: 'aes-128-gcm',
+    keyLength: 16,
+    ivLength: 12
+  },
+  [CipherSuite.TLS_AES_256_GCM_SHA384]: {
+    suite: CipherSuite.TLS_AES_256_GCM_SHA384,
+    hash: 'sha384',
+    hashLength: 48,
+    aead: 'aes-256-gcm',
+    keyLength: 32,
+    ivLength: 12
+  },
+  [CipherSuite.TLS_CHACHA20_POLY1305_SHA256]: {
+    suite: CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+    hash: 'sha256',
+    hashLength: 32,
+    aead: 'chacha20-poly1305',
+    keyLength: 32,
+    ivLength: 12
+  }
 }
 
 export function suiteParams (suite: number): SuiteParams | undefined {
@@ -77,7 +98,13 @@ const LABEL_PREFIX = new TextEncoder().encode('tls13 ')
  * RFC 8446 §7.1 HKDF-Expand-Label(Secret, Label, Context, Length), with
  * HkdfLabel = uint16 length ‖ opaque label<7..255> = "tls13 " + Label ‖ opaque context<0..255>.
  */
-export function hkdfExpandLabel (hash: HashName, secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array {
+export function hkdfExpandLabel (
+  hash: HashName,
+  secret: Uint8Array,
+  label: string,
+  context: Uint8Array,
+  length: number
+): Uint8Array {
   const l = new TextEncoder().encode(label)
   const info = new Uint8Array(2 + 1 + LABEL_PREFIX.length + l.length + 1 + context.length)
   info[0] = length >>> 8
@@ -90,8 +117,16 @@ export function hkdfExpandLabel (hash: HashName, secret: Uint8Array, label: stri
   return hkdfExpand(hash, secret, info, length)
 }
 
-/** RFC 8446 §7.1 Derive-Secret(Secret, Label, Messages) = HKDF-Expand-Label(Secret, Label, Transcript-Hash(Messages), Hash.length). */
-export function deriveSecret (hash: HashName, secret: Uint8Array, label: string, transcriptHash: Uint8Array): Uint8Array {
+/**
+ * RFC 8446 §7.1 Derive-Secret(Secret, Label, Messages) = HKDF-Expand-Label(Secret, Label, Transcript-Hash(Messages),
+ * Hash.length).
+ */
+export function deriveSecret (
+  hash: HashName,
+  secret: Uint8Array,
+  label: string,
+  transcriptHash: Uint8Array
+): Uint8Array {
   return hkdfExpandLabel(hash, secret, label, transcriptHash, transcriptHash.length)
 }
 
@@ -113,7 +148,10 @@ export function nextTrafficSecret (params: SuiteParams, secret: Uint8Array): Uin
   return hkdfExpandLabel(params.hash, secret, 'traffic upd', new Uint8Array(0), params.hashLength)
 }
 
-/** RFC 8446 §4.4.4 finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length); verify_data = HMAC(finished_key, transcript hash). */
+/**
+ * RFC 8446 §4.4.4 finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length); verify_data =
+ * HMAC(finished_key, transcript hash).
+ */
 export function finishedVerifyData (params: SuiteParams, baseKey: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
   const finishedKey = hkdfExpandLabel(params.hash, baseKey, 'finished', new Uint8Array(0), params.hashLength)
   return hmac(params.hash, finishedKey, transcriptHash)

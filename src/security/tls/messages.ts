@@ -101,7 +101,11 @@ function readExtensions (r: Reader, field = 'extensions'): Extension[] {
     const type = list.u16('extension_type')
     const data = list.vector(2, 'extension_data')
     if (seen.has(type)) {
-      throw tlsError('ERR_TLS_ILLEGAL_PARAMETER', AlertDescription.illegal_parameter, `${r.what}: extension ${ExtensionType[type] ?? type} appears twice (RFC 8446 §4.2)`)
+      throw tlsError(
+        'ERR_TLS_ILLEGAL_PARAMETER',
+        AlertDescription.illegal_parameter,
+        `${r.what}: extension ${ExtensionType[type] ?? type} appears twice (RFC 8446 §4.2)`
+      )
     }
     seen.add(type)
     out.push({ type, data })
@@ -120,16 +124,37 @@ export function findExtension (exts: readonly Extension[], type: ExtensionType):
 
 /** supported_versions (§4.2.1): ClientHello `ProtocolVersion versions<2..254>`; ServerHello one version. */
 export const supportedVersions = {
-  encodeClient: (versions: readonly number[]): Uint8Array => new Writer().nested(1, w => { for (const v of versions) w.u16(v) }).finish(),
-  decodeClient: (data: Uint8Array): number[] => { const r = new Reader(data, 'supported_versions'); const v = r.u16List(1, 'versions'); r.done(); return v },
+  encodeClient: (versions: readonly number[]): Uint8Array =>
+    new Writer().nested(1, w => {
+      for (const v of versions) w.u16(v)
+    }).finish(),
+  decodeClient: (data: Uint8Array): number[] => {
+    const r = new Reader(data, 'supported_versions')
+    const v = r.u16List(1, 'versions')
+    r.done()
+    return v
+  },
   encodeServer: (version: number): Uint8Array => new Writer().u16(version).finish(),
-  decodeServer: (data: Uint8Array): number => { const r = new Reader(data, 'supported_versions'); const v = r.u16('selected_version'); r.done(); return v }
+  decodeServer: (data: Uint8Array): number => {
+    const r = new Reader(data, 'supported_versions')
+    const v = r.u16('selected_version')
+    r.done()
+    return v
+  }
 }
 
 /** supported_groups (§4.2.7) and signature_algorithms (§4.2.3): `uint16 list<2..2^16-2>`. */
 export const u16ListExtension = {
-  encode: (values: readonly number[]): Uint8Array => new Writer().nested(2, w => { for (const v of values) w.u16(v) }).finish(),
-  decode: (data: Uint8Array, what: string): number[] => { const r = new Reader(data, what); const v = r.u16List(2, 'list'); r.done(); return v }
+  encode: (values: readonly number[]): Uint8Array =>
+    new Writer().nested(2, w => {
+      for (const v of values) w.u16(v)
+    }).finish(),
+  decode: (data: Uint8Array, what: string): number[] => {
+    const r = new Reader(data, what)
+    const v = r.u16List(2, 'list')
+    r.done()
+    return v
+  }
 }
 
 export interface KeyShareEntry {
@@ -161,7 +186,12 @@ export const keyShare = {
     return { group, keyExchange }
   },
   encodeRetry: (group: number): Uint8Array => new Writer().u16(group).finish(),
-  decodeRetry: (data: Uint8Array): number => { const r = new Reader(data, 'key_share'); const g = r.u16('selected_group'); r.done(); return g }
+  decodeRetry: (data: Uint8Array): number => {
+    const r = new Reader(data, 'key_share')
+    const g = r.u16('selected_group')
+    r.done()
+    return g
+  }
 }
 
 const utf8 = new TextEncoder()
@@ -191,7 +221,12 @@ export const alpn = {
 /** cookie (§4.2.2): `opaque cookie<1..2^16-1>`. */
 export const cookie = {
   encode: (c: Uint8Array): Uint8Array => new Writer().vector(2, c).finish(),
-  decode: (data: Uint8Array): Uint8Array => { const r = new Reader(data, 'cookie'); const c = r.vector(2, 'cookie', 1); r.done(); return c }
+  decode: (data: Uint8Array): Uint8Array => {
+    const r = new Reader(data, 'cookie')
+    const c = r.vector(2, 'cookie', 1)
+    r.done()
+    return c
+  }
 }
 
 // ── messages ────────────────────────────────────────────────────────────────────────────────────
@@ -265,7 +300,9 @@ export function decodeHandshakeBody (type: number, data: Uint8Array, hashLength 
       const legacyVersion = r.u16('legacy_version')
       const random = r.bytes(32, 'random')
       const legacySessionId = r.vector(1, 'legacy_session_id')
-      if (legacySessionId.length > 32) throw decodeError(r.what, `"legacy_session_id" expected <= 32 bytes, got ${legacySessionId.length}`)
+      if (legacySessionId.length > 32) {
+        throw decodeError(r.what, `"legacy_session_id" expected <= 32 bytes, got ${legacySessionId.length}`)
+      }
       const cipherSuites = r.u16List(2, 'cipher_suites')
       const legacyCompressionMethods = r.vector(1, 'legacy_compression_methods', 1)
       const extensions = readExtensions(r)
@@ -276,7 +313,9 @@ export function decodeHandshakeBody (type: number, data: Uint8Array, hashLength 
       const legacyVersion = r.u16('legacy_version')
       const random = r.bytes(32, 'random')
       const legacySessionIdEcho = r.vector(1, 'legacy_session_id_echo')
-      if (legacySessionIdEcho.length > 32) throw decodeError(r.what, `"legacy_session_id_echo" expected <= 32 bytes, got ${legacySessionIdEcho.length}`)
+      if (legacySessionIdEcho.length > 32) {
+        throw decodeError(r.what, `"legacy_session_id_echo" expected <= 32 bytes, got ${legacySessionIdEcho.length}`)
+      }
       const cipherSuite = r.u16('cipher_suite')
       const legacyCompressionMethod = r.u8('legacy_compression_method')
       const extensions = readExtensions(r)
@@ -310,7 +349,13 @@ export function decodeHandshakeBody (type: number, data: Uint8Array, hashLength 
       break
     case HandshakeType.KeyUpdate: {
       const requestUpdate = r.u8('request_update')
-      if (requestUpdate > 1) throw tlsError('ERR_TLS_ILLEGAL_PARAMETER', AlertDescription.illegal_parameter, `KeyUpdate: "request_update" expected 0 or 1, got ${requestUpdate}`)
+      if (requestUpdate > 1) {
+        throw tlsError(
+          'ERR_TLS_ILLEGAL_PARAMETER',
+          AlertDescription.illegal_parameter,
+          `KeyUpdate: "request_update" expected 0 or 1, got ${requestUpdate}`
+        )
+      }
       msg = { type, requestUpdate }
       break
     }
@@ -323,7 +368,11 @@ export function decodeHandshakeBody (type: number, data: Uint8Array, hashLength 
       break
     }
     default:
-      throw tlsError('ERR_TLS_UNEXPECTED_MESSAGE', AlertDescription.unexpected_message, `handshake message type ${type} is not one TLS 1.3 sends`)
+      throw tlsError(
+        'ERR_TLS_UNEXPECTED_MESSAGE',
+        AlertDescription.unexpected_message,
+        `handshake message type ${type} is not one TLS 1.3 sends`
+      )
   }
   r.done()
   return msg

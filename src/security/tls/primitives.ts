@@ -4,7 +4,15 @@
  */
 import crypto from 'node:crypto'
 import { TlsError } from '../../errors.js'
-import { AEAD_TAG_LENGTH, AlertDescription, ContentType, MAX_CIPHERTEXT_LENGTH, NamedGroup, RECORD_HEADER_LENGTH, SignatureScheme } from './constants.js'
+import {
+  AEAD_TAG_LENGTH,
+  AlertDescription,
+  ContentType,
+  MAX_CIPHERTEXT_LENGTH,
+  NamedGroup,
+  RECORD_HEADER_LENGTH,
+  SignatureScheme
+} from './constants.js'
 import { trafficKeys } from './key-schedule.js'
 import type { SuiteParams } from './key-schedule.js'
 import { tlsError } from './wire.js'
@@ -23,7 +31,12 @@ export interface KeyShare {
 }
 
 function badShare (group: NamedGroup, detail: string, cause?: unknown): TlsError {
-  return tlsError('ERR_TLS_ILLEGAL_PARAMETER', AlertDescription.illegal_parameter, `key_share ${NamedGroup[group]}: ${detail}`, cause)
+  return tlsError(
+    'ERR_TLS_ILLEGAL_PARAMETER',
+    AlertDescription.illegal_parameter,
+    `key_share ${NamedGroup[group]}: ${detail}`,
+    cause
+  )
 }
 
 /** A fresh (or, for vectors, a given) ephemeral key for `group`. */
@@ -39,7 +52,11 @@ export function generateKeyShare (group: NamedGroup, privateKey?: Uint8Array): K
       publicKey,
       computeSharedSecret (peer) {
         if (peer.length !== 32) throw badShare(group, `expected 32 bytes, got ${peer.length}`)
-        const pub = crypto.createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, peer]), format: 'der', type: 'spki' })
+        const pub = crypto.createPublicKey({
+          key: Buffer.concat([X25519_SPKI_PREFIX, peer]),
+          format: 'der',
+          type: 'spki'
+        })
         const shared = new Uint8Array(crypto.diffieHellman({ privateKey: priv, publicKey: pub }))
         // RFC 8446 §7.4.2: an all-zero X25519 output MUST be rejected.
         if (shared.every(b => b === 0)) throw badShare(group, 'the shared secret is all zeros (low-order point)')
@@ -55,7 +72,9 @@ export function generateKeyShare (group: NamedGroup, privateKey?: Uint8Array): K
       group,
       publicKey: new Uint8Array(ecdh.getPublicKey(null, 'uncompressed')),
       computeSharedSecret (peer) {
-        if (peer.length !== 65 || peer[0] !== 4) throw badShare(group, `expected an uncompressed point (65 bytes, 0x04 …), got ${peer.length} bytes`)
+        if (peer.length !== 65 || peer[0] !== 4) {
+          throw badShare(group, `expected an uncompressed point (65 bytes, 0x04 …), got ${peer.length} bytes`)
+        }
         try {
           return new Uint8Array(ecdh.computeSecret(peer))
         } catch (err) {
@@ -110,9 +129,13 @@ export class RecordCipher {
     const length = contentLength + 1 + padding + AEAD_TAG_LENGTH
     const out = new Uint8Array(RECORD_HEADER_LENGTH + length)
     out[0] = ContentType.ApplicationData
-    out[1] = 3; out[2] = 3
-    out[3] = length >>> 8; out[4] = length & 0xff
-    const cipher = crypto.createCipheriv(this.params.aead as crypto.CipherGCMTypes, this.key, this.nonce(), { authTagLength: AEAD_TAG_LENGTH }) as crypto.CipherGCM
+    out[1] = 3
+    out[2] = 3
+    out[3] = length >>> 8
+    out[4] = length & 0xff
+    const cipher = crypto.createCipheriv(this.params.aead as crypto.CipherGCMTypes, this.key, this.nonce(), {
+      authTagLength: AEAD_TAG_LENGTH
+    }) as crypto.CipherGCM
     cipher.setAAD(out.subarray(0, RECORD_HEADER_LENGTH))
     let o = RECORD_HEADER_LENGTH
     for (const p of parts) { const c = cipher.update(p); out.set(c, o); o += c.length }
@@ -128,9 +151,15 @@ export class RecordCipher {
   /** Decrypt one record (`header` = its 5 bytes, `body` = encrypted_record); the inner type and content. */
   open (header: Uint8Array, body: Uint8Array): { type: ContentType, content: Uint8Array } {
     if (body.length < AEAD_TAG_LENGTH + 1 || body.length > MAX_CIPHERTEXT_LENGTH) {
-      throw tlsError('ERR_TLS_BAD_RECORD_MAC', AlertDescription.bad_record_mac, `encrypted record of ${body.length} bytes cannot hold a tag and a content type`)
+      throw tlsError(
+        'ERR_TLS_BAD_RECORD_MAC',
+        AlertDescription.bad_record_mac,
+        `encrypted record of ${body.length} bytes cannot hold a tag and a content type`
+      )
     }
-    const decipher = crypto.createDecipheriv(this.params.aead as crypto.CipherGCMTypes, this.key, this.nonce(), { authTagLength: AEAD_TAG_LENGTH }) as crypto.DecipherGCM
+    const decipher = crypto.createDecipheriv(this.params.aead as crypto.CipherGCMTypes, this.key, this.nonce(), {
+      authTagLength: AEAD_TAG_LENGTH
+    }) as crypto.DecipherGCM
     decipher.setAAD(header)
     decipher.setAuthTag(body.subarray(body.length - AEAD_TAG_LENGTH))
     let plain: Uint8Array
@@ -139,14 +168,31 @@ export class RecordCipher {
       const b = decipher.final()
       plain = b.length === 0 ? new Uint8Array(a.buffer, a.byteOffset, a.length) : new Uint8Array(Buffer.concat([a, b]))
     } catch (err) {
-      throw tlsError('ERR_TLS_BAD_RECORD_MAC', AlertDescription.bad_record_mac, `record ${this.seq} failed authentication (RFC 8446 §5.2)`, err)
+      throw tlsError(
+        'ERR_TLS_BAD_RECORD_MAC',
+        AlertDescription.bad_record_mac,
+        `record ${this.seq} failed authentication (RFC 8446 §5.2)`,
+        err
+      )
     }
     this.seq++
     // §5.4: the content type is the last non-zero byte; all zeros → unexpected_message.
     let i = plain.length - 1
     while (i >= 0 && plain[i] === 0) i--
-    if (i < 0) throw tlsError('ERR_TLS_UNEXPECTED_MESSAGE', AlertDescription.unexpected_message, 'TLSInnerPlaintext has no non-zero content type (RFC 8446 §5.4)')
-    if (i > (1 << 14)) throw tlsError('ERR_TLS_RECORD_OVERFLOW', AlertDescription.record_overflow, `"TLSInnerPlaintext content" expected <= 16384 bytes, got ${i}`)
+    if (i < 0) {
+      throw tlsError(
+        'ERR_TLS_UNEXPECTED_MESSAGE',
+        AlertDescription.unexpected_message,
+        'TLSInnerPlaintext has no non-zero content type (RFC 8446 §5.4)'
+      )
+    }
+    if (i > (1 << 14)) {
+      throw tlsError(
+        'ERR_TLS_RECORD_OVERFLOW',
+        AlertDescription.record_overflow,
+        `"TLSInnerPlaintext content" expected <= 16384 bytes, got ${i}`
+      )
+    }
     return { type: plain[i] as ContentType, content: plain.subarray(0, i) }
   }
 }
@@ -159,26 +205,40 @@ export function schemeForKey (key: crypto.KeyObject): SignatureScheme | undefine
     case 'ed25519': return SignatureScheme.ed25519
     case 'ec': {
       const c = key.asymmetricKeyDetails?.namedCurve
-      return c === 'prime256v1' ? SignatureScheme.ecdsa_secp256r1_sha256 : c === 'secp384r1' ? SignatureScheme.ecdsa_secp384r1_sha384 : undefined
+      return c === 'prime256v1'
+        ? SignatureScheme.ecdsa_secp256r1_sha256
+        : c === 'secp384r1'
+          ? SignatureScheme.ecdsa_secp384r1_sha384
+          : undefined
     }
     case 'rsa': return SignatureScheme.rsa_pss_rsae_sha256
     default: return undefined
   }
 }
 
-function schemeParams (scheme: number, key: crypto.KeyObject): { hash: string | null, options: crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput } | undefined {
+function schemeParams (
+  scheme: number,
+  key: crypto.KeyObject
+): { hash: string | null, options: crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput } | undefined {
   switch (scheme) {
     case SignatureScheme.ecdsa_secp256r1_sha256:
     case SignatureScheme.ecdsa_secp384r1_sha384: {
       const curve = scheme === SignatureScheme.ecdsa_secp256r1_sha256 ? 'prime256v1' : 'secp384r1'
       if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== curve) return undefined
-      return { hash: scheme === SignatureScheme.ecdsa_secp256r1_sha256 ? 'sha256' : 'sha384', options: { key, dsaEncoding: 'der' } }
+      return {
+        hash: scheme === SignatureScheme.ecdsa_secp256r1_sha256 ? 'sha256' : 'sha384',
+        options: { key, dsaEncoding: 'der' }
+      }
     }
     case SignatureScheme.rsa_pss_rsae_sha256:
     case SignatureScheme.rsa_pss_rsae_sha384:
     case SignatureScheme.rsa_pss_rsae_sha512: {
       if (key.asymmetricKeyType !== 'rsa') return undefined
-      const hash = scheme === SignatureScheme.rsa_pss_rsae_sha256 ? 'sha256' : scheme === SignatureScheme.rsa_pss_rsae_sha384 ? 'sha384' : 'sha512'
+      const hash = scheme === SignatureScheme.rsa_pss_rsae_sha256
+        ? 'sha256'
+        : scheme === SignatureScheme.rsa_pss_rsae_sha384
+          ? 'sha384'
+          : 'sha512'
       const saltLength = hash === 'sha256' ? 32 : hash === 'sha384' ? 48 : 64
       return { hash, options: { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength } }
     }
@@ -197,11 +257,20 @@ export function schemeFitsKey (scheme: number, key: crypto.KeyObject): boolean {
 
 export function signWithScheme (scheme: number, key: crypto.KeyObject, data: Uint8Array): Uint8Array {
   const p = schemeParams(scheme, key)
-  if (p === undefined) throw new RangeError(`signature scheme 0x${scheme.toString(16)} does not fit a ${key.asymmetricKeyType ?? 'unknown'} key`)
+  if (p === undefined) {
+    throw new RangeError(
+      `signature scheme 0x${scheme.toString(16)} does not fit a ${key.asymmetricKeyType ?? 'unknown'} key`
+    )
+  }
   return new Uint8Array(crypto.sign(p.hash, data, p.options as crypto.SignKeyObjectInput))
 }
 
-export function verifyWithScheme (scheme: number, key: crypto.KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+export function verifyWithScheme (
+  scheme: number,
+  key: crypto.KeyObject,
+  data: Uint8Array,
+  signature: Uint8Array
+): boolean {
   const p = schemeParams(scheme, key)
   if (p === undefined) return false
   try {

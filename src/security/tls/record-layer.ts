@@ -42,9 +42,17 @@ export interface RecordLayerOutput<T> {
 
 export interface RecordLayerHooks {
   /** Every record in and out (trace): outer type, inner type when protected, length on the wire. */
-  onRecord?: (dir: 'in' | 'out', record: { type: ContentType, innerType?: ContentType, length: number, bytes: Uint8Array }) => void
+  onRecord?: (
+    dir: 'in' | 'out',
+    record: { type: ContentType, innerType?: ContentType, length: number, bytes: Uint8Array }
+  ) => void
   /** Traffic secrets as they are installed (key log). */
-  onSecrets?: (level: 'handshake' | 'application', clientSecret: Uint8Array, serverSecret: Uint8Array, suite: SuiteParams) => void
+  onSecrets?: (
+    level: 'handshake' | 'application',
+    clientSecret: Uint8Array,
+    serverSecret: Uint8Array,
+    suite: SuiteParams
+  ) => void
   /** Alerts in and out (trace). */
   onAlert?: (dir: 'in' | 'out', level: number, description: number) => void
 }
@@ -88,12 +96,20 @@ export class TlsRecordLayer<T = unknown> {
         const type = q.byteAt(0)
         // Checked at header time so that garbage (an HTTP request, a Noise message) fails at once.
         if (type < ContentType.ChangeCipherSpec || type > ContentType.ApplicationData || q.byteAt(1) !== 3) {
-          throw unexpected(`not a TLS record: content type ${type}, version ${q.byteAt(1)}.${q.byteAt(2)} (RFC 8446 §5.1)`)
+          throw unexpected(
+            `not a TLS record: content type ${type}, version ${q.byteAt(1)}.${q.byteAt(2)} (RFC 8446 §5.1)`
+          )
         }
         const length = (q.byteAt(3) << 8) | q.byteAt(4)
         const protectedRead = this.readCiphers[this.handshake.readLevel] !== undefined
         const max = protectedRead && type === ContentType.ApplicationData ? MAX_CIPHERTEXT_LENGTH : MAX_PLAINTEXT_LENGTH
-        if (length > max) throw new TlsError('ERR_TLS_RECORD_OVERFLOW', `"record length" expected <= ${max}, got ${length} (RFC 8446 §5.1, §5.2)`, AlertDescription.record_overflow)
+        if (length > max) {
+          throw new TlsError(
+            'ERR_TLS_RECORD_OVERFLOW',
+            `"record length" expected <= ${max}, got ${length} (RFC 8446 §5.1, §5.2)`,
+            AlertDescription.record_overflow
+          )
+        }
         if (q.length < RECORD_HEADER_LENGTH + length) break
         const record = q.consume(RECORD_HEADER_LENGTH + length)
         this.record(out, type, record)
@@ -111,20 +127,26 @@ export class TlsRecordLayer<T = unknown> {
     const hs = this.handshake
     if (type === ContentType.ChangeCipherSpec) {
       this.hooks.onRecord?.('in', { type, length: record.length, bytes: record })
-      if (hs.complete || body.length !== 1 || body[0] !== 1) throw unexpected('change_cipher_spec outside the handshake or not `01` (RFC 8446 §5)')
+      if (hs.complete || body.length !== 1 || body[0] !== 1) {
+        throw unexpected('change_cipher_spec outside the handshake or not `01` (RFC 8446 §5)')
+      }
       return
     }
     const cipher = this.readCiphers[hs.readLevel]
     let inner: ContentType
     let content: Uint8Array
     if (cipher !== undefined) {
-      if (type !== ContentType.ApplicationData) throw unexpected(`plaintext ${ContentType[type] ?? type} record after keys were installed (RFC 8446 §5.2)`)
+      if (type !== ContentType.ApplicationData) {
+        throw unexpected(`plaintext ${ContentType[type] ?? type} record after keys were installed (RFC 8446 §5.2)`)
+      }
       const opened = cipher.open(header, body)
       inner = opened.type
       content = opened.content
       this.hooks.onRecord?.('in', { type, innerType: inner, length: record.length, bytes: record })
     } else {
-      if (type !== ContentType.Handshake && type !== ContentType.Alert) throw unexpected(`${ContentType[type] ?? `type ${type}`} record before keys were installed`)
+      if (type !== ContentType.Handshake && type !== ContentType.Alert) {
+        throw unexpected(`${ContentType[type] ?? `type ${type}`} record before keys were installed`)
+      }
       inner = type
       content = body
       this.hooks.onRecord?.('in', { type, length: record.length, bytes: record })
@@ -139,10 +161,19 @@ export class TlsRecordLayer<T = unknown> {
         this.hooks.onAlert?.('in', level, description)
         if (description === AlertDescription.close_notify) { this.peerClosed = true; out.closeNotify = true; return }
         if (description === AlertDescription.user_canceled) return // RFC 8446 §6.1: a close_notify follows
-        throw new TlsError('ERR_TLS_ALERT_RECEIVED', `tls: the peer sent the ${AlertLevel[level] ?? level} alert ${AlertDescription[description] ?? description} (${description})`, description, { remote: true })
+        throw new TlsError(
+          'ERR_TLS_ALERT_RECEIVED',
+          `tls: the peer sent the ${AlertLevel[level] ?? level} alert ${
+            AlertDescription[description] ?? description
+          } (${description})`,
+          description,
+          { remote: true }
+        )
       }
       case ContentType.ApplicationData:
-        if (!hs.complete || hs.readLevel !== 'application') throw unexpected('application data before the handshake completed')
+        if (!hs.complete || hs.readLevel !== 'application') {
+          throw unexpected('application data before the handshake completed')
+        }
         if (content.length > 0) out.data.push(content)
         return
       default:
@@ -164,7 +195,9 @@ export class TlsRecordLayer<T = unknown> {
     for (const a of actions) {
       switch (a.type) {
         case 'message':
-          if (pending.length > 0 && (a.level !== pendingLevel || pendingLength + a.data.length > MAX_PLAINTEXT_LENGTH)) flush()
+          if (
+            pending.length > 0 && (a.level !== pendingLevel || pendingLength + a.data.length > MAX_PLAINTEXT_LENGTH)
+          ) flush()
           pendingLevel = a.level
           pending.push(a.data)
           pendingLength += a.data.length
@@ -204,7 +237,11 @@ export class TlsRecordLayer<T = unknown> {
     const data = messages.length === 1 ? messages[0] as Uint8Array : concat(messages)
     for (let o = 0; o < data.length; o += MAX_PLAINTEXT_LENGTH) {
       const fragment = data.subarray(o, Math.min(data.length, o + MAX_PLAINTEXT_LENGTH))
-      out.send.push(cipher === undefined ? this.plaintextRecord(ContentType.Handshake, fragment) : this.seal(cipher, ContentType.Handshake, [fragment]))
+      out.send.push(
+        cipher === undefined
+          ? this.plaintextRecord(ContentType.Handshake, fragment)
+          : this.seal(cipher, ContentType.Handshake, [fragment])
+      )
     }
   }
 
@@ -230,7 +267,9 @@ export class TlsRecordLayer<T = unknown> {
   /** Application data → records of ≤ 2^14 plaintext bytes each. */
   encrypt (chunks: readonly Uint8Array[]): Uint8Array[] {
     const cipher = this.writeCiphers.application
-    if (cipher === undefined || !this.handshake.complete) throw new Error('TLS application data before the handshake completed')
+    if (cipher === undefined || !this.handshake.complete) {
+      throw new Error('TLS application data before the handshake completed')
+    }
     const records: Uint8Array[] = []
     let parts: Uint8Array[] = []
     let size = 0
@@ -267,7 +306,9 @@ export class TlsRecordLayer<T = unknown> {
 
   /** An alert record at our current write level (fatal unless close_notify). */
   alertRecord (description: AlertDescription): Uint8Array {
-    const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal
+    const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled
+      ? AlertLevel.warning
+      : AlertLevel.fatal
     this.hooks.onAlert?.('out', level, description)
     const body = encodeAlert(level, description)
     for (let i = LEVELS.length - 1; i >= 0; i--) {

@@ -4,7 +4,16 @@
  * observer listens.
  */
 import { verifyLibp2pCertificate } from './certificate.js'
-import { AlertDescription, CipherSuite, ContentType, ExtensionType, HandshakeType, HELLO_RETRY_REQUEST_RANDOM, NamedGroup, SignatureScheme } from './constants.js'
+import {
+  AlertDescription,
+  CipherSuite,
+  ContentType,
+  ExtensionType,
+  HandshakeType,
+  HELLO_RETRY_REQUEST_RANDOM,
+  NamedGroup,
+  SignatureScheme
+} from './constants.js'
 import { alpn, findExtension, keyShare, supportedVersions, u16ListExtension } from './messages.js'
 import type { HandshakeMessage } from './messages.js'
 import type { TlsHandshakeInfo } from '../../trace/observer.js'
@@ -43,11 +52,15 @@ export function describeMessage (msg: HandshakeMessage, now: number): { message:
       const sv = ext(ExtensionType.SupportedVersions)
       if (sv !== undefined) info.versions = (safe(() => supportedVersions.decodeClient(sv)) ?? []).map(versionName)
       const sg = ext(ExtensionType.SupportedGroups)
-      if (sg !== undefined) info.groups = (safe(() => u16ListExtension.decode(sg, 'supported_groups')) ?? []).map(groupName)
+      if (sg !== undefined) {
+        info.groups = (safe(() => u16ListExtension.decode(sg, 'supported_groups')) ?? []).map(groupName)
+      }
       const ks = ext(ExtensionType.KeyShare)
       if (ks !== undefined) info.keyShares = (safe(() => keyShare.decodeClient(ks)) ?? []).map(e => groupName(e.group))
       const sa = ext(ExtensionType.SignatureAlgorithms)
-      if (sa !== undefined) info.signatureSchemes = (safe(() => u16ListExtension.decode(sa, 'signature_algorithms')) ?? []).map(schemeName)
+      if (sa !== undefined) {
+        info.signatureSchemes = (safe(() => u16ListExtension.decode(sa, 'signature_algorithms')) ?? []).map(schemeName)
+      }
       break
     }
     case HandshakeType.ServerHello: {
@@ -55,7 +68,10 @@ export function describeMessage (msg: HandshakeMessage, now: number): { message:
       if (hrr) message = 'HelloRetryRequest'
       info.cipherSuite = suiteName(msg.cipherSuite)
       const sv = ext(ExtensionType.SupportedVersions)
-      if (sv !== undefined) { const v = safe(() => supportedVersions.decodeServer(sv)); if (v !== undefined) info.versions = [versionName(v)] }
+      if (sv !== undefined) {
+        const v = safe(() => supportedVersions.decodeServer(sv))
+        if (v !== undefined) info.versions = [versionName(v)]
+      }
       const ks = ext(ExtensionType.KeyShare)
       if (ks !== undefined) {
         const g = hrr ? safe(() => keyShare.decodeRetry(ks)) : safe(() => keyShare.decodeServer(ks).group)
@@ -65,7 +81,9 @@ export function describeMessage (msg: HandshakeMessage, now: number): { message:
     }
     case HandshakeType.CertificateRequest: {
       const sa = ext(ExtensionType.SignatureAlgorithms)
-      if (sa !== undefined) info.signatureSchemes = (safe(() => u16ListExtension.decode(sa, 'signature_algorithms')) ?? []).map(schemeName)
+      if (sa !== undefined) {
+        info.signatureSchemes = (safe(() => u16ListExtension.decode(sa, 'signature_algorithms')) ?? []).map(schemeName)
+      }
       break
     }
     case HandshakeType.Certificate: {

@@ -32,7 +32,9 @@ export class Reader {
   get remaining (): number { return this.end - this.offset }
 
   private need (n: number, field: string): void {
-    if (this.end - this.offset < n) throw decodeError(this.what, `"${field}" expected ${n} more bytes, got ${this.end - this.offset}`)
+    if (this.end - this.offset < n) {
+      throw decodeError(this.what, `"${field}" expected ${n} more bytes, got ${this.end - this.offset}`)
+    }
   }
 
   u8 (field: string): number {

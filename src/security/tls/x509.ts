@@ -11,7 +11,20 @@
  */
 import crypto from 'node:crypto'
 import { AlertDescription } from './constants.js'
-import { checkInteger, contextTag, decodeBitString, decodeBoolean, decodeOid, decodeSmallInteger, decodeTime, der, derError, DerReader, readSequence, Tag } from './der.js'
+import {
+  checkInteger,
+  contextTag,
+  decodeBitString,
+  decodeBoolean,
+  decodeOid,
+  decodeSmallInteger,
+  decodeTime,
+  der,
+  derError,
+  DerReader,
+  readSequence,
+  Tag
+} from './der.js'
 import type { DerNode } from './der.js'
 import { tlsError } from './wire.js'
 
@@ -84,7 +97,9 @@ export function parseCertificate (bytes: Uint8Array): X509Certificate {
   }
   const serialNumber = checkInteger(t.next(Tag.INTEGER, 'serialNumber').value)
   const innerAlg = algorithmIdentifier(t.next(Tag.SEQUENCE, 'signature'), 'signature')
-  if (innerAlg.oid !== sigAlg.oid) throw derError('tbsCertificate.signature differs from signatureAlgorithm (RFC 5280 §4.1.1.2)')
+  if (innerAlg.oid !== sigAlg.oid) {
+    throw derError('tbsCertificate.signature differs from signatureAlgorithm (RFC 5280 §4.1.1.2)')
+  }
   const issuer = t.next(Tag.SEQUENCE, 'issuer').raw
   const validity = readSequence(t.next(Tag.SEQUENCE, 'validity'))
   const notBefore = decodeTime(validity.next(undefined, 'notBefore'))
@@ -93,7 +108,10 @@ export function parseCertificate (bytes: Uint8Array): X509Certificate {
   const subject = t.next(Tag.SEQUENCE, 'subject').raw
   const spkiNode = t.next(Tag.SEQUENCE, 'subjectPublicKeyInfo')
   const spkiReader = readSequence(spkiNode)
-  const keyAlg = algorithmIdentifier(spkiReader.next(Tag.SEQUENCE, 'subjectPublicKeyInfo.algorithm'), 'subjectPublicKeyInfo.algorithm')
+  const keyAlg = algorithmIdentifier(
+    spkiReader.next(Tag.SEQUENCE, 'subjectPublicKeyInfo.algorithm'),
+    'subjectPublicKeyInfo.algorithm'
+  )
   decodeBitString(spkiReader.next(Tag.BIT_STRING, 'subjectPublicKey').value)
   spkiReader.end('subjectPublicKeyInfo')
   let hasUniqueIds = false
@@ -143,12 +161,21 @@ export function parseCertificate (bytes: Uint8Array): X509Certificate {
 /** The certificate's public key as a KeyObject; EC keys must use a named curve (tls.md). */
 export function certificatePublicKey (cert: X509Certificate): crypto.KeyObject {
   if (cert.keyAlgorithm === OID.ecPublicKey && cert.keyParameters === undefined) {
-    throw tlsError('ERR_TLS_BAD_CERTIFICATE', AlertDescription.bad_certificate, 'EC key without the NamedCurve encoding (tls.md: MUST abort)')
+    throw tlsError(
+      'ERR_TLS_BAD_CERTIFICATE',
+      AlertDescription.bad_certificate,
+      'EC key without the NamedCurve encoding (tls.md: MUST abort)'
+    )
   }
   try {
     return crypto.createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' })
   } catch (err) {
-    throw tlsError('ERR_TLS_UNSUPPORTED_CERTIFICATE', AlertDescription.unsupported_certificate, `certificate key (${cert.keyAlgorithm}) cannot be used`, err)
+    throw tlsError(
+      'ERR_TLS_UNSUPPORTED_CERTIFICATE',
+      AlertDescription.unsupported_certificate,
+      `certificate key (${cert.keyAlgorithm}) cannot be used`,
+      err
+    )
   }
 }
 
@@ -167,7 +194,11 @@ const SIGNATURE_HASH: Readonly<Record<string, string | null>> = {
 export function verifyCertificateSignature (cert: X509Certificate, issuerKey: crypto.KeyObject): boolean {
   const hash = SIGNATURE_HASH[cert.signatureAlgorithm]
   if (hash === undefined) {
-    throw tlsError('ERR_TLS_UNSUPPORTED_CERTIFICATE', AlertDescription.unsupported_certificate, `certificate signature algorithm ${cert.signatureAlgorithm} is not supported`)
+    throw tlsError(
+      'ERR_TLS_UNSUPPORTED_CERTIFICATE',
+      AlertDescription.unsupported_certificate,
+      `certificate signature algorithm ${cert.signatureAlgorithm} is not supported`
+    )
   }
   try {
     const isEc = cert.signatureAlgorithm.startsWith('1.2.840.10045.4.3.')
@@ -188,7 +219,9 @@ export function buildSelfSignedCertificate (opts: {
   const spki = new Uint8Array(crypto.createPublicKey(opts.privateKey).export({ type: 'spki', format: 'der' }))
   const alg = der.sequence(der.oid(OID.ecdsaWithSha256))
   const emptyName = der.sequence()
-  const exts = opts.extensions.map(e => der.sequence(der.oid(e.oid), ...(e.critical ? [der.boolean(true)] : []), der.octetString(e.value)))
+  const exts = opts.extensions.map(e =>
+    der.sequence(der.oid(e.oid), ...(e.critical ? [der.boolean(true)] : []), der.octetString(e.value))
+  )
   const tbs = der.sequence(
     der.explicit(0, der.small(2)), // v3
     der.unsignedInteger(opts.serialNumber),

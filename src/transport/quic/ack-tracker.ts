@@ -50,8 +50,9 @@ export class AckTracker {
     if (pn === this.largest) this.largestReceivedAt = now
     if (!ackEliciting) return
     this.unackedElicting++
-    if (outOfOrder || this.unackedElicting >= ACK_ELICITING_THRESHOLD || this.maxAckDelayMs === 0) this.ackDeadline = now
-    else this.ackDeadline = Math.min(this.ackDeadline, now + this.maxAckDelayMs)
+    if (outOfOrder || this.unackedElicting >= ACK_ELICITING_THRESHOLD || this.maxAckDelayMs === 0) {
+      this.ackDeadline = now
+    } else this.ackDeadline = Math.min(this.ackDeadline, now + this.maxAckDelayMs)
   }
 
   private insert (pn: number): void {
@@ -90,10 +91,16 @@ export class AckTracker {
     this.ackDeadline = Infinity
     this.unackedElicting = 0
     const delayUs = Math.max(0, now - this.largestReceivedAt) * 1000
-    return { type: FrameType.Ack, ranges: this.ranges.map(r => ({ ...r })), ackDelay: Math.floor(delayUs / 2 ** ackDelayExponent) }
+    return {
+      type: FrameType.Ack,
+      ranges: this.ranges.map(r => ({ ...r })),
+      ackDelay: Math.floor(delayUs / 2 ** ackDelayExponent)
+    }
   }
 
-  /** RFC 9000 §13.2.4: stop acknowledging packets at or below `pn` once an ACK of ours carrying them was acknowledged. */
+  /**
+   * RFC 9000 §13.2.4: stop acknowledging packets at or below `pn` once an ACK of ours carrying them was acknowledged.
+   */
   forgetBelow (pn: number): void {
     const rs = this.ranges
     while (rs.length > 1 && (rs[rs.length - 1] as AckRange).largest <= pn) rs.pop()

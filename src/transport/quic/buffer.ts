@@ -39,7 +39,8 @@ export class QuicReader {
     const b = this.buf
     const p = this.pos
     this.pos += 4
-    return (((b[p] as number) << 24) | ((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number)) >>> 0
+    return (((b[p] as number) << 24) | ((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) |
+      (b[p + 3] as number)) >>> 0
   }
 
   /** A view (no copy) of the next `n` bytes. */

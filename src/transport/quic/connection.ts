@@ -42,14 +42,26 @@
 import { QuicError, toError } from '../../errors.js'
 import { ExtensionType } from '../../security/tls/constants.js'
 import {
-  TlsHandshake, type EncryptionLevel, type PeerCertificate, type TlsAction, type TlsCredential, type TlsHandshakeResult, type TlsMessageTrace
+  TlsHandshake,
+  type EncryptionLevel,
+  type PeerCertificate,
+  type TlsAction,
+  type TlsCredential,
+  type TlsHandshakeResult,
+  type TlsMessageTrace
 } from '../../security/tls/handshake.js'
 import { suiteParams } from '../../security/tls/key-schedule.js'
 import { AckTracker } from './ack-tracker.js'
 import { QuicReader, QuicWriter } from './buffer.js'
 import { AmplificationLimit, NewReno, Pacer } from './congestion.js'
 import {
-  FrameType, KEY_PHASE_BIT, LongPacketType, MIN_INITIAL_DATAGRAM_SIZE, PacketNumberSpace, QUIC_V1, STATELESS_RESET_TOKEN_LENGTH
+  FrameType,
+  KEY_PHASE_BIT,
+  LongPacketType,
+  MIN_INITIAL_DATAGRAM_SIZE,
+  PacketNumberSpace,
+  QUIC_V1,
+  STATELESS_RESET_TOKEN_LENGTH
 } from './constants.js'
 import { ReceiveFlowControl, SendFlowControl, StreamLimits } from './flow-control.js'
 import { assertFrameAllowed, decodeFrames, encodeFrame, frameLength, isAckEliciting, type Frame } from './frame.js'
@@ -58,7 +70,14 @@ import { aeadLimits, DEFAULT_KEY_UPDATE_INTERVAL_PACKETS, OneRttKeys } from './k
 import { LossDetection, type SentPacket } from './loss-detection.js'
 import { packetNumberLength, truncatePacketNumber } from './packet-number.js'
 import {
-  AEAD_TAG_LENGTH, derivePacketKeys, initialKeys, openPayload, removeHeaderProtection, sealPacket, verifyRetryIntegrity, type PacketKeys
+  AEAD_TAG_LENGTH,
+  derivePacketKeys,
+  initialKeys,
+  openPayload,
+  removeHeaderProtection,
+  sealPacket,
+  verifyRetryIntegrity,
+  type PacketKeys
 } from './protection.js'
 import { varintLength } from './varint.js'
 import { RecvBuffer } from './recv-buffer.js'
@@ -263,7 +282,11 @@ export class QuicConnection<T = unknown> {
     this.localCid = config.localCid
     this.remoteCid = config.remoteCid
     this.originalDcid = config.role === 'client' ? config.remoteCid : (config.originalDcid ?? config.remoteCid)
-    this.localParams = { ...defaultLocalParameters(), ...config.transportParameters, initialSourceConnectionId: config.localCid }
+    this.localParams = {
+      ...defaultLocalParameters(),
+      ...config.transportParameters,
+      initialSourceConnectionId: config.localCid
+    }
     if (config.role === 'server') {
       this.localParams.originalDestinationConnectionId = config.retry?.originalDcid ?? this.originalDcid
       if (config.retry !== undefined) this.localParams.retrySourceConnectionId = config.retry.retrySourceCid
@@ -271,7 +294,14 @@ export class QuicConnection<T = unknown> {
     }
     const init = initialKeys(this.originalDcid, config.role)
     const space = (ackDelay: number, keys?: { write: PacketKeys, read: PacketKeys }): Space => ({
-      write: keys?.write, read: keys?.read, ack: new AckTracker(ackDelay), nextPn: 0, cryptoSend: new SendBuffer(), cryptoRecv: new RecvBuffer(), discarded: false, probes: 0
+      write: keys?.write,
+      read: keys?.read,
+      ack: new AckTracker(ackDelay),
+      nextPn: 0,
+      cryptoSend: new SendBuffer(),
+      cryptoRecv: new RecvBuffer(),
+      discarded: false,
+      probes: 0
     })
     this.spaces = [space(0, init), space(0), space(this.localParams.maxAckDelay)]
     this.loss = new LossDetection(new RttEstimator(), new NewReno(MAX_DATAGRAM_SIZE), 0)
@@ -280,7 +310,10 @@ export class QuicConnection<T = unknown> {
     this.streamWindowMax = config.maxStreamWindowBytes ?? 16 * 1024 * 1024
     this.keyUpdateInterval = config.keyUpdateIntervalPackets ?? DEFAULT_KEY_UPDATE_INTERVAL_PACKETS
     this.pacer = config.pacing === false ? undefined : new Pacer(MAX_DATAGRAM_SIZE)
-    this.connRecvFc = new ReceiveFlowControl(this.localParams.initialMaxData, config.maxConnectionWindowBytes ?? 24 * 1024 * 1024)
+    this.connRecvFc = new ReceiveFlowControl(
+      this.localParams.initialMaxData,
+      config.maxConnectionWindowBytes ?? 24 * 1024 * 1024
+    )
     this.bidiLimits = new StreamLimits(this.localParams.initialMaxStreamsBidi, 0)
     this.uniLimits = new StreamLimits(this.localParams.initialMaxStreamsUni, 0)
     this.lastActivity = config.now
@@ -310,8 +343,12 @@ export class QuicConnection<T = unknown> {
 
   /** Open a bidirectional stream; STREAM_LIMIT_ERROR-coded QuicError if the peer's MAX_STREAMS is reached. */
   openStream (): number {
-    if (this.state !== 'established') throw new QuicError('ERR_QUIC_STREAM_STATE', `cannot open a stream in state ${this.state}`)
-    if (!this.bidiLimits.canOpen) throw new QuicError('ERR_QUIC_STREAM_LIMIT', `peer allows ${this.bidiLimits.peerMax} bidirectional streams`)
+    if (this.state !== 'established') {
+      throw new QuicError('ERR_QUIC_STREAM_STATE', `cannot open a stream in state ${this.state}`)
+    }
+    if (!this.bidiLimits.canOpen) {
+      throw new QuicError('ERR_QUIC_STREAM_LIMIT', `peer allows ${this.bidiLimits.peerMax} bidirectional streams`)
+    }
     const id = streamIdFor(this.role, true, this.bidiLimits.open())
     this.createStream(id)
     return id
@@ -319,7 +356,9 @@ export class QuicConnection<T = unknown> {
 
   write (id: number, data: Uint8Array): void {
     const s = this.streams.get(id)
-    if (s?.send === undefined || s.send.finalSize !== undefined || s.send.state === 'ResetSent') throw new QuicError('ERR_QUIC_STREAM_STATE', `stream ${id} is not writable`)
+    if (s?.send === undefined || s.send.finalSize !== undefined || s.send.state === 'ResetSent') {
+      throw new QuicError('ERR_QUIC_STREAM_STATE', `stream ${id} is not writable`)
+    }
     s.send.write(data)
   }
 
@@ -374,7 +413,9 @@ export class QuicConnection<T = unknown> {
     s.pendingReset = errorCode
   }
 
-  /** The application reads no more: STOP_SENDING (unless the stream already ended) and the unread bytes credited back. */
+  /**
+   * The application reads no more: STOP_SENDING (unless the stream already ended) and the unread bytes credited back.
+   */
   stopSending (id: number, errorCode: number): void {
     const s = this.streams.get(id)
     if (s?.recv === undefined) return
@@ -386,7 +427,16 @@ export class QuicConnection<T = unknown> {
   close (errorCode = 0, reason = '', now = this.lastActivity): void {
     if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') return
     const app = this.spaces[PacketNumberSpace.ApplicationData]?.write !== undefined
-    this.enterClosing({ type: app ? FrameType.ConnectionCloseApp : FrameType.ConnectionClose, errorCode: app ? errorCode : 0, frameType: 0, reason: new TextEncoder().encode(reason) }, now, undefined)
+    this.enterClosing(
+      {
+        type: app ? FrameType.ConnectionCloseApp : FrameType.ConnectionClose,
+        errorCode: app ? errorCode : 0,
+        frameType: 0,
+        reason: new TextEncoder().encode(reason)
+      },
+      now,
+      undefined
+    )
   }
 
   /**
@@ -425,10 +475,17 @@ export class QuicConnection<T = unknown> {
   nextTimeout (): number {
     if (this.state === 'closed') return Infinity
     if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline
-    let t = Math.min(this.idleDeadline, this.loss.timerDeadline(this.lastActivity), this.keepAliveDeadline(), this.pacingDeadline)
+    let t = Math.min(
+      this.idleDeadline,
+      this.loss.timerDeadline(this.lastActivity),
+      this.keepAliveDeadline(),
+      this.pacingDeadline
+    )
     const held = this.oneRttHeld
     for (const [i, s] of this.spaces.entries()) {
-      if (!s.discarded && s.write !== undefined && !(held && i === PacketNumberSpace.ApplicationData)) t = Math.min(t, s.ack.ackDeadline)
+      if (!s.discarded && s.write !== undefined && !(held && i === PacketNumberSpace.ApplicationData)) {
+        t = Math.min(t, s.ack.ackDeadline)
+      }
     }
     return t
   }
@@ -478,7 +535,10 @@ export class QuicConnection<T = unknown> {
     if (h.form === 'retry') { this.onRetry(datagram, h); return }
     if (h.form === 'unsupported-version') { this.drop(`version 0x${h.version.toString(16)}`); return }
     // a server also accepts the client's original Destination Connection ID until the client switches (RFC 9000 §7.2)
-    if (h.form === 'long' && !equal(h.dcid, this.localCid) && !(this.role === 'server' && equal(h.dcid, this.originalDcid))) {
+    if (
+      h.form === 'long' && !equal(h.dcid, this.localCid) &&
+      !(this.role === 'server' && equal(h.dcid, this.originalDcid))
+    ) {
       this.drop('unknown destination connection id')
       return
     }
@@ -501,7 +561,14 @@ export class QuicConnection<T = unknown> {
       if (this.oneRtt === undefined) { this.drop('no 1-RTT keys yet'); return }
       let unmasked
       try {
-        unmasked = removeHeaderProtection(this.oneRtt.read, datagram, h.packetStart, h.pnOffset, h.packetEnd, space.ack.largest)
+        unmasked = removeHeaderProtection(
+          this.oneRtt.read,
+          datagram,
+          h.packetStart,
+          h.pnOffset,
+          h.packetEnd,
+          space.ack.largest
+        )
       } catch {
         this.checkStatelessReset(datagram, h.packetEnd); return
       }
@@ -510,7 +577,12 @@ export class QuicConnection<T = unknown> {
       payload = k === undefined ? undefined : openPayload(k.keys, unmasked, datagram, h.packetStart, h.packetEnd)
       if (payload === undefined || k === undefined) {
         // RFC 9001 §6.6: count forgeries against the integrity limit, across all keys
-        if (++this.failedDecryptions > this.integrityLimit) throw new QuicError('ERR_QUIC_AEAD_LIMIT', `${this.failedDecryptions} packets failed authentication: AEAD integrity limit`)
+        if (++this.failedDecryptions > this.integrityLimit) {
+          throw new QuicError(
+            'ERR_QUIC_AEAD_LIMIT',
+            `${this.failedDecryptions} packets failed authentication: AEAD integrity limit`
+          )
+        }
         this.checkStatelessReset(datagram, h.packetEnd)
         return
       }
@@ -518,19 +590,33 @@ export class QuicConnection<T = unknown> {
       this.onOneRttOpened(this.oneRtt, k.phase, unmasked.pn, now)
       pn = unmasked.pn
       firstByte = unmasked.firstByte
-      if ((firstByte & 0x18) !== 0) throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'reserved bits set in a short header')
+      if ((firstByte & 0x18) !== 0) {
+        throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'reserved bits set in a short header')
+      }
     } else {
       if (space.read === undefined) { this.drop('no keys for this level yet'); return }
       let unmasked
       try {
-        unmasked = removeHeaderProtection(space.read, datagram, h.packetStart, h.pnOffset, h.packetEnd, space.ack.largest)
-      } catch { this.drop('undecryptable'); return }
+        unmasked = removeHeaderProtection(
+          space.read,
+          datagram,
+          h.packetStart,
+          h.pnOffset,
+          h.packetEnd,
+          space.ack.largest
+        )
+      } catch {
+        this.drop('undecryptable')
+        return
+      }
       payload = openPayload(space.read, unmasked, datagram, h.packetStart, h.packetEnd)
       if (payload === undefined) { this.drop('undecryptable'); return }
       if (space.ack.has(unmasked.pn)) { this.drop('duplicate packet'); return }
       pn = unmasked.pn
       firstByte = unmasked.firstByte
-      if ((firstByte & 0x0c) !== 0) throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'reserved bits set in a long header')
+      if ((firstByte & 0x0c) !== 0) {
+        throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'reserved bits set in a long header')
+      }
       if (this.role === 'client' && !this.remoteCidFromServer) {
         // RFC 9000 §7.2: the client switches to the server's chosen connection id
         this.remoteCid = h.scid.slice()
@@ -541,7 +627,9 @@ export class QuicConnection<T = unknown> {
     this.lastActivity = now
     this.lastHeard = now
     this.idleDeadline = now + this.idleTimeout()
-    const frames = decodeFrames(new QuicReader(payload, what => new QuicError('ERR_QUIC_FRAME_ENCODING', `truncated ${what}`)))
+    const frames = decodeFrames(
+      new QuicReader(payload, what => new QuicError('ERR_QUIC_FRAME_ENCODING', `truncated ${what}`))
+    )
     this.config.onTrace?.({ type: 'packet', dir: 'in', space: spaceId, pn, size: h.packetEnd - h.packetStart, frames })
     let eliciting = false
     for (const f of frames) {
@@ -564,12 +652,26 @@ export class QuicConnection<T = unknown> {
    * or when its connection ids do not echo ours (§17.2.1: it answers our first Initial).
    */
   private onVersionNegotiation (dcid: Uint8Array, scid: Uint8Array, versions: readonly number[]): void {
-    if (this.role !== 'client' || this.heardFromPeer || this.retrySourceCid !== undefined || this.state !== 'handshake') { this.drop('Version Negotiation after the server answered'); return }
-    if (!equal(dcid, this.localCid) || !equal(scid, this.originalDcid)) { this.drop('Version Negotiation for other connection ids'); return }
-    if (versions.includes(QUIC_V1)) { this.drop('Version Negotiation listing our version'); return }
+    if (
+      this.role !== 'client' || this.heardFromPeer || this.retrySourceCid !== undefined || this.state !== 'handshake'
+    ) {
+      this.drop('Version Negotiation after the server answered')
+      return
+    }
+    if (!equal(dcid, this.localCid) || !equal(scid, this.originalDcid)) {
+      this.drop('Version Negotiation for other connection ids')
+      return
+    }
+    if (versions.includes(QUIC_V1)) {
+      this.drop('Version Negotiation listing our version')
+      return
+    }
     this.config.onTrace?.({ type: 'version-negotiation', versions })
     const list = versions.map(v => `0x${v.toString(16).padStart(8, '0')}`).join(', ')
-    this.closeError = new QuicError('ERR_QUIC_VERSION', `server offers QUIC versions ${list}; we speak only 0x00000001 (QUIC v1)`)
+    this.closeError = new QuicError(
+      'ERR_QUIC_VERSION',
+      `server offers QUIC versions ${list}; we speak only 0x00000001 (QUIC v1)`
+    )
     this.finishClose()
   }
 
@@ -579,11 +681,28 @@ export class QuicConnection<T = unknown> {
    * the Retry's Source Connection ID with the token, under Initial keys from that new DCID (RFC 9001
    * §5.2), packet numbers continuing; loss recovery forgets the first flight (RFC 9002 §6.3).
    */
-  private onRetry (datagram: Uint8Array, h: { dcid: Uint8Array, scid: Uint8Array, token: Uint8Array, packetStart: number, packetEnd: number }): void {
-    if (this.role !== 'client' || this.heardFromPeer || this.retrySourceCid !== undefined || this.state !== 'handshake') { this.drop('Retry after the server answered or a first Retry'); return }
-    if (!equal(h.dcid, this.localCid)) { this.drop('Retry for another connection id'); return }
-    if (h.token.length === 0) { this.drop('Retry with an empty token'); return }
-    if (!verifyRetryIntegrity(this.originalDcid, datagram.subarray(h.packetStart, h.packetEnd))) { this.drop('Retry integrity tag does not verify'); return }
+  private onRetry (
+    datagram: Uint8Array,
+    h: { dcid: Uint8Array, scid: Uint8Array, token: Uint8Array, packetStart: number, packetEnd: number }
+  ): void {
+    if (
+      this.role !== 'client' || this.heardFromPeer || this.retrySourceCid !== undefined || this.state !== 'handshake'
+    ) {
+      this.drop('Retry after the server answered or a first Retry')
+      return
+    }
+    if (!equal(h.dcid, this.localCid)) {
+      this.drop('Retry for another connection id')
+      return
+    }
+    if (h.token.length === 0) {
+      this.drop('Retry with an empty token')
+      return
+    }
+    if (!verifyRetryIntegrity(this.originalDcid, datagram.subarray(h.packetStart, h.packetEnd))) {
+      this.drop('Retry integrity tag does not verify')
+      return
+    }
     this.config.onTrace?.({ type: 'retry', scid: h.scid.slice(), tokenLength: h.token.length })
     this.retrySourceCid = h.scid.slice()
     this.retryToken = h.token.slice()
@@ -592,7 +711,9 @@ export class QuicConnection<T = unknown> {
     const keys = initialKeys(h.scid, 'client')
     sp.write = keys.write
     sp.read = keys.read
-    for (const p of this.loss.abandonInFlight(PacketNumberSpace.Initial)) this.requeue(PacketNumberSpace.Initial, p.frames)
+    for (const p of this.loss.abandonInFlight(PacketNumberSpace.Initial)) {
+      this.requeue(PacketNumberSpace.Initial, p.frames)
+    }
   }
 
   /** A 1-RTT packet opened with `phase` keys: follow the peer's update (RFC 9001 §6.2, §6.3). */
@@ -632,33 +753,50 @@ export class QuicConnection<T = unknown> {
         const exponent = this.peerParams?.ackDelayExponent ?? 3
         const delayMs = spaceId === PacketNumberSpace.ApplicationData ? f.ackDelay * 2 ** exponent / 1000 : 0
         const sp = this.spaces[spaceId] as Space
-        if ((f.ranges[0]?.largest ?? 0) >= sp.nextPn) throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', `ACK of packet ${f.ranges[0]?.largest} never sent`, { frameType: FrameType.Ack })
+        if ((f.ranges[0]?.largest ?? 0) >= sp.nextPn) {
+          throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', `ACK of packet ${f.ranges[0]?.largest} never sent`, {
+            frameType: FrameType.Ack
+          })
+        }
         const r = this.loss.onAckReceived(spaceId, f, delayMs, now)
         for (const p of r.acked) {
           this.onAcked(spaceId, p.frames)
           if (spaceId === PacketNumberSpace.ApplicationData) this.oneRtt?.onAcked(p.pn)
         }
-        if (spaceId === PacketNumberSpace.Handshake && this.role === 'client') this.loss.peerCompletedAddressValidation = true
+        if (spaceId === PacketNumberSpace.Handshake && this.role === 'client') {
+          this.loss.peerCompletedAddressValidation = true
+        }
         if (r.lost.length > 0) this.onLost(r.lost, now)
         return
       }
       case FrameType.Crypto: {
         const sp = this.spaces[spaceId] as Space
         sp.cryptoRecv.insert(f.offset, f.data, false)
-        if (sp.cryptoRecv.buffered > MAX_CRYPTO_BUFFER_BYTES) throw new QuicError('ERR_QUIC_CRYPTO_BUFFER_EXCEEDED', `${sp.cryptoRecv.buffered} bytes of CRYPTO data buffered`)
+        if (sp.cryptoRecv.buffered > MAX_CRYPTO_BUFFER_BYTES) {
+          throw new QuicError(
+            'ERR_QUIC_CRYPTO_BUFFER_EXCEEDED',
+            `${sp.cryptoRecv.buffered} bytes of CRYPTO data buffered`
+          )
+        }
         for (let c = sp.cryptoRecv.read(); c !== undefined; c = sp.cryptoRecv.read()) {
           this.applyTls(this.tls.receive(SPACE_LEVEL[spaceId] as EncryptionLevel, c))
         }
         return
       }
       case FrameType.HandshakeDone:
-        if (this.role === 'server') throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'HANDSHAKE_DONE from a client', { frameType: f.type })
+        if (this.role === 'server') {
+          throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'HANDSHAKE_DONE from a client', { frameType: f.type })
+        }
         this.confirmHandshake()
         return
       case FrameType.ConnectionClose:
       case FrameType.ConnectionCloseApp: {
         const reason = new TextDecoder().decode(f.reason)
-        this.closeError = new QuicError('ERR_QUIC_CONNECTION_CLOSED', `peer closed: code 0x${f.errorCode.toString(16)}${reason === '' ? '' : ` "${reason}"`}`, { transportErrorCode: f.errorCode, frameType: f.frameType })
+        this.closeError = new QuicError(
+          'ERR_QUIC_CONNECTION_CLOSED',
+          `peer closed: code 0x${f.errorCode.toString(16)}${reason === '' ? '' : ` "${reason}"`}`,
+          { transportErrorCode: f.errorCode, frameType: f.frameType }
+        )
         // RFC 9000 §10.2.2: draining, nothing more is sent
         this.state = 'draining'
         this.closeDeadline = now + 3 * this.loss.rtt.pto(0)
@@ -679,7 +817,9 @@ export class QuicConnection<T = unknown> {
         const s = this.streamFor(f.streamId, 'send', f.type)
         if (s === undefined) return
         // RFC 9000 §3.5: answer with RESET_STREAM
-        if (s.send !== undefined && s.send.state !== 'DataRecvd' && s.send.state !== 'ResetSent') s.pendingReset = f.errorCode
+        if (s.send !== undefined && s.send.state !== 'DataRecvd' && s.send.state !== 'ResetSent') {
+          s.pendingReset = f.errorCode
+        }
         this.events.push({ type: 'stop-sending', id: f.streamId, errorCode: f.errorCode })
         return
       }
@@ -697,10 +837,18 @@ export class QuicConnection<T = unknown> {
         this.controlQueue.push({ type: FrameType.PathResponse, data: f.data.slice() })
         return
       case FrameType.NewToken:
-        if (this.role === 'server') throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'NEW_TOKEN from a client', { frameType: f.type })
+        if (this.role === 'server') {
+          throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'NEW_TOKEN from a client', { frameType: f.type })
+        }
         return
       case FrameType.NewConnectionId:
-        if (this.remoteCid.length === 0) throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'NEW_CONNECTION_ID with a zero-length connection id in use', { frameType: f.type })
+        if (this.remoteCid.length === 0) {
+          throw new QuicError(
+            'ERR_QUIC_PROTOCOL_VIOLATION',
+            'NEW_CONNECTION_ID with a zero-length connection id in use',
+            { frameType: f.type }
+          )
+        }
         break
       default:
         // DATA_BLOCKED, STREAM_DATA_BLOCKED, STREAMS_BLOCKED, RETIRE_CONNECTION_ID, PATH_RESPONSE: informational here
@@ -712,14 +860,22 @@ export class QuicConnection<T = unknown> {
     const peerCanSend = canReceive(this.role, id)
     const peerCanReceive = canSend(this.role, id)
     if ((need === 'recv' && !peerCanSend) || (need === 'send' && !peerCanReceive)) {
-      throw new QuicError('ERR_QUIC_STREAM_STATE', `frame 0x${frameType.toString(16)} on stream ${id}, which the peer cannot ${need === 'recv' ? 'send on' : 'receive on'}`, { frameType })
+      throw new QuicError(
+        'ERR_QUIC_STREAM_STATE',
+        `frame 0x${frameType.toString(16)} on stream ${id}, which the peer cannot ${
+          need === 'recv' ? 'send on' : 'receive on'
+        }`,
+        { frameType }
+      )
     }
     const existing = this.streams.get(id)
     if (existing !== undefined) return existing
     if (initiatorOf(id) === this.role) {
       // one of ours: either not opened yet (error) or already retired (ignore, RFC 9000 §3)
       const limits = isBidirectional(id) ? this.bidiLimits : this.uniLimits
-      if (streamIndex(id) >= limits.opened) throw new QuicError('ERR_QUIC_STREAM_STATE', `frame on our stream ${id}, never opened`, { frameType })
+      if (streamIndex(id) >= limits.opened) {
+        throw new QuicError('ERR_QUIC_STREAM_STATE', `frame on our stream ${id}, never opened`, { frameType })
+      }
       return undefined
     }
     const limits = isBidirectional(id) ? this.bidiLimits : this.uniLimits
@@ -738,8 +894,12 @@ export class QuicConnection<T = unknown> {
     const local = this.localParams
     const ours = initiatorOf(id) === this.role
     const bidi = isBidirectional(id)
-    const sendWindow = bidi ? (ours ? peer.initialMaxStreamDataBidiRemote : peer.initialMaxStreamDataBidiLocal) : peer.initialMaxStreamDataUni
-    const recvWindow = bidi ? (ours ? local.initialMaxStreamDataBidiLocal : local.initialMaxStreamDataBidiRemote) : local.initialMaxStreamDataUni
+    const sendWindow = bidi
+      ? (ours ? peer.initialMaxStreamDataBidiRemote : peer.initialMaxStreamDataBidiLocal)
+      : peer.initialMaxStreamDataUni
+    const recvWindow = bidi
+      ? (ours ? local.initialMaxStreamDataBidiLocal : local.initialMaxStreamDataBidiRemote)
+      : local.initialMaxStreamDataUni
     const s: QuicStream = {
       id,
       send: canSend(this.role, id) ? new SendBuffer() : undefined,
@@ -838,22 +998,37 @@ export class QuicConnection<T = unknown> {
   private onHandshakeComplete (result: TlsHandshakeResult<T>): void {
     const ext = result.peerExtensions.find(e => e.type === ExtensionType.QuicTransportParameters)
     // RFC 9001 §8.2: missing transport parameters are a missing_extension alert (CRYPTO_ERROR 0x16d)
-    if (ext === undefined) throw new QuicError('ERR_QUIC_CRYPTO', 'peer sent no quic_transport_parameters', { transportErrorCode: 0x100 + 109 })
+    if (ext === undefined) {
+      throw new QuicError('ERR_QUIC_CRYPTO', 'peer sent no quic_transport_parameters', {
+        transportErrorCode: 0x100 + 109
+      })
+    }
     const p = decodeTransportParameters(ext.data, this.role === 'client' ? 'server' : 'client')
     // RFC 9000 §7.3: authenticate the connection ids
     const expectedScid = this.role === 'client' ? this.remoteCid : this.config.remoteCid
     if (p.initialSourceConnectionId === undefined || !equal(p.initialSourceConnectionId, expectedScid)) {
       throw new QuicError('ERR_QUIC_TRANSPORT_PARAMETER', 'initial_source_connection_id does not match the packets')
     }
-    if (this.role === 'client' && (p.originalDestinationConnectionId === undefined || !equal(p.originalDestinationConnectionId, this.originalDcid))) {
+    if (
+      this.role === 'client' &&
+      (p.originalDestinationConnectionId === undefined || !equal(p.originalDestinationConnectionId, this.originalDcid))
+    ) {
       throw new QuicError('ERR_QUIC_TRANSPORT_PARAMETER', 'original_destination_connection_id does not match')
     }
     // RFC 9000 §7.3: retry_source_connection_id present exactly when we took a Retry, and equal to its SCID
     if (this.role === 'client' && this.retrySourceCid === undefined && p.retrySourceConnectionId !== undefined) {
       throw new QuicError('ERR_QUIC_TRANSPORT_PARAMETER', 'retry_source_connection_id without a Retry')
     }
-    if (this.role === 'client' && this.retrySourceCid !== undefined && (p.retrySourceConnectionId === undefined || !equal(p.retrySourceConnectionId, this.retrySourceCid))) {
-      throw new QuicError('ERR_QUIC_TRANSPORT_PARAMETER', p.retrySourceConnectionId === undefined ? 'retry_source_connection_id missing after a Retry' : 'retry_source_connection_id does not match the Retry')
+    if (
+      this.role === 'client' && this.retrySourceCid !== undefined &&
+      (p.retrySourceConnectionId === undefined || !equal(p.retrySourceConnectionId, this.retrySourceCid))
+    ) {
+      throw new QuicError(
+        'ERR_QUIC_TRANSPORT_PARAMETER',
+        p.retrySourceConnectionId === undefined
+          ? 'retry_source_connection_id missing after a Retry'
+          : 'retry_source_connection_id does not match the Retry'
+      )
     }
     this.peerParams = p
     this.peerStatelessResetToken = p.statelessResetToken
@@ -944,23 +1119,32 @@ export class QuicConnection<T = unknown> {
   private queueFlowUpdates (s: QuicStream): void {
     const srtt = this.loss.rtt.smoothedRtt
     const m = s.recvFc.nextUpdate(this.lastActivity, srtt)
-    if (m !== undefined && s.recv !== undefined && s.recv.finalSize === undefined) this.controlQueue.push({ type: FrameType.MaxStreamData, streamId: s.id, maximum: m })
+    if (m !== undefined && s.recv !== undefined && s.recv.finalSize === undefined) {
+      this.controlQueue.push({ type: FrameType.MaxStreamData, streamId: s.id, maximum: m })
+    }
     const c = this.connRecvFc.nextUpdate(this.lastActivity, srtt)
     if (c !== undefined) this.controlQueue.push({ type: FrameType.MaxData, maximum: c })
   }
 
   /** A stream both of whose directions are done leaves the map; peer streams return MAX_STREAMS credit. */
   private maybeRetire (s: QuicStream): void {
-    const sendDone = s.send === undefined || s.send.state === 'DataRecvd' || s.send.state === 'ResetRecvd' || s.send.state === 'ResetSent'
+    const sendDone = s.send === undefined || s.send.state === 'DataRecvd' || s.send.state === 'ResetRecvd' ||
+      s.send.state === 'ResetSent'
     // the receive side is done once its end was read and every byte consumed, or it was abandoned
-    const recvDone = s.recv === undefined || (s.readEnded && (s.recvAbandoned || s.recvFc.consumed >= s.recv.highestOffset))
+    const recvDone = s.recv === undefined ||
+      (s.readEnded && (s.recvAbandoned || s.recvFc.consumed >= s.recv.highestOffset))
     if (!sendDone || !recvDone) return
     this.streams.delete(s.id)
     this.events.push({ type: 'stream-closed', id: s.id })
     if (initiatorOf(s.id) !== this.role) {
       const limits = isBidirectional(s.id) ? this.bidiLimits : this.uniLimits
       const m = limits.onPeerStreamClosed()
-      if (m !== undefined) this.controlQueue.push({ type: isBidirectional(s.id) ? FrameType.MaxStreamsBidi : FrameType.MaxStreamsUni, maximum: m })
+      if (m !== undefined) {
+        this.controlQueue.push({
+          type: isBidirectional(s.id) ? FrameType.MaxStreamsBidi : FrameType.MaxStreamsUni,
+          maximum: m
+        })
+      }
     }
   }
 
@@ -993,7 +1177,9 @@ export class QuicConnection<T = unknown> {
   }
 
   private hasAnyPending (): boolean {
-    for (const [id, sp] of this.spaces.entries()) if (!sp.discarded && sp.write !== undefined && this.hasPending(id, sp)) return true
+    for (const [id, sp] of this.spaces.entries()) {
+      if (!sp.discarded && sp.write !== undefined && this.hasPending(id, sp)) return true
+    }
     return false
   }
 
@@ -1032,7 +1218,13 @@ export class QuicConnection<T = unknown> {
       const extra = MIN_INITIAL_DATAGRAM_SIZE - datagram.length
       datagram = this.padLastPacket(packets, extra, now)
       const t = this.outTrace[this.outTrace.length - 1]
-      if (t !== undefined) this.outTrace[this.outTrace.length - 1] = { ...t, size: (packets[packets.length - 1] as Uint8Array).length, frames: [...t.frames, { type: FrameType.Padding, length: extra }] }
+      if (t !== undefined) {
+        this.outTrace[this.outTrace.length - 1] = {
+          ...t,
+          size: (packets[packets.length - 1] as Uint8Array).length,
+          frames: [...t.frames, { type: FrameType.Padding, length: extra }]
+        }
+      }
     }
     for (const t of this.outTrace.splice(0)) this.config.onTrace?.(t)
     if (this.role === 'server') this.amplification.onSent(datagram.length)
@@ -1046,7 +1238,9 @@ export class QuicConnection<T = unknown> {
     const last = this.lastBuilt
     if (last === undefined) return concat(packets)
     const sp = this.spaces[last.spaceId] as Space
-    const keys = last.spaceId === PacketNumberSpace.ApplicationData ? (this.oneRtt as OneRttKeys).write : sp.write as PacketKeys
+    const keys = last.spaceId === PacketNumberSpace.ApplicationData
+      ? (this.oneRtt as OneRttKeys).write
+      : sp.write as PacketKeys
     const payload = new Uint8Array(last.payload.length + extra)
     payload.set(last.payload)
     const header = this.header(last.spaceId, last.pnLength, last.pn, payload.length + AEAD_TAG_LENGTH)
@@ -1064,21 +1258,46 @@ export class QuicConnection<T = unknown> {
   /** Packets of the datagram being built, for the trace hook. */
   private readonly outTrace: Array<QuicTraceEvent & { type: 'packet' }> = []
 
-  private lastBuilt: { spaceId: PacketNumberSpace, pn: number, pnLength: 1 | 2 | 3 | 4, payload: Uint8Array } | undefined
+  private lastBuilt:
+    | { spaceId: PacketNumberSpace, pn: number, pnLength: 1 | 2 | 3 | 4, payload: Uint8Array }
+    | undefined
 
-  private header (spaceId: PacketNumberSpace, pnLength: 1 | 2 | 3 | 4, pn: number, payloadLength: number): { bytes: Uint8Array, pnOffset: number } {
+  private header (
+    spaceId: PacketNumberSpace,
+    pnLength: 1 | 2 | 3 | 4,
+    pn: number,
+    payloadLength: number
+  ): { bytes: Uint8Array, pnOffset: number } {
     const truncated = truncatePacketNumber(pn, pnLength)
-    if (spaceId === PacketNumberSpace.ApplicationData) return encodeShortHeader(this.remoteCid, pnLength, truncated, this.oneRtt?.keyPhaseWrite ?? 0)
+    if (spaceId === PacketNumberSpace.ApplicationData) {
+      return encodeShortHeader(this.remoteCid, pnLength, truncated, this.oneRtt?.keyPhaseWrite ?? 0)
+    }
     const type = spaceId === PacketNumberSpace.Initial ? LongPacketType.Initial : LongPacketType.Handshake
     const token = type === LongPacketType.Initial && this.role === 'client' ? this.retryToken : undefined
-    return encodeLongHeader({ type, dcid: this.remoteCid, scid: this.localCid, ...(token === undefined ? {} : { token }) }, pnLength, truncated, payloadLength)
+    return encodeLongHeader(
+      { type, dcid: this.remoteCid, scid: this.localCid, ...(token === undefined ? {} : { token }) },
+      pnLength,
+      truncated,
+      payloadLength
+    )
   }
 
-  private buildPacket (spaceId: PacketNumberSpace, sp: Space, room: number, now: number, _first: boolean): { bytes: Uint8Array, eliciting: boolean } | undefined {
+  private buildPacket (
+    spaceId: PacketNumberSpace,
+    sp: Space,
+    room: number,
+    now: number,
+    _first: boolean
+  ): { bytes: Uint8Array, eliciting: boolean } | undefined {
     const pn = sp.nextPn
     const pnLength = packetNumberLength(pn, this.loss.largestAcked[spaceId] as number)
-    const tokenField = spaceId === PacketNumberSpace.Initial ? varintLength(this.retryToken.length) + this.retryToken.length : 0
-    const overhead = (spaceId === PacketNumberSpace.ApplicationData ? 1 + this.remoteCid.length : 7 + this.remoteCid.length + this.localCid.length + tokenField + 2) + pnLength + AEAD_TAG_LENGTH
+    const tokenField = spaceId === PacketNumberSpace.Initial
+      ? varintLength(this.retryToken.length) + this.retryToken.length
+      : 0
+    const overhead =
+      (spaceId === PacketNumberSpace.ApplicationData
+        ? 1 + this.remoteCid.length
+        : 7 + this.remoteCid.length + this.localCid.length + tokenField + 2) + pnLength + AEAD_TAG_LENGTH
     let budget = room - overhead
     if (budget < 32) return undefined
     if (spaceId === PacketNumberSpace.ApplicationData && !this.keyUpdateAllowsSending()) return undefined
@@ -1126,20 +1345,35 @@ export class QuicConnection<T = unknown> {
     if (frames.length === 0) return undefined
     // RFC 9001 §5.4.2: at least 4 bytes from the packet number start for the sample
     let payloadLength = frames.reduce((n, f) => n + frameLength(f), 0)
-    if (payloadLength + pnLength < 4) { frames.push({ type: FrameType.Padding, length: 4 - pnLength - payloadLength }); payloadLength = 4 - pnLength }
+    if (payloadLength + pnLength < 4) {
+      frames.push({ type: FrameType.Padding, length: 4 - pnLength - payloadLength })
+      payloadLength = 4 - pnLength
+    }
     const w = new QuicWriter(payloadLength + 8)
     for (const f of frames) encodeFrame(w, f)
     const payload = w.finish()
-    const keys = spaceId === PacketNumberSpace.ApplicationData ? (this.oneRtt as OneRttKeys).write : sp.write as PacketKeys
+    const keys = spaceId === PacketNumberSpace.ApplicationData
+      ? (this.oneRtt as OneRttKeys).write
+      : sp.write as PacketKeys
     const header = this.header(spaceId, pnLength, pn, payload.length + AEAD_TAG_LENGTH)
     const bytes = sealPacket(keys, header.bytes, header.pnOffset, pnLength, pn, payload)
     sp.nextPn++
     if (spaceId === PacketNumberSpace.ApplicationData) this.oneRtt?.onSent(pn)
     this.lastBuilt = { spaceId, pn, pnLength, payload }
-    this.loss.onPacketSent({ pn, space: spaceId, timeSent: now, ackEliciting: eliciting, inFlight: eliciting, size: bytes.length, frames: sentFrames })
-    if (eliciting) { this.lastActivity = Math.max(this.lastActivity, now) }
+    this.loss.onPacketSent({
+      pn,
+      space: spaceId,
+      timeSent: now,
+      ackEliciting: eliciting,
+      inFlight: eliciting,
+      size: bytes.length,
+      frames: sentFrames
+    })
+    if (eliciting) this.lastActivity = Math.max(this.lastActivity, now)
     // reported once the datagram is complete (padding may still grow this packet)
-    if (this.config.onTrace !== undefined) this.outTrace.push({ type: 'packet', dir: 'out', space: spaceId, pn, size: bytes.length, frames })
+    if (this.config.onTrace !== undefined) {
+      this.outTrace.push({ type: 'packet', dir: 'out', space: spaceId, pn, size: bytes.length, frames })
+    }
     // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a Handshake packet
     if (this.role === 'client' && spaceId === PacketNumberSpace.Handshake) this.discardSpace(PacketNumberSpace.Initial)
     return { bytes, eliciting }
@@ -1151,7 +1385,9 @@ export class QuicConnection<T = unknown> {
     if (this.controlQueue.length > 0 || this.handshakeDoneToSend) return true
     for (const s of this.streams.values()) {
       if (s.pendingReset !== undefined || s.pendingStopSending !== undefined) return true
-      if (s.send?.hasPending(Math.min(s.sendFc.peerMax, s.send.sendOffset + this.connSendFc.available)) === true) return true
+      if (s.send?.hasPending(Math.min(s.sendFc.peerMax, s.send.sendOffset + this.connSendFc.available)) === true) {
+        return true
+      }
     }
     return false
   }
@@ -1198,7 +1434,16 @@ export class QuicConnection<T = unknown> {
       fn()
     } catch (err) {
       const e = err instanceof QuicError ? err : toQuicError(err)
-      this.enterClosing({ type: FrameType.ConnectionClose, errorCode: e.transportErrorCode, frameType: e.frameType, reason: new TextEncoder().encode(e.message.slice(0, 100)) }, now, e)
+      this.enterClosing(
+        {
+          type: FrameType.ConnectionClose,
+          errorCode: e.transportErrorCode,
+          frameType: e.frameType,
+          reason: new TextEncoder().encode(e.message.slice(0, 100))
+        },
+        now,
+        e
+      )
     }
   }
 
@@ -1232,7 +1477,10 @@ export class QuicConnection<T = unknown> {
     }
     if (packets.length === 0) return undefined
     let d = concat(packets)
-    if (this.role === 'client' && !this.spaces[PacketNumberSpace.Initial]?.discarded && d.length < MIN_INITIAL_DATAGRAM_SIZE) {
+    if (
+      this.role === 'client' && !this.spaces[PacketNumberSpace.Initial]?.discarded &&
+      d.length < MIN_INITIAL_DATAGRAM_SIZE
+    ) {
       d = concat([d, new Uint8Array(0)])
     }
     return d
@@ -1260,7 +1508,12 @@ export class QuicConnection<T = unknown> {
 function toQuicError (err: unknown): QuicError {
   // TLS failures become CRYPTO_ERROR 0x100 + alert (RFC 9001 §4.8)
   const alert = (err as { alert?: unknown } | undefined)?.alert
-  if (typeof alert === 'number') return new QuicError('ERR_QUIC_CRYPTO', `TLS: ${toError(err).message}`, { transportErrorCode: 0x100 + alert, cause: err })
+  if (typeof alert === 'number') {
+    return new QuicError('ERR_QUIC_CRYPTO', `TLS: ${toError(err).message}`, {
+      transportErrorCode: 0x100 + alert,
+      cause: err
+    })
+  }
   return new QuicError('ERR_QUIC_INTERNAL', `internal error: ${toError(err).message}`, { cause: err })
 }
 

@@ -24,10 +24,15 @@ export class ReceiveFlowControl {
     this.maxWindowBytes = Math.max(maxWindowBytes, initialWindow)
   }
 
-  /** `newHighest` is the new highest received offset (or connection total). Throws FLOW_CONTROL_ERROR beyond the limit. */
+  /**
+   * `newHighest` is the new highest received offset (or connection total). Throws FLOW_CONTROL_ERROR beyond the limit.
+   */
   onReceived (newHighest: number, what: string): void {
     if (newHighest > this.maxData) {
-      throw new QuicError('ERR_QUIC_FLOW_CONTROL', `${what}: data to offset ${newHighest} beyond the advertised limit ${this.maxData}`)
+      throw new QuicError(
+        'ERR_QUIC_FLOW_CONTROL',
+        `${what}: data to offset ${newHighest} beyond the advertised limit ${this.maxData}`
+      )
     }
     this.received = Math.max(this.received, newHighest)
   }
@@ -90,7 +95,9 @@ export class StreamLimits {
 
   /** The peer used stream index `index`; STREAM_LIMIT_ERROR beyond our limit (§4.6). */
   onPeerStream (index: number): void {
-    if (index >= this.localMax) throw new QuicError('ERR_QUIC_STREAM_LIMIT', `peer opened stream #${index + 1}, limit ${this.localMax}`)
+    if (index >= this.localMax) {
+      throw new QuicError('ERR_QUIC_STREAM_LIMIT', `peer opened stream #${index + 1}, limit ${this.localMax}`)
+    }
     this.peerOpenedPrev = this.peerOpened
     this.peerOpened = Math.max(this.peerOpened, index + 1)
   }

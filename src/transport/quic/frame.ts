@@ -29,17 +29,59 @@ export interface AckFrame {
   /** ECN counts (type 0x03), when present. */
   ecn?: { ect0: number, ect1: number, ce: number }
 }
-export interface ResetStreamFrame { type: FrameType.ResetStream, streamId: number, errorCode: number, finalSize: number }
-export interface StopSendingFrame { type: FrameType.StopSending, streamId: number, errorCode: number }
-export interface CryptoFrame { type: FrameType.Crypto, offset: number, data: Uint8Array }
-export interface NewTokenFrame { type: FrameType.NewToken, token: Uint8Array }
-export interface StreamFrame { type: FrameType.Stream, streamId: number, offset: number, data: Uint8Array, fin: boolean }
-export interface MaxDataFrame { type: FrameType.MaxData, maximum: number }
-export interface MaxStreamDataFrame { type: FrameType.MaxStreamData, streamId: number, maximum: number }
-export interface MaxStreamsFrame { type: FrameType.MaxStreamsBidi | FrameType.MaxStreamsUni, maximum: number }
-export interface DataBlockedFrame { type: FrameType.DataBlocked, limit: number }
-export interface StreamDataBlockedFrame { type: FrameType.StreamDataBlocked, streamId: number, limit: number }
-export interface StreamsBlockedFrame { type: FrameType.StreamsBlockedBidi | FrameType.StreamsBlockedUni, limit: number }
+export interface ResetStreamFrame {
+  type: FrameType.ResetStream
+  streamId: number
+  errorCode: number
+  finalSize: number
+}
+export interface StopSendingFrame {
+  type: FrameType.StopSending
+  streamId: number
+  errorCode: number
+}
+export interface CryptoFrame {
+  type: FrameType.Crypto
+  offset: number
+  data: Uint8Array
+}
+export interface NewTokenFrame {
+  type: FrameType.NewToken
+  token: Uint8Array
+}
+export interface StreamFrame {
+  type: FrameType.Stream
+  streamId: number
+  offset: number
+  data: Uint8Array
+  fin: boolean
+}
+export interface MaxDataFrame {
+  type: FrameType.MaxData
+  maximum: number
+}
+export interface MaxStreamDataFrame {
+  type: FrameType.MaxStreamData
+  streamId: number
+  maximum: number
+}
+export interface MaxStreamsFrame {
+  type: FrameType.MaxStreamsBidi | FrameType.MaxStreamsUni
+  maximum: number
+}
+export interface DataBlockedFrame {
+  type: FrameType.DataBlocked
+  limit: number
+}
+export interface StreamDataBlockedFrame {
+  type: FrameType.StreamDataBlocked
+  streamId: number
+  limit: number
+}
+export interface StreamsBlockedFrame {
+  type: FrameType.StreamsBlockedBidi | FrameType.StreamsBlockedUni
+  limit: number
+}
 export interface NewConnectionIdFrame {
   type: FrameType.NewConnectionId
   sequenceNumber: number
@@ -93,7 +135,9 @@ export function decodeFrame (r: QuicReader): Frame {
   const typeStart = r.pos
   const type = field(r, 0, 'frame type')
   if (r.pos - typeStart !== varintLength(type)) {
-    throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', `frame type 0x${type.toString(16)} not minimally encoded`, { frameType: type })
+    throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', `frame type 0x${type.toString(16)} not minimally encoded`, {
+      frameType: type
+    })
   }
   switch (type) {
     case FrameType.Padding: {
@@ -106,13 +150,20 @@ export function decodeFrame (r: QuicReader): Frame {
     case FrameType.Ack:
     case FrameType.AckEcn: return decodeAck(r, type)
     case FrameType.ResetStream:
-      return { type, streamId: field(r, type, 'stream id'), errorCode: field(r, type, 'error code'), finalSize: field(r, type, 'final size') }
+      return {
+        type,
+        streamId: field(r, type, 'stream id'),
+        errorCode: field(r, type, 'error code'),
+        finalSize: field(r, type, 'final size')
+      }
     case FrameType.StopSending:
       return { type, streamId: field(r, type, 'stream id'), errorCode: field(r, type, 'error code') }
     case FrameType.Crypto: {
       const offset = field(r, type, 'offset')
       const length = field(r, type, 'length')
-      if (offset + length >= STREAM_OFFSET_BOUND) throw encodingError(type, `offset + length ${offset + length} exceeds 2^62-1`)
+      if (offset + length >= STREAM_OFFSET_BOUND) {
+        throw encodingError(type, `offset + length ${offset + length} exceeds 2^62-1`)
+      }
       return { type, offset, data: bytes(r, length, type, 'crypto data') }
     }
     case FrameType.NewToken: {
@@ -121,8 +172,10 @@ export function decodeFrame (r: QuicReader): Frame {
       if (length === 0) throw encodingError(type, 'empty token')
       return { type, token: bytes(r, length, type, 'token') }
     }
-    case FrameType.MaxData: return { type, maximum: field(r, type, 'maximum data') }
-    case FrameType.MaxStreamData: return { type, streamId: field(r, type, 'stream id'), maximum: field(r, type, 'maximum stream data') }
+    case FrameType.MaxData:
+      return { type, maximum: field(r, type, 'maximum data') }
+    case FrameType.MaxStreamData:
+      return { type, streamId: field(r, type, 'stream id'), maximum: field(r, type, 'maximum stream data') }
     case FrameType.MaxStreamsBidi:
     case FrameType.MaxStreamsUni: {
       const maximum = field(r, type, 'maximum streams')
@@ -130,8 +183,10 @@ export function decodeFrame (r: QuicReader): Frame {
       if (maximum > MAX_STREAMS_LIMIT) throw encodingError(type, `maximum streams ${maximum} exceeds 2^60`)
       return { type, maximum }
     }
-    case FrameType.DataBlocked: return { type, limit: field(r, type, 'maximum data') }
-    case FrameType.StreamDataBlocked: return { type, streamId: field(r, type, 'stream id'), limit: field(r, type, 'maximum stream data') }
+    case FrameType.DataBlocked:
+      return { type, limit: field(r, type, 'maximum data') }
+    case FrameType.StreamDataBlocked:
+      return { type, streamId: field(r, type, 'stream id'), limit: field(r, type, 'maximum stream data') }
     case FrameType.StreamsBlockedBidi:
     case FrameType.StreamsBlockedUni: {
       const limit = field(r, type, 'maximum streams')
@@ -142,10 +197,14 @@ export function decodeFrame (r: QuicReader): Frame {
       const sequenceNumber = field(r, type, 'sequence number')
       const retirePriorTo = field(r, type, 'retire prior to')
       // RFC 9000 §19.15: Retire Prior To above the Sequence Number, or a length outside 1..20
-      if (retirePriorTo > sequenceNumber) throw encodingError(type, `retire prior to ${retirePriorTo} > sequence number ${sequenceNumber}`)
+      if (retirePriorTo > sequenceNumber) {
+        throw encodingError(type, `retire prior to ${retirePriorTo} > sequence number ${sequenceNumber}`)
+      }
       if (r.remaining < 1) throw encodingError(type, 'truncated length')
       const length = r.u8('length')
-      if (length < 1 || length > MAX_CID_LENGTH) throw encodingError(type, `connection id length ${length} outside 1..20`)
+      if (length < 1 || length > MAX_CID_LENGTH) {
+        throw encodingError(type, `connection id length ${length} outside 1..20`)
+      }
       const connectionId = bytes(r, length, type, 'connection id')
       const statelessResetToken = bytes(r, STATELESS_RESET_TOKEN_LENGTH, type, 'stateless reset token')
       return { type, sequenceNumber, retirePriorTo, connectionId, statelessResetToken }
@@ -188,7 +247,11 @@ function decodeAck (r: QuicReader, type: FrameType.Ack | FrameType.AckEcn): AckF
     ranges.push({ smallest, largest: rangeLargest })
   }
   if (type === FrameType.AckEcn) {
-    const ecn = { ect0: field(r, type, 'ect0 count'), ect1: field(r, type, 'ect1 count'), ce: field(r, type, 'ecn-ce count') }
+    const ecn = {
+      ect0: field(r, type, 'ect0 count'),
+      ect1: field(r, type, 'ect1 count'),
+      ce: field(r, type, 'ecn-ce count')
+    }
     return { type: FrameType.Ack, ranges, ackDelay, ecn }
   }
   return { type, ranges, ackDelay }
@@ -199,14 +262,18 @@ function decodeStream (r: QuicReader, type: number): StreamFrame {
   const offset = (type & STREAM_OFF_BIT) !== 0 ? field(r, type, 'offset') : 0
   const length = (type & STREAM_LEN_BIT) !== 0 ? field(r, type, 'length') : r.remaining
   // RFC 9000 §19.8: the largest offset must stay below 2^62
-  if (offset + length >= STREAM_OFFSET_BOUND) throw encodingError(type, `offset + length ${offset + length} exceeds 2^62-1`)
+  if (offset + length >= STREAM_OFFSET_BOUND) {
+    throw encodingError(type, `offset + length ${offset + length} exceeds 2^62-1`)
+  }
   const data = bytes(r, length, type, 'stream data')
   return { type: FrameType.Stream, streamId, offset, data, fin: (type & STREAM_FIN_BIT) !== 0 }
 }
 
 /** The wire type of `f` (STREAM's bits and ACK_ECN included). */
 export function wireFrameType (f: Frame): number {
-  if (f.type === FrameType.Stream) return FrameType.Stream | (f.offset > 0 ? STREAM_OFF_BIT : 0) | STREAM_LEN_BIT | (f.fin ? STREAM_FIN_BIT : 0)
+  if (f.type === FrameType.Stream) {
+    return FrameType.Stream | (f.offset > 0 ? STREAM_OFF_BIT : 0) | STREAM_LEN_BIT | (f.fin ? STREAM_FIN_BIT : 0)
+  }
   if (f.type === FrameType.Ack && f.ecn !== undefined) return FrameType.AckEcn
   return f.type
 }
@@ -280,7 +347,8 @@ export function encodeFrame (w: QuicWriter, f: Frame, lastInPacket = false): voi
       w.u8(f.type).varint(f.limit)
       return
     case FrameType.NewConnectionId:
-      w.u8(f.type).varint(f.sequenceNumber).varint(f.retirePriorTo).u8(f.connectionId.length).bytes(f.connectionId).bytes(f.statelessResetToken)
+      w.u8(f.type).varint(f.sequenceNumber).varint(f.retirePriorTo).u8(f.connectionId.length).bytes(f.connectionId)
+        .bytes(f.statelessResetToken)
       return
     case FrameType.RetireConnectionId:
       w.u8(f.type).varint(f.sequenceNumber)
@@ -301,7 +369,8 @@ export function encodeFrame (w: QuicWriter, f: Frame, lastInPacket = false): voi
 export function frameLength (f: Frame): number {
   switch (f.type) {
     case FrameType.Stream:
-      return 1 + varintLength(f.streamId) + (f.offset > 0 ? varintLength(f.offset) : 0) + varintLength(f.data.length) + f.data.length
+      return 1 + varintLength(f.streamId) + (f.offset > 0 ? varintLength(f.offset) : 0) + varintLength(f.data.length) +
+        f.data.length
     case FrameType.Crypto:
       return 1 + varintLength(f.offset) + varintLength(f.data.length) + f.data.length
     case FrameType.Padding:
@@ -336,13 +405,20 @@ export function assertFrameAllowed (frame: Frame, packetType: LongPacketType | '
     return
   }
   // Initial and Handshake: PADDING, PING, ACK, CRYPTO, CONNECTION_CLOSE (0x1c)
-  if (t === FrameType.Padding || t === FrameType.Ping || t === FrameType.Ack || t === FrameType.Crypto || t === FrameType.ConnectionClose) return
+  if (
+    t === FrameType.Padding || t === FrameType.Ping || t === FrameType.Ack || t === FrameType.Crypto ||
+    t === FrameType.ConnectionClose
+  ) return
   throw notAllowed(frame, packetType === LongPacketType.Initial ? 'Initial' : 'Handshake')
 }
 
 function notAllowed (frame: Frame, where: string): QuicError {
   const frameType = wireFrameType(frame)
-  return new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', `frame 0x${frameType.toString(16)} not allowed in a ${where} packet`, { frameType })
+  return new QuicError(
+    'ERR_QUIC_PROTOCOL_VIOLATION',
+    `frame 0x${frameType.toString(16)} not allowed in a ${where} packet`,
+    { frameType }
+  )
 }
 
 /** RFC 9002 §2: every frame but ACK, PADDING and CONNECTION_CLOSE elicits an acknowledgement. */

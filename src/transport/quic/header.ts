@@ -135,7 +135,17 @@ export function parseHeader (datagram: Uint8Array, offset: number, shortDcidLeng
   if (length > r.remaining) throw malformed(`"length" expected <= ${r.remaining}, got ${length}`)
   // the packet number (1-4 bytes) and at least the 16-byte sample window must fit (RFC 9001 §5.4.2)
   if (length < 20) throw malformed(`"length" expected >= 20, got ${length}`)
-  return { form: 'long', type, version, dcid, scid, token, packetStart: offset, pnOffset: r.pos, packetEnd: r.pos + length }
+  return {
+    form: 'long',
+    type,
+    version,
+    dcid,
+    scid,
+    token,
+    packetStart: offset,
+    pnOffset: r.pos,
+    packetEnd: r.pos + length
+  }
 }
 
 const EMPTY = new Uint8Array(0)
@@ -161,7 +171,12 @@ export interface EncodedHeader {
  * the AEAD tag). The Length field is always 2 bytes when it fits, 4 otherwise, so a packet builder
  * can size the packet before it knows the exact payload (as quic-go and quinn do).
  */
-export function encodeLongHeader (h: LongHeaderFields, pnLength: 1 | 2 | 3 | 4, truncatedPn: number, payloadLength: number): EncodedHeader {
+export function encodeLongHeader (
+  h: LongHeaderFields,
+  pnLength: 1 | 2 | 3 | 4,
+  truncatedPn: number,
+  payloadLength: number
+): EncodedHeader {
   const w = new QuicWriter(64 + (h.token?.length ?? 0))
   w.u8(HEADER_FORM_BIT | FIXED_BIT | (h.type << 4) | (pnLength - 1))
   w.u32(h.version ?? QUIC_V1)
@@ -181,7 +196,13 @@ export function encodeLongHeader (h: LongHeaderFields, pnLength: 1 | 2 | 3 | 4, 
 }
 
 /** Encode a short (1-RTT) header (RFC 9000 §17.3.1); reserved bits are 0. */
-export function encodeShortHeader (dcid: Uint8Array, pnLength: 1 | 2 | 3 | 4, truncatedPn: number, keyPhase: 0 | 1, spin = false): EncodedHeader {
+export function encodeShortHeader (
+  dcid: Uint8Array,
+  pnLength: 1 | 2 | 3 | 4,
+  truncatedPn: number,
+  keyPhase: 0 | 1,
+  spin = false
+): EncodedHeader {
   const bytes = new Uint8Array(1 + dcid.length + pnLength)
   bytes[0] = FIXED_BIT | (spin ? SPIN_BIT : 0) | (keyPhase === 1 ? KEY_PHASE_BIT : 0) | (pnLength - 1)
   bytes.set(dcid, 1)
@@ -194,7 +215,12 @@ export function encodeShortHeader (dcid: Uint8Array, pnLength: 1 | 2 | 3 | 4, tr
  * ids are the client's, swapped. `unused` fills the seven free bits (random; 0x40 set so that it
  * looks like a v1 packet with the fixed bit, as RFC 9000 recommends).
  */
-export function encodeVersionNegotiation (clientScid: Uint8Array, clientDcid: Uint8Array, versions: readonly number[], unused: number): Uint8Array {
+export function encodeVersionNegotiation (
+  clientScid: Uint8Array,
+  clientDcid: Uint8Array,
+  versions: readonly number[],
+  unused: number
+): Uint8Array {
   const w = new QuicWriter(7 + clientScid.length + clientDcid.length + 4 * versions.length)
   w.u8(HEADER_FORM_BIT | FIXED_BIT | (unused & 0x3f))
   w.u32(VERSION_NEGOTIATION)
@@ -208,7 +234,13 @@ export function encodeVersionNegotiation (clientScid: Uint8Array, clientDcid: Ui
  * A Retry packet without its integrity tag (RFC 9000 §17.2.5); protection.ts computes the tag over
  * the pseudo-packet and appends it. `unused` fills the four low bits of the first byte.
  */
-export function encodeRetryWithoutTag (version: number, dcid: Uint8Array, scid: Uint8Array, token: Uint8Array, unused = 0): Uint8Array {
+export function encodeRetryWithoutTag (
+  version: number,
+  dcid: Uint8Array,
+  scid: Uint8Array,
+  token: Uint8Array,
+  unused = 0
+): Uint8Array {
   const w = new QuicWriter(7 + dcid.length + scid.length + token.length + RETRY_INTEGRITY_TAG_LENGTH)
   w.u8(HEADER_FORM_BIT | FIXED_BIT | (LongPacketType.Retry << 4) | (unused & 0x0f))
   w.u32(version)
@@ -224,7 +256,10 @@ export function encodeRetryWithoutTag (version: number, dcid: Uint8Array, scid: 
  * rest of the datagram). A malformed packet ends the walk: the packets before it are returned and
  * `error` says why the rest was dropped.
  */
-export function splitDatagram (datagram: Uint8Array, shortDcidLength: number): { packets: PacketHeader[], error?: QuicError } {
+export function splitDatagram (
+  datagram: Uint8Array,
+  shortDcidLength: number
+): { packets: PacketHeader[], error?: QuicError } {
   const packets: PacketHeader[] = []
   let offset = 0
   while (offset < datagram.length) {

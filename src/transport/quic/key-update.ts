@@ -52,7 +52,11 @@ export class OneRttKeys {
   /** The read keys for a packet with Key Phase bit `bit` and packet number `pn`. */
   readKeysFor (bit: 0 | 1, pn: number): { keys: PacketKeys, phase: 'current' | 'next' | 'previous' } | undefined {
     if (bit === this.keyPhase) return { keys: this.read, phase: 'current' }
-    if (this.firstReceivedInPhase !== Infinity && pn < this.firstReceivedInPhase) return this.previousRead === undefined ? undefined : { keys: this.previousRead, phase: 'previous' }
+    if (this.firstReceivedInPhase !== Infinity && pn < this.firstReceivedInPhase) {
+      return this.previousRead === undefined
+        ? undefined
+        : { keys: this.previousRead, phase: 'previous' }
+    }
     return { keys: this.nextRead, phase: 'next' }
   }
 

@@ -91,7 +91,12 @@ export class LossDetection<F> {
     const newest = acked[acked.length - 1] as SentPacket<F>
     let rttSampled = false
     if (newest.pn === largest && acked.some(p => p.ackEliciting)) {
-      this.rtt.update(now - newest.timeSent, space === PacketNumberSpace.ApplicationData ? ackDelayMs : 0, this.handshakeConfirmed, this.maxAckDelay)
+      this.rtt.update(
+        now - newest.timeSent,
+        space === PacketNumberSpace.ApplicationData ? ackDelayMs : 0,
+        this.handshakeConfirmed,
+        this.maxAckDelay
+      )
       if (this.firstRttSampleTime === -Infinity) this.firstRttSampleTime = now
       rttSampled = true
     }
@@ -149,7 +154,9 @@ export class LossDetection<F> {
 
   private earliestLossTime (): { time: number, space: PacketNumberSpace } {
     let best = { time: Infinity, space: PacketNumberSpace.Initial as PacketNumberSpace }
-    for (const s of SPACES) if ((this.lossTime[s] as number) < best.time) best = { time: this.lossTime[s] as number, space: s }
+    for (const s of SPACES) {
+      if ((this.lossTime[s] as number) < best.time) best = { time: this.lossTime[s] as number, space: s }
+    }
     return best
   }
 
@@ -163,7 +170,9 @@ export class LossDetection<F> {
     const duration = (this.rtt.smoothedRtt + Math.max(4 * this.rtt.rttvar, GRANULARITY_MS)) * 2 ** this.ptoCount
     if (!this.ackElicitingInFlight()) {
       // client without validated address: arm PTO from now to unblock the server (anti-deadlock)
-      const space = this.discarded[PacketNumberSpace.Initial] === true ? PacketNumberSpace.Handshake : PacketNumberSpace.Initial
+      const space = this.discarded[PacketNumberSpace.Initial] === true
+        ? PacketNumberSpace.Handshake
+        : PacketNumberSpace.Initial
       return { time: now + duration, space }
     }
     let best = { time: Infinity, space: PacketNumberSpace.Initial as PacketNumberSpace }

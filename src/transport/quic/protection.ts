@@ -103,7 +103,9 @@ export function headerProtectionMask (keys: PacketKeys, sample: Uint8Array): Uin
 }
 
 function aeadSeal (keys: PacketKeys, pn: number, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  const c = crypto.createCipheriv(keys.suite.aead as crypto.CipherGCMTypes, keys.key, nonceFor(keys.iv, pn), { authTagLength: AEAD_TAG_LENGTH })
+  const c = crypto.createCipheriv(keys.suite.aead as crypto.CipherGCMTypes, keys.key, nonceFor(keys.iv, pn), {
+    authTagLength: AEAD_TAG_LENGTH
+  })
   c.setAAD(aad, { plaintextLength: plaintext.length })
   const head = c.update(plaintext)
   c.final()
@@ -116,7 +118,9 @@ function aeadSeal (keys: PacketKeys, pn: number, aad: Uint8Array, plaintext: Uin
 /** AEAD open; undefined when the tag does not verify. */
 function aeadOpen (keys: PacketKeys, pn: number, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
   if (ciphertext.length < AEAD_TAG_LENGTH) return undefined
-  const d = crypto.createDecipheriv(keys.suite.aead as crypto.CipherGCMTypes, keys.key, nonceFor(keys.iv, pn), { authTagLength: AEAD_TAG_LENGTH })
+  const d = crypto.createDecipheriv(keys.suite.aead as crypto.CipherGCMTypes, keys.key, nonceFor(keys.iv, pn), {
+    authTagLength: AEAD_TAG_LENGTH
+  })
   d.setAAD(aad, { plaintextLength: ciphertext.length - AEAD_TAG_LENGTH })
   d.setAuthTag(ciphertext.subarray(ciphertext.length - AEAD_TAG_LENGTH))
   const head = d.update(ciphertext.subarray(0, ciphertext.length - AEAD_TAG_LENGTH))
@@ -134,13 +138,22 @@ function aeadOpen (keys: PacketKeys, pn: number, aad: Uint8Array, ciphertext: Ui
  * be long enough for the sample: pnLength + payload + 16 >= 4 + 16 (RFC 9001 §5.4.2 — pad with
  * PADDING frames otherwise).
  */
-export function sealPacket (keys: PacketKeys, header: Uint8Array, pnOffset: number, pnLength: number, pn: number, payload: Uint8Array): Uint8Array {
+export function sealPacket (
+  keys: PacketKeys,
+  header: Uint8Array,
+  pnOffset: number,
+  pnLength: number,
+  pn: number,
+  payload: Uint8Array
+): Uint8Array {
   const sealed = aeadSeal(keys, pn, header, payload)
   const packet = new Uint8Array(header.length + sealed.length)
   packet.set(header, 0)
   packet.set(sealed, header.length)
   const sampleStart = pnOffset + HP_SAMPLE_OFFSET
-  if (sampleStart + HP_SAMPLE_LENGTH > packet.length) throw new RangeError(`"packet" too short for the header protection sample: ${packet.length} bytes`)
+  if (sampleStart + HP_SAMPLE_LENGTH > packet.length) {
+    throw new RangeError(`"packet" too short for the header protection sample: ${packet.length} bytes`)
+  }
   const mask = headerProtectionMask(keys, packet.subarray(sampleStart, sampleStart + HP_SAMPLE_LENGTH))
   const long = ((packet[0] as number) & HEADER_FORM_BIT) !== 0
   packet[0] = (packet[0] as number) ^ ((mask[0] as number) & (long ? 0x0f : 0x1f))
@@ -167,7 +180,14 @@ function decryptError (what: string): QuicError {
  * Remove header protection from the packet in `datagram[packetStart … packetEnd)`. Throws
  * ERR_QUIC_DECRYPT (drop the packet) when the sample does not fit.
  */
-export function removeHeaderProtection (keys: PacketKeys, datagram: Uint8Array, packetStart: number, pnOffset: number, packetEnd: number, largestPn: number): UnmaskedHeader {
+export function removeHeaderProtection (
+  keys: PacketKeys,
+  datagram: Uint8Array,
+  packetStart: number,
+  pnOffset: number,
+  packetEnd: number,
+  largestPn: number
+): UnmaskedHeader {
   const sampleStart = pnOffset + HP_SAMPLE_OFFSET
   if (sampleStart + HP_SAMPLE_LENGTH > packetEnd) throw decryptError('too short for the header protection sample')
   const mask = headerProtectionMask(keys, datagram.subarray(sampleStart, sampleStart + HP_SAMPLE_LENGTH))
@@ -180,16 +200,39 @@ export function removeHeaderProtection (keys: PacketKeys, datagram: Uint8Array, 
   const p = pnOffset - packetStart
   for (let i = 0; i < pnLength; i++) header[p + i] = (header[p + i] as number) ^ (mask[1 + i] as number)
   const truncated = readPacketNumber(header, p, pnLength)
-  return { firstByte, pnLength, pn: decodePacketNumber(largestPn, truncated, (pnLength * 8) as 8 | 16 | 24 | 32), header }
+  return {
+    firstByte,
+    pnLength,
+    pn: decodePacketNumber(largestPn, truncated, (pnLength * 8) as 8 | 16 | 24 | 32),
+    header
+  }
 }
 
 /** Decrypt the payload of an unmasked packet; undefined when authentication fails. */
-export function openPayload (keys: PacketKeys, unmasked: UnmaskedHeader, datagram: Uint8Array, packetStart: number, packetEnd: number): Uint8Array | undefined {
-  return aeadOpen(keys, unmasked.pn, unmasked.header, datagram.subarray(packetStart + unmasked.header.length, packetEnd))
+export function openPayload (
+  keys: PacketKeys,
+  unmasked: UnmaskedHeader,
+  datagram: Uint8Array,
+  packetStart: number,
+  packetEnd: number
+): Uint8Array | undefined {
+  return aeadOpen(
+    keys,
+    unmasked.pn,
+    unmasked.header,
+    datagram.subarray(packetStart + unmasked.header.length, packetEnd)
+  )
 }
 
 /** Both steps of opening a packet; ERR_QUIC_DECRYPT when either fails. */
-export function openPacket (keys: PacketKeys, datagram: Uint8Array, packetStart: number, pnOffset: number, packetEnd: number, largestPn: number): UnmaskedHeader & { payload: Uint8Array } {
+export function openPacket (
+  keys: PacketKeys,
+  datagram: Uint8Array,
+  packetStart: number,
+  pnOffset: number,
+  packetEnd: number,
+  largestPn: number
+): UnmaskedHeader & { payload: Uint8Array } {
   const unmasked = removeHeaderProtection(keys, datagram, packetStart, pnOffset, packetEnd, largestPn)
   const payload = openPayload(keys, unmasked, datagram, packetStart, packetEnd)
   if (payload === undefined) throw decryptError(`authentication failed (packet number ${unmasked.pn})`)
@@ -205,7 +248,9 @@ export function retryIntegrityTag (originalDcid: Uint8Array, retryWithoutTag: Ui
   pseudo[0] = originalDcid.length
   pseudo.set(originalDcid, 1)
   pseudo.set(retryWithoutTag, 1 + originalDcid.length)
-  const c = crypto.createCipheriv('aes-128-gcm', RETRY_KEY_V1, RETRY_NONCE_V1, { authTagLength: RETRY_INTEGRITY_TAG_LENGTH })
+  const c = crypto.createCipheriv('aes-128-gcm', RETRY_KEY_V1, RETRY_NONCE_V1, {
+    authTagLength: RETRY_INTEGRITY_TAG_LENGTH
+  })
   c.setAAD(pseudo)
   c.final()
   return new Uint8Array(c.getAuthTag())

@@ -39,10 +39,16 @@ export class RecvBuffer {
   insert (offset: number, data: Uint8Array, fin: boolean): number {
     const end = offset + data.length
     if (this.state === 'ResetRecvd' || this.state === 'ResetRead') return 0
-    if (this.finalSize !== undefined && end > this.finalSize) throw finalSizeError(`data to offset ${end} beyond final size ${this.finalSize}`)
+    if (this.finalSize !== undefined && end > this.finalSize) {
+      throw finalSizeError(`data to offset ${end} beyond final size ${this.finalSize}`)
+    }
     if (fin) {
-      if (this.finalSize !== undefined && this.finalSize !== end) throw finalSizeError(`final size ${end} differs from ${this.finalSize}`)
-      if (end < this.highestOffset) throw finalSizeError(`final size ${end} below received offset ${this.highestOffset}`)
+      if (this.finalSize !== undefined && this.finalSize !== end) {
+        throw finalSizeError(`final size ${end} differs from ${this.finalSize}`)
+      }
+      if (end < this.highestOffset) {
+        throw finalSizeError(`final size ${end} below received offset ${this.highestOffset}`)
+      }
       this.finalSize = end
       if (this.state === 'Recv') this.state = 'SizeKnown'
     }
@@ -56,7 +62,9 @@ export class RecvBuffer {
       start = this.readOffset
     }
     if (bytes.length > 0) this.store(start, bytes)
-    if (this.state === 'SizeKnown' && this.readOffset + this.contiguousLength() === this.finalSize) this.state = 'DataRecvd'
+    if (this.state === 'SizeKnown' && this.readOffset + this.contiguousLength() === this.finalSize) {
+      this.state = 'DataRecvd'
+    }
     return grew
   }
 
@@ -120,8 +128,12 @@ export class RecvBuffer {
 
   /** RESET_STREAM with `finalSize` (§3.2, §4.5). Returns the flow-control credit newly used. */
   reset (finalSize: number): number {
-    if (this.finalSize !== undefined && this.finalSize !== finalSize) throw finalSizeError(`reset final size ${finalSize} differs from ${this.finalSize}`)
-    if (finalSize < this.highestOffset) throw finalSizeError(`reset final size ${finalSize} below received offset ${this.highestOffset}`)
+    if (this.finalSize !== undefined && this.finalSize !== finalSize) {
+      throw finalSizeError(`reset final size ${finalSize} differs from ${this.finalSize}`)
+    }
+    if (finalSize < this.highestOffset) {
+      throw finalSizeError(`reset final size ${finalSize} below received offset ${this.highestOffset}`)
+    }
     const grew = finalSize - this.highestOffset
     this.highestOffset = finalSize
     this.finalSize = finalSize

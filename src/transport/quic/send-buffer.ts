@@ -121,7 +121,9 @@ export class SendBuffer {
       this.ackedAbove.shift()
       this.release()
     }
-    if (this.finAcked && this.finalSize !== undefined && this.ackedOffset >= this.finalSize && this.state === 'DataSent') this.state = 'DataRecvd'
+    if (
+      this.finAcked && this.finalSize !== undefined && this.ackedOffset >= this.finalSize && this.state === 'DataSent'
+    ) this.state = 'DataRecvd'
   }
 
   /** Data [offset, offset+length) was lost: send again what is not acknowledged meanwhile. */

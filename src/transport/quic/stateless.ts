@@ -30,7 +30,13 @@ import crypto from 'node:crypto'
 import { QuicWriter } from './buffer.js'
 import { FrameType, LongPacketType, MIN_INITIAL_DATAGRAM_SIZE, MIN_INITIAL_DCID_LENGTH, QUIC_V1 } from './constants.js'
 import { encodeFrame } from './frame.js'
-import { encodeLongHeader, encodeRetryWithoutTag, encodeVersionNegotiation, parseHeader, type LongHeader } from './header.js'
+import {
+  encodeLongHeader,
+  encodeRetryWithoutTag,
+  encodeVersionNegotiation,
+  parseHeader,
+  type LongHeader
+} from './header.js'
 import { AEAD_TAG_LENGTH, initialKeys, retryIntegrityTag, sealPacket } from './protection.js'
 
 /** When a server sends Retry. */
@@ -113,7 +119,9 @@ export class RetryTokens {
 
   /** `dcid` is the Destination Connection ID of the Initial carrying the token (our Retry SCID). */
   check (token: Uint8Array, peer: PeerAddress, dcid: Uint8Array, now: number): TokenCheck {
-    if (token.length < 1 + NONCE_LENGTH + ISSUED_LENGTH + 1 + AEAD_TAG_LENGTH || token[0] !== TOKEN_FORMAT) return { kind: 'unknown' }
+    if (token.length < 1 + NONCE_LENGTH + ISSUED_LENGTH + 1 + AEAD_TAG_LENGTH || token[0] !== TOKEN_FORMAT) {
+      return { kind: 'unknown' }
+    }
     const nonce = token.subarray(1, 1 + NONCE_LENGTH)
     const body = token.subarray(1 + NONCE_LENGTH, token.length - AEAD_TAG_LENGTH)
     const tag = token.subarray(token.length - AEAD_TAG_LENGTH)
@@ -131,8 +139,12 @@ export class RetryTokens {
     const odcidLength = plain[ISSUED_LENGTH] as number
     const originalDcid = new Uint8Array(plain.subarray(ISSUED_LENGTH + 1, ISSUED_LENGTH + 1 + odcidLength))
     const addr = plain.subarray(ISSUED_LENGTH + 1 + odcidLength)
-    if (!Buffer.from(addressBytes(peer)).equals(addr)) return { kind: 'invalid', reason: 'token issued to another address' }
-    if (now > issued + this.lifetimeMs) return { kind: 'invalid', reason: `token expired ${Math.round(now - issued - this.lifetimeMs)} ms ago` }
+    if (!Buffer.from(addressBytes(peer)).equals(addr)) {
+      return { kind: 'invalid', reason: 'token issued to another address' }
+    }
+    if (now > issued + this.lifetimeMs) {
+      return { kind: 'invalid', reason: `token expired ${Math.round(now - issued - this.lifetimeMs)} ms ago` }
+    }
     if (now < issued) return { kind: 'invalid', reason: 'token issued in the future' }
     return { kind: 'valid', originalDcid }
   }
@@ -171,7 +183,13 @@ export class RateLimiter {
 }
 
 /** A Retry packet with its integrity tag (RFC 9000 §17.2.5, RFC 9001 §5.8). */
-export function encodeRetry (clientScid: Uint8Array, retrySourceCid: Uint8Array, token: Uint8Array, originalDcid: Uint8Array, unused = 0): Uint8Array {
+export function encodeRetry (
+  clientScid: Uint8Array,
+  retrySourceCid: Uint8Array,
+  token: Uint8Array,
+  originalDcid: Uint8Array,
+  unused = 0
+): Uint8Array {
   const withoutTag = encodeRetryWithoutTag(QUIC_V1, clientScid, retrySourceCid, token, unused)
   const tag = retryIntegrityTag(originalDcid, withoutTag)
   const out = new Uint8Array(withoutTag.length + tag.length)
@@ -189,7 +207,12 @@ export function encodeStatelessClose (h: LongHeader, errorCode: number, reason: 
   const w = new QuicWriter(64 + reason.length)
   encodeFrame(w, { type: FrameType.ConnectionClose, errorCode, frameType: 0, reason: new TextEncoder().encode(reason) })
   const payload = w.finish()
-  const header = encodeLongHeader({ type: LongPacketType.Initial, dcid: h.scid, scid: h.dcid }, 1, 0, payload.length + AEAD_TAG_LENGTH)
+  const header = encodeLongHeader(
+    { type: LongPacketType.Initial, dcid: h.scid, scid: h.dcid },
+    1,
+    0,
+    payload.length + AEAD_TAG_LENGTH
+  )
   return sealPacket(keys, header.bytes, header.pnOffset, 1, 0, payload)
 }
 
@@ -201,7 +224,14 @@ export class StatelessServer {
   private readonly vnLimiter: RateLimiter
   private readonly cidLength: number
   private readonly random: (n: number) => Uint8Array
-  readonly stats = { versionNegotiation: 0, versionNegotiationLimited: 0, retry: 0, invalidToken: 0, accepted: 0, dropped: 0 }
+  readonly stats = {
+    versionNegotiation: 0,
+    versionNegotiationLimited: 0,
+    retry: 0,
+    invalidToken: 0,
+    accepted: 0,
+    dropped: 0
+  }
 
   constructor (opts: StatelessServerOptions, now: number) {
     this.random = opts.randomBytes ?? randomBytes
@@ -231,27 +261,56 @@ export class StatelessServer {
       case 'retry': return { kind: 'drop', reason: 'Retry sent to a server' }
       case 'version-negotiation': return { kind: 'drop', reason: 'never answer Version Negotiation (RFC 9000 §6.1)' }
       case 'unsupported-version': {
-        if (datagram.length < MIN_INITIAL_DATAGRAM_SIZE) return { kind: 'drop', reason: `unknown version 0x${hex32(h.version)} in a ${datagram.length}-byte datagram (< 1200)` }
-        if (!this.vnLimiter.take(now)) { this.stats.versionNegotiationLimited++; return { kind: 'drop', reason: 'Version Negotiation rate limit' } }
+        if (datagram.length < MIN_INITIAL_DATAGRAM_SIZE) {
+          return {
+            kind: 'drop',
+            reason: `unknown version 0x${hex32(h.version)} in a ${datagram.length}-byte datagram (< 1200)`
+          }
+        }
+        if (!this.vnLimiter.take(now)) {
+          this.stats.versionNegotiationLimited++
+          return { kind: 'drop', reason: 'Version Negotiation rate limit' }
+        }
         const unused = (this.random(1)[0] as number) & 0x3f
-        return { kind: 'send', reason: 'version-negotiation', datagram: encodeVersionNegotiation(h.scid, h.dcid, [QUIC_V1, GREASE_VERSION], unused) }
+        return {
+          kind: 'send',
+          reason: 'version-negotiation',
+          datagram: encodeVersionNegotiation(h.scid, h.dcid, [QUIC_V1, GREASE_VERSION], unused)
+        }
       }
       case 'long': break
     }
     if (h.type !== LongPacketType.Initial) return { kind: 'drop', reason: 'not an Initial for no connection' }
-    if (datagram.length < MIN_INITIAL_DATAGRAM_SIZE) return { kind: 'drop', reason: `Initial in a ${datagram.length}-byte datagram (RFC 9000 §14.1)` }
-    if (h.dcid.length < MIN_INITIAL_DCID_LENGTH) return { kind: 'drop', reason: `Initial DCID of ${h.dcid.length} bytes (RFC 9000 §7.2)` }
+    if (datagram.length < MIN_INITIAL_DATAGRAM_SIZE) {
+      return { kind: 'drop', reason: `Initial in a ${datagram.length}-byte datagram (RFC 9000 §14.1)` }
+    }
+    if (h.dcid.length < MIN_INITIAL_DCID_LENGTH) {
+      return { kind: 'drop', reason: `Initial DCID of ${h.dcid.length} bytes (RFC 9000 §7.2)` }
+    }
     if (h.token.length > 0) {
       const t = this.tokens.check(h.token, peer, h.dcid, now)
-      if (t.kind === 'valid') return { kind: 'accept', header: h, validated: true, retry: { originalDcid: t.originalDcid, retrySourceCid: h.dcid.slice() } }
+      if (t.kind === 'valid') {
+        return {
+          kind: 'accept',
+          header: h,
+          validated: true,
+          retry: { originalDcid: t.originalDcid, retrySourceCid: h.dcid.slice() }
+        }
+      }
       // RFC 9000 §8.1.3: the client will not take a second Retry, so say why instead of letting it time out
-      if (t.kind === 'invalid') return { kind: 'send', reason: 'invalid-token', datagram: encodeStatelessClose(h, 0x0b, t.reason) }
+      if (t.kind === 'invalid') {
+        return { kind: 'send', reason: 'invalid-token', datagram: encodeStatelessClose(h, 0x0b, t.reason) }
+      }
     }
     const wanted = this.policy === 'always' || (this.policy === 'under-load' && pendingHandshakes >= this.retryAfter)
     if (!wanted) return { kind: 'accept', header: h, validated: false }
     const retryScid = this.random(this.cidLength)
     const token = this.tokens.issue(peer, h.dcid, retryScid, now)
-    return { kind: 'send', reason: 'retry', datagram: encodeRetry(h.scid, retryScid, token, h.dcid, (this.random(1)[0] as number) & 0x0f) }
+    return {
+      kind: 'send',
+      reason: 'retry',
+      datagram: encodeRetry(h.scid, retryScid, token, h.dcid, (this.random(1)[0] as number) & 0x0f)
+    }
   }
 }
 

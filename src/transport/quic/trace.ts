@@ -49,21 +49,40 @@ export function frameName (type: number): string {
 export function describeFrame (f: Frame): string {
   const name = frameName(f.type)
   switch (f.type) {
-    case FrameType.Padding: return `PADDING ${f.length}`
-    case FrameType.Ack: return `ACK ${f.ranges.map(r => r.smallest === r.largest ? `${r.largest}` : `${r.smallest}-${r.largest}`).join(',')} delay ${f.ackDelay}`
-    case FrameType.Crypto: return `CRYPTO ${f.offset}+${f.data.length}`
-    case FrameType.Stream: return `STREAM ${f.streamId} @${f.offset}+${f.data.length}${f.fin ? ' FIN' : ''}`
-    case FrameType.ResetStream: return `RESET_STREAM ${f.streamId} code ${f.errorCode} final ${f.finalSize}`
-    case FrameType.StopSending: return `STOP_SENDING ${f.streamId} code ${f.errorCode}`
-    case FrameType.MaxData: return `MAX_DATA ${f.maximum}`
-    case FrameType.MaxStreamData: return `MAX_STREAM_DATA ${f.streamId} ${f.maximum}`
-    case FrameType.MaxStreamsBidi: case FrameType.MaxStreamsUni: return `${name} ${f.maximum}`
-    case FrameType.DataBlocked: return `DATA_BLOCKED ${f.limit}`
-    case FrameType.StreamDataBlocked: return `STREAM_DATA_BLOCKED ${f.streamId} ${f.limit}`
-    case FrameType.StreamsBlockedBidi: case FrameType.StreamsBlockedUni: return `${name} ${f.limit}`
-    case FrameType.NewConnectionId: return `NEW_CONNECTION_ID seq ${f.sequenceNumber} (${f.connectionId.length} B)`
-    case FrameType.RetireConnectionId: return `RETIRE_CONNECTION_ID seq ${f.sequenceNumber}`
-    case FrameType.ConnectionClose: case FrameType.ConnectionCloseApp: {
+    case FrameType.Padding:
+      return `PADDING ${f.length}`
+    case FrameType.Ack:
+      return `ACK ${
+        f.ranges.map(r => r.smallest === r.largest ? `${r.largest}` : `${r.smallest}-${r.largest}`).join(',')
+      } delay ${f.ackDelay}`
+    case FrameType.Crypto:
+      return `CRYPTO ${f.offset}+${f.data.length}`
+    case FrameType.Stream:
+      return `STREAM ${f.streamId} @${f.offset}+${f.data.length}${f.fin ? ' FIN' : ''}`
+    case FrameType.ResetStream:
+      return `RESET_STREAM ${f.streamId} code ${f.errorCode} final ${f.finalSize}`
+    case FrameType.StopSending:
+      return `STOP_SENDING ${f.streamId} code ${f.errorCode}`
+    case FrameType.MaxData:
+      return `MAX_DATA ${f.maximum}`
+    case FrameType.MaxStreamData:
+      return `MAX_STREAM_DATA ${f.streamId} ${f.maximum}`
+    case FrameType.MaxStreamsBidi:
+    case FrameType.MaxStreamsUni:
+      return `${name} ${f.maximum}`
+    case FrameType.DataBlocked:
+      return `DATA_BLOCKED ${f.limit}`
+    case FrameType.StreamDataBlocked:
+      return `STREAM_DATA_BLOCKED ${f.streamId} ${f.limit}`
+    case FrameType.StreamsBlockedBidi:
+    case FrameType.StreamsBlockedUni:
+      return `${name} ${f.limit}`
+    case FrameType.NewConnectionId:
+      return `NEW_CONNECTION_ID seq ${f.sequenceNumber} (${f.connectionId.length} B)`
+    case FrameType.RetireConnectionId:
+      return `RETIRE_CONNECTION_ID seq ${f.sequenceNumber}`
+    case FrameType.ConnectionClose:
+    case FrameType.ConnectionCloseApp: {
       const reason = new TextDecoder().decode(f.reason)
       return `${name} 0x${f.errorCode.toString(16)}${reason === '' ? '' : ` "${reason}"`}`
     }
@@ -94,14 +113,57 @@ export function quicTraceReporter (observer: TraceObserver): (e: QuicTraceEvent)
   return (e) => {
     switch (e.type) {
       case 'packet':
-        observer.event({ layer: 'quic', kind: 'packet', dir: e.dir, packetType: packetTypeName(e.space), pn: e.pn, length: e.size, frames: describeFrames(e.frames) })
+        observer.event({
+          layer: 'quic',
+          kind: 'packet',
+          dir: e.dir,
+          packetType: packetTypeName(e.space),
+          pn: e.pn,
+          length: e.size,
+          frames: describeFrames(e.frames)
+        })
         return
-      case 'loss': observer.event({ layer: 'quic', kind: 'note', message: `loss: ${SPACE_NAMES[e.space] ?? ''} packets ${e.pns.join(', ')} declared lost` }); return
-      case 'pto': observer.event({ layer: 'quic', kind: 'note', message: `PTO #${e.count} in ${SPACE_NAMES[e.space] ?? ''}: probing` }); return
-      case 'key-update': observer.event({ layer: 'quic', kind: 'note', message: `key update (${e.initiator === 'local' ? 'we started it' : 'the peer started it'}): key phase ${e.keyPhase}` }); return
-      case 'retry': observer.event({ layer: 'quic', kind: 'note', message: `Retry: new DCID ${hex(e.scid)}, token ${e.tokenLength} B (echoed in our Initials)` }); return
-      case 'version-negotiation': observer.event({ layer: 'quic', kind: 'note', message: `Version Negotiation: server offers ${e.versions.map(v => `0x${v.toString(16).padStart(8, '0')}`).join(', ')}` }); return
-      case 'dropped': observer.event({ layer: 'quic', kind: 'note', message: `dropped a packet: ${e.reason}` })
+      case 'loss':
+        observer.event({
+          layer: 'quic',
+          kind: 'note',
+          message: `loss: ${SPACE_NAMES[e.space] ?? ''} packets ${e.pns.join(', ')} declared lost`
+        })
+        return
+      case 'pto':
+        observer.event({
+          layer: 'quic',
+          kind: 'note',
+          message: `PTO #${e.count} in ${SPACE_NAMES[e.space] ?? ''}: probing`
+        })
+        return
+      case 'key-update':
+        observer.event({
+          layer: 'quic',
+          kind: 'note',
+          message: `key update (${
+            e.initiator === 'local' ? 'we started it' : 'the peer started it'
+          }): key phase ${e.keyPhase}`
+        })
+        return
+      case 'retry':
+        observer.event({
+          layer: 'quic',
+          kind: 'note',
+          message: `Retry: new DCID ${hex(e.scid)}, token ${e.tokenLength} B (echoed in our Initials)`
+        })
+        return
+      case 'version-negotiation':
+        observer.event({
+          layer: 'quic',
+          kind: 'note',
+          message: `Version Negotiation: server offers ${
+            e.versions.map(v => `0x${v.toString(16).padStart(8, '0')}`).join(', ')
+          }`
+        })
+        return
+      case 'dropped':
+        observer.event({ layer: 'quic', kind: 'note', message: `dropped a packet: ${e.reason}` })
     }
   }
 }

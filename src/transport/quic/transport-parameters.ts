@@ -14,9 +14,17 @@
 import { QuicError } from '../../errors.js'
 import { QuicReader, QuicWriter } from './buffer.js'
 import {
-  DEFAULT_ACK_DELAY_EXPONENT, DEFAULT_ACTIVE_CONNECTION_ID_LIMIT, DEFAULT_MAX_ACK_DELAY_MS, DEFAULT_MAX_UDP_PAYLOAD_SIZE,
-  MAX_ACK_DELAY_EXPONENT, MAX_CID_LENGTH, MAX_MAX_ACK_DELAY_MS, MAX_STREAMS_LIMIT, MIN_INITIAL_DATAGRAM_SIZE,
-  STATELESS_RESET_TOKEN_LENGTH, TransportParameterId as Id
+  DEFAULT_ACK_DELAY_EXPONENT,
+  DEFAULT_ACTIVE_CONNECTION_ID_LIMIT,
+  DEFAULT_MAX_ACK_DELAY_MS,
+  DEFAULT_MAX_UDP_PAYLOAD_SIZE,
+  MAX_ACK_DELAY_EXPONENT,
+  MAX_CID_LENGTH,
+  MAX_MAX_ACK_DELAY_MS,
+  MAX_STREAMS_LIMIT,
+  MIN_INITIAL_DATAGRAM_SIZE,
+  STATELESS_RESET_TOKEN_LENGTH,
+  TransportParameterId as Id
 } from './constants.js'
 import { varintLength } from './varint.js'
 
@@ -88,7 +96,9 @@ const VARINT_PARAMS: ReadonlyArray<[Id, keyof TransportParameters]> = [
   [Id.ActiveConnectionIdLimit, 'activeConnectionIdLimit']
 ]
 const VARINT_BY_ID = new Map(VARINT_PARAMS)
-const CID_PARAMS: ReadonlyArray<[Id, 'originalDestinationConnectionId' | 'initialSourceConnectionId' | 'retrySourceConnectionId']> = [
+const CID_PARAMS: ReadonlyArray<
+  [Id, 'originalDestinationConnectionId' | 'initialSourceConnectionId' | 'retrySourceConnectionId']
+> = [
   [Id.OriginalDestinationConnectionId, 'originalDestinationConnectionId'],
   [Id.InitialSourceConnectionId, 'initialSourceConnectionId'],
   [Id.RetrySourceConnectionId, 'retrySourceConnectionId']
@@ -96,7 +106,12 @@ const CID_PARAMS: ReadonlyArray<[Id, 'originalDestinationConnectionId' | 'initia
 const CID_BY_ID = new Map(CID_PARAMS)
 
 /** RFC 9000 §18.2: parameters only a server may send. */
-const SERVER_ONLY = new Set<number>([Id.OriginalDestinationConnectionId, Id.StatelessResetToken, Id.PreferredAddress, Id.RetrySourceConnectionId])
+const SERVER_ONLY = new Set<number>([
+  Id.OriginalDestinationConnectionId,
+  Id.StatelessResetToken,
+  Id.PreferredAddress,
+  Id.RetrySourceConnectionId
+])
 
 /** Encode `p`, writing only what differs from the defaults (and every connection id present). */
 export function encodeTransportParameters (p: TransportParameters): Uint8Array {
@@ -110,7 +125,9 @@ export function encodeTransportParameters (p: TransportParameters): Uint8Array {
     const v = p[key] as number
     if (v !== d[key]) w.varint(id).varint(varintLength(v)).varint(v)
   }
-  if (p.statelessResetToken !== undefined) w.varint(Id.StatelessResetToken).varint(p.statelessResetToken.length).bytes(p.statelessResetToken)
+  if (p.statelessResetToken !== undefined) {
+    w.varint(Id.StatelessResetToken).varint(p.statelessResetToken.length).bytes(p.statelessResetToken)
+  }
   if (p.disableActiveMigration) w.varint(Id.DisableActiveMigration).varint(0)
   if (p.preferredAddress !== undefined) {
     const a = p.preferredAddress
@@ -152,7 +169,9 @@ export function decodeTransportParameters (buf: Uint8Array, sender: 'client' | '
     }
     switch (id) {
       case Id.StatelessResetToken:
-        if (value.length !== STATELESS_RESET_TOKEN_LENGTH) throw paramError(`"statelessResetToken" expected 16 bytes, got ${value.length}`)
+        if (value.length !== STATELESS_RESET_TOKEN_LENGTH) {
+          throw paramError(`"statelessResetToken" expected 16 bytes, got ${value.length}`)
+        }
         p.statelessResetToken = value
         break
       case Id.DisableActiveMigration:
@@ -177,7 +196,9 @@ function decodePreferredAddress (value: Uint8Array): PreferredAddress {
   const ipv6Address = r.bytes(16, 'ipv6 address')
   const ipv6Port = (r.u8('ipv6 port') << 8) | r.u8('ipv6 port')
   const cidLength = r.u8('connection id length')
-  if (cidLength === 0 || cidLength > MAX_CID_LENGTH) throw paramError(`preferred_address connection id length ${cidLength} outside 1..20`)
+  if (cidLength === 0 || cidLength > MAX_CID_LENGTH) {
+    throw paramError(`preferred_address connection id length ${cidLength} outside 1..20`)
+  }
   const connectionId = r.bytes(cidLength, 'connection id')
   const statelessResetToken = r.bytes(STATELESS_RESET_TOKEN_LENGTH, 'stateless reset token')
   if (r.remaining !== 0) throw paramError(`preferred_address has ${r.remaining} trailing bytes`)
@@ -185,10 +206,20 @@ function decodePreferredAddress (value: Uint8Array): PreferredAddress {
 }
 
 function validate (p: TransportParameters): void {
-  if (p.maxUdpPayloadSize < MIN_INITIAL_DATAGRAM_SIZE) throw paramError(`"maxUdpPayloadSize" expected >= 1200, got ${p.maxUdpPayloadSize}`)
-  if (p.ackDelayExponent > MAX_ACK_DELAY_EXPONENT) throw paramError(`"ackDelayExponent" expected <= 20, got ${p.ackDelayExponent}`)
+  if (p.maxUdpPayloadSize < MIN_INITIAL_DATAGRAM_SIZE) {
+    throw paramError(`"maxUdpPayloadSize" expected >= 1200, got ${p.maxUdpPayloadSize}`)
+  }
+  if (p.ackDelayExponent > MAX_ACK_DELAY_EXPONENT) {
+    throw paramError(`"ackDelayExponent" expected <= 20, got ${p.ackDelayExponent}`)
+  }
   if (p.maxAckDelay > MAX_MAX_ACK_DELAY_MS) throw paramError(`"maxAckDelay" expected < 2^14, got ${p.maxAckDelay}`)
-  if (p.activeConnectionIdLimit < 2) throw paramError(`"activeConnectionIdLimit" expected >= 2, got ${p.activeConnectionIdLimit}`)
-  if (p.initialMaxStreamsBidi > MAX_STREAMS_LIMIT) throw paramError(`"initialMaxStreamsBidi" expected <= 2^60, got ${p.initialMaxStreamsBidi}`)
-  if (p.initialMaxStreamsUni > MAX_STREAMS_LIMIT) throw paramError(`"initialMaxStreamsUni" expected <= 2^60, got ${p.initialMaxStreamsUni}`)
+  if (p.activeConnectionIdLimit < 2) {
+    throw paramError(`"activeConnectionIdLimit" expected >= 2, got ${p.activeConnectionIdLimit}`)
+  }
+  if (p.initialMaxStreamsBidi > MAX_STREAMS_LIMIT) {
+    throw paramError(`"initialMaxStreamsBidi" expected <= 2^60, got ${p.initialMaxStreamsBidi}`)
+  }
+  if (p.initialMaxStreamsUni > MAX_STREAMS_LIMIT) {
+    throw paramError(`"initialMaxStreamsUni" expected <= 2^60, got ${p.initialMaxStreamsUni}`)
+  }
 }

@@ -26,7 +26,15 @@ import dgram from 'node:dgram'
 import crypto from 'node:crypto'
 import { isIPv6 } from 'node:net'
 import type {
-  OpenResources, Stream, StreamMuxer, Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions, UpgradedConnection
+  OpenResources,
+  Stream,
+  StreamMuxer,
+  Transport,
+  TransportConnection,
+  TransportDialOptions,
+  TransportListener,
+  TransportListenOptions,
+  UpgradedConnection
 } from '../../connection.js'
 import { KeyError, QuicError, StreamResetError, TransportError } from '../../errors.js'
 import { MuxedStream } from '../../muxer/stream.js'
@@ -72,7 +80,9 @@ export interface QuicTransportOptions {
 function udpAddress (ma: Multiaddr): { host: string, port: number, family: 4 | 6 } | undefined {
   const [ip, udp, quic] = ma.components
   if (ip === undefined || udp === undefined || quic === undefined) return undefined
-  if ((ip.code !== CODE_IP4 && ip.code !== CODE_IP6) || udp.code !== CODE_UDP || quic.code !== CODE_QUIC_V1) return undefined
+  if ((ip.code !== CODE_IP4 && ip.code !== CODE_IP6) || udp.code !== CODE_UDP || quic.code !== CODE_QUIC_V1) {
+    return undefined
+  }
   for (const c of ma.components.slice(3)) if (c.name !== 'p2p') return undefined
   return { host: ip.value as string, port: Number(udp.value), family: ip.code === CODE_IP4 ? 4 : 6 }
 }
@@ -94,9 +104,14 @@ class Endpoint {
     try {
       const h = parseHeader(d, 0, LOCAL_CID_LENGTH)
       dcid = h.dcid
-    } catch { return }
+    } catch {
+      return
+    }
     const driver = this.conns.get(hex(dcid))
-    if (driver !== undefined) { driver.receive(d); return }
+    if (driver !== undefined) {
+      driver.receive(d)
+      return
+    }
     if (this.acceptor !== undefined && d.length >= MIN_INITIAL_DATAGRAM_SIZE) this.acceptor(d, rinfo)
   }
 
@@ -120,7 +135,14 @@ class ConnectionDriver {
 
   readonly observer: TraceObserver | undefined
 
-  constructor (endpoint: Endpoint, conn: QuicConnection<Libp2pPeer>, host: string, port: number, ids: string[], observer?: TraceObserver) {
+  constructor (
+    endpoint: Endpoint,
+    conn: QuicConnection<Libp2pPeer>,
+    host: string,
+    port: number,
+    ids: string[],
+    observer?: TraceObserver
+  ) {
     this.endpoint = endpoint
     this.observer = observer
     this.conn = conn
@@ -146,7 +168,11 @@ class ConnectionDriver {
     this.timer = undefined
     const t = this.conn.nextTimeout()
     if (t !== Infinity && !this.conn.isClosed) {
-      this.timer = setTimeout(() => { this.timer = undefined; this.conn.onTimeout(performance.now()); this.service() }, Math.max(0, t - now))
+      this.timer = setTimeout(() => {
+        this.timer = undefined
+        this.conn.onTimeout(performance.now())
+        this.service()
+      }, Math.max(0, t - now))
     }
   }
 
@@ -154,7 +180,10 @@ class ConnectionDriver {
   scheduleFlush (): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    setImmediate(() => { this.flushScheduled = false; this.service() })
+    setImmediate(() => {
+      this.flushScheduled = false
+      this.service()
+    })
   }
 
   private onEvent (e: QuicEvent<Libp2pPeer>): void {
@@ -176,14 +205,21 @@ class ConnectionDriver {
         break
       }
       case 'closed':
-        this.observer?.event({ layer: 'quic', kind: 'note', message: `connection closed${e.error === undefined ? '' : `: ${e.error.message}`}` })
+        this.observer?.event({
+          layer: 'quic',
+          kind: 'note',
+          message: `connection closed${e.error === undefined ? '' : `: ${e.error.message}`}`
+        })
         for (const id of this.ids) this.endpoint.conns.delete(id)
         if (this.timer !== undefined) clearTimeout(this.timer)
-        this.onHandshake?.(e.error ?? new TransportError('ERR_CONNECTION_CLOSED', 'QUIC connection closed during the handshake'))
+        this.onHandshake?.(
+          e.error ?? new TransportError('ERR_CONNECTION_CLOSED', 'QUIC connection closed during the handshake')
+        )
         this.onHandshake = undefined
         this.muxer.onConnectionClosed(e.error)
         break
-      default: this.muxer.onStreamEvent(e)
+      default:
+        this.muxer.onStreamEvent(e)
     }
   }
 }
@@ -216,15 +252,37 @@ class QuicMuxer implements StreamMuxer {
           if (room <= 0) return 0
           const n = Math.min(room, data.length)
           const piece = n === data.length ? data : data.subarray(0, n)
-          this.driver.observer?.event({ layer: 'stream', kind: 'data', dir: 'out', stream: id, opener: this.opener(id), length: n, bytes: piece })
+          this.driver.observer?.event({
+            layer: 'stream',
+            kind: 'data',
+            dir: 'out',
+            stream: id,
+            opener: this.opener(id),
+            length: n,
+            bytes: piece
+          })
           conn.write(id, piece)
           this.driver.scheduleFlush()
           return n
         },
-        sendFin: () => { conn.finish(id); this.driver.scheduleFlush() },
-        sendReset: () => { conn.resetStream(id, 0); conn.stopSending(id, 0); this.driver.scheduleFlush(); this.streams.delete(id) },
-        onConsumed: (n) => { conn.consumed(id, n); this.driver.scheduleFlush() },
-        onReadClosed: () => { conn.stopSending(id, 0); this.driver.scheduleFlush() }
+        sendFin: () => {
+          conn.finish(id)
+          this.driver.scheduleFlush()
+        },
+        sendReset: () => {
+          conn.resetStream(id, 0)
+          conn.stopSending(id, 0)
+          this.driver.scheduleFlush()
+          this.streams.delete(id)
+        },
+        onConsumed: (n) => {
+          conn.consumed(id, n)
+          this.driver.scheduleFlush()
+        },
+        onReadClosed: () => {
+          conn.stopSending(id, 0)
+          this.driver.scheduleFlush()
+        }
       }
     })
     this.streams.set(id, s)
@@ -265,7 +323,12 @@ class QuicMuxer implements StreamMuxer {
     switch (e.type) {
       case 'stream-opened': {
         const refused = this.goingAway ? undefined : this.scope?.addStream('inbound')
-        if (this.goingAway || refused !== undefined) { conn.resetStream(e.id, 0); conn.stopSending(e.id, 0); this.driver.scheduleFlush(); return }
+        if (this.goingAway || refused !== undefined) {
+          conn.resetStream(e.id, 0)
+          conn.stopSending(e.id, 0)
+          this.driver.scheduleFlush()
+          return
+        }
         if (this.scope !== undefined) this.charged.set(e.id, 'inbound')
         const s = this.make(e.id, 'inbound')
         this.onStream?.(s)
@@ -274,13 +337,26 @@ class QuicMuxer implements StreamMuxer {
       case 'stream-readable': {
         const s = this.streams.get(e.id)
         for (let c = conn.read(e.id); c !== undefined; c = conn.read(e.id)) {
-          if (c === null) { s?.pushEnd(); break }
-          this.driver.observer?.event({ layer: 'stream', kind: 'data', dir: 'in', stream: e.id, opener: this.opener(e.id), length: c.length, bytes: c })
+          if (c === null) {
+            s?.pushEnd()
+            break
+          }
+          this.driver.observer?.event({
+            layer: 'stream',
+            kind: 'data',
+            dir: 'in',
+            stream: e.id,
+            opener: this.opener(e.id),
+            length: c.length,
+            bytes: c
+          })
           s?.pushData(c)
         }
         return
       }
-      case 'stream-writable': this.streams.get(e.id)?.notifyWritable(); return
+      case 'stream-writable':
+        this.streams.get(e.id)?.notifyWritable()
+        return
       case 'stream-reset': {
         // a libp2p stream reset ends both directions (go-libp2p and rust-libp2p also send STOP_SENDING)
         conn.resetStream(e.id, 0)
@@ -289,8 +365,13 @@ class QuicMuxer implements StreamMuxer {
         this.streams.delete(e.id)
         return
       }
-      case 'stop-sending': this.streams.get(e.id)?.notifyWritable(); break
-      case 'stream-closed': this.streams.delete(e.id); this.release(e.id); break
+      case 'stop-sending':
+        this.streams.get(e.id)?.notifyWritable()
+        break
+      case 'stream-closed':
+        this.streams.delete(e.id)
+        this.release(e.id)
+        break
     }
   }
 
@@ -303,7 +384,9 @@ class QuicMuxer implements StreamMuxer {
     this.onClose?.(err)
   }
 
-  goAway (): void { this.goingAway = true }
+  goAway (): void {
+    this.goingAway = true
+  }
 
   async close (): Promise<void> {
     this.driver.conn.close(0, '', performance.now())
@@ -320,7 +403,13 @@ class QuicMuxer implements StreamMuxer {
  * The authenticated connection as the switch takes it; with `openResources`, its scope is opened
  * first (a refusal throws, and the caller closes the connection).
  */
-function upgraded (driver: ConnectionDriver, direction: 'inbound' | 'outbound', local: Multiaddr, remote: string, openResources: OpenResources | undefined): UpgradedConnection {
+function upgraded (
+  driver: ConnectionDriver,
+  direction: 'inbound' | 'outbound',
+  local: Multiaddr,
+  remote: string,
+  openResources: OpenResources | undefined
+): UpgradedConnection {
   const peer = driver.conn.handshakeResult?.peer
   if (peer === undefined) throw new KeyError('ERR_INVALID_PEER_ID', 'QUIC peer presented no certificate')
   if (openResources !== undefined) {
@@ -342,13 +431,24 @@ function upgraded (driver: ConnectionDriver, direction: 'inbound' | 'outbound', 
 }
 
 /** The connection's trace and key-log hooks (none when nobody asked: no cost). */
-function observe (observer: TraceObserver | undefined, keyLog: ((line: string) => void) | undefined): Partial<QuicConnectionConfig<Libp2pPeer>> {
+function observe (
+  observer: TraceObserver | undefined,
+  keyLog: ((line: string) => void) | undefined
+): Partial<QuicConnectionConfig<Libp2pPeer>> {
   const hooks: Partial<QuicConnectionConfig<Libp2pPeer>> = {}
   if (keyLog !== undefined) hooks.keyLog = keyLog
   if (observer !== undefined) {
     hooks.onTrace = quicTraceReporter(observer)
     hooks.onTlsMessage = (t) => {
-      observer.event({ layer: 'tls', kind: 'handshake', dir: t.dir, level: t.level, length: t.bytes.length, bytes: t.bytes, ...describeMessage(t.message, Date.now()) })
+      observer.event({
+        layer: 'tls',
+        kind: 'handshake',
+        dir: t.dir,
+        level: t.level,
+        length: t.bytes.length,
+        bytes: t.bytes,
+        ...describeMessage(t.message, Date.now())
+      })
     }
   }
   return hooks
@@ -367,7 +467,9 @@ export function quic (options: QuicTransportOptions = {}): Transport {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   const tuning = {
-    ...(options.keyUpdateIntervalPackets === undefined ? {} : { keyUpdateIntervalPackets: options.keyUpdateIntervalPackets }),
+    ...(options.keyUpdateIntervalPackets === undefined
+      ? {}
+      : { keyUpdateIntervalPackets: options.keyUpdateIntervalPackets }),
     ...(options.pacing === undefined ? {} : { pacing: options.pacing })
   }
   const listeners: Endpoint[] = []
@@ -377,7 +479,10 @@ export function quic (options: QuicTransportOptions = {}): Transport {
     const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' })
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject)
-      socket.bind(port, host, () => { socket.off('error', reject); resolve() })
+      socket.bind(port, host, () => {
+        socket.off('error', reject)
+        resolve()
+      })
     })
     return new Endpoint(socket)
   }
@@ -418,29 +523,56 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       const driver = new ConnectionDriver(ep, conn, addr.host, addr.port, [hex(localCid)], observer)
       const timeoutMs = opts.timeoutMs ?? handshakeTimeoutMs
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { driver.onHandshake = undefined; conn.close(0, 'handshake timeout', performance.now()); driver.service(); reject(new TransportError('ERR_DIAL_TIMEOUT', `QUIC handshake with ${ma.toString()} timed out after ${timeoutMs} ms`)) }, timeoutMs)
-        const onAbort = (): void => { clearTimeout(timer); conn.close(0, 'aborted', performance.now()); driver.service(); reject(new TransportError('ERR_ABORTED', 'dial aborted')) }
+        const timer = setTimeout(() => {
+          driver.onHandshake = undefined
+          conn.close(0, 'handshake timeout', performance.now())
+          driver.service()
+          reject(
+            new TransportError(
+              'ERR_DIAL_TIMEOUT',
+              `QUIC handshake with ${ma.toString()} timed out after ${timeoutMs} ms`
+            )
+          )
+        }, timeoutMs)
+        const onAbort = (): void => {
+          clearTimeout(timer)
+          conn.close(0, 'aborted', performance.now())
+          driver.service()
+          reject(new TransportError('ERR_ABORTED', 'dial aborted'))
+        }
         opts.signal?.addEventListener('abort', onAbort, { once: true })
         driver.onHandshake = (err) => {
           clearTimeout(timer)
           opts.signal?.removeEventListener('abort', onAbort)
-          if (err === undefined) resolve(); else reject(err)
+          if (err === undefined) resolve()
+          else reject(err)
         }
         driver.service()
       })
       const peer = conn.handshakeResult?.peer?.info.peerId
       if (opts.expectedPeer !== undefined && peer !== undefined && !opts.expectedPeer.equals(peer)) {
         await driver.muxer.close()
-        throw new KeyError('ERR_PEER_ID_MISMATCH', `dialed ${opts.expectedPeer.toString()}, QUIC peer is ${peer.toString()}`)
+        throw new KeyError(
+          'ERR_PEER_ID_MISMATCH',
+          `dialed ${opts.expectedPeer.toString()}, QUIC peer is ${peer.toString()}`
+        )
       }
       let result: UpgradedConnection
       try {
-        result = upgraded(driver, 'outbound', ep.localMultiaddr(), remoteMultiaddr(addr.host, addr.port), opts.openResources)
+        result = upgraded(
+          driver,
+          'outbound',
+          ep.localMultiaddr(),
+          remoteMultiaddr(addr.host, addr.port),
+          opts.openResources
+        )
       } catch (err) {
         driver.muxer.abort(err instanceof Error ? err : undefined)
         throw err
       }
-      return observer === undefined ? { kind: 'upgraded', connection: result } : { kind: 'upgraded', connection: result, observer }
+      return observer === undefined
+        ? { kind: 'upgraded', connection: result }
+        : { kind: 'upgraded', connection: result, observer }
     },
 
     async listen (ma: Multiaddr, opts: TransportListenOptions): Promise<TransportListener> {
@@ -455,13 +587,20 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       const gate = new StatelessServer({
         cidLength: LOCAL_CID_LENGTH,
         ...(options.retry === undefined ? {} : { retry: options.retry }),
-        ...(options.retryAfterPendingHandshakes === undefined ? {} : { retryAfterPendingHandshakes: options.retryAfterPendingHandshakes }),
+        ...(options.retryAfterPendingHandshakes === undefined
+          ? {}
+          : { retryAfterPendingHandshakes: options.retryAfterPendingHandshakes }),
         ...(options.retryTokenLifetimeMs === undefined ? {} : { retryTokenLifetimeMs: options.retryTokenLifetimeMs }),
-        ...(options.versionNegotiationPerSecond === undefined ? {} : { versionNegotiationPerSecond: options.versionNegotiationPerSecond })
+        ...(options.versionNegotiationPerSecond === undefined
+          ? {}
+          : { versionNegotiationPerSecond: options.versionNegotiationPerSecond })
       }, performance.now())
       ep.acceptor = (d, rinfo) => {
         const decision = gate.onDatagram(d, { address: rinfo.address, port: rinfo.port }, pending, performance.now())
-        if (decision.kind === 'send') { ep.socket.send(decision.datagram, rinfo.port, rinfo.address); return }
+        if (decision.kind === 'send') {
+          ep.socket.send(decision.datagram, rinfo.port, rinfo.address)
+          return
+        }
         if (decision.kind === 'drop' || accepted >= maxConnections) return
         const h = decision.header
         const localCid = new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH))
@@ -485,11 +624,18 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         accepted++
         pending++
         const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)], observer)
-        const timer = setTimeout(() => { conn.close(0, 'handshake timeout', performance.now()); driver.service() }, handshakeTimeoutMs)
+        const timer = setTimeout(() => {
+          conn.close(0, 'handshake timeout', performance.now())
+          driver.service()
+        }, handshakeTimeoutMs)
         driver.onHandshake = (err) => {
           clearTimeout(timer)
           pending--
-          if (err !== undefined) { accepted--; opts.onError?.(err); return }
+          if (err !== undefined) {
+            accepted--
+            opts.onError?.(err)
+            return
+          }
           let connection: UpgradedConnection
           try {
             connection = upgraded(driver, 'inbound', ep.localMultiaddr(), remoteAddr, opts.openResources)
@@ -499,13 +645,19 @@ export function quic (options: QuicTransportOptions = {}): Transport {
             opts.onError?.(error)
             return
           }
-          opts.onConnection(observer === undefined ? { kind: 'upgraded', connection } : { kind: 'upgraded', connection, observer })
+          opts.onConnection(
+            observer === undefined ? { kind: 'upgraded', connection } : { kind: 'upgraded', connection, observer }
+          )
         }
-        driver.muxer.onClose = () => { accepted-- }
+        driver.muxer.onClose = () => {
+          accepted--
+        }
         driver.receive(d)
       }
       return {
-        get multiaddrs () { return [ep.localMultiaddr()] },
+        get multiaddrs () {
+          return [ep.localMultiaddr()]
+        },
         close: async () => {
           ep.closed = true
           ep.acceptor = undefined

@@ -33,7 +33,12 @@ function assertEncodable (n: number): void {
  * Write `n` at `target[offset]` in `length` bytes (its shortest form unless a longer one is asked
  * for, e.g. a Length field reserved before the payload size is known). Returns the bytes written.
  */
-export function writeVarint (target: Uint8Array, offset: number, n: number, length: 1 | 2 | 4 | 8 = varintLength(n)): number {
+export function writeVarint (
+  target: Uint8Array,
+  offset: number,
+  n: number,
+  length: 1 | 2 | 4 | 8 = varintLength(n)
+): number {
   assertEncodable(n)
   if (length < varintLength(n)) throw new RangeError(`"varint length" ${length} too short for ${n}`)
   switch (length) {
@@ -86,12 +91,23 @@ export function decodeVarint (buf: Uint8Array, offset = 0, end = buf.length): [n
   const length = 1 << (first >>> 6)
   if (offset + length > end) return [0, 0]
   switch (length) {
-    case 1: return [first, 1]
-    case 2: return [((first & 0x3f) << 8) | (buf[offset + 1] as number), 2]
-    case 4: return [(((first & 0x3f) << 24) | ((buf[offset + 1] as number) << 16) | ((buf[offset + 2] as number) << 8) | (buf[offset + 3] as number)) >>> 0, 4]
+    case 1:
+      return [first, 1]
+    case 2:
+      return [((first & 0x3f) << 8) | (buf[offset + 1] as number), 2]
+    case 4:
+      return [
+        (((first & 0x3f) << 24) | ((buf[offset + 1] as number) << 16) | ((buf[offset + 2] as number) << 8) |
+          (buf[offset + 3] as number)) >>> 0,
+        4
+      ]
     default: {
-      const hi = (((first & 0x3f) << 24) | ((buf[offset + 1] as number) << 16) | ((buf[offset + 2] as number) << 8) | (buf[offset + 3] as number)) >>> 0
-      const lo = (((buf[offset + 4] as number) << 24) | ((buf[offset + 5] as number) << 16) | ((buf[offset + 6] as number) << 8) | (buf[offset + 7] as number)) >>> 0
+      const hi =
+        (((first & 0x3f) << 24) | ((buf[offset + 1] as number) << 16) | ((buf[offset + 2] as number) << 8) |
+          (buf[offset + 3] as number)) >>> 0
+      const lo =
+        (((buf[offset + 4] as number) << 24) | ((buf[offset + 5] as number) << 16) |
+          ((buf[offset + 6] as number) << 8) | (buf[offset + 7] as number)) >>> 0
       return [hi * TWO_32 + lo, 8]
     }
   }

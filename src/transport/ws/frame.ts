@@ -70,13 +70,19 @@ export function decodeFrameHeader (buf: Uint8Array, offset = 0): FrameHeader | u
   const fin = (b0 & FIN_BIT) !== 0
   const len7 = b1 & LENGTH7_MASK
   // Checked from the first two bytes, so a bad frame is refused before its extended length arrives.
-  if ((b0 & RSV_BITS) !== 0) throw protocolError(`"RSV bits" expected 0 (no extension negotiated), got ${(b0 & RSV_BITS) >>> 4}`)
+  if ((b0 & RSV_BITS) !== 0) {
+    throw protocolError(`"RSV bits" expected 0 (no extension negotiated), got ${(b0 & RSV_BITS) >>> 4}`)
+  }
   if (!(opcode <= Opcode.Binary || (opcode >= Opcode.Close && opcode <= Opcode.Pong))) {
     throw protocolError(`"opcode" expected 0x0-0x2 or 0x8-0xA, got 0x${opcode.toString(16)} (reserved)`)
   }
   if (isControl(opcode)) {
     if (!fin) throw protocolError(`control frame (opcode 0x${opcode.toString(16)}) expected FIN, got a fragment`)
-    if (len7 > MAX_CONTROL_PAYLOAD) throw protocolError(`"control frame payload" expected <= ${MAX_CONTROL_PAYLOAD}, got a ${len7 === LENGTH_16 ? 16 : 64}-bit length`)
+    if (len7 > MAX_CONTROL_PAYLOAD) {
+      throw protocolError(
+        `"control frame payload" expected <= ${MAX_CONTROL_PAYLOAD}, got a ${len7 === LENGTH_16 ? 16 : 64}-bit length`
+      )
+    }
   }
   const headerLength = headerLengthOf(b1)
   if (buf.length - offset < headerLength) return undefined
@@ -86,18 +92,31 @@ export function decodeFrameHeader (buf: Uint8Array, offset = 0): FrameHeader | u
     length = ((buf[i] as number) << 8) | (buf[i + 1] as number)
     i += 2
   } else if (len7 === LENGTH_64) {
-    const hi = ((buf[i] as number) << 24 | (buf[i + 1] as number) << 16 | (buf[i + 2] as number) << 8 | (buf[i + 3] as number)) >>> 0
-    const lo = ((buf[i + 4] as number) << 24 | (buf[i + 5] as number) << 16 | (buf[i + 6] as number) << 8 | (buf[i + 7] as number)) >>> 0
+    const hi =
+      ((buf[i] as number) << 24 | (buf[i + 1] as number) << 16 | (buf[i + 2] as number) << 8 |
+        (buf[i + 3] as number)) >>> 0
+    const lo =
+      ((buf[i + 4] as number) << 24 | (buf[i + 5] as number) << 16 | (buf[i + 6] as number) << 8 |
+        (buf[i + 7] as number)) >>> 0
     // §5.2: "the most significant bit MUST be 0"; beyond 2^53 − 1 a length is not a safe integer
     // (and far beyond any message limit), so it is refused here as well.
-    if (hi > 0x1f_ffff) throw protocolError(`"64-bit payload length" expected <= 2^53 - 1, got high word 0x${hi.toString(16)}`)
+    if (hi > 0x1f_ffff) {
+      throw protocolError(`"64-bit payload length" expected <= 2^53 - 1, got high word 0x${hi.toString(16)}`)
+    }
     length = hi * 0x1_0000_0000 + lo
     i += 8
   } else {
     length = len7
   }
   const masked = (b1 & MASK_BIT) !== 0
-  return { fin, opcode, length, masked, maskKey: masked ? buf.subarray(i, i + MASK_KEY_LENGTH) : undefined, headerLength }
+  return {
+    fin,
+    opcode,
+    length,
+    masked,
+    maskKey: masked ? buf.subarray(i, i + MASK_KEY_LENGTH) : undefined,
+    headerLength
+  }
 }
 
 /** Header length for a payload of `length` bytes, with or without a masking key. */
@@ -109,7 +128,14 @@ export function encodedHeaderLength (length: number, masked: boolean): number {
  * Write a header at `target[offset]`; returns its length. No validation: for frames whose fields
  * are in range by construction (`encodeFrame` is the checked form).
  */
-export function writeFrameHeader (target: Uint8Array, offset: number, opcode: Opcode, fin: boolean, length: number, maskKey?: Uint8Array): number {
+export function writeFrameHeader (
+  target: Uint8Array,
+  offset: number,
+  opcode: Opcode,
+  fin: boolean,
+  length: number,
+  maskKey?: Uint8Array
+): number {
   target[offset] = (fin ? FIN_BIT : 0) | opcode
   const maskBit = maskKey === undefined ? 0 : MASK_BIT
   let i = offset + 2
@@ -174,7 +200,11 @@ export interface EncodeFrameOptions {
  * pieces are returned as given (no copy). Masked: `[header, maskedCopy]`, both views of one
  * allocation. Throws RangeError for fields no frame may carry.
  */
-export function encodeFrame (opcode: Opcode, payload: Uint8Array | readonly Uint8Array[], options: EncodeFrameOptions = {}): Uint8Array[] {
+export function encodeFrame (
+  opcode: Opcode,
+  payload: Uint8Array | readonly Uint8Array[],
+  options: EncodeFrameOptions = {}
+): Uint8Array[] {
   const pieces: readonly Uint8Array[] = payload instanceof Uint8Array ? [payload] : payload
   const fin = options.fin ?? true
   const maskKey = options.maskKey
@@ -182,9 +212,15 @@ export function encodeFrame (opcode: Opcode, payload: Uint8Array | readonly Uint
   let length = 0
   for (const p of pieces) length += p.length
   if (isControl(opcode) && (length > MAX_CONTROL_PAYLOAD || !fin)) {
-    throw new RangeError(`"control frame" expected FIN and a payload <= ${MAX_CONTROL_PAYLOAD}, got ${fin ? '' : 'no FIN, '}${length} bytes`)
+    throw new RangeError(
+      `"control frame" expected FIN and a payload <= ${MAX_CONTROL_PAYLOAD}, got ${
+        fin ? '' : 'no FIN, '
+      }${length} bytes`
+    )
   }
-  if (maskKey !== undefined && maskKey.length !== MASK_KEY_LENGTH) throw new RangeError(`"masking key" expected ${MASK_KEY_LENGTH} bytes, got ${maskKey.length}`)
+  if (maskKey !== undefined && maskKey.length !== MASK_KEY_LENGTH) {
+    throw new RangeError(`"masking key" expected ${MASK_KEY_LENGTH} bytes, got ${maskKey.length}`)
+  }
   const headerLength = encodedHeaderLength(length, maskKey !== undefined)
   if (maskKey === undefined) {
     const header = new Uint8Array(headerLength)
@@ -202,7 +238,9 @@ export function encodeFrame (opcode: Opcode, payload: Uint8Array | readonly Uint
 
 /** Human-readable form for errors and traces, e.g. `Binary FIN len=5` or `Close len=2 masked`. */
 export function formatFrameHeader (h: FrameHeader): string {
-  return `${Opcode[h.opcode] ?? `0x${h.opcode.toString(16)}`}${h.fin ? ' FIN' : ''} len=${h.length}${h.masked ? ' masked' : ''}`
+  return `${Opcode[h.opcode] ?? `0x${h.opcode.toString(16)}`}${h.fin ? ' FIN' : ''} len=${h.length}${
+    h.masked ? ' masked' : ''
+  }`
 }
 
 // ── Close frame payload (§5.5.1): [u16 status code ‖ UTF-8 reason] or empty ────────────────────────
@@ -234,12 +272,19 @@ export function decodeClosePayload (payload: Uint8Array): ClosePayload {
   if (payload.length === 0) return { code: CloseCode.NoStatus, reason: '' }
   if (payload.length === 1) throw protocolError('"close payload" expected 0 or >= 2 bytes, got 1')
   const code = ((payload[0] as number) << 8) | (payload[1] as number)
-  if (!isValidCloseCode(code)) throw protocolError(`"close code" expected 1000-1003, 1007-1014 or 3000-4999, got ${code}`)
+  if (!isValidCloseCode(code)) {
+    throw protocolError(`"close code" expected 1000-1003, 1007-1014 or 3000-4999, got ${code}`)
+  }
   let reason: string
   try {
     reason = utf8.decode(payload.subarray(2))
   } catch (err) {
-    throw new WsError('ERR_WS_INVALID_PAYLOAD', `"close reason" expected UTF-8, got ${payload.length - 2} bytes that are not`, { closeCode: CloseCode.InvalidPayload }, { cause: err })
+    throw new WsError(
+      'ERR_WS_INVALID_PAYLOAD',
+      `"close reason" expected UTF-8, got ${payload.length - 2} bytes that are not`,
+      { closeCode: CloseCode.InvalidPayload },
+      { cause: err }
+    )
   }
   return { code, reason }
 }
@@ -250,7 +295,9 @@ export function decodeClosePayload (payload: Uint8Array): ClosePayload {
  */
 export function encodeClosePayload (code?: number, reason = ''): Uint8Array {
   if (code === undefined) return new Uint8Array(0)
-  if (!isValidCloseCode(code)) throw new RangeError(`"close code" expected 1000-1003, 1007-1014 or 3000-4999, got ${code}`)
+  if (!isValidCloseCode(code)) {
+    throw new RangeError(`"close code" expected 1000-1003, 1007-1014 or 3000-4999, got ${code}`)
+  }
   let r = utf8Encoder.encode(reason)
   if (r.length > MAX_CONTROL_PAYLOAD - 2) {
     let cut = MAX_CONTROL_PAYLOAD - 2

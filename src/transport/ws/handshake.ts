@@ -122,13 +122,27 @@ export function checkUpgradeRequest (head: HttpHead): string {
     throw handshakeError(`HTTP version expected 1.1 or higher, got ${JSON.stringify(head.third)}`, 400)
   }
   if (h.get('host') === undefined || h.get('host') === '') throw handshakeError('"Host" header expected, got none', 400)
-  if (!hasToken(h.get('upgrade'), 'websocket')) throw handshakeError(`"Upgrade" header expected "websocket", got ${JSON.stringify(h.get('upgrade') ?? null)}`, 400)
-  if (!hasToken(h.get('connection'), 'upgrade')) throw handshakeError(`"Connection" header expected "Upgrade", got ${JSON.stringify(h.get('connection') ?? null)}`, 400)
+  if (!hasToken(h.get('upgrade'), 'websocket')) {
+    throw handshakeError(`"Upgrade" header expected "websocket", got ${JSON.stringify(h.get('upgrade') ?? null)}`, 400)
+  }
+  if (!hasToken(h.get('connection'), 'upgrade')) {
+    throw handshakeError(
+      `"Connection" header expected "Upgrade", got ${JSON.stringify(h.get('connection') ?? null)}`,
+      400
+    )
+  }
   const version = h.get('sec-websocket-version')
   if (version === undefined) throw handshakeError('"Sec-WebSocket-Version" header expected 13, got none', 400)
-  if (version !== String(WEBSOCKET_VERSION)) throw handshakeError(`"Sec-WebSocket-Version" expected 13, got ${JSON.stringify(version)}`, 426)
+  if (version !== String(WEBSOCKET_VERSION)) {
+    throw handshakeError(`"Sec-WebSocket-Version" expected 13, got ${JSON.stringify(version)}`, 426)
+  }
   const key = h.get('sec-websocket-key')
-  if (key === undefined || !isNonce(key)) throw handshakeError(`"Sec-WebSocket-Key" expected 16 base64-encoded bytes, got ${JSON.stringify(key ?? null)}`, 400)
+  if (key === undefined || !isNonce(key)) {
+    throw handshakeError(
+      `"Sec-WebSocket-Key" expected 16 base64-encoded bytes, got ${JSON.stringify(key ?? null)}`,
+      400
+    )
+  }
   return key
 }
 
@@ -164,16 +178,35 @@ export function buildErrorResponse (status: number, message: string): Uint8Array
 export function checkUpgradeResponse (head: HttpHead, key: string): void {
   const h = head.headers
   if (head.second !== '101') {
-    throw handshakeError(`HTTP status expected 101 Switching Protocols, got ${head.second} ${head.third}`.trimEnd(), Number(head.second))
+    throw handshakeError(
+      `HTTP status expected 101 Switching Protocols, got ${head.second} ${head.third}`.trimEnd(),
+      Number(head.second)
+    )
   }
-  if (!hasToken(h.get('upgrade'), 'websocket')) throw handshakeError(`"Upgrade" header expected "websocket", got ${JSON.stringify(h.get('upgrade') ?? null)}`)
-  if (!hasToken(h.get('connection'), 'upgrade')) throw handshakeError(`"Connection" header expected "Upgrade", got ${JSON.stringify(h.get('connection') ?? null)}`)
+  if (!hasToken(h.get('upgrade'), 'websocket')) {
+    throw handshakeError(`"Upgrade" header expected "websocket", got ${JSON.stringify(h.get('upgrade') ?? null)}`)
+  }
+  if (!hasToken(h.get('connection'), 'upgrade')) {
+    throw handshakeError(`"Connection" header expected "Upgrade", got ${JSON.stringify(h.get('connection') ?? null)}`)
+  }
   const expected = acceptKey(key)
   if (h.get('sec-websocket-accept') !== expected) {
-    throw handshakeError(`"Sec-WebSocket-Accept" expected ${expected}, got ${JSON.stringify(h.get('sec-websocket-accept') ?? null)}`)
+    throw handshakeError(
+      `"Sec-WebSocket-Accept" expected ${expected}, got ${JSON.stringify(h.get('sec-websocket-accept') ?? null)}`
+    )
   }
-  if (h.get('sec-websocket-extensions') !== undefined) throw handshakeError(`"Sec-WebSocket-Extensions" expected none (none offered), got ${JSON.stringify(h.get('sec-websocket-extensions'))}`)
-  if (h.get('sec-websocket-protocol') !== undefined) throw handshakeError(`"Sec-WebSocket-Protocol" expected none (none offered), got ${JSON.stringify(h.get('sec-websocket-protocol'))}`)
+  if (h.get('sec-websocket-extensions') !== undefined) {
+    throw handshakeError(
+      `"Sec-WebSocket-Extensions" expected none (none offered), got ${
+        JSON.stringify(h.get('sec-websocket-extensions'))
+      }`
+    )
+  }
+  if (h.get('sec-websocket-protocol') !== undefined) {
+    throw handshakeError(
+      `"Sec-WebSocket-Protocol" expected none (none offered), got ${JSON.stringify(h.get('sec-websocket-protocol'))}`
+    )
+  }
 }
 
 function latin1 (text: string): Uint8Array {

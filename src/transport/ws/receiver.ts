@@ -89,9 +89,13 @@ export class Receiver {
         }
         const header = decodeFrameHeader(queue.consume(headerLength)) as FrameHeader
         if (header.masked !== this.expectMasked) {
-          throw new WsError('ERR_WS_PROTOCOL', this.expectMasked
-            ? 'frame from the client expected masked (RFC 6455 §5.1), got unmasked'
-            : 'frame from the server expected unmasked (RFC 6455 §5.1), got masked', { closeCode: CloseCode.ProtocolError })
+          throw new WsError(
+            'ERR_WS_PROTOCOL',
+            this.expectMasked
+              ? 'frame from the client expected masked (RFC 6455 §5.1), got unmasked'
+              : 'frame from the server expected unmasked (RFC 6455 §5.1), got masked',
+            { closeCode: CloseCode.ProtocolError }
+          )
         }
         sink.onHeader(header)
         this.current = header

@@ -34,8 +34,24 @@
  * outstanding `ping()` gives an RTT sample from the injected clock; other Pongs are ignored (§5.5.3).
  */
 import { WsError } from '../../errors.js'
-import { CloseCode, DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_SEND_FRAME_BYTES, MASK_KEY_LENGTH, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js'
-import { applyMask, decodeClosePayload, encodeClosePayload, encodeFrame, encodedHeaderLength, isControl, writeFrameHeader } from './frame.js'
+import {
+  CloseCode,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_SEND_FRAME_BYTES,
+  MASK_KEY_LENGTH,
+  MAX_CONTROL_PAYLOAD,
+  Opcode
+} from './constants.js'
+import {
+  applyMask,
+  decodeClosePayload,
+  encodeClosePayload,
+  encodeFrame,
+  encodedHeaderLength,
+  isControl,
+  writeFrameHeader
+} from './frame.js'
 import type { ClosePayload, FrameHeader } from './frame.js'
 import { Receiver } from './receiver.js'
 import type { FrameSink } from './receiver.js'
@@ -154,7 +170,13 @@ export class WsSession implements FrameSink {
       if (this.sentClose) this.finish(false)
       return
     }
-    this.fail(new WsError('ERR_WS_PROTOCOL', 'connection ended inside a WebSocket message, expected a Close frame (RFC 6455 §7.1.5: 1006)', { closeCode: CloseCode.Abnormal }))
+    this.fail(
+      new WsError(
+        'ERR_WS_PROTOCOL',
+        'connection ended inside a WebSocket message, expected a Close frame (RFC 6455 §7.1.5: 1006)',
+        { closeCode: CloseCode.Abnormal }
+      )
+    )
   }
 
   /**
@@ -163,7 +185,12 @@ export class WsSession implements FrameSink {
    * masked copies (§5.3). Throws WsError once our Close is sent.
    */
   encodeData (chunks: readonly Uint8Array[]): Uint8Array[] {
-    if (!this.writable) throw new WsError('ERR_WS_PROTOCOL', `data after our ${this.failed ? 'failure' : 'Close frame'} (RFC 6455 §5.5.1)`)
+    if (!this.writable) {
+      throw new WsError(
+        'ERR_WS_PROTOCOL',
+        `data after our ${this.failed ? 'failure' : 'Close frame'} (RFC 6455 §5.5.1)`
+      )
+    }
     let total = 0
     for (const c of chunks) total += c.length
     if (total === 0) return []
@@ -181,7 +208,11 @@ export class WsSession implements FrameSink {
         frame.push(take === c.length ? c : c.subarray(0, take))
         frameBytes += take
         c = c.subarray(take)
-        if (frameBytes === this.maxSendFrameBytes) { this.pushFrame(out, frame, frameBytes); frame = []; frameBytes = 0 }
+        if (frameBytes === this.maxSendFrameBytes) {
+          this.pushFrame(out, frame, frameBytes)
+          frame = []
+          frameBytes = 0
+        }
       }
     }
     if (frameBytes > 0) this.pushFrame(out, frame, frameBytes)
@@ -191,7 +222,9 @@ export class WsSession implements FrameSink {
   /** Send a Ping (payload ≤ 125 bytes); the matching Pong reports the RTT through `onPong`. */
   ping (payload: Uint8Array = new Uint8Array(0)): void {
     if (!this.writable) return
-    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError(`"ping payload" expected <= ${MAX_CONTROL_PAYLOAD} bytes, got ${payload.length}`)
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError(`"ping payload" expected <= ${MAX_CONTROL_PAYLOAD} bytes, got ${payload.length}`)
+    }
     this.pingPayload = payload.slice()
     this.pingSentAt = this.now()
     this.queueControl(Opcode.Ping, payload)
@@ -234,16 +267,30 @@ export class WsSession implements FrameSink {
     this.host.onFrame?.('in', h.opcode, h.length, h.fin, h.masked)
     if (isControl(h.opcode) || this.receivedClose) return
     if (h.opcode === Opcode.Text) {
-      throw new WsError('ERR_WS_UNSUPPORTED_DATA', 'text frame: libp2p over WebSocket carries binary messages only', { closeCode: CloseCode.UnsupportedData })
+      throw new WsError('ERR_WS_UNSUPPORTED_DATA', 'text frame: libp2p over WebSocket carries binary messages only', {
+        closeCode: CloseCode.UnsupportedData
+      })
     }
     if (h.opcode === Opcode.Continuation) {
-      if (!this.inMessage) throw new WsError('ERR_WS_PROTOCOL', 'continuation frame with no fragmented message to continue (RFC 6455 §5.4)', { closeCode: CloseCode.ProtocolError })
+      if (!this.inMessage) {
+        throw new WsError(
+          'ERR_WS_PROTOCOL',
+          'continuation frame with no fragmented message to continue (RFC 6455 §5.4)',
+          { closeCode: CloseCode.ProtocolError }
+        )
+      }
     } else if (this.inMessage) {
-      throw new WsError('ERR_WS_PROTOCOL', 'new data frame inside a fragmented message, expected a continuation frame (RFC 6455 §5.4)', { closeCode: CloseCode.ProtocolError })
+      throw new WsError(
+        'ERR_WS_PROTOCOL',
+        'new data frame inside a fragmented message, expected a continuation frame (RFC 6455 §5.4)',
+        { closeCode: CloseCode.ProtocolError }
+      )
     }
     const size = this.messageBytes + h.length
     if (size > this.maxMessageBytes) {
-      throw new WsError('ERR_WS_MESSAGE_TOO_LARGE', `"message size" expected <= ${this.maxMessageBytes}, got ${size}`, { closeCode: CloseCode.MessageTooBig })
+      throw new WsError('ERR_WS_MESSAGE_TOO_LARGE', `"message size" expected <= ${this.maxMessageBytes}, got ${size}`, {
+        closeCode: CloseCode.MessageTooBig
+      })
     }
     this.messageBytes = size
     this.inMessage = !h.fin
@@ -275,7 +322,9 @@ export class WsSession implements FrameSink {
         const close = decodeClosePayload(payload) // throws WsError 1002 / 1007
         this.receivedClose = true
         this.remoteClose = close
-        if (close.code === CloseCode.Normal || close.code === CloseCode.GoingAway || close.code === CloseCode.NoStatus) {
+        if (
+          close.code === CloseCode.Normal || close.code === CloseCode.GoingAway || close.code === CloseCode.NoStatus
+        ) {
           this.host.onRemoteEnd(close)
           if (this.sentClose) this.finish(false)
           return
@@ -284,7 +333,15 @@ export class WsSession implements FrameSink {
         if (!this.sentClose) { this.sentClose = true; this.queueControl(Opcode.Close, encodeClosePayload(close.code)) }
         this.failed = true
         this.isClosed = true
-        this.host.onFailure(new WsError('ERR_WS_CLOSED_BY_PEER', `peer closed the WebSocket with ${close.code}${close.reason === '' ? '' : ` (${JSON.stringify(close.reason)})`}`, { closeCode: close.code }))
+        this.host.onFailure(
+          new WsError(
+            'ERR_WS_CLOSED_BY_PEER',
+            `peer closed the WebSocket with ${close.code}${
+              close.reason === '' ? '' : ` (${JSON.stringify(close.reason)})`
+            }`,
+            { closeCode: close.code }
+          )
+        )
       }
     }
   }

@@ -125,7 +125,10 @@ export async function dialWs (addr: Multiaddr | string, options: WsDialOptions =
   return (await dialTraced(addr, options)).conn
 }
 
-async function dialTraced (addr: Multiaddr | string, options: WsDialOptions): Promise<{ conn: WsConnection, observer: TraceObserver | undefined }> {
+async function dialTraced (
+  addr: Multiaddr | string,
+  options: WsDialOptions
+): Promise<{ conn: WsConnection, observer: TraceObserver | undefined }> {
   const wa = parseWsAddress(addr)
   if (wa.secure) refuseWss(addr)
   const lim = limits(options, options.signal)

@@ -33,7 +33,11 @@ export interface UpgradeResult {
  * Read one head. Rejects with WsError: ERR_WS_HANDSHAKE (too large → httpStatus 431, connection
  * ended or failed first) or ERR_WS_HANDSHAKE_TIMEOUT. The connection is left detached.
  */
-function readHead (conn: ByteConnection, what: 'request' | 'response', limits: UpgradeLimits): Promise<{ raw: Uint8Array, leftover: Uint8Array[] }> {
+function readHead (
+  conn: ByteConnection,
+  what: 'request' | 'response',
+  limits: UpgradeLimits
+): Promise<{ raw: Uint8Array, leftover: Uint8Array[] }> {
   return new Promise((resolve, reject) => {
     const queue = new ChunkQueue()
     let buffered = new Uint8Array(0)
@@ -47,8 +51,18 @@ function readHead (conn: ByteConnection, what: 'request' | 'response', limits: U
       if (err !== undefined) reject(err)
       else resolve(result as { raw: Uint8Array, leftover: Uint8Array[] })
     }
-    const timer = setTimeout(() => finish(new WsError('ERR_WS_HANDSHAKE_TIMEOUT', `WebSocket upgrade ${what} expected within ${limits.upgradeTimeoutMs} ms, it did not complete`)), limits.upgradeTimeoutMs)
-    const onAbort = (): void => finish(new WsError('ERR_WS_HANDSHAKE', 'WebSocket upgrade aborted', {}, { cause: limits.signal?.reason }))
+    const timer = setTimeout(
+      () =>
+        finish(
+          new WsError(
+            'ERR_WS_HANDSHAKE_TIMEOUT',
+            `WebSocket upgrade ${what} expected within ${limits.upgradeTimeoutMs} ms, it did not complete`
+          )
+        ),
+      limits.upgradeTimeoutMs
+    )
+    const onAbort = (): void =>
+      finish(new WsError('ERR_WS_HANDSHAKE', 'WebSocket upgrade aborted', {}, { cause: limits.signal?.reason }))
     limits.signal?.addEventListener('abort', onAbort, { once: true })
     conn.attach({
       onData: chunk => {
@@ -63,7 +77,13 @@ function readHead (conn: ByteConnection, what: 'request' | 'response', limits: U
         const end = findHeadEnd(buffered, from > 3 ? from - 3 : 0)
         if (end < 0) {
           if (buffered.length > limits.maxUpgradeBytes) {
-            finish(new WsError('ERR_WS_HANDSHAKE', `"HTTP ${what} head" expected <= ${limits.maxUpgradeBytes} bytes, got more`, { httpStatus: 431 }))
+            finish(
+              new WsError(
+                'ERR_WS_HANDSHAKE',
+                `"HTTP ${what} head" expected <= ${limits.maxUpgradeBytes} bytes, got more`,
+                { httpStatus: 431 }
+              )
+            )
           }
           return
         }
@@ -73,8 +93,14 @@ function readHead (conn: ByteConnection, what: 'request' | 'response', limits: U
         const leftover = restStart < chunk.length ? [chunk.subarray(restStart)] : []
         finish(undefined, { raw, leftover })
       },
-      onEnd: () => finish(new WsError('ERR_WS_HANDSHAKE', `connection ended before the WebSocket upgrade ${what} was complete`)),
-      onClose: err => finish(new WsError('ERR_WS_HANDSHAKE', `connection closed before the WebSocket upgrade ${what} was complete`, {}, { cause: err }))
+      onEnd: () =>
+        finish(new WsError('ERR_WS_HANDSHAKE', `connection ended before the WebSocket upgrade ${what} was complete`)),
+      onClose: err =>
+        finish(
+          new WsError('ERR_WS_HANDSHAKE', `connection closed before the WebSocket upgrade ${what} was complete`, {}, {
+            cause: err
+          })
+        )
     })
   })
 }
@@ -125,7 +151,13 @@ export async function upgradeInbound (conn: ByteConnection, limits: UpgradeLimit
  * Rejects with WsError ERR_WS_HANDSHAKE (httpStatus = the server's status when it refused) or
  * ERR_WS_HANDSHAKE_TIMEOUT; the connection is aborted then.
  */
-export async function upgradeOutbound (conn: ByteConnection, host: string, path: string, randomFill: (t: Uint8Array) => void, limits: UpgradeLimits): Promise<UpgradeResult> {
+export async function upgradeOutbound (
+  conn: ByteConnection,
+  host: string,
+  path: string,
+  randomFill: (t: Uint8Array) => void,
+  limits: UpgradeLimits
+): Promise<UpgradeResult> {
   const key = newKey(randomFill)
   const request = buildUpgradeRequest(host, path, key)
   limits.onHead?.('out', request)

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { FLAG_BITS, FLAG_SPACE, MAX_FLAG, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_STREAM_ID, MessageFlag, MPLEX_PROTOCOL_ID } from '../../../src/muxer/mplex/constants.js'
+import {
+  FLAG_BITS,
+  FLAG_SPACE,
+  MAX_FLAG,
+  MAX_HEADER_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_STREAM_ID,
+  MessageFlag,
+  MPLEX_PROTOCOL_ID
+} from '../../../src/muxer/mplex/constants.js'
 import { encodingLength } from '../../../src/codec/varint.js'
 
 describe('mplex constants (pinned to the spec)', () => {

@@ -8,7 +8,8 @@ import { MplexError } from '../../../src/errors.js'
 import { refDecodeAll, refEncodeFrame } from './reference.js'
 import type { RefFrame } from './reference.js'
 
-const wireOf = (frames: RefFrame[]): Uint8Array => Uint8Array.from(Buffer.concat(frames.flatMap(f => encodeFrame(f.streamId, f.flag, f.data))))
+const wireOf = (frames: RefFrame[]): Uint8Array =>
+  Uint8Array.from(Buffer.concat(frames.flatMap(f => encodeFrame(f.streamId, f.flag, f.data))))
 
 /** Reassembles frames from headers and body pieces, keeping the piece views for zero-copy checks. */
 class Collector implements FrameHandler {
@@ -104,10 +105,19 @@ describe('FrameDecoder', () => {
   it('checks the flag before reading the length, and the length before any body byte', () => {
     const dec = new FrameDecoder(100)
     const headers: number[] = []
-    expect(() => { dec.push(Uint8Array.of(0x0a, 0x65, 0xaa), { onFrame: (_i, _f, l) => { headers.push(l) }, onData: () => {} }) })
+    expect(() => {
+      dec.push(Uint8Array.of(0x0a, 0x65, 0xaa), {
+        onFrame: (_i, _f, l) => {
+          headers.push(l)
+        },
+        onData: () => {}
+      })
+    })
       .toThrowError(expect.objectContaining({ code: 'ERR_MESSAGE_TOO_LARGE' }))
     expect(headers).toEqual([]) // the oversize header was never reported
-    expect(() => { new FrameDecoder().push(Uint8Array.of(0x0f), noop) }).toThrowError(/"frame flag" expected 0\.\.6, got 7 \(stream 1\)/)
+    expect(() => {
+      new FrameDecoder().push(Uint8Array.of(0x0f), noop)
+    }).toThrowError(/"frame flag" expected 0\.\.6, got 7 \(stream 1\)/)
     // an oversize length split across chunks is caught as soon as it completes
     const dec3 = new FrameDecoder()
     dec3.push(Uint8Array.of(0x02, 0x81, 0x80), noop)
@@ -142,29 +152,45 @@ describe('FrameDecoder', () => {
   })
 
   it('property: any frames split anywhere decode to the same frames', () => {
-    fc.assert(fc.property(fc.array(frameArb, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (frames, cuts) => {
-      const wire = wireOf(frames)
-      expect(Buffer.from(wire)).toEqual(Buffer.concat(frames.map(refEncodeFrame)))
-      expect(decodeChunks(new FrameDecoder(), splitAt(wire, cuts))).toEqual(frames)
-    }))
+    fc.assert(
+      fc.property(fc.array(frameArb, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (frames, cuts) => {
+        const wire = wireOf(frames)
+        expect(Buffer.from(wire)).toEqual(Buffer.concat(frames.map(refEncodeFrame)))
+        expect(decodeChunks(new FrameDecoder(), splitAt(wire, cuts))).toEqual(frames)
+      })
+    )
   })
 
   it('property: garbage in any chunking yields the reference frames, then MplexError or "incomplete" — never another exception', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.array(fc.nat(), { maxLength: 6 }), fc.integer({ min: 0, max: 20 }), (buf, cuts, max) => {
-      const c = new Collector()
-      let err: unknown
-      try {
-        const dec = new FrameDecoder(max)
-        for (const chunk of splitAt(buf, cuts)) dec.push(chunk, c)
-      } catch (e) { err = e }
-      let ref: ReturnType<typeof refDecodeAll> | undefined
-      try { ref = refDecodeAll(buf, max) } catch { ref = undefined }
-      if (ref === undefined) {
-        expect(err).toBeInstanceOf(MplexError)
-      } else {
-        expect(err).toBeUndefined()
-        expect(c.frames).toEqual(ref.frames)
-      }
-    }), { numRuns: 2000 })
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.integer({ min: 0, max: 20 }),
+        (buf, cuts, max) => {
+          const c = new Collector()
+          let err: unknown
+          try {
+            const dec = new FrameDecoder(max)
+            for (const chunk of splitAt(buf, cuts)) dec.push(chunk, c)
+          } catch (e) {
+            err = e
+          }
+          let ref: ReturnType<typeof refDecodeAll> | undefined
+          try {
+            ref = refDecodeAll(buf, max)
+          } catch {
+            ref = undefined
+          }
+          if (ref === undefined) {
+            expect(err).toBeInstanceOf(MplexError)
+          } else {
+            expect(err).toBeUndefined()
+            expect(c.frames).toEqual(ref.frames)
+          }
+        }
+      ),
+      { numRuns: 2000 }
+    )
   })
 })

@@ -21,16 +21,52 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
  */
 const VECTORS: Array<{ name: string, streamId: number, flag: MessageFlag, data: Uint8Array, wire: string }> = [
   { name: 'NewStream 0, empty name', streamId: 0, flag: MessageFlag.NewStream, data: utf8(''), wire: '0000' },
-  { name: 'NewStream 0 named "0" (what we send)', streamId: 0, flag: MessageFlag.NewStream, data: utf8('0'), wire: '000130' },
-  { name: 'MessageInitiator 0 "hello"', streamId: 0, flag: MessageFlag.MessageInitiator, data: utf8('hello'), wire: '020568656c6c6f' },
-  { name: 'MessageReceiver 0 "hi"', streamId: 0, flag: MessageFlag.MessageReceiver, data: utf8('hi'), wire: '01026869' },
+  {
+    name: 'NewStream 0 named "0" (what we send)',
+    streamId: 0,
+    flag: MessageFlag.NewStream,
+    data: utf8('0'),
+    wire: '000130'
+  },
+  {
+    name: 'MessageInitiator 0 "hello"',
+    streamId: 0,
+    flag: MessageFlag.MessageInitiator,
+    data: utf8('hello'),
+    wire: '020568656c6c6f'
+  },
+  {
+    name: 'MessageReceiver 0 "hi"',
+    streamId: 0,
+    flag: MessageFlag.MessageReceiver,
+    data: utf8('hi'),
+    wire: '01026869'
+  },
   { name: 'CloseReceiver 1', streamId: 1, flag: MessageFlag.CloseReceiver, data: utf8(''), wire: '0b00' },
   { name: 'CloseInitiator 1', streamId: 1, flag: MessageFlag.CloseInitiator, data: utf8(''), wire: '0c00' },
   { name: 'ResetReceiver 2', streamId: 2, flag: MessageFlag.ResetReceiver, data: utf8(''), wire: '1500' },
   { name: 'ResetInitiator 2', streamId: 2, flag: MessageFlag.ResetInitiator, data: utf8(''), wire: '1600' },
-  { name: 'NewStream 15 (last one-byte header)', streamId: 15, flag: MessageFlag.NewStream, data: utf8(''), wire: '7800' },
-  { name: 'NewStream 16 (first two-byte header)', streamId: 16, flag: MessageFlag.NewStream, data: utf8(''), wire: '800100' },
-  { name: 'MessageInitiator 17, 300 bytes (two-byte length)', streamId: 17, flag: MessageFlag.MessageInitiator, data: new Uint8Array(300).fill(0xab), wire: '8a01ac02' + 'ab'.repeat(300) }
+  {
+    name: 'NewStream 15 (last one-byte header)',
+    streamId: 15,
+    flag: MessageFlag.NewStream,
+    data: utf8(''),
+    wire: '7800'
+  },
+  {
+    name: 'NewStream 16 (first two-byte header)',
+    streamId: 16,
+    flag: MessageFlag.NewStream,
+    data: utf8(''),
+    wire: '800100'
+  },
+  {
+    name: 'MessageInitiator 17, 300 bytes (two-byte length)',
+    streamId: 17,
+    flag: MessageFlag.MessageInitiator,
+    data: new Uint8Array(300).fill(0xab),
+    wire: '8a01ac02' + 'ab'.repeat(300)
+  }
 ]
 
 describe('mplex frame codec: spec vectors', () => {
@@ -48,13 +84,20 @@ describe('mplex frame codec: spec vectors', () => {
 
   it('a maximum-size message has a 3-byte length 808040', () => {
     expect(hex(encodeFrameHeader(1, MessageFlag.MessageReceiver, MAX_MESSAGE_BYTES))).toBe('09808040')
-    expect(decodeFrameHeader(unhex('09808040'), 0)).toEqual([{ streamId: 1, flag: MessageFlag.MessageReceiver, length: MAX_MESSAGE_BYTES }, 4])
+    expect(decodeFrameHeader(unhex('09808040'), 0)).toEqual([{
+      streamId: 1,
+      flag: MessageFlag.MessageReceiver,
+      length: MAX_MESSAGE_BYTES
+    }, 4])
   })
 
   it('the largest stream id fits an 8-byte header varint', () => {
     const wire = 'feffffffffffff0f00' // (2^50 - 1) * 8 + 6 = 2^53 - 2, then length 0
     expect(hex(encodeFrame(MAX_STREAM_ID, MessageFlag.ResetInitiator))).toBe(wire)
-    expect(decodeFrame(unhex(wire), 0)?.[0]).toMatchObject({ streamId: MAX_STREAM_ID, flag: MessageFlag.ResetInitiator })
+    expect(decodeFrame(unhex(wire), 0)?.[0]).toMatchObject({
+      streamId: MAX_STREAM_ID,
+      flag: MessageFlag.ResetInitiator
+    })
     expect(() => encodeFrameHeader(MAX_STREAM_ID + 1, 0, 0)).toThrow(RangeError)
   })
 
@@ -71,7 +114,9 @@ describe('mplex frame codec: spec vectors', () => {
     expect(encodeFrame(3, MessageFlag.CloseInitiator)).toHaveLength(1)
     expect(() => encodeFrame(-1, 0)).toThrow(/"stream id"/)
     expect(() => encodeFrame(1, 7 as MessageFlag)).toThrow(/"frame flag" expected an integer in \[0, 6\], got 7/)
-    expect(() => encodeFrameHeader(1, 2, MAX_MESSAGE_BYTES + 1)).toThrow(/"frame length" expected an integer in \[0, 1048576\], got 1048577/)
+    expect(() => encodeFrameHeader(1, 2, MAX_MESSAGE_BYTES + 1)).toThrow(
+      /"frame length" expected an integer in \[0, 1048576\], got 1048577/
+    )
   })
 })
 
@@ -91,7 +136,11 @@ describe('mplex frame codec: malformed input', () => {
   })
 
   it('a declared length over the limit is rejected before the body arrives', () => {
-    expectMplexError('02818040', 'ERR_MESSAGE_TOO_LARGE', /"frame length" expected <= 1048576, got 1048577 \(stream 0, MessageInitiator\)/)
+    expectMplexError(
+      '02818040',
+      'ERR_MESSAGE_TOO_LARGE',
+      /"frame length" expected <= 1048576, got 1048577 \(stream 0, MessageInitiator\)/
+    )
     let err: unknown
     try { decodeFrameHeader(unhex('0a0b'), 0, 10) } catch (e) { err = e }
     expect(err).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })

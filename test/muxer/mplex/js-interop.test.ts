@@ -142,7 +142,9 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
   it('slow reader on the js side: js resets at its 4 MiB read buffer; our writer sees StreamResetError', async () => {
     const { ours, js } = await weDial()
     const jsInbound: JsStream[] = []
-    js.addEventListener('stream', (evt) => { if (jsInbound.push(evt.detail) === 1) evt.detail.pause() }) // the first one is never read
+    js.addEventListener('stream', (evt) => {
+      if (jsInbound.push(evt.detail) === 1) evt.detail.pause()
+    }) // the first one is never read
     const s = ours.newStream()
     const writing = (async () => {
       const chunk = payload(6, 256 * 1024)

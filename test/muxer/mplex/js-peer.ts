@@ -11,8 +11,18 @@ import type { MultiaddrConnection, Stream as JsStream, StreamMuxer as JsMuxer } 
 import type { MplexInit } from '@libp2p/mplex'
 
 /** The js components want a logger; a silent one is enough. */
-type Log = ((...args: unknown[]) => void) & { enabled: boolean, trace: (...a: unknown[]) => void, error: (...a: unknown[]) => void, newScope: () => Log }
-const log: Log = Object.assign((): void => {}, { enabled: false, trace: (): void => {}, error: (): void => {}, newScope: (): Log => log })
+type Log = ((...args: unknown[]) => void) & {
+  enabled: boolean,
+  trace: (...a: unknown[]) => void,
+  error: (...a: unknown[]) => void,
+  newScope: () => Log
+}
+const log: Log = Object.assign((): void => {}, {
+  enabled: false,
+  trace: (): void => {},
+  error: (): void => {},
+  newScope: (): Log => log
+})
 const components = { logger: { forComponent: (): Log => log } }
 
 function transport (): ReturnType<ReturnType<typeof tcp>> {
@@ -46,7 +56,9 @@ export async function jsListen (): Promise<JsListener> {
       else queue.push(maConn)
     }
   }
-  const listener = transport().createListener({ upgrader } as unknown as Parameters<ReturnType<typeof transport>['createListener']>[0])
+  const listener = transport().createListener(
+    { upgrader } as unknown as Parameters<ReturnType<typeof transport>['createListener']>[0]
+  )
   await listener.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
   const port = Number(listener.getAddrs()[0]?.getComponents().find(c => c.name === 'tcp')?.value)
   return {
@@ -63,7 +75,10 @@ export async function jsListen (): Promise<JsListener> {
 export async function jsDial (port: number): Promise<MultiaddrConnection> {
   const upgrader = { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn }
   const opts = { upgrader, signal: AbortSignal.timeout(5000) }
-  return await transport().dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}`), opts as unknown as Parameters<ReturnType<typeof transport>['dial']>[1]) as unknown as MultiaddrConnection
+  return await transport().dial(
+    multiaddr(`/ip4/127.0.0.1/tcp/${port}`),
+    opts as unknown as Parameters<ReturnType<typeof transport>['dial']>[1]
+  ) as unknown as MultiaddrConnection
 }
 
 /** Read a js stream to its end (chunks may be Uint8Array or Uint8ArrayList). */

@@ -6,9 +6,12 @@ import type { Stream } from '../../../src/connection.js'
 import { FakeConnection, frame, settle, utf8, within } from './helpers.js'
 
 const text = (b: Uint8Array | null): string => b === null ? '<EOF>' : Buffer.from(b).toString()
-const frames = (conn: FakeConnection): Array<[number, number, string]> => conn.takeFrames().map(f => [f.streamId, f.flag, Buffer.from(f.data).toString()])
+const frames = (conn: FakeConnection): Array<[number, number, string]> =>
+  conn.takeFrames().map(f => [f.streamId, f.flag, Buffer.from(f.data).toString()])
 
-function setup (config = {}): { conn: FakeConnection, mux: ReturnType<typeof createMplex>, inbound: Stream[], closed: Array<Error | undefined> } {
+function setup (
+  config = {}
+): { conn: FakeConnection, mux: ReturnType<typeof createMplex>, inbound: Stream[], closed: Array<Error | undefined> } {
   const conn = new FakeConnection()
   const mux = createMplex(conn, { initiator: true, config })
   const inbound: Stream[] = []
@@ -34,7 +37,11 @@ describe('mplex adapter: streams and batching', () => {
 
   it('inbound streams: data, EOF, answer with the receiver flags, removed after both Close', async () => {
     const { conn, mux, inbound } = setup()
-    conn.inject(frame(7, MessageFlag.NewStream, 'x'), frame(7, MessageFlag.MessageInitiator, utf8('\x03abc')), frame(7, MessageFlag.CloseInitiator))
+    conn.inject(
+      frame(7, MessageFlag.NewStream, 'x'),
+      frame(7, MessageFlag.MessageInitiator, utf8('\x03abc')),
+      frame(7, MessageFlag.CloseInitiator)
+    )
     expect(inbound).toHaveLength(1)
     const s = inbound[0] as Stream
     expect([s.id, s.direction]).toEqual([7, 'inbound'])
@@ -49,7 +56,10 @@ describe('mplex adapter: streams and batching', () => {
 
   it('streams the peer opens before onStream is set are delivered when it is (initialBytes too)', async () => {
     const conn = new FakeConnection()
-    const mux = createMplex(conn, { initiator: false, initialBytes: [frame(0, MessageFlag.NewStream), frame(0, MessageFlag.MessageInitiator, 'early')] })
+    const mux = createMplex(conn, {
+      initiator: false,
+      initialBytes: [frame(0, MessageFlag.NewStream), frame(0, MessageFlag.MessageInitiator, 'early')]
+    })
     const got: Stream[] = []
     mux.onStream = (s) => { got.push(s) }
     expect(got).toHaveLength(1)
@@ -59,7 +69,11 @@ describe('mplex adapter: streams and batching', () => {
   it('our stream 0 and the peer\'s stream 0 are distinct streams', async () => {
     const { conn, mux, inbound } = setup()
     const mine = mux.newStream()
-    conn.inject(frame(0, MessageFlag.NewStream), frame(0, MessageFlag.MessageInitiator, 'theirs'), frame(0, MessageFlag.MessageReceiver, 'mine'))
+    conn.inject(
+      frame(0, MessageFlag.NewStream),
+      frame(0, MessageFlag.MessageInitiator, 'theirs'),
+      frame(0, MessageFlag.MessageReceiver, 'mine')
+    )
     expect(text(await mine.read())).toBe('mine')
     expect(text(await (inbound[0] as Stream).read())).toBe('theirs')
     expect(mux.streams.size).toBe(2)
@@ -173,7 +187,11 @@ describe('mplex adapter: errors and teardown', () => {
     conn.inject(frame(4, MessageFlag.NewStream))
     void a.write(utf8('bye'))
     await mux.close()
-    expect(frames(conn)).toEqual([[0, 0, '0'], [0, 2, 'bye'], [0, MessageFlag.CloseInitiator, ''], [4, MessageFlag.CloseReceiver, '']])
+    expect(frames(conn)).toEqual([[0, 0, '0'], [0, 2, 'bye'], [0, MessageFlag.CloseInitiator, ''], [
+      4,
+      MessageFlag.CloseReceiver,
+      ''
+    ]])
     expect(conn.closeCalls).toBe(1)
     expect(closed).toEqual([undefined])
     await expect((inbound[0] as Stream).read()).rejects.toBeInstanceOf(StreamResetError) // the peer never closed it
@@ -193,8 +211,11 @@ describe('mplex adapter: errors and teardown', () => {
   it('the peer ending the connection: unfinished streams are reset, finished ones stay readable to EOF', async () => {
     const { conn, mux, inbound, closed } = setup()
     conn.inject(
-      frame(0, MessageFlag.NewStream), frame(0, MessageFlag.MessageInitiator, 'complete'), frame(0, MessageFlag.CloseInitiator),
-      frame(1, MessageFlag.NewStream), frame(1, MessageFlag.MessageInitiator, 'cut off')
+      frame(0, MessageFlag.NewStream),
+      frame(0, MessageFlag.MessageInitiator, 'complete'),
+      frame(0, MessageFlag.CloseInitiator),
+      frame(1, MessageFlag.NewStream),
+      frame(1, MessageFlag.MessageInitiator, 'cut off')
     )
     const [done, cut] = inbound as [Stream, Stream]
     conn.end()
@@ -243,6 +264,8 @@ describe('mplex adapter: errors and teardown', () => {
   })
 
   it('config is validated at construction', () => {
-    expect(() => createMplex(new FakeConnection(), { initiator: true, config: { maxInboundStreams: -5 } })).toThrow(/"maxInboundStreams" expected/)
+    expect(() => createMplex(new FakeConnection(), { initiator: true, config: { maxInboundStreams: -5 } })).toThrow(
+      /"maxInboundStreams" expected/
+    )
   })
 })

@@ -18,7 +18,11 @@ export function refEncodeFrame (f: RefFrame): Uint8Array {
  * Parse a whole buffer. Returns the frames and whether the buffer ended mid-frame, or throws a
  * string-carrying Error for a malformed frame (flag 7, length > max, bad varint).
  */
-export function refDecodeAll (buf: Uint8Array, max: number, maxFrames = Infinity): { frames: RefFrame[], partial: boolean } {
+export function refDecodeAll (
+  buf: Uint8Array,
+  max: number,
+  maxFrames = Infinity
+): { frames: RefFrame[], partial: boolean } {
   const frames: RefFrame[] = []
   let off = 0
   while (off < buf.length && frames.length < maxFrames) {

@@ -32,7 +32,10 @@ const transports: Array<[string, () => Promise<TcpPair>]> = [
 ]
 let makePair: () => Promise<TcpPair> = tcpPair
 
-async function muxPair (client: Partial<MplexConfig> = {}, server: Partial<MplexConfig> = {}): Promise<{ a: MplexMuxer, b: MplexMuxer, pair: TcpPair }> {
+async function muxPair (
+  client: Partial<MplexConfig> = {},
+  server: Partial<MplexConfig> = {}
+): Promise<{ a: MplexMuxer, b: MplexMuxer, pair: TcpPair }> {
   const pair = await makePair()
   cleanups.push(pair.close)
   const a = createMplex(pair.client, { initiator: true, config: client })
@@ -122,7 +125,13 @@ describe.each(transports)('mplex over loopback TCP (%s)', (_name, factory) => {
     const bClosed = new Promise<Error | undefined>(resolve => { b.onClose = resolve })
     const s = a.newStream()
     await s.write(Uint8Array.of(1))
-    const their = await within((async () => { while (inbound.length === 0) await new Promise(resolve => setImmediate(resolve)); return inbound[0] as Stream })(), 'stream arrives')
+    const their = await within(
+      (async () => {
+        while (inbound.length === 0) await new Promise(resolve => setImmediate(resolve))
+        return inbound[0] as Stream
+      })(),
+      'stream arrives'
+    )
     expect(Array.from(await their.readExactly(1))).toEqual([1])
     their.reset()
     await expect(within(s.read(), 'reset arrives')).rejects.toBeInstanceOf(StreamResetError)

@@ -16,7 +16,12 @@ import { libp2pCerts, rfc8448 } from './vectors.js'
 const NOW = Date.UTC(2026, 0, 1)
 
 describe('tls.md test vectors', () => {
-  for (const [name, v] of [['Ed25519', libp2pCerts.ed25519], ['ECDSA', libp2pCerts.ecdsa], ['secp256k1', libp2pCerts.secp256k1]] as const) {
+  for (
+    const [name, v] of [['Ed25519', libp2pCerts.ed25519], ['ECDSA', libp2pCerts.ecdsa], [
+      'secp256k1',
+      libp2pCerts.secp256k1
+    ]] as const
+  ) {
     it(`accepts the valid ${name} certificate and derives ${v.peerId}`, () => {
       const r = verifyLibp2pCertificate([v.cert], NOW)
       expect(r.info.peerId.toString()).toBe(v.peerId)
@@ -25,7 +30,9 @@ describe('tls.md test vectors', () => {
   }
 
   it('refuses the invalid certificate (host key signature mismatch)', () => {
-    expect(() => verifyLibp2pCertificate([libp2pCerts.invalid.cert], NOW)).toThrow(expect.objectContaining({ code: 'ERR_TLS_BAD_CERTIFICATE' }))
+    expect(() => verifyLibp2pCertificate([libp2pCerts.invalid.cert], NOW)).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_BAD_CERTIFICATE' })
+    )
   })
 
   it('parses the RFC 8448 RSA certificate', () => {
@@ -37,7 +44,12 @@ describe('tls.md test vectors', () => {
 })
 
 describe('our certificates', () => {
-  for (const [name, gen] of [['Ed25519', generateEd25519], ['Secp256k1', generateSecp256k1], ['ECDSA', generateEcdsa], ['RSA', () => generateRsa(2048)]] as const) {
+  for (
+    const [name, gen] of [['Ed25519', generateEd25519], ['Secp256k1', generateSecp256k1], ['ECDSA', generateEcdsa], [
+      'RSA',
+      () => generateRsa(2048)
+    ]] as const
+  ) {
     it(`round-trips a ${name} host key`, () => {
       const id = gen()
       const cred = generateLibp2pCredential(id)
@@ -53,21 +65,34 @@ describe('our certificates', () => {
 
   it('refuses expired and not-yet-valid certificates', () => {
     const cred = generateLibp2pCredential(generateEd25519(), NOW)
-    expect(() => verifyLibp2pCertificate(cred.chain, NOW - 2 * 3600_000)).toThrow(expect.objectContaining({ code: 'ERR_TLS_CERTIFICATE_EXPIRED' }))
-    expect(() => verifyLibp2pCertificate(cred.chain, NOW + 101 * 365 * 86400_000)).toThrow(expect.objectContaining({ code: 'ERR_TLS_CERTIFICATE_EXPIRED' }))
+    expect(() => verifyLibp2pCertificate(cred.chain, NOW - 2 * 3600_000)).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_CERTIFICATE_EXPIRED' })
+    )
+    expect(() => verifyLibp2pCertificate(cred.chain, NOW + 101 * 365 * 86400_000)).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_CERTIFICATE_EXPIRED' })
+    )
   })
 
   it('refuses a chain of two, and none', () => {
     const cred = generateLibp2pCredential(generateEd25519())
-    expect(() => verifyLibp2pCertificate([...cred.chain, ...cred.chain])).toThrow(expect.objectContaining({ code: 'ERR_TLS_BAD_CERTIFICATE' }))
+    expect(() => verifyLibp2pCertificate([...cred.chain, ...cred.chain])).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_BAD_CERTIFICATE' })
+    )
     expect(() => verifyLibp2pCertificate([])).toThrow(expect.objectContaining({ code: 'ERR_TLS_BAD_CERTIFICATE' }))
   })
 
   function custom (extensions: Array<{ oid: string, critical: boolean, value: Uint8Array }>): Uint8Array {
     const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    return buildSelfSignedCertificate({ privateKey, serialNumber: Uint8Array.of(1), notBefore: NOW - 1000, notAfter: NOW + 1000, extensions })
+    return buildSelfSignedCertificate({
+      privateKey,
+      serialNumber: Uint8Array.of(1),
+      notBefore: NOW - 1000,
+      notAfter: NOW + 1000,
+      extensions
+    })
   }
-  const signedKeyFor = (ext: Uint8Array): Uint8Array => parseCertificate(ext).extensions.find(e => e.oid === LIBP2P_EXTENSION_OID)?.value as Uint8Array
+  const signedKeyFor = (ext: Uint8Array): Uint8Array =>
+    parseCertificate(ext).extensions.find(e => e.oid === LIBP2P_EXTENSION_OID)?.value as Uint8Array
 
   it('refuses a certificate without the libp2p extension', () => {
     expect(() => verifyLibp2pCertificate([custom([])], NOW)).toThrow(/Public Key Extension .* is missing/)
@@ -77,8 +102,13 @@ describe('our certificates', () => {
     const value = signedKeyFor(generateLibp2pCredential(generateEd25519()).chain[0] as Uint8Array)
     // the signature covers another SPKI: expect the signature error, which proves the extension was found
     const other = { oid: '1.2.3.4', critical: false, value: Uint8Array.of(5) }
-    expect(() => verifyLibp2pCertificate([custom([other, { oid: LIBP2P_EXTENSION_OID, critical: false, value }])], NOW)).toThrow(/host key signature/)
-    expect(() => verifyLibp2pCertificate([custom([{ ...other, critical: true }, { oid: LIBP2P_EXTENSION_OID, critical: true, value }])], NOW))
+    expect(() => verifyLibp2pCertificate([custom([other, { oid: LIBP2P_EXTENSION_OID, critical: false, value }])], NOW))
+      .toThrow(/host key signature/)
+    expect(() =>
+      verifyLibp2pCertificate([
+        custom([{ ...other, critical: true }, { oid: LIBP2P_EXTENSION_OID, critical: true, value }])
+      ], NOW)
+    )
       .toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_CERTIFICATE' }))
   })
 
@@ -91,11 +121,18 @@ describe('our certificates', () => {
 
 describe('DER properties', () => {
   it('round-trips OIDs', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.nat({ max: 2 ** 40 }), { maxLength: 8 }), (a, b, rest) => {
-      const oid = [a, b, ...rest].join('.')
-      const node = new DerReader(der.oid(oid)).next(Tag.OID)
-      expect(decodeOid(node.value)).toBe(oid)
-    }))
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 39 }),
+        fc.array(fc.nat({ max: 2 ** 40 }), { maxLength: 8 }),
+        (a, b, rest) => {
+          const oid = [a, b, ...rest].join('.')
+          const node = new DerReader(der.oid(oid)).next(Tag.OID)
+          expect(decodeOid(node.value)).toBe(oid)
+        }
+      )
+    )
   })
 
   it('round-trips nested TLVs of any length', () => {

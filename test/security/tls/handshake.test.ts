@@ -10,16 +10,23 @@ import type { TlsAction, TlsHandshakeConfig, TlsHandshakeResult } from '../../..
 import { TlsRecordLayer } from '../../../src/security/tls/record-layer.js'
 import { AlertDescription, CipherSuite, NamedGroup } from '../../../src/security/tls/constants.js'
 
-function credential (curve = 'prime256v1'): { chain: Uint8Array[], privateKey: crypto.KeyObject, publicKey: crypto.KeyObject } {
+function credential (
+  curve = 'prime256v1'
+): { chain: Uint8Array[], privateKey: crypto.KeyObject, publicKey: crypto.KeyObject } {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: curve })
   // The machine treats certificates as opaque: verifyPeer maps them to a key.
   return { chain: [new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }))], privateKey, publicKey }
 }
 
-const verify = (chain: readonly Uint8Array[]): { publicKey: crypto.KeyObject, info: string } =>
-  ({ publicKey: crypto.createPublicKey({ key: Buffer.from(chain[0] as Uint8Array), format: 'der', type: 'spki' }), info: 'peer' })
+const verify = (chain: readonly Uint8Array[]): { publicKey: crypto.KeyObject, info: string } => ({
+  publicKey: crypto.createPublicKey({ key: Buffer.from(chain[0] as Uint8Array), format: 'der', type: 'spki' }),
+  info: 'peer'
+})
 
-function configs (client: Partial<TlsHandshakeConfig<string>> = {}, server: Partial<TlsHandshakeConfig<string>> = {}): [TlsHandshakeConfig<string>, TlsHandshakeConfig<string>] {
+function configs (
+  client: Partial<TlsHandshakeConfig<string>> = {},
+  server: Partial<TlsHandshakeConfig<string>> = {}
+): [TlsHandshakeConfig<string>, TlsHandshakeConfig<string>] {
   const c = credential()
   const s = credential()
   return [
@@ -29,7 +36,15 @@ function configs (client: Partial<TlsHandshakeConfig<string>> = {}, server: Part
 }
 
 /** Run both machines to completion, handing messages over by level like QUIC CRYPTO frames. */
-function runMachines (cc: TlsHandshakeConfig<string>, sc: TlsHandshakeConfig<string>): { client: TlsHandshakeResult<string>, server: TlsHandshakeResult<string>, clientActions: Array<TlsAction<string>>, serverActions: Array<TlsAction<string>> } {
+function runMachines (
+  cc: TlsHandshakeConfig<string>,
+  sc: TlsHandshakeConfig<string>
+): {
+  client: TlsHandshakeResult<string>,
+  server: TlsHandshakeResult<string>,
+  clientActions: Array<TlsAction<string>>,
+  serverActions: Array<TlsAction<string>>
+} {
   const client = new TlsHandshake(cc)
   const server = new TlsHandshake(sc)
   const clientActions: Array<TlsAction<string>> = []
@@ -66,7 +81,13 @@ describe('TlsHandshake: both roles, messages per level (the QUIC shape)', () => 
     expect(secrets(r.clientActions).length).toBe(2)
   })
 
-  for (const suite of [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384, CipherSuite.TLS_CHACHA20_POLY1305_SHA256]) {
+  for (
+    const suite of [
+      CipherSuite.TLS_AES_128_GCM_SHA256,
+      CipherSuite.TLS_AES_256_GCM_SHA384,
+      CipherSuite.TLS_CHACHA20_POLY1305_SHA256
+    ]
+  ) {
     for (const group of [NamedGroup.x25519, NamedGroup.secp256r1]) {
       it(`negotiates suite 0x${suite.toString(16)} with group 0x${group.toString(16)}`, () => {
         const [cc, sc] = configs({ cipherSuites: [suite], groups: [group] }, {})
@@ -88,7 +109,10 @@ describe('TlsHandshake: both roles, messages per level (the QUIC shape)', () => 
 
   it('passes extra extensions through (quic_transport_parameters)', () => {
     const params = Uint8Array.of(1, 2, 3)
-    const [cc, sc] = configs({ extensions: [{ type: 0x39, data: params }], quic: true }, { extensions: [{ type: 0x39, data: Uint8Array.of(9) }], quic: true })
+    const [cc, sc] = configs({ extensions: [{ type: 0x39, data: params }], quic: true }, {
+      extensions: [{ type: 0x39, data: Uint8Array.of(9) }],
+      quic: true
+    })
     const r = runMachines(cc, sc)
     expect(r.server.peerExtensions.find(e => e.type === 0x39)?.data).toEqual(params)
     expect(r.client.peerExtensions.find(e => e.type === 0x39)?.data).toEqual(Uint8Array.of(9))
@@ -96,7 +120,9 @@ describe('TlsHandshake: both roles, messages per level (the QUIC shape)', () => 
 
   it('refuses a client without a certificate (certificate_required)', () => {
     const [cc, sc] = configs({ credential: undefined })
-    expect(() => runMachines(cc, sc)).toThrow(expect.objectContaining({ code: 'ERR_TLS_CERTIFICATE_REQUIRED', alert: AlertDescription.certificate_required }))
+    expect(() => runMachines(cc, sc)).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_CERTIFICATE_REQUIRED', alert: AlertDescription.certificate_required })
+    )
   })
 
   it('refuses when no ALPN protocol is shared (no_application_protocol)', () => {
@@ -105,7 +131,9 @@ describe('TlsHandshake: both roles, messages per level (the QUIC shape)', () => 
   })
 
   it('refuses no common cipher suite (handshake_failure)', () => {
-    const [cc, sc] = configs({ cipherSuites: [CipherSuite.TLS_AES_256_GCM_SHA384] }, { cipherSuites: [CipherSuite.TLS_AES_128_GCM_SHA256] })
+    const [cc, sc] = configs({ cipherSuites: [CipherSuite.TLS_AES_256_GCM_SHA384] }, {
+      cipherSuites: [CipherSuite.TLS_AES_128_GCM_SHA256]
+    })
     expect(() => runMachines(cc, sc)).toThrow(expect.objectContaining({ code: 'ERR_TLS_HANDSHAKE_FAILURE' }))
   })
 
@@ -116,14 +144,28 @@ describe('TlsHandshake: both roles, messages per level (the QUIC shape)', () => 
   })
 
   it('refuses a message larger than the cap before buffering it', () => {
-    const m = new TlsHandshake({ role: 'server', credential: credential(), verifyPeer: verify, maxHandshakeMessageBytes: 100 })
+    const m = new TlsHandshake({
+      role: 'server',
+      credential: credential(),
+      verifyPeer: verify,
+      maxHandshakeMessageBytes: 100
+    })
     m.start()
-    expect(() => m.receive('initial', Uint8Array.of(1, 0, 1, 0))).toThrow(expect.objectContaining({ code: 'ERR_TLS_MESSAGE_TOO_LARGE' }))
+    expect(() => m.receive('initial', Uint8Array.of(1, 0, 1, 0))).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_MESSAGE_TOO_LARGE' })
+    )
   })
 })
 
 /** Two record layers wired back to back. */
-function recordPair (cc: TlsHandshakeConfig<string>, sc: TlsHandshakeConfig<string>): { client: TlsRecordLayer<string>, server: TlsRecordLayer<string>, pump: (from: 'client' | 'server', records: Uint8Array[]) => Record<'client' | 'server', Uint8Array[]> } {
+function recordPair (
+  cc: TlsHandshakeConfig<string>,
+  sc: TlsHandshakeConfig<string>
+): {
+  client: TlsRecordLayer<string>,
+  server: TlsRecordLayer<string>,
+  pump: (from: 'client' | 'server', records: Uint8Array[]) => Record<'client' | 'server', Uint8Array[]>
+} {
   const client = new TlsRecordLayer(new TlsHandshake(cc), 'client')
   const server = new TlsRecordLayer(new TlsHandshake(sc), 'server')
   server.start()
@@ -135,7 +177,11 @@ function recordPair (cc: TlsHandshakeConfig<string>, sc: TlsHandshakeConfig<stri
     while (queue.length > 0) {
       const to = side === 'client' ? server : client
       const next: Uint8Array[] = []
-      for (const r of queue) { const o = to.receive(r); next.push(...o.send); received[side === 'client' ? 'server' : 'client'].push(...o.data) }
+      for (const r of queue) {
+        const o = to.receive(r)
+        next.push(...o.send)
+        received[side === 'client' ? 'server' : 'client'].push(...o.data)
+      }
       queue = next
       side = side === 'client' ? 'server' : 'client'
     }
@@ -175,19 +221,25 @@ describe('TlsRecordLayer pair', () => {
     expect(server.receive(Uint8Array.of(20, 3, 3, 0, 1, 1)).send).toEqual([])
     const flight = server.receive(ch[0] as Uint8Array).send
     for (const r of flight) client.receive(r)
-    expect(() => client.receive(Uint8Array.of(20, 3, 3, 0, 1, 1))).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNEXPECTED_MESSAGE' }))
+    expect(() => client.receive(Uint8Array.of(20, 3, 3, 0, 1, 1))).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_UNEXPECTED_MESSAGE' })
+    )
   })
 
   it('understands a fatal alert from the peer', () => {
     const [cc, sc] = configs()
     const { client, server } = recordPair(cc, sc)
     const alert = server.alertRecord(AlertDescription.internal_error)
-    expect(() => client.receive(alert)).toThrow(expect.objectContaining({ code: 'ERR_TLS_ALERT_RECEIVED', alert: AlertDescription.internal_error, remote: true }))
+    expect(() => client.receive(alert)).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_ALERT_RECEIVED', alert: AlertDescription.internal_error, remote: true })
+    )
   })
 
   it('refuses an oversize record at its header', () => {
     const [cc, sc] = configs()
     const { client } = recordPair(cc, sc)
-    expect(() => client.receive(Uint8Array.of(23, 3, 3, 0x41, 0x01))).toThrow(expect.objectContaining({ code: 'ERR_TLS_RECORD_OVERFLOW', alert: AlertDescription.record_overflow }))
+    expect(() => client.receive(Uint8Array.of(23, 3, 3, 0x41, 0x01))).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_RECORD_OVERFLOW', alert: AlertDescription.record_overflow })
+    )
   })
 })

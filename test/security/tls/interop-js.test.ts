@@ -11,7 +11,14 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr as jsMultiaddr } from '@multiformats/multiaddr'
-import type { ConnectionEncrypter, Listener as JsListener, MessageStream, MultiaddrConnection, PrivateKey as JsPrivateKey, Upgrader } from '@libp2p/interface'
+import type {
+  ConnectionEncrypter,
+  Listener as JsListener,
+  MessageStream,
+  MultiaddrConnection,
+  PrivateKey as JsPrivateKey,
+  Upgrader
+} from '@libp2p/interface'
 import { dial, listen } from '../../../src/transport/tcp.js'
 import type { TcpConnection } from '../../../src/transport/tcp.js'
 import { generateEd25519, PeerId, unmarshalPrivateKey } from '../../../src/security/index.js'
@@ -59,8 +66,13 @@ async function jsListen (): Promise<{ addr: string, next: () => Promise<Multiadd
 
 async function jsDial (addr: string): Promise<MultiaddrConnection> {
   const upgrader = { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn } as unknown as Upgrader
-  const maConn = await jsTransport().dial(jsMultiaddr(addr), { upgrader, signal: AbortSignal.timeout(5000) } as never) as unknown as MultiaddrConnection
-  cleanups.push(() => { maConn.abort(new Error('test done')) })
+  const maConn = await jsTransport().dial(
+    jsMultiaddr(addr),
+    { upgrader, signal: AbortSignal.timeout(5000) } as never
+  ) as unknown as MultiaddrConnection
+  cleanups.push(() => {
+    maConn.abort(new Error('test done'))
+  })
   return maConn
 }
 
@@ -74,8 +86,13 @@ async function ourListener (): Promise<{ addr: string, next: () => Promise<TcpCo
       if (w !== undefined) w(c); else queue.push(c)
     }
   })
-  cleanups.push(async () => { await l.close() })
-  return { addr: l.multiaddrs[0]!.toString(), next: async () => queue.shift() ?? await new Promise<TcpConnection>(resolve => waiters.push(resolve)) }
+  cleanups.push(async () => {
+    await l.close()
+  })
+  return {
+    addr: l.multiaddrs[0]!.toString(),
+    next: async () => queue.shift() ?? await new Promise<TcpConnection>(resolve => waiters.push(resolve))
+  }
 }
 
 /** Collect `n` bytes from a js MessageStream. */
@@ -98,7 +115,10 @@ async function jsRead (stream: MessageStream, n: number): Promise<Uint8Array> {
 const pattern = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * seed + 3) & 0xff)
 
 /** Each side sends a small and a large (multi-frame) message; both arrive intact. */
-async function exchange (ours: { write: (c: Uint8Array[]) => boolean, attach: (s: Collector) => void }, js: MessageStream): Promise<void> {
+async function exchange (
+  ours: { write: (c: Uint8Array[]) => boolean, attach: (s: Collector) => void },
+  js: MessageStream
+): Promise<void> {
   const sink = new Collector()
   ours.attach(sink)
   const toJs = pattern(200_000, 7)
@@ -131,11 +151,21 @@ const MUXER_CASES = [
  * skipStreamMuxerNegotiation (its ALPNCallback ignores the option), and picks in the *client's*
  * order; so against a js server "js offers only libp2p" still yields the early muxer.
  */
-const JS_SERVER_CASES = MUXER_CASES.map(([name, o, j, e]) => [name, o, j, name === 'js offers only libp2p' ? YAMUX : e] as const)
+const JS_SERVER_CASES = MUXER_CASES.map(([name, o, j, e]) =>
+  [name, o, j, name === 'js offers only libp2p' ? YAMUX : e] as const
+)
 
 const ours = tlsSecurity()
-const opts = (identity: PrivateKey, muxers: readonly string[], expectedPeer?: PeerId): Parameters<typeof ours.secureOutbound>[1] =>
-  ({ identity, muxers, handshakeTimeoutMs: 5000, ...(expectedPeer !== undefined ? { expectedPeer } : {}) })
+const opts = (
+  identity: PrivateKey,
+  muxers: readonly string[],
+  expectedPeer?: PeerId
+): Parameters<typeof ours.secureOutbound>[1] => ({
+  identity,
+  muxers,
+  handshakeTimeoutMs: 5000,
+  ...(expectedPeer !== undefined ? { expectedPeer } : {})
+})
 
 describe('switchyard client → js-libp2p TLS server', () => {
   it.each(JS_SERVER_CASES)('%s', async (_name, ourMuxers, jsMuxers, expected) => {
@@ -178,7 +208,10 @@ describe('js-libp2p TLS client → switchyard server', () => {
     const maConn = await jsDial(l.addr)
     const conn = await l.next()
     const [theirs, us] = await Promise.all([
-      jsTls(js.js, [YAMUX]).secureOutbound(maConn, { remotePeer: peerIdFromString(PeerId.fromPublicKey(identity.publicKey).toString()), skipStreamMuxerNegotiation: jsMuxers.length === 0 }),
+      jsTls(js.js, [YAMUX]).secureOutbound(maConn, {
+        remotePeer: peerIdFromString(PeerId.fromPublicKey(identity.publicKey).toString()),
+        skipStreamMuxerNegotiation: jsMuxers.length === 0
+      }),
       ours.secureInbound(conn, opts(identity, ourMuxers))
     ])
     expect(us.remotePeer.toString()).toBe(peerIdFromPrivateKey(js.js).toString())
@@ -196,7 +229,9 @@ describe('js-libp2p TLS client → switchyard server', () => {
       const maConn = await jsDial(l.addr)
       const conn = await l.next()
       const [theirs, us] = await Promise.all([
-        jsTls(key, [YAMUX]).secureOutbound(maConn, { remotePeer: peerIdFromString(PeerId.fromPublicKey(identity.publicKey).toString()) }),
+        jsTls(key, [YAMUX]).secureOutbound(maConn, {
+          remotePeer: peerIdFromString(PeerId.fromPublicKey(identity.publicKey).toString())
+        }),
         ours.secureInbound(conn, opts(identity, [YAMUX]))
       ])
       expect(us.remotePeer.toString()).toBe(peerIdFromPrivateKey(key).toString())

@@ -6,8 +6,25 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { TlsError } from '../../../src/errors.js'
-import { AlertDescription, ContentType, ExtensionType, HandshakeType, MAX_CIPHERTEXT_LENGTH, CipherSuite, NamedGroup, SignatureScheme } from '../../../src/security/tls/constants.js'
-import { alpn, decodeAlert, decodeHandshakeBody, encodeHandshake, keyShare, supportedVersions, u16ListExtension } from '../../../src/security/tls/messages.js'
+import {
+  AlertDescription,
+  ContentType,
+  ExtensionType,
+  HandshakeType,
+  MAX_CIPHERTEXT_LENGTH,
+  CipherSuite,
+  NamedGroup,
+  SignatureScheme
+} from '../../../src/security/tls/constants.js'
+import {
+  alpn,
+  decodeAlert,
+  decodeHandshakeBody,
+  encodeHandshake,
+  keyShare,
+  supportedVersions,
+  u16ListExtension
+} from '../../../src/security/tls/messages.js'
 import type { HandshakeMessage } from '../../../src/security/tls/messages.js'
 import { TlsHandshake } from '../../../src/security/tls/handshake.js'
 import { TlsRecordLayer } from '../../../src/security/tls/record-layer.js'
@@ -18,15 +35,46 @@ const ext = fc.array(fc.record({ type: fc.integer({ min: 0, max: 0xffff }), data
   .map(xs => xs.filter((x, i) => xs.findIndex(y => y.type === x.type) === i))
 
 const message: fc.Arbitrary<HandshakeMessage> = fc.oneof(
-  fc.record({ type: fc.constant(HandshakeType.ClientHello as const), legacyVersion: fc.constant(0x0303), random: bytes(32, 32), legacySessionId: bytes(0, 32), cipherSuites: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 1, maxLength: 5 }), legacyCompressionMethods: bytes(1, 2), extensions: ext }),
-  fc.record({ type: fc.constant(HandshakeType.ServerHello as const), legacyVersion: fc.constant(0x0303), random: bytes(32, 32), legacySessionIdEcho: bytes(0, 32), cipherSuite: fc.integer({ min: 0, max: 0xffff }), legacyCompressionMethod: fc.constant(0), extensions: ext }),
+  fc.record({
+    type: fc.constant(HandshakeType.ClientHello as const),
+    legacyVersion: fc.constant(0x0303),
+    random: bytes(32, 32),
+    legacySessionId: bytes(0, 32),
+    cipherSuites: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 1, maxLength: 5 }),
+    legacyCompressionMethods: bytes(1, 2),
+    extensions: ext
+  }),
+  fc.record({
+    type: fc.constant(HandshakeType.ServerHello as const),
+    legacyVersion: fc.constant(0x0303),
+    random: bytes(32, 32),
+    legacySessionIdEcho: bytes(0, 32),
+    cipherSuite: fc.integer({ min: 0, max: 0xffff }),
+    legacyCompressionMethod: fc.constant(0),
+    extensions: ext
+  }),
   fc.record({ type: fc.constant(HandshakeType.EncryptedExtensions as const), extensions: ext }),
   fc.record({ type: fc.constant(HandshakeType.CertificateRequest as const), context: bytes(0, 8), extensions: ext }),
-  fc.record({ type: fc.constant(HandshakeType.Certificate as const), context: bytes(0, 8), entries: fc.array(fc.record({ data: bytes(1, 100), extensions: ext }), { maxLength: 3 }) }),
-  fc.record({ type: fc.constant(HandshakeType.CertificateVerify as const), algorithm: fc.integer({ min: 0, max: 0xffff }), signature: bytes(1, 80) }),
+  fc.record({
+    type: fc.constant(HandshakeType.Certificate as const),
+    context: bytes(0, 8),
+    entries: fc.array(fc.record({ data: bytes(1, 100), extensions: ext }), { maxLength: 3 })
+  }),
+  fc.record({
+    type: fc.constant(HandshakeType.CertificateVerify as const),
+    algorithm: fc.integer({ min: 0, max: 0xffff }),
+    signature: bytes(1, 80)
+  }),
   fc.record({ type: fc.constant(HandshakeType.Finished as const), verifyData: bytes(32, 32) }),
   fc.record({ type: fc.constant(HandshakeType.KeyUpdate as const), requestUpdate: fc.integer({ min: 0, max: 1 }) }),
-  fc.record({ type: fc.constant(HandshakeType.NewSessionTicket as const), lifetime: fc.nat({ max: 0xffffffff }), ageAdd: fc.nat({ max: 0xffffffff }), nonce: bytes(0, 8), ticket: bytes(1, 50), extensions: ext })
+  fc.record({
+    type: fc.constant(HandshakeType.NewSessionTicket as const),
+    lifetime: fc.nat({ max: 0xffffffff }),
+    ageAdd: fc.nat({ max: 0xffffffff }),
+    nonce: bytes(0, 8),
+    ticket: bytes(1, 50),
+    extensions: ext
+  })
 )
 
 const parse = (enc: Uint8Array): HandshakeMessage => decodeHandshakeBody(enc[0] as number, enc.subarray(4))
@@ -48,8 +96,18 @@ describe('handshake message codec', () => {
       }
     }), { numRuns: 50 })
     // the RFC 8448 messages: every strict truncation fails
-    for (const m of [rfc8448.clientHello, rfc8448.serverHello, rfc8448.encryptedExtensions, rfc8448.certificate, rfc8448.certificateVerify]) {
-      for (let n = 4; n < m.length; n++) expect(() => decodeHandshakeBody(m[0] as number, m.subarray(4, n))).toThrow(TlsError)
+    for (
+      const m of [
+        rfc8448.clientHello,
+        rfc8448.serverHello,
+        rfc8448.encryptedExtensions,
+        rfc8448.certificate,
+        rfc8448.certificateVerify
+      ]
+    ) {
+      for (let n = 4; n < m.length; n++) {
+        expect(() => decodeHandshakeBody(m[0] as number, m.subarray(4, n))).toThrow(TlsError)
+      }
     }
   })
 
@@ -60,12 +118,19 @@ describe('handshake message codec', () => {
   })
 
   it('refuses a repeated extension with illegal_parameter', () => {
-    const m = encodeHandshake({ type: HandshakeType.EncryptedExtensions, extensions: [{ type: 16, data: new Uint8Array(0) }, { type: 16, data: new Uint8Array(0) }] })
+    const m = encodeHandshake({
+      type: HandshakeType.EncryptedExtensions,
+      extensions: [{ type: 16, data: new Uint8Array(0) }, { type: 16, data: new Uint8Array(0) }]
+    })
     expect(() => parse(m)).toThrow(expect.objectContaining({ code: 'ERR_TLS_ILLEGAL_PARAMETER' }))
   })
 
   it('round-trips the extension codecs', () => {
-    fc.assert(fc.property(fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 5 }), names => { expect(alpn.decode(alpn.encode(names))).toEqual(names) }))
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 5 }), names => {
+        expect(alpn.decode(alpn.encode(names))).toEqual(names)
+      })
+    )
     fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 1, maxLength: 20 }), xs => {
       expect(u16ListExtension.decode(u16ListExtension.encode(xs), 'x')).toEqual(xs)
       expect(supportedVersions.decodeClient(supportedVersions.encodeClient(xs))).toEqual(xs)
@@ -79,7 +144,16 @@ describe('handshake message codec', () => {
 
 describe('record layer decoder', () => {
   function server (): TlsRecordLayer {
-    const rl = new TlsRecordLayer(new TlsHandshake({ role: 'server', credential: { chain: [Uint8Array.of(1)], privateKey: undefined as never }, verifyPeer: () => { throw new Error('x') } }), 'server')
+    const rl = new TlsRecordLayer(
+      new TlsHandshake({
+        role: 'server',
+        credential: { chain: [Uint8Array.of(1)], privateKey: undefined as never },
+        verifyPeer: () => {
+          throw new Error('x')
+        }
+      }),
+      'server'
+    )
     rl.start()
     return rl
   }
@@ -101,13 +175,43 @@ describe('record layer decoder', () => {
 
 describe('constants (RFC 8446 §B)', () => {
   it('pins the wire numbers', () => {
-    expect([ContentType.ChangeCipherSpec, ContentType.Alert, ContentType.Handshake, ContentType.ApplicationData]).toEqual([20, 21, 22, 23])
-    expect([HandshakeType.ClientHello, HandshakeType.ServerHello, HandshakeType.NewSessionTicket, HandshakeType.EncryptedExtensions, HandshakeType.Certificate, HandshakeType.CertificateRequest, HandshakeType.CertificateVerify, HandshakeType.Finished, HandshakeType.KeyUpdate, HandshakeType.MessageHash]).toEqual([1, 2, 4, 8, 11, 13, 15, 20, 24, 254])
-    expect([ExtensionType.SupportedGroups, ExtensionType.SignatureAlgorithms, ExtensionType.ApplicationLayerProtocolNegotiation, ExtensionType.SupportedVersions, ExtensionType.Cookie, ExtensionType.KeyShare, ExtensionType.QuicTransportParameters]).toEqual([10, 13, 16, 43, 44, 51, 57])
-    expect([CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384, CipherSuite.TLS_CHACHA20_POLY1305_SHA256]).toEqual([0x1301, 0x1302, 0x1303])
+    expect([ContentType.ChangeCipherSpec, ContentType.Alert, ContentType.Handshake, ContentType.ApplicationData])
+      .toEqual([20, 21, 22, 23])
+    expect([
+      HandshakeType.ClientHello,
+      HandshakeType.ServerHello,
+      HandshakeType.NewSessionTicket,
+      HandshakeType.EncryptedExtensions,
+      HandshakeType.Certificate,
+      HandshakeType.CertificateRequest,
+      HandshakeType.CertificateVerify,
+      HandshakeType.Finished,
+      HandshakeType.KeyUpdate,
+      HandshakeType.MessageHash
+    ]).toEqual([1, 2, 4, 8, 11, 13, 15, 20, 24, 254])
+    expect([
+      ExtensionType.SupportedGroups,
+      ExtensionType.SignatureAlgorithms,
+      ExtensionType.ApplicationLayerProtocolNegotiation,
+      ExtensionType.SupportedVersions,
+      ExtensionType.Cookie,
+      ExtensionType.KeyShare,
+      ExtensionType.QuicTransportParameters
+    ]).toEqual([10, 13, 16, 43, 44, 51, 57])
+    expect([
+      CipherSuite.TLS_AES_128_GCM_SHA256,
+      CipherSuite.TLS_AES_256_GCM_SHA384,
+      CipherSuite.TLS_CHACHA20_POLY1305_SHA256
+    ]).toEqual([0x1301, 0x1302, 0x1303])
     expect([NamedGroup.secp256r1, NamedGroup.x25519]).toEqual([23, 29])
-    expect([SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.ed25519]).toEqual([0x0403, 0x0804, 0x0807])
-    expect([AlertDescription.close_notify, AlertDescription.bad_record_mac, AlertDescription.certificate_required, AlertDescription.no_application_protocol]).toEqual([0, 20, 116, 120])
+    expect([SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.ed25519])
+      .toEqual([0x0403, 0x0804, 0x0807])
+    expect([
+      AlertDescription.close_notify,
+      AlertDescription.bad_record_mac,
+      AlertDescription.certificate_required,
+      AlertDescription.no_application_protocol
+    ]).toEqual([0, 20, 116, 120])
     expect(MAX_CIPHERTEXT_LENGTH).toBe(16384 + 256)
   })
 })

@@ -36,7 +36,14 @@ function nodePeer (socket: tls.TLSSocket): string {
   return verifyLibp2pCertificate([new Uint8Array(raw)]).info.peerId.toString()
 }
 
-function collect (conn: ByteConnection): { data: () => Buffer, ended: Promise<void>, closed: Promise<Error | undefined>, waitFor: (n: number) => Promise<Buffer> } {
+function collect (
+  conn: ByteConnection
+): {
+  data: () => Buffer,
+  ended: Promise<void>,
+  closed: Promise<Error | undefined>,
+  waitFor: (n: number) => Promise<Buffer>
+} {
   const chunks: Uint8Array[] = []
   let total = 0
   const waiters: Array<{ n: number, resolve: (b: Buffer) => void }> = []
@@ -56,19 +63,31 @@ function collect (conn: ByteConnection): { data: () => Buffer, ended: Promise<vo
     data: () => Buffer.concat(chunks),
     ended,
     closed,
-    waitFor: async n => total >= n ? Buffer.concat(chunks) : await new Promise<Buffer>(resolve => waiters.push({ n, resolve }))
+    waitFor: async n =>
+      total >= n ? Buffer.concat(chunks) : await new Promise<Buffer>(resolve => waiters.push({ n, resolve }))
   }
 }
 
-async function nodeServer (opts: tls.TlsOptions): Promise<{ port: number, next: () => Promise<tls.TLSSocket>, nextError: () => Promise<Error> }> {
+async function nodeServer (
+  opts: tls.TlsOptions
+): Promise<{ port: number, next: () => Promise<tls.TLSSocket>, nextError: () => Promise<Error> }> {
   const queue: tls.TLSSocket[] = []
   const waiters: Array<(s: tls.TLSSocket) => void> = []
   const errors: Error[] = []
-  const server = tls.createServer({ minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: false, ...opts }, s => {
-    const w = waiters.shift(); if (w !== undefined) w(s); else queue.push(s)
-  })
+  const server = tls.createServer(
+    { minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: false, ...opts },
+    s => {
+      const w = waiters.shift()
+      if (w !== undefined) w(s)
+      else queue.push(s)
+    }
+  )
   const errorWaiters: Array<(e: Error) => void> = []
-  server.on('tlsClientError', err => { const w = errorWaiters.shift(); if (w !== undefined) w(err); else errors.push(err) })
+  server.on('tlsClientError', err => {
+    const w = errorWaiters.shift()
+    if (w !== undefined) w(err)
+    else errors.push(err)
+  })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   cleanups.push(async () => await new Promise(resolve => server.close(resolve)))
   return {
@@ -78,7 +97,12 @@ async function nodeServer (opts: tls.TlsOptions): Promise<{ port: number, next: 
   }
 }
 
-async function ourDial (port: number, identity: PrivateKey, extra: Partial<Parameters<ReturnType<typeof tlsSecurity>['secureOutbound']>[1]> = {}, security = tlsSecurity()): Promise<SecuredConnection> {
+async function ourDial (
+  port: number,
+  identity: PrivateKey,
+  extra: Partial<Parameters<ReturnType<typeof tlsSecurity>['secureOutbound']>[1]> = {},
+  security = tlsSecurity()
+): Promise<SecuredConnection> {
   const conn = await dial(`/ip4/127.0.0.1/tcp/${port}`)
   cleanups.push(() => conn.abort())
   return await security.secureOutbound(conn, { identity, muxers: ['/yamux/1.0.0'], handshakeTimeoutMs: 5000, ...extra })
@@ -88,7 +112,12 @@ async function ourListener (): Promise<{ port: number, next: () => Promise<TcpCo
   const queue: TcpConnection[] = []
   const waiters: Array<(c: TcpConnection) => void> = []
   const l = await listen('/ip4/127.0.0.1/tcp/0', {
-    onConnection: c => { cleanups.push(() => c.abort()); const w = waiters.shift(); if (w !== undefined) w(c); else queue.push(c) }
+    onConnection: c => {
+      cleanups.push(() => c.abort())
+      const w = waiters.shift()
+      if (w !== undefined) w(c)
+      else queue.push(c)
+    }
   })
   cleanups.push(async () => await l.close())
   const port = Number(l.multiaddrs[0]!.toString().split('/')[4])
@@ -99,7 +128,14 @@ function nodeRead (s: tls.TLSSocket, n: number): Promise<Buffer> {
   const chunks: Buffer[] = []
   let total = 0
   return new Promise((resolve, reject) => {
-    const onData = (c: Buffer): void => { chunks.push(c); total += c.length; if (total >= n) { s.off('data', onData); resolve(Buffer.concat(chunks)) } }
+    const onData = (c: Buffer): void => {
+      chunks.push(c)
+      total += c.length
+      if (total >= n) {
+        s.off('data', onData)
+        resolve(Buffer.concat(chunks))
+      }
+    }
     s.on('data', onData)
     s.once('error', reject)
   })
@@ -109,7 +145,10 @@ describe('switchyard client → node:tls server', () => {
   it('authenticates both ways, agrees on the early muxer, carries data both ways', async () => {
     const serverId = generateEd25519()
     const clientId = generateSecp256k1()
-    const srv = await nodeServer({ ...nodeCredential(serverId), ALPNProtocols: ['/mplex/6.7.0', '/yamux/1.0.0', 'libp2p'] })
+    const srv = await nodeServer({
+      ...nodeCredential(serverId),
+      ALPNProtocols: ['/mplex/6.7.0', '/yamux/1.0.0', 'libp2p']
+    })
     const secured = await ourDial(srv.port, clientId, { expectedPeer: PeerId.fromPublicKey(serverId.publicKey) })
     expect(secured.remotePeer.toString()).toBe(PeerId.fromPublicKey(serverId.publicKey).toString())
     expect(secured.earlyMuxer).toBe('/yamux/1.0.0')
@@ -146,9 +185,29 @@ describe('switchyard client → node:tls server', () => {
     const got = collect(secured.connection)
     s.write('after hrr')
     expect((await got.waitFor(9)).toString()).toBe('after hrr')
-    expect(events.find(e => e.layer === 'tls' && e.kind === 'complete')).toMatchObject({ helloRetry: true, group: 'secp256r1' })
-    expect(events.filter(e => e.layer === 'tls' && e.kind === 'handshake').map(e => e.kind === 'handshake' ? `${e.dir} ${e.message}` : '').filter(m => m !== 'in NewSessionTicket'))
-      .toEqual(['out ClientHello', 'in HelloRetryRequest', 'out ClientHello', 'in ServerHello', 'in EncryptedExtensions', 'in CertificateRequest', 'in Certificate', 'in CertificateVerify', 'in Finished', 'out Certificate', 'out CertificateVerify', 'out Finished'])
+    expect(events.find(e => e.layer === 'tls' && e.kind === 'complete')).toMatchObject({
+      helloRetry: true,
+      group: 'secp256r1'
+    })
+    expect(
+      events.filter(e => e.layer === 'tls' && e.kind === 'handshake').map(e =>
+        e.kind === 'handshake' ? `${e.dir} ${e.message}` : ''
+      ).filter(m => m !== 'in NewSessionTicket')
+    )
+      .toEqual([
+        'out ClientHello',
+        'in HelloRetryRequest',
+        'out ClientHello',
+        'in ServerHello',
+        'in EncryptedExtensions',
+        'in CertificateRequest',
+        'in Certificate',
+        'in CertificateVerify',
+        'in Finished',
+        'out Certificate',
+        'out CertificateVerify',
+        'out Finished'
+      ])
   })
 
   it('KeyUpdate both ways: we request one, OpenSSL answers, data keeps flowing', async () => {
@@ -182,7 +241,11 @@ describe('switchyard client → node:tls server', () => {
     const security = tlsSecurity({ handshake: { cipherSuites: [CipherSuite.TLS_CHACHA20_POLY1305_SHA256] } })
     const err = await ourDial(srv.port, generateEd25519(), {}, security).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TlsError)
-    expect(err).toMatchObject({ code: 'ERR_TLS_ALERT_RECEIVED', remote: true, alert: AlertDescription.handshake_failure })
+    expect(err).toMatchObject({
+      code: 'ERR_TLS_ALERT_RECEIVED',
+      remote: true,
+      alert: AlertDescription.handshake_failure
+    })
   })
 
   it('sees close_notify as the end of the stream, and sends its own', async () => {
@@ -213,10 +276,17 @@ describe('node:tls client → switchyard server', () => {
     const l = await ourListener()
     const s = await nodeDial(l.port, { ...nodeCredential(clientId), ALPNProtocols: ['libp2p'] })
     const raw = await l.next()
-    const secured = await tlsSecurity().secureInbound(raw, { identity: serverId, muxers: ['/yamux/1.0.0'], handshakeTimeoutMs: 5000 })
+    const secured = await tlsSecurity().secureInbound(raw, {
+      identity: serverId,
+      muxers: ['/yamux/1.0.0'],
+      handshakeTimeoutMs: 5000
+    })
     expect(secured.earlyMuxer).toBeUndefined()
     expect(secured.remotePeer.toString()).toBe(PeerId.fromPublicKey(clientId.publicKey).toString())
-    await new Promise<void>(resolve => { if (s.alpnProtocol !== undefined && s.alpnProtocol !== null) resolve(); else s.once('secureConnect', () => resolve()) })
+    await new Promise<void>(resolve => {
+      if (s.alpnProtocol !== undefined && s.alpnProtocol !== null) resolve()
+      else s.once('secureConnect', () => resolve())
+    })
     expect(s.alpnProtocol).toBe('libp2p')
     expect(nodePeer(s)).toBe(PeerId.fromPublicKey(serverId.publicKey).toString())
     const got = collect(secured.connection)
@@ -233,7 +303,11 @@ describe('node:tls client → switchyard server', () => {
     const s = await nodeDial(l.port, {})
     const clientError = new Promise<Error>(resolve => s.once('error', resolve))
     const raw = await l.next()
-    const err = await tlsSecurity().secureInbound(raw, { identity: generateEd25519(), muxers: [], handshakeTimeoutMs: 5000 }).catch((e: unknown) => e)
+    const err = await tlsSecurity().secureInbound(raw, {
+      identity: generateEd25519(),
+      muxers: [],
+      handshakeTimeoutMs: 5000
+    }).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'ERR_TLS_CERTIFICATE_REQUIRED' })
     expect((await clientError).message).toMatch(/certificate required/i)
   })
@@ -243,7 +317,11 @@ describe('node:tls client → switchyard server', () => {
     const sock = net.connect(l.port, '127.0.0.1')
     cleanups.push(() => sock.destroy())
     const raw = await l.next()
-    const err = await tlsSecurity().secureInbound(raw, { identity: generateEd25519(), muxers: [], handshakeTimeoutMs: 100 }).catch((e: unknown) => e)
+    const err = await tlsSecurity().secureInbound(raw, {
+      identity: generateEd25519(),
+      muxers: [],
+      handshakeTimeoutMs: 100
+    }).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'ERR_HANDSHAKE_TIMEOUT' })
   })
 
@@ -255,7 +333,11 @@ describe('node:tls client → switchyard server', () => {
     const reply = new Promise<Buffer>(resolve => sock.once('data', resolve))
     sock.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'))
     const raw = await l.next()
-    const err = await tlsSecurity().secureInbound(raw, { identity: generateEd25519(), muxers: [], handshakeTimeoutMs: 5000 }).catch((e: unknown) => e)
+    const err = await tlsSecurity().secureInbound(raw, {
+      identity: generateEd25519(),
+      muxers: [],
+      handshakeTimeoutMs: 5000
+    }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TlsError)
     // a plaintext fatal alert record
     expect([...(await reply).subarray(0, 6)]).toEqual([21, 3, 3, 0, 2, 2])

@@ -10,7 +10,14 @@ import { TlsHandshake } from '../../../src/security/tls/handshake.js'
 import type { TlsHandshakeConfig } from '../../../src/security/tls/handshake.js'
 import { TlsRecordLayer } from '../../../src/security/tls/record-layer.js'
 import { AlertDescription, CipherSuite, NamedGroup } from '../../../src/security/tls/constants.js'
-import { deriveSecret, finishedVerifyData, hkdfExtract, KeySchedule, SUITES, trafficKeys } from '../../../src/security/tls/key-schedule.js'
+import {
+  deriveSecret,
+  finishedVerifyData,
+  hkdfExtract,
+  KeySchedule,
+  SUITES,
+  trafficKeys
+} from '../../../src/security/tls/key-schedule.js'
 import { hex, rfc8448, rfc8448Hrr } from './vectors.js'
 
 const SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
@@ -21,7 +28,23 @@ const clientConfig: TlsHandshakeConfig<string> = {
   cipherSuites: [0x1301, 0x1303, 0x1302],
   groups: [0x001d, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104],
   keyShareGroups: [NamedGroup.x25519],
-  signatureSchemes: [0x0403, 0x0503, 0x0603, 0x0203, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0201, 0x0402, 0x0502, 0x0602, 0x0202],
+  signatureSchemes: [
+    0x0403,
+    0x0503,
+    0x0603,
+    0x0203,
+    0x0804,
+    0x0805,
+    0x0806,
+    0x0401,
+    0x0501,
+    0x0601,
+    0x0201,
+    0x0402,
+    0x0502,
+    0x0602,
+    0x0202
+  ],
   extensions: [
     { type: 0, data: hex('0009000006736572766572') }, // server_name "server"
     { type: 0xff01, data: hex('00') }, // renegotiation_info
@@ -42,27 +65,58 @@ describe('RFC 8448 §3 key schedule', () => {
   it('derives every published secret, key and iv', () => {
     const ks = new KeySchedule(SUITE)
     expect(ks.earlySecret).toEqual(rfc8448.secrets.early)
-    const helloHash = new Uint8Array(crypto.createHash('sha256').update(rfc8448.clientHello).update(rfc8448.serverHello).digest())
+    const helloHash = new Uint8Array(
+      crypto.createHash('sha256').update(rfc8448.clientHello).update(rfc8448.serverHello).digest()
+    )
     const hs = ks.handshake(rfc8448.secrets.shared, helloHash)
     expect(ks.handshakeSecret).toEqual(rfc8448.secrets.handshake)
     expect(hs.client).toEqual(rfc8448.secrets.clientHandshakeTraffic)
     expect(hs.server).toEqual(rfc8448.secrets.serverHandshakeTraffic)
-    expect(trafficKeys(SUITE, hs.server)).toEqual({ key: rfc8448.secrets.serverHandshakeKey, iv: rfc8448.secrets.serverHandshakeIv })
-    expect(trafficKeys(SUITE, hs.client)).toEqual({ key: rfc8448.secrets.clientHandshakeKey, iv: rfc8448.secrets.clientHandshakeIv })
+    expect(trafficKeys(SUITE, hs.server)).toEqual({
+      key: rfc8448.secrets.serverHandshakeKey,
+      iv: rfc8448.secrets.serverHandshakeIv
+    })
+    expect(trafficKeys(SUITE, hs.client)).toEqual({
+      key: rfc8448.secrets.clientHandshakeKey,
+      iv: rfc8448.secrets.clientHandshakeIv
+    })
     const th = crypto.createHash('sha256')
-    for (const m of [rfc8448.clientHello, rfc8448.serverHello, rfc8448.encryptedExtensions, rfc8448.certificate, rfc8448.certificateVerify]) th.update(m)
-    expect(finishedVerifyData(SUITE, hs.server, new Uint8Array(th.copy().digest()))).toEqual(rfc8448.serverFinished.subarray(4))
+    for (
+      const m of [
+        rfc8448.clientHello,
+        rfc8448.serverHello,
+        rfc8448.encryptedExtensions,
+        rfc8448.certificate,
+        rfc8448.certificateVerify
+      ]
+    ) th.update(m)
+    expect(finishedVerifyData(SUITE, hs.server, new Uint8Array(th.copy().digest()))).toEqual(
+      rfc8448.serverFinished.subarray(4)
+    )
     th.update(rfc8448.serverFinished)
     const serverFinishedHash = new Uint8Array(th.copy().digest())
     const app = ks.application(serverFinishedHash)
     expect(ks.masterSecret).toEqual(rfc8448.secrets.master)
     expect(app.client).toEqual(rfc8448.secrets.clientApplicationTraffic)
     expect(app.server).toEqual(rfc8448.secrets.serverApplicationTraffic)
-    expect(trafficKeys(SUITE, app.server)).toEqual({ key: rfc8448.secrets.serverApplicationKey, iv: rfc8448.secrets.serverApplicationIv })
-    expect(trafficKeys(SUITE, app.client)).toEqual({ key: rfc8448.secrets.clientApplicationKey, iv: rfc8448.secrets.clientApplicationIv })
+    expect(trafficKeys(SUITE, app.server)).toEqual({
+      key: rfc8448.secrets.serverApplicationKey,
+      iv: rfc8448.secrets.serverApplicationIv
+    })
+    expect(trafficKeys(SUITE, app.client)).toEqual({
+      key: rfc8448.secrets.clientApplicationKey,
+      iv: rfc8448.secrets.clientApplicationIv
+    })
     expect(finishedVerifyData(SUITE, hs.client, serverFinishedHash)).toEqual(rfc8448.clientFinished.subarray(4))
     // Derive-Secret / HKDF-Extract are the building blocks above; pin one direct use.
-    expect(deriveSecret('sha256', hkdfExtract('sha256', new Uint8Array(32), new Uint8Array(32)), 'derived', new Uint8Array(crypto.createHash('sha256').digest())))
+    expect(
+      deriveSecret(
+        'sha256',
+        hkdfExtract('sha256', new Uint8Array(32), new Uint8Array(32)),
+        'derived',
+        new Uint8Array(crypto.createHash('sha256').digest())
+      )
+    )
       .toEqual(hex('6f2615a108c702c5678f54fc9dbab69716c076189c48250cebeac3576c3611ba'))
   })
 })
@@ -78,13 +132,21 @@ describe('RFC 8448 §3 replayed through the client', () => {
 
     const afterSh = rl.receive(rfc8448.records.serverHello)
     expect(afterSh.send).toEqual([])
-    expect(secrets[0]).toEqual(['handshake', rfc8448.secrets.clientHandshakeTraffic, rfc8448.secrets.serverHandshakeTraffic])
+    expect(secrets[0]).toEqual([
+      'handshake',
+      rfc8448.secrets.clientHandshakeTraffic,
+      rfc8448.secrets.serverHandshakeTraffic
+    ])
 
     const afterFlight = rl.receive(rfc8448.records.serverFlight)
     expect(afterFlight.send).toEqual([rfc8448.records.clientFinished])
     expect(afterFlight.complete?.cipherSuite).toBe(CipherSuite.TLS_AES_128_GCM_SHA256)
     expect(afterFlight.complete?.peer?.info).toBe('CN=rsa')
-    expect(secrets[1]).toEqual(['application', rfc8448.secrets.clientApplicationTraffic, rfc8448.secrets.serverApplicationTraffic])
+    expect(secrets[1]).toEqual([
+      'application',
+      rfc8448.secrets.clientApplicationTraffic,
+      rfc8448.secrets.serverApplicationTraffic
+    ])
 
     // NewSessionTicket: accepted and ignored.
     expect(rl.receive(rfc8448.records.newSessionTicket)).toEqual({ send: [], data: [] })
@@ -95,7 +157,12 @@ describe('RFC 8448 §3 replayed through the client', () => {
   })
 
   it('gives the same result for the trace split at every byte', () => {
-    const stream = [rfc8448.records.serverHello, rfc8448.records.serverFlight, rfc8448.records.newSessionTicket, rfc8448.records.serverData]
+    const stream = [
+      rfc8448.records.serverHello,
+      rfc8448.records.serverFlight,
+      rfc8448.records.newSessionTicket,
+      rfc8448.records.serverData
+    ]
     const all = Buffer.concat(stream)
     for (let cut = 1; cut < all.length; cut += 7) {
       const rl = new TlsRecordLayer(new TlsHandshake(clientConfig), 'client')
@@ -114,7 +181,9 @@ describe('RFC 8448 §3 replayed through the client', () => {
       rl.receive(rfc8448.records.serverHello)
       const bad = Uint8Array.from(rfc8448.records.serverFlight)
       bad[i] = (bad[i] as number) ^ 1
-      expect(() => rl.receive(bad)).toThrow(expect.objectContaining({ code: 'ERR_TLS_BAD_RECORD_MAC', alert: AlertDescription.bad_record_mac }))
+      expect(() => rl.receive(bad)).toThrow(
+        expect.objectContaining({ code: 'ERR_TLS_BAD_RECORD_MAC', alert: AlertDescription.bad_record_mac })
+      )
     }
   })
 })
@@ -140,7 +209,11 @@ describe('RFC 8448 §3 replayed through the server', () => {
     rl.start()
     const out = rl.receive(rfc8448.records.clientHello)
     expect(out.send[0]).toEqual(rfc8448.records.serverHello)
-    expect(secrets[0]).toEqual(['handshake', rfc8448.secrets.clientHandshakeTraffic, rfc8448.secrets.serverHandshakeTraffic])
+    expect(secrets[0]).toEqual([
+      'handshake',
+      rfc8448.secrets.clientHandshakeTraffic,
+      rfc8448.secrets.serverHandshakeTraffic
+    ])
     // The flight decrypts to §3's EncryptedExtensions ‖ Certificate, then our own CertificateVerify.
     expect(out.send.length).toBe(2)
   })
@@ -157,16 +230,21 @@ describe('RFC 8448 §5 (HelloRetryRequest) replayed through the client', () => {
     retryExtensions: [{ type: 21, data: new Uint8Array(0xaf) }],
     extensionOrder: [0, 0xff01, 10, 51, 43, 13, 44, 45, 28, 21],
     randomBytes: () => rfc8448Hrr.clientRandom,
-    keyShare: g => generateKeyShare(g, g === NamedGroup.x25519 ? rfc8448Hrr.clientX25519PrivateKey : rfc8448Hrr.clientP256PrivateKey)
+    keyShare: g =>
+      generateKeyShare(g, g === NamedGroup.x25519 ? rfc8448Hrr.clientX25519PrivateKey : rfc8448Hrr.clientP256PrivateKey)
   }
 
   it('the trace\'s P-256 key pair', () => {
-    expect(generateKeyShare(NamedGroup.secp256r1, rfc8448Hrr.clientP256PrivateKey).publicKey).toEqual(rfc8448Hrr.clientP256PublicKey)
+    expect(generateKeyShare(NamedGroup.secp256r1, rfc8448Hrr.clientP256PrivateKey).publicKey).toEqual(
+      rfc8448Hrr.clientP256PublicKey
+    )
   })
 
   it('ClientHello 1, HelloRetryRequest (cookie echoed), ClientHello 2, ServerHello, the server flight and our Finished: every record byte for byte', () => {
     const secrets: Array<[string, Uint8Array, Uint8Array]> = []
-    const rl = new TlsRecordLayer(new TlsHandshake(hrrConfig), 'client', { onSecrets: (level, c, s) => secrets.push([level, c, s]) })
+    const rl = new TlsRecordLayer(new TlsHandshake(hrrConfig), 'client', {
+      onSecrets: (level, c, s) => secrets.push([level, c, s])
+    })
     const r = rfc8448Hrr.records
     expect(rl.start().send).toEqual([r.clientHello1])
     // The HelloRetryRequest asks for secp256r1 and carries a cookie: ClientHello 2 has the P-256
@@ -201,6 +279,8 @@ describe('RFC 8448 §5 (HelloRetryRequest) replayed through the client', () => {
     rl.receive(rfc8448Hrr.records.serverHello)
     // The transcript differs (HelloRetryRequest, ClientHello 2), and with it the handshake traffic
     // keys (they hash the transcript up to ServerHello): the server's flight no longer decrypts.
-    expect(() => rl.receive(rfc8448Hrr.records.serverFlight)).toThrow(expect.objectContaining({ code: 'ERR_TLS_BAD_RECORD_MAC' }))
+    expect(() => rl.receive(rfc8448Hrr.records.serverFlight)).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_BAD_RECORD_MAC' })
+    )
   })
 })

@@ -4,12 +4,20 @@ import { FrameType } from '../../../src/transport/quic/constants.js'
 import type { AckRange, Frame } from '../../../src/transport/quic/frame.js'
 import type { TransportParameters } from '../../../src/transport/quic/transport-parameters.js'
 
-export const varint = (): fc.Arbitrary<number> => fc.oneof(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 0, max: 2 ** 30 }), fc.integer({ min: 0, max: 2 ** 53 - 1 }))
+export const varint = (): fc.Arbitrary<number> =>
+  fc.oneof(
+    fc.integer({ min: 0, max: 63 }),
+    fc.integer({ min: 0, max: 2 ** 30 }),
+    fc.integer({ min: 0, max: 2 ** 53 - 1 })
+  )
 const small = (): fc.Arbitrary<number> => fc.integer({ min: 0, max: 2 ** 40 })
 const bytes = (min: number, max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: min, maxLength: max })
 
 export const ackRanges = (): fc.Arbitrary<AckRange[]> =>
-  fc.tuple(fc.integer({ min: 0, max: 2 ** 40 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 1000 })), { maxLength: 8 }))
+  fc.tuple(
+    fc.integer({ min: 0, max: 2 ** 40 }),
+    fc.array(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 1000 })), { maxLength: 8 })
+  )
     .map(([top, pairs]) => {
       const ranges: AckRange[] = []
       let cursor = top + 100_000_000
@@ -23,31 +31,59 @@ export const ackRanges = (): fc.Arbitrary<AckRange[]> =>
       return ranges
     })
 
-export const frame = (): fc.Arbitrary<Frame> => fc.oneof(
-  fc.constant<Frame>({ type: FrameType.Ping }),
-  fc.constant<Frame>({ type: FrameType.HandshakeDone }),
-  fc.integer({ min: 1, max: 40 }).map((length): Frame => ({ type: FrameType.Padding, length })),
-  fc.record({ ranges: ackRanges(), ackDelay: small() }).map((a): Frame => ({ type: FrameType.Ack, ...a })),
-  fc.record({ ranges: ackRanges(), ackDelay: small(), ecn: fc.record({ ect0: small(), ect1: small(), ce: small() }) }).map((a): Frame => ({ type: FrameType.Ack, ...a })),
-  fc.record({ streamId: varint(), errorCode: varint(), finalSize: varint() }).map((f): Frame => ({ type: FrameType.ResetStream, ...f })),
-  fc.record({ streamId: varint(), errorCode: varint() }).map((f): Frame => ({ type: FrameType.StopSending, ...f })),
-  fc.record({ offset: small(), data: bytes(0, 64) }).map((f): Frame => ({ type: FrameType.Crypto, ...f })),
-  bytes(1, 64).map((token): Frame => ({ type: FrameType.NewToken, token })),
-  fc.record({ streamId: varint(), offset: small(), data: bytes(0, 64), fin: fc.boolean() }).map((f): Frame => ({ type: FrameType.Stream, ...f })),
-  varint().map((maximum): Frame => ({ type: FrameType.MaxData, maximum })),
-  fc.record({ streamId: varint(), maximum: varint() }).map((f): Frame => ({ type: FrameType.MaxStreamData, ...f })),
-  fc.record({ type: fc.constantFrom(FrameType.MaxStreamsBidi, FrameType.MaxStreamsUni), maximum: small() }).map((f): Frame => f as Frame),
-  varint().map((limit): Frame => ({ type: FrameType.DataBlocked, limit })),
-  fc.record({ streamId: varint(), limit: varint() }).map((f): Frame => ({ type: FrameType.StreamDataBlocked, ...f })),
-  fc.record({ type: fc.constantFrom(FrameType.StreamsBlockedBidi, FrameType.StreamsBlockedUni), limit: small() }).map((f): Frame => f as Frame),
-  fc.record({ sequenceNumber: small(), back: small(), connectionId: bytes(1, 20), statelessResetToken: bytes(16, 16) })
-    .map(({ back, ...f }): Frame => ({ type: FrameType.NewConnectionId, retirePriorTo: Math.max(0, f.sequenceNumber - back), ...f })),
-  varint().map((sequenceNumber): Frame => ({ type: FrameType.RetireConnectionId, sequenceNumber })),
-  bytes(8, 8).map((data): Frame => ({ type: FrameType.PathChallenge, data })),
-  bytes(8, 8).map((data): Frame => ({ type: FrameType.PathResponse, data })),
-  fc.record({ errorCode: varint(), frameType: varint(), reason: bytes(0, 40) }).map((f): Frame => ({ type: FrameType.ConnectionClose, ...f })),
-  fc.record({ errorCode: varint(), reason: bytes(0, 40) }).map((f): Frame => ({ type: FrameType.ConnectionCloseApp, frameType: 0, ...f }))
-)
+export const frame = (): fc.Arbitrary<Frame> =>
+  fc.oneof(
+    fc.constant<Frame>({ type: FrameType.Ping }),
+    fc.constant<Frame>({ type: FrameType.HandshakeDone }),
+    fc.integer({ min: 1, max: 40 }).map((length): Frame => ({ type: FrameType.Padding, length })),
+    fc.record({ ranges: ackRanges(), ackDelay: small() }).map((a): Frame => ({ type: FrameType.Ack, ...a })),
+    fc.record({ ranges: ackRanges(), ackDelay: small(), ecn: fc.record({ ect0: small(), ect1: small(), ce: small() }) })
+      .map((a): Frame => ({ type: FrameType.Ack, ...a })),
+    fc.record({ streamId: varint(), errorCode: varint(), finalSize: varint() }).map((f): Frame => ({
+      type: FrameType.ResetStream,
+      ...f
+    })),
+    fc.record({ streamId: varint(), errorCode: varint() }).map((f): Frame => ({ type: FrameType.StopSending, ...f })),
+    fc.record({ offset: small(), data: bytes(0, 64) }).map((f): Frame => ({ type: FrameType.Crypto, ...f })),
+    bytes(1, 64).map((token): Frame => ({ type: FrameType.NewToken, token })),
+    fc.record({ streamId: varint(), offset: small(), data: bytes(0, 64), fin: fc.boolean() }).map((f): Frame => ({
+      type: FrameType.Stream,
+      ...f
+    })),
+    varint().map((maximum): Frame => ({ type: FrameType.MaxData, maximum })),
+    fc.record({ streamId: varint(), maximum: varint() }).map((f): Frame => ({ type: FrameType.MaxStreamData, ...f })),
+    fc.record({ type: fc.constantFrom(FrameType.MaxStreamsBidi, FrameType.MaxStreamsUni), maximum: small() }).map((
+      f
+    ): Frame => f as Frame),
+    varint().map((limit): Frame => ({ type: FrameType.DataBlocked, limit })),
+    fc.record({ streamId: varint(), limit: varint() }).map((f): Frame => ({ type: FrameType.StreamDataBlocked, ...f })),
+    fc.record({ type: fc.constantFrom(FrameType.StreamsBlockedBidi, FrameType.StreamsBlockedUni), limit: small() }).map(
+      (f): Frame => f as Frame
+    ),
+    fc.record({
+      sequenceNumber: small(),
+      back: small(),
+      connectionId: bytes(1, 20),
+      statelessResetToken: bytes(16, 16)
+    })
+      .map(({ back, ...f }): Frame => ({
+        type: FrameType.NewConnectionId,
+        retirePriorTo: Math.max(0, f.sequenceNumber - back),
+        ...f
+      })),
+    varint().map((sequenceNumber): Frame => ({ type: FrameType.RetireConnectionId, sequenceNumber })),
+    bytes(8, 8).map((data): Frame => ({ type: FrameType.PathChallenge, data })),
+    bytes(8, 8).map((data): Frame => ({ type: FrameType.PathResponse, data })),
+    fc.record({ errorCode: varint(), frameType: varint(), reason: bytes(0, 40) }).map((f): Frame => ({
+      type: FrameType.ConnectionClose,
+      ...f
+    })),
+    fc.record({ errorCode: varint(), reason: bytes(0, 40) }).map((f): Frame => ({
+      type: FrameType.ConnectionCloseApp,
+      frameType: 0,
+      ...f
+    }))
+  )
 
 export const transportParameters = (sender: 'client' | 'server'): fc.Arbitrary<TransportParameters> => fc.record({
   maxIdleTimeout: varint(),
@@ -78,4 +114,19 @@ export const transportParameters = (sender: 'client' | 'server'): fc.Arbitrary<T
         }), { nil: undefined })
       }
     : {})
-}, { requiredKeys: ['maxIdleTimeout', 'maxUdpPayloadSize', 'initialMaxData', 'initialMaxStreamDataBidiLocal', 'initialMaxStreamDataBidiRemote', 'initialMaxStreamDataUni', 'initialMaxStreamsBidi', 'initialMaxStreamsUni', 'ackDelayExponent', 'maxAckDelay', 'disableActiveMigration', 'activeConnectionIdLimit'] }) as fc.Arbitrary<TransportParameters>
+}, {
+  requiredKeys: [
+    'maxIdleTimeout',
+    'maxUdpPayloadSize',
+    'initialMaxData',
+    'initialMaxStreamDataBidiLocal',
+    'initialMaxStreamDataBidiRemote',
+    'initialMaxStreamDataUni',
+    'initialMaxStreamsBidi',
+    'initialMaxStreamsUni',
+    'ackDelayExponent',
+    'maxAckDelay',
+    'disableActiveMigration',
+    'activeConnectionIdLimit'
+  ]
+}) as fc.Arbitrary<TransportParameters>

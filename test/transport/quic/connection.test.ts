@@ -41,7 +41,10 @@ function transfer (h: Harness, payloads: Uint8Array[]): Uint8Array[] {
     for (const e of h.serverEvents.splice(0)) {
       if (e.type === 'stream-opened') serverRx.set(e.id, [])
       if (e.type === 'stream-readable') {
-        for (let c = server.read(e.id); c !== null && c !== undefined; c = server.read(e.id)) { (serverRx.get(e.id) as number[]).push(...c); server.consumed(e.id, c.length) }
+        for (let c = server.read(e.id); c !== null && c !== undefined; c = server.read(e.id)) {
+          ;(serverRx.get(e.id) as number[]).push(...c)
+          server.consumed(e.id, c.length)
+        }
         if (server.read(e.id) === null && serverRx.has(e.id)) {
           server.write(e.id, Uint8Array.from(serverRx.get(e.id) as number[]))
           server.finish(e.id)
@@ -51,7 +54,10 @@ function transfer (h: Harness, payloads: Uint8Array[]): Uint8Array[] {
     }
     for (const e of h.clientEvents.splice(0)) {
       if (e.type !== 'stream-readable') continue
-      for (let c = client.read(e.id); c !== null && c !== undefined; c = client.read(e.id)) { clientRx.get(e.id)?.push(...c); client.consumed(e.id, c.length) }
+      for (let c = client.read(e.id); c !== null && c !== undefined; c = client.read(e.id)) {
+        clientRx.get(e.id)?.push(...c)
+        client.consumed(e.id, c.length)
+      }
       if (client.read(e.id) === null) clientDone.add(e.id)
     }
   }
@@ -80,8 +86,13 @@ describe('QUIC connection: handshake (RFC 9001 §4, libp2p tls.md)', () => {
     const h = new Harness({ delayMs: 20, dropRate: 0.5, seed: 7 })
     let checked = 0
     h.runUntil(() => {
-      const a = (h.server as unknown as { amplification?: { sent: number, received: number, validated: boolean } } | undefined)?.amplification
-      if (a !== undefined && !a.validated) { expect(a.sent).toBeLessThanOrEqual(3 * a.received); checked++ }
+      const a =
+        (h.server as unknown as { amplification?: { sent: number, received: number, validated: boolean } } | undefined)
+          ?.amplification
+      if (a !== undefined && !a.validated) {
+        expect(a.sent).toBeLessThanOrEqual(3 * a.received)
+        checked++
+      }
       return h.server?.state === 'established'
     })
     expect(checked).toBeGreaterThan(0)
@@ -89,7 +100,12 @@ describe('QUIC connection: handshake (RFC 9001 §4, libp2p tls.md)', () => {
 })
 
 describe('QUIC connection: streams through a lossy link (every byte checked, nothing hangs)', () => {
-  const payload = (n: number, seed: number): Uint8Array => { const r = prng(seed); const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256); return b }
+  const payload = (n: number, seed: number): Uint8Array => {
+    const r = prng(seed)
+    const b = new Uint8Array(n)
+    for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256)
+    return b
+  }
 
   it('clean link: 3 streams of 0 B, 1 B and 300 KiB echo back intact', () => {
     const h = handshake()
@@ -101,7 +117,13 @@ describe('QUIC connection: streams through a lossy link (every byte checked, not
     ['10% drop', { dropRate: 0.1, seed: 11 }],
     ['reorder (jitter 8 ms on a 10 ms link)', { jitterMs: 8, seed: 12 }],
     ['duplicate 20%', { duplicateRate: 0.2, seed: 13 }],
-    ['drop 5% + reorder + duplicate + delay 40 ms', { dropRate: 0.05, duplicateRate: 0.1, jitterMs: 20, delayMs: 40, seed: 14 }]
+    ['drop 5% + reorder + duplicate + delay 40 ms', {
+      dropRate: 0.05,
+      duplicateRate: 0.1,
+      jitterMs: 20,
+      delayMs: 40,
+      seed: 14
+    }]
   ])('%s: handshake and 8 streams of 64 KiB echo back intact', (_name, opts: LinkOptions) => {
     const h = handshake(opts)
     const ps = Array.from({ length: 8 }, (_, i) => payload(64 * 1024, 100 + i))
@@ -124,7 +146,10 @@ describe('QUIC connection: closing', () => {
     h.client.close(7, 'bye', h.now)
     h.runUntil(() => h.client.isClosed && h.server?.isClosed === true)
     const closed = h.serverEvents.find(e => e.type === 'closed')
-    expect(closed).toMatchObject({ type: 'closed', error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 7 } })
+    expect(closed).toMatchObject({
+      type: 'closed',
+      error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 7 }
+    })
   })
 
   it('idle timeout closes a silent connection (ERR_QUIC_IDLE_TIMEOUT)', () => {
@@ -138,12 +163,15 @@ describe('QUIC connection: closing', () => {
     const id = h.client.openStream()
     // pretend the server allowed far more than it did
     ;(h.client as unknown as { connSendFc: { peerMax: number } }).connSendFc.peerMax = 1e9
-    ;(h.client as unknown as { streams: Map<number, { sendFc: { peerMax: number } }> }).streams.get(id)!.sendFc.peerMax = 1e9
+    ;(h.client as unknown as { streams: Map<number, { sendFc: { peerMax: number } }> }).streams.get(id)!.sendFc
+      .peerMax = 1e9
     h.client.write(id, new Uint8Array(2 * 1024 * 1024))
     h.runUntil(() => h.server?.isClosed === true || h.server?.state === 'closing')
     h.runUntil(() => h.clientEvents.some(e => e.type === 'closed') || h.client.state === 'draining')
     h.runUntil(() => h.client.isClosed)
-    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x03 } })
+    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({
+      error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x03 }
+    })
   })
 
   it('RESET_STREAM reaches the peer as a stream-reset event', () => {
@@ -162,7 +190,12 @@ describe('QUIC connection: receive backpressure (credit when the application con
   const CONN_WINDOW = 1 << 20 // initialMaxData
 
   /** The client keeps its send buffer topped up on `ids` until the fake clock reaches `until`. */
-  function flood (h: Harness, ids: number[], until: number, onServer: (e: { type: string, id?: number }) => void = () => {}): void {
+  function flood (
+    h: Harness,
+    ids: number[],
+    until: number,
+    onServer: (e: { type: string, id?: number }) => void = () => {}
+  ): void {
     const chunk = new Uint8Array(16 * 1024)
     h.runUntil(() => {
       for (const id of ids) while (h.client.buffered(id) < 512 * 1024) h.client.write(id, chunk)
@@ -243,6 +276,8 @@ describe('QUIC connection: receive backpressure (credit when the application con
     for (const id of ids) h.client.write(id, new Uint8Array(WINDOW))
     h.runUntil(() => h.server?.state !== 'established')
     h.runUntil(() => h.client.isClosed)
-    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x03 } })
+    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({
+      error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x03 }
+    })
   })
 })

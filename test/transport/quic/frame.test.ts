@@ -80,7 +80,11 @@ describe('QUIC frames (RFC 9000 §19)', () => {
   })
 
   it('ACK wire format (RFC 9000 §19.3): largest 10, delay 3, ranges 8-10 and 2-5', () => {
-    const f: Frame = { type: FrameType.Ack, ackDelay: 3, ranges: [{ smallest: 8, largest: 10 }, { smallest: 2, largest: 5 }] }
+    const f: Frame = {
+      type: FrameType.Ack,
+      ackDelay: 3,
+      ranges: [{ smallest: 8, largest: 10 }, { smallest: 2, largest: 5 }]
+    }
     // type 02, largest 0a, delay 03, count 01, first range 02, gap 8-5-2=01, length 03
     expect(Buffer.from(encode(f)).toString('hex')).toBe('020a0301020103')
   })
@@ -108,17 +112,27 @@ describe('QUIC frames (RFC 9000 §19)', () => {
 
   it('an ACK_ECN frame decodes with its counts', () => {
     const f = decodeFrame(reader(unhex('0305000001020304')))
-    expect(f).toEqual({ type: FrameType.Ack, ackDelay: 0, ranges: [{ smallest: 4, largest: 5 }], ecn: { ect0: 2, ect1: 3, ce: 4 } })
+    expect(f).toEqual({
+      type: FrameType.Ack,
+      ackDelay: 0,
+      ranges: [{ smallest: 4, largest: 5 }],
+      ecn: { ect0: 2, ect1: 3, ce: 4 }
+    })
   })
 
   it('PADDING runs are one frame', () => {
-    expect(decodeFrames(reader(unhex('0000000001')))).toEqual([{ type: FrameType.Padding, length: 4 }, { type: FrameType.Ping }])
+    expect(decodeFrames(reader(unhex('0000000001')))).toEqual([{ type: FrameType.Padding, length: 4 }, {
+      type: FrameType.Ping
+    }])
   })
 
   it('Table 3: what Initial, Handshake and 0-RTT packets may carry', () => {
     const stream: Frame = { type: FrameType.Stream, streamId: 0, offset: 0, data: new Uint8Array(0), fin: false }
-    const ok: Frame[] = [{ type: FrameType.Padding, length: 1 }, { type: FrameType.Ping }, { type: FrameType.Crypto, offset: 0, data: new Uint8Array(0) },
-      { type: FrameType.ConnectionClose, errorCode: 0, frameType: 0, reason: new Uint8Array(0) }]
+    const ok: Frame[] = [{ type: FrameType.Padding, length: 1 }, { type: FrameType.Ping }, {
+      type: FrameType.Crypto,
+      offset: 0,
+      data: new Uint8Array(0)
+    }, { type: FrameType.ConnectionClose, errorCode: 0, frameType: 0, reason: new Uint8Array(0) }]
     for (const f of ok) {
       expect(() => assertFrameAllowed(f, LongPacketType.Initial)).not.toThrow()
       expect(() => assertFrameAllowed(f, LongPacketType.Handshake)).not.toThrow()
@@ -126,10 +140,21 @@ describe('QUIC frames (RFC 9000 §19)', () => {
     for (const t of [LongPacketType.Initial, LongPacketType.Handshake]) {
       expect(codeOf(() => assertFrameAllowed(stream, t))).toBe('ERR_QUIC_PROTOCOL_VIOLATION')
       expect(codeOf(() => assertFrameAllowed({ type: FrameType.HandshakeDone }, t))).toBe('ERR_QUIC_PROTOCOL_VIOLATION')
-      expect(codeOf(() => assertFrameAllowed({ type: FrameType.ConnectionCloseApp, errorCode: 0, frameType: 0, reason: new Uint8Array(0) }, t))).toBe('ERR_QUIC_PROTOCOL_VIOLATION')
+      expect(
+        codeOf(() =>
+          assertFrameAllowed({
+            type: FrameType.ConnectionCloseApp,
+            errorCode: 0,
+            frameType: 0,
+            reason: new Uint8Array(0)
+          }, t)
+        )
+      ).toBe('ERR_QUIC_PROTOCOL_VIOLATION')
     }
     expect(() => assertFrameAllowed(stream, LongPacketType.ZeroRtt)).not.toThrow()
-    expect(codeOf(() => assertFrameAllowed({ type: FrameType.HandshakeDone }, LongPacketType.ZeroRtt))).toBe('ERR_QUIC_PROTOCOL_VIOLATION')
+    expect(codeOf(() => assertFrameAllowed({ type: FrameType.HandshakeDone }, LongPacketType.ZeroRtt))).toBe(
+      'ERR_QUIC_PROTOCOL_VIOLATION'
+    )
     expect(() => assertFrameAllowed({ type: FrameType.HandshakeDone }, 'short')).not.toThrow()
   })
 

@@ -4,7 +4,11 @@
  * advances the clock to the next delivery or timer, so nothing sleeps and a hang is a test failure.
  */
 import { generateEd25519 } from '../../../src/security/keys.js'
-import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../../src/security/tls/certificate.js'
+import {
+  generateLibp2pCredential,
+  verifyLibp2pCertificate,
+  type Libp2pPeer
+} from '../../../src/security/tls/certificate.js'
 import { QuicConnection, type QuicConnectionConfig, type QuicEvent } from '../../../src/transport/quic/connection.js'
 import { parseHeader } from '../../../src/transport/quic/header.js'
 import type { StatelessDecision, StatelessServer } from '../../../src/transport/quic/stateless.js'
@@ -69,7 +73,11 @@ export class Harness {
     this.sides = sides
     this.opts = { dropRate: 0, duplicateRate: 0, delayMs: 10, jitterMs: 0, seed: 1, ...opts }
     this.rnd = prng(this.opts.seed)
-    const bytes = (n: number): Uint8Array => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = Math.floor(this.rnd() * 256); return b }
+    const bytes = (n: number): Uint8Array => {
+      const b = new Uint8Array(n)
+      for (let i = 0; i < n; i++) b[i] = Math.floor(this.rnd() * 256)
+      return b
+    }
     this.client = new QuicConnection<Libp2pPeer>({
       role: 'client',
       credential: generateLibp2pCredential(this.clientIdentity),
@@ -117,11 +125,25 @@ export class Harness {
   }
 
   private send (to: 'client' | 'server', data: Uint8Array): void {
-    if (to === 'server') { this.datagrams.toServer++; this.datagrams.bytesToServer += data.length } else { this.datagrams.toClient++; this.datagrams.bytesToClient += data.length }
-    if (this.rnd() < this.opts.dropRate) { this.datagrams.dropped++; return }
+    if (to === 'server') {
+      this.datagrams.toServer++
+      this.datagrams.bytesToServer += data.length
+    } else {
+      this.datagrams.toClient++
+      this.datagrams.bytesToClient += data.length
+    }
+    if (this.rnd() < this.opts.dropRate) {
+      this.datagrams.dropped++
+      return
+    }
     const copies = this.rnd() < this.opts.duplicateRate ? 2 : 1
     for (let i = 0; i < copies; i++) {
-      this.inFlight.push({ at: this.now + this.opts.delayMs + this.rnd() * this.opts.jitterMs, to, data: data.slice(), seq: this.seq++ })
+      this.inFlight.push({
+        at: this.now + this.opts.delayMs + this.rnd() * this.opts.jitterMs,
+        to,
+        data: data.slice(),
+        seq: this.seq++
+      })
     }
   }
 
@@ -133,7 +155,9 @@ export class Harness {
     if (this.server !== undefined) this.serverEvents.push(...this.server.pollEvents())
   }
 
-  /** One step: deliver the next datagram or fire the next timer, whichever is first. Returns false if nothing is left. */
+  /**
+   * One step: deliver the next datagram or fire the next timer, whichever is first. Returns false if nothing is left.
+   */
   step (): boolean {
     this.flush()
     this.inFlight.sort((a, b) => a.at - b.at || a.seq - b.seq)
@@ -164,6 +188,10 @@ export class Harness {
       if (done()) return
       if (!this.step()) break
     }
-    if (!done()) throw new Error(`harness: condition not reached (t=${this.now}, client ${this.client.state}, server ${this.server?.state})`)
+    if (!done()) {
+      throw new Error(
+        `harness: condition not reached (t=${this.now}, client ${this.client.state}, server ${this.server?.state})`
+      )
+    }
   }
 }

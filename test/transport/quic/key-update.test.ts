@@ -23,16 +23,35 @@ function established (h: Harness): QuicConnection {
 
 describe('QUIC key update (RFC 9001 §6)', () => {
   it('AEAD limits of §6.6: AES-GCM 2^23 / 2^52, ChaCha20-Poly1305 2^62 / 2^36', () => {
-    expect(aeadLimits(SUITES[CipherSuite.TLS_AES_128_GCM_SHA256])).toEqual({ confidentiality: 2 ** 23, integrity: 2 ** 52 })
-    expect(aeadLimits(SUITES[CipherSuite.TLS_AES_256_GCM_SHA384])).toEqual({ confidentiality: 2 ** 23, integrity: 2 ** 52 })
-    expect(aeadLimits(SUITES[CipherSuite.TLS_CHACHA20_POLY1305_SHA256])).toEqual({ confidentiality: 2 ** 62, integrity: 2 ** 36 })
+    expect(aeadLimits(SUITES[CipherSuite.TLS_AES_128_GCM_SHA256])).toEqual({
+      confidentiality: 2 ** 23,
+      integrity: 2 ** 52
+    })
+    expect(aeadLimits(SUITES[CipherSuite.TLS_AES_256_GCM_SHA384])).toEqual({
+      confidentiality: 2 ** 23,
+      integrity: 2 ** 52
+    })
+    expect(aeadLimits(SUITES[CipherSuite.TLS_CHACHA20_POLY1305_SHA256])).toEqual({
+      confidentiality: 2 ** 62,
+      integrity: 2 ** 36
+    })
   })
 
   it('after a packet count, both sides update several times while data flows both ways intact', () => {
     const trace: Array<{ side: string, e: QuicTraceEvent }> = []
     const h = new Harness({ delayMs: 5 }, {
-      client: { keyUpdateIntervalPackets: 40, onTrace: e => { if (e.type === 'key-update') trace.push({ side: 'client', e }) } },
-      server: { keyUpdateIntervalPackets: 40, onTrace: e => { if (e.type === 'key-update') trace.push({ side: 'server', e }) } }
+      client: {
+        keyUpdateIntervalPackets: 40,
+        onTrace: e => {
+          if (e.type === 'key-update') trace.push({ side: 'client', e })
+        }
+      },
+      server: {
+        keyUpdateIntervalPackets: 40,
+        onTrace: e => {
+          if (e.type === 'key-update') trace.push({ side: 'server', e })
+        }
+      }
     })
     const server = established(h)
     const t = bothWays(h, 3, 200 * 1024)
@@ -45,7 +64,8 @@ describe('QUIC key update (RFC 9001 §6)', () => {
     // both ended in the same phase (simultaneous updates count as local on both sides)
     const phase = (c: QuicConnection): number => (c as unknown as { oneRtt: { keyPhase: number } }).oneRtt.keyPhase
     expect(phase(h.client)).toBe(phase(server))
-    expect(trace.filter(x => x.side === 'client' && x.e.type === 'key-update' && x.e.initiator === 'local').length).toBe(h.client.keyUpdates.local)
+    expect(trace.filter(x => x.side === 'client' && x.e.type === 'key-update' && x.e.initiator === 'local').length)
+      .toBe(h.client.keyUpdates.local)
     expect(h.client.state).toBe('established')
   })
 
@@ -83,7 +103,11 @@ describe('QUIC key update (RFC 9001 §6)', () => {
     h.client.finish(id)
     const got: number[] = []
     h.runUntil(() => {
-      for (const e of h.serverEvents.splice(0)) if (e.type === 'stream-readable') for (let c = server.read(id); c !== undefined && c !== null; c = server.read(id)) got.push(...c)
+      for (const e of h.serverEvents.splice(0)) {
+        if (e.type === 'stream-readable') {
+          for (let c = server.read(id); c !== undefined && c !== null; c = server.read(id)) got.push(...c)
+        }
+      }
       return got.length === 4
     })
     expect(got).toEqual([1, 2, 3, 4])
@@ -109,7 +133,10 @@ describe('QUIC key update (RFC 9001 §6)', () => {
   it('at the limit with the previous update unacknowledged, 1-RTT sending holds until it may update', () => {
     const h = new Harness({}, { client: { keyUpdateIntervalPackets: Number.MAX_SAFE_INTEGER } })
     established(h)
-    const c = h.client as unknown as { confidentialityLimit: number, oneRtt: { sentInPhase: number, ackedInPhase: boolean } }
+    const c = h.client as unknown as {
+      confidentialityLimit: number,
+      oneRtt: { sentInPhase: number, ackedInPhase: boolean }
+    }
     c.confidentialityLimit = 10
     c.oneRtt.sentInPhase = 10
     c.oneRtt.ackedInPhase = false // as if the previous update were not acknowledged yet

@@ -14,7 +14,10 @@ import { bothWays } from './traffic.js'
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 /** Run a bulk exchange; return how many ack-eliciting 1-RTT packets the server sent at each instant. */
-function burstsOf (pacing: boolean, link: LinkOptions): { perInstant: Map<number, number>, ok: boolean, duration: number } {
+function burstsOf (
+  pacing: boolean,
+  link: LinkOptions
+): { perInstant: Map<number, number>, ok: boolean, duration: number } {
   const perInstant = new Map<number, number>()
   let clock = (): number => 0
   const onTrace = (e: QuicTraceEvent): void => {
@@ -28,7 +31,8 @@ function burstsOf (pacing: boolean, link: LinkOptions): { perInstant: Map<number
   h.runUntil(() => h.client.state === 'established' && h.server?.state === 'established')
   const start = h.now
   const t = bothWays(h, 1, 1024 * 1024)
-  const ok = sha(t.receivedByClient[0] as Uint8Array) === sha(t.sentByServer[0] as Uint8Array) && sha(t.receivedByServer[0] as Uint8Array) === sha(t.sentByClient[0] as Uint8Array)
+  const ok = sha(t.receivedByClient[0] as Uint8Array) === sha(t.sentByServer[0] as Uint8Array) &&
+    sha(t.receivedByServer[0] as Uint8Array) === sha(t.sentByClient[0] as Uint8Array)
   return { perInstant, ok, duration: h.now - start }
 }
 

@@ -2,13 +2,23 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { AckTracker, MAX_ACK_RANGES } from '../../../src/transport/quic/ack-tracker.js'
-import { AmplificationLimit, initialWindow, minimumWindow, NewReno, Pacer } from '../../../src/transport/quic/congestion.js'
+import {
+  AmplificationLimit,
+  initialWindow,
+  minimumWindow,
+  NewReno,
+  Pacer
+} from '../../../src/transport/quic/congestion.js'
 import { FrameType, PacketNumberSpace } from '../../../src/transport/quic/constants.js'
 import type { AckFrame } from '../../../src/transport/quic/frame.js'
 import { LossDetection, type SentPacket } from '../../../src/transport/quic/loss-detection.js'
 import { INITIAL_RTT_MS, RttEstimator } from '../../../src/transport/quic/rtt.js'
 
-const ack = (...ranges: Array<[number, number]>): AckFrame => ({ type: FrameType.Ack, ackDelay: 0, ranges: ranges.map(([smallest, largest]) => ({ smallest, largest })) })
+const ack = (...ranges: Array<[number, number]>): AckFrame => ({
+  type: FrameType.Ack,
+  ackDelay: 0,
+  ranges: ranges.map(([smallest, largest]) => ({ smallest, largest }))
+})
 
 describe('RTT estimation (RFC 9002 §5)', () => {
   it('first sample, then EWMA with ack delay subtracted only above min_rtt', () => {
@@ -63,7 +73,10 @@ describe('ACK generation (RFC 9000 §13.2)', () => {
   })
 })
 
-function lossUnit (): { ld: LossDetection<string>, send: (pn: number, t: number, space?: PacketNumberSpace) => SentPacket<string> } {
+function lossUnit (): {
+  ld: LossDetection<string>,
+  send: (pn: number, t: number, space?: PacketNumberSpace) => SentPacket<string>
+} {
   const ld = new LossDetection<string>(new RttEstimator(), new NewReno(1200), 25)
   ld.handshakeConfirmed = true
   const send = (pn: number, t: number, space = PacketNumberSpace.ApplicationData): SentPacket<string> => {
@@ -115,7 +128,11 @@ describe('loss detection (RFC 9002 §6)', () => {
     const { ld } = lossUnit()
     ld.peerCompletedAddressValidation = false
     expect(ld.timerDeadline(0)).toBeLessThan(Infinity)
-    expect(ld.onTimeout(ld.timerDeadline(0))).toMatchObject({ kind: 'pto', space: PacketNumberSpace.Initial, probes: 1 })
+    expect(ld.onTimeout(ld.timerDeadline(0))).toMatchObject({
+      kind: 'pto',
+      space: PacketNumberSpace.Initial,
+      probes: 1
+    })
   })
 
   it('discarding a space removes its bytes from flight', () => {
@@ -157,16 +174,18 @@ describe('NewReno (RFC 9002 §7)', () => {
 
 describe('anti-amplification (RFC 9000 §8.1)', () => {
   it('at most 3x the received bytes before validation', () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 1500 }), fc.integer({ min: 0, max: 5000 }))), (steps) => {
-      const a = new AmplificationLimit()
-      for (const [rx, tx] of steps) {
-        a.onReceived(rx)
-        const n = Math.min(tx, a.allowance)
-        a.onSent(n)
-        expect(a.sent).toBeLessThanOrEqual(3 * a.received)
-      }
-      a.validated = true
-      expect(a.allowance).toBe(Infinity)
-    }))
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 1500 }), fc.integer({ min: 0, max: 5000 }))), (steps) => {
+        const a = new AmplificationLimit()
+        for (const [rx, tx] of steps) {
+          a.onReceived(rx)
+          const n = Math.min(tx, a.allowance)
+          a.onSent(n)
+          expect(a.sent).toBeLessThanOrEqual(3 * a.received)
+        }
+        a.validated = true
+        expect(a.allowance).toBe(Infinity)
+      })
+    )
   })
 })

@@ -13,7 +13,14 @@ describe('SendBuffer after a late acknowledgement', () => {
     b.finish()
     const f1 = b.nextFrame(1200, Infinity)
     const f2 = b.nextFrame(1200, Infinity)
-    expect([f1?.offset, f1?.data.length, f1?.fin, f2?.offset, f2?.data.length, f2?.fin]).toEqual([0, 1200, false, 1200, 300, true])
+    expect([f1?.offset, f1?.data.length, f1?.fin, f2?.offset, f2?.data.length, f2?.fin]).toEqual([
+      0,
+      1200,
+      false,
+      1200,
+      300,
+      true
+    ])
     // the first packet is declared lost, then its ACK arrives anyway
     b.onLost(0, 1200, false)
     b.onAcked(0, 1200, false)

@@ -20,7 +20,11 @@ const peer = { address: '198.51.100.7', port: 5000 }
 const odcid = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8)
 const rscid = Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9)
 
-function withGate (link: LinkOptions, gate: StatelessServer, sides: SideOptions = {}): { h: Harness, trace: QuicTraceEvent[] } {
+function withGate (
+  link: LinkOptions,
+  gate: StatelessServer,
+  sides: SideOptions = {}
+): { h: Harness, trace: QuicTraceEvent[] } {
   const trace: QuicTraceEvent[] = []
   const h = new Harness(link, { ...sides, gate, client: { onTrace: e => trace.push(e), ...sides.client } })
   return { h, trace }
@@ -32,8 +36,14 @@ describe('Retry tokens (RFC 9000 §8.1.4)', () => {
     const token = t.issue(peer, odcid, rscid, 1000)
     expect(t.check(token, peer, rscid, 1000)).toEqual({ kind: 'valid', originalDcid: odcid })
     expect(t.check(token, peer, rscid, 11_000)).toEqual({ kind: 'valid', originalDcid: odcid })
-    expect(t.check(token, peer, rscid, 11_001)).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('expired') })
-    expect(t.check(token, { ...peer, port: 5001 }, rscid, 1000)).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('another address') })
+    expect(t.check(token, peer, rscid, 11_001)).toMatchObject({
+      kind: 'invalid',
+      reason: expect.stringContaining('expired')
+    })
+    expect(t.check(token, { ...peer, port: 5001 }, rscid, 1000)).toMatchObject({
+      kind: 'invalid',
+      reason: expect.stringContaining('another address')
+    })
     expect(t.check(token, { ...peer, address: '198.51.100.8' }, rscid, 1000)).toMatchObject({ kind: 'invalid' })
     // echoed under another DCID, or from another endpoint (other key): not ours for this Initial
     expect(t.check(token, peer, odcid, 1000)).toEqual({ kind: 'unknown' })
@@ -48,7 +58,9 @@ describe('Retry tokens (RFC 9000 §8.1.4)', () => {
       expect(t.check(bad, peer, rscid, 0).kind).toBe('unknown')
       expect(t.check(token.subarray(0, i), peer, rscid, 0).kind).toBe('unknown')
     }
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (garbage) => { expect(t.check(garbage, peer, rscid, 0).kind).toBe('unknown') }))
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (garbage) => {
+      expect(t.check(garbage, peer, rscid, 0).kind).toBe('unknown')
+    }))
   })
 })
 
@@ -68,7 +80,9 @@ describe('server Retry decision (RFC 9000 §8.1.2)', () => {
     expect((server as unknown as { amplification: { validated: boolean } }).amplification.validated).toBe(true)
     // RFC 9000 §7.3: the server announced both connection ids, the client checked them
     expect(h.client.peerParams?.retrySourceConnectionId).toEqual(h.client.retrySourceCid)
-    expect(h.client.peerParams?.originalDestinationConnectionId).toEqual((h.client as unknown as { originalDcid: Uint8Array }).originalDcid)
+    expect(h.client.peerParams?.originalDestinationConnectionId).toEqual(
+      (h.client as unknown as { originalDcid: Uint8Array }).originalDcid
+    )
     const t = bothWays(h, 2, 64 * 1024)
     expect(t.receivedByServer.map(sha)).toEqual(t.sentByClient.map(sha))
     expect(t.receivedByClient.map(sha)).toEqual(t.sentByServer.map(sha))
@@ -89,7 +103,11 @@ describe('server Retry decision (RFC 9000 §8.1.2)', () => {
     expect(verifyRetryIntegrity(client.originalDcid, d.datagram)).toBe(true)
     // the client's next Initial goes to the Retry SCID and carries the token
     h.runUntil(() => h.gateDecisions.length > 1)
-    expect(h.gateDecisions[1]).toMatchObject({ kind: 'accept', validated: true, retry: { originalDcid: client.originalDcid, retrySourceCid: retry.scid } })
+    expect(h.gateDecisions[1]).toMatchObject({
+      kind: 'accept',
+      validated: true,
+      retry: { originalDcid: client.originalDcid, retrySourceCid: retry.scid }
+    })
     const accepted = h.gateDecisions[1]
     if (accepted?.kind !== 'accept') return
     expect(accepted.header.token).toEqual(retry.token)
@@ -98,7 +116,10 @@ describe('server Retry decision (RFC 9000 §8.1.2)', () => {
 
   it('under load: Retry once the pending handshakes reach the threshold, accept below it', () => {
     let pending = 3
-    const mk = (): Harness => withGate({}, new StatelessServer({ retryAfterPendingHandshakes: 4, cidLength: 8 }, 0), { pendingHandshakes: () => pending }).h
+    const mk = (): Harness =>
+      withGate({}, new StatelessServer({ retryAfterPendingHandshakes: 4, cidLength: 8 }, 0), {
+        pendingHandshakes: () => pending
+      }).h
     const below = mk()
     below.runUntil(() => below.client.state === 'established')
     expect(below.gateDecisions.map(d => d.kind)).toEqual(['accept'])
@@ -110,14 +131,19 @@ describe('server Retry decision (RFC 9000 §8.1.2)', () => {
   })
 
   it('policy never: no Retry whatever the load', () => {
-    const { h } = withGate({}, new StatelessServer({ retry: 'never', cidLength: 8 }, 0), { pendingHandshakes: () => 1e6 })
+    const { h } = withGate({}, new StatelessServer({ retry: 'never', cidLength: 8 }, 0), {
+      pendingHandshakes: () => 1e6
+    })
     h.runUntil(() => h.client.state === 'established')
     expect(h.gateDecisions.map(d => d.kind)).toEqual(['accept'])
   })
 
   it('Retry under 10% loss, reordering and duplication: the handshake and data still complete', () => {
     for (const seed of [1, 2, 3]) {
-      const { h } = withGate({ dropRate: 0.1, duplicateRate: 0.1, jitterMs: 15, delayMs: 20, seed }, new StatelessServer({ retry: 'always', cidLength: 8 }, 0))
+      const { h } = withGate(
+        { dropRate: 0.1, duplicateRate: 0.1, jitterMs: 15, delayMs: 20, seed },
+        new StatelessServer({ retry: 'always', cidLength: 8 }, 0)
+      )
       h.runUntil(() => h.client.state === 'established' && h.server?.state === 'established')
       const t = bothWays(h, 1, 32 * 1024)
       expect(t.receivedByClient.map(sha)).toEqual(t.sentByServer.map(sha))
@@ -131,7 +157,9 @@ describe('server Retry decision (RFC 9000 §8.1.2)', () => {
     const { h } = withGate({ delayMs: 20 }, gate)
     h.runUntil(() => h.client.isClosed)
     expect(h.gateDecisions.map(d => d.kind === 'send' ? d.reason : d.kind)).toEqual(['retry', 'invalid-token'])
-    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x0b } })
+    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({
+      error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x0b }
+    })
     expect(h.server).toBeUndefined()
   })
 })
@@ -144,7 +172,12 @@ describe('client handling of Retry (RFC 9000 §17.2.5.2)', () => {
     const first = h.client.pollDatagrams(h.now)[0] as Uint8Array
     return { h, first, trace }
   }
-  const retryFor = (first: Uint8Array, token = Uint8Array.of(7, 7, 7), scid = Uint8Array.of(5, 5, 5, 5, 5, 5, 5, 5), tagDcid?: Uint8Array): Uint8Array => {
+  const retryFor = (
+    first: Uint8Array,
+    token = Uint8Array.of(7, 7, 7),
+    scid = Uint8Array.of(5, 5, 5, 5, 5, 5, 5, 5),
+    tagDcid?: Uint8Array
+  ): Uint8Array => {
     const ch = parseHeader(first, 0, 8)
     if (ch.form !== 'long') throw new Error('not a long header')
     return encodeRetry(ch.scid, scid, token, tagDcid ?? ch.dcid)
@@ -155,7 +188,12 @@ describe('client handling of Retry (RFC 9000 §17.2.5.2)', () => {
     h.client.receiveDatagram(retryFor(first), h.now)
     const [again] = h.client.pollDatagrams(h.now)
     const ah = parseHeader(again as Uint8Array, 0, 8)
-    expect(ah).toMatchObject({ form: 'long', type: LongPacketType.Initial, dcid: Uint8Array.of(5, 5, 5, 5, 5, 5, 5, 5), token: Uint8Array.of(7, 7, 7) })
+    expect(ah).toMatchObject({
+      form: 'long',
+      type: LongPacketType.Initial,
+      dcid: Uint8Array.of(5, 5, 5, 5, 5, 5, 5, 5),
+      token: Uint8Array.of(7, 7, 7)
+    })
     expect((again as Uint8Array).length).toBeGreaterThanOrEqual(1200)
     expect(trace.filter(e => e.type === 'retry')).toHaveLength(1)
     // a second Retry is discarded (§17.2.5.2: one per connection attempt)
@@ -166,7 +204,10 @@ describe('client handling of Retry (RFC 9000 §17.2.5.2)', () => {
 
   it('discards a Retry with a bad integrity tag, an empty token, or after the server answered', () => {
     const bad = started()
-    bad.h.client.receiveDatagram(retryFor(bad.first, Uint8Array.of(7), undefined, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0)), bad.h.now)
+    bad.h.client.receiveDatagram(
+      retryFor(bad.first, Uint8Array.of(7), undefined, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0)),
+      bad.h.now
+    )
     expect(bad.h.client.retrySourceCid).toBeUndefined()
     expect(bad.trace.some(e => e.type === 'dropped' && e.reason.includes('integrity'))).toBe(true)
     const empty = started()
@@ -176,7 +217,15 @@ describe('client handling of Retry (RFC 9000 §17.2.5.2)', () => {
     const done = new Harness()
     done.runUntil(() => done.client.state === 'established')
     const local = (done.client as unknown as { localCid: Uint8Array }).localCid
-    done.client.receiveDatagram(encodeRetry(local, Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 1), Uint8Array.of(1), (done.client as unknown as { originalDcid: Uint8Array }).originalDcid), done.now)
+    done.client.receiveDatagram(
+      encodeRetry(
+        local,
+        Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 1),
+        Uint8Array.of(1),
+        (done.client as unknown as { originalDcid: Uint8Array }).originalDcid
+      ),
+      done.now
+    )
     expect(done.client.retrySourceCid).toBeUndefined()
     expect(done.client.state).toBe('established')
   })
@@ -196,15 +245,22 @@ describe('client handling of Retry (RFC 9000 §17.2.5.2)', () => {
       return rscid === undefined ? rest : { ...rest, retry: { ...retry, retrySourceCid: rscid } }
     }
     h.runUntil(() => h.client.isClosed)
-    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_QUIC_TRANSPORT_PARAMETER', message: expect.stringContaining(message) } })
+    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({
+      error: { code: 'ERR_QUIC_TRANSPORT_PARAMETER', message: expect.stringContaining(message) }
+    })
   })
 
   it('closes with TRANSPORT_PARAMETER_ERROR on a retry_source_connection_id without a Retry', () => {
     const sides: SideOptions = { server: {} }
-    const h = new Harness({}, sides)
     // the server's parameters claim a Retry the client never saw (the original DCID itself is right)
-    ;(sides.server as { retry?: unknown }).retry = { originalDcid: (h.client as unknown as { originalDcid: Uint8Array }).originalDcid, retrySourceCid: Uint8Array.of(1, 2, 3, 4) }
+    const h = new Harness({}, sides)
+    ;(sides.server as { retry?: unknown }).retry = {
+      originalDcid: (h.client as unknown as { originalDcid: Uint8Array }).originalDcid,
+      retrySourceCid: Uint8Array.of(1, 2, 3, 4)
+    }
     h.runUntil(() => h.client.isClosed)
-    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_QUIC_TRANSPORT_PARAMETER', message: expect.stringContaining('without a Retry') } })
+    expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({
+      error: { code: 'ERR_QUIC_TRANSPORT_PARAMETER', message: expect.stringContaining('without a Retry') }
+    })
   })
 })

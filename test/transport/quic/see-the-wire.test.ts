@@ -13,14 +13,29 @@ import { Tracer } from '../../../src/trace/tracer.js'
 import { quic } from '../../../src/transport/quic/transport.js'
 
 const CODEC = '/test/stream-proto/1.0.0'
-const keep = (into: TraceRecord[]): { write: (r: TraceRecord) => void } => ({ write: (r) => { into.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord) } })
+const keep = (into: TraceRecord[]): { write: (r: TraceRecord) => void } => ({
+  write: (r) => {
+    into.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord)
+  }
+})
 
 export async function tracedExchange (): Promise<{ client: TraceRecord[], server: TraceRecord[], keyLog: string[] }> {
   const client: TraceRecord[] = []
   const server: TraceRecord[] = []
   const keyLog: string[] = []
-  const s1 = newStandardSwitch({ log: () => {}, transports: [quic()], listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'], observer: new Tracer({ sinks: [keep(server)] }).switchObserver })
-  const s2 = newStandardSwitch({ log: () => {}, transports: [quic()], listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'], observer: new Tracer({ sinks: [keep(client)] }).switchObserver, keyLog: l => keyLog.push(l) })
+  const s1 = newStandardSwitch({
+    log: () => {},
+    transports: [quic()],
+    listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'],
+    observer: new Tracer({ sinks: [keep(server)] }).switchObserver
+  })
+  const s2 = newStandardSwitch({
+    log: () => {},
+    transports: [quic()],
+    listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'],
+    observer: new Tracer({ sinks: [keep(client)] }).switchObserver,
+    keyLog: l => keyLog.push(l)
+  })
   s1.mount(streamProtoProtocol)
   await s1.start()
   await s2.start()
@@ -35,49 +50,78 @@ export async function tracedExchange (): Promise<{ client: TraceRecord[], server
 }
 
 describe('QUIC: --trace and --keylog (library)', () => {
-  it('shows packets and frames, the TLS handshake inside CRYPTO, each stream\'s protocol and messages; logs the four NSS secrets', async () => {
-    const { client, server, keyLog } = await tracedExchange()
-    for (const [records, role] of [[client, 'client'], [server, 'server']] as const) {
-      const packets = records.flatMap(r => r.layer === 'quic' && r.kind === 'packet' ? [r] : [])
-      // the first packet each way is an Initial carrying CRYPTO (ClientHello / ServerHello)
-      const firstOut = packets.find(p => p.dir === 'out')
-      const firstIn = packets.find(p => p.dir === 'in')
-      expect(firstOut?.packetType).toBe('Initial')
-      expect(firstIn?.packetType).toBe('Initial')
-      expect(firstOut?.frames.some(f => f.startsWith('CRYPTO 0+'))).toBe(true)
-      // all three packet types, packet numbers counting up per space, ACKs with ranges
-      expect(new Set(packets.map(p => p.packetType))).toEqual(new Set(['Initial', 'Handshake', '1-RTT']))
-      const outPns = packets.filter(p => p.dir === 'out' && p.packetType === '1-RTT').map(p => p.pn)
-      expect(outPns).toEqual([...outPns].sort((a, b) => a - b))
-      expect(packets.some(p => p.frames.some(f => /^ACK \d+(-\d+)?/.test(f)))).toBe(true)
-      expect(packets.some(p => p.frames.some(f => /^STREAM 0 @0\+\d+/.test(f)))).toBe(true)
-      // the server sends HANDSHAKE_DONE (RFC 9001 §4.1.2)
-      expect(packets.some(p => p.frames.includes('HANDSHAKE_DONE') && p.dir === (role === 'server' ? 'out' : 'in'))).toBe(true)
-      // TLS messages from the CRYPTO frames, in order, with the levels RFC 9001 §4 puts them at
-      const tls = records.flatMap(r => r.layer === 'tls' && r.kind === 'handshake' ? [`${r.dir === 'out' ? (role === 'client' ? 'C' : 'S') : (role === 'client' ? 'S' : 'C')} ${r.message} ${r.level}`] : [])
-      expect(tls).toEqual([
-        'C ClientHello initial', 'S ServerHello initial', 'S EncryptedExtensions handshake', 'S CertificateRequest handshake',
-        'S Certificate handshake', 'S CertificateVerify handshake', 'S Finished handshake',
-        'C Certificate handshake', 'C CertificateVerify handshake', 'C Finished handshake'
+  it(
+    'shows packets and frames, the TLS handshake inside CRYPTO, each stream\'s protocol and messages; logs the four NSS secrets',
+    async () => {
+      const { client, server, keyLog } = await tracedExchange()
+      for (const [records, role] of [[client, 'client'], [server, 'server']] as const) {
+        const packets = records.flatMap(r => r.layer === 'quic' && r.kind === 'packet' ? [r] : [])
+        // the first packet each way is an Initial carrying CRYPTO (ClientHello / ServerHello)
+        const firstOut = packets.find(p => p.dir === 'out')
+        const firstIn = packets.find(p => p.dir === 'in')
+        expect(firstOut?.packetType).toBe('Initial')
+        expect(firstIn?.packetType).toBe('Initial')
+        expect(firstOut?.frames.some(f => f.startsWith('CRYPTO 0+'))).toBe(true)
+        // all three packet types, packet numbers counting up per space, ACKs with ranges
+        expect(new Set(packets.map(p => p.packetType))).toEqual(new Set(['Initial', 'Handshake', '1-RTT']))
+        const outPns = packets.filter(p => p.dir === 'out' && p.packetType === '1-RTT').map(p => p.pn)
+        expect(outPns).toEqual([...outPns].sort((a, b) => a - b))
+        expect(packets.some(p => p.frames.some(f => /^ACK \d+(-\d+)?/.test(f)))).toBe(true)
+        expect(packets.some(p => p.frames.some(f => /^STREAM 0 @0\+\d+/.test(f)))).toBe(true)
+        // the server sends HANDSHAKE_DONE (RFC 9001 §4.1.2)
+        expect(packets.some(p => p.frames.includes('HANDSHAKE_DONE') && p.dir === (role === 'server' ? 'out' : 'in')))
+          .toBe(true)
+        // TLS messages from the CRYPTO frames, in order, with the levels RFC 9001 §4 puts them at
+        const tls = records.flatMap(r =>
+          r.layer === 'tls' && r.kind === 'handshake'
+            ? [
+              `${
+                r.dir === 'out' ? (role === 'client' ? 'C' : 'S') : (role === 'client' ? 'S' : 'C')
+              } ${r.message} ${r.level}`
+              ]
+            : []
+        )
+        expect(tls).toEqual([
+          'C ClientHello initial',
+          'S ServerHello initial',
+          'S EncryptedExtensions handshake',
+          'S CertificateRequest handshake',
+          'S Certificate handshake',
+          'S CertificateVerify handshake',
+          'S Finished handshake',
+          'C Certificate handshake',
+          'C CertificateVerify handshake',
+          'C Finished handshake'
+        ])
+        expect(records.find(r => r.layer === 'tls' && r.kind === 'complete')).toMatchObject({ role, alpn: 'libp2p' })
+        // the stream: multistream-select read from the STREAM data, then the tutorial's messages
+        const id = records.find(r => r.layer === 'stream' && r.kind === 'protocol' && r.protocol === CODEC)?.stream
+        expect(id !== undefined && id % 4 === 0).toBe(true) // a client-initiated bidirectional stream (RFC 9000 §2.1)
+        const messages = records.flatMap(r =>
+          r.layer === 'stream' && r.kind === 'message' && r.stream === id ? [new TextDecoder().decode(r.bytes)] : []
+        )
+        expect(messages).toEqual(['please send data', ...Array.from({ length: 11 }, (_, i) => `Part ${i}`)])
+      }
+      // the text view: one line per packet between the UDP open and the libp2p layers
+      const f = new TextFormatter()
+      const lines = client.flatMap(r => f.format(r))
+      expect(lines[0]).toMatch(
+        /#1 udp open \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1 -> \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1 \(outbound\)/
+      )
+      expect(lines.some(l => / {2}quic -> Initial #0 \(\d+ B\): CRYPTO 0\+\d+, PADDING \d+$/.test(l))).toBe(true)
+      expect(lines.some(l => / {4}tls <- ServerHello \(\d+ B, initial\)/.test(l))).toBe(true)
+      expect(lines.some(l => /\[\d+\] -> "please send data"/.test(l))).toBe(true)
+      // the key log: the labels tshark uses to decrypt QUIC, one client random
+      const labels = keyLog.map(l => l.split(' ')[0])
+      expect(labels).toEqual([
+        'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
+        'SERVER_HANDSHAKE_TRAFFIC_SECRET',
+        'CLIENT_TRAFFIC_SECRET_0',
+        'SERVER_TRAFFIC_SECRET_0'
       ])
-      expect(records.find(r => r.layer === 'tls' && r.kind === 'complete')).toMatchObject({ role, alpn: 'libp2p' })
-      // the stream: multistream-select read from the STREAM data, then the tutorial's messages
-      const id = records.find(r => r.layer === 'stream' && r.kind === 'protocol' && r.protocol === CODEC)?.stream
-      expect(id !== undefined && id % 4 === 0).toBe(true) // a client-initiated bidirectional stream (RFC 9000 §2.1)
-      const messages = records.flatMap(r => r.layer === 'stream' && r.kind === 'message' && r.stream === id ? [new TextDecoder().decode(r.bytes)] : [])
-      expect(messages).toEqual(['please send data', ...Array.from({ length: 11 }, (_, i) => `Part ${i}`)])
-    }
-    // the text view: one line per packet between the UDP open and the libp2p layers
-    const f = new TextFormatter()
-    const lines = client.flatMap(r => f.format(r))
-    expect(lines[0]).toMatch(/#1 udp open \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1 -> \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1 \(outbound\)/)
-    expect(lines.some(l => / {2}quic -> Initial #0 \(\d+ B\): CRYPTO 0\+\d+, PADDING \d+$/.test(l))).toBe(true)
-    expect(lines.some(l => / {4}tls <- ServerHello \(\d+ B, initial\)/.test(l))).toBe(true)
-    expect(lines.some(l => /\[\d+\] -> "please send data"/.test(l))).toBe(true)
-    // the key log: the labels tshark uses to decrypt QUIC, one client random
-    const labels = keyLog.map(l => l.split(' ')[0])
-    expect(labels).toEqual(['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'])
-    expect(new Set(keyLog.map(l => l.split(' ')[1])).size).toBe(1)
-    for (const l of keyLog) expect(l).toMatch(/^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]{64}$/)
-  }, 30_000)
+      expect(new Set(keyLog.map(l => l.split(' ')[1])).size).toBe(1)
+      for (const l of keyLog) expect(l).toMatch(/^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]{64}$/)
+    },
+    30_000
+  )
 })

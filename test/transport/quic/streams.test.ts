@@ -5,10 +5,21 @@ import { QuicError } from '../../../src/errors.js'
 import { ReceiveFlowControl, SendFlowControl, StreamLimits } from '../../../src/transport/quic/flow-control.js'
 import { RecvBuffer } from '../../../src/transport/quic/recv-buffer.js'
 import { SendBuffer, type OutgoingData } from '../../../src/transport/quic/send-buffer.js'
-import { canReceive, canSend, initiatorOf, isBidirectional, streamIdFor, streamIndex } from '../../../src/transport/quic/stream-id.js'
+import {
+  canReceive,
+  canSend,
+  initiatorOf,
+  isBidirectional,
+  streamIdFor,
+  streamIndex
+} from '../../../src/transport/quic/stream-id.js'
 
 const codeOf = (fn: () => unknown): string | undefined => {
-  try { fn() } catch (err) { return err instanceof QuicError ? err.code : String(err) }
+  try {
+    fn()
+  } catch (err) {
+    return err instanceof QuicError ? err.code : String(err)
+  }
   return undefined
 }
 
@@ -26,22 +37,31 @@ describe('stream ids (RFC 9000 §2.1)', () => {
 
 describe('receive buffer: reassembly and final size (RFC 9000 §2.2, §4.5)', () => {
   it('any split, order, duplication and overlap reads back the exact bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 30 }), fc.infiniteStream(fc.nat()),
-      (data, cuts, rnd) => {
-        const pieces: Array<[number, number]> = cuts.map(([a, b]) => { const s = a % data.length; return [s, Math.min(data.length, s + 1 + (b % 50))] })
-        pieces.push([0, data.length]) // make sure everything arrives at least once
-        const order = pieces.map(p => ({ p, k: rnd.next().value })).sort((x, y) => x.k - y.k).map(x => x.p)
-        const rb = new RecvBuffer()
-        const out: number[] = []
-        for (const [s, e] of order) {
-          rb.insert(s, data.subarray(s, e), e === data.length)
-          for (let c = rb.read(); c !== undefined; c = rb.read()) out.push(...c)
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 30 }),
+        fc.infiniteStream(fc.nat()),
+        (data, cuts, rnd) => {
+          const pieces: Array<[number, number]> = cuts.map(([a, b]) => {
+            const s = a % data.length
+            return [s, Math.min(data.length, s + 1 + (b % 50))]
+          })
+          pieces.push([0, data.length]) // make sure everything arrives at least once
+          const order = pieces.map(p => ({ p, k: rnd.next().value })).sort((x, y) => x.k - y.k).map(x => x.p)
+          const rb = new RecvBuffer()
+          const out: number[] = []
+          for (const [s, e] of order) {
+            rb.insert(s, data.subarray(s, e), e === data.length)
+            for (let c = rb.read(); c !== undefined; c = rb.read()) out.push(...c)
+          }
+          expect(out).toEqual([...data])
+          expect(rb.finished).toBe(true)
+          expect(rb.state).toBe('DataRead')
+          expect(rb.buffered).toBe(0)
         }
-        expect(out).toEqual([...data])
-        expect(rb.finished).toBe(true)
-        expect(rb.state).toBe('DataRead')
-        expect(rb.buffered).toBe(0)
-      }))
+      )
+    )
   })
 
   it('final size violations are FINAL_SIZE_ERROR', () => {
@@ -60,28 +80,37 @@ describe('receive buffer: reassembly and final size (RFC 9000 §2.2, §4.5)', ()
 
 describe('send buffer with loss and acknowledgement (RFC 9000 §13.3)', () => {
   it('every byte and the FIN are eventually acknowledged, whatever is lost', () => {
-    fc.assert(fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 100 }), { minLength: 1, maxLength: 10 }), fc.infiniteStream(fc.boolean()), fc.integer({ min: 1, max: 64 }),
-      (writes, lossy, mtu) => {
-        const sb = new SendBuffer()
-        const all = writes.flatMap(w => [...w])
-        for (const w of writes) sb.write(w)
-        sb.finish()
-        const received = new RecvBuffer()
-        let rounds = 0
-        while (sb.state !== 'DataRecvd') {
-          if (++rounds > 10_000) throw new Error('hangs')
-          const f: OutgoingData | undefined = sb.nextFrame(mtu, Infinity)
-          if (f === undefined) throw new Error(`stuck in ${sb.state}`)
-          if (lossy.next().value) { sb.onLost(f.offset, f.data.length, f.fin); continue }
-          received.insert(f.offset, f.data, f.fin)
-          sb.onAcked(f.offset, f.data.length, f.fin)
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 100 }), { minLength: 1, maxLength: 10 }),
+        fc.infiniteStream(fc.boolean()),
+        fc.integer({ min: 1, max: 64 }),
+        (writes, lossy, mtu) => {
+          const sb = new SendBuffer()
+          const all = writes.flatMap(w => [...w])
+          for (const w of writes) sb.write(w)
+          sb.finish()
+          const received = new RecvBuffer()
+          let rounds = 0
+          while (sb.state !== 'DataRecvd') {
+            if (++rounds > 10_000) throw new Error('hangs')
+            const f: OutgoingData | undefined = sb.nextFrame(mtu, Infinity)
+            if (f === undefined) throw new Error(`stuck in ${sb.state}`)
+            if (lossy.next().value) {
+              sb.onLost(f.offset, f.data.length, f.fin)
+              continue
+            }
+            received.insert(f.offset, f.data, f.fin)
+            sb.onAcked(f.offset, f.data.length, f.fin)
+          }
+          const out: number[] = []
+          for (let c = received.read(); c !== undefined; c = received.read()) out.push(...c)
+          expect(out).toEqual(all)
+          expect(received.finished).toBe(true)
+          expect(sb.buffered).toBe(0)
         }
-        const out: number[] = []
-        for (let c = received.read(); c !== undefined; c = received.read()) out.push(...c)
-        expect(out).toEqual(all)
-        expect(received.finished).toBe(true)
-        expect(sb.buffered).toBe(0)
-      }))
+      )
+    )
   })
 
   it('new data stops at the flow-control offset', () => {
@@ -103,7 +132,8 @@ describe('flow control (RFC 9000 §4)', () => {
     expect(fcu.nextUpdate(0, 10)).toBeUndefined()
     fcu.onConsumed(20)
     expect(fcu.nextUpdate(0, 10)).toBe(160)
-    fcu.onReceived(160, 'x'); fcu.onConsumed(60)
+    fcu.onReceived(160, 'x')
+    fcu.onConsumed(60)
     expect(fcu.nextUpdate(5, 10)).toBe(120 + 200) // within 2 RTT: window doubled
     const s = new SendFlowControl(10)
     s.onSent(10)
@@ -120,7 +150,8 @@ describe('flow control (RFC 9000 §4)', () => {
     expect(codeOf(() => l.onPeerStream(4))).toBe('ERR_QUIC_STREAM_LIMIT')
     expect(l.onPeerStreamClosed()).toBeUndefined()
     expect(l.onPeerStreamClosed()).toBe(6)
-    expect(l.open()).toBe(0); expect(l.open()).toBe(1)
+    expect(l.open()).toBe(0)
+    expect(l.open()).toBe(1)
     expect(l.canOpen).toBe(false)
     l.onMaxStreams(3)
     expect(l.canOpen).toBe(true)

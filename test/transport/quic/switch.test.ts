@@ -41,26 +41,42 @@ describe('QUIC in the standard switch', () => {
     expect(await echo(await conn.newStream(ECHO_CODEC), data)).toEqual(data)
   }, 30_000)
 
-  it('charges QUIC connections and streams to the switch\'s resource scopes; the inbound stream cap refuses', async () => {
-    const server = await standard({ listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'], protocols: [echoProtocol], resources: { connection: { inboundStreams: 2 } } })
-    const client = await standard({ listenAddrs: [] })
-    const conn = await client.connect(server.peerId, server.peerInfo.addrs)
-    await waitFor('the server to register the connection', () => server.inspect().resources.connections.length === 1)
-    const view = server.inspect().resources.connections[0]
-    expect(view?.peer).toBe(client.peerId.toString())
-    expect(view?.name).toMatch(/^inbound \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1/)
-    await conn.identified()
-    // two echo streams held open fill the inbound cap; a third is reset by the server
-    const held = [await conn.newStream(ECHO_CODEC), await conn.newStream(ECHO_CODEC)]
-    for (const s of held) { await s.write(Uint8Array.of(1)); expect(await s.read()).toEqual(Uint8Array.of(1)) }
-    expect(server.inspect().resources.connections[0]?.usage.inboundStreams).toBe(2)
-    await expect(conn.newStream(ECHO_CODEC).then(async s => await echo(s, Uint8Array.of(2)))).rejects.toThrow()
-    expect(server.inspect().resources.connections[0]?.usage.refused.streams).toBeGreaterThan(0)
-    // closing both releases their charge once the QUIC streams are gone
-    for (const s of held) { await s.closeWrite(); expect(await s.read()).toBeNull() }
-    await waitFor('the streams to be released', () => server.inspect().resources.connections[0]?.usage.inboundStreams === 0)
-    expect(await echo(await conn.newStream(ECHO_CODEC), Uint8Array.of(3))).toEqual(Uint8Array.of(3))
-    await conn.close()
-    await waitFor('the connection scope to close', () => server.inspect().resources.connections.length === 0)
-  }, 30_000)
+  it(
+    'charges QUIC connections and streams to the switch\'s resource scopes; the inbound stream cap refuses',
+    async () => {
+      const server = await standard({
+        listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'],
+        protocols: [echoProtocol],
+        resources: { connection: { inboundStreams: 2 } }
+      })
+      const client = await standard({ listenAddrs: [] })
+      const conn = await client.connect(server.peerId, server.peerInfo.addrs)
+      await waitFor('the server to register the connection', () => server.inspect().resources.connections.length === 1)
+      const view = server.inspect().resources.connections[0]
+      expect(view?.peer).toBe(client.peerId.toString())
+      expect(view?.name).toMatch(/^inbound \/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1/)
+      await conn.identified()
+      // two echo streams held open fill the inbound cap; a third is reset by the server
+      const held = [await conn.newStream(ECHO_CODEC), await conn.newStream(ECHO_CODEC)]
+      for (const s of held) {
+        await s.write(Uint8Array.of(1))
+        expect(await s.read()).toEqual(Uint8Array.of(1))
+      }
+      expect(server.inspect().resources.connections[0]?.usage.inboundStreams).toBe(2)
+      await expect(conn.newStream(ECHO_CODEC).then(async s => await echo(s, Uint8Array.of(2)))).rejects.toThrow()
+      expect(server.inspect().resources.connections[0]?.usage.refused.streams).toBeGreaterThan(0)
+      // closing both releases their charge once the QUIC streams are gone
+      for (const s of held) {
+        await s.closeWrite()
+        expect(await s.read()).toBeNull()
+      }
+      await waitFor('the streams to be released', () =>
+        server.inspect().resources.connections[0]?.usage.inboundStreams === 0)
+      expect(await echo(await conn.newStream(ECHO_CODEC), Uint8Array.of(3))).toEqual(Uint8Array.of(3))
+      await conn.close()
+      await waitFor('the connection scope to close', () =>
+        server.inspect().resources.connections.length === 0)
+    },
+    30_000
+  )
 })

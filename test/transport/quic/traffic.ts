@@ -55,7 +55,9 @@ export function bothWays (h: Harness, streams: number, bytes: number, onStep: ()
       if (e.type === 'stream-readable') drain(server, e.id, rxServer, done.server)
     }
     for (const [id] of off.server) pushOut(server, id, sentByServer[ids.indexOf(id)] as Uint8Array, off.server)
-    for (const e of h.clientEvents.splice(0)) if (e.type === 'stream-readable') drain(client, e.id, rxClient, done.client)
+    for (const e of h.clientEvents.splice(0)) {
+      if (e.type === 'stream-readable') drain(client, e.id, rxClient, done.client)
+    }
     onStep()
   }
   h.runUntil(() => { pump(); return done.client.size === ids.length && done.server.size === ids.length })

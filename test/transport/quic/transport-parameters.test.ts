@@ -7,7 +7,8 @@ import {
 } from '../../../src/transport/quic/transport-parameters.js'
 import { transportParameters } from './arbitraries.js'
 
-const norm = (p: TransportParameters): unknown => JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))
+const norm = (p: TransportParameters): unknown =>
+  JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))
 const build = (...params: Array<[number, Uint8Array]>): Uint8Array => {
   const w = new QuicWriter()
   for (const [id, v] of params) w.varint(id).varint(v.length).bytes(v)
@@ -17,11 +18,16 @@ const vi = (n: number): Uint8Array => { const w = new QuicWriter(); w.varint(n);
 
 describe('transport parameters (RFC 9000 §18)', () => {
   it.each(['client', 'server'] as const)('round trip (%s)', (sender) => {
-    fc.assert(fc.property(transportParameters(sender), (p) => {
-      const full = { ...defaultTransportParameters(), ...p }
-      for (const k of Object.keys(full) as Array<keyof TransportParameters>) if (full[k] === undefined) Reflect.deleteProperty(full, k)
-      expect(norm(decodeTransportParameters(encodeTransportParameters(full), sender))).toEqual(norm(full))
-    }), { numRuns: 500 })
+    fc.assert(
+      fc.property(transportParameters(sender), (p) => {
+        const full = { ...defaultTransportParameters(), ...p }
+        for (const k of Object.keys(full) as Array<keyof TransportParameters>) {
+          if (full[k] === undefined) Reflect.deleteProperty(full, k)
+        }
+        expect(norm(decodeTransportParameters(encodeTransportParameters(full), sender))).toEqual(norm(full))
+      }),
+      { numRuns: 500 }
+    )
   })
 
   it('an empty extension means every default', () => {
@@ -62,11 +68,16 @@ describe('transport parameters (RFC 9000 §18)', () => {
     ['connection id of 21 bytes', build([0x0f, new Uint8Array(21)]), 'client'],
     ['preferred_address with an empty connection id', build([0x0d, new Uint8Array(4 + 2 + 16 + 2 + 1 + 16)]), 'server']
   ])('refuses %s', (_what, bytes, sender) => {
-    expect(() => decodeTransportParameters(bytes, sender)).toThrowError(expect.objectContaining({ code: 'ERR_QUIC_TRANSPORT_PARAMETER' }))
+    expect(() => decodeTransportParameters(bytes, sender)).toThrowError(
+      expect.objectContaining({ code: 'ERR_QUIC_TRANSPORT_PARAMETER' })
+    )
   })
 
   it('skips unknown and reserved (31*N+27) parameters', () => {
-    const p = decodeTransportParameters(build([31 * 5 + 27, Uint8Array.of(1, 2, 3)], [0x4752, new Uint8Array(0)], [0x04, vi(1000)]), 'client')
+    const p = decodeTransportParameters(
+      build([31 * 5 + 27, Uint8Array.of(1, 2, 3)], [0x4752, new Uint8Array(0)], [0x04, vi(1000)]),
+      'client'
+    )
     expect(p.initialMaxData).toBe(1000)
   })
 })

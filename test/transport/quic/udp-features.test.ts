@@ -27,7 +27,12 @@ function machine (c: UpgradedConnection): QuicConnection {
 }
 
 /** Listen with `serverOpts`, dial with `clientOpts`, echo `streams` × `bytes` through it. */
-async function echoOverLoopback (serverOpts: QuicTransportOptions, clientOpts: QuicTransportOptions, streams: number, bytes: number): Promise<{ dialed: UpgradedConnection, inbound: UpgradedConnection, close: () => Promise<void> }> {
+async function echoOverLoopback (
+  serverOpts: QuicTransportOptions,
+  clientOpts: QuicTransportOptions,
+  streams: number,
+  bytes: number
+): Promise<{ dialed: UpgradedConnection, inbound: UpgradedConnection, close: () => Promise<void> }> {
   let resolveAccepted: (c: UpgradedConnection) => void = () => {}
   const accepted = new Promise<UpgradedConnection>(resolve => { resolveAccepted = resolve })
   const listener = await quic(serverOpts).listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), {
@@ -37,7 +42,13 @@ async function echoOverLoopback (serverOpts: QuicTransportOptions, clientOpts: Q
   const d = await quic(clientOpts).dial(listener.multiaddrs[0]!, { identity: generateEd25519() })
   if (d.kind !== 'upgraded') throw new Error('expected an upgraded connection')
   const inbound = await accepted
-  inbound.muxer.onStream = (s: Stream) => { void (async () => { const data = await readAll(s); await s.write(data); await s.closeWrite() })() }
+  inbound.muxer.onStream = (s: Stream) => {
+    void (async () => {
+      const data = await readAll(s)
+      await s.write(data)
+      await s.closeWrite()
+    })()
+  }
   const payloads = Array.from({ length: streams }, () => new Uint8Array(randomBytes(bytes)))
   const echoed = await Promise.all(payloads.map(async (p) => {
     const s = d.connection.muxer.newStream()
@@ -46,7 +57,14 @@ async function echoOverLoopback (serverOpts: QuicTransportOptions, clientOpts: Q
     return await readAll(s)
   }))
   expect(echoed.map(sha)).toEqual(payloads.map(sha))
-  return { dialed: d.connection, inbound, close: async () => { await d.connection.muxer.close(); await listener.close() } }
+  return {
+    dialed: d.connection,
+    inbound,
+    close: async () => {
+      await d.connection.muxer.close()
+      await listener.close()
+    }
+  }
 }
 
 describe('QUIC over node:dgram: connection features (loopback)', () => {
@@ -59,54 +77,81 @@ describe('QUIC over node:dgram: connection features (loopback)', () => {
     await r.close()
   }, 30_000)
 
-  it('paced (the default): 4 x 1 MiB echo intact over loopback, the adapter\'s one timer driving the pacer', async () => {
-    const r = await echoOverLoopback({}, {}, 4, 1024 * 1024)
-    expect(machine(r.dialed).state).toBe('established')
-    await r.close()
-  }, 60_000)
+  it(
+    'paced (the default): 4 x 1 MiB echo intact over loopback, the adapter\'s one timer driving the pacer',
+    async () => {
+      const r = await echoOverLoopback({}, {}, 4, 1024 * 1024)
+      expect(machine(r.dialed).state).toBe('established')
+      await r.close()
+    },
+    60_000
+  )
 
-  it('Retry always: the dial goes through one Retry, the address counts as validated, echo intact (RFC 9000 §8.1.2)', async () => {
-    const r = await echoOverLoopback({ retry: 'always' }, {}, 2, 256 * 1024)
-    const c = machine(r.dialed)
-    expect(c.retrySourceCid).toBeDefined()
-    expect(c.peerParams?.retrySourceConnectionId).toEqual(c.retrySourceCid)
-    expect((machine(r.inbound) as unknown as { amplification: { validated: boolean } }).amplification.validated).toBe(true)
-    await r.close()
-  }, 30_000)
+  it(
+    'Retry always: the dial goes through one Retry, the address counts as validated, echo intact (RFC 9000 §8.1.2)',
+    async () => {
+      const r = await echoOverLoopback({ retry: 'always' }, {}, 2, 256 * 1024)
+      const c = machine(r.dialed)
+      expect(c.retrySourceCid).toBeDefined()
+      expect(c.peerParams?.retrySourceConnectionId).toEqual(c.retrySourceCid)
+      expect((machine(r.inbound) as unknown as { amplification: { validated: boolean } }).amplification.validated).toBe(
+        true
+      )
+      await r.close()
+    },
+    30_000
+  )
 
-  it('Retry under load: with the threshold at 0 pending handshakes every dial is retried; the default listener does not retry one dial', async () => {
-    const loaded = await echoOverLoopback({ retryAfterPendingHandshakes: 0 }, {}, 1, 1024)
-    expect(machine(loaded.dialed).retrySourceCid).toBeDefined()
-    await loaded.close()
-    const idle = await echoOverLoopback({}, {}, 1, 1024)
-    expect(machine(idle.dialed).retrySourceCid).toBeUndefined()
-    await idle.close()
-  }, 30_000)
+  it(
+    'Retry under load: with the threshold at 0 pending handshakes every dial is retried; the default listener does not retry one dial',
+    async () => {
+      const loaded = await echoOverLoopback({ retryAfterPendingHandshakes: 0 }, {}, 1, 1024)
+      expect(machine(loaded.dialed).retrySourceCid).toBeDefined()
+      await loaded.close()
+      const idle = await echoOverLoopback({}, {}, 1, 1024)
+      expect(machine(idle.dialed).retrySourceCid).toBeUndefined()
+      await idle.close()
+    },
+    30_000
+  )
 
-  it('the listener answers an unknown version with Version Negotiation, and not a datagram under 1200 bytes', async () => {
-    const listener = await quic().listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), { identity: generateEd25519(), onConnection: () => {} })
-    const port = Number(listener.multiaddrs[0]!.toString().split('/')[4])
-    const sock = dgram.createSocket('udp4')
-    const reply = new Promise<Uint8Array>(resolve => sock.once('message', m => resolve(new Uint8Array(m))))
-    await new Promise<void>(resolve => sock.bind(0, '127.0.0.1', resolve))
-    const small = foreignLongHeader(0x00000002, Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 1), Uint8Array.of(1), 1199)
-    const big = foreignLongHeader(0x00000002, Uint8Array.of(2, 2, 2, 2, 2, 2, 2, 2), Uint8Array.of(2), 1200)
-    // the small one goes first: if it were answered, its answer would come first (loopback keeps order)
-    sock.send(small, port, '127.0.0.1')
-    sock.send(big, port, '127.0.0.1')
-    const vn = parseHeader(await reply, 0, 8)
-    expect(vn).toMatchObject({ form: 'version-negotiation', dcid: Uint8Array.of(2), scid: Uint8Array.of(2, 2, 2, 2, 2, 2, 2, 2) })
-    expect(vn.form === 'version-negotiation' && vn.versions.includes(1)).toBe(true)
-    sock.close()
-    await listener.close()
-  }, 30_000)
+  it(
+    'the listener answers an unknown version with Version Negotiation, and not a datagram under 1200 bytes',
+    async () => {
+      const listener = await quic().listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), {
+        identity: generateEd25519(),
+        onConnection: () => {}
+      })
+      const port = Number(listener.multiaddrs[0]!.toString().split('/')[4])
+      const sock = dgram.createSocket('udp4')
+      const reply = new Promise<Uint8Array>(resolve => sock.once('message', m => resolve(new Uint8Array(m))))
+      await new Promise<void>(resolve => sock.bind(0, '127.0.0.1', resolve))
+      const small = foreignLongHeader(0x00000002, Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 1), Uint8Array.of(1), 1199)
+      const big = foreignLongHeader(0x00000002, Uint8Array.of(2, 2, 2, 2, 2, 2, 2, 2), Uint8Array.of(2), 1200)
+      // the small one goes first: if it were answered, its answer would come first (loopback keeps order)
+      sock.send(small, port, '127.0.0.1')
+      sock.send(big, port, '127.0.0.1')
+      const vn = parseHeader(await reply, 0, 8)
+      expect(vn).toMatchObject({
+        form: 'version-negotiation',
+        dcid: Uint8Array.of(2),
+        scid: Uint8Array.of(2, 2, 2, 2, 2, 2, 2, 2)
+      })
+      expect(vn.form === 'version-negotiation' && vn.versions.includes(1)).toBe(true)
+      sock.close()
+      await listener.close()
+    },
+    30_000
+  )
 
   it('a dial to a server that speaks other versions fails with ERR_QUIC_VERSION naming them', async () => {
     const server = dgram.createSocket('udp4')
     await new Promise<void>(resolve => server.bind(0, '127.0.0.1', resolve))
     server.on('message', (m, rinfo) => {
       const h = parseHeader(new Uint8Array(m), 0, 8)
-      if (h.form === 'long') server.send(encodeVersionNegotiation(h.scid, h.dcid, [0x00000002, 0x6b3343cf], 0x11), rinfo.port, rinfo.address)
+      if (h.form === 'long') {
+        server.send(encodeVersionNegotiation(h.scid, h.dcid, [0x00000002, 0x6b3343cf], 0x11), rinfo.port, rinfo.address)
+      }
     })
     const port = server.address().port
     await expect(quic().dial(multiaddr(`/ip4/127.0.0.1/udp/${port}/quic-v1`), { identity: generateEd25519() }))

@@ -32,7 +32,10 @@ describe('QUIC over node:dgram (loopback)', () => {
     })
     const addr = listener.multiaddrs[0]
     expect(addr?.toString()).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1$/)
-    const dialed = await client.dial(addr!, { identity: clientId, expectedPeer: PeerId.fromPublicKey(serverId.publicKey) })
+    const dialed = await client.dial(addr!, {
+      identity: clientId,
+      expectedPeer: PeerId.fromPublicKey(serverId.publicKey)
+    })
     expect(dialed.kind).toBe('upgraded')
     if (dialed.kind !== 'upgraded') return
     const inbound = await acceptedPromise
@@ -40,7 +43,13 @@ describe('QUIC over node:dgram (loopback)', () => {
     expect(inbound.remotePeer.equals(PeerId.fromPublicKey(clientId.publicKey))).toBe(true)
     expect(dialed.connection.muxerNegotiation).toBe('transport')
 
-    inbound.muxer.onStream = (s: Stream) => { void (async () => { const data = await readAll(s); await s.write(data); await s.closeWrite() })() }
+    inbound.muxer.onStream = (s: Stream) => {
+      void (async () => {
+        const data = await readAll(s)
+        await s.write(data)
+        await s.closeWrite()
+      })()
+    }
     const payloads = Array.from({ length: 4 }, () => new Uint8Array(randomBytes(256 * 1024)))
     const echoed = await Promise.all(payloads.map(async (p) => {
       const s = dialed.connection.muxer.newStream()
@@ -69,11 +78,22 @@ describe('QUIC over node:dgram (loopback)', () => {
     const s = dialed.connection.muxer.newStream()
     const payload = new Uint8Array(randomBytes(4 * 1024 * 1024))
     let written = false
-    const writing = s.write(payload).then(() => { written = true })
-    await waitFor('one window at the reader', () => inboundStream !== undefined && inboundStream.readableLength >= WINDOW, 10_000)
+    const writing = s.write(payload).then(() => {
+      written = true
+    })
+    await waitFor(
+      'one window at the reader',
+      () => inboundStream !== undefined && inboundStream.readableLength >= WINDOW,
+      10_000
+    )
     // the moment has passed once the writer has sent its whole credit and is blocked
-    const sendSide = (conn as unknown as { streams: Map<number, { sendFc: { sent: number, peerMax: number } }> }).streams.get(s.id as number)!
-    await waitFor('the writer blocked on MAX_STREAM_DATA', () => sendSide.sendFc.sent === sendSide.sendFc.peerMax, 10_000)
+    const sendSide = (conn as unknown as { streams: Map<number, { sendFc: { sent: number, peerMax: number } }> })
+      .streams.get(s.id as number)!
+    await waitFor(
+      'the writer blocked on MAX_STREAM_DATA',
+      () => sendSide.sendFc.sent === sendSide.sendFc.peerMax,
+      10_000
+    )
     expect(sendSide.sendFc.peerMax).toBe(WINDOW)
     expect(inboundStream!.readableLength).toBe(WINDOW)
     expect(written).toBe(false)
@@ -85,8 +105,16 @@ describe('QUIC over node:dgram (loopback)', () => {
 
   it('refuses a peer that is not the expected one (ERR_PEER_ID_MISMATCH)', async () => {
     const server = quic()
-    const listener = await server.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), { identity: generateEd25519(), onConnection: () => {} })
-    await expect(quic().dial(listener.multiaddrs[0]!, { identity: generateEd25519(), expectedPeer: PeerId.fromPublicKey(generateEd25519().publicKey) }))
+    const listener = await server.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), {
+      identity: generateEd25519(),
+      onConnection: () => {}
+    })
+    await expect(
+      quic().dial(listener.multiaddrs[0]!, {
+        identity: generateEd25519(),
+        expectedPeer: PeerId.fromPublicKey(generateEd25519().publicKey)
+      })
+    )
       .rejects.toMatchObject({ code: 'ERR_PEER_ID_MISMATCH' })
     await listener.close()
   }, 30_000)

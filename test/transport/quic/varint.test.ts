@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { decodeVarint, encodeVarint, MAX_VARINT, varintLength, writeVarint } from '../../../src/transport/quic/varint.js'
+import {
+  decodeVarint,
+  encodeVarint,
+  MAX_VARINT,
+  varintLength,
+  writeVarint
+} from '../../../src/transport/quic/varint.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))

@@ -25,7 +25,12 @@ describe('server: Version Negotiation (RFC 9000 §6.1, §17.2.1)', () => {
     expect(d).toMatchObject({ kind: 'send', reason: 'version-negotiation' })
     if (d.kind !== 'send') return
     const vn = parseHeader(d.datagram, 0, 8)
-    expect(vn).toMatchObject({ form: 'version-negotiation', dcid: scid, scid: dcid, versions: [QUIC_V1, GREASE_VERSION] })
+    expect(vn).toMatchObject({
+      form: 'version-negotiation',
+      dcid: scid,
+      scid: dcid,
+      versions: [QUIC_V1, GREASE_VERSION]
+    })
     expect((d.datagram[0] as number) & 0x80).toBe(0x80)
     // RFC 9000 §15: the grease version has the reserved 0x?a?a?a?a pattern
     expect(GREASE_VERSION & 0x0f0f0f0f).toBe(0x0a0a0a0a)
@@ -41,7 +46,10 @@ describe('server: Version Negotiation (RFC 9000 §6.1, §17.2.1)', () => {
 
   it('never answers a datagram under 1200 bytes, nor a Version Negotiation packet', () => {
     const gate = new StatelessServer({ cidLength: 8 }, 0)
-    expect(gate.onDatagram(foreignLongHeader(2, dcid, scid, 1199), peer, 0, 0)).toMatchObject({ kind: 'drop', reason: expect.stringContaining('< 1200') })
+    expect(gate.onDatagram(foreignLongHeader(2, dcid, scid, 1199), peer, 0, 0)).toMatchObject({
+      kind: 'drop',
+      reason: expect.stringContaining('< 1200')
+    })
     const vn = encodeVersionNegotiation(scid, dcid, [2, 3], 0)
     const padded = new Uint8Array(1200); padded.set(vn)
     expect(gate.onDatagram(vn, peer, 0, 0).kind).toBe('drop')
@@ -53,7 +61,8 @@ describe('server: Version Negotiation (RFC 9000 §6.1, §17.2.1)', () => {
   it('rate-limited: a flood gets the configured number of answers per second, then they resume', () => {
     const gate = new StatelessServer({ cidLength: 8, versionNegotiationPerSecond: 5 }, 0)
     const probe = foreignLongHeader(2, dcid, scid, 1200)
-    const answered = (now: number, n: number): number => Array.from({ length: n }, () => gate.onDatagram(probe, peer, 0, now)).filter(d => d.kind === 'send').length
+    const answered = (now: number, n: number): number =>
+      Array.from({ length: n }, () => gate.onDatagram(probe, peer, 0, now)).filter(d => d.kind === 'send').length
     expect(answered(0, 50)).toBe(5)
     expect(gate.stats.versionNegotiationLimited).toBe(45)
     expect(answered(100, 10)).toBe(0)
@@ -62,8 +71,15 @@ describe('server: Version Negotiation (RFC 9000 §6.1, §17.2.1)', () => {
 
   it('property: garbage never throws, and nothing under 1200 bytes is ever answered', () => {
     const gate = new StatelessServer({ cidLength: 8, retry: 'always' }, 0)
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 1199 }), (d) => { expect(gate.onDatagram(d, peer, 0, 0).kind).toBe('drop') }))
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1200, maxLength: 1400 }), (d) => { expect(['drop', 'send', 'accept']).toContain(gate.onDatagram(d, peer, 0, 0).kind) }), { numRuns: 200 })
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 1199 }), (d) => {
+      expect(gate.onDatagram(d, peer, 0, 0).kind).toBe('drop')
+    }))
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1200, maxLength: 1400 }), (d) => {
+        expect(['drop', 'send', 'accept']).toContain(gate.onDatagram(d, peer, 0, 0).kind)
+      }),
+      { numRuns: 200 }
+    )
   })
 })
 
@@ -81,7 +97,9 @@ describe('client: Version Negotiation (RFC 9000 §6.2)', () => {
     h.client.receiveDatagram(encodeVersionNegotiation(ids.local, ids.odcid, [0x00000002, 0xff00001d], 0x2a), h.now)
     expect(h.client.isClosed).toBe(true)
     const closed = h.client.pollEvents().find(e => e.type === 'closed')
-    expect(closed).toMatchObject({ error: { code: 'ERR_QUIC_VERSION', message: expect.stringMatching(/0x00000002, 0xff00001d.*0x00000001/) } })
+    expect(closed).toMatchObject({
+      error: { code: 'ERR_QUIC_VERSION', message: expect.stringMatching(/0x00000002, 0xff00001d.*0x00000001/) }
+    })
     expect(trace).toContainEqual({ type: 'version-negotiation', versions: [2, 0xff00001d] })
   })
 
@@ -92,7 +110,9 @@ describe('client: Version Negotiation (RFC 9000 §6.2)', () => {
     a.h.client.receiveDatagram(encodeVersionNegotiation(Uint8Array.of(1), a.ids.odcid, [2], 0), a.h.now)
     expect(a.h.client.isClosed).toBe(false)
     expect(a.trace.filter(e => e.type === 'dropped').map(e => e.type === 'dropped' ? e.reason : '')).toEqual([
-      'Version Negotiation listing our version', 'Version Negotiation for other connection ids', 'Version Negotiation for other connection ids'
+      'Version Negotiation listing our version',
+      'Version Negotiation for other connection ids',
+      'Version Negotiation for other connection ids'
     ])
     // the handshake goes on undisturbed
     a.h.runUntil(() => a.h.client.state === 'established')

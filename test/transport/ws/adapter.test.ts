@@ -28,7 +28,9 @@ function record (): Rec {
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
 
-async function ourListener (opts: Partial<Parameters<typeof listenWs>[1]> = {}): Promise<{ listener: WsListener, next: () => Promise<WsConnection>, port: number }> {
+async function ourListener (
+  opts: Partial<Parameters<typeof listenWs>[1]> = {}
+): Promise<{ listener: WsListener, next: () => Promise<WsConnection>, port: number }> {
   const ready: WsConnection[] = []
   const listener = await listenWs('/ip4/127.0.0.1/tcp/0/ws', { ...opts, onConnection: c => ready.push(c) })
   cleanup.push(async () => await listener.close({ closeConnections: true }))
@@ -36,7 +38,10 @@ async function ourListener (opts: Partial<Parameters<typeof listenWs>[1]> = {}):
   return {
     listener,
     port,
-    next: async () => { await waitFor('an upgraded connection', () => ready.length > 0); return ready.shift() as WsConnection }
+    next: async () => {
+      await waitFor('an upgraded connection', () => ready.length > 0)
+      return ready.shift() as WsConnection
+    }
   }
 }
 
@@ -44,7 +49,10 @@ async function wsServer (onConn: (ws: WebSocket) => void): Promise<number> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   wss.on('connection', onConn)
   await new Promise<void>(resolve => wss.once('listening', () => resolve()))
-  cleanup.push(async () => { for (const c of wss.clients) c.terminate(); await new Promise<void>(resolve => wss.close(() => resolve())) })
+  cleanup.push(async () => {
+    for (const c of wss.clients) c.terminate()
+    await new Promise<void>(resolve => wss.close(() => resolve()))
+  })
   return (wss.address() as { port: number }).port
 }
 
@@ -159,8 +167,16 @@ describe('ws: upgrade limits and HTTP errors', () => {
   it.each([
     ['POST', validRequest('', '13', 'POST'), '405'],
     ['version 8', validRequest('', '8'), '426'],
-    ['no key', 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n', '400'],
-    ['no Upgrade header', 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', '400'],
+    [
+      'no key',
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      '400'
+    ],
+    [
+      'no Upgrade header',
+      'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      '400'
+    ],
     ['HTTP/1.0', validRequest().replace('HTTP/1.1', 'HTTP/1.0'), '400'],
     ['garbage', 'hello\r\n\r\n', '400'],
     ['oversize head', validRequest('X-Pad: ' + 'a'.repeat(9000) + '\r\n'), '431']
@@ -215,7 +231,9 @@ describe('ws: our dialer, ws package server', () => {
       sock.once('data', d => {
         const key = /Sec-WebSocket-Key: (\S+)/i.exec(d.toString())?.[1] as string
         const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')
-        sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`)
+        sock.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`
+        )
         sock.write(Buffer.from([0x82, 0x81, 1, 2, 3, 4, 0]))
       })
       sock.on('error', () => {})
@@ -223,7 +241,9 @@ describe('ws: our dialer, ws package server', () => {
     await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', () => resolve()))
     cleanup.push(() => { srv.close() })
     void port
-    const conn = await dialWs(`/ip4/127.0.0.1/tcp/${(srv.address() as { port: number }).port}/ws`, { closeTimeoutMs: 200 })
+    const conn = await dialWs(`/ip4/127.0.0.1/tcp/${(srv.address() as { port: number }).port}/ws`, {
+      closeTimeoutMs: 200
+    })
     const rec = record()
     conn.attach(rec)
     await waitFor('onClose', () => rec.closed)
@@ -232,10 +252,17 @@ describe('ws: our dialer, ws package server', () => {
 
   it('a server refusing the upgrade → ERR_WS_HANDSHAKE with its status', async () => {
     const { createServer } = await import('node:net')
-    const srv = createServer(sock => { sock.once('data', () => sock.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n')); sock.on('error', () => {}) })
+    const srv = createServer(sock => {
+      sock.once('data', () => sock.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'))
+      sock.on('error', () => {})
+    })
     await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', () => resolve()))
-    cleanup.push(() => { srv.close() })
-    const err = await dialWs(`/ip4/127.0.0.1/tcp/${(srv.address() as { port: number }).port}/ws`).catch((e: unknown) => e)
+    cleanup.push(() => {
+      srv.close()
+    })
+    const err = await dialWs(`/ip4/127.0.0.1/tcp/${(srv.address() as { port: number }).port}/ws`).catch((e: unknown) =>
+      e
+    )
     expect(err).toBeInstanceOf(WsError)
     expect((err as WsError).httpStatus).toBe(403)
   })
@@ -244,7 +271,8 @@ describe('ws: our dialer, ws package server', () => {
 describe('ws: addresses and the Transport seam', () => {
   it('parses /ws addresses; /wss is refused with a typed error', async () => {
     expect(parseWsAddress('/ip6/::1/tcp/80/ws').host).toBe('[::1]:80')
-    expect(parseWsAddress('/dns4/example.com/tcp/443/ws/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA').host).toBe('example.com:443')
+    expect(parseWsAddress('/dns4/example.com/tcp/443/ws/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA').host)
+      .toBe('example.com:443')
     expect(() => parseWsAddress('/ip4/1.2.3.4/tcp/80')).toThrow(/not a WebSocket address/)
     const t = new WsTransport()
     expect(t.canDial(Multiaddr.parse('/ip4/1.2.3.4/tcp/80/ws'))).toBe(true)
@@ -258,7 +286,12 @@ describe('ws: addresses and the Transport seam', () => {
   it('Transport.listen / dial give raw connections', async () => {
     const t = new WsTransport()
     const accepted: WsConnection[] = []
-    const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), { identity: undefined as never, onConnection: c => { if (c.kind === 'raw') accepted.push(c.connection as WsConnection) } })
+    const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), {
+      identity: undefined as never,
+      onConnection: c => {
+        if (c.kind === 'raw') accepted.push(c.connection as WsConnection)
+      }
+    })
     cleanup.push(async () => await l.close())
     const d = await t.dial(l.multiaddrs[0] as Multiaddr, { identity: undefined as never })
     expect(d.kind).toBe('raw')
@@ -278,7 +311,12 @@ describe('ws: trace events', () => {
     const observer = { event: (e: object) => { events.push({ ...e, bytes: undefined }) } }
     const t = new WsTransport()
     const accepted: WsConnection[] = []
-    const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), { identity: undefined as never, onConnection: c => { if (c.kind === 'raw') accepted.push(c.connection as WsConnection) } })
+    const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), {
+      identity: undefined as never,
+      onConnection: c => {
+        if (c.kind === 'raw') accepted.push(c.connection as WsConnection)
+      }
+    })
     cleanup.push(async () => await l.close())
     const d = await t.dial(l.multiaddrs[0] as Multiaddr, { identity: undefined as never, observer })
     await waitFor('accept', () => accepted.length === 1)

@@ -20,9 +20,31 @@ function wsError (fn: () => unknown): WsError {
 
 describe('ws constants (RFC 6455)', () => {
   it('pins the wire numbers', () => {
-    expect([Opcode.Continuation, Opcode.Text, Opcode.Binary, Opcode.Close, Opcode.Ping, Opcode.Pong]).toEqual([0, 1, 2, 8, 9, 10])
-    expect([FIN_BIT, RSV_BITS, MASK_BIT, LENGTH_16, LENGTH_64, MAX_CONTROL_PAYLOAD, MAX_HEADER_LENGTH]).toEqual([0x80, 0x70, 0x80, 126, 127, 125, 14])
-    expect([CloseCode.Normal, CloseCode.ProtocolError, CloseCode.UnsupportedData, CloseCode.NoStatus, CloseCode.InvalidPayload, CloseCode.MessageTooBig])
+    expect([Opcode.Continuation, Opcode.Text, Opcode.Binary, Opcode.Close, Opcode.Ping, Opcode.Pong]).toEqual([
+      0,
+      1,
+      2,
+      8,
+      9,
+      10
+    ])
+    expect([FIN_BIT, RSV_BITS, MASK_BIT, LENGTH_16, LENGTH_64, MAX_CONTROL_PAYLOAD, MAX_HEADER_LENGTH]).toEqual([
+      0x80,
+      0x70,
+      0x80,
+      126,
+      127,
+      125,
+      14
+    ])
+    expect([
+      CloseCode.Normal,
+      CloseCode.ProtocolError,
+      CloseCode.UnsupportedData,
+      CloseCode.NoStatus,
+      CloseCode.InvalidPayload,
+      CloseCode.MessageTooBig
+    ])
       .toEqual([1000, 1002, 1003, 1005, 1007, 1009])
     expect(WEBSOCKET_GUID).toBe('258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
     expect([WEBSOCKET_VERSION, KEY_NONCE_LENGTH, DEFAULT_MAX_MESSAGE_BYTES]).toEqual([13, 16, 16 * 1024 * 1024])
@@ -43,7 +65,12 @@ describe('frame codec: RFC 6455 §5.7 examples', () => {
     const bytes = concatAll(encodeFrame(opcode, payload, { fin, maskKey }))
     expect(Buffer.from(bytes).toString('hex')).toBe(wire)
     const h = decodeFrameHeader(bytes) as NonNullable<ReturnType<typeof decodeFrameHeader>>
-    expect({ opcode: h.opcode, fin: h.fin, length: h.length, masked: h.masked }).toEqual({ opcode, fin, length: payload.length, masked: maskKey !== undefined })
+    expect({ opcode: h.opcode, fin: h.fin, length: h.length, masked: h.masked }).toEqual({
+      opcode,
+      fin,
+      length: payload.length,
+      masked: maskKey !== undefined
+    })
     const body = bytes.slice(h.headerLength)
     if (h.maskKey !== undefined) applyMask(body, h.maskKey)
     expect(body).toEqual(payload)
@@ -80,18 +107,33 @@ describe('frame codec: header properties', () => {
   const arbFrame = fc.record({
     opcode: fc.constantFrom(Opcode.Continuation, Opcode.Text, Opcode.Binary, Opcode.Close, Opcode.Ping, Opcode.Pong),
     fin: fc.boolean(),
-    length: fc.oneof(fc.integer({ min: 0, max: 130 }), fc.constantFrom(125, 126, 127, 0xffff, 0x10000), fc.integer({ min: 0, max: 70_000 })),
+    length: fc.oneof(
+      fc.integer({ min: 0, max: 130 }),
+      fc.constantFrom(125, 126, 127, 0xffff, 0x10000),
+      fc.integer({ min: 0, max: 70_000 })
+    ),
     maskKey: fc.option(fc.uint8Array({ minLength: 4, maxLength: 4 }), { nil: undefined })
   }).map(f => (f.opcode >= 8 ? { ...f, fin: true, length: f.length % 126 } : f))
 
   it('round trip, and the same bytes as the naive reference', () => {
-    fc.assert(fc.property(arbFrame, fc.integer(), (f, seed) => {
-      const payload = new Uint8Array(f.length).map((_, i) => (i * 31 + seed) & 0xff)
-      const mine = concatAll(encodeFrame(f.opcode, payload, { fin: f.fin, maskKey: f.maskKey }))
-      expect(Buffer.from(mine).equals(refEncode({ fin: f.fin, opcode: f.opcode, payload, maskKey: f.maskKey }))).toBe(true)
-      const h = decodeFrameHeader(mine)
-      expect(h).toMatchObject({ opcode: f.opcode, fin: f.fin, length: f.length, masked: f.maskKey !== undefined, headerLength: mine.length - f.length })
-    }), { numRuns: 200 })
+    fc.assert(
+      fc.property(arbFrame, fc.integer(), (f, seed) => {
+        const payload = new Uint8Array(f.length).map((_, i) => (i * 31 + seed) & 0xff)
+        const mine = concatAll(encodeFrame(f.opcode, payload, { fin: f.fin, maskKey: f.maskKey }))
+        expect(Buffer.from(mine).equals(refEncode({ fin: f.fin, opcode: f.opcode, payload, maskKey: f.maskKey }))).toBe(
+          true
+        )
+        const h = decodeFrameHeader(mine)
+        expect(h).toMatchObject({
+          opcode: f.opcode,
+          fin: f.fin,
+          length: f.length,
+          masked: f.maskKey !== undefined,
+          headerLength: mine.length - f.length
+        })
+      }),
+      { numRuns: 200 }
+    )
   })
 
   it('truncation at every offset of a header → "need more bytes", never a wrong header', () => {
@@ -143,17 +185,24 @@ describe('frame codec: refused headers (close 1002)', () => {
 
 describe('masking (§5.3)', () => {
   it('piecewise unmasking with a key offset equals unmasking at once', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.nat(), (data, key, cutSeed) => {
-      const whole = data.slice()
-      applyMask(whole, key)
-      const cut = data.length === 0 ? 0 : cutSeed % data.length
-      const pieces = data.slice()
-      applyMask(pieces.subarray(0, cut), key, 0)
-      applyMask(pieces.subarray(cut), key, cut)
-      expect(pieces).toEqual(whole)
-      applyMask(whole, key)
-      expect(whole).toEqual(data)
-    }))
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.nat(),
+        (data, key, cutSeed) => {
+          const whole = data.slice()
+          applyMask(whole, key)
+          const cut = data.length === 0 ? 0 : cutSeed % data.length
+          const pieces = data.slice()
+          applyMask(pieces.subarray(0, cut), key, 0)
+          applyMask(pieces.subarray(cut), key, cut)
+          expect(pieces).toEqual(whole)
+          applyMask(whole, key)
+          expect(whole).toEqual(data)
+        }
+      )
+    )
   })
 })
 
@@ -165,7 +214,9 @@ describe('close payload (§5.5.1, §7.4)', () => {
   })
 
   it('valid and invalid codes (Autobahn 7.7.x / 7.9.x)', () => {
-    for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]) {
+    for (
+      const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
+    ) {
       expect(isValidCloseCode(code)).toBe(true)
       expect(decodeClosePayload(encodeClosePayload(code)).code).toBe(code)
     }

@@ -14,10 +14,23 @@ class Recorder implements FrameSink {
   readonly frames: Seen[] = []
   pieces: Uint8Array[] = []
   headers = 0
-  onHeader (h: FrameHeader): void { this.headers++; this.pieces = []; void h }
-  onPayload (_h: FrameHeader, piece: Uint8Array): void { this.pieces.push(piece.slice()) }
-  onFrameEnd (h: FrameHeader): void { this.frames.push({ opcode: h.opcode, fin: h.fin, payload: hexOf(concatAll(this.pieces)) }) }
-  onControl (h: FrameHeader, payload: Uint8Array): void { this.frames.push({ opcode: h.opcode, fin: h.fin, payload: hexOf(payload) }) }
+  onHeader (h: FrameHeader): void {
+    this.headers++
+    this.pieces = []
+    void h
+  }
+
+  onPayload (_h: FrameHeader, piece: Uint8Array): void {
+    this.pieces.push(piece.slice())
+  }
+
+  onFrameEnd (h: FrameHeader): void {
+    this.frames.push({ opcode: h.opcode, fin: h.fin, payload: hexOf(concatAll(this.pieces)) })
+  }
+
+  onControl (h: FrameHeader, payload: Uint8Array): void {
+    this.frames.push({ opcode: h.opcode, fin: h.fin, payload: hexOf(payload) })
+  }
 }
 
 const arbFrame: fc.Arbitrary<RefFrame> = fc.record({
@@ -27,7 +40,9 @@ const arbFrame: fc.Arbitrary<RefFrame> = fc.record({
 }).map(f => (f.opcode >= 8 ? { ...f, fin: true, payload: f.payload.subarray(0, 125) } : f))
 
 function wire (frames: RefFrame[], masked: boolean, keySeed = 7): Uint8Array {
-  return concatAll(frames.map((f, i) => refEncode(masked ? { ...f, maskKey: new Uint8Array([i, keySeed, 0xff - i, 0x5a]) } : f)))
+  return concatAll(
+    frames.map((f, i) => refEncode(masked ? { ...f, maskKey: new Uint8Array([i, keySeed, 0xff - i, 0x5a]) } : f))
+  )
 }
 
 function expected (frames: RefFrame[]): Seen[] {
@@ -94,25 +109,40 @@ describe('ws Receiver', () => {
   })
 
   it('garbage → frames or a WsError (1002), never another error; after an error every push throws it', () => {
-    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 24 }), { maxLength: 6 }), fc.boolean(), (chunks, masked) => {
-      const r = new Receiver(new Recorder(), { expectMasked: masked })
-      let failed: unknown
-      for (const c of chunks) {
-        try { r.push(c) } catch (err) { failed = err; break }
-      }
-      if (failed !== undefined) {
-        expect(failed).toBeInstanceOf(WsError)
-        expect((failed as WsError).closeCode).toBe(1002)
-        expect(() => r.push(new Uint8Array(1))).toThrow(failed as Error)
-      }
-    }), { numRuns: 1000 })
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 24 }), { maxLength: 6 }), fc.boolean(), (chunks, masked) => {
+        const r = new Receiver(new Recorder(), { expectMasked: masked })
+        let failed: unknown
+        for (const c of chunks) {
+          try {
+            r.push(c)
+          } catch (err) {
+            failed = err
+            break
+          }
+        }
+        if (failed !== undefined) {
+          expect(failed).toBeInstanceOf(WsError)
+          expect((failed as WsError).closeCode).toBe(1002)
+          expect(() => r.push(new Uint8Array(1))).toThrow(failed as Error)
+        }
+      }),
+      { numRuns: 1000 }
+    )
   })
 
   it('unmasks in place: data payload pieces are views of the pushed chunks (zero copy)', () => {
     const payload = new Uint8Array(1000).map((_, i) => i & 0xff)
     const bytes = refEncode({ fin: true, opcode: Opcode.Binary, payload, maskKey: new Uint8Array([9, 8, 7, 6]) })
     const seen: Uint8Array[] = []
-    const r = new Receiver({ onHeader () {}, onPayload (_h, p) { seen.push(p) }, onFrameEnd () {}, onControl () {} }, { expectMasked: true })
+    const r = new Receiver({
+      onHeader () {},
+      onPayload (_h, p) {
+        seen.push(p)
+      },
+      onFrameEnd () {},
+      onControl () {}
+    }, { expectMasked: true })
     r.push(bytes)
     expect(seen).toHaveLength(1)
     expect((seen[0] as Uint8Array).buffer).toBe(bytes.buffer)
@@ -121,7 +151,12 @@ describe('ws Receiver', () => {
 
   it('a frame masked the wrong way for the role → 1002 (§5.1)', () => {
     const unmasked = refEncode({ fin: true, opcode: Opcode.Binary, payload: new Uint8Array(3) })
-    const masked = refEncode({ fin: true, opcode: Opcode.Binary, payload: new Uint8Array(3), maskKey: new Uint8Array(4) })
+    const masked = refEncode({
+      fin: true,
+      opcode: Opcode.Binary,
+      payload: new Uint8Array(3),
+      maskKey: new Uint8Array(4)
+    })
     for (const [bytes, expectMasked] of [[unmasked, true], [masked, false]] as const) {
       const rec = new Recorder()
       const r = new Receiver(rec, { expectMasked })
@@ -146,7 +181,9 @@ describe('ws Receiver', () => {
       onFrameEnd () {},
       onControl () {}
     }, { expectMasked: false })
-    expect(() => r.push(refEncode({ fin: true, opcode: Opcode.Binary, payload: new Uint8Array(100) }))).toThrow(/too big/)
+    expect(() => r.push(refEncode({ fin: true, opcode: Opcode.Binary, payload: new Uint8Array(100) }))).toThrow(
+      /too big/
+    )
     expect(payloads).toBe(0)
   })
 })

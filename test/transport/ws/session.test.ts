@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest'
 import { WsSession, type WsRole } from '../../../src/transport/ws/session.js'
 import { Opcode } from '../../../src/transport/ws/constants.js'
-import { decodeFrameHeader, decodeClosePayload, encodeClosePayload, applyMask } from '../../../src/transport/ws/frame.js'
+import {
+  decodeFrameHeader,
+  decodeClosePayload,
+  encodeClosePayload,
+  applyMask
+} from '../../../src/transport/ws/frame.js'
 import { WsError } from '../../../src/errors.js'
 import { concatAll, refEncode } from '../../reference/ws-frame.js'
 
@@ -56,7 +61,12 @@ function harness (role: WsRole = 'server', maxMessageBytes?: number): Harness {
 const key = new Uint8Array([1, 2, 3, 4])
 /** A frame as a client sends it (masked). */
 const c = (opcode: number, payload: Uint8Array | string = new Uint8Array(0), fin = true): Uint8Array =>
-  refEncode({ fin, opcode, payload: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload, maskKey: key })
+  refEncode({
+    fin,
+    opcode,
+    payload: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload,
+    maskKey: key
+  })
 const text = (b: Uint8Array[]): string => new TextDecoder().decode(concatAll(b))
 const closeCodeOf = (f: { payload: Uint8Array }): number => decodeClosePayload(f.payload).code
 
@@ -70,9 +80,20 @@ describe('WsSession (Autobahn-style vectors)', () => {
 
   it('5.3 / 5.6 fragmented binary message with pings between fragments: data in order, pongs echo', () => {
     const h = harness()
-    h.s.receive(concatAll([c(Opcode.Binary, 'frag1', false), c(Opcode.Ping, 'p1'), c(Opcode.Continuation, 'frag2', false), c(Opcode.Ping, 'p2'), c(Opcode.Continuation, 'frag3', true)]))
+    h.s.receive(
+      concatAll([
+        c(Opcode.Binary, 'frag1', false),
+        c(Opcode.Ping, 'p1'),
+        c(Opcode.Continuation, 'frag2', false),
+        c(Opcode.Ping, 'p2'),
+        c(Opcode.Continuation, 'frag3', true)
+      ])
+    )
     expect(text(h.data)).toBe('frag1frag2frag3')
-    expect(h.sent().map(f => [f.opcode, new TextDecoder().decode(f.payload)])).toEqual([[Opcode.Pong, 'p1'], [Opcode.Pong, 'p2']])
+    expect(h.sent().map(f => [f.opcode, new TextDecoder().decode(f.payload)])).toEqual([[Opcode.Pong, 'p1'], [
+      Opcode.Pong,
+      'p2'
+    ]])
   })
 
   it('5.9 continuation with nothing to continue → 1002', () => {
@@ -99,7 +120,13 @@ describe('WsSession (Autobahn-style vectors)', () => {
   })
 
   it('3.x RSV bits and 4.x reserved opcodes → 1002', () => {
-    for (const bytes of [refEncode({ fin: true, rsv: 1, opcode: 2, payload: new Uint8Array(1), maskKey: key }), refEncode({ fin: true, opcode: 5, payload: new Uint8Array(0), maskKey: key }), refEncode({ fin: true, opcode: 0xb, payload: new Uint8Array(0), maskKey: key })]) {
+    for (
+      const bytes of [
+        refEncode({ fin: true, rsv: 1, opcode: 2, payload: new Uint8Array(1), maskKey: key }),
+        refEncode({ fin: true, opcode: 5, payload: new Uint8Array(0), maskKey: key }),
+        refEncode({ fin: true, opcode: 0xb, payload: new Uint8Array(0), maskKey: key })
+      ]
+    ) {
       const h = harness()
       h.s.receive(bytes)
       expect(h.failures[0]?.closeCode).toBe(1002)
@@ -177,7 +204,33 @@ describe('WsSession (Autobahn-style vectors)', () => {
       [new Uint8Array([0x03, 0xee]), 1002], // 1006
       [new Uint8Array([0x03, 0xe7]), 1002], // 999
       [new Uint8Array([0x13, 0x88]), 1002], // 5000
-      [new Uint8Array([0x03, 0xe8, 0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64]), 1007]
+      [
+        new Uint8Array([
+          0x03,
+          0xe8,
+          0xce,
+          0xba,
+          0xe1,
+          0xbd,
+          0xb9,
+          0xcf,
+          0x83,
+          0xce,
+          0xbc,
+          0xce,
+          0xb5,
+          0xed,
+          0xa0,
+          0x80,
+          0x65,
+          0x64,
+          0x69,
+          0x74,
+          0x65,
+          0x64
+        ]),
+        1007
+      ]
     ]
     for (const [payload, code] of cases) {
       const h = harness()
@@ -231,7 +284,13 @@ describe('WsSession (Autobahn-style vectors)', () => {
     expect(a).toEqual(new Uint8Array([1, 2]))
     const hd = decodeFrameHeader(cf[0] as Uint8Array)
     expect(hd).toMatchObject({ masked: true, length: 3, opcode: Opcode.Binary, fin: true })
-    const split = new WsSession({ role: 'server', now: () => 0, randomFill: () => {}, maxSendFrameBytes: 4, host: { onData () {}, onOutput () {}, onRemoteEnd () {}, onClosed () {}, onFailure () {} } })
+    const split = new WsSession({
+      role: 'server',
+      now: () => 0,
+      randomFill: () => {},
+      maxSendFrameBytes: 4,
+      host: { onData () {}, onOutput () {}, onRemoteEnd () {}, onClosed () {}, onFailure () {} }
+    })
     const parts = split.encodeData([new Uint8Array(5), new Uint8Array(5)])
     const all = concatAll(parts)
     const lengths: number[] = []
