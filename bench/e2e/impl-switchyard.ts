@@ -37,7 +37,10 @@ export async function startServer (listen: string, variant: Variant): Promise<Be
   const sw = new Switch({
     ...options(variant),
     listenAddrs: [listen],
-    protocols: [perfProtocol, { ...echoProtocol, maxIncomingStreams: MAX_STREAMS, maxOutgoingStreams: MAX_STREAMS }, { ...pingProtocol, maxIncomingStreams: MAX_STREAMS }]
+    protocols: [perfProtocol, { ...echoProtocol, maxIncomingStreams: MAX_STREAMS, maxOutgoingStreams: MAX_STREAMS }, {
+      ...pingProtocol,
+      maxIncomingStreams: MAX_STREAMS
+    }]
   })
   await sw.start()
   const a = sw.peerInfo.addrs[0]

@@ -43,7 +43,8 @@ export const IDENTIFY_MAX_MESSAGES = 10
 export const IDENTIFY_TIMEOUT_MS = 5_000
 /**
  * identify-push streams one connection may run at once (js-libp2p identify `maxPushIncomingStreams`
- * is 1; 4 leaves room for a peer that pushes again before our handler of the last push ended): with each push at most IDENTIFY_MAX_MESSAGES × IDENTIFY_MAX_MESSAGE_BYTES, a push flood
+ * is 1; 4 leaves room for a peer that pushes again before our handler of the last push ended): with each push at most
+ * IDENTIFY_MAX_MESSAGES × IDENTIFY_MAX_MESSAGE_BYTES, a push flood
  * holds at most one push per connection and is paced by its own round trips (issue #14).
  */
 export const IDENTIFY_PUSH_MAX_INBOUND_STREAMS = 4
@@ -64,7 +65,8 @@ export const PERF_PROGRESS_INTERVAL_MS = 1_000
 /** switchyard's echo protocol (interop and benchmarks): every byte back until EOF. */
 export const ECHO_CODEC = '/switchyard/echo/1.0.0'
 /**
- * Echo streams a peer may run at once on one connection (`maxIncomingStreams`). Every echo stream holds what the peer sends until the peer reads it back,
+ * Echo streams a peer may run at once on one connection (`maxIncomingStreams`). Every echo stream holds what the peer
+ * sends until the peer reads it back,
  * so unbounded echo is a memory lever (issue #14: 4 × 1000 never-read echo streams took a listener
  * to 1.2 GiB). 128 leaves room for the interop matrix's `streams` cell (50 at once) and the
  * js-libp2p interop tests (100); the benchmarks mount echo with a higher limit.

@@ -19,7 +19,12 @@ import { EndOfStreamError } from '../errors.js'
 import { decodeIdentify, emptyIdentify, encodeIdentifyMessages, mergeIdentify } from '../proto/identify.js'
 import type { IdentifyMessage } from '../proto/identify.js'
 import {
-  IDENTIFY_CODEC, IDENTIFY_MAX_MESSAGE_BYTES, IDENTIFY_MAX_MESSAGES, IDENTIFY_PUSH_CODEC, IDENTIFY_PUSH_MAX_INBOUND_STREAMS, IDENTIFY_TIMEOUT_MS
+  IDENTIFY_CODEC,
+  IDENTIFY_MAX_MESSAGE_BYTES,
+  IDENTIFY_MAX_MESSAGES,
+  IDENTIFY_PUSH_CODEC,
+  IDENTIFY_PUSH_MAX_INBOUND_STREAMS,
+  IDENTIFY_TIMEOUT_MS
 } from './constants.js'
 import { ProtocolError } from './errors.js'
 import type { ProtocolContext, ProtocolDefinition, ProtocolHandler } from './types.js'

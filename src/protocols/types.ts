@@ -51,6 +51,8 @@ export interface ProtocolDefinition {
    * per-protocol limit.
    */
   readonly maxIncomingStreams?: number
-  /** Outbound streams of this protocol one connection may have open at once; `newStream` past it throws. Default: none. */
+  /**
+   * Outbound streams of this protocol one connection may have open at once; `newStream` past it throws. Default: none.
+   */
   readonly maxOutgoingStreams?: number
 }

@@ -244,7 +244,10 @@ export class PeerConnection {
     let open = 0
     for (const s of this.muxer.streams.values()) if (s.direction === 'outbound' && s.protocol === protocol) open++
     if (open - self >= max) {
-      throw new SwitchError('ERR_TOO_MANY_STREAMS', `cannot open a stream to ${this.remotePeer.toString()}: "maxOutgoingStreams" of ${protocol} expected <= ${max} open outbound streams on connection ${this.id}, got one more`)
+      throw new SwitchError(
+        'ERR_TOO_MANY_STREAMS',
+        `cannot open a stream to ${this.remotePeer.toString()}: "maxOutgoingStreams" of ${protocol} expected <= ${max} open outbound streams on connection ${this.id}, got one more`
+      )
     }
   }
 

@@ -90,12 +90,12 @@ export class LPProtocol implements ProtocolDefinition {
   readonly maxOutgoingStreams: number | undefined
 
   constructor (init: LPProtocolInit) {
-    if (typeof init !== 'object' || init === null) throw new TypeError(`"LPProtocol init" expected { codecs, handler }, got ${String(init)}`)
+    if (typeof init !== 'object' || init === null) { throw new TypeError(`"LPProtocol init" expected { codecs, handler }, got ${String(init)}`) }
     checkCodecs(init.codecs)
-    if (typeof init.handler !== 'function') throw new TypeError(`"LPProtocol handler" expected a function, got ${typeof init.handler}`)
+    if (typeof init.handler !== 'function') { throw new TypeError(`"LPProtocol handler" expected a function, got ${typeof init.handler}`) }
     for (const key of ['maxIncomingStreams', 'maxOutgoingStreams'] as const) {
       const v = init[key]
-      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new RangeError(`"LPProtocol ${key}" expected a positive integer, got ${v}`)
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) { throw new RangeError(`"LPProtocol ${key}" expected a positive integer, got ${v}`) }
     }
     this.codecs = Object.freeze([...init.codecs])
     this.handler = init.handler
@@ -109,23 +109,37 @@ const utf8 = new TextEncoder()
 /**
  * A protocol id must be something multistream can carry and every implementation accepts:
  * non-empty, starting with `/` (rust rejects others), no newline, at most MAX_MESSAGE_LENGTH bytes
- * with its newline (go-multistream, js-libp2p and nim-libp2p refuse longer messages). A switch with a lower `maxNegotiationMessageBytes` passes it
+ * with its newline (go-multistream, js-libp2p and nim-libp2p refuse longer messages). A switch with a lower
+ * `maxNegotiationMessageBytes` passes it
  * as `maxMessageBytes`: a longer id could never be proposed to it.
  */
-export function checkCodecs (codecs: unknown, maxMessageBytes = MAX_MESSAGE_LENGTH): asserts codecs is readonly string[] {
+export function checkCodecs (
+  codecs: unknown,
+  maxMessageBytes = MAX_MESSAGE_LENGTH
+): asserts codecs is readonly string[] {
   if (!Array.isArray(codecs) || codecs.length === 0) {
-    throw new TypeError(`"codecs" expected a non-empty array of protocol ids, got ${Array.isArray(codecs) ? '[]' : typeof codecs}`)
+    throw new TypeError(
+      `"codecs" expected a non-empty array of protocol ids, got ${Array.isArray(codecs) ? '[]' : typeof codecs}`
+    )
   }
   for (const c of codecs as unknown[]) checkProtocolId(c, maxMessageBytes)
 }
 
 export function checkProtocolId (id: unknown, maxMessageBytes = MAX_MESSAGE_LENGTH): asserts id is string {
   if (typeof id !== 'string' || !id.startsWith('/') || id.includes('\n')) {
-    throw new TypeError(`"protocol id" expected a string starting with "/" and without newline, got ${JSON.stringify(id)}`)
+    throw new TypeError(
+      `"protocol id" expected a string starting with "/" and without newline, got ${JSON.stringify(id)}`
+    )
   }
   const len = utf8.encode(id).length + 1
   if (len > maxMessageBytes) {
-    const why = maxMessageBytes < MAX_MESSAGE_LENGTH ? ` (maxNegotiationMessageBytes ${maxMessageBytes} counts the newline)` : ''
-    throw new RangeError(`"protocol id length" expected <= ${maxMessageBytes - 1} bytes${why}, got ${len - 1} for ${JSON.stringify(id.slice(0, 32))}…`)
+    const why = maxMessageBytes < MAX_MESSAGE_LENGTH
+      ? ` (maxNegotiationMessageBytes ${maxMessageBytes} counts the newline)`
+      : ''
+    throw new RangeError(
+      `"protocol id length" expected <= ${maxMessageBytes - 1} bytes${why}, got ${len - 1} for ${
+        JSON.stringify(id.slice(0, 32))
+      }…`
+    )
   }
 }

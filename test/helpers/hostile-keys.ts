@@ -38,6 +38,10 @@ export function rsaPublicKeyOfBits (bits: number): Uint8Array {
 /** An identity that presents `publicKey` and signs with garbage of `sigBytes` (an attacker needs no real key). */
 export function fakeIdentity (publicKey: Uint8Array, sigBytes = 2048): PrivateKey {
   const real = generateEd25519()
-  return { ...real, type: KeyType.RSA, publicKey: { ...real.publicKey, bytes: () => publicKey }, sign: () => randomBytes(sigBytes) } as unknown as PrivateKey
+  return {
+    ...real,
+    type: KeyType.RSA,
+    publicKey: { ...real.publicKey, bytes: () => publicKey },
+    sign: () => randomBytes(sigBytes)
+  } as unknown as PrivateKey
 }
-

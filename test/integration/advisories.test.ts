@@ -30,7 +30,10 @@ afterEach(async () => {
 
 async function honestEcho (server: Switch): Promise<void> {
   const client = await fleet.bare({ config: { stopTimeoutMs: 50 } })
-  const got = await echo(await client.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC), new Uint8Array(4096).fill(5))
+  const got = await echo(
+    await client.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC),
+    new Uint8Array(4096).fill(5)
+  )
   expect(got.length).toBe(4096)
 }
 
@@ -58,8 +61,13 @@ describe('CVE-2023-39533 over a real connection: an RSA-16384 identity is refuse
     const errors: Array<SwitchEvents['connection:error']> = []
     server.on('connection:error', e => errors.push(e))
     const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
-    await authenticatedConnection(port, { identity: fakeIdentity(rsaPublicKeyOfBits(16384)), expectedPeer: server.peerId })
-      .then(up => { held.push(up) }, () => {})
+    await authenticatedConnection(port, {
+      identity: fakeIdentity(rsaPublicKeyOfBits(16384)),
+      expectedPeer: server.peerId
+    })
+      .then(up => {
+        held.push(up)
+      }, () => {})
     await waitFor('the refusal to be reported', () => errors.length === 1)
     expect(errors[0]).toMatchObject({ stage: 'security', error: { code: 'ERR_NOISE_HANDSHAKE' } })
     expect(errors[0]?.error.message).toMatch(/"modulus" expected 2048\.\.8192 bits, got 16384/)
@@ -75,7 +83,14 @@ describe('slowloris: a peer that keeps the handshake alive one byte at a time is
     server.on('connection:error', e => errors.push(e))
     const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
     // A valid start (header, /noise, the Noise length prefix), then the first message's bytes: each is progress.
-    const bytes = new Uint8Array(Buffer.concat([encodeMessage('/multistream/1.0.0'), encodeMessage('/noise'), Uint8Array.of(0, 32), new Uint8Array(32)]))
+    const bytes = new Uint8Array(
+      Buffer.concat([
+        encodeMessage('/multistream/1.0.0'),
+        encodeMessage('/noise'),
+        Uint8Array.of(0, 32),
+        new Uint8Array(32)
+      ])
+    )
     const peers = Array.from({ length: 10 }, () => dribble(port, bytes, 10))
     await honestEcho(server)
     await Promise.all(peers.map(async p => { await p.closed }))
@@ -88,20 +103,36 @@ describe('slowloris: a peer that keeps the handshake alive one byte at a time is
 
   it('WebSocket: an HTTP upgrade dribbled byte by byte is closed at upgradeTimeoutMs', async () => {
     const server = new Switch({
-      transports: [ws({ upgradeTimeoutMs: 300 })], security: [noise()], muxers: [yamux()],
-      listenAddrs: ['/ip4/127.0.0.1/tcp/0/ws'], protocols: [echoProtocol], log: () => {}
+      transports: [ws({ upgradeTimeoutMs: 300 })],
+      security: [noise()],
+      muxers: [yamux()],
+      listenAddrs: ['/ip4/127.0.0.1/tcp/0/ws'],
+      protocols: [echoProtocol],
+      log: () => {}
     })
     await server.start()
     try {
       const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
-      const head = new TextEncoder().encode('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nX-Padding: ' + 'a'.repeat(4000))
+      const head = new TextEncoder().encode(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nX-Padding: ' +
+          'a'.repeat(4000)
+      )
       const peers = Array.from({ length: 10 }, () => dribble(port, head, 10))
       await Promise.all(peers.map(async p => { await p.closed }))
       expect(peers.every(p => p.sent() > 1 && p.sent() < head.length)).toBe(true)
-      const client = new Switch({ transports: [ws()], security: [noise()], muxers: [yamux()], listenAddrs: [], log: () => {} })
+      const client = new Switch({
+        transports: [ws()],
+        security: [noise()],
+        muxers: [yamux()],
+        listenAddrs: [],
+        log: () => {}
+      })
       await client.start()
       try {
-        const got = await echo(await client.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC), new Uint8Array(1000).fill(1))
+        const got = await echo(
+          await client.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC),
+          new Uint8Array(1000).fill(1)
+        )
         expect(got.length).toBe(1000)
       } finally { await client.stop() }
     } finally { await server.stop() }
@@ -122,16 +153,31 @@ describe('identify-push floods (issue #14): bounded in size and in concurrency, 
       await s.write(Uint8Array.of(0x80, 0x01)).catch(() => {})
       return s
     }))
-    await waitFor('the pushes past the limit to be refused', () => errors.filter(e => e.stage === 'limit').length >= 46, 10_000)
-    expect(errors.filter(e => e.stage === 'limit').every(e => e.protocol === IDENTIFY_PUSH_CODEC && /"maxIncomingStreams" of \/ipfs\/id\/push\/1\.0\.0 expected <= 4/.test(e.error.message))).toBe(true)
+    await waitFor(
+      'the pushes past the limit to be refused',
+      () => errors.filter(e => e.stage === 'limit').length >= 46,
+      10_000
+    )
+    expect(
+      errors.filter(e => e.stage === 'limit').every(e =>
+        e.protocol === IDENTIFY_PUSH_CODEC &&
+        /"maxIncomingStreams" of \/ipfs\/id\/push\/1\.0\.0 expected <= 4/.test(e.error.message)
+      )
+    ).toBe(true)
     await honestEcho(server)
     for (const s of stalled) s.reset()
-    await waitFor('the stalled pushes to be gone', () => server.connections(attacker.peerId)[0]?.streams().every(s => s.protocol !== IDENTIFY_PUSH_CODEC) === true)
+    await waitFor(
+      'the stalled pushes to be gone',
+      () => server.connections(attacker.peerId)[0]?.streams().every(s => s.protocol !== IDENTIFY_PUSH_CODEC) === true
+    )
     // Oversize: a length prefix past 8 KiB is refused before the body is read.
     const big = await conn.newStream(IDENTIFY_PUSH_CODEC)
     await big.write(Uint8Array.of(0x81, 0x80, 0x01)) // 16385
     await expect(big.read()).rejects.toBeInstanceOf(StreamResetError)
-    await waitFor('the oversize push to be reported', () => errors.some(e => e.streamId === big.id && e.stage === 'handler'))
+    await waitFor(
+      'the oversize push to be reported',
+      () => errors.some(e => e.streamId === big.id && e.stage === 'handler')
+    )
     expect(errors.find(e => e.streamId === big.id)?.error).toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })
     expect(IDENTIFY_MAX_MESSAGE_BYTES).toBe(8192)
     // Sequential pushes: each waits for the previous to end, applied in order.

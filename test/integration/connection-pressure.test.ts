@@ -43,14 +43,23 @@ async function roundTrip (s: Stream, n: number): Promise<void> {
   }
 }
 
-interface FloodResult { authenticated: number, failed: number }
+interface FloodResult {
+  authenticated: number
+  failed: number
+}
 
 /**
  * Open `FLOOD` authenticated connections from ATTACKER_HOST, `concurrency` at a time, and keep
  * every one that stays open (idle: no stream is ever opened). `identity(i)` picks the key of the
  * i-th connection. `during` runs once `startAfter` attempts have finished, while the flood goes on.
  */
-async function flood (server: Switch, identity: (i: number) => PrivateKey, concurrency: number, startAfter: number, during: () => Promise<void>): Promise<FloodResult> {
+async function flood (
+  server: Switch,
+  identity: (i: number) => PrivateKey,
+  concurrency: number,
+  startAfter: number,
+  during: () => Promise<void>
+): Promise<FloodResult> {
   const port = Number(server.peerInfo.addrs[0]?.toString().split('/')[4])
   const result: FloodResult = { authenticated: 0, failed: 0 }
   let next = 0
@@ -59,7 +68,13 @@ async function flood (server: Switch, identity: (i: number) => PrivateKey, concu
     while (next < FLOOD) {
       const i = next++
       try {
-        held.push(await authenticatedConnection(port, { identity: identity(i), expectedPeer: server.peerId, localAddress: ATTACKER_HOST }))
+        held.push(
+          await authenticatedConnection(port, {
+            identity: identity(i),
+            expectedPeer: server.peerId,
+            localAddress: ATTACKER_HOST
+          })
+        )
         result.authenticated++
       } catch {
         result.failed++
@@ -77,111 +92,134 @@ function connectionsFrom (server: Switch, host: string): number {
 }
 
 describe('1000 authenticated idle connections from one host (issue #14)', () => {
-  it('one peer id: held to its peer connection budget; an honest client connecting during the flood is served and stays served', async () => {
-    const server = await fleet.bare({ protocols: [echoProtocol] })
-    const attackerKey = generateEd25519()
-    let honestStream: Stream | undefined
-    let honestConnId = -1
-    let maxFromAttacker = 0
-    const onOpen = (): void => { maxFromAttacker = Math.max(maxFromAttacker, connectionsFrom(server, ATTACKER_HOST)) }
-    server.on('connection:open', onOpen)
-    const honest = await fleet.bare()
-    const result = await flood(server, () => attackerKey, 8, 200, async () => {
-      // During the flood: dial, and keep one echo stream in use.
-      honestStream = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-      await roundTrip(honestStream, 1)
-      honestConnId = server.connections(honest.peerId)[0]?.id ?? -1
-    })
-    expect(result.authenticated + result.failed).toBe(FLOOD)
-    const peerLimit = server.resources.config.peer.connections
-    expect(maxFromAttacker).toBeLessThanOrEqual(peerLimit)
-    const attackerScope = server.resources.inspect().peers.find(p => p.usage.connections > 0 && p.peer !== honest.peerId.toString())
-    expect(attackerScope?.usage.refused.connections).toBeGreaterThan(0)
-    // Stays served: the same connection, the same stream, still echoing after the flood.
-    if (honestStream === undefined) throw new Error('the honest client never got a stream')
-    await roundTrip(honestStream, 2)
-    expect(server.connections(honest.peerId).map(c => c.id)).toEqual([honestConnId])
-    // And a newcomer is served too.
-    const late = await fleet.bare()
-    const s = await late.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-    await roundTrip(s, 3)
-  }, 120_000)
-
-  it('1000 peer ids (keys are free): the connection manager trims the idle ones past their grace period, the honest client keeps its connection', async () => {
-    const server = await fleet.bare({
-      protocols: [echoProtocol],
-      // Grace 500 ms: long enough for the honest client's first stream to arrive under load, short
-      // enough that the flood's connections become trimmable while it lasts; the cap leaves room
-      // for those still in their grace period.
-      config: { maxConnections: 256, connectionsHighWater: 64, connectionsLowWater: 32, connectionGracePeriodMs: 500 }
-    })
-    const keys = Array.from({ length: FLOOD }, () => generateEd25519())
-    let trimmed = 0
-    let honestTrimmed = false
-    let maxOpen = 0
-    const honest = await fleet.bare()
-    server.on('connection:trim', ({ connection }) => {
-      trimmed++
-      if (connection.remotePeer.equals(honest.peerId)) honestTrimmed = true
-    })
-    server.on('connection:open', () => { maxOpen = Math.max(maxOpen, server.inspect().connections.filter(c => c.status === 'open').length) })
-    let honestStream: Stream | undefined
-    let honestConnId = -1
-    const result = await flood(server, i => keys[i] as PrivateKey, 8, 200, async () => {
-      honestStream = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-      await roundTrip(honestStream, 1)
-      honestConnId = server.connections(honest.peerId)[0]?.id ?? -1
-    })
-    expect(result.authenticated).toBeGreaterThan(FLOOD / 2)
-    expect(trimmed).toBeGreaterThan(FLOOD / 2)
-    expect(maxOpen).toBeLessThanOrEqual(256)
-    expect(honestTrimmed).toBe(false)
-    if (honestStream === undefined) throw new Error('the honest client never got a stream')
-    await roundTrip(honestStream, 2)
-    expect(server.connections(honest.peerId).map(c => c.id)).toEqual([honestConnId])
-    // Trimming runs when a connection opens (no timer): what is left is bounded by the cap.
-    expect(connectionsFrom(server, ATTACKER_HOST)).toBeLessThanOrEqual(256)
-    const late = await fleet.bare()
-    const s = await late.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-    await roundTrip(s, 3)
-  }, 120_000)
-
-  it('stalled upgrades from four hosts: each held to maxPendingConnectionsPerAddress, and at maxPendingConnections the busiest host loses one, never the honest handshake', async () => {
-    const server = await fleet.bare({ protocols: [echoProtocol], config: { maxPendingConnections: 16, maxPendingConnectionsPerAddress: 4 } })
-    const honestErrors: string[] = []
-    const refusedPerAddress: string[] = []
-    server.on('connection:error', ({ remoteAddr, error }) => {
-      if (remoteAddr.startsWith('/ip4/127.0.0.1/')) honestErrors.push(error.message)
-      else if (error.message.includes('"maxPendingConnectionsPerAddress"')) refusedPerAddress.push(remoteAddr)
-    })
-    const port = Number(server.peerInfo.addrs[0]?.toString().split('/')[4])
-    // 4 hosts × 50 silent sockets: each would sit in the upgrade until the handshake deadline.
-    const sockets: Socket[] = []
-    let closed = 0
-    for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) {
-      for (let i = 0; i < 50; i++) {
-        const sock = connect({ host: '127.0.0.1', port, localAddress: host })
-        sock.on('error', () => {})
-        sock.on('close', () => { closed++ })
-        sockets.push(sock)
+  it(
+    'one peer id: held to its peer connection budget; an honest client connecting during the flood is served and stays served',
+    async () => {
+      const server = await fleet.bare({ protocols: [echoProtocol] })
+      const attackerKey = generateEd25519()
+      let honestStream: Stream | undefined
+      let honestConnId = -1
+      let maxFromAttacker = 0
+      const onOpen = (): void => {
+        maxFromAttacker = Math.max(maxFromAttacker, connectionsFrom(server, ATTACKER_HOST))
       }
-    }
-    try {
-      await waitFor('all but 16 stalled sockets to be refused', () => closed >= 200 - 16, 20_000)
-      const pending = server.inspect().pendingUpgrades
-      expect(pending).toHaveLength(16)
-      for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) {
-        expect(pending.filter(p => p.remoteAddr.startsWith(`/ip4/${host}/`))).toHaveLength(4)
-      }
-      expect(refusedPerAddress.length).toBe(200 - 16)
-      // The table of pending upgrades is full: the honest handshake evicts a stalled one and completes.
+      server.on('connection:open', onOpen)
       const honest = await fleet.bare()
-      const s = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-      await roundTrip(s, 7)
-      expect(honestErrors).toEqual([])
-      expect(server.inspect().pendingUpgrades.length).toBeLessThanOrEqual(16)
-    } finally {
-      for (const sock of sockets) sock.destroy()
-    }
-  }, 60_000)
+      const result = await flood(server, () => attackerKey, 8, 200, async () => {
+        // During the flood: dial, and keep one echo stream in use.
+        honestStream = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+        await roundTrip(honestStream, 1)
+        honestConnId = server.connections(honest.peerId)[0]?.id ?? -1
+      })
+      expect(result.authenticated + result.failed).toBe(FLOOD)
+      const peerLimit = server.resources.config.peer.connections
+      expect(maxFromAttacker).toBeLessThanOrEqual(peerLimit)
+      const attackerScope = server.resources.inspect().peers.find(p =>
+        p.usage.connections > 0 && p.peer !== honest.peerId.toString()
+      )
+      expect(attackerScope?.usage.refused.connections).toBeGreaterThan(0)
+      // Stays served: the same connection, the same stream, still echoing after the flood.
+      if (honestStream === undefined) throw new Error('the honest client never got a stream')
+      await roundTrip(honestStream, 2)
+      expect(server.connections(honest.peerId).map(c => c.id)).toEqual([honestConnId])
+      // And a newcomer is served too.
+      const late = await fleet.bare()
+      const s = await late.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+      await roundTrip(s, 3)
+    },
+    120_000
+  )
+
+  it(
+    '1000 peer ids (keys are free): the connection manager trims the idle ones past their grace period, the honest client keeps its connection',
+    async () => {
+      const server = await fleet.bare({
+        protocols: [echoProtocol],
+        // Grace 500 ms: long enough for the honest client's first stream to arrive under load, short
+        // enough that the flood's connections become trimmable while it lasts; the cap leaves room
+        // for those still in their grace period.
+        config: { maxConnections: 256, connectionsHighWater: 64, connectionsLowWater: 32, connectionGracePeriodMs: 500 }
+      })
+      const keys = Array.from({ length: FLOOD }, () => generateEd25519())
+      let trimmed = 0
+      let honestTrimmed = false
+      let maxOpen = 0
+      const honest = await fleet.bare()
+      server.on('connection:trim', ({ connection }) => {
+        trimmed++
+        if (connection.remotePeer.equals(honest.peerId)) honestTrimmed = true
+      })
+      server.on('connection:open', () => {
+        maxOpen = Math.max(maxOpen, server.inspect().connections.filter(c => c.status === 'open').length)
+      })
+      let honestStream: Stream | undefined
+      let honestConnId = -1
+      const result = await flood(server, i => keys[i] as PrivateKey, 8, 200, async () => {
+        honestStream = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+        await roundTrip(honestStream, 1)
+        honestConnId = server.connections(honest.peerId)[0]?.id ?? -1
+      })
+      expect(result.authenticated).toBeGreaterThan(FLOOD / 2)
+      expect(trimmed).toBeGreaterThan(FLOOD / 2)
+      expect(maxOpen).toBeLessThanOrEqual(256)
+      expect(honestTrimmed).toBe(false)
+      if (honestStream === undefined) throw new Error('the honest client never got a stream')
+      await roundTrip(honestStream, 2)
+      expect(server.connections(honest.peerId).map(c => c.id)).toEqual([honestConnId])
+      // Trimming runs when a connection opens (no timer): what is left is bounded by the cap.
+      expect(connectionsFrom(server, ATTACKER_HOST)).toBeLessThanOrEqual(256)
+      const late = await fleet.bare()
+      const s = await late.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+      await roundTrip(s, 3)
+    },
+    120_000
+  )
+
+  it(
+    'stalled upgrades from four hosts: each held to maxPendingConnectionsPerAddress, and at maxPendingConnections the busiest host loses one, never the honest handshake',
+    async () => {
+      const server = await fleet.bare({
+        protocols: [echoProtocol],
+        config: { maxPendingConnections: 16, maxPendingConnectionsPerAddress: 4 }
+      })
+      const honestErrors: string[] = []
+      const refusedPerAddress: string[] = []
+      server.on('connection:error', ({ remoteAddr, error }) => {
+        if (remoteAddr.startsWith('/ip4/127.0.0.1/')) honestErrors.push(error.message)
+        else if (error.message.includes('"maxPendingConnectionsPerAddress"')) refusedPerAddress.push(remoteAddr)
+      })
+      const port = Number(server.peerInfo.addrs[0]?.toString().split('/')[4])
+      // 4 hosts × 50 silent sockets: each would sit in the upgrade until the handshake deadline.
+      const sockets: Socket[] = []
+      let closed = 0
+      for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) {
+        for (let i = 0; i < 50; i++) {
+          const sock = connect({ host: '127.0.0.1', port, localAddress: host })
+          sock.on('error', () => {})
+          sock.on('close', () => {
+            closed++
+          })
+          sockets.push(sock)
+        }
+      }
+      try {
+        await waitFor('all but 16 stalled sockets to be refused', () => closed >= 200 - 16, 20_000)
+        const pending = server.inspect().pendingUpgrades
+        expect(pending).toHaveLength(16)
+        for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) {
+          expect(pending.filter(p => p.remoteAddr.startsWith(`/ip4/${host}/`))).toHaveLength(4)
+        }
+        expect(refusedPerAddress.length).toBe(200 - 16)
+        // The table of pending upgrades is full: the honest handshake evicts a stalled one and completes.
+        const honest = await fleet.bare()
+        const s = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+        await roundTrip(s, 7)
+        expect(honestErrors).toEqual([])
+        expect(server.inspect().pendingUpgrades.length).toBeLessThanOrEqual(16)
+      } finally {
+        for (const sock of sockets) sock.destroy()
+      }
+    },
+    60_000
+  )
 })

@@ -24,41 +24,50 @@ async function honest (server: Switch): Promise<void> {
 }
 
 describe.each(['yamux', 'mplex'] as const)('authenticated peer, never-read echo flood over %s', (muxer) => {
-  it('the attacker is held to its peer budget, honest peers are served, and everything is released when it leaves', async () => {
-    // Echo's own limit (128 streams per connection) lifted: the memory budget alone must hold the attacker.
-    const server = await fleet.bare({ protocols: [{ ...echoProtocol, maxIncomingStreams: 1000 }], resources: { peer: { memoryBytes: 4 * MiB } } })
-    const attacker = await fleet.bare({ muxers: [muxer] })
-    const { peerId, addrs } = server.peerInfo
-    const streams: Stream[] = []
-    let settled = 0
-    const payload = new Uint8Array(256 * KiB).fill(9)
-    // 60 streams × 256 KiB written, nothing read back: the echoes back up and the server stops reading.
-    for (let i = 0; i < 60; i++) {
-      const s = await attacker.dial(peerId, addrs, ECHO_CODEC)
-      streams.push(s)
-      void s.write(payload).catch(() => {}).finally(() => { settled++ })
-    }
-    let peak = 0
-    await waitFor('the attacker\'s data to reach its budget or be refused', () => {
-      const v = server.inspect().resources
-      const p = v.peers.find(x => x.peer === attacker.peerId.toString())
-      peak = Math.max(peak, p?.usage.memoryBytes ?? 0)
-      // yamux: the windows let the echoes back up until the budget refuses; mplex (no flow
-      // control) lets every write through, the attacker's own side buffering the echoes.
-      return (p?.usage.refused.memory ?? 0) > 0 || (p?.usage.memoryBytes ?? 0) >= 3 * MiB || settled === 60
-    }, 20_000)
-    expect(peak).toBeLessThanOrEqual(4 * MiB)
-    const during = server.inspect().resources
-    const p = during.peers.find(x => x.peer === attacker.peerId.toString())
-    expect(p?.usage.memoryBytes).toBeLessThanOrEqual(4 * MiB)
-    expect(during.process.usage.memoryBytes).toBeLessThanOrEqual(4 * MiB + 1 * MiB)
-    expect(streams).toHaveLength(60)
-    await honest(server)
-    await attacker.stop()
-    await waitFor('the attacker\'s scopes to be released', () => {
-      const v = server.inspect().resources
-      return v.process.usage.memoryBytes === 0 && v.peers.length === 0 && v.process.usage.connections === 0
-    }, 10_000)
-    await honest(server)
-  }, 60_000)
+  it(
+    'the attacker is held to its peer budget, honest peers are served, and everything is released when it leaves',
+    async () => {
+      // Echo's own limit (128 streams per connection) lifted: the memory budget alone must hold the attacker.
+      const server = await fleet.bare({
+        protocols: [{ ...echoProtocol, maxIncomingStreams: 1000 }],
+        resources: { peer: { memoryBytes: 4 * MiB } }
+      })
+      const attacker = await fleet.bare({ muxers: [muxer] })
+      const { peerId, addrs } = server.peerInfo
+      const streams: Stream[] = []
+      let settled = 0
+      const payload = new Uint8Array(256 * KiB).fill(9)
+      // 60 streams × 256 KiB written, nothing read back: the echoes back up and the server stops reading.
+      for (let i = 0; i < 60; i++) {
+        const s = await attacker.dial(peerId, addrs, ECHO_CODEC)
+        streams.push(s)
+        void s.write(payload).catch(() => {}).finally(() => {
+          settled++
+        })
+      }
+      let peak = 0
+      await waitFor('the attacker\'s data to reach its budget or be refused', () => {
+        const v = server.inspect().resources
+        const p = v.peers.find(x => x.peer === attacker.peerId.toString())
+        peak = Math.max(peak, p?.usage.memoryBytes ?? 0)
+        // yamux: the windows let the echoes back up until the budget refuses; mplex (no flow
+        // control) lets every write through, the attacker's own side buffering the echoes.
+        return (p?.usage.refused.memory ?? 0) > 0 || (p?.usage.memoryBytes ?? 0) >= 3 * MiB || settled === 60
+      }, 20_000)
+      expect(peak).toBeLessThanOrEqual(4 * MiB)
+      const during = server.inspect().resources
+      const p = during.peers.find(x => x.peer === attacker.peerId.toString())
+      expect(p?.usage.memoryBytes).toBeLessThanOrEqual(4 * MiB)
+      expect(during.process.usage.memoryBytes).toBeLessThanOrEqual(4 * MiB + 1 * MiB)
+      expect(streams).toHaveLength(60)
+      await honest(server)
+      await attacker.stop()
+      await waitFor('the attacker\'s scopes to be released', () => {
+        const v = server.inspect().resources
+        return v.process.usage.memoryBytes === 0 && v.peers.length === 0 && v.process.usage.connections === 0
+      }, 10_000)
+      await honest(server)
+    },
+    60_000
+  )
 })

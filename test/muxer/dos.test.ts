@@ -79,7 +79,9 @@ describe('yamux stream floods and the ACK backlog (go CVE-2022-23492, rust CVE-2
       // The application keeps two and refuses every later one inside onStream.
       host: { onOutput: () => {}, onStream: (st: MuxedStream) => { if (++seen > 2) st.reset() }, onClose: () => {} }
     })
-    s.receive(concat(Array.from({ length: 1000 }, (_, i) => frameBytes(i % 2 === 0 ? WindowUpdate : Data, SYN, 2 * i + 1, 0))))
+    s.receive(
+      concat(Array.from({ length: 1000 }, (_, i) => frameBytes(i % 2 === 0 ? WindowUpdate : Data, SYN, 2 * i + 1, 0)))
+    )
     rec.push(s.takeOutbox())
     const out = rec.take()
     expect(count(out, WindowUpdate, ACK)).toBe(2)

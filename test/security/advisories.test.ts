@@ -22,7 +22,12 @@ const unframe = (step: XXStep): Uint8Array => step.send!.subarray(2)
 describe('CVE-2023-39533: RSA host keys over 8192 bits are refused before any signature check', () => {
   it('Noise: the responder refuses an RSA-16384 identity key in message 3 while parsing it; verify never runs', () => {
     const verify = vi.spyOn(RsaPublicKey.prototype, 'verify')
-    const i = new XXHandshake({ initiator: true, identity: fakeIdentity(rsaPublicKeyOfBits(16384)), suite: nodeSuite, muxers: [] })
+    const i = new XXHandshake({
+      initiator: true,
+      identity: fakeIdentity(rsaPublicKeyOfBits(16384)),
+      suite: nodeSuite,
+      muxers: []
+    })
     const r = new XXHandshake({ initiator: false, identity: generateEd25519(), suite: nodeSuite, muxers: [] })
     r.start()
     const m2 = r.receive(unframe(i.start()))
@@ -31,7 +36,11 @@ describe('CVE-2023-39533: RSA host keys over 8192 bits are refused before any si
     try { r.receive(unframe(m3)) } catch (err) { caught = err }
     expect(caught).toBeInstanceOf(NoiseError)
     expect((caught as NoiseError).code).toBe('ERR_NOISE_HANDSHAKE')
-    expect((caught as Error).message).toMatch(new RegExp(`"identity_key" is not a valid public key: .*"modulus" expected 2048\\.\\.${MAX_RSA_BITS} bits, got 16384`))
+    expect((caught as Error).message).toMatch(
+      new RegExp(
+        `"identity_key" is not a valid public key: .*"modulus" expected 2048\\.\\.${MAX_RSA_BITS} bits, got 16384`
+      )
+    )
     expect(verify).not.toHaveBeenCalled()
   })
 
@@ -59,7 +68,12 @@ describe(`Noise extensions: a peer proposing more than ${MAX_STREAM_MUXERS} muxe
     const offered = Array.from({ length: count - 1 }, (_, k) => `/junk/${k}`).concat('/yamux/1.0.0')
     // The hostile initiator builds its payload itself (our noise() refuses to announce such a list).
     const i = new XXHandshake({ initiator: true, identity: generateEd25519(), suite: nodeSuite, muxers: offered })
-    const r = new XXHandshake({ initiator: false, identity: generateEd25519(), suite: nodeSuite, muxers: ['/yamux/1.0.0'] })
+    const r = new XXHandshake({
+      initiator: false,
+      identity: generateEd25519(),
+      suite: nodeSuite,
+      muxers: ['/yamux/1.0.0']
+    })
     r.start()
     const m3 = i.receive(unframe(r.receive(unframe(i.start()))))
     return r.receive(unframe(m3)).result?.muxer
