@@ -4,6 +4,7 @@
  * GeneralizedTime, strings, and context-specific tags. Strict: definite, minimal lengths only,
  * single-byte tags; anything else → TlsError (bad_certificate, ERR_TLS_BAD_CERTIFICATE).
  */
+import { concatBytes } from '../../codec/bytes.js'
 import { TlsError } from '../../errors.js'
 import { AlertDescription } from './constants.js'
 
@@ -185,18 +186,9 @@ export function encodeTlv (tag: number, value: Uint8Array): Uint8Array {
   return out
 }
 
-function concat (parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
-}
-
 export const der = {
-  sequence: (...children: Uint8Array[]): Uint8Array => encodeTlv(Tag.SEQUENCE, concat(children)),
-  set: (...children: Uint8Array[]): Uint8Array => encodeTlv(Tag.SET, concat(children)),
+  sequence: (...children: Uint8Array[]): Uint8Array => encodeTlv(Tag.SEQUENCE, concatBytes(children)),
+  set: (...children: Uint8Array[]): Uint8Array => encodeTlv(Tag.SET, concatBytes(children)),
   explicit: (n: number, child: Uint8Array): Uint8Array => encodeTlv(contextTag(n), child),
   /**
    * A non-negative INTEGER from big-endian magnitude bytes (leading zeros trimmed, 00 added when the top bit is set).
@@ -207,7 +199,7 @@ export const der = {
     const m = magnitude.subarray(i)
     return encodeTlv(
       Tag.INTEGER,
-      ((m[0] ?? 0) & 0x80) !== 0 ? concat([Uint8Array.of(0), m]) : (m.length === 0 ? Uint8Array.of(0) : m)
+      ((m[0] ?? 0) & 0x80) !== 0 ? concatBytes([Uint8Array.of(0), m]) : (m.length === 0 ? Uint8Array.of(0) : m)
     )
   },
   small: (n: number): Uint8Array => {
@@ -217,7 +209,7 @@ export const der = {
     return encodeTlv(Tag.INTEGER, Uint8Array.from(bytes))
   },
   boolean: (v: boolean): Uint8Array => encodeTlv(Tag.BOOLEAN, Uint8Array.of(v ? 0xff : 0)),
-  bitString: (bytes: Uint8Array): Uint8Array => encodeTlv(Tag.BIT_STRING, concat([Uint8Array.of(0), bytes])),
+  bitString: (bytes: Uint8Array): Uint8Array => encodeTlv(Tag.BIT_STRING, concatBytes([Uint8Array.of(0), bytes])),
   octetString: (bytes: Uint8Array): Uint8Array => encodeTlv(Tag.OCTET_STRING, bytes),
   null: (): Uint8Array => encodeTlv(Tag.NULL, new Uint8Array(0)),
   oid: (dotted: string): Uint8Array => {

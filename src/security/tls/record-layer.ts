@@ -17,6 +17,7 @@
  * application data is cut into records of ≤ 2^14 bytes, each sealed straight from the caller's
  * chunks; after KEY_UPDATE_AFTER_RECORDS records under one key we send a KeyUpdate (§5.5).
  */
+import { concatBytes } from '../../codec/bytes.js'
 import { ChunkQueue } from '../../codec/chunk-queue.js'
 import { TlsError } from '../../errors.js'
 import {
@@ -234,7 +235,7 @@ export class TlsRecordLayer<T = unknown> {
   /** Handshake messages of one level as records (a message larger than 2^14 is fragmented). */
   private writeHandshake (out: RecordLayerOutput<T>, level: EncryptionLevel, messages: Uint8Array[]): void {
     const cipher = this.writeCiphers[level]
-    const data = messages.length === 1 ? messages[0] as Uint8Array : concat(messages)
+    const data = concatBytes(messages)
     for (let o = 0; o < data.length; o += MAX_PLAINTEXT_LENGTH) {
       const fragment = data.subarray(o, Math.min(data.length, o + MAX_PLAINTEXT_LENGTH))
       out.send.push(
@@ -321,13 +322,4 @@ export class TlsRecordLayer<T = unknown> {
 
 function unexpected (what: string): TlsError {
   return tlsError('ERR_TLS_UNEXPECTED_MESSAGE', AlertDescription.unexpected_message, what)
-}
-
-function concat (parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
 }

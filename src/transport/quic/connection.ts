@@ -39,6 +39,7 @@
  * `nextTimeout`. ACK-only datagrams are not paced. Key updates (RFC 9001 §6) start after
  * `keyUpdateIntervalPackets` or near the AEAD confidentiality limit, or by `updateKeys()`.
  */
+import { concatBytes } from '../../codec/bytes.js'
 import { QuicError, toError } from '../../errors.js'
 import { ExtensionType } from '../../security/tls/constants.js'
 import {
@@ -1212,7 +1213,7 @@ export class QuicConnection<T = unknown> {
     }
     this.paced = false
     if (packets.length === 0) return undefined
-    let datagram = concat(packets)
+    let datagram = concatBytes(packets)
     // RFC 9000 §14.1: datagrams with a client Initial, or a server's ack-eliciting Initial, are >= 1200 bytes
     if (hasInitial && (this.role === 'client' || elicitingInitial) && datagram.length < MIN_INITIAL_DATAGRAM_SIZE) {
       const extra = MIN_INITIAL_DATAGRAM_SIZE - datagram.length
@@ -1236,7 +1237,7 @@ export class QuicConnection<T = unknown> {
   /** Rebuild the datagram with the last packet grown by `extra` PADDING bytes (re-sealed). */
   private padLastPacket (packets: Uint8Array[], extra: number, _now: number): Uint8Array {
     const last = this.lastBuilt
-    if (last === undefined) return concat(packets)
+    if (last === undefined) return concatBytes(packets)
     const sp = this.spaces[last.spaceId] as Space
     const keys = last.spaceId === PacketNumberSpace.ApplicationData
       ? (this.oneRtt as OneRttKeys).write
@@ -1252,7 +1253,7 @@ export class QuicConnection<T = unknown> {
       sent.size = sealed.length
     }
     packets[packets.length - 1] = sealed
-    return concat(packets)
+    return concatBytes(packets)
   }
 
   /** Packets of the datagram being built, for the trace hook. */
@@ -1476,12 +1477,12 @@ export class QuicConnection<T = unknown> {
       packets.push(sealPacket(keys, header.bytes, header.pnOffset, pnLength, pn, payload))
     }
     if (packets.length === 0) return undefined
-    let d = concat(packets)
+    let d = concatBytes(packets)
     if (
       this.role === 'client' && !this.spaces[PacketNumberSpace.Initial]?.discarded &&
       d.length < MIN_INITIAL_DATAGRAM_SIZE
     ) {
-      d = concat([d, new Uint8Array(0)])
+      d = concatBytes([d, new Uint8Array(0)])
     }
     return d
   }
@@ -1521,16 +1522,6 @@ function equal (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
-}
-
-function concat (parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
 }
 
 function toHex (b: Uint8Array): string {
