@@ -5,7 +5,10 @@
  *  - bulk: `/perf/1.0.0` with `bytes` up and `bytes` down over one stream (MiB/s of both directions).
  *
  * One process runs both ends, so the figures include both sides' CPU on the same cores. Run alone:
- * `npm run build && node dist/bench/quic.bench.js [--quick]`. Not part of `npm run bench` (yet).
+ * `npm run build && node dist/bench/quic.bench.js [--quick] [--only quic|tcp] [--part conn|bulk]
+ * [--conns N] [--mib N]`. Not part of `npm run bench` (yet). For a profile of one part:
+ * `node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/quic.bench.js --only quic --part bulk`, then
+ * `node dist/bench/lib/cpuprofile.js /tmp/prof/<file>.cpuprofile`.
  */
 import { loadavg } from 'node:os'
 import { newStandardSwitch } from '../src/index.js'
@@ -51,16 +54,24 @@ async function bulk (p: Pair, bytes: number): Promise<number> {
   return 2 * bytes / MiB / r.timeSeconds
 }
 
+function flag (name: string): string | undefined {
+  const i = process.argv.indexOf(name)
+  return i < 0 ? undefined : process.argv[i + 1]
+}
+
 async function main (): Promise<void> {
   const quick = process.argv.includes('--quick')
-  const conns = quick ? 20 : 100
-  const bytes = (quick ? 4 : 16) * MiB
+  const conns = Number(flag('--conns') ?? (quick ? 20 : 100))
+  const bytes = Number(flag('--mib') ?? (quick ? 4 : 16)) * MiB
+  const only = flag('--only')
+  const part = flag('--part')
   const rows: string[] = []
   for (const [name, kind] of [['QUIC (TLS 1.3 inside)', 'quic'], ['TCP + Noise + yamux', 'tcp']] as const) {
+    if (only !== undefined && only !== kind) continue
     const p = await pair(name, kind)
     try {
-      const cps = await connectionsPerSecond(p, conns)
-      const mibs = await bulk(p, bytes)
+      const cps = part === 'bulk' ? NaN : await connectionsPerSecond(p, conns)
+      const mibs = part === 'conn' ? NaN : await bulk(p, bytes)
       rows.push(
         `${name.padEnd(24)} ${cps.toFixed(1).padStart(8)} conn/s   ${mibs.toFixed(1).padStart(7)} MiB/s (${
           bytes / MiB

@@ -163,7 +163,11 @@ class ConnectionDriver {
     const now = performance.now()
     const out = this.conn.pollDatagrams(now)
     for (const d of out) this.endpoint.socket.send(d, this.port, this.host)
-    for (const e of this.conn.pollEvents()) this.onEvent(e)
+    // handling an event may queue more (a read that ends a stream retires it: 'stream-closed'); they are
+    // handled now, not at the next datagram or timer (a delayed ACK away: a graceful close waited for it)
+    for (let events = this.conn.pollEvents(); events.length > 0; events = this.conn.pollEvents()) {
+      for (const e of events) this.onEvent(e)
+    }
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     const t = this.conn.nextTimeout()
