@@ -9,6 +9,8 @@
  *   process     256 MiB memory, 16384 streams (8192 inbound), 1024 connections
  *   peer         32 MiB memory,  1000 streams (1000 inbound),   16 connections
  *   connection   32 MiB memory,  1024 streams  (256 inbound)
+ *   transient     8 MiB memory of pending handshakes (its stream/connection limits are unused:
+ *                 pending upgrades are counted by maxPendingConnections and maxPendingDials)
  * A peer at its memory limit has its new streams refused and its streams that receive more data
  * reset (yamux/mplex RST): it is told, its other streams go on, other peers are not touched.
  */
@@ -18,6 +20,11 @@ import type { ScopeLimits, ScopeUsage } from './scope.js'
 
 export interface ResourceConfig {
   process: ScopeLimits
+  /**
+   * Bytes received by upgrades still in their handshake, before the peer is known (upgrade-guard.ts).
+   * Only `memoryBytes` applies.
+   */
+  transient: ScopeLimits
   peer: ScopeLimits
   connection: ScopeLimits
 }
@@ -26,12 +33,17 @@ const MiB = 1024 * 1024
 
 export const DEFAULT_RESOURCE_CONFIG: Readonly<ResourceConfig> = Object.freeze({
   process: Object.freeze({ memoryBytes: 256 * MiB, streams: 16384, inboundStreams: 8192, connections: 1024 }),
+  // An honest handshake brings a few KiB (Noise XX about 1 KiB with identity payloads, TLS a few
+  // certificates); 8 MiB holds thousands of those but only 32 upgrades at Noise's full pre-auth
+  // cap (4 × 65537 bytes), well below what 64 pending inbound + 64 pending dials could otherwise hold.
+  transient: Object.freeze({ memoryBytes: 8 * MiB, streams: 0, inboundStreams: 0, connections: 0 }),
   peer: Object.freeze({ memoryBytes: 32 * MiB, streams: 1000, inboundStreams: 1000, connections: 16 }),
   connection: Object.freeze({ memoryBytes: 32 * MiB, streams: 1024, inboundStreams: 256, connections: 1 })
 })
 
 export interface PartialResourceConfig {
   process?: Partial<ScopeLimits>
+  transient?: Partial<ScopeLimits>
   peer?: Partial<ScopeLimits>
   connection?: Partial<ScopeLimits>
 }
@@ -39,7 +51,7 @@ export interface PartialResourceConfig {
 /** Defaults overlaid with `partial`, validated. Throws SwitchyardError(ERR_INVALID_CONFIG) naming the field. */
 export function resourceConfig (partial: PartialResourceConfig = {}): ResourceConfig {
   const out = {} as ResourceConfig
-  for (const kind of ['process', 'peer', 'connection'] as const) {
+  for (const kind of ['process', 'transient', 'peer', 'connection'] as const) {
     const p = partial[kind] ?? {}
     for (const key of Object.keys(p)) {
       if (!(key in DEFAULT_RESOURCE_CONFIG[kind])) {
@@ -69,6 +81,8 @@ export function resourceConfig (partial: PartialResourceConfig = {}): ResourceCo
 /** `inspect()` of the manager: limits and usage of every live scope. */
 export interface ResourcesView {
   process: { limits: ScopeLimits, usage: ScopeUsage }
+  /** Pending upgrades' handshake bytes (upgrade-guard.ts `TransientBytes`). */
+  transient: { limits: ScopeLimits, usage: ScopeUsage }
   peers: Array<{ peer: string, limits: ScopeLimits, usage: ScopeUsage }>
   connections: Array<{ name: string, peer: string, limits: ScopeLimits, usage: ScopeUsage }>
 }
@@ -76,12 +90,15 @@ export interface ResourcesView {
 export class ResourceManager {
   readonly config: ResourceConfig
   readonly process: ResourceScope
+  /** Charged by the switch's upgrade guards for the bytes of upgrades in flight. */
+  readonly transient: ResourceScope
   private readonly peers = new Map<string, ResourceScope>()
   private readonly conns = new Set<ResourceScope>()
 
   constructor (config: PartialResourceConfig = {}) {
     this.config = resourceConfig(config)
     this.process = new ResourceScope('process', 'process', this.config.process)
+    this.transient = new ResourceScope('transient', 'pending upgrades', this.config.transient, this.process)
   }
 
   /** The scope of `peer` (created on first use). */
@@ -122,6 +139,7 @@ export class ResourceManager {
   inspect (): ResourcesView {
     return {
       process: { limits: { ...this.process.limits }, usage: this.process.usage() },
+      transient: { limits: { ...this.transient.limits }, usage: this.transient.usage() },
       peers: [...this.peers].map(([peer, s]) => ({ peer, limits: { ...s.limits }, usage: s.usage() })),
       connections: [...this.conns].map(s => ({
         name: s.name,

@@ -4,6 +4,7 @@
  * priorities, no per-service scopes.
  *
  *     process ── peer ── connection          (a reservation counts in its scope and every ancestor)
+ *        └──── transient                      (pending upgrades' handshake bytes, upgrade-guard.ts)
  *
  * A reservation is all or nothing: it succeeds only if the scope and every ancestor stay within
  * their limits, and then it is added to all of them. A refusal returns a `ResourceLimitError`
@@ -15,7 +16,11 @@
  */
 import { ResourceLimitError } from '../errors.js'
 
-export type ScopeKind = 'process' | 'peer' | 'connection'
+/**
+ * `transient` holds what is not yet tied to a peer: the bytes of upgrades still in their handshake
+ * (go-libp2p rcmgr's transient scope, a child of the system scope as ours is of the process).
+ */
+export type ScopeKind = 'process' | 'transient' | 'peer' | 'connection'
 export type StreamDirection = 'inbound' | 'outbound'
 
 /** The limits of one scope. `Infinity` = unlimited. */

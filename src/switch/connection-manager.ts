@@ -30,7 +30,8 @@ import { SwitchError } from '../errors.js'
 import type { PeerId } from '../security/peer-id.js'
 import type { SwitchConfig } from './config.js'
 import type { PeerConnection } from './peer-connection.js'
-import { UpgradeGuard } from './upgrade-guard.js'
+import type { MemoryAccount } from '../resources/scope.js'
+import { TransientBytes, UpgradeGuard } from './upgrade-guard.js'
 import type { UpgradeProgress, UpgradeStage } from './upgrader.js'
 
 /** A connection in the middle of its upgrade. */
@@ -92,8 +93,12 @@ export class ConnectionManager {
   private readonly protections = new Map<string, Set<string>>()
   private readonly dials = new Map<string, Promise<PeerConnection>>()
 
-  constructor (config: SwitchConfig) {
+  /** The transient scope every pending upgrade's guard charges (undefined: not accounted). */
+  readonly transient: TransientBytes | undefined
+
+  constructor (config: SwitchConfig, transient?: MemoryAccount) {
     this.config = config
+    this.transient = transient === undefined ? undefined : new TransientBytes(transient)
   }
 
   // ───────────────────────────── connections ─────────────────────────────
@@ -296,7 +301,7 @@ export class ConnectionManager {
       direction,
       startedAt: Date.now(),
       stage: 'multistream',
-      guard: new UpgradeGuard(raw)
+      guard: new UpgradeGuard(raw, undefined, this.transient)
     }
     this.pending.add(p)
     if (direction === 'inbound') {
@@ -308,6 +313,7 @@ export class ConnectionManager {
   }
 
   untrack (p: PendingUpgrade): void {
+    p.guard.discharge()
     if (!this.pending.delete(p) || p.direction !== 'inbound') return
     this.pendingInbound--
     const key = addressKey(p.raw.remoteAddr)

@@ -248,8 +248,8 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       maxOutboundStreams: this.config.maxOutboundStreamsPerConnection
     })
     this.registry = new ProtocolRegistry(this.config.maxNegotiationMessageBytes)
-    this.manager = new ConnectionManager(this.config)
     this.resources = new ResourceManager(options.resources)
+    this.manager = new ConnectionManager(this.config, this.resources.transient)
     this.dispatcher = new Dispatcher({
       config: this.config,
       registry: this.registry,
@@ -652,7 +652,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       const up = await upgradeOutbound(raw, { ...this.upgradeOptions(tc.observer, p), expectedPeer: peer })
       return this.register(up, tc.observer)
     } catch (err) {
-      const error = p.cancelled ?? toError(err)
+      const error = p.cancelled ?? p.guard.failure ?? toError(err)
       this.emit('connection:error', { direction: 'outbound', remoteAddr: raw.remoteAddr, stage: p.stage, error })
       throw error
     } finally {
@@ -701,7 +701,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
         direction: 'inbound',
         remoteAddr,
         stage: p.stage,
-        error: p.cancelled ?? toError(err)
+        error: p.cancelled ?? p.guard.failure ?? toError(err)
       })
     })
   }

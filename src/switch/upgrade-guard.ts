@@ -13,12 +13,20 @@
  * connection is aborted with ERR_MESSAGE_TOO_LARGE, checked when a chunk arrives, before any layer
  * parses it.
  *
+ * All pending upgrades together are bounded by the transient scope (`TransientBytes`, go-libp2p
+ * rcmgr's transient scope): each guard charges it with the bytes it received. That is an upper
+ * bound of what the upgrade buffers (a layer can hold no more than it was sent: a partial
+ * multistream message, a partial Noise message or TLS flight) and needs no hook in any layer.
+ * When the scope is full, the pending upgrade holding the most is closed with a ResourceLimitError
+ * — the flooder, not whichever honest handshake happened to ask next.
+ *
  * `release()` (called once the handshake authenticated the peer) takes the guard out of the read
  * path — the transport then delivers straight to the next layer's sink — and its writes become a
- * plain forward; it returns the inner connection.
+ * plain forward; it gives its transient bytes back and returns the inner connection.
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { tooLarge } from '../errors.js'
+import { ResourceLimitError, tooLarge } from '../errors.js'
+import type { MemoryAccount } from '../resources/scope.js'
 
 /**
  * Bytes an unauthenticated peer may send us when its security protocol declares no budget of its
@@ -36,9 +44,63 @@ export const DEFAULT_MAX_PREAUTH_BYTES = 256 * 1024
  */
 export const MAX_MULTISTREAM_STAGE_BYTES = 8 * 1024
 
+/**
+ * The transient scope as the guards share it: each guard's charge, and who gives way when the
+ * scope is full.
+ *
+ *   charge(guard, n):
+ *     1. reserve n in the scope (and the process above it): done if it fits;
+ *     2. otherwise the guard holding the most, if it holds more than `guard` would
+ *        (charged + n), is evicted — its connection aborted, its bytes given back — and 1 is retried;
+ *     3. when `guard` itself is the largest, the refusal is returned: `guard`'s connection is closed.
+ */
+export class TransientBytes {
+  readonly account: MemoryAccount
+  private readonly guards = new Set<UpgradeGuard>()
+
+  constructor (account: MemoryAccount) {
+    this.account = account
+  }
+
+  /** Pending upgrades holding transient bytes now. */
+  get size (): number { return this.guards.size }
+
+  charge (guard: UpgradeGuard, n: number): ResourceLimitError | undefined {
+    for (;;) {
+      const refused = this.account.reserveMemory(n)
+      if (refused === undefined) {
+        guard.charged += n
+        this.guards.add(guard)
+        return undefined
+      }
+      let largest: UpgradeGuard | undefined
+      for (const g of this.guards) if (largest === undefined || g.charged > largest.charged) largest = g
+      if (largest === undefined || largest === guard || largest.charged <= guard.charged + n) return refused
+      largest.evict(
+        new ResourceLimitError(
+          refused.scope,
+          'memory',
+          `${refused.message}: closed the pending upgrade holding the most (${largest.remoteAddr}, ${largest.charged} bytes) to make room for ${guard.remoteAddr}`
+        )
+      )
+    }
+  }
+
+  /** Give back everything `guard` holds (idempotent). */
+  discharge (guard: UpgradeGuard): void {
+    if (!this.guards.delete(guard)) return
+    this.account.releaseMemory(guard.charged)
+    guard.charged = 0
+  }
+}
+
 export class UpgradeGuard implements ByteConnection {
   /** Bytes received while guarded. */
   bytesIn = 0
+  /** Bytes charged to the transient scope now (`TransientBytes`); 0 once released or closed. */
+  charged = 0
+  /** Why the guard closed the connection (a limit), reported instead of the layer's view of the close. */
+  failure: Error | undefined
   /** Bytes written while guarded. */
   bytesOut = 0
   /** The cap on `bytesIn` while guarded (the upgrader lowers it for the multistream stage). */
@@ -46,10 +108,12 @@ export class UpgradeGuard implements ByteConnection {
   private readonly inner: ByteConnection
   private sink: ByteSink | undefined
   private released = false
+  private readonly transient: TransientBytes | undefined
 
-  constructor (inner: ByteConnection, limit = DEFAULT_MAX_PREAUTH_BYTES) {
+  constructor (inner: ByteConnection, limit = DEFAULT_MAX_PREAUTH_BYTES, transient?: TransientBytes) {
     this.inner = inner
     this.limit = limit
+    this.transient = transient
   }
 
   get remoteAddr (): string { return this.inner.remoteAddr }
@@ -65,6 +129,7 @@ export class UpgradeGuard implements ByteConnection {
   release (): ByteConnection {
     if (this.released) return this.inner
     this.released = true
+    this.discharge()
     if (this.sink !== undefined && !this.inner.closed) this.inner.attach(this.sink)
     // Whoever still holds the guard (the security layer wraps it) writes through the inner
     // connection's own method: no counting and no check are left on the write path.
@@ -88,6 +153,22 @@ export class UpgradeGuard implements ByteConnection {
     return this.inner.write(chunks)
   }
 
+  /** Give the transient bytes back (the upgrade ended, whichever way); the switch calls it too. */
+  discharge (): void {
+    this.transient?.discharge(this)
+  }
+
+  /** Closed to make room in the transient scope (`TransientBytes.charge`). */
+  evict (err: ResourceLimitError): void {
+    this.fail(err)
+  }
+
+  private fail (err: Error): void {
+    this.failure ??= err
+    this.discharge()
+    this.inner.abort(err)
+  }
+
   pause (): void { this.inner.pause() }
   resume (): void { this.inner.resume() }
   closeWrite (): void { this.inner.closeWrite() }
@@ -101,16 +182,24 @@ export class UpgradeGuard implements ByteConnection {
       if (!this.released) {
         this.bytesIn += chunk.length
         if (this.bytesIn > this.limit) {
-          this.inner.abort(
-            tooLarge('bytes before authentication', this.limit, this.bytesIn, `from ${this.inner.remoteAddr}`)
-          )
+          this.fail(tooLarge('bytes before authentication', this.limit, this.bytesIn, `from ${this.inner.remoteAddr}`))
           return
+        }
+        if (this.transient !== undefined) {
+          const refused = this.transient.charge(this, chunk.length)
+          if (refused !== undefined) {
+            this.fail(refused)
+            return
+          }
         }
       }
       sink.onData(chunk)
     },
     onEnd: () => { this.sink?.onEnd() },
-    onClose: (err) => { this.sink?.onClose(err) },
+    onClose: (err) => {
+      this.discharge()
+      this.sink?.onClose(err)
+    },
     onDrain: () => { this.sink?.onDrain?.() }
   }
 }

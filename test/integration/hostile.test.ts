@@ -230,6 +230,53 @@ describe('hostile input during the upgrade', () => {
     expect(server.inspect().pendingUpgrades).toEqual([])
   }, 60_000)
 
+  it('the transient scope bounds what all pending handshakes hold together: the biggest are closed, honest peers get through', async () => {
+    const budget = 300_000
+    const server = await fleet.standard({
+      config: { handshakeTimeoutMs: 60_000 },
+      resources: { transient: { memoryBytes: budget } },
+      protocols: [streamProtoProtocol]
+    })
+    const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
+    const errors: Array<SwitchEvents['connection:error']> = []
+    server.on('connection:error', e => errors.push(e))
+    let peak = 0
+    const sample = (): void => {
+      peak = Math.max(peak, server.inspect().resources.transient.usage.memoryBytes)
+    }
+    const timer = setInterval(sample, 2)
+    // Ten peers (one host each) each hold most of a maximum-size Noise message 3: 600 KB in all
+    // would be buffered without the transient scope, each one within its own pre-auth cap.
+    const big: Attacker[] = []
+    for (let i = 0; i < 10; i++) {
+      big.push(await attack(
+        port,
+        'stalled: inside a 65535-byte Noise message 3',
+        cat(HEADER, NOISE, bytes(0x00, 0x20), randomBytes(32)),
+        false,
+        cat(bytes(0xff, 0xff), randomBytes(60_000))
+      ))
+    }
+    await waitFor('the biggest pending upgrades to be closed', () => big.filter(a => a.closed).length >= 5, 20_000)
+    expect(await honestExchange(server)).toEqual(TUTORIAL_PARTS)
+    clearInterval(timer)
+    sample()
+    expect(peak).toBeGreaterThan(0)
+    expect(peak).toBeLessThanOrEqual(budget)
+    const view = server.inspect().resources.transient
+    expect(view.limits.memoryBytes).toBe(budget)
+    expect(view.usage.refused.memory).toBeGreaterThan(0)
+    const limited = errors.filter(e => (e.error as { code?: string }).code === 'ERR_RESOURCE_LIMIT')
+    expect(limited.length).toBeGreaterThanOrEqual(5)
+    expect(limited[0]?.error.message).toMatch(/"transient memory" expected <= 300000 bytes/)
+    // The attackers leave: every byte goes back.
+    for (const a of big) a.socket.destroy()
+    await waitFor('the transient scope to be empty', () => server.inspect().resources.transient.usage.memoryBytes === 0)
+    expect(server.inspect().resources.process.usage.memoryBytes).toBe(
+      server.inspect().resources.connections.reduce((n, c) => n + c.usage.memoryBytes, 0)
+    )
+  }, 30_000)
+
   it('maxNegotiationMessageBytes bounds the connection\'s negotiation too: a longer proposal is refused at its prefix', async () => {
     const server = await fleet.bare({ config: { maxNegotiationMessageBytes: 32 }, protocols: [streamProtoProtocol] })
     const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
