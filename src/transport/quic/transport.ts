@@ -39,6 +39,8 @@ import type {
 import { KeyError, QuicError, StreamResetError, TransportError } from '../../errors.js'
 import { MuxedStream } from '../../muxer/stream.js'
 import type { ResourceScope } from '../../resources/scope.js'
+import type { PrivateKey } from '../../security/keys.js'
+import type { TlsCredential } from '../../security/tls/handshake.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../security/tls/certificate.js'
 import { ALPN_LIBP2P, PROTOCOL_ID as TLS_PROTOCOL_ID } from '../../security/tls/constants.js'
 import { CODE_IP4, CODE_IP6, CODE_QUIC_V1, CODE_UDP, Multiaddr } from '../multiaddr.js'
@@ -478,6 +480,17 @@ export function quic (options: QuicTransportOptions = {}): Transport {
   }
   const listeners: Endpoint[] = []
   const dialers = new Map<4 | 6, Endpoint>()
+  // One libp2p certificate per identity, made once (a P-256 key and two signatures cost milliseconds per
+  // dial otherwise): it is valid for a century and binds nothing but the identity (go-libp2p keeps one too)
+  const credentials = new WeakMap<PrivateKey, TlsCredential>()
+  const credentialFor = (identity: PrivateKey): TlsCredential => {
+    let c = credentials.get(identity)
+    if (c === undefined) {
+      c = generateLibp2pCredential(identity)
+      credentials.set(identity, c)
+    }
+    return c
+  }
 
   async function bind (host: string, port: number, family: 4 | 6): Promise<Endpoint> {
     const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' })
@@ -515,7 +528,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       observer?.event({ layer: 'tcp', kind: 'open', localAddr, remoteAddr, direction: 'outbound' })
       const conn = new QuicConnection<Libp2pPeer>({
         role: 'client',
-        credential: generateLibp2pCredential(opts.identity),
+        credential: credentialFor(opts.identity),
         verifyPeer: (chain) => verifyLibp2pCertificate(chain),
         alpn: [ALPN_LIBP2P],
         localCid,
@@ -584,7 +597,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       if (addr === undefined) throw new TransportError('ERR_INVALID_MULTIADDR', `not a QUIC address: ${ma.toString()}`)
       const ep = await bind(addr.host, addr.port, addr.family)
       listeners.push(ep)
-      const credential = generateLibp2pCredential(opts.identity)
+      const credential = credentialFor(opts.identity)
       let accepted = 0
       let pending = 0
       // Version Negotiation, Retry and INVALID_TOKEN answers: decided without a connection (stateless.ts)
