@@ -114,8 +114,12 @@ function derWrap (prefix: Buffer, raw: Uint8Array): Buffer {
 export class Ed25519PublicKey extends BasePublicKey {
   readonly type = KeyType.Ed25519
   readonly raw: Uint8Array
-  /** Built on first `verify`: parsing a peer id or a payload must not pay for a KeyObject. */
-  private keyObject: crypto.KeyObject | undefined
+  /**
+   * Only our own key keeps its KeyObject. A remote key builds one per `verify` (once or twice per
+   * connection: the Noise payload, a signed peer record) and drops it: kept, it would hold ~2 KiB of
+   * OpenSSL memory for every connection's lifetime (measured: RSS of 1000 KeyObjects).
+   */
+  private readonly keyObject: crypto.KeyObject | undefined
 
   constructor (raw: Uint8Array, keyObject?: crypto.KeyObject) {
     super()
@@ -130,11 +134,11 @@ export class Ed25519PublicKey extends BasePublicKey {
     if (sig.length !== ED25519_SIGNATURE_LENGTH) return false
     try {
       // JWK, not DER: an order of magnitude cheaper to import on Node 20 (see suite.ts)
-      this.keyObject ??= crypto.createPublicKey({
+      const key = this.keyObject ?? crypto.createPublicKey({
         key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(this.raw).toString('base64url') },
         format: 'jwk'
       })
-      return crypto.verify(null, msg, this.keyObject, sig)
+      return crypto.verify(null, msg, key, sig)
     } catch {
       return false // OpenSSL refuses to load some 32-byte strings as points: no valid signature exists
     }

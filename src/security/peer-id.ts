@@ -119,7 +119,14 @@ export class PeerId {
 
   /** The legacy text form: base58btc of the multihash (what every implementation prints). */
   toString (): string {
-    this.text ??= base58btc.baseEncode(this.multihash)
+    if (this.text === undefined) {
+      const text = base58btc.baseEncode(this.multihash)
+      // base-x builds the text one character at a time: a rope of ~50 V8 cons cells (1.3 KB, measured
+      // in a heap snapshot: 10 % of an idle connection) that every connection keeps through its peer
+      // id. Reading a character flattens it in place into one 52-byte string.
+      text.charCodeAt(0)
+      this.text = text
+    }
     return this.text
   }
 
