@@ -48,10 +48,13 @@ async function connectionsPerSecond (p: Pair, count: number): Promise<number> {
   return count / ((performance.now() - t0) / 1000)
 }
 
-async function bulk (p: Pair, bytes: number): Promise<number> {
+/** MiB/s of both directions, and the process's CPU time (both ends) per MiB moved. */
+async function bulk (p: Pair, bytes: number): Promise<{ mibs: number, cpuMsPerMib: number }> {
   const s = await p.client.dial(p.server.peerInfo.peerId, p.server.peerInfo.addrs, PERF_CODEC)
+  const cpu0 = process.cpuUsage()
   const r = await perf(s, { uploadBytes: bytes, downloadBytes: bytes })
-  return 2 * bytes / MiB / r.timeSeconds
+  const cpu = process.cpuUsage(cpu0)
+  return { mibs: 2 * bytes / MiB / r.timeSeconds, cpuMsPerMib: (cpu.user + cpu.system) / 1000 / (2 * bytes / MiB) }
 }
 
 function flag (name: string): string | undefined {
@@ -71,11 +74,11 @@ async function main (): Promise<void> {
     const p = await pair(name, kind)
     try {
       const cps = part === 'bulk' ? NaN : await connectionsPerSecond(p, conns)
-      const mibs = part === 'conn' ? NaN : await bulk(p, bytes)
+      const b = part === 'conn' ? { mibs: NaN, cpuMsPerMib: NaN } : await bulk(p, bytes)
       rows.push(
-        `${name.padEnd(24)} ${cps.toFixed(1).padStart(8)} conn/s   ${mibs.toFixed(1).padStart(7)} MiB/s (${
-          bytes / MiB
-        } MiB each way, one stream)`
+        `${name.padEnd(24)} ${cps.toFixed(1).padStart(8)} conn/s   ${b.mibs.toFixed(1).padStart(7)} MiB/s ${
+          b.cpuMsPerMib.toFixed(1).padStart(6)
+        } CPU ms/MiB (${bytes / MiB} MiB each way, one stream)`
       )
     } finally {
       await p.client.stop()

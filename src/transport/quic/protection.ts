@@ -97,10 +97,20 @@ export function headerProtectionMask (keys: PacketKeys, sample: Uint8Array): Uin
     const c = crypto.createCipheriv('chacha20', keys.hp, sample)
     return new Uint8Array(c.update(new Uint8Array(5)))
   }
-  const c = crypto.createCipheriv(keys.suite.aead === 'aes-128-gcm' ? 'aes-128-ecb' : 'aes-256-ecb', keys.hp, null)
-  c.setAutoPadding(false)
-  return new Uint8Array(c.update(sample)).subarray(0, 5)
+  let c = hpCiphers.get(keys.hp)
+  if (c === undefined) {
+    c = crypto.createCipheriv(keys.suite.aead === 'aes-128-gcm' ? 'aes-128-ecb' : 'aes-256-ecb', keys.hp, null)
+    c.setAutoPadding(false)
+    hpCiphers.set(keys.hp, c)
+  }
+  return c.update(sample).subarray(0, 5)
 }
+
+/**
+ * AES header protection is ECB of one 16-byte block: one cipher per hp key, kept for the key's life
+ * and fed one block per packet (no block depends on another; making a cipher costs more than using it).
+ */
+const hpCiphers = new WeakMap<Uint8Array, crypto.Cipher>()
 
 function aeadSeal (keys: PacketKeys, pn: number, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
   const c = crypto.createCipheriv(keys.suite.aead as crypto.CipherGCMTypes, keys.key, nonceFor(keys.iv, pn), {

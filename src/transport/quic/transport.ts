@@ -128,6 +128,7 @@ class ConnectionDriver {
   readonly conn: QuicConnection<Libp2pPeer>
   readonly muxer: QuicMuxer
   private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
   private readonly endpoint: Endpoint
   private readonly host: string
   private readonly port: number
@@ -170,16 +171,19 @@ class ConnectionDriver {
     for (let events = this.conn.pollEvents(); events.length > 0; events = this.conn.pollEvents()) {
       for (const e of events) this.onEvent(e)
     }
+    const t = this.conn.isClosed ? Infinity : this.conn.nextTimeout()
+    // a timer armed for no later than `t` stays (re-arming on every packet cost more than the rest of
+    // the pass): firing early is harmless, `onTimeout` acts only on what is due and the pass re-arms
+    if (this.timer !== undefined && this.timerAt <= t && t !== Infinity) return
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
-    const t = this.conn.nextTimeout()
-    if (t !== Infinity && !this.conn.isClosed) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined
-        this.conn.onTimeout(performance.now())
-        this.service()
-      }, Math.max(0, t - now))
-    }
+    if (t === Infinity) return
+    this.timerAt = t
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.conn.onTimeout(performance.now())
+      this.service()
+    }, Math.max(0, t - now))
   }
 
   /** Coalesce sends of one tick (many stream writes → one pass). */
