@@ -14,11 +14,12 @@
  *     connection and rejects with a NoiseError: no application byte is ever accepted from it.
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { MultistreamError, NoiseError, StreamClosedError, toError } from '../errors.js'
+import { MultistreamError, NoiseError, toError } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
 import { concatBytes } from '../codec/bytes.js'
+import { EncryptedConnection } from './encrypted-connection.js'
 import type { CipherState } from './cipher-state.js'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MUXERS, MAX_PLAINTEXT_LENGTH, MAX_STREAM_MUXERS } from './constants.js'
 import { XXHandshake } from './handshake-xx.js'
@@ -228,26 +229,16 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
 }
 
 /**
- * The encrypted channel. Reading: chunks from the connection go to the frame decoder; every complete
- * frame is decrypted and delivered synchronously, in order, while a sink is attached and we are not
- * paused. Writing: one batch of plaintext → its frames (transport-codec.ts) → one write call.
+ * The Noise secure channel (the shared adapter is encrypted-connection.ts). Reading: chunks from the
+ * connection go to the frame decoder; every complete transport message is decrypted when the sink
+ * can take it, so a paused consumer leaves the rest encrypted in the decoder. Writing: one batch of
+ * plaintext → its frames (transport-codec.ts) → one write call.
  */
-export class NoiseConnection implements ByteConnection {
-  private readonly conn: ByteConnection
+export class NoiseConnection extends EncryptedConnection {
   private readonly decoder: NoiseFrameDecoder
   private readonly encrypter: CipherState
   private readonly decrypter: CipherState
   private readonly observer: TraceObserver | undefined
-  private sink: ByteSink | undefined
-  private userPaused = false
-  private draining = false
-  private writeClosed = false
-  /** The remote half-closed; delivered after the buffered frames. */
-  private remoteEnded = false
-  private endDelivered = false
-  /** Set once the underlying connection is gone; delivered after the buffered frames. */
-  private closeState: { err: Error | undefined } | undefined
-  private closeDelivered = false
   /** Verified plaintext of one frame not yet delivered (from `pendingIndex` on), when it came in pieces. */
   private pendingPlaintext: Uint8Array[] | undefined
   private pendingIndex = 0
@@ -261,7 +252,7 @@ export class NoiseConnection implements ByteConnection {
     decrypter: CipherState,
     observer?: TraceObserver
   ) {
-    this.conn = conn
+    super(conn, 'Noise')
     this.decoder = decoder
     this.encrypter = encrypter
     this.decrypter = decrypter
@@ -277,162 +268,66 @@ export class NoiseConnection implements ByteConnection {
             ...(body !== undefined ? { bytes: body } : {})
           })
         }
-    conn.attach({
-      onData: chunk => { this.decoder.push(chunk); this.drain() },
-      onEnd: () => { this.remoteEnded = true; this.drain() },
-      onClose: err => { this.closeState ??= { err }; this.drain() },
-      onDrain: () => { this.sink?.onDrain?.() }
-    })
-    // Nothing is delivered until our consumer attaches; keep the socket from reading ahead meanwhile
-    // (after attach, which may resume reading).
-    if (this.closeState === undefined) conn.pause()
+    this.open()
   }
 
-  get remoteAddr (): string { return this.conn.remoteAddr }
-  get localAddr (): string { return this.conn.localAddr }
-  get direction (): 'inbound' | 'outbound' { return this.conn.direction }
-  get writableLength (): number { return this.conn.writableLength }
-  get closed (): boolean { return this.conn.closed || this.closeState !== undefined }
-
-  attach (sink: ByteSink): void {
-    const first = this.sink === undefined
-    this.sink = sink
+  protected receive (chunk: Uint8Array): void {
+    this.decoder.push(chunk)
     this.drain()
-    if (first && !this.userPaused && this.closeState === undefined) this.conn.resume()
   }
 
-  detach (): void {
-    this.sink = undefined
-    if (this.closeState === undefined) this.conn.pause()
-  }
-
-  pause (): void {
-    this.userPaused = true
-    this.conn.pause()
-  }
-
-  resume (): void {
-    this.userPaused = false
-    this.drain()
-    if (this.sink !== undefined && this.closeState === undefined) this.conn.resume()
-  }
-
-  write (chunks: readonly Uint8Array[]): boolean {
-    if (this.writeClosed || this.closeState !== undefined) {
-      throw new StreamClosedError('write on a Noise connection after closeWrite/close')
+  protected nextPlaintext (): Uint8Array | undefined {
+    // Plaintext pieces of an authenticated frame that spanned chunks, one onData each (the sink may
+    // pause between them).
+    const pending = this.pendingPlaintext
+    if (pending !== undefined) {
+      const piece = pending[this.pendingIndex++] as Uint8Array
+      if (this.pendingIndex === pending.length) { this.pendingPlaintext = undefined; this.pendingIndex = 0 }
+      return piece
     }
-    let frames: Uint8Array[]
+    const parts = this.decoder.nextParts()
+    if (parts === undefined) return undefined
+    let plaintext: Uint8Array
     try {
-      frames = encryptFrames(this.encrypter, chunks, MAX_PLAINTEXT_LENGTH, this.onFrameOut)
+      // A frame inside one chunk is one view; one that spans chunks is deciphered piece by piece
+      // without gathering it (CipherState.decryptParts). Either way nothing is delivered before
+      // its tag has been verified.
+      if (parts.length === 1) {
+        plaintext = this.decrypter.decrypt(parts[0] as Uint8Array)
+      } else {
+        const pieces = this.decrypter.decryptParts(parts)
+        plaintext = pieces[0] ?? EMPTY
+        if (pieces.length > 1) { this.pendingPlaintext = pieces; this.pendingIndex = 1 }
+      }
+    } catch (err) {
+      this.fatal(toError(err))
+      return undefined
+    }
+    const obs = this.observer
+    if (obs !== undefined) {
+      const frame = concatBytes(parts)
+      obs.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame })
+    }
+    return plaintext
+  }
+
+  protected truncation (): Error | undefined {
+    if (this.decoder.buffered === 0) return undefined
+    return new NoiseError(
+      'ERR_UNEXPECTED_EOF',
+      `peer half-closed in the middle of a Noise transport message: ${this.decoder.describePending()}`
+    )
+  }
+
+  protected seal (chunks: readonly Uint8Array[]): Uint8Array[] {
+    try {
+      return encryptFrames(this.encrypter, chunks, MAX_PLAINTEXT_LENGTH, this.onFrameOut)
     } catch (err) {
       // Only nonce exhaustion can fail here: the connection cannot continue (Noise §5.1).
       this.abort(toError(err))
       throw err
     }
-    if (frames.length === 0) return true
-    return this.conn.write(frames)
-  }
-
-  closeWrite (): void {
-    if (this.writeClosed) return
-    this.writeClosed = true
-    this.conn.closeWrite()
-  }
-
-  async close (): Promise<void> {
-    this.writeClosed = true
-    await this.conn.close()
-  }
-
-  abort (err?: Error): void {
-    this.writeClosed = true
-    this.conn.abort(err)
-    // The connection reports onClose through our inner sink; make sure ours fires even if it
-    // was already gone.
-    if (this.closeState === undefined) this.closeState = { err }
-    this.drain()
-  }
-
-  /**
-   * Deliver what can be delivered: every complete frame (decrypted), then onEnd, then onClose.
-   * Re-entrant calls (a sink that calls resume/attach from onData) return at once; the outer loop
-   * sees the new state on its next iteration.
-   */
-  private drain (): void {
-    if (this.draining) return
-    this.draining = true
-    try {
-      for (;;) {
-        const sink = this.sink
-        if (sink === undefined || this.userPaused) return
-        if (this.closeState !== undefined && this.closeState.err !== undefined) break // reset: drop the rest
-        // Plaintext pieces of an authenticated frame that spanned chunks, one onData each (the sink
-        // may pause between them).
-        const pending = this.pendingPlaintext
-        if (pending !== undefined) {
-          const piece = pending[this.pendingIndex++] as Uint8Array
-          if (this.pendingIndex === pending.length) { this.pendingPlaintext = undefined; this.pendingIndex = 0 }
-          sink.onData(piece)
-          continue
-        }
-        const parts = this.decoder.nextParts()
-        if (parts === undefined) break
-        let plaintext: Uint8Array | undefined
-        let pieces: Uint8Array[] | undefined
-        try {
-          // A frame inside one chunk is one view; one that spans chunks is deciphered piece by piece
-          // without gathering it (CipherState.decryptParts). Either way nothing is delivered before
-          // its tag has been verified.
-          if (parts.length === 1) plaintext = this.decrypter.decrypt(parts[0] as Uint8Array)
-          else pieces = this.decrypter.decryptParts(parts)
-        } catch (err) {
-          this.fatal(toError(err))
-          return
-        }
-        const obs = this.observer
-        if (obs !== undefined) {
-          const frame = concatBytes(parts)
-          obs.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame })
-        }
-        if (plaintext !== undefined) {
-          if (plaintext.length > 0) sink.onData(plaintext)
-        } else if (pieces !== undefined && pieces.length > 0) {
-          this.pendingPlaintext = pieces
-        }
-      }
-      const sink = this.sink
-      if (sink === undefined) return
-      if (this.remoteEnded && !this.endDelivered && this.closeState?.err === undefined) {
-        if (this.decoder.buffered > 0) {
-          this.fatal(
-            new NoiseError(
-              'ERR_UNEXPECTED_EOF',
-              `peer half-closed in the middle of a Noise transport message: ${this.decoder.describePending()}`
-            )
-          )
-          return
-        }
-        this.endDelivered = true
-        sink.onEnd()
-      }
-      if (this.closeState !== undefined && !this.closeDelivered) {
-        this.closeDelivered = true
-        sink.onClose(this.closeState.err)
-      }
-    } finally {
-      this.draining = false
-    }
-  }
-
-  /** A frame failed authentication (or the stream was cut mid-frame): close with that error. */
-  private fatal (err: Error): void {
-    this.writeClosed = true
-    this.closeState = { err }
-    this.conn.abort(err)
-    const sink = this.sink
-    if (sink !== undefined && !this.closeDelivered) {
-      this.closeDelivered = true
-      sink.onClose(err)
-    }
   }
 }
+
+const EMPTY = new Uint8Array(0)

@@ -29,7 +29,8 @@ import type {
   SecuredConnection,
   SecurityProtocol
 } from '../../connection.js'
-import { StreamClosedError, TlsError, toError } from '../../errors.js'
+import { TlsError, toError } from '../../errors.js'
+import { EncryptedConnection } from '../encrypted-connection.js'
 import type { TraceObserver } from '../../trace/observer.js'
 import type { PrivateKey, PublicKey } from '../keys.js'
 import type { PeerId } from '../peer-id.js'
@@ -202,13 +203,8 @@ async function secure (
       settled = true
       clearTimeout(timer)
       conn.detach()
-      if (!err.remote && err.code !== 'ERR_HANDSHAKE_TIMEOUT' && !conn.closed) {
-        // The alert must reach the peer: write it, then close gracefully (an abort could RST it away).
-        try { conn.write([rl.alertRecord(err.alert)]) } catch { /* the connection is gone already */ }
-        void conn.close().catch(() => {})
-      } else {
-        conn.abort(err)
-      }
+      if (err.code === 'ERR_HANDSHAKE_TIMEOUT') conn.abort(err)
+      else alertAndClose(conn, rl, err)
       reject(err)
     }
 
@@ -305,24 +301,31 @@ async function secure (
 }
 
 /**
- * The encrypted channel. Reading: chunks go through the record layer; plaintext is delivered in
- * order while a sink is attached and we are not paused (queued otherwise, with the socket paused).
- * Writing: one batch of plaintext → records of ≤ 2^14 bytes → one write call.
+ * A fatal error: when it is ours, the alert must reach the peer, so write it and close gracefully
+ * (an abort could RST it away); a peer's alert or a dead connection: abort.
  */
-export class TlsConnection implements ByteConnection {
-  private readonly conn: ByteConnection
+function alertAndClose (conn: ByteConnection, rl: TlsRecordLayer<Libp2pPeer>, err: Error): void {
+  if (err instanceof TlsError && !err.remote && !conn.closed) {
+    try { conn.write([rl.alertRecord(err.alert)]) } catch { /* the connection is gone already */ }
+    void conn.close().catch(() => {})
+  } else {
+    conn.abort(err)
+  }
+}
+
+/**
+ * The TLS secure channel (the shared adapter is ../encrypted-connection.ts). Reading: chunks go
+ * through the record layer, which opens every complete record at once; the plaintext waits in order
+ * until the sink takes it (with the socket paused meanwhile). Writing: one batch of plaintext →
+ * records of ≤ 2^14 bytes → one write call. Closing sends close_notify first (RFC 8446 §6.1).
+ */
+export class TlsConnection extends EncryptedConnection {
   private readonly rl: TlsRecordLayer<Libp2pPeer>
   private readonly observer: TraceObserver | undefined
-  private sink: ByteSink | undefined
   private readonly pending: Uint8Array[]
   private pendingIndex = 0
-  private userPaused = false
-  private draining = false
-  private writeClosed = false
-  private remoteEnded: boolean
-  private endDelivered = false
-  private closeState: { err: Error | undefined } | undefined
-  private closeDelivered = false
+  /** The peer's close_notify arrived: its end of stream, whatever TCP does afterwards. */
+  private closeNotified: boolean
 
   constructor (
     conn: ByteConnection,
@@ -331,40 +334,16 @@ export class TlsConnection implements ByteConnection {
     earlyEnd: boolean,
     observer?: TraceObserver
   ) {
-    this.conn = conn
+    super(conn, 'TLS')
     this.rl = rl
     this.pending = early
     this.remoteEnded = earlyEnd
+    this.closeNotified = earlyEnd
     this.observer = observer
-    conn.attach({
-      onData: chunk => { this.onRecords(chunk) },
-      onEnd: () => {
-        if (this.rl.buffered > 0) {
-          this.fatal(
-            tlsError(
-              'ERR_TLS_TRUNCATED',
-              AlertDescription.decode_error,
-              `peer half-closed inside a TLS record (${this.rl.buffered} bytes pending)`
-            )
-          )
-          return
-        }
-        this.remoteEnded = true
-        this.drain()
-      },
-      onClose: err => { this.closeState ??= { err }; this.drain() },
-      onDrain: () => { this.sink?.onDrain?.() }
-    })
-    if (this.closeState === undefined) conn.pause()
+    this.open()
   }
 
-  get remoteAddr (): string { return this.conn.remoteAddr }
-  get localAddr (): string { return this.conn.localAddr }
-  get direction (): 'inbound' | 'outbound' { return this.conn.direction }
-  get writableLength (): number { return this.conn.writableLength }
-  get closed (): boolean { return this.conn.closed || this.closeState !== undefined }
-
-  private onRecords (chunk: Uint8Array): void {
+  protected receive (chunk: Uint8Array): void {
     if (this.closeState !== undefined) return
     let out: RecordLayerOutput<Libp2pPeer>
     try {
@@ -375,126 +354,45 @@ export class TlsConnection implements ByteConnection {
     }
     if (out.send.length > 0 && !this.writeClosed) this.conn.write(out.send) // KeyUpdate answers
     for (const d of out.data) this.pending.push(d)
-    if (out.closeNotify === true) this.remoteEnded = true
+    if (out.closeNotify === true) { this.closeNotified = true; this.remoteEnded = true }
     this.drain()
     if ((this.sink === undefined || this.userPaused) && this.pending.length - this.pendingIndex > 0) this.conn.pause()
   }
 
-  attach (sink: ByteSink): void {
-    const first = this.sink === undefined
-    this.sink = sink
-    this.drain()
-    if (first && !this.userPaused && this.closeState === undefined) this.conn.resume()
+  protected nextPlaintext (): Uint8Array | undefined {
+    if (this.pendingIndex >= this.pending.length) return undefined
+    const piece = this.pending[this.pendingIndex] as Uint8Array
+    this.pending[this.pendingIndex++] = EMPTY
+    if (this.pendingIndex === this.pending.length) { this.pending.length = 0; this.pendingIndex = 0 }
+    return piece
   }
 
-  detach (): void {
-    this.sink = undefined
-    if (this.closeState === undefined) this.conn.pause()
+  protected truncation (): Error | undefined {
+    if (this.closeNotified || this.rl.buffered === 0) return undefined
+    return tlsError(
+      'ERR_TLS_TRUNCATED',
+      AlertDescription.decode_error,
+      `peer half-closed inside a TLS record (${this.rl.buffered} bytes pending)`
+    )
   }
 
-  pause (): void {
-    this.userPaused = true
-    this.conn.pause()
-  }
-
-  resume (): void {
-    this.userPaused = false
-    this.drain()
-    if (this.sink !== undefined && this.closeState === undefined) this.conn.resume()
-  }
-
-  write (chunks: readonly Uint8Array[]): boolean {
-    if (this.writeClosed || this.closeState !== undefined) {
-      throw new StreamClosedError('write on a TLS connection after closeWrite/close')
-    }
-    const records = this.rl.encrypt(chunks)
-    if (records.length === 0) return true
-    return this.conn.write(records)
+  protected seal (chunks: readonly Uint8Array[]): Uint8Array[] {
+    return this.rl.encrypt(chunks)
   }
 
   /** Send a KeyUpdate (RFC 8446 §4.6.3); `requestPeer` asks the peer to update its sending keys too. */
   keyUpdate (requestPeer = false): void {
-    if (this.writeClosed || this.closeState !== undefined) {
-      throw new StreamClosedError('KeyUpdate on a closed TLS connection')
-    }
+    this.assertWritable('KeyUpdate')
     this.conn.write(this.rl.keyUpdate(requestPeer))
   }
 
-  closeWrite (): void {
-    if (this.writeClosed) return
-    this.writeClosed = true
-    if (this.closeState === undefined && !this.conn.closed) {
-      try { this.conn.write([this.rl.alertRecord(AlertDescription.close_notify)]) } catch { /* gone */ }
-    }
-    this.conn.closeWrite()
+  protected override sendCloseNotify (): void {
+    if (this.closeState !== undefined || this.conn.closed) return
+    try { this.conn.write([this.rl.alertRecord(AlertDescription.close_notify)]) } catch { /* gone */ }
   }
 
-  async close (): Promise<void> {
-    if (!this.writeClosed && this.closeState === undefined && !this.conn.closed) {
-      this.writeClosed = true
-      try { this.conn.write([this.rl.alertRecord(AlertDescription.close_notify)]) } catch { /* gone */ }
-    }
-    this.writeClosed = true
-    await this.conn.close()
-  }
-
-  abort (err?: Error): void {
-    this.writeClosed = true
-    this.conn.abort(err)
-    if (this.closeState === undefined) this.closeState = { err }
-    this.drain()
-  }
-
-  private drain (): void {
-    if (this.draining) return
-    this.draining = true
-    try {
-      for (;;) {
-        const sink = this.sink
-        if (sink === undefined || this.userPaused) return
-        if (this.closeState?.err !== undefined) break
-        if (this.pendingIndex < this.pending.length) {
-          const piece = this.pending[this.pendingIndex] as Uint8Array
-          this.pending[this.pendingIndex++] = EMPTY
-          if (this.pendingIndex === this.pending.length) { this.pending.length = 0; this.pendingIndex = 0 }
-          sink.onData(piece)
-          continue
-        }
-        break
-      }
-      const sink = this.sink
-      if (sink === undefined || this.userPaused) return
-      if (
-        this.remoteEnded && !this.endDelivered && this.closeState?.err === undefined &&
-        this.pendingIndex >= this.pending.length
-      ) {
-        this.endDelivered = true
-        sink.onEnd()
-      }
-      if (this.closeState !== undefined && !this.closeDelivered) {
-        this.closeDelivered = true
-        sink.onClose(this.closeState.err)
-      }
-    } finally {
-      this.draining = false
-    }
-  }
-
-  /** A record failed (bad tag, alert, protocol error): alert the peer, close with that error. */
-  private fatal (err: TlsError): void {
-    this.writeClosed = true
-    this.closeState = { err }
-    if (!err.remote && !this.conn.closed) {
-      try { this.conn.write([this.rl.alertRecord(err.alert)]) } catch { /* gone */ }
-      void this.conn.close().catch(() => {})
-    } else {
-      this.conn.abort(err)
-    }
-    const sink = this.sink
-    if (sink !== undefined && !this.closeDelivered) {
-      this.closeDelivered = true
-      sink.onClose(err)
-    }
+  protected override closeTransport (err: Error): void {
+    alertAndClose(this.conn, this.rl, err)
   }
 }
 
