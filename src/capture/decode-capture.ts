@@ -1,9 +1,13 @@
 /**
- * `switchyard decode <capture> --keylog <file>`: a pcap/pcapng file → every TCP connection in it,
- * reassembled and decoded layer by layer into the same events (and the same text view) as `--trace`.
+ * `switchyard decode <capture> --keylog <file>`: a pcap/pcapng file → every TCP connection and
+ * every QUIC connection in it, decoded layer by layer into the same events (and the same text
+ * view) as `--trace`.
  *
- *   file ─► readCapture (pcap.ts / pcapng.ts) ─► parseTcpSegment (packet.ts) ─► TcpReassembler
- *        ─► decodeConnection (decode-connection.ts) per connection ─► TextFormatter / JSON Lines
+ *   file ─► readCapture (pcap.ts / pcapng.ts) ─┬► parseTcpSegment (packet.ts) ─► TcpReassembler
+ *                                              │    ─► decodeConnection (decode-connection.ts)
+ *                                              └► parseUdpDatagram ─► QuicFlows
+ *                                                   ─► decodeQuicConnection (decode-quic.ts)
+ *        each connection ─► TextFormatter / JSON Lines
  *
  * A malformed or truncated file stops the reading at the bad record: the connections seen up to
  * there are still decoded, and the error is returned beside them.
@@ -16,40 +20,63 @@ import type { KeyLog } from '../trace/keylog.js'
 import { CaptureError } from './errors.js'
 import { decodeConnection } from './decode-connection.js'
 import type { DecodedConnection, DecodeOptions } from './decode-connection.js'
-import { parseTcpSegment } from './packet.js'
+import { decodeQuicConnection, QuicFlows } from './decode-quic.js'
+import { parseTcpSegment, parseUdpDatagram } from './packet.js'
 import { readCapture } from './pcap.js'
 import { TcpReassembler } from './reassembly.js'
 
 export interface CaptureDecodeResult {
   connections: DecodedConnection[]
-  /** Packets read, and how many of them were TCP segments. */
+  /** Packets read, and how many of them were TCP segments and UDP datagrams. */
   packets: number
   tcpSegments: number
+  udpDatagrams: number
+  /** UDP address pairs that showed no QUIC v1 long header (not decoded). */
+  otherUdpFlows: number
   /** Why reading stopped early, if it did. */
   error: CaptureError | undefined
 }
 
-/** Decode every TCP connection of a capture file's bytes. Throws only for a file that is not a capture at all. */
+/**
+ * Decode every TCP and QUIC connection of a capture file's bytes (TCP first, then QUIC, each in
+ * order of appearance; numbered on from the TCP ones). Throws only for a file that is not a
+ * capture at all.
+ */
 export function decodeCapture (buf: Uint8Array, opts: DecodeOptions = {}): CaptureDecodeResult {
   const packets = readCapture(buf) // throws CaptureError when neither format matches
   const reassembler = new TcpReassembler()
+  const flows = new QuicFlows()
   let count = 0
   let tcp = 0
+  let udp = 0
   let error: CaptureError | undefined
   try {
     for (const p of packets) {
       count++
       const s = parseTcpSegment(p)
-      if (s === undefined) continue
-      tcp++
-      reassembler.push(s)
+      if (s !== undefined) {
+        tcp++
+        reassembler.push(s)
+        continue
+      }
+      const d = parseUdpDatagram(p)
+      if (d === undefined) continue
+      udp++
+      flows.push(d)
     }
   } catch (err) {
     if (!(err instanceof CaptureError)) throw err
     error = err
   }
   const connections = reassembler.finish().map(c => decodeConnection(c, opts))
-  return { connections, packets: count, tcpSegments: tcp, error }
+  const quic = flows.finish()
+  for (const c of quic.connections) {
+    const id = connections.length + 1
+    const q = decodeQuicConnection(c, opts.keyLog)
+    for (const r of q.records) r.conn = id
+    connections.push({ id, client: q.client, server: q.server, records: q.records, decrypted: q.decrypted })
+  }
+  return { connections, packets: count, tcpSegments: tcp, udpDatagrams: udp, otherUdpFlows: quic.otherFlows, error }
 }
 
 /** Where the `decode` command writes: one line per call, without its newline (the CLI's `CliIo` shape). */
@@ -94,7 +121,10 @@ export function decodeFile (args: DecodeArgs, io: DecodeIo): CaptureDecodeResult
   }
   if (args.traceFile !== undefined) writeFileSync(args.traceFile, jsonl.join(''))
   io.err(
-    `[decode] ${result.packets} packets, ${result.tcpSegments} TCP segments, ${result.connections.length} connections` +
+    `[decode] ${result.packets} packets, ${result.tcpSegments} TCP segments` +
+      (result.udpDatagrams > 0 ? `, ${result.udpDatagrams} UDP datagrams` : '') +
+      (result.otherUdpFlows > 0 ? ` (${result.otherUdpFlows} UDP flows not QUIC, skipped)` : '') +
+      `, ${result.connections.length} connections` +
       (keyLog !== undefined
         ? `, ${result.connections.filter(c => c.decrypted).length} decrypted with ${args.keylog as string}`
         : ', no key log')

@@ -1,5 +1,5 @@
 /**
- * From a captured frame to a TCP segment: link layer → IPv4/IPv6 → TCP headers. Pure and
+ * From a captured frame to a TCP segment or a UDP datagram: link layer → IPv4/IPv6 → TCP/UDP headers. Pure and
  * synchronous; views into the frame, no copies.
  *
  * Link types (tcpdump.org/linktypes.html):
@@ -10,8 +10,9 @@
  *   113 Linux cooked capture (SLL, `tcpdump -i any` before libpcap 1.10)
  *   276 Linux cooked capture v2 (SLL2, `tcpdump -i any` since libpcap 1.10)
  *
- * Frames that carry something else (ARP, UDP, ICMP, …) give `undefined`; a frame whose IP or TCP
- * header is inconsistent is a CaptureError. Checksums are not verified: on loopback and with
+ * `parseTcpSegment` and `parseUdpDatagram` give `undefined` for frames that carry something else
+ * (ARP, ICMP, the other protocol, …); a frame whose IP, TCP or UDP header is inconsistent is a
+ * CaptureError. Checksums are not verified: on loopback and with
  * offloading they are routinely left blank by the kernel.
  */
 import { CODE_IP4, CODE_IP6, CODE_TCP, Multiaddr } from '../transport/multiaddr.js'
@@ -37,6 +38,9 @@ const AF_INET = 2
 const AF_INET6 = [10, 24, 28, 30]
 
 const IPPROTO_TCP = 6
+const IPPROTO_UDP = 17
+/** RFC 768: source port, destination port, length, checksum. */
+const UDP_HEADER_LENGTH = 8
 /** IPv6 extension headers we step over (RFC 8200 §4): hop-by-hop, routing, fragment, destination options. */
 const IPV6_HOP_BY_HOP = 0
 const IPV6_ROUTING = 43
@@ -84,6 +88,11 @@ export function endpointMultiaddr (e: TcpEndpoint): string {
   b[2 + e.ip.length] = e.port >>> 8
   b[3 + e.ip.length] = e.port & 0xff
   return Multiaddr.fromBytes(b).toString()
+}
+
+/** `/ip4/127.0.0.1/udp/4001/quic-v1`: a QUIC endpoint as switchyard (and its key log) writes it. */
+export function quicEndpointMultiaddr (e: TcpEndpoint): string {
+  return `/${e.ip.length === 4 ? 'ip4' : 'ip6'}/${ipText(e.ip)}/udp/${e.port}/quic-v1`
 }
 
 /** The address alone, as multiaddr prints it (`127.0.0.1`, RFC 5952 IPv6). */
@@ -157,21 +166,30 @@ function ipStart (p: CapturePacket): [offset: number, version: 4 | 6] | undefine
   }
 }
 
+/** The IP payload of a frame: addresses, upper-layer protocol and where its bytes are in the frame. */
+interface IpPayload {
+  src: Uint8Array
+  dst: Uint8Array
+  /** IPPROTO_TCP, IPPROTO_UDP, … (after IPv6 extension headers). */
+  protocol: number
+  /** Offset of the upper-layer header in the frame. */
+  at: number
+  /** End of the IP datagram in the frame (Ethernet padding trimmed). */
+  end: number
+  /** Bytes of the IP datagram the snap length cut off. */
+  cut: number
+}
+
 /**
- * The TCP segment in a captured frame, or undefined when the frame is not TCP over IP (or is an IP
- * fragment: switchyard's peers never fragment on loopback, and reassembling IP is out of scope).
+ * The IP layer of a frame, or undefined when the frame is not IP (or is an IP fragment:
+ * switchyard's peers never fragment on loopback, and reassembling IP is out of scope).
  */
-export function parseTcpSegment (p: CapturePacket): TcpSegment | undefined {
+function ipPayload (p: CapturePacket): IpPayload | undefined {
   const start = ipStart(p)
   if (start === undefined) return undefined
   const d = p.data
   let [at] = start
   const version = start[1]
-  let src: Uint8Array
-  let dst: Uint8Array
-  let ipEnd: number
-  // Bytes of the IP datagram the snap length cut off.
-  let cut: number
   if (version === 4) {
     if (d.length - at < 20) throw malformed(p, `"IPv4 header" expected 20 bytes, got ${d.length - at}`)
     if ((d[at] as number) >> 4 !== 4) throw malformed(p, `"IP version" expected 4, got ${(d[at] as number) >> 4}`)
@@ -183,40 +201,49 @@ export function parseTcpSegment (p: CapturePacket): TcpSegment | undefined {
     if (d.length - at < ihl) throw malformed(p, `"IPv4 header" expected ${ihl} bytes, got ${d.length - at}`)
     const fragment = u16(d, at + 6)
     if ((fragment & 0x3fff) !== 0) return undefined // MF set or a non-zero offset: an IP fragment
-    if (d[at + 9] !== IPPROTO_TCP) return undefined
-    src = d.subarray(at + 12, at + 16)
-    dst = d.subarray(at + 16, at + 20)
-    // Total length trims Ethernet padding; TSO captures write 0 (use the frame).
-    ipEnd = total === 0 ? d.length : Math.min(d.length, at + total)
-    cut = total === 0 ? 0 : Math.max(0, at + total - d.length)
-    at += ihl
-  } else {
-    if (d.length - at < 40) throw malformed(p, `"IPv6 header" expected 40 bytes, got ${d.length - at}`)
-    if ((d[at] as number) >> 4 !== 6) throw malformed(p, `"IP version" expected 6, got ${(d[at] as number) >> 4}`)
-    const payloadLength = u16(d, at + 4)
-    let next = d[at + 6] as number
-    src = d.subarray(at + 8, at + 24)
-    dst = d.subarray(at + 24, at + 40)
-    ipEnd = payloadLength === 0 ? d.length : Math.min(d.length, at + 40 + payloadLength)
-    cut = payloadLength === 0 ? 0 : Math.max(0, at + 40 + payloadLength - d.length)
-    at += 40
-    for (;;) {
-      if (next === IPPROTO_TCP) break
-      if (next !== IPV6_HOP_BY_HOP && next !== IPV6_ROUTING && next !== IPV6_FRAGMENT && next !== IPV6_DEST_OPTIONS) {
-        return undefined
-      }
-      if (ipEnd - at < 8) throw malformed(p, '"IPv6 extension header" truncated')
-      if (next === IPV6_FRAGMENT) {
-        if ((u16(d, at + 2) & 0xfff9) !== 0) return undefined // a real fragment (offset or M flag)
-        next = d[at] as number
-        at += 8
-      } else {
-        const len = ((d[at + 1] as number) + 1) * 8
-        next = d[at] as number
-        at += len
-      }
+    return {
+      src: d.subarray(at + 12, at + 16),
+      dst: d.subarray(at + 16, at + 20),
+      protocol: d[at + 9] as number,
+      at: at + ihl,
+      // Total length trims Ethernet padding; TSO captures write 0 (use the frame).
+      end: total === 0 ? d.length : Math.min(d.length, at + total),
+      cut: total === 0 ? 0 : Math.max(0, at + total - d.length)
     }
   }
+  if (d.length - at < 40) throw malformed(p, `"IPv6 header" expected 40 bytes, got ${d.length - at}`)
+  if ((d[at] as number) >> 4 !== 6) throw malformed(p, `"IP version" expected 6, got ${(d[at] as number) >> 4}`)
+  const payloadLength = u16(d, at + 4)
+  let next = d[at + 6] as number
+  const src = d.subarray(at + 8, at + 24)
+  const dst = d.subarray(at + 24, at + 40)
+  const end = payloadLength === 0 ? d.length : Math.min(d.length, at + 40 + payloadLength)
+  const cut = payloadLength === 0 ? 0 : Math.max(0, at + 40 + payloadLength - d.length)
+  at += 40
+  while (next === IPV6_HOP_BY_HOP || next === IPV6_ROUTING || next === IPV6_FRAGMENT || next === IPV6_DEST_OPTIONS) {
+    if (end - at < 8) throw malformed(p, '"IPv6 extension header" truncated')
+    if (next === IPV6_FRAGMENT) {
+      if ((u16(d, at + 2) & 0xfff9) !== 0) return undefined // a real fragment (offset or M flag)
+      next = d[at] as number
+      at += 8
+    } else {
+      const len = ((d[at + 1] as number) + 1) * 8
+      next = d[at] as number
+      at += len
+    }
+  }
+  return { src, dst, protocol: next, at, end, cut }
+}
+
+/**
+ * The TCP segment in a captured frame, or undefined when the frame is not TCP over IP (or is an IP
+ * fragment).
+ */
+export function parseTcpSegment (p: CapturePacket): TcpSegment | undefined {
+  const ip = ipPayload(p)
+  if (ip === undefined || ip.protocol !== IPPROTO_TCP) return undefined
+  const d = p.data
+  const { at, end: ipEnd, cut } = ip
   if (ipEnd - at < 20) {
     if (cut > 0) return undefined // the snap length cut into the TCP header: nothing usable
     throw malformed(p, `"TCP header" expected 20 bytes, got ${ipEnd - at}`)
@@ -230,12 +257,54 @@ export function parseTcpSegment (p: CapturePacket): TcpSegment | undefined {
   return {
     packet: p.index,
     time: p.time,
-    src: { ip: src, port: u16(d, at) },
-    dst: { ip: dst, port: u16(d, at + 2) },
+    src: { ip: ip.src, port: u16(d, at) },
+    dst: { ip: ip.dst, port: u16(d, at + 2) },
     seq: u32(d, at + 4),
     ack: u32(d, at + 8),
     flags: (d[at + 13] as number) & 0x3f,
     payload: d.subarray(at + dataOffset, ipEnd),
     missing: cut
+  }
+}
+
+/** One UDP datagram of a capture (RFC 768). */
+export interface UdpDatagram {
+  packet: number
+  time: number
+  src: TcpEndpoint
+  dst: TcpEndpoint
+  payload: Uint8Array
+  /** The frame was cut by the snap length: `payload` lacks `missing` bytes at its end. */
+  missing: number
+}
+
+/**
+ * The UDP datagram in a captured frame, or undefined when the frame is not UDP over IP (or is an
+ * IP fragment). The UDP "length" field bounds the payload (RFC 768); a length that disagrees
+ * with the IP datagram is a CaptureError.
+ */
+export function parseUdpDatagram (p: CapturePacket): UdpDatagram | undefined {
+  const ip = ipPayload(p)
+  if (ip === undefined || ip.protocol !== IPPROTO_UDP) return undefined
+  const d = p.data
+  const { at, end, cut } = ip
+  if (end - at < UDP_HEADER_LENGTH) {
+    if (cut > 0) return undefined
+    throw malformed(p, `"UDP header" expected ${UDP_HEADER_LENGTH} bytes, got ${end - at}`)
+  }
+  const length = u16(d, at + 4)
+  // 0 is a jumbogram's UDP length (RFC 2675 §4): the IP datagram bounds it
+  const udpEnd = length === 0 ? end : at + length
+  if (length !== 0 && length < UDP_HEADER_LENGTH) {
+    throw malformed(p, `UDP "length" expected >= ${UDP_HEADER_LENGTH}, got ${length}`)
+  }
+  if (udpEnd > end + cut) throw malformed(p, `UDP "length" ${length} runs past the IP datagram`)
+  return {
+    packet: p.index,
+    time: p.time,
+    src: { ip: ip.src, port: u16(d, at) },
+    dst: { ip: ip.dst, port: u16(d, at + 2) },
+    payload: d.subarray(at + UDP_HEADER_LENGTH, Math.min(udpEnd, end)),
+    missing: Math.max(0, udpEnd - end)
   }
 }

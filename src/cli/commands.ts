@@ -386,7 +386,7 @@ function firstDifference (a: Uint8Array, b: Uint8Array): number {
 
 /**
  * `decode <capture> [--keylog <file>] [--trace=hex] [--utc] [--trace-file <path>]`: the layered
- * view of every TCP connection in a pcap/pcapng file (src/capture/decode-capture.ts). A capture that
+ * view of every TCP and QUIC connection in a pcap/pcapng file (src/capture/decode-capture.ts). A capture that
  * breaks off prints the connections up to the break, then fails (exit status 1).
  */
 export async function decodeCommand (args: ParsedArgs, io: CliIo): Promise<void> {

@@ -146,10 +146,13 @@ Read a packet capture (tcpdump/Wireshark pcap or pcapng; link types Ethernet, Li
 raw IP, BSD loopback; IPv4 and IPv6), reassemble every TCP connection in it, and print the same
 layered view as --trace: TCP, the WebSocket upgrade and frames (/ws), multistream-select, the Noise
 or TLS 1.3 handshake, and — for connections whose keys are in the key log — the decrypted
-yamux/mplex frames and stream messages. Other connections are shown up to the end of the handshake. See docs/study-the-wire.md.
+yamux/mplex frames and stream messages. Other connections are shown up to the end of the handshake.
+QUIC v1 over UDP too: long headers, the Initial packets (no key needed), and with the NSS lines of
+the key log every packet's frames, the TLS messages in CRYPTO frames and each stream's protocol and
+messages; packets that stay encrypted are listed with the reason. See docs/study-the-wire.md.
 Exits 1 (after printing the connections decoded so far) if the capture is cut short or malformed.
 
-  --keylog <file>      keys written by --keylog (SWITCHYARD_NOISE lines for Noise, NSS key log lines for TLS)
+  --keylog <file>      keys written by --keylog (SWITCHYARD_NOISE lines for Noise, NSS key log lines for TLS and QUIC)
   --trace=hex, --hex   hex dumps of every layer's bytes
   --utc                times of day in UTC (default: local time)
   --trace-file <path>  also write the decoded events as JSON Lines to <path>`

@@ -20,7 +20,7 @@ import { FrameType, GoAwayCode } from '../muxer/constants.js'
 import { flagName as mplexFlagName } from '../muxer/mplex/frame.js'
 import { RAW_PROTOCOLS } from './dissect.js'
 import type { TraceSink } from './tracer.js'
-import type { IdentifyInfo, NoisePayloadInfo, TlsHandshakeInfo, TraceRecord } from './observer.js'
+import type { IdentifyInfo, NoisePayloadInfo, QuicLongHeaderInfo, TlsHandshakeInfo, TraceRecord } from './observer.js'
 
 /** The interesting fields of a TLS handshake message, ` key value` pairs. */
 function formatTlsInfo (i: TlsHandshakeInfo): string {
@@ -42,6 +42,15 @@ function formatTlsInfo (i: TlsHandshakeInfo): string {
   }
   if (i.requestUpdate !== undefined) parts.push(i.requestUpdate ? 'update_requested' : 'update_not_requested')
   return parts.length === 0 ? '' : ` ${parts.join('; ')}`
+}
+
+/** ` [v1, dcid 83…, scid 1f…, token 0 B]` for a long header, nothing for a short one. */
+function formatLongHeader (h: QuicLongHeaderInfo | undefined): string {
+  if (h === undefined) return ''
+  const v = h.version === 1 ? 'v1' : `version 0x${h.version.toString(16).padStart(8, '0')}`
+  return ` [${v}, dcid ${h.dcid || '(empty)'}, scid ${h.scid || '(empty)'}${
+    h.token !== undefined && h.token > 0 ? `, token ${h.token} B` : ''
+  }]`
 }
 
 export interface TextFormatOptions {
@@ -313,9 +322,13 @@ export class TextFormatter {
       case 'quic':
         depth = 1
         if (r.kind === 'packet') {
-          text = `quic ${ARROW[r.dir]} ${r.packetType} #${r.pn} (${r.length} B)${
+          text = `quic ${ARROW[r.dir]} ${r.packetType} #${r.pn} (${r.length} B)${formatLongHeader(r.longHeader)}${
             r.frames.length > 0 ? ': ' + r.frames.join(', ') : ''
           }`
+        } else if (r.kind === 'undecrypted') {
+          text = `quic ${ARROW[r.dir]} ${r.packetType} (${r.length} B)${
+            formatLongHeader(r.longHeader)
+          }: not decrypted (${r.reason})`
         } else text = r.kind === 'note' ? `quic ${r.message}` : this.generic(r)
         break
       case 'multistream':

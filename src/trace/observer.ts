@@ -370,6 +370,32 @@ export interface QuicPacketEvent extends EventBase {
   length: number
   /** The frames, one short text each (`ACK 0-3`, `CRYPTO 0+280`, `STREAM 0 @0+35 FIN` …). */
   frames: string[]
+  /** Long headers, as a capture decoder shows them: the version and both connection ids (hex). */
+  longHeader?: QuicLongHeaderInfo
+}
+
+/** The cleartext fields of a long header (RFC 9000 §17.2). */
+export interface QuicLongHeaderInfo {
+  version: number
+  dcid: string
+  scid: string
+  /** Initial packets: the token length. */
+  token?: number
+}
+
+/**
+ * A packet a capture decoder could not open (no keys for its level, or authentication failed):
+ * what its cleartext header says, and why. `bytes` = the protected packet.
+ */
+export interface QuicUndecryptedEvent extends EventBase {
+  layer: 'quic'
+  kind: 'undecrypted'
+  dir: TraceDirection
+  /** `Initial`, `Handshake`, `0-RTT`, `1-RTT`. */
+  packetType: string
+  length: number
+  longHeader?: QuicLongHeaderInfo
+  reason: string
 }
 
 /** Something went wrong at `layer` (a protocol violation, an undecodable capture, missing keys). */
@@ -396,7 +422,7 @@ export type TraceEvent =
   | WsUpgradeEvent | WsFrameEvent
   | YamuxFrameEvent | MplexFrameEvent
   | StreamDataEvent | StreamProtocolEvent | StreamMessageEvent
-  | QuicPacketEvent
+  | QuicPacketEvent | QuicUndecryptedEvent
   | TraceErrorEvent | TraceNoteEvent
 
 export type TraceLayer =

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { endpointMultiaddr, ipText, parseTcpSegment, TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/capture/packet.js'
+import {
+  endpointMultiaddr, ipText, parseTcpSegment, parseUdpDatagram, quicEndpointMultiaddr, TCP_ACK, TCP_PSH, TCP_SYN
+} from '../../src/capture/packet.js'
 import type { CapturePacket } from '../../src/capture/pcap.js'
 import { CaptureError } from '../../src/capture/errors.js'
-import { frameOf, ipBytes, ipPacket, linkFrame, tcpBytes } from './synth.js'
+import { frameOf, ipBytes, ipPacket, linkFrame, tcpBytes, udpFrameOf } from './synth.js'
 import type { SynthSegment } from './synth.js'
 
 const packet = (linkType: number, data: Uint8Array): CapturePacket => ({
@@ -116,5 +118,58 @@ describe('parseTcpSegment', () => {
     expect(endpointMultiaddr({ ip: ipBytes('::1'), port: 4001 })).toBe('/ip6/::1/tcp/4001')
     expect(endpointMultiaddr({ ip: ipBytes('127.0.0.1'), port: 1 })).toBe('/ip4/127.0.0.1/tcp/1')
     expect(TCP_SYN).toBe(2)
+  })
+})
+
+describe('parseUdpDatagram', () => {
+  const dg = (ip: string, ip2: string, payload = Uint8Array.of(9, 8, 7)): Parameters<typeof udpFrameOf>[1] =>
+    ({ time: 1.5, src: { ip, port: 50312 }, dst: { ip: ip2, port: 4001 }, payload })
+
+  for (const linkType of [0, 1, 101, 113, 276]) {
+    for (const [a, b] of [['127.0.0.1', '127.0.0.2'], ['::1', 'fe80::2']] as const) {
+      it(`link type ${linkType}, ${a.includes(':') ? 'IPv6' : 'IPv4'}`, () => {
+        const d = parseUdpDatagram(packet(linkType, udpFrameOf(linkType, dg(a, b)).data))
+        expect(d).toMatchObject({ packet: 7, time: 1.5, missing: 0 })
+        expect([...d?.payload ?? []]).toEqual([9, 8, 7])
+        expect(d?.src.port).toBe(50312)
+        expect(d?.dst.port).toBe(4001)
+        expect(quicEndpointMultiaddr(d?.dst as { ip: Uint8Array, port: number }))
+          .toBe(a.includes(':') ? '/ip6/fe80::2/udp/4001/quic-v1' : '/ip4/127.0.0.2/udp/4001/quic-v1')
+        // and a TCP parser sees nothing in it
+        expect(parseTcpSegment(packet(linkType, udpFrameOf(linkType, dg(a, b)).data))).toBeUndefined()
+      })
+    }
+  }
+
+  it('IPv6 extension headers; the UDP length bounds the payload; snap length cuts', () => {
+    const d = parseUdpDatagram(packet(101, udpFrameOf(101, dg('::1', '::2'), { v6ExtHeader: true }).data))
+    expect(d?.payload.length).toBe(3)
+    const short = parseUdpDatagram(packet(101, udpFrameOf(101, dg('1.2.3.4', '5.6.7.8'), { udpLength: 9 }).data))
+    expect([...short?.payload ?? []]).toEqual([9])
+    const full = udpFrameOf(1, dg('1.2.3.4', '5.6.7.8', new Uint8Array(100))).data
+    const cut = parseUdpDatagram(packet(1, full.subarray(0, full.length - 60)))
+    expect(cut).toMatchObject({ missing: 60 })
+    expect(cut?.payload.length).toBe(40)
+  })
+
+  it('a UDP length shorter than its header or past the IP datagram is a CaptureError', () => {
+    expect(() => parseUdpDatagram(packet(101, udpFrameOf(101, dg('1.2.3.4', '5.6.7.8'), { udpLength: 4 }).data)))
+      .toThrow(/packet 7 \(offset 100\): UDP "length" expected >= 8, got 4/)
+    expect(() => parseUdpDatagram(packet(101, udpFrameOf(101, dg('1.2.3.4', '5.6.7.8'), { udpLength: 200 }).data)))
+      .toThrow(/UDP "length" 200 runs past the IP datagram/)
+  })
+
+  it('random frames: a datagram, undefined or CaptureError, never another exception', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(0, 1, 101, 113), fc.uint8Array({ maxLength: 120 }), (linkType, bytes) => {
+        const ip = Uint8Array.from([0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, ...bytes])
+        try {
+          const d = parseUdpDatagram(packet(linkType, linkFrame(linkType, ip)))
+          if (d !== undefined) expect(d.payload.length).toBeLessThanOrEqual(ip.length)
+        } catch (err) {
+          expect(err).toBeInstanceOf(CaptureError)
+        }
+      })
+    )
   })
 })

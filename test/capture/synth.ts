@@ -62,22 +62,30 @@ export function tcpBytes (s: SynthSegment, optionWords = 0): Uint8Array {
   return out
 }
 
-/** IPv4 or IPv6 (chosen by the address) carrying `tcp`. `v6ExtHeader` inserts a hop-by-hop header. */
-export function ipPacket (s: SynthSegment, tcp: Uint8Array, opts: { v6ExtHeader?: boolean } = {}): Uint8Array {
+/**
+ * IPv4 or IPv6 (chosen by the address) carrying `tcp` (or, with `protocol` 17, a UDP datagram).
+ * `v6ExtHeader` inserts a hop-by-hop header.
+ */
+export function ipPacket (
+  s: { src: Endpoint, dst: Endpoint },
+  tcp: Uint8Array,
+  opts: { v6ExtHeader?: boolean, protocol?: number } = {}
+): Uint8Array {
   const src = ipBytes(s.src.ip)
   const dst = ipBytes(s.dst.ip)
+  const protocol = opts.protocol ?? 6
   if (src.length === 4) {
     const out = new Uint8Array(20 + tcp.length)
     out[0] = 0x45; put16(out, 2, out.length); put16(out, 6, 0x4000) // DF
-    out[8] = 64; out[9] = 6
+    out[8] = 64; out[9] = protocol
     out.set(src, 12); out.set(dst, 16); out.set(tcp, 20)
     return out
   }
   const ext = opts.v6ExtHeader === true ? 8 : 0
   const out = new Uint8Array(40 + ext + tcp.length)
-  out[0] = 0x60; put16(out, 4, ext + tcp.length); out[6] = ext > 0 ? 0 : 6; out[7] = 64
+  out[0] = 0x60; put16(out, 4, ext + tcp.length); out[6] = ext > 0 ? 0 : protocol; out[7] = 64
   out.set(src, 8); out.set(dst, 24)
-  if (ext > 0) { out[40] = 6; out[41] = 0 }
+  if (ext > 0) { out[40] = protocol; out[41] = 0 }
   out.set(tcp, 40 + ext)
   return out
 }
@@ -126,6 +134,26 @@ export function frameOf (
   opts: { vlan?: boolean, v6ExtHeader?: boolean, padTo?: number, optionWords?: number, nullBigEndian?: boolean } = {}
 ): Frame {
   return { time: s.time, data: linkFrame(linkType, ipPacket(s, tcpBytes(s, opts.optionWords ?? 0), opts), opts) }
+}
+
+/** One UDP datagram (RFC 768; checksum left 0, "not computed" over IPv4). */
+export interface SynthDatagram { time: number, src: Endpoint, dst: Endpoint, payload: Uint8Array }
+
+/** UDP header ‖ payload; `length` overrides the UDP length field (malformed-input tests). */
+export function udpBytes (d: SynthDatagram, length = 8 + d.payload.length): Uint8Array {
+  const out = new Uint8Array(8 + d.payload.length)
+  put16(out, 0, d.src.port); put16(out, 2, d.dst.port); put16(out, 4, length)
+  out.set(d.payload, 8)
+  return out
+}
+
+export function udpFrameOf (
+  linkType: number,
+  d: SynthDatagram,
+  opts: { v6ExtHeader?: boolean, udpLength?: number } = {}
+): Frame {
+  const ip = ipPacket(d, udpBytes(d, opts.udpLength), { ...opts, protocol: 17 })
+  return { time: d.time, data: linkFrame(linkType, ip) }
 }
 
 class Writer {
