@@ -26,7 +26,8 @@ export const PERSISTENT_CONGESTION_THRESHOLD = 3
 export const PACING_BURST_DATAGRAMS = 10
 
 export class NewReno {
-  readonly maxDatagramSize: number
+  /** Grows when DPLPMTUD confirms a larger size (pmtu.ts); the window keeps its bytes. */
+  maxDatagramSize: number
   congestionWindow: number
   ssthresh = Infinity
   bytesInFlight = 0
@@ -86,7 +87,8 @@ export class NewReno {
 export class Pacer {
   private tokens: number
   private lastRefill = 0
-  private readonly maxDatagramSize: number
+  /** Grows with the connection's datagram size (DPLPMTUD): the burst is PACING_BURST_DATAGRAMS of it. */
+  maxDatagramSize: number
 
   constructor (maxDatagramSize = 1200) {
     this.maxDatagramSize = maxDatagramSize

@@ -70,6 +70,7 @@ import { encodeLongHeader, encodeShortHeader, splitDatagram, type PacketHeader }
 import { aeadLimits, DEFAULT_KEY_UPDATE_INTERVAL_PACKETS, OneRttKeys } from './key-update.js'
 import { LossDetection, type SentPacket } from './loss-detection.js'
 import { packetNumberLength, truncatePacketNumber } from './packet-number.js'
+import { BASE_DATAGRAM_SIZE, PathMtuSearch } from './pmtu.js'
 import {
   AEAD_TAG_LENGTH,
   derivePacketKeys,
@@ -91,8 +92,13 @@ import {
 
 /** Bytes of CRYPTO data buffered out of order per level before CRYPTO_BUFFER_EXCEEDED (RFC 9000 §7.5). */
 export const MAX_CRYPTO_BUFFER_BYTES = 64 * 1024
-/** The datagram size we send (RFC 9000 §14: every path carries 1200). DPLPMTUD is not implemented. */
-export const MAX_DATAGRAM_SIZE = MIN_INITIAL_DATAGRAM_SIZE
+/**
+ * The datagram size we start with (RFC 9000 §14: every path carries 1200); DPLPMTUD (pmtu.ts) grows
+ * it up to `maxDatagramSize` once the handshake is confirmed.
+ */
+export const MAX_DATAGRAM_SIZE = BASE_DATAGRAM_SIZE
+/** The max_udp_payload_size we announce at least (quic-go's and quinn's probing ceiling). */
+export const ANNOUNCED_UDP_PAYLOAD_SIZE = 1452
 
 export interface QuicConnectionConfig<T> {
   role: 'client' | 'server'
@@ -138,6 +144,13 @@ export interface QuicConnectionConfig<T> {
   keyUpdateIntervalPackets?: number
   /** Pace ack-eliciting datagrams over the round trip (RFC 9002 §7.7; default true). */
   pacing?: boolean
+  /**
+   * The largest UDP payload DPLPMTUD (RFC 9000 §14.3, pmtu.ts) may probe for on this path, capped by
+   * the peer's max_udp_payload_size. Default 1200: no probing. The adapter knows the path: Node
+   * cannot set the IPv4 Don't Fragment bit, so a probe could pass fragmented and prove nothing;
+   * where the IP layer never fragments (loopback) it allows more.
+   */
+  maxDatagramSize?: number
 }
 
 export type QuicTraceEvent =
@@ -165,7 +178,7 @@ export function defaultLocalParameters (): TransportParameters {
   return {
     ...defaultTransportParameters(),
     maxIdleTimeout: 30_000,
-    maxUdpPayloadSize: 1452,
+    maxUdpPayloadSize: ANNOUNCED_UDP_PAYLOAD_SIZE,
     initialMaxData: 1 << 20,
     initialMaxStreamDataBidiLocal: 256 * 1024,
     initialMaxStreamDataBidiRemote: 256 * 1024,
@@ -181,6 +194,8 @@ type SentFrame =
   | { kind: 'crypto', offset: number, length: number }
   | { kind: 'stream', id: number, offset: number, length: number, fin: boolean }
   | { kind: 'control', frame: Frame }
+  /** A DPLPMTUD probe of `size` bytes (PING and PADDING: nothing to send again). */
+  | { kind: 'pmtu-probe', size: number }
 
 interface Space {
   write: PacketKeys | undefined
@@ -276,6 +291,16 @@ export class QuicConnection<T = unknown> {
   private pacingDeadline = Infinity
   /** True while one datagram is being built and the pacer says not yet: only ACKs and probes go. */
   private paced = false
+  /** The datagram size in use (RFC 9000 §14; DPLPMTUD grows it). */
+  private datagramSize = BASE_DATAGRAM_SIZE
+  /** DPLPMTUD, from the handshake's end (its limit needs the peer's max_udp_payload_size). */
+  private pmtu: PathMtuSearch | undefined
+  /** `loss.persistentCongestions` when last looked at (a new one is a black-hole signal for DPLPMTUD). */
+  private persistentCongestionsSeen = 0
+  /** The congestion window held data back at least once (DPLPMTUD starts then). */
+  private windowLimited = false
+  /** A DPLPMTUD probe is due and waits for room in the window: new data waits too. */
+  private pmtuWaiting = false
 
   constructor (config: QuicConnectionConfig<T>) {
     this.config = config
@@ -287,6 +312,10 @@ export class QuicConnection<T = unknown> {
       ...defaultLocalParameters(),
       ...config.transportParameters,
       initialSourceConnectionId: config.localCid
+    }
+    // the peer may send us as large as we may probe for (RFC 9000 §18.2: max_udp_payload_size)
+    if (config.transportParameters?.maxUdpPayloadSize === undefined) {
+      this.localParams.maxUdpPayloadSize = Math.max(ANNOUNCED_UDP_PAYLOAD_SIZE, config.maxDatagramSize ?? 0)
     }
     if (config.role === 'server') {
       this.localParams.originalDestinationConnectionId = config.retry?.originalDcid ?? this.originalDcid
@@ -1037,6 +1066,8 @@ export class QuicConnection<T = unknown> {
     this.bidiLimits.onMaxStreams(p.initialMaxStreamsBidi)
     this.uniLimits.onMaxStreams(p.initialMaxStreamsUni)
     this.loss.maxAckDelay = p.maxAckDelay
+    const ceiling = Math.min(this.config.maxDatagramSize ?? BASE_DATAGRAM_SIZE, p.maxUdpPayloadSize)
+    if (ceiling > BASE_DATAGRAM_SIZE) this.pmtu = new PathMtuSearch(ceiling)
     this.idleDeadline = this.lastActivity + this.idleTimeout()
     this.handshakeResult = result
     this.state = 'established'
@@ -1085,7 +1116,10 @@ export class QuicConnection<T = unknown> {
 
   private onAcked (spaceId: PacketNumberSpace, frames: SentFrame[]): void {
     for (const f of frames) {
-      if (f.kind === 'crypto') (this.spaces[spaceId] as Space).cryptoSend.onAcked(f.offset, f.length, false)
+      if (f.kind === 'pmtu-probe') {
+        this.pmtu?.onProbeAcked(f.size)
+        this.applyDatagramSize()
+      } else if (f.kind === 'crypto') (this.spaces[spaceId] as Space).cryptoSend.onAcked(f.offset, f.length, false)
       else if (f.kind === 'stream') {
         const s = this.streams.get(f.id)
         if (s?.send === undefined) continue
@@ -1099,13 +1133,33 @@ export class QuicConnection<T = unknown> {
   private onLost (lost: Array<SentPacket<SentFrame[]>>, _now: number): void {
     if (lost.length === 0) return
     this.config.onTrace?.({ type: 'loss', space: (lost[0] as SentPacket<SentFrame[]>).space, pns: lost.map(p => p.pn) })
-    for (const p of lost) this.requeue(p.space, p.frames)
+    for (const p of lost) {
+      if (p.pmtuProbe === true) {
+        for (const f of p.frames) if (f.kind === 'pmtu-probe') this.pmtu?.onProbeLost(f.size)
+      } else this.requeue(p.space, p.frames)
+    }
+    if (this.loss.persistentCongestions !== this.persistentCongestionsSeen) {
+      this.persistentCongestionsSeen = this.loss.persistentCongestions
+      // RFC 8899 §4.3: a black hole for the larger datagrams looks like persistent congestion
+      if (this.datagramSize > BASE_DATAGRAM_SIZE) this.pmtu?.onBlackHole()
+    }
+    this.applyDatagramSize()
+  }
+
+  /** Use the size DPLPMTUD confirmed (congestion control and the pacer count in datagrams of it). */
+  private applyDatagramSize (): void {
+    const size = this.pmtu?.current ?? BASE_DATAGRAM_SIZE
+    if (size === this.datagramSize) return
+    this.datagramSize = size
+    this.loss.cc.maxDatagramSize = size
+    if (this.pacer !== undefined) this.pacer.maxDatagramSize = size
   }
 
   private requeue (spaceId: PacketNumberSpace, frames: SentFrame[]): void {
     const sp = this.spaces[spaceId] as Space
     for (const f of frames) {
       if (f.kind === 'crypto') { if (!sp.discarded) sp.cryptoSend.onLost(f.offset, f.length, false) } else if (f.kind === 'stream') this.streams.get(f.id)?.send?.onLost(f.offset, f.length, f.fin)
+      else if (f.kind === 'pmtu-probe') continue
       else if (f.frame.type === FrameType.HandshakeDone) this.handshakeDoneToSend = true
       else this.controlQueue.push(f.frame)
     }
@@ -1114,7 +1168,9 @@ export class QuicConnection<T = unknown> {
   /** PTO: send the unacknowledged data of the space again (RFC 9002 §6.2.4), without declaring it lost. */
   private requeueInFlight (spaceId: PacketNumberSpace): void {
     const list = this.loss.sent[spaceId] ?? []
-    for (const p of list) if (p.ackEliciting) this.requeue(spaceId, p.frames.filter(f => f.kind !== 'control'))
+    for (const p of list) {
+      if (p.ackEliciting) this.requeue(spaceId, p.frames.filter(f => f.kind === 'crypto' || f.kind === 'stream'))
+    }
   }
 
   private queueFlowUpdates (s: QuicStream): void {
@@ -1164,14 +1220,20 @@ export class QuicConnection<T = unknown> {
       return out
     }
     this.pacingDeadline = Infinity
+    const probe = this.buildPmtuProbe(now)
+    if (probe !== undefined) out.push(probe)
     for (let i = 0; i < 64; i++) {
       const d = this.buildDatagram(now)
       if (d === undefined) break
       out.push(d)
     }
     // RFC 9002 §7.7: data the pacer held back goes when it allows (the one timer covers it)
-    if (this.pacer !== undefined && this.loss.cc.canSend(MAX_DATAGRAM_SIZE) && this.hasAnyPending()) {
-      const at = this.pacer.delayUntil(now, MAX_DATAGRAM_SIZE, this.loss.cc.congestionWindow, this.loss.rtt.smoothedRtt)
+    const size = this.datagramSize
+    if (!this.windowLimited && this.pmtu !== undefined && !this.loss.cc.canSend(size) && this.hasAnyPending()) {
+      this.windowLimited = true
+    }
+    if (this.pacer !== undefined && this.loss.cc.canSend(size) && this.hasAnyPending()) {
+      const at = this.pacer.delayUntil(now, size, this.loss.cc.congestionWindow, this.loss.rtt.smoothedRtt)
       if (at > now) this.pacingDeadline = at
     }
     return out
@@ -1190,14 +1252,15 @@ export class QuicConnection<T = unknown> {
     let hasInitial = false
     let elicitingInitial = false
     const allowance = this.amplification.allowance
-    if (allowance < MAX_DATAGRAM_SIZE && this.role === 'server' && !this.amplification.validated) {
+    const datagramSize = this.datagramSize
+    if (allowance < datagramSize && this.role === 'server' && !this.amplification.validated) {
       // RFC 9000 §8.1: stay under 3x what the client sent
       if (allowance <= 0) return undefined
     }
-    const budgetTotal = Math.min(MAX_DATAGRAM_SIZE, allowance)
+    const budgetTotal = Math.min(datagramSize, allowance)
     const cwnd = this.loss.cc.congestionWindow
     const srtt = this.loss.rtt.smoothedRtt
-    this.paced = this.pacer !== undefined && this.pacer.delayUntil(now, MAX_DATAGRAM_SIZE, cwnd, srtt) > now
+    this.paced = this.pacer !== undefined && this.pacer.delayUntil(now, datagramSize, cwnd, srtt) > now
     let eliciting = false
     for (const spaceId of [PacketNumberSpace.Initial, PacketNumberSpace.Handshake, PacketNumberSpace.ApplicationData]) {
       const sp = this.spaces[spaceId] as Space
@@ -1305,7 +1368,7 @@ export class QuicConnection<T = unknown> {
     const frames: Frame[] = []
     const sentFrames: SentFrame[] = []
     let eliciting = false
-    const ccOpen = (this.loss.cc.canSend(MAX_DATAGRAM_SIZE) && !this.paced) || sp.probes > 0
+    const ccOpen = (this.loss.cc.canSend(this.datagramSize) && !this.paced && !this.pmtuWaiting) || sp.probes > 0
     // ACK first (never congestion controlled, RFC 9002 §7)
     if (sp.ack.ranges.length > 0 && (sp.ack.ackDue(now) || (ccOpen && this.hasPending(spaceId, sp)))) {
       const ack = sp.ack.buildAck(now, this.localParams.ackDelayExponent)
@@ -1378,6 +1441,56 @@ export class QuicConnection<T = unknown> {
     // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a Handshake packet
     if (this.role === 'client' && spaceId === PacketNumberSpace.Handshake) this.discardSpace(PacketNumberSpace.Initial)
     return { bytes, eliciting }
+  }
+
+  /**
+   * RFC 9000 §14.4: a DPLPMTUD probe, one 1-RTT packet of PING and PADDING filling the size under
+   * test, sent when the window and the pacer have room for a datagram, one at a time (pmtu.ts).
+   */
+  private buildPmtuProbe (now: number): Uint8Array | undefined {
+    const search = this.pmtu
+    if (search === undefined || !this.handshakeConfirmed || this.state !== 'established') return undefined
+    this.pmtuWaiting = false
+    // only for a sender the window has held back (a short exchange gains nothing from large
+    // datagrams), and at most half the window: the rest keeps data moving while the probe is out
+    const cwnd = this.loss.cc.congestionWindow
+    const size = this.windowLimited ? search.nextProbe(cwnd / 2) : undefined
+    if (size === undefined) return undefined
+    if (!this.loss.cc.canSend(size)) {
+      // RFC 9002 §7: not beyond the window — new data waits until the probe fits, a fraction of a round trip
+      this.pmtuWaiting = true
+      return undefined
+    }
+    const srtt = this.loss.rtt.smoothedRtt
+    if (this.pacer !== undefined && this.pacer.delayUntil(now, this.datagramSize, cwnd, srtt) > now) return undefined
+    const spaceId = PacketNumberSpace.ApplicationData
+    const sp = this.spaces[spaceId] as Space
+    if (sp.write === undefined || this.oneRtt === undefined || !this.keyUpdateAllowsSending()) return undefined
+    const pn = sp.nextPn
+    const pnLength = packetNumberLength(pn, this.loss.largestAcked[spaceId] as number)
+    const payloadLength = size - (1 + this.remoteCid.length + pnLength) - AEAD_TAG_LENGTH
+    const frames: Frame[] = [{ type: FrameType.Ping }, { type: FrameType.Padding, length: payloadLength - 1 }]
+    const w = new QuicWriter(payloadLength)
+    for (const f of frames) encodeFrame(w, f)
+    const header = this.header(spaceId, pnLength, pn, payloadLength + AEAD_TAG_LENGTH)
+    const bytes = sealPacket(this.oneRtt.write, header.bytes, header.pnOffset, pnLength, pn, w.finish())
+    sp.nextPn++
+    this.oneRtt.onSent(pn)
+    this.loss.onPacketSent({
+      pn,
+      space: spaceId,
+      timeSent: now,
+      ackEliciting: true,
+      inFlight: true,
+      size: bytes.length,
+      frames: [{ kind: 'pmtu-probe', size }],
+      pmtuProbe: true
+    })
+    search.onProbeSent(size)
+    this.lastActivity = Math.max(this.lastActivity, now)
+    this.pacer?.onSent(now, bytes.length, cwnd, srtt)
+    this.config.onTrace?.({ type: 'packet', dir: 'out', space: spaceId, pn, size: bytes.length, frames })
+    return bytes
   }
 
   private hasPending (spaceId: PacketNumberSpace, sp: Space): boolean {

@@ -27,6 +27,8 @@ export interface SentPacket<F> {
   size: number
   /** The frames the connection needs back if the packet is lost. */
   frames: F
+  /** A PMTU probe (RFC 9000 §14.4): its loss is no congestion signal. */
+  pmtuProbe?: boolean
 }
 
 export interface AckResult<F> {
@@ -53,6 +55,8 @@ export class LossDetection<F> {
   private readonly lastAckElicitingSent = [-Infinity, -Infinity, -Infinity]
   private readonly discarded = [false, false, false]
   ptoCount = 0
+  /** Times persistent congestion was declared (RFC 9002 §7.6; the connection's DPLPMTUD black-hole signal). */
+  persistentCongestions = 0
   handshakeConfirmed = false
   /** Client: has the server validated our address (a Handshake packet acked, or handshake confirmed)? */
   peerCompletedAddressValidation = true
@@ -135,9 +139,12 @@ export class LossDetection<F> {
     for (const p of lost) {
       if (!p.inFlight) continue
       bytes += p.size
-      newest = Math.max(newest, p.timeSent)
+      // RFC 9000 §14.4: a lost PMTU probe leaves the flight without shrinking the window
+      if (p.pmtuProbe !== true) newest = Math.max(newest, p.timeSent)
     }
-    this.cc.onPacketsLost(bytes, newest, now, this.persistentCongestion(lost))
+    const persistent = this.persistentCongestion(lost.filter(p => p.pmtuProbe !== true))
+    if (persistent) this.persistentCongestions++
+    this.cc.onPacketsLost(bytes, newest, now, persistent)
   }
 
   /**

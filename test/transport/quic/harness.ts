@@ -22,6 +22,8 @@ export interface LinkOptions {
   seed?: number
   /** Both machines' keep-alive period (QuicConnectionConfig.keepAliveMs). */
   keepAliveMs?: number
+  /** The path MTU as a UDP payload: larger datagrams are dropped (never fragmented). */
+  mtu?: number
 }
 
 /** Extra connection settings for either side (key update interval, trace hooks …). */
@@ -62,10 +64,10 @@ export class Harness {
   private readonly inFlight: InFlight[] = []
   private seq = 0
   private readonly rnd: () => number
-  private readonly opts: Required<Omit<LinkOptions, 'keepAliveMs'>> & Pick<LinkOptions, 'keepAliveMs'>
+  private readonly opts: Required<Omit<LinkOptions, 'keepAliveMs' | 'mtu'>> & Pick<LinkOptions, 'keepAliveMs' | 'mtu'>
   readonly clientIdentity = generateEd25519()
   readonly serverIdentity = generateEd25519()
-  datagrams = { toServer: 0, toClient: 0, bytesToServer: 0, bytesToClient: 0, dropped: 0 }
+  datagrams = { toServer: 0, toClient: 0, bytesToServer: 0, bytesToClient: 0, dropped: 0, tooLarge: 0, largest: 0 }
 
   private readonly sides: SideOptions
 
@@ -131,6 +133,11 @@ export class Harness {
     } else {
       this.datagrams.toClient++
       this.datagrams.bytesToClient += data.length
+    }
+    this.datagrams.largest = Math.max(this.datagrams.largest, data.length)
+    if (this.opts.mtu !== undefined && data.length > this.opts.mtu) {
+      this.datagrams.tooLarge++
+      return
     }
     if (this.rnd() < this.opts.dropRate) {
       this.datagrams.dropped++

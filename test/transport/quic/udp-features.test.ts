@@ -69,11 +69,22 @@ async function echoOverLoopback (
 
 describe('QUIC over node:dgram: connection features (loopback)', () => {
   it('key updates every 50 packets on both sides while 2 x 512 KiB echo intact (RFC 9001 §6)', async () => {
-    const r = await echoOverLoopback({ keyUpdateIntervalPackets: 50 }, { keyUpdateIntervalPackets: 50 }, 2, 512 * 1024)
+    // 1200-byte datagrams (no DPLPMTUD): enough packets for several updates
+    const small = { keyUpdateIntervalPackets: 50, loopbackDatagramSize: 1200 }
+    const r = await echoOverLoopback(small, small, 2, 512 * 1024)
     const c = machine(r.dialed)
     const s = machine(r.inbound)
     expect(c.keyUpdates.local + c.keyUpdates.remote).toBeGreaterThanOrEqual(5)
     expect(s.keyUpdates.local + s.keyUpdates.remote).toBeGreaterThanOrEqual(5)
+    await r.close()
+  }, 30_000)
+
+  it('DPLPMTUD on loopback: both sides grow their datagrams past 1200 bytes, echo intact (RFC 9000 §14.3)', async () => {
+    const r = await echoOverLoopback({ loopbackDatagramSize: 9000 }, { loopbackDatagramSize: 9000 }, 2, 512 * 1024)
+    const size = (c: UpgradedConnection): number => (machine(c) as unknown as { datagramSize: number }).datagramSize
+    expect(machine(r.dialed).localParams.maxUdpPayloadSize).toBe(9000)
+    expect(size(r.dialed)).toBe(9000)
+    expect(size(r.inbound)).toBe(9000)
     await r.close()
   }, 30_000)
 
