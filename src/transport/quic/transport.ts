@@ -533,7 +533,8 @@ export function quic (options: QuicTransportOptions = {}): Transport {
   const dialers = new Map<4 | 6, Endpoint>()
   const datagramSizeFor = (ep: Endpoint, host: string): number => {
     if (!isLoopback(host)) return options.maxDatagramSize ?? 1200
-    if (options.loopbackDatagramSize !== undefined) return Math.min(options.loopbackDatagramSize, LOOPBACK_DATAGRAM_SIZE)
+    const wanted = options.loopbackDatagramSize
+    if (wanted !== undefined) return Math.min(wanted, LOOPBACK_DATAGRAM_SIZE)
     return Math.max(1200, Math.min(LOOPBACK_DATAGRAM_SIZE, Math.floor(ep.recvBufferBytes / 16)))
   }
   // One libp2p certificate per identity, made once (a P-256 key and two signatures cost milliseconds per

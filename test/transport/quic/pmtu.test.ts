@@ -51,7 +51,8 @@ describe('DPLPMTUD search (pmtu.ts)', () => {
   })
 
   it('settles within the granularity below any path MTU, never above it, in few probes', () => {
-    fc.assert(fc.property(fc.integer({ min: 1200, max: 65527 }), fc.integer({ min: 1200, max: 70000 }), (limit, mtu) => {
+    const sizes = [fc.integer({ min: 1200, max: 65527 }), fc.integer({ min: 1200, max: 70000 })] as const
+    fc.assert(fc.property(...sizes, (limit, mtu) => {
       const { s, probes } = search(limit, mtu)
       const best = Math.min(limit, mtu)
       expect(s.current).toBeLessThanOrEqual(best)
@@ -91,7 +92,10 @@ describe('DPLPMTUD search (pmtu.ts)', () => {
 
 describe('DPLPMTUD between two machines over a path with an MTU', () => {
   it('both settle just under the path MTU; probe losses shrink no window; data intact both ways', () => {
-    const h = new Harness({ delayMs: 5, mtu: 4000 }, { client: { maxDatagramSize: 9000 }, server: { maxDatagramSize: 9000 } })
+    const h = new Harness({ delayMs: 5, mtu: 4000 }, {
+      client: { maxDatagramSize: 9000 },
+      server: { maxDatagramSize: 9000 }
+    })
     const server = established(h)
     const t = bothWays(h, 2, 256 * 1024)
     expect(t.receivedByServer.map(sha)).toEqual(t.sentByClient.map(sha))
