@@ -3,7 +3,9 @@
  *
  * Policy (RFC 9000 §13.2.1-2): an ACK is due at once after 2 unacknowledged ack-eliciting packets,
  * for an out-of-order ack-eliciting packet (a gap, or a packet below the largest), and for Initial
- * and Handshake packets (max_ack_delay is 0 there); otherwise within max_ack_delay of the first
+ * and Handshake packets (max_ack_delay is 0 there), and when the caller says so (a packet of only
+ * PING and PADDING: a PTO or DPLPMTUD probe, or a keep-alive, whose sender waits for just that
+ * answer — RFC 9000 §13.2.1 leaves the timing to the receiver); otherwise within max_ack_delay of the first
  * unacknowledged ack-eliciting packet. Non-ack-eliciting packets are never acknowledged on their
  * own. Ranges are kept descending and capped (MAX_ACK_RANGES; the oldest go first, §13.2.4).
  */
@@ -44,13 +46,13 @@ export class AckTracker {
   }
 
   /** Record a processed packet. */
-  onPacket (pn: number, ackEliciting: boolean, now: number): void {
+  onPacket (pn: number, ackEliciting: boolean, now: number, immediate = false): void {
     const outOfOrder = this.ranges.length > 0 && pn !== this.largest + 1
     this.insert(pn)
     if (pn === this.largest) this.largestReceivedAt = now
     if (!ackEliciting) return
     this.unackedElicting++
-    if (outOfOrder || this.unackedElicting >= ACK_ELICITING_THRESHOLD || this.maxAckDelayMs === 0) {
+    if (immediate || outOfOrder || this.unackedElicting >= ACK_ELICITING_THRESHOLD || this.maxAckDelayMs === 0) {
       this.ackDeadline = now
     } else this.ackDeadline = Math.min(this.ackDeadline, now + this.maxAckDelayMs)
   }

@@ -39,6 +39,15 @@ export class NewReno {
     this.congestionWindow = initialWindow(maxDatagramSize)
   }
 
+  /**
+   * RFC 9002 §7.2: a new datagram size (DPLPMTUD) recalculates the initial window; a window still
+   * in its first slow start (no loss yet) grows to it.
+   */
+  onDatagramSizeChanged (size: number): void {
+    this.maxDatagramSize = size
+    if (this.ssthresh === Infinity) this.congestionWindow = Math.max(this.congestionWindow, initialWindow(size))
+  }
+
   /** Room for `bytes` more in flight. */
   canSend (bytes: number): boolean {
     return this.bytesInFlight + bytes <= this.congestionWindow

@@ -662,13 +662,16 @@ export class QuicConnection<T = unknown> {
     )
     this.config.onTrace?.({ type: 'packet', dir: 'in', space: spaceId, pn, size: h.packetEnd - h.packetStart, frames })
     let eliciting = false
+    let probeOnly = true
     for (const f of frames) {
       assertFrameAllowed(f, packetType)
       if (isAckEliciting(f)) eliciting = true
+      if (f.type !== FrameType.Ping && f.type !== FrameType.Padding) probeOnly = false
       this.onFrame(spaceId, f, now)
       if (this.state === 'closed' || this.state === 'draining') return
     }
-    space.ack.onPacket(pn, eliciting, now)
+    // a PING-only packet (probe, keep-alive) is acknowledged at once: its sender waits for that answer
+    space.ack.onPacket(pn, eliciting, now, probeOnly)
     if (this.role === 'server' && spaceId === PacketNumberSpace.Handshake) {
       // RFC 9000 §8.1: a Handshake packet proves the client's address; RFC 9001 §4.9.1: Initial keys go
       this.amplification.validated = true
@@ -1151,7 +1154,7 @@ export class QuicConnection<T = unknown> {
     const size = this.pmtu?.current ?? BASE_DATAGRAM_SIZE
     if (size === this.datagramSize) return
     this.datagramSize = size
-    this.loss.cc.maxDatagramSize = size
+    this.loss.cc.onDatagramSizeChanged(size)
     if (this.pacer !== undefined) this.pacer.maxDatagramSize = size
   }
 

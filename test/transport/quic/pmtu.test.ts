@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createHash } from 'node:crypto'
+import { initialWindow } from '../../../src/transport/quic/congestion.js'
 import type { QuicConnection } from '../../../src/transport/quic/connection.js'
 import { BASE_DATAGRAM_SIZE, PathMtuSearch, SEARCH_GRANULARITY } from '../../../src/transport/quic/pmtu.js'
 import { Harness } from './harness.js'
@@ -28,7 +29,10 @@ function search (limit: number, mtu: number): { s: PathMtuSearch, probes: number
   return { s, probes }
 }
 
-interface Internals { datagramSize: number, loss: { cc: { ssthresh: number, maxDatagramSize: number } } }
+interface Internals {
+  datagramSize: number
+  loss: { cc: { ssthresh: number, maxDatagramSize: number, congestionWindow: number } }
+}
 const internals = (c: QuicConnection): Internals => c as unknown as Internals
 
 function established (h: Harness): QuicConnection {
@@ -105,8 +109,9 @@ describe('DPLPMTUD between two machines over a path with an MTU', () => {
       expect(size).toBeLessThanOrEqual(4000)
       expect(size).toBeGreaterThan(4000 - SEARCH_GRANULARITY)
       expect(internals(c).loss.cc.maxDatagramSize).toBe(size)
-      // the only losses were probes: no congestion response
+      // the only losses were probes: no congestion response; the window at least the initial one of the new size
       expect(internals(c).loss.cc.ssthresh).toBe(Infinity)
+      expect(internals(c).loss.cc.congestionWindow).toBeGreaterThanOrEqual(initialWindow(size))
     }
     expect(h.datagrams.tooLarge).toBeGreaterThan(0)
   })

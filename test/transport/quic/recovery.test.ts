@@ -163,6 +163,19 @@ describe('NewReno (RFC 9002 §7)', () => {
     expect(cc.congestionWindow).toBe(minimumWindow(1200))
   })
 
+  it('a larger datagram size (DPLPMTUD) recalculates the initial window before the first loss only (§7.2)', () => {
+    const cc = new NewReno(1200)
+    cc.onDatagramSizeChanged(9000)
+    expect(cc.maxDatagramSize).toBe(9000)
+    expect(cc.congestionWindow).toBe(initialWindow(9000))
+    expect(initialWindow(9000)).toBe(18000)
+    const lossy = new NewReno(1200)
+    lossy.onPacketSent(2400)
+    lossy.onPacketsLost(1200, 5, 10, false)
+    lossy.onDatagramSizeChanged(9000)
+    expect(lossy.congestionWindow).toBe(6000)
+  })
+
   it('the pacer lets a burst out, then spaces packets at 5/4 cwnd per srtt', () => {
     const p = new Pacer(1200)
     for (let i = 0; i < 10; i++) { expect(p.delayUntil(0, 1200, 12000, 100)).toBe(0); p.onSent(0, 1200, 12000, 100) }
