@@ -43,6 +43,7 @@ import type { PrivateKey } from '../../security/keys.js'
 import type { TlsCredential } from '../../security/tls/handshake.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../security/tls/certificate.js'
 import { ALPN_LIBP2P, PROTOCOL_ID as TLS_PROTOCOL_ID } from '../../security/tls/constants.js'
+import { parseCertificate } from '../../security/tls/x509.js'
 import { CODE_IP4, CODE_IP6, CODE_QUIC_V1, CODE_UDP, Multiaddr } from '../multiaddr.js'
 import { QuicConnection, type QuicEvent } from './connection.js'
 import { MIN_INITIAL_DATAGRAM_SIZE } from './constants.js'
@@ -115,6 +116,43 @@ function sizeBuffers (socket: dgram.Socket): number {
   } catch {
     // ERR_SOCKET_BUFFER_SIZE: the default stays
     return 0
+  }
+}
+
+/** Certificates a transport remembers as verified (VerifiedCertificates). */
+export const VERIFIED_CERTIFICATES = 64
+
+type VerifiedPeer = ReturnType<typeof verifyLibp2pCertificate>
+
+/**
+ * libp2p certificates verified before, by their bytes: a peer keeps its certificate across
+ * connections (go-libp2p, rust-libp2p and we make one per identity), so its self-signature, the
+ * extension's host-key signature and the key parsing (tls.md) are done once; the validity period is
+ * checked every time, and CertificateVerify still proves the key in each handshake. At most
+ * VERIFIED_CERTIFICATES entries, the least recently used go first.
+ */
+export class VerifiedCertificates {
+  private readonly entries = new Map<string, { peer: VerifiedPeer, from: number, to: number }>()
+
+  get size (): number { return this.entries.size }
+
+  verify (chain: readonly Uint8Array[]): VerifiedPeer {
+    const cert = chain[0]
+    if (chain.length !== 1 || cert === undefined) return verifyLibp2pCertificate(chain)
+    const key = Buffer.from(cert.buffer, cert.byteOffset, cert.length).toString('latin1')
+    const now = Date.now()
+    const hit = this.entries.get(key)
+    if (hit !== undefined && now >= hit.from && now <= hit.to) {
+      this.entries.delete(key)
+      this.entries.set(key, hit)
+      return hit.peer
+    }
+    // a miss, or a remembered certificate now outside its validity: verified (and refused) in full
+    const peer = verifyLibp2pCertificate(chain, now)
+    const { notBefore, notAfter } = parseCertificate(cert)
+    this.entries.set(key, { peer, from: notBefore, to: notAfter })
+    if (this.entries.size > VERIFIED_CERTIFICATES) this.entries.delete(this.entries.keys().next().value as string)
+    return peer
   }
 }
 
@@ -531,6 +569,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
   }
   const listeners: Endpoint[] = []
   const dialers = new Map<4 | 6, Endpoint>()
+  const verified = new VerifiedCertificates()
   const datagramSizeFor = (ep: Endpoint, host: string): number => {
     if (!isLoopback(host)) return options.maxDatagramSize ?? 1200
     const wanted = options.loopbackDatagramSize
@@ -586,7 +625,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       const conn = new QuicConnection<Libp2pPeer>({
         role: 'client',
         credential: credentialFor(opts.identity),
-        verifyPeer: (chain) => verifyLibp2pCertificate(chain),
+        verifyPeer: (chain) => verified.verify(chain),
         alpn: [ALPN_LIBP2P],
         localCid,
         remoteCid: new Uint8Array(crypto.randomBytes(LOCAL_CID_LENGTH)),
@@ -686,7 +725,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         const conn = new QuicConnection<Libp2pPeer>({
           role: 'server',
           credential,
-          verifyPeer: (chain) => verifyLibp2pCertificate(chain),
+          verifyPeer: (chain) => verified.verify(chain),
           alpn: [ALPN_LIBP2P],
           localCid,
           remoteCid: h.scid.slice(),
