@@ -156,6 +156,16 @@ export class VerifiedCertificates {
   }
 }
 
+/**
+ * The sockets' `lookup`: we only ever send to IP literals (rinfo, /ip4 and /ip6 multiaddrs), which
+ * dgram's default dns.lookup answers a tick later, a deferred call per datagram; this answers at once.
+ */
+function literalAddress (
+  family: 4 | 6
+): (host: string, options: unknown, callback: (err: null, address: string, family: number) => void) => void {
+  return (host, _options, callback) => { callback(null, host, family) }
+}
+
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback: the datagram never leaves the host. */
 export function isLoopback (host: string): boolean {
   return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.')
@@ -589,7 +599,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
   }
 
   async function bind (host: string, port: number, family: 4 | 6): Promise<Endpoint> {
-    const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' })
+    const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literalAddress(family) })
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject)
       socket.bind(port, host, () => {
