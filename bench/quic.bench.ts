@@ -6,7 +6,8 @@
  *
  * One process runs both ends, so the figures include both sides' CPU on the same cores. Run alone:
  * `npm run build && node dist/bench/quic.bench.js [--quick] [--only quic|tcp] [--part conn|bulk]
- * [--conns N] [--mib N]`. Not part of `npm run bench` (yet). For a profile of one part:
+ * [--conns N] [--mib N] [--datagram N]` (`--datagram 1200`: QUIC without DPLPMTUD's large loopback
+ * datagrams, the per-packet costs of a real path). Not part of `npm run bench` (yet). For a profile of one part:
  * `node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/quic.bench.js --only quic --part bulk`, then
  * `node dist/bench/lib/cpuprofile.js /tmp/prof/<file>.cpuprofile`.
  */
@@ -21,9 +22,12 @@ const MiB = 1024 * 1024
 
 interface Pair { name: string, server: Switch, client: Switch }
 
-async function pair (name: string, kind: 'quic' | 'tcp'): Promise<Pair> {
+async function pair (name: string, kind: 'quic' | 'tcp', datagram: number | undefined): Promise<Pair> {
   const layers = kind === 'quic'
-    ? { transports: [quic()], listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'] }
+    ? {
+        transports: [quic(datagram === undefined ? {} : { loopbackDatagramSize: datagram })],
+        listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1']
+      }
     : {
         transports: ['tcp' as const],
         security: ['noise' as const],
@@ -68,10 +72,13 @@ async function main (): Promise<void> {
   const bytes = Number(flag('--mib') ?? (quick ? 4 : 16)) * MiB
   const only = flag('--only')
   const part = flag('--part')
+  // DPLPMTUD's loopback ceiling (default 65507); 1200 shows what a path without large datagrams costs
+  const d = flag('--datagram')
+  const datagram = d === undefined ? undefined : Number(d)
   const rows: string[] = []
   for (const [name, kind] of [['QUIC (TLS 1.3 inside)', 'quic'], ['TCP + Noise + yamux', 'tcp']] as const) {
     if (only !== undefined && only !== kind) continue
-    const p = await pair(name, kind)
+    const p = await pair(name, kind, datagram)
     try {
       const cps = part === 'bulk' ? NaN : await connectionsPerSecond(p, conns)
       const b = part === 'conn' ? { mibs: NaN, cpuMsPerMib: NaN } : await bulk(p, bytes)

@@ -83,14 +83,25 @@ export class LossDetection<F> {
   onAckReceived (space: PacketNumberSpace, ack: AckFrame, ackDelayMs: number, now: number): AckResult<F> {
     const largest = ack.ranges[0]?.largest ?? -1
     this.largestAcked[space] = Math.max(this.largestAcked[space] as number, largest)
+    // `sent` is in packet number order: each range (oldest first) is a run found by binary search,
+    // and the list is rebuilt from the runs between them (an ACK costs O(ranges log n), not O(n × ranges))
     const list = this.sent[space] as Array<SentPacket<F>>
     const acked: Array<SentPacket<F>> = []
-    const remaining: Array<SentPacket<F>> = []
-    for (const p of list) {
-      if (ack.ranges.some(r => p.pn >= r.smallest && p.pn <= r.largest)) acked.push(p)
-      else remaining.push(p)
+    const kept: Array<Array<SentPacket<F>>> = []
+    let at = 0
+    for (let r = ack.ranges.length - 1; r >= 0; r--) {
+      const range = ack.ranges[r] as AckFrame['ranges'][number]
+      const from = firstAtLeast(list, range.smallest, at)
+      const to = firstAtLeast(list, range.largest + 1, from)
+      if (from === to) continue
+      if (from > at) kept.push(list.slice(at, from))
+      for (let i = from; i < to; i++) acked.push(list[i] as SentPacket<F>)
+      at = to
     }
-    this.sent[space] = remaining
+    if (acked.length > 0) {
+      kept.push(at === 0 ? list : list.slice(at))
+      this.sent[space] = kept.length === 1 ? kept[0] as Array<SentPacket<F>> : kept.flat()
+    }
     if (acked.length === 0) return { acked, lost: [], rttSampled: false }
     const newest = acked[acked.length - 1] as SentPacket<F>
     let rttSampled = false
@@ -119,8 +130,11 @@ export class LossDetection<F> {
     const lostSendTime = now - lossDelay
     const lost: Array<SentPacket<F>> = []
     const keep: Array<SentPacket<F>> = []
-    for (const p of this.sent[space] as Array<SentPacket<F>>) {
-      if (p.pn > largestAcked) { keep.push(p); continue }
+    // only packets at or below the largest acknowledged can be lost: the (sorted) list's head
+    const list = this.sent[space] as Array<SentPacket<F>>
+    const end = firstAtLeast(list, largestAcked + 1, 0)
+    for (let i = 0; i < end; i++) {
+      const p = list[i] as SentPacket<F>
       if (p.timeSent <= lostSendTime || largestAcked >= p.pn + PACKET_THRESHOLD) {
         lost.push(p)
       } else {
@@ -128,8 +142,10 @@ export class LossDetection<F> {
         this.lossTime[space] = Math.min(this.lossTime[space] as number, p.timeSent + lossDelay)
       }
     }
-    this.sent[space] = keep
-    if (lost.length > 0) this.onLost(lost, now)
+    if (lost.length > 0) {
+      this.sent[space] = end === list.length ? keep : keep.concat(list.slice(end))
+      this.onLost(lost, now)
+    }
     return lost
   }
 
@@ -242,4 +258,16 @@ export class LossDetection<F> {
     this.discarded[space] = true
     this.ptoCount = 0
   }
+}
+
+/** The index of the first packet numbered `pn` or more in `list` (ascending), searching from `from`. */
+function firstAtLeast<F> (list: ReadonlyArray<SentPacket<F>>, pn: number, from: number): number {
+  let lo = from
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((list[mid] as SentPacket<F>).pn < pn) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }

@@ -88,6 +88,26 @@ function lossUnit (): {
 }
 
 describe('loss detection (RFC 9002 §6)', () => {
+  it('an ACK takes exactly the packets its ranges cover, any gaps and ranges (against a naive scan)', () => {
+    const pns = fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { maxLength: 120 }).map(a => a.sort((x, y) => x - y))
+    const ranges = fc.uniqueArray(fc.integer({ min: 0, max: 320 }), { minLength: 2, maxLength: 20 })
+      .map(a => a.sort((x, y) => y - x))
+      .map(a => {
+        const out: Array<[number, number]> = []
+        for (let i = 0; i + 1 < a.length; i += 2) out.push([a[i + 1] as number, a[i] as number])
+        return out
+      })
+    fc.assert(fc.property(pns, ranges, (sent, rs) => {
+      const { ld, send } = lossUnit()
+      for (const pn of sent) send(pn, 0)
+      const covered = (pn: number): boolean => rs.some(([lo, hi]) => pn >= lo && pn <= hi)
+      const r = ld.onAckReceived(PacketNumberSpace.ApplicationData, ack(...rs), 0, 0)
+      expect(r.acked.map(p => p.pn)).toEqual(sent.filter(covered))
+      const left = [...ld.sent[PacketNumberSpace.ApplicationData] as Array<SentPacket<string>>, ...r.lost].map(p => p.pn)
+      expect(left.sort((x, y) => x - y)).toEqual(sent.filter(pn => !covered(pn)))
+    }))
+  })
+
   it('packet threshold: 3 newer packets acknowledged', () => {
     const { ld, send } = lossUnit()
     for (let pn = 0; pn < 5; pn++) send(pn, pn)
