@@ -103,7 +103,8 @@ describe('loss detection (RFC 9002 §6)', () => {
       const covered = (pn: number): boolean => rs.some(([lo, hi]) => pn >= lo && pn <= hi)
       const r = ld.onAckReceived(PacketNumberSpace.ApplicationData, ack(...rs), 0, 0)
       expect(r.acked.map(p => p.pn)).toEqual(sent.filter(covered))
-      const left = [...ld.sent[PacketNumberSpace.ApplicationData] as Array<SentPacket<string>>, ...r.lost].map(p => p.pn)
+      const stillSent = ld.sent[PacketNumberSpace.ApplicationData] as Array<SentPacket<string>>
+      const left = [...stillSent, ...r.lost].map(p => p.pn)
       expect(left.sort((x, y) => x - y)).toEqual(sent.filter(pn => !covered(pn)))
     }))
   })
