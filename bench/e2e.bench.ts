@@ -18,21 +18,25 @@
  *   many     1000 streams at once, each echoing 100 bytes: total time
  *   memory   RSS and heap+external per idle connection (1000 open) and per open stream, measured
  *            inside the server process after a full GC
- *   variants TCP+Noise, TCP+TLS, WS+Noise, WS+TLS for every libp2p implementation: bulk (1 stream
- *            each way, MiB/s and per CPU-second), setup and echo
+ *   variants TCP+Noise, TCP+TLS, WS+Noise, WS+TLS and QUIC v1 for every libp2p implementation that
+ *            has them (js-libp2p has no QUIC): bulk (1 and 16 streams each way, MiB/s and per
+ *            CPU-second), warm setup, cold setup and 1-byte echo
  *
- * Run alone: `npm run build && node dist/bench/e2e.bench.js [--quick] [--profile]`.
+ * Run alone: `npm run build && node dist/bench/e2e.bench.js [--quick] [--profile] [--impls a,b]
+ * [--variants tcp-noise,tcp-tls,ws-noise,ws-tls,quic | --no-variants] [--no-core]` (`--no-core`: only
+ * the variants, e.g. `--no-core --variants tcp-noise,tcp-tls,quic` for QUIC beside TCP).
  */
 import crypto from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { Child } from './e2e/control.js'
-import { DEFAULT_VARIANT, IMPLS, listenAddr, VARIANTS, variantName } from './e2e/impl.js'
+import { DEFAULT_VARIANT, IMPLS, listenAddr, supportsVariant, VARIANTS, variantId, variantName } from './e2e/impl.js'
 import type { Impl, Variant } from './e2e/impl.js'
 import { foreignArgs, foreignBinary, isForeign } from './e2e/impl-foreign.js'
 import { formatProfile } from './lib/cpuprofile.js'
 import { formatTable, percentile, row, summarize } from './lib/harness.js'
+import { TRANSPORT_GROUP, transportTable } from './lib/transport-table.js'
 import type { Sample } from './lib/harness.js'
 import type { BenchRow, Goal } from './lib/types.js'
 
@@ -54,11 +58,12 @@ interface Plan {
   memStreams: number
   /** Fresh client processes per implementation for the cold setup figure. */
   coldRuns: number
-  /** Per variant: bulk bytes, runs, setup connections, echo round trips. */
+  /** Per variant: bulk bytes, runs, setup connections, echo round trips, cold client processes. */
   variantBytes: number
   variantRuns: number
   variantSetup: number
   variantEcho: number
+  variantCold: number
 }
 
 const QUICK_PLAN: Plan = {
@@ -78,7 +83,8 @@ const QUICK_PLAN: Plan = {
   variantBytes: 16 * MiB,
   variantRuns: 3,
   variantSetup: 20,
-  variantEcho: 200
+  variantEcho: 200,
+  variantCold: 3
 }
 /** Every workload once at tiny sizes: checks that each implementation runs, measures nothing. */
 const SMOKE_PLAN: Plan = {
@@ -98,7 +104,8 @@ const SMOKE_PLAN: Plan = {
   variantBytes: 1 * MiB,
   variantRuns: 1,
   variantSetup: 1,
-  variantEcho: 3
+  variantEcho: 3,
+  variantCold: 1
 }
 const FULL_PLAN: Plan = {
   bulkBytes: 256 * MiB,
@@ -117,7 +124,8 @@ const FULL_PLAN: Plan = {
   variantBytes: 64 * MiB,
   variantRuns: 5,
   variantSetup: 60,
-  variantEcho: 500
+  variantEcho: 500,
+  variantCold: 7
 }
 
 export interface E2eOptions {
@@ -128,8 +136,13 @@ export interface E2eOptions {
   profile?: boolean
   /** Implementations to run (default all five; go/rust are left out, with a note, when not built). */
   impls?: readonly Impl[]
-  /** Run the transport × security variants (default true). */
-  variants?: boolean
+  /**
+   * Run the transport × security variants (default true: all of VARIANTS); a list names the ones to
+   * run by `variantId` (tcp-noise, tcp-tls, ws-noise, ws-tls, quic).
+   */
+  variants?: boolean | readonly string[]
+  /** Run the TCP+Noise suite (memory, bulk, setup, cold, latency, many; default true). */
+  core?: boolean
   log?: (line: string) => void
 }
 
@@ -477,6 +490,18 @@ async function manyRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
   })]
 }
 
+/** One cold setup sample: a fresh client process of the pair's implementation and variant. */
+async function coldSetup (p: Pair): Promise<number> {
+  const c = startClient(p.impl, p.variant)
+  try {
+    await c.ready
+    const [ms] = await c.call<number[]>('setup', { addr: p.addr, n: 1 })
+    return ms as number
+  } finally {
+    await c.stop()
+  }
+}
+
 /**
  * Cold setup: the first connection of a fresh client process (spawned, ready, then one `setup`),
  * what every interop or test-plans run meets. The server is the long-lived one of the pair. The
@@ -484,16 +509,7 @@ async function manyRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
  * module loading are not in it, first-use compilation and lazy initialisation are.
  */
 async function coldRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
-  const res = await rounds(pairs, plan.coldRuns, async (p) => {
-    const c = startClient(p.impl, p.variant)
-    try {
-      await c.ready
-      const [ms] = await c.call<number[]>('setup', { addr: p.addr, n: 1 })
-      return ms as number
-    } finally {
-      await c.stop()
-    }
-  })
+  const res = await rounds(pairs, plan.coldRuns, coldSetup)
   return [
     e2eRow(
       `connection setup, cold: first connection of a fresh client process (${plan.coldRuns} processes)`,
@@ -511,22 +527,37 @@ async function coldRows (pairs: Pair[], plan: Plan): Promise<BenchRow[]> {
 
 /**
  * The transport × security dimension: for each variant, fresh pairs of every libp2p
- * implementation (raw TCP has no variants), interleaved as everywhere else: one perf stream each
- * way (MiB/s and MiB per CPU-second), setup, echo.
+ * implementation that has it (raw TCP has no variants, js-libp2p no QUIC), interleaved as
+ * everywhere else: 1 and 16 perf streams each way (MiB/s and MiB per CPU-second of both
+ * processes), warm setup, cold setup (a fresh client process per sample) and 1-byte echo.
  */
-async function variantRows (impls: readonly Impl[], plan: Plan, log: (l: string) => void): Promise<BenchRow[]> {
+async function variantRows (
+  impls: readonly Impl[],
+  variants: readonly Variant[],
+  plan: Plan,
+  log: (l: string) => void
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
-  const group = 'e2e transport × security'
+  const group = TRANSPORT_GROUP
   const stopAll = async (ps: Pair[]): Promise<void> => {
     await Promise.all(ps.flatMap(p => [p.client.stop(), p.server.stop()]))
   }
-  for (const v of VARIANTS) {
+  for (const v of variants) {
     const name = variantName(v)
     log(`  variant ${name}`)
     const pairs: Pair[] = []
+    const missing = impls.filter(impl => impl !== 'tcp' && !supportsVariant(impl, v))
+    for (const impl of missing) log(`  ${impl} over ${name}: n/a (${NOT_SUPPORTED})`)
+    // The n/a note goes on the variant's first row only.
+    let note = missing.length > 0 ? `${missing.join(', ')}: n/a over ${name} (${NOT_SUPPORTED}).` : undefined
+    const opts = { group }
+    const withNote = (r: BenchRow): BenchRow => {
+      if (note !== undefined) { r.note = note; note = undefined }
+      return r
+    }
     try {
       for (const impl of impls) {
-        if (impl === 'tcp') continue
+        if (!supportsVariant(impl, v) || impl === 'tcp') continue
         try {
           pairs.push(await startPair(impl, undefined, v))
         } catch (err) {
@@ -537,28 +568,35 @@ async function variantRows (impls: readonly Impl[], plan: Plan, log: (l: string)
           )
         }
       }
-      for (const [dir, up, down] of [['upload', plan.variantBytes, 0], ['download', 0, plan.variantBytes]] as const) {
+      const cases = [
+        ['upload', plan.variantBytes, 0, 1],
+        ['download', 0, plan.variantBytes, 1],
+        ['upload', plan.variantBytes, 0, 16],
+        ['download', 0, plan.variantBytes, 16]
+      ] as const
+      for (const [dir, up, down, streams] of cases) {
         const res = await rounds(pairs, plan.variantRuns, async (p) => {
           const [c0, s0] = await Promise.all([cpuMs(p.client), cpuMs(p.server)])
-          const ms = await p.client.call<number>('bulk', { addr: p.addr, up, down, streams: 1 })
+          const ms = await p.client.call<number>('bulk', { addr: p.addr, up, down, streams })
           const [c1, s1] = await Promise.all([cpuMs(p.client), cpuMs(p.server)])
           const mib = (up + down) / MiB
           return { rate: mib / (ms / 1000), perCpu: mib / ((c1 - c0 + s1 - s0) / 1000) }
         })
-        rows.push(
+        const n = streams === 1 ? '1 stream' : `${streams} streams`
+        rows.push(withNote(
           e2eRow(
-            `${name}: bulk ${dir}, 1 stream, ${plan.variantBytes / MiB} MiB`,
+            `${name}: bulk ${dir}, ${n}, ${plan.variantBytes / MiB} MiB`,
             'MiB/s',
             new Map([...res].map(([k, x]) => [k, x.map(y => y.rate)])),
-            { group }
+            opts
           )
-        )
+        ))
         rows.push(
           e2eRow(
-            `${name}: bulk ${dir}, per CPU-second of both processes`,
+            `${name}: bulk ${dir}, ${n}, per CPU-second of both processes`,
             'MiB/cpu-s',
             new Map([...res].map(([k, x]) => [k, x.map(y => y.perCpu)])),
-            { group }
+            opts
           )
         )
       }
@@ -573,7 +611,14 @@ async function variantRows (impls: readonly Impl[], plan: Plan, log: (l: string)
       rows.push(
         e2eRow(`${name}: connection setup (dial → stream → 1 B echo), median of runs`, 'ms', setup, {
           lowerIsBetter: true,
-          group
+          ...opts
+        })
+      )
+      const cold = await rounds(pairs, plan.variantCold, async (p) => await coldSetup(p))
+      rows.push(
+        e2eRow(`${name}: connection setup, cold (first connection of a fresh client process)`, 'ms', cold, {
+          lowerIsBetter: true,
+          ...opts
         })
       )
       const echo = await rounds(
@@ -588,13 +633,17 @@ async function variantRows (impls: readonly Impl[], plan: Plan, log: (l: string)
             })
           ).median * 1000
       )
-      rows.push(e2eRow(`${name}: 1-byte echo round trip`, 'µs', echo, { lowerIsBetter: true, group }))
+      rows.push(e2eRow(`${name}: 1-byte echo round trip`, 'µs', echo, { lowerIsBetter: true, ...opts }))
     } finally {
       await stopAll(pairs)
     }
   }
   return rows
 }
+
+/** Why an implementation has no column over a variant. */
+const NOT_SUPPORTED = 'js-libp2p has no QUIC transport of its own for Node.js (@chainsafe/libp2p-quic binds a ' +
+  'Rust QUIC stack through napi)'
 
 interface Mem { rss: number, heapUsed: number, external: number }
 
@@ -691,6 +740,17 @@ async function memoryRows (pairs: Pair[], plan: Plan, log: (l: string) => void):
   ]
 }
 
+/** The variants `opts.variants` names (all for true or absent, none for false). */
+export function selectVariants (sel: boolean | readonly string[] | undefined): Variant[] {
+  if (sel === false) return []
+  if (sel === undefined || sel === true) return [...VARIANTS]
+  const unknown = sel.filter(id => !VARIANTS.some(v => variantId(v) === id))
+  if (unknown.length > 0) {
+    throw new Error(`unknown variant(s) ${unknown.join(', ')}; expected some of ${VARIANTS.map(variantId).join(', ')}`)
+  }
+  return VARIANTS.filter(v => sel.includes(variantId(v)))
+}
+
 export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
   const plan = opts.smoke === true ? SMOKE_PLAN : opts.quick ? QUICK_PLAN : FULL_PLAN
   const log = opts.log ?? ((l: string) => { process.stderr.write(l + '\n') })
@@ -723,22 +783,25 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
     // not grown and kept pages for bulk transfers, so the per-connection deltas are real), and the
     // 1000 connections leave nothing behind in the processes the other figures are taken in (a
     // bigger heap makes every later GC dearer: that halved bulk throughput when they were shared).
-    const memPairs: Pair[] = []
-    try {
-      for (const impl of impls) memPairs.push(await startPair(impl, undefined))
-      await step('memory', async () => await memoryRows(memPairs, plan, log))
-    } finally {
-      await stopAll(memPairs)
-    }
-    for (const impl of impls) pairs.push(await startPair(impl, profileDir))
-    await step('bulk', async () => await bulkRows(pairs, plan, log))
-    await step('connection setup', async () => await setupRows(pairs, plan))
-    await step('cold setup', async () => await coldRows(pairs.filter(p => p.impl !== 'tcp'), plan))
-    await step('latency', async () => await latencyRows(pairs, plan))
-    await step('concurrent streams', async () => await manyRows(pairs, plan))
-    if (opts.variants !== false) {
+    if (opts.core !== false) {
+      const memPairs: Pair[] = []
+      try {
+        for (const impl of impls) memPairs.push(await startPair(impl, undefined))
+        await step('memory', async () => await memoryRows(memPairs, plan, log))
+      } finally {
+        await stopAll(memPairs)
+      }
+      for (const impl of impls) pairs.push(await startPair(impl, profileDir))
+      await step('bulk', async () => await bulkRows(pairs, plan, log))
+      await step('connection setup', async () => await setupRows(pairs, plan))
+      await step('cold setup', async () => await coldRows(pairs.filter(p => p.impl !== 'tcp'), plan))
+      await step('latency', async () => await latencyRows(pairs, plan))
+      await step('concurrent streams', async () => await manyRows(pairs, plan))
       await stopAll(pairs.splice(0))
-      await step('transport × security', async () => await variantRows(impls, plan, log))
+    }
+    const variants = selectVariants(opts.variants)
+    if (variants.length > 0) {
+      await step('transport × security', async () => await variantRows(impls, variants, plan, log))
     }
     log(`  e2e total: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
     return rows
@@ -755,12 +818,18 @@ export async function runE2eBench (opts: E2eOptions): Promise<BenchRow[]> {
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const ii = process.argv.indexOf('--impls')
   const impls = ii >= 0 ? (process.argv[ii + 1] ?? '').split(',') as Impl[] : undefined
+  const vi = process.argv.indexOf('--variants')
   const rows = await runE2eBench({
     quick: process.argv.includes('--quick'),
     smoke: process.argv.includes('--smoke'),
     profile: process.argv.includes('--profile'),
     impls,
-    variants: !process.argv.includes('--no-variants')
+    variants: process.argv.includes('--no-variants')
+      ? false
+      : vi >= 0 ? (process.argv[vi + 1] ?? '').split(',') : true,
+    core: !process.argv.includes('--no-core')
   })
   console.log(formatTable(rows))
+  const t = transportTable(rows)
+  if (t !== '') console.log('\n' + t)
 }

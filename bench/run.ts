@@ -1,25 +1,29 @@
 /**
  * `npm run bench [-- --quick] [-- --only <suite>[,<suite>…]] [-- --profile] [-- --impls switchyard,go-libp2p,…]
- * [-- --no-variants]`: every suite, one
+ * [-- --no-variants | --variants tcp-noise,tcp-tls,ws-noise,ws-tls,quic] [-- --no-core]`: every suite, one
  * table on the terminal, plus every figure as JSON (bench/results/latest.json) for tools and an
  * SVG bar chart of the ratios next to it (bench/results/latest.svg).
  *
  * Suites: framing (varint, length-prefixed), multistream, yamux (header codec, frame decoder,
  * in-process loopback), noise (transport seal+open, handshakes), trace, e2e (two processes over
  * loopback TCP beside js-libp2p and raw TCP; see e2e.bench.ts). `--profile` writes CPU profiles of
- * the switchyard e2e processes to bench/results/profiles/ and prints their top frames.
+ * the switchyard e2e processes to bench/results/profiles/ and prints their top frames. `--variants`
+ * picks the e2e transport × security variants, `--no-core` skips the e2e TCP+Noise suite (memory,
+ * bulk, setup, latency, many): `--only e2e --no-core --variants tcp-noise,tcp-tls,quic` runs QUIC
+ * beside TCP+Noise and TCP+TLS and nothing else.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { checkGoals, formatTable } from './lib/harness.js'
 import { renderSvg } from './lib/svg.js'
+import { transportTable } from './lib/transport-table.js'
 import type { BenchRow } from './lib/types.js'
 import { runFramingBench } from './framing.bench.js'
 import { runMultistreamBench } from './multistream.bench.js'
 import { runMuxerBench } from './muxer.bench.js'
 import { runCryptoBench } from './crypto.bench.js'
 import { runTraceBench } from './trace.bench.js'
-import { runE2eBench } from './e2e.bench.js'
+import { runE2eBench, selectVariants } from './e2e.bench.js'
 
 interface Options { quick: boolean, profile: boolean }
 type E2eImpl = NonNullable<Parameters<typeof runE2eBench>[0]['impls']>[number]
@@ -34,7 +38,7 @@ const suites: Suite[] = [
   {
     name: 'e2e',
     run: async (o) =>
-      await runE2eBench({ quick: o.quick, profile: o.profile, impls, variants: !args.includes('--no-variants') })
+      await runE2eBench({ quick: o.quick, profile: o.profile, impls, variants, core: !args.includes('--no-core') })
   }
 ]
 
@@ -43,6 +47,16 @@ const quick = args.includes('--quick')
 const profile = args.includes('--profile')
 const implsIdx = args.indexOf('--impls')
 const impls = implsIdx >= 0 ? (args[implsIdx + 1] ?? '').split(',') as E2eImpl[] : undefined
+const variantsIdx = args.indexOf('--variants')
+const variants = args.includes('--no-variants')
+  ? false
+  : variantsIdx >= 0 ? (args[variantsIdx + 1] ?? '').split(',') : true
+try {
+  selectVariants(variants)
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(2)
+}
 const onlyIdx = args.indexOf('--only')
 const only = onlyIdx >= 0 ? (args[onlyIdx + 1] ?? '').split(',') : undefined
 if (only !== undefined) {
@@ -105,4 +119,11 @@ writeFileSync(
     `switchyard benchmark — ${meta.date.slice(0, 16)} ${quick ? '(quick)' : '(full)'}, node ${process.version}`
   )
 )
-process.stderr.write('wrote bench/results/latest.json and bench/results/latest.svg\n')
+const transports = transportTable(rows)
+if (transports !== '') {
+  console.log('\ntransport × security, one column per implementation and variant (medians):\n' + transports)
+  writeFileSync('bench/results/transports.md', transports)
+}
+process.stderr.write(
+  `wrote bench/results/latest.json${transports === '' ? '' : ', transports.md'} and bench/results/latest.svg\n`
+)

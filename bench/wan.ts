@@ -1,6 +1,6 @@
 /**
  * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace] [--
- * --loss-pct 1]`
+ * --loss-pct 1] [-- --variants tcp-noise,tcp-tls,quic]`
  *
  * WAN emulation, root only: two network namespaces joined by one link with a one-way delay on each
  * side (default 25 ms, so RTT 50 ms) and a rate limit (default 1 Gbit/s), a server in one namespace
@@ -14,14 +14,23 @@
  * MTU 9000). Only addresses inside the two namespaces are used; nothing leaves them. Both
  * namespaces (and everything in them) are deleted on exit, also on failure or Ctrl-C.
  *
- * Figures, for switchyard ↔ switchyard, switchyard ↔ js-libp2p in both roles, js ↔ js, go ↔ go and
- * rust ↔ rust (release builds, e2e/impl-foreign.ts; left out when not built) and raw TCP:
+ * The link carries IP packets, so TCP and UDP take the same path through it: QUIC v1 runs over
+ * exactly the link TCP does (same delay, rate, queue and random loss).
+ *
+ * Figures, per variant (`--variants`, default tcp-noise and quic; also tcp-tls, ws-noise, ws-tls):
+ * TCP+Noise+yamux for switchyard ↔ switchyard, switchyard ↔ js-libp2p in both roles, js ↔ js,
+ * go ↔ go and rust ↔ rust (release builds, e2e/impl-foreign.ts; left out when not built) and raw
+ * TCP; every other variant for each implementation that has it against itself, and switchyard
+ * dialing each foreign one (js-libp2p has no QUIC):
  *  - connection + first round trip (dial → negotiated stream → 1 byte there and back), in RTTs:
- *    the lower bound with TCP + Noise XX + yamux is 3 RTT, raw TCP's is 2;
- *  - one stream's throughput each way as a fraction of the link rate: yamux window auto-tuning
- *    must grow the window to the bandwidth-delay product for this to approach 1.
+ *    the lower bound with TCP + Noise XX + yamux is 3 RTT, raw TCP's is 2, QUIC v1's is 2 (the
+ *    1-RTT handshake, then the stream's first round trip);
+ *  - one stream's throughput each way as a fraction of the link rate: yamux window auto-tuning (or
+ *    QUIC's flow-control windows and congestion control) must reach the bandwidth-delay product
+ *    for this to approach 1.
  * Then the same link with random loss (`--loss-pct`, default 1 %, each direction; 0 skips it) for
- * the same-implementation pairs: throughput relative to raw TCP over the same lossy link.
+ * the same-implementation pairs of every variant: throughput relative to raw TCP over the same
+ * lossy link (QUIC's own loss recovery, RFC 9002, against the kernel's TCP).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -31,8 +40,8 @@ import { createInterface } from 'node:readline'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Child } from './e2e/control.js'
-import { DEFAULT_VARIANT } from './e2e/impl.js'
-import type { Impl } from './e2e/impl.js'
+import { DEFAULT_VARIANT, listenAddr, supportsVariant, VARIANTS, variantId, variantName } from './e2e/impl.js'
+import type { Impl, Variant } from './e2e/impl.js'
 import { foreignArgs, foreignBinary, isForeign } from './e2e/impl-foreign.js'
 import { percentile, summarize } from './lib/harness.js'
 
@@ -55,6 +64,8 @@ const bulkRuns = quick ? 1 : 3
 const lossPct = Number(opt('loss-pct', '1'))
 /** Lossy transfers are slow (TCP halves its window on every loss): a quarter of the bytes. */
 const lossBytes = Math.max(MiB, Math.floor(bulkBytes / 4))
+const variantIds = opt('variants', 'tcp-noise,quic').split(',')
+const variants = VARIANTS.filter(v => variantIds.includes(variantId(v)))
 
 if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
   process.stderr.write(
@@ -65,10 +76,11 @@ if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
 }
 if (
   !(delayMs >= 0) || !(rateMbit > 0) || !(lossPct >= 0 && lossPct < 100) ||
-  !['auto', 'netem', 'userspace'].includes(linkMode)
+  !['auto', 'netem', 'userspace'].includes(linkMode) || variants.length !== variantIds.length
 ) {
   process.stderr.write(
-    'usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace] [--loss-pct 1]\n'
+    'usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace] ' +
+      `[--loss-pct 1] [--variants ${VARIANTS.map(variantId).join(',')}]\n`
   )
   process.exit(2)
 }
@@ -203,6 +215,7 @@ let emulatorSummary = ''
 interface PairResult {
   client: Impl
   server: Impl
+  variant: string
   setupMs: number[]
   uploadMiBs: number[]
   downloadMiBs: number[]
@@ -211,23 +224,32 @@ interface PairResult {
 const linkMiBs = rateMbit * 1e6 / 8 / MiB
 
 /** A server or client process of `impl` inside namespace `ns` (a Node script or a foreign binary). */
-function child (impl: Impl, role: 'server' | 'client', ns: string): Child {
+function child (impl: Impl, role: 'server' | 'client', ns: string, variant: Variant): Child {
   const name = `${impl} ${role} (${ns === NS_A ? 'A' : 'B'})`
   const prefix = ['ip', 'netns', 'exec', ns]
-  const listen = `/ip4/${ADDR_B}/tcp/0`
+  const listen = listenAddr(variant, ADDR_B)
   if (isForeign(impl)) {
     const bin = foreignBinary(impl)
     if ('missing' in bin) throw new Error(bin.missing)
-    return new Child(name, '', foreignArgs(role, DEFAULT_VARIANT, listen), { prefix, exec: bin.path, wire: 'words' })
+    return new Child(name, '', foreignArgs(role, variant, listen), { prefix, exec: bin.path, wire: 'words' })
   }
-  return new Child(name, join(HERE, `e2e/${role}.js`), role === 'server' ? [impl, '--listen', listen] : [impl], {
-    prefix
-  })
+  const v = ['--transport', variant.transport, '--security', variant.security]
+  return new Child(
+    name,
+    join(HERE, `e2e/${role}.js`),
+    role === 'server' ? [impl, '--listen', listen, ...v] : [impl, ...v],
+    { prefix }
+  )
 }
 
-async function measurePair (client: Impl, server: Impl, bytes = bulkBytes): Promise<PairResult> {
-  const srv = child(server, 'server', NS_B)
-  const cli = child(client, 'client', NS_A)
+async function measurePair (
+  client: Impl,
+  server: Impl,
+  variant: Variant = DEFAULT_VARIANT,
+  bytes = bulkBytes
+): Promise<PairResult> {
+  const srv = child(server, 'server', NS_B, variant)
+  const cli = child(client, 'client', NS_A, variant)
   try {
     const addr = String((await srv.ready).addr)
     await cli.ready
@@ -240,7 +262,7 @@ async function measurePair (client: Impl, server: Impl, bytes = bulkBytes): Prom
       uploadMiBs.push(bytes / MiB / (await cli.call<number>('bulk', { addr, up: bytes, down: 0, streams: 1 }) / 1000))
       downloadMiBs.push(bytes / MiB / (await cli.call<number>('bulk', { addr, up: 0, down: bytes, streams: 1 }) / 1000))
     }
-    return { client, server, setupMs, uploadMiBs, downloadMiBs }
+    return { client, server, variant: variantName(variant), setupMs, uploadMiBs, downloadMiBs }
   } finally {
     await cli.stop()
     await srv.stop()
@@ -286,22 +308,33 @@ async function main (): Promise<void> {
     if ('missing' in bin) process.stderr.write(`  ${bin.missing}: left out\n`)
     return !('missing' in bin)
   })
-  const same: Array<[Impl, Impl]> = [
-    ['tcp', 'tcp'],
-    ['switchyard', 'switchyard'],
-    ['js-libp2p', 'js-libp2p'],
-    ...foreign.map(f => [f, f] as [Impl, Impl])
-  ]
-  const pairs: Array<[Impl, Impl]> = [
-    ...same.slice(0, 2),
-    ['switchyard', 'js-libp2p'],
-    ['js-libp2p', 'switchyard'],
-    ...same.slice(2)
-  ]
-  const results: PairResult[] = []
-  for (const [c, s] of pairs) {
-    process.stderr.write(`  ${c} → ${s}\n`)
-    results.push(await measurePair(c, s))
+  const libp2p: Impl[] = ['switchyard', 'js-libp2p', ...foreign]
+  // TCP+Noise+yamux: every pair as before; other variants: each implementation that has the
+  // variant against itself, then switchyard dialing each foreign one.
+  const pairsOf = (v: Variant): Array<[Impl, Impl]> => {
+    if (variantId(v) === 'tcp-noise') {
+      return [
+        ['switchyard', 'switchyard'],
+        ['switchyard', 'js-libp2p'],
+        ['js-libp2p', 'switchyard'],
+        ...libp2p.filter(i => i !== 'switchyard').map(i => [i, i] as [Impl, Impl])
+      ]
+    }
+    const has = libp2p.filter(i => supportsVariant(i, v))
+    return [
+      ...has.map(i => [i, i] as [Impl, Impl]),
+      ...has.filter(i => i !== 'switchyard').map(i => ['switchyard', i] as [Impl, Impl])
+    ]
+  }
+  const label = (v: Variant): string => v.transport === 'quic' ? ' over QUIC v1' : ` over ${variantName(v)}`
+  // Raw TCP first: the reference every variant's throughput is read against.
+  process.stderr.write('  tcp → tcp\n')
+  const results: PairResult[] = [await measurePair('tcp', 'tcp')]
+  for (const v of variants) {
+    for (const [c, s] of pairsOf(v)) {
+      process.stderr.write(`  ${c} → ${s}${label(v)}\n`)
+      results.push(await measurePair(c, s, v))
+    }
   }
   const table = formatResults(results)
   const json: unknown[] = [...table.json]
@@ -313,10 +346,13 @@ async function main (): Promise<void> {
       lossBytes / MiB
     } MiB per transfer`
     process.stderr.write(lossHeader + '\n')
-    const lossy: PairResult[] = []
-    for (const [c, s] of same) {
-      process.stderr.write(`  ${c} → ${s} (${lossPct}% loss)\n`)
-      lossy.push(await measurePair(c, s, lossBytes))
+    process.stderr.write(`  tcp → tcp (${lossPct}% loss)\n`)
+    const lossy: PairResult[] = [await measurePair('tcp', 'tcp', DEFAULT_VARIANT, lossBytes)]
+    for (const v of variants) {
+      for (const [c, s] of pairsOf(v).filter(([c, s]) => c === s)) {
+        process.stderr.write(`  ${c} → ${s}${label(v)} (${lossPct}% loss)\n`)
+        lossy.push(await measurePair(c, s, v, lossBytes))
+      }
     }
     await setLoss(0)
     const t = formatResults(lossy)
@@ -325,7 +361,8 @@ async function main (): Promise<void> {
     console.log(t.text)
   }
   console.log(
-    '\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (libp2p specs noise: XX is 1.5 RTT, then the stream\'s first round trip).'
+    '\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (libp2p specs noise: XX is 1.5 RTT, then the stream\'s first round trip); ' +
+      'QUIC v1 = 2 RTT (RFC 9001: the client sends 1-RTT data with its Finished, one round trip after its Initial; then the stream\'s first round trip, multistream-select in the same flight).'
   )
   console.log(
     'throughput is the average over the whole transfer, TCP slow start included (raw TCP shows what the link and the kernel allow);'
@@ -375,7 +412,7 @@ function formatResults (results: PairResult[]): { text: string, json: unknown[] 
     const s = summarize(r.setupMs)
     const up = summarize(r.uploadMiBs)
     const down = summarize(r.downloadMiBs)
-    const name = r.client === 'tcp' ? 'raw TCP (floor: 2 RTT)' : `${r.client} → ${r.server}`
+    const name = r.client === 'tcp' ? 'raw TCP (floor: 2 RTT)' : `${r.variant}: ${r.client} → ${r.server}`
     rows.push([
       name,
       `${s.median.toFixed(1)} (${(s.median / RTT_MS).toFixed(2)}) [${s.min.toFixed(1)}–${

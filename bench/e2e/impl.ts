@@ -8,7 +8,9 @@
  *   rust-libp2p  interop/rust's, likewise      and clock, driven over the same control channel)
  *
  * Every libp2p implementation also runs over the other transport × security variants
- * (`Variant`: TCP or WebSocket, Noise or TLS 1.3); raw TCP is TCP only.
+ * (`Variant`: TCP or WebSocket, Noise or TLS 1.3, and QUIC v1); raw TCP is TCP only. QUIC brings
+ * its own TLS 1.3 and streams (no security or muxer negotiation); js-libp2p has no QUIC transport
+ * of its own for Node.js, so it has no QUIC column (`supportsVariant`).
  *
  * Every server speaks the same three protocols (so any client can drive any server, which the WAN
  * bench uses): `/perf/1.0.0` (perf.md: u64 BE download size ‖ upload … FIN, then the download),
@@ -20,30 +22,53 @@ export const IMPLS: readonly Impl[] = ['switchyard', 'js-libp2p', 'go-libp2p', '
 export type NodeImpl = 'switchyard' | 'js-libp2p' | 'tcp'
 export const FOREIGN_IMPLS: readonly Impl[] = ['go-libp2p', 'rust-libp2p']
 
-/** Transport × security of a run; the muxer is always yamux. */
-export interface Variant { transport: 'tcp' | 'ws', security: 'noise' | 'tls' }
+/**
+ * Transport × security of a run; the muxer is yamux over TCP and WebSocket. QUIC v1 is always
+ * TLS 1.3 (RFC 9001) with QUIC's own streams: its variant is `{ transport: 'quic', security: 'tls' }`.
+ */
+export interface Variant { transport: 'tcp' | 'ws' | 'quic', security: 'noise' | 'tls' }
 export const DEFAULT_VARIANT: Variant = { transport: 'tcp', security: 'noise' }
+export const QUIC_VARIANT: Variant = { transport: 'quic', security: 'tls' }
 export const VARIANTS: readonly Variant[] = [
   { transport: 'tcp', security: 'noise' },
   { transport: 'tcp', security: 'tls' },
   { transport: 'ws', security: 'noise' },
-  { transport: 'ws', security: 'tls' }
+  { transport: 'ws', security: 'tls' },
+  QUIC_VARIANT
 ]
 export const variantName = (v: Variant): string =>
-  `${v.transport.toUpperCase()}+${v.security === 'tls' ? 'TLS' : 'Noise'}`
-/** The loopback listen address of a variant, port chosen by the OS. */
-export const listenAddr = (v: Variant): string =>
-  v.transport === 'ws' ? '/ip4/127.0.0.1/tcp/0/ws' : '/ip4/127.0.0.1/tcp/0'
+  v.transport === 'quic' ? 'QUIC v1' : `${v.transport.toUpperCase()}+${v.security === 'tls' ? 'TLS' : 'Noise'}`
+/** The short name `--variants` takes: tcp-noise, tcp-tls, ws-noise, ws-tls, quic. */
+export const variantId = (v: Variant): string => v.transport === 'quic' ? 'quic' : `${v.transport}-${v.security}`
+/** The listen address of a variant on `ip` (default loopback), port chosen by the OS. */
+export const listenAddr = (v: Variant, ip = '127.0.0.1'): string =>
+  v.transport === 'quic'
+    ? `/ip4/${ip}/udp/0/quic-v1`
+    : v.transport === 'ws' ? `/ip4/${ip}/tcp/0/ws` : `/ip4/${ip}/tcp/0`
 
-/** `--transport tcp|ws --security noise|tls` as server.ts and client.ts take them. */
+/**
+ * Whether `impl` runs over `v`: raw TCP only over TCP (its "security" is none), js-libp2p not over
+ * QUIC (no QUIC transport of its own for Node.js: @chainsafe/libp2p-quic binds a Rust QUIC stack
+ * through napi, so its figures would be Rust's, not JavaScript's; it is not installed here).
+ */
+export function supportsVariant (impl: Impl, v: Variant): boolean {
+  if (impl === 'tcp') return v.transport === 'tcp'
+  if (impl === 'js-libp2p') return v.transport !== 'quic'
+  return true
+}
+
+/** `--transport tcp|ws|quic --security noise|tls` as server.ts and client.ts take them. */
 export function parseVariant (argv: readonly string[]): Variant {
   const opt = (name: string): string | undefined => {
     const i = argv.indexOf(name)
     return i >= 0 ? argv[i + 1] : undefined
   }
   const transport = opt('--transport') ?? 'tcp'
-  const security = opt('--security') ?? 'noise'
-  if ((transport !== 'tcp' && transport !== 'ws') || (security !== 'noise' && security !== 'tls')) {
+  const security = opt('--security') ?? (transport === 'quic' ? 'tls' : 'noise')
+  if (
+    (transport !== 'tcp' && transport !== 'ws' && transport !== 'quic') ||
+    (security !== 'noise' && security !== 'tls') || (transport === 'quic' && security !== 'tls')
+  ) {
     throw new Error(`unknown variant --transport ${transport} --security ${security}`)
   }
   return { transport, security }

@@ -1,6 +1,7 @@
 /**
  * The SVG bar chart of the ratios, written by hand (no dependency) next to the JSON results.
- * One line per figure that has an anchor or a limit; bars show the advantage (how many times
+ * One line per figure that has an anchor, a limit or another implementation (go/rust: the QUIC rows,
+ * which have no js-libp2p anchor); bars show the advantage (how many times
  * better switchyard is, > 1 = better, whatever the unit's direction) on a log2 axis: blue against
  * the anchor, orange against the limit. Goals are ticks on the bar they constrain.
  */
@@ -11,7 +12,7 @@ const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 export function renderSvg (rows: BenchRow[], title: string): string {
-  const items = rows.filter(r => r.anchor !== undefined || r.limit !== undefined)
+  const items = rows.filter(r => r.anchor !== undefined || r.limit !== undefined || (r.peers ?? []).length > 0)
   const labelW = 470
   const plotW = 520
   const rowH = 36
