@@ -1,6 +1,6 @@
 /**
  * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace] [--
- * --loss-pct 1] [-- --variants tcp-noise,tcp-tls,quic]`
+ * --loss-pct 1] [-- --variants tcp-noise,tcp-tls,quic] [-- --mtu 9000] [-- --loss-only]`
  *
  * WAN emulation, root only: two network namespaces joined by one link with a one-way delay on each
  * side (default 25 ms, so RTT 50 ms) and a rate limit (default 1 Gbit/s), a server in one namespace
@@ -11,8 +11,10 @@
  *
  * The link is a veth pair with `tc netem` on both ends when the kernel has sch_netem, otherwise a
  * userspace emulator (bench/wan/linkemu.py: two TUN devices, the same queue → rate → delay model,
- * MTU 9000). Only addresses inside the two namespaces are used; nothing leaves them. Both
- * namespaces (and everything in them) are deleted on exit, also on failure or Ctrl-C.
+ * MTU 9000 unless `--mtu` says otherwise: a Python loop forwards every packet, so big TCP segments
+ * keep its packet rate within reach; QUIC's packets stay at 1200–1452 bytes whatever the MTU).
+ * Only addresses inside the two namespaces are used; nothing leaves them. Both namespaces (and
+ * everything in them) are deleted on exit, also on failure or Ctrl-C.
  *
  * The link carries IP packets, so TCP and UDP take the same path through it: QUIC v1 runs over
  * exactly the link TCP does (same delay, rate, queue and random loss).
@@ -30,7 +32,10 @@
  *    for this to approach 1.
  * Then the same link with random loss (`--loss-pct`, default 1 %, each direction; 0 skips it) for
  * the same-implementation pairs of every variant: throughput relative to raw TCP over the same
- * lossy link (QUIC's own loss recovery, RFC 9002, against the kernel's TCP).
+ * lossy link (QUIC's own loss recovery, RFC 9002, against the kernel's TCP). Under random loss a
+ * loss-based congestion controller's rate scales with its packet size (Mathis et al. 1997:
+ * MSS / RTT × 1.22 / √p), so at MTU 9000 raw TCP's 8960-byte segments outrun QUIC's ~1.3 KB
+ * packets for that reason alone: `--mtu 1500 --loss-only` compares them at equal packet sizes.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -66,6 +71,8 @@ const lossPct = Number(opt('loss-pct', '1'))
 const lossBytes = Math.max(MiB, Math.floor(bulkBytes / 4))
 const variantIds = opt('variants', 'tcp-noise,quic').split(',')
 const variants = VARIANTS.filter(v => variantIds.includes(variantId(v)))
+const mtu = Number(opt('mtu', '9000'))
+const lossOnly = argv.includes('--loss-only')
 
 if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
   process.stderr.write(
@@ -76,11 +83,12 @@ if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
 }
 if (
   !(delayMs >= 0) || !(rateMbit > 0) || !(lossPct >= 0 && lossPct < 100) ||
-  !['auto', 'netem', 'userspace'].includes(linkMode) || variants.length !== variantIds.length
+  !['auto', 'netem', 'userspace'].includes(linkMode) || variants.length !== variantIds.length ||
+  !(Number.isInteger(mtu) && mtu >= 1280 && mtu <= 65535) || (lossOnly && !(lossPct > 0))
 ) {
   process.stderr.write(
     'usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace] ' +
-      `[--loss-pct 1] [--variants ${VARIANTS.map(variantId).join(',')}]\n`
+      `[--loss-pct 1] [--variants ${VARIANTS.map(variantId).join(',')}] [--mtu 9000] [--loss-only]\n`
   )
   process.exit(2)
 }
@@ -139,6 +147,8 @@ function linkNetem (): string | undefined {
   const va = `sywa${tag}`
   const vb = `sywb${tag}`
   ip('link', 'add', va, 'type', 'veth', 'peer', 'name', vb)
+  // veth keeps its own MTU (1500, with segmentation offload) unless --mtu names one.
+  if (argv.includes('--mtu')) for (const d of [va, vb]) ip('link', 'set', d, 'mtu', String(mtu))
   ip('link', 'set', va, 'netns', NS_A)
   ip('link', 'set', vb, 'netns', NS_B)
   ip('-n', NS_A, 'addr', 'add', `${ADDR_A}/30`, 'dev', va)
@@ -205,8 +215,8 @@ async function linkUserspace (): Promise<void> {
   ip('link', 'set', tb, 'netns', NS_B)
   ip('-n', NS_A, 'addr', 'add', ADDR_A, 'peer', ADDR_B, 'dev', ta)
   ip('-n', NS_B, 'addr', 'add', ADDR_B, 'peer', ADDR_A, 'dev', tb)
-  ip('-n', NS_A, 'link', 'set', ta, 'mtu', '9000', 'up')
-  ip('-n', NS_B, 'link', 'set', tb, 'mtu', '9000', 'up')
+  ip('-n', NS_A, 'link', 'set', ta, 'mtu', String(mtu), 'up')
+  ip('-n', NS_B, 'link', 'set', tb, 'mtu', String(mtu), 'up')
 }
 let emulatorSummary = ''
 
@@ -282,7 +292,7 @@ async function main (): Promise<void> {
   let link: string
   if (linkMode === 'userspace') {
     await linkUserspace()
-    link = 'userspace TUN emulator (bench/wan/linkemu.py, MTU 9000)'
+    link = `userspace TUN emulator (bench/wan/linkemu.py, MTU ${mtu})`
   } else {
     const err = linkNetem()
     if (err === undefined) {
@@ -292,7 +302,7 @@ async function main (): Promise<void> {
     } else {
       process.stderr.write(`tc netem is not available here (${err}); using the userspace link emulator instead\n`)
       await linkUserspace()
-      link = 'userspace TUN emulator (bench/wan/linkemu.py, MTU 9000; this kernel has no sch_netem)'
+      link = `userspace TUN emulator (bench/wan/linkemu.py, MTU ${mtu}; this kernel has no sch_netem)`
     }
   }
   const header =
@@ -321,25 +331,29 @@ async function main (): Promise<void> {
       ]
     }
     const has = libp2p.filter(i => supportsVariant(i, v))
+    const foreignOnes = has.filter(i => i !== 'switchyard')
     return [
       ...has.map(i => [i, i] as [Impl, Impl]),
-      ...has.filter(i => i !== 'switchyard').map(i => ['switchyard', i] as [Impl, Impl])
+      ...foreignOnes.flatMap(i => [['switchyard', i], [i, 'switchyard']] as Array<[Impl, Impl]>)
     ]
   }
   const label = (v: Variant): string => v.transport === 'quic' ? ' over QUIC v1' : ` over ${variantName(v)}`
-  // Raw TCP first: the reference every variant's throughput is read against.
-  process.stderr.write('  tcp → tcp\n')
-  const results: PairResult[] = [await measurePair('tcp', 'tcp')]
-  for (const v of variants) {
-    for (const [c, s] of pairsOf(v)) {
-      process.stderr.write(`  ${c} → ${s}${label(v)}\n`)
-      results.push(await measurePair(c, s, v))
-    }
-  }
-  const table = formatResults(results)
-  const json: unknown[] = [...table.json]
+  const json: unknown[] = []
   console.log(header)
-  console.log(table.text)
+  if (!lossOnly) {
+    // Raw TCP first: the reference every variant's throughput is read against.
+    process.stderr.write('  tcp → tcp\n')
+    const results: PairResult[] = [await measurePair('tcp', 'tcp')]
+    for (const v of variants) {
+      for (const [c, s] of pairsOf(v)) {
+        process.stderr.write(`  ${c} → ${s}${label(v)}\n`)
+        results.push(await measurePair(c, s, v))
+      }
+    }
+    const table = formatResults(results)
+    json.push(...table.json)
+    console.log(table.text)
+  }
   if (lossPct > 0) {
     await setLoss(lossPct)
     const lossHeader = `WAN with ${lossPct}% random loss each way (same link otherwise), ${
@@ -386,6 +400,7 @@ async function main (): Promise<void> {
         bulkBytes,
         lossPct,
         lossBytes,
+        mtu,
         loadavg: loadavg(),
         results: json
       },
