@@ -357,7 +357,9 @@ export interface TlsCompleteEvent extends EventBase {
 
 /**
  * One QUIC packet (RFC 9000 §17) after protection was removed, or before it was applied.
- * Loss, PTO, key updates, Retry and Version Negotiation are `note`s of the layer.
+ * Loss, PTO, key updates, Retry and Version Negotiation are `note`s of the layer. `bytes` (for
+ * `--trace=hex`) = the packet as its frames are read: the header with the packet number unmasked,
+ * then the plaintext payload (without the 16-byte AEAD tag, so `length` is 16 more).
  */
 export interface QuicPacketEvent extends EventBase {
   layer: 'quic'

@@ -154,7 +154,16 @@ export interface QuicConnectionConfig<T> {
 }
 
 export type QuicTraceEvent =
-  | { type: 'packet', dir: 'in' | 'out', space: PacketNumberSpace, pn: number, size: number, frames: readonly Frame[] }
+  | {
+    type: 'packet'
+    dir: 'in' | 'out'
+    space: PacketNumberSpace
+    pn: number
+    size: number
+    frames: readonly Frame[]
+    /** The packet without protection: header (packet number unmasked) ‖ plaintext frames, no AEAD tag. */
+    bytes?: Uint8Array
+  }
   | { type: 'dropped', reason: string }
   | { type: 'loss', space: PacketNumberSpace, pns: number[] }
   | { type: 'pto', space: PacketNumberSpace, count: number }
@@ -587,6 +596,8 @@ export class QuicConnection<T = unknown> {
     let payload: Uint8Array | undefined
     let pn: number
     let firstByte: number
+    /** The unprotected header (for the trace's hex view). */
+    let header: Uint8Array
     if (h.form === 'short') {
       if (this.oneRtt === undefined) { this.drop('no 1-RTT keys yet'); return }
       let unmasked
@@ -620,6 +631,7 @@ export class QuicConnection<T = unknown> {
       this.onOneRttOpened(this.oneRtt, k.phase, unmasked.pn, now)
       pn = unmasked.pn
       firstByte = unmasked.firstByte
+      header = unmasked.header
       if ((firstByte & 0x18) !== 0) {
         throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'reserved bits set in a short header')
       }
@@ -644,6 +656,7 @@ export class QuicConnection<T = unknown> {
       if (space.ack.has(unmasked.pn)) { this.drop('duplicate packet'); return }
       pn = unmasked.pn
       firstByte = unmasked.firstByte
+      header = unmasked.header
       if ((firstByte & 0x0c) !== 0) {
         throw new QuicError('ERR_QUIC_PROTOCOL_VIOLATION', 'reserved bits set in a long header')
       }
@@ -660,7 +673,15 @@ export class QuicConnection<T = unknown> {
     const frames = decodeFrames(
       new QuicReader(payload, what => new QuicError('ERR_QUIC_FRAME_ENCODING', `truncated ${what}`))
     )
-    this.config.onTrace?.({ type: 'packet', dir: 'in', space: spaceId, pn, size: h.packetEnd - h.packetStart, frames })
+    this.config.onTrace?.({
+      type: 'packet',
+      dir: 'in',
+      space: spaceId,
+      pn,
+      size: h.packetEnd - h.packetStart,
+      frames,
+      bytes: concatBytes([header, payload])
+    })
     let eliciting = false
     let probeOnly = true
     for (const f of frames) {
@@ -1319,6 +1340,8 @@ export class QuicConnection<T = unknown> {
       sent.size = sealed.length
     }
     packets[packets.length - 1] = sealed
+    const t = this.outTrace[this.outTrace.length - 1]
+    if (t !== undefined) t.bytes = concatBytes([header.bytes, payload])
     return concatBytes(packets)
   }
 
@@ -1439,7 +1462,8 @@ export class QuicConnection<T = unknown> {
     if (eliciting) this.lastActivity = Math.max(this.lastActivity, now)
     // reported once the datagram is complete (padding may still grow this packet)
     if (this.config.onTrace !== undefined) {
-      this.outTrace.push({ type: 'packet', dir: 'out', space: spaceId, pn, size: bytes.length, frames })
+      const plain = concatBytes([header.bytes, payload])
+      this.outTrace.push({ type: 'packet', dir: 'out', space: spaceId, pn, size: bytes.length, frames, bytes: plain })
     }
     // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a Handshake packet
     if (this.role === 'client' && spaceId === PacketNumberSpace.Handshake) this.discardSpace(PacketNumberSpace.Initial)

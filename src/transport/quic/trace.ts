@@ -120,7 +120,8 @@ export function quicTraceReporter (observer: TraceObserver): (e: QuicTraceEvent)
           packetType: packetTypeName(e.space),
           pn: e.pn,
           length: e.size,
-          frames: describeFrames(e.frames)
+          frames: describeFrames(e.frames),
+          ...(e.bytes === undefined ? {} : { bytes: e.bytes })
         })
         return
       case 'loss':

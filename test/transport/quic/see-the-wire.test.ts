@@ -11,6 +11,13 @@ import { TextFormatter } from '../../../src/trace/format-text.js'
 import type { TraceRecord } from '../../../src/trace/observer.js'
 import { Tracer } from '../../../src/trace/tracer.js'
 import { quic } from '../../../src/transport/quic/transport.js'
+import { QuicError } from '../../../src/errors.js'
+import { QuicReader } from '../../../src/transport/quic/buffer.js'
+import { decodeFrames } from '../../../src/transport/quic/frame.js'
+import { parseHeader } from '../../../src/transport/quic/header.js'
+import type { LongHeader } from '../../../src/transport/quic/header.js'
+import { readPacketNumber } from '../../../src/transport/quic/packet-number.js'
+import { describeFrames } from '../../../src/transport/quic/trace.js'
 
 const CODEC = '/test/stream-proto/1.0.0'
 const keep = (into: TraceRecord[]): { write: (r: TraceRecord) => void } => ({
@@ -124,4 +131,39 @@ describe('QUIC: --trace and --keylog (library)', () => {
     },
     30_000
   )
+
+  it('--trace=hex: each packet without protection (header unmasked, plaintext frames), dumped under its line', async () => {
+    const { client } = await tracedExchange()
+    const packets = client.flatMap(r => r.layer === 'quic' && r.kind === 'packet' ? [r] : [])
+    expect(packets.length).toBeGreaterThan(5)
+    for (const p of packets) {
+      const b = p.bytes as Uint8Array
+      // the sealed packet is the same bytes plus the 16-byte AEAD tag (RFC 9001 §5.3)
+      expect(b.length).toBe(p.length - 16)
+      const long = ((b[0] as number) & 0x80) !== 0
+      expect(long).toBe(p.packetType !== '1-RTT')
+      // the frames the line names are read back from the dumped bytes
+      const pnLength = ((b[0] as number) & 0x03) + 1
+      let at: number
+      if (long) {
+        expect([...b.subarray(1, 5)]).toEqual([0, 0, 0, 1]) // version 1
+        // the Length field counts the tag: parse with room for it
+        const h = parseHeader(Uint8Array.from([...b, ...new Uint8Array(16)]), 0, 0) as LongHeader
+        at = h.pnOffset
+      } else at = 1 + 8 // switchyard's connection ids are 8 bytes
+      expect(readPacketNumber(b, at, pnLength) % 2 ** (8 * pnLength)).toBe(p.pn % 2 ** (8 * pnLength))
+      const truncated = (): QuicError => new QuicError('ERR_QUIC_FRAME_ENCODING', 'truncated')
+      const frames = decodeFrames(new QuicReader(b.subarray(at + pnLength), truncated))
+      expect(describeFrames(frames)).toEqual(p.frames)
+    }
+    // the client's first Initial: padded to 1200 on the wire, so 1184 bytes without the tag
+    expect(packets[0]?.bytes?.length).toBe(1184)
+    const f = new TextFormatter({ hex: true })
+    const lines = client.flatMap(r => f.format(r))
+    const i = lines.findIndex(l => / {2}quic -> Initial #0 \(1200 B\)/.test(l))
+    expect(lines[i + 1]).toMatch(/^ +0000 {2}c[0-3] 00 00 00 01 08 /) // long header, v1, DCID length 8
+    // DUMP_LIMIT (1024) bytes in rows of 16, then the rest counted
+    expect(lines.slice(i + 1, i + 65).every(l => /^ +[0-9a-f]{4} {2}/.test(l))).toBe(true)
+    expect(lines[i + 65]).toMatch(/^ +… 160 more bytes$/)
+  }, 30_000)
 })
