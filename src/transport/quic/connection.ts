@@ -19,7 +19,10 @@
  * Receive flow control (RFC 9000 §4): `read(id)` hands bytes to the application, `consumed(id, n)`
  * grants the credit (MAX_STREAM_DATA / MAX_DATA), so a stream's memory is bounded by its window
  * whatever the application does; a stream it abandons (STOP_SENDING, RESET_STREAM) gives its
- * bytes back to the connection window at once.
+ * bytes back to the connection window at once. Everything the peer can make us hold on the receive
+ * side is thus below the connection window (MAX_DATA − consumed): with `attachMemory`, that window
+ * is charged to a memory budget (the connection's resource scope) when attached and at each grant
+ * that would grow it, never per packet; a growth the budget refuses is not granted.
  *
  * The TLS 1.3 handshake is the shared machine of security/tls (RFC 9001 §4): its messages travel in
  * CRYPTO frames per encryption level, its secrets install packet keys, the transport parameters
@@ -182,6 +185,15 @@ export type QuicEvent<T> =
   | { type: 'stream-closed', id: number }
   | { type: 'closed', error?: QuicError }
 
+/**
+ * The memory side of a resource scope, as far as a QUIC connection needs it (structurally
+ * src/resources `MemoryAccount`): reserve returns the refusal, or undefined when reserved.
+ */
+export interface QuicMemoryAccount {
+  reserveMemory: (n: number) => Error | undefined
+  releaseMemory: (n: number) => void
+}
+
 /** Our defaults (libp2p-sized: go-libp2p allows 256 bidi streams, windows of a few MiB). */
 export function defaultLocalParameters (): TransportParameters {
   return {
@@ -269,6 +281,9 @@ export class QuicConnection<T = unknown> {
   private readonly controlQueue: Frame[] = []
   private readonly streams = new Map<number, QuicStream>()
   private readonly connRecvFc: ReceiveFlowControl
+  /** The budget the connection's receive window is charged to (`attachMemory`), and the charge. */
+  private memory: QuicMemoryAccount | undefined
+  private memoryCharged = 0
   private connSendFc = new SendFlowControl(0)
   private bidiLimits: StreamLimits
   private uniLimits: StreamLimits
@@ -438,6 +453,33 @@ export class QuicConnection<T = unknown> {
     this.connRecvFc.onConsumed(take)
     this.queueFlowUpdates(s)
     this.maybeRetire(s)
+  }
+
+  /**
+   * Charge the connection's receive window to `account` from now on (the switch's connection
+   * scope): the current window at once — the refusal is returned and nothing attached when it does
+   * not fit — then each growth before it is advertised (refused: the window keeps its size, the peer
+   * is slowed, nothing is reset). The owner of the account gives the charge back when it closes it.
+   */
+  attachMemory (account: QuicMemoryAccount): Error | undefined {
+    if (this.memory !== undefined) return undefined
+    const refused = account.reserveMemory(this.connRecvFc.window)
+    if (refused !== undefined) return refused
+    this.memory = account
+    this.memoryCharged = this.connRecvFc.window
+    return undefined
+  }
+
+  /** Bytes of receive window charged to the attached memory account. */
+  get memoryChargedBytes (): number { return this.memoryCharged }
+
+  /** `ReceiveFlowControl.nextUpdate`'s growth check for the connection window. */
+  private readonly mayGrowWindow = (bytes: number): boolean => {
+    const m = this.memory
+    if (m === undefined) return true
+    if (m.reserveMemory(bytes) !== undefined) return false
+    this.memoryCharged += bytes
+    return true
   }
 
   /** Bytes of stream `id` received and not yet consumed (buffered here or handed out by `read`). */
@@ -995,7 +1037,7 @@ export class QuicConnection<T = unknown> {
     if (unread > 0) {
       s.recvFc.onConsumed(unread)
       this.connRecvFc.onConsumed(unread)
-      const c = this.connRecvFc.nextUpdate(this.lastActivity, this.loss.rtt.smoothedRtt)
+      const c = this.connRecvFc.nextUpdate(this.lastActivity, this.loss.rtt.smoothedRtt, this.mayGrowWindow)
       if (c !== undefined) this.controlQueue.push({ type: FrameType.MaxData, maximum: c })
     }
     if (recv.finished || recv.state === 'ResetRecvd') s.readEnded = true
@@ -1203,7 +1245,7 @@ export class QuicConnection<T = unknown> {
     if (m !== undefined && s.recv !== undefined && s.recv.finalSize === undefined) {
       this.controlQueue.push({ type: FrameType.MaxStreamData, streamId: s.id, maximum: m })
     }
-    const c = this.connRecvFc.nextUpdate(this.lastActivity, srtt)
+    const c = this.connRecvFc.nextUpdate(this.lastActivity, srtt, this.mayGrowWindow)
     if (c !== undefined) this.controlQueue.push({ type: FrameType.MaxData, maximum: c })
   }
 

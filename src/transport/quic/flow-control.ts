@@ -41,11 +41,16 @@ export class ReceiveFlowControl {
     this.consumed += bytes
   }
 
-  /** A new limit to advertise (MAX_DATA / MAX_STREAM_DATA), or undefined if not yet due. */
-  nextUpdate (now: number, srttMs: number): number | undefined {
+  /**
+   * A new limit to advertise (MAX_DATA / MAX_STREAM_DATA), or undefined if not yet due. `mayGrow`
+   * (when given) is asked before auto-tuning grows the window by `bytes`, and may refuse: the window
+   * then stays as it is (a memory budget, connection.ts `attachMemory`).
+   */
+  nextUpdate (now: number, srttMs: number, mayGrow?: (bytes: number) => boolean): number | undefined {
     if (this.maxData - this.consumed > this.window / 2) return undefined
     if (now - this.lastUpdateAt < 2 * srttMs && this.window < this.maxWindowBytes) {
-      this.window = Math.min(this.window * 2, this.maxWindowBytes)
+      const grown = Math.min(this.window * 2, this.maxWindowBytes)
+      if (mayGrow === undefined || mayGrow(grown - this.window)) this.window = grown
     }
     this.lastUpdateAt = now
     this.maxData = this.consumed + this.window

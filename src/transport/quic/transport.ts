@@ -21,6 +21,12 @@
  * authenticated (the per-peer and per-process connection limits; a refusal closes the connection)
  * and every stream is charged to it from its opening until the QUIC stream is gone (a refused
  * inbound stream is reset with STOP_SENDING; a refused `newStream` throws the limit error).
+ * Memory, charged to the same scope: the connection's receive window (connection.ts `attachMemory`:
+ * at attach and at each grant that grows it, never per packet; a growth refused is not granted),
+ * and each stream's send queue — the bytes written and not yet acknowledged — reserved when
+ * `write` hands them over and given back as acknowledgements free them (in steps of
+ * SEND_RELEASE_STEP_BYTES). A write the budget refuses waits for this stream's acknowledgements;
+ * with nothing of its own in flight to wait for, the stream is reset with the ResourceLimitError.
  */
 import dgram from 'node:dgram'
 import crypto from 'node:crypto'
@@ -61,6 +67,8 @@ export const DEFAULT_MAX_CONNECTIONS = 1024
 /** Bytes a stream may have written and unacknowledged before `write` waits. */
 export const STREAM_HIGH_WATER_BYTES = 1 << 20
 export const MUXER_PROTOCOL = '/quic-v1'
+/** Acknowledged send bytes are given back to the scope once this many have piled up (or the queue is empty). */
+export const SEND_RELEASE_STEP_BYTES = 64 * 1024
 
 export interface QuicTransportOptions {
   handshakeTimeoutMs?: number
@@ -338,6 +346,8 @@ class QuicMuxer implements StreamMuxer {
   /** The connection's resource scope (set once the peer is known) and the streams charged to it. */
   scope: ResourceScope | undefined
   private readonly charged = new Map<number, 'inbound' | 'outbound'>()
+  /** Send-queue bytes charged to `scope` per stream (written, not yet acknowledged). */
+  private readonly sendCharged = new Map<number, number>()
   private readonly driver: ConnectionDriver
   private goingAway = false
   private closed = false
@@ -356,6 +366,7 @@ class QuicMuxer implements StreamMuxer {
           const room = STREAM_HIGH_WATER_BYTES - conn.buffered(id)
           if (room <= 0) return 0
           const n = Math.min(room, data.length)
+          if (this.scope !== undefined && !this.chargeSend(s, id, n)) return 0
           const piece = n === data.length ? data : data.subarray(0, n)
           this.driver.observer?.event({
             layer: 'stream',
@@ -392,6 +403,33 @@ class QuicMuxer implements StreamMuxer {
     })
     this.streams.set(id, s)
     return s
+  }
+
+  /**
+   * Reserve `n` send-queue bytes of stream `id`. Refused: false — the write waits for this stream's
+   * acknowledgements (`stream-writable`), or, with nothing of its own in flight, the stream is reset
+   * with the refusal (nothing would ever wake it).
+   */
+  private chargeSend (s: MuxedStream, id: number, n: number): boolean {
+    const scope = this.scope as ResourceScope
+    const refused = scope.reserveMemory(n)
+    if (refused === undefined) {
+      this.sendCharged.set(id, (this.sendCharged.get(id) ?? 0) + n)
+      return true
+    }
+    if (this.driver.conn.buffered(id) === 0) s.reset(refused)
+    return false
+  }
+
+  /** Give back the send-queue charge of `id` down to what is still unacknowledged (all: `held` 0). */
+  private releaseSend (id: number, held: number): void {
+    const charged = this.sendCharged.get(id)
+    if (charged === undefined) return
+    const back = charged - held
+    if (back <= 0) return
+    if (held === 0) this.sendCharged.delete(id)
+    else this.sendCharged.set(id, held)
+    if (this.scope?.closed === false) this.scope.releaseMemory(back)
   }
 
   /** RFC 9000 §2.1: the low bit of a stream id says who opened it (0: the client). */
@@ -459,9 +497,15 @@ class QuicMuxer implements StreamMuxer {
         }
         return
       }
-      case 'stream-writable':
+      case 'stream-writable': {
+        const charged = this.sendCharged.get(e.id)
+        if (charged !== undefined) {
+          const held = conn.buffered(e.id)
+          if (held === 0 || charged - held >= SEND_RELEASE_STEP_BYTES) this.releaseSend(e.id, held)
+        }
         this.streams.get(e.id)?.notifyWritable()
         return
+      }
       case 'stream-reset': {
         // a libp2p stream reset ends both directions (go-libp2p and rust-libp2p also send STOP_SENDING)
         conn.resetStream(e.id, 0)
@@ -476,6 +520,7 @@ class QuicMuxer implements StreamMuxer {
       case 'stream-closed':
         this.streams.delete(e.id)
         this.release(e.id)
+        this.releaseSend(e.id, 0)
         break
     }
   }
@@ -486,6 +531,7 @@ class QuicMuxer implements StreamMuxer {
     for (const s of this.streams.values()) s.pushReset(err ?? new StreamResetError('connection closed'))
     this.streams.clear()
     for (const id of [...this.charged.keys()]) this.release(id)
+    for (const id of [...this.sendCharged.keys()]) this.releaseSend(id, 0)
     this.onClose?.(err)
   }
 
@@ -520,6 +566,12 @@ function upgraded (
   if (openResources !== undefined) {
     const scope = openResources(peer.info.peerId, `${direction} ${remote}`)
     if (scope instanceof Error) throw scope
+    // the receive window (1 MiB to start) is what the peer can make us hold: charged from here on
+    const refused = driver.conn.attachMemory(scope)
+    if (refused !== undefined) {
+      scope.close()
+      throw refused
+    }
     driver.muxer.scope = scope
   }
   return {

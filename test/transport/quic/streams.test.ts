@@ -144,6 +144,23 @@ describe('flow control (RFC 9000 §4)', () => {
     expect(s.available).toBe(10)
   })
 
+  it('auto-tuning asks mayGrow first: refused, the window keeps its size and the update is still sent', () => {
+    const fc = new ReceiveFlowControl(100, 400)
+    fc.onReceived(100, 'x')
+    fc.onConsumed(60)
+    expect(fc.nextUpdate(0, 10)).toBe(160)
+    fc.onReceived(160, 'x')
+    fc.onConsumed(60)
+    const asked: number[] = []
+    expect(fc.nextUpdate(5, 10, n => { asked.push(n); return false })).toBe(120 + 100)
+    expect(asked).toEqual([100])
+    expect(fc.window).toBe(100)
+    fc.onReceived(220, 'x')
+    fc.onConsumed(60)
+    expect(fc.nextUpdate(6, 10, n => { asked.push(n); return true })).toBe(180 + 200)
+    expect(fc.window).toBe(200)
+  })
+
   it('stream limits: STREAM_LIMIT_ERROR beyond MAX_STREAMS; credit comes back as streams close', () => {
     const l = new StreamLimits(4, 2)
     l.onPeerStream(3)

@@ -79,4 +79,48 @@ describe('QUIC in the standard switch', () => {
     },
     30_000
   )
+
+  it(
+    'charges QUIC bytes: the receive window from the start, each stream\'s send queue until acknowledged; a full scope stops the writer',
+    async () => {
+      const MiB = 1024 * 1024
+      const limit = MiB + 600 * 1024
+      const server = await standard({
+        listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'],
+        protocols: [echoProtocol],
+        resources: { connection: { memoryBytes: limit } }
+      })
+      const client = await standard({ listenAddrs: [] })
+      const conn = await client.connect(server.peerId, server.peerInfo.addrs)
+      await waitFor('the server to register the connection', () => server.inspect().resources.connections.length === 1)
+      const usage = (): { memoryBytes: number, refused: { memory: number } } | undefined =>
+        server.inspect().resources.connections[0]?.usage
+      // the receive window (1 MiB, the initial MAX_DATA) is charged as soon as the peer is known
+      expect(usage()?.memoryBytes).toBeGreaterThanOrEqual(MiB)
+      // four echo streams, 512 KiB written on each, the echoes never read: the server's answers
+      // beyond our 256 KiB stream windows queue on its side, charged to its connection scope
+      const payload = new Uint8Array(512 * 1024).fill(9)
+      const streams = await Promise.all(Array.from({ length: 4 }, async () => await conn.newStream(ECHO_CODEC)))
+      for (const s of streams) void s.write(payload).catch(() => {})
+      let peak = 0
+      await waitFor('the server\'s scope to refuse send-queue bytes', () => {
+        peak = Math.max(peak, usage()?.memoryBytes ?? 0)
+        return (usage()?.refused.memory ?? 0) > 0
+      }, 20_000)
+      peak = Math.max(peak, usage()?.memoryBytes ?? 0)
+      expect(peak).toBeGreaterThan(MiB)
+      expect(peak).toBeLessThanOrEqual(limit)
+      // another peer is not affected
+      const other = await standard({ listenAddrs: [] })
+      const data = new Uint8Array(100 * 1024).map((_, i) => i)
+      expect(await echo(await other.newStream(server.peerId, server.peerInfo.addrs, ECHO_CODEC), data)).toEqual(data)
+      // the peer leaves: everything charged to its connection goes back
+      await conn.close()
+      await waitFor('the scope to be given back', () =>
+        server.inspect().resources.connections.every(c => c.peer !== client.peerId.toString()), 15_000)
+      const r = server.inspect().resources
+      expect(r.process.usage.memoryBytes).toBe(r.connections.reduce((n, c) => n + c.usage.memoryBytes, 0))
+    },
+    40_000
+  )
 })
