@@ -8,6 +8,7 @@
  * - `Stream` is pull-based and is what applications hold: one muxed stream (yamux or mplex), with
  *   the nim-libp2p tutorial's `readLp`/`writeLp`.
  */
+import type { IdentifyMessage } from './proto/identify.js'
 import type { ResourceScope } from './resources/scope.js'
 import type { PrivateKey, PublicKey } from './security/keys.js'
 import type { PeerId } from './security/peer-id.js'
@@ -302,4 +303,40 @@ export interface Transport {
   canListen: (ma: Multiaddr) => boolean
   dial: (ma: Multiaddr, opts: TransportDialOptions) => Promise<TransportConnection>
   listen: (ma: Multiaddr, opts: TransportListenOptions) => Promise<TransportListener>
+}
+
+/**
+ * What identify tells peers about us: the seam between the switch, which keeps it current (listen
+ * addresses appear after `start`), and the application protocols that read it.
+ */
+export interface LocalPeerInfo {
+  /** Our `PublicKey` protobuf (peer-ids spec §Keys), e.g. `08 01 12 20 <ed25519 key>`. */
+  readonly publicKey: Uint8Array
+  /** Binary multiaddrs we listen on, without `/p2p/<id>`. */
+  readonly listenAddrs: readonly Uint8Array[]
+  /** Protocol ids we accept inbound streams for (the switch's mounted codecs). */
+  readonly protocols: () => string[]
+  /** identify `agentVersion`, e.g. `switchyard/0.1.0` (constants `AGENT_VERSION`). */
+  readonly agentVersion: string
+  /** identify `protocolVersion`, `ipfs/0.1.0` (constants `IDENTIFY_PROTOCOL_VERSION`). */
+  readonly protocolVersion: string
+  /**
+   * Our signed peer record (RFC 0003 envelope over `listenAddrs`), sent as identify field 8 as
+   * go-libp2p and js-libp2p do. Absent: none is sent.
+   */
+  readonly signedPeerRecord?: () => Uint8Array | undefined
+}
+
+/**
+ * What the switch hands every protocol handler besides its stream: who we are (for identify), the
+ * remote address, a log line sink (the nim-libp2p tutorial's `echo`) and the identify-push hook.
+ */
+export interface ProtocolContext {
+  readonly localPeer: LocalPeerInfo
+  /** Binary multiaddr of the remote end of this connection (identify `observedAddr`). */
+  readonly remoteAddr?: Uint8Array
+  /** One line of human-readable output (the tutorial's `echo`), e.g. `console.log` or a test buffer. */
+  readonly log: (line: string) => void
+  /** Receives the merged update of each identify-push from this connection's peer. */
+  readonly onIdentifyPush?: (update: IdentifyMessage) => void
 }

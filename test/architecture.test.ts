@@ -47,7 +47,8 @@ const ALLOWED: Record<Layer, Layer[]> = {
   errors: [],
   // type-only: the seams name PeerId, keys and Multiaddr (checked below: `import type` only)
   // type-only for resources too: a muxer factory is handed its connection's scope
-  connection: ['errors', 'trace-types', 'security', 'transport', 'resources'],
+  // and for proto: the protocol context names the identify message an identify-push delivers
+  connection: ['errors', 'trace-types', 'security', 'transport', 'resources', 'proto'],
   codec: ['errors'],
   proto: ['errors', 'codec'],
   // budgets of memory, streams and connections: pure accounting every layer that buffers may charge

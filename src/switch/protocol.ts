@@ -5,43 +5,13 @@
  * The handlers of src/protocols (typed over the plain `Stream`) mount as they are.
  */
 import { MAX_MESSAGE_LENGTH } from '../multistream/constants.js'
-import type { IdentifyMessage } from '../proto/identify.js'
+import type { ProtocolContext } from '../connection.js'
 import type { SwitchStream } from './stream.js'
 
-/**
- * What identify tells peers about us. The switch keeps it current (listen addresses appear after
- * `start`). The same shape as src/protocols/types.ts `LocalPeerInfo` (the switch does not import
- * the protocols; their handlers mount as they are because the shapes match).
- */
-export interface LocalPeerInfo {
-  /** Our `PublicKey` protobuf (peer-ids spec §Keys), e.g. `08 01 12 20 <ed25519 key>`. */
-  readonly publicKey: Uint8Array
-  /** Binary multiaddrs we listen on, without `/p2p/<id>`. */
-  readonly listenAddrs: readonly Uint8Array[]
-  /** Protocol ids we accept inbound streams for (the switch's mounted codecs). */
-  readonly protocols: () => string[]
-  /** identify `agentVersion`. */
-  readonly agentVersion: string
-  /** identify `protocolVersion`. */
-  readonly protocolVersion: string
-  /** Our signed peer record (RFC 0003 envelope), identify field 8. */
-  readonly signedPeerRecord?: () => Uint8Array | undefined
-}
+export type { LocalPeerInfo } from '../connection.js'
 
-/**
- * What every handler gets besides its stream: who we are (for identify), the remote address, a
- * log line sink (the tutorial's `echo`) and the identify-push hook (src/protocols/types.ts
- * `ProtocolContext` has the same shape).
- */
-export interface HandlerContext {
-  readonly localPeer: LocalPeerInfo
-  /** Binary multiaddr of the remote end of this connection (identify `observedAddr`). */
-  readonly remoteAddr?: Uint8Array
-  /** One line of human-readable output (the tutorial's `echo`). */
-  readonly log: (line: string) => void
-  /** Receives the merged update of each identify-push from this connection's peer. */
-  readonly onIdentifyPush?: (update: IdentifyMessage) => void
-}
+/** What every handler gets besides its stream (the seam's `ProtocolContext`, under the switch's name). */
+export type HandlerContext = ProtocolContext
 
 /**
  * Serves one inbound stream whose protocol multistream-select already negotiated. The handler owns

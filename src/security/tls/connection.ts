@@ -47,7 +47,7 @@ import { TlsHandshake } from './handshake.js'
 import type { TlsCredential, TlsHandshakeConfig, TlsHandshakeResult } from './handshake.js'
 import { TlsRecordLayer } from './record-layer.js'
 import type { RecordLayerHooks, RecordLayerOutput } from './record-layer.js'
-import { describeMessage, describeRecord, groupName, suiteName } from './trace-info.js'
+import { completeEvent, describeRecord, traceHandshakeMessages } from './trace-info.js'
 import { tlsError } from './wire.js'
 
 export interface TlsSecurityOptions {
@@ -168,19 +168,7 @@ async function secure (
       return peer
     }
   }
-  if (observer !== undefined) {
-    config.onMessage = (t) => {
-      observer.event({
-        layer: 'tls',
-        kind: 'handshake',
-        dir: t.dir,
-        level: t.level,
-        length: t.bytes.length,
-        bytes: t.bytes,
-        ...describeMessage(t.message, now())
-      })
-    }
-  }
+  if (observer !== undefined) config.onMessage = traceHandshakeMessages(observer, now)
   const m = new TlsHandshake(config)
   const rl = new TlsRecordLayer(m, role, hooksFor(observer, opts.keyLog, () => m.clientRandom))
 
@@ -233,16 +221,7 @@ async function secure (
       const muxer = result.alpn !== undefined && result.alpn !== ALPN_LIBP2P && opts.muxers.includes(result.alpn)
         ? result.alpn
         : undefined
-      observer?.event({
-        layer: 'tls',
-        kind: 'complete',
-        role,
-        remotePeer: peer.info.peerId.toString(),
-        cipherSuite: suiteName(result.cipherSuite),
-        group: groupName(result.group),
-        helloRetry: result.helloRetry,
-        ...(result.alpn !== undefined ? { alpn: result.alpn } : {})
-      })
+      observer?.event(completeEvent(role, result))
       const secured: SecuredConnection = {
         connection: new TlsConnection(conn, rl, early, earlyEnd, observer),
         remotePeer: peer.info.peerId as PeerId,

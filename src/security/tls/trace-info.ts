@@ -16,7 +16,9 @@ import {
 } from './constants.js'
 import { alpn, findExtension, keyShare, supportedVersions, u16ListExtension } from './messages.js'
 import type { HandshakeMessage } from './messages.js'
-import type { TlsHandshakeInfo } from '../../trace/observer.js'
+import type { TlsCompleteEvent, TlsHandshakeInfo, TraceObserver } from '../../trace/observer.js'
+import type { Libp2pPeer } from './certificate.js'
+import type { TlsHandshakeResult, TlsMessageTrace } from './handshake.js'
 import { toError } from '../../errors.js'
 
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`
@@ -108,4 +110,36 @@ export function describeMessage (msg: HandshakeMessage, now: number): { message:
       break
   }
   return { message, info }
+}
+
+/**
+ * The machine's `onMessage` hook that reports every handshake message to `observer`: one place for
+ * TLS over TCP (connection.ts) and inside QUIC (RFC 9001), which carry the same messages.
+ */
+export function traceHandshakeMessages (observer: TraceObserver, now: () => number): (t: TlsMessageTrace) => void {
+  return (t) => {
+    observer.event({
+      layer: 'tls',
+      kind: 'handshake',
+      dir: t.dir,
+      level: t.level,
+      length: t.bytes.length,
+      bytes: t.bytes,
+      ...describeMessage(t.message, now())
+    })
+  }
+}
+
+/** The `complete` event of a finished handshake (TLS over TCP and QUIC alike). */
+export function completeEvent (role: 'client' | 'server', result: TlsHandshakeResult<Libp2pPeer>): TlsCompleteEvent {
+  return {
+    layer: 'tls',
+    kind: 'complete',
+    role,
+    remotePeer: result.peer?.info.peerId.toString() ?? '(none)',
+    cipherSuite: suiteName(result.cipherSuite),
+    group: groupName(result.group),
+    helloRetry: result.helloRetry,
+    ...(result.alpn === undefined ? {} : { alpn: result.alpn })
+  }
 }

@@ -57,7 +57,7 @@ import { parseHeader } from './header.js'
 import { StatelessServer, type RetryPolicy } from './stateless.js'
 import { quicTraceReporter } from './trace.js'
 import type { TraceObserver } from '../../trace/observer.js'
-import { describeMessage, groupName, suiteName } from '../../security/tls/trace-info.js'
+import { completeEvent, traceHandshakeMessages } from '../../security/tls/trace-info.js'
 import type { QuicConnectionConfig } from './connection.js'
 
 /** Our connection ids are 8 bytes (quic-go uses 4 by default, quinn 8; any length up to 20 works). */
@@ -302,17 +302,7 @@ class ConnectionDriver {
   private onEvent (e: QuicEvent<Libp2pPeer>): void {
     switch (e.type) {
       case 'handshake-complete': {
-        const r = e.result
-        this.observer?.event({
-          layer: 'tls',
-          kind: 'complete',
-          role: this.conn.role,
-          remotePeer: r.peer?.info.peerId.toString() ?? '(none)',
-          cipherSuite: suiteName(r.cipherSuite),
-          group: groupName(r.group),
-          helloRetry: r.helloRetry,
-          ...(r.alpn === undefined ? {} : { alpn: r.alpn })
-        })
+        this.observer?.event(completeEvent(this.conn.role, e.result))
         this.onHandshake?.()
         this.onHandshake = undefined
         break
@@ -596,17 +586,7 @@ function observe (
   if (keyLog !== undefined) hooks.keyLog = keyLog
   if (observer !== undefined) {
     hooks.onTrace = quicTraceReporter(observer)
-    hooks.onTlsMessage = (t) => {
-      observer.event({
-        layer: 'tls',
-        kind: 'handshake',
-        dir: t.dir,
-        level: t.level,
-        length: t.bytes.length,
-        bytes: t.bytes,
-        ...describeMessage(t.message, Date.now())
-      })
-    }
+    hooks.onTlsMessage = traceHandshakeMessages(observer, Date.now)
   }
   return hooks
 }
