@@ -45,7 +45,7 @@ import { encodeHeader } from '../muxer/frame.js'
 import type { Header } from '../muxer/frame.js'
 import { FrameType, YAMUX_PROTOCOL_ID } from '../muxer/constants.js'
 import { FrameDecoder as MplexFrameDecoder } from '../muxer/mplex/frame-decoder.js'
-import { encodeFrameHeader, sentByInitiator } from '../muxer/mplex/frame.js'
+import { frameEvent } from '../muxer/mplex/frame.js'
 import { MessageFlag, MPLEX_PROTOCOL_ID } from '../muxer/mplex/constants.js'
 import { NoiseError } from '../errors.js'
 import { errorEvent, MultistreamDissector, streamDissector, TimedBuffer } from '../trace/dissect.js'
@@ -524,22 +524,11 @@ class MplexDissector implements Dissector {
     try {
       this.decoders[dir].push(bytes, {
         onFrame: (streamId, flag, length) => {
-          // Even flags come from the stream's opener (mplex README §Flag Values).
-          const opener = sentByInitiator(flag) === (dir === 'out') ? 'local' : 'remote'
+          const event = frameEvent(dir, streamId, flag, length)
           cur.streamId = streamId
-          cur.opener = opener
+          cur.opener = event.opener
           cur.data = flag === MessageFlag.MessageInitiator || flag === MessageFlag.MessageReceiver
-          this.emit({
-            layer: 'mplex',
-            kind: 'frame',
-            dir,
-            streamId,
-            flag,
-            length,
-            stream: streamId,
-            opener,
-            bytes: encodeFrameHeader(streamId, flag, length)
-          }, time)
+          this.emit(event, time)
         },
         onData: (data) => {
           if (!cur.data) return // a NewStream name

@@ -2,12 +2,13 @@
  * A byte stream with arrival times: the chunks of one direction of a connection (TCP payload, Noise
  * plaintext, one muxed stream), each stamped with the capture time of the packet that completed it.
  * The decoder reads a timeline as one buffer and asks `timeAt(offset)` when a message ends at `offset`.
+ * Append-only and indexed by offset, where trace/dissect.ts `TimedBuffer` is the consuming queue of
+ * the dissectors.
  */
+import { concatBytes } from '../codec/bytes.js'
+import type { TimedChunk } from '../trace/dissect.js'
 
-export interface TimedChunk {
-  bytes: Uint8Array
-  time: number
-}
+export type { TimedChunk } from '../trace/dissect.js'
 
 export class ByteTimeline {
   readonly chunks: TimedChunk[] = []
@@ -29,11 +30,7 @@ export class ByteTimeline {
   /** Every byte as one buffer (a view when there is a single chunk). */
   bytes (): Uint8Array {
     if (this.joined !== undefined) return this.joined
-    if (this.chunks.length === 1) return (this.joined = (this.chunks[0] as TimedChunk).bytes)
-    const out = new Uint8Array(this.total)
-    let o = 0
-    for (const c of this.chunks) { out.set(c.bytes, o); o += c.bytes.length }
-    return (this.joined = out)
+    return (this.joined = this.chunks.length === 0 ? new Uint8Array(0) : concatBytes(this.chunks.map(c => c.bytes)))
   }
 
   /**

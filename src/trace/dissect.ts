@@ -9,6 +9,7 @@
  * for the listener's answer) and stamps each event with the time of the chunk that completed it.
  * Malformed input never throws: the dissector reports an error event and stops interpreting.
  */
+import { concatBytes } from '../codec/bytes.js'
 import { decodeLp, DEFAULT_MAX_LP_LENGTH } from '../codec/length-prefixed.js'
 import { SwitchyardError } from '../errors.js'
 import { LS, MAX_LS_RESPONSE_LENGTH, MAX_MESSAGE_LENGTH, NA, PROTOCOL_ID } from '../multistream/constants.js'
@@ -47,7 +48,8 @@ export function errorEvent (layer: TraceLayer, err: unknown, scope?: StreamScope
   return e
 }
 
-interface TimedChunk { bytes: Uint8Array, time: number }
+/** A piece of a byte stream with the time it arrived. */
+export interface TimedChunk { bytes: Uint8Array, time: number }
 
 /** Bytes waiting to be interpreted, each chunk with its arrival time. */
 export class TimedBuffer {
@@ -71,16 +73,7 @@ export class TimedBuffer {
     const first = this.chunks[0]
     if (first === undefined) return new Uint8Array(0)
     if (this.chunks.length === 1) return (this.joined = first.bytes.subarray(this.headOffset))
-    const out = new Uint8Array(this.total)
-    let o = 0
-    for (let i = 0; i < this.chunks.length; i++) {
-      const b = i === 0
-        ? (this.chunks[0] as TimedChunk).bytes.subarray(this.headOffset)
-        : (this.chunks[i] as TimedChunk).bytes
-      out.set(b, o)
-      o += b.length
-    }
-    return (this.joined = out)
+    return (this.joined = concatBytes(this.chunks.map((c, i) => i === 0 ? c.bytes.subarray(this.headOffset) : c.bytes)))
   }
 
   /** Drop `n` bytes from the front; returns the arrival time of the last one. */

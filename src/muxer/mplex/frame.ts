@@ -14,6 +14,7 @@
 import { decodeUvarintValue, encodeUvarintTo, encodingLength, NEED_MORE_BYTES } from '../../codec/varint.js'
 import { MplexError, VarintError } from '../../errors.js'
 import { FLAG_SPACE, MAX_FLAG, MAX_MESSAGE_BYTES, MAX_STREAM_ID, MessageFlag } from './constants.js'
+import type { MplexFrameEvent, TraceDirection } from '../../trace/observer.js'
 
 export interface FrameHeader {
   streamId: number
@@ -192,3 +193,27 @@ export function decodeFrame (
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * The trace event of one frame header seen going `dir` (the session's observer and the capture
+ * decoder alike). Even flags are sent by the stream's opener (mplex README §Flag Values): we opened
+ * the stream if we send one or receive an odd one.
+ */
+export function frameEvent (
+  dir: TraceDirection,
+  streamId: number,
+  flag: MessageFlag,
+  length: number
+): MplexFrameEvent & { opener: 'local' | 'remote' } {
+  return {
+    layer: 'mplex',
+    kind: 'frame',
+    dir,
+    streamId,
+    flag,
+    length,
+    stream: streamId,
+    opener: sentByInitiator(flag) === (dir === 'out') ? 'local' : 'remote',
+    bytes: encodeFrameHeader(streamId, flag, length)
+  }
+}

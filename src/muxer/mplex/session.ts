@@ -52,7 +52,7 @@ import type { ResourceScope } from '../../resources/scope.js'
 import { MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_STREAM_ID, MessageFlag } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
 import type { FrameHandler } from './frame-decoder.js'
-import { closeFlag, frameHeaderLength, messageFlag, resetFlag, sentByInitiator, writeFrameHeader } from './frame.js'
+import { closeFlag, frameEvent, messageFlag, resetFlag, sentByInitiator, writeFrameHeader } from './frame.js'
 import { Outbox, SMALL_PAYLOAD_BYTES } from '../outbox.js'
 import type { StreamEvents } from '../stream-table.js'
 import type { TraceDirection, TraceObserver } from '../../trace/observer.js'
@@ -468,21 +468,7 @@ export class MplexSession {
 
   /** Report one frame header to the observer; only called when there is one. */
   private traceFrame (dir: TraceDirection, streamId: number, flag: MessageFlag, length: number): void {
-    // Even flags are sent by the stream's opener: we opened it if we send one or receive an odd one.
-    const opener = sentByInitiator(flag) === (dir === 'out') ? 'local' : 'remote'
-    const header = new Uint8Array(frameHeaderLength(streamId, flag, length))
-    writeFrameHeader(header, 0, streamId, flag, length)
-    ;(this.observer as TraceObserver).event({
-      layer: 'mplex',
-      kind: 'frame',
-      dir,
-      streamId,
-      flag,
-      length,
-      stream: streamId,
-      opener,
-      bytes: header
-    })
+    ;(this.observer as TraceObserver).event(frameEvent(dir, streamId, flag, length))
   }
 
   /** Report stream payload to the observer; only called when there is one. */
