@@ -321,7 +321,7 @@ export class QuicConnection<T = unknown> {
   private pmtu: PathMtuSearch | undefined
   /** `loss.persistentCongestions` when last looked at (a new one is a black-hole signal for DPLPMTUD). */
   private persistentCongestionsSeen = 0
-  /** The congestion window held data back at least once (DPLPMTUD starts then). */
+  /** Congestion control or the pacer held data back at least once (DPLPMTUD starts then). */
   private windowLimited = false
   /** A DPLPMTUD probe is due and waits for room in the window: new data waits too. */
   private pmtuWaiting = false
@@ -1295,9 +1295,8 @@ export class QuicConnection<T = unknown> {
     }
     // RFC 9002 §7.7: data the pacer held back goes when it allows (the one timer covers it)
     const size = this.datagramSize
-    if (!this.windowLimited && this.pmtu !== undefined && !this.loss.cc.canSend(size) && this.hasAnyPending()) {
-      this.windowLimited = true
-    }
+    // data still waits (for the window or the pacer): a sender that would use larger datagrams
+    if (!this.windowLimited && this.pmtu !== undefined && this.hasAnyPending()) this.windowLimited = true
     if (this.pacer !== undefined && this.loss.cc.canSend(size) && this.hasAnyPending()) {
       const at = this.pacer.delayUntil(now, size, this.loss.cc.congestionWindow, this.loss.rtt.smoothedRtt)
       if (at > now) this.pacingDeadline = at
@@ -1520,8 +1519,8 @@ export class QuicConnection<T = unknown> {
     const search = this.pmtu
     if (search === undefined || !this.handshakeConfirmed || this.state !== 'established') return undefined
     this.pmtuWaiting = false
-    // only for a sender the window has held back (a short exchange gains nothing from large
-    // datagrams), and at most half the window: the rest keeps data moving while the probe is out
+    // only for a sender congestion control or the pacer has held back (a short exchange gains nothing
+    // from large datagrams), and at most half the window: the rest keeps data moving while the probe is out
     const cwnd = this.loss.cc.congestionWindow
     const size = this.windowLimited ? search.nextProbe(cwnd / 2) : undefined
     if (size === undefined) return undefined

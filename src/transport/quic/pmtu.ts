@@ -11,14 +11,16 @@
  *
  * A probe is a PING padded to the size (RFC 9000 §14.4): its loss says the size does not fit
  * and is no sign of congestion (the connection keeps it out of the congestion response). One
- * probe is out at a time. A lost probe is a failure at once (RFC 8899 allows up to MAX_PROBES
- * attempts; a random loss costs a smaller datagram size, never a black hole).
+ * probe is out at a time. A size fails after MAX_PROBES lost probes of it (RFC 8899 §5.1.2), so
+ * a random loss (a socket buffer overflowing on a loaded host) does not end the search low.
  * Black holes (RFC 8899 §4.3): persistent congestion takes the size back to the base, searched no more.
  */
 import { MIN_INITIAL_DATAGRAM_SIZE } from './constants.js'
 
 /** RFC 9000 §14: the datagram size every QUIC path carries. */
 export const BASE_DATAGRAM_SIZE = MIN_INITIAL_DATAGRAM_SIZE
+/** RFC 8899 §5.1.2 MAX_PROBES: lost probes of one size before it counts as too large. */
+export const MAX_PROBES = 3
 /** The search stops when the largest working and the smallest failing size are this close. */
 export const SEARCH_GRANULARITY = 32
 
@@ -30,6 +32,9 @@ export class PathMtuSearch {
   /** The size of the probe in flight, if any. */
   inFlight: number | undefined
   private abandoned = false
+  /** Probes of `lostSize` lost so far. */
+  private losses = 0
+  private lostSize = 0
   /** The largest size allowed. */
   readonly limit: number
 
@@ -69,7 +74,12 @@ export class PathMtuSearch {
   /** The probe of `size` was declared lost: it does not fit. */
   onProbeLost (size: number): void {
     if (this.inFlight === size) this.inFlight = undefined
-    if (size > this.current && size < this.failed) this.failed = size
+    if (size <= this.current || size >= this.failed) return
+    this.losses = size === this.lostSize ? this.losses + 1 : 1
+    this.lostSize = size
+    if (this.losses < MAX_PROBES && this.nextProbe() === size) return
+    this.failed = size
+    this.losses = 0
   }
 
   /** Persistent congestion (a black hole, RFC 8899 §4.3): back to the base size, searched no more. */

@@ -112,19 +112,6 @@ export function headerProtectionMask (keys: PacketKeys, sample: Uint8Array): Uin
  */
 const hpCiphers = new WeakMap<Uint8Array, crypto.Cipher>()
 
-function aeadSeal (keys: PacketKeys, pn: number, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  const c = crypto.createCipheriv(keys.suite.aead as crypto.CipherGCMTypes, keys.key, nonceFor(keys.iv, pn), {
-    authTagLength: AEAD_TAG_LENGTH
-  })
-  c.setAAD(aad, { plaintextLength: plaintext.length })
-  const head = c.update(plaintext)
-  c.final()
-  const out = new Uint8Array(head.length + AEAD_TAG_LENGTH)
-  out.set(head, 0)
-  out.set(c.getAuthTag(), head.length)
-  return out
-}
-
 /** AEAD open; undefined when the tag does not verify. */
 function aeadOpen (keys: PacketKeys, pn: number, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
   if (ciphertext.length < AEAD_TAG_LENGTH) return undefined
@@ -156,10 +143,17 @@ export function sealPacket (
   pn: number,
   payload: Uint8Array
 ): Uint8Array {
-  const sealed = aeadSeal(keys, pn, header, payload)
-  const packet = new Uint8Array(header.length + sealed.length)
+  // AEAD (RFC 9001 §5.3) straight into the packet: header ‖ ciphertext ‖ tag, one allocation
+  const c = crypto.createCipheriv(keys.suite.aead as crypto.CipherGCMTypes, keys.key, nonceFor(keys.iv, pn), {
+    authTagLength: AEAD_TAG_LENGTH
+  })
+  c.setAAD(header, { plaintextLength: payload.length })
+  const body = c.update(payload)
+  c.final()
+  const packet = new Uint8Array(header.length + body.length + AEAD_TAG_LENGTH)
   packet.set(header, 0)
-  packet.set(sealed, header.length)
+  packet.set(body, header.length)
+  packet.set(c.getAuthTag(), header.length + body.length)
   const sampleStart = pnOffset + HP_SAMPLE_OFFSET
   if (sampleStart + HP_SAMPLE_LENGTH > packet.length) {
     throw new RangeError(`"packet" too short for the header protection sample: ${packet.length} bytes`)

@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { createHash } from 'node:crypto'
 import { initialWindow } from '../../../src/transport/quic/congestion.js'
 import type { QuicConnection } from '../../../src/transport/quic/connection.js'
-import { BASE_DATAGRAM_SIZE, PathMtuSearch, SEARCH_GRANULARITY } from '../../../src/transport/quic/pmtu.js'
+import { BASE_DATAGRAM_SIZE, MAX_PROBES, PathMtuSearch, SEARCH_GRANULARITY } from '../../../src/transport/quic/pmtu.js'
 import { Harness } from './harness.js'
 import { bothWays } from './traffic.js'
 
@@ -24,7 +24,7 @@ function search (limit: number, mtu: number): { s: PathMtuSearch, probes: number
     expect(s.nextProbe()).toBeUndefined() // one at a time
     if (size <= mtu) s.onProbeAcked(size)
     else s.onProbeLost(size)
-    if (probes.length > 64) throw new Error('search does not end')
+    if (probes.length > 64 * MAX_PROBES) throw new Error('search does not end')
   }
   return { s, probes }
 }
@@ -61,9 +61,23 @@ describe('DPLPMTUD search (pmtu.ts)', () => {
       const best = Math.min(limit, mtu)
       expect(s.current).toBeLessThanOrEqual(best)
       expect(best - s.current).toBeLessThanOrEqual(SEARCH_GRANULARITY)
-      expect(probes.length).toBeLessThanOrEqual(13)
+      expect(new Set(probes).size).toBeLessThanOrEqual(13)
+      expect(probes.length).toBeLessThanOrEqual(13 * MAX_PROBES)
       expect(Math.max(...probes, 0)).toBeLessThanOrEqual(limit)
     }))
+  })
+
+  it(`a lost probe is sent again; ${MAX_PROBES} losses of one size make it fail (RFC 8899 MAX_PROBES)`, () => {
+    const s = new PathMtuSearch(9000)
+    s.onProbeSent(9000)
+    s.onProbeLost(9000)
+    expect(s.nextProbe()).toBe(9000) // one random loss: again
+    s.onProbeSent(9000)
+    s.onProbeAcked(9000)
+    expect(s.current).toBe(9000)
+    const t = new PathMtuSearch(9000)
+    for (let i = 0; i < MAX_PROBES; i++) { t.onProbeSent(9000); t.onProbeLost(9000) }
+    expect(t.nextProbe()).toBeLessThan(9000)
   })
 
   it('a black hole (persistent congestion) takes the size back to 1200 for good', () => {
@@ -86,8 +100,11 @@ describe('DPLPMTUD search (pmtu.ts)', () => {
 
   it('an acknowledgement or loss of a probe no longer in flight changes nothing it should not', () => {
     const s = new PathMtuSearch(4000)
-    s.onProbeSent(4000)
-    s.onProbeLost(4000)
+    for (let i = 0; i < MAX_PROBES; i++) {
+      expect(s.nextProbe()).toBe(4000)
+      s.onProbeSent(4000)
+      s.onProbeLost(4000)
+    }
     s.onProbeAcked(4000) // late ACK after a spurious loss: the size works after all
     expect(s.current).toBe(BASE_DATAGRAM_SIZE) // above the failed bound: ignored, the search goes on below
     expect(s.nextProbe()).toBeLessThan(4000)
@@ -101,7 +118,7 @@ describe('DPLPMTUD between two machines over a path with an MTU', () => {
       server: { maxDatagramSize: 9000 }
     })
     const server = established(h)
-    const t = bothWays(h, 2, 256 * 1024)
+    const t = bothWays(h, 2, 1024 * 1024)
     expect(t.receivedByServer.map(sha)).toEqual(t.sentByClient.map(sha))
     expect(t.receivedByClient.map(sha)).toEqual(t.sentByServer.map(sha))
     for (const c of [h.client, server]) {
