@@ -9,6 +9,7 @@
  *   (identify, ping).
  */
 import type { SecurityProtocol, StreamMuxerFactory, Transport } from './connection.js'
+import type { Multiaddr } from './transport/multiaddr.js'
 import { SwitchError, SwitchyardError } from './errors.js'
 import type { YamuxConfig } from './muxer/config.js'
 import { mplex } from './muxer/mplex/mplex.js'
@@ -18,12 +19,12 @@ import { AGENT_VERSION, IDENTIFY_PROTOCOL_VERSION } from './protocols/constants.
 import { identify, identifyProtocol, identifyPushProtocol } from './protocols/identify.js'
 import { pingProtocol } from './protocols/ping.js'
 import { noise } from './security/noise.js'
-import { tlsSecurity } from './security/tls/connection.js'
+import { PROTOCOL_ID as TLS_PROTOCOL_ID } from './security/tls/constants.js'
 import { Switch } from './switch/switch.js'
 import type { IdentifyService, SwitchOptions } from './switch/switch.js'
-import { quic } from './transport/quic/transport.js'
+import { udpAddress } from './transport/quic/address.js'
 import { tcp } from './transport/tcp-transport.js'
-import { ws } from './transport/ws/transport.js'
+import { canListenWs, isWsAddress } from './transport/ws/address.js'
 
 /** Settings a registry factory may read (only the muxers have any today). */
 export interface LayerSettings {
@@ -34,19 +35,57 @@ export interface LayerSettings {
 }
 
 /**
+ * A registered layer whose module is imported when it is first used, not when the switch is built:
+ * WebSocket, QUIC and TLS are ~60 modules a TCP + Noise process never runs. Loading them up front
+ * cost a fresh `switchyard ping` a third of its start-up allocation, and the garbage collections
+ * that followed landed in its first connection (measured: ~9 ms of CPU, issue #15 cold start).
+ */
+function lazyTransport (
+  name: string,
+  canDial: (ma: Multiaddr) => boolean,
+  canListen: (ma: Multiaddr) => boolean,
+  load: () => Promise<Transport>
+): Transport {
+  let loaded: Promise<Transport> | undefined
+  return {
+    name,
+    canDial,
+    canListen,
+    dial: async (ma, opts) => await (await (loaded ??= load())).dial(ma, opts),
+    listen: async (ma, opts) => await (await (loaded ??= load())).listen(ma, opts)
+  }
+}
+
+function lazySecurity (protocol: string, load: () => Promise<SecurityProtocol>): SecurityProtocol {
+  let loaded: Promise<SecurityProtocol> | undefined
+  return {
+    protocol,
+    secureOutbound: async (conn, opts) => await (await (loaded ??= load())).secureOutbound(conn, opts),
+    secureInbound: async (conn, opts) => await (await (loaded ??= load())).secureInbound(conn, opts)
+  }
+}
+
+/**
  * Transports by name. QUIC (`/udp/N/quic-v1`) brings its own TLS 1.3 and streams: `security` and `muxers` do not apply
- * to it.
+ * to it. WebSocket and QUIC are loaded on their first dial or listen.
  */
 export const TRANSPORTS = Object.freeze({
   tcp: (_s: LayerSettings): Transport => tcp(),
-  ws: (_s: LayerSettings): Transport => ws(),
-  quic: (_s: LayerSettings): Transport => quic()
+  ws: (_s: LayerSettings): Transport => lazyTransport('ws', isWsAddress, canListenWs, async () => {
+    return (await import('./transport/ws/transport.js')).ws()
+  }),
+  quic: (_s: LayerSettings): Transport => {
+    const usable = (ma: Multiaddr): boolean => udpAddress(ma) !== undefined
+    return lazyTransport('quic-v1', usable, usable, async () => (await import('./transport/quic/transport.js')).quic())
+  }
 })
 
-/** Security protocols by name (the CLI's `--security`). */
+/** Security protocols by name (the CLI's `--security`). TLS is loaded on its first handshake. */
 export const SECURITY = Object.freeze({
   noise: (_s: LayerSettings): SecurityProtocol => noise(),
-  tls: (_s: LayerSettings): SecurityProtocol => tlsSecurity()
+  tls: (_s: LayerSettings): SecurityProtocol => lazySecurity(TLS_PROTOCOL_ID, async () => {
+    return (await import('./security/tls/connection.js')).tlsSecurity()
+  })
 })
 
 /** Muxers by name. */

@@ -41,7 +41,6 @@ import { CliError } from './io.js'
 import type { CliIo } from './io.js'
 import { startTracing, traceArgs } from './trace.js'
 import type { Tracing } from './trace.js'
-import { decodeFile } from '../capture/decode-capture.js'
 import { toError } from '../errors.js'
 
 /** Bound on every client command except perf (go and rust peers: 60 s). */
@@ -398,6 +397,8 @@ export async function decodeCommand (args: ParsedArgs, io: CliIo): Promise<void>
   if (trace !== undefined && trace !== '' && trace !== 'hex') {
     throw new UsageError(`option --trace expects no value or --trace=hex, got --trace=${trace}`)
   }
+  // Imported here: the capture decoder is ~20 modules no other command runs (cold start, issue #15).
+  const { decodeFile } = await import('../capture/decode-capture.js')
   let result
   try {
     result = decodeFile({

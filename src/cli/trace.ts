@@ -11,7 +11,6 @@
  * has stopped.
  */
 import type { SwitchOptions } from '../index.js'
-import { createTraceSession } from '../trace/session.js'
 import { CliError } from './io.js'
 import { optionValue, UsageError } from './args.js'
 import type { OptionSpec, ParsedArgs } from './args.js'
@@ -62,6 +61,8 @@ const NO_TRACING: Tracing = { switchOptions: {}, close: async () => {} }
  */
 export async function startTracing (t: TraceArgs, io: CliIo): Promise<Tracing> {
   if (t.view === 'off' && t.file === undefined && t.keylog === undefined) return NO_TRACING
+  // Imported only when asked: the trace views are modules an untraced run never needs (cold start, issue #15).
+  const { createTraceSession } = await import('../trace/session.js')
   try {
     const session = createTraceSession({
       view: t.view,

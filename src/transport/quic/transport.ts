@@ -50,7 +50,8 @@ import type { TlsCredential } from '../../security/tls/handshake.js'
 import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../security/tls/certificate.js'
 import { ALPN_LIBP2P, PROTOCOL_ID as TLS_PROTOCOL_ID } from '../../security/tls/constants.js'
 import { parseCertificate } from '../../security/tls/x509.js'
-import { CODE_IP4, CODE_IP6, CODE_QUIC_V1, CODE_UDP, Multiaddr } from '../multiaddr.js'
+import { Multiaddr } from '../multiaddr.js'
+import { udpAddress } from './address.js'
 import { QuicConnection, type QuicEvent } from './connection.js'
 import { MIN_INITIAL_DATAGRAM_SIZE } from './constants.js'
 import { parseHeader } from './header.js'
@@ -177,16 +178,6 @@ function literalAddress (
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback: the datagram never leaves the host. */
 export function isLoopback (host: string): boolean {
   return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.')
-}
-
-function udpAddress (ma: Multiaddr): { host: string, port: number, family: 4 | 6 } | undefined {
-  const [ip, udp, quic] = ma.components
-  if (ip === undefined || udp === undefined || quic === undefined) return undefined
-  if ((ip.code !== CODE_IP4 && ip.code !== CODE_IP6) || udp.code !== CODE_UDP || quic.code !== CODE_QUIC_V1) {
-    return undefined
-  }
-  for (const c of ma.components.slice(3)) if (c.name !== 'p2p') return undefined
-  return { host: ip.value as string, port: Number(udp.value), family: ip.code === CODE_IP4 ? 4 : 6 }
 }
 
 /** One UDP socket and the connections that use it. */

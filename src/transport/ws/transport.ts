@@ -16,14 +16,16 @@ import type {
   ConnectionEndpoints, Transport, TransportConnection, TransportDialOptions, TransportListener, TransportListenOptions
 } from '../../connection.js'
 import type { TraceObserver } from '../../trace/observer.js'
-import { MultiaddrError, WsError, toError } from '../../errors.js'
-import { CODE_DNS, CODE_DNS4, CODE_DNS6, CODE_IP4, CODE_IP6, CODE_P2P, CODE_TCP, CODE_WS, CODE_WSS, Multiaddr } from '../multiaddr.js'
+import { WsError, toError } from '../../errors.js'
+import { Multiaddr } from '../multiaddr.js'
 import { dial as dialTcp, listen as listenTcp } from '../tcp.js'
 import type { TcpConnection, TcpConnectionOptions, TcpDialOptions } from '../tcp.js'
 import { DEFAULT_MAX_UPGRADE_BYTES, DEFAULT_UPGRADE_TIMEOUT_MS, Opcode } from './constants.js'
 import { WsConnection } from './connection.js'
 import type { WsConnectionOptions } from './connection.js'
 import { upgradeInbound, upgradeOutbound } from './upgrade.js'
+import { canListenWs, isWsAddress, parseWsAddress } from './address.js'
+import type { WsAddress } from './address.js'
 import type { UpgradeLimits } from './upgrade.js'
 
 export interface WsUpgradeOptions {
@@ -61,37 +63,6 @@ export interface WsListener {
   /** Upgraded connections not yet closed. */
   readonly connections: ReadonlySet<WsConnection>
   close: (options?: { closeConnections?: boolean }) => Promise<void>
-}
-
-/** A `/ws` or `/wss` address split into its TCP part and what the upgrade needs. */
-export interface WsAddress {
-  tcp: Multiaddr
-  secure: boolean
-  /** The Host header: `name:port`, `[v6]:port`. */
-  host: string
-}
-
-/**
- * Split `/<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>/<ws|wss>[/p2p/<id>]`. Throws MultiaddrError for
- * any other shape.
- */
-export function parseWsAddress (addr: Multiaddr | string): WsAddress {
-  const ma = Multiaddr.from(addr)
-  const c = ma.components
-  let n = c.length
-  if (n > 0 && c[n - 1]?.code === CODE_P2P) n--
-  const first = c[0]
-  const ok = n === 3 &&
-    first !== undefined && [CODE_IP4, CODE_IP6, CODE_DNS, CODE_DNS4, CODE_DNS6].includes(first.code) &&
-    c[1]?.code === CODE_TCP && (c[2]?.code === CODE_WS || c[2]?.code === CODE_WSS)
-  if (!ok) throw new MultiaddrError(`multiaddr ${ma.toString()} is not a WebSocket address: expected /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/ws`)
-  const host = first.code === CODE_IP6 ? `[${first.value as string}]` : first.value as string
-  return { tcp: Multiaddr.from(`/${first.name}/${first.value as string}/tcp/${c[1]?.value as string}`), secure: c[2]?.code === CODE_WSS, host: `${host}:${c[1]?.value as string}` }
-}
-
-/** True for a `/ws` or `/wss` address this transport can parse. */
-export function isWsAddress (addr: Multiaddr): boolean {
-  try { parseWsAddress(addr); return true } catch { return false }
 }
 
 function refuseWss (ma: Multiaddr | string): never {
@@ -198,6 +169,9 @@ export async function listenWs (addr: Multiaddr | string, options: WsListenOptio
   }
 }
 
+export { canListenWs, isWsAddress, parseWsAddress }
+export type { WsAddress }
+
 /** Options of the `/ws` Transport: WebSocket limits, upgrade caps, TCP socket settings. */
 export type WsTransportInit = WsConnectionOptions & Omit<WsUpgradeOptions, 'onHead'> & Omit<TcpConnectionOptions, 'observer'> & { backlog?: number }
 
@@ -213,11 +187,7 @@ export class WsTransport implements Transport {
   /** `/ws` addresses, and `/wss` ones so that dialing them says why it cannot. */
   canDial (ma: Multiaddr): boolean { return isWsAddress(ma) }
 
-  canListen (ma: Multiaddr): boolean {
-    if (!isWsAddress(ma) || ma.peerId() !== undefined) return false
-    const code = ma.components[0]?.code
-    return code === CODE_IP4 || code === CODE_IP6
-  }
+  canListen (ma: Multiaddr): boolean { return canListenWs(ma) }
 
   async dial (ma: Multiaddr, opts: TransportDialOptions): Promise<TransportConnection> {
     const { conn, observer } = await dialTraced(ma, {
