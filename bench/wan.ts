@@ -376,7 +376,7 @@ async function main (): Promise<void> {
   }
   console.log(
     '\nlower bounds: raw TCP connect + 1 byte echo = 2 RTT; TCP + Noise XX + yamux + a negotiated stream = 3 RTT (libp2p specs noise: XX is 1.5 RTT, then the stream\'s first round trip); ' +
-      'QUIC v1 = 2 RTT (RFC 9001: the client sends 1-RTT data with its Finished, one round trip after its Initial; then the stream\'s first round trip, multistream-select in the same flight).'
+      'QUIC v1 = 2 RTT (RFC 9000 §7: the client sends 1-RTT data with its Finished, one round trip after its Initial; then the stream\'s first round trip, multistream-select in the same flight).'
   )
   console.log(
     'throughput is the average over the whole transfer, TCP slow start included (raw TCP shows what the link and the kernel allow);'
