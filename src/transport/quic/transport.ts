@@ -771,6 +771,11 @@ export function quic (options: QuicTransportOptions = {}): Transport {
         })
         accepted++
         pending++
+        // a connection leaves the count once: a failed handshake reports both its error and the close
+        let counted = true
+        const release = (): void => {
+          if (counted) { counted = false; accepted-- }
+        }
         const driver = new ConnectionDriver(ep, conn, rinfo.address, rinfo.port, [hex(localCid), hex(h.dcid)], observer)
         const timer = setTimeout(() => {
           conn.close(0, 'handshake timeout', performance.now())
@@ -780,7 +785,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
           clearTimeout(timer)
           pending--
           if (err !== undefined) {
-            accepted--
+            release()
             opts.onError?.(err)
             return
           }
@@ -797,9 +802,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
             observer === undefined ? { kind: 'upgraded', connection } : { kind: 'upgraded', connection, observer }
           )
         }
-        driver.muxer.onClose = () => {
-          accepted--
-        }
+        driver.muxer.onClose = release
         driver.receive(d)
       }
       return {

@@ -1,5 +1,9 @@
 /** The dgram adapter over real UDP sockets on loopback: dial, accept, streams, peer-id check. */
+import dgram from 'node:dgram'
 import { describe, expect, it } from 'vitest'
+import { generateLibp2pCredential, verifyLibp2pCertificate } from '../../../src/security/tls/certificate.js'
+import type { Libp2pPeer } from '../../../src/security/tls/certificate.js'
+import { QuicConnection as QuicMachine } from '../../../src/transport/quic/connection.js'
 import { createHash, randomBytes } from 'node:crypto'
 import type { Stream, TransportConnection, UpgradedConnection } from '../../../src/connection.js'
 import { generateEd25519 } from '../../../src/security/keys.js'
@@ -116,6 +120,46 @@ describe('QUIC over node:dgram (loopback)', () => {
       })
     )
       .rejects.toMatchObject({ code: 'ERR_PEER_ID_MISMATCH' })
+    await listener.close()
+  }, 30_000)
+
+  it('a failed handshake frees its place under maxConnections once (was twice: failures raised the cap)', async () => {
+    const serverId = generateEd25519()
+    const errors: Error[] = []
+    const accepted: UpgradedConnection[] = []
+    const listener = await quic({ maxConnections: 1, handshakeTimeoutMs: 300 }).listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), {
+      identity: serverId,
+      onConnection: (c: TransportConnection) => { if (c.kind === 'upgraded') accepted.push(c.connection) },
+      onError: (err) => { errors.push(err) }
+    })
+    const addr = listener.multiaddrs[0]!
+    // two handshakes that fail on the server: a client's first Initial, then silence (handshake timeout)
+    const port = Number(addr.toString().split('/')[4])
+    for (let i = 1; i <= 2; i++) {
+      const machine = new QuicMachine<Libp2pPeer>({
+        role: 'client',
+        credential: generateLibp2pCredential(generateEd25519()),
+        verifyPeer: (chain) => verifyLibp2pCertificate(chain),
+        alpn: ['libp2p'],
+        localCid: randomBytes(8),
+        remoteCid: randomBytes(8),
+        now: performance.now()
+      })
+      const socket = dgram.createSocket('udp4')
+      for (const d of machine.pollDatagrams(performance.now())) socket.send(d, port, '127.0.0.1')
+      await waitFor(`the server's handshake failure #${i}`, () => errors.length === i)
+      socket.close()
+    }
+    expect(accepted).toHaveLength(0)
+    // the one place is free again: a good dial gets it
+    const expectedPeer = PeerId.fromPublicKey(serverId.publicKey)
+    const first = await quic().dial(addr, { identity: generateEd25519(), expectedPeer })
+    await waitFor('the first connection accepted', () => accepted.length === 1)
+    // and it is the only one: a second connection is not accepted (its Initials are dropped)
+    await expect(quic({ handshakeTimeoutMs: 1500 }).dial(addr, { identity: generateEd25519(), expectedPeer }))
+      .rejects.toThrow()
+    expect(accepted).toHaveLength(1)
+    if (first.kind === 'upgraded') await first.connection.muxer.close()
     await listener.close()
   }, 30_000)
 
