@@ -65,7 +65,7 @@ export type {
   TransportListener, TransportDialOptions, TransportListenOptions, ConnectionEndpoints
 } from './connection.js'
 export type { StandardSwitchOptions, LayerSettings, TransportName, SecurityName, MuxerName } from './standard.js'
-export type { SwitchOptions, SwitchInspection, SwitchState, PeerInfo, IdentifyService, SwitchObserver } from './switch/switch.js'
+export type { SwitchOptions, SwitchClock, SwitchInspection, SwitchState, PeerInfo, IdentifyService, SwitchObserver } from './switch/switch.js'
 export type { SwitchEvents, ConnectionErrorStage } from './switch/events.js'
 export type { ConnectionView, PendingUpgradeView } from './switch/connection-manager.js'
 export type { SwitchConfig } from './switch/config.js'

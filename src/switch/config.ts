@@ -42,6 +42,12 @@ export interface SwitchConfig {
    * yet). At `maxConnections` a new connection is admitted only if an older one can be trimmed.
    */
   connectionGracePeriodMs: number
+  /**
+   * How often the connection manager checks the watermarks on its own (go connmgr: every minute),
+   * besides each time a connection opens: connections that went idle or left their grace period
+   * since are trimmed then. Default 60 s.
+   */
+  connectionTrimIntervalMs: number
   /** Dials still connecting/upgrading at once; a dial past the limit fails with ERR_TOO_MANY_CONNECTIONS. */
   maxPendingDials: number
   /** Inbound streams open at once on one connection; the stream past the limit is reset. */
@@ -83,6 +89,7 @@ export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
   connectionsHighWater: 224,
   connectionsLowWater: 192,
   connectionGracePeriodMs: 10_000,
+  connectionTrimIntervalMs: 60_000,
   maxPendingDials: 64,
   // yamux spec / specs PR #547: an ACK backlog of 256; nim allows 200 channels; go-yamux 1000.
   maxInboundStreamsPerConnection: 256,
@@ -108,6 +115,7 @@ const COUNTS: ReadonlyArray<keyof SwitchConfig> = [
 ]
 const DURATIONS: ReadonlyArray<keyof SwitchConfig> = [
   'connectionGracePeriodMs',
+  'connectionTrimIntervalMs',
   'handshakeTimeoutMs',
   'streamNegotiationTimeoutMs',
   'dialTimeoutMs',

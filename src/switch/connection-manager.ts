@@ -361,12 +361,36 @@ export class ConnectionManager {
 }
 
 /**
- * The part of a remote multiaddr that names the host: `/ip4/1.2.3.4` of `/ip4/1.2.3.4/tcp/5/ws`
- * (the port changes with every connection; the host does not). IPv6 addresses count one by one.
+ * The part of a remote multiaddr that names the source: `/ip4/1.2.3.4` of `/ip4/1.2.3.4/tcp/5/ws`
+ * (the port changes with every connection; the host does not). An IPv6 host counts by its /64
+ * (`/ip6/2001:db8:0:1::/64`): one end site usually gets a whole /64 and can pick any address in it
+ * (RFC 4291 §2.5.1 interface ids; go-libp2p rcmgr limits connections per IPv6 subnet the same way).
+ * An IPv6 address written with an embedded IPv4 part counts one by one.
  */
 export function addressKey (remoteAddr: string): string {
   const second = remoteAddr.indexOf('/', 1)
   if (second < 0) return remoteAddr
   const third = remoteAddr.indexOf('/', second + 1)
-  return third < 0 ? remoteAddr : remoteAddr.slice(0, third)
+  const host = third < 0 ? remoteAddr : remoteAddr.slice(0, third)
+  if (!host.startsWith('/ip6/')) return host
+  const prefix = ipv6Prefix64(host.slice(5))
+  return prefix === undefined ? host : `/ip6/${prefix}::/64`
+}
+
+/** The first four 16-bit groups of an IPv6 address, normalised (`2001:db8:0:1`); undefined if not plain IPv6. */
+function ipv6Prefix64 (addr: string): string | undefined {
+  if (addr.includes('.') || addr.includes('%')) return undefined
+  const halves = addr.split('::')
+  if (halves.length > 2) return undefined
+  const head = halves[0] === '' ? [] : (halves[0] as string).split(':')
+  const tail = halves.length === 2 && halves[1] !== '' ? (halves[1] as string).split(':') : []
+  const missing = 8 - head.length - tail.length
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail]
+  const out: string[] = []
+  for (const g of groups.slice(0, 4)) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined
+    out.push(parseInt(g, 16).toString(16))
+  }
+  return out.join(':')
 }

@@ -88,6 +88,23 @@ export interface IdentifyService {
 /** Per-connection trace observer, or one for every connection (src/trace/observer.ts). */
 export type SwitchObserver = TraceObserver | ((conn: ConnectionEndpoints) => TraceObserver | undefined)
 
+/** The time and the one periodic timer the switch uses for trimming (SwitchOptions.clock). */
+export interface SwitchClock {
+  now: () => number
+  setInterval: (fn: () => void, ms: number) => unknown
+  clearInterval: (handle: unknown) => void
+}
+
+const SYSTEM_CLOCK: SwitchClock = {
+  now: () => Date.now(),
+  setInterval: (fn, ms) => {
+    const t = setInterval(fn, ms)
+    t.unref()
+    return t
+  },
+  clearInterval: (h) => { clearInterval(h as ReturnType<typeof setInterval>) }
+}
+
 export interface SwitchOptions {
   /** Our identity: a private key, or (default) a fresh Ed25519 key. */
   identity?: PrivateKey
@@ -123,6 +140,12 @@ export interface SwitchOptions {
   earlyGoAway?: boolean
   /** Switch limits and timeouts (config.ts). */
   config?: Partial<SwitchConfig>
+  /**
+   * Where the connection manager's ticker gets its time and its timer (default: `Date.now` and an
+   * unref'd `setInterval`). Tests pass a fake one. Connections stamp their opening with
+   * `Date.now()`, so `now()` must not run behind it.
+   */
+  clock?: SwitchClock
   /**
    * Resource budgets (src/resources; docs/limits.md): memory, streams and connections per process,
    * per peer and per connection. Defaults: 256 MiB / 16384 streams / 1024 connections for the
@@ -198,6 +221,9 @@ export class Switch extends TypedEmitter<SwitchEvents> {
   readonly peerId: PeerId
 
   private stateValue: SwitchState = 'idle'
+  private readonly clock: SwitchClock
+  /** The connection manager's ticker (`connectionTrimIntervalMs`), while started. */
+  private trimTimer: unknown
   private readonly listenAddrsWanted: Multiaddr[]
   private listeners: TransportListener[] = []
   private boundAddrs: Multiaddr[] = []
@@ -237,6 +263,7 @@ export class Switch extends TypedEmitter<SwitchEvents> {
       )
     }
     this.config = Object.freeze(resolveConfig(options.config))
+    this.clock = options.clock ?? SYSTEM_CLOCK
     const layers = validateLayers(options)
     this.transports = layers.transports
     this.security = layers.security
@@ -360,6 +387,10 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
     this.boundAddrs = this.listeners.flatMap(l => [...l.multiaddrs])
     this.stateValue = 'started'
+    // go connmgr trims on a ticker too, not only when a connection opens: connections that went
+    // idle since, or whose grace period ended, above the high water are closed at the next tick.
+    const every = this.config.connectionTrimIntervalMs
+    if (every !== Infinity) this.trimTimer ??= this.clock.setInterval(() => { this.trimTick() }, every)
     this.emit('listening', { addrs: this.boundAddrs })
   }
 
@@ -381,6 +412,10 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     // A start in progress finishes first, so no listener it opens outlives the stop.
     if (this.startPromise !== undefined) await this.startPromise.catch(() => {})
     this.stateValue = 'stopping'
+    if (this.trimTimer !== undefined) {
+      this.clock.clearInterval(this.trimTimer)
+      this.trimTimer = undefined
+    }
     const stopped = new SwitchError('ERR_SWITCH_STOPPED', `switch ${this.peerId.toString()} is stopping`)
     await Promise.all(this.listeners.map(l => l.close()))
     this.listeners = []
@@ -760,6 +795,18 @@ export class Switch extends TypedEmitter<SwitchEvents> {
     }
     if (this.identifyService !== undefined) void this.identify(conn, this.identifyService)
     return conn
+  }
+
+  /** The periodic trim: above `connectionsHighWater`, candidates are closed down to `connectionsLowWater`. */
+  private trimTick (): void {
+    if (this.stateValue !== 'started') return
+    const excess = this.manager.overHighWater(this.clock.now())
+    if (excess.length > 0) {
+      this.trim(
+        excess,
+        `above "connectionsHighWater" (${this.config.connectionsHighWater}) at the periodic check: trimmed to "connectionsLowWater" (${this.config.connectionsLowWater})`
+      )
+    }
   }
 
   /** Close connections the connection manager chose (gracefully: their muxer says GoAway). */

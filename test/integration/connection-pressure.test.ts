@@ -222,4 +222,39 @@ describe('1000 authenticated idle connections from one host (issue #14)', () => 
     },
     60_000
   )
+
+  it('trims on its ticker too (go connmgr\'s periodic trim): idle connections past their grace period above the high water, with fake time', async () => {
+    let offset = 0
+    let tick: (() => void) | undefined
+    let cleared = false
+    const clock = {
+      now: () => Date.now() + offset,
+      setInterval: (fn: () => void, ms: number) => { expect(ms).toBe(60_000); tick = fn; return 1 },
+      clearInterval: (h: unknown) => { expect(h).toBe(1); cleared = true }
+    }
+    const server = await fleet.bare({
+      clock,
+      config: { maxConnections: 8, connectionsHighWater: 5, connectionsLowWater: 3, connectionGracePeriodMs: 10_000 }
+    })
+    const port = Number(server.peerInfo.addrs[0]?.toNodeAddress().port)
+    const trims: string[] = []
+    server.on('connection:trim', e => trims.push(e.reason))
+    for (let i = 0; i < 7; i++) {
+      held.push(await authenticatedConnection(port, { identity: generateEd25519(), expectedPeer: server.peerId }))
+    }
+    await waitFor('the server to hold seven connections', () => server.inspect().connections.length === 7)
+    // above the high water, but every connection is in its grace period: nothing was trimmed at open
+    expect(trims).toEqual([])
+    expect(tick).toBeDefined()
+    tick?.()
+    expect(trims).toEqual([])
+    // time passes (fake): the next tick trims the idle ones down to the low water
+    offset = 10_001
+    tick?.()
+    expect(trims.length).toBe(4)
+    expect(trims[0]).toMatch(/above "connectionsHighWater" \(5\) at the periodic check: trimmed to "connectionsLowWater" \(3\)/)
+    await waitFor('the trimmed connections to close', () => server.inspect().connections.length === 3)
+    await server.stop()
+    expect(cleared).toBe(true)
+  })
 })

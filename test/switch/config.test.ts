@@ -11,6 +11,7 @@ describe('switch config', () => {
       connectionsHighWater: 224,
       connectionsLowWater: 192,
       connectionGracePeriodMs: 10_000,
+      connectionTrimIntervalMs: 60_000,
       maxPendingDials: 64,
       maxInboundStreamsPerConnection: 256,
       maxOutboundStreamsPerConnection: 1024,

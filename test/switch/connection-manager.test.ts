@@ -150,7 +150,26 @@ describe('ConnectionManager', () => {
     m.track(fakeRaw('/ip4/10.0.0.1/tcp/5'), 'inbound')
     expect(m.admitInbound('/ip4/10.0.0.1/tcp/6')?.code).toBe('ERR_TOO_MANY_CONNECTIONS')
     expect(addressKey('/ip4/10.0.0.1/tcp/6/ws')).toBe('/ip4/10.0.0.1')
-    expect(addressKey('/ip6/::1/tcp/6')).toBe('/ip6/::1')
+  })
+
+  it('counts an IPv6 source by its /64: a flood from one end site spread over its addresses is one address', () => {
+    expect(addressKey('/ip6/2001:db8:0:1:aaaa:bbbb:cccc:dddd/tcp/6')).toBe('/ip6/2001:db8:0:1::/64')
+    expect(addressKey('/ip6/2001:DB8:0000:0001::7/udp/6/quic-v1')).toBe('/ip6/2001:db8:0:1::/64')
+    expect(addressKey('/ip6/2001:db8::1/tcp/6')).toBe('/ip6/2001:db8:0:0::/64')
+    expect(addressKey('/ip6/::1/tcp/6')).toBe('/ip6/0:0:0:0::/64')
+    expect(addressKey('/ip6/fe80::1:2:3:4/tcp/1')).toBe('/ip6/fe80:0:0:0::/64')
+    // an embedded IPv4 part, or anything that is not plain IPv6, counts one by one
+    expect(addressKey('/ip6/::ffff:10.0.0.1/tcp/6')).toBe('/ip6/::ffff:10.0.0.1')
+    expect(addressKey('/ip6/1:2:3/tcp/6')).toBe('/ip6/1:2:3')
+    expect(addressKey('/ip6/1::2::3/tcp/6')).toBe('/ip6/1::2::3')
+    const m = new ConnectionManager(resolveConfig({ maxPendingConnectionsPerAddress: 2 }))
+    m.track(fakeRaw('/ip6/2001:db8:0:1::a/tcp/1'), 'inbound')
+    m.track(fakeRaw('/ip6/2001:db8:0:1:ffff::b/tcp/1'), 'inbound')
+    expect(m.admitInbound('/ip6/2001:db8:0:1:1234:5678:9abc:def0/tcp/2')?.message).toMatch(
+      /"maxPendingConnectionsPerAddress" expected <= 2 upgrading connections from \/ip6\/2001:db8:0:1::\/64/
+    )
+    // the next /64 is another source
+    expect(m.admitInbound('/ip6/2001:db8:0:2::a/tcp/2')).toBeUndefined()
   })
 
   it('at maxPendingConnections evicts the oldest upgrade of the BUSIEST address: a flood from one host evicts its own', () => {
