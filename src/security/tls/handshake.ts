@@ -431,6 +431,24 @@ export class TlsHandshake<T = unknown> {
     return this.sendRaw(out, level, msg, true)
   }
 
+  /** CertificateVerify (RFC 8446 §4.4.3): our signature over the transcript so far, in our role's context. */
+  private sendCertificateVerify (out: Array<TlsAction<T>>, scheme: number, key: crypto.KeyObject): void {
+    const content = certificateVerifyContent(!this.isClient, this.transcript.current())
+    this.send(out, 'handshake', {
+      type: HandshakeType.CertificateVerify,
+      algorithm: scheme,
+      signature: signWithScheme(scheme, key, content)
+    })
+  }
+
+  /** Finished (RFC 8446 §4.4.4): the MAC of the transcript under our handshake traffic secret. */
+  private sendFinished (out: Array<TlsAction<T>>, params: SuiteParams, baseKey: Uint8Array): void {
+    this.send(out, 'handshake', {
+      type: HandshakeType.Finished,
+      verifyData: finishedVerifyData(params, baseKey, this.transcript.current())
+    })
+  }
+
   private sendRaw (
     out: Array<TlsAction<T>>,
     level: EncryptionLevel,
@@ -728,18 +746,10 @@ export class TlsHandshake<T = unknown> {
             })`
           )
         }
-        const content = certificateVerifyContent(false, this.transcript.current())
-        this.send(out, 'handshake', {
-          type: HandshakeType.CertificateVerify,
-          algorithm: scheme,
-          signature: signWithScheme(scheme, cred.privateKey, content)
-        })
+        this.sendCertificateVerify(out, scheme, cred.privateKey)
       }
     }
-    this.send(out, 'handshake', {
-      type: HandshakeType.Finished,
-      verifyData: finishedVerifyData(params, hs.client, this.transcript.current())
-    })
+    this.sendFinished(out, params, hs.client)
     const app = this.applicationSecrets
     out.push({
       type: 'secrets',
@@ -904,16 +914,8 @@ export class TlsHandshake<T = unknown> {
       context: new Uint8Array(0),
       entries: cred.chain.map(data => ({ data, extensions: [] }))
     })
-    const content = certificateVerifyContent(true, this.transcript.current())
-    this.send(out, 'handshake', {
-      type: HandshakeType.CertificateVerify,
-      algorithm: ourScheme,
-      signature: signWithScheme(ourScheme, cred.privateKey, content)
-    })
-    this.send(out, 'handshake', {
-      type: HandshakeType.Finished,
-      verifyData: finishedVerifyData(params, hs.server, this.transcript.current())
-    })
+    this.sendCertificateVerify(out, ourScheme, cred.privateKey)
+    this.sendFinished(out, params, hs.server)
     const app = this.schedule.application(this.transcript.current())
     this.applicationSecrets = app
     out.push({
