@@ -524,6 +524,7 @@ export class TlsHandshake<T = unknown> {
         this.onPeerCertificate(msg as Certificate, raw)
         return
       case 'wait-certificate':
+      case 'wait-client-certificate':
         expect(HandshakeType.Certificate)
         this.onPeerCertificate(msg as Certificate, raw)
         return
@@ -543,10 +544,6 @@ export class TlsHandshake<T = unknown> {
       case 'wait-client-hello':
         expect(HandshakeType.ClientHello)
         this.onClientHello(out, msg as ClientHello, raw)
-        return
-      case 'wait-client-certificate':
-        expect(HandshakeType.Certificate)
-        this.onPeerCertificate(msg as Certificate, raw)
         return
       case 'wait-client-finished':
         expect(HandshakeType.Finished)
