@@ -49,6 +49,24 @@
  * (stream-table.ts, which also states when those events may re-enter the session); the adapter's
  * `StreamTable` turns them into `MuxedStream` calls. The session never holds application objects.
  *
+ * Re-entrancy. The rule every session follows is in stream-table.ts; this is how this one keeps it.
+ * Application code runs synchronously inside two events: `onStreamOpen` (the switch's onStream
+ * handler) and `onStreamWritable` (a stream's pending write goes on, calling `send`). Both are
+ * emitted in the middle of a frame on purpose, not queued until after it (rust-yamux PR #142's
+ * shape): the application must see a new stream before its ACK goes out, so that a stream refused at
+ * once is answered with a bare RST (never ACK then RST), and a write inside onStream carries the ACK.
+ * Every event is emitted after the frame's bookkeeping is done; after it, the session re-checks
+ * what a handler may have changed, in these places and no others (each marked "re-entrancy"):
+ *  - `onStreamHeader`, after `onStreamOpen`: `records.get(id) !== rec` (the handler reset the
+ *    stream) and `closedWith` (it closed the session);
+ *  - `onStreamHeader`, WindowUpdate: `records.get(id) === rec` before `onStreamWritable` (the
+ *    frame's FIN/RST may have retired the stream); `onDataEnd`: the same before the frame's flags;
+ *  - `onHeader`: `closedWith` first (a frame earlier in the same chunk, or a handler, ended the
+ *    session: later frames must not open streams);
+ *  - `retire`: `records.get(rec.id) !== rec` makes a second retire of the same stream a no-op;
+ *  - the stream operations (`send`, `closeWrite`, `reset`, `consumed`) and `ackSlotFreed` check
+ *    `closedWith` and the record, as a handler may call them on a stream or session that just ended.
+ *
  * Memory bounds (a stalled peer cannot grow any of these without limit):
  *  - receive: Σ stream windows ≤ max(maxBufferedBytesPerConnection, streams × 256 KiB), and what is
  *    really held (unread bytes, windows grown beyond 256 KiB) is charged to the resource scope
@@ -385,7 +403,7 @@ export class Session implements FrameSink {
   onHeader (h: Header): boolean {
     // A frame that ended the session (GoAway with an error code, a protocol error) may be followed by
     // more frames in the same chunk: they must not open streams on a session that is gone (found by
-    // fuzz/targets/yamux.ts: the stream was handed out after onClose and never uncounted).
+    // fuzz/targets/yamux.ts: the stream was handed out after onClose and never uncounted). re-entrancy
     if (this.closedWith !== undefined) return false
     const obs = this.observer
     if (obs !== undefined) {
@@ -419,6 +437,7 @@ export class Session implements FrameSink {
   onDataEnd (h: Header): void {
     const rec = this.currentRecord
     this.currentRecord = undefined
+    // re-entrancy: onStreamOpen of a Data|SYN may have reset the stream
     if (rec !== undefined && this.records.get(h.streamId) === rec) this.applyRemoteFlags(rec, h.flags)
   }
 
@@ -467,14 +486,14 @@ export class Session implements FrameSink {
       // The application sees the stream before we ACK it: one it refuses at once (the switch's own
       // stream limits, a closing connection) is answered with a bare RST, never ACK then RST.
       this.host.streams.onStreamOpen(id, id)
-      if (this.records.get(id) !== rec) return false // the application reset it inside onStream
+      if (this.records.get(id) !== rec) return false // re-entrancy: the application reset it inside onStream
       // ACK on accept, with our window above 256 KiB if configured (a delta: rust-yamux#90, #92). A control
       // frame: a peer that opens and resets streams without reading must not grow our outbox. (A write
       // inside onStream already carried the ACK; the window delta still goes out here.)
       const flags = rec.state.takeOpenFlags()
       const delta = rec.recv.openingDelta(this.now())
       if (flags !== 0 || delta > 0) this.control(FrameType.WindowUpdate, flags, id, delta)
-      if (this.closedWith !== undefined) return false
+      if (this.closedWith !== undefined) return false // re-entrancy: onStream closed the session
     }
     if (rec === undefined) {
       // Unknown or already closed stream: ignore (js-libp2p#2505, js-libp2p-yamux#91), within the credit it had if we
@@ -487,7 +506,7 @@ export class Session implements FrameSink {
       if (h.length > 0 && rec.state.maySendData) {
         rec.send.grow(h.length)
         this.applyRemoteFlags(rec, h.flags)
-        if (this.records.get(id) === rec) this.host.streams.onStreamWritable(id)
+        if (this.records.get(id) === rec) this.host.streams.onStreamWritable(id) // re-entrancy: still live
       } else {
         this.applyRemoteFlags(rec, h.flags)
       }
@@ -668,7 +687,7 @@ export class Session implements FrameSink {
    * `resetErr` the stream is reset (reported before it is removed).
    */
   private retire (rec: StreamRecord, creditLeft = 0, resetErr?: Error): void {
-    if (this.records.get(rec.id) !== rec) return
+    if (this.records.get(rec.id) !== rec) return // re-entrancy: retired already
     this.records.delete(rec.id)
     rec.recv.release()
     this.scope?.removeStream(rec.inbound ? 'inbound' : 'outbound')
