@@ -838,13 +838,16 @@ export class Session implements FrameSink {
   private end (err: Error | undefined): void {
     if (this.closedWith !== undefined) return
     this.closedWith = { err }
-    const reason = err ?? new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed')
-    for (const rec of [...this.records.values()]) {
-      this.records.delete(rec.id)
-      rec.recv.release()
-      this.scope?.removeStream(rec.inbound ? 'inbound' : 'outbound')
-      this.host.streams.onStreamReset(rec.id, reason)
-      this.host.streams.onStreamRemoved(rec.id)
+    if (this.records.size > 0) {
+      // Built only when a live stream needs a reason: no error object on the close of an idle session.
+      const reason = err ?? new YamuxError('ERR_MUXER_CLOSED', 'yamux session closed')
+      for (const rec of [...this.records.values()]) {
+        this.records.delete(rec.id)
+        rec.recv.release()
+        this.scope?.removeStream(rec.inbound ? 'inbound' : 'outbound')
+        this.host.streams.onStreamReset(rec.id, reason)
+        this.host.streams.onStreamRemoved(rec.id)
+      }
     }
     this.outbox.forgetAll()
     this.synBacklog.clear()

@@ -91,6 +91,8 @@ class YamuxMuxer extends MuxerAdapter {
   }
 
   protected connectionClosed (err: Error | undefined): void {
+    // After our own close the session has ended already: no error object on a normal close.
+    if (this.session.closed) return
     this.session.connectionEnded(err ?? new YamuxError('ERR_MUXER_CLOSED', 'connection closed'))
   }
 
