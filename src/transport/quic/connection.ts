@@ -491,6 +491,8 @@ export class QuicConnection<T = unknown> {
   resetStream (id: number, errorCode: number): void {
     const s = this.streams.get(id)
     if (s?.send === undefined || s.send.state === 'ResetSent' || s.send.state === 'DataRecvd') return
+    // both sides finished cleanly (our FIN is out, the peer's arrived): nothing is left to abort
+    if (s.send.state === 'DataSent' && (s.recv === undefined || !recvOpen(s))) return
     s.pendingReset = errorCode
   }
 
@@ -500,7 +502,8 @@ export class QuicConnection<T = unknown> {
   stopSending (id: number, errorCode: number): void {
     const s = this.streams.get(id)
     if (s?.recv === undefined) return
-    if (!s.recv.finished && s.recv.state !== 'ResetRecvd' && !s.recvAbandoned) s.pendingStopSending = errorCode
+    // RFC 9000 §3.5: only a stream still receiving (Recv, Size Known) has anything left to stop
+    if (recvOpen(s) && !s.recvAbandoned) s.pendingStopSending = errorCode
     this.abandonRecv(s)
   }
 
@@ -1713,4 +1716,9 @@ function toHex (b: Uint8Array): string {
 
 function randomBytes (n: number): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(n))
+}
+
+/** The receive side still waits for bytes: Recv or Size Known (RFC 9000 §3.2), not all of them in. */
+function recvOpen (s: { recv: RecvBuffer | undefined }): boolean {
+  return s.recv !== undefined && (s.recv.state === 'Recv' || s.recv.state === 'SizeKnown')
 }

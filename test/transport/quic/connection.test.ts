@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
 import { standaloneConnectionScope } from '../../../src/resources/scope.js'
 import { PeerId } from '../../../src/security/peer-id.js'
-import type { QuicConnection } from '../../../src/transport/quic/connection.js'
+import type { QuicConnection, QuicTraceEvent } from '../../../src/transport/quic/connection.js'
+import { FrameType } from '../../../src/transport/quic/constants.js'
 import { Harness, prng, type LinkOptions } from './harness.js'
 
 function handshake (opts: LinkOptions = {}): Harness {
@@ -183,6 +184,71 @@ describe('QUIC connection: closing', () => {
     h.client.resetStream(id, 99)
     h.runUntil(() => h.serverEvents.some(e => e.type === 'stream-reset'))
     expect(h.serverEvents.find(e => e.type === 'stream-reset')).toMatchObject({ id, errorCode: 99 })
+  })
+})
+
+describe('QUIC connection: closing a stream both sides finished (RFC 9000 §3.5)', () => {
+  /** Both sides write and FIN, the client reads everything incl. the FIN; the server has its data. */
+  function bothFinished (readFinOnServer: boolean): { h: Harness, id: number, sent: Array<{ type: number }> } {
+    const sent: Array<{ type: number }> = []
+    const onTrace = (e: QuicTraceEvent): void => { if (e.type === 'packet' && e.dir === 'out') sent.push(...e.frames) }
+    const h = new Harness({}, { client: { onTrace }, server: { onTrace } })
+    h.runUntil(() => h.client.state === 'established' && h.server?.state === 'established')
+    const server = h.server as QuicConnection
+    const id = h.client.openStream()
+    h.client.write(id, Uint8Array.of(1, 2, 3))
+    h.client.finish(id)
+    h.runUntil(() => h.serverEvents.some(e => e.type === 'stream-opened'))
+    server.write(id, Uint8Array.of(4, 5))
+    server.finish(id)
+    const read = (c: QuicConnection): boolean => {
+      for (let r = c.read(id); r !== undefined; r = c.read(id)) if (r === null) return true
+      return false
+    }
+    let clientEnd = false
+    let serverEnd = !readFinOnServer
+    h.runUntil(() => {
+      clientEnd ||= read(h.client)
+      if (!serverEnd) serverEnd = read(server)
+      return clientEnd && serverEnd
+    })
+    return { h, id, sent }
+  }
+  const abortFrames = (frames: Array<{ type: number }>): number[] =>
+    frames.map(f => f.type).filter(t => t === FrameType.StopSending || t === FrameType.ResetStream)
+
+  it('the application closing it (reset + stop sending) after both FINs sends neither frame', () => {
+    const { h, id, sent } = bothFinished(true)
+    // what the adapter does when the libp2p stream is closed or reset at this point
+    for (const c of [h.client, h.server as QuicConnection]) { c.resetStream(id, 0); c.stopSending(id, 0) }
+    const until = h.now + 2_000
+    h.runUntil(() => h.now > until)
+    expect(abortFrames(sent)).toEqual([])
+  })
+
+  it('stop sending when every byte and the FIN arrived but were not read yet: no STOP_SENDING either', () => {
+    const { h, id, sent } = bothFinished(false)
+    const server = h.server as QuicConnection
+    server.stopSending(id, 0)
+    server.resetStream(id, 0)
+    const until = h.now + 2_000
+    h.runUntil(() => h.now > until)
+    expect(abortFrames(sent)).toEqual([])
+  })
+
+  it('a stream still open in one direction is aborted as before', () => {
+    const h = handshake()
+    const sent: Array<{ type: number }> = []
+    ;(h.client as unknown as { config: { onTrace: (e: QuicTraceEvent) => void } }).config.onTrace = (e) => {
+      if (e.type === 'packet' && e.dir === 'out') sent.push(...e.frames)
+    }
+    const id = h.client.openStream()
+    h.client.write(id, Uint8Array.of(1))
+    h.runUntil(() => h.serverEvents.some(e => e.type === 'stream-opened'))
+    h.client.resetStream(id, 0)
+    h.client.stopSending(id, 0)
+    h.runUntil(() => h.serverEvents.some(e => e.type === 'stream-reset'))
+    expect(abortFrames(sent)).toEqual(expect.arrayContaining([FrameType.ResetStream, FrameType.StopSending]))
   })
 })
 
