@@ -90,6 +90,14 @@ export class QuicWriter {
     return this
   }
 
+  /** `n` zero bytes (PADDING: one fill, not a call per byte). */
+  zeros (n: number): this {
+    this.reserve(n)
+    this.buf.fill(0, this.pos, this.pos + n)
+    this.pos += n
+    return this
+  }
+
   bytes (data: Uint8Array): this {
     this.reserve(data.length)
     this.buf.set(data, this.pos)

@@ -285,7 +285,7 @@ export function wireFrameType (f: Frame): number {
 export function encodeFrame (w: QuicWriter, f: Frame, lastInPacket = false): void {
   switch (f.type) {
     case FrameType.Padding:
-      for (let i = 0; i < f.length; i++) w.u8(0)
+      w.zeros(f.length)
       return
     case FrameType.Ping:
     case FrameType.HandshakeDone:
