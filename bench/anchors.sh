@@ -7,7 +7,7 @@
 #                not interop/build.sh's profile "interop" with opt-level 1, which is for building
 #                quickly, not for measuring). Default BENCH_ANCHORS_DIR: .cache/bench-anchors
 #                (git-ignored); point it at another checkout's cache to reuse a build there.
-# Cargo and go skip the work when nothing changed. First rust build from clean: ~10 min on 2 cores.
+# A binary newer than all of its sources is not rebuilt. First rust build from clean: ~10 min on 2 cores.
 # Exit status 1 if a toolchain is missing or a build fails.
 # Usage: bash bench/anchors.sh [go|rust]...   (default: both)
 set -uo pipefail
@@ -15,25 +15,15 @@ cd "$(dirname "$0")/.."
 ANCHORS_DIR=${BENCH_ANCHORS_DIR:-$(pwd)/.cache/bench-anchors}
 log() { printf '[bench/anchors] %s\n' "$*" >&2; }
 
+# Both through interop/build.sh (one build procedure, and its skip when the binary is newer than
+# every source); rust with the release profile into the anchors' own target directory.
 build_go() {
   bash interop/build.sh go
 }
 
 build_rust() {
-  if ! command -v cargo >/dev/null 2>&1; then
-    log "FAIL rust: cargo is not on PATH (rust-libp2p 0.57 needs rustc >= 1.88)"
-    return 1
-  fi
   mkdir -p "$ANCHORS_DIR"
-  local start=$SECONDS
-  log "rust: cargo build --release into $ANCHORS_DIR/rust-target"
-  if ! CARGO_TARGET_DIR="$ANCHORS_DIR/rust-target" cargo build --locked --release --manifest-path interop/rust/Cargo.toml; then
-    log "FAIL rust: cargo build failed"
-    return 1
-  fi
-  # cargo keeps the old mtime when nothing needed relinking; the bench's staleness check reads it.
-  touch "$ANCHORS_DIR/rust-target/release/peer"
-  log "rust: $ANCHORS_DIR/rust-target/release/peer ready ($((SECONDS - start)) s)"
+  INTEROP_RUST_PROFILE=release CARGO_TARGET_DIR="$ANCHORS_DIR/rust-target" bash interop/build.sh rust
 }
 
 targets=("$@")

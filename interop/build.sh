@@ -3,6 +3,8 @@
 #   interop/go/bin/peer               go-libp2p    (go build)
 #   interop/rust/target/interop/peer  rust-libp2p  (cargo, profile "interop" = release with opt-level 1)
 # A peer whose binary is newer than all of its sources is skipped.
+# INTEROP_RUST_PROFILE (default interop) and CARGO_TARGET_DIR (default interop/rust/target) move the
+# rust build: bench/anchors.sh builds the benchmark's release peer through this script with them.
 # Exit status: 0 = both binaries present and up to date; 1 = a toolchain is missing or a build
 # failed (a missing toolchain is a failure, never a skip).
 # Usage: bash interop/build.sh [go|rust]...   (default: both)
@@ -11,7 +13,9 @@ cd "$(dirname "$0")"
 INTEROP_DIR=$(pwd)
 
 GO_BIN="$INTEROP_DIR/go/bin/peer"
-RUST_BIN="$INTEROP_DIR/rust/target/interop/peer"
+RUST_PROFILE=${INTEROP_RUST_PROFILE:-interop}
+RUST_TARGET_DIR=${CARGO_TARGET_DIR:-$INTEROP_DIR/rust/target}
+RUST_BIN="$RUST_TARGET_DIR/$RUST_PROFILE/peer"
 
 log() { printf '[interop/build] %s\n' "$*" >&2; }
 
@@ -50,9 +54,10 @@ build_rust() {
     log "rust: $RUST_BIN is up to date"
     return 0
   fi
-  log "rust: building with $(cargo --version) (profile interop)"
+  log "rust: building with $(cargo --version) (profile $RUST_PROFILE) into $RUST_TARGET_DIR"
   local start=$SECONDS
-  if ! cargo build --locked --profile interop --manifest-path rust/Cargo.toml; then
+  if ! CARGO_TARGET_DIR="$RUST_TARGET_DIR" cargo build --locked --profile "$RUST_PROFILE" --manifest-path rust/Cargo.toml
+  then
     log "FAIL rust: cargo build failed"
     return 1
   fi
