@@ -231,6 +231,21 @@ func target(a benchArgs) (*peer.AddrInfo, error) {
 	return parseTarget(addr)
 }
 
+// targetAnd reads a command's target and the named integer arguments, in order.
+func targetAnd(a benchArgs, names ...string) (*peer.AddrInfo, []int, error) {
+	t, err := target(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := make([]int, len(names))
+	for i, name := range names {
+		if v[i], err = a.num(name); err != nil {
+			return nil, nil, err
+		}
+	}
+	return t, v, nil
+}
+
 // connected returns h with a connection to the target (dialled now if there is none).
 func connected(ctx context.Context, h host.Host, t *peer.AddrInfo) error {
 	h.Peerstore().AddAddrs(t.ID, t.Addrs, peerstore.PermanentAddrTTL)
@@ -282,22 +297,11 @@ func perfStream(ctx context.Context, h host.Host, p peer.ID, up, down uint64, bl
 }
 
 func (c *benchClient) bulk(ctx context.Context, a benchArgs) (any, error) {
-	t, err := target(a)
+	t, v, err := targetAnd(a, "up", "down", "streams")
 	if err != nil {
 		return nil, err
 	}
-	up, err := a.num("up")
-	if err != nil {
-		return nil, err
-	}
-	down, err := a.num("down")
-	if err != nil {
-		return nil, err
-	}
-	n, err := a.num("streams")
-	if err != nil {
-		return nil, err
-	}
+	up, down, n := v[0], v[1], v[2]
 	h, err := c.mainHost(ctx, t)
 	if err != nil {
 		return nil, err
@@ -338,14 +342,11 @@ func finish(s network.Stream) error {
 }
 
 func (c *benchClient) setup(ctx context.Context, a benchArgs) (any, error) {
-	t, err := target(a)
+	t, v, err := targetAnd(a, "n")
 	if err != nil {
 		return nil, err
 	}
-	n, err := a.num("n")
-	if err != nil {
-		return nil, err
-	}
+	n := v[0]
 	c.mu.Lock()
 	if c.dialer == nil {
 		if c.dialer, err = c.newHost(); err != nil {
@@ -382,18 +383,11 @@ func (c *benchClient) setup(ctx context.Context, a benchArgs) (any, error) {
 }
 
 func (c *benchClient) echo(ctx context.Context, a benchArgs) (any, error) {
-	t, err := target(a)
+	t, v, err := targetAnd(a, "n", "size")
 	if err != nil {
 		return nil, err
 	}
-	n, err := a.num("n")
-	if err != nil {
-		return nil, err
-	}
-	size, err := a.num("size")
-	if err != nil {
-		return nil, err
-	}
+	n, size := v[0], v[1]
 	h, err := c.mainHost(ctx, t)
 	if err != nil {
 		return nil, err
@@ -421,14 +415,11 @@ func (c *benchClient) echo(ctx context.Context, a benchArgs) (any, error) {
 // ping: each ping on a new /ipfs/ping/1.0.0 stream, 32 random bytes there and back (the time),
 // then FIN and the stream released — the same workload as every other column.
 func (c *benchClient) ping(ctx context.Context, a benchArgs) (any, error) {
-	t, err := target(a)
+	t, v, err := targetAnd(a, "n")
 	if err != nil {
 		return nil, err
 	}
-	n, err := a.num("n")
-	if err != nil {
-		return nil, err
-	}
+	n := v[0]
 	h, err := c.mainHost(ctx, t)
 	if err != nil {
 		return nil, err
@@ -455,18 +446,11 @@ func (c *benchClient) ping(ctx context.Context, a benchArgs) (any, error) {
 }
 
 func (c *benchClient) many(ctx context.Context, a benchArgs) (any, error) {
-	t, err := target(a)
+	t, v, err := targetAnd(a, "n", "size")
 	if err != nil {
 		return nil, err
 	}
-	n, err := a.num("n")
-	if err != nil {
-		return nil, err
-	}
-	size, err := a.num("size")
-	if err != nil {
-		return nil, err
-	}
+	n, size := v[0], v[1]
 	h, err := c.mainHost(ctx, t)
 	if err != nil {
 		return nil, err
@@ -505,14 +489,11 @@ func (c *benchClient) many(ctx context.Context, a benchArgs) (any, error) {
 }
 
 func (c *benchClient) openConns(ctx context.Context, a benchArgs) (any, error) {
-	t, err := target(a)
+	t, v, err := targetAnd(a, "n")
 	if err != nil {
 		return nil, err
 	}
-	n, err := a.num("n")
-	if err != nil {
-		return nil, err
-	}
+	n := v[0]
 	for i := 0; i < n; i++ {
 		h, err := c.newHost()
 		if err != nil {
@@ -542,14 +523,11 @@ func (c *benchClient) closeConns(context.Context, benchArgs) (any, error) {
 }
 
 func (c *benchClient) openStreams(ctx context.Context, a benchArgs) (any, error) {
-	t, err := target(a)
+	t, v, err := targetAnd(a, "n")
 	if err != nil {
 		return nil, err
 	}
-	n, err := a.num("n")
-	if err != nil {
-		return nil, err
-	}
+	n := v[0]
 	h, err := c.newHost()
 	if err != nil {
 		return nil, err
