@@ -143,8 +143,14 @@ export const MAX_ACK_BACKLOG = 256
 const MAX_PENDING_PONGS = 32
 /** Other control frames (RST, ACK, window updates, GoAway) allowed to pile up while blocked. */
 const MAX_CONTROL_BACKLOG = 4096
-/** Recently closed inbound ids remembered to detect reuse. */
-const TOMBSTONES = 1024
+/**
+ * Recently retired ids remembered per session, to detect reuse and bound data after our RST. 256:
+ * as many as may be open at once (the switch's inbound stream limit, the ACK backlog). Each costs
+ * ~55 bytes of heap (a Map entry) and stays until the session ends: at 1024, a thousand busy
+ * connections held ~55 MiB of them (the soak's heap growth at steady state); an id past the
+ * window is only treated as unknown (its data skipped), never refused.
+ */
+const TOMBSTONES = 256
 
 /** One live stream: wire state and flow control. */
 class StreamRecord {

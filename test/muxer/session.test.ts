@@ -112,6 +112,21 @@ describe('stream opening (spec §Stream Establishment)', () => {
     }
   })
 
+  it('remembers the last 256 retired ids (bounded heap per session): an older id is no longer "recently closed"', () => {
+    const l = lone(false)
+    for (let i = 0; i < 257; i++) {
+      const id = 1 + 2 * i
+      l.s.receive(frameBytes(WindowUpdate, SYN, id, 0))
+      l.s.receive(frameBytes(WindowUpdate, RST, id, 0))
+    }
+    expect(l.closed).toEqual([])
+    // id 1 left the window: its reuse opens a stream; id 3 (one of the last 256) is still refused
+    l.s.receive(frameBytes(WindowUpdate, SYN, 1, 0))
+    expect(l.closed).toEqual([])
+    l.s.receive(frameBytes(WindowUpdate, SYN, 3, 0))
+    expect((l.closed[0] as Error).message).toMatch(/recently closed/)
+  })
+
   it('bad version or frame type: GoAway(protocol error)', () => {
     const l = lone(false)
     l.s.receive(Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]))
