@@ -8,6 +8,8 @@
  */
 import { newStandardSwitch } from '../../src/index.js'
 import { echoProtocol } from '../../src/protocols/echo.js'
+import { readFileSync } from 'node:fs'
+import { getHeapSpaceStatistics } from 'node:v8'
 import { serveCommands } from '../e2e/control.js'
 
 // `--max-connections N` raises the switch's connection table (default 256) for the soak's 1000 honest peers
@@ -21,6 +23,16 @@ const sw = newStandardSwitch({
 })
 await sw.start()
 const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
+/** RssAnon / RssFile of /proc/self/status in bytes (0 where there is no procfs). */
+function statusRss (): { rssAnon: number, rssFile: number } {
+  try {
+    const st = readFileSync('/proc/self/status', 'utf8')
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? 0) * 1024
+    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile') }
+  } catch {
+    return { rssAnon: 0, rssFile: 0 }
+  }
+}
 const gc = (globalThis as { gc?: () => void }).gc
 
 serveCommands({ addr, pid: process.pid }, {
@@ -35,7 +47,21 @@ serveCommands({ addr, pid: process.pid }, {
     if (gc === undefined) throw new Error('mem needs node --expose-gc')
     for (let i = 0; i < 4; i++) { gc(); await new Promise(resolve => setTimeout(resolve, 20)) }
     const m = process.memoryUsage()
-    return { rss: m.rss, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers }
+    // Where RSS sits beyond the live heap: V8's committed heap (new space grows to its maximum
+    // under a high allocation rate and is not shrunk by a full GC), buffers outside the heap.
+    const spaces: Record<string, number> = {}
+    for (const sp of getHeapSpaceStatistics()) spaces[sp.space_name] = sp.space_size
+    return {
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      heapTotal: m.heapTotal,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
+      newSpace: spaces.new_space ?? 0,
+      // Linux: RSS split into anonymous memory and pages of mapped files (node, libcrypto…) first
+      // touched by the attack's code paths, which stay resident: not ours to give back
+      ...statusRss()
+    }
   },
   inspect: () => {
     const v = sw.inspect()

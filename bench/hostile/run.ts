@@ -37,7 +37,12 @@ interface Inspect {
 interface Mem {
   rss: number
   heapUsed: number
+  heapTotal: number
+  external: number
   arrayBuffers: number
+  newSpace: number
+  rssAnon: number
+  rssFile: number
 }
 interface Honest {
   ok: boolean
@@ -53,6 +58,13 @@ interface ScenarioResult {
   rssAfterMiB: number
   heapBeforeMiB: number
   heapAfterMiB: number
+  /** After the attack, after full GCs: V8's committed heap, its new space, and ArrayBuffers outside it. */
+  heapCommittedAfterMiB: number
+  newSpaceAfterMiB: number
+  arrayBuffersAfterMiB: number
+  /** RSS before → after split: anonymous memory, pages of mapped files (Linux /proc/self/status). */
+  rssAnonMiB: [number, number]
+  rssFileMiB: [number, number]
   accountedPeakMiB: number
   peakConnections: number
   peakStreams: number
@@ -317,6 +329,11 @@ async function runScenario (sc: Scenario, hold: number): Promise<ScenarioResult>
     rssAfterMiB: after.rss / MiB,
     heapBeforeMiB: before.heapUsed / MiB,
     heapAfterMiB: after.heapUsed / MiB,
+    heapCommittedAfterMiB: after.heapTotal / MiB,
+    newSpaceAfterMiB: after.newSpace / MiB,
+    arrayBuffersAfterMiB: after.arrayBuffers / MiB,
+    rssAnonMiB: [before.rssAnon / MiB, after.rssAnon / MiB],
+    rssFileMiB: [before.rssFile / MiB, after.rssFile / MiB],
     accountedPeakMiB: peak.memoryBytes / MiB,
     peakConnections: peak.connections,
     peakStreams: peak.streams,
@@ -332,14 +349,16 @@ const fmtHonest = (h: Honest): string => h.ok ? `yes (${h.ms} ms)` : `**no** (${
 
 function markdownTable (results: readonly ScenarioResult[]): string {
   const rows = [
-    '| scenario | attack | RSS before → peak → after (MiB) | V8 heap before → after (MiB) | accounted peak (MiB) | peak conns / streams | refused mem / streams / conns | listener CPU (s) | honest served during | after | outcome |',
-    '|---|---|---|---|---|---|---|---|---|---|---|'
+    '| scenario | attack | RSS before → peak → after (MiB) | V8 heap before → after (MiB) | after: V8 committed / new space / ArrayBuffers (MiB) | accounted peak (MiB) | peak conns / streams | refused mem / streams / conns | listener CPU (s) | honest served during | after | outcome |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const r of results) {
     rows.push(
       `| ${r.name} | ${r.attack.replaceAll('|', '\\|')} | ${r.rssBeforeMiB.toFixed(0)} → ${r.rssPeakMiB.toFixed(0)} → ${
         r.rssAfterMiB.toFixed(0)
-      } | ${r.heapBeforeMiB.toFixed(0)} → ${r.heapAfterMiB.toFixed(0)} | ${
+      } | ${r.heapBeforeMiB.toFixed(0)} → ${r.heapAfterMiB.toFixed(0)} | ${r.heapCommittedAfterMiB.toFixed(0)} / ${
+        r.newSpaceAfterMiB.toFixed(0)
+      } / ${r.arrayBuffersAfterMiB.toFixed(1)} | ${
         r.accountedPeakMiB.toFixed(1)
       } | ${r.peakConnections} / ${r.peakStreams} | ${r.refused.memory} / ${r.refused.streams} / ${r.refused.connections} | ${
         r.cpuSeconds.toFixed(1)

@@ -63,6 +63,11 @@ interface Sample {
   t: number
   rssMiB: number
   heapMiB: number
+  /**
+   * The heap after full GCs, taken every sixth sample (once a minute): `heapMiB` is sampled as it is
+   * and includes garbage not yet collected, which grows with the allocation rate between major GCs.
+   */
+  liveHeapMiB?: number
   arrayBuffersMiB: number
   handles: number
   accountedMiB: number
@@ -227,11 +232,15 @@ while (Date.now() < end) {
   try {
     const u = await listener.call<Usage>('usage', {}, 20_000)
     const v = await listener.call<Inspect>('inspect', {}, 20_000)
+    const live = samples.length % 6 === 5
+      ? (await listener.call<{ heapUsed: number }>('mem', {}, 20_000)).heapUsed / MiB
+      : undefined
     const now = Date.now()
     samples.push({
       t: (now - started) / 60_000,
       rssMiB: u.rss / MiB,
       heapMiB: u.heapUsed / MiB,
+      ...(live === undefined ? {} : { liveHeapMiB: live }),
       arrayBuffersMiB: u.arrayBuffers / MiB,
       handles: sumHandles(u.handles),
       accountedMiB: v.memoryBytes / MiB,
@@ -245,7 +254,9 @@ while (Date.now() < end) {
     lastT = now
     const s = samples[samples.length - 1] as Sample
     process.stderr.write(
-      `${s.t.toFixed(1)} min  rss ${s.rssMiB.toFixed(0)} MiB  heap ${s.heapMiB.toFixed(0)} MiB  accounted ${
+      `${s.t.toFixed(1)} min  rss ${s.rssMiB.toFixed(0)} MiB  heap ${s.heapMiB.toFixed(0)} MiB${
+        s.liveHeapMiB === undefined ? '' : ` (live after GC ${s.liveHeapMiB.toFixed(0)} MiB)`
+      }  accounted ${
         s.accountedMiB.toFixed(1)
       } MiB  conns ${s.connections}  streams ${s.streams}  echo ${
         s.echoMiBps.toFixed(1)
@@ -295,6 +306,7 @@ const summary = {
     peak: {
       rssMiB: peak(s => s.rssMiB),
       heapMiB: peak(s => s.heapMiB),
+      liveHeapMiB: peak(s => s.liveHeapMiB ?? 0),
       accountedMiB: peak(s => s.accountedMiB),
       connections: peak(s => s.connections),
       streams: peak(s => s.streams)
