@@ -23,9 +23,19 @@
  * `release()` (called once the handshake authenticated the peer) takes the guard out of the read
  * path — the transport then delivers straight to the next layer's sink — and its writes become a
  * plain forward; it gives its transient bytes back and returns the inner connection.
+ *
+ * The dialer's writes during the upgrade are held until the check phase of the event loop turn
+ * that made them (`setImmediate`) and go out as one write. Its last handshake message (Noise
+ * message 3, TLS Finished) is held one turn longer once the guard is released, so that the first
+ * muxer batch — queued for the same check phase by the streams the application opens when the
+ * dial resolves — carries it: one TCP write and one wake-up of the listener instead of two each
+ * (rust-libp2p likewise sends message 3 with its first frames). A dialer that writes nothing sends
+ * it alone one turn later. The listener writes at once: its multistream answer and Noise message 2
+ * in one segment would save a write too, but the Wireshark dissector (wireshark/packet-libp2p.c)
+ * then labels that segment's handshake messages differently (test/wireshark fails; not pursued).
  */
 import type { ByteConnection, ByteSink } from '../connection.js'
-import { ResourceLimitError, tooLarge } from '../errors.js'
+import { ResourceLimitError, toError, tooLarge } from '../errors.js'
 import type { MemoryAccount } from '../resources/scope.js'
 
 /**
@@ -108,6 +118,10 @@ export class UpgradeGuard implements ByteConnection {
   private readonly inner: ByteConnection
   private sink: ByteSink | undefined
   private released = false
+  /** Writes of this turn not yet handed to the inner connection (see the module comment). */
+  private held: Uint8Array[] | undefined
+  /** The held writes were already deferred once after `release()`. */
+  private heldLonger = false
   private readonly transient: TransientBytes | undefined
 
   constructor (inner: ByteConnection, limit = DEFAULT_MAX_PREAUTH_BYTES, transient?: TransientBytes) {
@@ -132,8 +146,9 @@ export class UpgradeGuard implements ByteConnection {
     this.discharge()
     if (this.sink !== undefined && !this.inner.closed) this.inner.attach(this.sink)
     // Whoever still holds the guard (the security layer wraps it) writes through the inner
-    // connection's own method: no counting and no check are left on the write path.
-    this.write = this.inner.write.bind(this.inner)
+    // connection's own method: no counting and no check are left on the write path — once the
+    // writes still held have gone out in front of the next one.
+    if (this.held === undefined) this.write = this.inner.write.bind(this.inner)
     return this.inner
   }
 
@@ -149,8 +164,46 @@ export class UpgradeGuard implements ByteConnection {
   }
 
   write (chunks: readonly Uint8Array[]): boolean {
-    if (!this.released) for (const c of chunks) this.bytesOut += c.length
-    return this.inner.write(chunks)
+    if (this.released) {
+      const held = this.held
+      if (held === undefined) return this.inner.write(chunks)
+      // Released with writes held: they go first, in this same write; then plain forwards.
+      this.held = undefined
+      this.write = this.inner.write.bind(this.inner)
+      return this.inner.write([...held, ...chunks])
+    }
+    // Only the dialer holds (see the module comment); a closed connection throws, as the caller expects.
+    if (this.inner.direction === 'inbound' || this.inner.closed) {
+      for (const c of chunks) this.bytesOut += c.length
+      return this.inner.write(chunks)
+    }
+    for (const c of chunks) this.bytesOut += c.length
+    if (this.held === undefined) {
+      this.held = [...chunks]
+      setImmediate(this.flushHeld)
+    } else {
+      for (const c of chunks) this.held.push(c)
+    }
+    return true
+  }
+
+  /** Hand the held writes to the inner connection (at the end of their turn, or before a close). */
+  private readonly flushHeld = (): void => {
+    const held = this.held
+    if (held === undefined) return
+    if (this.released && !this.heldLonger) {
+      this.heldLonger = true
+      setImmediate(this.flushHeld)
+      return
+    }
+    this.held = undefined
+    if (this.released) this.write = this.inner.write.bind(this.inner)
+    if (this.inner.closed) return
+    try {
+      this.inner.write(held)
+    } catch (err) {
+      this.inner.abort(toError(err))
+    }
   }
 
   /** Give the transient bytes back (the upgrade ended, whichever way); the switch calls it too. */
@@ -171,9 +224,22 @@ export class UpgradeGuard implements ByteConnection {
 
   pause (): void { this.inner.pause() }
   resume (): void { this.inner.resume() }
-  closeWrite (): void { this.inner.closeWrite() }
-  close (): Promise<void> { return this.inner.close() }
-  abort (err?: Error): void { this.inner.abort(err) }
+  closeWrite (): void {
+    this.heldLonger = true
+    this.flushHeld()
+    this.inner.closeWrite()
+  }
+
+  close (): Promise<void> {
+    this.heldLonger = true
+    this.flushHeld()
+    return this.inner.close()
+  }
+
+  abort (err?: Error): void {
+    this.held = undefined
+    this.inner.abort(err)
+  }
 
   private readonly counter: ByteSink = {
     onData: (chunk) => {
