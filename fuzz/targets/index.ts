@@ -15,6 +15,7 @@ const GROUPS: Record<string, () => Promise<{ targets: FuzzTarget[] }>> = {
   mplex: async () => await import('./mplex.js'),
   ws: async () => await import('./ws.js'),
   quic: async () => await import('./quic.js'),
+  'quic-connection': async () => await import('./quic-connection.js'),
   capture: async () => await import('./capture.js')
 }
 

@@ -14,16 +14,20 @@ import { TlsRecordLayer } from '../../src/security/tls/record-layer.js'
 import { parseCertificate } from '../../src/security/tls/x509.js'
 import { generateEd25519 } from '../../src/security/keys.js'
 import type { FuzzTarget } from '../engine.js'
-import { chunks, concat, counterRandom, whole } from './util.js'
+import { chunks, concat, counterRandom, pieces, whole } from './util.js'
 
 const NOW = Date.now()
 const serverCred = generateLibp2pCredential(generateEd25519(), NOW)
 const clientCred = generateLibp2pCredential(generateEd25519(), NOW)
 
 function machine (role: 'client' | 'server', credential: TlsCredential): TlsRecordLayer {
+  return new TlsRecordLayer(handshake(role, credential), role)
+}
+
+function handshake (role: 'client' | 'server', credential: TlsCredential): TlsHandshake {
   const random = counterRandom()
   const priv = random(32)
-  const hs = new TlsHandshake({
+  return new TlsHandshake({
     role,
     credential,
     requireClientCertificate: true,
@@ -34,7 +38,21 @@ function machine (role: 'client' | 'server', credential: TlsCredential): TlsReco
     maxCertificateBytes: 16 * 1024,
     verifyPeer: chain => verifyLibp2pCertificate(chain, NOW)
   })
-  return new TlsRecordLayer(hs, role)
+}
+
+let flightCache: { serverHello: Uint8Array, serverHandshake: Uint8Array } | undefined
+/** The server's answer to the deterministic ClientHello, per level (plaintext handshake messages). */
+function flight (): { serverHello: Uint8Array, serverHandshake: Uint8Array } {
+  if (flightCache !== undefined) return flightCache
+  const c = handshake('client', clientCred)
+  const s = handshake('server', serverCred)
+  s.start()
+  const hello = c.start().flatMap(a => a.type === 'message' ? [a.data] : [])
+  const out = s.receive('initial', concat(...hello))
+  const at = (level: string): Uint8Array =>
+    concat(...out.flatMap(a => a.type === 'message' && a.level === level ? [a.data] : []))
+  flightCache = { serverHello: at('initial'), serverHandshake: at('handshake') }
+  return flightCache
 }
 
 /** The deterministic exchange: ClientHello, the server's flight, the client's second flight. */
@@ -65,6 +83,22 @@ export const targets: FuzzTarget[] = [
     seeds: () => [whole(exchange().serverFlight)],
     maxLength: 16384,
     run: data => { drive(machine('client', clientCred), data) }
+  },
+  {
+    // The client's flights after ServerHello: a client machine gets the real ServerHello (both
+    // sides' randomness and key shares are fixed, so it is valid in every run), then the input as
+    // the plaintext of the handshake level — EncryptedExtensions, Certificate, CertificateVerify,
+    // Finished, as the record layer or QUIC's CRYPTO frames would hand them over after decryption:
+    // the fuzzed messages reach the parsers and checks behind the AEAD.
+    name: 'tls/client-flight',
+    seeds: () => [whole(flight().serverHandshake), pieces(7, flight().serverHandshake)],
+    maxLength: 16384,
+    run: data => {
+      const c = handshake('client', clientCred)
+      c.start()
+      c.receive('initial', flight().serverHello)
+      for (const chunk of chunks(data)) c.receive('handshake', chunk)
+    }
   },
   {
     name: 'tls/messages',

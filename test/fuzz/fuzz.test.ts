@@ -28,6 +28,7 @@ describe('fuzz targets (fixed seed, fixed iterations, committed corpus)', () => 
       'noise',
       'proto',
       'quic',
+      'quic-connection',
       'tls',
       'ws',
       'yamux'
