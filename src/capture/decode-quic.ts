@@ -484,6 +484,10 @@ class QuicConnectionDecoder {
     }, this.time)
     if (error !== undefined) this.emit(errorEvent('quic', error), this.time)
     for (const f of frames) {
+      // the reader of the other direction learns what this side acknowledged (its key phases depend on it)
+      if (f.type === FrameType.Ack && space === PacketNumberSpace.ApplicationData) {
+        this.oneRtt[other(dir)]?.onAckSent(f.ranges[0]?.largest ?? -1)
+      }
       if (f.type === FrameType.Crypto) this.cryptoData(dir, space, f.offset, f.data)
       else if (f.type === FrameType.Stream) this.streamData(dir, f.streamId, f.offset, f.data, f.fin)
     }

@@ -1442,7 +1442,10 @@ export class QuicConnection<T = unknown> {
     // ACK first (never congestion controlled, RFC 9002 §7)
     if (sp.ack.ranges.length > 0 && (sp.ack.ackDue(now) || (ccOpen && this.hasPending(spaceId, sp)))) {
       const ack = sp.ack.buildAck(now, this.localParams.ackDelayExponent)
-      if (ack !== undefined) { frames.push(ack); budget -= frameLength(ack) }
+      if (ack !== undefined) {
+        frames.push(ack); budget -= frameLength(ack)
+        if (spaceId === PacketNumberSpace.ApplicationData) this.oneRtt?.onAckSent(ack.ranges[0]?.largest ?? -1)
+      }
     }
     if (ccOpen) {
       // CRYPTO

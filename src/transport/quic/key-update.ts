@@ -13,6 +13,7 @@
  * Initiating: `initiateUpdate` only once a packet of the current phase was acknowledged (§6.1);
  * the caller (the connection) knows that and asks `canInitiate`.
  */
+import { QuicError } from '../../errors.js'
 import type { SuiteParams } from '../../security/tls/key-schedule.js'
 import { derivePacketKeys, nextSecret, type PacketKeys } from './protection.js'
 
@@ -60,9 +61,23 @@ export class OneRttKeys {
     return { keys: this.nextRead, phase: 'next' }
   }
 
-  /** A packet authenticated with `phase` keys arrived (pn `pn`). Advances on a peer-initiated update. */
+  /**
+   * A packet authenticated with `phase` keys arrived (pn `pn`). Advances on a peer-initiated update.
+   * KEY_UPDATE_ERROR when the peer moves to a new phase before we acknowledged any of its packets of
+   * the current one: it cannot have seen the acknowledgement RFC 9001 §6.1 makes it wait for — a
+   * second update before we answered its last one (§6.2), or one right after answering ours.
+   */
   onPacketOpened (phase: 'current' | 'next' | 'previous', pn: number): void {
     if (phase === 'next') {
+      // (the peer answering our own update is not its update)
+      const peerStarted = !this.weInitiated
+      if (peerStarted && this.firstReceivedInPhase !== Infinity && this.largestAckSent < this.firstReceivedInPhase) {
+        throw new QuicError(
+          'ERR_QUIC_KEY_UPDATE',
+          `the peer updated its keys (packet ${pn}, key phase ${this.keyPhase === 0 ? 1 : 0}) before we acknowledged ` +
+            `any of its packets of key phase ${this.keyPhase} (from ${this.firstReceivedInPhase}; RFC 9001 §6.1, §6.2)`
+        )
+      }
       this.rotateRead()
       // §6.2: the peer updated; we update our write keys too, unless we started this update
       if (!this.weInitiated) this.rotateWrite()
@@ -87,6 +102,14 @@ export class OneRttKeys {
 
   get canInitiate (): boolean {
     return this.ackedInPhase && this.keyPhaseWrite === this.keyPhase
+  }
+
+  /** Largest packet number of the peer's that one of our ACK frames covered. */
+  private largestAckSent = -1
+
+  /** We sent an ACK frame whose Largest Acknowledged is `largest`. */
+  onAckSent (largest: number): void {
+    if (largest > this.largestAckSent) this.largestAckSent = largest
   }
 
   /** A packet we sent at or after `firstSentInPhase` was acknowledged. */

@@ -114,6 +114,53 @@ describe('QUIC key update (RFC 9001 §6)', () => {
     expect(server.keyUpdates.remote).toBe(2)
   })
 
+  it('a peer that updates again before we acknowledged its last update: KEY_UPDATE_ERROR (RFC 9001 §6.2)', () => {
+    const h = new Harness()
+    const server = established(h)
+    // data in key phase 0, acknowledged: the client may update once (§6.1)
+    const id = h.client.openStream()
+    h.client.write(id, Uint8Array.of(0))
+    const settle = h.now + 1_000
+    h.runUntil(() => h.now > settle)
+    // the client forces its keys forward, ignoring §6.1 (updateKeys() would refuse the second time)
+    const keys = (h.client as unknown as { oneRtt: { initiateUpdate: () => void } }).oneRtt
+    // what the client sends now goes straight to the server (no pacing wait, nothing back)
+    const deliver = (): number => {
+      let n = 0
+      for (let t = h.now; n === 0 && t < h.now + 1_000; t += 5) {
+        for (const d of h.client.pollDatagrams(t)) { server.receiveDatagram(d, t); n++ }
+      }
+      return n
+    }
+    keys.initiateUpdate()
+    h.client.write(id, Uint8Array.of(1))
+    expect(deliver()).toBeGreaterThan(0) // the server follows to key phase 1, acknowledging nothing of it yet
+    expect(server.keyUpdates.remote).toBe(1)
+    keys.initiateUpdate()
+    h.client.write(id, Uint8Array.of(2))
+    expect(deliver()).toBeGreaterThan(0) // phase 0 again, opened with the next keys: a second update, unconfirmed
+    const closed = server.pollEvents().find(e => e.type === 'closed')
+    expect(server.state === 'closing' || closed !== undefined).toBe(true)
+    const out = server.pollDatagrams(h.now)
+    expect(out.length).toBeGreaterThan(0) // CONNECTION_CLOSE goes out
+    const err = (server as unknown as { closeError: { code: string, transportErrorCode: number } }).closeError
+    expect(err).toMatchObject({ code: 'ERR_QUIC_KEY_UPDATE', transportErrorCode: 0x0e })
+  })
+
+  it('an update after we acknowledged a packet of the current phase is accepted', () => {
+    const h = new Harness()
+    const server = established(h)
+    const id = h.client.openStream()
+    expect(h.client.updateKeys()).toBe(true)
+    h.client.write(id, Uint8Array.of(1))
+    h.runUntil(() => server.keyUpdates.remote === 1)
+    // the server acknowledges in the new phase; the client may then update again, and does
+    h.runUntil(() => h.client.updateKeys())
+    h.client.write(id, Uint8Array.of(2))
+    h.runUntil(() => server.keyUpdates.remote === 2)
+    expect(server.state).toBe('established')
+  })
+
   it('the AEAD confidentiality limit starts an update even with no interval configured, and is never exceeded (§6.6)', () => {
     const h = new Harness({}, { client: { keyUpdateIntervalPackets: Number.MAX_SAFE_INTEGER } })
     const server = established(h)

@@ -211,6 +211,7 @@ describe('key update (RFC 9001 §6)', () => {
     expect(client.canInitiate).toBe(false)
 
     server.onPacketOpened('current', 5)
+    server.onAckSent(5) // the acknowledgement that let the client update (RFC 9001 §6.1)
     const r = server.readKeysFor(1, 10)
     expect(r?.phase).toBe('next')
     expect(r?.keys.key).toEqual(client.write.key)
