@@ -28,12 +28,11 @@
  * address pair) is not followed.
  */
 import { concatBytes } from '../codec/bytes.js'
-import { QuicError, SwitchyardError } from '../errors.js'
+import { QuicError } from '../errors.js'
 import { ExtensionType, HANDSHAKE_HEADER_LENGTH, HandshakeType } from '../security/tls/constants.js'
-import { suiteParams } from '../security/tls/key-schedule.js'
 import type { SuiteParams } from '../security/tls/key-schedule.js'
-import { alpn, decodeHandshakeBody, findExtension, keyShare } from '../security/tls/messages.js'
-import { describeMessage, groupName, suiteName } from '../security/tls/trace-info.js'
+import { alpn, decodeHandshakeBody, findExtension } from '../security/tls/messages.js'
+import { describeMessage, suiteName } from '../security/tls/trace-info.js'
 import { QuicReader } from '../transport/quic/buffer.js'
 import { FrameType, KEY_PHASE_BIT, LongPacketType, PacketNumberSpace } from '../transport/quic/constants.js'
 import { decodeFrame } from '../transport/quic/frame.js'
@@ -50,6 +49,7 @@ import type { Dissector, Emit } from '../trace/dissect.js'
 import type { KeyLog, TlsSecrets } from '../trace/keylog.js'
 import type { QuicLongHeaderInfo, TraceDirection, TraceEvent, TraceRecord } from '../trace/observer.js'
 import { quicEndpointMultiaddr } from './packet.js'
+import { readServerHello } from './tls-dissector.js'
 import type { TcpEndpoint, UdpDatagram } from './packet.js'
 
 /** One datagram of a QUIC connection, with its direction ('out' = client → server). */
@@ -537,13 +537,9 @@ class QuicConnectionDecoder {
         this.secrets = this.keyLog?.findTls(msg.random)
         return
       case HandshakeType.ServerHello: {
-        const params = suiteParams(msg.cipherSuite)
-        if (params === undefined) {
-          throw new SwitchyardError('ERR_TLS_ILLEGAL_PARAMETER', `cipher suite 0x${msg.cipherSuite.toString(16)}`)
-        }
+        const { params, group } = readServerHello(msg)
         this.params = params
-        const ks = findExtension(msg.extensions, ExtensionType.KeyShare)
-        if (ks !== undefined) this.group = groupName(keyShare.decodeServer(ks).group)
+        this.group = group ?? this.group
         const s = this.secrets
         if (s?.clientHandshake !== undefined && s.serverHandshake !== undefined) {
           this.keys[PacketNumberSpace.Handshake] = {

@@ -25,6 +25,7 @@ import {
 import { nextTrafficSecret, suiteParams } from '../security/tls/key-schedule.js'
 import type { SuiteParams } from '../security/tls/key-schedule.js'
 import { alpn, decodeAlert, decodeHandshakeBody, findExtension, keyShare } from '../security/tls/messages.js'
+import type { ServerHello } from '../security/tls/messages.js'
 import { RecordCipher } from '../security/tls/primitives.js'
 import {
   describeAlertDescription,
@@ -39,6 +40,18 @@ import type { Dissector, Emit } from '../trace/dissect.js'
 import type { KeyLog, TlsSecrets } from '../trace/keylog.js'
 import type { TraceDirection } from '../trace/observer.js'
 
+/**
+ * What a spectator learns from a ServerHello (RFC 8446 §4.1.3): the agreed suite's parameters and the
+ * key-share group's name. Shared by the TLS-over-TCP dissector and the QUIC one (RFC 9001).
+ */
+export function readServerHello (msg: ServerHello): { params: SuiteParams, group: string | undefined } {
+  const params = suiteParams(msg.cipherSuite)
+  if (params === undefined) {
+    throw new SwitchyardError('ERR_TLS_ILLEGAL_PARAMETER', `cipher suite 0x${msg.cipherSuite.toString(16)}`)
+  }
+  const ks = findExtension(msg.extensions, ExtensionType.KeyShare)
+  return { params, group: ks === undefined ? undefined : groupName(keyShare.decodeServer(ks).group) }
+}
 export class TlsDissector implements Dissector {
   private readonly buffers = { in: new TimedBuffer(), out: new TimedBuffer() }
   private readonly hsBuffers: Record<TraceDirection, Uint8Array> = { in: new Uint8Array(0), out: new Uint8Array(0) }
@@ -220,13 +233,9 @@ export class TlsDissector implements Dissector {
         return
       case HandshakeType.ServerHello: {
         if (msg.random.every((b, i) => b === HELLO_RETRY_REQUEST_RANDOM[i])) return
-        const params = suiteParams(msg.cipherSuite)
-        if (params === undefined) {
-          throw new SwitchyardError('ERR_TLS_ILLEGAL_PARAMETER', `cipher suite 0x${msg.cipherSuite.toString(16)}`)
-        }
+        const { params, group } = readServerHello(msg)
         this.params = params
-        const ks = findExtension(msg.extensions, ExtensionType.KeyShare)
-        if (ks !== undefined) this.group = groupName(keyShare.decodeServer(ks).group)
+        this.group = group ?? this.group
         const s = this.secrets
         if (s?.clientHandshake !== undefined && s.serverHandshake !== undefined) {
           this.ciphers.out = new RecordCipher(params, s.clientHandshake)
