@@ -165,6 +165,15 @@ export type TlsAction<T = unknown> =
   | { type: 'read-secret', secret: Uint8Array }
   | { type: 'complete', result: TlsHandshakeResult<T> }
 
+/** The `secrets` action of a level: both directions' traffic secrets (RFC 8446 §7.1). */
+function secretsAction<T> (
+  level: 'handshake' | 'application',
+  secrets: { client: Uint8Array, server: Uint8Array },
+  suite: SuiteParams
+): TlsAction<T> {
+  return { type: 'secrets', level, clientSecret: secrets.client, serverSecret: secrets.server, suite }
+}
+
 export const DEFAULT_CIPHER_SUITES: readonly number[] = [
   CipherSuite.TLS_AES_128_GCM_SHA256,
   CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
@@ -633,13 +642,7 @@ export class TlsHandshake<T = unknown> {
     this.transcript.update(raw)
     this.schedule = new KeySchedule(params)
     this.handshakeSecrets = this.schedule.handshake(shared, this.transcript.current())
-    out.push({
-      type: 'secrets',
-      level: 'handshake',
-      clientSecret: this.handshakeSecrets.client,
-      serverSecret: this.handshakeSecrets.server,
-      suite: params
-    })
+    out.push(secretsAction('handshake', this.handshakeSecrets, params))
     this.level = 'handshake'
     this.state = 'wait-encrypted-extensions'
   }
@@ -747,14 +750,7 @@ export class TlsHandshake<T = unknown> {
       }
     }
     this.sendFinished(out, params, hs.client)
-    const app = this.applicationSecrets
-    out.push({
-      type: 'secrets',
-      level: 'application',
-      clientSecret: app.client,
-      serverSecret: app.server,
-      suite: params
-    })
+    out.push(secretsAction('application', this.applicationSecrets, params))
     this.level = 'application'
     this.finish(out)
   }
@@ -889,7 +885,7 @@ export class TlsHandshake<T = unknown> {
     this.schedule = new KeySchedule(params)
     const hs = this.schedule.handshake(shared, this.transcript.current())
     this.handshakeSecrets = hs
-    out.push({ type: 'secrets', level: 'handshake', clientSecret: hs.client, serverSecret: hs.server, suite: params })
+    out.push(secretsAction('handshake', hs, params))
     this.level = 'handshake'
 
     const ee: Extension[] = []
@@ -915,13 +911,7 @@ export class TlsHandshake<T = unknown> {
     this.sendFinished(out, params, hs.server)
     const app = this.schedule.application(this.transcript.current())
     this.applicationSecrets = app
-    out.push({
-      type: 'secrets',
-      level: 'application',
-      clientSecret: app.client,
-      serverSecret: app.server,
-      suite: params
-    })
+    out.push(secretsAction('application', app, params))
     this.state = this.requestedClientCert ? 'wait-client-certificate' : 'wait-client-finished'
   }
 
