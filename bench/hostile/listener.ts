@@ -19,7 +19,11 @@ const sw = newStandardSwitch({
   listenAddrs: ['/ip4/127.0.0.1/tcp/0'],
   protocols: [echoProtocol],
   log: () => {},
-  ...(maxConnections !== undefined ? { config: { maxConnections } } : {})
+  // the soak's honest peers all stay: the watermarks follow the raised table instead of trimming
+  // 1000 honest connections down to 3/4 of it whenever one is between two echo streams
+  ...(maxConnections !== undefined
+    ? { config: { maxConnections, connectionsHighWater: maxConnections, connectionsLowWater: maxConnections - 1 } }
+    : {})
 })
 await sw.start()
 const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
