@@ -62,6 +62,16 @@ export const STREAMS_MAX_COUNT = 1000
 const LAZY = { lazy: true } as const
 /** Inbound streams one connection may hold open on `listen` (above STREAMS_MAX_COUNT plus identify and ping). */
 export const LISTEN_MAX_INBOUND_STREAMS = 1024
+/**
+ * The resource scopes of a CLI test peer, both roles: `streams --count 1000` means 1000 echo
+ * streams plus identify and ping on one connection, each holding up to its 64 KiB payload while
+ * the echo catches up — beyond the library's per-peer defaults (1000 streams, 32 MiB; docs/limits.md),
+ * which are for a node serving many peers, not one interop client.
+ */
+const TEST_PEER_RESOURCES = {
+  peer: { memoryBytes: 128 * 1024 * 1024, streams: 1100, inboundStreams: 1100 },
+  connection: { memoryBytes: 128 * 1024 * 1024, streams: 1100, inboundStreams: LISTEN_MAX_INBOUND_STREAMS }
+} as const
 /** How long a client command's switch waits for streams still open when it stops. */
 export const CLIENT_STOP_TIMEOUT_MS = 500
 /** Default `--listen`. */
@@ -111,7 +121,10 @@ export async function listenCommand (args: ParsedArgs, io: CliIo): Promise<void>
     security,
     // A test peer: room for `streams --count 1000` from any of the three CLIs on one connection.
     config: { maxInboundStreamsPerConnection: LISTEN_MAX_INBOUND_STREAMS },
-    protocols: [streamProtoProtocol, perfProtocol, echoProtocol],
+    resources: TEST_PEER_RESOURCES,
+    // echo's own per-connection limit (128, protocols/constants.ts) is for a node; a test peer takes
+    // `streams --count 1000` on one connection.
+    protocols: [streamProtoProtocol, perfProtocol, { ...echoProtocol, maxIncomingStreams: LISTEN_MAX_INBOUND_STREAMS }],
     log: line => { io.err(line) }
   })
   logSwitchEvents(sw, io)
@@ -189,6 +202,7 @@ async function withSession (
     // Every command closes its streams when it succeeds; after a failure or an interrupt, what is
     // left open is not worth waiting for.
     config: { stopTimeoutMs: CLIENT_STOP_TIMEOUT_MS },
+    resources: TEST_PEER_RESOURCES,
     log: line => { io.err(line) }
   }
   const sw = newStandardSwitch(options)

@@ -62,7 +62,8 @@
  *  - `onStreamHeader`, WindowUpdate: `records.get(id) === rec` before `onStreamWritable` (the
  *    frame's FIN/RST may have retired the stream); `onDataEnd`: the same before the frame's flags;
  *  - `onHeader`: `closedWith` first (a frame earlier in the same chunk, or a handler, ended the
- *    session: later frames must not open streams);
+ *    session: later frames must not open streams), and again after the peer's first frame released
+ *    held-back SYNs (`peerHeard`: their writers run);
  *  - `retire`: `records.get(rec.id) !== rec` makes a second retire of the same stream a no-op;
  *  - the stream operations (`send`, `closeWrite`, `reset`, `consumed`) and `ackSlotFreed` check
  *    `closedWith` and the record, as a handler may call them on a stream or session that just ended.
@@ -139,6 +140,17 @@ export interface SessionInit {
  */
 export const MAX_ACK_BACKLOG = 256
 
+/**
+ * Our streams whose SYN may go out before the peer's first frame has reached us. js-libp2p's muxers
+ * (@libp2p/utils abstract-stream-muxer.ts, `maxEarlyStreams` 10) buffer the streams that arrive
+ * before the upgraded connection listens for them, and abort the whole connection at the 11th: a
+ * dialer whose first muxer frames ride with Noise msg 3 (early muxer negotiation) reaches that
+ * window. Any frame from the peer proves its muxer is attached (what it sends is read after that
+ * listener is added), so from then on only the ACK backlog applies. Below 10 for the margin of a
+ * stream the peer may count that we do not (none today).
+ */
+export const OPENING_ACK_BACKLOG = 8
+
 /** Ping answers kept while the connection is blocked (go-yamux drops replies beyond 32). */
 const MAX_PENDING_PONGS = 32
 /** Other control frames (RST, ACK, window updates, GoAway) allowed to pile up while blocked. */
@@ -186,6 +198,8 @@ export class Session implements FrameSink {
   private unacked = 0
   /** Our streams opened beyond the ACK backlog, SYN not sent yet, in opening order. */
   private synBacklog = new Set<StreamRecord>()
+  /** SYNs allowed to wait for their ACK: OPENING_ACK_BACKLOG until the peer's first frame, then MAX_ACK_BACKLOG. */
+  private ackBacklog = OPENING_ACK_BACKLOG
   private readonly scope: ResourceScope | undefined
   /** Payload bytes received for streams we no longer (or never) had, skipped unbuffered. */
   discardedBytes = 0
@@ -324,7 +338,7 @@ export class Session implements FrameSink {
     if (rec instanceof Error) throw rec
     this.nextId += 2
     this.outboundCount++
-    if (this.unacked >= MAX_ACK_BACKLOG) {
+    if (this.unacked >= this.ackBacklog) {
       rec.deferred = true
       this.synBacklog.add(rec)
     } else {
@@ -411,6 +425,10 @@ export class Session implements FrameSink {
     // more frames in the same chunk: they must not open streams on a session that is gone (found by
     // fuzz/targets/yamux.ts: the stream was handed out after onClose and never uncounted). re-entrancy
     if (this.closedWith !== undefined) return false
+    if (this.ackBacklog < MAX_ACK_BACKLOG) {
+      this.peerHeard()
+      if (this.closedWith !== undefined) return false // re-entrancy: a released stream's writer ended the session
+    }
     const obs = this.observer
     if (obs !== undefined) {
       obs.event({
@@ -721,7 +739,18 @@ export class Session implements FrameSink {
   /** One of our streams was ACKed (or went away unACKed): release the next held-back SYN. */
   private ackSlotFreed (): void {
     this.unacked--
-    while (this.unacked < MAX_ACK_BACKLOG && this.synBacklog.size > 0 && this.closedWith === undefined) {
+    this.releaseSyns()
+  }
+
+  /** The peer's first frame: its muxer listens, the full ACK backlog applies (OPENING_ACK_BACKLOG). */
+  private peerHeard (): void {
+    this.ackBacklog = MAX_ACK_BACKLOG
+    this.releaseSyns()
+  }
+
+  /** Send held-back SYNs while the backlog has room, in opening order. */
+  private releaseSyns (): void {
+    while (this.unacked < this.ackBacklog && this.synBacklog.size > 0 && this.closedWith === undefined) {
       const rec = this.synBacklog.values().next().value as StreamRecord
       this.synBacklog.delete(rec)
       rec.deferred = false

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { newStandardSwitch, PeerId, generateEd25519, standardLayers, Switch } from '../../src/index.js'
 import { ECHO_CODEC, PERF_CODEC } from '../../src/protocols/constants.js'
+import { STREAMS_MAX_COUNT } from '../../src/cli/commands.js'
 import { buildToTemp, ROOT } from './build.js'
 import type { Build } from './build.js'
 import { lines, Listener, run } from './processes.js'
@@ -340,6 +341,13 @@ describe('switchyard CLI: listen and the client commands', () => {
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toBe('OK 40\n')
+  })
+
+  it(`streams --count ${STREAMS_MAX_COUNT} (the largest) fits the listen test peer's stream and memory limits`, async () => {
+    const r = await run(cli, ['streams', target, '--count', String(STREAMS_MAX_COUNT)])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`OK ${STREAMS_MAX_COUNT}\n`)
   })
 
   it('a client command interrupted by SIGINT stops and exits 1 with one line', async () => {

@@ -4,7 +4,7 @@
  * session's own state and output (frames, counters, resource scopes), never on timing or RSS.
  */
 import { describe, expect, it } from 'vitest'
-import { MAX_ACK_BACKLOG } from '../../src/muxer/session.js'
+import { MAX_ACK_BACKLOG, OPENING_ACK_BACKLOG } from '../../src/muxer/session.js'
 import type { StreamEvents } from '../../src/muxer/stream-table.js'
 import { Flag, FrameType, GoAwayCode, INITIAL_STREAM_WINDOW, MAX_UINT32 } from '../../src/muxer/constants.js'
 import { MplexSession, mplexConfig } from '../../src/muxer/mplex/session.js'
@@ -102,6 +102,7 @@ describe('yamux stream floods and the ACK backlog (go CVE-2022-23492, rust CVE-2
 
   it(`our own streams: at most ${MAX_ACK_BACKLOG} SYNs wait for an ACK; the rest are held back and released one per ACK`, async () => {
     const l = lone({}, undefined, true)
+    l.s.receive(frameBytes(Ping, SYN, 0, 7)) // the peer has been heard from: the full backlog applies
     const streams = Array.from({ length: 1000 }, () => l.s.openStream())
     const writes = streams.map(async st => { await st.write(Uint8Array.of(1)) })
     writes[999]?.catch(() => {}) // reset below
@@ -124,6 +125,34 @@ describe('yamux stream floods and the ACK backlog (go CVE-2022-23492, rust CVE-2
     streams.pop()
     await Promise.all(writes.slice(0, 999))
     expect(l.s.heldBackStreams).toBe(0)
+  })
+})
+
+describe('streams opened before the peer\'s first frame (js-libp2p maxEarlyStreams 10)', () => {
+  it(`at most ${OPENING_ACK_BACKLOG} SYNs go out until the peer is heard from; its first frame releases the rest`, async () => {
+    const l = lone({}, undefined, true)
+    const streams = Array.from({ length: 50 }, () => l.s.openStream())
+    const writes = streams.map(async st => { await st.write(Uint8Array.of(1)) })
+    let out = l.out()
+    expect(count(out, WindowUpdate, SYN)).toBe(OPENING_ACK_BACKLOG)
+    expect(l.s.heldBackStreams).toBe(50 - OPENING_ACK_BACKLOG)
+    // Any frame proves the peer's muxer listens — here a ping, not an ACK of ours.
+    l.s.receive(frameBytes(Ping, SYN, 0, 1))
+    await Promise.resolve()
+    out = l.out()
+    expect(out.filter(f => f.header.flags === SYN).map(f => f.header.streamId))
+      .toEqual(streams.slice(OPENING_ACK_BACKLOG).map(st => st.id))
+    expect(out.filter(f => f.header.type === Data).length).toBeGreaterThanOrEqual(50 - OPENING_ACK_BACKLOG)
+    expect(l.s.heldBackStreams).toBe(0)
+    await Promise.all(writes)
+  })
+
+  it('a listener is held to the same rule until the dialer\'s first frame', () => {
+    const l = lone()
+    for (let i = 0; i < 20; i++) l.s.openStream()
+    expect(count(l.out(), WindowUpdate, SYN)).toBe(OPENING_ACK_BACKLOG)
+    l.s.receive(frameBytes(WindowUpdate, ACK, 2, 0))
+    expect(count(l.out(), WindowUpdate, SYN)).toBe(20 - OPENING_ACK_BACKLOG)
   })
 })
 
