@@ -29,10 +29,9 @@
  */
 import { concatBytes } from '../codec/bytes.js'
 import { QuicError } from '../errors.js'
-import { ExtensionType, HANDSHAKE_HEADER_LENGTH, HandshakeType } from '../security/tls/constants.js'
-import type { SuiteParams } from '../security/tls/key-schedule.js'
-import { alpn, decodeHandshakeBody, findExtension } from '../security/tls/messages.js'
-import { describeMessage, suiteName } from '../security/tls/trace-info.js'
+import { HANDSHAKE_HEADER_LENGTH, HandshakeType } from '../security/tls/constants.js'
+import { decodeHandshakeBody } from '../security/tls/messages.js'
+import { describeMessage } from '../security/tls/trace-info.js'
 import { QuicReader } from '../transport/quic/buffer.js'
 import { FrameType, KEY_PHASE_BIT, LongPacketType, PacketNumberSpace } from '../transport/quic/constants.js'
 import { decodeFrame } from '../transport/quic/frame.js'
@@ -49,7 +48,7 @@ import type { Dissector, Emit } from '../trace/dissect.js'
 import type { KeyLog, TlsSecrets } from '../trace/keylog.js'
 import type { QuicLongHeaderInfo, TraceDirection, TraceEvent, TraceRecord } from '../trace/observer.js'
 import { quicEndpointMultiaddr } from './packet.js'
-import { readServerHello } from './tls-dissector.js'
+import { HandshakeFacts } from './tls-dissector.js'
 import type { TcpEndpoint, UdpDatagram } from './packet.js'
 
 /** One datagram of a QUIC connection, with its direction ('out' = client → server). */
@@ -223,10 +222,7 @@ class QuicConnectionDecoder {
   private readonly streams = new Map<string, { recv: RecvBuffer, failed: boolean }>()
   private readonly dissectors = new Map<number, Dissector>()
   private secrets: TlsSecrets | undefined
-  private params: SuiteParams | undefined
-  private group: string | undefined
-  private alpn: string | undefined
-  private remotePeer: string | undefined
+  private readonly hs = new HandshakeFacts()
   private time = 0
   decrypted = false
   undecrypted = { packets: 0, bytes: 0 }
@@ -427,7 +423,7 @@ class QuicConnectionDecoder {
 
   private noKeysReason (level: string): string {
     if (this.keyLog === undefined) return `no ${level} keys: no key log (--keylog)`
-    if (this.params === undefined) return `no ${level} keys yet: the ServerHello was not seen`
+    if (this.hs.params === undefined) return `no ${level} keys yet: the ServerHello was not seen`
     return `no ${level} keys: no TLS secrets for this connection in the key log`
   }
 
@@ -521,7 +517,7 @@ class QuicConnectionDecoder {
 
   private tlsMessage (dir: TraceDirection, space: PacketNumberSpace, raw: Uint8Array): void {
     const body = raw.subarray(HANDSHAKE_HEADER_LENGTH)
-    const msg = decodeHandshakeBody(raw[0] as number, body, this.params?.hashLength ?? 32)
+    const msg = decodeHandshakeBody(raw[0] as number, body, this.hs.params?.hashLength ?? 32)
     const d = describeMessage(msg, this.time)
     this.emit({
       layer: 'tls',
@@ -532,14 +528,14 @@ class QuicConnectionDecoder {
       bytes: raw,
       ...d
     }, this.time)
+    this.hs.learn(dir, msg, d.info.libp2p?.peerId)
     switch (msg.type) {
       case HandshakeType.ClientHello:
         this.secrets = this.keyLog?.findTls(msg.random)
         return
       case HandshakeType.ServerHello: {
-        const { params, group } = readServerHello(msg)
-        this.params = params
-        this.group = group ?? this.group
+        const params = this.hs.params
+        if (params === undefined) return // a HelloRetryRequest
         const s = this.secrets
         if (s?.clientHandshake !== undefined && s.serverHandshake !== undefined) {
           this.keys[PacketNumberSpace.Handshake] = {
@@ -566,27 +562,8 @@ class QuicConnectionDecoder {
         }
         return
       }
-      case HandshakeType.EncryptedExtensions: {
-        const a = findExtension(msg.extensions, ExtensionType.ApplicationLayerProtocolNegotiation)
-        if (a !== undefined) this.alpn = alpn.decode(a)[0]
-        return
-      }
-      case HandshakeType.Certificate:
-        if (dir === 'in' && d.info.libp2p?.peerId !== undefined) this.remotePeer = d.info.libp2p.peerId
-        return
       case HandshakeType.Finished:
-        if (dir === 'out') {
-          this.emit({
-            layer: 'tls',
-            kind: 'complete',
-            role: 'client',
-            remotePeer: this.remotePeer ?? '(unknown)',
-            cipherSuite: this.params !== undefined ? suiteName(this.params.suite) : '?',
-            group: this.group ?? '?',
-            helloRetry: false,
-            ...(this.alpn !== undefined ? { alpn: this.alpn } : {})
-          }, this.time)
-        }
+        if (dir === 'out') this.emit(this.hs.completeEvent(), this.time)
         break
       default:
     }

@@ -25,7 +25,7 @@ import {
 import { nextTrafficSecret, suiteParams } from '../security/tls/key-schedule.js'
 import type { SuiteParams } from '../security/tls/key-schedule.js'
 import { alpn, decodeAlert, decodeHandshakeBody, findExtension, keyShare } from '../security/tls/messages.js'
-import type { ServerHello } from '../security/tls/messages.js'
+import type { HandshakeMessage, ServerHello } from '../security/tls/messages.js'
 import { RecordCipher } from '../security/tls/primitives.js'
 import {
   describeAlertDescription,
@@ -38,31 +38,75 @@ import { SwitchyardError } from '../errors.js'
 import { errorEvent, TimedBuffer } from '../trace/dissect.js'
 import type { Dissector, Emit } from '../trace/dissect.js'
 import type { KeyLog, TlsSecrets } from '../trace/keylog.js'
-import type { TraceDirection } from '../trace/observer.js'
+import type { TlsCompleteEvent, TraceDirection } from '../trace/observer.js'
+
+const isHelloRetryRequest = (msg: ServerHello): boolean =>
+  msg.random.every((b, i) => b === HELLO_RETRY_REQUEST_RANDOM[i])
 
 /**
- * What a spectator learns from a ServerHello (RFC 8446 §4.1.3): the agreed suite's parameters and the
- * key-share group's name. Shared by the TLS-over-TCP dissector and the QUIC one (RFC 9001).
+ * What a spectator learns of a TLS 1.3 handshake from its messages: the agreed suite's parameters and
+ * the key-share group (ServerHello, RFC 8446 §4.1.3), the ALPN protocol (EncryptedExtensions, RFC 7301
+ * §3.1) and the server's peer id (its Certificate's libp2p extension, libp2p specs tls/tls.md). Shared
+ * by the TLS-over-TCP dissector and the QUIC one, which carries the same messages (RFC 9001 §4).
  */
-export function readServerHello (msg: ServerHello): { params: SuiteParams, group: string | undefined } {
-  const params = suiteParams(msg.cipherSuite)
-  if (params === undefined) {
-    throw new SwitchyardError('ERR_TLS_ILLEGAL_PARAMETER', `cipher suite 0x${msg.cipherSuite.toString(16)}`)
+export class HandshakeFacts {
+  params: SuiteParams | undefined
+  group: string | undefined
+  alpn: string | undefined
+  remotePeer: string | undefined
+
+  /**
+   * Learn from one handshake message (`dir` 'out': the client's); `peer` is the peer id its
+   * description found. A HelloRetryRequest teaches nothing: the real ServerHello follows.
+   */
+  learn (dir: TraceDirection, msg: HandshakeMessage, peer: string | undefined): void {
+    switch (msg.type) {
+      case HandshakeType.ServerHello: {
+        if (isHelloRetryRequest(msg)) return
+        const params = suiteParams(msg.cipherSuite)
+        if (params === undefined) {
+          throw new SwitchyardError('ERR_TLS_ILLEGAL_PARAMETER', `cipher suite 0x${msg.cipherSuite.toString(16)}`)
+        }
+        this.params = params
+        const ks = findExtension(msg.extensions, ExtensionType.KeyShare)
+        if (ks !== undefined) this.group = groupName(keyShare.decodeServer(ks).group)
+        return
+      }
+      case HandshakeType.EncryptedExtensions: {
+        const a = findExtension(msg.extensions, ExtensionType.ApplicationLayerProtocolNegotiation)
+        if (a !== undefined) this.alpn = alpn.decode(a)[0]
+        return
+      }
+      case HandshakeType.Certificate:
+        if (dir === 'in' && peer !== undefined) this.remotePeer = peer
+        break
+      default:
+    }
   }
-  const ks = findExtension(msg.extensions, ExtensionType.KeyShare)
-  return { params, group: ks === undefined ? undefined : groupName(keyShare.decodeServer(ks).group) }
+
+  /** The `complete` event a spectator reports when the client's Finished goes by. */
+  completeEvent (): TlsCompleteEvent {
+    return {
+      layer: 'tls',
+      kind: 'complete',
+      role: 'client',
+      remotePeer: this.remotePeer ?? '(unknown)',
+      cipherSuite: this.params !== undefined ? suiteName(this.params.suite) : '?',
+      group: this.group ?? '?',
+      helloRetry: false,
+      ...(this.alpn !== undefined ? { alpn: this.alpn } : {})
+    }
+  }
 }
+
 export class TlsDissector implements Dissector {
   private readonly buffers = { in: new TimedBuffer(), out: new TimedBuffer() }
   private readonly hsBuffers: Record<TraceDirection, Uint8Array> = { in: new Uint8Array(0), out: new Uint8Array(0) }
   private readonly ciphers: Partial<Record<TraceDirection, RecordCipher>> = {}
   private readonly failed = { in: false, out: false }
-  private params: SuiteParams | undefined
+  private readonly hs = new HandshakeFacts()
   private secrets: TlsSecrets | undefined
   private clientRandom: Uint8Array | undefined
-  private group: string | undefined
-  private alpn: string | undefined
-  private remotePeer: string | undefined
   private next: Dissector | undefined
   private undecrypted = { records: 0, bytes: 0 }
   decrypted = false
@@ -205,7 +249,7 @@ export class TlsDissector implements Dissector {
       const msg = decodeHandshakeBody(
         raw[0] as number,
         raw.subarray(HANDSHAKE_HEADER_LENGTH),
-        this.params?.hashLength ?? 32
+        this.hs.params?.hashLength ?? 32
       )
       const d = describeMessage(msg, time)
       const level = this.ciphers[dir] === undefined ? 'initial' : this.nextLevel(dir)
@@ -226,16 +270,15 @@ export class TlsDissector implements Dissector {
     time: number,
     peer: string | undefined
   ): void {
+    this.hs.learn(dir, msg, peer)
     switch (msg.type) {
       case HandshakeType.ClientHello:
         this.clientRandom = msg.random
         this.secrets = this.keyLog?.findTls(msg.random)
         return
       case HandshakeType.ServerHello: {
-        if (msg.random.every((b, i) => b === HELLO_RETRY_REQUEST_RANDOM[i])) return
-        const { params, group } = readServerHello(msg)
-        this.params = params
-        this.group = group ?? this.group
+        const params = this.hs.params
+        if (isHelloRetryRequest(msg) || params === undefined) return
         const s = this.secrets
         if (s?.clientHandshake !== undefined && s.serverHandshake !== undefined) {
           this.ciphers.out = new RecordCipher(params, s.clientHandshake)
@@ -250,33 +293,17 @@ export class TlsDissector implements Dissector {
         }
         return
       }
-      case HandshakeType.EncryptedExtensions: {
-        const a = findExtension(msg.extensions, ExtensionType.ApplicationLayerProtocolNegotiation)
-        if (a !== undefined) this.alpn = alpn.decode(a)[0]
-        return
-      }
-      case HandshakeType.Certificate:
-        if (dir === 'in' && peer !== undefined) this.remotePeer = peer
-        return
       case HandshakeType.Finished: {
         this.finished[dir] = true
         const secret = dir === 'out' ? this.secrets?.client0 : this.secrets?.server0
-        if (secret !== undefined && this.params !== undefined) this.ciphers[dir] = new RecordCipher(this.params, secret)
+        const params = this.hs.params
+        if (secret !== undefined && params !== undefined) this.ciphers[dir] = new RecordCipher(params, secret)
         else delete this.ciphers[dir]
         if (dir === 'in') {
-          const early = this.alpn !== undefined && this.alpn !== ALPN_LIBP2P ? this.alpn : undefined
-          this.next = this.startMuxer(early, time)
+          const alpn = this.hs.alpn
+          this.next = this.startMuxer(alpn !== undefined && alpn !== ALPN_LIBP2P ? alpn : undefined, time)
         } else {
-          this.emit({
-            layer: 'tls',
-            kind: 'complete',
-            role: 'client',
-            remotePeer: this.remotePeer ?? '(unknown)',
-            cipherSuite: this.params !== undefined ? suiteName(this.params.suite) : '?',
-            group: this.group ?? '?',
-            helloRetry: false,
-            ...(this.alpn !== undefined ? { alpn: this.alpn } : {})
-          }, time)
+          this.emit(this.hs.completeEvent(), time)
         }
         return
       }
