@@ -205,12 +205,7 @@ export class Dialer {
         if (msg === undefined) return { send, protocol: undefined, leftover: [] }
         if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
         if (this.state === DialerState.AwaitHeader) {
-          if (msg !== PROTOCOL_ID) {
-            throw new MultistreamError(
-              'ERR_MULTISTREAM_PROTOCOL',
-              `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`
-            )
-          }
+          expectHeader(msg)
           this.state = DialerState.AwaitAnswer
           continue
         }
@@ -329,12 +324,7 @@ export class Listener {
         const obs = this.observer
         if (obs !== undefined) traceMessage(obs, 'in', msg)
         if (this.state === ListenerState.AwaitHeader) {
-          if (msg !== PROTOCOL_ID) {
-            throw new MultistreamError(
-              'ERR_MULTISTREAM_PROTOCOL',
-              `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`
-            )
-          }
+          expectHeader(msg)
           // Answer the header only now that we received one (rust/js/nim; multistream-select README, the negotiation).
           send.push(HEADER_MESSAGE)
           if (obs !== undefined) traceMessage(obs, 'out', PROTOCOL_ID, HEADER_MESSAGE)
@@ -460,12 +450,7 @@ export class LsRequest {
         const msg = this.reader.nextMessage(this.maxMessageBytes)
         if (msg === undefined) return undefined
         if (this.observer !== undefined) traceMessage(this.observer, 'in', msg)
-        if (msg !== PROTOCOL_ID) {
-          throw new MultistreamError(
-            'ERR_MULTISTREAM_PROTOCOL',
-            `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`
-          )
-        }
+        expectHeader(msg)
         this.headerSeen = true
       }
       const body = this.reader.nextFrame(MAX_LS_RESPONSE_LENGTH)
@@ -497,6 +482,15 @@ export class LsRequest {
       ? 'connection ended before the listener answered "ls"'
       : 'connection ended before the listener sent the multistream header')
   }
+}
+
+/** Each side's first message is the multistream header (multistream-select README); the same check everywhere. */
+function expectHeader (msg: string): void {
+  if (msg === PROTOCOL_ID) return
+  throw new MultistreamError(
+    'ERR_MULTISTREAM_PROTOCOL',
+    `multistream header expected ${quote(PROTOCOL_ID)}, got ${quote(msg)}`
+  )
 }
 
 /** The input ended inside a message: the same error for every machine. */
