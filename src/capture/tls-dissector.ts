@@ -12,6 +12,7 @@
  *     early muxer from ALPN, or multistream-select).
  *  4. Without secrets: the plaintext hellos, then a count of what stayed encrypted.
  */
+import { concatBytes } from '../codec/bytes.js'
 import {
   ContentType,
   HANDSHAKE_HEADER_LENGTH,
@@ -240,7 +241,7 @@ export class TlsDissector implements Dissector {
   }
 
   private handshake (dir: TraceDirection, content: Uint8Array, time: number): void {
-    let buf = this.hsBuffers[dir].length === 0 ? content : concat(this.hsBuffers[dir], content)
+    let buf = this.hsBuffers[dir].length === 0 ? content : concatBytes([this.hsBuffers[dir], content])
     while (buf.length >= HANDSHAKE_HEADER_LENGTH) {
       const length = ((buf[1] as number) << 16) | ((buf[2] as number) << 8) | (buf[3] as number)
       if (buf.length < HANDSHAKE_HEADER_LENGTH + length) break
@@ -315,11 +316,4 @@ export class TlsDissector implements Dissector {
       default:
     }
   }
-}
-
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
 }

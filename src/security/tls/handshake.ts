@@ -35,6 +35,7 @@
  * Not implemented (libp2p needs none): PSK, resumption, 0-RTT, SNI, TLS ≤ 1.2.
  */
 import type crypto from 'node:crypto'
+import { concatBytes } from '../../codec/bytes.js'
 import { TlsError } from '../../errors.js'
 import {
   AlertDescription,
@@ -385,7 +386,7 @@ export class TlsHandshake<T = unknown> {
         throw unexpected('a handshake message spans a key change (RFC 8446 §5.1)')
       }
       this.bufferLevel = level
-      this.buffer = this.buffer.length === 0 ? data : concat(this.buffer, data)
+      this.buffer = this.buffer.length === 0 ? data : concatBytes([this.buffer, data])
       while (this.buffer.length >= HANDSHAKE_HEADER_LENGTH) {
         const b = this.buffer
         const type = b[0] as number
@@ -955,11 +956,4 @@ export class TlsHandshake<T = unknown> {
     }
     throw unexpected(`${handshakeTypeName(msg.type)} after the handshake`)
   }
-}
-
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
 }
