@@ -4,8 +4,8 @@ import { decodeLp, encodeLp, encodeLpPrefix, LpDecoder } from '../../src/codec/l
 import { ChunkQueue } from '../../src/codec/chunk-queue.js'
 import { encodeUvarint } from '../../src/codec/varint.js'
 import { CodecError } from '../../src/errors.js'
+import { concat } from '../helpers/bytes.js'
 
-const concat = (parts: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(parts))
 const msgs = fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 })
 
 /** Split `buf` at the given sorted cut points. */

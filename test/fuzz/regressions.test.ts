@@ -7,8 +7,7 @@ import type { MuxedStream } from '../../src/muxer/stream.js'
 import { testSession } from '../muxer/helpers.js'
 import { ResourceManager } from '../../src/resources/manager.js'
 import type { ResourceScope } from '../../src/resources/scope.js'
-
-const concat = (parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap(p => [...p]))
+import { concat } from '../helpers/bytes.js'
 
 describe('yamux session (fuzz/targets/yamux.ts)', () => {
   it('frames after the one that ended the session, in the same chunk, open no stream (found: a stream handed out after onClose, never uncounted)', () => {

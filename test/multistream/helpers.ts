@@ -6,13 +6,7 @@ import type { ByteConnection, ByteSink, Stream } from '../../src/connection.js'
 import { ChunkQueue } from '../../src/codec/chunk-queue.js'
 import { encodeLp } from '../../src/codec/length-prefixed.js'
 import { EndOfStreamError, StreamClosedError, StreamResetError } from '../../src/errors.js'
-
-export function concat (chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let o = 0
-  for (const c of chunks) { out.set(c, o); o += c.length }
-  return out
-}
+import { concat } from '../helpers/bytes.js'
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b)

@@ -16,7 +16,8 @@ import { selectOnConnectionLazy } from '../../src/multistream/lazy-connection.js
 import { dial, type TcpConnection } from '../../src/transport/tcp.js'
 import type { Multiaddr } from '../../src/transport/multiaddr.js'
 import { record, startListener, tick } from '../transport/tcp-helpers.js'
-import { concat, text, utf8 } from './helpers.js'
+import { text, utf8 } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {

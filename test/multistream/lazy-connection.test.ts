@@ -5,7 +5,8 @@ import { encodeMessage } from '../../src/multistream/messages.js'
 import { handleOnConnection } from '../../src/multistream/negotiate.js'
 import { selectOnConnectionLazy } from '../../src/multistream/lazy-connection.js'
 import type { ByteConnection } from '../../src/connection.js'
-import { concat, connectionPair, text, utf8 } from './helpers.js'
+import { connectionPair, text, utf8 } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const msgs = (...m: string[]): Uint8Array => concat(m.map(encodeMessage))

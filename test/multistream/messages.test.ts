@@ -6,7 +6,8 @@ import {
   HEADER_MESSAGE, LS_MESSAGE, MessageReader, NA_MESSAGE, concatBytes, decodeLsResponse, decodeMessageBody,
   encodeLsResponse, encodeMessage
 } from '../../src/multistream/messages.js'
-import { concat, utf8 } from './helpers.js'
+import { utf8 } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))

@@ -6,7 +6,8 @@ import {
 } from '../../src/multistream/negotiate.js'
 import { selectOnConnectionLazy } from '../../src/multistream/lazy-connection.js'
 import type { ByteSink } from '../../src/connection.js'
-import { concat, connectionPair, streamPair, text, utf8 } from './helpers.js'
+import { connectionPair, streamPair, text, utf8 } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const msgs = (...m: string[]): Uint8Array => concat(m.map(encodeMessage))

@@ -16,7 +16,7 @@ import {
   resolveMaxMessageBytes,
   type NegotiationStep
 } from '../../src/multistream/negotiation.js'
-import { concat } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const msgs = (...m: string[]): Uint8Array => concat(m.map(encodeMessage))

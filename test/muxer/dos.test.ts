@@ -15,8 +15,9 @@ import { ResourceLimitError, StreamResetError, YamuxError } from '../../src/erro
 import { ResourceManager } from '../../src/resources/index.js'
 import type { ResourceScope } from '../../src/resources/index.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, concat, frameBytes, FrameRecorder, testSession } from './helpers.js'
+import { Clock, frameBytes, FrameRecorder, testSession } from './helpers.js'
 import type { Frame, TestSession } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 const { Data, WindowUpdate, Ping, GoAway } = FrameType
 const { SYN, ACK, RST } = Flag

@@ -3,7 +3,8 @@ import fc from 'fast-check'
 import { FrameDecoder } from '../../src/muxer/frame-decoder.js'
 import type { Header } from '../../src/muxer/frame.js'
 import { YamuxError } from '../../src/errors.js'
-import { concat, frameBytes, FrameRecorder } from './helpers.js'
+import { frameBytes, FrameRecorder } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 interface Sent { type: number, flags: number, streamId: number, payload: Uint8Array }
 

@@ -18,6 +18,7 @@ import type { SessionInit } from '../../src/muxer/session.js'
 import { StreamTable } from '../../src/muxer/stream-table.js'
 import type { YamuxConfig } from '../../src/muxer/config.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
+import { concat } from '../helpers/bytes.js'
 
 export interface Frame { header: Header, payload: Uint8Array }
 
@@ -75,15 +76,6 @@ export class FrameRecorder {
 
   push (chunks: Uint8Array[]): void { for (const c of chunks) this.decoder.push(c) }
   take (): Frame[] { return this.frames.splice(0) }
-}
-
-export function concat (chunks: readonly Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const c of chunks) n += c.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const c of chunks) { out.set(c, o); o += c.length }
-  return out
 }
 
 export function frameBytes (

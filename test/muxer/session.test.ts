@@ -3,8 +3,9 @@ import { Flag, FrameType, GoAwayCode } from '../../src/muxer/constants.js'
 import { EndOfStreamError, StreamResetError, YamuxError } from '../../src/errors.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, concat, frameBytes, FrameRecorder, sessionPair, settle, testSession } from './helpers.js'
+import { Clock, frameBytes, FrameRecorder, sessionPair, settle, testSession } from './helpers.js'
 import type { Frame, SessionEnd, TestSession } from './helpers.js'
+import { concat } from '../helpers/bytes.js'
 
 const { Data, WindowUpdate, Ping, GoAway } = FrameType
 const { SYN, ACK, FIN, RST } = Flag

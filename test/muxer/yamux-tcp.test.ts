@@ -3,11 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createYamux } from '../../src/muxer/index.js'
 import type { Stream, StreamMuxer } from '../../src/connection.js'
 import { StreamResetError } from '../../src/errors.js'
-import { concat, frameBytes, readAll, sha256, tcpPair, withTimeout } from './helpers.js'
+import { frameBytes, readAll, sha256, tcpPair, withTimeout } from './helpers.js'
 import type { TcpPair } from './helpers.js'
 import { waitFor } from '../helpers/wait.js'
 import { FrameType, Flag } from '../../src/muxer/constants.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
+import { concat } from '../helpers/bytes.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 

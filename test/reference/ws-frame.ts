@@ -31,12 +31,3 @@ export function refEncode (f: RefFrame): Uint8Array {
   }
   return out
 }
-
-export function concatAll (parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
-}

@@ -15,6 +15,7 @@ import {
   ZERO_COPY_MIN_PLAINTEXT
 } from '../../src/security/transport-codec.js'
 import { NoiseError } from '../../src/errors.js'
+import { concat } from '../helpers/bytes.js'
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7)
 
@@ -24,8 +25,6 @@ function decodeAll (decoder: NoiseFrameDecoder, cs: CipherState): Uint8Array[] {
   while ((f = decoder.next()) !== undefined) out.push(cs.decrypt(f))
   return out
 }
-
-const concat = (parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts))
 
 /** The wire bytes of one batch (what the socket sends for the chunks of one write). */
 const seal = (cs: CipherState, chunks: readonly Uint8Array[], maxPlaintext?: number): Uint8Array =>

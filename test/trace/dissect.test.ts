@@ -4,13 +4,9 @@ import { encodeLp } from '../../src/codec/length-prefixed.js'
 import { encodeLsResponse, encodeMessage } from '../../src/multistream/messages.js'
 import { MessageDissector, streamDissector, TimedBuffer } from '../../src/trace/dissect.js'
 import type { TraceDirection, TraceEvent } from '../../src/trace/observer.js'
+import { concat } from '../helpers/bytes.js'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
-const concat = (parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0)); let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
-}
 
 /** Compact, comparable form of an event. */
 function show (e: TraceEvent): string {

@@ -4,16 +4,11 @@
 import { describe, expect, it } from 'vitest'
 import { Dialer, Listener, LsRequest } from '../../src/multistream/negotiation.js'
 import type { TraceEvent, TraceObserver } from '../../src/trace/observer.js'
+import { concat } from '../helpers/bytes.js'
 
 function collector (): { observer: TraceObserver, events: TraceEvent[] } {
   const events: TraceEvent[] = []
   return { events, observer: { event: e => { events.push({ ...e, bytes: e.bytes?.slice() } as TraceEvent) } } }
-}
-
-const concat = (parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0)); let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
 }
 
 const summary = (events: TraceEvent[]): string[] => events.map(e => {

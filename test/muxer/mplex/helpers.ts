@@ -14,8 +14,8 @@ import { encodeFrame } from '../../../src/muxer/mplex/frame.js'
 import type { MessageFlag } from '../../../src/muxer/mplex/constants.js'
 import { refDecodeAll } from './reference.js'
 import type { RefFrame } from './reference.js'
+import { concat } from '../../helpers/bytes.js'
 
-export const concat = (chunks: readonly Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(chunks))
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 

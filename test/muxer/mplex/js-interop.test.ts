@@ -6,8 +6,9 @@ import type { MplexConfig, MplexMuxer } from '../../../src/muxer/mplex/index.js'
 import { MplexError, StreamResetError } from '../../../src/errors.js'
 import type { Stream } from '../../../src/connection.js'
 import type { Stream as JsStream, StreamMuxer as JsMuxer } from '@libp2p/interface'
-import { concat, payload, sha256, socketConnection, within } from './helpers.js'
+import { payload, sha256, socketConnection, within } from './helpers.js'
 import { jsDial, jsListen, jsMuxer, jsReadAll, jsWrite } from './js-peer.js'
+import { concat } from '../../helpers/bytes.js'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })

@@ -5,10 +5,11 @@ import { createMplex } from '../../../src/muxer/mplex/index.js'
 import type { MplexConfig, MplexMuxer } from '../../../src/muxer/mplex/index.js'
 import { MplexError, StreamResetError } from '../../../src/errors.js'
 import type { Stream } from '../../../src/connection.js'
-import { concat, payload, sha256, tcpPair, within } from './helpers.js'
+import { payload, sha256, tcpPair, within } from './helpers.js'
 import type { TcpPair } from './helpers.js'
 import { dial, listen } from '../../../src/transport/tcp.js'
 import type { ByteConnection } from '../../../src/connection.js'
+import { concat } from '../../helpers/bytes.js'
 
 const cleanups: Array<() => void> = []
 afterEach(() => { for (const c of cleanups.splice(0)) c() })

@@ -8,7 +8,8 @@ import {
   applyMask, decodeClosePayload, decodeFrameHeader, encodeClosePayload, encodeFrame, isValidCloseCode
 } from '../../../src/transport/ws/frame.js'
 import { WsError } from '../../../src/errors.js'
-import { concatAll, refEncode } from '../../reference/ws-frame.js'
+import { refEncode } from '../../reference/ws-frame.js'
+import { concat } from '../../helpers/bytes.js'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.replace(/\s+/g, '').match(/../g) ?? [], b => parseInt(b, 16))
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -62,7 +63,7 @@ describe('frame codec: RFC 6455 §5.7 examples', () => {
     ['masked pong "Hello"', Opcode.Pong, true, utf8('Hello'), key, '8a8537fa213d7f9f4d5158']
   ]
   it.each(cases)('%s', (_name, opcode, fin, payload, maskKey, wire) => {
-    const bytes = concatAll(encodeFrame(opcode, payload, { fin, maskKey }))
+    const bytes = concat(encodeFrame(opcode, payload, { fin, maskKey }))
     expect(Buffer.from(bytes).toString('hex')).toBe(wire)
     const h = decodeFrameHeader(bytes) as NonNullable<ReturnType<typeof decodeFrameHeader>>
     expect({ opcode: h.opcode, fin: h.fin, length: h.length, masked: h.masked }).toEqual({
@@ -119,7 +120,7 @@ describe('frame codec: header properties', () => {
     fc.assert(
       fc.property(arbFrame, fc.integer(), (f, seed) => {
         const payload = new Uint8Array(f.length).map((_, i) => (i * 31 + seed) & 0xff)
-        const mine = concatAll(encodeFrame(f.opcode, payload, { fin: f.fin, maskKey: f.maskKey }))
+        const mine = concat(encodeFrame(f.opcode, payload, { fin: f.fin, maskKey: f.maskKey }))
         expect(Buffer.from(mine).equals(refEncode({ fin: f.fin, opcode: f.opcode, payload, maskKey: f.maskKey }))).toBe(
           true
         )

@@ -4,7 +4,8 @@ import { Receiver, type FrameSink } from '../../../src/transport/ws/receiver.js'
 import type { FrameHeader } from '../../../src/transport/ws/frame.js'
 import { Opcode } from '../../../src/transport/ws/constants.js'
 import { WsError } from '../../../src/errors.js'
-import { concatAll, refEncode, type RefFrame } from '../../reference/ws-frame.js'
+import { refEncode, type RefFrame } from '../../reference/ws-frame.js'
+import { concat } from '../../helpers/bytes.js'
 
 interface Seen { opcode: number, fin: boolean, payload: string }
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex')
@@ -25,7 +26,7 @@ class Recorder implements FrameSink {
   }
 
   onFrameEnd (h: FrameHeader): void {
-    this.frames.push({ opcode: h.opcode, fin: h.fin, payload: hexOf(concatAll(this.pieces)) })
+    this.frames.push({ opcode: h.opcode, fin: h.fin, payload: hexOf(concat(this.pieces)) })
   }
 
   onControl (h: FrameHeader, payload: Uint8Array): void {
@@ -40,7 +41,7 @@ const arbFrame: fc.Arbitrary<RefFrame> = fc.record({
 }).map(f => (f.opcode >= 8 ? { ...f, fin: true, payload: f.payload.subarray(0, 125) } : f))
 
 function wire (frames: RefFrame[], masked: boolean, keySeed = 7): Uint8Array {
-  return concatAll(
+  return concat(
     frames.map((f, i) => refEncode(masked ? { ...f, maskKey: new Uint8Array([i, keySeed, 0xff - i, 0x5a]) } : f))
   )
 }
@@ -91,7 +92,7 @@ describe('ws Receiver', () => {
   it('truncation at every offset: only the complete frames come out, and idle only at a boundary', () => {
     fc.assert(fc.property(fc.array(arbFrame, { minLength: 1, maxLength: 4 }), fc.boolean(), (frames, masked) => {
       const encoded = frames.map((f, i) => refEncode(masked ? { ...f, maskKey: new Uint8Array([i, 1, 2, 3]) } : f))
-      const bytes = concatAll(encoded)
+      const bytes = concat(encoded)
       const ends: number[] = []
       let at = 0
       for (const e of encoded) { at += e.length; ends.push(at) }

@@ -9,7 +9,8 @@ import {
   applyMask
 } from '../../../src/transport/ws/frame.js'
 import { WsError } from '../../../src/errors.js'
-import { concatAll, refEncode } from '../../reference/ws-frame.js'
+import { refEncode } from '../../reference/ws-frame.js'
+import { concat } from '../../helpers/bytes.js'
 
 interface Harness {
   s: WsSession
@@ -42,7 +43,7 @@ function harness (role: WsRole = 'server', maxMessageBytes?: number): Harness {
   })
   h.s = s
   h.sent = () => {
-    const bytes = concatAll(s.takeOutbox())
+    const bytes = concat(s.takeOutbox())
     const out: Array<{ opcode: number, payload: Uint8Array }> = []
     let at = 0
     while (at < bytes.length) {
@@ -67,21 +68,21 @@ const c = (opcode: number, payload: Uint8Array | string = new Uint8Array(0), fin
     payload: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload,
     maskKey: key
   })
-const text = (b: Uint8Array[]): string => new TextDecoder().decode(concatAll(b))
+const text = (b: Uint8Array[]): string => new TextDecoder().decode(concat(b))
 const closeCodeOf = (f: { payload: Uint8Array }): number => decodeClosePayload(f.payload).code
 
 describe('WsSession (Autobahn-style vectors)', () => {
   it('1.2.x binary messages of 0, 125, 126, 65535, 65536 bytes are delivered', () => {
     const h = harness()
     for (const n of [0, 125, 126, 65535, 65536]) h.s.receive(c(Opcode.Binary, new Uint8Array(n).fill(n & 0xff)))
-    expect(concatAll(h.data).length).toBe(125 + 126 + 65535 + 65536)
+    expect(concat(h.data).length).toBe(125 + 126 + 65535 + 65536)
     expect(h.failures).toEqual([])
   })
 
   it('5.3 / 5.6 fragmented binary message with pings between fragments: data in order, pongs echo', () => {
     const h = harness()
     h.s.receive(
-      concatAll([
+      concat([
         c(Opcode.Binary, 'frag1', false),
         c(Opcode.Ping, 'p1'),
         c(Opcode.Continuation, 'frag2', false),
@@ -106,7 +107,7 @@ describe('WsSession (Autobahn-style vectors)', () => {
 
   it('5.18 a new binary frame inside a fragmented message → 1002', () => {
     const h = harness()
-    h.s.receive(concatAll([c(Opcode.Binary, 'a', false), c(Opcode.Binary, 'b')]))
+    h.s.receive(concat([c(Opcode.Binary, 'a', false), c(Opcode.Binary, 'b')]))
     expect(h.failures[0]?.code).toBe('ERR_WS_PROTOCOL')
     expect(text(h.data)).toBe('a')
   })
@@ -155,7 +156,7 @@ describe('WsSession (Autobahn-style vectors)', () => {
 
   it('message size is checked at the header, across fragments → 1009 before the payload', () => {
     const h = harness('server', 10)
-    h.s.receive(concatAll([c(Opcode.Binary, '123456', false), c(Opcode.Continuation, '78901')]))
+    h.s.receive(concat([c(Opcode.Binary, '123456', false), c(Opcode.Continuation, '78901')]))
     expect(text(h.data)).toBe('123456')
     expect(h.failures[0]?.code).toBe('ERR_WS_MESSAGE_TOO_LARGE')
     expect(closeCodeOf(h.sent()[0] as { payload: Uint8Array })).toBe(1009)
@@ -193,7 +194,7 @@ describe('WsSession (Autobahn-style vectors)', () => {
     h.sent()
     h.s.receive(c(Opcode.Ping, 'x'))
     expect(h.sent()).toEqual([])
-    h.s.receive(concatAll([c(Opcode.Close), c(Opcode.Binary, 'ignored')]))
+    h.s.receive(concat([c(Opcode.Close), c(Opcode.Binary, 'ignored')]))
     expect(h.data).toEqual([])
   })
 
@@ -292,7 +293,7 @@ describe('WsSession (Autobahn-style vectors)', () => {
       host: { onData () {}, onOutput () {}, onRemoteEnd () {}, onClosed () {}, onFailure () {} }
     })
     const parts = split.encodeData([new Uint8Array(5), new Uint8Array(5)])
-    const all = concatAll(parts)
+    const all = concat(parts)
     const lengths: number[] = []
     for (let at = 0; at < all.length;) {
       const hd = decodeFrameHeader(all, at) as NonNullable<ReturnType<typeof decodeFrameHeader>>
