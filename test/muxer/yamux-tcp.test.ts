@@ -1,8 +1,13 @@
+/**
+ * yamux over loopback TCP, and the two load cases also over TCP + Noise (src/security), the stack
+ * as the switch builds it minus multistream.
+ */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createYamux } from '../../src/muxer/index.js'
-import type { Stream, StreamMuxer } from '../../src/connection.js'
+import type { ByteConnection, Stream, StreamMuxer } from '../../src/connection.js'
 import { StreamResetError } from '../../src/errors.js'
+import { generateEd25519, secureInbound, secureOutbound } from '../../src/security/index.js'
 import { frameBytes, readAll, sha256, tcpPair, withTimeout } from './helpers.js'
 import type { TcpPair } from './helpers.js'
 import { waitFor } from '../helpers/wait.js'
@@ -20,17 +25,37 @@ afterEach(async () => {
   pair = undefined
 })
 
-async function setup (config = {}): Promise<{ client: StreamMuxer, server: StreamMuxer }> {
-  pair = await tcpPair()
-  const client = createYamux(pair.client, { initiator: true, config })
-  const server = createYamux(pair.server, { initiator: false, config })
+function muxPair (a: ByteConnection, b: ByteConnection, config = {}): { client: StreamMuxer, server: StreamMuxer } {
+  const client = createYamux(a, { initiator: true, config })
+  const server = createYamux(b, { initiator: false, config })
   muxers.push(client, server)
   return { client, server }
 }
 
-describe('yamux over loopback TCP', () => {
+async function setup (config = {}): Promise<{ client: StreamMuxer, server: StreamMuxer }> {
+  pair = await tcpPair()
+  return muxPair(pair.client, pair.server, config)
+}
+
+async function setupOverNoise (): Promise<{ client: StreamMuxer, server: StreamMuxer }> {
+  pair = await tcpPair()
+  const [c, s] = await withTimeout(Promise.all([
+    secureOutbound(pair.client, { identity: generateEd25519() }),
+    secureInbound(pair.server, { identity: generateEd25519() })
+  ]), 10_000, 'noise handshake')
+  expect(c.muxer).toBe('/yamux/1.0.0') // early muxer negotiation inside Noise
+  return muxPair(c.conn, s.conn)
+}
+
+/** The two ends over raw loopback TCP, or over TCP + Noise with yamux agreed inside the handshake. */
+const CONNECTIONS: Array<[string, () => Promise<{ client: StreamMuxer, server: StreamMuxer }>]> = [
+  ['loopback TCP', async () => await setup()],
+  ['TCP + Noise', setupOverNoise]
+]
+
+describe.each(CONNECTIONS)('yamux over %s', (_name, connect) => {
   it('1000 concurrent streams, each with a checksummed payload, answered with its digest', async () => {
-    const { client, server } = await setup()
+    const { client, server } = await connect()
     server.onStream = (s) => {
       void (async () => {
         const body = await readAll(s)
@@ -59,7 +84,7 @@ describe('yamux over loopback TCP', () => {
   })
 
   it('one stream carries 32 MiB intact in both directions (window auto-tuning on)', async () => {
-    const { client, server } = await setup()
+    const { client, server } = await connect()
     const size = 32 * 1024 * 1024
     const data = randomBytes(size)
     server.onStream = (s) => {
@@ -77,7 +102,9 @@ describe('yamux over loopback TCP', () => {
     expect(got.length).toBe(size)
     expect(Buffer.from(got).equals(data)).toBe(true)
   })
+})
 
+describe('yamux over loopback TCP', () => {
   it('a reader that never reads: the sender holds at most one window, its write stays pending', async () => {
     const { client, server } = await setup()
     let inbound: Stream | undefined
