@@ -15,8 +15,8 @@ import { ResourceLimitError, StreamResetError, YamuxError } from '../../src/erro
 import { ResourceManager } from '../../src/resources/index.js'
 import type { ResourceScope } from '../../src/resources/index.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, frameBytes, FrameRecorder, testSession } from './helpers.js'
-import type { Frame, TestSession } from './helpers.js'
+import { Clock, frameBytes, FrameRecorder, loneSession, testSession } from './helpers.js'
+import type { Frame, LoneSession } from './helpers.js'
 import { concat } from '../helpers/bytes.js'
 
 const { Data, WindowUpdate, Ping, GoAway } = FrameType
@@ -24,23 +24,9 @@ const { SYN, ACK, RST } = Flag
 const KiB = 1024
 const MiB = 1024 * KiB
 
-interface Lone { s: TestSession, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined> }
-
 /** A listener-side session fed raw bytes, its output decoded. */
-function lone (config: Record<string, number> = {}, resources?: ResourceScope, initiator = false): Lone {
-  const clock = new Clock()
-  const inbound: MuxedStream[] = []
-  const closed: Array<Error | undefined> = []
-  const rec = new FrameRecorder()
-  const s = testSession({
-    initiator,
-    config: { rttIntervalMs: 0, keepAliveIntervalMs: 0, ...config },
-    now: clock.now,
-    resources,
-    host: { onOutput: () => {}, onStream: st => { inbound.push(st) }, onClose: e => { closed.push(e) } }
-  })
-  return { s, inbound, closed, out: () => { rec.push(s.takeOutbox()); return rec.take() } }
-}
+const lone = (config: Record<string, number> = {}, resources?: ResourceScope, initiator = false): LoneSession =>
+  loneSession(initiator, config, resources)
 
 const count = (frames: Frame[], type: number, flags: number): number =>
   frames.filter(f => f.header.type === type && f.header.flags === flags).length

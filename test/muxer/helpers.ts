@@ -18,6 +18,7 @@ import type { SessionInit } from '../../src/muxer/session.js'
 import { StreamTable } from '../../src/muxer/stream-table.js'
 import type { YamuxConfig } from '../../src/muxer/config.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
+import type { ResourceScope } from '../../src/resources/scope.js'
 import { concat } from '../helpers/bytes.js'
 
 export interface Frame { header: Header, payload: Uint8Array }
@@ -94,6 +95,38 @@ export class Clock {
   t = 1000
   now = (): number => this.t
   advance (ms: number): void { this.t += ms }
+}
+
+/** One session with no peer: a test feeds it raw bytes (`s.receive`) and reads what it sent. */
+export interface LoneSession {
+  s: TestSession
+  /** Streams the (absent) peer opened, in order. */
+  inbound: MuxedStream[]
+  /** Each `onClose` the session reported. */
+  closed: Array<Error | undefined>
+  clock: Clock
+  /** The frames sent since the last call, decoded. */
+  out: () => Frame[]
+}
+
+/** A session fed raw bytes, with its output decoded; keep-alive and RTT pings off unless `config` says. */
+export function loneSession (
+  initiator: boolean,
+  config: Partial<YamuxConfig> = {},
+  resources?: ResourceScope
+): LoneSession {
+  const clock = new Clock()
+  const inbound: MuxedStream[] = []
+  const closed: Array<Error | undefined> = []
+  const rec = new FrameRecorder()
+  const s = testSession({
+    initiator,
+    config: { rttIntervalMs: 0, keepAliveIntervalMs: 0, ...config },
+    now: clock.now,
+    resources,
+    host: { onOutput: () => {}, onStream: st => { inbound.push(st) }, onClose: e => { closed.push(e) } }
+  })
+  return { s, inbound, closed, clock, out: () => { rec.push(s.takeOutbox()); return rec.take() } }
 }
 
 export interface SessionEnd {

@@ -3,8 +3,8 @@ import { Flag, FrameType, GoAwayCode } from '../../src/muxer/constants.js'
 import { EndOfStreamError, StreamResetError, YamuxError } from '../../src/errors.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, frameBytes, FrameRecorder, sessionPair, settle, testSession } from './helpers.js'
-import type { Frame, SessionEnd, TestSession } from './helpers.js'
+import { Clock, frameBytes, FrameRecorder, loneSession, sessionPair, settle, testSession } from './helpers.js'
+import type { Frame, SessionEnd } from './helpers.js'
 import { concat } from '../helpers/bytes.js'
 
 const { Data, WindowUpdate, Ping, GoAway } = FrameType
@@ -18,24 +18,6 @@ function sent (end: SessionEnd): Frame[] {
 const hdr = (
   f: Frame
 ): [number, number, number, number] => [f.header.type, f.header.flags, f.header.streamId, f.header.length]
-
-/** A lone session fed raw bytes, with its output decoded. */
-function lone (
-  initiator: boolean,
-  config: Record<string, number> = {}
-): { s: TestSession, inbound: MuxedStream[], out: () => Frame[], closed: Array<Error | undefined>, clock: Clock } {
-  const clock = new Clock()
-  const inbound: MuxedStream[] = []
-  const closed: Array<Error | undefined> = []
-  const rec = new FrameRecorder()
-  const s = testSession({
-    initiator,
-    config: { rttIntervalMs: 0, keepAliveIntervalMs: 0, ...config },
-    now: clock.now,
-    host: { onOutput: () => {}, onStream: st => { inbound.push(st) }, onClose: e => { closed.push(e) } }
-  })
-  return { s, inbound, closed, clock, out: () => { rec.push(s.takeOutbox()); return rec.take() } }
-}
 
 async function readAll (s: MuxedStream): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
@@ -65,7 +47,7 @@ describe('stream opening (spec §Stream Establishment)', () => {
   })
 
   it('accepts a stream opened by SYN on a Data frame, data included', async () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(frameBytes(Data, SYN, 1, 3, Uint8Array.of(7, 8, 9)))
     expect(l.out().map(hdr)).toEqual([[WindowUpdate, ACK, 1, 0]])
     const st = l.inbound[0] as MuxedStream
@@ -102,7 +84,7 @@ describe('stream opening (spec §Stream Establishment)', () => {
       ], /recently closed/]
     ]
     for (const [name, initiator, frames, msg] of cases) {
-      const l = lone(initiator)
+      const l = loneSession(initiator)
       for (const f of frames) l.s.receive(f)
       const frames2 = l.out()
       expect(hdr(frames2[frames2.length - 1] as Frame), name).toEqual([GoAway, 0, 0, GoAwayCode.ProtocolError])
@@ -114,7 +96,7 @@ describe('stream opening (spec §Stream Establishment)', () => {
   })
 
   it('remembers the last 256 retired ids (bounded heap per session): an older id is no longer "recently closed"', () => {
-    const l = lone(false)
+    const l = loneSession(false)
     for (let i = 0; i < 257; i++) {
       const id = 1 + 2 * i
       l.s.receive(frameBytes(WindowUpdate, SYN, id, 0))
@@ -129,7 +111,7 @@ describe('stream opening (spec §Stream Establishment)', () => {
   })
 
   it('bad version or frame type: GoAway(protocol error)', () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]))
     expect(l.out().map(hdr)).toEqual([[GoAway, 0, 0, 1]])
     expect(l.closed[0]).toMatchObject({ code: 'ERR_YAMUX_PROTOCOL', goAwayCode: 1 })
@@ -167,7 +149,7 @@ describe('closing and reset (spec §Stream Close, §Stream Reset)', () => {
 
   it('FIN and RST are honoured on Data and on WindowUpdate frames alike', async () => {
     for (const type of [Data, WindowUpdate]) {
-      const l = lone(false)
+      const l = loneSession(false)
       l.s.receive(frameBytes(WindowUpdate, SYN, 1, 0))
       l.s.receive(frameBytes(type, FIN, 1, 0))
       expect(await (l.inbound[0] as MuxedStream).read()).toBeNull()
@@ -180,7 +162,7 @@ describe('closing and reset (spec §Stream Close, §Stream Reset)', () => {
   })
 
   it('data and FIN in one Data frame: the data is read, then EOF', async () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(frameBytes(Data, SYN | FIN, 1, 2, Uint8Array.of(5, 6)))
     const st = l.inbound[0] as MuxedStream
     expect(await readAll(st)).toEqual(Uint8Array.of(5, 6))
@@ -207,7 +189,7 @@ describe('closing and reset (spec §Stream Close, §Stream Reset)', () => {
   })
 
   it('frames for unknown streams are ignored, Data payloads skipped unbuffered', async () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(frameBytes(Data, 0, 7, 100_000).subarray(0, 12))
     l.s.receive(new Uint8Array(100_000))
     l.s.receive(frameBytes(WindowUpdate, 0, 9, 5))
@@ -221,7 +203,7 @@ describe('closing and reset (spec §Stream Close, §Stream Reset)', () => {
   })
 
   it('data after the remote FIN is dropped (still window-checked), the stream stays up', async () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(frameBytes(Data, SYN | FIN, 1, 1, Uint8Array.of(1)))
     l.s.receive(frameBytes(Data, 0, 1, 2, Uint8Array.of(2, 3)))
     const st = l.inbound[0] as MuxedStream
@@ -235,7 +217,7 @@ describe('closing and reset (spec §Stream Close, §Stream Reset)', () => {
 
 describe('flow control (spec §Flow Control)', () => {
   it('a Data frame larger than the receive window: GoAway(protocol error), checked at the header', () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(frameBytes(WindowUpdate, SYN, 1, 0))
     l.out()
     l.s.receive(frameBytes(Data, 0, 1, 262145).subarray(0, 12)) // header only: no payload buffered yet
@@ -247,7 +229,7 @@ describe('flow control (spec §Flow Control)', () => {
   })
 
   it('initial send credit is 256000 (older nim), then grows by the deltas', async () => {
-    const l = lone(true)
+    const l = loneSession(true)
     const st = l.s.openStream()
     let done = false
     const w = st.write(new Uint8Array(300_000)).then(() => { done = true })
@@ -261,7 +243,7 @@ describe('flow control (spec §Flow Control)', () => {
   })
 
   it('the first window update is a delta, not an absolute window', async () => {
-    const l = lone(true)
+    const l = loneSession(true)
     const st = l.s.openStream()
     l.s.receive(frameBytes(WindowUpdate, ACK, 1, 1000)) // window is now 256 KiB + 1000 (we count 256000 + 1000)
     void st.write(new Uint8Array(400_000))
@@ -391,13 +373,13 @@ describe('flow control (spec §Flow Control)', () => {
 
 describe('ping and keepalive (spec §Ping)', () => {
   it('answers a ping SYN with an ACK carrying the same value, on stream 0', () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(frameBytes(Ping, SYN, 0, 0xdeadbeef))
     expect(l.out().map(hdr)).toEqual([[Ping, ACK, 0, 0xdeadbeef]])
   })
 
   it('never sends an unsolicited ping ACK; an unknown ACK is ignored', () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.receive(frameBytes(Ping, ACK, 0, 5))
     expect(l.out()).toEqual([])
     expect(l.closed).toEqual([])
@@ -430,7 +412,7 @@ describe('ping and keepalive (spec §Ping)', () => {
   })
 
   it('keepalive: a ping after the idle interval, the session ends when it goes unanswered', () => {
-    const l = lone(true, { keepAliveIntervalMs: 1000, keepAliveTimeoutMs: 500 })
+    const l = loneSession(true, { keepAliveIntervalMs: 1000, keepAliveTimeoutMs: 500 })
     expect(l.s.nextDeadline()).toBe(2000)
     l.clock.advance(999)
     l.s.tick()
@@ -453,7 +435,7 @@ describe('ping and keepalive (spec §Ping)', () => {
   })
 
   it('pong answers are bounded while the connection is blocked', () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.setBlocked(true)
     for (let i = 0; i < 100; i++) l.s.receive(frameBytes(Ping, SYN, 0, i))
     expect(l.out()).toHaveLength(32)
@@ -523,13 +505,13 @@ describe('GoAway (spec §Go Away)', () => {
   })
 
   it('a protocol error after goAway() still sends GoAway(protocol error); nothing after close()', () => {
-    const l = lone(false)
+    const l = loneSession(false)
     l.s.goAway()
     expect(l.out().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.Normal]])
     l.s.receive(frameBytes(WindowUpdate, SYN, 2, 0)) // our own parity
     expect(l.out().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.ProtocolError]])
     expect(l.closed[0]).toMatchObject({ code: 'ERR_YAMUX_PROTOCOL' })
-    const m = lone(true)
+    const m = loneSession(true)
     m.s.close()
     m.s.goAway()
     expect(m.out().map(hdr)).toEqual([[GoAway, 0, 0, GoAwayCode.Normal]])
@@ -605,7 +587,7 @@ describe('limits', () => {
   })
 
   it('a peer that never reads cannot pile up control frames: the session ends past the cap', () => {
-    const l = lone(false, { maxInboundStreams: 0 })
+    const l = loneSession(false, { maxInboundStreams: 0 })
     l.s.setBlocked(true)
     for (let i = 0; i < 5000 && l.closed.length === 0; i++) l.s.receive(frameBytes(WindowUpdate, SYN, 2 * i + 1, 0))
     expect(l.closed[0]).toMatchObject({ code: 'ERR_BUFFER_FULL' })
