@@ -3,13 +3,11 @@
  *  - `sessionPair`: two sans-I/O sessions wired back to back, with a manual clock and an explicit
  *    `pump()` that moves outboxes across (so every test controls exactly when bytes travel);
  *  - `FrameRecorder`: decodes everything one session sends, to assert exact frames;
- *  - `socketConnection`/`tcpPair`: node:net sockets as `ByteConnection`s over loopback, until
- *    src/transport/tcp.ts is the one to use.
+ *  - `loneSession`: one session fed raw bytes, its output decoded.
+ * The node:net adapter over loopback (`socketConnection`/`tcpPair`) is ../helpers/socket-connection.ts.
  */
 import { createHash } from 'node:crypto'
-import net from 'node:net'
-import type { ByteConnection, ByteSink, Stream } from '../../src/connection.js'
-import { StreamClosedError } from '../../src/errors.js'
+import type { Stream } from '../../src/connection.js'
 import { FrameDecoder } from '../../src/muxer/frame-decoder.js'
 import type { Header } from '../../src/muxer/frame.js'
 import { encodeHeader } from '../../src/muxer/frame.js'
@@ -197,117 +195,6 @@ export function sessionPair (
 /** Let pending promise continuations run. */
 export async function settle (turns = 3): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise(resolve => setImmediate(resolve))
-}
-
-// ───────────────────────────── node:net → ByteConnection ─────────────────────────────
-
-function multiaddrOf (address: string | undefined, port: number | undefined): string {
-  return address?.includes(':') === true
-    ? `/ip6/${address}/tcp/${port ?? 0}`
-    : `/ip4/${address ?? '0.0.0.0'}/tcp/${port ?? 0}`
-}
-
-/** A `ByteConnection` over a node:net socket (the tiny test adapter; src/transport/tcp.ts is the real one). */
-export function socketConnection (socket: net.Socket, direction: 'inbound' | 'outbound'): ByteConnection {
-  let sink: ByteSink | undefined
-  const early: Uint8Array[] = []
-  let ended = false
-  let endDelivered = false
-  let closed = false
-  let closeErr: Error | undefined
-  let closeDelivered = false
-  let writeClosed = false
-  socket.setNoDelay(true)
-  socket.pause()
-
-  const deliverState = (): void => {
-    if (sink === undefined) return
-    if (ended && !endDelivered) { endDelivered = true; sink.onEnd() }
-    if (closed && !closeDelivered) { closeDelivered = true; sink.onClose(closeErr) }
-  }
-  socket.on('data', (buf: Buffer) => {
-    const chunk = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
-    if (sink === undefined) early.push(chunk)
-    else sink.onData(chunk)
-  })
-  socket.on('end', () => { ended = true; deliverState() })
-  socket.on('error', (err) => { closeErr = err })
-  socket.on('close', () => { closed = true; deliverState() })
-  socket.on('drain', () => { sink?.onDrain?.() })
-
-  const conn: ByteConnection = {
-    remoteAddr: multiaddrOf(socket.remoteAddress, socket.remotePort),
-    localAddr: multiaddrOf(socket.localAddress, socket.localPort),
-    direction,
-    attach (s) {
-      sink = s
-      while (early.length > 0) s.onData(early.shift() as Uint8Array)
-      deliverState()
-      if (!closed) socket.resume()
-    },
-    detach () { sink = undefined; socket.pause() },
-    write (chunks) {
-      if (writeClosed || closed) throw new StreamClosedError('write after close')
-      let ok = true
-      if (chunks.length === 1) return socket.write(chunks[0] as Uint8Array)
-      socket.cork()
-      for (const c of chunks) ok = socket.write(c)
-      socket.uncork()
-      return ok
-    },
-    get writableLength () { return socket.writableLength },
-    pause () { socket.pause() },
-    resume () { socket.resume() },
-    closeWrite () { if (!writeClosed) { writeClosed = true; socket.end() } },
-    async close () {
-      writeClosed = true
-      if (closed) return
-      await new Promise<void>(resolve => {
-        socket.once('close', () => { resolve() })
-        socket.end()
-        // Bounded: a peer that never ends its side is destroyed after a while.
-        setTimeout(() => { socket.destroy() }, 2000).unref()
-      })
-    },
-    abort (err) {
-      writeClosed = true
-      closeErr = err
-      socket.resetAndDestroy()
-    },
-    get closed () { return closed || socket.destroyed }
-  }
-  return conn
-}
-
-export interface TcpPair {
-  client: ByteConnection
-  server: ByteConnection
-  /** The sockets underneath, for byte counts (`bytesWritten`/`bytesRead`). */
-  sockets: { client: net.Socket, server: net.Socket }
-  close: () => Promise<void>
-}
-
-/** A loopback TCP connection as two ByteConnections. */
-export async function tcpPair (): Promise<TcpPair> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve))
-  const dialed = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s))
-    s.once('error', reject)
-  })
-  const inbound = await accepted
-  return {
-    client: socketConnection(dialed, 'outbound'),
-    server: socketConnection(inbound, 'inbound'),
-    sockets: { client: dialed, server: inbound },
-    close: async () => {
-      dialed.destroy()
-      inbound.destroy()
-      await new Promise<void>(resolve => server.close(() => resolve()))
-    }
-  }
 }
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')

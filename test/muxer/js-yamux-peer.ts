@@ -8,7 +8,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { MultiaddrConnection, Stream as JsStream, StreamMuxer as JsMuxer } from '@libp2p/interface'
 import type { YamuxMuxerInit } from '@chainsafe/libp2p-yamux'
 import type { ByteConnection } from '../../src/connection.js'
-import { socketConnection } from './helpers.js'
+import { socketConnection } from '../helpers/socket-connection.js'
 import { jsDial, jsListen } from './js-raw-tcp.js'
 
 export { jsReadAll, jsWrite } from './js-raw-tcp.js'

@@ -5,11 +5,15 @@ import { createMplex } from '../../../src/muxer/mplex/index.js'
 import type { MplexConfig, MplexMuxer } from '../../../src/muxer/mplex/index.js'
 import { MplexError, StreamResetError } from '../../../src/errors.js'
 import type { Stream } from '../../../src/connection.js'
-import { payload, sha256, tcpPair, within } from './helpers.js'
-import type { TcpPair } from './helpers.js'
+import { payload, sha256, within } from './helpers.js'
+import { tcpPair } from '../../helpers/socket-connection.js'
+import type { TcpPair as SocketPair } from '../../helpers/socket-connection.js'
 import { dial, listen } from '../../../src/transport/tcp.js'
 import type { ByteConnection } from '../../../src/connection.js'
 import { concat } from '../../helpers/bytes.js'
+
+/** Two connected ends: the node:net test adapter's, or the TCP transport's. */
+type TcpPair = Pick<SocketPair, 'client' | 'server' | 'close'>
 
 const cleanups: Array<() => void> = []
 afterEach(() => { for (const c of cleanups.splice(0)) c() })
