@@ -48,6 +48,36 @@ async function resetOutcome (dialing: Promise<Stream>): Promise<unknown> {
   return await dialing.then(async s => await s.read()).then(() => undefined, (e: unknown) => e)
 }
 
+/**
+ * `/slow/1.0.0`, a handler that is in the middle of its exchange when the switch stops: it reads
+ * one message, says it `started`, waits for `release`, then writes `late 0` … `late n-1` and closes.
+ */
+function slowProtocol (started: { open: () => void }, release: { promise: Promise<void> }, n: number): LPProtocol {
+  return new LPProtocol({
+    codecs: ['/slow/1.0.0'],
+    handler: async (stream) => {
+      await stream.readLp(100)
+      started.open()
+      await release.promise
+      for (let i = 0; i < n; i++) await stream.writeLp(`late ${i}`)
+      await stream.close()
+    }
+  })
+}
+
+/** Every length-prefixed message until the remote ends the stream (which must be how it stops). */
+async function readLpsToEnd (s: Stream): Promise<string[]> {
+  const got: string[] = []
+  for (;;) {
+    try {
+      got.push(text(await s.readLp(100)))
+    } catch (err) {
+      expect(err).toBeInstanceOf(EndOfStreamError)
+      return got
+    }
+  }
+}
+
 async function waitForConnection (sw: Switch, peer: PeerId): Promise<PeerConnection> {
   await waitFor(`a connection to ${peer.toString()}`, () => sw.connections(peer).length > 0)
   return sw.connections(peer)[0] as PeerConnection
@@ -411,20 +441,7 @@ describe('stop()', () => {
   it('is graceful: open streams finish, new dials fail, connections close with GoAway', async () => {
     const release = gate()
     const started = gate()
-    const server = await fleet.standard({
-      protocols: [
-        new LPProtocol({
-          codecs: ['/slow/1.0.0'],
-          handler: async (stream) => {
-            await stream.readLp(100)
-            started.open()
-            await release.promise
-            for (let i = 0; i < 5; i++) await stream.writeLp(`late ${i}`)
-            await stream.close()
-          }
-        })
-      ]
-    })
+    const server = await fleet.standard({ protocols: [slowProtocol(started, release, 5)] })
     const client = await fleet.standard()
     const closed: Array<SwitchEvents['connection:close']> = []
     client.on('connection:close', e => closed.push(e))
@@ -443,15 +460,7 @@ describe('stop()', () => {
     })
 
     release.open()
-    const got: string[] = []
-    for (;;) {
-      try {
-        got.push(text(await s.readLp(100)))
-      } catch (err) {
-        expect(err).toBeInstanceOf(EndOfStreamError)
-        break
-      }
-    }
+    const got = await readLpsToEnd(s)
     await s.close()
     await stopping
     expect(got).toEqual(['late 0', 'late 1', 'late 2', 'late 3', 'late 4'])
@@ -475,16 +484,7 @@ describe('stop()', () => {
         muxers: ['yamux'],
         earlyGoAway,
         protocols: [
-          new LPProtocol({
-            codecs: ['/slow/1.0.0'],
-            handler: async (stream) => {
-              await stream.readLp(100)
-              started.open()
-              await release.promise
-              for (let i = 0; i < 3; i++) await stream.writeLp(`late ${i}`)
-              await stream.close()
-            }
-          }),
+          slowProtocol(started, release, 3),
           new LPProtocol({
             codecs: ['/other/1.0.0'],
             handler: async (stream) => {
@@ -548,15 +548,7 @@ describe('stop()', () => {
         }
 
         release.open()
-        const got: string[] = []
-        for (;;) {
-          try {
-            got.push(text(await a.readLp(100)))
-          } catch (err) {
-            expect(err).toBeInstanceOf(EndOfStreamError)
-            break
-          }
-        }
+        const got = await readLpsToEnd(a)
         await a.close()
         await stopping
         expect(got).toEqual(['late 0', 'late 1', 'late 2'])
