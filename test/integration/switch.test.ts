@@ -65,6 +65,17 @@ function slowProtocol (started: { open: () => void }, release: { promise: Promis
   })
 }
 
+/** `/hold/1.0.0`, a handler that keeps each stream open until `release`, then closes it. */
+function holdProtocol (release: { promise: Promise<void> }): LPProtocol {
+  return new LPProtocol({
+    codecs: ['/hold/1.0.0'],
+    handler: async (s) => {
+      await release.promise
+      await s.close()
+    }
+  })
+}
+
 /** Every length-prefixed message until the remote ends the stream (which must be how it stops). */
 async function readLpsToEnd (s: Stream): Promise<string[]> {
   const got: string[] = []
@@ -705,17 +716,7 @@ describe('limits', () => {
     'maxOutboundStreamsPerConnection (%s): newStream past the limit throws',
     async (muxer) => {
       const release = gate()
-      const server = await fleet.standard({
-        protocols: [
-          new LPProtocol({
-            codecs: ['/hold/1.0.0'],
-            handler: async (s) => {
-              await release.promise
-              await s.close()
-            }
-          })
-        ]
-      })
+      const server = await fleet.standard({ protocols: [holdProtocol(release)] })
       const client = await fleet.bare({ muxers: [muxer], config: { maxOutboundStreamsPerConnection: 2 } })
       const held = [
         await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0'),
@@ -876,17 +877,7 @@ describe('muxers', () => {
 describe('introspection', () => {
   it('lists connections with their streams, and pending upgrades', async () => {
     const release = gate()
-    const server = await fleet.standard({
-      protocols: [
-        new LPProtocol({
-          codecs: ['/hold/1.0.0'],
-          handler: async (s) => {
-            await release.promise
-            await s.close()
-          }
-        })
-      ]
-    })
+    const server = await fleet.standard({ protocols: [holdProtocol(release)] })
     const client = await fleet.standard()
     const s = await client.dial(server.peerId, server.peerInfo.addrs, '/hold/1.0.0')
     await s.writeLp('x')
