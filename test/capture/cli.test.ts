@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { newStandardSwitch } from '../../src/index.js'
 import { streamProtoProtocol } from '../../src/protocols/stream-proto.js'
 import { main } from '../../src/cli/main.js'
-import type { CliIo } from '../../src/cli/io.js'
+import { recordingIo as io } from '../helpers/cli-io.js'
 import { parseKeyLog } from '../../src/trace/keylog.js'
 import { parseJsonl } from '../../src/trace/format-jsonl.js'
 import { LoopbackRecorder } from './recorder.js'
@@ -19,22 +19,6 @@ import { frameOf, writePcapng } from './synth.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-trace-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-function io (): CliIo & { stdout: string[], stderr: string[] } {
-  const stdout: string[] = []
-  const stderr: string[] = []
-  return {
-    stdout,
-    stderr,
-    out: l => {
-      stdout.push(l)
-    },
-    err: l => {
-      stderr.push(l)
-    },
-    signal: new Promise<string>(() => {})
-  }
-}
 
 describe('switchyard stream --trace --trace-file --keylog, then switchyard decode', () => {
   it('traces the exchange, logs the keys, and decodes the capture back to the same messages', async () => {

@@ -23,6 +23,7 @@ import { CaptureError } from '../../src/capture/errors.js'
 import { LoopbackRecorder } from './recorder.js'
 import { frameOf, writePcap, writePcapng } from './synth.js'
 import type { SynthSegment } from './synth.js'
+import { recordingIo } from '../helpers/cli-io.js'
 
 const CODEC = '/test/stream-proto/1.0.0'
 const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b)
@@ -271,13 +272,8 @@ describe('decode a loopback capture of the tutorial exchange', () => {
       }])
     )
     writeFileSync(at('k.log'), yamux.keys.map(line => line + '\n').join(''))
-    const out: string[] = []
-    const err: string[] = []
-    const io = {
-      out: (s: string) => out.push(s),
-      err: (s: string) => err.push(s),
-      signal: new Promise<string>(() => {})
-    }
+    const io = recordingIo()
+    const { stdout: out, stderr: err } = io
     try {
       expect(await main(['decode', at('c.pcapng'), '--keylog', at('k.log'), '--utc'], io)).toBe(0)
       expect(await main(['decode', at('missing.pcap')], io)).toBe(1)

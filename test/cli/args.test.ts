@@ -5,7 +5,7 @@ import { oneLine, parseArgs, parseListenAddr, parseTarget, uintOption, UsageErro
 import type { OptionSpec } from '../../src/cli/args.js'
 import { echoPayload, formatRtt } from '../../src/cli/commands.js'
 import { main, report } from '../../src/cli/main.js'
-import type { CliIo } from '../../src/cli/io.js'
+import { recordingIo } from '../helpers/cli-io.js'
 import { CliError } from '../../src/cli/io.js'
 import { TransportError } from '../../src/index.js'
 
@@ -161,9 +161,8 @@ describe('output formats and error reporting', () => {
   })
 
   it('main: help, version and usage errors without touching the network', async () => {
-    const out: string[] = []
-    const err: string[] = []
-    const io: CliIo = { out: l => { out.push(l) }, err: l => { err.push(l) }, signal: new Promise(() => {}) }
+    const io = recordingIo()
+    const { stdout: out, stderr: err } = io
     expect(await main(['--version'], io)).toBe(0)
     expect(await main(['help', 'perf'], io)).toBe(0)
     expect(await main(['toString'], io)).toBe(2)

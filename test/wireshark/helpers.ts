@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decodeCapture } from '../../src/capture/decode-capture.js'
 import { main } from '../../src/cli/main.js'
-import type { CliIo } from '../../src/cli/io.js'
+import { recordingIo } from '../helpers/cli-io.js'
 import { parseJsonl } from '../../src/trace/format-jsonl.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..')
@@ -275,29 +275,13 @@ export function fromDecode (records: ReadonlyArray<Record<string, unknown>>): Co
   return c
 }
 
-function io (): CliIo & { stdout: string[], stderr: string[] } {
-  const stdout: string[] = []
-  const stderr: string[] = []
-  return {
-    stdout,
-    stderr,
-    out: l => {
-      stdout.push(l)
-    },
-    err: l => {
-      stderr.push(l)
-    },
-    signal: new Promise<string>(() => {})
-  }
-}
-
 /** Run `switchyard decode <capture> [--keylog] --trace-file <out>` in-process; its records. */
 export async function decode (
   capture: string,
   keylog: string | undefined,
   out: string
 ): Promise<Array<Record<string, unknown>>> {
-  const d = io()
+  const d = recordingIo()
   const code = await main([
     'decode',
     capture,
