@@ -16,6 +16,7 @@ import { buildToTemp, ROOT } from './build.js'
 import type { Build } from './build.js'
 import { lines, Listener, run } from './processes.js'
 import { nimPingProtocol } from '../helpers/nim-ping-peer.js'
+import { within } from '../helpers/wait.js'
 
 let build: Build
 let cli: string
@@ -49,23 +50,6 @@ async function closedPort (): Promise<number> {
     })
   )
   return address.port
-}
-
-/** Bound a promise. */
-async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`${what}: nothing within ${ms} ms`))
-        }, ms)
-      })
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** Exactly one line on stderr, nothing on stdout, no stack trace. */

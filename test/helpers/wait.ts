@@ -12,3 +12,20 @@ export async function waitFor (what: string, predicate: () => boolean, timeoutMs
     await new Promise(resolve => setTimeout(resolve, 5))
   }
 }
+
+/** `p`, or a rejection naming `what` after `ms` (so a hung test says what hung). */
+export async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`${what}: no result within ${ms} ms`))
+        }, ms)
+      })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}

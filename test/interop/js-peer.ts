@@ -154,23 +154,6 @@ export const payloadOf = (i: number): Uint8Array => chunkOf(1000 + i, 0, 1024 + 
 
 export const sha256 = (): ReturnType<typeof createHash> => createHash('sha256')
 
-/** Bound a promise (no test may hang). */
-export async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`${what}: no result within ${ms} ms`))
-        }, ms)
-      })
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 /** Poll (10 ms) until `f` yields a value, for at most 5 s. */
 export async function eventually<T> (what: string, f: () => Promise<T | undefined>): Promise<T> {
   const until = Date.now() + 5000

@@ -37,12 +37,12 @@ import {
   chunkOf,
   payloadOf,
   sha256,
-  within,
   eventually,
   bigEcho
 } from './js-peer.js'
 import type { JsNode } from './js-peer.js'
 import type { PeerConnection, StandardSwitchOptions } from '../../src/index.js'
+import { within } from '../helpers/wait.js'
 
 export interface JsSwitchVariant {
   /** The js-libp2p connection encrypter, fresh per node (`noise()`, `tls()`). */

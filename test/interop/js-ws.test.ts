@@ -25,6 +25,7 @@ import type { Switch } from '../../src/index.js'
 import { ECHO_CODEC, PING_CODEC } from '../../src/protocols/constants.js'
 import { echoProtocol } from '../../src/protocols/echo.js'
 import { ping } from '../../src/protocols/ping.js'
+import { within } from '../helpers/wait.js'
 
 if (globalThis.WebSocket === undefined) {
   (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket
@@ -38,22 +39,6 @@ async function jsEchoServer (stream: JsStream): Promise<void> {
     if (!stream.send(chunk instanceof Uint8Array ? chunk : chunk.subarray())) await stream.onDrain()
   }
   await stream.close()
-}
-
-async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`${what}: no result within ${ms} ms`))
-        }, ms)
-      })
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 let js: JsNode
