@@ -71,6 +71,25 @@ async function rawExchange (port: number, request: string | undefined): Promise<
 const validRequest = (extra = '', version = '13', method = 'GET'): string =>
   `${method} / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: ${version}\r\n${extra}\r\n`
 
+/** A ws package client connected to our listener, our side attached to a recorder. */
+async function wsClientConnected (): Promise<{
+  client: WebSocket
+  conn: WsConnection
+  rec: ReturnType<typeof record>
+  /** The close code the client sees. */
+  closed: Promise<number>
+}> {
+  const { next, port } = await ourListener()
+  const client = new WebSocket(`ws://127.0.0.1:${port}/`)
+  const opened = new Promise<void>(resolve => client.once('open', () => resolve()))
+  const closed = new Promise<number>(resolve => client.once('close', code => resolve(code)))
+  const conn = await next()
+  const rec = record()
+  conn.attach(rec)
+  await opened
+  return { client, conn, rec, closed }
+}
+
 describe('ws: our listener, ws package client', () => {
   it('listen on port 0 reports the real port; binary echo; permessage-deflate offer refused; clean close', async () => {
     const { listener, next, port } = await ourListener()
@@ -96,14 +115,7 @@ describe('ws: our listener, ws package client', () => {
   })
 
   it('a text message → close 1003 and ERR_WS_UNSUPPORTED_DATA', async () => {
-    const { next, port } = await ourListener()
-    const client = new WebSocket(`ws://127.0.0.1:${port}/`)
-    const opened = new Promise<void>(resolve => client.once('open', () => resolve()))
-    const conn = await next()
-    const rec = record()
-    conn.attach(rec)
-    await opened
-    const closed = new Promise<number>(resolve => client.once('close', code => resolve(code)))
+    const { client, rec, closed } = await wsClientConnected()
     client.send('text')
     expect(await closed).toBe(1003)
     await waitFor('onClose', () => rec.closed)
@@ -111,14 +123,7 @@ describe('ws: our listener, ws package client', () => {
   })
 
   it('half-close: the client\'s close is our onEnd, we may still send until our closeWrite', async () => {
-    const { next, port } = await ourListener()
-    const client = new WebSocket(`ws://127.0.0.1:${port}/`)
-    const opened = new Promise<void>(resolve => client.once('open', () => resolve()))
-    const conn = await next()
-    const rec = record()
-    conn.attach(rec)
-    await opened
-    const closed = new Promise<number>(resolve => client.once('close', code => resolve(code)))
+    const { client, conn, rec, closed } = await wsClientConnected()
     client.close(1000)
     await waitFor('onEnd', () => rec.ended)
     conn.closeWrite()
