@@ -263,6 +263,12 @@ describe('switchyard client → node:tls server', () => {
   })
 })
 
+/** Our server's handshake on `raw`, expected to fail: the error. */
+async function ourServerFails (raw: TcpConnection, handshakeTimeoutMs = 5000): Promise<unknown> {
+  return await tlsSecurity().secureInbound(raw, { identity: generateEd25519(), muxers: [], handshakeTimeoutMs })
+    .then(() => undefined, (e: unknown) => e)
+}
+
 describe('node:tls client → switchyard server', () => {
   async function nodeDial (port: number, opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {
     const s = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', rejectUnauthorized: false, ...opts })
@@ -303,11 +309,7 @@ describe('node:tls client → switchyard server', () => {
     const s = await nodeDial(l.port, {})
     const clientError = new Promise<Error>(resolve => s.once('error', resolve))
     const raw = await l.next()
-    const err = await tlsSecurity().secureInbound(raw, {
-      identity: generateEd25519(),
-      muxers: [],
-      handshakeTimeoutMs: 5000
-    }).catch((e: unknown) => e)
+    const err = await ourServerFails(raw)
     expect(err).toMatchObject({ code: 'ERR_TLS_CERTIFICATE_REQUIRED' })
     expect((await clientError).message).toMatch(/certificate required/i)
   })
@@ -317,11 +319,7 @@ describe('node:tls client → switchyard server', () => {
     const sock = net.connect(l.port, '127.0.0.1')
     cleanups.push(() => sock.destroy())
     const raw = await l.next()
-    const err = await tlsSecurity().secureInbound(raw, {
-      identity: generateEd25519(),
-      muxers: [],
-      handshakeTimeoutMs: 100
-    }).catch((e: unknown) => e)
+    const err = await ourServerFails(raw, 100)
     expect(err).toMatchObject({ code: 'ERR_HANDSHAKE_TIMEOUT' })
   })
 
@@ -333,11 +331,7 @@ describe('node:tls client → switchyard server', () => {
     const reply = new Promise<Buffer>(resolve => sock.once('data', resolve))
     sock.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'))
     const raw = await l.next()
-    const err = await tlsSecurity().secureInbound(raw, {
-      identity: generateEd25519(),
-      muxers: [],
-      handshakeTimeoutMs: 5000
-    }).catch((e: unknown) => e)
+    const err = await ourServerFails(raw)
     expect(err).toBeInstanceOf(TlsError)
     // a plaintext fatal alert record
     expect([...(await reply).subarray(0, 6)]).toEqual([21, 3, 3, 0, 2, 2])
