@@ -3,18 +3,11 @@
  * sequence of events per layer, from both ends of the connection.
  */
 import { describe, expect, it } from 'vitest'
-import { newStandardSwitch } from '../../src/index.js'
-import { streamProtoClient, streamProtoProtocol } from '../../src/protocols/stream-proto.js'
-import { Tracer } from '../../src/trace/tracer.js'
 import type { TraceRecord } from '../../src/trace/observer.js'
 import { TextFormatter } from '../../src/trace/format-text.js'
+import { STREAM_PROTO, tracedTutorialExchange } from './helpers.js'
 
-const CODEC = '/test/stream-proto/1.0.0'
-const keep = (into: TraceRecord[]) => ({
-  write: (r: TraceRecord) => {
-    into.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord)
-  }
-})
+const CODEC = STREAM_PROTO
 
 function layer (records: TraceRecord[], name: string): string[] {
   return records.filter(r => r.layer === name).map(r => {
@@ -51,20 +44,7 @@ function layer (records: TraceRecord[], name: string): string[] {
 
 describe('trace of the tutorial exchange', () => {
   it('shows every layer, in order, on both ends', async () => {
-    const client: TraceRecord[] = []
-    const server: TraceRecord[] = []
-    const s1 = newStandardSwitch({ log: () => {}, observer: new Tracer({ sinks: [keep(server)] }).switchObserver })
-    const s2 = newStandardSwitch({ log: () => {}, observer: new Tracer({ sinks: [keep(client)] }).switchObserver })
-    s1.mount(streamProtoProtocol)
-    await s1.start()
-    await s2.start()
-    try {
-      const stream = await s2.dial(s1.peerInfo.peerId, s1.peerInfo.addrs, CODEC)
-      expect(await streamProtoClient(stream)).toHaveLength(11)
-    } finally {
-      await s2.stop()
-      await s1.stop()
-    }
+    const { client, server } = await tracedTutorialExchange()
     const tutorialStream = (records: TraceRecord[]): number | undefined =>
       records.find(r => r.layer === 'stream' && r.kind === 'protocol' && r.protocol === CODEC)?.stream
 

@@ -5,12 +5,10 @@
  * and the NSS key log lines a QUIC decoder needs.
  */
 import { describe, expect, it } from 'vitest'
-import { newStandardSwitch } from '../../../src/index.js'
-import { streamProtoClient, streamProtoProtocol } from '../../../src/protocols/stream-proto.js'
 import { TextFormatter } from '../../../src/trace/format-text.js'
 import type { TraceRecord } from '../../../src/trace/observer.js'
-import { Tracer } from '../../../src/trace/tracer.js'
 import { quic } from '../../../src/transport/quic/transport.js'
+import { STREAM_PROTO as CODEC, tracedTutorialExchange } from '../../trace/helpers.js'
 import { QuicError } from '../../../src/errors.js'
 import { QuicReader } from '../../../src/transport/quic/buffer.js'
 import { decodeFrames } from '../../../src/transport/quic/frame.js'
@@ -19,41 +17,9 @@ import type { LongHeader } from '../../../src/transport/quic/header.js'
 import { readPacketNumber } from '../../../src/transport/quic/packet-number.js'
 import { describeFrames } from '../../../src/transport/quic/trace.js'
 
-const CODEC = '/test/stream-proto/1.0.0'
-const keep = (into: TraceRecord[]): { write: (r: TraceRecord) => void } => ({
-  write: (r) => {
-    into.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord)
-  }
-})
-
+/** The tutorial exchange over QUIC, traced, with the dialer's key log. */
 export async function tracedExchange (): Promise<{ client: TraceRecord[], server: TraceRecord[], keyLog: string[] }> {
-  const client: TraceRecord[] = []
-  const server: TraceRecord[] = []
-  const keyLog: string[] = []
-  const s1 = newStandardSwitch({
-    log: () => {},
-    transports: [quic()],
-    listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'],
-    observer: new Tracer({ sinks: [keep(server)] }).switchObserver
-  })
-  const s2 = newStandardSwitch({
-    log: () => {},
-    transports: [quic()],
-    listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'],
-    observer: new Tracer({ sinks: [keep(client)] }).switchObserver,
-    keyLog: l => keyLog.push(l)
-  })
-  s1.mount(streamProtoProtocol)
-  await s1.start()
-  await s2.start()
-  try {
-    const stream = await s2.dial(s1.peerInfo.peerId, s1.peerInfo.addrs, CODEC)
-    expect(await streamProtoClient(stream)).toHaveLength(11)
-  } finally {
-    await s2.stop()
-    await s1.stop()
-  }
-  return { client, server, keyLog }
+  return await tracedTutorialExchange({ transports: [quic()], listenAddrs: ['/ip4/127.0.0.1/udp/0/quic-v1'] }, true)
 }
 
 describe('QUIC: --trace and --keylog (library)', () => {
