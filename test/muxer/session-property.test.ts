@@ -12,7 +12,7 @@ import { Flag, FrameType } from '../../src/muxer/constants.js'
 import { SwitchyardError } from '../../src/errors.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 import type { MuxedStream } from '../../src/muxer/stream.js'
-import { Clock, settle, testSession } from './helpers.js'
+import { Clock, loneSession, settle, testSession } from './helpers.js'
 import type { TestSession } from './helpers.js'
 
 type Op =
@@ -161,19 +161,7 @@ describe('session pair under random operations', () => {
   it('arbitrary bytes from a peer: the session ends with a typed error or carries on, it never throws', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 10 }), fc.boolean(), (chunks, initiator) => {
-        const closed: Array<Error | undefined> = []
-        const s = testSession({
-          initiator,
-          config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
-          now: () => 0,
-          host: {
-            onOutput: () => {},
-            onStream: () => {},
-            onClose: (e) => {
-              closed.push(e)
-            }
-          }
-        })
+        const { s, closed } = loneSession(initiator)
         for (const c of chunks) s.receive(c)
         for (const e of closed) expect(e).toBeInstanceOf(SwitchyardError)
         expect(closed.length).toBeLessThanOrEqual(1)
@@ -191,19 +179,7 @@ describe('session pair under random operations', () => {
     )
     fc.assert(
       fc.property(fc.array(frame, { maxLength: 20 }), (frames) => {
-        const closed: Array<Error | undefined> = []
-        const s = testSession({
-          initiator: false,
-          config: { rttIntervalMs: 0, keepAliveIntervalMs: 0 },
-          now: () => 0,
-          host: {
-            onOutput: () => {},
-            onStream: () => {},
-            onClose: (e) => {
-              closed.push(e)
-            }
-          }
-        })
+        const { s, closed } = loneSession(false)
         for (const [type, flags, id, len] of frames) {
           const h = new Uint8Array(12)
           const v = new DataView(h.buffer)
