@@ -15,6 +15,7 @@ import { parseKeyLog } from '../../src/trace/keylog.js'
 import { decodeCapture } from '../../src/capture/decode-capture.js'
 import { LoopbackRecorder } from './recorder.js'
 import { frameOf, writePcap } from './synth.js'
+import { keep } from '../trace/helpers.js'
 
 const CODEC = '/test/stream-proto/1.0.0'
 const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b)
@@ -36,13 +37,7 @@ describe('decode a loopback capture of the tutorial exchange over TLS', () => {
   it('decrypts it with the NSS key log and tells the live trace\'s story', async () => {
     const live: TraceRecord[] = []
     const keys: string[] = []
-    const tracer = new Tracer({
-      sinks: [{
-        write: r => {
-          live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord)
-        }
-      }]
-    })
+    const tracer = new Tracer({ sinks: [keep(live)] })
     const server: Switch = newStandardSwitch({ log: () => {}, security: ['tls'] })
     server.mount(streamProtoProtocol)
     await server.start()

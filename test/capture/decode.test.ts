@@ -24,6 +24,7 @@ import { LoopbackRecorder } from './recorder.js'
 import { frameOf, writePcap, writePcapng } from './synth.js'
 import type { SynthSegment } from './synth.js'
 import { recordingIo } from '../helpers/cli-io.js'
+import { keep } from '../trace/helpers.js'
 
 const CODEC = '/test/stream-proto/1.0.0'
 const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b)
@@ -39,13 +40,7 @@ interface Session {
 async function exchange (muxers: Array<'yamux' | 'mplex'>, mss: number): Promise<Session> {
   const live: TraceRecord[] = []
   const keys: string[] = []
-  const tracer = new Tracer({
-    sinks: [{
-      write: r => {
-        live.push({ ...r, ...(r.bytes !== undefined ? { bytes: r.bytes.slice() } : {}) } as TraceRecord)
-      }
-    }]
-  })
+  const tracer = new Tracer({ sinks: [keep(live)] })
   const server: Switch = newStandardSwitch({ log: () => {}, muxers })
   server.mount(streamProtoProtocol)
   await server.start()
