@@ -189,6 +189,16 @@ export class Harness {
     return true
   }
 
+  /**
+   * Step until both ends are established and the client's handshake is confirmed by HANDSHAKE_DONE
+   * (RFC 9001 §4.1.2); the server's connection.
+   */
+  established (): QuicConnection<Libp2pPeer> {
+    this.runUntil(() => this.client.state === 'established' && this.server?.state === 'established')
+    this.runUntil(() => (this.client as unknown as { handshakeConfirmed: boolean }).handshakeConfirmed)
+    return this.server as QuicConnection<Libp2pPeer>
+  }
+
   /** Step until `done()` or the step budget runs out (a hang). */
   runUntil (done: () => boolean, maxSteps = 200_000): void {
     for (let i = 0; i < maxSteps; i++) {

@@ -14,13 +14,6 @@ import { bothWays } from './traffic.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
-function established (h: Harness): QuicConnection {
-  h.runUntil(() => h.client.state === 'established' && h.server?.state === 'established')
-  // the client's handshake is confirmed by HANDSHAKE_DONE (RFC 9001 §4.1.2)
-  h.runUntil(() => (h.client as unknown as { handshakeConfirmed: boolean }).handshakeConfirmed)
-  return h.server as QuicConnection
-}
-
 describe('QUIC key update (RFC 9001 §6)', () => {
   it('AEAD limits of §6.6: AES-GCM 2^23 / 2^52, ChaCha20-Poly1305 2^62 / 2^36', () => {
     expect(aeadLimits(SUITES[CipherSuite.TLS_AES_128_GCM_SHA256])).toEqual({
@@ -53,7 +46,7 @@ describe('QUIC key update (RFC 9001 §6)', () => {
         }
       }
     })
-    const server = established(h)
+    const server = h.established()
     const t = bothWays(h, 3, 200 * 1024)
     expect(t.receivedByServer.map(sha)).toEqual(t.sentByClient.map(sha))
     expect(t.receivedByClient.map(sha)).toEqual(t.sentByServer.map(sha))
@@ -74,7 +67,7 @@ describe('QUIC key update (RFC 9001 §6)', () => {
       client: { keyUpdateIntervalPackets: 30 },
       server: { keyUpdateIntervalPackets: 30 }
     })
-    const server = established(h)
+    const server = h.established()
     const t = bothWays(h, 2, 128 * 1024)
     expect(t.receivedByServer.map(sha)).toEqual(t.sentByClient.map(sha))
     expect(t.receivedByClient.map(sha)).toEqual(t.sentByServer.map(sha))
@@ -88,7 +81,7 @@ describe('QUIC key update (RFC 9001 §6)', () => {
     // established but HANDSHAKE_DONE not received yet
     expect((h.client as unknown as { handshakeConfirmed: boolean }).handshakeConfirmed).toBe(false)
     expect(h.client.updateKeys()).toBe(false)
-    const server = established(h)
+    const server = h.established()
     expect(h.client.updateKeys()).toBe(true)
     // nothing of the new phase sent, let alone acknowledged: a second update must wait (§6.1)
     expect(h.client.updateKeys()).toBe(false)
@@ -116,7 +109,7 @@ describe('QUIC key update (RFC 9001 §6)', () => {
 
   it('a peer that updates again before we acknowledged its last update: KEY_UPDATE_ERROR (RFC 9001 §6.2)', () => {
     const h = new Harness()
-    const server = established(h)
+    const server = h.established()
     // data in key phase 0, acknowledged: the client may update once (§6.1)
     const id = h.client.openStream()
     h.client.write(id, Uint8Array.of(0))
@@ -149,7 +142,7 @@ describe('QUIC key update (RFC 9001 §6)', () => {
 
   it('an update after we acknowledged a packet of the current phase is accepted', () => {
     const h = new Harness()
-    const server = established(h)
+    const server = h.established()
     const id = h.client.openStream()
     expect(h.client.updateKeys()).toBe(true)
     h.client.write(id, Uint8Array.of(1))
@@ -163,7 +156,7 @@ describe('QUIC key update (RFC 9001 §6)', () => {
 
   it('the AEAD confidentiality limit starts an update even with no interval configured, and is never exceeded (§6.6)', () => {
     const h = new Harness({}, { client: { keyUpdateIntervalPackets: Number.MAX_SAFE_INTEGER } })
-    const server = established(h)
+    const server = h.established()
     // a small limit stands in for AES-GCM's 2^23 packets
     const c = h.client as unknown as { confidentialityLimit: number, oneRtt: { sentInPhase: number } }
     c.confidentialityLimit = 40
@@ -179,7 +172,7 @@ describe('QUIC key update (RFC 9001 §6)', () => {
 
   it('at the limit with the previous update unacknowledged, 1-RTT sending holds until it may update', () => {
     const h = new Harness({}, { client: { keyUpdateIntervalPackets: Number.MAX_SAFE_INTEGER } })
-    established(h)
+    h.established()
     const c = h.client as unknown as {
       confidentialityLimit: number,
       oneRtt: { sentInPhase: number, ackedInPhase: boolean }

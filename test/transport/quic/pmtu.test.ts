@@ -35,12 +35,6 @@ interface Internals {
 }
 const internals = (c: QuicConnection): Internals => c as unknown as Internals
 
-function established (h: Harness): QuicConnection {
-  h.runUntil(() => h.client.state === 'established' && h.server?.state === 'established')
-  h.runUntil(() => (h.client as unknown as { handshakeConfirmed: boolean }).handshakeConfirmed)
-  return h.server as QuicConnection
-}
-
 describe('DPLPMTUD search (pmtu.ts)', () => {
   it('tries the limit first: a path that carries it ends the search with one probe', () => {
     const { s, probes } = search(65507, 65535)
@@ -117,7 +111,7 @@ describe('DPLPMTUD between two machines over a path with an MTU', () => {
       client: { maxDatagramSize: 9000 },
       server: { maxDatagramSize: 9000 }
     })
-    const server = established(h)
+    const server = h.established()
     const t = bothWays(h, 2, 1024 * 1024)
     expect(t.receivedByServer.map(sha)).toEqual(t.sentByClient.map(sha))
     expect(t.receivedByClient.map(sha)).toEqual(t.sentByServer.map(sha))
@@ -135,7 +129,7 @@ describe('DPLPMTUD between two machines over a path with an MTU', () => {
 
   it('without a ceiling (the default) nothing larger than 1200 bytes is sent', () => {
     const h = new Harness({ delayMs: 5 })
-    established(h)
+    h.established()
     const t = bothWays(h, 1, 128 * 1024)
     expect(t.receivedByClient.map(sha)).toEqual(t.sentByServer.map(sha))
     expect(h.datagrams.largest).toBeLessThanOrEqual(1200)
@@ -146,7 +140,7 @@ describe('DPLPMTUD between two machines over a path with an MTU', () => {
       client: { maxDatagramSize: 9000 },
       server: { maxDatagramSize: 9000, transportParameters: { maxUdpPayloadSize: 1500 } }
     })
-    const server = established(h)
+    const server = h.established()
     const t = bothWays(h, 1, 128 * 1024)
     expect(t.receivedByServer.map(sha)).toEqual(t.sentByClient.map(sha))
     expect(internals(h.client).datagramSize).toBe(1500)
