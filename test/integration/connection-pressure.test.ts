@@ -91,41 +91,57 @@ function connectionsFrom (server: Switch, host: string): number {
   return server.inspect().connections.filter(c => c.remoteAddr.startsWith(`/ip4/${host}/`)).length
 }
 
+/**
+ * An honest client of `server` through a flood: `during` dials and keeps one echo stream in use
+ * (run while the flood lasts); `expectStillServed` checks afterwards that the same connection and
+ * stream still echo, and that a newcomer is served too.
+ */
+async function honestClient (server: Switch): Promise<{
+  sw: Switch
+  during: () => Promise<void>
+  expectStillServed: () => Promise<void>
+}> {
+  const sw = await fleet.bare()
+  let stream: Stream | undefined
+  let connId = -1
+  return {
+    sw,
+    during: async () => {
+      stream = await sw.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
+      await roundTrip(stream, 1)
+      connId = server.connections(sw.peerId)[0]?.id ?? -1
+    },
+    expectStillServed: async () => {
+      if (stream === undefined) throw new Error('the honest client never got a stream')
+      await roundTrip(stream, 2)
+      expect(server.connections(sw.peerId).map(c => c.id)).toEqual([connId])
+      const late = await fleet.bare()
+      await roundTrip(await late.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC), 3)
+    }
+  }
+}
+
 describe('1000 authenticated idle connections from one host (issue #14)', () => {
   it(
     'one peer id: held to its peer connection budget; an honest client connecting during the flood is served and stays served',
     async () => {
       const server = await fleet.bare({ protocols: [echoProtocol] })
       const attackerKey = generateEd25519()
-      let honestStream: Stream | undefined
-      let honestConnId = -1
       let maxFromAttacker = 0
       const onOpen = (): void => {
         maxFromAttacker = Math.max(maxFromAttacker, connectionsFrom(server, ATTACKER_HOST))
       }
       server.on('connection:open', onOpen)
-      const honest = await fleet.bare()
-      const result = await flood(server, () => attackerKey, 8, 200, async () => {
-        // During the flood: dial, and keep one echo stream in use.
-        honestStream = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-        await roundTrip(honestStream, 1)
-        honestConnId = server.connections(honest.peerId)[0]?.id ?? -1
-      })
+      const honest = await honestClient(server)
+      const result = await flood(server, () => attackerKey, 8, 200, honest.during)
       expect(result.authenticated + result.failed).toBe(FLOOD)
       const peerLimit = server.resources.config.peer.connections
       expect(maxFromAttacker).toBeLessThanOrEqual(peerLimit)
       const attackerScope = server.resources.inspect().peers.find(p =>
-        p.usage.connections > 0 && p.peer !== honest.peerId.toString()
+        p.usage.connections > 0 && p.peer !== honest.sw.peerId.toString()
       )
       expect(attackerScope?.usage.refused.connections).toBeGreaterThan(0)
-      // Stays served: the same connection, the same stream, still echoing after the flood.
-      if (honestStream === undefined) throw new Error('the honest client never got a stream')
-      await roundTrip(honestStream, 2)
-      expect(server.connections(honest.peerId).map(c => c.id)).toEqual([honestConnId])
-      // And a newcomer is served too.
-      const late = await fleet.bare()
-      const s = await late.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-      await roundTrip(s, 3)
+      await honest.expectStillServed()
     },
     120_000
   )
@@ -144,33 +160,22 @@ describe('1000 authenticated idle connections from one host (issue #14)', () => 
       let trimmed = 0
       let honestTrimmed = false
       let maxOpen = 0
-      const honest = await fleet.bare()
+      const honest = await honestClient(server)
       server.on('connection:trim', ({ connection }) => {
         trimmed++
-        if (connection.remotePeer.equals(honest.peerId)) honestTrimmed = true
+        if (connection.remotePeer.equals(honest.sw.peerId)) honestTrimmed = true
       })
       server.on('connection:open', () => {
         maxOpen = Math.max(maxOpen, server.inspect().connections.filter(c => c.status === 'open').length)
       })
-      let honestStream: Stream | undefined
-      let honestConnId = -1
-      const result = await flood(server, i => keys[i] as PrivateKey, 8, 200, async () => {
-        honestStream = await honest.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-        await roundTrip(honestStream, 1)
-        honestConnId = server.connections(honest.peerId)[0]?.id ?? -1
-      })
+      const result = await flood(server, i => keys[i] as PrivateKey, 8, 200, honest.during)
       expect(result.authenticated).toBeGreaterThan(FLOOD / 2)
       expect(trimmed).toBeGreaterThan(FLOOD / 2)
       expect(maxOpen).toBeLessThanOrEqual(256)
       expect(honestTrimmed).toBe(false)
-      if (honestStream === undefined) throw new Error('the honest client never got a stream')
-      await roundTrip(honestStream, 2)
-      expect(server.connections(honest.peerId).map(c => c.id)).toEqual([honestConnId])
       // Trimming runs when a connection opens (no timer): what is left is bounded by the cap.
       expect(connectionsFrom(server, ATTACKER_HOST)).toBeLessThanOrEqual(256)
-      const late = await fleet.bare()
-      const s = await late.dial(server.peerId, server.peerInfo.addrs, ECHO_CODEC)
-      await roundTrip(s, 3)
+      await honest.expectStillServed()
     },
     120_000
   )
