@@ -3,7 +3,8 @@ import { connect, type Socket } from 'node:net'
 import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
-import type { ByteSink } from '../../../src/connection.js'
+import type { ByteSink, TransportConnection } from '../../../src/connection.js'
+import type { TraceObserver } from '../../../src/trace/observer.js'
 import { dialWs, listenWs, parseWsAddress, WsTransport, type WsListener } from '../../../src/transport/ws/transport.js'
 import type { WsConnection } from '../../../src/transport/ws/connection.js'
 import { WsError } from '../../../src/errors.js'
@@ -88,6 +89,31 @@ async function wsClientConnected (): Promise<{
   conn.attach(rec)
   await opened
   return { client, conn, rec, closed }
+}
+
+/** WsTransport's listen and dial (the dial traced by `observer`); the accepted side attached to a recorder. */
+async function transportDialsListener (observer?: TraceObserver): Promise<{
+  d: TransportConnection
+  accepted: WsConnection[]
+  rec: ReturnType<typeof record>
+}> {
+  const t = new WsTransport()
+  const accepted: WsConnection[] = []
+  const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), {
+    identity: undefined as never,
+    onConnection: c => {
+      if (c.kind === 'raw') accepted.push(c.connection as WsConnection)
+    }
+  })
+  cleanup.push(async () => await l.close())
+  const d = await t.dial(l.multiaddrs[0] as Multiaddr, {
+    identity: undefined as never,
+    ...(observer !== undefined ? { observer } : {})
+  })
+  await waitFor('accept', () => accepted.length === 1)
+  const rec = record()
+  accepted[0]?.attach(rec)
+  return { d, accepted, rec }
 }
 
 describe('ws: our listener, ws package client', () => {
@@ -289,20 +315,8 @@ describe('ws: addresses and the Transport seam', () => {
   })
 
   it('Transport.listen / dial give raw connections', async () => {
-    const t = new WsTransport()
-    const accepted: WsConnection[] = []
-    const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), {
-      identity: undefined as never,
-      onConnection: c => {
-        if (c.kind === 'raw') accepted.push(c.connection as WsConnection)
-      }
-    })
-    cleanup.push(async () => await l.close())
-    const d = await t.dial(l.multiaddrs[0] as Multiaddr, { identity: undefined as never })
+    const { d, accepted, rec } = await transportDialsListener()
     expect(d.kind).toBe('raw')
-    await waitFor('accept', () => accepted.length === 1)
-    const rec = record()
-    accepted[0]?.attach(rec)
     if (d.kind === 'raw') d.connection.write([new Uint8Array([1, 2, 3])])
     await waitFor('data', () => rec.bytes().length === 3)
     if (d.kind === 'raw') await Promise.all([d.connection.close(), accepted[0]?.close()])
@@ -314,19 +328,7 @@ describe('ws: trace events', () => {
     const { TextFormatter } = await import('../../../src/trace/format-text.js')
     const events: Array<Record<string, unknown>> = []
     const observer = { event: (e: object) => { events.push({ ...e, bytes: undefined }) } }
-    const t = new WsTransport()
-    const accepted: WsConnection[] = []
-    const l = await t.listen(Multiaddr.parse('/ip4/127.0.0.1/tcp/0/ws'), {
-      identity: undefined as never,
-      onConnection: c => {
-        if (c.kind === 'raw') accepted.push(c.connection as WsConnection)
-      }
-    })
-    cleanup.push(async () => await l.close())
-    const d = await t.dial(l.multiaddrs[0] as Multiaddr, { identity: undefined as never, observer })
-    await waitFor('accept', () => accepted.length === 1)
-    const rec = record()
-    accepted[0]?.attach(rec)
+    const { d, accepted, rec } = await transportDialsListener(observer)
     if (d.kind === 'raw') { d.connection.write([new Uint8Array(300)]); d.connection.closeWrite() }
     await waitFor('data', () => rec.ended)
     const ws = events.filter(e => e.layer === 'ws')
