@@ -1,6 +1,7 @@
 /**
  * `npm run bench:wan [-- --quick] [-- --delay-ms 25] [-- --rate-mbit 1000] [-- --link auto|netem|userspace] [--
- * --loss-pct 1] [-- --variants tcp-noise,tcp-tls,quic] [-- --mtu 9000] [-- --loss-only]`
+ * --loss-pct 1] [-- --variants tcp-noise,tcp-tls,quic] [-- --mtu 9000] [-- --loss-only]
+ * [-- --impls switchyard,go-libp2p]` (`--impls`: only the pairs both of whose ends are named; raw TCP always runs)
  *
  * WAN emulation, root only: two network namespaces joined by one link with a one-way delay on each
  * side (default 25 ms, so RTT 50 ms) and a rate limit (default 1 Gbit/s), a server in one namespace
@@ -73,6 +74,9 @@ const variantIds = opt('variants', 'tcp-noise,quic').split(',')
 const variants = VARIANTS.filter(v => variantIds.includes(variantId(v)))
 const mtu = Number(opt('mtu', '9000'))
 const lossOnly = argv.includes('--loss-only')
+/** `--impls switchyard,go-libp2p`: only the pairs both of whose ends are named (raw TCP always runs). */
+const implsFilter = argv.includes('--impls') ? opt('impls', '').split(',') : undefined
+const IMPLS = ['switchyard', 'js-libp2p', 'go-libp2p', 'rust-libp2p']
 
 if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
   process.stderr.write(
@@ -84,11 +88,13 @@ if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
 if (
   !(delayMs >= 0) || !(rateMbit > 0) || !(lossPct >= 0 && lossPct < 100) ||
   !['auto', 'netem', 'userspace'].includes(linkMode) || variants.length !== variantIds.length ||
-  !(Number.isInteger(mtu) && mtu >= 1280 && mtu <= 65535) || (lossOnly && !(lossPct > 0))
+  !(Number.isInteger(mtu) && mtu >= 1280 && mtu <= 65535) || (lossOnly && !(lossPct > 0)) ||
+  (implsFilter !== undefined && !implsFilter.every(i => IMPLS.includes(i)))
 ) {
   process.stderr.write(
     'usage: wan.js [--quick] [--delay-ms 25] [--rate-mbit 1000] [--bytes-mib 256] [--link auto|netem|userspace] ' +
-      `[--loss-pct 1] [--variants ${VARIANTS.map(variantId).join(',')}] [--mtu 9000] [--loss-only]\n`
+      `[--loss-pct 1] [--variants ${VARIANTS.map(variantId).join(',')}] [--mtu 9000] [--loss-only] ` +
+      `[--impls ${IMPLS.join(',')}]\n`
   )
   process.exit(2)
 }
@@ -321,7 +327,10 @@ async function main (): Promise<void> {
   const libp2p: Impl[] = ['switchyard', 'js-libp2p', ...foreign]
   // TCP+Noise+yamux: every pair as before; other variants: each implementation that has the
   // variant against itself, then switchyard dialing each foreign one.
-  const pairsOf = (v: Variant): Array<[Impl, Impl]> => {
+  const wanted = ([c, s]: [Impl, Impl]): boolean =>
+    implsFilter === undefined || (implsFilter.includes(c) && implsFilter.includes(s))
+  const pairsOf = (v: Variant): Array<[Impl, Impl]> => allPairsOf(v).filter(wanted)
+  const allPairsOf = (v: Variant): Array<[Impl, Impl]> => {
     if (variantId(v) === 'tcp-noise') {
       return [
         ['switchyard', 'switchyard'],

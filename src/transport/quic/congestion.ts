@@ -8,8 +8,15 @@
  *   persistent cong.:    cwnd = minimum window
  *
  * Packets sent before the current recovery period started do not shrink the window again (§7.3.2).
+ * An underutilized window does not grow (§7.8): an ACK grows it only if the flight before the ACK
+ * filled it — to within WINDOW_LIMITED_SLACK_DATAGRAMS, or, in slow start, more than half of it
+ * (quic-go's and Chromium's `isCwndLimited`) — so a sender held back by the application or by flow
+ * control does not build a window it never used and would later burst into.
  * The pacer spreads a window over the smoothed RTT (§7.7): rate = 5/4 * cwnd / srtt, with a burst
- * of 10 datagrams (quinn and quic-go use the same burst).
+ * of 10 datagrams or PACING_BURST_INTERVAL_MS at that rate, whichever is more (quic-go's
+ * `maxBurstSize`, quinn's `BURST_INTERVAL`): a timer wakes the sender no sooner than its granularity,
+ * so a burst smaller than what the rate allows per wake-up caps the rate itself — 10 datagrams of
+ * 1200 bytes per 1 ms Node timer are 11.4 MiB/s, whatever the window.
  */
 
 /** RFC 9002 §7.2: initial window = min(10 * max_datagram, max(14720, 2 * max_datagram)). */
@@ -22,8 +29,19 @@ export function minimumWindow (maxDatagramSize: number): number {
 }
 /** RFC 9002 §7.6.1: kPersistentCongestionThreshold. */
 export const PERSISTENT_CONGESTION_THRESHOLD = 3
-/** Datagrams the pacer lets out back to back. */
+/** Datagrams the pacer lets out back to back at least. */
 export const PACING_BURST_DATAGRAMS = 10
+/**
+ * The pacer's burst covers this much time at its rate (RFC 9002 §7.7 leaves the burst to the sender;
+ * quic-go: min pacing delay 1 ms + timer granularity 1 ms; quinn: 2 ms). A Node timer fires 1 ms
+ * after it was armed at the soonest, often later on a busy event loop.
+ */
+export const PACING_BURST_INTERVAL_MS = 2
+/**
+ * RFC 9002 §7.8: a flight this close to the window still uses it (what the pacer holds back for a
+ * moment is no underutilization); quic-go's `maxBurstPackets`, Chromium's `kMaxBurstBytes` / MSS.
+ */
+export const WINDOW_LIMITED_SLACK_DATAGRAMS = 3
 
 export class NewReno {
   /** Grows when DPLPMTUD confirms a larger size (pmtu.ts); the window keeps its bytes. */
@@ -61,12 +79,26 @@ export class NewReno {
     this.bytesInFlight += bytes
   }
 
-  /** RFC 9002 §7.3, B.5: an in-flight packet sent at `timeSent` was acknowledged. */
-  onPacketAcked (bytes: number, timeSent: number): void {
+  /**
+   * RFC 9002 §7.3, B.5: an in-flight packet sent at `timeSent` was acknowledged. `priorInFlight`:
+   * the bytes in flight before the ACK that carries it (default: before this packet left the flight).
+   */
+  onPacketAcked (bytes: number, timeSent: number, priorInFlight = this.bytesInFlight): void {
     this.bytesInFlight -= bytes
     if (timeSent <= this.recoveryStartTime) return
+    // RFC 9002 §7.8: an underutilized window does not grow
+    if (!this.windowLimited(priorInFlight)) return
     if (this.inSlowStart) this.congestionWindow += bytes
     else this.congestionWindow += this.maxDatagramSize * bytes / this.congestionWindow
+  }
+
+  /**
+   * Did a flight of `inFlight` bytes use the window (RFC 9002 §7.8)? Slow start doubles the flight
+   * each round trip, so more than half of the window counts there.
+   */
+  windowLimited (inFlight: number): boolean {
+    if (this.congestionWindow - inFlight <= WINDOW_LIMITED_SLACK_DATAGRAMS * this.maxDatagramSize) return true
+    return this.inSlowStart && inFlight > this.congestionWindow / 2
   }
 
   /** Bytes of an abandoned packet (space discarded) leave the flight without a signal. */
@@ -108,8 +140,13 @@ export class Pacer {
     return 1.25 * cwnd / Math.max(srtt, 1) // bytes per ms
   }
 
+  /** The bucket's size: what may leave back to back (see PACING_BURST_INTERVAL_MS). */
+  burstBytes (cwnd: number, srtt: number): number {
+    return Math.max(PACING_BURST_DATAGRAMS * this.maxDatagramSize, PACING_BURST_INTERVAL_MS * this.rate(cwnd, srtt))
+  }
+
   private refill (now: number, cwnd: number, srtt: number): void {
-    const capacity = Math.max(PACING_BURST_DATAGRAMS * this.maxDatagramSize, 0)
+    const capacity = this.burstBytes(cwnd, srtt)
     this.tokens = Math.min(capacity, this.tokens + (now - this.lastRefill) * this.rate(cwnd, srtt))
     this.lastRefill = now
   }

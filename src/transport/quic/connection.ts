@@ -100,6 +100,11 @@ export const MAX_CRYPTO_BUFFER_BYTES = 64 * 1024
  * it up to `maxDatagramSize` once the handshake is confirmed.
  */
 export const MAX_DATAGRAM_SIZE = BASE_DATAGRAM_SIZE
+/**
+ * Datagrams one `pollDatagrams` returns at most (the event loop is not held longer); an adapter that
+ * got this many polls again soon, as there may be more the window and the pacer allow.
+ */
+export const MAX_DATAGRAMS_PER_POLL = 64
 /** The max_udp_payload_size we announce at least (quic-go's and quinn's probing ceiling). */
 export const ANNOUNCED_UDP_PAYLOAD_SIZE = 1452
 
@@ -416,9 +421,17 @@ export class QuicConnection<T = unknown> {
     s.send.write(data)
   }
 
-  /** Bytes written on `id` and not yet acknowledged (the adapter's backpressure signal). */
+  /** Bytes written on `id` and not yet acknowledged (what its send queue holds). */
   buffered (id: number): number {
     return this.streams.get(id)?.send?.buffered ?? 0
+  }
+
+  /**
+   * Bytes written on `id` and not yet sent (the adapter's backpressure signal): what is in flight is
+   * bounded by the peer's flow control and the congestion window, not by the queue in front of them.
+   */
+  unsent (id: number): number {
+    return this.streams.get(id)?.send?.unsent ?? 0
   }
 
   finish (id: number): void {
@@ -1291,7 +1304,7 @@ export class QuicConnection<T = unknown> {
     this.pacingDeadline = Infinity
     const probe = this.buildPmtuProbe(now)
     if (probe !== undefined) out.push(probe)
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < MAX_DATAGRAMS_PER_POLL; i++) {
       const d = this.buildDatagram(now)
       if (d === undefined) break
       out.push(d)

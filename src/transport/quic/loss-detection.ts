@@ -115,7 +115,8 @@ export class LossDetection<F> {
       if (this.firstRttSampleTime === -Infinity) this.firstRttSampleTime = now
       rttSampled = true
     }
-    for (const p of acked) if (p.inFlight) this.cc.onPacketAcked(p.size, p.timeSent)
+    const priorInFlight = this.cc.bytesInFlight
+    for (const p of acked) if (p.inFlight) this.cc.onPacketAcked(p.size, p.timeSent, priorInFlight)
     const lost = this.detectLost(space, now)
     // RFC 9002 §6.2.1: the PTO backoff resets on an ACK, except a client's before address validation
     if (this.peerCompletedAddressValidation) this.ptoCount = 0

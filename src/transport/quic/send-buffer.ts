@@ -38,6 +38,9 @@ export class SendBuffer {
   /** Bytes held (unacknowledged). */
   get buffered (): number { return this.writtenOffset - this.ackedOffset }
 
+  /** Bytes written and never sent (what waits for flow control or the congestion window). */
+  get unsent (): number { return this.writtenOffset - this.sendOffset }
+
   write (data: Uint8Array): void {
     if (this.finalSize !== undefined) throw new RangeError('write after finish')
     if (data.length === 0) return

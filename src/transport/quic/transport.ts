@@ -52,7 +52,7 @@ import { ALPN_LIBP2P, PROTOCOL_ID as TLS_PROTOCOL_ID } from '../../security/tls/
 import { parseCertificate } from '../../security/tls/x509.js'
 import { Multiaddr } from '../multiaddr.js'
 import { udpAddress } from './address.js'
-import { QuicConnection, type QuicEvent } from './connection.js'
+import { MAX_DATAGRAMS_PER_POLL, QuicConnection, type QuicEvent } from './connection.js'
 import { MIN_INITIAL_DATAGRAM_SIZE } from './constants.js'
 import { parseHeader } from './header.js'
 import { StatelessServer, type RetryPolicy } from './stateless.js'
@@ -65,7 +65,12 @@ import type { QuicConnectionConfig } from './connection.js'
 export const LOCAL_CID_LENGTH = 8
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_CONNECTIONS = 1024
-/** Bytes a stream may have written and unacknowledged before `write` waits. */
+/**
+ * Bytes a stream may have written and not yet sent before `write` waits. What is in flight is bounded
+ * by the peer's flow control and the congestion window (RFC 9000 §4, RFC 9002 §7) and charged to the
+ * resource scope; a mark on unacknowledged bytes held one stream to 1 MiB per round trip (~14 MiB/s
+ * at 50 ms and its queueing), whatever the windows allowed.
+ */
 export const STREAM_HIGH_WATER_BYTES = 1 << 20
 export const MUXER_PROTOCOL = '/quic-v1'
 /** Acknowledged send bytes are given back to the scope once this many have piled up (or the queue is empty). */
@@ -250,9 +255,15 @@ class ConnectionDriver {
     for (const id of ids) endpoint.conns.set(id, this)
   }
 
+  /**
+   * RFC 9000 §13.2.2: "A receiver MAY process multiple available packets before determining whether
+   * to send an ACK frame in response." The datagrams of one socket read (libuv reads up to 32 per
+   * poll) all go into the machine first; one pass after them sends the ACKs and the data they freed,
+   * instead of a pass — an ACK every second datagram, each one sealed and sent alone — per datagram.
+   */
   receive (d: Uint8Array): void {
     this.conn.receiveDatagram(d, performance.now())
-    this.service()
+    this.scheduleFlush()
   }
 
   /** Send what the machine has, handle its events, re-arm the timer. */
@@ -260,6 +271,8 @@ class ConnectionDriver {
     const now = performance.now()
     const out = this.conn.pollDatagrams(now)
     for (const d of out) this.endpoint.socket.send(d, this.port, this.host)
+    // a full batch: the rest after the I/O that waits (not at the next ACK or timer)
+    if (out.length >= MAX_DATAGRAMS_PER_POLL) this.scheduleFlush()
     // handling an event may queue more (a read that ends a stream retires it: 'stream-closed'); they are
     // handled now, not at the next datagram or timer (a delayed ACK away: a graceful close waited for it)
     for (let events = this.conn.pollEvents(); events.length > 0; events = this.conn.pollEvents()) {
@@ -344,7 +357,7 @@ class QuicMuxer implements StreamMuxer {
       direction,
       transport: {
         trySend: (data) => {
-          const room = STREAM_HIGH_WATER_BYTES - conn.buffered(id)
+          const room = STREAM_HIGH_WATER_BYTES - conn.unsent(id)
           if (room <= 0) return 0
           const n = Math.min(room, data.length)
           if (this.scope !== undefined && !this.chargeSend(s, id, n)) return 0

@@ -7,7 +7,10 @@ import {
   initialWindow,
   minimumWindow,
   NewReno,
-  Pacer
+  PACING_BURST_DATAGRAMS,
+  PACING_BURST_INTERVAL_MS,
+  Pacer,
+  WINDOW_LIMITED_SLACK_DATAGRAMS
 } from '../../../src/transport/quic/congestion.js'
 import { FrameType, PacketNumberSpace } from '../../../src/transport/quic/constants.js'
 import type { AckFrame } from '../../../src/transport/quic/frame.js'
@@ -170,7 +173,7 @@ describe('NewReno (RFC 9002 §7)', () => {
     const cc = new NewReno(1200)
     expect(cc.congestionWindow).toBe(initialWindow(1200))
     expect(initialWindow(1200)).toBe(12000)
-    cc.onPacketSent(1200)
+    cc.onPacketSent(12000) // a full window: it may grow (§7.8)
     cc.onPacketAcked(1200, 0)
     expect(cc.congestionWindow).toBe(13200)
     cc.onPacketSent(3600)
@@ -182,6 +185,40 @@ describe('NewReno (RFC 9002 §7)', () => {
     expect(cc.congestionWindow).toBeCloseTo(6600 + 1200 * 1200 / 6600)
     cc.onPacketsLost(0, 30, 40, true)
     expect(cc.congestionWindow).toBe(minimumWindow(1200))
+  })
+
+  it('an underutilized window does not grow (§7.8): a flight held back by the application or flow control', () => {
+    // 100 packets acknowledged one by one, with a fake clock: an application-limited sender keeps 2 in flight
+    const limited = new LossDetection<string>(new RttEstimator(), new NewReno(1200), 25)
+    limited.handshakeConfirmed = true
+    for (let pn = 0; pn < 100; pn++) {
+      const p = { pn, space: PacketNumberSpace.ApplicationData, timeSent: pn, ackEliciting: true, inFlight: true }
+      limited.onPacketSent({ ...p, size: 1200, frames: '' })
+      if (pn > 0) limited.onAckReceived(PacketNumberSpace.ApplicationData, ack([pn - 1, pn - 1]), 0, pn + 50)
+    }
+    expect(limited.cc.congestionWindow).toBe(initialWindow(1200))
+    // the same ACKs for a sender that keeps its window full: slow start doubles it per round trip
+    const full = new NewReno(1200)
+    full.onPacketSent(full.congestionWindow)
+    full.onPacketAcked(1200, 0)
+    expect(full.congestionWindow).toBe(initialWindow(1200) + 1200)
+    // more than half the window in flight still counts in slow start; less than half does not
+    const half = new NewReno(1200)
+    half.onPacketSent(6001)
+    half.onPacketAcked(1200, 0, 6001 + 1200)
+    expect(half.congestionWindow).toBe(13200)
+    expect(half.windowLimited(6000)).toBe(false)
+    // in congestion avoidance only a flight within WINDOW_LIMITED_SLACK_DATAGRAMS of the window counts
+    const ca = new NewReno(1200)
+    ca.onPacketSent(48000)
+    ca.onPacketsLost(1200, 1, 2, false)
+    ca.congestionWindow = ca.ssthresh = 60000
+    expect(ca.inSlowStart).toBe(false)
+    expect(ca.windowLimited(60000 - WINDOW_LIMITED_SLACK_DATAGRAMS * 1200)).toBe(true)
+    expect(ca.windowLimited(60000 - WINDOW_LIMITED_SLACK_DATAGRAMS * 1200 - 1)).toBe(false)
+    const before = ca.congestionWindow
+    ca.onPacketAcked(1200, 10, 30000)
+    expect(ca.congestionWindow).toBe(before)
   })
 
   it('a larger datagram size (DPLPMTUD) recalculates the initial window before the first loss only (§7.2)', () => {
@@ -203,6 +240,23 @@ describe('NewReno (RFC 9002 §7)', () => {
     const next = p.delayUntil(0, 1200, 12000, 100)
     expect(next).toBeCloseTo(1200 / (1.25 * 12000 / 100))
     expect(p.delayUntil(next, 1200, 12000, 100)).toBe(next)
+  })
+
+  it('a sender woken by a 1 ms timer still sends a window per round trip (burst of 2 ms at the rate, §7.7)', () => {
+    // cwnd 2 MB, srtt 50 ms: the rate is 50 000 bytes per ms, 42 datagrams — more than one burst of 10
+    const cwnd = 2_000_000
+    const srtt = 50
+    const p = new Pacer(1200)
+    expect(p.burstBytes(cwnd, srtt)).toBe(PACING_BURST_INTERVAL_MS * 1.25 * cwnd / srtt)
+    expect(p.burstBytes(12000, 100)).toBe(PACING_BURST_DATAGRAMS * 1200)
+    let sent = 0
+    // the fake clock: the sender wakes every whole millisecond (a Node timer's granularity) and sends what it may
+    for (let now = 0; now < srtt; now++) {
+      while (p.delayUntil(now, 1200, cwnd, srtt) <= now) { p.onSent(now, 1200, cwnd, srtt); sent += 1200 }
+    }
+    expect(sent).toBeGreaterThanOrEqual(cwnd)
+    // and no faster than the rate allows (plus one burst)
+    expect(sent).toBeLessThanOrEqual(1.25 * cwnd + p.burstBytes(cwnd, srtt) + 1200)
   })
 })
 

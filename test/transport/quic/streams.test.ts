@@ -79,6 +79,24 @@ describe('receive buffer: reassembly and final size (RFC 9000 §2.2, §4.5)', ()
 })
 
 describe('send buffer with loss and acknowledgement (RFC 9000 §13.3)', () => {
+  it('unsent counts what never left (the write backpressure); buffered also what is in flight or lost', () => {
+    const sb = new SendBuffer()
+    sb.write(new Uint8Array(3000))
+    expect([sb.unsent, sb.buffered]).toEqual([3000, 3000])
+    const a = sb.nextFrame(1000, Infinity) as OutgoingData
+    const b = sb.nextFrame(1000, Infinity) as OutgoingData
+    // in flight: no longer unsent, still held until acknowledged
+    expect([sb.unsent, sb.buffered]).toEqual([1000, 3000])
+    sb.onLost(b.offset, b.data.length, false)
+    expect([sb.unsent, sb.buffered]).toEqual([1000, 3000])
+    sb.onAcked(a.offset, a.data.length, false)
+    expect([sb.unsent, sb.buffered]).toEqual([1000, 2000])
+    // flow control holds the rest: it stays unsent
+    expect(sb.nextFrame(1000, 1000)?.offset).toBe(1000) // the retransmission of b
+    expect(sb.nextFrame(1000, 2000)).toBeUndefined()
+    expect(sb.unsent).toBe(1000)
+  })
+
   it('every byte and the FIN are eventually acknowledged, whatever is lost', () => {
     fc.assert(
       fc.property(
