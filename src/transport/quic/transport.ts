@@ -43,7 +43,8 @@ import type {
   UpgradedConnection
 } from '../../connection.js'
 import { KeyError, QuicError, StreamResetError, TransportError } from '../../errors.js'
-import { MuxedStream } from '../../muxer/stream.js'
+import type { MuxedStream } from '../../muxer/stream.js'
+import { StreamTable } from '../../muxer/stream-table.js'
 import type { ResourceScope } from '../../resources/scope.js'
 import type { PrivateKey } from '../../security/keys.js'
 import type { TlsCredential } from '../../security/tls/handshake.js'
@@ -331,12 +332,17 @@ class ConnectionDriver {
   }
 }
 
-/** The StreamMuxer face of a QUIC connection: QUIC streams as MuxedStreams. */
+/**
+ * The StreamMuxer face of a QUIC connection: QUIC streams as MuxedStreams, kept by the StreamTable
+ * every muxer shares (src/muxer/stream-table.ts: the streams by id, inbound streams that arrive
+ * before `onStream` is set, a throwing handler resetting its stream only). The connection's events
+ * are the table's StreamEvents, keyed by QUIC stream id; flow control and credit stay the
+ * connection's (RFC 9000 §4): the table only passes `send` and `consumed` through.
+ */
 class QuicMuxer implements StreamMuxer {
   readonly protocol = MUXER_PROTOCOL
-  onStream: ((stream: Stream) => void) | undefined
   onClose: ((err?: Error) => void) | undefined
-  readonly streams = new Map<number, MuxedStream>()
+  private readonly table: StreamTable
   /** The connection's resource scope (set once the peer is known) and the streams charged to it. */
   scope: ResourceScope | undefined
   private readonly charged = new Map<number, 'inbound' | 'outbound'>()
@@ -348,55 +354,54 @@ class QuicMuxer implements StreamMuxer {
 
   constructor (driver: ConnectionDriver) {
     this.driver = driver
-  }
-
-  private make (id: number, direction: 'inbound' | 'outbound'): MuxedStream {
-    const conn = this.driver.conn
-    const s = new MuxedStream({
-      id,
-      direction,
-      transport: {
-        trySend: (data) => {
-          const room = STREAM_HIGH_WATER_BYTES - conn.unsent(id)
-          if (room <= 0) return 0
-          const n = Math.min(room, data.length)
-          if (this.scope !== undefined && !this.chargeSend(s, id, n)) return 0
-          const piece = n === data.length ? data : data.subarray(0, n)
-          this.driver.observer?.event({
-            layer: 'stream',
-            kind: 'data',
-            dir: 'out',
-            stream: id,
-            opener: this.opener(id),
-            length: n,
-            bytes: piece
-          })
-          conn.write(id, piece)
-          this.driver.scheduleFlush()
-          return n
-        },
-        sendFin: () => {
-          conn.finish(id)
-          this.driver.scheduleFlush()
-        },
-        sendReset: () => {
-          conn.resetStream(id, 0)
-          conn.stopSending(id, 0)
-          this.driver.scheduleFlush()
-          this.streams.delete(id)
-        },
-        onConsumed: (n) => {
-          conn.consumed(id, n)
-          this.driver.scheduleFlush()
-        },
-        onReadClosed: () => {
-          conn.stopSending(id, 0)
-          this.driver.scheduleFlush()
-        }
+    const conn = driver.conn
+    this.table = new StreamTable({
+      send: (id, data, s) => this.send(id, data, s),
+      closeWrite: (id) => {
+        conn.finish(id)
+        driver.scheduleFlush()
+      },
+      reset: (id) => {
+        conn.resetStream(id, 0)
+        conn.stopSending(id, 0)
+        driver.scheduleFlush()
+        this.table.onStreamRemoved(id)
+      },
+      consumed: (id, n) => {
+        conn.consumed(id, n)
+        driver.scheduleFlush()
+      },
+      readClosed: (id) => {
+        conn.stopSending(id, 0)
+        driver.scheduleFlush()
       }
     })
-    this.streams.set(id, s)
-    return s
+  }
+
+  get streams (): ReadonlyMap<number, Stream> { return this.table.streams }
+  get onStream (): ((stream: Stream) => void) | undefined { return this.table.onStream }
+  set onStream (handler: ((stream: Stream) => void) | undefined) { this.table.onStream = handler }
+
+  /** Queue what fits of `data` on stream `id` (below its high-water mark, within the scope's memory). */
+  private send (id: number, data: Uint8Array, s: MuxedStream): number {
+    const conn = this.driver.conn
+    const room = STREAM_HIGH_WATER_BYTES - conn.unsent(id)
+    if (room <= 0) return 0
+    const n = Math.min(room, data.length)
+    if (this.scope !== undefined && !this.chargeSend(s, id, n)) return 0
+    const piece = n === data.length ? data : data.subarray(0, n)
+    this.driver.observer?.event({
+      layer: 'stream',
+      kind: 'data',
+      dir: 'out',
+      stream: id,
+      opener: this.opener(id),
+      length: n,
+      bytes: piece
+    })
+    conn.write(id, piece)
+    this.driver.scheduleFlush()
+    return n
   }
 
   /**
@@ -443,7 +448,7 @@ class QuicMuxer implements StreamMuxer {
       throw err
     }
     if (this.scope !== undefined) this.charged.set(id, 'outbound')
-    return this.make(id, 'outbound')
+    return this.table.add(id, id, 'outbound')
   }
 
   /** The QUIC stream is gone: its charge goes back to the scope. */
@@ -467,15 +472,13 @@ class QuicMuxer implements StreamMuxer {
           return
         }
         if (this.scope !== undefined) this.charged.set(e.id, 'inbound')
-        const s = this.make(e.id, 'inbound')
-        this.onStream?.(s)
+        this.table.onStreamOpen(e.id, e.id)
         return
       }
       case 'stream-readable': {
-        const s = this.streams.get(e.id)
         for (let c = conn.read(e.id); c !== undefined; c = conn.read(e.id)) {
           if (c === null) {
-            s?.pushEnd()
+            this.table.onStreamEnd(e.id)
             break
           }
           this.driver.observer?.event({
@@ -487,7 +490,7 @@ class QuicMuxer implements StreamMuxer {
             length: c.length,
             bytes: c
           })
-          s?.pushData(c)
+          this.table.onStreamData(e.id, c)
         }
         return
       }
@@ -497,22 +500,22 @@ class QuicMuxer implements StreamMuxer {
           const held = conn.buffered(e.id)
           if (held === 0 || charged - held >= SEND_RELEASE_STEP_BYTES) this.releaseSend(e.id, held)
         }
-        this.streams.get(e.id)?.notifyWritable()
+        this.table.onStreamWritable(e.id)
         return
       }
       case 'stream-reset': {
         // a libp2p stream reset ends both directions (go-libp2p and rust-libp2p also send STOP_SENDING)
         conn.resetStream(e.id, 0)
         this.driver.scheduleFlush()
-        this.streams.get(e.id)?.pushReset(new StreamResetError(`stream reset by peer (code ${e.errorCode})`))
-        this.streams.delete(e.id)
+        this.table.onStreamReset(e.id, new StreamResetError(`stream reset by peer (code ${e.errorCode})`))
+        this.table.onStreamRemoved(e.id)
         return
       }
       case 'stop-sending':
-        this.streams.get(e.id)?.notifyWritable()
+        this.table.onStreamWritable(e.id)
         break
       case 'stream-closed':
-        this.streams.delete(e.id)
+        this.table.onStreamRemoved(e.id)
         this.release(e.id)
         this.releaseSend(e.id, 0)
         break
@@ -522,8 +525,12 @@ class QuicMuxer implements StreamMuxer {
   onConnectionClosed (err?: QuicError): void {
     if (this.closed) return
     this.closed = true
-    for (const s of this.streams.values()) s.pushReset(err ?? new StreamResetError('connection closed'))
-    this.streams.clear()
+    const reason = err ?? new StreamResetError('connection closed')
+    for (const id of [...this.table.streams.keys()]) {
+      this.table.onStreamReset(id, reason)
+      this.table.onStreamRemoved(id)
+    }
+    this.table.clearEarly()
     for (const id of [...this.charged.keys()]) this.release(id)
     for (const id of [...this.sendCharged.keys()]) this.releaseSend(id, 0)
     this.onClose?.(err)

@@ -12,7 +12,7 @@ import { multiaddr } from '../../../src/transport/multiaddr.js'
 import type { QuicConnection } from '../../../src/transport/quic/connection.js'
 import { quic } from '../../../src/transport/quic/transport.js'
 import type { MuxedStream } from '../../../src/muxer/stream.js'
-import { waitFor } from '../../helpers/wait.js'
+import { waitFor, within } from '../../helpers/wait.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -62,6 +62,45 @@ describe('QUIC over node:dgram (loopback)', () => {
       return await readAll(s)
     }))
     expect(echoed.map(sha)).toEqual(payloads.map(sha))
+    await dialed.connection.muxer.close()
+    await listener.close()
+  }, 30_000)
+
+  it('inbound streams wait for onStream (stream-table.ts); a handler that throws resets its stream only', async () => {
+    let resolveAccepted: (c: UpgradedConnection) => void = () => {}
+    const accepted = new Promise<UpgradedConnection>(resolve => { resolveAccepted = resolve })
+    const listener = await quic().listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), {
+      identity: generateEd25519(),
+      onConnection: (c: TransportConnection) => { if (c.kind === 'upgraded') resolveAccepted(c.connection) }
+    })
+    const dialed = await quic().dial(listener.multiaddrs[0]!, { identity: generateEd25519() })
+    if (dialed.kind !== 'upgraded') throw new Error('not upgraded')
+    const inbound = await accepted
+    const ask = async (text: string): Promise<string> => {
+      const s = dialed.connection.muxer.newStream()
+      await s.write(new TextEncoder().encode(text))
+      await s.closeWrite()
+      return new TextDecoder().decode(await readAll(s))
+    }
+    // a stream that arrives while nobody listens is held, not lost
+    const early = ask('early')
+    await waitFor('the early stream at the listener', () => inbound.muxer.streams.size === 1)
+    let calls = 0
+    let thrownOn: Stream | undefined
+    inbound.muxer.onStream = (s: Stream) => {
+      if (calls++ === 1) {
+        thrownOn = s
+        throw new Error('handler bug')
+      }
+      void (async () => { await s.write(await readAll(s)); await s.closeWrite() })()
+    }
+    expect(await within(5000, 'early', early)).toBe('early')
+    // the listener resets the stream whose handler threw (what the dialer then sees is connection.ts's part)
+    void ask('thrown on').catch(() => {})
+    await waitFor('the throwing handler', () => thrownOn !== undefined)
+    await expect(thrownOn?.read()).rejects.toThrow('handler bug')
+    // and the connection carries on
+    expect(await within(5000, 'after', ask('after'))).toBe('after')
     await dialed.connection.muxer.close()
     await listener.close()
   }, 30_000)
