@@ -33,12 +33,8 @@ export class NoiseFrameDecoder {
 
   /** The next complete message, or `undefined` when more bytes are needed. */
   next (): Uint8Array | undefined {
-    const q = this.queue
-    if (q.length < LENGTH_PREFIX_BYTES) return undefined
-    const length = (q.byteAt(0) << 8) | q.byteAt(1)
-    if (q.length < LENGTH_PREFIX_BYTES + length) return undefined
-    q.skip(LENGTH_PREFIX_BYTES)
-    return q.consume(length)
+    const length = this.takePrefix()
+    return length === undefined ? undefined : this.queue.consume(length)
   }
 
   /**
@@ -48,12 +44,18 @@ export class NoiseFrameDecoder {
    * (CipherState.decryptParts) instead of gathering its up to 65535 bytes first.
    */
   nextParts (): Uint8Array[] | undefined {
+    const length = this.takePrefix()
+    return length === undefined ? undefined : this.queue.consumeViews(length)
+  }
+
+  /** When a whole message has arrived: its 2-byte length prefix consumed, its length. */
+  private takePrefix (): number | undefined {
     const q = this.queue
     if (q.length < LENGTH_PREFIX_BYTES) return undefined
     const length = (q.byteAt(0) << 8) | q.byteAt(1)
     if (q.length < LENGTH_PREFIX_BYTES + length) return undefined
     q.skip(LENGTH_PREFIX_BYTES)
-    return q.consumeViews(length)
+    return length
   }
 
   /** For errors at EOF: what the partial message at the front still lacks. */
