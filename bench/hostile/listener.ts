@@ -25,6 +25,19 @@ const sw = newStandardSwitch({
     ? { config: { maxConnections, connectionsHighWater: maxConnections, connectionsLowWater: maxConnections - 1 } }
     : {})
 })
+// Inbound connections that failed before they were usable, by stage and code (a limit, a bad or
+// stalled handshake), and the source hosts of the ones that opened: the soak's peers should arrive
+// from as many hosts as there are peers, none refused by the per-address bound.
+const inboundErrors: Record<string, number> = {}
+sw.on('connection:error', ev => {
+  if (ev.direction !== 'inbound') return
+  const key = `${ev.stage} ${(ev.error as { code?: string }).code ?? ev.error.name}`
+  inboundErrors[key] = (inboundErrors[key] ?? 0) + 1
+})
+const sourceHosts = new Set<string>()
+sw.on('connection:open', ev => {
+  if (ev.connection.direction === 'inbound') sourceHosts.add(ev.connection.remoteAddr.split('/')[2] ?? '')
+})
 await sw.start()
 const addr = `${sw.peerInfo.addrs[0]?.toString() ?? ''}/p2p/${sw.peerId.toString()}`
 /** RssAnon / RssFile of /proc/self/status in bytes (0 where there is no procfs). */
@@ -81,7 +94,9 @@ serveCommands({ addr, pid: process.pid }, {
       refusedStreams: r.process.usage.refused.streams + r.peers.reduce((s, p) => s + p.usage.refused.streams, 0) +
         r.connections.reduce((s, c) => s + c.usage.refused.streams, 0),
       refusedConnections: r.process.usage.refused.connections +
-        r.peers.reduce((s, p) => s + p.usage.refused.connections, 0)
+        r.peers.reduce((s, p) => s + p.usage.refused.connections, 0),
+      inboundErrors,
+      sourceHosts: sourceHosts.size
     }
   },
   cpu: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },

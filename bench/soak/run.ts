@@ -2,10 +2,12 @@
  * `npm run soak`: a long mixed workload against one listener process (bench/hostile/listener.ts,
  * default limits). Honest peers: `--connections` switches (default 1000), each running `--streams`
  * (default 10) loops of echo with a random payload (1 B … 8 KiB) whose SHA-256 is checked on the way
- * back. Hostile peers, one wave every 30 s, each held 10 s then dropped: a never-read echo peer
- * (100 streams × 256 KiB), a SYN flood (10,000 SYNs), a slowloris peer (250 half-negotiated
- * streams). Every 5 s: the listener's RSS, heap, ArrayBuffers, open handles, what its resource
- * manager accounts, its connections and streams, and the echo throughput. At the end: the listener
+ * back; peer i dials from its own loopback address, 127.0.(1 + i / 256).(1 + i % 256) (Linux routes
+ * all of 127.0.0.0/8 to loopback), so the listener sees as many source hosts as peers. Hostile
+ * peers, one wave every 30 s, each held 10 s then dropped: a never-read echo peer (100 streams ×
+ * 256 KiB), a SYN flood (10,000 SYNs), a slowloris peer (250 half-negotiated streams). Every 5 s:
+ * the listener's RSS, heap, ArrayBuffers, open handles, what its resource manager accounts, its
+ * connections and streams, the echo throughput and the load average. At the end: the listener
  * after every peer left (connections, streams, accounted bytes, sockets and timers still open).
  * Writes docs/soak.svg (chart) and bench/results/soak.json; prints the figures. A checksum
  * mismatch, or a listener that still holds connections, streams or sockets at the end, fails (exit 1).
@@ -16,7 +18,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
-import { standardLayers, Switch } from '../../src/index.js'
+import { standardLayers, Switch, tcp } from '../../src/index.js'
 import { ECHO_CODEC } from '../../src/protocols/constants.js'
 import { echo } from '../../src/protocols/echo.js'
 import { Child } from '../e2e/control.js'
@@ -43,6 +45,15 @@ const minutes = arg('minutes', 10)
 const connections = arg('connections', 1000)
 const streamsPerConnection = arg('streams', 10)
 const root = join(import.meta.dirname, '..', '..', '..')
+if (!(connections >= 1 && connections <= 254 * 256)) {
+  throw new RangeError(`"--connections" expected 1 … ${254 * 256} (one loopback source address each), got ${connections}`)
+}
+/**
+ * The source address of honest peer `i`: a host of its own in 127.0.0.0/8 (never the listener's 127.0.0.1), as 1000
+ * peers on the internet would be. From one address they would meet the listener's per-address bound on pending
+ * upgrades (`maxPendingConnectionsPerAddress`) instead of its limits for honest load.
+ */
+const sourceAddress = (i: number): string => `127.0.${1 + (i >> 8)}.${1 + (i & 255)}`
 
 interface Usage {
   rss: number
@@ -58,6 +69,10 @@ interface Inspect {
   refusedMemory: number
   refusedStreams: number
   refusedConnections: number
+  /** Inbound connections that failed before they were usable, by `<stage> <code>`. */
+  inboundErrors: Record<string, number>
+  /** Distinct source hosts of the inbound connections that opened. */
+  sourceHosts: number
 }
 interface Sample {
   t: number
@@ -75,6 +90,8 @@ interface Sample {
   streams: number
   echoMiBps: number
   roundTrips: number
+  /** This host's 1-minute load average (the clients, the listener and whatever else shares the cores). */
+  load1: number
   hostile: string
 }
 
@@ -87,6 +104,7 @@ const addr = String((await listener.ready).addr)
 const sumHandles = (h: Record<string, number>): number => Object.values(h).reduce((a, b) => a + b, 0)
 const handlesBefore = await listener.call<Record<string, number>>('handles')
 const memBefore = await listener.call<{ rss: number, heapUsed: number }>('mem')
+const loadBefore = loadavg()
 
 let running = true
 let echoedBytes = 0
@@ -97,17 +115,23 @@ const failureKinds = new Map<string, number>()
 let hostileNow = ''
 
 // ── honest peers ──
-const clientOptions = standardLayers({ log: () => {}, config: { maxOutboundStreamsPerConnection: 64 } })
 const clients: Switch[] = []
 process.stderr.write(
   `soak: ${connections} connections × ${streamsPerConnection} streams for ${minutes} min against ${addr}\n`
 )
 // Ramp-up, 32 connections at a time: 1000 simultaneous dials would be a connection flood, not a soak
-// (the listener bounds pending upgrades; see bench:hostile idle-connections).
+// (the listener bounds pending upgrades overall, `maxPendingConnections` 64; see bench:hostile idle-connections).
 let rampFailures = 0
 const rampStart = Date.now()
 for (let i = 0; i < connections; i++) {
-  const sw = new Switch({ ...clientOptions, listenAddrs: [] })
+  const sw = new Switch({
+    ...standardLayers({
+      log: () => {},
+      transports: [tcp({ localAddress: sourceAddress(i) })],
+      config: { maxOutboundStreamsPerConnection: 64 }
+    }),
+    listenAddrs: []
+  })
   await sw.start()
   clients.push(sw)
 }
@@ -124,10 +148,12 @@ await Promise.all(Array.from({ length: 32 }, async (_, k) => {
     }
   }
 }))
+const rampUpS = (Date.now() - rampStart) / 1000
+const afterRamp = await listener.call<Inspect>('inspect')
 process.stderr.write(
-  `ramp-up: ${connections} connections in ${
-    ((Date.now() - rampStart) / 1000).toFixed(1)
-  } s, ${rampFailures} failed attempts\n`
+  `ramp-up: ${connections} connections in ${rampUpS.toFixed(1)} s, ${rampFailures} failed attempts; listener: ${
+    afterRamp.connections
+  } connections from ${afterRamp.sourceHosts} source hosts, inbound errors ${JSON.stringify(afterRamp.inboundErrors)}\n`
 )
 const honestLoops = clients.flatMap(sw =>
   Array.from({ length: streamsPerConnection }, async () => {
@@ -248,6 +274,7 @@ while (Date.now() < end) {
       streams: v.streams,
       echoMiBps: (echoedBytes - lastBytes) / MiB / ((now - lastT) / 1000),
       roundTrips,
+      load1: loadavg()[0] ?? 0,
       hostile: hostileNow
     })
     lastBytes = echoedBytes
@@ -260,7 +287,7 @@ while (Date.now() < end) {
         s.accountedMiB.toFixed(1)
       } MiB  conns ${s.connections}  streams ${s.streams}  echo ${
         s.echoMiBps.toFixed(1)
-      } MiB/s  failures ${failures}  ${hostileNow}\n`
+      } MiB/s  failures ${failures}  load ${s.load1.toFixed(1)}  ${hostileNow}\n`
     )
   } catch (err) {
     process.stderr.write(`sample failed: ${String(err)}\n`)
@@ -286,9 +313,11 @@ await listener.stop()
 const load = loadavg()
 const elapsedS = (Date.now() - started) / 1000
 const peak = (f: (s: Sample) => number): number => samples.reduce((m, s) => Math.max(m, f(s)), 0)
+const meanLoad = samples.reduce((a, s) => a + s.load1, 0) / Math.max(1, samples.length)
 const conditions = `node ${process.version}, ${cpus().length} cores shared with other jobs, load average ${
-  load[0]?.toFixed(1)
-} (1 min) / ${load[2]?.toFixed(1)} (15 min) at the end; clients and listener on one loopback host`
+  loadBefore[0]?.toFixed(1)
+} (1 min) before, ${meanLoad.toFixed(1)} mean during, ${load[2]?.toFixed(1)} (15 min) at the end; clients and listener ` +
+  'on one loopback host'
 const summary = {
   conditions,
   minutes,
@@ -299,7 +328,19 @@ const summary = {
   meanEchoMiBps: echoedBytes / MiB / elapsedS,
   checksumMismatches: mismatches,
   honestFailures: failures,
+  rampUpS,
   rampUpFailedAttempts: rampFailures,
+  listenerAfterRampUp: {
+    connections: afterRamp.connections,
+    sourceHosts: afterRamp.sourceHosts,
+    inboundErrors: afterRamp.inboundErrors
+  },
+  loadAverage: {
+    before: loadBefore,
+    during1MinMean: meanLoad,
+    during1MinPeak: samples.reduce((m, s) => Math.max(m, s.load1), 0),
+    atEnd: load
+  },
   failureKinds: Object.fromEntries(failureKinds),
   listener: {
     before: { rssMiB: memBefore.rss / MiB, heapMiB: memBefore.heapUsed / MiB, handles: handlesBefore },
@@ -319,7 +360,9 @@ const summary = {
       streams: final.streams,
       accountedBytes: final.memoryBytes
     },
-    refused: { memory: final.refusedMemory, streams: final.refusedStreams, connections: final.refusedConnections }
+    refused: { memory: final.refusedMemory, streams: final.refusedStreams, connections: final.refusedConnections },
+    inboundErrors: final.inboundErrors,
+    sourceHosts: final.sourceHosts
   },
   samples
 }

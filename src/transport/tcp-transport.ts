@@ -6,7 +6,7 @@
 import type { Transport, TransportConnection, TransportListener } from '../connection.js'
 import { CODE_IP4, CODE_IP6, CODE_P2P } from './multiaddr.js'
 import type { Multiaddr } from './multiaddr.js'
-import { dial, listen } from './tcp.js'
+import { dial, listen, localAddressFamily } from './tcp.js'
 import type { TcpConnection } from './tcp.js'
 
 export interface TcpTransportInit {
@@ -14,6 +14,12 @@ export interface TcpTransportInit {
   highWaterMarkBytes?: number
   /** Pending-connection queue of a listener (node:net `backlog`). */
   backlog?: number
+  /**
+   * The local IP address every dial binds to (node:net `localAddress`; tcp.ts `TcpDialOptions`);
+   * the kernel picks one when absent. Only addresses of its family are dialable. Listening is not
+   * affected.
+   */
+  localAddress?: string
 }
 
 /** `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>`, optionally `/p2p/<id>`, and nothing else. */
@@ -30,9 +36,17 @@ function isPlainTcp (ma: Multiaddr): boolean {
 /** The TCP transport. */
 export function tcp (init: TcpTransportInit = {}): Transport {
   const socketOptions = init.highWaterMarkBytes === undefined ? {} : { highWaterMarkBytes: init.highWaterMarkBytes }
+  const localAddress = init.localAddress
+  const localFamily = localAddress === undefined ? undefined : localAddressFamily(localAddress)
+  /** A socket bound to an IPv4 address cannot reach an IPv6 one (nor the reverse); `/dns` may resolve to either. */
+  const familyFits = (ma: Multiaddr): boolean => {
+    if (localFamily === undefined) return true
+    const family = ma.toNodeAddress().family
+    return family === 0 || family === localFamily
+  }
   return {
     name: 'tcp',
-    canDial: (ma) => isPlainTcp(ma),
+    canDial: (ma) => isPlainTcp(ma) && familyFits(ma),
     canListen: (ma) => {
       const first = ma.components[0]?.code
       return (first === CODE_IP4 || first === CODE_IP6) && isPlainTcp(ma) && ma.peerId() === undefined
@@ -40,6 +54,7 @@ export function tcp (init: TcpTransportInit = {}): Transport {
     dial: async (ma, opts): Promise<TransportConnection> => {
       const conn = await dial(ma, {
         ...socketOptions,
+        ...(localAddress !== undefined ? { localAddress } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(opts.signal !== undefined ? { signal: opts.signal } : {})
       })

@@ -208,6 +208,28 @@ describe('transports', () => {
     expect(server.connections().map(c => c.muxerNegotiation).sort()).toEqual(['early', 'transport'])
   })
 
+  it('tcp({ localAddress }): dials leave from it, the listener registers it; no other family is dialable', async () => {
+    const server = await fleet.standard()
+    const addr = server.peerInfo.addrs[0] as Multiaddr
+    const clients = await Promise.all(['127.0.0.5', '127.0.2.9'].map(async localAddress =>
+      await fleet.standard({ listenAddrs: [], transports: [tcp({ localAddress })] })
+    ))
+    for (const [i, localAddress] of ['127.0.0.5', '127.0.2.9'].entries()) {
+      const client = clients[i] as Switch
+      const opened = server.next('connection:open', ev => ev.connection.remotePeer.equals(client.peerId))
+      const conn = await client.dial(server.peerId, [addr])
+      expect(conn.localAddr).toMatch(new RegExp(`^/ip4/${localAddress.replaceAll('.', '\\.')}/tcp/\\d+$`))
+      expect((await opened).connection.remoteAddr).toBe(conn.localAddr)
+    }
+    const nobody = PeerId.fromPublicKey(generateEd25519().publicKey)
+    const err = await (clients[0] as Switch).dial(nobody, ['/ip6/::1/tcp/4001']).then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    expect(err).toMatchObject({ code: 'ERR_NO_TRANSPORT' })
+    expect(() => tcp({ localAddress: '127.0.0.256' })).toThrow(TypeError)
+  })
+
   it('an upgraded dial that authenticated someone else is refused with ERR_PEER_ID_MISMATCH', async () => {
     const a = selfSecuring()
     const server = await fleet.standard({

@@ -79,6 +79,39 @@ describe('listen / dial', () => {
     c.abort()
   })
 
+  it('localAddress: the socket binds to it and the listener sees it as the source address', async () => {
+    const acc = await startListener()
+    cleanups.push(async () => { await acc.listener.close({ closeConnections: true }) })
+    const ma = acc.listener.multiaddrs[0] as Multiaddr
+    // all of 127.0.0.0/8 is loopback on Linux: two dials, two source hosts
+    for (const localAddress of ['127.0.0.2', '127.0.1.7']) {
+      const c = await dial(ma, { localAddress })
+      const s = await acc.next()
+      cleanups.push(() => { c.abort(); s.abort() })
+      expect(c.localAddr).toMatch(new RegExp(`^/ip4/${localAddress.replaceAll('.', '\\.')}/tcp/\\d+$`))
+      expect(s.remoteAddr).toBe(c.localAddr)
+      const sr = record(s)
+      c.write([utf8('from ' + localAddress)])
+      while (sr.received < 5 + localAddress.length) await tick()
+      expect(text(sr.bytes())).toBe('from ' + localAddress)
+    }
+    // a /dns name resolves in the local address's family
+    const c = await dial(`/dns/localhost/tcp/${ma.toNodeAddress().port}`, { localAddress: '127.0.0.3' })
+    const s = await acc.next()
+    cleanups.push(() => { c.abort(); s.abort() })
+    expect(s.remoteAddr).toMatch(/^\/ip4\/127\.0\.0\.3\//)
+  })
+
+  it('localAddress: not an IP address is a TypeError; the other family is refused before any socket', async () => {
+    await expect(dial('/ip4/127.0.0.1/tcp/1', { localAddress: 'localhost' })).rejects.toThrow(
+      /"localAddress" expected an IPv4 or IPv6 address, got "localhost"/
+    )
+    const err = await dial('/ip6/::1/tcp/1', { localAddress: '127.0.0.2' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TransportError)
+    expect(err).toMatchObject({ code: 'ERR_SOCKET' })
+    expect((err as Error).message).toMatch(/expected a local address of IPv6, got 127\.0\.0\.2/)
+  })
+
   it('a wildcard bind reports every interface address of its family, loopback first, without link-local', () => {
     const ifaces = {
       lo: [{ address: '127.0.0.1', family: 'IPv4' }, { address: '::1', family: 'IPv6' }],
