@@ -2,7 +2,7 @@
  * `npm run soak`: a long mixed workload against one listener process (bench/hostile/listener.ts,
  * default limits). Honest peers: `--connections` switches (default 1000), each running `--streams`
  * (default 10) loops of echo with a random payload (1 B … 8 KiB) whose SHA-256 is checked on the way
- * back; peer i dials from its own loopback address, 127.0.(1 + i / 256).(1 + i % 256) (Linux routes
+ * back; peer i dials from its own loopback address, 127.0.(1 + ⌊i / 254⌋).(1 + i % 254) (Linux routes
  * all of 127.0.0.0/8 to loopback), so the listener sees as many source hosts as peers. Hostile
  * peers, one wave every 30 s, each held 10 s then dropped: a never-read echo peer (100 streams ×
  * 256 KiB), a SYN flood (10,000 SYNs), a slowloris peer (250 half-negotiated streams). Every 5 s:
@@ -45,15 +45,15 @@ const minutes = arg('minutes', 10)
 const connections = arg('connections', 1000)
 const streamsPerConnection = arg('streams', 10)
 const root = join(import.meta.dirname, '..', '..', '..')
-if (!(connections >= 1 && connections <= 254 * 256)) {
-  throw new RangeError(`"--connections" expected 1 … ${254 * 256} (one loopback source address each), got ${connections}`)
+if (!(connections >= 1 && connections <= 254 * 254)) {
+  throw new RangeError(`"--connections" expected 1 … ${254 * 254} (one loopback source address each), got ${connections}`)
 }
 /**
  * The source address of honest peer `i`: a host of its own in 127.0.0.0/8 (never the listener's 127.0.0.1), as 1000
  * peers on the internet would be. From one address they would meet the listener's per-address bound on pending
  * upgrades (`maxPendingConnectionsPerAddress`) instead of its limits for honest load.
  */
-const sourceAddress = (i: number): string => `127.0.${1 + (i >> 8)}.${1 + (i & 255)}`
+const sourceAddress = (i: number): string => `127.0.${1 + Math.floor(i / 254)}.${1 + (i % 254)}`
 
 interface Usage {
   rss: number
