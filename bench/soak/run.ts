@@ -61,6 +61,19 @@ interface Usage {
   arrayBuffers: number
   handles: Record<string, number>
 }
+/** The listener's `mem` (after full GCs): where its RSS sits (bench/hostile/listener.ts). */
+interface Mem {
+  rss: number
+  heapUsed: number
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+  newSpace: number
+  rssAnon: number
+  rssFile: number
+}
+const mib = (m: Mem): Record<string, number> =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [`${k}MiB`, (v as number) / MiB]))
 interface Inspect {
   connections: number
   streams: number
@@ -103,7 +116,7 @@ const listener = new Child('soak listener', join(import.meta.dirname, '..', 'hos
 const addr = String((await listener.ready).addr)
 const sumHandles = (h: Record<string, number>): number => Object.values(h).reduce((a, b) => a + b, 0)
 const handlesBefore = await listener.call<Record<string, number>>('handles')
-const memBefore = await listener.call<{ rss: number, heapUsed: number }>('mem')
+const memBefore = await listener.call<Mem>('mem')
 const loadBefore = loadavg()
 
 let running = true
@@ -180,9 +193,13 @@ const honestLoops = clients.flatMap(sw =>
 )
 
 // ── hostile waves ──
+/** Each wave: when it began (ms since the epoch), how long its attack took to set up, and in all. */
+const waves: Array<{ kind: string, at: number, setupS: number, totalS: number }> = []
 async function hostileWave (n: number): Promise<void> {
   const raws: RawPeer[] = []
   const attackers: Switch[] = []
+  const at = Date.now()
+  let setupS = NaN
   try {
     switch (n % 3) {
       case 0: {
@@ -194,14 +211,17 @@ async function hostileWave (n: number): Promise<void> {
         await sw.start()
         attackers.push(sw)
         const payload = new Uint8Array(256 * 1024).fill(7)
-        for (let i = 0; i < 100 && running; i++) {
+        await sw.dial(addr)
+        // All 100 at once: opened one after another, each open waited its turn behind the honest load in the
+        // listener's queue (~3 s at 10,000 echo loops on 2 shared cores), and the wave lasted ~5 minutes, not 10 s.
+        await Promise.all(Array.from({ length: 100 }, async () => {
           try {
             const s = await sw.dial(addr, ECHO_CODEC)
             void s.write(payload).catch(() => {})
           } catch {
-            break
+            /* a refused stream: the listener defended itself */
           }
-        }
+        }))
         break
       }
       case 1: {
@@ -227,6 +247,7 @@ async function hostileWave (n: number): Promise<void> {
         peer.write(frames)
       }
     }
+    setupS = (Date.now() - at) / 1000
     await sleep(10_000)
   } catch {
     /* a wave refused outright is fine: the listener defended itself */
@@ -235,6 +256,7 @@ async function hostileWave (n: number): Promise<void> {
     await Promise.all(attackers.map(async s => {
       await Promise.race([s.stop(), sleep(5000)])
     }))
+    waves.push({ kind: hostileNow, at, setupS, totalS: (Date.now() - at) / 1000 })
     hostileNow = ''
   }
 }
@@ -306,7 +328,7 @@ for (let i = 0; i < 40 && (final.connections > 0 || final.streams > 0); i++) {
   await sleep(250)
   final = await listener.call<Inspect>('inspect')
 }
-const memAfter = await listener.call<{ rss: number, heapUsed: number }>('mem')
+const memAfter = await listener.call<Mem>('mem')
 const handlesAfter = await listener.call<Record<string, number>>('handles')
 await listener.stop()
 
@@ -342,8 +364,14 @@ const summary = {
     atEnd: load
   },
   failureKinds: Object.fromEntries(failureKinds),
+  hostileWaves: waves.map(w => ({ ...w, at: undefined, startMin: (w.at - started) / 60_000 })),
   listener: {
-    before: { rssMiB: memBefore.rss / MiB, heapMiB: memBefore.heapUsed / MiB, handles: handlesBefore },
+    before: {
+      rssMiB: memBefore.rss / MiB,
+      heapMiB: memBefore.heapUsed / MiB,
+      handles: handlesBefore,
+      mem: mib(memBefore)
+    },
     peak: {
       rssMiB: peak(s => s.rssMiB),
       heapMiB: peak(s => s.heapMiB),
@@ -355,6 +383,7 @@ const summary = {
     after: {
       rssMiB: memAfter.rss / MiB,
       heapMiB: memAfter.heapUsed / MiB,
+      mem: mib(memAfter),
       handles: handlesAfter,
       connections: final.connections,
       streams: final.streams,
