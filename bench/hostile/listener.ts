@@ -50,6 +50,29 @@ function statusRss (): { rssAnon: number, rssFile: number } {
     return { rssAnon: 0, rssFile: 0 }
   }
 }
+/**
+ * Linux: the resident bytes of the `[heap]` mapping (glibc's main malloc arena, grown with brk; what it keeps
+ * after free() stays resident) and of the other anonymous mappings (V8's heap pages, mmapped malloc chunks,
+ * other arenas), from /proc/self/smaps; 0 where there is none.
+ */
+function smapsRss (): { brkHeap: number, otherAnon: number } {
+  let brkHeap = 0
+  let otherAnon = 0
+  try {
+    let current = ''
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+      if (head !== null) { current = head[1] ?? ''; continue }
+      const rss = /^Rss:\s+(\d+) kB/.exec(line)
+      if (rss === null) continue
+      if (current === '[heap]') brkHeap += Number(rss[1]) * 1024
+      else if (current === '' || current.startsWith('[anon')) otherAnon += Number(rss[1]) * 1024
+    }
+  } catch {
+    /* no procfs */
+  }
+  return { brkHeap, otherAnon }
+}
 const gc = (globalThis as { gc?: () => void }).gc
 
 serveCommands({ addr, pid: process.pid }, {
@@ -77,7 +100,8 @@ serveCommands({ addr, pid: process.pid }, {
       newSpace: spaces.new_space ?? 0,
       // Linux: RSS split into anonymous memory and pages of mapped files (node, libcrypto…) first
       // touched by the attack's code paths, which stay resident: not ours to give back
-      ...statusRss()
+      ...statusRss(),
+      ...smapsRss()
     }
   },
   inspect: () => {

@@ -71,6 +71,8 @@ interface Mem {
   newSpace: number
   rssAnon: number
   rssFile: number
+  brkHeap: number
+  otherAnon: number
 }
 const mib = (m: Mem): Record<string, number> =>
   Object.fromEntries(Object.entries(m).map(([k, v]) => [`${k}MiB`, (v as number) / MiB]))
