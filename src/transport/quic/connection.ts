@@ -921,8 +921,9 @@ export class QuicConnection<T = unknown> {
         const grew = s.recv.reset(f.finalSize)
         s.recvFc.onReceived(s.recv.highestOffset, `stream ${f.streamId}`)
         this.connRecvFc.onReceived(this.connRecvFc.received + grew, 'connection')
-        this.abandonRecv(s)
+        // before abandonRecv: it may retire the stream ('stream-closed'), after which no event names it
         this.events.push({ type: 'stream-reset', id: f.streamId, errorCode: f.errorCode })
+        this.abandonRecv(s)
         return
       }
       case FrameType.StopSending: {
