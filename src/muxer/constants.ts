@@ -56,6 +56,17 @@ export const INITIAL_SEND_WINDOW = 256_000
 /** go-yamux `MaxStreamWindowSize` default (go-libp2p sets the same): auto-tuning grows to this. */
 export const DEFAULT_MAX_STREAM_WINDOW = 16 * 1024 * 1024
 
+/**
+ * Auto-tuning grows a window this many times over at an update that finds it the bottleneck (see
+ * flow-control.ts). go-yamux and rust-yamux double; a sender limited by the window speeds up with its
+ * TCP congestion window, doubling every round trip in slow start, while updates come every half window
+ * (~1.25 RTT apart when the window limits): doubling per update lagged TCP by two round trips at
+ * 50 ms, most of a 32 MiB transfer's shortfall against raw TCP (bench/README.md, WAN).
+ */
+export const WINDOW_GROWTH_FACTOR = 4
+/** An update within this many RTTs of the previous one finds the window the bottleneck (rust: 2). */
+export const WINDOW_GROWTH_RTTS = 4
+
 /** Stream ids, window deltas, ping values and codes are 32-bit unsigned on the wire. */
 export const MAX_UINT32 = 0xffff_ffff
 

@@ -17,11 +17,15 @@
  *     (rust-yamux#109, go-yamux `GrowTo`): one WindowUpdate per half window, not one per frame.
  *
  * Auto-tuning (go-yamux/rust-yamux): a sender limited by the window delivers about one window per
- * RTT, so half a window is consumed every RTT/2…RTT. When the half window since the previous update
- * was consumed within 2 RTT (rust's test; the RTT comes from yamux pings) the window, not the link,
- * is the bottleneck: double it, up to `maxWindow` and within the connection's `WindowBudget`.
- * Growth stops once a half window lasts longer than 2 RTT, i.e. near 4x the bandwidth-delay product
- * at most, instead of go's fixed 4xRTT test that stalls early on high-latency links (go-yamux#136).
+ * RTT, so half a window is consumed every RTT/2…RTT, and an update comes ~1.25 RTT after the previous
+ * one. When the half window since the previous update was consumed within WINDOW_GROWTH_RTTS (4)
+ * RTT, the window, not the link, is the bottleneck: grow it WINDOW_GROWTH_FACTOR (4) times over, up
+ * to `maxWindow` and within the connection's `WindowBudget` and memory account (the RTT comes from
+ * yamux pings; the first update, with nothing to compare, never grows). go and rust double within 2 RTT
+ * (rust's test); a sender in TCP slow start doubles its rate every RTT while a test skipped for a
+ * few milliseconds past 2 RTT costs a round trip, so doubling lagged TCP by two round trips at 50 ms
+ * (constants.ts). Growth stops once a half window lasts longer than 4 RTT, near 8x the
+ * bandwidth-delay product, always within `maxWindow` and the budgets.
  *
  * Memory accounting (src/resources): besides the connection's `WindowBudget` (a cap on the sum of
  * windows, for auto-tuning), each stream charges a `MemoryAccount` (its connection's resource scope,
@@ -38,7 +42,13 @@
  */
 import type { ResourceLimitError } from '../errors.js'
 import type { MemoryAccount } from '../resources/scope.js'
-import { INITIAL_SEND_WINDOW, INITIAL_STREAM_WINDOW, MAX_UINT32 } from './constants.js'
+import {
+  INITIAL_SEND_WINDOW,
+  INITIAL_STREAM_WINDOW,
+  MAX_UINT32,
+  WINDOW_GROWTH_FACTOR,
+  WINDOW_GROWTH_RTTS
+} from './constants.js'
 
 /** Connection-wide cap on the sum of receive windows (`maxBufferedBytesPerConnection`). */
 export class WindowBudget {
@@ -173,10 +183,10 @@ export class ReceiveWindow {
     let grant = this.window - this.buffered - this.credit
     if (grant < this.window / 2) return 0
     if (
-      rttMs > 0 && this.lastUpdateAt !== undefined && now - this.lastUpdateAt < 2 * rttMs &&
+      rttMs > 0 && this.lastUpdateAt !== undefined && now - this.lastUpdateAt < WINDOW_GROWTH_RTTS * rttMs &&
       this.window < this.maxWindow
     ) {
-      let want = Math.min(this.window, this.maxWindow - this.window)
+      let want = Math.min(this.window * (WINDOW_GROWTH_FACTOR - 1), this.maxWindow - this.window)
       if (this.account !== undefined) {
         // The grown window is charged whole; grow only as far as the account can pay for.
         const extra = Math.max(0, this.window + want - this.charged)

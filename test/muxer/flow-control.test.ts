@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
+import { WINDOW_GROWTH_FACTOR, WINDOW_GROWTH_RTTS } from '../../src/muxer/constants.js'
 import { ReceiveWindow, SendWindow, WindowBudget } from '../../src/muxer/flow-control.js'
 
 const KiB = 1024
@@ -42,31 +43,32 @@ describe('ReceiveWindow', () => {
     expect(w.credit + w.buffered).toBe(w.window)
   })
 
-  it('doubles when half a window went by within 2 RTT, never beyond the maximum', () => {
-    const { w } = rw({ max: 1 * MiB })
-    const grants: number[] = []
+  it(`grows ${WINDOW_GROWTH_FACTOR}x when half a window went by within ${WINDOW_GROWTH_RTTS} RTT, never beyond the maximum`, () => {
+    const { w } = rw({ max: 16 * MiB })
+    const windows: number[] = []
     let t = 0
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 6; i++) {
       const n = w.credit
       w.onReceived(n)
       w.onConsumed(n)
       t += 5
-      grants.push(w.nextUpdate(t, 10))
+      w.nextUpdate(t, 10)
+      windows.push(w.window)
       w.assertInvariants()
     }
-    expect(w.window).toBe(1 * MiB)
-    expect(grants[0]).toBe(256 * KiB) // first update: no previous epoch to compare with
-    expect(grants[1]).toBe(512 * KiB)
-    expect(Math.max(...grants)).toBe(1 * MiB)
+    // first update: no previous update and no Data frame time to compare with
+    expect(windows).toEqual([256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB, 16 * MiB, 16 * MiB])
+    expect(WINDOW_GROWTH_FACTOR).toBe(4)
+    expect(WINDOW_GROWTH_RTTS).toBe(4)
   })
 
-  it('does not grow when the half window took longer than 2 RTT, or without RTT', () => {
+  it(`does not grow when the half window took longer than ${WINDOW_GROWTH_RTTS} RTT, or without RTT`, () => {
     const { w } = rw()
     let t = 0
     for (let i = 0; i < 10; i++) {
       w.onReceived(w.credit)
       w.onConsumed(w.buffered)
-      t += 25
+      t += WINDOW_GROWTH_RTTS * 10
       w.nextUpdate(t, 10)
     }
     expect(w.window).toBe(256 * KiB)
