@@ -20,9 +20,17 @@
  * grants the credit (MAX_STREAM_DATA / MAX_DATA), so a stream's memory is bounded by its window
  * whatever the application does; a stream it abandons (STOP_SENDING, RESET_STREAM) gives its
  * bytes back to the connection window at once. Everything the peer can make us hold on the receive
- * side is thus below the connection window (MAX_DATA − consumed): with `attachMemory`, that window
- * is charged to a memory budget (the connection's resource scope) when attached and at each grant
- * that would grow it, never per packet; a growth the budget refuses is not granted.
+ * side is thus below the connection window (MAX_DATA − consumed). With `attachMemory`, a memory
+ * budget (the connection's resource scope) is charged what is really held and what was promised
+ * beyond the transport parameters:
+ *
+ *   charged = (received − consumed)              bytes that arrived and the application has not consumed
+ *           + (window − initial_max_data)        connection window growth granted by auto-tuning
+ *
+ * so an idle connection costs nothing: its initial windows are bounded by initial_max_data, and the
+ * peer/process arithmetic in docs/limits.md bounds them. Arriving bytes the budget refuses reset their
+ * stream (RESET_STREAM and STOP_SENDING: credit already granted is never revoked, RFC 9000 §4.1; the
+ * bytes are dropped and credited back); a growth the budget refuses is not granted.
  *
  * The TLS 1.3 handshake is the shared machine of security/tls (RFC 9001 §4): its messages travel in
  * CRYPTO frames per encryption level, its secrets install packet keys, the transport parameters
@@ -186,6 +194,11 @@ export type QuicEvent<T> =
   | { type: 'stream-writable', id: number }
   | { type: 'stream-reset', id: number, errorCode: number }
   | { type: 'stop-sending', id: number, errorCode: number }
+  /**
+   * Bytes that arrived on the stream did not fit the memory budget (`attachMemory`): they were dropped
+   * and the stream reset both ways (RESET_STREAM and STOP_SENDING, code 0); `error` is the refusal.
+   */
+  | { type: 'stream-refused', id: number, error: Error }
   /** Both directions of the stream are done and every received byte consumed: it is forgotten. */
   | { type: 'stream-closed', id: number }
   | { type: 'closed', error?: QuicError }
@@ -197,6 +210,8 @@ export type QuicEvent<T> =
 export interface QuicMemoryAccount {
   reserveMemory: (n: number) => Error | undefined
   releaseMemory: (n: number) => void
+  /** A closed account gave everything back already: nothing more is released to it. */
+  readonly closed?: boolean
 }
 
 /** Our defaults (libp2p-sized: go-libp2p allows 256 bidi streams, windows of a few MiB). */
@@ -286,9 +301,13 @@ export class QuicConnection<T = unknown> {
   private readonly controlQueue: Frame[] = []
   private readonly streams = new Map<number, QuicStream>()
   private readonly connRecvFc: ReceiveFlowControl
-  /** The budget the connection's receive window is charged to (`attachMemory`), and the charge. */
+  /**
+   * The budget the receive side is charged to (`attachMemory`): the bytes held (received, not
+   * consumed) and the connection window's growth beyond initial_max_data, each as charged so far.
+   */
   private memory: QuicMemoryAccount | undefined
-  private memoryCharged = 0
+  private heldCharged = 0
+  private growthCharged = 0
   private connSendFc = new SendFlowControl(0)
   private bidiLimits: StreamLimits
   private uniLimits: StreamLimits
@@ -464,35 +483,61 @@ export class QuicConnection<T = unknown> {
     if (take <= 0) return
     s.recvFc.onConsumed(take)
     this.connRecvFc.onConsumed(take)
+    this.releaseHeld()
     this.queueFlowUpdates(s)
     this.maybeRetire(s)
   }
 
   /**
-   * Charge the connection's receive window to `account` from now on (the switch's connection
-   * scope): the current window at once — the refusal is returned and nothing attached when it does
-   * not fit — then each growth before it is advertised (refused: the window keeps its size, the peer
-   * is slowed, nothing is reset). The owner of the account gives the charge back when it closes it.
+   * Charge the receive side to `account` from now on (the switch's connection scope): what is held
+   * and the window growth so far at once — the refusal is returned and nothing attached when it does
+   * not fit — then each arrival (refused: its stream is reset, `stream-refused`), each consumption
+   * (given back) and each growth before it is advertised (refused: the window keeps its size, the
+   * peer is slowed, nothing is reset). The owner of the account gives the growth back when it closes it.
    */
   attachMemory (account: QuicMemoryAccount): Error | undefined {
     if (this.memory !== undefined) return undefined
-    const refused = account.reserveMemory(this.connRecvFc.window)
+    const held = this.held
+    const growth = this.connRecvFc.window - this.localParams.initialMaxData
+    const refused = account.reserveMemory(held + growth)
     if (refused !== undefined) return refused
     this.memory = account
-    this.memoryCharged = this.connRecvFc.window
+    this.heldCharged = held
+    this.growthCharged = growth
     return undefined
   }
 
-  /** Bytes of receive window charged to the attached memory account. */
-  get memoryChargedBytes (): number { return this.memoryCharged }
+  /** Bytes charged to the attached memory account: held bytes plus window growth. */
+  get memoryChargedBytes (): number { return this.heldCharged + this.growthCharged }
+
+  /** Bytes the receive side holds, all streams together: received (highest offsets) and not consumed. */
+  get held (): number { return this.connRecvFc.received - this.connRecvFc.consumed }
 
   /** `ReceiveFlowControl.nextUpdate`'s growth check for the connection window. */
   private readonly mayGrowWindow = (bytes: number): boolean => {
     const m = this.memory
     if (m === undefined) return true
     if (m.reserveMemory(bytes) !== undefined) return false
-    this.memoryCharged += bytes
+    this.growthCharged += bytes
     return true
+  }
+
+  /** Charge what arrived since the last charge; the refusal when it does not fit (nothing charged then). */
+  private chargeHeld (): Error | undefined {
+    const m = this.memory
+    const more = this.held - this.heldCharged
+    if (m === undefined || more <= 0) return undefined
+    const refused = m.reserveMemory(more)
+    if (refused === undefined) this.heldCharged += more
+    return refused
+  }
+
+  /** Give back what was consumed (or dropped) since the last charge. */
+  private releaseHeld (): void {
+    const back = this.heldCharged - this.held
+    if (this.memory === undefined || back <= 0) return
+    this.heldCharged -= back
+    if (this.memory.closed !== true) this.memory.releaseMemory(back)
   }
 
   /** Bytes of stream `id` received and not yet consumed (buffered here or handed out by `read`). */
@@ -1041,7 +1086,21 @@ export class QuicConnection<T = unknown> {
       if (s.recv.finished) this.events.push({ type: 'stream-readable', id })
       return
     }
+    const refused = this.chargeHeld()
+    if (refused !== undefined) return this.refuseRecv(s, refused)
     if (s.recv.readable > 0 || s.recv.finished) this.events.push({ type: 'stream-readable', id })
+  }
+
+  /**
+   * Bytes of `s` did not fit the memory budget. The credit they used was granted and is not revoked
+   * (RFC 9000 §4.1): the stream is reset both ways, as the yamux session resets a stream whose data
+   * would pass a budget, and everything it holds is dropped and credited back to the connection.
+   */
+  private refuseRecv (s: QuicStream, error: Error): void {
+    // before abandonRecv: it may retire the stream ('stream-closed'), after which no event names it
+    this.events.push({ type: 'stream-refused', id: s.id, error })
+    this.resetStream(s.id, 0)
+    this.stopSending(s.id, 0)
   }
 
   /** Discard what the application will never read and credit it to the connection (see `recvAbandoned`). */
@@ -1054,6 +1113,7 @@ export class QuicConnection<T = unknown> {
     if (unread > 0) {
       s.recvFc.onConsumed(unread)
       this.connRecvFc.onConsumed(unread)
+      this.releaseHeld()
       const c = this.connRecvFc.nextUpdate(this.lastActivity, this.loss.rtt.smoothedRtt, this.mayGrowWindow)
       if (c !== undefined) this.controlQueue.push({ type: FrameType.MaxData, maximum: c })
     }

@@ -21,9 +21,10 @@
  * authenticated (the per-peer and per-process connection limits; a refusal closes the connection)
  * and every stream is charged to it from its opening until the QUIC stream is gone (a refused
  * inbound stream is reset with STOP_SENDING; a refused `newStream` throws the limit error).
- * Memory, charged to the same scope: the connection's receive window (connection.ts `attachMemory`:
- * at attach and at each grant that grows it, never per packet; a growth refused is not granted),
- * and each stream's send queue — the bytes written and not yet acknowledged — reserved when
+ * Memory, charged to the same scope: the receive side (connection.ts `attachMemory`: the bytes
+ * received and not yet consumed, as they arrive and are consumed — refused: that stream is reset,
+ * `stream-refused` — plus the connection window's growth beyond initial_max_data, at each grant that
+ * grows it — refused: not granted; an idle connection costs nothing), and each stream's send queue — the bytes written and not yet acknowledged — reserved when
  * `write` hands them over and given back as acknowledgements free them (in steps of
  * SEND_RELEASE_STEP_BYTES). A write the budget refuses waits for this stream's acknowledgements;
  * with nothing of its own in flight to wait for, the stream is reset with the ResourceLimitError.
@@ -511,6 +512,15 @@ class QuicMuxer implements StreamMuxer {
         this.table.onStreamRemoved(e.id)
         return
       }
+      case 'stream-refused':
+        // the connection reset it both ways (its data did not fit the scope): the application is told why
+        this.driver.scheduleFlush()
+        this.table.onStreamReset(
+          e.id,
+          new StreamResetError(`stream ${e.id} reset: ${e.error.message}`, { cause: e.error })
+        )
+        this.table.onStreamRemoved(e.id)
+        return
       case 'stop-sending':
         this.table.onStreamWritable(e.id)
         break
@@ -567,7 +577,7 @@ function upgraded (
   if (openResources !== undefined) {
     const scope = openResources(peer.info.peerId, `${direction} ${remote}`)
     if (scope instanceof Error) throw scope
-    // the receive window (1 MiB to start) is what the peer can make us hold: charged from here on
+    // from here on the bytes the peer makes us hold, and any window growth, are charged to the scope
     const refused = driver.conn.attachMemory(scope)
     if (refused !== undefined) {
       scope.close()

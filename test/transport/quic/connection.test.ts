@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { standaloneConnectionScope } from '../../../src/resources/scope.js'
 import { PeerId } from '../../../src/security/peer-id.js'
 import type { QuicConnection, QuicTraceEvent } from '../../../src/transport/quic/connection.js'
 import { FrameType } from '../../../src/transport/quic/constants.js'
@@ -346,70 +345,5 @@ describe('QUIC connection: receive backpressure (credit when the application con
     expect(h.clientEvents.find(e => e.type === 'closed')).toMatchObject({
       error: { code: 'ERR_QUIC_CONNECTION_CLOSED', transportErrorCode: 0x03 }
     })
-  })
-})
-
-describe('QUIC connection: the receive window charged to a memory budget (attachMemory)', () => {
-  const MiB = 1024 * 1024
-
-  /** Upload `mib` MiB on each of `streams` streams; the server reads and consumes as it arrives. Bytes received. */
-  function upload (h: Harness, streams: number, mib: number): number {
-    const server = h.server as QuicConnection
-    const ids = Array.from({ length: streams }, () => h.client.openStream())
-    const chunk = new Uint8Array(16 * 1024).fill(7)
-    const written = ids.map(() => 0)
-    let received = 0
-    let ended = 0
-    h.runUntil(() => {
-      ids.forEach((id, i) => {
-        while ((written[i] as number) < mib * MiB && h.client.buffered(id) < 256 * 1024) {
-          h.client.write(id, chunk)
-          written[i] = (written[i] as number) + chunk.length
-          if (written[i] === mib * MiB) h.client.finish(id)
-        }
-      })
-      for (const e of h.serverEvents.splice(0)) {
-        if (e.type !== 'stream-readable') continue
-        for (let c = server.read(e.id); c !== undefined; c = server.read(e.id)) {
-          if (c === null) { ended++; break }
-          received += c.length
-          server.consumed(e.id, c.length)
-        }
-      }
-      return ended === streams
-    })
-    return received
-  }
-
-  it('charges the window at attach and each growth before it is advertised', () => {
-    const h = handshake({ delayMs: 5 })
-    const server = h.server as QuicConnection
-    const scope = standaloneConnectionScope(64 * MiB)
-    expect(server.attachMemory(scope)).toBeUndefined()
-    expect(scope.memory).toBe(MiB) // the initial MAX_DATA (defaultLocalParameters)
-    expect(upload(h, 4, 1)).toBe(4 * MiB)
-    // the window auto-tuned, and every byte of it was charged first
-    expect(server.memoryChargedBytes).toBeGreaterThan(MiB)
-    expect(scope.memory).toBe(server.memoryChargedBytes)
-  })
-
-  it('a growth the budget refuses is not granted: the window stays, the transfer completes, the refusal is counted', () => {
-    const h = handshake({ delayMs: 5 })
-    const server = h.server as QuicConnection
-    const scope = standaloneConnectionScope(MiB + 1000)
-    expect(server.attachMemory(scope)).toBeUndefined()
-    expect(upload(h, 4, 1)).toBe(4 * MiB)
-    expect(server.memoryChargedBytes).toBe(MiB)
-    expect(scope.memory).toBe(MiB)
-    expect(scope.refused.memory).toBeGreaterThan(0)
-  })
-
-  it('a budget smaller than the initial window refuses the attach and changes nothing', () => {
-    const h = handshake()
-    const server = h.server as QuicConnection
-    const scope = standaloneConnectionScope(MiB - 1)
-    expect(server.attachMemory(scope)).toMatchObject({ code: 'ERR_RESOURCE_LIMIT' })
-    expect(scope.memory).toBe(0)
-    expect(server.memoryChargedBytes).toBe(0)
   })
 })
