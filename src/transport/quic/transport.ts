@@ -26,8 +26,9 @@
  * `stream-refused` — plus the connection window's growth beyond initial_max_data, at each grant that
  * grows it — refused: not granted; an idle connection costs nothing), and each stream's send queue —
  * the bytes written and not yet acknowledged — reserved when `write` hands them over and given back
- * as acknowledgements free them (in steps of SEND_RELEASE_STEP_BYTES). A write the budget refuses waits for this stream's acknowledgements;
- * with nothing of its own in flight to wait for, the stream is reset with the ResourceLimitError.
+ * as acknowledgements free them (in steps of SEND_RELEASE_STEP_BYTES). A write the budget refuses
+ * waits for this stream's acknowledgements; with nothing of its own in flight to wait for, the
+ * stream is reset with the ResourceLimitError.
  */
 import dgram from 'node:dgram'
 import crypto from 'node:crypto'
