@@ -19,6 +19,7 @@ import crypto from 'node:crypto'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { KeyError } from '../errors.js'
 import { decodeKeyMessage, encodeKeyMessage, KeyType, keyTypeName } from '../proto/keys.js'
+import { okpPrivateKey, okpPublicBytes, okpRandomPrivate } from './okp.js'
 
 export { KeyType, keyTypeName } from '../proto/keys.js'
 
@@ -99,17 +100,8 @@ abstract class BasePrivateKey implements PrivateKey {
 // Ed25519 (node:crypto)
 // ---------------------------------------------------------------------------------------------
 
-/** RFC 8410 DER prefix around a raw Ed25519 private key (seed). */
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const ED25519_KEY_LENGTH = 32
 const ED25519_SIGNATURE_LENGTH = 64
-
-function derWrap (prefix: Buffer, raw: Uint8Array): Buffer {
-  const der = Buffer.allocUnsafe(prefix.length + raw.length)
-  prefix.copy(der, 0)
-  der.set(raw, prefix.length)
-  return der
-}
 
 export class Ed25519PublicKey extends BasePublicKey {
   readonly type = KeyType.Ed25519
@@ -157,10 +149,8 @@ export class Ed25519PrivateKey extends BasePrivateKey {
     if (seed.length !== ED25519_KEY_LENGTH) {
       throw invalid('Ed25519 private key', `seed expected ${ED25519_KEY_LENGTH} bytes, got ${seed.length}`)
     }
-    this.keyObject = crypto.createPrivateKey({ key: derWrap(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' })
-    const jwk = this.keyObject.export({ format: 'jwk' })
-    if (jwk.x === undefined) throw invalid('Ed25519 private key', 'OpenSSL returned no public key')
-    this.publicKey = new Ed25519PublicKey(Buffer.from(jwk.x, 'base64url'), crypto.createPublicKey(this.keyObject))
+    this.keyObject = okpPrivateKey('Ed25519', seed)
+    this.publicKey = new Ed25519PublicKey(okpPublicBytes(this.keyObject), crypto.createPublicKey(this.keyObject))
     this.data = new Uint8Array(2 * ED25519_KEY_LENGTH)
     this.data.set(seed)
     this.data.set(this.publicKey.raw, ED25519_KEY_LENGTH)
@@ -402,9 +392,8 @@ export class RsaPrivateKey extends BasePrivateKey {
 
 /** A fresh Ed25519 identity (our default key type). */
 export function generateEd25519 (): Ed25519PrivateKey {
-  const jwk = crypto.generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })
-  if (jwk.d === undefined) throw new KeyError('ERR_INVALID_KEY', 'Ed25519 key generation returned no private scalar')
-  return new Ed25519PrivateKey(Buffer.from(jwk.d, 'base64url'))
+  // a random seed imported, not generateKeyPairSync: that one can hang the process (okp.ts)
+  return new Ed25519PrivateKey(okpRandomPrivate())
 }
 
 export function generateSecp256k1 (): Secp256k1PrivateKey {

@@ -19,6 +19,7 @@ import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { NoiseError } from '../errors.js'
 import { DH_LENGTH, HASH_LENGTH, TAG_LENGTH } from './constants.js'
+import { okpPrivateKey, okpPublicBytes, okpRandomPrivate } from './okp.js'
 
 export interface X25519KeyPair {
   publicKey: Uint8Array
@@ -111,8 +112,6 @@ function isAllZero (b: Uint8Array): boolean {
 // node:crypto
 // ---------------------------------------------------------------------------------------------
 
-/** DER prefix that wraps a raw X25519 private key (RFC 8410): PKCS#8. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
 const CHACHA = 'chacha20-poly1305'
 const EMPTY = new Uint8Array(0)
 const ONE = Uint8Array.of(0x01)
@@ -126,25 +125,17 @@ const TWO = Uint8Array.of(0x02)
  *
  * Raw keys cross into OpenSSL as JWK (`x`/`d` in base64url), not as DER with the RFC 8410 prefixes
  * (what js-libp2p-noise does): measured on Node 20, a JWK import or export of an X25519 key is
- * 10–50× cheaper than going through the DER encoder/decoder. DER remains for a private key given
- * without its public half (injected keys only).
+ * 10–50× cheaper than going through the DER encoder/decoder (okp.ts).
  */
 const keyObjects = new WeakMap<Uint8Array, crypto.KeyObject>()
 
 const b64url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url')
-const fromB64url = (s: string | undefined): Uint8Array => {
-  if (s === undefined) throw new RangeError('"jwk" expected the x/d members of an OKP key')
-  return Buffer.from(s, 'base64url')
-}
 
 function nodePrivateKey (raw: Uint8Array): crypto.KeyObject {
   const cached = keyObjects.get(raw)
   if (cached !== undefined) return cached
   assertLength('X25519 private key', raw, DH_LENGTH)
-  const der = Buffer.allocUnsafe(X25519_PKCS8_PREFIX.length + DH_LENGTH)
-  X25519_PKCS8_PREFIX.copy(der, 0)
-  der.set(raw, X25519_PKCS8_PREFIX.length)
-  const key = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+  const key = okpPrivateKey('X25519', raw)
   keyObjects.set(raw, key)
   return key
 }
@@ -171,18 +162,15 @@ const nodeNonce = Buffer.alloc(12)
 export const nodeSuite: CryptoSuite = {
   name: 'node',
 
+  // Random bytes imported, not generateKeyPairSync: that one can hang the process (okp.ts).
   generateKeyPair () {
-    const pair = crypto.generateKeyPairSync('x25519')
-    const jwk = pair.privateKey.export({ format: 'jwk' })
-    const privateKey = fromB64url(jwk.d)
-    keyObjects.set(privateKey, pair.privateKey)
-    return { publicKey: fromB64url(jwk.x), privateKey }
+    const privateKey = okpRandomPrivate()
+    return { publicKey: okpPublicBytes(nodePrivateKey(privateKey)), privateKey }
   },
 
   keyPairFromPrivateKey (privateKey) {
     const copy = Uint8Array.from(privateKey)
-    const jwk = nodePrivateKey(copy).export({ format: 'jwk' })
-    return { publicKey: fromB64url(jwk.x), privateKey: copy }
+    return { publicKey: okpPublicBytes(nodePrivateKey(copy)), privateKey: copy }
   },
 
   dh (privateKey, publicKey) {
