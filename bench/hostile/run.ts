@@ -19,6 +19,7 @@ import { echo } from '../../src/protocols/echo.js'
 import { Child } from '../e2e/control.js'
 import { ACK, DATA, encodeLp, frame, openWithProposal, rawYamuxPeer, SYN, WINDOW_UPDATE } from './raw-peer.js'
 import type { RawPeer } from './raw-peer.js'
+import type { ListenerMem } from './mem.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -33,16 +34,6 @@ interface Inspect {
   refusedMemory: number
   refusedStreams: number
   refusedConnections: number
-}
-interface Mem {
-  rss: number
-  heapUsed: number
-  heapTotal: number
-  external: number
-  arrayBuffers: number
-  newSpace: number
-  rssAnon: number
-  rssFile: number
 }
 interface Honest {
   ok: boolean
@@ -277,7 +268,7 @@ async function runScenario (sc: Scenario, hold: number): Promise<ScenarioResult>
   const ready = await listener.ready
   const addr = String(ready.addr)
   const ctx: Ctx = { addr, listener, hold, switches: [], raw: [] }
-  const before = await listener.call<Mem>('mem')
+  const before = await listener.call<ListenerMem>('mem')
   const cpu0 = await listener.call<number>('cpu')
   let peakRss = before.rss
   let peak: Inspect = {
@@ -318,7 +309,7 @@ async function runScenario (sc: Scenario, hold: number): Promise<ScenarioResult>
   await Promise.all(ctx.switches.map(async s => { await Promise.race([s.stop(), sleep(5000)]) }))
   await sleep(1000)
   const honestAfter = await honest(addr)
-  const after = await listener.call<Mem>('mem')
+  const after = await listener.call<ListenerMem>('mem')
   const final = await listener.call<Inspect>('inspect')
   await listener.stop()
   return {

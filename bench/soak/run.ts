@@ -26,6 +26,7 @@ import { renderSeries } from '../lib/series-svg.js'
 import type { Band } from '../lib/series-svg.js'
 import { DATA, frame, rawYamuxPeer, SYN, WINDOW_UPDATE } from '../hostile/raw-peer.js'
 import type { RawPeer } from '../hostile/raw-peer.js'
+import type { ListenerMem } from '../hostile/mem.js'
 
 const MiB = 1024 * 1024
 /**
@@ -61,20 +62,7 @@ interface Usage {
   arrayBuffers: number
   handles: Record<string, number>
 }
-/** The listener's `mem` (after full GCs): where its RSS sits (bench/hostile/listener.ts). */
-interface Mem {
-  rss: number
-  heapUsed: number
-  heapTotal: number
-  external: number
-  arrayBuffers: number
-  newSpace: number
-  rssAnon: number
-  rssFile: number
-  brkHeap: number
-  otherAnon: number
-}
-const mib = (m: Mem): Record<string, number> =>
+const mib = (m: ListenerMem): Record<string, number> =>
   Object.fromEntries(Object.entries(m).map(([k, v]) => [`${k}MiB`, (v as number) / MiB]))
 interface Inspect {
   connections: number
@@ -118,7 +106,7 @@ const listener = new Child('soak listener', join(import.meta.dirname, '..', 'hos
 const addr = String((await listener.ready).addr)
 const sumHandles = (h: Record<string, number>): number => Object.values(h).reduce((a, b) => a + b, 0)
 const handlesBefore = await listener.call<Record<string, number>>('handles')
-const memBefore = await listener.call<Mem>('mem')
+const memBefore = await listener.call<ListenerMem>('mem')
 const loadBefore = loadavg()
 
 let running = true
@@ -330,7 +318,7 @@ for (let i = 0; i < 40 && (final.connections > 0 || final.streams > 0); i++) {
   await sleep(250)
   final = await listener.call<Inspect>('inspect')
 }
-const memAfter = await listener.call<Mem>('mem')
+const memAfter = await listener.call<ListenerMem>('mem')
 const handlesAfter = await listener.call<Record<string, number>>('handles')
 await listener.stop()
 
