@@ -205,15 +205,3 @@ export async function readAll (s: Stream): Promise<Uint8Array> {
   for await (const c of s) parts.push(c)
   return concat(parts)
 }
-
-/** `p`, or a rejection naming `what` after `ms` (so a hung test says what hung). */
-export function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_resolve, reject) =>
-      setTimeout(() => {
-        reject(new Error(`${what}: timed out after ${ms} ms`))
-      }, ms).unref()
-    )
-  ])
-}

@@ -3,14 +3,14 @@
  * we dial js, and js dials us. Each role: 100 concurrent checksummed streams, 64 MiB in one stream
  * each way, half-close, reset, ping, GoAway on close, and what js makes of our goAway().
  */
-import { waitFor } from '../helpers/wait.js'
+import { waitFor, within } from '../helpers/wait.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Stream as JsStream, StreamMuxer as JsMuxer } from '@libp2p/interface'
 import { createYamux } from '../../src/muxer/index.js'
 import type { Stream, StreamMuxer } from '../../src/connection.js'
 import { StreamResetError } from '../../src/errors.js'
-import { readAll, sha256, withTimeout } from './helpers.js'
+import { readAll, sha256 } from './helpers.js'
 import { jsDialsUs, jsReadAll, jsWrite, jsYamux, weDialJs } from './js-yamux-peer.js'
 
 const MiB = 1024 * 1024
@@ -48,13 +48,13 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
         await s.close()
       })()
     })
-    await withTimeout(Promise.all(Array.from({ length: 100 }, async (_, i) => {
+    await within(20_000, '100 streams', Promise.all(Array.from({ length: 100 }, async (_, i) => {
       const body = randomBytes(1000 + i * 3001)
       const s = ours.newStream()
       await s.write(body)
       await s.closeWrite()
       expect(new TextDecoder().decode(await readAll(s))).toBe(sha256(body))
-    })), 20_000, '100 streams')
+    })))
   })
 
   it('100 concurrent streams opened by js, we answer each with the digest', async () => {
@@ -66,14 +66,14 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
         await s.closeWrite()
       })()
     }
-    await withTimeout(Promise.all(Array.from({ length: 100 }, async (_, i) => {
+    await within(20_000, '100 js streams', Promise.all(Array.from({ length: 100 }, async (_, i) => {
       const body = randomBytes(1000 + i * 3001)
       const s = await js.createStream()
       await jsWrite(s, body)
       const answer = jsReadAll(s)
       await s.close()
       expect(new TextDecoder().decode(await answer)).toBe(sha256(body))
-    })), 20_000, '100 js streams')
+    })))
   })
 
   it('64 MiB from us to js in one stream', async () => {
@@ -94,7 +94,7 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const s = ours.newStream()
     for (let o = 0; o < data.length; o += MiB) await s.write(data.subarray(o, o + MiB))
     await s.closeWrite()
-    expect(await withTimeout(got, 25_000, '64 MiB to js')).toBe(`${64 * MiB}:${sha256(data)}`)
+    expect(await within(25_000, '64 MiB to js', got)).toBe(`${64 * MiB}:${sha256(data)}`)
   })
 
   it('64 MiB from js to us in one stream', async () => {
@@ -114,7 +114,7 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const s = await js.createStream()
     await jsWrite(s, data, MiB)
     await s.close()
-    expect(await withTimeout(got, 25_000, '64 MiB from js')).toBe(`${64 * MiB}:${sha256(data)}`)
+    expect(await within(25_000, '64 MiB from js', got)).toBe(`${64 * MiB}:${sha256(data)}`)
   })
 
   it('half-close both ways: EOF on each side, the other direction keeps working', async () => {
@@ -125,12 +125,12 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const s = ours.newStream()
     await s.write(Uint8Array.of(1, 2, 3))
     await s.closeWrite()
-    const { j, body } = await withTimeout(jsSide, 5000, 'js stream')
-    expect(await withTimeout(body, 5000, 'js EOF')).toEqual(Uint8Array.of(1, 2, 3))
+    const { j, body } = await within(5000, 'js stream', jsSide)
+    expect(await within(5000, 'js EOF', body)).toEqual(Uint8Array.of(1, 2, 3))
     expect(j.writeStatus).toBe('writable')
     j.send(Uint8Array.of(4, 5))
     await j.close()
-    expect(await withTimeout(readAll(s), 5000, 'our EOF')).toEqual(Uint8Array.of(4, 5))
+    expect(await within(5000, 'our EOF', readAll(s))).toEqual(Uint8Array.of(4, 5))
     await waitFor('our stream forgotten', () => ours.streams.size === 0)
     expect(js.streams.length).toBe(0)
   })
@@ -147,20 +147,20 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
       })
     })
     a.reset()
-    expect(await withTimeout(jsClosed, 5000, 'js sees reset')).toBeInstanceOf(Error)
+    expect(await within(5000, 'js sees reset', jsClosed)).toBeInstanceOf(Error)
 
     const inbound = new Promise<Stream>(resolve => { ours.onStream = resolve })
     const jb = await js.createStream()
     jb.send(Uint8Array.of(9))
-    const b = await withTimeout(inbound, 5000, 'inbound')
+    const b = await within(5000, 'inbound', inbound)
     expect(await b.read()).toEqual(Uint8Array.of(9))
     jb.abort(new Error('bye'))
-    await expect(withTimeout(b.read(), 5000, 'our reset')).rejects.toBeInstanceOf(StreamResetError)
+    await expect(within(5000, 'our reset', b.read())).rejects.toBeInstanceOf(StreamResetError)
   })
 
   it('pings: js measures an RTT against us, and we learn ours from js once a window moves', async () => {
     const { ours, js } = await setup()
-    const rtt = await withTimeout((js as unknown as { ping: () => Promise<number> }).ping(), 5000, 'js ping')
+    const rtt = await within(5000, 'js ping', (js as unknown as { ping: () => Promise<number> }).ping())
     expect(rtt).toBeGreaterThanOrEqual(0)
     const session = (ours as unknown as { yamux: { rtt: number } }).yamux
     expect(session.rtt).toBe(0) // no ping at session start (session.ts §RTT)
@@ -168,7 +168,7 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const inbound = new Promise<Stream>(resolve => { ours.onStream = resolve })
     const jb = await js.createStream()
     jb.send(new Uint8Array(200 * 1024))
-    const b = await withTimeout(inbound, 5000, 'inbound')
+    const b = await within(5000, 'inbound', inbound)
     let got = 0
     while (got < 200 * 1024) got += (await b.read())?.length ?? 0
     await waitFor('our rtt', () => session.rtt !== 0)
@@ -195,7 +195,7 @@ describe.each(roles)('interop with @chainsafe/libp2p-yamux: $name', ({ connect, 
     const jsDone = new Promise<void>(resolve => {
       const t = setInterval(() => { if (js.status === 'closed') { clearInterval(t); resolve() } }, 5)
     })
-    await withTimeout(ours.close(), 5000, 'our close')
-    await withTimeout(jsDone, 5000, 'js closed')
+    await within(5000, 'our close', ours.close())
+    await within(5000, 'js closed', jsDone)
   })
 })

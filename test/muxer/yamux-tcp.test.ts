@@ -8,10 +8,10 @@ import { createYamux } from '../../src/muxer/index.js'
 import type { ByteConnection, Stream, StreamMuxer } from '../../src/connection.js'
 import { StreamResetError } from '../../src/errors.js'
 import { generateEd25519, secureInbound, secureOutbound } from '../../src/security/index.js'
-import { frameBytes, readAll, sha256, withTimeout } from './helpers.js'
+import { frameBytes, readAll, sha256 } from './helpers.js'
 import { tcpPair } from '../helpers/socket-connection.js'
 import type { TcpPair } from '../helpers/socket-connection.js'
-import { waitFor } from '../helpers/wait.js'
+import { waitFor, within } from '../helpers/wait.js'
 import { FrameType, Flag } from '../../src/muxer/constants.js'
 import type { TraceEvent } from '../../src/trace/observer.js'
 import { concat } from '../helpers/bytes.js'
@@ -40,10 +40,10 @@ async function setup (config = {}): Promise<{ client: StreamMuxer, server: Strea
 
 async function setupOverNoise (): Promise<{ client: StreamMuxer, server: StreamMuxer }> {
   pair = await tcpPair()
-  const [c, s] = await withTimeout(Promise.all([
+  const [c, s] = await within(10_000, 'noise handshake', Promise.all([
     secureOutbound(pair.client, { identity: generateEd25519() }),
     secureInbound(pair.server, { identity: generateEd25519() })
-  ]), 10_000, 'noise handshake')
+  ]))
   expect(c.muxer).toBe('/yamux/1.0.0') // early muxer negotiation inside Noise
   return muxPair(c.conn, s.conn)
 }
@@ -73,12 +73,9 @@ describe.each(CONNECTIONS)('yamux over %s', (_name, connect) => {
       expect(digest).toBe(sha256(body))
       expect(await s.read()).toBeNull()
     }
-    await withTimeout(
-      Promise.all(Array.from({ length: 1000 }, async (_, i) => {
-        await run(i)
-      })),
-      25_000,
-      '1000 streams'
+    await within(25_000, '1000 streams', Promise.all(Array.from({ length: 1000 }, async (_, i) => {
+      await run(i)
+    }))
     )
     // every stream is fully closed on both ends and forgotten
     await waitFor('stream cleanup', () => client.streams.size + server.streams.size === 0)
@@ -99,7 +96,7 @@ describe.each(CONNECTIONS)('yamux over %s', (_name, connect) => {
     const echoed = readAll(s)
     for (let o = 0; o < size; o += 1024 * 1024) await s.write(data.subarray(o, o + 1024 * 1024))
     await s.closeWrite()
-    const got = await withTimeout(echoed, 25_000, '32 MiB echo')
+    const got = await within(25_000, '32 MiB echo', echoed)
     expect(got.length).toBe(size)
     expect(Buffer.from(got).equals(data)).toBe(true)
   })
@@ -147,7 +144,7 @@ describe('yamux over loopback TCP', () => {
       await s.closeWrite()
       expect(new TextDecoder().decode(await s.readLp(64))).toBe(sha256(body))
     })
-    await withTimeout(Promise.all(results), 20_000, '99 streams')
+    await within(20_000, '99 streams', Promise.all(results))
   })
 
   it('bytes read past negotiation (initialBytes) are decoded first', async () => {
@@ -161,7 +158,7 @@ describe('yamux over loopback TCP', () => {
     })
     muxers.push(server)
     const got = new Promise<Uint8Array>(resolve => { server.onStream = (s) => { void readAll(s).then(resolve) } })
-    expect(await withTimeout(got, 5000, 'initial bytes')).toEqual(Uint8Array.of(1, 2, 3))
+    expect(await within(5000, 'initial bytes', got)).toEqual(Uint8Array.of(1, 2, 3))
   })
 
   it('close() sends GoAway: the peer ends normally, streams left open are reset on both ends', async () => {
@@ -173,7 +170,7 @@ describe('yamux over loopback TCP', () => {
     await s.write(Uint8Array.of(1))
     await waitFor('stream', () => inbound !== undefined)
     await client.close()
-    expect(await withTimeout(serverClosed, 5000, 'server close')).toBeUndefined()
+    expect(await within(5000, 'server close', serverClosed)).toBeUndefined()
     await expect(s.read()).rejects.toBeInstanceOf(StreamResetError)
     // as go's forceClose: the session is gone, so is what the stream had buffered
     await expect((inbound as Stream).read()).rejects.toBeInstanceOf(StreamResetError)
@@ -203,7 +200,7 @@ describe('yamux over loopback TCP', () => {
     const b = client.newStream()
     await b.write(utf8('too late'))
     pair.client.resume()
-    await expect(withTimeout(b.read(), 5000, 'b refused')).rejects.toBeInstanceOf(StreamResetError)
+    await expect(within(5000, 'b refused', b.read())).rejects.toBeInstanceOf(StreamResetError)
     expect(() => client.newStream()).toThrow(expect.objectContaining({ code: 'ERR_YAMUX_GOAWAY' }) as Error)
 
     const s = inbound[0] as Stream
@@ -211,12 +208,12 @@ describe('yamux over loopback TCP', () => {
     await s.write(utf8('world'))
     await s.closeWrite()
     await a.closeWrite()
-    expect(new TextDecoder().decode(await withTimeout(readAll(a), 5000, 'a'))).toBe('world')
+    expect(new TextDecoder().decode(await within(5000, 'a', readAll(a)))).toBe('world')
     expect(await s.read()).toBeNull()
     expect(inbound).toHaveLength(1)
 
     await server.close()
-    expect(await withTimeout(clientClosed, 5000, 'client close')).toBeUndefined()
+    expect(await within(5000, 'client close', clientClosed)).toBeUndefined()
     const goAways = frames.filter(([type]) => type === FrameType.GoAway)
     expect(goAways).toHaveLength(1)
     // GoAway came first, then the RST refusing b, then the open stream's data.
@@ -236,8 +233,8 @@ describe('yamux over loopback TCP', () => {
       pair?.client.attach({ onData: c => { received.push(c) }, onEnd: resolve, onClose: () => { resolve() } })
     })
     pair.client.write([frameBytes(FrameType.WindowUpdate, Flag.SYN, 2, 0)]) // a listener-parity id from the dialer
-    expect(await withTimeout(closed, 5000, 'close')).toMatchObject({ code: 'ERR_YAMUX_PROTOCOL' })
-    await withTimeout(ended, 5000, 'end')
+    expect(await within(5000, 'close', closed)).toMatchObject({ code: 'ERR_YAMUX_PROTOCOL' })
+    await within(5000, 'end', ended)
     const bytes = Buffer.from(concat(received)).toString('hex')
     expect(bytes.endsWith('000300000000000000000001')).toBe(true)
   })

@@ -25,21 +25,6 @@ export async function settle (turns = 3): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise(resolve => setImmediate(resolve))
 }
 
-/** Resolve `p`, or reject after `ms` naming `what` (every wait in these tests is bounded). */
-export async function within<T> (p: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`timed out after ${ms} ms: ${what}`))
-    }, ms)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 /** Deterministic pseudo-random bytes (xorshift), so payloads differ per stream without a global RNG. */
 export function payload (seed: number, length: number): Uint8Array {
   const out = new Uint8Array(length)

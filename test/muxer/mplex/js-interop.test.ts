@@ -6,10 +6,11 @@ import type { MplexConfig, MplexMuxer } from '../../../src/muxer/mplex/index.js'
 import { MplexError, StreamResetError } from '../../../src/errors.js'
 import type { Stream } from '../../../src/connection.js'
 import type { Stream as JsStream, StreamMuxer as JsMuxer } from '@libp2p/interface'
-import { payload, sha256, within } from './helpers.js'
+import { waitFor, within } from '../../helpers/wait.js'
+import { payload, sha256 } from './helpers.js'
+import { readAll } from '../helpers.js'
 import { socketConnection } from '../../helpers/socket-connection.js'
 import { jsDial, jsListen, jsMuxer, jsReadAll, jsWrite } from './js-peer.js'
-import { concat } from '../../helpers/bytes.js'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
@@ -25,7 +26,7 @@ async function weDial (config: Partial<MplexConfig> = {}): Promise<{ ours: Mplex
   })
   cleanups.push(() => socket.destroy())
   const ours = createMplex(socketConnection(socket, 'outbound'), { initiator: true, config })
-  const js = jsMuxer(await within(accepted, 'js accepts'))
+  const js = jsMuxer(await within(10_000, 'js accepts', accepted))
   cleanups.push(() => { ours.abort(); js.abort(new Error('test over')) })
   return { ours, js }
 }
@@ -37,7 +38,7 @@ async function jsDials (config: Partial<MplexConfig> = {}): Promise<{ ours: Mple
   cleanups.push(() => { server.close() })
   const accepted = new Promise<net.Socket>(resolve => server.once('connection', resolve))
   const maConn = await jsDial((server.address() as net.AddressInfo).port)
-  const socket = await within(accepted, 'we accept')
+  const socket = await within(10_000, 'we accept', accepted)
   cleanups.push(() => socket.destroy())
   const ours = createMplex(socketConnection(socket, 'inbound'), { initiator: false, config })
   const js = jsMuxer(maConn)
@@ -67,43 +68,33 @@ function ourEcho (ours: MplexMuxer): void {
   }
 }
 
-async function readAll (s: Stream): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const c of s) chunks.push(c)
-  return concat(chunks)
-}
-
-async function until (cond: () => boolean, what: string): Promise<void> {
-  await within((async () => { while (!cond()) await new Promise(resolve => setTimeout(resolve, 5)) })(), what)
-}
-
 describe('interop with js-libp2p @libp2p/mplex', () => {
   it('we dial, js listens: 100 concurrent streams echo checksummed payloads', async () => {
     const { ours, js } = await weDial()
     jsEcho(js)
-    const checks = await within(Promise.all(Array.from({ length: 100 }, async (_, i) => {
+    const checks = await within(10_000, '100 echoes through js', Promise.all(Array.from({ length: 100 }, async (_, i) => {
       const data = payload(1000 + i, 500 + i * 1531) // 0.5 KB … 152 KB
       const s = ours.newStream()
       const answer = readAll(s)
       for (let off = 0; off < data.length; off += 10_000) await s.write(data.subarray(off, off + 10_000))
       await s.closeWrite()
       return [sha256(await answer), sha256(data)]
-    })), '100 echoes through js')
+    })))
     for (const [got, want] of checks) expect(got).toBe(want)
-    await until(() => ours.streams.size === 0, 'all our streams fully closed')
+    await waitFor('all our streams fully closed', () => ours.streams.size === 0, 10_000)
   })
 
   it('js dials, we listen: 100 concurrent js streams echo checksummed payloads', async () => {
     const { ours, js } = await jsDials()
     ourEcho(ours)
-    const checks = await within(Promise.all(Array.from({ length: 100 }, async (_, i) => {
+    const checks = await within(10_000, '100 js streams echoed by us', Promise.all(Array.from({ length: 100 }, async (_, i) => {
       const data = payload(2000 + i, 700 + i * 1409)
       const s = await js.createStream()
       const answer = jsReadAll(s)
       await jsWrite(s, data, 8192)
       await s.close()
       return [sha256(await answer), sha256(data)]
-    })), '100 js streams echoed by us')
+    })))
     for (const [got, want] of checks) expect(got).toBe(want)
   })
 
@@ -115,7 +106,7 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
     const answer = readAll(s)
     await s.write(data)
     await s.closeWrite()
-    expect(sha256(await within(answer, '3 MiB echo'))).toBe(sha256(data))
+    expect(sha256(await within(10_000, '3 MiB echo', answer))).toBe(sha256(data))
   })
 
   it('slow reader on our side: our buffer limit resets that stream, not the connection', async () => {
@@ -125,7 +116,7 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
     // js writes 5 MiB into a stream we never read.
     const flood = await js.createStream()
     const sent = jsWrite(flood, payload(4, 5 * 1024 * 1024), 256 * 1024).catch((e: unknown) => e)
-    await until(() => flood.status === 'reset', 'js sees our reset')
+    await waitFor('js sees our reset', () => flood.status === 'reset', 10_000)
     await sent
     const err = await (inbound[0] as Stream).read().then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(StreamResetError)
@@ -137,7 +128,7 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
     const answer = jsReadAll(s)
     await jsWrite(s, payload(5, 100_000))
     await s.close()
-    expect(sha256(await within(answer, 'echo after the reset'))).toBe(sha256(payload(5, 100_000)))
+    expect(sha256(await within(10_000, 'echo after the reset', answer))).toBe(sha256(payload(5, 100_000)))
     expect(js.status).toBe('open')
   })
 
@@ -152,7 +143,7 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
       const chunk = payload(6, 256 * 1024)
       for (let i = 0; i < 40; i++) await s.write(chunk) // up to 10 MiB
     })().then(() => 'all written', (e: unknown) => e)
-    const readErr = await within(s.read().then(() => undefined, (e: unknown) => e), 'the reset reaches us')
+    const readErr = await within(10_000, 'the reset reaches us', s.read().then(() => undefined, (e: unknown) => e))
     expect(readErr).toBeInstanceOf(StreamResetError)
     const w = await writing
     expect(w === 'all written' || w instanceof StreamResetError).toBe(true)
@@ -162,7 +153,7 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
     const answer = readAll(t)
     await t.writeLp('still here')
     await t.closeWrite()
-    expect(Buffer.from(await within(answer, 'echo after js reset')).subarray(1).toString()).toBe('still here')
+    expect(Buffer.from(await within(10_000, 'echo after js reset', answer)).subarray(1).toString()).toBe('still here')
   })
 
   it('resets cross in both directions', async () => {
@@ -171,14 +162,14 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
     js.addEventListener('stream', (evt) => { jsInbound.push(evt.detail) })
     const a = ours.newStream()
     await a.write(Uint8Array.of(1))
-    await until(() => jsInbound.length === 1, 'js gets the stream')
+    await waitFor('js gets the stream', () => jsInbound.length === 1, 10_000)
     ;(jsInbound[0] as JsStream).abort(new Error('js resets'))
-    await expect(within(a.read(), 'reset from js')).rejects.toBeInstanceOf(StreamResetError)
+    await expect(within(10_000, 'reset from js', a.read())).rejects.toBeInstanceOf(StreamResetError)
     const b = ours.newStream()
     await b.write(Uint8Array.of(2))
-    await until(() => jsInbound.length === 2, 'js gets the second stream')
+    await waitFor('js gets the second stream', () => jsInbound.length === 2, 10_000)
     b.reset()
-    await until(() => (jsInbound[1] as JsStream).status === 'reset', 'js sees our reset')
+    await waitFor('js sees our reset', () => (jsInbound[1] as JsStream).status === 'reset', 10_000)
   })
 
   it('half-close: we close our side, js still answers, then closes; both ends see EOF', async () => {
@@ -194,9 +185,9 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
     const s = await js.createStream()
     s.send(Uint8Array.from([5, ...Buffer.from('hello')]))
     await s.close()
-    const answer = await within(jsReadAll(s), 'answer after half-close')
+    const answer = await within(10_000, 'answer after half-close', jsReadAll(s))
     expect(Buffer.from(answer.subarray(1)).toString()).toBe('re: hello')
-    await until(() => ours.streams.size === 0, 'stream released on our side')
+    await waitFor('stream released on our side', () => ours.streams.size === 0, 10_000)
   })
 
   it('closing our muxer ends js streams cleanly', async () => {
@@ -205,9 +196,9 @@ describe('interop with js-libp2p @libp2p/mplex', () => {
     js.addEventListener('stream', (evt) => { jsInbound.push(evt.detail) })
     const s = ours.newStream()
     await s.writeLp('bye')
-    await until(() => jsInbound.length === 1, 'js gets the stream')
+    await waitFor('js gets the stream', () => jsInbound.length === 1, 10_000)
     const got = jsReadAll(jsInbound[0] as JsStream)
-    await within(ours.close(), 'our close')
-    expect(Buffer.from(await within(got, 'js reads to EOF')).subarray(1).toString()).toBe('bye')
+    await within(10_000, 'our close', ours.close())
+    expect(Buffer.from(await within(10_000, 'js reads to EOF', got)).subarray(1).toString()).toBe('bye')
   })
 })

@@ -3,7 +3,8 @@ import { createMplex } from '../../../src/muxer/mplex/index.js'
 import { MessageFlag } from '../../../src/muxer/mplex/constants.js'
 import { EndOfStreamError, MplexError, StreamResetError, TransportError } from '../../../src/errors.js'
 import type { Stream } from '../../../src/connection.js'
-import { FakeConnection, frame, settle, utf8, within } from './helpers.js'
+import { within } from '../../helpers/wait.js'
+import { FakeConnection, frame, settle, utf8 } from './helpers.js'
 
 const text = (b: Uint8Array | null): string => b === null ? '<EOF>' : Buffer.from(b).toString()
 const frames = (conn: FakeConnection): Array<[number, number, string]> =>
@@ -114,7 +115,7 @@ describe('mplex adapter: backpressure', () => {
     const a = mux.newStream()
     const b = mux.newStream()
     const big = new Uint8Array(300).fill(0x61)
-    await within(Promise.all([a.write(big), b.write(big.fill(0x62, 0))]), 'both writes complete')
+    await within(10_000, 'both writes complete', Promise.all([a.write(big), b.write(big.fill(0x62, 0))]))
     await settle(1)
     expect(conn.batches.length).toBeGreaterThan(2) // several flushes, not one 600-byte burst
     const fs = conn.takeFrames().filter(f => f.flag === MessageFlag.MessageInitiator)
@@ -252,7 +253,7 @@ describe('mplex adapter: errors and teardown', () => {
     const blocked = s.write(utf8('waits for a drain that never comes')).then(() => 'written', (e: unknown) => e)
     await settle(1)
     conn.lose(new Error('connection lost'))
-    expect(await within(blocked, 'blocked write settles')).toBeInstanceOf(StreamResetError)
+    expect(await within(10_000, 'blocked write settles', blocked)).toBeInstanceOf(StreamResetError)
   })
 
   it('the peer ending with no streams left closes our side too', async () => {

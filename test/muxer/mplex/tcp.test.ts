@@ -5,7 +5,8 @@ import { createMplex } from '../../../src/muxer/mplex/index.js'
 import type { MplexConfig, MplexMuxer } from '../../../src/muxer/mplex/index.js'
 import { MplexError, StreamResetError } from '../../../src/errors.js'
 import type { Stream } from '../../../src/connection.js'
-import { payload, sha256, within } from './helpers.js'
+import { within } from '../../helpers/wait.js'
+import { payload, sha256 } from './helpers.js'
 import { tcpPair } from '../../helpers/socket-connection.js'
 import type { TcpPair as SocketPair } from '../../helpers/socket-connection.js'
 import { dial, listen } from '../../../src/transport/tcp.js'
@@ -79,11 +80,11 @@ describe.each(transports)('mplex over loopback TCP (%s)', (_name, factory) => {
   it('100 concurrent streams echo checksummed payloads', async () => {
     const { a, b } = await muxPair()
     echo(b)
-    const results = await within(Promise.all(Array.from({ length: 100 }, async (_, i) => {
+    const results = await within(10_000, '100 echoes', Promise.all(Array.from({ length: 100 }, async (_, i) => {
       const data = payload(i + 1, 1000 + i * 997)
       const back = await roundTrip(a.newStream(), data, 4096 + i)
       return [sha256(back), sha256(data)]
-    })), '100 echoes')
+    })))
     for (const [got, want] of results) expect(got).toBe(want)
     expect(a.streams.size).toBe(0)
     expect(b.streams.size).toBe(0)
@@ -93,7 +94,7 @@ describe.each(transports)('mplex over loopback TCP (%s)', (_name, factory) => {
     const { a, b } = await muxPair({ maxFramePayloadBytes: 16 * 1024 })
     echo(b)
     const data = payload(99, 8 * 1024 * 1024)
-    const back = await within(roundTrip(a.newStream(), data, 1024 * 1024), '8 MiB echo')
+    const back = await within(10_000, '8 MiB echo', roundTrip(a.newStream(), data, 1024 * 1024))
     expect(sha256(back)).toBe(sha256(data))
   })
 
@@ -105,7 +106,7 @@ describe.each(transports)('mplex over loopback TCP (%s)', (_name, factory) => {
     const fine = a.newStream()
     // The peer's stream never reads; we send 3 MiB into it.
     const writeResult = slow.write(payload(5, 3 * 1024 * 1024)).then(() => 'written', (e: unknown) => e)
-    const readErr = await within(slow.read().then(() => undefined, (e: unknown) => e), 'reset reaches the writer')
+    const readErr = await within(10_000, 'reset reaches the writer', slow.read().then(() => undefined, (e: unknown) => e))
     expect(readErr).toBeInstanceOf(StreamResetError)
     const w = await writeResult
     expect(w === 'written' || w instanceof StreamResetError).toBe(true)
@@ -130,20 +131,18 @@ describe.each(transports)('mplex over loopback TCP (%s)', (_name, factory) => {
     const bClosed = new Promise<Error | undefined>(resolve => { b.onClose = resolve })
     const s = a.newStream()
     await s.write(Uint8Array.of(1))
-    const their = await within(
-      (async () => {
-        while (inbound.length === 0) await new Promise(resolve => setImmediate(resolve))
-        return inbound[0] as Stream
-      })(),
-      'stream arrives'
+    const their = await within(10_000, 'stream arrives', (async () => {
+      while (inbound.length === 0) await new Promise(resolve => setImmediate(resolve))
+      return inbound[0] as Stream
+    })()
     )
     expect(Array.from(await their.readExactly(1))).toEqual([1])
     their.reset()
-    await expect(within(s.read(), 'reset arrives')).rejects.toBeInstanceOf(StreamResetError)
+    await expect(within(10_000, 'reset arrives', s.read())).rejects.toBeInstanceOf(StreamResetError)
     const t = a.newStream()
     await t.writeLp('last')
-    await within(a.close(), 'close')
-    expect(await within(bClosed, 'peer sees the close')).toBeUndefined()
+    await within(10_000, 'close', a.close())
+    expect(await within(10_000, 'peer sees the close', bClosed)).toBeUndefined()
     // the peer's copy of t was closed by us before the connection ended: its data is still there
     const theirT = inbound[1] as Stream
     expect(Buffer.from(await theirT.readLp(10)).toString()).toBe('last')
@@ -161,10 +160,10 @@ describe.each(transports)('mplex over loopback TCP (%s)', (_name, factory) => {
       async (config, sizes, piece) => {
         const { a, b } = await muxPair(config, config)
         echo(b)
-        const out = await within(Promise.all(sizes.map(async (n, i) => {
+        const out = await within(10_000, 'random round trip', Promise.all(sizes.map(async (n, i) => {
           const data = payload(n + i, n)
           return sha256(await roundTrip(a.newStream(), data, piece)) === sha256(data)
-        })), 'random round trip')
+        })))
         expect(out.every(Boolean)).toBe(true)
         a.abort()
         b.abort()
