@@ -94,7 +94,8 @@ export class VerifiedSignatures {
 /** Lengths first, so that no two triples share a key. Latin-1: one char per byte, no hashing. */
 function cacheKey (key: Uint8Array, signature: Uint8Array, remoteStaticKey: Uint8Array): string {
   const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1')
-  return `${key.length},${signature.length},${remoteStaticKey.length}:${latin1(key)}${latin1(signature)}${latin1(remoteStaticKey)}`
+  const lengths = `${key.length},${signature.length},${remoteStaticKey.length}:`
+  return lengths + latin1(key) + latin1(signature) + latin1(remoteStaticKey)
 }
 
 /** The process's memo of verified static-key signatures (VerifiedSignatures): 256 peers, ~50 KiB at most. */
