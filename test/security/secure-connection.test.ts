@@ -167,6 +167,23 @@ describe('handshake failures', () => {
     expect(codeOf((s as PromiseRejectedResult).reason)).toBe('ERR_NOISE_HANDSHAKE')
   })
 
+  it('a remembered signature (VerifiedSignatures) does not stand in for the static private key', async () => {
+    const staticKey = nodeSuite.generateKeyPair()
+    await handshakePair({ staticKey }) // the listener now remembers alice's signature over staticKey
+    // Same identity, same static public key and so the very same signature, but not its private key.
+    const impostor = { publicKey: staticKey.publicKey, privateKey: nodeSuite.generateKeyPair().privateKey }
+    const { client, server } = memoryPair()
+    const [, s] = await Promise.allSettled([
+      secureOutbound(client, { identity: alice, staticKey: impostor }),
+      secureInbound(server, { identity: bob })
+    ])
+    expect(s.status).toBe('rejected')
+    // message 3's payload is encrypted under se: it does not decrypt, so no signature is looked at
+    const err = (s as PromiseRejectedResult).reason as NoiseError
+    expect(err.code).toBe('ERR_NOISE_HANDSHAKE')
+    expect(err.message).toContain('handshake message 3: ChaCha20-Poly1305 authentication failed')
+  })
+
   it('ERR_PEER_ID_MISMATCH on the listener when it expects someone else', async () => {
     const { client, server } = memoryPair()
     const [, s] = await Promise.allSettled([
