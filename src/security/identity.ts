@@ -98,7 +98,10 @@ function cacheKey (key: Uint8Array, signature: Uint8Array, remoteStaticKey: Uint
   return lengths + latin1(key) + latin1(signature) + latin1(remoteStaticKey)
 }
 
-/** The process's memo of verified static-key signatures (VerifiedSignatures): 256 peers, ~50 KiB at most. */
+/**
+ * The process's memo of verified static-key signatures (VerifiedSignatures): 256 peers — ~50 KiB for Ed25519
+ * peers, ~0.6 MiB at most if all were RSA-8192 (the largest key a handshake accepts, CVE-2023-39533).
+ */
 export const verifiedSignatures = new VerifiedSignatures(256)
 
 /** Verify the payload signature over the remote static key. NoiseError ERR_INVALID_SIGNATURE on failure. */
