@@ -336,7 +336,9 @@ export class Listener {
           send.push(echo)
           if (obs !== undefined) traceMessage(obs, 'out', msg, echo)
           this.state = ListenerState.Done
-          return { send, protocol: msg, leftover: this.reader.drain() }
+          // Our own copy of the id, not the one just decoded: every open stream keeps it (issue #15).
+          const protocol = this.protocols[this.protocols.indexOf(msg)] as string
+          return { send, protocol, leftover: this.reader.drain() }
         }
         if (msg === LS) {
           this.lsResponse ??= encodeLsResponse(this.protocols)

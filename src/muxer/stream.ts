@@ -47,7 +47,7 @@
  */
 import { ChunkQueue } from '../codec/chunk-queue.js'
 import { encodeLp, encodeLpPrefix } from '../codec/length-prefixed.js'
-import { CodecError, EndOfStreamError, StreamClosedError, StreamResetError, tooLarge } from '../errors.js'
+import { CodecError, EndOfStreamError, StreamClosedError, StreamResetError, toError, tooLarge } from '../errors.js'
 import type { Stream } from '../connection.js'
 
 /**
@@ -82,6 +82,8 @@ export interface MuxedStreamInit {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
+/** `ready` when empty: shared, never written (an idle stream allocates no array of its own). */
+const NO_CHUNKS: Uint8Array[] = []
 /** Messages at most this long are written as one `prefix ‖ body` copy; longer ones as two views. */
 const LP_COPY_LIMIT = 16 * 1024
 const utf8 = new TextEncoder()
@@ -115,7 +117,7 @@ export class MuxedStream implements Stream {
    * `read()` takes whole chunks with `queue.drainAll()` and serves them one at a time from here,
    * so each chunk is moved once (no copy, no O(n²) re-queueing).
    */
-  private ready: Uint8Array[] = []
+  private ready: Uint8Array[] = NO_CHUNKS
   private readyIndex = 0
   private readyBytes = 0
   /** Bytes put back with `unread()` that were already credited through `onConsumed`. */
@@ -207,22 +209,39 @@ export class MuxedStream implements Stream {
 
   // ────────────────────────── Stream: reading ──────────────────────────
 
-  async read (): Promise<Uint8Array | null> {
-    for (;;) {
-      if (this.readyIndex < this.ready.length) return this.takeReady()
-      if (this.queue.length > 0) {
-        this.ready = this.queue.drainAll()
-        this.readyIndex = 0
-        this.readyBytes = 0
-        for (const c of this.ready) this.readyBytes += c.length
-        return this.takeReady()
-      }
-      if (this.readState !== ReadState.Open) {
-        if (this.readState === ReadState.Reset) throw this.resetError as StreamResetError
-        return null
-      }
-      await this.waitReadable()
+  /**
+   * Not an `async` function: an idle stream's pending `read()` is one promise and a `PendingRead`
+   * (~0.2 KiB), where a suspended async frame awaiting `waitReadable()` held ~0.6 KiB (issue #15).
+   */
+  read (): Promise<Uint8Array | null> {
+    let chunk: Uint8Array | null | undefined
+    try {
+      chunk = this.readNow()
+    } catch (err) {
+      return Promise.reject(err)
     }
+    if (chunk !== undefined) return Promise.resolve(chunk)
+    return new Promise((resolve, reject) => { this.addWaiter(new PendingRead(this, resolve, reject)) })
+  }
+
+  /**
+   * The next chunk, `null` at EOF, or `undefined` when nothing is buffered yet (then wait).
+   * Throws the reset error. For `PendingRead`; applications call `read()`.
+   */
+  readNow (): Uint8Array | null | undefined {
+    if (this.readyIndex < this.ready.length) return this.takeReady()
+    if (this.queue.length > 0) {
+      this.ready = this.queue.drainAll()
+      this.readyIndex = 0
+      this.readyBytes = 0
+      for (const c of this.ready) this.readyBytes += c.length
+      return this.takeReady()
+    }
+    if (this.readState !== ReadState.Open) {
+      if (this.readState === ReadState.Reset) throw this.resetError as StreamResetError
+      return null
+    }
+    return undefined
   }
 
   async readExactly (n: number): Promise<Uint8Array> {
@@ -365,7 +384,7 @@ export class MuxedStream implements Stream {
     const c = this.ready[this.readyIndex] as Uint8Array
     this.ready[this.readyIndex++] = EMPTY
     this.readyBytes -= c.length
-    if (this.readyIndex === this.ready.length) { this.ready = []; this.readyIndex = 0 }
+    if (this.readyIndex === this.ready.length) { this.ready = NO_CHUNKS; this.readyIndex = 0 }
     this.credit(c.length)
     return c
   }
@@ -376,7 +395,7 @@ export class MuxedStream implements Stream {
     const rest = this.queue.drainAll()
     for (let i = this.readyIndex; i < this.ready.length; i++) this.queue.push(this.ready[i] as Uint8Array)
     for (const c of rest) this.queue.push(c)
-    this.ready = []
+    this.ready = NO_CHUNKS
     this.readyIndex = 0
     this.readyBytes = 0
   }
@@ -398,7 +417,7 @@ export class MuxedStream implements Stream {
 
   private dropBuffer (): void {
     this.queue.drainAll()
-    this.ready = []
+    this.ready = NO_CHUNKS
     this.readyIndex = 0
     this.readyBytes = 0
     this.unreadDebt = 0
@@ -406,13 +425,16 @@ export class MuxedStream implements Stream {
   }
 
   private waitReadable (): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const prev = this.readWaiter
-      // Concurrent readers: chain so every waiter wakes on the same event.
-      this.readWaiter = prev === undefined
-        ? { resolve, reject }
-        : { resolve: () => { prev.resolve(); resolve() }, reject: (e) => { prev.reject(e); reject(e) } }
-    })
+    return new Promise<void>((resolve, reject) => { this.addWaiter({ resolve, reject }) })
+  }
+
+  /** Park `w` until the next wake-up (for `PendingRead`, which re-parks itself when woken for nothing). */
+  addWaiter (w: Waiter): void {
+    const prev = this.readWaiter
+    // Concurrent readers: chain so every waiter wakes on the same event.
+    this.readWaiter = prev === undefined
+      ? w
+      : { resolve: () => { prev.resolve(); w.resolve() }, reject: (e) => { prev.reject(e); w.reject(e) } }
   }
 
   private wakeReader (): void {
@@ -465,6 +487,33 @@ export class MuxedStream implements Stream {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * A `read()` waiting for data. Woken from inside the muxer's `pushData`/`pushEnd` (a session method),
+ * it reads in a microtask of its own, outside that method, as the `await` it replaces did: taking
+ * a chunk credits the window (`onConsumed`), which must not re-enter the session mid-frame.
+ */
+class PendingRead implements Waiter {
+  constructor (
+    private readonly stream: MuxedStream,
+    private readonly settle: (chunk: Uint8Array | null) => void,
+    readonly reject: (err: Error) => void
+  ) {}
+
+  resolve (): void { queueMicrotask(() => { this.retry() }) }
+
+  private retry (): void {
+    let chunk: Uint8Array | null | undefined
+    try {
+      chunk = this.stream.readNow()
+    } catch (err) {
+      this.reject(toError(err))
+      return
+    }
+    if (chunk === undefined) this.stream.addWaiter(this)
+    else this.settle(chunk)
+  }
+}
 
 function toResetError (err: Error | undefined, fallback: string): StreamResetError {
   if (err instanceof StreamResetError) return err

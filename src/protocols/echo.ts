@@ -10,10 +10,12 @@ import { abortWith } from './util.js'
 /** The echo server: each chunk goes straight back (no copy: the read chunk is ours to hand on). */
 export const echoHandler: ProtocolHandler = async (stream) => {
   try {
-    for (;;) {
-      const chunk = await stream.read()
-      if (chunk === null) break
+    let chunk: Uint8Array | null
+    while ((chunk = await stream.read()) !== null) {
       await stream.write(chunk)
+      // The suspended frame keeps its registers while it awaits the next read: without this an idle
+      // stream pins its last chunk and the whole decrypted message behind that view (issue #15).
+      chunk = null
     }
     await stream.close()
   } catch (err) {

@@ -17,7 +17,7 @@ import type { SwitchConfig } from './config.js'
 import type { SwitchEvents } from './events.js'
 import type { PeerConnection } from './peer-connection.js'
 import { checkCodecs } from './protocol.js'
-import type { ProtocolDefinition } from './protocol.js'
+import type { ProtocolDefinition, StreamHandler } from './protocol.js'
 import type { SwitchStream } from './stream.js'
 
 /** The protocols a switch serves, by codec, in mount order. */
@@ -121,16 +121,36 @@ export class Dispatcher {
       report({ connection: conn, streamId: stream.id, protocol, stage: 'limit', error: err })
       return
     }
+    this.run(conn, stream, protocol, definition.handler, max)
+  }
+
+  /**
+   * Step 4, without an `async` frame: `serve` has returned once the handler runs, so an open stream
+   * holds one promise reaction here instead of a suspended frame awaiting the handler (~0.4 KiB per
+   * stream; issue #15). A synchronous throw is handled as a rejection, as `await` did.
+   */
+  private run (
+    conn: PeerConnection,
+    stream: SwitchStream,
+    protocol: string,
+    handler: StreamHandler,
+    max: number | undefined
+  ): void {
+    let running: void | Promise<void>
     try {
-      await definition.handler(stream, protocol, conn.context)
+      running = handler(stream, protocol, conn.context)
     } catch (err) {
+      running = Promise.reject(err)
+    }
+    const done = (): void => { if (max !== undefined) conn.handlerDone(protocol) }
+    const failed = (err: unknown): void => {
       const error = err instanceof Error
         ? err
         : new SwitchError('ERR_HANDLER', `handler of ${protocol} threw ${String(err)}`)
       stream.reset(error)
-      report({ connection: conn, streamId: stream.id, protocol, stage: 'handler', error })
-    } finally {
-      if (max !== undefined) conn.handlerDone(protocol)
+      this.host.report({ connection: conn, streamId: stream.id, protocol, stage: 'handler', error })
+      done()
     }
+    void Promise.resolve(running).then(done, failed)
   }
 }

@@ -125,7 +125,6 @@ export class PeerConnection {
   private statusValue: ConnectionStatus = 'open'
   private identityWaiters: Array<(id: PeerIdentity | undefined) => void> = []
   private identifyDone = false
-  private readonly wrapped = new WeakMap<Stream, SwitchStream>()
   private closePromise: Promise<void> | undefined
   // The switch's per-connection records live here, with the connection (one owner, gone with it):
   /** The identify message the peer sent, with every push applied. */
@@ -232,9 +231,7 @@ export class PeerConnection {
       inner.reset(toError(err))
       throw err
     }
-    const stream = new SwitchStream(negotiated, this)
-    this.wrapped.set(inner, stream)
-    return stream
+    return new SwitchStream(negotiated, this)
   }
 
   /** Throws ERR_TOO_MANY_STREAMS when `protocol` has more than `maxOutgoingStreams` open (`self`: this one counted). */
@@ -251,14 +248,12 @@ export class PeerConnection {
     }
   }
 
-  /** The switch's wrapper of a muxer stream (one per stream). */
+  /**
+   * The switch's wrapper of an inbound muxer stream. Not cached: the muxer delivers each stream once,
+   * and a WeakMap entry per open stream was never read again (issue #15).
+   */
   wrap (inner: Stream): SwitchStream {
-    let s = this.wrapped.get(inner)
-    if (s === undefined) {
-      s = new SwitchStream(inner, this)
-      this.wrapped.set(inner, s)
-    }
-    return s
+    return new SwitchStream(inner, this)
   }
 
   /** The context handed to every handler of this connection's streams. */

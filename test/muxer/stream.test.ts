@@ -152,6 +152,41 @@ describe('MuxedStream reading', () => {
     const got = await Promise.all([a, b])
     expect(got.map(c => c?.[0]).sort()).toEqual([1, 2])
   })
+
+  it('a pending read takes its chunk after pushData returns, never inside it (no re-entry into the muxer)', async () => {
+    const { s, t } = make()
+    const p = s.read()
+    s.pushData(bytes(7, 8))
+    // pushData only woke the reader: the window credit (onConsumed) comes once the read runs.
+    expect(t.consumed).toBe(0)
+    expect(s.readableLength).toBe(2)
+    expect(await p).toEqual(bytes(7, 8))
+    expect(t.consumed).toBe(2)
+  })
+
+  it('a pending read woken with nothing to take waits again (one chunk, two readers)', async () => {
+    const { s } = make()
+    const a = s.read()
+    const b = s.read()
+    s.pushData(bytes(1))
+    const first = await Promise.race([a, b])
+    expect(first).toEqual(bytes(1))
+    let second: Uint8Array | null | undefined
+    void Promise.all([a, b]).then(([x, y]) => { second = x === first ? y : x })
+    await tick()
+    expect(second).toBeUndefined()
+    s.pushData(bytes(2))
+    await tick()
+    expect(second).toEqual(bytes(2))
+  })
+
+  it('a pending read woken by data but reset before it runs rejects with the reset', async () => {
+    const { s } = make()
+    const p = s.read()
+    s.pushData(bytes(1))
+    s.pushReset()
+    await expect(p).rejects.toBeInstanceOf(StreamResetError)
+  })
 })
 
 describe('MuxedStream writing', () => {

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { echo, echoHandler } from '../../src/protocols/echo.js'
@@ -5,6 +7,8 @@ import { ECHO_CODEC } from '../../src/protocols/constants.js'
 import { StreamResetError } from '../../src/errors.js'
 import { streamPair, wireBytes } from '../helpers/stream-pair.js'
 import { testContext } from './context.js'
+import type { Stream } from '../../src/connection.js'
+import { waitFor } from '../helpers/wait.js'
 
 describe('/switchyard/echo/1.0.0', () => {
   it('echoes every byte, then both sides FIN', async () => {
@@ -57,5 +61,41 @@ describe('/switchyard/echo/1.0.0', () => {
     await client.write(Uint8Array.of(1, 2, 3))
     client.reset()
     await expect(handling).rejects.toBeInstanceOf(StreamResetError)
+  })
+})
+
+describe('echo server memory (issue #15)', () => {
+  it('an idle echo stream does not keep the last chunk it echoed', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    let ref: WeakRef<ArrayBuffer> | undefined
+    const fail = (): never => { throw new Error('not used by the echo server') }
+    // One view of a 64 KiB message, then a read that waits for ever, held by the stream as a muxer
+    // holds its pending reads (an unreferenced one would let the whole handler be collected).
+    const stream: Stream & { reads: number, pending?: Promise<never> } = {
+      id: 1,
+      direction: 'inbound',
+      protocol: ECHO_CODEC,
+      reads: 0,
+      async read () {
+        if (this.reads++ > 0) return await (this.pending = new Promise<never>(() => {}))
+        const message = new ArrayBuffer(64 * 1024)
+        ref = new WeakRef(message)
+        return new Uint8Array(message, 0, 1)
+      },
+      write: async () => {},
+      readExactly: fail,
+      readLp: fail,
+      unread: fail,
+      writeLp: fail,
+      closeWrite: fail,
+      close: fail,
+      reset: fail,
+      [Symbol.asyncIterator]: fail
+    }
+    void echoHandler(stream, ECHO_CODEC, testContext().ctx)
+    await waitFor('the echo server to wait on its second read', () => stream.reads === 2)
+    gc()
+    expect(ref?.deref()).toBeUndefined()
   })
 })
