@@ -211,7 +211,7 @@ export class MuxedStream implements Stream {
 
   /**
    * Not an `async` function: an idle stream's pending `read()` is one promise and a `PendingRead`
-   * (~0.2 KiB), where a suspended async frame awaiting `waitReadable()` held ~0.6 KiB (issue #15).
+   * (~0.25 KiB); an async frame suspended in `waitReadable()` held ~0.45 KiB more (issue #15).
    */
   read (): Promise<Uint8Array | null> {
     let chunk: Uint8Array | null | undefined
