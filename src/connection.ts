@@ -19,9 +19,16 @@ import type { Multiaddr } from './transport/multiaddr.js'
 export interface ByteSink {
   /**
    * A chunk arrived. The sink owns `chunk` from here on (the producer never reuses its memory),
-   * so it may keep views into it without copying.
+   * so it may keep views into it without copying — unless the sink set `borrowsChunks`.
    */
   onData: (chunk: Uint8Array) => void
+  /**
+   * The sink keeps no reference to a chunk once `onData` returns (it copies what it must keep).
+   * A producer may then pass views into memory it reuses for the next read (the TCP transport reads
+   * every such connection into one shared buffer: no 64 KiB allocation per socket read). Absent or
+   * false: the sink owns each chunk, as above.
+   */
+  readonly borrowsChunks?: boolean
   /** The remote half-closed: no more data will arrive. We may still write. */
   onEnd: () => void
   /**

@@ -7,7 +7,8 @@
 import { concatBytes } from '../codec/bytes.js'
 import { NoiseError } from '../errors.js'
 import { MAX_NONCE, TAG_LENGTH } from './constants.js'
-import type { CryptoSuite } from './suite.js'
+import { decryptFailed } from './suite.js'
+import type { AeadOpener, CryptoSuite } from './suite.js'
 
 const EMPTY = new Uint8Array(0)
 
@@ -130,6 +131,32 @@ export class CipherState {
     return plaintext
   }
 
+  /**
+   * `DecryptWithAd` of a message of `ciphertextLength` bytes (tag excluded) fed as it arrives: see
+   * CryptoSuite.openStream. The nonce is taken now and `n` advances only when `final` verifies the
+   * tag; no other message may be decrypted in between. A suite without `openStream` gathers the
+   * ciphertext (one copy) and decrypts it at `final`.
+   */
+  openStreamWithAd (ad: Uint8Array, ciphertextLength: number): AeadOpener {
+    const k = this.k
+    if (k === undefined) {
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', 'CipherState.openStream: no key (handshake not complete)')
+    }
+    const n = this.nextNonce()
+    const suite = this.suite
+    const inner: AeadOpener = suite.openStream !== undefined
+      ? suite.openStream(k, n, ad, ciphertextLength)
+      : gatheringOpener(suite, k, n, ad, ciphertextLength)
+    return {
+      update: inner.update,
+      final: tag => {
+        const rest = inner.final(tag)
+        this.n = n + 1
+        return rest
+      }
+    }
+  }
+
   /** Transport messages use an empty AD (noise/README.md §"Transport Messages"). */
   encrypt (plaintext: Uint8Array): Uint8Array {
     return this.encryptWithAd(EMPTY, plaintext)
@@ -139,8 +166,38 @@ export class CipherState {
     return this.decryptWithAd(EMPTY, ciphertext)
   }
 
+  /** `openStreamWithAd` with the transport messages' empty AD. */
+  openStream (ciphertextLength: number): AeadOpener {
+    return this.openStreamWithAd(EMPTY, ciphertextLength)
+  }
+
   /** `decrypt` of a transport message spread over several buffers (see `decryptPartsWithAd`). */
   decryptParts (parts: readonly Uint8Array[]): Uint8Array[] {
     return this.decryptPartsWithAd(EMPTY, parts)
+  }
+}
+
+/** For a suite without a streaming AEAD: copy the ciphertext as it comes, decrypt it whole at `final`. */
+function gatheringOpener (
+  suite: CryptoSuite,
+  k: Uint8Array,
+  n: number,
+  ad: Uint8Array,
+  ciphertextLength: number
+): AeadOpener {
+  const sealed = new Uint8Array(ciphertextLength + TAG_LENGTH)
+  let filled = 0
+  return {
+    update: ct => {
+      if (filled + ct.length > ciphertextLength) throw decryptFailed(n)
+      sealed.set(ct, filled)
+      filled += ct.length
+      return EMPTY
+    },
+    final: tag => {
+      if (filled !== ciphertextLength || tag.length !== TAG_LENGTH) throw decryptFailed(n)
+      sealed.set(tag, filled)
+      return suite.decrypt(k, n, ad, sealed)
+    }
   }
 }

@@ -52,9 +52,13 @@ export abstract class EncryptedConnection implements ByteConnection {
   /** A fatal protocol error: tell the peer if the protocol can, and release the connection. */
   protected closeTransport (err: Error): void { this.conn.abort(err) }
 
-  /** Take over the raw connection; nothing is delivered until our consumer attaches. */
-  protected open (): void {
+  /**
+   * Take over the raw connection; nothing is delivered until our consumer attaches. `borrowsChunks`:
+   * `receive` keeps no reference to a chunk after it returns (see ByteSink.borrowsChunks).
+   */
+  protected open (borrowsChunks = false): void {
     this.conn.attach({
+      borrowsChunks,
       onData: chunk => { this.receive(chunk) },
       onEnd: () => { this.remoteEnded = true; this.drain() },
       onClose: err => { this.closeState ??= { err }; this.drain() },

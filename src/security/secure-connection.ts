@@ -18,7 +18,6 @@ import { MultistreamError, NoiseError, toError } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import type { TraceObserver } from '../trace/observer.js'
 import type { NoiseExtensions } from '../proto/noise-payload.js'
-import { concatBytes } from '../codec/bytes.js'
 import { EncryptedConnection } from './encrypted-connection.js'
 import type { CipherState } from './cipher-state.js'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MUXERS, MAX_PLAINTEXT_LENGTH, MAX_STREAM_MUXERS } from './constants.js'
@@ -29,6 +28,7 @@ import type { PeerId } from './peer-id.js'
 import { nodeSuite } from './suite.js'
 import type { CryptoSuite, X25519KeyPair } from './suite.js'
 import { encryptFrames, NoiseFrameDecoder } from './transport-codec.js'
+import { NoiseTransportReader } from './transport-reader.js'
 import type { FrameCallback } from './transport-codec.js'
 
 export interface SecureOptions {
@@ -229,19 +229,15 @@ async function handshake (conn: ByteConnection, initiator: boolean, opts: Secure
 }
 
 /**
- * The Noise secure channel (the shared adapter is encrypted-connection.ts). Reading: chunks from the
- * connection go to the frame decoder; every complete transport message is decrypted when the sink
- * can take it, so a paused consumer leaves the rest encrypted in the decoder. Writing: one batch of
- * plaintext → its frames (transport-codec.ts) → one write call.
+ * The Noise secure channel (the shared adapter is encrypted-connection.ts). Reading: every chunk from
+ * the connection is deciphered as it arrives (transport-reader.ts), so the reader keeps no socket
+ * buffer and the TCP transport may read into one reused buffer (`borrowsChunks`); verified plaintext
+ * waits for the sink, and a paused consumer pauses the socket. Writing: one batch of plaintext → its
+ * frames (transport-codec.ts) → one write call.
  */
 export class NoiseConnection extends EncryptedConnection {
-  private readonly decoder: NoiseFrameDecoder
+  private readonly reader: NoiseTransportReader
   private readonly encrypter: CipherState
-  private readonly decrypter: CipherState
-  private readonly observer: TraceObserver | undefined
-  /** Verified plaintext of one frame not yet delivered (from `pendingIndex` on), when it came in pieces. */
-  private pendingPlaintext: Uint8Array[] | undefined
-  private pendingIndex = 0
   /** Trace hook for outgoing frames; undefined (no cost) without an observer. */
   private readonly onFrameOut: FrameCallback | undefined
 
@@ -253,10 +249,15 @@ export class NoiseConnection extends EncryptedConnection {
     observer?: TraceObserver
   ) {
     super(conn, 'Noise')
-    this.decoder = decoder
     this.encrypter = encrypter
-    this.decrypter = decrypter
-    this.observer = observer
+    this.reader = new NoiseTransportReader(
+      decrypter,
+      observer === undefined
+        ? undefined
+        : frame => { observer.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame }) }
+    )
+    // Bytes that came after the handshake's last message, in the handshake's decoder.
+    for (const chunk of decoder.takeAll()) this.reader.push(chunk)
     this.onFrameOut = observer === undefined
       ? undefined
       : (length, body) => {
@@ -268,54 +269,28 @@ export class NoiseConnection extends EncryptedConnection {
             ...(body !== undefined ? { bytes: body } : {})
           })
         }
-    this.open()
+    this.open(true)
   }
 
   protected receive (chunk: Uint8Array): void {
-    this.decoder.push(chunk)
+    this.reader.push(chunk)
     this.drain()
   }
 
   protected nextPlaintext (): Uint8Array | undefined {
-    // Plaintext pieces of an authenticated frame that spanned chunks, one onData each (the sink may
-    // pause between them).
-    const pending = this.pendingPlaintext
-    if (pending !== undefined) {
-      const piece = pending[this.pendingIndex++] as Uint8Array
-      if (this.pendingIndex === pending.length) { this.pendingPlaintext = undefined; this.pendingIndex = 0 }
-      return piece
-    }
-    const parts = this.decoder.nextParts()
-    if (parts === undefined) return undefined
-    let plaintext: Uint8Array
-    try {
-      // A frame inside one chunk is one view; one that spans chunks is deciphered piece by piece
-      // without gathering it (CipherState.decryptParts). Either way nothing is delivered before
-      // its tag has been verified.
-      if (parts.length === 1) {
-        plaintext = this.decrypter.decrypt(parts[0] as Uint8Array)
-      } else {
-        const pieces = this.decrypter.decryptParts(parts)
-        plaintext = pieces[0] ?? EMPTY
-        if (pieces.length > 1) { this.pendingPlaintext = pieces; this.pendingIndex = 1 }
-      }
-    } catch (err) {
-      this.fatal(toError(err))
-      return undefined
-    }
-    const obs = this.observer
-    if (obs !== undefined) {
-      const frame = concatBytes(parts)
-      obs.event({ layer: 'noise', kind: 'frame', dir: 'in', length: frame.length, bytes: frame })
-    }
-    return plaintext
+    const piece = this.reader.shift()
+    if (piece !== undefined) return piece
+    // Every message before the bad one has been delivered: now the failure.
+    const failure = this.reader.failure
+    if (failure !== undefined) this.fatal(failure)
+    return undefined
   }
 
   protected truncation (): Error | undefined {
-    if (this.decoder.buffered === 0) return undefined
+    if (this.reader.partialBytes === 0) return undefined
     return new NoiseError(
       'ERR_UNEXPECTED_EOF',
-      `peer half-closed in the middle of a Noise transport message: ${this.decoder.describePending()}`
+      `peer half-closed in the middle of a Noise transport message: ${this.reader.describePending()}`
     )
   }
 
@@ -329,5 +304,3 @@ export class NoiseConnection extends EncryptedConnection {
     }
   }
 }
-
-const EMPTY = new Uint8Array(0)

@@ -69,6 +69,22 @@ export interface CryptoSuite {
    * (node:crypto); CipherState concatenates and calls `decrypt` otherwise.
    */
   decryptParts?: (k: Uint8Array, n: number, ad: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array[]
+  /**
+   * `DECRYPT` fed as the ciphertext arrives (the transport reader keeps no socket buffer, see
+   * transport-reader.ts): `update` deciphers the next ciphertext bytes, `final(tag)` verifies. The
+   * plaintext `update` returns is unauthenticated until `final` returns (RFC 8439 §2.8): the caller
+   * holds it until then. Failure → NoiseError ERR_NOISE_DECRYPT. Optional, like `decryptParts`;
+   * CipherState gathers the ciphertext and calls `decrypt` otherwise.
+   */
+  openStream?: (k: Uint8Array, n: number, ad: Uint8Array, ciphertextLength: number) => AeadOpener
+}
+
+/** One message being decrypted piece by piece (CryptoSuite.openStream). */
+export interface AeadOpener {
+  /** Decipher the next ciphertext bytes; the result (possibly empty) is not yet authenticated. */
+  update: (ciphertext: Uint8Array) => Uint8Array
+  /** Verify `tag`; returns any remaining plaintext (possibly empty). Throws on failure. */
+  final: (tag: Uint8Array) => Uint8Array
 }
 
 /**
@@ -90,7 +106,7 @@ function dhFailed (cause?: unknown): NoiseError {
   )
 }
 
-function decryptFailed (n: number, cause?: unknown): NoiseError {
+export function decryptFailed (n: number, cause?: unknown): NoiseError {
   return new NoiseError(
     'ERR_NOISE_DECRYPT',
     `ChaCha20-Poly1305 authentication failed (nonce ${n}): the message was tampered with, truncated, or encrypted under another key`,
@@ -269,6 +285,24 @@ export const nodeSuite: CryptoSuite = {
       throw decryptFailed(n, err)
     }
     return out
+  },
+
+  openStream (k, n, ad, ciphertextLength) {
+    writeNonce(nodeNonce, n)
+    const decipher = crypto.createDecipheriv(CHACHA, k, nodeNonce, { authTagLength: TAG_LENGTH })
+    if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: ciphertextLength })
+    return {
+      update: ct => decipher.update(ct),
+      final: tag => {
+        // node:crypto: for chacha20-poly1305 the tag may be set any time before final().
+        decipher.setAuthTag(tag)
+        try {
+          return decipher.final()
+        } catch (err) {
+          throw decryptFailed(n, err)
+        }
+      }
+    }
   }
 }
 

@@ -66,6 +66,11 @@ export class NoiseFrameDecoder {
     return `"message" expected ${length} bytes, got ${q.length - LENGTH_PREFIX_BYTES}`
   }
 
+  /** Remove and return every byte not yet returned as a message (hand-over to the transport reader). */
+  takeAll (): Uint8Array[] {
+    return this.queue.drainAll()
+  }
+
   /** Bytes received and not yet returned as a message (a partial frame when > 0 at EOF). */
   get buffered (): number {
     return this.queue.length

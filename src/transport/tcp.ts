@@ -21,6 +21,12 @@
  *                 (libuv cannot mix uv_shutdown and uv_tcp_close_reset)
  *   peer FIN      sink.onEnd(); peer RST → sink.onClose(TransportError ERR_CONNECTION_RESET)
  *
+ * Borrowed reads: once a sink with `borrowsChunks` attaches (the Noise channel, which deciphers each
+ * chunk as it arrives), the socket reads into one 64 KiB buffer shared by every such connection of the
+ * process and hands the sink views of it: no 64 KiB allocation (and its share of garbage collection)
+ * per read. Reads and their callbacks run one at a time on the event loop, so one buffer is enough.
+ * Other sinks (handshakes, multistream, TLS, WebSocket) get a copy of each read instead.
+ *
  * Socket errors never escape as events or rejections: each becomes a typed TransportError handed
  * to the sink's onClose (exactly once).
  */
@@ -29,10 +35,12 @@ import {
   createServer,
   isIP,
   isIPv4,
+  Socket,
   type AddressInfo,
   type NetConnectOpts,
+  type OnReadOpts,
   type Server,
-  type Socket
+  type SocketConstructorOpts
 } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import type { ByteConnection, ByteSink } from '../connection.js'
@@ -46,6 +54,58 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000
 /** Default write-buffer high-water mark (`write` returns false at or above it). */
 export const DEFAULT_HIGH_WATER_MARK_BYTES = 64 * 1024
+
+/** The read buffer shared by every connection reading in borrowed mode (see the module comment). */
+const READ_BUFFER_BYTES = 64 * 1024
+let sharedReadBuffer: Buffer | undefined
+
+/** The properties Node's `onread` socket option sets (its symbols are not exported). */
+interface OnreadKeys { buffer: symbol, callback: symbol, generator: symbol }
+let onreadKeys: OnreadKeys | null | undefined
+
+type SymbolRecord = Record<symbol, unknown>
+
+/**
+ * Node's `onread: { buffer, callback }` option (net.Socket, Node ≥ 12; "the same buffer is reused for
+ * every read") exists only at construction, and `net.Server` builds accepted sockets itself. To turn it
+ * on for an existing socket we set what the option sets: the three properties found here by building
+ * two probe sockets with the option, and the handle's `useUserBuffer`. Null when this Node lays them
+ * out otherwise: then every read stays a fresh buffer, as without borrowing.
+ */
+function findOnreadKeys (): OnreadKeys | null {
+  const buffer = Buffer.alloc(1)
+  const callback = (): boolean => true
+  const generator = (): Uint8Array => buffer
+  const keyOf = (socket: Socket, value: unknown): symbol | undefined => {
+    const found = Object.getOwnPropertySymbols(socket).find(k => (socket as unknown as SymbolRecord)[k] === value)
+    socket.destroy()
+    return found
+  }
+  // @types/node lists `onread` for net.connect only; the Socket constructor takes it too.
+  const probe = (onread: OnReadOpts): Socket => new Socket({ onread } as SocketConstructorOpts)
+  const keys = {
+    buffer: keyOf(probe({ buffer, callback }), buffer),
+    callback: keyOf(probe({ buffer, callback }), callback),
+    generator: keyOf(probe({ buffer: generator, callback }), generator)
+  }
+  if (keys.buffer === undefined || keys.callback === undefined || keys.generator === undefined) return null
+  return keys as OnreadKeys
+}
+
+/** Switch `socket` to reading into the shared buffer, calling `callback(nread, buffer)`; false if unsupported. */
+function useSharedReadBuffer (socket: Socket, callback: (nread: number, buffer: Buffer) => void): boolean {
+  if (onreadKeys === undefined) onreadKeys = findOnreadKeys()
+  const keys = onreadKeys
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle
+  if (keys === null || typeof handle?.useUserBuffer !== 'function') return false
+  sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
+  const props = socket as unknown as SymbolRecord
+  props[keys.buffer] = sharedReadBuffer
+  props[keys.callback] = callback
+  props[keys.generator] = null
+  handle.useUserBuffer(sharedReadBuffer)
+  return true
+}
 
 /** Options shared by dialed and accepted connections. */
 export interface TcpConnectionOptions {
@@ -180,6 +240,8 @@ export class TcpConnection implements ByteConnection {
   private closeDelivered = false
   private error: Error | undefined
   private closePromise: Promise<void> | undefined
+  /** Reading into the shared buffer (a borrowing sink attached once; see the module comment). */
+  private borrowedReads = false
 
   /** @internal use `dial` or `listen`. */
   constructor (socket: Socket, direction: 'inbound' | 'outbound', options: TcpConnectionOptions = {}) {
@@ -230,6 +292,9 @@ export class TcpConnection implements ByteConnection {
 
   attach (sink: ByteSink): void {
     this.sink = sink
+    if (sink.borrowsChunks === true && !this.borrowedReads && !this.socket.destroyed) {
+      this.borrowedReads = useSharedReadBuffer(this.socket, this.onBorrowedRead)
+    }
     // Deliver what arrived while detached, in order; stop if the sink detaches or is replaced meanwhile.
     while (this.pending.length > 0) {
       if (this.sink !== sink) return
@@ -323,6 +388,20 @@ export class TcpConnection implements ByteConnection {
     if (this.closing) return
     const sink = this.sink
     if (sink !== undefined) { sink.onData(chunk); return }
+    this.pending.push(chunk)
+    this.pendingBytes += chunk.length
+    this.socket.pause()
+  }
+
+  /** A read into the shared buffer: only a borrowing sink may see the buffer itself. */
+  private readonly onBorrowedRead = (nread: number, buffer: Buffer): void => {
+    const view = buffer.subarray(0, nread)
+    const obs = this.observer
+    if (obs !== undefined) obs.event({ layer: 'tcp', kind: 'data', dir: 'in', length: nread, bytes: Buffer.from(view) })
+    if (this.closing) return
+    const sink = this.sink
+    if (sink !== undefined) { sink.onData(sink.borrowsChunks === true ? view : Buffer.from(view)); return }
+    const chunk = Buffer.from(view)
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
     this.socket.pause()

@@ -171,6 +171,42 @@ describe('read side', () => {
     expect(first.join('')).toBe('A')
     expect(text(rec.bytes())).toBe('BC')
   })
+
+  it('a borrowing sink reads views of one buffer, shared by connections; later owning sinks get their own', async () => {
+    const a = await pair()
+    const b = await pair()
+    const size = 1 << 20
+    const payload = Uint8Array.from({ length: size }, (_, i) => (i * 13) & 0xff)
+    const borrow = (conn: TcpConnection): { buffers: Set<ArrayBufferLike>, data: Uint8Array[], got: () => number } => {
+      const buffers = new Set<ArrayBufferLike>()
+      const data: Uint8Array[] = []
+      let got = 0
+      conn.attach({
+        borrowsChunks: true,
+        onData: c => { buffers.add(c.buffer); data.push(Uint8Array.from(c)); got += c.length },
+        onEnd: () => {},
+        onClose: () => {}
+      })
+      return { buffers, data, got: () => got }
+    }
+    const ra = borrow(a.server)
+    const rb = borrow(b.client)
+    a.client.write([payload])
+    b.server.write([payload])
+    while (ra.got() < size || rb.got() < size) await tick()
+    expect(Buffer.concat(ra.data).equals(payload)).toBe(true)
+    expect(Buffer.concat(rb.data).equals(payload)).toBe(true)
+    // Accepted and dialed sockets alike: every read landed in the same buffer.
+    expect(ra.buffers.size).toBe(1)
+    expect([...rb.buffers]).toEqual([...ra.buffers])
+    // A sink that does not borrow, attached after, owns what it gets (copies, never the shared buffer).
+    const rec = record(a.server)
+    a.client.write([payload])
+    a.client.closeWrite()
+    await rec.ended
+    expect(Buffer.from(rec.bytes()).equals(payload)).toBe(true)
+    for (const c of rec.chunks) expect(ra.buffers.has(c.buffer)).toBe(false)
+  })
 })
 
 describe('backpressure', () => {
