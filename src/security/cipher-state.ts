@@ -100,6 +100,22 @@ export class CipherState {
   }
 
   /**
+   * `EncryptWithAd` of the concatenation of `parts` without gathering it (CryptoSuite.sealParts):
+   * ciphertext pieces, then the tag. A suite without `sealParts` gathers and seals. Requires a key.
+   */
+  sealParts (ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+    const k = this.k
+    if (k === undefined) {
+      throw new NoiseError('ERR_NOISE_HANDSHAKE', 'CipherState.sealParts: no key (handshake not complete)')
+    }
+    const n = this.nextNonce()
+    const sealParts = this.suite.sealParts
+    const sealed = sealParts !== undefined ? sealParts(k, n, ad, parts) : this.suite.seal(k, n, ad, concatBytes(parts))
+    this.n = n + 1
+    return sealed
+  }
+
+  /**
    * Noise §5.1 `DecryptWithAd(ad, ciphertext)`. On an authentication failure the error propagates and
    * `n` is not incremented; the caller must treat it as fatal (no resync is possible).
    */

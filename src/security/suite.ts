@@ -77,6 +77,13 @@ export interface CryptoSuite {
    * CipherState gathers the ciphertext and calls `decrypt` otherwise.
    */
   openStream?: (k: Uint8Array, n: number, ad: Uint8Array, ciphertextLength: number) => AeadOpener
+  /**
+   * `ENCRYPT` of the concatenation of `parts` (a frame's plaintext spread over the muxer's header and
+   * payload chunks) without gathering it: one ciphertext piece per non-empty part, then the tag, as
+   * the backend produced them. Optional, like `decryptParts`; CipherState gathers and calls `seal`
+   * otherwise.
+   */
+  sealParts?: (k: Uint8Array, n: number, ad: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array[]
 }
 
 /** One message being decrypted piece by piece (CryptoSuite.openStream). */
@@ -284,6 +291,19 @@ export const nodeSuite: CryptoSuite = {
     } catch (err) {
       throw decryptFailed(n, err)
     }
+    return out
+  },
+
+  sealParts (k, n, ad, parts) {
+    let total = 0
+    for (const p of parts) total += p.length
+    writeNonce(nodeNonce, n)
+    const cipher = crypto.createCipheriv(CHACHA, k, nodeNonce, { authTagLength: TAG_LENGTH })
+    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: total })
+    const out: Uint8Array[] = []
+    for (const p of parts) if (p.length > 0) out.push(cipher.update(p))
+    cipher.final() // a stream cipher: final() yields nothing
+    out.push(cipher.getAuthTag())
     return out
   },
 

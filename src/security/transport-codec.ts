@@ -105,8 +105,9 @@ export type FrameCallback = (length: number, body: Uint8Array | undefined) => vo
  *
  * All lengths and tags (and every small frame) live in one "glue" buffer per batch; a large frame's
  * ciphertext is the cipher's own output (see ZERO_COPY_MIN_PLAINTEXT). A frame whose plaintext lies
- * inside one input chunk is encrypted straight from that view; one that spans chunks is gathered
- * first (small: into its place in the glue buffer, then encrypted in place).
+ * inside one input chunk is encrypted straight from that view; a large one that spans chunks is
+ * encrypted part by part (CipherState.sealParts: one ciphertext chunk per part, no gather); a small
+ * one is gathered into its place in the glue buffer and encrypted in place.
  * Empty input → no chunk (a zero-length write sends nothing). Throws NoiseError
  * ERR_NOISE_NONCE_EXHAUSTED when the sending nonce runs out.
  */
@@ -142,12 +143,26 @@ export function encryptFrames (
     g += LENGTH_PREFIX_BYTES
     let chunk = chunks[ci] as Uint8Array
     while (co === chunk.length) { ci++; co = 0; chunk = chunks[ci] as Uint8Array } // skip finished/empty chunks
-    let plaintext: Uint8Array
+    let plaintext: Uint8Array | undefined
+    let parts: Uint8Array[] | undefined
     if (chunk.length - co >= len) {
       plaintext = chunk.subarray(co, co + len) // zero copy: the frame lies inside one chunk
       co += len
+    } else if (large) {
+      // A large frame across chunks (the muxer's header and payload): deciphered part by part, never
+      // gathered — a gather would cost a 64 KiB buffer and copy per frame on top of the cipher's own.
+      parts = []
+      let filled = 0
+      while (filled < len) {
+        chunk = chunks[ci] as Uint8Array
+        const take = Math.min(chunk.length - co, len - filled)
+        parts.push(chunk.subarray(co, co + take))
+        filled += take
+        co += take
+        if (co === chunk.length && filled < len) { ci++; co = 0 }
+      }
     } else {
-      plaintext = large ? allocUnsafe(len) : glue.subarray(g, g + len)
+      plaintext = glue.subarray(g, g + len)
       let filled = 0
       while (filled < len) {
         chunk = chunks[ci] as Uint8Array
@@ -159,14 +174,23 @@ export function encryptFrames (
       }
     }
     if (large) {
-      const [ct, tag] = cs.seal(EMPTY, plaintext)
-      out.push(glue.subarray(segment, g), ct)
+      out.push(glue.subarray(segment, g))
+      let tag: Uint8Array
+      if (parts === undefined) {
+        const [ct, t] = cs.seal(EMPTY, plaintext as Uint8Array)
+        out.push(ct)
+        tag = t
+      } else {
+        const sealed = cs.sealParts(EMPTY, parts)
+        for (let i = 0; i < sealed.length - 1; i++) out.push(sealed[i] as Uint8Array)
+        tag = sealed[sealed.length - 1] as Uint8Array
+      }
       segment = g
       glue.set(tag, g)
       g += TAG_LENGTH
       onFrame?.(msgLen, undefined)
     } else {
-      cs.encryptInto(EMPTY, plaintext, glue, g)
+      cs.encryptInto(EMPTY, plaintext as Uint8Array, glue, g)
       onFrame?.(msgLen, glue.subarray(g, g + msgLen))
       g += msgLen
     }

@@ -95,7 +95,9 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
     const mixed = encryptFrames(cs, [new Uint8Array(ZERO_COPY_MIN_PLAINTEXT - 1)])
     expect(mixed).toHaveLength(1)
     const spanning = encryptFrames(cs, Array.from({ length: 10 }, () => new Uint8Array(1000)))
-    expect(spanning.map(c => c.length)).toEqual([2, 10_000, 16])
+    // A large frame across chunks: node enciphers it part by part (no gather), noble gathers it first.
+    const parts = suite.sealParts !== undefined ? Array.from({ length: 10 }, () => 1000) : [10_000]
+    expect(spanning.map(c => c.length)).toEqual([2, ...parts, 16])
   })
 
   it('reports every frame to the trace hook, with its bytes when contiguous', () => {
