@@ -129,25 +129,6 @@ export class CipherState {
   }
 
   /**
-   * `DecryptWithAd` of the concatenation of `parts` (a message that spans several buffers), returned
-   * as plaintext pieces, all after the tag has been verified. Uses the suite's streaming
-   * `decryptParts` when it has one; otherwise concatenates and decrypts as one message. Same nonce
-   * and error semantics as `decryptWithAd`.
-   */
-  decryptPartsWithAd (ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
-    if (parts.length === 1) return [this.decryptWithAd(ad, parts[0] as Uint8Array)]
-    const k = this.k
-    if (k === undefined) return parts.slice()
-    const n = this.nextNonce()
-    const decryptParts = this.suite.decryptParts
-    const plaintext = decryptParts !== undefined
-      ? decryptParts(k, n, ad, parts)
-      : [this.suite.decrypt(k, n, ad, concatBytes(parts))]
-    this.n = n + 1
-    return plaintext
-  }
-
-  /**
    * `DecryptWithAd` of a message of `ciphertextLength` bytes (tag excluded) fed as it arrives: see
    * CryptoSuite.openStream. The nonce is taken now and `n` advances only when `final` verifies the
    * tag; no other message may be decrypted in between. A suite without `openStream` gathers the
@@ -185,11 +166,6 @@ export class CipherState {
   /** `openStreamWithAd` with the transport messages' empty AD. */
   openStream (ciphertextLength: number): AeadOpener {
     return this.openStreamWithAd(EMPTY, ciphertextLength)
-  }
-
-  /** `decrypt` of a transport message spread over several buffers (see `decryptPartsWithAd`). */
-  decryptParts (parts: readonly Uint8Array[]): Uint8Array[] {
-    return this.decryptPartsWithAd(EMPTY, parts)
   }
 }
 

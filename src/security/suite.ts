@@ -62,25 +62,18 @@ export interface CryptoSuite {
    */
   decrypt: (k: Uint8Array, n: number, ad: Uint8Array, ciphertext: Uint8Array) => Uint8Array
   /**
-   * `DECRYPT` of the concatenation of `parts` (ciphertext ‖ tag spread over several buffers, e.g. a
-   * frame that spans socket reads) without concatenating them: the plaintext comes back as one piece
-   * per non-empty ciphertext part, and only after the tag has been verified (failure → NoiseError
-   * ERR_NOISE_DECRYPT, nothing returned). Optional: only a backend with a streaming AEAD has it
-   * (node:crypto); CipherState concatenates and calls `decrypt` otherwise.
-   */
-  decryptParts?: (k: Uint8Array, n: number, ad: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array[]
-  /**
    * `DECRYPT` fed as the ciphertext arrives (the transport reader keeps no socket buffer, see
    * transport-reader.ts): `update` deciphers the next ciphertext bytes, `final(tag)` verifies. The
    * plaintext `update` returns is unauthenticated until `final` returns (RFC 8439 §2.8): the caller
-   * holds it until then. Failure → NoiseError ERR_NOISE_DECRYPT. Optional, like `decryptParts`;
+   * holds it until then. Failure → NoiseError ERR_NOISE_DECRYPT. Optional: only a backend with a
+   * streaming AEAD has it (node:crypto);
    * CipherState gathers the ciphertext and calls `decrypt` otherwise.
    */
   openStream?: (k: Uint8Array, n: number, ad: Uint8Array, ciphertextLength: number) => AeadOpener
   /**
    * `ENCRYPT` of the concatenation of `parts` (a frame's plaintext spread over the muxer's header and
    * payload chunks) without gathering it: one ciphertext piece per non-empty part, then the tag, as
-   * the backend produced them. Optional, like `decryptParts`; CipherState gathers and calls `seal`
+   * the backend produced them. Optional, like `openStream`; CipherState gathers and calls `seal`
    * otherwise.
    */
   sealParts?: (k: Uint8Array, n: number, ad: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array[]
@@ -251,47 +244,6 @@ export const nodeSuite: CryptoSuite = {
       throw decryptFailed(n, err)
     }
     return pt
-  },
-
-  decryptParts (k, n, ad, parts) {
-    let total = 0
-    for (const p of parts) total += p.length
-    if (total < TAG_LENGTH) throw decryptFailed(n)
-    const end = total - TAG_LENGTH
-    // The tag: a view when the last part holds all 16 bytes, else gathered (≤ 16 bytes copied).
-    const last = parts[parts.length - 1] as Uint8Array
-    let tag: Uint8Array
-    if (last.length >= TAG_LENGTH) {
-      tag = last.subarray(last.length - TAG_LENGTH)
-    } else {
-      tag = new Uint8Array(TAG_LENGTH)
-      let pos = 0
-      for (const p of parts) {
-        const from = Math.max(end - pos, 0)
-        if (from < p.length) tag.set(p.subarray(from), pos + from - end)
-        pos += p.length
-      }
-    }
-    writeNonce(nodeNonce, n)
-    const decipher = crypto.createDecipheriv(CHACHA, k, nodeNonce, { authTagLength: TAG_LENGTH })
-    if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: end })
-    decipher.setAuthTag(tag)
-    const out: Uint8Array[] = []
-    let pos = 0
-    for (const p of parts) {
-      if (pos >= end) break
-      const ct = pos + p.length <= end ? p : p.subarray(0, end - pos)
-      pos += p.length
-      if (ct.length === 0) continue
-      const pt = decipher.update(ct)
-      if (pt.length > 0) out.push(pt)
-    }
-    try {
-      decipher.final() // verifies the tag; `out` is discarded unless it passes
-    } catch (err) {
-      throw decryptFailed(n, err)
-    }
-    return out
   },
 
   sealParts (k, n, ad, parts) {

@@ -4,8 +4,8 @@
  * at most 65519 plaintext bytes (65535 − 16-byte tag); a larger write is split over several frames.
  *
  * Pure and synchronous. Decoding is a loop over a ChunkQueue: whole frames that sit inside one chunk
- * come out as views (no copy); a frame that spans chunks is copied once by `next`, or handed out as
- * the list of its views by `nextParts` (the transport reader deciphers those piece by piece). Since
+ * come out as views (no copy); a frame that spans chunks is copied once by `next`. (After the
+ * handshake, transport-reader.ts reads the transport messages without buffering them.) Since
  * the length field is 16 bits, no declared length can exceed the 65535 limit: there is nothing to
  * refuse before buffering.
  *
@@ -35,17 +35,6 @@ export class NoiseFrameDecoder {
   next (): Uint8Array | undefined {
     const length = this.takePrefix()
     return length === undefined ? undefined : this.queue.consume(length)
-  }
-
-  /**
-   * The next complete message as the views of the chunks it lies in (one view when it sits inside one
-   * chunk), never copied; `undefined` when more bytes are needed. `[]` for an empty message. For the
-   * transport reader, which decrypts a message spanning socket reads piece by piece
-   * (CipherState.decryptParts) instead of gathering its up to 65535 bytes first.
-   */
-  nextParts (): Uint8Array[] | undefined {
-    const length = this.takePrefix()
-    return length === undefined ? undefined : this.queue.consumeViews(length)
   }
 
   /** When a whole message has arrived: its 2-byte length prefix consumed, its length. */

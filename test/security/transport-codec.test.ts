@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { CipherState } from '../../src/security/cipher-state.js'
-import { LENGTH_PREFIX_BYTES, MAX_PLAINTEXT_LENGTH } from '../../src/security/constants.js'
+import { MAX_PLAINTEXT_LENGTH } from '../../src/security/constants.js'
 import { SUITES } from '../../src/security/suite.js'
 import {
   encodedLength,
@@ -225,124 +225,5 @@ describe.each(SUITES.map(s => [s.name, s] as const))('transport codec (%s suite)
   it('rejects a maxPlaintext outside 1..65519', () => {
     expect(() => encryptFrames(new CipherState(suite, KEY), [Uint8Array.of(1)], 65520)).toThrowError(RangeError)
     expect(() => encryptFrames(new CipherState(suite, KEY), [Uint8Array.of(1)], 0)).toThrowError(RangeError)
-  })
-})
-
-/** `wire` cut at the given offsets (ascending, 0 and wire.length allowed: empty chunks). */
-const cut = (wire: Uint8Array, at: readonly number[]): Uint8Array[] => {
-  const out: Uint8Array[] = []
-  let prev = 0
-  for (const a of [...at, wire.length]) { out.push(wire.subarray(prev, a)); prev = a }
-  return out
-}
-
-/** Push `chunks`, take the one frame as its views, decipher it piecewise. */
-function decodeParts (
-  chunks: readonly Uint8Array[],
-  cs: CipherState
-): { parts: Uint8Array[], plaintext: Uint8Array[] } {
-  const d = new NoiseFrameDecoder()
-  for (const c of chunks) d.push(c)
-  const parts = d.nextParts()
-  if (parts === undefined) throw new Error('frame incomplete')
-  expect(d.buffered).toBe(0)
-  return { parts, plaintext: cs.decryptParts(parts) }
-}
-
-describe('frames that span chunks (NoiseFrameDecoder.nextParts + CipherState.decryptParts)', () => {
-  const data = Uint8Array.from({ length: 37 }, (_, i) => (i * 13 + 5) & 0xff)
-  const wire = seal(new CipherState(SUITES[0]!, KEY), [data]) // 2 + 37 + 16 = 55 bytes
-
-  it('only the node suite deciphers piecewise; noble keeps the one-buffer path', () => {
-    expect(SUITES.map(s => [s.name, s.decryptParts !== undefined])).toEqual([['node', true], ['noble', false]])
-  })
-
-  it('nextParts hands out views, never copies', () => {
-    const chunks = cut(wire, [10, 30])
-    const d = new NoiseFrameDecoder()
-    for (const c of chunks) d.push(c)
-    const parts = d.nextParts()!
-    expect(parts.map(p => p.length)).toEqual([8, 20, 25])
-    parts.forEach((p, i) => expect(p.buffer).toBe(chunks[i]!.buffer))
-    const empty = new NoiseFrameDecoder()
-    empty.push(Uint8Array.of(0))
-    expect(empty.nextParts()).toBeUndefined()
-    empty.push(Uint8Array.of(0))
-    expect(empty.nextParts()).toEqual([])
-  })
-
-  it('split at every byte boundary across 2 and 3 chunks decrypts identically through both suites', () => {
-    const splits: number[][] = []
-    for (let i = 0; i <= wire.length; i++) {
-      splits.push([i])
-      for (let j = i; j <= wire.length; j++) splits.push([i, j])
-    }
-    for (const at of splits) {
-      const outs = SUITES.map(suite => {
-        const cs = new CipherState(suite, KEY)
-        const { parts, plaintext } = decodeParts(cut(wire, at), cs)
-        expect(cs.nonce).toBe(1)
-        if (suite.name === 'node') {
-          expect(plaintext.length).toBe(Math.max(
-            1,
-            parts.filter((p, k) => p.length > 0 && parts.slice(0, k).reduce((n, q) => n + q.length, 0) < 37).length
-          ))
-        }
-        return Buffer.from(concat(plaintext)).toString('hex')
-      })
-      expect(outs).toEqual([Buffer.from(data).toString('hex'), Buffer.from(data).toString('hex')])
-    }
-  })
-
-  it('a 65535-byte frame split inside the ciphertext and inside the tag', () => {
-    const big = Uint8Array.from({ length: MAX_PLAINTEXT_LENGTH }, (_, i) => (i * 7) & 0xff)
-    for (const suite of SUITES) {
-      const w = seal(new CipherState(suite, KEY), [big])
-      expect(w.length).toBe(2 + 65535)
-      for (
-        const at of [[65536], [1, 65537 - 16], [30000, 65537 - 7], [100, 65536 - 40000, 65537 - 1], [
-          65537 - 15,
-          65537 - 3
-        ]]
-      ) {
-        const { plaintext } = decodeParts(cut(w, at), new CipherState(suite, KEY))
-        expect(Buffer.from(concat(plaintext)).equals(Buffer.from(big))).toBe(true)
-      }
-    }
-  })
-
-  it('tampering any byte of a straddling frame → ERR_NOISE_DECRYPT, no plaintext, nonce unchanged', () => {
-    for (const suite of SUITES) {
-      for (let i = LENGTH_PREFIX_BYTES; i < wire.length; i++) {
-        const t = Uint8Array.from(wire)
-        t[i] = (t[i] as number) ^ 0x01
-        for (
-          const at of [[20], [wire.length - 8], [9, wire.length - 10], [30, wire.length - 1], [3, 4, wire.length - 16]]
-        ) {
-          const cs = new CipherState(suite, KEY)
-          const d = new NoiseFrameDecoder()
-          for (const c of cut(t, at)) d.push(c)
-          const parts = d.nextParts()!
-          let delivered: Uint8Array[] | undefined
-          let error: unknown
-          try { delivered = cs.decryptParts(parts) } catch (err) { error = err }
-          expect(delivered).toBeUndefined()
-          expect(error).toBeInstanceOf(NoiseError)
-          expect((error as NoiseError).code).toBe('ERR_NOISE_DECRYPT')
-          expect(cs.nonce).toBe(0)
-        }
-      }
-    }
-  })
-
-  it('a straddling frame shorter than a tag is refused', () => {
-    for (const suite of SUITES) {
-      expect(() => new CipherState(suite, KEY).decryptParts([new Uint8Array(7), new Uint8Array(8)])).toThrowError(
-        expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' })
-      )
-      expect(() => new CipherState(suite, KEY).decryptParts([])).toThrowError(
-        expect.objectContaining({ code: 'ERR_NOISE_DECRYPT' })
-      )
-    }
   })
 })

@@ -130,6 +130,24 @@ describe.each(SUITES.map(s => [s.name, s] as const))('NoiseTransportReader (%s s
   })
 })
 
+describe('streaming AEAD', () => {
+  it('only the node suite streams; noble keeps the gathering fallback', () => {
+    expect(SUITES.map(s => [s.name, s.openStream !== undefined, s.sealParts !== undefined]))
+      .toEqual([['node', true, true], ['noble', false, false]])
+  })
+
+  it.each(SUITES.map(s => [s.name, s] as const))('a 65535-byte message split inside ciphertext and tag (%s)', (_n, suite) => {
+    const big = bytes(MAX_PLAINTEXT_LENGTH, 7)
+    const w = wireOf(suite, [big])
+    expect(w.length).toBe(2 + 65535)
+    for (const at of [[65536], [1, 65537 - 16], [30000, 65537 - 7], [100, 40000, 65537 - 1], [65537 - 15, 65537 - 3]]) {
+      const r = new NoiseTransportReader(new CipherState(suite, KEY))
+      pushBorrowed(r, w, at)
+      expect(Buffer.from(takeAll(r)).equals(big)).toBe(true)
+    }
+  })
+})
+
 describe('CipherState.openStream', () => {
   it.each(SUITES.map(s => [s.name, s] as const))('advances the nonce only when the tag verifies (%s)', (_n, suite) => {
     const sealed = new CipherState(suite, KEY).encrypt(bytes(50, 4))
