@@ -66,8 +66,8 @@ export interface CryptoSuite {
    * transport-reader.ts): `update` deciphers the next ciphertext bytes, `final(tag)` verifies. The
    * plaintext `update` returns is unauthenticated until `final` returns (RFC 8439 §2.8): the caller
    * holds it until then. Failure → NoiseError ERR_NOISE_DECRYPT. Optional: only a backend with a
-   * streaming AEAD has it (node:crypto);
-   * CipherState gathers the ciphertext and calls `decrypt` otherwise.
+   * streaming AEAD has it (node:crypto); CipherState gathers the ciphertext and calls `decrypt`
+   * otherwise.
    */
   openStream?: (k: Uint8Array, n: number, ad: Uint8Array, ciphertextLength: number) => AeadOpener
   /**

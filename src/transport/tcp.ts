@@ -25,7 +25,8 @@
  * chunk as it arrives), the socket reads into one 64 KiB buffer shared by every such connection of the
  * process and hands the sink views of it: no 64 KiB allocation (and its share of garbage collection)
  * per read. Reads and their callbacks run one at a time on the event loop, so one buffer is enough.
- * Other sinks (handshakes, multistream, TLS, WebSocket) get a copy of each read instead.
+ * Connections no borrowing sink ever attached to (handshakes, TLS, WebSocket) read as before, a fresh
+ * buffer per read; a non-borrowing sink attached after the switch gets a copy of each read.
  *
  * Socket errors never escape as events or rejections: each becomes a typed TransportError handed
  * to the sink's onClose (exactly once).
@@ -66,11 +67,12 @@ let onreadKeys: OnreadKeys | null | undefined
 type SymbolRecord = Record<symbol, unknown>
 
 /**
- * Node's `onread: { buffer, callback }` option (net.Socket, Node ≥ 12; "the same buffer is reused for
- * every read") exists only at construction, and `net.Server` builds accepted sockets itself. To turn it
- * on for an existing socket we set what the option sets: the three properties found here by building
- * two probe sockets with the option, and the handle's `useUserBuffer`. Null when this Node lays them
- * out otherwise: then every read stays a fresh buffer, as without borrowing.
+ * Node's `onread: { buffer, callback }` socket option (Node docs, net: "incoming data is stored in a
+ * single `buffer` and passed to the supplied `callback`"; nodejs/node#25436) exists only at
+ * construction, and `net.Server` builds accepted sockets itself. To turn it on for an existing socket
+ * we set what the option sets: the three properties found here on probe sockets built with the
+ * option, and the handle's `useUserBuffer`. Null when this Node lays them out otherwise: then every
+ * read stays a fresh buffer, as without borrowing.
  */
 function findOnreadKeys (): OnreadKeys | null {
   const buffer = Buffer.alloc(1)
