@@ -38,9 +38,10 @@ describe.each(['yamux', 'mplex'] as const)('authenticated peer, never-read echo 
       let settled = 0
       const payload = new Uint8Array(256 * KiB).fill(9)
       // 60 streams × 256 KiB written, nothing read back: the echoes back up and the server stops reading.
-      for (let i = 0; i < 60; i++) {
-        const s = await attacker.dial(peerId, addrs, ECHO_CODEC)
-        streams.push(s)
+      // All 60 are negotiated before the first write: a listener at its budget refuses new streams, so
+      // opening them while earlier ones fill it would race the data.
+      for (let i = 0; i < 60; i++) streams.push(await attacker.dial(peerId, addrs, ECHO_CODEC))
+      for (const s of streams) {
         void s.write(payload).catch(() => {}).finally(() => {
           settled++
         })
