@@ -51,7 +51,7 @@ function signedMessage (spki: Uint8Array): Uint8Array {
   return m
 }
 
-/** A fresh certificate key and self-signed certificate for `identity`. */
+/** A fresh certificate key and self-signed certificate for `identity` (kept per identity: credentials.ts). */
 export function generateLibp2pCredential (identity: PrivateKey, now = Date.now()): TlsCredential {
   const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const spki = new Uint8Array(crypto.createPublicKey(privateKey).export({ type: 'spki', format: 'der' }))
@@ -88,13 +88,14 @@ function octetsOrBits (r: DerReader, what: string): Uint8Array {
 }
 
 /**
- * Verify a peer's chain per tls.md; returns the certificate key (for CertificateVerify) and the
- * libp2p identity. TlsError: bad_certificate, certificate_expired, unsupported_certificate.
+ * Verify a peer's chain per tls.md; returns the certificate key (for CertificateVerify), the
+ * libp2p identity and the validity period (ms since the epoch, inclusive). TlsError:
+ * bad_certificate, certificate_expired, unsupported_certificate.
  */
 export function verifyLibp2pCertificate (
   chain: readonly Uint8Array[],
   now = Date.now()
-): { publicKey: crypto.KeyObject, info: Libp2pPeer } {
+): { publicKey: crypto.KeyObject, info: Libp2pPeer, notBefore: number, notAfter: number } {
   if (chain.length !== 1) {
     throw bad(`expected exactly one certificate, got ${chain.length} (tls.md: MUST NOT send a chain)`)
   }
@@ -147,5 +148,10 @@ export function verifyLibp2pCertificate (
       } host key signature over "${LIBP2P_SIGNATURE_PREFIX}" ‖ SubjectPublicKeyInfo does not verify`
     )
   }
-  return { publicKey, info: { peerId: PeerId.fromPublicKey(hostKey), hostKey, keyType: keyTypeName(hostKey.type) } }
+  return {
+    publicKey,
+    info: { peerId: PeerId.fromPublicKey(hostKey), hostKey, keyType: keyTypeName(hostKey.type) },
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter
+  }
 }

@@ -6,13 +6,16 @@
  * sans-I/O machine (handshake.ts) and record layer (record-layer.ts).
  *
  * Handshake driver:
- *  1. a fresh certificate: new ECDSA P-256 key, host key signs it (certificate.ts);
+ *  1. our certificate: one per identity, kept by this SecurityProtocol across connections and
+ *     renewed near its end (credentials.ts; an ECDSA P-256 key the host key signed, certificate.ts);
  *  2. ALPN: the muxers we support, then `libp2p` (connections/inlined-muxer-negotiation.md); an
  *     agreed muxer id is `earlyMuxer`, `libp2p` means multistream-select for the muxer;
  *  3. feed `initialBytes`, start, attach; every record goes through the record layer, whatever it
  *     returns is written at once;
- *  4. the peer's certificate is checked as it arrives: a dialer refuses a peer id other than the
- *     expected one (ERR_PEER_ID_MISMATCH) before any application data can exist;
+ *  4. the peer's certificate is checked as it arrives (in full the first time, then its validity
+ *     period only: credentials.ts VerifiedCertificates; CertificateVerify proves its key every
+ *     time): a dialer refuses a peer id other than the expected one (ERR_PEER_ID_MISMATCH) before
+ *     any application data can exist;
  *  5. on completion the record layer — possibly holding application records the peer pipelined
  *     behind its Finished — becomes the TlsConnection, which delivers nothing until attached;
  *  6. any failure: the alert goes out (when we have one), the connection is closed, the promise
@@ -34,8 +37,8 @@ import { EncryptedConnection } from '../encrypted-connection.js'
 import type { TraceObserver } from '../../trace/observer.js'
 import type { PrivateKey, PublicKey } from '../keys.js'
 import type { PeerId } from '../peer-id.js'
-import { generateLibp2pCredential, verifyLibp2pCertificate } from './certificate.js'
 import type { Libp2pPeer } from './certificate.js'
+import { Libp2pCredentials, VerifiedCertificates } from './credentials.js'
 import {
   ALPN_LIBP2P,
   AlertDescription,
@@ -59,7 +62,8 @@ export interface TlsSecurityOptions {
   now?: () => number
   /**
    * Our certificate and its key (tests that play a misbehaving peer, e.g. a bad host key signature).
-   * Default: a fresh libp2p certificate per connection (certificate.ts `generateLibp2pCredential`).
+   * Called for every connection. Default: one libp2p certificate per identity, kept across connections
+   * (credentials.ts `Libp2pCredentials`).
    */
   credential?: (identity: PrivateKey, now: number) => TlsCredential
   /** Machine overrides (tests): suites, groups… */
@@ -76,12 +80,16 @@ const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.l
 
 /** The `/tls/1.0.0` SecurityProtocol. */
 export function tlsSecurity (options: TlsSecurityOptions = {}): SecurityProtocol {
+  const memo: Memo = { credentials: new Libp2pCredentials(), verified: new VerifiedCertificates() }
   return {
     protocol: PROTOCOL_ID,
-    secureOutbound: async (conn, opts) => await secure(conn, 'client', opts, options),
-    secureInbound: async (conn, opts) => await secure(conn, 'server', opts, options)
+    secureOutbound: async (conn, opts) => await secure(conn, 'client', opts, options, memo),
+    secureInbound: async (conn, opts) => await secure(conn, 'server', opts, options, memo)
   }
 }
+
+/** What one `tlsSecurity()` keeps across its connections (credentials.ts). */
+interface Memo { credentials: Libp2pCredentials, verified: VerifiedCertificates }
 
 function asTlsError (err: unknown): TlsError {
   if (err instanceof TlsError) return err
@@ -137,7 +145,8 @@ async function secure (
   conn: ByteConnection,
   role: 'client' | 'server',
   opts: SecureConnectionOptions,
-  options: TlsSecurityOptions
+  options: TlsSecurityOptions,
+  memo: Memo
 ): Promise<SecuredConnection> {
   const timeoutMs = opts.handshakeTimeoutMs
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 0x7fff_ffff) {
@@ -149,14 +158,16 @@ async function secure (
 
   const config: TlsHandshakeConfig<Libp2pPeer> = {
     role,
-    credential: (options.credential ?? generateLibp2pCredential)(opts.identity, now()),
+    credential: options.credential !== undefined
+      ? options.credential(opts.identity, now())
+      : memo.credentials.get(opts.identity, now()),
     requireClientCertificate: true,
     alpn,
     maxHandshakeMessageBytes: options.maxHandshakeMessageBytes ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_BYTES,
     maxCertificateBytes: options.maxCertificateBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES,
     ...options.handshake,
     verifyPeer: (chain) => {
-      const peer = verifyLibp2pCertificate(chain, now())
+      const peer = memo.verified.verify(chain, now())
       const expected = opts.expectedPeer
       if (role === 'client' && expected !== undefined && !expected.equals(peer.info.peerId)) {
         throw tlsError(

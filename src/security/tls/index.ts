@@ -11,6 +11,7 @@ export { TlsRecordLayer } from './record-layer.js'
 export type { RecordLayerHooks, RecordLayerOutput } from './record-layer.js'
 export { generateLibp2pCredential, verifyLibp2pCertificate } from './certificate.js'
 export type { Libp2pPeer } from './certificate.js'
+export { Libp2pCredentials, VerifiedCertificates, CERTIFICATE_RENEW_BEFORE_MS, VERIFIED_CERTIFICATES } from './credentials.js'
 export {
   PROTOCOL_ID, ALPN_LIBP2P, AlertDescription, AlertLevel, CipherSuite, NamedGroup, SignatureScheme, ContentType,
   HandshakeType,

@@ -48,11 +48,9 @@ import { KeyError, QuicError, StreamResetError, TransportError } from '../../err
 import type { MuxedStream } from '../../muxer/stream.js'
 import { StreamTable } from '../../muxer/stream-table.js'
 import type { ResourceScope } from '../../resources/scope.js'
-import type { PrivateKey } from '../../security/keys.js'
-import type { TlsCredential } from '../../security/tls/handshake.js'
-import { generateLibp2pCredential, verifyLibp2pCertificate, type Libp2pPeer } from '../../security/tls/certificate.js'
+import type { Libp2pPeer } from '../../security/tls/certificate.js'
+import { Libp2pCredentials, VerifiedCertificates } from '../../security/tls/credentials.js'
 import { ALPN_LIBP2P, PROTOCOL_ID as TLS_PROTOCOL_ID } from '../../security/tls/constants.js'
-import { parseCertificate } from '../../security/tls/x509.js'
 import { Multiaddr } from '../multiaddr.js'
 import { udpAddress } from './address.js'
 import { MAX_DATAGRAMS_PER_POLL, QuicConnection, type QuicEvent } from './connection.js'
@@ -133,43 +131,6 @@ function sizeBuffers (socket: dgram.Socket): number {
   } catch {
     // ERR_SOCKET_BUFFER_SIZE: the default stays
     return 0
-  }
-}
-
-/** Certificates a transport remembers as verified (VerifiedCertificates). */
-export const VERIFIED_CERTIFICATES = 64
-
-type VerifiedPeer = ReturnType<typeof verifyLibp2pCertificate>
-
-/**
- * libp2p certificates verified before, by their bytes: a peer keeps its certificate across
- * connections (go-libp2p, rust-libp2p and we make one per identity), so its self-signature, the
- * extension's host-key signature and the key parsing (tls.md) are done once; the validity period is
- * checked every time, and CertificateVerify still proves the key in each handshake. At most
- * VERIFIED_CERTIFICATES entries, the least recently used go first.
- */
-export class VerifiedCertificates {
-  private readonly entries = new Map<string, { peer: VerifiedPeer, from: number, to: number }>()
-
-  get size (): number { return this.entries.size }
-
-  verify (chain: readonly Uint8Array[]): VerifiedPeer {
-    const cert = chain[0]
-    if (chain.length !== 1 || cert === undefined) return verifyLibp2pCertificate(chain)
-    const key = Buffer.from(cert.buffer, cert.byteOffset, cert.length).toString('latin1')
-    const now = Date.now()
-    const hit = this.entries.get(key)
-    if (hit !== undefined && now >= hit.from && now <= hit.to) {
-      this.entries.delete(key)
-      this.entries.set(key, hit)
-      return hit.peer
-    }
-    // a miss, or a remembered certificate now outside its validity: verified (and refused) in full
-    const peer = verifyLibp2pCertificate(chain, now)
-    const { notBefore, notAfter } = parseCertificate(cert)
-    this.entries.set(key, { peer, from: notBefore, to: notAfter })
-    if (this.entries.size > VERIFIED_CERTIFICATES) this.entries.delete(this.entries.keys().next().value as string)
-    return peer
   }
 }
 
@@ -640,17 +601,8 @@ export function quic (options: QuicTransportOptions = {}): Transport {
     if (wanted !== undefined) return Math.min(wanted, LOOPBACK_DATAGRAM_SIZE)
     return Math.max(1200, Math.min(LOOPBACK_DATAGRAM_SIZE, Math.floor(ep.recvBufferBytes / 16)))
   }
-  // One libp2p certificate per identity, made once (a P-256 key and two signatures cost milliseconds per
-  // dial otherwise): it is valid for a century and binds nothing but the identity (go-libp2p keeps one too)
-  const credentials = new WeakMap<PrivateKey, TlsCredential>()
-  const credentialFor = (identity: PrivateKey): TlsCredential => {
-    let c = credentials.get(identity)
-    if (c === undefined) {
-      c = generateLibp2pCredential(identity)
-      credentials.set(identity, c)
-    }
-    return c
-  }
+  // one libp2p certificate per identity, kept across dials and listeners (credentials.ts)
+  const credentials = new Libp2pCredentials()
 
   async function bind (host: string, port: number, family: 4 | 6): Promise<Endpoint> {
     const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literalAddress(family) })
@@ -688,7 +640,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       observer?.event({ layer: 'tcp', kind: 'open', localAddr, remoteAddr, direction: 'outbound' })
       const conn = new QuicConnection<Libp2pPeer>({
         role: 'client',
-        credential: credentialFor(opts.identity),
+        credential: credentials.get(opts.identity),
         verifyPeer: (chain) => verified.verify(chain),
         alpn: [ALPN_LIBP2P],
         localCid,
@@ -758,7 +710,7 @@ export function quic (options: QuicTransportOptions = {}): Transport {
       if (addr === undefined) throw new TransportError('ERR_INVALID_MULTIADDR', `not a QUIC address: ${ma.toString()}`)
       const ep = await bind(addr.host, addr.port, addr.family)
       listeners.push(ep)
-      const credential = credentialFor(opts.identity)
+      const credential = credentials.get(opts.identity)
       let accepted = 0
       let pending = 0
       // Version Negotiation, Retry and INVALID_TOKEN answers: decided without a connection (stateless.ts)

@@ -165,6 +165,23 @@ describe('switchyard client → node:tls server', () => {
     expect((await got.waitFor(payload.length)).equals(payload)).toBe(true)
   })
 
+  it('shows one certificate per identity on every connection; another identity, another certificate', async () => {
+    const srv = await nodeServer(nodeCredential(generateEd25519()))
+    const security = tlsSecurity()
+    const [alice, bob] = [generateEd25519(), generateEd25519()]
+    const shown = async (identity: PrivateKey): Promise<Buffer> => {
+      await ourDial(srv.port, identity, {}, security)
+      const s = await srv.next()
+      expect(nodePeer(s)).toBe(PeerId.fromPublicKey(identity.publicKey).toString())
+      return s.getPeerCertificate().raw
+    }
+    const first = await shown(alice)
+    expect((await shown(alice)).equals(first)).toBe(true)
+    const other = await shown(bob)
+    expect(other.equals(first)).toBe(false)
+    expect((await shown(bob)).equals(other)).toBe(true)
+  })
+
   for (const suite of ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']) {
     it(`negotiates ${suite}`, async () => {
       const srv = await nodeServer({ ...nodeCredential(generateEd25519()), ciphers: suite })
@@ -302,6 +319,23 @@ describe('node:tls client → switchyard server', () => {
     const back = nodeRead(s, payload.length)
     secured.connection.write([payload])
     expect((await back).equals(payload)).toBe(true)
+  })
+
+  it('shows the same server certificate on every connection', async () => {
+    const security = tlsSecurity()
+    const serverId = generateEd25519()
+    const l = await ourListener()
+    const certs: Buffer[] = []
+    for (let i = 0; i < 2; i++) {
+      const s = await nodeDial(l.port, nodeCredential(generateEd25519()))
+      const opts = { identity: serverId, muxers: [], handshakeTimeoutMs: 5000 }
+      const secured = security.secureInbound(await l.next(), opts)
+      await new Promise<void>(resolve => s.once('secureConnect', () => resolve()))
+      await secured
+      expect(nodePeer(s)).toBe(PeerId.fromPublicKey(serverId.publicKey).toString())
+      certs.push(s.getPeerCertificate().raw)
+    }
+    expect(certs[1]!.equals(certs[0]!)).toBe(true)
   })
 
   it('refuses a client without a certificate with certificate_required, which OpenSSL reports', async () => {
