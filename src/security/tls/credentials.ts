@@ -2,11 +2,12 @@
  * What a libp2p TLS endpoint keeps across connections, shared by `/tls/1.0.0` over TCP/WS
  * (connection.ts) and QUIC (transport/quic/transport.ts):
  *
- *  - ours: one certificate per identity (Libp2pCredentials). tls.md lets the certificate key be
- *    reused: it is bound to nothing but the host key, and go-libp2p makes one per identity
- *    (p2p/security/tls NewIdentity). Making one costs a P-256 key pair and two signatures per
- *    connection otherwise. It is renewed before it expires and when the clock went back before it
- *    was made.
+ *  - ours: one certificate per identity (Libp2pCredentials). tls.md §"Peer Authentication":
+ *    endpoints "MAY reuse the same key and certificate for multiple connections", as go-libp2p does
+ *    (p2p/security/tls NewIdentity); making one costs a P-256 key pair and two signatures. It "MUST
+ *    have NotBefore and NotAfter fields set such that the certificate is valid at the time it is
+ *    received by the peer", so it is renewed a day before it expires and when the clock went back
+ *    before it was made.
  *  - theirs: certificates verified before, by their bytes (VerifiedCertificates). Peers keep theirs
  *    too, so the self-signature, the extension's host-key signature and the key parsing are done
  *    once; the validity period is checked on every use, a failure is never remembered.
