@@ -278,6 +278,44 @@ function refusal (refused: readonly string[]): string {
   return `peer proposed ${refused.map(protocolForDisplay).join(', ')}, which we do not support (multistream: na)`
 }
 
+/** A Listener's validated, frozen copy of its protocols and each one's encoded echo. */
+interface ListenerAnswers {
+  readonly protocols: readonly string[]
+  readonly echoes: ReadonlyMap<string, Uint8Array>
+}
+
+/**
+ * The answers of the last protocol lists listeners were built from, by list identity. The switch
+ * passes the same list for every inbound stream (issue #15): validating and encoding every mounted
+ * id per stream was the largest multistream cost on the listener's side of many new streams. The
+ * entry is reused only while the list still holds the same ids in the same order (a caller may
+ * mutate its array), so the answers are always those of the list given.
+ */
+const answersByList = new WeakMap<readonly string[], ListenerAnswers>()
+
+function listenerAnswers (protocols: readonly string[]): ListenerAnswers {
+  if (!Array.isArray(protocols)) {
+    throw new TypeError(`"protocols" expected an array of protocol ids, got ${typeof protocols}`)
+  }
+  const cached = answersByList.get(protocols)
+  if (cached !== undefined && sameIds(cached.protocols, protocols)) return cached
+  const echoes = new Map<string, Uint8Array>()
+  protocols.forEach((p, i) => {
+    assertProtocolId(p, `protocols[${i}]`)
+    // Encoding up front validates each id (length, newline) once, and the echo is then a lookup.
+    echoes.set(p, encodeMessage(p))
+  })
+  const answers: ListenerAnswers = { protocols: Object.freeze([...protocols]), echoes }
+  answersByList.set(protocols, answers)
+  return answers
+}
+
+function sameIds (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /** The responder's side of one negotiation. */
 export class Listener {
   readonly protocols: readonly string[]
@@ -288,7 +326,7 @@ export class Listener {
    * selected: its proposal is refused as too large.
    */
   readonly maxMessageBytes: number
-  private readonly echoes = new Map<string, Uint8Array>()
+  private readonly echoes: ReadonlyMap<string, Uint8Array>
   private lsResponse: Uint8Array | undefined
   private readonly reader = new MessageReader()
   private state = ListenerState.AwaitHeader
@@ -297,15 +335,9 @@ export class Listener {
   constructor (protocols: readonly string[], options: MachineOptions = {}) {
     this.observer = options.observer
     this.maxMessageBytes = resolveMaxMessageBytes(options.maxMessageBytes)
-    if (!Array.isArray(protocols)) {
-      throw new TypeError(`"protocols" expected an array of protocol ids, got ${typeof protocols}`)
-    }
-    protocols.forEach((p, i) => {
-      assertProtocolId(p, `protocols[${i}]`)
-      // Encoding up front validates each id (length, newline) once, and the echo is then a lookup.
-      this.echoes.set(p, encodeMessage(p))
-    })
-    this.protocols = Object.freeze([...protocols])
+    const answers = listenerAnswers(protocols)
+    this.protocols = answers.protocols
+    this.echoes = answers.echoes
   }
 
   get done (): boolean { return this.state === ListenerState.Done }

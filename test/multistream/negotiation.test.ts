@@ -238,6 +238,23 @@ describe('Listener', () => {
     expect(new Listener([]).endOfInput().message).toMatch(/before the dialer sent the multistream header/)
   })
 
+  it('listeners built from one list share its answers, and follow the list when it changes (issue #15)', () => {
+    const list = ['/a', '/bc']
+    const first = new Listener(list)
+    const second = new Listener(list)
+    expect(second.protocols).toBe(first.protocols)
+    const step = second.receive(msgs('/multistream/1.0.0', '/bc'))
+    expect(step.protocol).toBe('/bc')
+    expect(hex(concat(step.send))).toBe(hex(msgs('/multistream/1.0.0', '/bc')))
+    list[1] = '/d'
+    const third = new Listener(list)
+    expect(third.protocols).toEqual(['/a', '/d'])
+    expect(third.receive(msgs('/multistream/1.0.0', '/bc')).send.map(hex)).toEqual([hex(HEADER_MESSAGE), hex(NA_MESSAGE)])
+    expect(new Listener(list).receive(msgs('/multistream/1.0.0', '/d')).protocol).toBe('/d')
+    list.push('ls')
+    expect(() => new Listener(list)).toThrow(/reserved message "ls"/)
+  })
+
   it('rejects a 1025-byte proposal and a missing newline', () => {
     const l = new Listener(['/a'])
     const e = (() => {
