@@ -138,7 +138,7 @@ export function encryptFrames (
       plaintext = chunk.subarray(co, co + len) // zero copy: the frame lies inside one chunk
       co += len
     } else if (large) {
-      // A large frame across chunks (the muxer's header and payload): deciphered part by part, never
+      // A large frame across chunks (the muxer's header and payload): enciphered part by part, never
       // gathered — a gather would cost a 64 KiB buffer and copy per frame on top of the cipher's own.
       parts = []
       let filled = 0
